@@ -1,0 +1,81 @@
+"""The NumPy backend: the models in pure NumPy, straight from the spec and portable weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import threadpoolctl
+
+from impls import numpy_ops as ops
+from impls.base import Backend, InferenceModel
+from sepbench.weights import PortableWeights
+
+
+class NumpyModel(InferenceModel):
+    backend = "numpy"
+    native_suffixes = (".npz",)
+
+    def __init__(self, weights: PortableWeights) -> None:
+        super().__init__(weights)
+        self._weights = weights.copy()
+
+    def forward_logits(self, x: np.ndarray) -> np.ndarray:
+        """Pre-softmax outputs for a validated float32 batch."""
+        for layer in self.spec.layers:
+            w = self._weights.layer(layer.name)
+            if layer.kind == "conv":
+                x = ops.conv2d(x, w["kernel"], w["bias"], layer.stride)
+            elif layer.kind == "separable_conv":
+                x = ops.separable_conv2d(x, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"], layer.stride)
+            elif layer.kind == "global_avg_pool":
+                x = ops.global_avg_pool(x)
+            elif layer.kind == "dense":
+                x = ops.dense(x, w["kernel"], w["bias"])
+            else:  # pragma: no cover - the spec validates kinds
+                raise NotImplementedError(layer.kind)
+        return x
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        z = self.forward_logits(x)
+        if self.spec.layers[-1].activation == "softmax":
+            z = ops.softmax(z)
+        return z.astype(np.float32, copy=False)
+
+    def get_weights(self) -> PortableWeights:
+        return self._weights.copy()
+
+    def set_weights(self, weights: PortableWeights) -> None:
+        self._check_model(weights)
+        self._weights = weights.copy()
+
+    def count_params(self) -> int:
+        return self._weights.num_params
+
+    def _save_native(self, path: Path) -> None:
+        self._weights.save(path)
+
+
+class NumpyBackend(Backend):
+    def build(self, weights: PortableWeights) -> NumpyModel:
+        return NumpyModel(weights)
+
+    def versions(self) -> dict[str, str]:
+        return {"numpy": np.__version__}
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+        threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+
+    def thread_settings(self) -> dict[str, Any]:
+        return {
+            "blas": [
+                {"library": p["internal_api"], "num_threads": p["num_threads"], "version": p.get("version")}
+                for p in threadpoolctl.threadpool_info()
+                if p.get("user_api") == "blas"
+            ]
+        }
+
+
+BACKEND = NumpyBackend("numpy", "numpy", "pure NumPy: im2col + GEMM convolutions")

@@ -1,0 +1,91 @@
+"""The backends, by name.  Adding a backend is one module plus one line in :data:`BACKEND_MODULES`.
+
+Backend modules import their framework at module level; this registry imports a backend module
+only when that backend is asked for, so a missing framework costs only that backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from functools import cache
+
+from impls.base import Backend, InferenceModel
+from sepbench.spec import ModelSpec
+from sepbench.weights import PortableWeights
+
+BACKEND_MODULES: dict[str, tuple[str, str]] = {
+    # name: (module, framework package it needs)
+    "numpy": ("impls.numpy_backend", "numpy"),
+    "tensorflow": ("impls.tensorflow_backend", "tensorflow"),
+    "torch": ("impls.torch_backend", "torch"),
+}
+
+
+class UnknownBackendError(KeyError):
+    """A backend name that is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BackendUnavailableError(ImportError):
+    """A registered backend whose framework is not installed or fails to import."""
+
+
+def backend_names() -> list[str]:
+    """Every registered backend, installed or not."""
+    return list(BACKEND_MODULES)
+
+
+def _check_name(name: str) -> tuple[str, str]:
+    try:
+        return BACKEND_MODULES[name]
+    except (KeyError, TypeError):
+        raise UnknownBackendError(f"unknown backend {name!r}; known backends: {', '.join(BACKEND_MODULES)}") from None
+
+
+@cache
+def _load(name: str) -> Backend:
+    module_name, framework = _check_name(name)
+    if importlib.util.find_spec(framework) is None:
+        raise BackendUnavailableError(
+            f"backend {name!r} needs {framework!r}, which is not installed "
+            f"(install it with `pip install 'sepbench[{'tf' if framework == 'tensorflow' else framework}]'`)"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendUnavailableError(f"backend {name!r}: importing {framework!r} failed: {exc}") from exc
+    return module.BACKEND
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``; raises :class:`UnknownBackendError` or :class:`BackendUnavailableError`."""
+    _check_name(name)
+    return _load(name)
+
+
+def is_installed(name: str) -> bool:
+    """Whether the backend's framework is installed (cheap: does not import it)."""
+    _, framework = _check_name(name)
+    return importlib.util.find_spec(framework) is not None
+
+
+def unavailable_reason(name: str) -> str | None:
+    """``None`` if the backend loads, else why not (imports the framework)."""
+    try:
+        get_backend(name)
+    except BackendUnavailableError as exc:
+        return str(exc)
+    return None
+
+
+def available_backends(names: list[str] | None = None) -> list[str]:
+    """The backends (of ``names``, default all) whose framework imports."""
+    return [n for n in (names or backend_names()) if unavailable_reason(n) is None]
+
+
+def build_model(backend: str, model: str | ModelSpec, weights: PortableWeights | None = None, seed: int = 0) -> InferenceModel:
+    """Shortcut: ``get_backend(backend).build_model(model, weights, seed)``."""
+    return get_backend(backend).build_model(model, weights, seed)

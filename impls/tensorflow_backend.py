@@ -1,0 +1,115 @@
+"""The TensorFlow/Keras backend: a Keras 3 ``Sequential`` built from the spec.
+
+The portable format *is* Keras's layout, so weights transfer tensor by tensor.  Keras is imported
+with ``KERAS_BACKEND=tensorflow``.  Thread settings must be applied before TensorFlow runs its
+first op; :meth:`TensorflowBackend.set_threads` says so if that is too late.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from impls.base import Backend, InferenceModel  # noqa: E402
+from sepbench.spec import LayerSpec, ModelSpec  # noqa: E402
+from sepbench.weights import PortableWeights  # noqa: E402
+
+if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment problem
+    raise ImportError(f"the tensorflow backend needs KERAS_BACKEND=tensorflow, Keras is using {keras.backend.backend()!r}")
+
+
+def _keras_layer(layer: LayerSpec) -> keras.layers.Layer:
+    if layer.kind == "conv":
+        return keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride, padding="valid", name=layer.name)
+    if layer.kind == "separable_conv":
+        return keras.layers.SeparableConv2D(layer.filters, layer.kernel, strides=layer.stride, padding="valid", depth_multiplier=1, name=layer.name)
+    if layer.kind == "global_avg_pool":
+        return keras.layers.GlobalAveragePooling2D(name=layer.name)
+    if layer.kind == "dense":
+        return keras.layers.Dense(layer.filters, activation=layer.activation, name=layer.name)
+    raise NotImplementedError(layer.kind)
+
+
+def build_keras_model(spec: ModelSpec) -> keras.Model:
+    """The study's Keras model (uncompiled) for ``spec``."""
+    return keras.Sequential([keras.Input(spec.input_shape), *(_keras_layer(l) for l in spec.layers)], name=spec.name)
+
+
+def _variable_name(variable: keras.Variable) -> str:
+    return variable.name.split("/")[-1].split(":")[0]
+
+
+class KerasModel(InferenceModel):
+    backend = "tensorflow"
+    native_suffixes = (".h5", ".keras")
+
+    def __init__(self, weights: PortableWeights) -> None:
+        super().__init__(weights)
+        self.model = build_keras_model(self.spec)
+        self.set_weights(weights)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(x, training=False), dtype=np.float32)
+
+    def _predict_default(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Keras's own idiom: ``model.predict``."""
+        return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+    def set_weights(self, weights: PortableWeights) -> None:
+        self._check_model(weights)
+        for layer in self.spec.layers:
+            keras_layer = self.model.get_layer(layer.name)
+            values = weights.layer(layer.name)
+            keras_layer.set_weights([values[_variable_name(v)] for v in keras_layer.weights])
+
+    def get_weights(self) -> PortableWeights:
+        tensors: dict[str, np.ndarray] = {}
+        for layer in self.spec.layers:
+            for v in self.model.get_layer(layer.name).weights:
+                tensors[f"{layer.name}/{_variable_name(v)}"] = np.asarray(v.numpy(), dtype=np.float32)
+        return PortableWeights(self.spec.name, tensors, dict(self.weights_meta))
+
+    def count_params(self) -> int:
+        return int(self.model.count_params())
+
+    def _save_native(self, path: Path) -> None:
+        self.model.save(path)
+
+
+class TensorflowBackend(Backend):
+    def build(self, weights: PortableWeights) -> KerasModel:
+        return KerasModel(weights)
+
+    def versions(self) -> dict[str, str]:
+        return {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+
+    def set_threads(self, n: int) -> None:
+        """Set intra-op threads to ``n`` and inter-op to 1; raises if TensorFlow already started with others."""
+        self.threads = n
+        cfg = tf.config.threading
+        if cfg.get_intra_op_parallelism_threads() == n and cfg.get_inter_op_parallelism_threads() == 1:
+            return
+        try:
+            cfg.set_intra_op_parallelism_threads(n)
+            cfg.set_inter_op_parallelism_threads(1)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"TensorFlow already initialised its thread pools (intra-op {cfg.get_intra_op_parallelism_threads()}); "
+                "set threads before the first TensorFlow op"
+            ) from exc
+
+    def thread_settings(self) -> dict[str, Any]:
+        cfg = tf.config.threading
+        return {"intra_op": cfg.get_intra_op_parallelism_threads(), "inter_op": cfg.get_inter_op_parallelism_threads()}
+
+
+BACKEND = TensorflowBackend("tensorflow", "tensorflow", "TensorFlow 2 / Keras 3 Sequential")

@@ -1,0 +1,159 @@
+"""The PyTorch backend: ``torch.nn`` modules built from the spec.
+
+Layout conversion from the portable (Keras) format:
+
+* conv kernel ``(k, k, Cin, F)`` -> ``(F, Cin, k, k)``
+* depthwise kernel ``(k, k, C, 1)`` -> ``(C, 1, k, k)`` in a ``groups=C`` conv **without bias**
+  (Keras's SeparableConv2D has one bias, after the pointwise conv: 1,427 params, not 1,452)
+* pointwise kernel ``(1, 1, Cin, F)`` -> ``(F, Cin, 1, 1)``
+* dense kernel ``(in, out)`` -> ``(out, in)``
+
+Inputs arrive NHWC and are permuted to NCHW inside the module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from impls.base import Backend, InferenceModel
+from sepbench.spec import LayerSpec, ModelSpec
+from sepbench.weights import PortableWeights
+
+# (portable tensor name) -> (torch parameter name inside the layer's module, permutation)
+_CONV = (3, 2, 0, 1)
+_DEPTHWISE = (2, 3, 0, 1)
+
+
+class _NHWCToNCHW(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 3, 1, 2)
+
+
+class _GlobalAvgPool(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+def _layer_module(layer: LayerSpec, cin: int) -> nn.Module:
+    if layer.kind == "conv":
+        return nn.Conv2d(cin, layer.filters, layer.kernel, stride=layer.stride, bias=True)
+    if layer.kind == "separable_conv":
+        return nn.Sequential(
+            nn.Conv2d(cin, cin, layer.kernel, stride=layer.stride, groups=cin, bias=False),  # depthwise
+            nn.Conv2d(cin, layer.filters, 1, bias=True),  # pointwise + the one bias
+        )
+    if layer.kind == "global_avg_pool":
+        return _GlobalAvgPool()
+    if layer.kind == "dense":
+        return nn.Linear(cin, layer.filters)
+    raise NotImplementedError(layer.kind)
+
+
+def _tensor_map(layer: LayerSpec) -> dict[str, tuple[str, tuple[int, ...] | None]]:
+    """Portable tensor name -> (parameter path in the layer module, permutation to torch layout)."""
+    if layer.kind == "conv":
+        return {"kernel": ("weight", _CONV), "bias": ("bias", None)}
+    if layer.kind == "separable_conv":
+        return {"depthwise_kernel": ("0.weight", _DEPTHWISE), "pointwise_kernel": ("1.weight", _CONV), "bias": ("1.bias", None)}
+    if layer.kind == "dense":
+        return {"kernel": ("weight", (1, 0)), "bias": ("bias", None)}
+    return {}
+
+
+def build_module(spec: ModelSpec) -> nn.Module:
+    """An ``nn.Module`` taking NHWC float32 and returning logits (no softmax)."""
+    layers = nn.ModuleDict()
+    for row, layer in zip(spec.summary(), spec.layers):
+        layers[layer.name] = _layer_module(layer, row.input_shape[-1])
+    return _SpecModule(layers)
+
+
+class _SpecModule(nn.Module):
+    def __init__(self, layers: nn.ModuleDict) -> None:
+        super().__init__()
+        self.to_nchw = _NHWCToNCHW()
+        self.layers = layers
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.to_nchw(x)
+        for module in self.layers.values():
+            x = module(x)
+        return x
+
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argsort(perm))
+
+
+class TorchModel(InferenceModel):
+    backend = "torch"
+    native_suffixes = (".pt",)
+
+    def __init__(self, weights: PortableWeights) -> None:
+        super().__init__(weights)
+        self.module = build_module(self.spec).to(torch.float32)
+        self.module.eval()
+        self.set_weights(weights)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            logits = self.module(torch.from_numpy(x))
+            if self.spec.layers[-1].activation == "softmax":
+                logits = torch.softmax(logits, dim=1)
+            return logits.numpy()
+
+    def _params(self) -> dict[str, nn.Parameter]:
+        return dict(self.module.named_parameters())
+
+    def set_weights(self, weights: PortableWeights) -> None:
+        self._check_model(weights)
+        params = self._params()
+        with torch.no_grad():
+            for layer in self.spec.layers:
+                for tensor, (path, perm) in _tensor_map(layer).items():
+                    value = weights[f"{layer.name}/{tensor}"]
+                    if perm is not None:
+                        value = value.transpose(perm)
+                    params[f"layers.{layer.name}.{path}"].copy_(torch.from_numpy(np.ascontiguousarray(value)))
+
+    def get_weights(self) -> PortableWeights:
+        params = self._params()
+        tensors: dict[str, np.ndarray] = {}
+        for layer in self.spec.layers:
+            for tensor, (path, perm) in _tensor_map(layer).items():
+                value = params[f"layers.{layer.name}.{path}"].detach().cpu().numpy()
+                tensors[f"{layer.name}/{tensor}"] = np.ascontiguousarray(value.transpose(_inverse(perm)) if perm else value)
+        return PortableWeights(self.spec.name, tensors, dict(self.weights_meta))
+
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
+
+    def _save_native(self, path: Path) -> None:
+        torch.save(self.module.state_dict(), path)
+
+
+class TorchBackend(Backend):
+    def build(self, weights: PortableWeights) -> TorchModel:
+        return TorchModel(weights)
+
+    def versions(self) -> dict[str, str]:
+        return {"torch": torch.__version__, "numpy": np.__version__}
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+        torch.set_num_threads(n)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # only settable before the first parallel work; keep what is set
+            pass
+
+    def thread_settings(self) -> dict[str, Any]:
+        return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(), "mkldnn": torch.backends.mkldnn.is_available()}
+
+
+BACKEND = TorchBackend("torch", "torch", "PyTorch eager nn.Module")

@@ -1,0 +1,5 @@
+import sys
+
+from sepbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""``sepbench`` command line: one sub-command per module in :mod:`sepbench.commands`.
+
+Each command module defines ``add_parser(subparsers)`` (returning its parser) and
+``run(args) -> int``.  Adding a command is one module plus one entry in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: tuple[str, ...] = ("spec", "backends", "data")
+
+
+class CliError(Exception):
+    """An error the CLI reports as one line and exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sepbench", description="Reproduce and benchmark regular vs depthwise-separable CNNs on MNIST.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"sepbench.commands.{name}")
+        module.add_parser(sub).set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sepbench.data import MnistError
+    from sepbench.results import ResultsError
+    from sepbench.spec import UnknownModelError
+    from sepbench.weights import WeightsError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (CliError, MnistError, ResultsError, WeightsError, UnknownModelError, ValueError) as exc:
+        print(f"sepbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an unavailable backend asked for by name
+        print(f"sepbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sepbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``sepbench`` CLI (see :mod:`sepbench.cli`)."""

@@ -1,0 +1,215 @@
+"""MNIST: find the four canonical IDX files, verify their checksums, load them.
+
+Search order for the directory that holds the files:
+
+1. an explicit ``data_dir`` argument;
+2. the ``SEPBENCH_MNIST_DIR`` environment variable;
+3. the user cache directory (``$SEPBENCH_CACHE_DIR/mnist`` or the platform's cache dir,
+   e.g. ``~/.cache/sepbench/mnist``);
+4. a download into that cache from the usual public mirrors (only if ``download=True``).
+
+Every file is checked against its canonical md5 before it is parsed.  Images come back as float32
+in [0, 1], NHWC ``(N, 28, 28, 1)``; labels as int64 ``(N,)``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from sepbench.atomic import atomic_path
+from sepbench.paths import cache_dir
+
+ENV_VAR = "SEPBENCH_MNIST_DIR"
+
+Split = Literal["train", "test"]
+
+
+@dataclass(frozen=True)
+class MnistFile:
+    name: str
+    md5: str
+    size: int  # bytes, compressed
+    count: int  # images or labels in the file
+
+
+FILES: dict[tuple[str, str], MnistFile] = {
+    ("train", "images"): MnistFile("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", 9_912_422, 60_000),
+    ("train", "labels"): MnistFile("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", 28_881, 60_000),
+    ("test", "images"): MnistFile("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", 1_648_877, 10_000),
+    ("test", "labels"): MnistFile("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 4_542, 10_000),
+}
+
+MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+
+
+class MnistError(RuntimeError):
+    """Base class for MNIST data problems; the message says what to do."""
+
+
+class MnistNotFoundError(MnistError, FileNotFoundError):
+    """No directory with the four files was found (and none could be downloaded)."""
+
+
+class MnistChecksumError(MnistError, ValueError):
+    """A file is present but is not the canonical one (corrupt, truncated or different)."""
+
+
+class MnistFormatError(MnistError, ValueError):
+    """A file passed its checksum but could not be parsed (should not happen)."""
+
+
+def md5_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, expected: MnistFile) -> None:
+    """Raise :class:`MnistChecksumError` unless ``path`` has the canonical md5."""
+    actual = md5_of(path)
+    if actual != expected.md5:
+        size = path.stat().st_size
+        hint = " (it is shorter than the canonical file: truncated?)" if size < expected.size else ""
+        raise MnistChecksumError(
+            f"MNIST file {path} has the wrong checksum: expected md5 {expected.md5}, got {actual} "
+            f"({size:,} bytes, canonical {expected.size:,}){hint}. Delete it and provide the canonical file."
+        )
+
+
+def mnist_cache_dir() -> Path:
+    return cache_dir() / "mnist"
+
+
+def _has_all_files(directory: Path) -> bool:
+    return all((directory / f.name).is_file() for f in FILES.values())
+
+
+def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None, download: bool = False) -> Path:
+    """Return the directory holding the four MNIST files, following the documented search order.
+
+    An explicit ``data_dir`` or ``SEPBENCH_MNIST_DIR`` that lacks files is an error (it is never
+    silently skipped in favour of another location).
+    """
+    looked: list[str] = []
+    for source, value in (("data_dir argument", data_dir), (ENV_VAR, os.environ.get(ENV_VAR) or None)):
+        if value is None:
+            continue
+        directory = Path(value).expanduser()
+        if _has_all_files(directory):
+            return directory
+        missing = [f.name for f in FILES.values() if not (directory / f.name).is_file()]
+        raise MnistNotFoundError(
+            f"MNIST directory {directory} (from the {source}) does not hold {', '.join(missing)}. "
+            f"It must contain the four canonical files: {', '.join(f.name for f in FILES.values())}."
+        )
+    cache = mnist_cache_dir()
+    looked.append(f"{ENV_VAR} (unset)")
+    looked.append(f"cache {cache}")
+    if _has_all_files(cache):
+        return cache
+    if download:
+        download_mnist(cache)
+        return cache
+    raise MnistNotFoundError(
+        "MNIST data not found; looked in: " + "; ".join(looked) + ". Provide it with "
+        f"`export {ENV_VAR}=/path/to/mnist` (a directory holding the four .gz IDX files), "
+        "pass data_dir=..., or allow a download (`sepbench data --download`)."
+    )
+
+
+def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] = MIRRORS, timeout: float = 60.0) -> Path:
+    """Download the four files into ``directory`` (default: the cache), verifying each md5.
+
+    Each file is written atomically and only kept if its checksum matches.  Mirrors are tried in
+    order; the error names every mirror that failed.
+    """
+    directory = Path(directory) if directory is not None else mnist_cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    for f in FILES.values():
+        target = directory / f.name
+        if target.is_file():
+            try:
+                verify_file(target, f)
+                continue
+            except MnistChecksumError:
+                target.unlink()
+        errors: list[str] = []
+        for mirror in mirrors:
+            url = mirror + f.name
+            try:
+                with atomic_path(target) as tmp:
+                    with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                        while block := response.read(1 << 20):
+                            out.write(block)
+                    verify_file(tmp, f)
+                break
+            except (urllib.error.URLError, OSError, MnistChecksumError) as exc:
+                errors.append(f"{url}: {exc}")
+        else:
+            raise MnistNotFoundError(f"could not download {f.name}: " + " | ".join(errors))
+    return directory
+
+
+def _read_idx(path: Path, expected: MnistFile, kind: str) -> np.ndarray:
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:
+        raise MnistFormatError(f"MNIST file {path} could not be decompressed: {exc}") from exc
+    magic, ndim = int.from_bytes(raw[0:4], "big"), raw[3]
+    want_ndim = 3 if kind == "images" else 1
+    if magic != 0x0800 + want_ndim or ndim != want_ndim:
+        raise MnistFormatError(f"MNIST file {path}: bad IDX magic {magic:#x} for {kind}")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)) or dims[0] != expected.count:
+        raise MnistFormatError(f"MNIST file {path}: header says {dims}, body holds {body.size} bytes")
+    return body.reshape(dims)
+
+
+def load_mnist_raw(split: Split, data_dir: str | os.PathLike[str] | None = None, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Verified uint8 images ``(N, 28, 28)`` and uint8 labels ``(N,)`` of one split."""
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown MNIST split {split!r}; expected 'train' or 'test'")
+    directory = find_mnist_dir(data_dir, download=download)
+    out = []
+    for kind in ("images", "labels"):
+        f = FILES[(split, kind)]
+        path = directory / f.name
+        verify_file(path, f)
+        out.append(_read_idx(path, f, kind))
+    return out[0], out[1]
+
+
+def load_mnist(
+    split: Split,
+    data_dir: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    download: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images as float32 ``(N, 28, 28, 1)`` scaled to [0, 1] and labels as int64 ``(N,)``.
+
+    ``limit`` keeps the first ``limit`` examples (a small subset for tests).
+    """
+    images, labels = load_mnist_raw(split, data_dir, download)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        images, labels = images[:limit], labels[:limit]
+    x = (images.astype(np.float32) / np.float32(255.0))[..., None]
+    return x, labels.astype(np.int64)

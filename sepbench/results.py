@@ -1,0 +1,89 @@
+"""One schema for sepbench's own result files, atomic writes, and a reader that never crashes.
+
+A sepbench result file is JSON::
+
+    {
+      "schema": "sepbench-results",      # always this string
+      "version": 1,
+      "kind": "reproduce",               # what produced it (reproduce, ...)
+      "provenance": {...},               # sepbench.provenance.collect_provenance()
+      "recipe": {...} | null,            # the training recipe, when training was involved
+      "rows": [ {...}, ... ]             # one row per backend x model; see REPRODUCE_ROW_FIELDS
+    }
+
+Other result sources (pytest-benchmark JSON, ASV results) keep their tools' own formats; the
+report reads them with their own readers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sepbench.atomic import atomic_write_json
+
+SCHEMA = "sepbench-results"
+VERSION = 1
+
+REPRODUCE_ROW_FIELDS: dict[str, str] = {
+    "backend": "backend name (numpy, tensorflow, torch)",
+    "model": "model name (regular, separable)",
+    "params": "trainable parameters, as the backend counts them",
+    "float32_bytes": "raw float32 parameter size, bytes",
+    "hdf5_bytes": "Keras model.save('.h5') size with optimizer state, bytes (the study's figure; any backend's weights loaded into Keras)",
+    "native_bytes": "size of the backend's own native file, bytes",
+    "native_format": "suffix of that file (.h5, .pt, .npz)",
+    "test_loss": "mean categorical cross-entropy on the 10,000 test images",
+    "test_accuracy": "fraction correct on the 10,000 test images",
+    "eval_seconds": "wall time of a Keras-style evaluation of 10,000 images at batch 32, seconds",
+    "train_seconds": "wall time of training, seconds",
+    "epochs": "training epochs",
+    "weights_sha256": "fingerprint of the trained portable weights",
+}
+
+
+class ResultsError(ValueError):
+    """A result file that cannot be read or is not a sepbench result file; the message names it."""
+
+
+def make_results(kind: str, rows: list[dict[str, Any]], provenance: dict[str, Any], recipe: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"schema": SCHEMA, "version": VERSION, "kind": kind, "provenance": provenance, "recipe": recipe, "rows": rows}
+
+
+def write_results(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
+    """Validate and write atomically (an interrupted run leaves the previous file or none)."""
+    validate_results(doc, source=str(path))
+    return atomic_write_json(path, doc)
+
+
+def validate_results(doc: Any, source: str = "<memory>") -> dict[str, Any]:
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ResultsError(f"{source}: not a sepbench result file (no \"schema\": \"{SCHEMA}\")")
+    if doc.get("version") != VERSION:
+        raise ResultsError(f"{source}: unsupported sepbench result version {doc.get('version')!r} (this sepbench reads {VERSION})")
+    for key, typ in (("kind", str), ("provenance", dict), ("rows", list)):
+        if not isinstance(doc.get(key), typ):
+            raise ResultsError(f"{source}: field {key!r} missing or not a {typ.__name__}")
+    if not all(isinstance(r, dict) for r in doc["rows"]):
+        raise ResultsError(f"{source}: every entry of 'rows' must be an object")
+    return doc
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file; any failure raises :class:`ResultsError` naming the file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot be read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a sepbench result file."""
+    return validate_results(read_json(path), source=str(path))

@@ -1,0 +1,210 @@
+"""The two models of the study, described once, as data.
+
+Everything else about a model (output shapes, parameter counts, multiply-accumulate counts,
+the tensors a backend must hold) is *computed* from these descriptions; no backend spells a model
+out again.  Tensor layouts follow Keras (channels last):
+
+* ``conv``            kernel ``(kh, kw, c_in, filters)``, bias ``(filters,)``
+* ``separable_conv``  depthwise_kernel ``(kh, kw, c_in, 1)``, pointwise_kernel
+  ``(1, 1, c_in, filters)`` and ONE bias ``(filters,)`` (Keras's ``SeparableConv2D``)
+* ``dense``           kernel ``(in, units)``, bias ``(units,)``
+* ``global_avg_pool`` no tensors
+
+All convolutions use 'valid' padding and no activation, as in the study; the last dense layer
+applies softmax.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+LayerKind = Literal["conv", "separable_conv", "global_avg_pool", "dense"]
+LAYER_KINDS: tuple[str, ...] = ("conv", "separable_conv", "global_avg_pool", "dense")
+Shape = tuple[int, ...]
+
+
+class UnknownModelError(KeyError):
+    """Raised for a model name that is not in :data:`MODELS`."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one reads as a sentence
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: its kind and hyper-parameters (no weights)."""
+
+    name: str
+    kind: LayerKind
+    filters: int = 0  # output channels (conv kinds) or units (dense)
+    kernel: int = 0  # square kernel side, pixels
+    stride: int = 1
+    activation: Literal["linear", "softmax"] = "linear"
+
+    def __post_init__(self) -> None:
+        if self.kind not in LAYER_KINDS:
+            raise ValueError(f"layer {self.name!r}: unknown kind {self.kind!r}; expected one of {LAYER_KINDS}")
+        if self.kind in ("conv", "separable_conv") and (self.filters < 1 or self.kernel < 1 or self.stride < 1):
+            raise ValueError(f"layer {self.name!r}: a convolution needs filters, kernel and stride >= 1")
+        if self.kind == "dense" and self.filters < 1:
+            raise ValueError(f"layer {self.name!r}: a dense layer needs filters (units) >= 1")
+
+    # ---- shapes -----------------------------------------------------------------------------
+    def output_shape(self, in_shape: Shape) -> Shape:
+        """Output shape for one image (no batch axis), 'valid' padding."""
+        if self.kind in ("conv", "separable_conv"):
+            h, w, _ = in_shape
+            oh = conv_output_size(h, self.kernel, self.stride)
+            ow = conv_output_size(w, self.kernel, self.stride)
+            if oh < 1 or ow < 1:
+                raise ValueError(f"layer {self.name!r}: input {in_shape} is too small for a {self.kernel}x{self.kernel} kernel")
+            return (oh, ow, self.filters)
+        if self.kind == "global_avg_pool":
+            return (in_shape[-1],)
+        if self.kind == "dense":
+            return (self.filters,)
+        raise AssertionError(self.kind)
+
+    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        """Shapes of this layer's tensors, keyed by tensor name, in Keras layout."""
+        cin = in_shape[-1]
+        if self.kind == "conv":
+            return {"kernel": (self.kernel, self.kernel, cin, self.filters), "bias": (self.filters,)}
+        if self.kind == "separable_conv":
+            return {
+                "depthwise_kernel": (self.kernel, self.kernel, cin, 1),
+                "pointwise_kernel": (1, 1, cin, self.filters),
+                "bias": (self.filters,),
+            }
+        if self.kind == "dense":
+            if len(in_shape) != 1:
+                raise ValueError(f"layer {self.name!r}: dense input must be flat, got {in_shape}")
+            return {"kernel": (cin, self.filters), "bias": (self.filters,)}
+        return {}
+
+    def params(self, in_shape: Shape) -> int:
+        """Number of trainable parameters (scalars)."""
+        return sum(math.prod(s) for s in self.param_shapes(in_shape).values())
+
+    def macs(self, in_shape: Shape) -> int:
+        """Multiply-accumulates per image; bias additions and pooling sums are not counted."""
+        out = self.output_shape(in_shape)
+        cin = in_shape[-1]
+        if self.kind == "conv":
+            return conv_macs(out[0], out[1], cin, self.filters, self.kernel)
+        if self.kind == "separable_conv":
+            return separable_conv_macs(out[0], out[1], cin, self.filters, self.kernel)
+        if self.kind == "dense":
+            return cin * self.filters
+        return 0
+
+
+def conv_output_size(size: int, kernel: int, stride: int) -> int:
+    """Output length of a 'valid' convolution along one axis."""
+    return (size - kernel) // stride + 1
+
+
+def conv_macs(out_h: int, out_w: int, c_in: int, c_out: int, kernel: int) -> int:
+    """MACs of a regular convolution: one k*k*c_in dot product per output value."""
+    return out_h * out_w * c_out * kernel * kernel * c_in
+
+
+def separable_conv_macs(out_h: int, out_w: int, c_in: int, c_out: int, kernel: int) -> int:
+    """MACs of a depthwise (multiplier 1) then pointwise convolution."""
+    depthwise = out_h * out_w * c_in * kernel * kernel
+    pointwise = out_h * out_w * c_in * c_out
+    return depthwise + pointwise
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """A computed row of a model summary."""
+
+    name: str
+    kind: str
+    input_shape: Shape
+    output_shape: Shape
+    params: int
+    macs: int
+    param_shapes: dict[str, Shape] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A sequential model: an input shape and its layers."""
+
+    name: str
+    layers: tuple[LayerSpec, ...]
+    input_shape: Shape = (28, 28, 1)
+    description: str = ""
+
+    def summary(self) -> list[LayerSummary]:
+        """Per-layer shapes, parameters and MACs, computed from the layer data."""
+        rows: list[LayerSummary] = []
+        shape = self.input_shape
+        for layer in self.layers:
+            out = layer.output_shape(shape)
+            rows.append(
+                LayerSummary(layer.name, layer.kind, shape, out, layer.params(shape), layer.macs(shape), layer.param_shapes(shape))
+            )
+            shape = out
+        return rows
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.summary()[-1].output_shape
+
+    @property
+    def num_classes(self) -> int:
+        return self.output_shape[-1]
+
+    @property
+    def params(self) -> int:
+        """Total trainable parameters."""
+        return sum(r.params for r in self.summary())
+
+    @property
+    def macs(self) -> int:
+        """Total multiply-accumulates per image."""
+        return sum(r.macs for r in self.summary())
+
+    def tensor_shapes(self) -> dict[str, Shape]:
+        """Every tensor of the model as ``"layer/tensor" -> shape`` in layer order."""
+        return {f"{r.name}/{t}": s for r in self.summary() for t, s in r.param_shapes.items()}
+
+    @property
+    def float32_bytes(self) -> int:
+        """Size of the raw float32 parameters, bytes."""
+        return 4 * self.params
+
+
+def _study_model(name: str, conv_kind: LayerKind, description: str) -> ModelSpec:
+    """The study's two models differ only in the kind of their three convolutions."""
+    convs = ((8, 7, 2), (16, 5, 2), (32, 3, 1))  # (filters, kernel, stride) from the study
+    layers = [LayerSpec(f"conv{i}", conv_kind, f, k, s) for i, (f, k, s) in enumerate(convs, start=1)]
+    layers.append(LayerSpec("gap", "global_avg_pool"))
+    layers.append(LayerSpec("dense", "dense", filters=10, activation="softmax"))
+    return ModelSpec(name, tuple(layers), (28, 28, 1), description)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "regular": _study_model("regular", "conv", "three Conv2D layers, global average pooling, dense softmax"),
+    "separable": _study_model("separable", "separable_conv", "as regular, with SeparableConv2D (depth multiplier 1)"),
+}
+"""The models this harness knows, by name.  Add a model by adding an entry."""
+
+
+def get_model_spec(model: str | ModelSpec) -> ModelSpec:
+    """Look a model up by name (or pass a :class:`ModelSpec` through)."""
+    if isinstance(model, ModelSpec):
+        return model
+    try:
+        return MODELS[model]
+    except (KeyError, TypeError):
+        raise UnknownModelError(f"unknown model {model!r}; known models: {', '.join(MODELS)}") from None
+
+
+def model_names() -> list[str]:
+    return list(MODELS)

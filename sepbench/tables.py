@@ -1,0 +1,27 @@
+"""Console tables (rich) shared by the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], console: Console | None = None, right_from: int = 1) -> None:
+    """Print a table; columns from index ``right_from`` on are right-aligned (numbers)."""
+    table = Table(title=title, title_justify="left")
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="right" if i >= right_from else "left")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    (console or Console(width=160)).print(table)
+
+
+def fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    return "x".join(str(s) for s in shape)

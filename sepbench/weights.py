@@ -1,0 +1,194 @@
+"""The portable weight format and the seeded Keras-style initializer.
+
+A :class:`PortableWeights` is the model name plus one float32 array per tensor, named
+``"<layer>/<tensor>"`` (e.g. ``conv1/kernel``, ``conv2/depthwise_kernel``) in Keras layout
+(see :mod:`sepbench.spec`).  On disk it is an uncompressed ``.npz`` with one entry per tensor and
+a ``__meta__`` entry (JSON: format version, model name).  No framework is needed to read it.
+
+The initializer reproduces Keras's defaults: glorot-uniform kernels, with Keras's fan computation
+for kernels of rank > 2 (receptive field times channels, so a depthwise kernel ``(k, k, c, 1)``
+has fan_in ``k*k*c`` and fan_out ``k*k``), and zero biases.  It draws from NumPy's PCG64 seeded
+with the given seed, so it is the same distribution as Keras but not Keras's random stream.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sepbench.atomic import atomic_path
+from sepbench.spec import ModelSpec, Shape, get_model_spec
+
+FORMAT_VERSION = 1
+META_KEY = "__meta__"
+
+
+class WeightsError(ValueError):
+    """Weights that do not fit the model, or an unreadable weights file."""
+
+
+@dataclass
+class PortableWeights(Mapping[str, np.ndarray]):
+    """Framework-neutral weights: ``"layer/tensor" -> float32 array`` in Keras layout."""
+
+    model: str
+    tensors: dict[str, np.ndarray]
+    meta: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        spec = get_model_spec(self.model)
+        self.model = spec.name
+        self.tensors = {k: np.ascontiguousarray(v, dtype=np.float32) if np.asarray(v).dtype != np.float32 else np.ascontiguousarray(v) for k, v in self.tensors.items()}
+        validate_tensors(spec, self.tensors)
+
+    # Mapping protocol
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.tensors[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tensors)
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return get_model_spec(self.model)
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(v.size for v in self.tensors.values()))
+
+    def layer(self, name: str) -> dict[str, np.ndarray]:
+        """The tensors of one layer, keyed by tensor name (``kernel``, ``bias``, ...)."""
+        prefix = name + "/"
+        return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+
+    def copy(self) -> "PortableWeights":
+        return PortableWeights(self.model, {k: v.copy() for k, v in self.tensors.items()}, dict(self.meta))
+
+    def equal(self, other: "PortableWeights") -> bool:
+        """Bit-exact equality of model and every tensor."""
+        return (
+            self.model == other.model
+            and self.tensors.keys() == other.tensors.keys()
+            and all(np.array_equal(v, other.tensors[k]) and v.dtype == other.tensors[k].dtype for k, v in self.tensors.items())
+        )
+
+    def fingerprint(self) -> str:
+        """A sha256 of the model name and tensor bytes (for cache keys and provenance)."""
+        import hashlib
+
+        h = hashlib.sha256(self.model.encode())
+        for k in sorted(self.tensors):
+            h.update(k.encode())
+            h.update(self.tensors[k].tobytes())
+        return h.hexdigest()
+
+    # ---- files -------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write an uncompressed ``.npz`` atomically; returns the path."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise WeightsError(f"portable weights are .npz files; got {path}")
+        meta = {"format": "sepbench-portable-weights", "version": FORMAT_VERSION, "model": self.model, **self.meta}
+        with atomic_path(path) as tmp:
+            np.savez(tmp, **{META_KEY: np.array(json.dumps(meta, default=str))}, **self.tensors)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "PortableWeights":
+        """Read a file written by :meth:`save`; any problem raises :class:`WeightsError`."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                entries = {k: npz[k] for k in npz.files}
+        except FileNotFoundError:
+            raise WeightsError(f"weights file {path} does not exist") from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise WeightsError(f"weights file {path} is not a readable .npz: {exc}") from None
+        if META_KEY not in entries:
+            raise WeightsError(f"weights file {path} has no {META_KEY} entry: not a sepbench portable weights file")
+        try:
+            meta = json.loads(str(entries.pop(META_KEY)))
+            model = meta.pop("model")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WeightsError(f"weights file {path}: bad {META_KEY} entry ({exc})") from None
+        if meta.pop("version", None) != FORMAT_VERSION:
+            raise WeightsError(f"weights file {path}: unsupported format version (this sepbench reads {FORMAT_VERSION})")
+        meta.pop("format", None)
+        try:
+            return cls(model, entries, meta)
+        except (WeightsError, KeyError) as exc:
+            raise WeightsError(f"weights file {path}: {exc}") from None
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, **self.tensors)
+        return buf.getvalue()
+
+
+def validate_tensors(spec: ModelSpec, tensors: Mapping[str, np.ndarray]) -> None:
+    """Raise :class:`WeightsError` unless ``tensors`` has exactly the spec's names and shapes, finite float32."""
+    expected = spec.tensor_shapes()
+    missing = [k for k in expected if k not in tensors]
+    extra = [k for k in tensors if k not in expected]
+    if missing or extra:
+        raise WeightsError(f"weights do not fit model {spec.name!r}: missing {missing or 'none'}, unexpected {extra or 'none'}")
+    for name, shape in expected.items():
+        value = tensors[name]
+        if tuple(value.shape) != tuple(shape):
+            raise WeightsError(f"weights for model {spec.name!r}: {name} has shape {tuple(value.shape)}, expected {tuple(shape)}")
+        if value.dtype != np.float32:
+            raise WeightsError(f"weights for model {spec.name!r}: {name} has dtype {value.dtype}, expected float32")
+        if not np.all(np.isfinite(value)):
+            raise WeightsError(f"weights for model {spec.name!r}: {name} holds NaN or infinity")
+
+
+def keras_fans(shape: Shape) -> tuple[int, int]:
+    """Keras's ``compute_fans``: (fan_in, fan_out) of a kernel shape."""
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def glorot_uniform(shape: Shape, rng: np.random.Generator) -> np.ndarray:
+    """Uniform on ``[-l, l]`` with ``l = sqrt(6 / (fan_in + fan_out))``, float32."""
+    fan_in, fan_out = keras_fans(shape)
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+
+
+def init_weights(model: str | ModelSpec, seed: int) -> PortableWeights:
+    """Keras-default initial weights for ``model``, determined by ``seed`` alone."""
+    spec = get_model_spec(model)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    tensors: dict[str, np.ndarray] = {}
+    for name, shape in spec.tensor_shapes().items():
+        tensor = name.rsplit("/", 1)[1]
+        tensors[name] = np.zeros(shape, np.float32) if tensor == "bias" else glorot_uniform(shape, rng)
+    return PortableWeights(spec.name, tensors, {"init": "keras-glorot-uniform/zeros", "seed": seed})
+
+
+def random_weights(model: str | ModelSpec, seed: int, bias_scale: float = 0.1) -> PortableWeights:
+    """Initial weights with non-zero random biases too (for parity tests that must exercise biases)."""
+    weights = init_weights(model, seed)
+    rng = np.random.Generator(np.random.PCG64(seed + 1))
+    for name, value in weights.tensors.items():
+        if name.endswith("/bias"):
+            weights.tensors[name] = rng.uniform(-bias_scale, bias_scale, size=value.shape).astype(np.float32)
+    weights.meta["init"] = "keras-glorot-uniform/random-bias"
+    return weights

@@ -1,0 +1,49 @@
+"""Shared fixtures: real MNIST (from $SEPBENCH_MNIST_DIR or ../shared beside the repo) and backends."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+def _mnist_dir() -> Path | None:
+    value = os.environ.get("SEPBENCH_MNIST_DIR")
+    if value:
+        return Path(value)
+    return SHARED_MNIST if SHARED_MNIST.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    directory = _mnist_dir()
+    if directory is None:
+        pytest.skip("MNIST not available: set SEPBENCH_MNIST_DIR to a directory holding the four canonical .gz files")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def test_subset(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The first 2,000 real MNIST test images (float32 NHWC in [0, 1]) and labels."""
+    from sepbench.data import load_mnist
+
+    return load_mnist("test", mnist_dir, limit=2000)
+
+
+def backend_or_skip(name: str):
+    """The backend, or skip with the registry's reason (e.g. its framework is not installed)."""
+    from impls.registry import BackendUnavailableError, get_backend
+
+    try:
+        return get_backend(name)
+    except BackendUnavailableError as exc:
+        pytest.skip(str(exc))
+
+
+BACKENDS = ["numpy", "tensorflow", "torch"]
+MODELS = ["regular", "separable"]

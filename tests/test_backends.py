@@ -1,0 +1,176 @@
+"""The three backends: parity on real MNIST, bit-exact weight round trips, params, files, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from impls.registry import BACKEND_MODULES, BackendUnavailableError, UnknownBackendError, _load, get_backend
+from sepbench.spec import MODELS
+from sepbench.weights import PortableWeights, random_weights
+from tests.conftest import BACKENDS, backend_or_skip
+
+SEED = 1234
+
+
+@pytest.fixture(scope="module")
+def probabilities(test_subset):
+    """Probabilities of every available backend for both models, same random weights (non-zero biases)."""
+    x, _ = test_subset
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for model in MODELS:
+        weights = random_weights(model, SEED)
+        for name in BACKENDS:
+            try:
+                backend = get_backend(name)
+            except BackendUnavailableError:
+                continue
+            out[(name, model)] = backend.build(weights).predict(x, batch_size=256)
+    return out
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+def test_parity_with_numpy_on_2000_real_images(probabilities, backend, model):
+    backend_or_skip(backend)
+    ref, got = probabilities[("numpy", model)], probabilities[(backend, model)]
+    assert got.shape == ref.shape == (2000, 10)
+    assert got.dtype == np.float32
+    assert np.abs(got - ref).max() <= 1e-5
+    np.testing.assert_array_equal(got.argmax(1), ref.argmax(1))
+    np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+    # the weights are random, so the prediction must at least not be constant
+    assert len(np.unique(ref.argmax(1))) > 1
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_weight_round_trip_is_bit_exact(backend, model):
+    w = random_weights(model, SEED)
+    m = backend_or_skip(backend).build(w)
+    assert m.get_weights().equal(w)
+    w2 = random_weights(model, SEED + 10)
+    m.set_weights(w2)
+    assert m.get_weights().equal(w2)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_param_count_matches_spec(backend, model):
+    m = backend_or_skip(backend).build_model(model, seed=0)
+    assert m.count_params() == MODELS[model].params
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_keras_counts_the_study_params(model):
+    backend_or_skip("tensorflow")
+    from impls.tensorflow_backend import build_keras_model
+
+    keras_model = build_keras_model(MODELS[model])
+    assert keras_model.count_params() == {"regular": 8586, "separable": 1427}[model]
+    assert [l.count_params() for l in keras_model.layers] == [r.params for r in MODELS[model].summary()]
+
+
+def test_torch_depthwise_has_no_bias():
+    backend_or_skip("torch")
+    m = get_backend("torch").build_model("separable")
+    for name, channels in (("conv1", 1), ("conv2", 8), ("conv3", 16)):
+        depthwise = m.module.layers[name][0]
+        assert depthwise.bias is None and depthwise.groups == channels
+    assert m.count_params() == 1427  # 1,452 if the depthwise conv had a bias
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_native_files_reload_to_same_outputs(backend, model, tmp_path, test_subset):
+    x = test_subset[0][:64]
+    b = backend_or_skip(backend)
+    w = random_weights(model, SEED)
+    m = b.build(w)
+    ref = m.predict(x)
+    for suffix in type(m).native_suffixes:
+        path = m.save_native(tmp_path / f"model{suffix}")
+        assert path.stat().st_size > 0
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # atomic: no temp files left
+        if backend == "numpy":
+            again = b.build(PortableWeights.load(path)).predict(x)
+        elif backend == "torch":
+            import torch
+
+            m2 = b.build_model(model, seed=99)
+            m2.module.load_state_dict(torch.load(path, weights_only=True))
+            again = m2.predict(x)
+        else:
+            import keras
+
+            again = np.asarray(keras.models.load_model(path).predict(x, verbose=0))
+        np.testing.assert_array_equal(again, ref)
+    with pytest.raises(ValueError, match="saves"):
+        m.save_native(tmp_path / "model.onnx")
+
+
+BAD_INPUTS = [
+    (np.zeros((4, 28, 28), np.float32), "rank 4.*add a channel axis"),
+    (np.zeros((4, 28, 28, 1, 1), np.float32), "rank 4"),
+    (np.zeros((4, 32, 32, 1), np.float32), "28x28 pixels"),
+    (np.zeros((4, 28, 28, 3), np.float32), "1 channel"),
+    (np.zeros((4, 1, 28, 28), np.float32), "28x28 pixels"),  # NCHW by mistake
+    (np.zeros((4, 28, 28, 1), np.int32), "dtype int32"),
+    (np.zeros((4, 28, 28, 1), np.bool_), "dtype bool"),
+    (np.full((4, 28, 28, 1), np.nan, np.float32), "NaN"),
+    (np.zeros((0, 28, 28, 1), np.float32), "empty batch"),
+    ("not an image", "rank 4"),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_input_is_a_clear_value_error(backend):
+    m = backend_or_skip(backend).build_model("separable")
+    for images, message in BAD_INPUTS:
+        with pytest.raises(ValueError, match=message):
+            m.predict(images)
+    with pytest.raises(ValueError, match="batch_size"):
+        m.predict(np.zeros((2, 28, 28, 1), np.float32), batch_size=0)
+    with pytest.raises(ValueError, match="no inference path"):
+        m.predict(np.zeros((2, 28, 28, 1), np.float32), path="warp-speed")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_uint8_is_scaled_by_1_over_255(backend, test_subset):
+    m = backend_or_skip(backend).build(random_weights("regular", SEED))
+    x = test_subset[0][:16]
+    raw = np.rint(x * 255).astype(np.uint8)
+    np.testing.assert_allclose(m.predict(raw), m.predict(x), atol=1e-6)
+    np.testing.assert_allclose(m.predict(x.astype(np.float64)), m.predict(x), atol=1e-6)
+
+
+def test_batching_does_not_change_results(test_subset):
+    m = get_backend("numpy").build(random_weights("separable", SEED))
+    x = test_subset[0][:100]
+    np.testing.assert_allclose(m.predict(x, batch_size=1), m.predict(x, batch_size=100), atol=1e-6)
+    np.testing.assert_allclose(m.predict(x, batch_size=7), m.predict(x, batch_size=100), atol=1e-6)
+
+
+def test_weights_of_the_wrong_model_rejected():
+    m = get_backend("numpy").build_model("regular")
+    with pytest.raises(ValueError, match="separable"):
+        m.set_weights(random_weights("separable", 0))
+
+
+def test_unknown_backend_names_the_known_ones():
+    with pytest.raises(UnknownBackendError, match="unknown backend 'jax'.*numpy, tensorflow, torch"):
+        get_backend("jax")
+
+
+def test_missing_framework_makes_only_that_backend_unavailable(monkeypatch):
+    monkeypatch.setitem(BACKEND_MODULES, "onnx", ("impls.onnx_backend", "sepbench_no_such_framework"))
+    _load.cache_clear()
+    try:
+        from impls.registry import available_backends, unavailable_reason
+
+        with pytest.raises(BackendUnavailableError, match="not installed"):
+            get_backend("onnx")
+        assert "not installed" in unavailable_reason("onnx")
+        assert "numpy" in available_backends() and "onnx" not in available_backends()
+    finally:
+        _load.cache_clear()

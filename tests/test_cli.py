@@ -1,0 +1,46 @@
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sepbench", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_spec_prints_counts_shapes_and_ratios():
+    out = run_cli("spec")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for figure in ["8,586", "1,427", "400", "3,216", "4,640", "330", "65", "344", "688", "117,384", "15,089", "0.166", "0.129"]:
+        assert figure in text, figure
+    for shape in ["11x11x8", "4x4x16", "2x2x32"]:
+        assert text.count(shape) == 2, shape
+
+
+def test_unknown_model_exits_2_with_one_line():
+    out = run_cli("spec", "bogus")
+    assert out.returncode == 2
+    assert "unknown model 'bogus'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_data_command_reports_missing_directory(tmp_path):
+    out = run_cli("data", "--data-dir", str(tmp_path))
+    assert out.returncode == 2
+    assert str(tmp_path) in out.stderr and "train-images-idx3-ubyte.gz" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_data_command_verifies_real_files(mnist_dir):
+    out = run_cli("data", "--data-dir", str(mnist_dir))
+    assert out.returncode == 0, out.stderr
+    assert "60,000" in out.stdout and "10,000" in out.stdout
+
+
+@pytest.mark.slow
+def test_backends_command_lists_all():
+    out = run_cli("backends")
+    assert out.returncode == 0, out.stderr
+    for name in ["numpy", "tensorflow", "torch"]:
+        assert name in out.stdout

@@ -1,0 +1,141 @@
+"""The MNIST loader on the real files, on corrupted copies, and through its search order."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sepbench import data
+from sepbench.data import FILES, MnistChecksumError, MnistNotFoundError, download_mnist, find_mnist_dir, load_mnist
+
+
+def test_real_files_load_with_expected_shapes(mnist_dir):
+    x_train, y_train = load_mnist("train", mnist_dir)
+    x_test, y_test = load_mnist("test", mnist_dir)
+    assert x_train.shape == (60_000, 28, 28, 1) and y_train.shape == (60_000,)
+    assert x_test.shape == (10_000, 28, 28, 1) and y_test.shape == (10_000,)
+    assert x_train.dtype == np.float32 and y_train.dtype == np.int64
+    assert 0.0 == x_test.min() and x_test.max() == 1.0
+    # label histograms: every digit present, none more than 12% or less than 8% of the split
+    for y in (y_train, y_test):
+        share = np.bincount(y, minlength=10) / len(y)
+        assert share.min() > 0.08 and share.max() < 0.12
+    assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_limit_gives_a_prefix(mnist_dir):
+    x, y = load_mnist("test", mnist_dir, limit=50)
+    x_all, y_all = load_mnist("test", mnist_dir)
+    assert x.shape == (50, 28, 28, 1)
+    np.testing.assert_array_equal(x, x_all[:50])
+    np.testing.assert_array_equal(y, y_all[:50])
+    with pytest.raises(ValueError, match="limit"):
+        load_mnist("test", mnist_dir, limit=0)
+
+
+def test_unknown_split(mnist_dir):
+    with pytest.raises(ValueError, match="unknown MNIST split 'val'"):
+        load_mnist("val", mnist_dir)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def mnist_copy(mnist_dir, tmp_path) -> Path:
+    copy = tmp_path / "mnist"
+    copy.mkdir()
+    for f in FILES.values():
+        shutil.copy(mnist_dir / f.name, copy / f.name)
+    return copy
+
+
+def test_flipped_byte_names_file_and_checksums(mnist_copy):
+    path = mnist_copy / FILES[("test", "images")].name
+    raw = bytearray(path.read_bytes())
+    raw[1000] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(MnistChecksumError) as info:
+        load_mnist("test", mnist_copy)
+    msg = str(info.value)
+    assert path.name in msg and FILES[("test", "images")].md5 in msg and data.md5_of(path) in msg
+
+
+def test_truncated_file_is_called_truncated(mnist_copy):
+    path = mnist_copy / FILES[("train", "labels")].name
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(MnistChecksumError, match="truncated"):
+        load_mnist("train", mnist_copy)
+
+
+def test_wrong_file_in_place(mnist_copy):
+    # the test labels where the train labels should be
+    shutil.copy(mnist_copy / FILES[("test", "labels")].name, mnist_copy / FILES[("train", "labels")].name)
+    with pytest.raises(MnistChecksumError, match=FILES[("train", "labels")].md5):
+        load_mnist("train", mnist_copy)
+
+
+def test_missing_directory_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(MnistNotFoundError) as info:
+        find_mnist_dir()
+    msg = str(info.value)
+    assert "SEPBENCH_MNIST_DIR" in msg and str(tmp_path / "cache" / "mnist") in msg and "--download" in msg
+
+
+def test_search_order(mnist_copy, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(cache))
+    # env var beats cache
+    monkeypatch.setenv(data.ENV_VAR, str(mnist_copy))
+    assert find_mnist_dir() == mnist_copy
+    # explicit beats env var; a bad explicit dir is an error, not a silent fallback
+    with pytest.raises(MnistNotFoundError, match="data_dir argument"):
+        find_mnist_dir(tmp_path / "nowhere")
+    # a bad env var is an error too
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "empty"))
+    with pytest.raises(MnistNotFoundError, match="SEPBENCH_MNIST_DIR"):
+        find_mnist_dir()
+    # the cache is used when nothing is given
+    monkeypatch.delenv(data.ENV_VAR)
+    shutil.copytree(mnist_copy, cache / "mnist")
+    assert find_mnist_dir() == cache / "mnist"
+
+
+@pytest.fixture
+def local_mirror(mnist_copy):
+    """A real HTTP server on loopback serving a directory (no internet needed)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mnist_copy))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield mnist_copy, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_download_verifies_and_falls_back_to_next_mirror(local_mirror, tmp_path):
+    served, url = local_mirror
+    bad = tmp_path / "bad-mirror"
+    bad.mkdir()
+    target = tmp_path / "dl"
+    # first mirror is unreachable, second serves the real files
+    out = download_mnist(target, mirrors=("http://127.0.0.1:9/", url), timeout=5)
+    assert out == target
+    x, y = load_mnist("test", target)
+    assert x.shape == (10_000, 28, 28, 1)
+
+
+def test_download_rejects_a_corrupt_mirror(local_mirror, tmp_path):
+    served, url = local_mirror
+    path = served / FILES[("test", "labels")].name
+    path.write_bytes(path.read_bytes()[:-10])
+    target = tmp_path / "dl"
+    with pytest.raises(MnistNotFoundError, match="wrong checksum"):
+        download_mnist(target, mirrors=(url,), timeout=5)
+    assert not (target / FILES[("test", "labels")].name).exists()  # nothing half-written or wrong is kept
+    assert not [p for p in target.iterdir() if p.name.startswith(".")]

@@ -1,0 +1,78 @@
+import math
+
+import numpy as np
+import pytest
+
+from sepbench.spec import MODELS
+from sepbench.weights import PortableWeights, WeightsError, init_weights, keras_fans, random_weights
+
+
+def test_keras_fans():
+    assert keras_fans((7, 7, 1, 8)) == (49, 392)
+    assert keras_fans((7, 7, 8, 1)) == (392, 49)  # depthwise kernel: receptive field x channels
+    assert keras_fans((1, 1, 8, 16)) == (8, 16)  # pointwise
+    assert keras_fans((32, 10)) == (32, 10)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_init_is_glorot_uniform_with_zero_bias(model):
+    w = init_weights(model, seed=0)
+    assert set(w) == set(MODELS[model].tensor_shapes())
+    for name, value in w.items():
+        assert value.dtype == np.float32
+        if name.endswith("/bias"):
+            assert not value.any()
+        else:
+            fan_in, fan_out = keras_fans(value.shape)
+            limit = math.sqrt(6 / (fan_in + fan_out))
+            assert np.abs(value).max() <= limit
+            if value.size >= 100:  # uniform on [-l, l]: spread close to the limit, std l/sqrt(3)
+                assert np.abs(value).max() > 0.9 * limit
+                assert abs(value.std() - limit / math.sqrt(3)) < 0.15 * limit
+
+
+def test_seed_determines_weights():
+    assert init_weights("regular", 7).equal(init_weights("regular", 7))
+    assert not init_weights("regular", 7).equal(init_weights("regular", 8))
+
+
+def test_save_load_round_trip_is_bit_exact(tmp_path):
+    w = random_weights("separable", 3)
+    path = w.save(tmp_path / "w.npz")
+    back = PortableWeights.load(path)
+    assert back.equal(w)
+    assert back.meta["seed"] == 3
+    assert back.fingerprint() == w.fingerprint()
+
+
+def test_mismatched_tensors_rejected():
+    w = init_weights("regular", 0)
+    with pytest.raises(WeightsError, match="separable"):
+        PortableWeights("separable", dict(w.tensors))
+    t = dict(w.tensors)
+    t["conv1/kernel"] = np.zeros((3, 3, 1, 8), np.float32)
+    with pytest.raises(WeightsError, match=r"conv1/kernel has shape \(3, 3, 1, 8\), expected \(7, 7, 1, 8\)"):
+        PortableWeights("regular", t)
+    t = dict(w.tensors)
+    t["dense/bias"] = np.full(10, np.nan, np.float32)
+    with pytest.raises(WeightsError, match="NaN"):
+        PortableWeights("regular", t)
+
+
+def test_unreadable_files_rejected(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist"):
+        PortableWeights.load(tmp_path / "none.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip file")
+    with pytest.raises(WeightsError, match="not a readable .npz"):
+        PortableWeights.load(junk)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.zeros(3))
+    with pytest.raises(WeightsError, match="not a sepbench portable weights file"):
+        PortableWeights.load(foreign)
+    w = init_weights("regular", 0)
+    good = w.save(tmp_path / "good.npz")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(WeightsError, match="truncated.npz"):
+        PortableWeights.load(truncated)
