@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from impls.base import Backend, InferenceModel  # noqa: E402
+from impls.base import Backend, Evaluation, InferenceModel, validate_batch_size, validate_images, validate_labels  # noqa: E402
 from sepbench.spec import LayerSpec, ModelSpec  # noqa: E402
 from sepbench.weights import PortableWeights  # noqa: E402
 
@@ -55,6 +55,7 @@ class KerasModel(InferenceModel):
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
         self.model = build_keras_model(self.spec)
+        self._compiled_for_evaluate = getattr(self.model, "optimizer", None) is not None
         self.set_weights(weights)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
@@ -63,6 +64,17 @@ class KerasModel(InferenceModel):
     def _predict_default(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Keras's own idiom: ``model.predict``."""
         return np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+    def evaluate(self, images: Any, labels: Any, batch_size: int = 32) -> Evaluation:
+        """The study's measurement: compiled ``model.evaluate`` (categorical cross-entropy, accuracy)."""
+        x = validate_images(images, self.spec)
+        y = validate_labels(labels, len(x), self.spec.num_classes)
+        if not self._compiled_for_evaluate:
+            self.model.compile(loss="categorical_crossentropy", metrics=["acc"])
+            self._compiled_for_evaluate = True
+        one_hot = np.eye(self.spec.num_classes, dtype=np.float32)[y]
+        loss, acc = self.model.evaluate(x, one_hot, batch_size=validate_batch_size(batch_size), verbose=0)
+        return Evaluation(float(loss), float(acc), len(y))
 
     def set_weights(self, weights: PortableWeights) -> None:
         self._check_model(weights)

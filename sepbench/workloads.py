@@ -1,0 +1,100 @@
+"""The measured workloads, defined once for pytest-benchmark, ASV and the CLI.
+
+A workload is set up outside the timer (data loaded, model built and warmed up) and ``run()`` is
+the timed part.  pytest-benchmark and ASV both call these, so a figure means the same in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sepbench.spec import get_model_spec
+from sepbench.weights import PortableWeights, init_weights
+
+TEST_IMAGES = 10_000
+
+
+def weights_for(backend: str, model: str, seed: int = 0, allow_train: bool = False) -> tuple[PortableWeights, str]:
+    """Trained weights from the cache when present (else trained now if ``allow_train``), else seeded init.
+
+    Returns the weights and where they came from: ``"trained"`` or ``"seeded-init"`` (untrained:
+    fine for latency, meaningless for accuracy).
+    """
+    try:
+        from sepbench.trained import load_trained_weights, train_and_cache
+    except ImportError:  # training not available in this build
+        return init_weights(model, seed), "seeded-init"
+    weights = load_trained_weights(model, backend, seed=seed)
+    if weights is None and allow_train:
+        weights = train_and_cache(model, backend, seed=seed)
+    if weights is None:
+        return init_weights(model, seed), "seeded-init"
+    return weights, "trained"
+
+
+def test_images(n: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` MNIST test images (repeated when ``n`` > 10,000) and their labels."""
+    from sepbench.data import load_mnist
+
+    x, y = load_mnist("test", data_dir)
+    if n <= len(x):
+        return x[:n], y[:n]
+    reps = -(-n // len(x))
+    return np.tile(x, (reps, 1, 1, 1))[:n], np.tile(y, reps)[:n]
+
+
+@dataclass
+class PredictWorkload:
+    """``predict`` of ``n_images`` test images at ``batch_size`` on one backend and model."""
+
+    backend: str
+    model: str
+    batch_size: int
+    n_images: int
+    path: str = "default"
+    seed: int = 0
+    weights_source: str = field(default="", init=False)
+    info: dict[str, Any] = field(default_factory=dict, init=False)
+
+    def setup(self, data_dir: str | None = None, weights: PortableWeights | None = None, warmup: int = 2) -> "PredictWorkload":
+        from impls.registry import get_backend
+
+        backend = get_backend(self.backend)
+        if weights is None:
+            weights, self.weights_source = weights_for(self.backend, self.model, self.seed)
+        else:
+            self.weights_source = str(weights.meta.get("source", "given"))
+        self.instance = backend.build(weights)
+        self.images, self.labels = test_images(self.n_images, data_dir)
+        for _ in range(warmup):  # tracing, first-call allocation, caches
+            self.run()
+        spec = get_model_spec(self.model)
+        self.info = {
+            "backend": self.backend,
+            "model": self.model,
+            "batch_size": self.batch_size,
+            "n_images": self.n_images,
+            "path": self.path,
+            "params": self.instance.count_params(),
+            "macs_per_image": spec.macs,
+            "weights_source": self.weights_source,
+        }
+        return self
+
+    def run(self) -> np.ndarray:
+        """The timed part."""
+        return self.instance.predict(self.images, self.batch_size, path=self.path)
+
+
+@dataclass
+class EvaluateWorkload(PredictWorkload):
+    """The study's measurement: a Keras-style ``evaluate`` (loss and accuracy) of the test images."""
+
+    batch_size: int = 32
+    n_images: int = TEST_IMAGES
+
+    def run(self):  # type: ignore[override]
+        return self.instance.evaluate(self.images, self.labels, self.batch_size)
