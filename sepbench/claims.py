@@ -1,0 +1,84 @@
+"""The study's three claims, decided from measured figures of one backend on one machine.
+
+Used by ``sepbench reproduce`` and by the report, so both decide the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+CLAIMS: dict[str, str] = {
+    "smaller": "Separable convolutions shrink the model (fewer parameters, smaller file).",
+    "faster": "Separable convolutions make the model faster (less evaluation time).",
+    "small_accuracy_cost": "They cost a little accuracy (regular more accurate, by at most a few points).",
+}
+
+# "a little" accuracy: the study lost 1.48 points; we accept a loss of more than 0 and at most 5 points
+MAX_ACCURACY_COST = 0.05
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    claim: str  # key of CLAIMS
+    text: str
+    holds: bool | None  # None: the figures needed are missing
+    evidence: str  # the figures that decide it
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _get(fig: Mapping[str, Mapping[str, float | None]], metric: str) -> tuple[float, float] | None:
+    values = fig.get(metric) or {}
+    reg, sep = values.get("regular"), values.get("separable")
+    if reg is None or sep is None:
+        return None
+    return float(reg), float(sep)
+
+
+def decide_claims(figures: Mapping[str, Mapping[str, float | None]]) -> list[ClaimVerdict]:
+    """Decide each claim from ``figures[metric][model]`` for one backend and machine.
+
+    Metrics used: ``params``, a file size (``hdf5_bytes`` if present, else ``native_bytes``),
+    ``eval_seconds`` (or any time where lower is faster) and ``test_accuracy``.
+    """
+    out: list[ClaimVerdict] = []
+
+    params = _get(figures, "params")
+    size_metric = "hdf5_bytes" if _get(figures, "hdf5_bytes") else "native_bytes"
+    size = _get(figures, size_metric)
+    if params is None or size is None:
+        out.append(ClaimVerdict("smaller", CLAIMS["smaller"], None, "parameters or file size missing"))
+    else:
+        holds = params[1] < params[0] and size[1] < size[0]
+        out.append(
+            ClaimVerdict(
+                "smaller",
+                CLAIMS["smaller"],
+                holds,
+                f"params {params[1]:,.0f} vs {params[0]:,.0f} ({params[1] / params[0]:.3f}x); "
+                f"{size_metric} {size[1]:,.0f} vs {size[0]:,.0f} ({size[1] / size[0]:.3f}x)",
+            )
+        )
+
+    t = _get(figures, "eval_seconds")
+    if t is None:
+        out.append(ClaimVerdict("faster", CLAIMS["faster"], None, "evaluation time missing"))
+    else:
+        out.append(ClaimVerdict("faster", CLAIMS["faster"], t[1] < t[0], f"eval {t[1]:.3f} s vs {t[0]:.3f} s ({t[1] / t[0]:.2f}x)"))
+
+    acc = _get(figures, "test_accuracy")
+    if acc is None:
+        out.append(ClaimVerdict("small_accuracy_cost", CLAIMS["small_accuracy_cost"], None, "test accuracy missing"))
+    else:
+        cost = acc[0] - acc[1]
+        out.append(
+            ClaimVerdict(
+                "small_accuracy_cost",
+                CLAIMS["small_accuracy_cost"],
+                0 < cost <= MAX_ACCURACY_COST,
+                f"accuracy {acc[1]:.4f} vs {acc[0]:.4f} ({-100 * cost:+.2f} points; 'a little' = a loss in (0, {100 * MAX_ACCURACY_COST:.0f}] points)",
+            )
+        )
+    return out

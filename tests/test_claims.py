@@ -1,0 +1,30 @@
+from sepbench.claims import decide_claims
+from sepbench.spec import MODELS
+from sepbench.study import MAC_RATIO, STUDY, study_ratio
+
+
+def test_study_figures_decide_all_three_claims_true():
+    verdicts = {v.claim: v for v in decide_claims(STUDY)}
+    assert all(v.holds for v in verdicts.values())
+    assert "0.78x" in verdicts["faster"].evidence
+    assert "-1.48 points" in verdicts["small_accuracy_cost"].evidence
+
+
+def test_claims_fail_when_figures_say_so():
+    figures = {k: dict(v) for k, v in STUDY.items()}
+    figures["eval_seconds"] = {"regular": 1.2, "separable": 1.6}
+    figures["test_accuracy"] = {"regular": 0.90, "separable": 0.91}
+    verdicts = {v.claim: v.holds for v in decide_claims(figures)}
+    assert verdicts == {"smaller": True, "faster": False, "small_accuracy_cost": False}
+
+
+def test_missing_figures_give_none_not_a_verdict():
+    verdicts = decide_claims({"params": {"regular": 8586, "separable": 1427}})
+    assert [v.holds for v in verdicts] == [None, None, None]
+
+
+def test_study_ratios_and_mac_ratio():
+    assert round(study_ratio("params"), 3) == 0.166
+    assert round(study_ratio("hdf5_bytes"), 3) == 0.541
+    assert round(study_ratio("eval_seconds"), 2) == 0.78
+    assert MAC_RATIO == MODELS["separable"].macs / MODELS["regular"].macs
