@@ -36,3 +36,13 @@ def tests(session: nox.Session) -> None:
     """The unit tests (CI runs exactly this)."""
     _install(session)
     session.run("pytest", "tests", "--ignore=tests/bench", *session.posargs, env=_env())
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """The comparison report from whatever results exist -> reports/ (needs no framework)."""
+    session.install("-e", ".")
+    env = _env()
+    if os.environ.get("SEPBENCH_RESULTS_DIR"):
+        env["SEPBENCH_RESULTS_DIR"] = os.environ["SEPBENCH_RESULTS_DIR"]
+    session.run("sepbench", "report", *session.posargs, env=env)

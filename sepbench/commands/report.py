@@ -1,0 +1,45 @@
+"""``sepbench report``: the study beside our measurements, from whatever results exist -> reports/."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sepbench.paths import results_dir
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "report",
+        help="build the comparison report (HTML, Markdown, CSV, PNG) from reproduce, pytest-benchmark and ASV results",
+        description="Reads results (never a framework) and writes index.html, report.md, CSVs and PNGs.",
+    )
+    p.add_argument("--results", action="append", type=Path, metavar="DIR",
+                   help="a results directory, searched recursively for reproduce and pytest-benchmark JSON (repeatable; default: results_dir(), i.e. $SEPBENCH_RESULTS_DIR or ./results)")
+    p.add_argument("--asv-results", action="append", type=Path, metavar="DIR", help="an ASV results directory (repeatable; default: .asv/results)")
+    p.add_argument("--output", type=Path, default=Path("reports"), metavar="DIR", help="where to write the report (default: reports/)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from sepbench.report.build import NoResultsError, build_report
+    from sepbench.tables import print_table
+
+    results = args.results or [results_dir()]
+    asv = args.asv_results or [Path(".asv") / "results"]
+    try:
+        report = build_report(results, asv, args.output)
+    except NoResultsError as exc:
+        print(f"sepbench report: {exc}", file=sys.stderr)
+        return 1
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    svm = report.sections["study_vs_measured"].shown
+    print_table("The study vs our measurements", list(svm.columns), svm.values.tolist(), right_from=3)
+    cl = report.sections["claims"].shown
+    print_table("The study's claims per backend and machine", list(cl.columns), cl.values.tolist(), right_from=9)
+    for note in report.missing:
+        print(f"missing: {note}")
+    print(f"report written to {args.output / 'index.html'} ({len(report.files)} files in {args.output})")
+    return 0

@@ -1,0 +1,132 @@
+"""Build the report: load results, compute tables, draw plots, write ``reports/``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sepbench.report import fmt
+from sepbench.report import tables as T
+from sepbench.report.render import Section, write_outputs
+from sepbench.report.sources import Loaded, load_all
+from sepbench.study import MAC_RATIO, STUDY_SOURCE
+
+PRODUCERS = (
+    "`sepbench reproduce` (or `nox -s reproduce`): trains/evaluates both models per backend, writes results/reproduce-<stamp>.json",
+    "`nox -s bench`: pytest-benchmark latency runs, saved under results/bench/",
+    "`nox -s asv` (ASV): benchmark history per commit in .asv/results/",
+)
+
+
+class NoResultsError(Exception):
+    """No result file at all: the message says where the report looked and which commands write results."""
+
+
+@dataclass
+class Report:
+    loaded: Loaded
+    sections: dict[str, Section]
+    missing: list[str]
+    warnings: list[str]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
+    """Plain sentences saying which kinds of results are absent and what that leaves out."""
+    kinds, df = loaded.kinds(), loaded.measurements
+    notes = []
+    if "reproduce" not in kinds:
+        notes.append("No `sepbench reproduce` result: the study's loss, test accuracy and HDF5 file size are not measured "
+                     "(evaluation time and sizes come from benchmarks if present). Run `sepbench reproduce`.")
+    if "pytest-benchmark" not in kinds:
+        notes.append("No pytest-benchmark run: no predict latency per batch size, images/s or speed ratios per batch size. Run `nox -s bench`.")
+    if "asv" not in kinds:
+        notes.append("No ASV results: no history over commits. Run `nox -s asv`.")
+    elif hist["commit"].nunique() < 2:
+        notes.append("ASV results for one commit only: the history plot needs at least two commits.")
+    machines = sorted(str(m) for m in df["machine"].dropna().unique())
+    if len(machines) == 1:
+        notes.append(f"Results from one machine only ({machines[0]}): the across-machines table needs results from several.")
+    seeded = df[(df["weights_source"] == "seeded-init") & df["metric"].isin(["accuracy", "test_accuracy", "test_loss"])]
+    if not seeded.empty:
+        notes.append(f"{len(seeded)} accuracy/loss figure(s) came from untrained (seeded-init) weights and are left out of the accuracy comparisons.")
+    return notes
+
+
+def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
+    svm = T.study_vs_measured(df)
+    cl = T.claims(df)
+    mx = T.matrix(df)
+    lat = T.latency(df)
+    rt = T.ratios(df)
+    secs = [
+        Section("study_vs_measured", "1. The study vs our measurements",
+                "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
+                "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 in seconds.",
+                svm, fmt.study_vs_measured(svm)),
+        Section("claims", "1b. The study's three claims, per backend and machine",
+                "Decided by sepbench.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = a figure it needs is missing.",
+                cl, fmt.claims(cl)),
+        Section("matrix", "2. Backend x model",
+                "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s).",
+                mx, fmt.by_column(mx)),
+        Section("latency", "2b. Predict latency per batch size",
+                "Seconds per predict call of n_images images (shown in ms): median, first and third quartile and IQR over the benchmark's rounds; images/s = n_images / median.",
+                lat, fmt.by_column(lat)),
+        Section("ratios", "2c. Separable / regular",
+                f"ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio {MAC_RATIO:.3f} "
+                "(the time ratio if time were proportional to the arithmetic; for images/s its inverse).",
+                rt, fmt.by_row_metric(rt, "figure")),
+    ]
+    if df["machine"].nunique() > 1:
+        pm = T.per_machine(df)
+        secs.append(Section("machines", "3. Across machines", "The same figures with one column per machine (times in seconds per call).", pm, fmt.by_row_metric(pm, "metric")))
+    if not hist.empty:
+        hw = T.history_wide(hist)
+        secs.append(Section("history", "3b. History per commit (ASV)", "ASV's figure per benchmark and parameters, one column per commit in date order (seconds for time benchmarks).",
+                            hist, fmt.by_row_metric(hw, "unit")))
+    srcs = T.sources(df)
+    secs.append(Section("sources", "Sources", "Every file read, with its provenance.", srcs, srcs.fillna("")))
+    secs.append(Section("measurements", "All measurements (tidy)",
+                        f"{len(df)} rows, one per measured figure with its provenance (source file, machine, CPU, commit); the CSV is the complete data behind every table.",
+                        df, None))
+    return {s.key: s for s in secs}
+
+
+def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path, title: str = "sepbench: separable vs regular convolutions") -> Report:
+    """Load, tabulate, plot and write the report into ``output``.
+
+    Raises :class:`NoResultsError` when no result file could be read.
+    """
+    from sepbench.report import plots
+
+    loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs])
+    df = loaded.measurements
+    if df.empty:
+        looked = "\n".join(f"  - {p} ({'exists' if p.is_dir() else 'does not exist'})" for p in loaded.looked_in)
+        skipped = ("\nSkipped:\n" + "\n".join(f"  - {w}" for w in loaded.warnings)) if loaded.warnings else ""
+        raise NoResultsError(
+            "no results to report. Looked in:\n" + looked + skipped + "\nResults are written by:\n" + "\n".join(f"  - {p}" for p in PRODUCERS)
+            + "\nor point the report elsewhere with --results DIR / --asv-results DIR."
+        )
+    hist = T.history(df)
+    sections = _sections(df, hist)
+    missing = missing_notes(loaded, hist)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    pngs: list[tuple[str, Path]] = []
+    for title_, path in (
+        ("Predict latency by backend and model (median, error bars q1-q3)", plots.latency_plot(sections["latency"].raw, output / "latency.png")),
+        ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, output / "accuracy_params.png")),
+        ("Separable / regular time per backend vs the MAC ratio", plots.speed_ratio_plot(sections["ratios"].raw, output / "speed_ratio.png")),
+        ("History over commits (ASV)", plots.history_plot(hist, output / "history.png")),
+    ):
+        if path is not None:
+            pngs.append((title_, path))
+    built = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    n_files = sum(len(v) for v in loaded.files.values())
+    files = write_outputs(output, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings)
+    return Report(loaded, sections, missing, loaded.warnings, files)

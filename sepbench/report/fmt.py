@@ -1,0 +1,73 @@
+"""Display formatting of the report's tables (the CSVs keep raw numbers)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+# how many decimals each kind of figure shows
+_INT_METRICS = {"params", "hdf5_bytes", "native_bytes", "float32_bytes", "macs_per_image", "epochs", "rounds"}
+_FRACTION_METRICS = {"test_accuracy", "accuracy", "test_loss"}
+
+
+def number(value: Any, metric: str = "", signed: bool = False) -> str:
+    """A figure as text: integers with separators, fractions with 4 decimals, times with 4 significant digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, (int, float)):
+        return str(value)
+    sign = "+" if signed else ""
+    base = metric.split(" ")[0]
+    if base in _INT_METRICS:
+        return f"{value:{sign},.0f}"
+    if base in _FRACTION_METRICS:
+        return f"{value:{sign}.4f}"
+    if base == "images_per_s":
+        return f"{value:{sign},.0f}"
+    return f"{value:{sign}.4g}"
+
+
+def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy().astype(object)
+    for i, r in df.iterrows():
+        out.at[i, "study"] = number(r["study"], r["metric"])
+        out.at[i, "measured"] = number(r["measured"], r["metric"]) if pd.notna(r["measured"]) else "(not measured)"
+        out.at[i, "difference"] = number(r["difference"], r["metric"], signed=True)
+        out.at[i, "measured/study"] = "" if pd.isna(r["measured/study"]) else f"{r['measured/study']:.3f}"
+    return out.fillna("")
+
+
+def claims(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy().astype(object)
+    out["holds"] = [("yes" if h else "NO") if h is not None and not (isinstance(h, float) and math.isnan(h)) else "unknown" for h in df["holds"]]
+    return out.fillna("")
+
+
+def by_column(df: pd.DataFrame) -> pd.DataFrame:
+    """Format every numeric column by its name (the metric it holds)."""
+    out = df.copy().astype(object)
+    for col in df.columns:
+        if pd.api.types.is_numeric_dtype(df[col]):
+            name = str(col)
+            if name.endswith("_s") and not name.startswith("images"):
+                out[col] = [number(v * 1000) + " ms" if pd.notna(v) else "" for v in df[col]]  # seconds per call shown in ms
+            elif name in ("ratio", "study_ratio", "mac_ratio"):
+                out[col] = ["" if pd.isna(v) else f"{v:.3f}" for v in df[col]]
+            else:
+                out[col] = [number(v, name) for v in df[col]]
+    return out.fillna("")
+
+
+def by_row_metric(df: pd.DataFrame, metric_col: str) -> pd.DataFrame:
+    """Format numeric cells by the metric named in ``metric_col`` of their row."""
+    out = df.copy().astype(object)
+    for i, r in df.iterrows():
+        for col in df.columns:
+            v = r[col]
+            if col != metric_col and isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.at[i, col] = number(v, str(r[metric_col]))
+    return out.fillna("")

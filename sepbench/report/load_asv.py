@@ -1,0 +1,157 @@
+"""An ASV results directory (asv 0.6, results API version 2) -> tidy rows.
+
+Layout read::
+
+    <root>/benchmarks.json                  # name -> {type, unit, param_names, params, ...}
+    <root>/<machine>/machine.json           # machine, arch, cpu, num_cpu, os, ram
+    <root>/<machine>/<commit>-<env>.json    # commit_hash, date (ms), env_name, result_columns, results
+
+Each result row is a list aligned with ``result_columns`` (result, params, version, started_at,
+duration, stats_ci_99_a, stats_ci_99_b, stats_q_25, stats_q_75, stats_number, stats_repeat,
+samples, profile; trailing ``None`` columns dropped).  A parameterised benchmark's ``result`` is a
+flat list over the Cartesian product of its ``params`` (first parameter varying slowest).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from sepbench.report.tidy import to_float
+from sepbench.results import ResultsError, read_json
+
+_PARAM_ALIASES = {"backend": "backend", "model": "model", "batch_size": "batch_size", "batch": "batch_size", "path": "path", "n_images": "n_images"}
+_UNITS = {"time": "seconds", "mem": "bytes", "peakmem": "bytes"}
+
+
+def is_asv_file(doc: Any, path: Path) -> bool:
+    """An ASV results file, machine.json or benchmarks.json (read by :func:`load_asv_dir`)."""
+    if not isinstance(doc, dict):
+        return False
+    if "result_columns" in doc and "commit_hash" in doc:
+        return True
+    if path.name == "machine.json" and "machine" in doc:
+        return True
+    return path.name == "benchmarks.json" and "version" in doc and all(isinstance(v, dict) for k, v in doc.items() if k != "version")
+
+
+def asv_root_of(path: Path) -> Path:
+    """The results root holding an ASV file (benchmarks.json's folder, or a machine folder's parent)."""
+    return path.parent if path.name == "benchmarks.json" else path.parent.parent
+
+
+def _literal(text: Any) -> Any:
+    try:
+        return ast.literal_eval(text) if isinstance(text, str) else text
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _asv_date(ms: Any) -> str | None:
+    v = to_float(ms)
+    return dt.datetime.fromtimestamp(v / 1000, dt.timezone.utc).isoformat(timespec="seconds") if v is not None else None
+
+
+def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tidy rows of one ``<commit>-<env>.json``; raises ResultsError naming ``source`` if malformed."""
+    try:
+        columns = list(doc["result_columns"])
+        results = dict(doc["results"])
+        commit = str(doc["commit_hash"])
+    except (KeyError, TypeError) as exc:
+        raise ResultsError(f"{source}: not an ASV results file (missing {exc})") from None
+    base = {
+        "source_kind": "asv",
+        "source_file": str(source),
+        "created": _asv_date(doc.get("date")),
+        "machine": (doc.get("params") or {}).get("machine") or machine.get("machine"),
+        "cpu": machine.get("cpu"),
+        "commit": commit,
+        "env": doc.get("env_name"),
+    }
+    out: list[dict[str, Any]] = []
+    for name, values in results.items():
+        if not isinstance(values, list):
+            raise ResultsError(f"{source}: result of {name!r} is not a list")
+        col = dict(zip(columns, values))
+        meta = benchmarks.get(name) or {}
+        params = col.get("params") or meta.get("params") or []
+        names = list(meta.get("param_names") or [f"param{i + 1}" for i in range(len(params))])
+        combos = list(itertools.product(*params)) if params else [()]
+        result = col.get("result")
+        result = result if isinstance(result, list) else [result]
+        q1s, q3s = col.get("stats_q_25") or [], col.get("stats_q_75") or []
+        kind = meta.get("type") or name.rsplit(".", 1)[-1].split("_", 1)[0]
+        unit = meta.get("unit") or _UNITS.get(kind, "")
+        for i, combo in enumerate(combos):
+            value = to_float(result[i]) if i < len(result) else None
+            if value is None:  # failed or skipped benchmark
+                continue
+            labels = {_PARAM_ALIASES[n]: _literal(v) for n, v in zip(names, combo) if n in _PARAM_ALIASES}
+            row = {
+                **base,
+                **labels,
+                "benchmark": name,
+                "params": ", ".join(f"{n}={_literal(v)}" for n, v in zip(names, combo)) or None,
+            }
+            short = name.rsplit(".", 1)[-1]
+            if kind == "time" and {"backend", "model", "batch_size"} <= labels.keys():
+                metric = "latency_s"
+                row.setdefault("workload", "predict")
+            elif "accuracy" in short:
+                metric = "accuracy"
+            else:
+                metric = name
+            out.append({**row, "metric": metric, "stat": "median" if kind == "time" else "value", "value": value, "unit": unit})
+            for stat, seq in (("q1", q1s), ("q3", q3s)):
+                q = to_float(seq[i]) if i < len(seq) else None
+                if q is not None:
+                    out.append({**row, "metric": metric, "stat": stat, "value": q, "unit": unit})
+            if kind == "time":
+                q1 = to_float(q1s[i]) if i < len(q1s) else None
+                q3 = to_float(q3s[i]) if i < len(q3s) else None
+                if q1 is not None and q3 is not None:
+                    out.append({**row, "metric": metric, "stat": "iqr", "value": q3 - q1, "unit": unit})
+    return out
+
+
+def load_asv_dir(root: Path) -> tuple[list[dict[str, Any]], list[str], list[Path]]:
+    """All results under an ASV results root: (rows, warnings, files read).  Bad files become warnings."""
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    read: list[Path] = []
+    benchmarks: dict[str, Any] = {}
+    bfile = root / "benchmarks.json"
+    if bfile.is_file():
+        try:
+            doc = read_json(bfile)
+            if not isinstance(doc, dict):
+                raise ResultsError(f"{bfile}: not an ASV benchmarks.json (not an object)")
+            benchmarks = {k: v for k, v in doc.items() if isinstance(v, dict)}
+        except ResultsError as exc:
+            warnings.append(f"skipped {exc}")
+    for mdir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        machine: dict[str, Any] = {}
+        mfile = mdir / "machine.json"
+        if mfile.is_file():
+            try:
+                mdoc = read_json(mfile)
+                machine = mdoc if isinstance(mdoc, dict) else {}
+            except ResultsError as exc:
+                warnings.append(f"skipped {exc}")
+        machine.setdefault("machine", mdir.name)
+        for rfile in sorted(mdir.glob("*.json")):
+            if rfile.name == "machine.json" or rfile.name.startswith("."):
+                continue
+            try:
+                rows.extend(load_asv_result(read_json(rfile), rfile, machine, benchmarks))
+                read.append(rfile)
+            except ResultsError as exc:
+                warnings.append(f"skipped {exc}")
+            except (TypeError, ValueError, json.JSONDecodeError) as exc:
+                warnings.append(f"skipped {rfile}: unexpected ASV result content ({exc})")
+    return rows, warnings, read

@@ -1,0 +1,88 @@
+"""pytest-benchmark JSON runs (``--benchmark-json`` / ``--benchmark-autosave``) -> tidy rows.
+
+Reads the tool's standard format (``machine_info``, ``commit_info``, ``datetime``,
+``benchmarks[*].stats``) and the ``extra_info`` keys agreed in the project (workload, backend,
+model, batch_size, n_images, path, params, macs_per_image, images_per_s, accuracy,
+weights_source, native_bytes, native_format, compute_limit_fraction).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sepbench.report.tidy import UNITS, to_float
+from sepbench.results import ResultsError
+
+TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
+EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction")
+
+
+def is_pytest_benchmark(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list) and isinstance(doc.get("machine_info"), dict)
+
+
+def _labels(doc: dict[str, Any]) -> dict[str, Any]:
+    mi = doc.get("machine_info") or {}
+    ci = doc.get("commit_info") or {}
+    cpu = mi.get("cpu_model") or ((mi.get("cpu") or {}).get("brand_raw") if isinstance(mi.get("cpu"), dict) else None) or mi.get("processor")
+    commit = ci.get("id") or ((mi.get("git") or {}).get("commit") if isinstance(mi.get("git"), dict) else None)
+    if commit and ci.get("dirty"):
+        commit = f"{commit}+dirty"
+    return {"machine": mi.get("machine_name") or mi.get("node"), "cpu": cpu, "commit": commit, "created": doc.get("datetime")}
+
+
+def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
+    """Tidy rows of one pytest-benchmark run; raises ResultsError naming ``source`` if malformed."""
+    if not is_pytest_benchmark(doc):
+        raise ResultsError(f"{source}: not a pytest-benchmark JSON run (no 'machine_info' and 'benchmarks')")
+    labels = _labels(doc)
+    out: list[dict[str, Any]] = []
+    for i, bench in enumerate(doc["benchmarks"]):
+        if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
+            raise ResultsError(f"{source}: benchmark {i} has no 'stats'")
+        stats = bench["stats"]
+        extra = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
+        params = bench.get("params") if isinstance(bench.get("params"), dict) else {}
+
+        def pick(key: str) -> Any:
+            return extra.get(key, params.get(key))
+
+        workload = pick("workload") or ("evaluate" if "evaluate" in str(bench.get("group", "")) else "predict")
+        base = {
+            **labels,
+            "source_kind": "pytest-benchmark",
+            "source_file": str(source),
+            "backend": pick("backend"),
+            "model": pick("model"),
+            "path": pick("path") or "default",
+            "workload": workload,
+            "batch_size": pick("batch_size"),
+            "n_images": pick("n_images"),
+            "weights_source": pick("weights_source"),
+            "benchmark": bench.get("fullname") or bench.get("name"),
+            "params": ", ".join(f"{k}={v}" for k, v in params.items()) or None,
+        }
+        time_metric = "eval_seconds" if workload == "evaluate" else "latency_s"
+        for stat in TIME_STATS:
+            v = to_float(stats.get(stat))
+            if v is not None:
+                out.append({**base, "metric": time_metric, "stat": stat, "value": v, "unit": "seconds"})
+        if to_float(stats.get("rounds")) is not None:
+            out.append({**base, "metric": "rounds", "stat": "value", "value": float(stats["rounds"]), "unit": "rounds"})
+        median, n = to_float(stats.get("median")), to_float(base["n_images"])
+        ips = to_float(extra.get("images_per_s"))
+        if ips is None and median and n:
+            ips = n / median
+        if ips is not None:
+            out.append({**base, "metric": "images_per_s", "stat": "median", "value": ips, "unit": "images/s"})
+        acc = to_float(extra.get("accuracy"))
+        if acc is not None:
+            # the study's accuracy is that of trained weights on all 10,000 test images
+            full = workload == "evaluate" and base["n_images"] == 10_000 and base["weights_source"] == "trained"
+            out.append({**base, "metric": "test_accuracy" if full else "accuracy", "stat": "value", "value": acc, "unit": "fraction"})
+        for key in EXTRA_METRICS:
+            v = to_float(extra.get(key))
+            if v is not None:
+                out.append({**base, "metric": key, "stat": "value", "value": v, "unit": UNITS.get(key, "")})
+    return out

@@ -1,0 +1,60 @@
+"""``sepbench reproduce`` result files (schema :mod:`sepbench.results`) -> tidy rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sepbench.report.tidy import UNITS, to_float
+from sepbench.results import REPRODUCE_ROW_FIELDS, ResultsError, validate_results
+
+# row fields that name things rather than measure them
+_LABELS = {"backend", "model", "path", "native_format", "weights_sha256", "weights_source", "claims", "machine", "notes"}
+
+
+def provenance_labels(prov: dict[str, Any]) -> dict[str, Any]:
+    """machine, cpu, commit and created from a :func:`sepbench.provenance.collect_provenance` dict."""
+    machine = prov.get("machine") if isinstance(prov.get("machine"), dict) else {}
+    git = prov.get("git") if isinstance(prov.get("git"), dict) else {}
+    commit = git.get("commit")
+    if commit and git.get("dirty"):
+        commit = f"{commit}+dirty"
+    return {
+        "machine": machine.get("machine_name") or machine.get("hostname"),
+        "cpu": machine.get("cpu_model"),
+        "commit": commit,
+        "created": prov.get("created"),
+    }
+
+
+def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
+    """Tidy rows of one reproduce result document; raises ResultsError naming ``source`` if invalid."""
+    validate_results(doc, source=str(source))
+    if doc["kind"] != "reproduce":
+        raise ResultsError(f"{source}: a sepbench result of kind {doc['kind']!r}; the report reads kind 'reproduce'")
+    labels = provenance_labels(doc["provenance"])
+    out: list[dict[str, Any]] = []
+    for i, row in enumerate(doc["rows"]):
+        if not row.get("backend") or not row.get("model"):
+            raise ResultsError(f"{source}: row {i} has no 'backend' or 'model'")
+        base = {
+            **labels,
+            "source_kind": "reproduce",
+            "source_file": str(source),
+            "backend": row["backend"],
+            "model": row["model"],
+            "path": row.get("path", "default"),
+            "workload": "evaluate",
+            "batch_size": row.get("batch_size", 32),
+            "n_images": row.get("n_images", 10_000),
+            "weights_source": row.get("weights_source", "trained"),
+        }
+        for key, value in row.items():
+            number = to_float(value)
+            if key in _LABELS or number is None:
+                continue
+            out.append({**base, "metric": key, "stat": "value", "value": number, "unit": UNITS.get(key, "")})
+    return out
+
+
+KNOWN_FIELDS = tuple(REPRODUCE_ROW_FIELDS)

@@ -1,0 +1,113 @@
+"""The report's figures (matplotlib, Agg, PNG written atomically).  Each returns the PNG path, or
+``None`` when there is nothing to plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sepbench.atomic import atomic_path  # noqa: E402
+from sepbench.study import MAC_RATIO, STUDY, study_ratio  # noqa: E402
+
+COLORS = {"regular": "#4c72b0", "separable": "#dd8452"}
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def latency_plot(lat: pd.DataFrame, path: Path) -> Path | None:
+    """Median predict latency (ms per call) by backend and model, one panel per batch size; error bars span q1..q3."""
+    if lat.empty:
+        return None
+    lat = lat.assign(label=lat["backend"].astype(str) + np.where(lat["machine"].nunique() > 1, "\n" + lat["machine"].astype(str), ""))
+    batches = sorted(lat["batch_size"].dropna().unique())
+    fig, axes = plt.subplots(1, len(batches), figsize=(max(4.5, 3.6 * len(batches)), 3.8), squeeze=False)
+    for ax, batch in zip(axes[0], batches):
+        sub = lat[lat["batch_size"] == batch]
+        labels = list(dict.fromkeys(sub["label"]))
+        x = np.arange(len(labels))
+        for j, model in enumerate(("regular", "separable")):
+            m = sub[sub["model"] == model].set_index("label").reindex(labels)
+            med = m["median_s"].to_numpy(float) * 1000
+            lo = np.clip(med - m["q1_s"].to_numpy(float) * 1000, 0, None)
+            hi = np.clip(m["q3_s"].to_numpy(float) * 1000 - med, 0, None)
+            err = np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
+            ax.bar(x + (j - 0.5) * 0.38, med, 0.38, yerr=err, capsize=3, label=model, color=COLORS[model])
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_title(f"batch {int(batch)}")
+        ax.set_ylabel("ms per predict call (median, q1-q3)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Predict latency by backend and model")
+    return _save(fig, path)
+
+
+def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
+    """Test accuracy against parameters (log x), ours per backend beside the study's two points."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.scatter([STUDY["params"][m] for m in ("regular", "separable")], [STUDY["test_accuracy"][m] for m in ("regular", "separable")], marker="*", s=160, color="black", label="study (Keras)")
+    plotted = 0
+    if not matrix.empty:
+        acc = matrix["test_accuracy"].fillna(matrix["accuracy"])
+        for (backend, machine), sub in matrix.assign(acc=acc).dropna(subset=["acc", "params"]).groupby(["backend", "machine"], dropna=False):
+            ax.scatter(sub["params"], sub["acc"], s=50, label=f"{backend}" + (f" @ {machine}" if matrix["machine"].nunique() > 1 else ""))
+            plotted += len(sub)
+    for m in ("regular", "separable"):
+        ax.annotate(m, (STUDY["params"][m], STUDY["test_accuracy"][m]), textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test accuracy (fraction)")
+    ax.set_title("Accuracy vs parameters" + ("" if plotted else " (no accuracy measured: study only)"))
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def speed_ratio_plot(ratios: pd.DataFrame, path: Path) -> Path | None:
+    """Separable / regular time per backend (evaluate and predict per batch size) against the MAC ratio."""
+    r = ratios[ratios["figure"].str.startswith(("eval_seconds", "latency_s"))] if not ratios.empty else ratios
+    if r.empty:
+        return None
+    r = r.assign(label=r["backend"].astype(str) + np.where(r["machine"].nunique() > 1, "\n" + r["machine"].astype(str), ""))
+    labels = list(dict.fromkeys(r["label"]))
+    figs = list(dict.fromkeys(r["figure"]))
+    width = 0.8 / len(figs)
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(labels) + 2), 4))
+    x = np.arange(len(labels))
+    for j, f in enumerate(figs):
+        vals = r[r["figure"] == f].set_index("label").reindex(labels)["ratio"].to_numpy(float)
+        ax.bar(x + (j - (len(figs) - 1) / 2) * width, vals, width, label=f.replace("eval_seconds", "evaluate 10k").replace("latency_s ", "predict "))
+    ax.axhline(MAC_RATIO, color="red", linestyle="--", label=f"MAC ratio {MAC_RATIO:.3f}")
+    ax.axhline(study_ratio("eval_seconds"), color="black", linestyle=":", label=f"study's evaluate ratio {study_ratio('eval_seconds'):.2f}")
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("separable / regular time (lower = separable faster)")
+    ax.set_title("Speed ratio per backend against the MAC ratio")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return _save(fig, path)
+
+
+def history_plot(hist: pd.DataFrame, path: Path, max_lines: int = 12) -> Path | None:
+    """ASV time benchmarks over commits (date order), one line per benchmark and parameters."""
+    h = hist[hist["unit"] == "seconds"] if not hist.empty else hist
+    if h.empty or h["commit"].nunique() < 2:
+        return None
+    h = h.assign(series=h["benchmark"].str.rsplit(".", n=1).str[-1] + " " + h["params"].fillna("") + (" @" + h["machine"].astype(str) if h["machine"].nunique() > 1 else ""))
+    commits = list(dict.fromkeys(h.sort_values("date")["commit"]))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for series in list(dict.fromkeys(h["series"]))[:max_lines]:
+        s = h[h["series"] == series].groupby("commit")["value"].first().reindex(commits)
+        ax.plot(range(len(commits)), s.to_numpy(float) * 1000, marker="o", label=series)
+    ax.set_xticks(range(len(commits)), [c[:8] for c in commits], rotation=30, fontsize=8)
+    ax.set_ylabel("ms (ASV median)")
+    ax.set_title("History over commits (ASV)")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return _save(fig, path)

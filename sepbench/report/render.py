@@ -1,0 +1,103 @@
+"""Write the report: index.html (self-contained: tables and base64 PNGs, works from file://),
+report.md (tables + PNG links), one CSV per table.  Every write is atomic."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from sepbench.atomic import atomic_write_text
+
+
+@dataclass
+class Section:
+    """One table of the report: a title, a note under it, the raw frame (CSV) and its display form."""
+
+    key: str  # file stem of the CSV
+    title: str
+    note: str
+    raw: pd.DataFrame
+    shown: pd.DataFrame | None  # None: CSV only (too long to show)
+
+
+HTML = jinja2.Template(
+    """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1250px; color: #222; }
+table.report { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
+table.report th, table.report td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+table.report th { background: #f0f0f0; }
+table.report td:nth-child(-n+3) { text-align: left; }
+.note { color: #555; font-size: 0.9em; max-width: 60em; }
+.warn { color: #8a3b00; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+</style></head>
+<body data-report="sepbench">
+<h1>{{ title }}</h1>
+<p class="note">Built {{ built }} from {{ n_files }} result file(s). Study: {{ study_source }}. CSVs of every table sit beside this page.</p>
+{% if missing %}<h2>What is missing</h2><ul id="missing">{% for m in missing %}<li>{{ m }}</li>{% endfor %}</ul>{% endif %}
+{% if warnings %}<h2>Skipped files</h2><ul id="warnings">{% for w in warnings %}<li class="warn">{{ w }}</li>{% endfor %}</ul>{% endif %}
+{% for s in sections %}<h2 id="{{ s.key }}">{{ s.title }}</h2>
+{% if s.note %}<p class="note">{{ s.note }}</p>{% endif %}
+{% if s.html %}{{ s.html | safe }}{% endif %}
+<p class="note"><a href="{{ s.key }}.csv">{{ s.key }}.csv</a></p>
+{% endfor %}
+<h2>Plots</h2>
+{% for p in plots %}<figure><img alt="{{ p.title }}" src="data:image/png;base64,{{ p.b64 }}"><figcaption class="note">{{ p.title }}</figcaption></figure>
+{% else %}<p class="note">No plots: nothing measured to plot.</p>{% endfor %}
+<script>
+// self-check, readable in the DOM: every table has rows and every image decoded (naturalWidth > 0)
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  var tables = Array.prototype.slice.call(document.querySelectorAll("table.report"));
+  var rows = tables.filter(function (t) { return t.querySelectorAll("tbody tr").length > 0; }).length;
+  document.body.setAttribute("data-check", "images=" + ok + "/" + imgs.length + " tables=" + rows + "/" + tables.length);
+});
+</script>
+</body></html>
+"""
+)
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, classes="report", border=0, na_rep="", escape=True)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_(empty)_"
+    return df.to_markdown(index=False, disable_numparse=True)
+
+
+def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_files: int, sections: list[Section], plots: list[tuple[str, Path]], missing: list[str], warnings: list[str]) -> dict[str, Path]:
+    """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for s in sections:
+        written[f"{s.key}.csv"] = atomic_write_text(out_dir / f"{s.key}.csv", s.raw.to_csv(index=False))
+    plot_items = [{"title": t, "b64": base64.b64encode(p.read_bytes()).decode("ascii"), "file": p.name} for t, p in plots]
+    html = HTML.render(
+        title=title, built=built, study_source=study_source, n_files=n_files, missing=missing, warnings=warnings,
+        sections=[{"key": s.key, "title": s.title, "note": s.note, "html": _html_table(s.shown) if s.shown is not None else ""} for s in sections], plots=plot_items,
+    )
+    written["index.html"] = atomic_write_text(out_dir / "index.html", html)
+    md = [f"# {title}", "", f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]
+    if missing:
+        md += ["## What is missing", "", *[f"- {m}" for m in missing], ""]
+    if warnings:
+        md += ["## Skipped files", "", *[f"- {w}" for w in warnings], ""]
+    for s in sections:
+        md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else []) + ([_md_table(s.shown), ""] if s.shown is not None else []) + [ f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
+    md += ["## Plots", ""] + [f"![{p['title']}]({p['file']})" for p in plot_items] + [""]
+    written["report.md"] = atomic_write_text(out_dir / "report.md", "\n".join(md))
+    for _, p in plots:
+        written[p.name] = p
+    return written

@@ -1,0 +1,81 @@
+"""Find result files, sort them by kind, and load them into one tidy DataFrame.
+
+A file that is not valid JSON, or is JSON of no known kind, becomes a warning naming it; it never
+stops the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sepbench.report import tidy
+from sepbench.report.load_asv import asv_root_of, is_asv_file, load_asv_dir
+from sepbench.report.load_pytest_benchmark import is_pytest_benchmark, load_pytest_benchmark
+from sepbench.report.load_reproduce import load_reproduce
+from sepbench.results import SCHEMA, ResultsError, read_json
+
+
+@dataclass
+class Loaded:
+    """Everything read: the tidy measurements, the files by kind, and warnings (one line each)."""
+
+    measurements: pd.DataFrame
+    files: dict[str, list[Path]] = field(default_factory=dict)  # kind -> files read
+    warnings: list[str] = field(default_factory=list)
+    looked_in: list[Path] = field(default_factory=list)
+
+    def kinds(self) -> set[str]:
+        return {k for k, v in self.files.items() if v}
+
+
+def _json_files(directory: Path) -> list[Path]:
+    """*.json below ``directory``, skipping hidden files and folders (atomic-write temporaries)."""
+    return sorted(p for p in directory.rglob("*.json") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+
+
+def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
+    """Load every result under ``results_dirs`` (recursively) and the ASV results roots ``asv_dirs``."""
+    rows: list[dict[str, Any]] = []
+    files: dict[str, list[Path]] = {"reproduce": [], "pytest-benchmark": [], "asv": []}
+    warnings: list[str] = []
+    asv_roots: list[Path] = []
+    for directory in results_dirs:
+        if not directory.is_dir():
+            continue
+        for path in _json_files(directory):
+            try:
+                doc = read_json(path)
+                if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
+                    rows.extend(load_reproduce(doc, path))
+                    files["reproduce"].append(path)
+                elif is_pytest_benchmark(doc):
+                    rows.extend(load_pytest_benchmark(doc, path))
+                    files["pytest-benchmark"].append(path)
+                elif is_asv_file(doc, path):
+                    root = asv_root_of(path)
+                    if root not in asv_roots:
+                        asv_roots.append(root)
+                else:
+                    warnings.append(f"skipped {path}: not a result file the report knows (sepbench reproduce, pytest-benchmark or ASV)")
+            except ResultsError as exc:
+                warnings.append(f"skipped {exc}")
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                warnings.append(f"skipped {path}: unexpected content ({type(exc).__name__}: {exc})")
+    for root in [*asv_dirs, *asv_roots]:
+        root = Path(root)
+        if not root.is_dir() or any(root.resolve() == r.resolve() for r in _seen(files["asv"])):
+            continue
+        a_rows, a_warn, a_read = load_asv_dir(root)
+        rows.extend(a_rows)
+        warnings.extend(a_warn)
+        files["asv"].extend(a_read)
+    looked = [Path(d) for d in [*results_dirs, *asv_dirs]]
+    return Loaded(tidy.frame(rows), files, warnings, looked)
+
+
+def _seen(asv_files: list[Path]) -> list[Path]:
+    return [p.parent.parent for p in asv_files]

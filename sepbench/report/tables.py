@@ -1,0 +1,219 @@
+"""The report's tables, computed with pandas from the tidy measurements (numbers stay raw here;
+:mod:`sepbench.report.fmt` formats them for HTML and Markdown)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sepbench.claims import decide_claims
+from sepbench.report.tidy import SOURCE_PRIORITY
+from sepbench.spec import MODELS
+from sepbench.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
+
+STUDY_METRICS = tuple(STUDY)  # params, hdf5_bytes, test_loss, test_accuracy, eval_seconds
+SINGLE_STATS = ("value", "median")
+MODEL_ORDER = ("regular", "separable")
+TIME_METRICS = ("eval_seconds", "latency_s")
+
+
+def _variant(df: pd.DataFrame) -> pd.Series:
+    """The backend, with the inference path when it is not the default one: ``torch (fast)``."""
+    path = df["path"].astype(object).where(df["path"].notna(), "default").astype(str)
+    backend = df["backend"].astype(object).where(df["backend"].notna(), "?").astype(str)
+    return backend.where(path == "default", backend + " (" + path + ")")
+
+
+def best(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per ``keys``: the preferred source (reproduce, then pytest-benchmark, then ASV), newest first."""
+    if df.empty:
+        return df
+    d = df.assign(_prio=df["source_kind"].map(SOURCE_PRIORITY).fillna(9), _created=df["created"].fillna(""))
+    d = d.sort_values(["_prio", "_created"], ascending=[True, False], kind="stable")
+    return d.drop_duplicates(keys, keep="first").drop(columns=["_prio", "_created"])
+
+
+def figures(df: pd.DataFrame) -> pd.DataFrame:
+    """Single figures per machine, backend variant, model and metric (the study's metrics and sizes).
+
+    Accuracy and loss of untrained (seeded-init) weights are left out: they say nothing about the claim.
+    """
+    if df.empty:
+        return df.assign(variant=pd.Series(dtype=object))
+    d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
+    d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & (d["weights_source"] == "seeded-init"))]
+    d["variant"] = _variant(d)
+    # eval_seconds at the study's batch size only; latency rows are handled by latency()
+    d = d[(d["metric"] != "eval_seconds") | d["batch_size"].isna() | (d["batch_size"] == EVAL_BATCH_SIZE)]
+    d = d[d["metric"] != "latency_s"]
+    return best(d, ["machine", "variant", "model", "metric"])
+
+
+def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
+    """Per study metric and model: the study's value, ours per backend and machine, the difference."""
+    fig = figures(df)
+    rows = []
+    for metric in STUDY_METRICS:
+        for model in MODEL_ORDER:
+            study = STUDY[metric][model]
+            sub = fig[(fig["metric"] == metric) & (fig["model"] == model)] if not fig.empty else fig
+            if sub.empty:
+                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": None, "backend": None, "measured": None, "source": None})
+            for r in sub.sort_values(["machine", "variant"]).itertuples():
+                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": r.machine, "backend": r.variant, "measured": r.value, "source": r.source_kind})
+    out = pd.DataFrame(rows, columns=["metric", "unit", "model", "study", "machine", "backend", "measured", "source"])
+    out["measured"] = pd.to_numeric(out["measured"], errors="coerce")
+    out["difference"] = out["measured"] - out["study"]
+    out["measured/study"] = out["measured"] / out["study"]
+    return out[["metric", "unit", "model", "study", "machine", "backend", "measured", "difference", "measured/study", "source"]]
+
+
+def _figure_dict(sub: pd.DataFrame) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for r in sub.itertuples():
+        out.setdefault(r.metric, {})[r.model] = float(r.value)
+    return out
+
+
+def claims(df: pd.DataFrame) -> pd.DataFrame:
+    """The study's three claims per machine and backend variant (decided by :func:`sepbench.claims.decide_claims`).
+
+    The first rows are the study's own figures, decided the same way.
+    """
+    rows = [{"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds, "evidence": v.evidence} for v in decide_claims(STUDY)]
+    fig = figures(df)
+    if not fig.empty:
+        for (machine, variant), sub in fig.groupby(["machine", "variant"], sort=True, dropna=False):
+            for v in decide_claims(_figure_dict(sub)):
+                rows.append({"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds, "evidence": v.evidence})
+    return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
+
+
+MATRIX_METRICS = ("params", "macs_per_image", "float32_bytes", "hdf5_bytes", "native_bytes", "test_loss", "test_accuracy", "accuracy", "eval_seconds")
+
+
+def matrix(df: pd.DataFrame) -> pd.DataFrame:
+    """Backend x model: params, MACs/image, file sizes (bytes), loss, accuracy, 10k-evaluation seconds."""
+    fig = figures(df)
+    cols = ["machine", "backend", "model", *MATRIX_METRICS]
+    if fig.empty:
+        return pd.DataFrame(columns=cols)
+    fig = fig[fig["metric"].isin(MATRIX_METRICS)]
+    wide = fig.pivot_table(index=["machine", "variant", "model"], columns="metric", values="value", aggfunc="first").reset_index()
+    wide = wide.rename(columns={"variant": "backend"})
+    for m in MATRIX_METRICS:
+        if m not in wide:
+            wide[m] = float("nan")
+    # MACs per image are a property of the model (computed by sepbench.spec), whatever the source
+    wide["macs_per_image"] = wide["macs_per_image"].fillna(wide["model"].map(lambda m: float(MODELS[m].macs) if m in MODELS else float("nan")))
+    return wide[cols].sort_values(["machine", "backend", "model"]).reset_index(drop=True)
+
+
+def latency(df: pd.DataFrame) -> pd.DataFrame:
+    """Predict latency per batch size: median, q1, q3, IQR (seconds per call), images/s, rounds, source."""
+    cols = ["machine", "backend", "model", "batch_size", "n_images", "median_s", "q1_s", "q3_s", "iqr_s", "images_per_s", "source"]
+    d = df[(df["metric"].isin(["latency_s", "images_per_s"])) & df["backend"].notna() & df["model"].notna()].copy() if not df.empty else df
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    d["variant"] = _variant(d)
+    d = d[d["batch_size"].notna()]
+    d["what"] = d["metric"].where(d["metric"] == "images_per_s", "latency_" + d["stat"].astype(str))
+    # per (machine, variant, model, batch): the preferred source's figures
+    chosen = best(d[d["what"] == "latency_median"], ["machine", "variant", "model", "batch_size"])[["machine", "variant", "model", "batch_size", "source_file", "source_kind"]]
+    d = d.merge(chosen, on=["machine", "variant", "model", "batch_size", "source_file", "source_kind"])
+    wide = d.pivot_table(index=["machine", "variant", "model", "batch_size", "source_kind"], columns="what", values="value", aggfunc="first").reset_index()
+    n = d.groupby(["machine", "variant", "model", "batch_size"], dropna=False)["n_images"].first().reset_index()
+    wide = wide.merge(n, on=["machine", "variant", "model", "batch_size"], how="left")
+    for c in ("latency_median", "latency_q1", "latency_q3", "latency_iqr", "images_per_s"):
+        if c not in wide:
+            wide[c] = float("nan")
+    wide["latency_iqr"] = wide["latency_iqr"].fillna(wide["latency_q3"] - wide["latency_q1"])
+    wide["images_per_s"] = wide["images_per_s"].fillna(wide["n_images"].astype("float") / wide["latency_median"])
+    wide = wide.rename(
+        columns={"variant": "backend", "latency_median": "median_s", "latency_q1": "q1_s", "latency_q3": "q3_s", "latency_iqr": "iqr_s", "source_kind": "source"}
+    )
+    return wide[cols].sort_values(["machine", "backend", "batch_size", "model"]).reset_index(drop=True)
+
+
+RATIO_METRICS = ("params", "hdf5_bytes", "native_bytes", "test_accuracy", "eval_seconds")
+
+
+def ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Separable / regular of each figure per machine and backend, beside the study's ratio and the MAC ratio.
+
+    For times (lower is faster) the MAC ratio (0.129) is what a speed-up proportional to the
+    arithmetic would give; the study's time ratio is that of its 10k ``evaluate`` (0.78).
+    """
+    cols = ["machine", "backend", "figure", "regular", "separable", "ratio", "study_ratio", "mac_ratio"]
+    rows = []
+    fig = figures(df)
+    if not fig.empty:
+        for (machine, variant), sub in fig.groupby(["machine", "variant"], sort=True, dropna=False):
+            figs = _figure_dict(sub)
+            for m in RATIO_METRICS:
+                reg, sep = figs.get(m, {}).get("regular"), figs.get(m, {}).get("separable")
+                if reg is None or sep is None:
+                    continue
+                rows.append(
+                    {"machine": machine, "backend": variant, "figure": m, "regular": reg, "separable": sep, "ratio": sep / reg if reg else float("nan"),
+                     "study_ratio": study_ratio(m) if m in STUDY else None, "mac_ratio": MAC_RATIO if m in TIME_METRICS else None}
+                )
+    lat = latency(df)
+    if not lat.empty:
+        for (machine, backend, batch), sub in lat.groupby(["machine", "backend", "batch_size"], sort=True, dropna=False):
+            by = sub.set_index("model")
+            if {"regular", "separable"} <= set(by.index):
+                for what, col in (("latency_s", "median_s"), ("images_per_s", "images_per_s")):
+                    reg, sep = float(by.at["regular", col]), float(by.at["separable", col])
+                    rows.append(
+                        {"machine": machine, "backend": backend, "figure": f"{what} batch={batch}", "regular": reg, "separable": sep, "ratio": sep / reg if reg else float("nan"),
+                         "study_ratio": study_ratio("eval_seconds") if what == "latency_s" else 1 / study_ratio("eval_seconds"),
+                         "mac_ratio": MAC_RATIO if what == "latency_s" else 1 / MAC_RATIO}
+                    )
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["machine", "backend"], kind="stable").reset_index(drop=True)
+
+
+def per_machine(df: pd.DataFrame) -> pd.DataFrame:
+    """Key figures with one column per machine (only meaningful when results from several machines exist)."""
+    fig = figures(df)
+    lat = latency(df)
+    parts = []
+    if not fig.empty:
+        parts.append(fig.drop(columns=["backend"]).rename(columns={"variant": "backend"})[["machine", "backend", "model", "metric", "value"]])
+    if not lat.empty:
+        parts.append(lat.assign(metric="latency_s batch=" + lat["batch_size"].astype(str), value=lat["median_s"])[["machine", "backend", "model", "metric", "value"]])
+    if not parts:
+        return pd.DataFrame(columns=["backend", "model", "metric"])
+    long = pd.concat(parts, ignore_index=True)
+    long["machine"] = long["machine"].fillna("?")
+    return long.pivot_table(index=["backend", "model", "metric"], columns="machine", values="value", aggfunc="first").reset_index().rename_axis(columns=None)
+
+
+def history(df: pd.DataFrame) -> pd.DataFrame:
+    """ASV figures per commit, oldest first: machine, commit, date, benchmark, params, value, unit."""
+    cols = ["machine", "commit", "date", "benchmark", "params", "metric", "value", "unit"]
+    d = df[(df["source_kind"] == "asv") & df["stat"].isin(SINGLE_STATS)] if not df.empty else df
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    d = d.rename(columns={"created": "date"}).sort_values(["date", "benchmark", "params"], kind="stable")
+    return d[cols].reset_index(drop=True)
+
+
+def history_wide(hist: pd.DataFrame) -> pd.DataFrame:
+    """:func:`history` with one column per commit (short hash, in date order)."""
+    if hist.empty:
+        return hist
+    h = hist.assign(commit=hist["commit"].astype(str).str[:8], params=hist["params"].fillna(""), unit=hist["unit"].fillna(""))
+    order = list(dict.fromkeys(h.sort_values("date")["commit"]))
+    wide = h.pivot_table(index=["machine", "benchmark", "params", "unit"], columns="commit", values="value", aggfunc="first", dropna=False).reset_index()
+    return wide[["machine", "benchmark", "params", "unit", *[c for c in order if c in wide]]].rename_axis(columns=None)
+
+
+def sources(df: pd.DataFrame) -> pd.DataFrame:
+    """The files read, with their provenance and how many measurements each gave."""
+    cols = ["source_kind", "source_file", "machine", "cpu", "commit", "created", "measurements"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    g = df.groupby(["source_kind", "source_file"], dropna=False)
+    out = g.agg(machine=("machine", "first"), cpu=("cpu", "first"), commit=("commit", "first"), created=("created", "first"), measurements=("value", "size")).reset_index()
+    return out[cols]

@@ -1,0 +1,89 @@
+"""The tidy measurement table every loader produces: one row per measured figure, with provenance.
+
+Columns (all loaders fill the same ones, ``None`` where a source has no such thing):
+
+- ``source_kind``: "reproduce" | "pytest-benchmark" | "asv"; ``source_file``: the file read
+- ``created``: when the measurement was made (ISO 8601 UTC string)
+- ``machine``, ``cpu``, ``commit`` (git hash), ``env`` (ASV environment)
+- ``backend``, ``model``, ``path`` (inference path), ``workload``, ``batch_size``, ``n_images``,
+  ``weights_source`` ("trained" | "seeded-init")
+- ``benchmark`` (the tool's benchmark name), ``params`` (its parameters as text)
+- ``metric`` (e.g. params, hdf5_bytes, test_accuracy, eval_seconds, latency_s, images_per_s),
+  ``stat`` (median, iqr, q1, q3, min, max, mean, stddev, or "value" for a single figure),
+  ``value`` (float) and ``unit`` (seconds, bytes, MACs, fraction, ...)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+COLUMNS: tuple[str, ...] = (
+    "source_kind",
+    "source_file",
+    "created",
+    "machine",
+    "cpu",
+    "commit",
+    "env",
+    "backend",
+    "model",
+    "path",
+    "workload",
+    "batch_size",
+    "n_images",
+    "weights_source",
+    "benchmark",
+    "params",
+    "metric",
+    "stat",
+    "value",
+    "unit",
+)
+
+# the unit of each metric sepbench itself names (others carry the unit their tool gives)
+UNITS: dict[str, str] = {
+    "params": "parameters",
+    "macs_per_image": "MACs",
+    "float32_bytes": "bytes",
+    "hdf5_bytes": "bytes",
+    "native_bytes": "bytes",
+    "test_loss": "nats",
+    "test_accuracy": "fraction",
+    "accuracy": "fraction",
+    "eval_seconds": "seconds",
+    "train_seconds": "seconds",
+    "epochs": "epochs",
+    "latency_s": "seconds",
+    "images_per_s": "images/s",
+    "compute_limit_fraction": "fraction",
+    "rounds": "rounds",
+}
+
+# where several sources measured the same figure, the report shows the first in this order
+SOURCE_PRIORITY: dict[str, int] = {"reproduce": 0, "pytest-benchmark": 1, "asv": 2}
+
+
+def to_float(value: Any) -> float | None:
+    """A number as float, or ``None`` for anything else (bools, strings, missing)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows (dicts with any subset of :data:`COLUMNS`) as a DataFrame with exactly those columns."""
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    if df.empty:
+        df = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("value", "batch_size", "n_images") else "object") for c in COLUMNS})
+    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    for col in ("batch_size", "n_images"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    return df
+
+
+def empty() -> pd.DataFrame:
+    return frame([])

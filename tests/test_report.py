@@ -1,0 +1,350 @@
+"""``sepbench report`` on real inputs: a reproduce file written with the real schema functions, a
+pytest-benchmark run actually executed on real NumPy predictions, and ASV results of a throwaway
+ASV project actually run (two commits).  Checks: the tables and notes with each kind missing, no
+results at all, malformed and foreign files, no framework imported, and the HTML in headless
+Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sepbench.claims import decide_claims
+from sepbench.study import MAC_RATIO, STUDY
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1", **extra}
+    env.pop("SEPBENCH_RESULTS_DIR", None)
+    return env
+
+
+# ---------------------------------------------------------------- real inputs
+
+REPRODUCE_ROWS = [
+    # figures of the shape `sepbench reproduce` writes (numpy backend: .npz, tensorflow: .h5)
+    {"backend": "numpy", "model": "regular", "params": 8586, "float32_bytes": 34344, "hdf5_bytes": 128_912, "native_bytes": 36_120, "native_format": ".npz",
+     "test_loss": 0.2871, "test_accuracy": 0.9203, "eval_seconds": 0.412, "train_seconds": 30.5, "epochs": 5, "weights_sha256": "ab" * 32},
+    {"backend": "numpy", "model": "separable", "params": 1427, "float32_bytes": 5708, "hdf5_bytes": 68_712, "native_bytes": 7_480, "native_format": ".npz",
+     "test_loss": 0.3402, "test_accuracy": 0.9035, "eval_seconds": 0.351, "train_seconds": 26.1, "epochs": 5, "weights_sha256": "cd" * 32},
+    {"backend": "tensorflow", "model": "regular", "params": 8586, "float32_bytes": 34344, "hdf5_bytes": 128_912, "native_bytes": 128_912, "native_format": ".h5",
+     "test_loss": 0.2871, "test_accuracy": 0.9203, "eval_seconds": 1.21, "train_seconds": 30.5, "epochs": 5, "weights_sha256": "ab" * 32},
+    {"backend": "tensorflow", "model": "separable", "params": 1427, "float32_bytes": 5708, "hdf5_bytes": 68_712, "native_bytes": 68_712, "native_format": ".h5",
+     "test_loss": 0.3402, "test_accuracy": 0.9035, "eval_seconds": 1.35, "train_seconds": 26.1, "epochs": 5, "weights_sha256": "cd" * 32},
+]
+
+
+@pytest.fixture(scope="session")
+def reproduce_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """results/ holding one reproduce file written by the real schema functions and real provenance."""
+    from sepbench.provenance import collect_provenance
+    from sepbench.results import make_results, write_results
+
+    d = tmp_path_factory.mktemp("reproduce") / "results"
+    doc = make_results("reproduce", [dict(r) for r in REPRODUCE_ROWS], collect_provenance(seed=0), recipe={"optimizer": "rmsprop", "epochs": 5})
+    write_results(d / "reproduce-20260101T000000Z.json", doc)
+    return d
+
+
+BENCH_FILE = '''
+import pytest
+from sepbench.workloads import EvaluateWorkload, PredictWorkload
+
+
+def _info(benchmark, w, workload, accuracy, tmp_path):
+    median = benchmark.stats.stats.median
+    native = w.instance.save_native(tmp_path / "m.npz")
+    benchmark.extra_info.update(w.info, workload=workload, images_per_s=w.n_images / median, accuracy=accuracy,
+                                native_bytes=native.stat().st_size, native_format=".npz", compute_limit_fraction=None)
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+@pytest.mark.parametrize("model", ["regular", "separable"])
+def test_predict_numpy_default(benchmark, model, batch_size, tmp_path):
+    benchmark.group = f"{model} batch={batch_size}"
+    w = PredictWorkload("numpy", model, batch_size, n_images=64).setup(warmup=1)
+    probs = benchmark.pedantic(w.run, rounds=7, iterations=1)
+    _info(benchmark, w, "predict", float((probs.argmax(1) == w.labels).mean()), tmp_path)
+
+
+@pytest.mark.parametrize("model", ["regular", "separable"])
+def test_evaluate_numpy_default(benchmark, model, tmp_path):
+    benchmark.group = f"{model} evaluate-10k"
+    w = EvaluateWorkload("numpy", model).setup(warmup=0)
+    ev = benchmark.pedantic(w.run, rounds=2, iterations=1)
+    _info(benchmark, w, "evaluate", ev.accuracy, tmp_path)
+'''
+
+
+@pytest.fixture(scope="session")
+def bench_dir(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path:
+    """results/ holding a real pytest-benchmark autosave run (NumPy backend, real MNIST predictions)."""
+    work = tmp_path_factory.mktemp("bench")
+    (work / "bench_tiny.py").write_text(BENCH_FILE)
+    results = work / "results"
+    proc = subprocess.run(
+        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(work), "bench_tiny.py",
+         f"--benchmark-storage=file://{results / 'bench'}", "--benchmark-autosave", "--benchmark-disable-gc"],
+        cwd=work, env=_env(SEPBENCH_MNIST_DIR=str(mnist_dir)), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert list(results.rglob("*.json")), "pytest-benchmark saved nothing"
+    return results
+
+
+ASV_CONF = {"version": 1, "project": "tiny", "repo": ".", "environment_type": "existing", "benchmark_dir": "benchmarks",
+            "results_dir": ".asv/results", "html_dir": ".asv/html", "branches": ["HEAD"]}
+ASV_BENCH = '''
+import numpy as np
+
+SCALE = {scale}
+
+class Predict:
+    params = (["numpy"], ["regular", "separable"], [1, 8])
+    param_names = ["backend", "model", "batch_size"]
+
+    def setup(self, backend, model, batch_size):
+        self.a = np.ones((batch_size * SCALE, 64 if model == "regular" else 8))
+
+    def time_predict(self, backend, model, batch_size):
+        self.a @ self.a.T
+
+    def track_accuracy(self, backend, model, batch_size):
+        return 0.92 if model == "regular" else 0.90
+    track_accuracy.unit = "fraction"
+'''
+
+
+@pytest.fixture(scope="session")
+def asv_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """.asv/results of a throwaway ASV project really run at two commits (asv 0.6 format)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: cannot make an ASV project")
+    try:
+        import asv  # noqa: F401
+    except ImportError:
+        pytest.skip("asv is not installed (pip install asv)")
+    proj = tmp_path_factory.mktemp("asvproj")
+    (proj / "benchmarks").mkdir()
+    (proj / "benchmarks" / "__init__.py").write_text("")
+    (proj / "asv.conf.json").write_text(json.dumps(ASV_CONF))
+    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q", "."], cwd=proj, check=True)
+    asv_cmd = [PY, "-m", "asv"]
+    subprocess.run([*asv_cmd, "machine", "--yes", "--machine", "testbox"], cwd=proj, check=True, capture_output=True, env=_env())
+    for scale in (1, 4):
+        (proj / "benchmarks" / "bench_tiny.py").write_text(ASV_BENCH.format(scale=scale))
+        subprocess.run([*git, "add", "-A"], cwd=proj, check=True)
+        subprocess.run([*git, "commit", "-qm", f"scale {scale}"], cwd=proj, check=True)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=proj, check=True, capture_output=True, text=True).stdout.strip()
+        proc = subprocess.run([*asv_cmd, "run", "--quick", "--environment", f"existing:{PY}", "--set-commit-hash", head, "--machine", "testbox"],
+                              cwd=proj, capture_output=True, text=True, env=_env(), timeout=300)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    root = proj / ".asv" / "results"
+    assert len(list((root / "testbox").glob("*-existing*.json"))) == 2
+    return root
+
+
+def _build(tmp_path: Path, results: list[Path], asv: list[Path] | None = None):
+    from sepbench.report.build import build_report
+
+    return build_report(results, asv or [tmp_path / "no-asv"], tmp_path / "out")
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_report_imports_no_framework(reproduce_dir: Path, tmp_path: Path) -> None:
+    """Building a report through the CLI imports neither impls/ nor TensorFlow/PyTorch/Keras."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from sepbench.cli import main
+        rc = main(["report", "--results", {str(reproduce_dir)!r}, "--asv-results", {str(tmp_path / 'none')!r}, "--output", {str(tmp_path / 'out')!r}])
+        bad = sorted(m for m in sys.modules if m.split(".")[0] in ("impls", "tensorflow", "torch", "keras", "jax"))
+        print("RC", rc, "BAD", bad)
+        """
+    )
+    proc = subprocess.run([PY, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RC 0 BAD []" in proc.stdout, proc.stdout[-3000:]
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
+    report = _build(tmp_path, [reproduce_dir])
+    svm = report.sections["study_vs_measured"].raw
+    got = svm[(svm.metric == "params") & (svm.model == "separable") & (svm.backend == "numpy")]
+    assert got["measured"].tolist() == [1427] and got["difference"].tolist() == [0]
+    acc = svm[(svm.metric == "test_accuracy") & (svm.model == "regular") & (svm.backend == "tensorflow")].iloc[0]
+    assert acc["difference"] == pytest.approx(0.9203 - STUDY["test_accuracy"]["regular"])
+    # the claims are exactly what the one decider says for these figures
+    claims = report.sections["claims"].raw
+    tf_rows = claims[claims.backend == "tensorflow"].set_index("claim")
+    figures = {m: {r["model"]: r[m] for r in REPRODUCE_ROWS if r["backend"] == "tensorflow"} for m in ("params", "hdf5_bytes", "eval_seconds", "test_accuracy")}
+    for verdict in decide_claims(figures):
+        assert tf_rows.loc[verdict.claim, "holds"] == verdict.holds
+        assert tf_rows.loc[verdict.claim, "evidence"] == verdict.evidence
+    assert not tf_rows.loc["faster", "holds"]  # 1.35 s vs 1.21 s: separable slower here
+    assert any("pytest-benchmark" in m for m in report.missing) and any("ASV" in m for m in report.missing)
+    assert report.sections["latency"].raw.empty
+    out = tmp_path / "out"
+    for name in ("index.html", "report.md", "study_vs_measured.csv", "claims.csv", "matrix.csv", "ratios.csv", "accuracy_params.png", "speed_ratio.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert not (out / "latency.png").exists()
+    md = (out / "report.md").read_text()
+    assert "No pytest-benchmark run" in md and "| test_accuracy" in md
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "atomic-write temporaries left behind"
+    csv = pd.read_csv(out / "ratios.csv")
+    row = csv[(csv.backend == "numpy") & (csv.figure == "eval_seconds")].iloc[0]
+    assert row["ratio"] == pytest.approx(0.351 / 0.412) and row["mac_ratio"] == pytest.approx(MAC_RATIO)
+
+
+def test_only_pytest_benchmark(bench_dir: Path, tmp_path: Path) -> None:
+    report = _build(tmp_path, [bench_dir])
+    lat = report.sections["latency"].raw
+    assert sorted(lat["batch_size"].unique().tolist()) == [1, 16]
+    assert set(lat["model"]) == {"regular", "separable"} and (lat["median_s"] > 0).all()
+    # figures are the run's own statistics, unchanged
+    raw = json.loads(next(bench_dir.rglob("*.json")).read_text())
+    b = next(b for b in raw["benchmarks"] if b["extra_info"]["workload"] == "predict")
+    row = lat[(lat.model == b["extra_info"]["model"]) & (lat.batch_size == b["extra_info"]["batch_size"])].iloc[0]
+    assert row["median_s"] == b["stats"]["median"] and row["iqr_s"] == b["stats"]["iqr"]
+    assert row["images_per_s"] == pytest.approx(64 / b["stats"]["median"])
+    svm = report.sections["study_vs_measured"].raw
+    ev = svm[(svm.metric == "eval_seconds") & (svm.backend == "numpy")]
+    assert len(ev) == 2 and (ev["measured"] > 0).all() and set(ev["source"]) == {"pytest-benchmark"}
+    # untrained weights: accuracy not compared with the study, and the report says so
+    assert svm[svm.metric == "test_accuracy"]["measured"].isna().all()
+    assert any("seeded-init" in m for m in report.missing)
+    assert any("sepbench reproduce" in m for m in report.missing)
+    ratios = report.sections["ratios"].raw
+    assert {"latency_s batch=1", "latency_s batch=16", "eval_seconds"} <= set(ratios["figure"])
+    assert (tmp_path / "out" / "latency.png").stat().st_size > 0
+
+
+def test_nothing_at_all_exits_nonzero_with_help(tmp_path: Path) -> None:
+    empty = tmp_path / "results"
+    empty.mkdir()
+    proc = subprocess.run([PY, "-m", "sepbench", "report", "--results", str(empty), "--asv-results", str(tmp_path / "asv"), "--output", str(tmp_path / "out")],
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert str(empty) in proc.stderr and "does not exist" in proc.stderr
+    assert "sepbench reproduce" in proc.stderr and "nox -s bench" in proc.stderr and "nox -s asv" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_default_directories(reproduce_dir: Path, tmp_path: Path) -> None:
+    """Without options: $SEPBENCH_RESULTS_DIR (results_dir()) and ./.asv/results, output ./reports."""
+    proc = subprocess.run([PY, "-m", "sepbench", "report"], cwd=tmp_path, env={**_env(), "SEPBENCH_RESULTS_DIR": str(reproduce_dir)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "reports" / "index.html").is_file()
+    assert "The study vs our measurements" in proc.stdout and "8,586" in proc.stdout
+
+
+def test_malformed_and_foreign_files_are_named_and_skipped(reproduce_dir: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(reproduce_dir, results)
+    (results / "broken.json").write_text('{"schema": "sepbench-results", "rows": [')
+    (results / "foreign.json").write_text(json.dumps({"hello": "world"}))
+    (results / "sub").mkdir()
+    (results / "sub" / "future.json").write_text(json.dumps({"schema": "sepbench-results", "version": 99, "kind": "reproduce", "provenance": {}, "rows": []}))
+    (results / "sub" / "bad-bench.json").write_text(json.dumps({"machine_info": {}, "benchmarks": [{"name": "x"}]}))
+    (results / "list.json").write_text("[1, 2, 3]")
+    proc = subprocess.run([PY, "-m", "sepbench", "report", "--results", str(results), "--asv-results", str(tmp_path / "none"), "--output", str(tmp_path / "out")],
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "out" / "index.html").read_text()
+    for name in ("broken.json", "foreign.json", "future.json", "bad-bench.json", "list.json"):
+        assert f"warning: skipped {results}" in proc.stderr and name in proc.stderr, name
+        assert name in html, name
+    assert "not valid JSON" in proc.stderr and "unsupported sepbench result version 99" in proc.stderr
+    assert "reproduce-20260101T000000Z.json" not in proc.stderr  # the good file was read
+    assert "8,586" in proc.stdout
+
+
+def test_asv_history(asv_results: Path, tmp_path: Path) -> None:
+    report = _build(tmp_path, [tmp_path / "no-results"], [asv_results])
+    hist = report.sections["history"].raw
+    assert hist["commit"].nunique() == 2
+    assert set(hist["metric"]) == {"latency_s", "accuracy"}
+    assert len(hist[hist.metric == "latency_s"]) == 2 * 2 * 2  # commits x models x batch sizes
+    assert (tmp_path / "out" / "history.png").stat().st_size > 0
+    wide = pd.read_csv(tmp_path / "out" / "history.csv")
+    assert len(wide) == len(hist)
+    assert any("one machine only" in m for m in report.missing)
+    # ASV's predict timings feed the latency table when no pytest-benchmark run exists
+    lat = report.sections["latency"].raw
+    assert set(lat["source"]) == {"asv"} and len(lat) == 4
+
+
+def test_asv_dir_found_inside_results(asv_results: Path, tmp_path: Path) -> None:
+    """An ASV results tree inside a results directory is recognised, not reported as foreign."""
+    results = tmp_path / "results"
+    shutil.copytree(asv_results, results / "asv")
+    report = _build(tmp_path, [results])
+    assert not report.warnings
+    assert report.loaded.kinds() == {"asv"}
+
+
+def test_several_machines(reproduce_dir: Path, tmp_path: Path) -> None:
+    from sepbench.results import read_results, write_results
+
+    results = tmp_path / "results"
+    shutil.copytree(reproduce_dir, results)
+    doc = read_results(next(results.glob("reproduce-*.json")))
+    doc["provenance"]["machine"]["machine_name"] = "other-box"
+    for row in doc["rows"]:
+        row["eval_seconds"] *= 2
+    write_results(results / "reproduce-20260102T000000Z.json", doc)
+    report = _build(tmp_path, [results])
+    machines = report.sections["machines"].raw
+    assert "other-box" in machines.columns
+    ev = machines[(machines.metric == "eval_seconds") & (machines.backend == "numpy") & (machines.model == "regular")].iloc[0]
+    assert ev["other-box"] == pytest.approx(2 * 0.412)
+    claims = report.sections["claims"].raw
+    assert set(claims["machine"]) >= {"other-box", "(the study)"}
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+        if path:
+            return path
+    return None
+
+
+def test_html_renders_in_headless_chromium(reproduce_dir: Path, bench_dir: Path, asv_results: Path, tmp_path: Path) -> None:
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium): cannot check the HTML in a browser")
+    report = _build(tmp_path, [reproduce_dir, bench_dir], [asv_results])
+    index = report.files["index.html"]
+    n_images = sum(1 for k in report.files if k.endswith(".png"))
+    assert n_images == 4
+    profile = tmp_path / "profile"
+    proc = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", index.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    n_tables = sum(1 for s in report.sections.values() if s.shown is not None)
+    assert n_tables >= 8
+    assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables}"' in dom, dom[:500] + "..." + proc.stderr[-1000:]
+    assert "8,586" in dom and "1,427" in dom
