@@ -79,7 +79,7 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
         Section("ratios", "2c. Separable / regular",
                 f"ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio {MAC_RATIO:.3f} "
                 "(the time ratio if time were proportional to the arithmetic; for images/s its inverse).",
-                rt, fmt.by_row_metric(rt, "figure")),
+                rt, fmt.ratios(rt)),
     ]
     if df["machine"].nunique() > 1:
         pm = T.per_machine(df)
@@ -126,6 +126,13 @@ def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path, t
     ):
         if path is not None:
             pngs.append((title_, path))
+    produced = {p.name for _, p in pngs}
+    for stale in ("latency.png", "accuracy_params.png", "speed_ratio.png", "history.png"):
+        if stale not in produced:  # from an earlier build with more results
+            (output / stale).unlink(missing_ok=True)
+    for key in ("machines", "history"):
+        if key not in sections:
+            (output / f"{key}.csv").unlink(missing_ok=True)
     built = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
     files = write_outputs(output, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings)

@@ -71,3 +71,16 @@ def by_row_metric(df: pd.DataFrame, metric_col: str) -> pd.DataFrame:
             if col != metric_col and isinstance(v, (int, float)) and not isinstance(v, bool):
                 out.at[i, col] = number(v, str(r[metric_col]))
     return out.fillna("")
+
+
+def ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Separable/regular table: the two figures by their metric (latency in ms), ratios with 3 decimals."""
+    out = df.copy().astype(object)
+    for i, r in df.iterrows():
+        metric = str(r["figure"])
+        for col in ("regular", "separable"):
+            v = r[col]
+            out.at[i, col] = (number(v * 1000) + " ms") if metric.startswith("latency_s") and pd.notna(v) else number(v, metric)
+        for col in ("ratio", "study_ratio", "mac_ratio"):
+            out.at[i, col] = "" if pd.isna(r[col]) else f"{r[col]:.3f}"
+    return out.fillna("")

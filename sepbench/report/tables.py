@@ -44,7 +44,7 @@ def figures(df: pd.DataFrame) -> pd.DataFrame:
     d["variant"] = _variant(d)
     # eval_seconds at the study's batch size only; latency rows are handled by latency()
     d = d[(d["metric"] != "eval_seconds") | d["batch_size"].isna() | (d["batch_size"] == EVAL_BATCH_SIZE)]
-    d = d[d["metric"] != "latency_s"]
+    d = d[~d["metric"].isin(["latency_s", "images_per_s", "rounds"])]  # per batch size: latency()
     return best(d, ["machine", "variant", "model", "metric"])
 
 
@@ -164,6 +164,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
             if {"regular", "separable"} <= set(by.index):
                 for what, col in (("latency_s", "median_s"), ("images_per_s", "images_per_s")):
                     reg, sep = float(by.at["regular", col]), float(by.at["separable", col])
+                    if pd.isna(reg) or pd.isna(sep):
+                        continue
                     rows.append(
                         {"machine": machine, "backend": backend, "figure": f"{what} batch={batch}", "regular": reg, "separable": sep, "ratio": sep / reg if reg else float("nan"),
                          "study_ratio": study_ratio("eval_seconds") if what == "latency_s" else 1 / study_ratio("eval_seconds"),
@@ -178,6 +180,7 @@ def per_machine(df: pd.DataFrame) -> pd.DataFrame:
     fig = figures(df)
     lat = latency(df)
     parts = []
+    fig = fig[fig["metric"].isin(MATRIX_METRICS)] if not fig.empty else fig
     if not fig.empty:
         parts.append(fig.drop(columns=["backend"]).rename(columns={"variant": "backend"})[["machine", "backend", "model", "metric", "value"]])
     if not lat.empty:
