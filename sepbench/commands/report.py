@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     svm = report.sections["study_vs_measured"].shown
-    print_table("The study vs our measurements", list(svm.columns), svm.values.tolist(), right_from=3)
+    print_table("The study vs our measurements", list(svm.columns), svm.values.tolist(), right_from=5)
     cl = report.sections["claims"].shown
     print_table("The study's claims per backend and machine", list(cl.columns), cl.values.tolist(), right_from=9)
     for note in report.missing:

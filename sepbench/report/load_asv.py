@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sepbench.report.tidy import to_float
+from sepbench.report.tidy import UNITS, to_float
 from sepbench.results import ResultsError, read_json
 
 _PARAM_ALIASES = {"backend": "backend", "model": "model", "batch_size": "batch_size", "batch": "batch_size", "path": "path", "n_images": "n_images"}
@@ -102,6 +102,8 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
             if kind == "time" and {"backend", "model", "batch_size"} <= labels.keys():
                 metric = "latency_s"
                 row.setdefault("workload", "predict")
+            elif short.startswith("track_") and short[6:] in UNITS:  # e.g. track_params, track_native_bytes
+                metric = short[6:]
             elif "accuracy" in short:
                 metric = "accuracy"
             else:

@@ -64,7 +64,7 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
     out["measured"] = pd.to_numeric(out["measured"], errors="coerce")
     out["difference"] = out["measured"] - out["study"]
     out["measured/study"] = out["measured"] / out["study"]
-    return out[["metric", "unit", "model", "study", "machine", "backend", "measured", "difference", "measured/study", "source"]]
+    return out[["metric", "unit", "model", "machine", "backend", "study", "measured", "difference", "measured/study", "source"]]
 
 
 def _figure_dict(sub: pd.DataFrame) -> dict[str, dict[str, float]]:
