@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -58,12 +59,17 @@ def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
     plotted = 0
     if not matrix.empty:
         acc = matrix["test_accuracy"].fillna(matrix["accuracy"])
-        for (backend, machine), sub in matrix.assign(acc=acc).dropna(subset=["acc", "params"]).groupby(["backend", "machine"], dropna=False):
-            ax.scatter(sub["params"], sub["acc"], s=50, label=f"{backend}" + (f" @ {machine}" if matrix["machine"].nunique() > 1 else ""))
+        markers = "osD^vP<>"
+        groups = matrix.assign(acc=acc).dropna(subset=["acc", "params"]).groupby(["backend", "machine"], dropna=False)
+        for k, ((backend, machine), sub) in enumerate(groups):
+            # hollow markers of decreasing size: backends with identical weights stay visible on top of each other
+            ax.scatter(sub["params"], sub["acc"], s=max(25, 140 - 25 * k), marker=markers[k % len(markers)], facecolors="none", edgecolors=f"C{k}",
+                       linewidths=1.6, label=f"{backend}" + (f" @ {machine}" if matrix["machine"].nunique() > 1 else ""))
             plotted += len(sub)
     for m in ("regular", "separable"):
         ax.annotate(m, (STUDY["params"][m], STUDY["test_accuracy"][m]), textcoords="offset points", xytext=(6, -12), fontsize=8)
-    ax.set_xscale("log")
+    ax.margins(x=0.15, y=0.15)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy (fraction)")
     ax.set_title("Accuracy vs parameters" + ("" if plotted else " (no accuracy measured: study only)"))
@@ -89,6 +95,9 @@ def speed_ratio_plot(ratios: pd.DataFrame, path: Path) -> Path | None:
     ax.axhline(study_ratio("eval_seconds"), color="black", linestyle=":", label=f"study's evaluate ratio {study_ratio('eval_seconds'):.2f}")
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:.3g}"))
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("separable / regular time (log; < 1: separable faster)")
     ax.set_title("Speed ratio per backend against the MAC ratio")
