@@ -348,3 +348,13 @@ def test_html_renders_in_headless_chromium(reproduce_dir: Path, bench_dir: Path,
     assert n_tables >= 8
     assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables}"' in dom, dom[:500] + "..." + proc.stderr[-1000:]
     assert "8,586" in dom and "1,427" in dom
+
+
+def test_only_unreadable_files_is_nothing_to_report(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "notes.json").write_text('{"todo": 1}')
+    proc = subprocess.run([PY, "-m", "sepbench", "report", "--results", str(results), "--asv-results", str(tmp_path / "asv"), "--output", str(tmp_path / "out")],
+                          env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "no results to report" in proc.stderr and str(results / "notes.json") in proc.stderr

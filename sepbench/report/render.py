@@ -4,10 +4,12 @@ report.md (tables + PNG links), one CSV per table.  Every write is atomic."""
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import pandas as pd
 
 from sepbench.atomic import atomic_write_text
@@ -24,16 +26,18 @@ class Section:
     shown: pd.DataFrame | None  # None: CSV only (too long to show)
 
 
-HTML = jinja2.Template(
+_ENV = jinja2.Environment(autoescape=True)
+_ENV.filters["code"] = lambda text: markupsafe.Markup(_code(text))
+HTML = _ENV.from_string(
     """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{{ title }}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1250px; color: #222; }
 table.report { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
-table.report th, table.report td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+table.report th, table.report td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
 table.report th { background: #f0f0f0; }
-table.report td:nth-child(-n+3) { text-align: left; }
+table.report td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #555; font-size: 0.9em; max-width: 60em; }
 .warn { color: #8a3b00; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
@@ -42,10 +46,10 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 <body data-report="sepbench">
 <h1>{{ title }}</h1>
 <p class="note">Built {{ built }} from {{ n_files }} result file(s). Study: {{ study_source }}. CSVs of every table sit beside this page.</p>
-{% if missing %}<h2>What is missing</h2><ul id="missing">{% for m in missing %}<li>{{ m }}</li>{% endfor %}</ul>{% endif %}
+{% if missing %}<h2>What is missing</h2><ul id="missing">{% for m in missing %}<li>{{ m | code }}</li>{% endfor %}</ul>{% endif %}
 {% if warnings %}<h2>Skipped files</h2><ul id="warnings">{% for w in warnings %}<li class="warn">{{ w }}</li>{% endfor %}</ul>{% endif %}
 {% for s in sections %}<h2 id="{{ s.key }}">{{ s.title }}</h2>
-{% if s.note %}<p class="note">{{ s.note }}</p>{% endif %}
+{% if s.note %}<p class="note">{{ s.note | code }}</p>{% endif %}
 {% if s.html %}{{ s.html | safe }}{% endif %}
 <p class="note"><a href="{{ s.key }}.csv">{{ s.key }}.csv</a></p>
 {% endfor %}
@@ -67,8 +71,18 @@ window.addEventListener("load", function () {
 )
 
 
+_NUMBER_CELL = re.compile(r"<td>([+-]?[\d.,]+(e[+-]?\d+)?( ms)?)</td>")
+
+
 def _html_table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, classes="report", border=0, na_rep="", escape=True)
+    """The table as HTML; number cells get class "num" (right-aligned), text stays left-aligned."""
+    html = df.to_html(index=False, classes="report", border=0, na_rep="", escape=True)
+    return _NUMBER_CELL.sub(r'<td class="num">\1</td>', html)
+
+
+def _code(text: str) -> str:
+    """Escape, then show `backticked` words as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", str(markupsafe.escape(text)))
 
 
 def _md_table(df: pd.DataFrame) -> str:

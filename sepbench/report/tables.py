@@ -99,7 +99,7 @@ def matrix(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     fig = fig[fig["metric"].isin(MATRIX_METRICS)]
     wide = fig.pivot_table(index=["machine", "variant", "model"], columns="metric", values="value", aggfunc="first").reset_index()
-    wide = wide.rename(columns={"variant": "backend"})
+    wide = wide.rename(columns={"variant": "backend"}).rename_axis(columns=None)
     for m in MATRIX_METRICS:
         if m not in wide:
             wide[m] = float("nan")
@@ -122,7 +122,7 @@ def latency(df: pd.DataFrame) -> pd.DataFrame:
     d = d.merge(chosen, on=["machine", "variant", "model", "batch_size", "source_file", "source_kind"])
     wide = d.pivot_table(index=["machine", "variant", "model", "batch_size", "source_kind"], columns="what", values="value", aggfunc="first").reset_index()
     n = d.groupby(["machine", "variant", "model", "batch_size"], dropna=False)["n_images"].first().reset_index()
-    wide = wide.merge(n, on=["machine", "variant", "model", "batch_size"], how="left")
+    wide = wide.rename_axis(columns=None).merge(n, on=["machine", "variant", "model", "batch_size"], how="left")
     for c in ("latency_median", "latency_q1", "latency_q3", "latency_iqr", "images_per_s"):
         if c not in wide:
             wide[c] = float("nan")
