@@ -253,6 +253,28 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     )
 
 
+VOLATILE_MACHINE_KEYS = ("roofline", "git", "sepbench", "cpu")  # differ from run to run by nature (cpu: clock readings)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_benchmark_compare_machine_info(config, benchmarksession, machine_info, compared_benchmark):
+    """Warn in one line about machine differences that matter; ignore the run-to-run ones (roofline, git).
+
+    pytest-benchmark's own check dumps both machine_info dicts whenever anything differs (the
+    roofline always does) and crashes when the storage lies outside the working directory, so it
+    is handed the current machine_info as the saved one once this check has run.
+    """
+    import json
+
+    saved = compared_benchmark.get("machine_info") or {}
+    current = json.loads(json.dumps(machine_info, default=str))  # as it would be saved (tuples become lists)
+    differ = sorted(k for k in set(saved) | set(current) if k not in VOLATILE_MACHINE_KEYS and saved.get(k) != current.get(k))
+    if differ:
+        benchmarksession.logger.warning(f"the compared run was made on a different set-up; machine_info differs in: {', '.join(differ)}")
+    compared_benchmark["machine_info"] = machine_info
+    yield
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     opts = config.stash.get(OPTIONS_KEY, None)
     if opts is None:
