@@ -103,9 +103,10 @@ def bench(session: nox.Session) -> None:
     pytest_args, compare = _bench_args(session, storage)
     if compare:
         session.log(f"comparing against {compare}")
-    session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=_env())
-    session.run("sepbench", "bench-summary", storage, env=_env())
+    env = {**_env(), **({"SEPBENCH_RESULTS_DIR": os.environ["SEPBENCH_RESULTS_DIR"]} if os.environ.get("SEPBENCH_RESULTS_DIR") else {})}
+    session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)
+    session.run("sepbench", "bench-summary", storage, env=env)
     if os.path.exists(os.path.join("sepbench", "commands", "report.py")):
-        session.run("sepbench", "report", env=_env())
+        session.run("sepbench", "report", env=env)
     else:
         session.log("sepbench report is not available in this build; skipping the report")

@@ -7,6 +7,7 @@ the timed part.  pytest-benchmark and ASV both call these, so a figure means the
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +82,11 @@ class PredictWorkload:
         self.weights = weights
         self.instance = backend.build(weights)
         self.images, self.labels = test_images(self.n_images, data_dir)
+        self.warmup_seconds: float | None = None  # wall seconds of the last warm-up run
         for _ in range(warmup):  # tracing, first-call allocation, caches
+            t0 = time.perf_counter()
             self.run()
+            self.warmup_seconds = time.perf_counter() - t0
         spec = get_model_spec(self.model)
         self.info = {
             "backend": self.backend,

@@ -209,7 +209,8 @@ def measure(benchmark, opts: BenchOptions, roofline, mnist_dir) -> Callable[...,
         workload.setup(data_dir=str(mnist_dir), allow_train=opts.train_missing)
         fn = _delayed(workload.run, opts.inject_delay) if opts.inject_delay else workload.run
         t = opts.timing
-        rounds = choose_rounds(time_once(fn), t.target_s, t.min_rounds, t.max_rounds)
+        one_run = workload.warmup_seconds if workload.warmup_seconds is not None and not opts.inject_delay else time_once(fn)
+        rounds = choose_rounds(one_run, t.target_s, t.min_rounds, t.max_rounds)
         benchmark.group = case.group
         output = benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=0)
         median = benchmark.stats.stats.median if benchmark.stats is not None else None
