@@ -98,9 +98,9 @@ def bench(session: nox.Session) -> None:
     run saved with ``--save-as NAME``; fails on a regression beyond ``--fail-threshold``, default
     ``median:10%``), ``--save-as NAME``; anything else goes to pytest.
     """
-    _install(session)
     storage = _bench_storage()
-    pytest_args, compare = _bench_args(session, storage)
+    pytest_args, compare = _bench_args(session, storage)  # bad options fail before the install
+    _install(session)
     if compare:
         session.log(f"comparing against {compare}")
     env = {**_env(), **({"SEPBENCH_RESULTS_DIR": os.environ["SEPBENCH_RESULTS_DIR"]} if os.environ.get("SEPBENCH_RESULTS_DIR") else {})}

@@ -195,8 +195,19 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
     return slow
 
 
+@pytest.fixture(scope="session")
+def bench_data_dir() -> str:
+    """MNIST as the library finds it ($SEPBENCH_MNIST_DIR, then the cache); skips every case, saying why, if absent."""
+    from sepbench.data import MnistError, find_mnist_dir
+
+    try:
+        return str(find_mnist_dir())
+    except MnistError as exc:
+        pytest.skip(f"benchmarks need the MNIST test set: {exc}")
+
+
 @pytest.fixture
-def measure(benchmark, opts: BenchOptions, roofline, mnist_dir) -> Callable[..., dict[str, Any]]:
+def measure(benchmark, opts: BenchOptions, roofline, bench_data_dir: str) -> Callable[..., dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
     from sepbench.measure import choose_rounds, time_once, workload_extra_info
     from sepbench.workloads import EvaluateWorkload, PredictWorkload
@@ -206,7 +217,7 @@ def measure(benchmark, opts: BenchOptions, roofline, mnist_dir) -> Callable[...,
             workload: PredictWorkload = EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
         else:
             workload = PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path)
-        workload.setup(data_dir=str(mnist_dir), allow_train=opts.train_missing)
+        workload.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
         fn = _delayed(workload.run, opts.inject_delay) if opts.inject_delay else workload.run
         t = opts.timing
         one_run = workload.warmup_seconds if workload.warmup_seconds is not None and not opts.inject_delay else time_once(fn)
