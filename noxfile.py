@@ -53,8 +53,15 @@ def _saved_runs(storage: str, name: str | None = None) -> list[str]:
 
     if name and os.path.isfile(name):
         return [name]
-    pattern = f"*_{name}.json" if name and not name.isdigit() else f"{name or '[0-9][0-9][0-9][0-9]'}_*.json"
+    if name and name.isdigit():
+        pattern = f"{int(name):04d}_*.json"  # a run number
+    else:
+        pattern = f"*_{name}.json" if name else "[0-9][0-9][0-9][0-9]_*.json"
     return sorted(glob.glob(os.path.join(storage, "*", pattern)), key=os.path.basename)
+
+
+def _last_run(storage: str) -> str:
+    return os.path.join(storage, "last-run.json")
 
 
 def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | None]:
@@ -63,15 +70,15 @@ def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | No
     out: list[str] = []
     compare: str | None = None
     threshold = "median:10%"
-    save: list[str] = ["--benchmark-autosave"]
+    save: list[str] | None = None  # default: autosave, except for a comparison (a regressed run must not become the baseline)
     while args:
         arg = args.pop(0)
         if arg == "--compare":
             name = args.pop(0) if args and not args[0].startswith("-") else None
             runs = _saved_runs(storage, name)
             if not runs:
-                what = f"a run saved as {name!r}" if name else "a saved run"
-                session.error(f"--compare: no {what} under {storage}; run `nox -s bench` (or `-- --save-as NAME`) first")
+                what = f"run saved as {name!r}" if name else "saved run"
+                session.error(f"--compare: found no {what} under {storage}; run `nox -s bench` (or `-- --save-as NAME`) first")
             compare = runs[-1]
         elif arg == "--fail-threshold":
             if not args:
@@ -83,7 +90,10 @@ def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | No
             save = [f"--benchmark-save={args.pop(0)}"]
         else:
             out.append(arg)
-    out = [f"--benchmark-storage=file://{storage}", *save, *out]
+    if save is None:
+        save = [] if compare else ["--benchmark-autosave"]
+    # this run, saved or not, also goes to <storage>/last-run.json for the summary
+    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={_last_run(storage)}", *save, *out]
     if compare:
         out += [f"--benchmark-compare={compare}", f"--benchmark-compare-fail={threshold}"]
     return out, compare
@@ -96,16 +106,18 @@ def bench(session: nox.Session) -> None:
     Options after ``--``: ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default: all
     usable cores), ``--backends numpy,torch``, ``--compare [NAME]`` (against the last saved run, or the
     run saved with ``--save-as NAME``; fails on a regression beyond ``--fail-threshold``, default
-    ``median:10%``), ``--save-as NAME``; anything else goes to pytest.
+    ``median:10%``; a compared run is not saved unless ``--save-as`` is given), ``--save-as NAME``;
+    anything else goes to pytest.
     """
     storage = _bench_storage()
     pytest_args, compare = _bench_args(session, storage)  # bad options fail before the install
+    os.makedirs(storage, exist_ok=True)
     _install(session)
     if compare:
         session.log(f"comparing against {compare}")
     env = {**_env(), **({"SEPBENCH_RESULTS_DIR": os.environ["SEPBENCH_RESULTS_DIR"]} if os.environ.get("SEPBENCH_RESULTS_DIR") else {})}
     session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)
-    session.run("sepbench", "bench-summary", storage, env=env)
+    session.run("sepbench", "bench-summary", _last_run(storage), env=env)
     if os.path.exists(os.path.join("sepbench", "commands", "report.py")):
         session.run("sepbench", "report", env=env)
     else:
