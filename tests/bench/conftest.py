@@ -76,7 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from impls.registry import backend_names, unavailable_reason
     from sepbench.threads import configure_threads, usable_cores
 
-    threads = _opt(config, "threads") or usable_cores()
+    threads = _opt(config, "threads")
+    threads = usable_cores() if threads is None else threads
     if threads < 1:
         raise pytest.UsageError(f"--threads must be >= 1, got {threads}")
     requested = _opt(config, "backends")
