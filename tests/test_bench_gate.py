@@ -70,6 +70,7 @@ def test_saved_run_carries_extra_info_and_machine_info(baseline: tuple[Path, Pat
     assert 0.0 <= info["accuracy"] <= 1.0
     assert info["weights_source"] in ("trained", "seeded-init")
     assert info["native_format"] == "npz" and info["native_bytes"] > 8586 * 4
+    assert len(info["loadavg_1m"]) == 2  # load around the timing, to judge noise
 
     machine = data["machine_info"]
     for key in ("cpu_model", "usable_cores", "threads", "versions", "gpus", "roofline", "git"):

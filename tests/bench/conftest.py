@@ -188,6 +188,15 @@ def roofline(opts: BenchOptions):
     return opts.roofline
 
 
+def _loadavg() -> float | None:
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover - not available on this platform
+        return None
+
+
 def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
     def slow() -> Any:
         time.sleep(seconds)
@@ -224,10 +233,13 @@ def measure(benchmark, opts: BenchOptions, roofline, bench_data_dir: str) -> Cal
         one_run = workload.warmup_seconds if workload.warmup_seconds is not None and not opts.inject_delay else time_once(fn)
         rounds = choose_rounds(one_run, t.target_s, t.min_rounds, t.max_rounds)
         benchmark.group = case.group
+        load_before = _loadavg()
         output = benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=0)
         median = benchmark.stats.stats.median if benchmark.stats is not None else None
         info = workload_extra_info(workload, median, output, roofline.gemm_flops)
         info["rounds"] = rounds
+        # other processes competing for the cores (1-minute load average around the timing): judge noise by it
+        info["loadavg_1m"] = [load_before, _loadavg()]
         info["threads"] = opts.threads
         if opts.inject_delay:
             info["injected_delay_s"] = opts.inject_delay
