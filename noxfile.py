@@ -46,3 +46,88 @@ def report(session: nox.Session) -> None:
     if os.environ.get("SEPBENCH_RESULTS_DIR"):
         env["SEPBENCH_RESULTS_DIR"] = os.environ["SEPBENCH_RESULTS_DIR"]
     session.run("sepbench", "report", *session.posargs, env=env)
+
+# ---- bench: the project's main job ---------------------------------------------------------------
+BENCH_OWN_OPTIONS = "--compare [NAME] | --fail-threshold STAT:LIMIT | --save-as NAME"
+
+
+def _bench_storage() -> str:
+    """pytest-benchmark storage: ``<results_dir>/bench`` (``$SEPBENCH_RESULTS_DIR`` or ``results``)."""
+    return os.path.join(os.environ.get("SEPBENCH_RESULTS_DIR") or "results", "bench")
+
+
+def _saved_runs(storage: str, name: str | None = None) -> list[str]:
+    """Saved run files (oldest first); with ``name``, only those saved as ``--save-as NAME`` (or that file)."""
+    import glob
+
+    if name and os.path.isfile(name):
+        return [name]
+    if name and name.isdigit():
+        pattern = f"{int(name):04d}_*.json"  # a run number
+    else:
+        pattern = f"*_{name}.json" if name else "[0-9][0-9][0-9][0-9]_*.json"
+    return sorted(glob.glob(os.path.join(storage, "*", pattern)), key=os.path.basename)
+
+
+def _last_run(storage: str) -> str:
+    return os.path.join(storage, "last-run.json")
+
+
+def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | None]:
+    """Split ``nox -s bench -- ...`` into pytest arguments; resolve ``--compare`` to a saved run file."""
+    args = list(session.posargs)
+    out: list[str] = []
+    compare: str | None = None
+    threshold = "median:10%"
+    save: list[str] | None = None  # default: autosave, except for a comparison (a regressed run must not become the baseline)
+    while args:
+        arg = args.pop(0)
+        if arg == "--compare":
+            name = args.pop(0) if args and not args[0].startswith("-") else None
+            runs = _saved_runs(storage, name)
+            if not runs:
+                what = f"run saved as {name!r}" if name else "saved run"
+                session.error(f"--compare: found no {what} under {storage}; run `nox -s bench` (or `-- --save-as NAME`) first")
+            compare = runs[-1]
+        elif arg == "--fail-threshold":
+            if not args:
+                session.error("--fail-threshold needs a value such as median:10% or min:0.005 (seconds)")
+            threshold = args.pop(0)
+        elif arg == "--save-as":
+            if not args or args[0].startswith("-"):
+                session.error("--save-as needs a name, e.g. --save-as baseline")
+            save = [f"--benchmark-save={args.pop(0)}"]
+        else:
+            out.append(arg)
+    if save is None:
+        save = [] if compare else ["--benchmark-autosave"]
+    # this run, saved or not, also goes to <storage>/last-run.json for the summary
+    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={_last_run(storage)}", *save, *out]
+    if compare:
+        out += [f"--benchmark-compare={compare}", f"--benchmark-compare-fail={threshold}"]
+    return out, compare
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Main job: benchmark every backend x model x batch size, save the run, print the comparison and the report.
+
+    Options after ``--``: ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default: all
+    usable cores), ``--backends numpy,torch``, ``--compare [NAME]`` (against the last saved run, or the
+    run saved with ``--save-as NAME``; fails on a regression beyond ``--fail-threshold``, default
+    ``median:10%``; a compared run is not saved unless ``--save-as`` is given), ``--save-as NAME``;
+    anything else goes to pytest.
+    """
+    storage = _bench_storage()
+    pytest_args, compare = _bench_args(session, storage)  # bad options fail before the install
+    os.makedirs(storage, exist_ok=True)
+    _install(session)
+    if compare:
+        session.log(f"comparing against {compare}")
+    env = {**_env(), **({"SEPBENCH_RESULTS_DIR": os.environ["SEPBENCH_RESULTS_DIR"]} if os.environ.get("SEPBENCH_RESULTS_DIR") else {})}
+    session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)
+    session.run("sepbench", "bench-summary", _last_run(storage), env=env)
+    if os.path.exists(os.path.join("sepbench", "commands", "report.py")):
+        session.run("sepbench", "report", env=env)
+    else:
+        session.log("sepbench report is not available in this build; skipping the report")

@@ -6,6 +6,8 @@ the timed part.  pytest-benchmark and ASV both call these, so a figure means the
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +39,20 @@ def weights_for(backend: str, model: str, seed: int = 0, allow_train: bool = Fal
 
 def test_images(n: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` MNIST test images (repeated when ``n`` > 10,000) and their labels."""
-    from sepbench.data import load_mnist
-
-    x, y = load_mnist("test", data_dir)
+    x, y = _test_set(data_dir)
     if n <= len(x):
         return x[:n], y[:n]
     reps = -(-n // len(x))
     return np.tile(x, (reps, 1, 1, 1))[:n], np.tile(y, reps)[:n]
+
+
+@functools.cache
+def _test_set(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The whole MNIST test set, loaded once per process and data directory (do not modify it)."""
+    from sepbench.data import load_mnist
+
+    x, y = load_mnist("test", data_dir)
+    return x, y
 
 
 @dataclass
@@ -59,18 +68,25 @@ class PredictWorkload:
     weights_source: str = field(default="", init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
 
-    def setup(self, data_dir: str | None = None, weights: PortableWeights | None = None, warmup: int = 2) -> "PredictWorkload":
+    def setup(
+        self, data_dir: str | None = None, weights: PortableWeights | None = None, warmup: int = 2, allow_train: bool = False
+    ) -> "PredictWorkload":
+        """Untimed: load weights (see :func:`weights_for`) and images, build the model, run ``warmup`` times."""
         from impls.registry import get_backend
 
         backend = get_backend(self.backend)
         if weights is None:
-            weights, self.weights_source = weights_for(self.backend, self.model, self.seed)
+            weights, self.weights_source = weights_for(self.backend, self.model, self.seed, allow_train=allow_train)
         else:
             self.weights_source = str(weights.meta.get("source", "given"))
+        self.weights = weights
         self.instance = backend.build(weights)
         self.images, self.labels = test_images(self.n_images, data_dir)
+        self.warmup_seconds: float | None = None  # wall seconds of the last warm-up run
         for _ in range(warmup):  # tracing, first-call allocation, caches
+            t0 = time.perf_counter()
             self.run()
+            self.warmup_seconds = time.perf_counter() - t0
         spec = get_model_spec(self.model)
         self.info = {
             "backend": self.backend,

@@ -1,0 +1,111 @@
+"""Read saved pytest-benchmark runs (``results/bench/<machine>/NNNN_*.json``) into pandas.
+
+- :func:`saved_runs` / :func:`resolve_run`: find the runs in a storage directory (oldest first).
+- :func:`load_run`: one row per benchmark (timings in seconds plus the ``extra_info`` keys) and
+  the run's ``machine_info``.
+- :func:`summarize`: per backend and model, the study's seed-style measurement (Keras-style
+  evaluate of 10,000 images at batch 32) against the fastest way the run found to do the same
+  10,000 images, and :func:`separable_ratios` of both.
+
+Imports no framework: it only reads files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sepbench.results import ResultsError
+
+TEN_K = 10_000
+STAT_COLUMNS = ("min", "max", "mean", "median", "stddev", "iqr", "rounds")
+
+
+def saved_runs(storage: str | Path) -> list[Path]:
+    """Saved runs (``NNNN_*.json`` under any machine folder) in ``storage``, oldest first."""
+    storage = Path(storage)
+    return sorted(storage.glob("*/[0-9][0-9][0-9][0-9]_*.json"), key=lambda p: (p.name, str(p.parent)))
+
+
+def resolve_run(path: str | Path) -> Path:
+    """``path`` if it is a file, else the newest saved run in the storage directory ``path``."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise ResultsError(f"{path}: no such benchmark file or storage directory (run `nox -s bench` first)")
+    runs = saved_runs(path)
+    if not runs:
+        raise ResultsError(f"{path}: no saved pytest-benchmark runs (NNNN_*.json) here; run `nox -s bench` first")
+    return runs[-1]
+
+
+def load_run(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One row per benchmark of a saved run (``median`` etc. in seconds, plus ``extra_info``) and its machine info."""
+    path = resolve_run(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        benchmarks = data["benchmarks"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{path}: not a pytest-benchmark JSON file ({exc})") from None
+    rows = []
+    for b in benchmarks:
+        stats = b.get("stats") or {}
+        row = {"name": b.get("name"), "group": b.get("group"), **{k: stats.get(k) for k in STAT_COLUMNS}}
+        row.update(b.get("extra_info") or {})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df.attrs["source"] = str(path)
+    return df, data.get("machine_info") or {}
+
+
+def _way(row: pd.Series) -> str:
+    if row.get("workload") == "evaluate":
+        return f"evaluate b{int(row['batch_size'])}"
+    return f"{row.get('path')} b{int(row['batch_size'])}"
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Per backend and model: seed-style evaluate-10k median seconds vs the fastest 10,000-image way.
+
+    Columns: ``backend``, ``model``, ``seed_s`` (evaluate of 10,000 at batch 32), ``fastest_s`` and
+    ``fastest_way`` (path and batch of the quickest benchmark over 10,000 images, evaluate included),
+    ``speedup`` (seed / fastest) and ``limit_fraction`` (compute-limit seconds / fastest seconds).
+    """
+    need = {"backend", "model", "n_images", "workload", "median"}
+    if df.empty or not need <= set(df.columns):
+        raise ResultsError(f"{df.attrs.get('source', 'run')}: no sepbench benchmarks with extra_info ({', '.join(sorted(need))}) in it")
+    ten_k = df[df["n_images"] == TEN_K]
+    rows = []
+    for (backend, model), g in ten_k.groupby(["backend", "model"], sort=True):
+        seed = g[(g["workload"] == "evaluate") & (g["batch_size"] == 32)]
+        best = g.loc[g["median"].idxmin()]
+        limit = best.get("compute_limit_seconds")
+        rows.append(
+            {
+                "backend": backend,
+                "model": model,
+                "seed_s": float(seed["median"].iloc[0]) if len(seed) else None,
+                "fastest_s": float(best["median"]),
+                "fastest_way": _way(best),
+                "speedup": float(seed["median"].iloc[0] / best["median"]) if len(seed) else None,
+                "limit_fraction": float(limit / best["median"]) if limit is not None and pd.notna(limit) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def separable_ratios(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per backend: separable / regular median time, seed-style and fastest-against-fastest."""
+    rows = []
+    for backend, g in summary.groupby("backend", sort=True):
+        by_model = g.set_index("model")
+        if not {"regular", "separable"} <= set(by_model.index):
+            continue
+        reg, sep = by_model.loc["regular"], by_model.loc["separable"]
+        seed = sep["seed_s"] / reg["seed_s"] if pd.notna(sep["seed_s"]) and pd.notna(reg["seed_s"]) else None
+        rows.append({"backend": backend, "seed_ratio": seed, "fastest_ratio": sep["fastest_s"] / reg["fastest_s"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,55 @@
+"""``sepbench bench-summary``: seed-style vs fastest 10k latency per backend and model, from a saved benchmark run."""
+
+from __future__ import annotations
+
+import argparse
+
+from sepbench.bench_results import load_run, separable_ratios, summarize
+from sepbench.paths import results_dir
+from sepbench.spec import MODELS
+from sepbench.study import study_ratio
+from sepbench.tables import print_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "bench-summary",
+        help="summarize a saved pytest-benchmark run: seed-style vs fastest 10,000-image latency, separable/regular ratios",
+    )
+    p.add_argument("run", nargs="?", default=None, help="a saved run (.json) or a storage directory, newest run used (default: <results>/bench)")
+    return p
+
+
+def _s(x: float | None, digits: int = 3) -> str:
+    return "" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    df, machine = load_run(args.run or results_dir() / "bench")
+    summary = summarize(df)
+    roof = machine.get("roofline") or {}
+    print(f"run: {df.attrs['source']}")
+    print(
+        f"machine: {machine.get('cpu_model', '?')}, {machine.get('usable_cores', '?')} usable cores, "
+        f"threads {((machine.get('threads') or {}).get('requested'))}; roofline: float32 GEMM {roof.get('gemm_gflops', '?')} GFLOP/s, "
+        f"memory {roof.get('mem_bandwidth_gbs', '?')} GB/s"
+    )
+    rows = [
+        (r.backend, r.model, _s(r.seed_s), _s(r.fastest_s), r.fastest_way, _s(r.speedup, 1), _s(r.limit_fraction, 2))
+        for r in summary.itertuples()
+    ]
+    print_table(
+        "10,000 test images: seed-style (Keras-style evaluate, batch 32) vs the fastest way measured (median seconds)",
+        ["backend", "model", "seed-style s", "fastest s", "fastest way (path, batch)", "speed-up", "compute-limit fraction"],
+        rows,
+        right_from=2,
+    )
+    ratios = separable_ratios(summary)
+    if not ratios.empty:
+        print(f"separable / regular: the study's evaluate time {study_ratio('eval_seconds'):.2f}, MACs {MODELS['separable'].macs / MODELS['regular'].macs:.3f}")
+        print_table(
+            "separable / regular time, this run",
+            ["backend", "seed-style", "fastest vs fastest"],
+            [(r.backend, _s(r.seed_ratio, 2), _s(r.fastest_ratio, 2)) for r in ratios.itertuples()],
+        )
+    return 0

@@ -1,0 +1,205 @@
+"""The measurement API shared by pytest-benchmark (``tests/bench``) and ASV (``benchmarks/``).
+
+- :func:`roofline`: a short probe of this machine's float32 GEMM throughput (FLOP/s) and memory
+  bandwidth (bytes/s), run once per process and thread count (about 1-2 s).
+- :func:`compute_limit_seconds`: the time the model's arithmetic needs at that throughput.
+- :func:`choose_rounds`: how many timed rounds fit a time budget.
+- :func:`workload_extra_info`: the agreed ``extra_info`` of one measured workload (see the keys
+  in :data:`EXTRA_INFO_KEYS`), from the workload, its median time and its output.
+
+Nothing here imports a framework at module level.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sepbench.weights import PortableWeights
+    from sepbench.workloads import PredictWorkload
+
+EXTRA_INFO_KEYS = (
+    "workload", "backend", "model", "batch_size", "n_images", "path", "params", "macs_per_image",
+    "images_per_s", "accuracy", "weights_source", "native_bytes", "native_format",
+    "compute_limit_seconds", "compute_limit_fraction",
+)  # fmt: skip
+
+GEMM_SIZE = 1024  # n for an n x n x n float32 matmul: 2.1 GFLOP, 4 MiB per operand
+STREAM_BYTES = 128 * 2**20  # per array for the copy probe: well beyond any cache
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """What this machine can do, measured: float32 GEMM FLOP/s and memory bandwidth in bytes/s.
+
+    ``gemm_flops`` is the best of several ``GEMM_SIZE``-cubed ``numpy.matmul`` calls (2 n^3 FLOP
+    each) with the BLAS threads in force; ``copy_bytes_per_s`` counts the bytes read plus written by
+    ``numpy.copyto`` of a 128 MiB float32 array (one thread); ``read_bytes_per_s`` the bytes read by
+    ``numpy.sum`` of it.  ``mem_bandwidth`` is the larger of the two.
+    """
+
+    gemm_flops: float  # FLOP/s
+    copy_bytes_per_s: float  # bytes/s, read + write
+    read_bytes_per_s: float  # bytes/s
+    blas_threads: int | None
+    gemm_size: int
+    stream_bytes: int
+    seconds: float  # how long the probe took
+
+    @property
+    def mem_bandwidth(self) -> float:
+        """Bytes/s: the better of the copy and read-only probes."""
+        return max(self.copy_bytes_per_s, self.read_bytes_per_s)
+
+    def as_machine_info(self) -> dict[str, Any]:
+        """The agreed ``machine_info["roofline"]`` entry (GFLOP/s, GB/s with GB = 1e9 bytes), plus details."""
+        return {
+            "gemm_gflops": round(self.gemm_flops / 1e9, 2),
+            "mem_bandwidth_gbs": round(self.mem_bandwidth / 1e9, 2),
+            **{k: v for k, v in asdict(self).items()},
+        }
+
+
+def _best_time(fn, budget_s: float, min_reps: int = 3, max_reps: int = 50) -> float:
+    """Best wall time in seconds of ``fn()`` over at least ``min_reps`` calls, stopping after ``budget_s``."""
+    best = math.inf
+    start = time.perf_counter()
+    for i in range(max_reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+        if i + 1 >= min_reps and time.perf_counter() - start > budget_s:
+            break
+    return best
+
+
+def _blas_threads() -> int | None:
+    import threadpoolctl
+
+    counts = [p.get("num_threads") for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
+@functools.cache
+def _probe(blas_threads: int | None, gemm_size: int, stream_bytes: int, budget_s: float) -> Roofline:
+    t_start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
+    b = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)  # BLAS thread pool start-up, page faults
+    t_gemm = _best_time(lambda: np.matmul(a, b, out=out), budget_s * 0.5)
+
+    src = np.ones(stream_bytes // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)  # fault the pages in
+    t_copy = _best_time(lambda: np.copyto(dst, src), budget_s * 0.25, min_reps=3, max_reps=10)
+    t_read = _best_time(lambda: src.sum(), budget_s * 0.25, min_reps=3, max_reps=10)
+    return Roofline(
+        gemm_flops=2.0 * gemm_size**3 / t_gemm,
+        copy_bytes_per_s=2.0 * src.nbytes / t_copy,
+        read_bytes_per_s=src.nbytes / t_read,
+        blas_threads=blas_threads,
+        gemm_size=gemm_size,
+        stream_bytes=int(src.nbytes),
+        seconds=time.perf_counter() - t_start,
+    )
+
+
+def roofline(gemm_size: int = GEMM_SIZE, stream_bytes: int = STREAM_BYTES, budget_s: float = 1.5) -> Roofline:
+    """Measure (once per process and BLAS thread count) float32 GEMM FLOP/s and memory bandwidth.
+
+    Takes about ``budget_s`` seconds (a little more on a slow machine: each probe runs at least
+    3 times).  Call it after the thread settings of the run are in force.
+    """
+    if gemm_size < 16 or stream_bytes < 2**20 or budget_s <= 0:
+        raise ValueError("roofline: gemm_size >= 16, stream_bytes >= 1 MiB and budget_s > 0 are needed")
+    return _probe(_blas_threads(), int(gemm_size), int(stream_bytes), float(budget_s))
+
+
+def compute_limit_seconds(macs_per_image: int, n_images: int, flops: float) -> float:
+    """Seconds the arithmetic alone needs: 2 FLOP per MAC x ``macs_per_image`` x ``n_images`` / ``flops`` (FLOP/s)."""
+    if flops <= 0 or not math.isfinite(flops):
+        raise ValueError(f"flops must be a positive FLOP/s figure, got {flops!r}")
+    if macs_per_image < 0 or n_images < 0:
+        raise ValueError("macs_per_image and n_images must be >= 0")
+    return 2.0 * macs_per_image * n_images / flops
+
+
+def choose_rounds(one_run_s: float, target_s: float, min_rounds: int, max_rounds: int) -> int:
+    """Timed rounds so that rounds x ``one_run_s`` (seconds) is about ``target_s``, within [min, max]."""
+    if min_rounds < 1 or max_rounds < min_rounds:
+        raise ValueError("need 1 <= min_rounds <= max_rounds")
+    if one_run_s <= 0 or not math.isfinite(one_run_s):
+        return max_rounds
+    return int(min(max_rounds, max(min_rounds, math.ceil(target_s / one_run_s))))
+
+
+def time_once(fn) -> float:
+    """Wall seconds of one call of ``fn()``."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+_NATIVE_SIZES: dict[tuple[str, str], tuple[int, str]] = {}
+
+
+def native_file_size(backend: str, weights: "PortableWeights") -> tuple[int, str]:
+    """Bytes of the backend's native file for ``weights`` and its format (e.g. ``"h5"``).
+
+    Saved from a fresh model (so compiling for ``evaluate`` does not change the figure) in the
+    backend's first native format, into a temporary directory.  Cached per backend and weights.
+    """
+    key = (backend, weights.fingerprint())
+    if key not in _NATIVE_SIZES:
+        from impls.registry import get_backend
+
+        instance = get_backend(backend).build(weights)
+        suffix = type(instance).native_suffixes[0]
+        with tempfile.TemporaryDirectory(prefix="sepbench-native-") as tmp:
+            path = instance.save_native(Path(tmp) / f"{weights.model}{suffix}")
+            _NATIVE_SIZES[key] = (path.stat().st_size, suffix.lstrip("."))
+    return _NATIVE_SIZES[key]
+
+
+def accuracy_of(output: Any, labels: np.ndarray) -> float | None:
+    """Fraction of ``labels`` the output gets right: an ``Evaluation`` or a probability array; ``None`` if neither."""
+    if hasattr(output, "accuracy"):
+        return float(output.accuracy)
+    probs = np.asarray(output)
+    if probs.ndim != 2 or len(probs) != len(labels):
+        return None
+    return float(np.mean(np.argmax(probs, axis=1) == labels))
+
+
+def workload_extra_info(workload: "PredictWorkload", median_s: float | None, output: Any, flops: float | None) -> dict[str, Any]:
+    """The agreed pytest-benchmark ``extra_info`` for a measured workload.
+
+    ``median_s`` is the median wall time of ``workload.run()`` in seconds (``None`` when benchmarks
+    are disabled), ``output`` the value ``run()`` returned, ``flops`` the probe's FLOP/s.
+    """
+    from sepbench.workloads import EvaluateWorkload
+
+    info: dict[str, Any] = {"workload": "evaluate" if isinstance(workload, EvaluateWorkload) else "predict", **workload.info}
+    n = int(info["n_images"])
+    info["images_per_s"] = n / median_s if median_s else None
+    info["accuracy"] = accuracy_of(output, workload.labels)
+    if hasattr(output, "loss"):
+        info["loss"] = float(output.loss)
+    info["native_bytes"], info["native_format"] = native_file_size(workload.backend, workload.weights)
+    if flops:
+        limit = compute_limit_seconds(int(info["macs_per_image"]), n, flops)
+        info["compute_limit_seconds"] = limit
+        info["compute_limit_fraction"] = limit / median_s if median_s else None
+    else:
+        info["compute_limit_seconds"] = info["compute_limit_fraction"] = None
+    return info

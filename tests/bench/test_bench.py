@@ -1,0 +1,34 @@
+"""The benchmark suite: predict latency per backend x model x path x batch size, the study's
+Keras-style evaluate of 10,000 test images at batch 32, and 10,000 images predicted each backend's
+fastest way (every path, a few batch sizes; ``sepbench bench-summary`` picks the fastest).
+
+Parametrized in ``conftest.py``; every case fills the agreed ``extra_info`` keys.
+"""
+
+from __future__ import annotations
+
+from sepbench.measure import EXTRA_INFO_KEYS
+
+
+def _check(info: dict) -> None:
+    missing = [k for k in EXTRA_INFO_KEYS if k not in info]
+    assert not missing, f"extra_info lacks {missing}"
+    if info["accuracy"] is not None:
+        assert 0.0 <= info["accuracy"] <= 1.0
+
+
+def test_predict(measure, predict_case) -> None:
+    """Latency of ``predict`` on one batch: 1, 32 or 10,000 images (group ``<model> batch=<b>``)."""
+    _check(measure(predict_case))
+
+
+def test_predict_10k(measure, predict_10k_case) -> None:
+    """``predict`` of the 10,000 test images in batches (group ``<model> predict-10k``)."""
+    _check(measure(predict_10k_case))
+
+
+def test_evaluate(measure, evaluate_case) -> None:
+    """The study's measurement: Keras-style evaluate (loss and accuracy) of 10,000 images at batch 32."""
+    info = measure(evaluate_case)
+    _check(info)
+    assert info["n_images"] == 10_000 and info["batch_size"] == 32

@@ -1,0 +1,93 @@
+"""The benchmark regression gate, proven with real pytest-benchmark runs of a tiny slice of tests/bench.
+
+A baseline run (NumPy, regular model, one batch of 32) is saved in a temporary storage; a run slowed
+by the test-only ``--inject-delay`` must fail ``--benchmark-compare-fail`` against it, and a plain
+rerun must pass.  The threshold is absolute (median grows by more than 0.1 s) so the gate test
+does not flake on a busy machine; ``nox -s bench -- --compare`` defaults to ``median:10%``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sepbench.measure import EXTRA_INFO_KEYS
+
+REPO = Path(__file__).resolve().parent.parent
+CASE = "tests/bench/test_bench.py::test_predict[numpy-regular-default-b32-n32]"
+DELAY_S = 0.25
+THRESHOLD = "median:0.1"  # seconds
+
+
+def run_bench(storage: Path, mnist_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "pytest", CASE, "--backends", "numpy", "--threads", "1", "--quick", "-q", "-p", "no:cacheprovider"]
+    cmd += [f"--benchmark-storage=file://{storage}", *extra]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> tuple[Path, Path]:
+    """A saved baseline run: (storage directory, its JSON file)."""
+    storage = tmp_path_factory.mktemp("bench-storage")
+    out = run_bench(storage, mnist_dir, "--benchmark-save=baseline")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    files = sorted(storage.glob("*/*_baseline.json"))
+    assert len(files) == 1, f"expected one saved baseline, found {files}\n{out.stdout[-2000:]}"
+    return storage, files[0]
+
+
+def test_injected_slowdown_fails_the_gate_and_a_plain_rerun_passes(baseline: tuple[Path, Path], mnist_dir: Path) -> None:
+    storage, saved = baseline
+    gate = [f"--benchmark-compare={saved}", f"--benchmark-compare-fail={THRESHOLD}"]
+
+    slow = run_bench(storage, mnist_dir, "--inject-delay", str(DELAY_S), *gate)
+    text = slow.stdout + slow.stderr
+    assert slow.returncode != 0, "a run slowed by 0.25 s per call passed the gate:\n" + text[-3000:]
+    assert "Performance has regressed" in text, text[-3000:]
+
+    plain = run_bench(storage, mnist_dir, *gate)
+    assert plain.returncode == 0, "a plain rerun failed the gate:\n" + (plain.stdout + plain.stderr)[-3000:]
+    assert "Performance has regressed" not in plain.stdout + plain.stderr
+
+
+def test_saved_run_carries_extra_info_and_machine_info(baseline: tuple[Path, Path]) -> None:
+    data = json.loads(baseline[1].read_text())
+    (bench,) = data["benchmarks"]
+    assert bench["group"] == "regular batch=32"
+    info = bench["extra_info"]
+    assert set(EXTRA_INFO_KEYS) <= set(info), set(EXTRA_INFO_KEYS) - set(info)
+    assert (info["workload"], info["backend"], info["model"], info["path"]) == ("predict", "numpy", "regular", "default")
+    assert (info["batch_size"], info["n_images"], info["params"], info["macs_per_image"]) == (32, 32, 8586, 117_384)
+    median = bench["stats"]["median"]
+    assert info["images_per_s"] == pytest.approx(32 / median)
+    assert info["compute_limit_fraction"] == pytest.approx(info["compute_limit_seconds"] / median)
+    assert 0.0 <= info["accuracy"] <= 1.0
+    assert info["weights_source"] in ("trained", "seeded-init")
+    assert info["native_format"] == "npz" and info["native_bytes"] > 8586 * 4
+    assert len(info["loadavg_1m"]) == 2  # load around the timing, to judge noise
+
+    machine = data["machine_info"]
+    for key in ("cpu_model", "usable_cores", "threads", "versions", "gpus", "roofline", "git"):
+        assert key in machine, key
+    assert machine["threads"]["requested"] == 1
+    assert machine["roofline"]["gemm_gflops"] > 0 and machine["roofline"]["mem_bandwidth_gbs"] > 0
+    assert machine["versions"]["numpy"]
+    assert isinstance(machine["gpus"], list)
+    # the compute limit in extra_info uses the roofline recorded beside it
+    flops = machine["roofline"]["gemm_flops"]
+    assert info["compute_limit_seconds"] == pytest.approx(2 * 117_384 * 32 / flops)
+
+
+def test_summary_of_a_saved_run_runs_on_real_output(baseline: tuple[Path, Path]) -> None:
+    from sepbench.bench_results import load_run
+
+    df, machine = load_run(baseline[0])  # a storage directory: the newest run in it
+    assert list(df["name"]) == ["test_predict[numpy-regular-default-b32-n32]"]
+    assert df.loc[0, "median"] > 0 and df.loc[0, "backend"] == "numpy"
+    assert "roofline" in machine

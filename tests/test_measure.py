@@ -1,0 +1,86 @@
+"""The measurement API: roofline probe, compute limit, rounds, extra_info."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sepbench.measure import EXTRA_INFO_KEYS, accuracy_of, choose_rounds, compute_limit_seconds, roofline, workload_extra_info
+
+
+def test_compute_limit_of_the_regular_model_matches_the_issue():
+    # 117,384 MACs x 10,000 images = 2.35 GFLOP; at 58.7 GFLOP/s that is 40 ms
+    assert compute_limit_seconds(117_384, 10_000, 58.7e9) == pytest.approx(2 * 117_384 * 10_000 / 58.7e9)
+    assert compute_limit_seconds(117_384, 10_000, 58.7e9) == pytest.approx(0.040, abs=0.001)
+    assert compute_limit_seconds(0, 10, 1e9) == 0.0
+
+
+@pytest.mark.parametrize("flops", [0, -1.0, math.inf, math.nan])
+def test_compute_limit_rejects_bad_throughput(flops):
+    with pytest.raises(ValueError, match="FLOP/s"):
+        compute_limit_seconds(100, 10, flops)
+
+
+def test_compute_limit_rejects_negative_counts():
+    with pytest.raises(ValueError, match=">= 0"):
+        compute_limit_seconds(-1, 10, 1e9)
+
+
+def test_choose_rounds_fills_the_budget_within_bounds():
+    assert choose_rounds(0.1, 2.0, 5, 200) == 20
+    assert choose_rounds(3.0, 2.0, 5, 200) == 5  # slow case: min rounds
+    assert choose_rounds(1e-6, 2.0, 5, 200) == 200  # fast case: capped
+    assert choose_rounds(0.0, 2.0, 5, 200) == 200
+    with pytest.raises(ValueError):
+        choose_rounds(0.1, 1.0, 0, 10)
+
+
+def test_roofline_probe_is_short_plausible_and_cached():
+    r = roofline(gemm_size=256, stream_bytes=8 * 2**20, budget_s=0.2)
+    assert r.gemm_flops > 1e8  # any machine that runs the suite does 0.1 GFLOP/s
+    assert r.copy_bytes_per_s > 1e8 and r.read_bytes_per_s > 1e8
+    assert r.mem_bandwidth == max(r.copy_bytes_per_s, r.read_bytes_per_s)
+    assert r.seconds < 5
+    assert roofline(gemm_size=256, stream_bytes=8 * 2**20, budget_s=0.2) is r  # once per process
+    info = r.as_machine_info()
+    assert info["gemm_gflops"] == pytest.approx(r.gemm_flops / 1e9, abs=0.01)
+    assert info["mem_bandwidth_gbs"] == pytest.approx(r.mem_bandwidth / 1e9, abs=0.01)
+
+
+def test_roofline_rejects_silly_sizes():
+    with pytest.raises(ValueError):
+        roofline(gemm_size=4)
+
+
+def test_accuracy_of_probabilities_and_evaluations():
+    labels = np.array([0, 1, 2, 1])
+    probs = np.eye(3, dtype=np.float32)[[0, 1, 0, 1]]
+    assert accuracy_of(probs, labels) == 0.75
+    assert accuracy_of(probs[:2], labels) is None  # wrong length: not guessed
+
+    class Ev:
+        accuracy = 0.5
+
+    assert accuracy_of(Ev(), labels) == 0.5
+
+
+def test_extra_info_of_a_real_numpy_workload(mnist_dir):
+    from sepbench.workloads import EvaluateWorkload, PredictWorkload
+
+    w = PredictWorkload("numpy", "separable", batch_size=16, n_images=64).setup(data_dir=str(mnist_dir), warmup=1)
+    out = w.run()
+    info = workload_extra_info(w, 0.01, out, 50e9)
+    assert set(EXTRA_INFO_KEYS) <= set(info)
+    assert info["workload"] == "predict" and info["images_per_s"] == pytest.approx(6400)
+    assert info["params"] == 1427 and info["macs_per_image"] == 15_089
+    assert info["accuracy"] == pytest.approx(float(np.mean(out.argmax(1) == w.labels)))
+    assert info["compute_limit_fraction"] == pytest.approx(2 * 15_089 * 64 / 50e9 / 0.01)
+    assert info["native_format"] == "npz" and info["native_bytes"] > 1427 * 4
+
+    e = EvaluateWorkload("numpy", "regular", n_images=64).setup(data_dir=str(mnist_dir), warmup=0)
+    ev_info = workload_extra_info(e, None, e.run(), None)  # benchmarks disabled, no probe
+    assert ev_info["workload"] == "evaluate" and ev_info["batch_size"] == 32
+    assert ev_info["images_per_s"] is None and ev_info["compute_limit_fraction"] is None
+    assert "loss" in ev_info and 0 <= ev_info["accuracy"] <= 1
