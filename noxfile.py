@@ -27,7 +27,7 @@ def _env() -> dict[str, str]:
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
     for var in ("SEPBENCH_MNIST_DIR", "SEPBENCH_CACHE_DIR"):
         if os.environ.get(var):
-            env[var] = os.environ[var]
+            env[var] = os.path.abspath(os.path.expanduser(os.environ[var]))
     return env
 
 

@@ -11,6 +11,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
+# CI passes a relative SEPBENCH_MNIST_DIR (../shared/data/mnist); tests that start subprocesses in
+# other directories need it absolute.
+if os.environ.get("SEPBENCH_MNIST_DIR"):
+    os.environ["SEPBENCH_MNIST_DIR"] = str(Path(os.environ["SEPBENCH_MNIST_DIR"]).expanduser().resolve())
+
 
 def _mnist_dir() -> Path | None:
     value = os.environ.get("SEPBENCH_MNIST_DIR")
