@@ -90,15 +90,66 @@ def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argsort(perm))
 
 
+class _Probabilities(nn.Module):
+    """The spec module on NCHW input, with the final softmax inside (one graph for the fast path)."""
+
+    def __init__(self, module: _SpecModule, softmax: bool) -> None:
+        super().__init__()
+        self.layers = module.layers
+        self.softmax = softmax
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers.values():
+            x = layer(x)
+        return torch.softmax(x, dim=1) if self.softmax else x
+
+
+FAST_CHUNK = 1024  # images per traced call; see TorchModel._predict_fast
+
+
 class TorchModel(InferenceModel):
     backend = "torch"
     native_suffixes = (".pt",)
+    paths = ("default", "fast")
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
         self.module = build_module(self.spec).to(torch.float32)
         self.module.eval()
+        self._traced: torch.jit.ScriptModule | None = None
         self.set_weights(weights)
+
+    def _fast_module(self) -> torch.jit.ScriptModule:
+        if self._traced is None:
+            h, w, c = self.spec.input_shape
+            example = torch.zeros((FAST_CHUNK, c, h, w), dtype=torch.float32)
+            with torch.inference_mode():
+                traced = torch.jit.trace(_Probabilities(self.module, self.spec.layers[-1].activation == "softmax").eval(), example)
+                self._traced = torch.jit.freeze(traced)
+                for _ in range(2):  # the profiling executor optimises on the first calls
+                    self._traced(example)
+        return self._traced
+
+    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default``, from a traced and frozen graph (TorchScript), in chunks
+        of :data:`FAST_CHUNK` images, under ``inference_mode``, with the threads ``set_threads`` set.
+
+        ``batch_size`` is validated but not used: the result for all ``N`` images does not depend on
+        it.  Tracing happens on the first call (warm-up), not in timed calls.
+
+        Measured alternatives (10,000 test images, 1 thread, CPU seconds, shared 2-core Xeon,
+        one run, regular / separable): eager chunk 256 0.061 / 0.057, eager 1024 0.056 / 0.042,
+        trace+freeze 1024 0.037 / 0.049, trace+freeze channels_last 1024 0.055 / 0.046,
+        ``torch.compile`` (inductor) 1024 0.055 / 0.049 after 38 s of compiling.  Chunks of 4096
+        were no faster than 1024; channels_last and ``torch.compile`` gave nothing here.
+        """
+        module = self._fast_module()
+        n, h, w, c = x.shape
+        # NHWC -> NCHW; for one channel this is a free reshape of the same memory
+        xt = torch.from_numpy(x).reshape(n, c, h, w) if c == 1 else torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+        with torch.inference_mode():
+            outs = [module(xt[i : i + FAST_CHUNK]) for i in range(0, n, FAST_CHUNK)]
+            return (torch.cat(outs) if len(outs) > 1 else outs[0]).numpy()
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -120,6 +171,7 @@ class TorchModel(InferenceModel):
                     if perm is not None:
                         value = value.transpose(perm)
                     params[f"layers.{layer.name}.{path}"].copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        self._traced = None  # frozen graphs hold constants: retrace with the new weights
 
     def get_weights(self) -> PortableWeights:
         params = self._params()
