@@ -13,6 +13,7 @@ Inputs arrive NHWC and are permuted to NCHW inside the module.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,9 @@ class TorchModel(InferenceModel):
         if self._traced is None:
             h, w, c = self.spec.input_shape
             example = torch.zeros((FAST_CHUNK, c, h, w), dtype=torch.float32)
-            with torch.inference_mode():
+            with torch.inference_mode(), warnings.catch_warnings():
+                # TorchScript is deprecated in favour of torch.compile, which measured no faster here
+                warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*torch.jit")
                 traced = torch.jit.trace(_Probabilities(self.module, self.spec.layers[-1].activation == "softmax").eval(), example)
                 self._traced = torch.jit.freeze(traced)
                 for _ in range(2):  # the profiling executor optimises on the first calls
