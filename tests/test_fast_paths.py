@@ -130,3 +130,26 @@ def test_a_plan_for_another_model_is_refused():
     m.set_fast_plan(Plan(chunk=64, methods={"conv1": "dw-shift+pw"}))
     with pytest.raises(ValueError, match="plan does not fit"):
         m.predict(np.zeros((2, 28, 28, 1), np.float32), path="fast")
+
+
+def test_torch_folded_separable_conv_equals_depthwise_then_pointwise(test_subset):
+    """Both branches the torch fast path may choose per separable layer give the same output."""
+    backend_or_skip("torch")
+    import torch
+
+    from impls.torch_backend import _folded_conv
+
+    m = _model("torch", "separable")
+    w = m.get_weights()
+    x = torch.from_numpy(test_subset[0][:300]).reshape(-1, 1, 28, 28)
+    with torch.inference_mode():
+        for layer in m.spec.layers:
+            if layer.kind != "separable_conv":
+                continue
+            lw = w.layer(layer.name)
+            split = m.module.layers[layer.name]
+            folded = _folded_conv(layer, lw["depthwise_kernel"], lw["pointwise_kernel"], lw["bias"])
+            np.testing.assert_allclose(folded(x).numpy(), split(x).numpy(), atol=1e-5)
+            x = split(x)
+    m.predict(test_subset[0][:4], path="fast")
+    assert set(m.fast_choices) == {"conv1", "conv2", "conv3"} and set(m.fast_choices.values()) <= {"fold", "split"}
