@@ -174,3 +174,26 @@ def depthwise_im2col(x: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarr
     cols = patches_im2col(x, k, stride).reshape(n * oh * ow, k * k, c)
     out = np.einsum("ptc,tc->pc", cols, kernel.reshape(k * k, c), optimize=False)
     return out.reshape(n, oh, ow, c)
+
+
+def block_starts(out_w: int, block: int) -> list[int]:
+    """Start columns of output blocks ``block`` wide covering ``out_w`` columns (the last may overlap)."""
+    if block >= out_w:
+        return [0]
+    starts = list(range(0, out_w - block + 1, block))
+    if starts[-1] + block < out_w:
+        starts.append(out_w - block)
+    return starts
+
+
+def patches_rows_block(x: np.ndarray, kernel: int, stride: int, start: int, block: int) -> np.ndarray:
+    """Row bands restricted to the input columns that output columns ``start .. start+block-1`` read:
+    ``(N*oh, k * bw * C)`` with ``bw = stride*(block-1) + k``."""
+    x = np.ascontiguousarray(x)
+    n, h, w, c = x.shape
+    oh = (h - kernel) // stride + 1
+    bw = stride * (block - 1) + kernel
+    sn, sh, sw, sc = _c_strides(x)
+    base = x[:, :, start * stride :]  # a view starting at the block's first input column
+    view = np.lib.stride_tricks.as_strided(base, (n, oh, kernel, bw * c), (sn, stride * sh, sh, sc), writeable=False)
+    return view.reshape(n * oh, kernel * bw * c)
