@@ -19,6 +19,26 @@ none uses the fact that the study's models have no activations between layers):
 per layer and the chunk size with the lowest time per image; the choice is cached per model
 name and BLAS thread count for the process.  The fast path ignores the caller's ``batch_size``:
 it computes the same probabilities for all ``N`` images in its own chunks.
+
+Measured on the shared 2-core Xeon (Sapphire Rapids, AVX-512), 1 BLAS thread, CPU ms per 10,000
+images, one ``sepbench profile --threads 1`` run (the autotuner's own record):
+
+* regular: conv1 rows 30.4 (rows/4 36.2, im2col 73.9, dense 103.4); conv2 rows 16.7 (im2col 19.0,
+  dense 30.9); conv3 rows 4.5 (dense 4.5, im2col 4.8); gap+dense fused 0.6 (separate 2.3).
+* separable: conv1 dw-dense+pw 30.1 (fold+rows 32.0, dw-rows+pw 36.5, fold+rows/4 38.8,
+  dw-shift+pw 66.2, fold+im2col 73.2, dw-im2col+pw 86.4, fold+dense 86.8); conv2 dw-rows+pw 15.4
+  (dw-dense+pw 16.7, fold+im2col 20.6, fold+rows 21.0, dw-im2col+pw 26.2, fold+dense 28.4,
+  dw-shift+pw 47.9); conv3 dw-dense+pw 3.1 (dw-rows+pw 3.4, fold+dense 3.8, ...).
+
+So the separable model saves only where its layers are small: conv1 (Cin = 1) costs what the
+regular conv1 costs, because both read the same 28x28 input bands and write the same 11x11x8
+output (the 1->8 pointwise alone is a 968-float write per image, ~12 ms); the 8x MAC cut is not
+where the time goes.  Also tried and dropped: blocked rows writing straight into the output
+through ``matmul(out=strided view)`` (slower: numpy buffers it), bias folded into the GEMM via a
+ones column (~2 ms of 35 on conv1, not worth a copy buffer), 2 BLAS threads inside each small GEMM
+(on a loaded machine 3-5x slower than 1; hence chunk-parallel workers).  Not done on purpose:
+collapsing the whole network (it is linear end to end) into one 784x10 matrix, which would make
+both models the same 7,840 MACs and measure nothing about convolutions.
 """
 
 from __future__ import annotations
