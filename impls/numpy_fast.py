@@ -254,7 +254,7 @@ def _autotune(spec: ModelSpec, weights: PortableWeights, chunk_sizes: tuple[int,
     return Plan(best[1], best[2], timings)
 
 
-_PLANS: dict[tuple[str, int], Plan] = {}
+_PLANS: dict[tuple[str, tuple[int, ...], tuple[LayerSpec, ...], int], Plan] = {}
 
 
 def blas_threads() -> int:
@@ -262,8 +262,9 @@ def blas_threads() -> int:
 
 
 def cached_plan(spec: ModelSpec, weights: PortableWeights) -> Plan:
-    """The autotuned plan for this model and BLAS thread count (tuned once per process)."""
-    key = (spec.name, blas_threads())
+    """The autotuned plan for this model's layers and the BLAS thread count (tuned once per process;
+    the choice depends on shapes, not on weight values)."""
+    key = (spec.name, tuple(spec.input_shape), tuple(spec.layers), blas_threads())
     if key not in _PLANS:
         _PLANS[key] = autotune(spec, weights)
     return _PLANS[key]
