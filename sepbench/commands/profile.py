@@ -29,11 +29,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.images < 1 or args.chunk < 1 or args.reps < 1:
         raise ValueError("--images, --chunk and --reps must be positive")
-    configure_threads(args.threads, list(args.backends))
+    from impls.registry import available_backends, unavailable_reason
+
+    backends = [b for b in args.backends if b in available_backends()]
+    for b in args.backends:
+        if b not in backends:
+            print(f"skipping {b}: {unavailable_reason(b)}")
+    configure_threads(args.threads, backends)
     images, _ = test_images(args.images)
     n = len(images)
     per = f"ms per {n:,} images"
-    for backend in args.backends:
+    for backend in backends:
         profile = {"numpy": lp.profile_numpy, "torch": lp.profile_torch}[backend]
         times = {m: profile(m, images, chunk=args.chunk, reps=args.reps) for m in ("regular", "separable")}
         rows = []
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             rows.append((model, "total", "", f"{sum(s.macs_per_image for s in stages):,}", f"{1e3 * total:.2f}", "100%"))
         reg, sep = (sum(s.seconds for s in times[m]) for m in ("regular", "separable"))
         print_table(f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; separable/regular = {sep / reg:.2f}", ["model", "layer", "stage", "MACs / image", per, "share"], rows, right_from=3)
-    if "numpy" in args.backends and not args.no_fast:
+    if "numpy" in backends and not args.no_fast:
         rows = []
         for model in ("regular", "separable"):
             for r in lp.profile_numpy_fast(model, n):
