@@ -5,7 +5,8 @@ Candidates per layer (all exact rewrites of that one layer, valid whatever comes
 none uses the fact that the study's models have no activations between layers):
 
 * ``conv``: ``im2col`` (strided patch copy + one GEMM), ``rows`` (row-band copy + one GEMM with a
-  row-Toeplitz matrix: more MACs, less copying, wider GEMM), ``rows/B`` (the same in blocks of
+  row-Toeplitz matrix: more MACs, less copying, wider GEMM; ``rows+b`` adds the bias inside the
+  GEMM through a ones column), ``rows/B`` (the same in blocks of
   ``B`` output columns, one GEMM each: fewer wasted MACs), ``dense`` (the layer as one
   ``(H*W*C, oh*ow*F)`` matrix: no copy at all, most MACs).
 * ``separable_conv``: ``fold+<conv>`` (depthwise and pointwise folded into the equivalent dense
@@ -92,7 +93,12 @@ def _conv_candidates(kernel: np.ndarray, bias: np.ndarray, stride: int, in_shape
         out += btile
         return out.reshape(len(x), oh, ow, f)
 
-    cands: dict[str, Fn] = {"im2col": im2col, "rows": rows}
+    tmat_bias = np.vstack([tmat, btile[None]]).astype(np.float32)
+
+    def rows_bias_in_gemm(x: np.ndarray) -> np.ndarray:
+        return (ops.patches_rows(x, k, stride, ones_column=True) @ tmat_bias).reshape(len(x), oh, ow, f)
+
+    cands: dict[str, Fn] = {"im2col": im2col, "rows": rows, "rows+b": rows_bias_in_gemm}
     for block in BLOCKS:
         if 1 < block < ow:
             cands[f"rows/{block}"] = _blocked_rows(kernel, bias, stride, in_shape, block)

@@ -99,14 +99,23 @@ def patches_im2col(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
     return view.reshape(n * oh * ow, kernel * kernel * c)
 
 
-def patches_rows(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
-    """Row bands for the row-Toeplitz lowering: ``(N*oh, k*W*C)``, each a contiguous ``k``-row band."""
+def patches_rows(x: np.ndarray, kernel: int, stride: int, ones_column: bool = False) -> np.ndarray:
+    """Row bands for the row-Toeplitz lowering: ``(N*oh, k*W*C)``, each a contiguous ``k``-row band.
+
+    ``ones_column`` appends a column of ones (``(N*oh, k*W*C + 1)``), so that a matrix with the bias
+    as its last row adds the bias inside the GEMM instead of in a separate pass over the output.
+    """
     x = np.ascontiguousarray(x)
     n, h, w, c = x.shape
     oh = (h - kernel) // stride + 1
     sn, sh, _, sc = _c_strides(x)
     view = np.lib.stride_tricks.as_strided(x, (n, oh, kernel * w * c), (sn, stride * sh, sc), writeable=False)
-    return view.reshape(n * oh, kernel * w * c)
+    if not ones_column:
+        return view.reshape(n * oh, kernel * w * c)
+    out = np.empty((n, oh, kernel * w * c + 1), np.float32)
+    out[:, :, :-1] = view
+    out[:, :, -1] = 1.0
+    return out.reshape(n * oh, kernel * w * c + 1)
 
 
 def rows_matrix(kernel: np.ndarray, in_w: int, stride: int) -> np.ndarray:
