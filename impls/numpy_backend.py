@@ -10,16 +10,44 @@ import threadpoolctl
 
 from impls import numpy_ops as ops
 from impls.base import Backend, InferenceModel
+from impls.numpy_fast import FastForward, Plan, cached_plan
 from sepbench.weights import PortableWeights
 
 
 class NumpyModel(InferenceModel):
     backend = "numpy"
     native_suffixes = (".npz",)
+    paths = ("default", "fast")
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
         self._weights = weights.copy()
+        self._fast: FastForward | None = None
+        self._forced_plan: Plan | None = None
+
+    # ---- the fast path -----------------------------------------------------------------------
+    def fast_plan(self) -> Plan:
+        """The fast path's plan: lowering per layer and chunk size (autotuned once per process)."""
+        return self._fast_forward().plan
+
+    def set_fast_plan(self, plan: Plan | None) -> None:
+        """Force a plan (e.g. to test one lowering); ``None`` returns to the autotuned one."""
+        self._forced_plan = plan
+        self._fast = None
+
+    def _fast_forward(self) -> FastForward:
+        if self._fast is None:
+            plan = self._forced_plan or cached_plan(self.spec, self._weights)
+            self._fast = FastForward(self.spec, self._weights, plan)
+        return self._fast
+
+    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default``, computed by the autotuned lowering in its own chunks.
+
+        ``batch_size`` is accepted (and validated) but not used: the result for all ``N`` images does
+        not depend on it.  The first call per process autotunes (about a second); warm up before timing.
+        """
+        return self._fast_forward()(x)
 
     def forward_logits(self, x: np.ndarray) -> np.ndarray:
         """Pre-softmax outputs for a validated float32 batch."""
@@ -49,6 +77,7 @@ class NumpyModel(InferenceModel):
     def set_weights(self, weights: PortableWeights) -> None:
         self._check_model(weights)
         self._weights = weights.copy()
+        self._fast = None
 
     def count_params(self) -> int:
         return self._weights.num_params

@@ -44,6 +44,10 @@ def build_keras_model(spec: ModelSpec) -> keras.Model:
     return keras.Sequential([keras.Input(spec.input_shape), *(_keras_layer(l) for l in spec.layers)], name=spec.name)
 
 
+FAST_CHUNK = 1024  # images per graph call on the fast path
+FAST_XLA = False  # jit_compile for the fast path's tf.function (measured slower, see _predict_fast)
+
+
 def _variable_name(variable: keras.Variable) -> str:
     return variable.name.split("/")[-1].split(":")[0]
 
@@ -51,12 +55,40 @@ def _variable_name(variable: keras.Variable) -> str:
 class KerasModel(InferenceModel):
     backend = "tensorflow"
     native_suffixes = (".h5", ".keras")
+    paths = ("default", "fast")
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
         self.model = build_keras_model(self.spec)
         self._compiled_for_evaluate = getattr(self.model, "optimizer", None) is not None
+        self._graph: Any = None
         self.set_weights(weights)
+
+    def _fast_function(self) -> Any:
+        if self._graph is None:
+            model = self.model
+            signature = [tf.TensorSpec((None, *self.spec.input_shape), tf.float32)]
+            self._graph = tf.function(lambda t: model(t, training=False), input_signature=signature, jit_compile=FAST_XLA)
+        return self._graph
+
+    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default``, from one ``tf.function`` graph (traced once for any
+        batch length), called on chunks of :data:`FAST_CHUNK` images.
+
+        ``batch_size`` is validated but not used: the result for all ``N`` images does not depend on
+        it.  Tracing happens on the first call (warm-up).  The graph reads the model's variables, so
+        ``set_weights`` needs no retrace.
+
+        Measured alternatives (10,000 test images, 1 thread, wall / CPU seconds, shared 2-core
+        Xeon, one run; regular, separable): ``model.predict`` batch 32 1.23 / 0.40, 1.38 / 0.43;
+        ``model.predict`` batch 256 0.43 / 0.15, 0.40 / 0.16; ``tf.function`` chunk 256 0.19 / 0.078,
+        0.14 / 0.072; chunk 1024 0.13 / 0.061, 0.11 / 0.057; all 10,000 at once 0.19 / 0.063,
+        0.13 / 0.060; XLA (``jit_compile=True``) chunk 1024 0.27 / 0.13, 0.53 / 0.27 (XLA's CPU
+        depthwise convolution is slow), so XLA is off.
+        """
+        graph = self._fast_function()
+        outs = [graph(tf.constant(x[i : i + FAST_CHUNK])).numpy() for i in range(0, len(x), FAST_CHUNK)]
+        return np.asarray(np.concatenate(outs) if len(outs) > 1 else outs[0], dtype=np.float32)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.model(x, training=False), dtype=np.float32)

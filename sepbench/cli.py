@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "report", "bench_summary")
+COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "report", "bench_summary", "profile")
 
 
 class CliError(Exception):

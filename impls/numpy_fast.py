@@ -1,0 +1,318 @@
+"""The NumPy fast path: each layer lowered to one GEMM (or a few in-cache passes), run chunk by chunk,
+with the lowering and the chunk size picked by measurement on this machine.
+
+Candidates per layer (all exact rewrites of that one layer, valid whatever comes before or after it;
+none uses the fact that the study's models have no activations between layers):
+
+* ``conv``: ``im2col`` (strided patch copy + one GEMM), ``rows`` (row-band copy + one GEMM with a
+  row-Toeplitz matrix: more MACs, less copying, wider GEMM; ``rows+b`` adds the bias inside the
+  GEMM through a ones column), ``rows/B`` (the same in blocks of
+  ``B`` output columns, one GEMM each: fewer wasted MACs), ``dense`` (the layer as one
+  ``(H*W*C, oh*ow*F)`` matrix: no copy at all, most MACs).
+* ``separable_conv``: ``fold+<conv>`` (depthwise and pointwise folded into the equivalent dense
+  ``k*k*C x F`` kernel, then a ``conv`` lowering: costs what the regular layer costs) or
+  ``dw-<how>+pw`` (depthwise by ``shift`` = ``k*k`` multiply-adds of strided views, ``im2col`` +
+  per-channel sum, ``rows`` or ``dense`` Toeplitz matrices; then the pointwise GEMM).
+* ``global_avg_pool`` followed by ``dense``: separate, or fused into one GEMM whose matrix is the
+  dense kernel tiled over the pooled positions divided by ``H*W``.
+
+:func:`autotune` times every candidate on random input of each chunk size and keeps the fastest
+per layer and the chunk size with the lowest time per image; the choice is cached per model
+name and BLAS thread count for the process.  The fast path ignores the caller's ``batch_size``:
+it computes the same probabilities for all ``N`` images in its own chunks.
+
+Measured on the shared 2-core Xeon (Sapphire Rapids, AVX-512), 1 BLAS thread, CPU ms per 10,000
+images, one ``sepbench profile --threads 1`` run (the autotuner's own record):
+
+* regular: conv1 rows 30.4 (rows/4 36.2, im2col 73.9, dense 103.4); conv2 rows 16.7 (im2col 19.0,
+  dense 30.9); conv3 rows 4.5 (dense 4.5, im2col 4.8); gap+dense fused 0.6 (separate 2.3).
+* separable: conv1 dw-dense+pw 30.1 (fold+rows 32.0, dw-rows+pw 36.5, fold+rows/4 38.8,
+  dw-shift+pw 66.2, fold+im2col 73.2, dw-im2col+pw 86.4, fold+dense 86.8); conv2 dw-rows+pw 15.4
+  (dw-dense+pw 16.7, fold+im2col 20.6, fold+rows 21.0, dw-im2col+pw 26.2, fold+dense 28.4,
+  dw-shift+pw 47.9); conv3 dw-dense+pw 3.1 (dw-rows+pw 3.4, fold+dense 3.8, ...).
+
+So the separable model saves only where its layers are small: conv1 (Cin = 1) costs what the
+regular conv1 costs, because both read the same 28x28 input bands and write the same 11x11x8
+output (the 1->8 pointwise alone is a 968-float write per image, ~12 ms); the 8x MAC cut is not
+where the time goes.  Also tried and dropped: blocked rows writing straight into the output
+through ``matmul(out=strided view)`` (slower: numpy buffers it), bias folded into the GEMM via a
+ones column (~2 ms of 35 on conv1, not worth a copy buffer), 2 BLAS threads inside each small GEMM
+(on a loaded machine 3-5x slower than 1; hence chunk-parallel workers).  Not done on purpose:
+collapsing the whole network (it is linear end to end) into one 784x10 matrix, which would make
+both models the same 7,840 MACs and measure nothing about convolutions.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import threadpoolctl
+
+from impls import numpy_ops as ops
+from sepbench.spec import LayerSpec, ModelSpec
+from sepbench.weights import PortableWeights
+
+Fn = Callable[[np.ndarray], np.ndarray]
+CHUNK_SIZES: tuple[int, ...] = (128, 256, 512, 1024)
+BLOCKS: tuple[int, ...] = (4,)  # output columns per block, blocked row-Toeplitz (4 and 6 measured: never won)
+DENSE_MATRIX_LIMIT = 4_000_000  # floats (16 MB): larger whole-layer matrices are not tried
+
+
+@dataclass
+class Plan:
+    """The lowering chosen for each layer group, the chunk size (images) and what was measured."""
+
+    chunk: int
+    methods: dict[str, str]  # group name -> method
+    timings: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)  # chunk -> group -> method -> seconds per image
+
+    def describe(self) -> str:
+        return f"chunk={self.chunk} " + " ".join(f"{g}:{m}" for g, m in self.methods.items())
+
+
+def _conv_candidates(kernel: np.ndarray, bias: np.ndarray, stride: int, in_shape: tuple[int, int, int]) -> dict[str, Fn]:
+    k, _, c, f = kernel.shape
+    h, w, _ = in_shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    kmat = np.ascontiguousarray(kernel.reshape(k * k * c, f))
+    tmat = ops.rows_matrix(kernel, w, stride)
+    btile = np.tile(bias, ow).astype(np.float32)
+    bfull = np.tile(bias, oh * ow).astype(np.float32)
+
+    def im2col(x: np.ndarray) -> np.ndarray:
+        out = ops.patches_im2col(x, k, stride) @ kmat
+        out += bias
+        return out.reshape(len(x), oh, ow, f)
+
+    def rows(x: np.ndarray) -> np.ndarray:
+        out = ops.patches_rows(x, k, stride) @ tmat
+        out += btile
+        return out.reshape(len(x), oh, ow, f)
+
+    tmat_bias = np.vstack([tmat, btile[None]]).astype(np.float32)
+
+    def rows_bias_in_gemm(x: np.ndarray) -> np.ndarray:
+        return (ops.patches_rows(x, k, stride, ones_column=True) @ tmat_bias).reshape(len(x), oh, ow, f)
+
+    cands: dict[str, Fn] = {"im2col": im2col, "rows": rows, "rows+b": rows_bias_in_gemm}
+    for block in BLOCKS:
+        if 1 < block < ow:
+            cands[f"rows/{block}"] = _blocked_rows(kernel, bias, stride, in_shape, block)
+    if h * w * c * oh * ow * f <= DENSE_MATRIX_LIMIT:
+        dmat = ops.dense_matrix(kernel, in_shape, stride)
+
+        def dense(x: np.ndarray) -> np.ndarray:
+            out = x.reshape(len(x), h * w * c) @ dmat
+            out += bfull
+            return out.reshape(len(x), oh, ow, f)
+
+        cands["dense"] = dense
+    return cands
+
+
+def _blocked_rows(kernel: np.ndarray, bias: np.ndarray, stride: int, in_shape: tuple[int, int, int], block: int) -> Fn:
+    """Row-Toeplitz in column blocks: one GEMM per block of ``block`` output columns, each reading
+    only the input columns it needs (fewer wasted MACs than ``rows``, a little more copying)."""
+    k, _, c, f = kernel.shape
+    h, w, _ = in_shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    bw = stride * (block - 1) + k
+    tmat = ops.rows_matrix(kernel, bw, stride)  # (k*bw*C, block*F)
+    btile = np.tile(bias, block).astype(np.float32)
+    starts = ops.block_starts(ow, block)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        out = np.empty((n, oh, ow, f), np.float32)
+        for j in starts:
+            part = ops.patches_rows_block(x, k, stride, j, block) @ tmat
+            part += btile
+            out[:, :, j : j + block, :] = part.reshape(n, oh, block, f)
+        return out
+
+    return run
+
+
+def _depthwise_candidates(dw: np.ndarray, stride: int, in_shape: tuple[int, int, int]) -> dict[str, Fn]:
+    zero = np.zeros(dw.shape[2], np.float32)
+    as_conv = _conv_candidates(ops.depthwise_as_dense_kernel(dw), zero, stride, in_shape)
+    cands: dict[str, Fn] = {
+        "shift": lambda x: ops.depthwise_shift(x, dw, stride),
+        "im2col": lambda x: ops.depthwise_im2col(x, dw, stride),
+        "rows": as_conv["rows"],
+    }
+    if "dense" in as_conv:
+        cands["dense"] = as_conv["dense"]
+    return cands
+
+
+def _separable_candidates(w: dict[str, np.ndarray], stride: int, in_shape: tuple[int, int, int]) -> dict[str, Fn]:
+    folded = ops.fold_separable(w["depthwise_kernel"], w["pointwise_kernel"])
+    cands = {f"fold+{m}": fn for m, fn in _conv_candidates(folded, w["bias"], stride, in_shape).items()}
+    pw, bias = np.ascontiguousarray(w["pointwise_kernel"][0, 0]), w["bias"]
+    c, f = pw.shape
+
+    def then_pointwise(depthwise: Fn) -> Fn:
+        def run(x: np.ndarray) -> np.ndarray:
+            y = depthwise(x)
+            out = y.reshape(-1, c) @ pw
+            out += bias
+            return out.reshape(*y.shape[:3], f)
+
+        return run
+
+    for m, fn in _depthwise_candidates(w["depthwise_kernel"], stride, in_shape).items():
+        cands[f"dw-{m}+pw"] = then_pointwise(fn)
+    return cands
+
+
+def layer_groups(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, dict[str, Fn]]]:
+    """The model as groups of layers, each with its candidate lowerings (name -> function)."""
+    groups: list[tuple[str, dict[str, Fn]]] = []
+    rows = spec.summary()
+    layers = list(spec.layers)
+    i = 0
+    while i < len(layers):
+        layer: LayerSpec = layers[i]
+        in_shape = tuple(rows[i].input_shape)
+        w = weights.layer(layer.name)
+        if layer.kind == "conv":
+            groups.append((layer.name, _conv_candidates(w["kernel"], w["bias"], layer.stride, in_shape)))
+        elif layer.kind == "separable_conv":
+            groups.append((layer.name, _separable_candidates(w, layer.stride, in_shape)))
+        elif layer.kind == "global_avg_pool" and i + 1 < len(layers) and layers[i + 1].kind == "dense":
+            dense = weights.layer(layers[i + 1].name)
+            h, wd, c = in_shape
+            kernel, bias = dense["kernel"], dense["bias"]
+            tiled = np.ascontiguousarray(np.tile(kernel, (h * wd, 1)) / np.float32(h * wd), dtype=np.float32)
+
+            def separate(x: np.ndarray, kernel=kernel, bias=bias) -> np.ndarray:
+                return ops.dense(ops.global_avg_pool(x), kernel, bias)
+
+            def fused(x: np.ndarray, tiled=tiled, bias=bias, n_in=h * wd * c) -> np.ndarray:
+                out = x.reshape(len(x), n_in) @ tiled
+                out += bias
+                return out
+
+            groups.append((f"{layer.name}+{layers[i + 1].name}", {"separate": separate, "fused": fused}))
+            i += 1
+        elif layer.kind == "global_avg_pool":
+            groups.append((layer.name, {"mean": ops.global_avg_pool}))
+        elif layer.kind == "dense":
+            groups.append((layer.name, {"gemm": lambda x, w=w: ops.dense(x, w["kernel"], w["bias"])}))
+        else:  # pragma: no cover - the spec validates kinds
+            raise NotImplementedError(layer.kind)
+        i += 1
+    return groups
+
+
+def _seconds(fn: Fn, x: np.ndarray, reps: int) -> tuple[float, np.ndarray]:
+    """Best-of-``reps`` CPU seconds of this thread (BLAS is limited to 1 thread while tuning).
+
+    CPU time rather than wall time: on a shared machine, time spent descheduled would otherwise
+    decide the choice.
+    """
+    best, out = float("inf"), None
+    for _ in range(reps):
+        t0 = time.thread_time()
+        out = fn(x)
+        best = min(best, time.thread_time() - t0)
+    return best, out  # type: ignore[return-value]
+
+
+def autotune(spec: ModelSpec, weights: PortableWeights, chunk_sizes: tuple[int, ...] = CHUNK_SIZES, reps: int = 5, seed: int = 0) -> Plan:
+    """Time every candidate of every group at every chunk size (best of ``reps``) on random images.
+
+    Returns the plan with the fastest candidate per group at the chunk size whose summed per-image
+    time is lowest.  Takes about a second on a 2-core machine.
+    """
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        return _autotune(spec, weights, chunk_sizes, reps, seed)
+
+
+def _autotune(spec: ModelSpec, weights: PortableWeights, chunk_sizes: tuple[int, ...], reps: int, seed: int) -> Plan:
+    groups = layer_groups(spec, weights)
+    rng = np.random.default_rng(seed)
+    best: tuple[float, int, dict[str, str]] | None = None
+    timings: dict[int, dict[str, dict[str, float]]] = {}
+    for chunk in chunk_sizes:
+        x = rng.random((chunk, *spec.input_shape), dtype=np.float32)
+        total, methods = 0.0, {}
+        timings[chunk] = {}
+        for name, cands in groups:
+            times: dict[str, float] = {}
+            outs: dict[str, np.ndarray] = {}
+            for method, fn in cands.items():
+                fn(x)  # warm
+                times[method], outs[method] = _seconds(fn, x, reps)
+            choice = min(times, key=times.__getitem__)
+            methods[name] = choice
+            timings[chunk][name] = {m: t / chunk for m, t in times.items()}
+            total += times[choice] / chunk
+            x = outs[choice]
+        if best is None or total < best[0]:
+            best = (total, chunk, methods)
+    assert best is not None
+    return Plan(best[1], best[2], timings)
+
+
+_PLANS: dict[tuple[str, tuple[int, ...], tuple[LayerSpec, ...], int], Plan] = {}
+
+
+def blas_threads() -> int:
+    return max((p.get("num_threads", 1) for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"), default=1)
+
+
+def cached_plan(spec: ModelSpec, weights: PortableWeights) -> Plan:
+    """The autotuned plan for this model's layers and the BLAS thread count (tuned once per process;
+    the choice depends on shapes, not on weight values)."""
+    key = (spec.name, tuple(spec.input_shape), tuple(spec.layers), blas_threads())
+    if key not in _PLANS:
+        _PLANS[key] = autotune(spec, weights)
+    return _PLANS[key]
+
+
+class FastForward:
+    """A compiled plan: the chosen lowering functions bound to one set of weights."""
+
+    def __init__(self, spec: ModelSpec, weights: PortableWeights, plan: Plan) -> None:
+        groups = dict(layer_groups(spec, weights))
+        unknown = [f"{g}:{m}" for g, m in plan.methods.items() if g not in groups or m not in groups[g]]
+        if unknown or set(plan.methods) != set(groups):
+            raise ValueError(f"plan does not fit model {spec.name!r}: {unknown or sorted(plan.methods)}; groups: {sorted(groups)}")
+        self.plan = plan
+        self.steps: list[Fn] = [groups[g][m] for g, m in plan.methods.items()]
+        self.softmax = spec.layers[-1].activation == "softmax"
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        for step in self.steps:
+            x = step(x)
+        return x
+
+    def _chunk(self, x: np.ndarray) -> np.ndarray:
+        z = self.logits(x)
+        return ops.softmax(z) if self.softmax else z
+
+    def __call__(self, x: np.ndarray, workers: int | None = None) -> np.ndarray:
+        """Probabilities (or logits if the model has no softmax), float32, chunk by chunk.
+
+        ``workers`` (default: the BLAS thread count in force, i.e. what ``configure_threads`` set)
+        threads each run whole chunks with single-threaded BLAS: the same number of threads as the
+        default path, spent on independent chunks rather than inside each small GEMM (whose thread
+        hand-offs cost more than they save at these sizes, and far more on a busy machine).
+        """
+        workers = blas_threads() if workers is None else workers
+        starts = range(0, len(x), self.plan.chunk)
+        pieces = [x[i : i + self.plan.chunk] for i in starts]
+        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+            if workers > 1 and len(pieces) > 1:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    outs = list(pool.map(self._chunk, pieces))
+            else:
+                outs = [self._chunk(p) for p in pieces]
+        out = np.concatenate(outs) if len(outs) > 1 else outs[0]
+        return out.astype(np.float32, copy=False)

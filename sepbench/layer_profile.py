@@ -1,0 +1,131 @@
+"""Where inference time goes, layer by layer and stage by stage (patch extraction, depthwise,
+pointwise, pooling, dense), for the NumPy and PyTorch backends.
+
+Each stage is timed on its own, on the real output of the stage before it, chunk by chunk:
+``seconds`` is the best of ``reps`` summed over the chunks of ``n_images``.  Frameworks are imported
+only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sepbench.spec import ModelSpec, get_model_spec
+from sepbench.weights import PortableWeights, init_weights
+
+
+@dataclass(frozen=True)
+class StageTime:
+    """One stage of one layer: wall seconds for all ``n_images`` (best of the repetitions)."""
+
+    backend: str
+    model: str
+    layer: str
+    stage: str
+    seconds: float
+    macs_per_image: int  # multiply-accumulates this stage does per image (0 for copies)
+
+
+def _best(fn: Callable[[], object], reps: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def _run_stages(chunks: list, stages: list[tuple[str, str, int, Callable]], reps: int, backend: str, model: str) -> list[StageTime]:
+    totals = [0.0] * len(stages)
+    for x in chunks:
+        for i, (_, _, _, fn) in enumerate(stages):
+            fn(x)  # warm
+            seconds, x = _best(lambda fn=fn, x=x: fn(x), reps)
+            totals[i] += seconds
+    return [StageTime(backend, model, layer, stage, t, macs) for (layer, stage, macs, _), t in zip(stages, totals)]
+
+
+def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, str, int, Callable[[np.ndarray], np.ndarray]]]:
+    """The model as explicit NumPy stages (im2col lowering): ``(layer, stage, MACs per image, fn)``."""
+    from impls import numpy_ops as ops
+
+    stages: list[tuple[str, str, int, Callable[[np.ndarray], np.ndarray]]] = []
+    for row, layer in zip(spec.summary(), spec.layers):
+        w = weights.layer(layer.name)
+        h, wd, c = row.input_shape if len(row.input_shape) == 3 else (0, 0, row.input_shape[0])
+        if layer.kind in ("conv", "separable_conv"):
+            k, s = layer.kernel, layer.stride
+            oh, ow, f = row.output_shape
+            stages.append((layer.name, "patch extraction (im2col copy)", 0, lambda x, k=k, s=s, c=c: ops.patches_im2col(x, k, s).reshape(len(x), -1, k * k, c)))
+            if layer.kind == "conv":
+                kmat = w["kernel"].reshape(k * k * c, f)
+                stages.append((layer.name, "conv GEMM", oh * ow * k * k * c * f, lambda p, kmat=kmat, b=w["bias"], shape=(oh, ow, f): (p.reshape(-1, kmat.shape[0]) @ kmat + b).reshape(len(p), *shape)))
+            else:
+                dw = w["depthwise_kernel"].reshape(k * k, c)
+                pw = w["pointwise_kernel"][0, 0]
+                stages.append((layer.name, "depthwise (tap sum)", oh * ow * k * k * c, lambda p, dw=dw, shape=(oh, ow, c): np.einsum("nptc,tc->npc", p, dw).reshape(len(p), *shape)))
+                stages.append((layer.name, "pointwise GEMM", oh * ow * c * f, lambda y, pw=pw, b=w["bias"]: (y.reshape(-1, pw.shape[0]) @ pw + b).reshape(*y.shape[:3], pw.shape[1])))
+        elif layer.kind == "global_avg_pool":
+            stages.append((layer.name, "global average pool", 0, ops.global_avg_pool))
+        elif layer.kind == "dense":
+            stages.append((layer.name, "dense GEMM", c * layer.filters, lambda x, w=w: ops.dense(x, w["kernel"], w["bias"])))
+            if layer.activation == "softmax":
+                stages.append((layer.name, "softmax", 0, ops.softmax))
+    return stages
+
+
+def profile_numpy(model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None) -> list[StageTime]:
+    """Stage times of the NumPy im2col lowering (BLAS threads as configured)."""
+    spec = get_model_spec(model)
+    weights = weights or init_weights(spec, 0)
+    chunks = [images[i : i + chunk] for i in range(0, len(images), chunk)]
+    return _run_stages(chunks, numpy_stages(spec, weights), reps, "numpy", spec.name)
+
+
+def profile_numpy_fast(model: str, n_images: int, weights: PortableWeights | None = None) -> list[dict[str, object]]:
+    """The NumPy fast path's autotuning record scaled to ``n_images``: per layer group, the chosen
+    lowering and every alternative's seconds (single-threaded CPU seconds, at the chosen chunk)."""
+    from impls.numpy_fast import autotune
+
+    spec = get_model_spec(model)
+    plan = autotune(spec, weights or init_weights(spec, 0))
+    rows = []
+    for group, times in plan.timings[plan.chunk].items():
+        rows.append({"model": spec.name, "group": group, "chosen": plan.methods[group], "chunk": plan.chunk, "seconds": {m: t * n_images for m, t in times.items()}})
+    return rows
+
+
+def profile_torch(model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None) -> list[StageTime]:
+    """Stage times of the PyTorch eager modules (threads as configured), under ``inference_mode``.
+
+    PyTorch's convolutions extract patches internally, so a conv is one stage here.
+    """
+    import torch
+
+    from impls.registry import get_backend
+
+    spec = get_model_spec(model)
+    m = get_backend("torch").build(weights or init_weights(spec, 0))
+    stages: list[tuple[str, str, int, Callable]] = [("input", "NHWC -> NCHW", 0, lambda x: x.permute(0, 3, 1, 2).contiguous())]
+    for row, layer in zip(spec.summary(), spec.layers):
+        module = m.module.layers[layer.name]
+        if layer.kind == "separable_conv":
+            oh, ow, f = row.output_shape
+            c, k = row.input_shape[-1], layer.kernel
+            stages.append((layer.name, "depthwise conv (groups=C)", oh * ow * k * k * c, module[0]))
+            stages.append((layer.name, "pointwise conv (1x1)", oh * ow * c * f, module[1]))
+        elif layer.kind == "conv":
+            stages.append((layer.name, "conv", row.macs, module))
+        elif layer.kind == "global_avg_pool":
+            stages.append((layer.name, "global average pool", 0, module))
+        else:
+            stages.append((layer.name, "dense (Linear)", row.macs, module))
+            if layer.activation == "softmax":
+                stages.append((layer.name, "softmax", 0, lambda z: torch.softmax(z, dim=1)))
+    xt = torch.from_numpy(images)
+    with torch.inference_mode():
+        return _run_stages([xt[i : i + chunk] for i in range(0, len(xt), chunk)], stages, reps, "torch", spec.name)

@@ -1,0 +1,155 @@
+"""Every inference path of every backend gives NumPy-default probabilities (1e-5, same argmax) on
+2,000 real MNIST test images, whatever the batch size; every NumPy lowering is exact; bad input is
+still rejected on the fast path.  (Speed is measured in the benchmarks, not asserted here.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sepbench.spec import MODELS
+from sepbench.weights import random_weights
+from tests.conftest import BACKENDS, backend_or_skip
+from tests.test_backends import BAD_INPUTS
+
+SEED = 1234  # as tests/test_backends.py: predictions vary over the images for both models
+TOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def reference(test_subset):
+    """NumPy default-path probabilities for both models (random weights, non-zero biases)."""
+    x, _ = test_subset
+    from impls.registry import get_backend
+
+    return {m: get_backend("numpy").build(random_weights(m, SEED)).predict(x, batch_size=500) for m in MODELS}
+
+
+def _assert_parity(got: np.ndarray, ref: np.ndarray) -> None:
+    assert got.shape == ref.shape and got.dtype == np.float32
+    assert np.abs(got - ref).max() <= TOL
+    np.testing.assert_array_equal(got.argmax(1), ref.argmax(1))
+
+
+def _model(backend: str, model: str):
+    return backend_or_skip(backend).build(random_weights(model, SEED))
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_path_matches_numpy_default(backend, model, test_subset, reference):
+    x, _ = test_subset
+    m = _model(backend, model)
+    assert "fast" in type(m).paths
+    assert len(np.unique(reference[model].argmax(1))) > 1  # not a constant prediction
+    for path in type(m).paths:
+        for batch_size in (256, 333):  # 333 does not divide 2,000: a short last batch
+            _assert_parity(m.predict(x, batch_size=batch_size, path=path), reference[model])
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_path_single_image_and_odd_lengths(backend, model, test_subset, reference):
+    x, _ = test_subset
+    m = _model(backend, model)
+    for n, batch_size in ((1, 1), (1, 32), (7, 3), (1025, 1)):  # 1025: one past a 1024-image chunk
+        _assert_parity(m.predict(x[:n], batch_size=batch_size, path="fast"), reference[model][:n])
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_path_follows_set_weights(backend, model, test_subset):
+    """Compiled graphs / folded kernels must not keep the old weights."""
+    x = test_subset[0][:100]
+    m = _model(backend, model)
+    m.predict(x, path="fast")
+    other = random_weights(model, SEED + 1)
+    m.set_weights(other)
+    from impls.registry import get_backend
+
+    _assert_parity(m.predict(x, path="fast"), get_backend("numpy").build(other).predict(x))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_path_rejects_bad_input(backend):
+    m = backend_or_skip(backend).build_model("separable")
+    for images, message in BAD_INPUTS:
+        with pytest.raises(ValueError, match=message):
+            m.predict(images, path="fast")
+    with pytest.raises(ValueError, match="batch_size"):
+        m.predict(np.zeros((2, 28, 28, 1), np.float32), batch_size=0, path="fast")
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_numpy_lowering_is_exact(model, test_subset, reference):
+    """Force each candidate lowering of each layer group in turn (the autotuner may pick any)."""
+    from impls.numpy_fast import Plan, layer_groups
+
+    x, _ = test_subset
+    m = _model("numpy", model)
+    groups = layer_groups(m.spec, m.get_weights())
+    baseline = {name: next(iter(cands)) for name, cands in groups}
+    tried = 0
+    for name, cands in groups:
+        for method in cands:
+            m.set_fast_plan(Plan(chunk=300, methods={**baseline, name: method}))
+            _assert_parity(m.predict(x, path="fast"), reference[model])
+            tried += 1
+    assert tried >= (10 if model == "regular" else 20)
+    if model == "separable":
+        assert {"fold+im2col", "dw-shift+pw", "dw-rows+pw"} <= set(dict(groups)["conv1"])
+
+
+def test_numpy_workers_do_not_change_results(test_subset):
+    from impls.numpy_fast import Plan
+
+    x, _ = test_subset
+    m = _model("numpy", "separable")
+    m.set_fast_plan(Plan(chunk=128, methods=m.fast_plan().methods))
+    forward = m._fast_forward()
+    np.testing.assert_array_equal(forward(x, workers=2), forward(x, workers=1))
+
+
+def test_autotune_returns_a_plan_that_fits(test_subset):
+    from impls.numpy_fast import autotune, layer_groups
+
+    w = random_weights("separable", SEED)
+    plan = autotune(MODELS["separable"], w, chunk_sizes=(32, 64), reps=1)
+    groups = dict(layer_groups(MODELS["separable"], w))
+    assert plan.chunk in (32, 64)
+    assert set(plan.methods) == set(groups)
+    assert all(plan.methods[g] in groups[g] for g in groups)
+    assert set(plan.timings) == {32, 64} and all(t > 0 for g in plan.timings[32].values() for t in g.values())
+    assert "conv1:" in plan.describe()
+
+
+def test_a_plan_for_another_model_is_refused():
+    from impls.numpy_fast import Plan
+
+    m = _model("numpy", "regular")
+    m.set_fast_plan(Plan(chunk=64, methods={"conv1": "dw-shift+pw"}))
+    with pytest.raises(ValueError, match="plan does not fit"):
+        m.predict(np.zeros((2, 28, 28, 1), np.float32), path="fast")
+
+
+def test_torch_folded_separable_conv_equals_depthwise_then_pointwise(test_subset):
+    """Both branches the torch fast path may choose per separable layer give the same output."""
+    backend_or_skip("torch")
+    import torch
+
+    from impls.torch_backend import _folded_conv
+
+    m = _model("torch", "separable")
+    w = m.get_weights()
+    x = torch.from_numpy(test_subset[0][:300]).reshape(-1, 1, 28, 28)
+    with torch.inference_mode():
+        for layer in m.spec.layers:
+            if layer.kind != "separable_conv":
+                continue
+            lw = w.layer(layer.name)
+            split = m.module.layers[layer.name]
+            folded = _folded_conv(layer, lw["depthwise_kernel"], lw["pointwise_kernel"], lw["bias"])
+            np.testing.assert_allclose(folded(x).numpy(), split(x).numpy(), atol=1e-5)
+            x = split(x)
+    m.predict(test_subset[0][:4], path="fast")
+    assert set(m.fast_choices) == {"conv1", "conv2", "conv3"} and set(m.fast_choices.values()) <= {"fold", "split"}

@@ -1,0 +1,50 @@
+"""``sepbench profile``: the stages it times compose to the model itself, and the command runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sepbench.spec import MODELS
+from sepbench.weights import random_weights
+from tests.conftest import backend_or_skip
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_numpy_stages_compose_to_the_model(model, test_subset):
+    from impls.registry import get_backend
+    from sepbench.layer_profile import numpy_stages
+
+    x = test_subset[0][:200]
+    w = random_weights(model, 1234)
+    stages = numpy_stages(MODELS[model], w)
+    out = x
+    for _, _, _, fn in stages:
+        out = fn(out)
+    np.testing.assert_allclose(out, get_backend("numpy").build(w).predict(x), atol=1e-5)
+    assert sum(macs for _, _, macs, _ in stages) == MODELS[model].macs
+    if model == "separable":
+        assert {"depthwise (tap sum)", "pointwise GEMM", "patch extraction (im2col copy)"} <= {s for _, s, _, _ in stages}
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_torch_stages_cover_every_layer(model, test_subset):
+    backend_or_skip("torch")
+    from sepbench.layer_profile import profile_torch
+
+    times = profile_torch(model, test_subset[0][:64], chunk=32, reps=1)
+    assert {t.layer for t in times} >= {l.name for l in MODELS[model].layers}
+    assert all(t.seconds > 0 for t in times)
+    assert sum(t.macs_per_image for t in times) == MODELS[model].macs
+
+
+def test_profile_command_prints_the_breakdown(mnist_dir, monkeypatch, capsys):
+    monkeypatch.setenv("SEPBENCH_MNIST_DIR", str(mnist_dir))
+    from sepbench.cli import main
+
+    assert main(["profile", "--backends", "numpy", "--images", "64", "--chunk", "32", "--reps", "1", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    for text in ("patch extraction", "depthwise", "pointwise", "global average pool", "separable/regular", "autotuned lowering"):
+        assert text in out
+    assert main(["profile", "--images", "0"]) == 2
+    assert "must be positive" in capsys.readouterr().err
