@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS: tuple[str, ...] = ("spec", "backends", "data")
+COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "reproduce")
 
 
 class CliError(Exception):
