@@ -185,7 +185,7 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     if not backends:
         raise ValueError("no backend to run: " + "; ".join(f"{s['backend']}: {s['reason']}" for s in skipped))
     recipe = opts.recipe()
-    configure_threads(opts.threads, backends)  # before TensorFlow runs an op
+    thread_warnings = _configure_threads(opts.threads, backends)
     x, y = load_mnist("train", opts.data_dir, limit=opts.limit)
     xt, yt = load_mnist("test", opts.data_dir, limit=opts.test_limit)
     rows = []
@@ -211,12 +211,29 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
                 "variant": opts.variant,
             },
             "skipped": skipped,
+            "thread_warnings": thread_warnings,
         },
     )
     doc = make_results("reproduce", rows, provenance, recipe.as_dict())
     doc["claims"] = claims
     doc["skipped"] = skipped
+    doc["thread_warnings"] = thread_warnings
     return doc
+
+
+def _configure_threads(threads: int | None, backends: list[str]) -> list[str]:
+    """Set threads for every backend before any runs; returns warnings (e.g. TensorFlow already
+    started in this process, so its thread pools keep their size -- recorded, not hidden)."""
+    from sepbench.threads import configure_threads
+
+    warnings: list[str] = []
+    configure_threads(threads, [b for b in backends if b != "tensorflow"])
+    if "tensorflow" in backends:
+        try:
+            configure_threads(threads, ["tensorflow"])
+        except RuntimeError as exc:
+            warnings.append(f"tensorflow: {exc}; its thread settings are recorded as in force")
+    return warnings
 
 
 def default_output_path() -> Path:
@@ -294,5 +311,7 @@ def print_report(doc: dict[str, Any], console: Any = None) -> None:
                 holds = {True: "yes", False: "NO", None: "undecided"}[v["holds"]]
                 ct.add_row(b, v["claim"], holds, v["evidence"])
         console.print(ct)
+    for w in doc.get("thread_warnings") or []:
+        console.print(f"warning: {w}")
     for s in doc.get("skipped") or []:
         console.print(f"skipped backend {s['backend']}: {s['reason']}")
