@@ -36,3 +36,16 @@ def tests(session: nox.Session) -> None:
     """The unit tests (CI runs exactly this)."""
     _install(session)
     session.run("pytest", "tests", "--ignore=tests/bench", *session.posargs, env=_env())
+
+
+@nox.session(python=PYTHON)
+def reproduce(session: nox.Session) -> None:
+    """Train both models in every backend on the full data and compare with the study (not CI).
+
+    Options after ``--`` go to ``sepbench reproduce`` (e.g. ``-- --backends torch --epochs 5``).
+    """
+    _install(session)
+    env = _env()
+    if os.environ.get("SEPBENCH_RESULTS_DIR"):
+        env["SEPBENCH_RESULTS_DIR"] = os.environ["SEPBENCH_RESULTS_DIR"]
+    session.run("sepbench", "reproduce", *session.posargs, env=env)
