@@ -10,6 +10,7 @@ values, only on the variables; the values are real anyway.)
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def save_h5_with_optimizer(weights: PortableWeights, velocities: PortableWeights
                 key = f"{layer.name}/{var.name.split('/')[-1].split(':')[0]}"
                 opt._velocities[opt._get_variable_index(var)].assign(np.asarray(velocities[key], np.float32))
     opt.iterations.assign(int(iterations))
-    with atomic_path(path) as tmp:
-        model.save(tmp)
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # the study's format is HDF5 on purpose: hush Keras's "legacy format" warning
+    try:
+        with atomic_path(path) as tmp:
+            model.save(tmp)
+    finally:
+        absl.setLevel(level)
     return path.stat().st_size

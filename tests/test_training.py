@@ -285,3 +285,24 @@ def test_unavailable_backend_is_skipped_with_reason(monkeypatch):
         from sepbench.reproduce import run_reproduce
 
         run_reproduce(ReproduceOptions(backends=["nothere"]))
+
+
+def test_hdf5_holds_weights_and_the_trainers_optimizer_state(runs, tmp_path):
+    backend_or_skip("tensorflow")
+    import h5py
+
+    from impls.keras_h5 import save_h5_with_optimizer
+
+    r = runs[("torch", "separable")] if ("torch", "separable") in runs else runs[("numpy", "separable")]
+    size = save_h5_with_optimizer(r.weights, r.velocities, r.iterations, r.recipe, tmp_path / "m.h5")
+    assert size == (tmp_path / "m.h5").stat().st_size > 4 * r.weights.num_params
+    with h5py.File(tmp_path / "m.h5") as f:
+        names: list[str] = []
+        f.visit(names.append)
+        vel = [n for n in names if n.endswith("conv1_depthwise_kernel_velocity")]
+        it = [n for n in names if n.endswith("iteration")]
+        assert vel and it, names
+        np.testing.assert_array_equal(f[vel[0]][()], r.velocities["conv1/depthwise_kernel"])
+        assert int(f[it[0]][()]) == r.iterations == 100
+    with pytest.raises(ValueError, match=".h5"):
+        save_h5_with_optimizer(r.weights, r.velocities, r.iterations, r.recipe, tmp_path / "m.keras")
