@@ -25,7 +25,7 @@ def _install(session: nox.Session) -> None:
 def _env() -> dict[str, str]:
     """Pass the data location through; quiet TensorFlow's C++ logging."""
     env = {"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
-    for var in ("SEPBENCH_MNIST_DIR", "SEPBENCH_CACHE_DIR"):
+    for var in ("SEPBENCH_MNIST_DIR", "SEPBENCH_CACHE_DIR", "SEPBENCH_RESULTS_DIR"):
         if os.environ.get(var):
             env[var] = os.path.abspath(os.path.expanduser(os.environ[var]))
     return env
@@ -124,10 +124,21 @@ def bench(session: nox.Session) -> None:
     _install(session)
     if compare:
         session.log(f"comparing against {compare}")
-    env = {**_env(), **({"SEPBENCH_RESULTS_DIR": os.environ["SEPBENCH_RESULTS_DIR"]} if os.environ.get("SEPBENCH_RESULTS_DIR") else {})}
+    env = _env()
     session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)
     session.run("sepbench", "bench-summary", _last_run(storage), env=env)
     if os.path.exists(os.path.join("sepbench", "commands", "report.py")):
         session.run("sepbench", "report", env=env)
     else:
         session.log("sepbench report is not available in this build; skipping the report")
+
+
+@nox.session(python=PYTHON)
+def reproduce(session: nox.Session) -> None:
+    """Train both models in every backend on the full data and compare with the study (not CI).
+
+    Options after ``--`` go to ``sepbench reproduce`` (e.g. ``-- --backends torch --epochs 5``).
+    """
+    _install(session)
+    env = _env()
+    session.run("sepbench", "reproduce", *session.posargs, env=env)

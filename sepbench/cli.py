@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "report", "bench_summary", "profile")
+COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "reproduce", "bench_summary", "profile", "report")
 
 
 class CliError(Exception):

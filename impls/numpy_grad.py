@@ -1,0 +1,176 @@
+"""Forward with caches and backward passes in NumPy, for training (any float dtype: float32 to
+train, float64 to check against finite differences).
+
+Layouts as in :mod:`impls.numpy_ops` (NHWC, Keras kernels, 'valid' padding, no activations).
+The model's last layer is a softmax dense layer; training works on its logits, and
+:func:`softmax_cross_entropy` gives the mean loss over the batch and its gradient with respect to
+the logits (Keras 3 computes the cross-entropy from the logits inside ``fit``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from sepbench.spec import ModelSpec
+
+Params = dict[str, np.ndarray]
+
+
+# ---- single operations ---------------------------------------------------------------------
+def _window(h: int, k: int, stride: int, i: int) -> slice:
+    out = (h - k) // stride + 1
+    return slice(i, i + stride * (out - 1) + 1, stride)
+
+
+def conv_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: int) -> tuple[np.ndarray, Any]:
+    """Regular convolution ``(N,H,W,C) * (k,k,C,F) + b``; returns output and cache."""
+    k, _, c, f = kernel.shape
+    patches = sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]  # (N, oh, ow, C, kh, kw)
+    n, oh, ow = patches.shape[:3]
+    cols = patches.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, k * k * c)
+    out = cols @ kernel.reshape(k * k * c, f) + bias
+    return out.reshape(n, oh, ow, f), (x.shape, cols, stride)
+
+
+def conv_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Gradients ``(dx, dkernel, dbias)`` of a regular convolution."""
+    x_shape, cols, stride = cache
+    k, _, c, f = kernel.shape
+    n, oh, ow, _ = dout.shape
+    d2 = dout.reshape(n * oh * ow, f)
+    dkernel = (cols.T @ d2).reshape(kernel.shape)
+    dbias = d2.sum(axis=0)
+    if not need_dx:
+        return None, dkernel, dbias
+    dcols = (d2 @ kernel.reshape(k * k * c, f).T).reshape(n, oh, ow, k, k, c)
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    h, w = x_shape[1], x_shape[2]
+    for i in range(k):
+        for j in range(k):
+            dx[:, _window(h, k, stride, i), _window(w, k, stride, j), :] += dcols[:, :, :, i, j, :]
+    return dx, dkernel, dbias
+
+
+def depthwise_forward(x: np.ndarray, kernel: np.ndarray, stride: int) -> tuple[np.ndarray, Any]:
+    """Depthwise convolution, multiplier 1, kernel ``(k,k,C,1)``, no bias."""
+    k = kernel.shape[0]
+    n, h, w, c = x.shape
+    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
+    out = np.zeros((n, oh, ow, c), dtype=x.dtype)
+    for i in range(k):
+        for j in range(k):
+            out += x[:, _window(h, k, stride, i), _window(w, k, stride, j), :] * kernel[i, j, :, 0]
+    return out, (x, stride)
+
+
+def depthwise_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+    x, stride = cache
+    k = kernel.shape[0]
+    h, w = x.shape[1], x.shape[2]
+    dkernel = np.zeros_like(kernel)
+    dx = np.zeros_like(x) if need_dx else None
+    for i in range(k):
+        for j in range(k):
+            si, sj = _window(h, k, stride, i), _window(w, k, stride, j)
+            dkernel[i, j, :, 0] = np.einsum("nhwc,nhwc->c", x[:, si, sj, :], dout)
+            if dx is not None:
+                dx[:, si, sj, :] += dout * kernel[i, j, :, 0]
+    return dx, dkernel
+
+
+def pointwise_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, Any]:
+    return x @ kernel[0, 0] + bias, x
+
+
+def pointwise_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    x = cache
+    c, f = kernel.shape[2], kernel.shape[3]
+    d2 = dout.reshape(-1, f)
+    dkernel = (x.reshape(-1, c).T @ d2).reshape(kernel.shape)
+    dbias = d2.sum(axis=0)
+    dx = dout @ kernel[0, 0].T if need_dx else None
+    return dx, dkernel, dbias
+
+
+def gap_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    return x.mean(axis=(1, 2)), x.shape
+
+
+def gap_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
+    n, h, w, c = cache
+    return np.broadcast_to((dout / dout.dtype.type(h * w))[:, None, None, :], cache).copy()
+
+
+def dense_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, Any]:
+    return x @ kernel + bias, x
+
+
+def dense_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    x = cache
+    return (dout @ kernel.T if need_dx else None), x.T @ dout, dout.sum(axis=0)
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean categorical cross-entropy from logits (nats) and its gradient w.r.t. the logits."""
+    n = logits.shape[0]
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    logp = z - np.log(s)
+    loss = -logp[np.arange(n), labels].mean()
+    grad = e / s
+    grad[np.arange(n), labels] -= 1
+    grad /= logits.dtype.type(n)
+    return float(loss), grad
+
+
+# ---- whole model ---------------------------------------------------------------------------
+def forward(spec: ModelSpec, params: Params, x: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Logits (pre-softmax output of the last layer) and the caches for :func:`backward`."""
+    caches: list[Any] = []
+    for layer in spec.layers:
+        p = f"{layer.name}/"
+        if layer.kind == "conv":
+            x, c = conv_forward(x, params[p + "kernel"], params[p + "bias"], layer.stride)
+        elif layer.kind == "separable_conv":
+            x, c1 = depthwise_forward(x, params[p + "depthwise_kernel"], layer.stride)
+            x, c2 = pointwise_forward(x, params[p + "pointwise_kernel"], params[p + "bias"])
+            c = (c1, c2)
+        elif layer.kind == "global_avg_pool":
+            x, c = gap_forward(x)
+        elif layer.kind == "dense":
+            x, c = dense_forward(x, params[p + "kernel"], params[p + "bias"])
+        else:  # pragma: no cover - spec validates kinds
+            raise NotImplementedError(layer.kind)
+        caches.append(c)
+    return x, caches
+
+
+def backward(spec: ModelSpec, params: Params, caches: list[Any], dlogits: np.ndarray) -> Params:
+    """Gradients of every parameter, given the gradient of the loss w.r.t. the logits."""
+    grads: Params = {}
+    d = dlogits
+    for index in range(len(spec.layers) - 1, -1, -1):
+        layer, cache = spec.layers[index], caches[index]
+        p = f"{layer.name}/"
+        need_dx = index > 0
+        if layer.kind == "conv":
+            d, grads[p + "kernel"], grads[p + "bias"] = conv_backward(d, params[p + "kernel"], cache, need_dx)
+        elif layer.kind == "separable_conv":
+            d, grads[p + "pointwise_kernel"], grads[p + "bias"] = pointwise_backward(d, params[p + "pointwise_kernel"], cache[1], True)
+            d, grads[p + "depthwise_kernel"] = depthwise_backward(d, params[p + "depthwise_kernel"], cache[0], need_dx)
+        elif layer.kind == "global_avg_pool":
+            d = gap_backward(d, cache)
+        elif layer.kind == "dense":
+            d, grads[p + "kernel"], grads[p + "bias"] = dense_backward(d, params[p + "kernel"], cache, need_dx)
+    return grads
+
+
+def loss_and_grads(spec: ModelSpec, params: Params, x: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
+    """Mean softmax cross-entropy of a batch and the gradient of every parameter."""
+    logits, caches = forward(spec, params, x)
+    loss, dlogits = softmax_cross_entropy(logits, labels)
+    return loss, backward(spec, params, caches, dlogits)

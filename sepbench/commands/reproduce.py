@@ -1,0 +1,59 @@
+"""``sepbench reproduce``: train, evaluate and compare with the study (see :mod:`sepbench.reproduce`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("reproduce", help="train both models in each backend and compare with the study's figures")
+    p.add_argument("--backends", type=_csv, default=None, help="comma-separated backends (default: all; unavailable ones are skipped with a reason)")
+    p.add_argument("--models", type=_csv, default=["regular", "separable"], help="comma-separated models (default: regular,separable)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initial weights and batch order (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="compute threads for every backend (default: all usable cores)")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N training images only (no caching)")
+    p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
+    p.add_argument("--variant", default="keras3", help="recipe variant: keras3 (eps inside the root, default) or keras2 (eps outside)")
+    p.add_argument("--eval-repeats", type=int, default=3, help="timed evaluations per model (median reported; default 3)")
+    p.add_argument("--no-cache", action="store_true", help="train even when cached trained weights exist")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--output", type=Path, default=None, help="also write the results JSON here")
+    p.add_argument("--data-dir", default=None, help="MNIST directory (default: $SEPBENCH_MNIST_DIR, cache, download)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from impls.registry import UnknownBackendError
+    from sepbench.reproduce import ReproduceOptions, default_output_path, print_report, run_reproduce
+    from sepbench.results import write_results
+
+    opts = ReproduceOptions(
+        backends=args.backends,
+        models=args.models,
+        seed=args.seed,
+        epochs=args.epochs,
+        threads=args.threads,
+        limit=args.limit,
+        test_limit=args.test_limit,
+        variant=args.variant,
+        eval_repeats=args.eval_repeats,
+        use_cache=not args.no_cache,
+        progress=not args.no_progress,
+        data_dir=args.data_dir,
+    )
+    try:
+        doc = run_reproduce(opts)
+    except UnknownBackendError as exc:
+        raise ValueError(str(exc)) from None
+    path = write_results(default_output_path(), doc)
+    if args.output is not None:
+        write_results(args.output, doc)
+    print_report(doc)
+    print(f"results written to {path}" + (f" and {args.output}" if args.output else ""))
+    return 0

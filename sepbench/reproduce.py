@@ -1,0 +1,317 @@
+"""``sepbench reproduce``: train both models in each backend, measure what the study measured,
+and put the study's figures beside ours.
+
+Per backend and model (one row of :data:`sepbench.results.REPRODUCE_ROW_FIELDS`):
+
+* train with the recipe (or reuse the trained-weight cache when training on the full data);
+* ``test_loss`` / ``test_accuracy``: ``InferenceModel.evaluate`` on the 10,000 test images at
+  batch 32 (Keras: compiled ``model.evaluate``, as the study);
+* ``eval_seconds``: wall time of that evaluation, after one untimed warm-up call (median of
+  ``eval_repeats`` timed calls);
+* ``hdf5_bytes``: the trained weights in the Keras model, compiled with the recipe's RMSprop, the
+  optimizer holding this backend's own RMSprop state after training, saved with
+  ``model.save(".h5")`` (:mod:`impls.keras_h5`; needs TensorFlow, else ``None``);
+* ``float32_bytes`` (params x 4), ``native_bytes`` of the backend's own file.
+
+Threads are configured with :func:`sepbench.threads.configure_threads` before any backend runs.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sepbench.recipe import DEFAULT_RECIPE, VARIANTS, Recipe
+from sepbench.spec import MODELS, get_model_spec
+
+MODEL_ORDER = ("regular", "separable")
+TABLE_METRICS = ("params", "hdf5_bytes", "float32_bytes", "test_loss", "test_accuracy", "eval_seconds")
+
+
+@dataclass
+class ReproduceOptions:
+    backends: list[str] | None = None  # None: every registered backend (unavailable ones skipped with a reason)
+    models: list[str] = field(default_factory=lambda: list(MODEL_ORDER))
+    seed: int = 0
+    epochs: int | None = None  # None: the recipe's
+    threads: int | None = None  # None: all usable cores
+    limit: int | None = None  # first N training images (None: all 60,000; only then the cache is used)
+    test_limit: int | None = None  # first N test images (None: all 10,000)
+    variant: str = "keras3"
+    eval_repeats: int = 3
+    use_cache: bool = True
+    progress: bool = True
+    data_dir: str | None = None
+
+    def recipe(self) -> Recipe:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown recipe variant {self.variant!r}; known: {', '.join(VARIANTS)}")
+        recipe = VARIANTS[self.variant]
+        return recipe.with_(epochs=self.epochs) if self.epochs is not None else recipe
+
+
+def check_options(opts: ReproduceOptions) -> tuple[list[str], list[dict[str, str]]]:
+    """Validate the options; returns (backends to run, skipped backends with reasons)."""
+    from impls.registry import backend_names, unavailable_reason
+
+    known = backend_names()
+    names = opts.backends or known
+    bad = [b for b in names if b not in known]
+    if bad:
+        raise ValueError(f"unknown backend(s) {', '.join(map(repr, bad))}; known backends: {', '.join(known)}")
+    for m in opts.models:
+        get_model_spec(m)  # raises UnknownModelError with the known names
+    for name, value in (("limit", opts.limit), ("test_limit", opts.test_limit), ("epochs", opts.epochs), ("threads", opts.threads)):
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if opts.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {opts.seed}")
+    if opts.eval_repeats < 1:
+        raise ValueError("eval_repeats must be >= 1")
+    opts.recipe()
+    run, skipped = [], []
+    for b in dict.fromkeys(names):
+        reason = unavailable_reason(b)
+        if reason is None:
+            run.append(b)
+        else:
+            skipped.append({"backend": b, "reason": reason})
+    return run, skipped
+
+
+def _train_or_load(backend: str, model: str, x: np.ndarray, y: np.ndarray, opts: ReproduceOptions, recipe: Recipe) -> dict[str, Any]:
+    from sepbench import trained
+    from sepbench.train import train
+
+    full = opts.limit is None
+    if full and opts.use_cache:
+        weights = trained.load_trained_weights(model, backend, opts.seed, recipe)
+        if weights is not None:
+            return {
+                "weights": weights,
+                "velocities": trained.load_trained_velocities(model, backend, opts.seed, recipe),
+                "iterations": int(weights.meta.get("iterations", 0) or 0),
+                "train_seconds": weights.meta.get("train_seconds"),
+                "source": "cache",
+                "final_loss": weights.meta.get("final_loss"),
+            }
+    result = train(backend, model, x, y, recipe, seed=opts.seed, progress=opts.progress)
+    if full:
+        trained.store(result)
+    return {
+        "weights": result.weights,
+        "velocities": result.velocities,
+        "iterations": result.iterations,
+        "train_seconds": result.seconds,
+        "source": "trained",
+        "final_loss": float(result.step_losses[-1]) if len(result.step_losses) else None,
+    }
+
+
+def _hdf5_bytes(trained_: dict[str, Any], recipe: Recipe, workdir: Path) -> int | None:
+    from impls.registry import unavailable_reason
+
+    if unavailable_reason("tensorflow") is not None:
+        return None
+    from impls.keras_h5 import save_h5_with_optimizer
+
+    return save_h5_with_optimizer(trained_["weights"], trained_["velocities"], trained_["iterations"], recipe, workdir / "model.h5")
+
+
+def measure(backend: str, model: str, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, opts: ReproduceOptions, recipe: Recipe, workdir: Path) -> dict[str, Any]:
+    """Train (or load) and measure one backend x model; returns a results row."""
+    from impls.registry import get_backend
+
+    t = _train_or_load(backend, model, x, y, opts, recipe)
+    m = get_backend(backend).build(t["weights"])
+    m.evaluate(xt[:32], yt[:32], batch_size=32)  # warm-up (tracing, first-call costs), untimed
+    times, ev = [], None
+    for _ in range(opts.eval_repeats):
+        start = time.perf_counter()
+        ev = m.evaluate(xt, yt, batch_size=32)
+        times.append(time.perf_counter() - start)
+    suffix = type(m).native_suffixes[0]
+    native = m.save_native(workdir / f"{backend}-{model}{suffix}")
+    params = m.count_params()
+    return {
+        "backend": backend,
+        "model": model,
+        "params": params,
+        "float32_bytes": 4 * t["weights"].num_params,
+        "hdf5_bytes": _hdf5_bytes(t, recipe, workdir),
+        "native_bytes": native.stat().st_size,
+        "native_format": suffix,
+        "test_loss": ev.loss,
+        "test_accuracy": ev.accuracy,
+        "test_images": ev.n,
+        "eval_seconds": statistics.median(times),
+        "eval_seconds_all": times,
+        "train_seconds": t["train_seconds"],
+        "train_images": len(x),
+        "epochs": recipe.epochs,
+        "weights_source": t["source"],
+        "final_train_loss": t["final_loss"],
+        "weights_sha256": t["weights"].fingerprint(),
+    }
+
+
+def figures_of(rows: list[dict[str, Any]], backend: str) -> dict[str, dict[str, float | None]]:
+    """``figures[metric][model]`` of one backend (the shape :func:`sepbench.claims.decide_claims` takes)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for row in rows:
+        if row["backend"] != backend:
+            continue
+        for metric in (*TABLE_METRICS, "native_bytes"):
+            out.setdefault(metric, {})[row["model"]] = row.get(metric)
+    return out
+
+
+def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
+    """Configure threads, train and measure, decide the claims; returns the results document."""
+    from sepbench.claims import decide_claims
+    from sepbench.data import load_mnist
+    from sepbench.provenance import collect_provenance
+    from sepbench.results import make_results
+    from sepbench.threads import configure_threads
+
+    backends, skipped = check_options(opts)
+    if not backends:
+        raise ValueError("no backend to run: " + "; ".join(f"{s['backend']}: {s['reason']}" for s in skipped))
+    recipe = opts.recipe()
+    thread_warnings = _configure_threads(opts.threads, backends)
+    x, y = load_mnist("train", opts.data_dir, limit=opts.limit)
+    xt, yt = load_mnist("test", opts.data_dir, limit=opts.test_limit)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sepbench-reproduce-") as tmp:
+        for backend in backends:
+            for model in opts.models:
+                rows.append(measure(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp)))
+    claims = {}
+    for backend in backends:
+        figs = figures_of(rows, backend)
+        if all(m in figs.get("params", {}) for m in MODEL_ORDER):
+            claims[backend] = [c.as_dict() for c in decide_claims(figs)]
+    provenance = collect_provenance(
+        opts.seed,
+        extra={
+            "reproduce": {
+                "backends": backends,
+                "models": opts.models,
+                "train_images": len(x),
+                "test_images": len(xt),
+                "eval_batch_size": 32,
+                "eval_repeats": opts.eval_repeats,
+                "variant": opts.variant,
+            },
+            "skipped": skipped,
+            "thread_warnings": thread_warnings,
+        },
+    )
+    doc = make_results("reproduce", rows, provenance, recipe.as_dict())
+    doc["claims"] = claims
+    doc["skipped"] = skipped
+    doc["thread_warnings"] = thread_warnings
+    return doc
+
+
+def _configure_threads(threads: int | None, backends: list[str]) -> list[str]:
+    """Set threads for every backend before any runs; returns warnings (e.g. TensorFlow already
+    started in this process, so its thread pools keep their size -- recorded, not hidden)."""
+    from sepbench.threads import configure_threads
+
+    warnings: list[str] = []
+    configure_threads(threads, [b for b in backends if b != "tensorflow"])
+    if "tensorflow" in backends:
+        try:
+            configure_threads(threads, ["tensorflow"])
+        except RuntimeError as exc:
+            warnings.append(f"tensorflow: {exc}; its thread settings are recorded as in force")
+    return warnings
+
+
+def default_output_path() -> Path:
+    from sepbench.paths import results_dir
+
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return results_dir() / f"reproduce-{stamp}.json"
+
+
+# ---- the printed table --------------------------------------------------------------------
+def _fmt(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric == "params":
+        return f"{value:,.0f}"
+    if metric.endswith("_bytes"):
+        return f"{value / 1024:,.2f} KiB"
+    if metric == "eval_seconds":
+        return f"{value:.3f} s"
+    return f"{value:.4f}"
+
+
+def _ratio(values: dict[str, float | None]) -> str:
+    reg, sep = values.get("regular"), values.get("separable")
+    if reg is None or sep is None or reg == 0:
+        return "-"
+    return f"{sep / reg:.3f}"
+
+
+def print_report(doc: dict[str, Any], console: Any = None) -> None:
+    """The study-vs-measured table, one column group per backend, then the claims per backend."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sepbench.study import STUDY
+
+    console = console or Console(width=200)
+    rows = doc["rows"]
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    models = [m for m in MODEL_ORDER if any(r["model"] == m for r in rows)]
+    recipe = doc.get("recipe") or {}
+    table = Table(
+        title=f"Study vs measured (recipe {recipe.get('epsilon_placement', '?')}, {recipe.get('epochs', '?')} epochs, seed {doc['provenance'].get('seed')}, "
+        f"{doc['provenance'].get('reproduce', {}).get('train_images', '?')} training / {doc['provenance'].get('reproduce', {}).get('test_images', '?')} test images)",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    for group in ("study", *backends):
+        for m in models:
+            table.add_column(f"{group}\n{m}", justify="right")
+        if len(models) == 2:
+            table.add_column(f"{group}\nsep/reg", justify="right")
+    for metric in TABLE_METRICS:
+        cells = [metric]
+        study = STUDY.get(metric, {})
+        cells += [_fmt(metric, study.get(m)) for m in models]
+        if len(models) == 2:
+            cells.append(_ratio(study) if study else "-")
+        for b in backends:
+            values = {r["model"]: r.get(metric) for r in rows if r["backend"] == b}
+            cells += [_fmt(metric, values.get(m)) for m in models]
+            if len(models) == 2:
+                cells.append(_ratio(values))
+        table.add_row(*cells)
+    console.print(table)
+    claims = doc.get("claims") or {}
+    if claims:
+        ct = Table(title="The study's claims, per backend (this run)", title_justify="left")
+        ct.add_column("backend")
+        ct.add_column("claim")
+        ct.add_column("holds")
+        ct.add_column("evidence")
+        for b, verdicts in claims.items():
+            for v in verdicts:
+                holds = {True: "yes", False: "NO", None: "undecided"}[v["holds"]]
+                ct.add_row(b, v["claim"], holds, v["evidence"])
+        console.print(ct)
+    for w in doc.get("thread_warnings") or []:
+        console.print(f"warning: {w}")
+    for s in doc.get("skipped") or []:
+        console.print(f"skipped backend {s['backend']}: {s['reason']}")

@@ -1,0 +1,124 @@
+"""The trained-weight cache: train once, reuse everywhere (benchmarks, reports, reproduce).
+
+Layout: ``cache_dir()/trained/<backend>/<model>-seed<seed>-<key>.npz`` (trained portable weights)
+and ``...-<key>.opt.npz`` (the RMSprop velocities after training, Keras layout, for the HDF5 file
+with optimizer state).  ``key`` is the first 16 hex digits of a sha256 over the recipe
+(:meth:`Recipe.as_dict`), seed, backend, model and :func:`training_code_hash` (the source of the
+files that decide training), so changing any of them trains anew.  Writes are atomic
+(:meth:`PortableWeights.save`).  Entries are always trained on the full 60,000 training images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sepbench.paths import cache_dir
+from sepbench.recipe import DEFAULT_RECIPE, Recipe
+from sepbench.spec import get_model_spec
+from sepbench.weights import PortableWeights, WeightsError
+
+_ROOT = Path(__file__).resolve().parent.parent
+# files whose source decides the trained weights, per backend (the inference modules are not
+# included: they only build the model and move weights, which the parity tests pin down)
+_COMMON_CODE = ("sepbench/recipe.py", "sepbench/train.py", "sepbench/weights.py", "sepbench/spec.py", "impls/train_common.py")
+_BACKEND_CODE = {
+    "numpy": ("impls/train_numpy.py", "impls/numpy_grad.py"),
+    "torch": ("impls/train_torch.py",),
+    "tensorflow": ("impls/train_tensorflow.py",),
+}
+
+
+@cache
+def training_code_hash(backend: str) -> str:
+    """sha256 (hex) of the source files that train ``backend``."""
+    from impls.registry import _check_name
+
+    _check_name(backend)
+    h = hashlib.sha256()
+    for rel in (*_COMMON_CODE, *_BACKEND_CODE.get(backend, ())):
+        h.update(rel.encode())
+        h.update((_ROOT / rel).read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> str:
+    """16 hex digits naming a trained-weights entry."""
+    recipe = recipe or DEFAULT_RECIPE
+    doc = {"recipe": recipe.as_dict(), "seed": int(seed), "backend": backend, "model": get_model_spec(model).name, "code": training_code_hash(backend)}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def trained_dir() -> Path:
+    return cache_dir() / "trained"
+
+
+def cache_path(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> Path:
+    """Where the trained weights of this (model, backend, seed, recipe, code) live."""
+    name = get_model_spec(model).name
+    return trained_dir() / backend / f"{name}-seed{int(seed)}-{cache_key(name, backend, seed, recipe)}.npz"
+
+
+def _opt_path(path: Path) -> Path:
+    return path.with_name(path.name[: -len(".npz")] + ".opt.npz")
+
+
+def load_trained_weights(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
+    """The cached trained weights, or ``None`` when absent or unreadable (then: train again)."""
+    path = cache_path(model, backend, seed, recipe)
+    if not path.exists():
+        return None
+    try:
+        return PortableWeights.load(path)
+    except WeightsError:
+        return None
+
+
+def load_trained_velocities(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
+    """The cached RMSprop velocities that go with :func:`load_trained_weights`, or ``None``."""
+    path = _opt_path(cache_path(model, backend, seed, recipe))
+    if not path.exists():
+        return None
+    try:
+        return PortableWeights.load(path)
+    except WeightsError:
+        return None
+
+
+def store(result: Any) -> Path:
+    """Write a :class:`sepbench.train.TrainResult` (trained on the full data) to the cache; returns the path."""
+    path = cache_path(result.model, result.backend, result.seed, result.recipe)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    weights = result.weights.copy()
+    weights.meta.update(
+        {
+            "cache_key": path.stem.rsplit("-", 1)[-1],
+            "recipe": result.recipe.as_dict(),
+            "train_seconds": result.seconds,
+            "iterations": result.iterations,
+            "final_loss": float(result.step_losses[-1]) if len(result.step_losses) else None,
+        }
+    )
+    if result.velocities is not None:
+        vel = result.velocities.copy()
+        vel.meta.update({"iterations": result.iterations})
+        vel.save(_opt_path(path))
+    weights.save(path)  # last: its presence marks a complete entry
+    return path
+
+
+def train_and_cache(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None, progress: bool = True) -> PortableWeights:
+    """The cached trained weights, training on the full 60,000 MNIST training images first if needed."""
+    cached = load_trained_weights(model, backend, seed, recipe)
+    if cached is not None:
+        return cached
+    from sepbench.data import load_mnist
+    from sepbench.train import train
+
+    x, y = load_mnist("train")
+    result = train(backend, model, x, y, recipe or DEFAULT_RECIPE, seed=seed, progress=progress)
+    store(result)
+    return PortableWeights.load(cache_path(model, backend, seed, recipe))

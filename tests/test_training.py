@@ -1,0 +1,308 @@
+"""Training: one recipe in three backends on a small real-MNIST subset (a few hundred steps)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sepbench.recipe import DEFAULT_RECIPE, KERAS2_RECIPE, Recipe, batch_order, rmsprop_step
+from sepbench.spec import MODELS
+from tests.conftest import BACKENDS, backend_or_skip
+
+N_TRAIN = 3200  # 100 steps of 32 per epoch
+
+
+@pytest.fixture(scope="module")
+def train_subset(mnist_dir):
+    from sepbench.data import load_mnist
+
+    return load_mnist("train", mnist_dir, limit=N_TRAIN)
+
+
+@pytest.fixture(scope="module")
+def runs(train_subset):
+    """One epoch (100 steps) of every available backend, both models, seed 0."""
+    from impls.registry import BackendUnavailableError
+    from sepbench.train import train
+
+    x, y = train_subset
+    out = {}
+    for backend in BACKENDS:
+        for model in MODELS:
+            try:
+                out[(backend, model)] = train(backend, model, x, y, seed=0, epochs=1)
+            except BackendUnavailableError:
+                continue
+    return out
+
+
+# ---- recipe and batch order ----------------------------------------------------------------
+def test_recipe_defaults_are_the_study_keras_defaults():
+    r = DEFAULT_RECIPE
+    assert (r.optimizer, r.learning_rate, r.rho, r.epsilon, r.momentum, r.batch_size) == ("rmsprop", 0.001, 0.9, 1e-7, 0.0, 32)
+    assert r.epsilon_placement == "keras3" and KERAS2_RECIPE.epsilon_placement == "keras2"
+    d = r.as_dict()
+    assert json.loads(json.dumps(d)) == d and d["epochs"] == r.epochs
+
+
+@pytest.mark.parametrize("bad", [{"epsilon_placement": "torch"}, {"epochs": 0}, {"batch_size": 0}, {"learning_rate": -1.0}, {"rho": 1.0}, {"momentum": 0.9}, {"optimizer": "adam"}])
+def test_recipe_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        Recipe(**bad)
+
+
+def test_batch_order_is_a_seeded_permutation_per_epoch():
+    a = batch_order(0, 0, 1000)
+    np.testing.assert_array_equal(a, batch_order(0, 0, 1000))
+    np.testing.assert_array_equal(np.sort(a), np.arange(1000))
+    assert not np.array_equal(a, batch_order(0, 1, 1000))
+    assert not np.array_equal(a, batch_order(1, 0, 1000))
+    with pytest.raises(ValueError):
+        batch_order(0, 0, 0)
+
+
+# ---- the RMSprop rule ----------------------------------------------------------------------
+def _hand(w, v, g, lr=1e-3, rho=0.9, eps=1e-7, inside=True):
+    v2 = rho * v + (1 - rho) * g * g
+    return w - lr * g / (np.sqrt(v2 + eps) if inside else np.sqrt(v2) + eps), v2
+
+
+@pytest.mark.parametrize("recipe", [DEFAULT_RECIPE, KERAS2_RECIPE], ids=["keras3", "keras2"])
+def test_rmsprop_step_matches_hand_computation(recipe):
+    w0 = np.array([0.5, -0.25, 1.0, 0.0], np.float64)
+    v0 = np.array([0.0, 1e-4, 2e-8, 0.3], np.float64)
+    g = np.array([1e-3, -0.2, 1e-5, 0.0], np.float64)
+    w, v = w0.copy(), v0.copy()
+    rmsprop_step(w, v, g, recipe)
+    ew, ev = _hand(w0, v0, g, inside=recipe.epsilon_placement == "keras3")
+    np.testing.assert_allclose(v, ev, rtol=1e-14)
+    np.testing.assert_allclose(w, ew, rtol=1e-14)
+    # the two placements differ measurably for small velocities
+    w_other, v_other = w0.copy(), v0.copy()
+    rmsprop_step(w_other, v_other, g, KERAS2_RECIPE if recipe is DEFAULT_RECIPE else DEFAULT_RECIPE)
+    assert abs(w_other[0] - w[0]) > 1e-5
+
+
+@pytest.mark.parametrize("recipe", [DEFAULT_RECIPE, KERAS2_RECIPE], ids=["keras3", "keras2"])
+def test_torch_and_keras_rmsprop_steps_match_hand_computation(recipe):
+    w0 = np.array([0.5, -0.25, 1.0, 0.0], np.float32)
+    g = np.array([1e-3, -0.2, 1e-5, 0.0], np.float32)
+    ew, ev = _hand(w0.astype(np.float64), np.zeros(4), g.astype(np.float64), inside=recipe.epsilon_placement == "keras3")
+    ew, ev = _hand(ew, ev, g.astype(np.float64), inside=recipe.epsilon_placement == "keras3")  # two steps
+    backend_or_skip("torch")
+    import torch
+
+    from impls.train_torch import rmsprop_update
+
+    p, v = torch.tensor(w0), torch.zeros(4)
+    for _ in range(2):
+        rmsprop_update([p], [torch.tensor(g)], [v], recipe)
+    np.testing.assert_allclose(p.numpy(), ew, rtol=2e-6)
+    backend_or_skip("tensorflow")
+    import keras
+
+    from impls.train_tensorflow import make_optimizer
+
+    var = keras.Variable(w0)
+    opt = make_optimizer(recipe)
+    for _ in range(2):
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+    np.testing.assert_allclose(np.asarray(var.numpy()), ew, rtol=2e-6)
+
+
+# ---- the three backends train alike ---------------------------------------------------------
+@pytest.mark.parametrize("model", list(MODELS))
+def test_first_100_step_losses_agree_across_backends(runs, model):
+    have = [b for b in BACKENDS if (b, model) in runs]
+    if len(have) < 2:
+        pytest.skip(f"needs two backends, have {have}")
+    ref = runs[(have[0], model)].step_losses
+    assert len(ref) == N_TRAIN // 32 == 100
+    for b in have[1:]:
+        got = runs[(b, model)].step_losses
+        np.testing.assert_allclose(got[:100], ref[:100], rtol=1e-3, err_msg=f"{b} vs {have[0]}, {model}")
+    assert ref[-20:].mean() < ref[:20].mean()  # it learns
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_backends_end_with_close_weights(runs, model):
+    have = [b for b in BACKENDS if (b, model) in runs]
+    if len(have) < 2:
+        pytest.skip(f"needs two backends, have {have}")
+    ref = runs[(have[0], model)].weights
+    for b in have[1:]:
+        w = runs[(b, model)].weights
+        for name in ref:
+            np.testing.assert_allclose(w[name], ref[name], atol=2e-3, err_msg=f"{b} vs {have[0]}: {name}")
+
+
+def test_train_result_fields(runs):
+    r = runs[("numpy", "separable")]
+    assert r.backend == "numpy" and r.model == "separable" and r.seed == 0 and r.recipe.epochs == 1
+    assert r.iterations == 100 and r.seconds > 0
+    assert r.velocities is not None and set(r.velocities) == set(r.weights)
+    assert all((v >= 0).all() for v in r.velocities.tensors.values())
+    assert r.weights.meta["trained"] is True
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_same_seed_gives_bit_identical_weights(train_subset, backend):
+    backend_or_skip(backend)
+    from sepbench.train import train
+
+    x, y = train_subset
+    a = train(backend, "separable", x[:640], y[:640], seed=3, epochs=2)
+    b = train(backend, "separable", x[:640], y[:640], seed=3, epochs=2)
+    assert a.weights.equal(b.weights)
+    np.testing.assert_array_equal(a.step_losses, b.step_losses)
+    c = train(backend, "separable", x[:640], y[:640], seed=4, epochs=2)
+    assert not a.weights.equal(c.weights)
+
+
+# ---- bad input -----------------------------------------------------------------------------
+def test_train_rejects_bad_input(train_subset):
+    from impls.registry import UnknownBackendError
+    from sepbench.spec import UnknownModelError
+    from sepbench.train import train
+
+    x, y = train_subset
+    with pytest.raises(UnknownBackendError, match="unknown backend 'jax'"):
+        train("jax", "regular", x[:64], y[:64])
+    with pytest.raises(UnknownModelError):
+        train("numpy", "resnet", x[:64], y[:64])
+    with pytest.raises(ValueError, match="rank 4"):
+        train("numpy", "regular", x[:64, :, :, 0], y[:64])
+    with pytest.raises(ValueError, match="labels"):
+        train("numpy", "regular", x[:64], y[:63])
+    with pytest.raises(ValueError, match="seed"):
+        train("numpy", "regular", x[:64], y[:64], seed=-1)
+    with pytest.raises(ValueError, match="epochs"):
+        train("numpy", "regular", x[:64], y[:64], epochs=0)
+
+
+# ---- the trained-weight cache --------------------------------------------------------------
+def test_cache_round_trip_and_keys(tmp_path, monkeypatch, runs):
+    from sepbench import trained
+
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path))
+    r = runs[("numpy", "regular")]
+    assert trained.load_trained_weights("regular", "numpy", 0, r.recipe) is None
+    path = trained.store(r)
+    assert path.is_relative_to(tmp_path / "trained" / "numpy")
+    back = trained.load_trained_weights("regular", "numpy", 0, r.recipe)
+    assert back is not None and back.equal(r.weights)
+    vel = trained.load_trained_velocities("regular", "numpy", 0, r.recipe)
+    assert vel is not None and vel.equal(r.velocities)
+    # any part of the key changes the entry
+    key = trained.cache_key("regular", "numpy", 0, r.recipe)
+    assert len({key, trained.cache_key("regular", "numpy", 1, r.recipe), trained.cache_key("separable", "numpy", 0, r.recipe),
+                trained.cache_key("regular", "torch", 0, r.recipe), trained.cache_key("regular", "numpy", 0, r.recipe.with_(epochs=2)),
+                trained.cache_key("regular", "numpy", 0, r.recipe.with_(epsilon_placement="keras2"))}) == 6
+    assert trained.load_trained_weights("regular", "numpy", 1, r.recipe) is None
+    assert trained.training_code_hash("numpy") != trained.training_code_hash("torch")
+    # an unreadable entry reads as absent (then: train again), not as a crash
+    path.write_bytes(b"not a zip")
+    assert trained.load_trained_weights("regular", "numpy", 0, r.recipe) is None
+    assert not list(path.parent.glob(".*"))  # no temporary files left behind
+
+
+def test_workloads_use_the_cache(tmp_path, monkeypatch, runs):
+    from sepbench import trained
+    from sepbench.workloads import weights_for
+
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path))
+    r = runs[("numpy", "separable")]
+    assert weights_for("numpy", "separable")[1] == "seeded-init"
+    # an entry for the default recipe (as train_and_cache writes it)
+    from dataclasses import replace
+
+    trained.store(replace(r, recipe=DEFAULT_RECIPE))
+    w, source = weights_for("numpy", "separable")
+    assert source == "trained" and w.equal(r.weights)
+
+
+# ---- sepbench reproduce --------------------------------------------------------------------
+def test_reproduce_cli_writes_results_and_prints_table(tmp_path, monkeypatch, capsys, mnist_dir):
+    from sepbench.cli import main
+    from sepbench.results import read_results
+
+    monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out.json"
+    rc = main(["reproduce", "--limit", "320", "--epochs", "1", "--test-limit", "500", "--threads", "1", "--eval-repeats", "1",
+               "--no-progress", "--data-dir", str(mnist_dir), "--output", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "Study vs measured" in text and "test_accuracy" in text and "0.9169" in text and "sep/reg" in text
+    doc = read_results(out)
+    written = list((tmp_path / "results").glob("reproduce-*.json"))
+    assert len(written) == 1 and read_results(written[0]) == doc
+    assert doc["kind"] == "reproduce" and doc["recipe"]["epochs"] == 1 and doc["provenance"]["seed"] == 0
+    assert doc["provenance"]["threads"]["requested"] == 1
+    from impls.registry import available_backends
+
+    backends = available_backends()
+    assert {(r["backend"], r["model"]) for r in doc["rows"]} == {(b, m) for b in backends for m in MODELS}
+    from sepbench.results import REPRODUCE_ROW_FIELDS
+
+    for row in doc["rows"]:
+        assert set(REPRODUCE_ROW_FIELDS) <= set(row)
+        assert row["params"] == {"regular": 8586, "separable": 1427}[row["model"]]
+        assert row["float32_bytes"] == 4 * row["params"]
+        assert 0 <= row["test_accuracy"] <= 1 and row["eval_seconds"] > 0 and row["train_images"] == 320
+        if "tensorflow" in backends:
+            assert row["hdf5_bytes"] > row["float32_bytes"]
+    for b in backends:
+        assert [c["claim"] for c in doc["claims"][b]] == ["smaller", "faster", "small_accuracy_cost"]
+        assert doc["claims"][b][0]["holds"] is True
+    assert not list((tmp_path / "cache").rglob("*.npz"))  # subsets are never cached
+
+
+def test_reproduce_cli_bad_input(capsys):
+    from sepbench.cli import main
+
+    assert main(["reproduce", "--backends", "jax", "--limit", "32"]) == 2
+    assert "unknown backend(s) 'jax'" in capsys.readouterr().err
+    assert main(["reproduce", "--models", "resnet", "--limit", "32"]) == 2
+    assert "resnet" in capsys.readouterr().err
+    assert main(["reproduce", "--epochs", "0", "--limit", "32"]) == 2
+    assert "--epochs must be >= 1" in capsys.readouterr().err
+    assert main(["reproduce", "--variant", "adam", "--limit", "32"]) == 2
+    assert "unknown recipe variant" in capsys.readouterr().err
+
+
+def test_unavailable_backend_is_skipped_with_reason(monkeypatch):
+    from impls import registry
+    from sepbench.reproduce import ReproduceOptions, check_options
+
+    monkeypatch.setitem(registry.BACKEND_MODULES, "nothere", ("impls.nothere_backend", "sepbench_no_such_framework"))
+    run, skipped = check_options(ReproduceOptions(backends=["numpy", "nothere"]))
+    assert run == ["numpy"]
+    assert skipped[0]["backend"] == "nothere" and "not installed" in skipped[0]["reason"]
+    with pytest.raises(ValueError, match="no backend to run"):
+        from sepbench.reproduce import run_reproduce
+
+        run_reproduce(ReproduceOptions(backends=["nothere"]))
+
+
+def test_hdf5_holds_weights_and_the_trainers_optimizer_state(runs, tmp_path):
+    backend_or_skip("tensorflow")
+    import h5py
+
+    from impls.keras_h5 import save_h5_with_optimizer
+
+    r = runs[("torch", "separable")] if ("torch", "separable") in runs else runs[("numpy", "separable")]
+    size = save_h5_with_optimizer(r.weights, r.velocities, r.iterations, r.recipe, tmp_path / "m.h5")
+    assert size == (tmp_path / "m.h5").stat().st_size > 4 * r.weights.num_params
+    with h5py.File(tmp_path / "m.h5") as f:
+        names: list[str] = []
+        f.visit(names.append)
+        vel = [n for n in names if n.endswith("conv1_depthwise_kernel_velocity")]
+        it = [n for n in names if n.endswith("iteration")]
+        assert vel and it, names
+        np.testing.assert_array_equal(f[vel[0]][()], r.velocities["conv1/depthwise_kernel"])
+        assert int(f[it[0]][()]) == r.iterations == 100
+    with pytest.raises(ValueError, match=".h5"):
+        save_h5_with_optimizer(r.weights, r.velocities, r.iterations, r.recipe, tmp_path / "m.keras")
