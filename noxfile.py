@@ -42,10 +42,7 @@ def tests(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """The comparison report from whatever results exist -> reports/ (needs no framework)."""
     session.install("-e", ".")
-    env = _env()
-    if os.environ.get("SEPBENCH_RESULTS_DIR"):
-        env["SEPBENCH_RESULTS_DIR"] = os.environ["SEPBENCH_RESULTS_DIR"]
-    session.run("sepbench", "report", *session.posargs, env=env)
+    session.run("sepbench", "report", *session.posargs, env=_env())
 
 # ---- bench: the project's main job ---------------------------------------------------------------
 BENCH_OWN_OPTIONS = "--compare [NAME] | --fail-threshold STAT:LIMIT | --save-as NAME"

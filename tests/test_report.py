@@ -97,7 +97,7 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path
     proc = subprocess.run(
         [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(work), "bench_tiny.py",
          f"--benchmark-storage=file://{results / 'bench'}", "--benchmark-autosave", "--benchmark-disable-gc"],
-        cwd=work, env=_env(SEPBENCH_MNIST_DIR=str(mnist_dir)), capture_output=True, text=True, timeout=300,
+        cwd=work, env=_env(SEPBENCH_MNIST_DIR=str(mnist_dir), SEPBENCH_CACHE_DIR=str(work / "empty-cache")), capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert list(results.rglob("*.json")), "pytest-benchmark saved nothing"

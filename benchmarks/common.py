@@ -1,0 +1,121 @@
+"""Shared settings of the ASV suite, read from the environment so CI and tests can narrow it.
+
+Nothing here imports a framework: ASV imports every module of the suite to discover benchmarks,
+and a framework is imported only in ``setup`` / ``setup_cache`` of a benchmark that needs it.
+
+Environment variables (all optional):
+
+``SEPBENCH_ASV_BACKENDS``  comma-separated backends to run (default: every registered one; the
+                           others are skipped). A backend whose framework is missing is skipped
+                           with the reason.
+``SEPBENCH_ASV_THREADS``   compute threads for every backend (default 1: the most repeatable
+                           history on a shared machine).
+``SEPBENCH_ASV_TIMER``     ``wall`` (default, ``time.perf_counter``) or ``cpu``
+                           (``time.process_time``: less sensitive to other processes on a loaded
+                           machine; the CPU seconds of all threads).
+``SEPBENCH_ASV_TRAIN_EPOCHS`` / ``SEPBENCH_ASV_TRAIN_IMAGES``  the training budget behind the
+                           tracked error rate (default 1 epoch of all 60,000 training images;
+                           20 epochs is the full recipe of ``sepbench reproduce``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from sepbench.spec import model_names
+from sepbench.weights import PortableWeights, init_weights
+
+MODELS: list[str] = list(model_names())
+SEED = 0
+TEST_IMAGES = 10_000
+TRAIN_EPOCH_IMAGES = 2_048  # the fixed subset timed by TrainEpoch: 64 steps of batch 32
+
+
+def all_backends() -> list[str]:
+    from impls.registry import backend_names
+
+    return list(backend_names())
+
+
+def selected_backends() -> list[str]:
+    """Backends this run covers (``SEPBENCH_ASV_BACKENDS``), checked against the registry."""
+    names = all_backends()
+    raw = os.environ.get("SEPBENCH_ASV_BACKENDS", "").strip()
+    if not raw:
+        return names
+    chosen = [b.strip() for b in raw.split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in names]
+    if unknown:
+        raise ValueError(f"SEPBENCH_ASV_BACKENDS names unknown backend(s) {unknown}; known: {names}")
+    return chosen
+
+
+def threads() -> int:
+    raw = os.environ.get("SEPBENCH_ASV_THREADS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"SEPBENCH_ASV_THREADS must be a positive integer, got {raw!r}") from None
+    if n < 1:
+        raise ValueError(f"SEPBENCH_ASV_THREADS must be >= 1, got {n}")
+    return n
+
+
+def timer() -> Callable[[], float]:
+    """The clock of every ``time_*`` benchmark (seconds)."""
+    kind = os.environ.get("SEPBENCH_ASV_TIMER", "wall")
+    if kind == "wall":
+        return time.perf_counter
+    if kind == "cpu":
+        return time.process_time
+    raise ValueError(f"SEPBENCH_ASV_TIMER must be 'wall' or 'cpu', got {kind!r}")
+
+
+def train_budget() -> tuple[int, int]:
+    """(epochs, training images) behind the tracked error rate."""
+    epochs = int(os.environ.get("SEPBENCH_ASV_TRAIN_EPOCHS", "1"))
+    images = int(os.environ.get("SEPBENCH_ASV_TRAIN_IMAGES", "60000"))
+    if epochs < 1 or not 1 <= images <= 60_000:
+        raise ValueError("SEPBENCH_ASV_TRAIN_EPOCHS must be >= 1 and SEPBENCH_ASV_TRAIN_IMAGES in 1..60000")
+    return epochs, images
+
+
+def skip_unless_available(backend: str) -> None:
+    """Skip this benchmark (ASV: raise ``NotImplementedError`` in setup) unless ``backend`` runs here."""
+    from impls.registry import unavailable_reason
+
+    if backend not in selected_backends():
+        raise NotImplementedError(f"{backend}: not selected (SEPBENCH_ASV_BACKENDS)")
+    reason = unavailable_reason(backend)
+    if reason:
+        raise NotImplementedError(f"{backend}: {reason}")
+
+
+def use_threads(backend: str) -> None:
+    """Apply the run's thread count to NumPy's BLAS and ``backend`` (before it runs an op)."""
+    from sepbench.threads import configure_threads
+
+    configure_threads(threads(), [backend])
+
+
+def seeded_weights() -> dict[str, PortableWeights]:
+    """Seeded Keras-default weights of every model (latency does not depend on their values)."""
+    return {m: init_weights(m, SEED) for m in MODELS}
+
+
+def available(backends: list[str]) -> list[str]:
+    from impls.registry import unavailable_reason
+
+    return [b for b in backends if b in selected_backends() and unavailable_reason(b) is None]
+
+
+def cached(cache: dict[tuple[str, str], Any], backend: str, model: str) -> Any:
+    """The ``setup_cache`` entry of (backend, model); skip when setup_cache could not make it."""
+    if (backend, model) not in cache:
+        raise NotImplementedError(f"{backend}/{model}: nothing cached (backend skipped in setup_cache)")
+    value = cache[(backend, model)]
+    if isinstance(value, str):  # the reason it failed
+        raise NotImplementedError(value)
+    return value

@@ -1,0 +1,58 @@
+"""Inference: latency of one ``predict`` call and the peak memory of predicting the test set.
+
+The timed call is :meth:`sepbench.workloads.PredictWorkload.run`, the same as in the
+pytest-benchmark suite (``tests/bench``), so a latency means the same thing in both.
+"""
+
+from __future__ import annotations
+
+from benchmarks import common
+
+
+class PredictLatency:
+    """Seconds of one ``predict`` call of one batch of 1, 32 or 10,000 MNIST test images."""
+
+    param_names = ["backend", "model", "batch_size"]
+    params = [common.all_backends(), common.MODELS, [1, 32, 10_000]]
+    timer = staticmethod(common.timer())
+    warmup_time = 0.5
+    timeout = 300
+
+    def setup_cache(self) -> dict:
+        """Seeded weights of both models and the 10,000 test images (loaded and md5-checked once)."""
+        from sepbench.workloads import test_images
+
+        return {"weights": common.seeded_weights(), "images": test_images(common.TEST_IMAGES)}
+
+    def setup(self, cache: dict, backend: str, model: str, batch_size: int) -> None:
+        common.skip_unless_available(backend)
+        common.use_threads(backend)
+        from sepbench.workloads import PredictWorkload
+
+        self.workload = PredictWorkload(backend, model, batch_size=batch_size, n_images=batch_size)
+        self.workload.setup(weights=cache["weights"][model], warmup=2)
+
+    def time_predict(self, cache: dict, backend: str, model: str, batch_size: int) -> None:
+        self.workload.run()
+
+
+class PredictMemory:
+    """Peak resident memory (bytes) of a process that predicts the 10,000 test images at batch 32."""
+
+    param_names = ["backend", "model"]
+    params = [common.all_backends(), common.MODELS]
+    timeout = 300
+
+    def setup_cache(self) -> dict:
+        return {"weights": common.seeded_weights()}
+
+    def setup(self, cache: dict, backend: str, model: str) -> None:
+        common.skip_unless_available(backend)
+        common.use_threads(backend)
+        from sepbench.workloads import PredictWorkload
+
+        self.workload = PredictWorkload(backend, model, batch_size=32, n_images=common.TEST_IMAGES)
+        self.workload.setup(weights=cache["weights"][model], warmup=0)
+
+    def peakmem_predict(self, cache: dict, backend: str, model: str) -> None:
+        self.workload.run()
