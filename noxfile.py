@@ -139,3 +139,60 @@ def reproduce(session: nox.Session) -> None:
     _install(session)
     env = _env()
     session.run("sepbench", "reproduce", *session.posargs, env=env)
+
+
+# ---- ASV: history per commit and machine ---------------------------------------------------------
+def _pop_option(args: list[str], name: str, default: str | None = None) -> tuple[str | None, list[str]]:
+    out, value = [], default
+    it = iter(args)
+    for arg in it:
+        if arg == name:
+            value = next(it, None)
+            if value is None:
+                raise ValueError(f"{name} needs a value")
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+        else:
+            out.append(arg)
+    return value, out
+
+
+@nox.session(python=PYTHON)
+def asv(session: nox.Session) -> None:
+    """ASV history: benchmark HEAD (or ``-- RANGE``, e.g. ``-- HEAD~3..HEAD``) in the pinned environment.
+
+    ``-- --machine NAME`` names the machine (default: $SEPBENCH_ASV_MACHINE or the host name);
+    ``-- --quick`` is the smoke run (every benchmark once, in this session's environment, nothing
+    saved); other options go to ``asv run``.  Results: ``.asv/results``; then ``nox -s publish``.
+    """
+    machine, args = _pop_option(list(session.posargs), "--machine")
+    _install(session)
+    machine = machine or session.run("python", "-c", "from sepbench.asv_history import default_machine; print(default_machine())", silent=True).strip()
+    session.run("asv", "machine", "--yes", "--machine", machine, env=_env())
+    if "--quick" in args:
+        args.remove("--quick")
+        session.run("asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", machine, *args, env=_env())
+        return
+    ranges = [a for a in args if not a.startswith("-")]
+    options = [a for a in args if a.startswith("-")]
+    spec = ranges[0] if ranges else "HEAD^!"
+    session.run("asv", "run", spec, "--machine", machine, "--show-stderr", "--skip-existing-successful", *options, env=_env())
+
+
+@nox.session(python=PYTHON)
+def publish(session: nox.Session) -> None:
+    """``asv publish``: the HTML history in ``.asv/html`` (view it with ``asv preview`` or any web server)."""
+    session.install("asv>=0.6.4", "virtualenv>=20")
+    session.run("asv", "publish", *session.posargs, env=_env())
+    session.log(f"published: {os.path.abspath('.asv/html/index.html')} (serve it: `asv preview`; it does not open from file://)")
+
+
+@nox.session(python=PYTHON)
+def regress(session: nox.Session) -> None:
+    """Regression alert: ``asv continuous`` between ``--base REF`` (default main) and HEAD.
+
+    Exits non-zero when a benchmark is worse by more than ``--factor`` (default 1.10) or fails, or
+    when the parameter or MAC count changed (``--allow-model-change`` to accept). Prints the table.
+    """
+    _install(session)
+    session.run("sepbench", "regress", *session.posargs, env=_env())

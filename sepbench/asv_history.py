@@ -1,0 +1,155 @@
+"""ASV around the suite in ``benchmarks/``: machine names, and the regression check of CI.
+
+:func:`regress` runs ``asv continuous`` between a base ref and a head ref, prints the full
+``asv compare`` table, and then checks the *exact* figures (parameters, MACs per image) for any
+change at all: ASV's factor (default 1.10) would let a 5 % growth of the model pass unseen.
+It returns non-zero on a significant slowdown (or bigger error rate, memory, file size) beyond the
+factor, on a benchmark that fails in head, and on a changed model unless that is allowed.
+
+Nothing here imports ASV: it is run as ``python -m asv`` from the environment that has it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_FACTOR = 1.10
+# figures that must not change at all unless the model changes on purpose
+EXACT_BENCHMARKS = ("size.ModelSize.track_params", "size.ModelCost.track_macs_per_image")
+
+
+class AsvError(RuntimeError):
+    """ASV could not run, or a ref or result is missing."""
+
+
+def default_machine() -> str:
+    """``$SEPBENCH_ASV_MACHINE`` (CI sets a fixed name), else this host's name."""
+    return os.environ.get("SEPBENCH_ASV_MACHINE") or socket.gethostname().split(".")[0] or "local"
+
+
+def asv(*args: str, cwd: str | os.PathLike[str] = ".", check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python -m asv ARGS`` in ``cwd`` (output streamed unless ``capture``)."""
+    cmd = [sys.executable, "-m", "asv", *args]
+    proc = subprocess.run(cmd, cwd=cwd, text=True, capture_output=capture)
+    if check and proc.returncode != 0:
+        raise AsvError(f"`asv {' '.join(args)}` exited with status {proc.returncode}" + (f":\n{proc.stdout}{proc.stderr}" if capture else ""))
+    return proc
+
+
+def ensure_machine(name: str, cwd: str | os.PathLike[str] = ".") -> None:
+    """Record this machine's description under ``name`` (``~/.asv-machine.json``) without prompting."""
+    asv("machine", "--yes", "--machine", name, cwd=cwd, capture=True)
+
+
+def git_hash(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
+    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AsvError(f"unknown git ref {ref!r} (in {Path(cwd).resolve()})")
+    return proc.stdout.strip()
+
+
+def working_tree_dirty(cwd: str | os.PathLike[str] = ".") -> bool:
+    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True)
+    return bool(proc.stdout.strip())
+
+
+@dataclass
+class ExactChange:
+    benchmark: str
+    params: str
+    base: float | None
+    head: float | None
+
+    def __str__(self) -> str:
+        return f"{self.benchmark}({self.params}): {self.base} -> {self.head}"
+
+
+@dataclass
+class RegressOutcome:
+    asv_status: int
+    exact_changes: list[ExactChange] = field(default_factory=list)
+    allow_model_change: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.asv_status != 0 or (bool(self.exact_changes) and not self.allow_model_change)
+
+
+def exact_figures(results_dir: Path, machine: str, commit: str) -> dict[tuple[str, str], float]:
+    """(benchmark, params) -> value of the exact figures stored for ``commit`` on ``machine``."""
+    from sepbench.report.load_asv import load_asv_dir
+
+    rows, _warnings, _read = load_asv_dir(results_dir)
+    return {
+        (r["benchmark"], r["params"] or ""): r["value"]
+        for r in rows
+        if r["commit"] == commit and r["machine"] == machine and r["benchmark"] in EXACT_BENCHMARKS and r["stat"] == "value"
+    }
+
+
+def compare_exact(base: dict[tuple[str, str], float], head: dict[tuple[str, str], float]) -> list[ExactChange]:
+    """Every exact figure that differs, appears or disappears between base and head."""
+    out = []
+    for key in sorted(set(base) | set(head)):
+        if base.get(key) != head.get(key):
+            out.append(ExactChange(key[0], key[1], base.get(key), head.get(key)))
+    return out
+
+
+def regress(
+    base: str,
+    head: str = "HEAD",
+    factor: float = DEFAULT_FACTOR,
+    machine: str | None = None,
+    bench: list[str] | None = None,
+    attributes: list[str] | None = None,
+    allow_model_change: bool = False,
+    cwd: str | os.PathLike[str] = ".",
+) -> RegressOutcome:
+    """``asv continuous`` base..head, the full compare table, then the exact-figure check."""
+    if factor <= 1.0:
+        raise ValueError(f"factor must be > 1 (e.g. 1.10 for 10 %), got {factor}")
+    machine = machine or default_machine()
+    base_hash, head_hash = git_hash(base, cwd), git_hash(head, cwd)
+    if base_hash == head_hash:
+        raise AsvError(f"base {base!r} and head {head!r} are the same commit {base_hash[:8]}: nothing to compare")
+    if head == "HEAD" and working_tree_dirty(cwd):
+        print("note: the working tree has uncommitted changes; ASV benchmarks the committed HEAD only", file=sys.stderr)
+    ensure_machine(machine, cwd)
+    select: list[str] = []
+    for b in bench or []:
+        select += ["--bench", b]
+    for a in attributes or []:
+        select += ["--attribute", a]
+    print(f"== asv continuous: {base} ({base_hash[:8]}) -> {head} ({head_hash[:8]}), factor {factor}, machine {machine}", flush=True)
+    status = asv("continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *select, base_hash, head_hash, cwd=cwd, check=False).returncode
+    print("== asv compare (all benchmarks)", flush=True)
+    asv("compare", "--factor", str(factor), "--machine", machine, "--split", base_hash, head_hash, cwd=cwd, check=False)
+    results_dir = Path(cwd) / _results_dir(Path(cwd))
+    changes = compare_exact(exact_figures(results_dir, machine, base_hash), exact_figures(results_dir, machine, head_hash))
+    outcome = RegressOutcome(status, changes, allow_model_change)
+    print("== exact figures (parameters, MACs per image): " + ("unchanged" if not changes else "CHANGED"))
+    for c in changes:
+        print(f"   {c}")
+    if status != 0:
+        print(f"REGRESSION: asv continuous found benchmarks worse by more than a factor {factor} (table above, marked '+'), or failing")
+    if changes:
+        print("MODEL CHANGED: " + ("allowed (--allow-model-change)" if allow_model_change else "failing; pass --allow-model-change if intended"))
+    if not outcome.failed:
+        print(f"OK: no regression beyond a factor {factor}")
+    return outcome
+
+
+def _results_dir(root: Path) -> str:
+    """``results_dir`` of the repository's asv.conf.json (JSON with // comments)."""
+    import json
+    import re
+
+    text = (root / "asv.conf.json").read_text()
+    text = re.sub(r"^\s*//.*$", "", text, flags=re.M)
+    return json.loads(text).get("results_dir", ".asv/results")

@@ -1,0 +1,28 @@
+"""``sepbench regress``: the CI regression alert (``asv continuous`` base..head + exact figures)."""
+
+from __future__ import annotations
+
+import argparse
+
+from sepbench.asv_history import DEFAULT_FACTOR, AsvError, default_machine, regress
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("regress", help="ASV regression check between a base ref and HEAD (exit 1 on a regression)")
+    p.add_argument("--base", default="main", help="git ref to compare against (default: main)")
+    p.add_argument("--head", default="HEAD", help="git ref under test (default: HEAD; must be committed)")
+    p.add_argument("--factor", type=float, default=DEFAULT_FACTOR, help=f"alert when worse by more than this factor (default {DEFAULT_FACTOR})")
+    p.add_argument("--machine", default=None, help=f"ASV machine name (default: $SEPBENCH_ASV_MACHINE or the host name, here {default_machine()!r})")
+    p.add_argument("--bench", action="append", default=[], help="only benchmarks matching this regex (repeatable)")
+    p.add_argument("--attribute", "-a", action="append", default=[], help="override a benchmark attribute, e.g. repeat=5 (repeatable)")
+    p.add_argument("--allow-model-change", action="store_true", help="report, but do not fail on, a changed parameter or MAC count")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        outcome = regress(args.base, args.head, args.factor, args.machine, args.bench, args.attribute, args.allow_model_change)
+    except AsvError as exc:
+        print(f"sepbench regress: error: {exc}")
+        return 2
+    return 1 if outcome.failed else 0
