@@ -181,10 +181,20 @@ def asv(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def publish(session: nox.Session) -> None:
-    """``asv publish``: the HTML history in ``.asv/html`` (view it with ``asv preview`` or any web server)."""
-    session.install("asv>=0.6.4", "virtualenv>=20")
-    session.run("asv", "publish", *session.posargs, env=_env())
-    session.log(f"published: {os.path.abspath('.asv/html/index.html')} (serve it: `asv preview`; it does not open from file://)")
+    """``asv publish``: the HTML history in ``.asv/html`` (serve it: ``asv preview``; it does not open from file://).
+
+    ``-- --offline`` replaces the pages' CDN scripts (jQuery, flot, Bootstrap) by local copies
+    fetched once with npm, for a machine without internet.
+    """
+    args = list(session.posargs)
+    offline = "--offline" in args
+    if offline:
+        args.remove("--offline")
+    session.install("-e", ".", "asv>=0.6.4", "virtualenv>=20")
+    session.run("asv", "publish", *args, env=_env())
+    if offline:
+        session.run("python", "-m", "sepbench.asv_vendor", ".asv/html", env=_env())
+    session.log(f"published: {os.path.abspath('.asv/html/index.html')} (serve it: `asv preview`)")
 
 
 @nox.session(python=PYTHON)

@@ -13,6 +13,8 @@ Environment variables (all optional):
 ``SEPBENCH_ASV_TIMER``     ``wall`` (default, ``time.perf_counter``) or ``cpu``
                            (``time.process_time``: less sensitive to other processes on a loaded
                            machine; the CPU seconds of all threads).
+``SEPBENCH_ASV_BATCHES``   batch sizes of ``PredictLatency`` (default ``1,32,10000``); narrower lists
+                           are for smoke tests only (a history should keep one list).
 ``SEPBENCH_ASV_TRAIN_EPOCHS`` / ``SEPBENCH_ASV_TRAIN_IMAGES``  the training budget behind the
                            tracked error rate (default 1 epoch of all 60,000 training images;
                            20 epochs is the full recipe of ``sepbench reproduce``).
@@ -50,6 +52,17 @@ def selected_backends() -> list[str]:
     if unknown:
         raise ValueError(f"SEPBENCH_ASV_BACKENDS names unknown backend(s) {unknown}; known: {names}")
     return chosen
+
+
+def batch_sizes() -> list[int]:
+    raw = os.environ.get("SEPBENCH_ASV_BATCHES", "1,32,10000")
+    try:
+        sizes = [int(b) for b in raw.split(",") if b.strip()]
+    except ValueError:
+        raise ValueError(f"SEPBENCH_ASV_BATCHES must be comma-separated positive integers, got {raw!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"SEPBENCH_ASV_BATCHES must be comma-separated positive integers, got {raw!r}")
+    return sizes
 
 
 def threads() -> int:

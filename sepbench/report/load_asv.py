@@ -18,6 +18,7 @@ import ast
 import datetime as dt
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
         unit = meta.get("unit") or _UNITS.get(kind, "")
         for i, combo in enumerate(combos):
             value = to_float(result[i]) if i < len(result) else None
-            if value is None:  # failed or skipped benchmark
+            if value is None or math.isnan(value):  # failed (null) or skipped (NaN) benchmark
                 continue
             labels = {_PARAM_ALIASES[n]: _literal(v) for n, v in zip(names, combo) if n in _PARAM_ALIASES}
             row = {

@@ -1,0 +1,302 @@
+"""The ASV suite and the regression alert, run for real.
+
+* ``asv check`` and the quick run of the whole suite (every benchmark once, every installed
+  backend) in this environment: a broken benchmark fails CI.
+* In a throw-away git repository holding this working tree, with a cheap ASV configuration
+  (virtualenv with pinned NumPy only: the framework benchmarks skip, with their reason): history
+  over a range of commits, a second machine beside the first, ``asv publish`` opened in headless
+  Chromium, and the alert (``sepbench regress``): quiet on a no-op commit, firing and naming the
+  benchmark on a 2x slower NumPy predict, reporting a changed parameter count.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import math
+import os
+import re
+import shutil
+import socketserver
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PY = sys.executable
+pytestmark = pytest.mark.slow
+
+# the cheap configuration's environment: NumPy pinned as in asv.conf.json, no framework
+CHEAP_BENCH = r"PredictLatency|ModelSize|ModelCost|ErrorRate"
+
+
+def _asv_env(home: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),  # asv keeps its machine file in ~/.asv-machine.json: keep the user's untouched
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SEPBENCH_ASV_TRAIN_IMAGES="1024",
+        SEPBENCH_ASV_THREADS="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _asv(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess:
+    return _run([PY, "-m", "asv", *args], cwd, env, timeout)
+
+
+def _read_conf(path: Path) -> dict:
+    return json.loads(re.sub(r"^\s*//.*$", "", path.read_text(), flags=re.M))
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+# ---- in this environment ---------------------------------------------------------------------------
+def test_asv_conf_pins_the_frameworks() -> None:
+    conf = _read_conf(REPO / "asv.conf.json")
+    assert conf["environment_type"] == "virtualenv"
+    req = conf["matrix"]["req"]
+    assert req["tensorflow-cpu"] == ["2.21.0"] and req["torch"] == ["2.13.0"]
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert '"tensorflow-cpu==2.21.0"' in pyproject and '"torch==2.13.0"' in pyproject, "asv.conf.json and pyproject.toml pin different versions"
+
+
+def test_asv_check(tmp_path: Path) -> None:
+    proc = _asv(["check", "--python=same"], REPO, _asv_env(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "No problems found" in proc.stdout
+
+
+def test_discovery_imports_no_framework() -> None:
+    code = "import sys, benchmarks.predict, benchmarks.size, benchmarks.training; print(sorted(m for m in ('tensorflow', 'torch') if m in sys.modules))"
+    proc = _run([PY, "-c", code], REPO, dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
+    """Every benchmark once, every installed backend: what `.ci/run` relies on to catch a broken one."""
+    env = _asv_env(tmp_path)
+    assert _asv(["machine", "--yes", "--machine", "ci-quick"], REPO, env).returncode == 0
+    proc = _asv(["run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", "ci-quick"], REPO, env, timeout=1500)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert "failed" not in out, out[-5000:]
+    from impls.registry import available_backends
+
+    for name in ("time_predict", "peakmem_predict", "track_params", "track_native_bytes", "track_macs_per_image", "time_train_epoch", "track_error_rate"):
+        assert name in out
+    params_table = out[out.index("size.ModelSize.track_params"):]
+    for backend in available_backends():
+        assert re.search(rf"{backend}\s+8586\s+1427", params_table), params_table[:800]
+
+
+# ---- in a throw-away repository with the cheap configuration ------------------------------------------
+@pytest.fixture(scope="module")
+def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
+    """A git repository of this working tree: commits base -> noop -> slow (NumPy predict 2x) -> params."""
+    root = tmp_path_factory.mktemp("asv")
+    repo = root / "repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, files.split("\0")):
+        src = REPO / rel
+        if src.is_file():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / rel)
+    conf = _read_conf(repo / "asv.conf.json")
+    conf["matrix"] = {"req": {"numpy": conf["matrix"]["req"]["numpy"]}}  # the pinned NumPy, no framework
+    conf["branches"] = ["main"]
+    (repo / "asv.conf.json").write_text(json.dumps(conf, indent=2))
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    commits = {"base": _git(repo, "rev-parse", "HEAD")}
+
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA no-op change.\n")
+    _git(repo, "commit", "-qam", "noop: README only")
+    commits["noop"] = _git(repo, "rev-parse", "HEAD")
+
+    backend = repo / "impls" / "numpy_backend.py"
+    text = backend.read_text()
+    old = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
+    assert old in text, "impls/numpy_backend.py changed: update the slow-commit patch in this test"
+    backend.write_text(text.replace(old, old + "        z = self.forward_logits(x)  # the same work twice: 2x slower\n"))
+    _git(repo, "commit", "-qam", "slow: NumPy forward twice")
+    commits["slow"] = _git(repo, "rev-parse", "HEAD")
+
+    spec = repo / "sepbench" / "spec.py"
+    text = spec.read_text()
+    old = "convs = ((8, 7, 2), (16, 5, 2), (32, 3, 1))"
+    assert old in text, "sepbench/spec.py changed: update the params-commit patch in this test"
+    spec.write_text(text.replace(old, "convs = ((8, 7, 2), (16, 5, 2), (33, 3, 1))"))  # one more filter: params and MACs change
+    _git(repo, "commit", "-qam", "params: change the model")
+    commits["params"] = _git(repo, "rev-parse", "HEAD")
+
+    home = root / "home"
+    home.mkdir()
+    # two batch sizes with enough work per call to be stable between processes here (batch 1 is not:
+    # see benchmarks/predict.py); the wall-clock timer (CPU time also counts stray threads' work)
+    env = _asv_env(home, SEPBENCH_MNIST_DIR=str(mnist_dir), SEPBENCH_ASV_BATCHES="32,1000")
+    for machine in ("ci-a", "ci-b"):
+        proc = _asv(["machine", "--yes", "--machine", machine], repo, env)
+        assert proc.returncode == 0, proc.stderr
+    return {"repo": repo, "commits": commits, "env": env}
+
+
+def test_history_over_a_range_and_a_second_machine(asv_repo: dict) -> None:
+    repo, commits, env = asv_repo["repo"], asv_repo["commits"], asv_repo["env"]
+    fast = ["--attribute", "repeat=3", "--attribute", "rounds=1", "--bench", CHEAP_BENCH]
+    proc = _asv(["run", f"{commits['base']}..{commits['params']}", "--machine", "ci-a", *fast], repo, env, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    proc = _asv(["run", f"{commits['params']}^!", "--machine", "ci-b", *fast], repo, env, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+    results = repo / ".asv" / "results"
+    stored = {json.loads(p.read_text())["commit_hash"] for p in (results / "ci-a").glob("*.json") if p.name != "machine.json"}
+    assert {commits[k] for k in ("noop", "slow", "params")} <= stored  # the range base..params
+    assert any(p.name != "machine.json" for p in (results / "ci-b").glob("*.json"))
+
+    from sepbench.report.load_asv import load_asv_dir
+
+    rows, warnings, _ = load_asv_dir(results)
+    assert not warnings
+    numpy_rows = [r for r in rows if r.get("backend") == "numpy"]
+    assert not [r for r in rows if r.get("backend") in ("tensorflow", "torch")], "skipped benchmarks must not become figures"
+    err = {(r["machine"], r["commit"], r["model"]): r["value"] for r in numpy_rows if r["metric"] == "training.ErrorRate.track_error_rate"}
+    for machine, commit in (("ci-a", commits["noop"]), ("ci-a", commits["slow"]), ("ci-b", commits["params"])):
+        assert 0.0 < err[(machine, commit, "regular")] < err[(machine, commit, "separable")] < 0.95  # 1 epoch of 1,024 images
+    params = {(r["commit"], r["model"]): r["value"] for r in numpy_rows if r["metric"] == "params" and r["machine"] == "ci-a"}
+    assert params[(commits["noop"], "regular")] == 8586 and params[(commits["slow"], "separable")] == 1427
+    assert params[(commits["params"], "regular")] == 8586 + 3 * 3 * 16 + 1 + 10
+    # the framework benchmarks were skipped (no framework in this environment), not failed
+    doc = json.loads(next(p for p in (results / "ci-a").glob(f"{commits['noop'][:8]}-*.json")).read_text())
+    tp = dict(zip(doc["result_columns"], doc["results"]["size.ModelSize.track_params"]))["result"]
+    assert tp[:2] == [8586, 1427] and all(v is None or math.isnan(v) for v in tp[2:]), tp
+
+
+def _serve(directory: Path) -> tuple[socketserver.TCPServer, str]:
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(directory), **k)  # noqa: E731
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a, **k: None  # quiet
+    server = socketserver.TCPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _browse(chromium: str, url: str, tmp: Path, shot: Path) -> str:
+    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp / 'profile'}", "--window-size=1280,900",
+            "--virtual-time-budget=15000"]
+    dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    png = subprocess.run([*base, f"--screenshot={shot}", url], capture_output=True, text=True, timeout=180)
+    assert png.returncode == 0 and shot.is_file(), png.stderr[-2000:]
+    return dom.stdout
+
+
+def _not_blank(png: Path) -> float:
+    """Fraction of pixels that differ from the most common colour."""
+    import numpy as np
+    from matplotlib.image import imread
+
+    img = (imread(png)[..., :3] * 255).astype(np.uint8).reshape(-1, 3)
+    colours, counts = np.unique(img, axis=0, return_counts=True)
+    return 1.0 - counts.max() / len(img)
+
+
+def test_publish_renders_graphs_in_chromium(asv_repo: dict, tmp_path: Path) -> None:
+    repo, env = asv_repo["repo"], asv_repo["env"]
+    if not (repo / ".asv" / "results" / "ci-a").is_dir():
+        pytest.skip("no history: test_history_over_a_range_and_a_second_machine did not run")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium): cannot check the published HTML in a browser")
+    proc = _asv(["publish"], repo, env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = repo / ".asv" / "html"
+    # ASV's pages load jQuery/flot/Bootstrap from CDNs; this machine is offline: use local copies
+    if shutil.which("npm") is None and not (Path(env["HOME"]) / ".cache" / "sepbench" / "asv-vendor").is_dir():
+        pytest.skip("npm is not installed: cannot fetch the pages' JavaScript for an offline check")
+    proc = _run([PY, "-m", "sepbench.asv_vendor", str(html)], repo, env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "10 CDN files replaced" in proc.stdout and "5 checked" in proc.stdout
+    server, base_url = _serve(html)
+    try:
+        index = _browse(chromium, f"{base_url}/index.html", tmp_path, tmp_path / "index.png")
+        # the benchmark list, rendered by ASV's JavaScript from index.json
+        for name in ("track_error_rate", "time_predict", "track_params", "track_macs_per_image"):
+            assert name in index, f"{name} missing from the rendered benchmark list"
+        assert _not_blank(tmp_path / "index.png") > 0.02
+        for bench, params in (("training.ErrorRate.track_error_rate", "backend=numpy"), ("predict.PredictLatency.time_predict", "backend=numpy")):
+            dom = _browse(chromium, f"{base_url}/index.html#{bench}?{params}", tmp_path, tmp_path / f"{bench}.png")
+            assert 'class="flot-base"' in dom, f"{bench}: no graph canvas rendered"
+            assert "ci-a" in dom and "ci-b" in dom, f"{bench}: the two machines are not offered side by side"
+            assert _not_blank(tmp_path / f"{bench}.png") > 0.05
+    finally:
+        server.shutdown()
+
+
+# On this shared 2-core machine the median of a predict moves by up to 1.34x between two runs of the
+# same code (NumPy, 1,000 images, four processes each; batch 1: up to 1.8x), so the test alerts at
+# 1.5x, as the CI workflow does; the default 1.10 is for a quiet, dedicated machine.
+CI_FACTOR = "1.5"
+
+
+def _regress(asv_repo: dict, base: str, head: str, *extra: str) -> subprocess.CompletedProcess:
+    args = [PY, "-m", "sepbench", "regress", "--base", asv_repo["commits"][base], "--head", asv_repo["commits"][head], "--machine", "ci-a",
+            "--factor", CI_FACTOR, *extra]
+    return _run(args, asv_repo["repo"], asv_repo["env"], timeout=1500)
+
+
+def test_regress_is_quiet_on_a_noop_commit(asv_repo: dict) -> None:
+    proc = _regress(asv_repo, "base", "noop", "--bench", "PredictLatency|ModelSize|ModelCost")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert f"OK: no regression beyond a factor {CI_FACTOR}" in out and "REGRESSION" not in out
+
+
+def test_regress_fires_on_a_2x_slower_predict(asv_repo: dict) -> None:
+    proc = _regress(asv_repo, "noop", "slow", "--bench", "PredictLatency|ModelSize|ModelCost")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-5000:]
+    assert "REGRESSION" in out and "PERFORMANCE DECREASED" in out
+    # the table names the slowed benchmark, NumPy only (the other backends did not run)
+    flagged = [line for line in out.splitlines() if re.match(r"\|\s+\+\s+\|", line) and "predict.PredictLatency.time_predict" in line]
+    assert flagged and all("'numpy'" in line for line in flagged), out[-5000:]
+    ratios = [float(m.group(1)) for line in flagged if (m := re.search(r"\|\s+(\d+\.\d+)\s+\|\s+predict\.", line))]
+    assert ratios and max(ratios) > 1.6, flagged
+
+
+def test_regress_reports_a_changed_parameter_count(asv_repo: dict) -> None:
+    proc = _regress(asv_repo, "slow", "params", "--bench", "ModelSize|ModelCost")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out[-5000:]
+    assert "MODEL CHANGED" in out and "size.ModelSize.track_params(backend=numpy, model=regular): 8586.0 ->" in out
+    allowed = _regress(asv_repo, "slow", "params", "--bench", "ModelSize|ModelCost", "--allow-model-change")
+    assert allowed.returncode == 0, (allowed.stdout + allowed.stderr)[-3000:]
+
+
+def test_regress_rejects_bad_refs(asv_repo: dict) -> None:
+    proc = _run([PY, "-m", "sepbench", "regress", "--base", "no-such-ref"], asv_repo["repo"], asv_repo["env"])
+    assert proc.returncode == 2 and "unknown git ref 'no-such-ref'" in proc.stdout
+    proc = _run([PY, "-m", "sepbench", "regress", "--base", "HEAD", "--factor", "0.9"], asv_repo["repo"], asv_repo["env"])
+    assert proc.returncode == 2 and "factor must be > 1" in proc.stderr
