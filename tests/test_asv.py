@@ -105,6 +105,16 @@ def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
 
 
 # ---- in a throw-away repository with the cheap configuration ------------------------------------------
+def _commit_patch(repo: Path, rel: str, old: str, new: str, message: str) -> str:
+    """Replace ``old`` by ``new`` in ``rel``, commit, return the commit hash."""
+    path = repo / rel
+    text = path.read_text()
+    assert old in text, f"{rel} changed: update the patch of the {message!r} commit in this test"
+    path.write_text(text.replace(old, new))
+    _git(repo, "commit", "-qam", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
 @pytest.fixture(scope="module")
 def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
     """A git repository of this working tree: commits base -> noop -> slow (NumPy predict 2x) -> params."""
@@ -129,21 +139,11 @@ def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
     _git(repo, "commit", "-qam", "noop: README only")
     commits["noop"] = _git(repo, "rev-parse", "HEAD")
 
-    backend = repo / "impls" / "numpy_backend.py"
-    text = backend.read_text()
-    old = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
-    assert old in text, "impls/numpy_backend.py changed: update the slow-commit patch in this test"
-    backend.write_text(text.replace(old, old + "        z = self.forward_logits(x)  # the same work twice: 2x slower\n"))
-    _git(repo, "commit", "-qam", "slow: NumPy forward twice")
-    commits["slow"] = _git(repo, "rev-parse", "HEAD")
-
-    spec = repo / "sepbench" / "spec.py"
-    text = spec.read_text()
-    old = "convs = ((8, 7, 2), (16, 5, 2), (32, 3, 1))"
-    assert old in text, "sepbench/spec.py changed: update the params-commit patch in this test"
-    spec.write_text(text.replace(old, "convs = ((8, 7, 2), (16, 5, 2), (33, 3, 1))"))  # one more filter: params and MACs change
-    _git(repo, "commit", "-qam", "params: change the model")
-    commits["params"] = _git(repo, "rev-parse", "HEAD")
+    forward = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
+    commits["slow"] = _commit_patch(repo, "impls/numpy_backend.py", forward, forward + "        z = self.forward_logits(x)  # the same work twice\n",
+                                    "slow: NumPy forward twice")
+    convs = "convs = ((8, 7, 2), (16, 5, 2), (32, 3, 1))"  # one more conv3 filter: params and MACs change
+    commits["params"] = _commit_patch(repo, "sepbench/spec.py", convs, convs.replace("(32, 3, 1)", "(33, 3, 1)"), "params: change the model")
 
     home = root / "home"
     home.mkdir()
