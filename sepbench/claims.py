@@ -41,7 +41,8 @@ def decide_claims(figures: Mapping[str, Mapping[str, float | None]]) -> list[Cla
     """Decide each claim from ``figures[metric][model]`` for one backend and machine.
 
     Metrics used: ``params``, a file size (``hdf5_bytes`` if present, else ``native_bytes``),
-    ``eval_seconds`` (or any time where lower is faster) and ``test_accuracy``.
+    ``eval_seconds`` (else ``predict_10k_seconds``, the fastest predict of the 10,000 test images)
+    and ``test_accuracy``.
     """
     out: list[ClaimVerdict] = []
 
@@ -62,11 +63,13 @@ def decide_claims(figures: Mapping[str, Mapping[str, float | None]]) -> list[Cla
             )
         )
 
-    t = _get(figures, "eval_seconds")
+    t, label = _get(figures, "eval_seconds"), "eval"
+    if t is None:  # an inference path without a Keras-style evaluate: its fastest 10,000-image predict
+        t, label = _get(figures, "predict_10k_seconds"), "predict 10k"
     if t is None:
         out.append(ClaimVerdict("faster", CLAIMS["faster"], None, "evaluation time missing"))
     else:
-        out.append(ClaimVerdict("faster", CLAIMS["faster"], t[1] < t[0], f"eval {t[1]:.3f} s vs {t[0]:.3f} s ({t[1] / t[0]:.2f}x)"))
+        out.append(ClaimVerdict("faster", CLAIMS["faster"], t[1] < t[0], f"{label} {t[1]:.3f} s vs {t[0]:.3f} s ({t[1] / t[0]:.2f}x)"))
 
     acc = _get(figures, "test_accuracy")
     if acc is None:

@@ -28,3 +28,12 @@ def test_study_ratios_and_mac_ratio():
     assert round(study_ratio("hdf5_bytes"), 3) == 0.541
     assert round(study_ratio("eval_seconds"), 2) == 0.78
     assert MAC_RATIO == MODELS["separable"].macs / MODELS["regular"].macs
+
+
+def test_a_path_without_evaluate_is_decided_by_its_10k_predict_time():
+    figures = {k: dict(v) for k, v in STUDY.items() if k != "eval_seconds"}
+    figures["predict_10k_seconds"] = {"regular": 0.095, "separable": 0.081}
+    faster = next(v for v in decide_claims(figures) if v.claim == "faster")
+    assert faster.holds is True and faster.evidence.startswith("predict 10k 0.081 s vs 0.095 s")
+    figures["eval_seconds"] = {"regular": 0.3, "separable": 0.4}  # an evaluate time, when present, decides
+    assert next(v for v in decide_claims(figures) if v.claim == "faster").holds is False

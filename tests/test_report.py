@@ -358,3 +358,30 @@ def test_only_unreadable_files_is_nothing_to_report(tmp_path: Path) -> None:
                           env=_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "no results to report" in proc.stderr and str(results / "notes.json") in proc.stderr
+
+
+def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
+    """A path with no Keras-style evaluate: "faster" from its fastest 10,000-image predict, accuracy from all 10,000 images."""
+    import pandas as pd
+
+    from sepbench.report.tables import claims, figures
+
+    base = {"machine": "m", "backend": "torch", "path": "fast", "workload": "predict", "source_kind": "pytest-benchmark",
+            "created": "2026-01-01", "weights_source": "trained", "unit": ""}
+    rows = []
+    for model, times, acc in (("regular", (0.10, 0.06), 0.9127), ("separable", (0.09, 0.07), 0.9009)):
+        for batch, t in zip((32, 10_000), times):
+            rows.append({**base, "model": model, "batch_size": batch, "n_images": 10_000, "metric": "latency_s", "stat": "median", "value": t})
+            rows.append({**base, "model": model, "batch_size": batch, "n_images": 10_000, "metric": "accuracy", "stat": "value", "value": acc})
+        rows.append({**base, "model": model, "batch_size": 1, "n_images": 1, "metric": "accuracy", "stat": "value", "value": 1.0})
+        rows.append({**base, "model": model, "batch_size": 1, "n_images": 1, "metric": "params", "stat": "value",
+                     "value": 8586 if model == "regular" else 1427})
+    fig = figures(pd.DataFrame(rows))
+    t = fig[fig.metric == "predict_10k_seconds"].set_index("model")["value"]
+    assert t["regular"] == 0.06 and t["separable"] == 0.07  # the fastest batch, per model
+    acc = fig[fig.metric == "test_accuracy"].set_index("model")["value"]
+    assert acc["regular"] == 0.9127 and acc["separable"] == 0.9009  # not the 1-image accuracy
+    verdicts = claims(pd.DataFrame(rows)).set_index(["backend", "claim"])
+    assert verdicts.loc[("torch (fast)", "faster"), "holds"] == False  # noqa: E712  0.07 s vs 0.06 s
+    assert "predict 10k 0.070 s vs 0.060 s" in verdicts.loc[("torch (fast)", "faster"), "evidence"]
+    assert verdicts.loc[("torch (fast)", "small_accuracy_cost"), "holds"] == True  # noqa: E712

@@ -53,6 +53,7 @@ UNITS: dict[str, str] = {
     "test_accuracy": "fraction",
     "accuracy": "fraction",
     "eval_seconds": "seconds",
+    "predict_10k_seconds": "seconds",
     "train_seconds": "seconds",
     "epochs": "epochs",
     "latency_s": "seconds",
