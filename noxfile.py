@@ -142,14 +142,15 @@ def reproduce(session: nox.Session) -> None:
 
 
 # ---- ASV: history per commit and machine ---------------------------------------------------------
-def _pop_option(args: list[str], name: str, default: str | None = None) -> tuple[str | None, list[str]]:
-    out, value = [], default
+def _pop_option(session: nox.Session, args: list[str], name: str) -> tuple[str | None, list[str]]:
+    """Take ``NAME VALUE`` (or ``NAME=VALUE``) out of ``args``."""
+    out, value = [], None
     it = iter(args)
     for arg in it:
         if arg == name:
             value = next(it, None)
-            if value is None:
-                raise ValueError(f"{name} needs a value")
+            if value is None or value.startswith("-"):
+                session.error(f"{name} needs a value")
         elif arg.startswith(name + "="):
             value = arg.split("=", 1)[1]
         else:
@@ -163,9 +164,10 @@ def asv(session: nox.Session) -> None:
 
     ``-- --machine NAME`` names the machine (default: $SEPBENCH_ASV_MACHINE or the host name);
     ``-- --quick`` is the smoke run (every benchmark once, in this session's environment, nothing
-    saved); other options go to ``asv run``.  Results: ``.asv/results``; then ``nox -s publish``.
+    saved); other options go to ``asv run`` (a range, if given, comes first).  Results:
+    ``.asv/results``; then ``nox -s publish``.
     """
-    machine, args = _pop_option(list(session.posargs), "--machine")
+    machine, args = _pop_option(session, list(session.posargs), "--machine")
     _install(session)
     machine = machine or session.run("python", "-c", "from sepbench.asv_history import default_machine; print(default_machine())", silent=True).strip()
     session.run("asv", "machine", "--yes", "--machine", machine, env=_env())
@@ -173,9 +175,7 @@ def asv(session: nox.Session) -> None:
         args.remove("--quick")
         session.run("asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", machine, *args, env=_env())
         return
-    ranges = [a for a in args if not a.startswith("-")]
-    options = [a for a in args if a.startswith("-")]
-    spec = ranges[0] if ranges else "HEAD^!"
+    spec, options = (args[0], args[1:]) if args and not args[0].startswith("-") else ("HEAD^!", args)
     session.run("asv", "run", spec, "--machine", machine, "--show-stderr", "--skip-existing-successful", *options, env=_env())
 
 
