@@ -118,10 +118,11 @@ def seeded_weights() -> dict[str, PortableWeights]:
     return {m: init_weights(m, SEED) for m in MODELS}
 
 
-def available(backends: list[str]) -> list[str]:
-    from impls.registry import unavailable_reason
+def runnable_backends() -> list[str]:
+    """The selected backends whose framework imports here."""
+    from impls.registry import available_backends
 
-    return [b for b in backends if b in selected_backends() and unavailable_reason(b) is None]
+    return available_backends(selected_backends())
 
 
 def cached(cache: dict[tuple[str, str], Any], backend: str, model: str) -> Any:

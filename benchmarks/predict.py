@@ -24,10 +24,8 @@ class PredictLatency:
     timeout = 300
 
     def setup_cache(self) -> dict:
-        """Seeded weights of both models and the 10,000 test images (loaded and md5-checked once)."""
-        from sepbench.workloads import test_images
-
-        return {"weights": common.seeded_weights(), "images": test_images(common.TEST_IMAGES)}
+        """Seeded weights of both models (the workload loads the test images itself, once per process)."""
+        return {"weights": common.seeded_weights()}
 
     def setup(self, cache: dict, backend: str, model: str, batch_size: int) -> None:
         common.skip_unless_available(backend)

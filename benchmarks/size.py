@@ -18,13 +18,12 @@ class ModelSize:
 
     def setup_cache(self) -> dict:
         """Build every available backend x model once: (parameter count, native bytes, format)."""
+        from impls.registry import get_backend
         from sepbench.measure import native_file_size
 
         weights = common.seeded_weights()
         out: dict = {}
-        for backend in common.available(common.all_backends()):
-            from impls.registry import get_backend
-
+        for backend in common.runnable_backends():
             for model in common.MODELS:
                 params = get_backend(backend).build(weights[model]).count_params()
                 nbytes, fmt = native_file_size(backend, weights[model])

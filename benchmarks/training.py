@@ -55,6 +55,7 @@ class ErrorRate:
     timeout = 3600
 
     def setup_cache(self) -> dict:
+        from impls.registry import get_backend
         from sepbench.data import load_mnist
         from sepbench.threads import configure_threads
         from sepbench.train import train
@@ -64,11 +65,9 @@ class ErrorRate:
         x, y = load_mnist("train")
         x, y = x[:n_train], y[:n_train]
         x_test, y_test = test_images(common.TEST_IMAGES)
-        backends = common.available(common.all_backends())
+        backends = common.runnable_backends()
         configure_threads(common.threads(), backends)
         out: dict = {}
-        from impls.registry import get_backend
-
         for backend in backends:
             for model in common.MODELS:
                 result = train(backend, model, x, y, seed=common.SEED, epochs=epochs)

@@ -145,11 +145,14 @@ def regress(
     return outcome
 
 
-def _results_dir(root: Path) -> str:
-    """``results_dir`` of the repository's asv.conf.json (JSON with // comments)."""
+def read_asv_conf(path: str | os.PathLike[str]) -> dict:
+    """An ``asv.conf.json`` (JSON with whole-line ``//`` comments) as a dict."""
     import json
     import re
 
-    text = (root / "asv.conf.json").read_text()
-    text = re.sub(r"^\s*//.*$", "", text, flags=re.M)
-    return json.loads(text).get("results_dir", ".asv/results")
+    return json.loads(re.sub(r"^\s*//.*$", "", Path(path).read_text(), flags=re.M))
+
+
+def _results_dir(root: Path) -> str:
+    """``results_dir`` of the repository's asv.conf.json."""
+    return read_asv_conf(root / "asv.conf.json").get("results_dir", ".asv/results")

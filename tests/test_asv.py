@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from sepbench.asv_history import read_asv_conf
 from tests.conftest import REPO
 
 PY = sys.executable
@@ -55,10 +56,6 @@ def _asv(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) ->
     return _run([PY, "-m", "asv", *args], cwd, env, timeout)
 
 
-def _read_conf(path: Path) -> dict:
-    return json.loads(re.sub(r"^\s*//.*$", "", path.read_text(), flags=re.M))
-
-
 def _git(repo: Path, *args: str) -> str:
     env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
@@ -66,7 +63,7 @@ def _git(repo: Path, *args: str) -> str:
 
 # ---- in this environment ---------------------------------------------------------------------------
 def test_asv_conf_pins_the_frameworks() -> None:
-    conf = _read_conf(REPO / "asv.conf.json")
+    conf = read_asv_conf(REPO / "asv.conf.json")
     assert conf["environment_type"] == "virtualenv"
     req = conf["matrix"]["req"]
     assert req["tensorflow-cpu"] == ["2.21.0"] and req["torch"] == ["2.13.0"]
@@ -126,7 +123,7 @@ def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
         if src.is_file():
             (repo / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, repo / rel)
-    conf = _read_conf(repo / "asv.conf.json")
+    conf = read_asv_conf(repo / "asv.conf.json")
     conf["matrix"] = {"req": {"numpy": conf["matrix"]["req"]["numpy"]}}  # the pinned NumPy, no framework
     conf["branches"] = ["main"]
     (repo / "asv.conf.json").write_text(json.dumps(conf, indent=2))
