@@ -6,7 +6,7 @@
   (virtualenv with pinned NumPy only: the framework benchmarks skip, with their reason): history
   over a range of commits, a second machine beside the first, ``asv publish`` opened in headless
   Chromium, and the alert (``sepbench regress``): quiet on a no-op commit, firing and naming the
-  benchmark on a 2x slower NumPy predict, reporting a changed parameter count.
+  benchmark on a 3x slower NumPy predict, reporting a changed parameter count.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _commit_patch(repo: Path, rel: str, old: str, new: str, message: str) -> str
 
 @pytest.fixture(scope="module")
 def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
-    """A git repository of this working tree: commits base -> noop -> slow (NumPy predict 2x) -> params."""
+    """A git repository of this working tree: commits base -> noop -> slow (NumPy predict 3x) -> params."""
     root = tmp_path_factory.mktemp("asv")
     repo = root / "repo"
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
@@ -137,8 +137,8 @@ def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
     commits["noop"] = _git(repo, "rev-parse", "HEAD")
 
     forward = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
-    commits["slow"] = _commit_patch(repo, "impls/numpy_backend.py", forward, forward + "        z = self.forward_logits(x)  # the same work twice\n",
-                                    "slow: NumPy forward twice")
+    commits["slow"] = _commit_patch(repo, "impls/numpy_backend.py", forward, forward + "        z = self.forward_logits(x)  # the same work three times\n" * 2,
+                                    "slow: NumPy forward three times")
     convs = "convs = ((8, 7, 2), (16, 5, 2), (32, 3, 1))"  # one more conv3 filter: params and MACs change
     commits["params"] = _commit_patch(repo, "sepbench/spec.py", convs, convs.replace("(32, 3, 1)", "(33, 3, 1)"), "params: change the model")
 
@@ -252,9 +252,11 @@ def test_publish_renders_graphs_in_chromium(asv_repo: dict, tmp_path: Path) -> N
         server.shutdown()
 
 
-# On this shared 2-core machine the median of a predict moves by up to 1.34x between two runs of the
-# same code (NumPy, 1,000 images, four processes each; batch 1: up to 1.8x), so the test alerts at
-# 1.5x, as the CI workflow does; the default 1.10 is for a quiet, dedicated machine.
+# On these shared 2-core machines the median of a predict moves by up to 1.34x between two runs of the
+# same code (NumPy, 1,000 images, four processes each; batch 1: up to 1.8x; once, in CI, 1.54x at
+# batch 32 with interleaved rounds), so the test alerts at 1.5x, as the CI workflow does, and relies on
+# regress's confirmation re-run (default) to drop a one-off; the default 1.10 is for a quiet machine.
+# The slowed commit is 3x slower, so that it stays beyond 1.5x through the same noise.
 CI_FACTOR = "1.5"
 
 
@@ -271,16 +273,19 @@ def test_regress_is_quiet_on_a_noop_commit(asv_repo: dict) -> None:
     assert f"OK: no regression beyond a factor {CI_FACTOR}" in out and "REGRESSION" not in out
 
 
-def test_regress_fires_on_a_2x_slower_predict(asv_repo: dict) -> None:
+def test_regress_fires_on_a_3x_slower_predict(asv_repo: dict) -> None:
     proc = _regress(asv_repo, "noop", "slow", "--bench", "PredictLatency|ModelSize|ModelCost")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out[-5000:]
-    assert "REGRESSION" in out and "PERFORMANCE DECREASED" in out
+    assert "REGRESSION" in out and "confirmed by 1 re-run(s)" in out and "PERFORMANCE DECREASED" in out
+    # the confirmation re-ran exactly the flagged NumPy predicts, nothing else
+    confirming = next(line for line in out.splitlines() if line.startswith("== confirming"))
+    assert "time_predict('numpy'" in confirming and "track_params" not in confirming and "'torch'" not in confirming, confirming
     # the table names the slowed benchmark, NumPy only (the other backends did not run)
     flagged = [line for line in out.splitlines() if re.match(r"\|\s+\+\s+\|", line) and "predict.PredictLatency.time_predict" in line]
     assert flagged and all("'numpy'" in line for line in flagged), out[-5000:]
     ratios = [float(m.group(1)) for line in flagged if (m := re.search(r"\|\s+(\d+\.\d+)\s+\|\s+predict\.", line))]
-    assert ratios and max(ratios) > 1.6, flagged
+    assert ratios and max(ratios) > 2.0, flagged
 
 
 def test_regress_reports_a_changed_parameter_count(asv_repo: dict) -> None:

@@ -15,13 +15,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--machine", default=None, help=f"ASV machine name (default: $SEPBENCH_ASV_MACHINE or the host name, here {default_machine()!r})")
     p.add_argument("--bench", action="append", default=[], help="only benchmarks matching this regex (repeatable)")
     p.add_argument("--attribute", "-a", action="append", default=[], help="override a benchmark attribute, e.g. repeat=5 (repeatable)")
+    p.add_argument("--confirm", type=int, default=1, metavar="N",
+                   help="re-run flagged benchmarks N times; alert only if worse every time (default 1; 0: trust the first run)")
     p.add_argument("--allow-model-change", action="store_true", help="report, but do not fail on, a changed parameter or MAC count")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        outcome = regress(args.base, args.head, args.factor, args.machine, args.bench, args.attribute, args.allow_model_change)
+        outcome = regress(args.base, args.head, args.factor, args.machine, args.bench, args.attribute, args.allow_model_change, confirm=args.confirm)
     except AsvError as exc:
         print(f"sepbench regress: error: {exc}")
         return 2

@@ -1,0 +1,35 @@
+"""The pieces of ``sepbench regress`` that need no ASV run: reading `asv compare` tables."""
+
+from __future__ import annotations
+
+import re
+
+from sepbench.asv_history import exact_name_regex, worse_benchmarks
+
+# rows as `asv compare` printed them in a CI run (a noise alarm on identical code)
+TABLE = """
+| Change   | Before [fd08c700] <main~3>   | After [e87908e4] <main~2>   |   Ratio | Benchmark (Parameter)                                       |
+|----------|------------------------------|-----------------------------|---------|-------------------------------------------------------------|
+| +        | 671±20μs                     | 1.03±0.1ms                  |    1.54 | predict.PredictLatency.time_predict('numpy', 'regular', 32) |
+| -        | 1.00ms                       | 500μs                       |    0.50 | predict.PredictLatency.time_predict('numpy', 'separable', 32) |
+|          | 8586                         | 8586                        | 1.00    | size.ModelSize.track_params('numpy', 'regular')             |
+| !        | 2.00ms                       | failed                      | n/a     | predict.PredictMemory.peakmem_predict('numpy', 'regular')   |
+| +        | 0.1                          | 0.2                         |    2.00 | training.ErrorRate.track_error_rate('numpy', 'regular')     |
+"""
+
+
+def test_worse_benchmarks_takes_the_worse_and_failing_rows_only() -> None:
+    assert worse_benchmarks(TABLE) == [
+        "predict.PredictLatency.time_predict('numpy', 'regular', 32)",
+        "predict.PredictMemory.peakmem_predict('numpy', 'regular')",
+        "training.ErrorRate.track_error_rate('numpy', 'regular')",
+    ]
+    assert worse_benchmarks("BENCHMARKS NOT SIGNIFICANTLY CHANGED.") == []
+
+
+def test_exact_name_regex_selects_one_parameter_combination() -> None:
+    rx = exact_name_regex("predict.PredictLatency.time_predict('numpy', 'regular', 32)")
+    # the way ASV matches a parameterized benchmark: f"{name}({', '.join(params)})"
+    assert re.search(rx, "predict.PredictLatency.time_predict('numpy', 'regular', 32)")
+    assert not re.search(rx, "predict.PredictLatency.time_predict('numpy', 'regular', 320)")
+    assert not re.search(rx, "predict.PredictLatency.time_predict('numpy', 'separable', 32)")
