@@ -187,9 +187,7 @@ def workload_extra_info(workload: "PredictWorkload", median_s: float | None, out
     ``median_s`` is the median wall time of ``workload.run()`` in seconds (``None`` when benchmarks
     are disabled), ``output`` the value ``run()`` returned, ``flops`` the probe's FLOP/s.
     """
-    from sepbench.workloads import EvaluateWorkload
-
-    info: dict[str, Any] = {"workload": "evaluate" if isinstance(workload, EvaluateWorkload) else "predict", **workload.info}
+    info: dict[str, Any] = {"workload": workload.kind, **workload.info}
     n = int(info["n_images"])
     info["images_per_s"] = n / median_s if median_s else None
     info["accuracy"] = accuracy_of(output, workload.labels)

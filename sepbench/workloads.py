@@ -67,6 +67,7 @@ class PredictWorkload:
     seed: int = 0
     weights_source: str = field(default="", init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
+    kind = "predict"  # the ``workload`` of its results
 
     def setup(
         self, data_dir: str | None = None, weights: PortableWeights | None = None, warmup: int = 2, allow_train: bool = False
@@ -82,6 +83,7 @@ class PredictWorkload:
         self.weights = weights
         self.instance = backend.build(weights)
         self.images, self.labels = test_images(self.n_images, data_dir)
+        self._prepare()
         self.warmup_seconds: float | None = None  # wall seconds of the last warm-up run
         for _ in range(warmup):  # tracing, first-call allocation, caches
             t0 = time.perf_counter()
@@ -100,6 +102,9 @@ class PredictWorkload:
         }
         return self
 
+    def _prepare(self) -> None:
+        """Untimed, after the model and images exist: anything ``run`` needs ready (subclasses)."""
+
     def run(self) -> np.ndarray:
         """The timed part."""
         return self.instance.predict(self.images, self.batch_size, path=self.path)
@@ -111,6 +116,49 @@ class EvaluateWorkload(PredictWorkload):
 
     batch_size: int = 32
     n_images: int = TEST_IMAGES
+    kind = "evaluate"
 
     def run(self):  # type: ignore[override]
         return self.instance.evaluate(self.images, self.labels, self.batch_size)
+
+
+@dataclass
+class KerasGraphForwardWorkload(PredictWorkload):
+    """TensorFlow only: the model's forward as one ``tf.function`` called once per batch (313 calls
+    of 32 for the study's evaluate), with no Keras loop around it: the compute inside the study's
+    measurement.  ``setup`` also measures Keras's evaluate floor (``info["keras_evaluate_floor_s"]``,
+    see :mod:`sepbench.evaluate_anatomy`)."""
+
+    batch_size: int = 32
+    n_images: int = TEST_IMAGES
+    path: str = "graph"
+    kind = "graph-forward"
+
+    def _prepare(self) -> None:
+        if self.backend != "tensorflow":
+            raise ValueError(f"the Keras graph forward needs the tensorflow backend, not {self.backend!r}")
+        from sepbench.evaluate_anatomy import keras_graph_forward
+
+        self._batches = keras_graph_forward(self.instance, self.images, self.batch_size)
+
+    def setup(self, *args: Any, **kwargs: Any) -> "KerasGraphForwardWorkload":
+        super().setup(*args, **kwargs)
+        self.info["keras_evaluate_floor_s"] = _keras_floor(self.images, self.labels, self.batch_size)
+        self.info["steps"] = -(-self.n_images // self.batch_size)
+        return self
+
+    def run(self) -> np.ndarray:
+        return np.concatenate([t.numpy() for t in self._batches()])
+
+
+_FLOORS: dict[tuple[int, int], float] = {}
+
+
+def _keras_floor(images: np.ndarray, labels: np.ndarray, batch_size: int) -> float:
+    """Keras's evaluate floor for ``len(images)`` test images, measured once per process (seconds)."""
+    key = (len(images), batch_size)
+    if key not in _FLOORS:
+        from sepbench.evaluate_anatomy import keras_evaluate_floor_seconds
+
+        _FLOORS[key] = keras_evaluate_floor_seconds(images, labels, batch_size)
+    return _FLOORS[key]

@@ -385,3 +385,26 @@ def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
     assert verdicts.loc[("torch (fast)", "faster"), "holds"] == False  # noqa: E712  0.07 s vs 0.06 s
     assert "predict 10k 0.070 s vs 0.060 s" in verdicts.loc[("torch (fast)", "faster"), "evidence"]
     assert verdicts.loc[("torch (fast)", "small_accuracy_cost"), "holds"] == True  # noqa: E712
+
+
+def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
+    """Seed-style evaluation beside the study's; for TensorFlow the measured floor, graph and rest, and a 'why'."""
+    import pandas as pd
+
+    from sepbench.report.tables import evaluate_vs_study
+
+    base = {"machine": "m", "path": "default", "source_kind": "pytest-benchmark", "created": "2026-01-01", "weights_source": "trained",
+            "unit": "seconds", "batch_size": 32, "n_images": 10_000}
+    rows = []
+    for backend, model, seconds in (("tensorflow", "regular", 1.20), ("tensorflow", "separable", 1.50), ("torch", "separable", 0.50)):
+        rows.append({**base, "backend": backend, "model": model, "workload": "evaluate", "metric": "eval_seconds", "stat": "median", "value": seconds})
+    for model, graph in (("regular", 0.35), ("separable", 0.60)):
+        g = {**base, "backend": "tensorflow", "path": "graph", "model": model, "workload": "graph-forward"}
+        rows.append({**g, "metric": "latency_s", "stat": "median", "value": graph})
+        rows.append({**g, "metric": "keras_evaluate_floor_s", "stat": "value", "value": 0.50})
+    table = evaluate_vs_study(pd.DataFrame(rows)).set_index(["backend", "model"])
+    tf_reg, tf_sep, torch_sep = table.loc[("tensorflow", "regular")], table.loc[("tensorflow", "separable")], table.loc[("torch", "separable")]
+    assert tf_reg["beats_study"] == True and tf_sep["beats_study"] == False and torch_sep["beats_study"] == True  # noqa: E712  1.43 / 1.11 s
+    assert abs(tf_sep["rest_s"] - (1.50 - 0.50 - 0.60)) < 1e-12 and abs(tf_sep["ms_per_step"] - 1.50 / 313 * 1e3) < 1e-9
+    assert "0.50 s (1.60 ms/step" in tf_sep["why"] and "1.71x the regular one's time for 0.129x the MACs" in tf_sep["why"]
+    assert torch_sep["why"].startswith("beats the study's 1.11 s") and pd.isna(torch_sep["keras_floor_s"])

@@ -84,3 +84,13 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
         for col in ("ratio", "study_ratio", "mac_ratio"):
             out.at[i, col] = "" if pd.isna(r[col]) else f"{r[col]:.3f}"
     return out.fillna("")
+
+
+def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds with 3 decimals, ms/step with 2, 'beats the study' as yes/NO."""
+    out = df.copy().astype(object)
+    for col in ("study_s", "evaluate_s", "keras_floor_s", "graph_b32_s", "rest_s"):
+        out[col] = ["" if v is None or pd.isna(v) else f"{v:.3f}" for v in df[col]]
+    out["ms_per_step"] = ["" if pd.isna(v) else f"{v:.2f}" for v in df["ms_per_step"]]
+    out["beats_study"] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else ("yes" if v else "NO") for v in df["beats_study"]]
+    return out.fillna("")

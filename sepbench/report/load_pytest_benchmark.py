@@ -3,7 +3,8 @@
 Reads the tool's standard format (``machine_info``, ``commit_info``, ``datetime``,
 ``benchmarks[*].stats``) and the ``extra_info`` keys agreed in the project (workload, backend,
 model, batch_size, n_images, path, params, macs_per_image, images_per_s, accuracy,
-weights_source, native_bytes, native_format, compute_limit_fraction).
+weights_source, native_bytes, native_format, compute_limit_fraction; keras_evaluate_floor_s of the
+TensorFlow graph-forward case).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sepbench.report.tidy import UNITS, to_float
 from sepbench.results import ResultsError
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
-EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction")
+EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction", "keras_evaluate_floor_s")
 
 
 def is_pytest_benchmark(doc: Any) -> bool:

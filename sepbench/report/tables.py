@@ -243,3 +243,68 @@ def sources(df: pd.DataFrame) -> pd.DataFrame:
     g = df.groupby(["source_kind", "source_file"], dropna=False)
     out = g.agg(machine=("machine", "first"), cpu=("cpu", "first"), commit=("commit", "first"), created=("created", "first"), measurements=("value", "size")).reset_index()
     return out[cols]
+
+
+def _graph_forward(df: pd.DataFrame) -> pd.DataFrame:
+    """Per machine and model: the TensorFlow graph forward at batch 32 (median s) and Keras's evaluate floor (s)."""
+    if "workload" not in df:
+        return pd.DataFrame(columns=["machine", "model", "graph_s", "floor_s"])
+    g = df[df["workload"].eq("graph-forward") & df["model"].notna()]
+    lat = best(g[g["metric"].eq("latency_s") & g["stat"].eq("median")], ["machine", "model"])[["machine", "model", "value"]].rename(columns={"value": "graph_s"})
+    floor = best(g[g["metric"].eq("keras_evaluate_floor_s")], ["machine", "model"])[["machine", "model", "value"]].rename(columns={"value": "floor_s"})
+    return lat.merge(floor, on=["machine", "model"], how="outer")
+
+
+def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
+    """The seed-style evaluation (10,000 images at batch 32) per machine, backend and model beside the
+    study's, and, where TensorFlow's anatomy was measured, where Keras's evaluate time goes.
+
+    Columns (seconds unless named otherwise): ``study_s``, ``evaluate_s``, ``ms_per_step`` (313 steps),
+    ``beats_study``; for TensorFlow ``keras_floor_s`` (evaluate of a softmax regression: Keras's loop
+    with next to no model), ``graph_b32_s`` (the model as one ``tf.function`` called per batch of
+    32: its compute), ``rest_s`` (evaluate minus both: loss, metrics, data handling), and ``why``.
+    """
+    cols = ["machine", "backend", "model", "study_s", "evaluate_s", "ms_per_step", "beats_study", "keras_floor_s", "graph_b32_s", "rest_s", "why"]
+    fig = figures(df)
+    ev = fig[fig["metric"].eq("eval_seconds")] if not fig.empty else fig
+    if ev.empty:
+        return pd.DataFrame(columns=cols)
+    steps = -(-TEST_IMAGES // EVAL_BATCH_SIZE)
+    anatomy = _graph_forward(df).set_index(["machine", "model"])
+    rows = []
+    for r in ev.sort_values(["machine", "variant", "model"]).itertuples():
+        study = STUDY["eval_seconds"].get(r.model)
+        row = {"machine": r.machine, "backend": r.variant, "model": r.model, "study_s": study, "evaluate_s": r.value,
+               "ms_per_step": r.value / steps * 1e3, "beats_study": bool(r.value < study) if study else None,
+               "keras_floor_s": None, "graph_b32_s": None, "rest_s": None, "why": ""}
+        if r.variant == "tensorflow" and (r.machine, r.model) in anatomy.index:
+            a = anatomy.loc[(r.machine, r.model)]
+            floor, graph = a.get("floor_s"), a.get("graph_s")
+            if pd.notna(floor) and pd.notna(graph):
+                row.update(keras_floor_s=float(floor), graph_b32_s=float(graph), rest_s=float(r.value - floor - graph))
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=cols)
+    out["why"] = [_why(out, i) for i in out.index]
+    return out
+
+
+def _why(table: pd.DataFrame, i: int) -> str:
+    """The measured explanation of one row of :func:`evaluate_vs_study`."""
+    r = table.loc[i]
+    steps = -(-TEST_IMAGES // EVAL_BATCH_SIZE)
+    if r["beats_study"]:
+        return f"beats the study's {r['study_s']:.2f} s ({r['evaluate_s'] / r['study_s']:.2f}x)"
+    if pd.isna(r["keras_floor_s"]):
+        return "slower than the study; not taken apart (run `nox -s bench` with TensorFlow for the graph forward and Keras's floor)"
+    parts = [
+        f"Keras's evaluate loop alone (a softmax regression, same data and batch) takes {r['keras_floor_s']:.2f} s "
+        f"({r['keras_floor_s'] / steps * 1e3:.2f} ms/step, vs the study's {r['study_s'] / steps * 1e3:.2f} ms/step for the whole step)",
+        f"the model's compute as a graph at batch 32 {r['graph_b32_s']:.2f} s",
+        f"loss, metrics and the rest {r['rest_s']:.2f} s",
+    ]
+    other = table[(table["machine"] == r["machine"]) & (table["backend"] == r["backend"]) & (table["model"] != r["model"])]
+    if r["model"] == "separable" and len(other) and pd.notna(other["graph_b32_s"].iloc[0]):
+        reg = float(other["graph_b32_s"].iloc[0])
+        parts.append(f"the separable graph takes {r['graph_b32_s'] / reg:.2f}x the regular one's time for {MAC_RATIO:.3f}x the MACs "
+                     "(TensorFlow's CPU depthwise convolution at batch 32 is slower per MAC than its Conv2D)")
+    return "; ".join(parts)

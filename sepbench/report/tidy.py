@@ -59,6 +59,7 @@ UNITS: dict[str, str] = {
     "latency_s": "seconds",
     "images_per_s": "images/s",
     "compute_limit_fraction": "fraction",
+    "keras_evaluate_floor_s": "seconds",
     "rounds": "rounds",
 }
 

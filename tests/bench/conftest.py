@@ -122,7 +122,8 @@ def _paths(opts: BenchOptions, backend: str, model: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark: ``kind`` is "predict" (one batch), "predict-10k" or "evaluate-10k"."""
+    """One benchmark: ``kind`` is "predict" (one batch), "predict-10k", "evaluate-10k" or
+    "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate)."""
 
     kind: str
     backend: str
@@ -147,6 +148,10 @@ def _cases(opts: BenchOptions, kind: str) -> list[Case]:
             if kind == "evaluate-10k":
                 cases.append(Case(kind, backend, model, "default", 32, TEN_K))
                 continue
+            if kind == "graph-forward-10k":
+                if backend == "tensorflow":
+                    cases.append(Case(kind, backend, model, "graph", 32, TEN_K))
+                continue
             for path in _paths(opts, backend, model):
                 if kind == "predict":
                     cases += [Case(kind, backend, model, path, b, b) for b in (QUICK_LATENCY_BATCHES if opts.quick else LATENCY_BATCHES)]
@@ -156,7 +161,7 @@ def _cases(opts: BenchOptions, kind: str) -> list[Case]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    kind = {"predict_case": "predict", "predict_10k_case": "predict-10k", "evaluate_case": "evaluate-10k"}
+    kind = {"predict_case": "predict", "predict_10k_case": "predict-10k", "evaluate_case": "evaluate-10k", "graph_forward_case": "graph-forward-10k"}
     for fixture, k in kind.items():
         if fixture in metafunc.fixturenames:
             opts = bench_options(metafunc.config)
@@ -220,11 +225,13 @@ def bench_data_dir() -> str:
 def measure(benchmark, opts: BenchOptions, roofline, bench_data_dir: str) -> Callable[..., dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
     from sepbench.measure import choose_rounds, time_once, workload_extra_info
-    from sepbench.workloads import EvaluateWorkload, PredictWorkload
+    from sepbench.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PredictWorkload
 
     def run(case: Case) -> dict[str, Any]:
         if case.kind == "evaluate-10k":
             workload: PredictWorkload = EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
+        elif case.kind == "graph-forward-10k":
+            workload = KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images)
         else:
             workload = PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path)
         workload.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)

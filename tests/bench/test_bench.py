@@ -1,6 +1,7 @@
 """The benchmark suite: predict latency per backend x model x path x batch size, the study's
-Keras-style evaluate of 10,000 test images at batch 32, and 10,000 images predicted each backend's
-fastest way (every path, a few batch sizes; ``sepbench bench-summary`` picks the fastest).
+Keras-style evaluate of 10,000 test images at batch 32, 10,000 images predicted each backend's
+fastest way (every path, a few batch sizes; ``sepbench bench-summary`` picks the fastest), and,
+for TensorFlow, the anatomy of Keras's evaluate (its compute as a graph, its loop's floor).
 
 Parametrized in ``conftest.py``; every case fills the agreed ``extra_info`` keys.
 """
@@ -32,3 +33,12 @@ def test_evaluate(measure, evaluate_case) -> None:
     info = measure(evaluate_case)
     _check(info)
     assert info["n_images"] == 10_000 and info["batch_size"] == 32
+
+
+def test_keras_graph_forward(measure, graph_forward_case) -> None:
+    """TensorFlow: the model's graph called once per batch of 32 (the compute inside Keras's evaluate),
+    with Keras's evaluate floor (a softmax regression's evaluate) in ``extra_info``."""
+    info = measure(graph_forward_case)
+    _check(info)
+    assert info["workload"] == "graph-forward" and info["steps"] == 313
+    assert info["keras_evaluate_floor_s"] > 0
