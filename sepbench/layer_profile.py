@@ -129,3 +129,38 @@ def profile_torch(model: str, images: np.ndarray, chunk: int = 1024, reps: int =
     xt = torch.from_numpy(images)
     with torch.inference_mode():
         return _run_stages([xt[i : i + chunk] for i in range(0, len(xt), chunk)], stages, reps, "torch", spec.name)
+
+
+@dataclass(frozen=True)
+class GemmRate:
+    """``numpy.matmul`` throughput at one layer's im2col GEMM shape: ``(rows, depth) @ (depth, cols)``."""
+
+    model: str
+    layer: str
+    rows: int  # chunk x output positions
+    depth: int  # k x k x C_in (1 x 1 x C_in for a pointwise GEMM)
+    cols: int  # output channels
+    seconds: float  # best wall seconds of one matmul
+    flops: float  # FLOP/s: 2 x rows x depth x cols / seconds
+
+
+def layer_gemm_rates(model: str, chunk: int = 1024, reps: int = 5) -> list[GemmRate]:
+    """FLOP/s of one float32 ``matmul`` shaped like each conv layer's GEMM for ``chunk`` images, on
+    ready contiguous operands (no patch copy): what a GEMM lowering can reach at the model's shapes,
+    beside the roofline probe's square GEMM.  BLAS threads as configured."""
+    spec = get_model_spec(model)
+    rng = np.random.default_rng(0)
+    out = []
+    for row, layer in zip(spec.summary(), spec.layers):
+        if layer.kind not in ("conv", "separable_conv"):
+            continue
+        oh, ow, f = row.output_shape
+        c, k = row.input_shape[-1], layer.kernel
+        shapes = [("", k * k * c)] if layer.kind == "conv" else [(" pointwise", c)]
+        for suffix, depth in shapes:
+            a = rng.random((chunk * oh * ow, depth), dtype=np.float32)
+            b = rng.random((depth, f), dtype=np.float32)
+            dest = np.empty((a.shape[0], f), dtype=np.float32)
+            seconds, _ = _best(lambda a=a, b=b, dest=dest: np.matmul(a, b, out=dest), reps)
+            out.append(GemmRate(spec.name, layer.name + suffix, a.shape[0], depth, f, seconds, 2.0 * a.shape[0] * depth * f / seconds))
+    return out

@@ -48,3 +48,14 @@ def test_profile_command_prints_the_breakdown(mnist_dir, monkeypatch, capsys):
         assert text in out
     assert main(["profile", "--images", "0"]) == 2
     assert "must be positive" in capsys.readouterr().err
+
+
+def test_layer_gemm_rates_have_the_layers_shapes() -> None:
+    from sepbench.layer_profile import layer_gemm_rates
+
+    reg = {g.layer: g for g in layer_gemm_rates("regular", chunk=16, reps=1)}
+    assert (reg["conv1"].rows, reg["conv1"].depth, reg["conv1"].cols) == (16 * 121, 49, 8)
+    assert (reg["conv2"].rows, reg["conv2"].depth, reg["conv2"].cols) == (16 * 16, 200, 16)
+    sep = {g.layer: g for g in layer_gemm_rates("separable", chunk=16, reps=1)}
+    assert (sep["conv3 pointwise"].rows, sep["conv3 pointwise"].depth, sep["conv3 pointwise"].cols) == (16 * 4, 16, 32)
+    assert all(g.flops > 0 and g.seconds > 0 for g in [*reg.values(), *sep.values()])

@@ -50,6 +50,16 @@ def run(args: argparse.Namespace) -> int:
             rows.append((model, "total", "", f"{sum(s.macs_per_image for s in stages):,}", f"{1e3 * total:.2f}", "100%"))
         reg, sep = (sum(s.seconds for s in times[m]) for m in ("regular", "separable"))
         print_table(f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; separable/regular = {sep / reg:.2f}", ["model", "layer", "stage", "MACs / image", per, "share"], rows, right_from=3)
+    if "numpy" in backends:
+        from sepbench.measure import roofline
+
+        peak = roofline().gemm_flops
+        rows = []
+        for model in ("regular", "separable"):
+            for g in lp.layer_gemm_rates(model, chunk=args.chunk, reps=args.reps):
+                rows.append((model, g.layer, f"({g.rows:,} x {g.depth}) @ ({g.depth} x {g.cols})", f"{g.flops / 1e9:.1f}", f"{100 * g.flops / peak:.0f}%"))
+        print_table(f"float32 GEMM at the layers' shapes ({args.chunk} images, operands ready) vs the roofline probe's {peak / 1e9:.1f} GFLOP/s",
+                    ["model", "layer", "GEMM", "GFLOP/s", "of peak"], rows, right_from=3)
     if "numpy" in backends and not args.no_fast:
         rows = []
         for model in ("regular", "separable"):
