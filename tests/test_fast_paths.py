@@ -153,3 +153,10 @@ def test_torch_folded_separable_conv_equals_depthwise_then_pointwise(test_subset
             x = split(x)
     m.predict(test_subset[0][:4], path="fast")
     assert set(m.fast_choices) == {"conv1", "conv2", "conv3"} and set(m.fast_choices.values()) <= {"fold", "split"}
+
+
+def test_tensorflow_fast_path_chooses_fold_or_split_per_separable_layer(test_subset, reference):
+    x, _ = test_subset
+    m = _model("tensorflow", "separable")
+    _assert_parity(m.predict(x, batch_size=32, path="fast"), reference["separable"])
+    assert set(m.fast_choices) == {"conv1", "conv2", "conv3"} and set(m.fast_choices.values()) <= {"fold", "split"}
