@@ -37,3 +37,12 @@ def test_a_path_without_evaluate_is_decided_by_its_10k_predict_time():
     assert faster.holds is True and faster.evidence.startswith("predict 10k 0.081 s vs 0.095 s")
     figures["eval_seconds"] = {"regular": 0.3, "separable": 0.4}  # an evaluate time, when present, decides
     assert next(v for v in decide_claims(figures) if v.claim == "faster").holds is False
+
+
+def test_a_tie_is_not_faster() -> None:
+    figures = {k: dict(v) for k, v in STUDY.items() if k != "eval_seconds"}
+    figures["predict_10k_seconds"] = {"regular": 0.1000, "separable": 0.0980}  # 2 % apart: noise
+    faster = next(v for v in decide_claims(figures) if v.claim == "faster")
+    assert faster.holds is False and "a tie, not a speed-up" in faster.evidence
+    figures["predict_10k_seconds"] = {"regular": 0.1000, "separable": 0.0940}
+    assert next(v for v in decide_claims(figures) if v.claim == "faster").holds is True

@@ -367,7 +367,7 @@ def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
     from sepbench.report.tables import claims, figures
 
     base = {"machine": "m", "backend": "torch", "path": "fast", "workload": "predict", "source_kind": "pytest-benchmark",
-            "created": "2026-01-01", "weights_source": "trained", "unit": ""}
+            "source_file": "run.json", "created": "2026-01-01", "weights_source": "trained", "unit": ""}
     rows = []
     for model, times, acc in (("regular", (0.10, 0.06), 0.9127), ("separable", (0.09, 0.07), 0.9009)):
         for batch, t in zip((32, 10_000), times):
@@ -393,8 +393,8 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
 
     from sepbench.report.tables import evaluate_vs_study
 
-    base = {"machine": "m", "path": "default", "source_kind": "pytest-benchmark", "created": "2026-01-01", "weights_source": "trained",
-            "unit": "seconds", "batch_size": 32, "n_images": 10_000}
+    base = {"machine": "m", "path": "default", "source_kind": "pytest-benchmark", "source_file": "run2.json", "created": "2026-01-02",
+            "weights_source": "trained", "unit": "seconds", "batch_size": 32, "n_images": 10_000}
     rows = []
     for backend, model, seconds in (("tensorflow", "regular", 1.20), ("tensorflow", "separable", 1.50), ("torch", "separable", 0.50)):
         rows.append({**base, "backend": backend, "model": model, "workload": "evaluate", "metric": "eval_seconds", "stat": "median", "value": seconds})
@@ -402,9 +402,19 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
         g = {**base, "backend": "tensorflow", "path": "graph", "model": model, "workload": "graph-forward"}
         rows.append({**g, "metric": "latency_s", "stat": "median", "value": graph})
         rows.append({**g, "metric": "keras_evaluate_floor_s", "stat": "value", "value": 0.50})
-    table = evaluate_vs_study(pd.DataFrame(rows)).set_index(["backend", "model"])
+    # an older run of the same machine: its figures must not be mixed into the newer run's anatomy
+    old = {**base, "source_file": "run1.json", "created": "2026-01-01"}
+    rows.append({**old, "backend": "tensorflow", "model": "separable", "workload": "evaluate", "metric": "eval_seconds", "stat": "median", "value": 9.0})
+    rows.append({**old, "backend": "tensorflow", "path": "graph", "model": "separable", "workload": "graph-forward", "metric": "latency_s", "stat": "median", "value": 5.0})
+    df = pd.DataFrame(rows)
+    table = evaluate_vs_study(df).set_index(["backend", "model"])
     tf_reg, tf_sep, torch_sep = table.loc[("tensorflow", "regular")], table.loc[("tensorflow", "separable")], table.loc[("torch", "separable")]
     assert tf_reg["beats_study"] == True and tf_sep["beats_study"] == False and torch_sep["beats_study"] == True  # noqa: E712  1.43 / 1.11 s
     assert abs(tf_sep["rest_s"] - (1.50 - 0.50 - 0.60)) < 1e-12 and abs(tf_sep["ms_per_step"] - 1.50 / 313 * 1e3) < 1e-9
     assert "0.50 s (1.60 ms/step" in tf_sep["why"] and "1.71x the regular one's time for 0.129x the MACs" in tf_sep["why"]
     assert torch_sep["why"].startswith("beats the study's 1.11 s") and pd.isna(torch_sep["keras_floor_s"])
+    assert tf_sep["source"] == "pytest-benchmark run2.json"
+    # the graph-forward case is not an inference path of its own in the other tables
+    from sepbench.report.tables import claims, latency
+
+    assert "tensorflow (graph)" not in set(claims(df)["backend"]) and "tensorflow (graph)" not in set(latency(df)["backend"])
