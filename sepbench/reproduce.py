@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from sepbench.recipe import DEFAULT_RECIPE, VARIANTS, Recipe
-from sepbench.spec import MODELS, get_model_spec
+from sepbench.recipe import VARIANTS, Recipe
+from sepbench.spec import get_model_spec
 
 MODEL_ORDER = ("regular", "separable")
 TABLE_METRICS = ("params", "hdf5_bytes", "float32_bytes", "test_loss", "test_accuracy", "eval_seconds")
@@ -179,7 +179,6 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     from sepbench.data import load_mnist
     from sepbench.provenance import collect_provenance
     from sepbench.results import make_results
-    from sepbench.threads import configure_threads
 
     backends, skipped = check_options(opts)
     if not backends:
