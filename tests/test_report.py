@@ -418,3 +418,23 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
     from sepbench.report.tables import claims, latency
 
     assert "tensorflow (graph)" not in set(claims(df)["backend"]) and "tensorflow (graph)" not in set(latency(df)["backend"])
+
+
+def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from sepbench.report.load_pytest_benchmark import load_pytest_benchmark
+    from sepbench.report.tables import roofline
+
+    doc = {"machine_info": {"node": "m", "roofline": {"gemm_gflops": 100.0, "mem_bandwidth_gbs": 10.0}}, "commit_info": {}, "datetime": "2026-01-01",
+           "benchmarks": [{"name": f"t[{model}]", "group": "g", "stats": {"median": t, "min": t, "max": t, "mean": t},
+                           "extra_info": {"workload": "predict", "backend": "torch", "model": model, "path": "fast", "batch_size": 1024,
+                                          "n_images": 10_000, "weights_source": "trained"}} for model, t in (("regular", 0.05), ("separable", 0.04))]}
+    rows = load_pytest_benchmark(doc, tmp_path / "run.json")
+    assert {r["metric"] for r in rows if r["workload"] == "roofline"} == {"roofline_gemm_gflops", "roofline_mem_gbs"}
+    table = roofline(pd.DataFrame(rows)).set_index("model")
+    limit = 2 * 117_384 * 10_000 / 100e9  # 23.5 ms
+    assert abs(table.at["regular", "compute_limit_s"] - limit) < 1e-12
+    assert abs(table.at["regular", "x_limit"] - 0.05 / limit) < 1e-9 and table.at["regular", "backend"] == "torch (fast)"
+    assert abs(table.at["separable", "x_limit"] - 0.04 / (2 * 15_089 * 10_000 / 100e9)) < 1e-9
+    assert roofline(pd.DataFrame([r for r in rows if r["workload"] != "roofline"])).empty  # no probe: no row

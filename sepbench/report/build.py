@@ -34,6 +34,10 @@ class Report:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+# sections shown only when they have rows
+OPTIONAL_SECTIONS = ("evaluate_vs_study", "roofline")
+
+
 def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
     """Plain sentences saying which kinds of results are absent and what that leaves out."""
     kinds, df = loaded.kinds(), loaded.measurements
@@ -43,6 +47,9 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
                      "(evaluation time and sizes come from benchmarks if present). Run `sepbench reproduce`.")
     if "pytest-benchmark" not in kinds:
         notes.append("No pytest-benchmark run: no predict latency per batch size, images/s or speed ratios per batch size. Run `nox -s bench`.")
+    elif not df["metric"].eq("roofline_gemm_gflops").any():
+        notes.append("The pytest-benchmark runs read have no roofline probe (machine_info['roofline'], recorded by `nox -s bench`): "
+                     "no comparison with the machine's compute limit.")
     if "asv" not in kinds:
         notes.append("No ASV results: no history over commits. Run `nox -s asv`.")
     elif hist["commit"].nunique() < 2:
@@ -63,6 +70,7 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
     lat = T.latency(df)
     rt = T.ratios(df)
     ev = T.evaluate_vs_study(df)
+    rl = T.roofline(df)
     secs = [
         Section("study_vs_measured", "1. The study vs our measurements",
                 "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
@@ -87,7 +95,13 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
                 f"ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio {MAC_RATIO:.3f} "
                 "(the time ratio if time were proportional to the arithmetic; for images/s its inverse).",
                 rt, fmt.ratios(rt)),
+        Section("roofline", "2d. Against the machine's roofline",
+                "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
+                "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed memory bandwidth). "
+                "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. `sepbench profile` shows the GEMM rate at each layer's own shape.",
+                rl, fmt.roofline(rl)),
     ]
+    secs = [sec for sec in secs if sec.key not in OPTIONAL_SECTIONS or not sec.raw.empty]  # nothing to show: left out (see missing_notes)
     if df["machine"].nunique() > 1:
         pm = T.per_machine(df)
         secs.append(Section("machines", "3. Across machines", "The same figures with one column per machine (times in seconds per call).", pm, fmt.by_row_metric(pm, "metric")))

@@ -93,4 +93,22 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = ["" if v is None or pd.isna(v) else f"{v:.3f}" for v in df[col]]
     out["ms_per_step"] = ["" if pd.isna(v) else f"{v:.2f}" for v in df["ms_per_step"]]
     out["beats_study"] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else ("yes" if v else "NO") for v in df["beats_study"]]
+    out["source"] = [_short_source(v) for v in df["source"]]
+    return out.fillna("")
+
+
+def _short_source(source: Any) -> str:
+    """``pytest-benchmark 0002_<commit>_<date>.json`` -> ``pytest-benchmark 0002_<commit[:8]>`` (the CSV keeps it whole)."""
+    text = "" if source is None else str(source)
+    kind, _, name = text.partition(" ")
+    parts = name.split("_")
+    return f"{kind} {parts[0]}_{parts[1][:8]}" if len(parts) >= 3 else text
+
+
+def roofline(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds with 4 significant digits, GFLOP/s and GB/s with 1 decimal, x_limit with 2."""
+    out = df.copy().astype(object)
+    for col, f in (("seconds", "{:.4g}"), ("compute_limit_s", "{:.4g}"), ("gemm_gflops", "{:.1f}"), ("mem_gbs", "{:.1f}"), ("x_limit", "{:.2f}")):
+        out[col] = ["" if pd.isna(v) else f.format(v) for v in df[col]]
+    out["source"] = [_short_source(f"run {v}") for v in df["source"]]
     return out.fillna("")

@@ -33,12 +33,27 @@ def _labels(doc: dict[str, Any]) -> dict[str, Any]:
     return {"machine": mi.get("machine_name") or mi.get("node"), "cpu": cpu, "commit": commit, "created": doc.get("datetime")}
 
 
+def _roofline_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) -> list[dict[str, Any]]:
+    """The run's roofline probe (``machine_info["roofline"]``): GEMM GFLOP/s and memory GB/s."""
+    roof = (doc.get("machine_info") or {}).get("roofline")
+    if not isinstance(roof, dict):
+        return []
+    base = {**labels, "source_kind": "pytest-benchmark", "source_file": str(source), "backend": None, "model": None, "path": None,
+            "workload": "roofline", "batch_size": None, "n_images": None, "weights_source": None, "benchmark": "roofline probe", "params": None}
+    out = []
+    for key, metric, unit in (("gemm_gflops", "roofline_gemm_gflops", "GFLOP/s"), ("mem_bandwidth_gbs", "roofline_mem_gbs", "GB/s")):
+        v = to_float(roof.get(key))
+        if v is not None:
+            out.append({**base, "metric": metric, "stat": "value", "value": v, "unit": unit})
+    return out
+
+
 def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
     """Tidy rows of one pytest-benchmark run; raises ResultsError naming ``source`` if malformed."""
     if not is_pytest_benchmark(doc):
         raise ResultsError(f"{source}: not a pytest-benchmark JSON run (no 'machine_info' and 'benchmarks')")
     labels = _labels(doc)
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = _roofline_rows(doc, labels, source)
     for i, bench in enumerate(doc["benchmarks"]):
         if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
             raise ResultsError(f"{source}: benchmark {i} has no 'stats'")

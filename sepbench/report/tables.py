@@ -290,7 +290,7 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     Where the anatomy was measured, ``evaluate_s`` is that same run's evaluate, so the parts add up
     to it (``source`` names the file); elsewhere it is the report's figure (section 1).
     """
-    cols = ["machine", "backend", "model", "study_s", "evaluate_s", "ms_per_step", "beats_study", "keras_floor_s", "graph_b32_s", "rest_s", "why", "source"]
+    cols = ["machine", "backend", "model", "study_s", "evaluate_s", "ms_per_step", "beats_study", "keras_floor_s", "graph_b32_s", "rest_s", "source", "why"]
     fig = figures(df)
     ev = fig[fig["metric"].eq("eval_seconds")] if not fig.empty else fig
     if ev.empty:
@@ -335,3 +335,27 @@ def _why(table: pd.DataFrame, i: int) -> str:
         parts.append(f"the separable graph takes {r['graph_b32_s'] / reg:.2f}x the regular one's time for {MAC_RATIO:.3f}x the MACs "
                      "(TensorFlow's CPU depthwise convolution at batch 32 is slower per MAC than its Conv2D)")
     return "; ".join(parts)
+
+
+def roofline(df: pd.DataFrame) -> pd.DataFrame:
+    """Each backend variant's fastest 10,000-image predict against the compute limit of the run that
+    measured it.
+
+    ``compute_limit_s`` = 2 x MACs/image x 10,000 / the run's probed float32 GEMM FLOP/s (the time the
+    arithmetic alone needs); ``x_limit`` = time / limit (1.0 = at the machine's GEMM peak).  Only
+    pytest-benchmark runs record a roofline probe.
+    """
+    cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "mem_gbs", "compute_limit_s", "x_limit", "source"]
+    if df.empty or "workload" not in df or not df["metric"].eq("roofline_gemm_gflops").any():
+        return pd.DataFrame(columns=cols)
+    gflops = df[df["metric"].eq("roofline_gemm_gflops")].set_index("source_file")["value"]
+    mem = df[df["metric"].eq("roofline_mem_gbs")].set_index("source_file")["value"]
+    fig = figures(df)
+    fig = fig[fig["metric"].eq("predict_10k_seconds") & fig["source_file"].isin(gflops.index)]
+    rows = []
+    for r in fig.sort_values(["machine", "variant", "model"]).itertuples():
+        flops = float(gflops[r.source_file]) * 1e9
+        limit = 2.0 * MODELS[r.model].macs * TEST_IMAGES / flops if r.model in MODELS else float("nan")
+        rows.append({"machine": r.machine, "backend": r.variant, "model": r.model, "seconds": r.value, "gemm_gflops": flops / 1e9, "mem_gbs": float(mem.get(r.source_file, float("nan"))),
+                     "compute_limit_s": limit, "x_limit": r.value / limit, "source": Path(str(r.source_file)).name})
+    return pd.DataFrame(rows, columns=cols)
