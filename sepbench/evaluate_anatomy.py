@@ -5,7 +5,7 @@ is Keras's own per-step loop (data adapter, iterator, step function dispatch, me
 the model's compute at batch 32.  Two measurements separate them, on the same machine and thread
 settings as the evaluate they explain:
 
-- :func:`keras_graph_forward_seconds`: the model's forward pass as one ``tf.function``, called once
+- :func:`keras_graph_forward`: the model's forward pass as one ``tf.function``, called once
   per batch of 32 (313 calls, no Keras loop): the model's compute at the study's batch size;
 - :func:`keras_evaluate_floor_seconds`: ``evaluate`` of a 784 -> 10 softmax regression (7,850
   parameters, 7,840 MACs per image: one GEMM per step, 6.7 % of the regular model's MACs) with the
@@ -56,11 +56,6 @@ def keras_graph_forward(model: Any, images: np.ndarray, batch_size: int = STUDY_
     return lambda: [graph(b) for b in batches]
 
 
-def keras_graph_forward_seconds(model: Any, images: np.ndarray, batch_size: int = STUDY_BATCH, reps: int = 3) -> float:
-    """Best-of-``reps`` wall seconds of :func:`keras_graph_forward`."""
-    return _best_seconds(keras_graph_forward(model, images, batch_size), reps)
-
-
 @functools.cache
 def _softmax_regression(input_shape: tuple[int, ...], classes: int) -> Any:
     import keras
@@ -70,14 +65,13 @@ def _softmax_regression(input_shape: tuple[int, ...], classes: int) -> Any:
     return model
 
 
-def keras_evaluate_floor_seconds(images: np.ndarray, labels: np.ndarray, batch_size: int = STUDY_BATCH, reps: int = 3) -> float:
+def keras_evaluate_floor_seconds(images: np.ndarray, labels: np.ndarray, batch_size: int = STUDY_BATCH, reps: int = 3, classes: int = 10) -> float:
     """Best-of-``reps`` wall seconds of Keras ``evaluate`` of a softmax regression on ``images``.
 
     Compiled as the study compiled its models (categorical cross-entropy, accuracy); one untimed
     evaluate first builds the step function.
     """
-    classes = int(labels.max()) + 1 if len(labels) else 10
-    model = _softmax_regression(tuple(images.shape[1:]), max(classes, 10))
-    one_hot = np.eye(max(classes, 10), dtype=np.float32)[labels]
+    model = _softmax_regression(tuple(images.shape[1:]), classes)
+    one_hot = np.eye(classes, dtype=np.float32)[labels]
     model.evaluate(images, one_hot, batch_size=batch_size, verbose=0)
     return _best_seconds(lambda: model.evaluate(images, one_hot, batch_size=batch_size, verbose=0), reps)

@@ -142,9 +142,11 @@ class KerasGraphForwardWorkload(PredictWorkload):
         self._batches = keras_graph_forward(self.instance, self.images, self.batch_size)
 
     def setup(self, *args: Any, **kwargs: Any) -> "KerasGraphForwardWorkload":
+        from sepbench.evaluate_anatomy import steps
+
         super().setup(*args, **kwargs)
         self.info["keras_evaluate_floor_s"] = _keras_floor(self.images, self.labels, self.batch_size)
-        self.info["steps"] = -(-self.n_images // self.batch_size)
+        self.info["steps"] = steps(self.n_images, self.batch_size)
         return self
 
     def run(self) -> np.ndarray:

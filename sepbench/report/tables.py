@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from sepbench.claims import decide_claims
+from sepbench.evaluate_anatomy import steps as eval_steps
 from sepbench.report.tidy import SOURCE_PRIORITY
 from sepbench.spec import MODELS
 from sepbench.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
@@ -295,7 +296,7 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     ev = fig[fig["metric"].eq("eval_seconds")] if not fig.empty else fig
     if ev.empty:
         return pd.DataFrame(columns=cols)
-    steps = -(-TEST_IMAGES // EVAL_BATCH_SIZE)
+    steps = eval_steps(TEST_IMAGES, EVAL_BATCH_SIZE)
     anatomy = _graph_forward(df).set_index(["machine", "model"])
     rows = []
     for r in ev.sort_values(["machine", "variant", "model"]).itertuples():
@@ -318,7 +319,7 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
 def _why(table: pd.DataFrame, i: int) -> str:
     """The measured explanation of one row of :func:`evaluate_vs_study`."""
     r = table.loc[i]
-    steps = -(-TEST_IMAGES // EVAL_BATCH_SIZE)
+    steps = eval_steps(TEST_IMAGES, EVAL_BATCH_SIZE)
     if r["beats_study"]:
         return f"beats the study's {r['study_s']:.2f} s ({r['evaluate_s'] / r['study_s']:.2f}x)"
     if pd.isna(r["keras_floor_s"]):
