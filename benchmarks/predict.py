@@ -59,3 +59,32 @@ class PredictMemory:
 
     def peakmem_predict(self, cache: dict, backend: str, model: str) -> None:
         self.workload.run()
+
+
+class PredictFast:
+    """Seconds to predict the 10,000 MNIST test images on the backend's ``fast`` path (its own
+    chunking, set up and warmed before timing): the history of each backend's fastest way, beside
+    ``PredictLatency``'s plain idiom."""
+
+    param_names = ["backend", "model"]
+    params = [common.all_backends(), common.MODELS]
+    timer = staticmethod(common.timer())
+    warmup_time = 0.5
+    rounds = 2
+    repeat = (2, 5, 4.0)
+    timeout = 300
+
+    def setup_cache(self) -> dict:
+        """Seeded weights of both models (the workload loads the test images itself)."""
+        return {"weights": common.seeded_weights()}
+
+    def setup(self, cache: dict, backend: str, model: str) -> None:
+        common.skip_unless_available(backend)
+        common.use_threads(backend)
+        from sepbench.workloads import PredictWorkload
+
+        self.workload = PredictWorkload(backend, model, batch_size=1024, n_images=common.TEST_IMAGES, path="fast")
+        self.workload.setup(weights=cache["weights"][model], warmup=2)
+
+    def time_predict_10k(self, cache: dict, backend: str, model: str) -> None:
+        self.workload.run()

@@ -94,7 +94,7 @@ def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
     assert "failed" not in out, out[-5000:]
     from impls.registry import available_backends
 
-    for name in ("time_predict", "peakmem_predict", "track_params", "track_native_bytes", "track_macs_per_image", "time_train_epoch", "track_error_rate"):
+    for name in ("time_predict", "time_predict_10k", "peakmem_predict", "track_params", "track_native_bytes", "track_macs_per_image", "time_train_epoch", "track_error_rate"):
         assert name in out
     params_table = out[out.index("size.ModelSize.track_params"):]
     for backend in available_backends():
