@@ -153,11 +153,8 @@ def regress(
     if head == "HEAD" and working_tree_dirty(cwd):
         print("note: the working tree has uncommitted changes; ASV benchmarks the committed HEAD only", file=sys.stderr)
     ensure_machine(machine, cwd)
-    select: list[str] = []
-    for b in bench or []:
-        select += ["--bench", b]
-    for a in attributes or []:
-        select += ["--attribute", a]
+    attrs = [x for a in attributes or [] for x in ("--attribute", a)]
+    select = [x for b in bench or [] for x in ("--bench", b)] + attrs
     print(f"== asv continuous: {base} ({base_hash[:8]}) -> {head} ({head_hash[:8]}), factor {factor}, machine {machine}", flush=True)
     status = asv("continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *select, base_hash, head_hash, cwd=cwd, check=False).returncode
     for attempt in range(1, confirm + 1):
@@ -169,7 +166,6 @@ def regress(
             break
         print(f"== confirming {len(flagged)} flagged benchmark(s), re-run {attempt} of {confirm}: " + "; ".join(flagged), flush=True)
         again = [x for name in flagged for x in ("--bench", exact_name_regex(name))]
-        attrs = [x for a in attributes or [] for x in ("--attribute", a)]
         status = asv("continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *again, *attrs, base_hash, head_hash, cwd=cwd, check=False).returncode
         if status == 0:
             print(f"== not confirmed: {'; '.join(flagged)} within a factor {factor} in re-run {attempt} (noise in the first run)", flush=True)

@@ -134,9 +134,11 @@ class KerasGraphForwardWorkload(PredictWorkload):
     path: str = "graph"
     kind = "graph-forward"
 
-    def _prepare(self) -> None:
+    def __post_init__(self) -> None:  # refuse before any model is built or data loaded
         if self.backend != "tensorflow":
             raise ValueError(f"the Keras graph forward needs the tensorflow backend, not {self.backend!r}")
+
+    def _prepare(self) -> None:
         from sepbench.evaluate_anatomy import keras_graph_forward
 
         self._batches = keras_graph_forward(self.instance, self.images, self.batch_size)
