@@ -115,6 +115,12 @@ class InferenceModel(abc.ABC):
         outs = [self._forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
 
+    def fast_config(self) -> dict[str, Any]:
+        """What this model's ``"fast"`` path chose on this machine (lowering, memory format, chunk
+        size in images, ...), building it if needed; ``{}`` for a backend without a fast path.
+        Recorded with every fast-path result, since the choice is measured and so machine-dependent."""
+        return {}
+
     @abc.abstractmethod
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """Probabilities for one validated float32 NHWC batch."""

@@ -41,6 +41,11 @@ class NumpyModel(InferenceModel):
             self._fast = FastForward(self.spec, self._weights, plan)
         return self._fast
 
+    def fast_config(self) -> dict[str, Any]:
+        """The autotuned plan: chunk (images) and the lowering of each layer group."""
+        plan = self.fast_plan()
+        return {"chunk": plan.chunk, "layers": dict(plan.methods)}
+
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Same probabilities as ``default``, computed by the autotuned lowering in its own chunks.
 

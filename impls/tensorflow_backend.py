@@ -140,6 +140,11 @@ class KerasModel(InferenceModel):
             self._graph = tf.function(forward, input_signature=signature, jit_compile=FAST_XLA)
         return self._graph
 
+    def fast_config(self) -> dict[str, Any]:
+        """Chunk sizes (images; parallel ones when more than one intra-op thread), XLA, fold/split per separable layer."""
+        self._fast_function()
+        return {"chunk": FAST_CHUNK, "parallel_chunk": FAST_PARALLEL_CHUNK, "xla": FAST_XLA, "layers": dict(self.fast_choices)}
+
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Same probabilities as ``default``, from one ``tf.function`` graph of raw ``tf.nn`` ops on
         constant weights (traced once for any batch length), called on chunks of :data:`FAST_CHUNK`

@@ -13,6 +13,7 @@ Inputs arrive NHWC and are permuted to NCHW inside the module.
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
 from pathlib import Path
@@ -106,7 +107,10 @@ class _Probabilities(nn.Module):
         return torch.softmax(x, dim=1) if self.softmax else x
 
 
-FAST_CHUNK = 1024  # images per traced call; see TorchModel._predict_fast
+FAST_CHUNKS: tuple[int, ...] = (512, 1024, 2048)  # images per traced call, tried by the fast path
+MEMORY_FORMATS: dict[str, torch.memory_format] = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+TUNE_IMAGES = 4096  # random images each (memory format, chunk) candidate is timed on
+TUNE_ROUNDS = 3  # interleaved rounds; the best round of each candidate counts
 
 
 def _folded_conv(layer: LayerSpec, depthwise: np.ndarray, pointwise: np.ndarray, bias: np.ndarray) -> nn.Conv2d:
@@ -132,6 +136,12 @@ def _cpu_seconds(module: nn.Module, x: torch.Tensor, reps: int = 5) -> float:
     return best
 
 
+def _run_chunks(module: torch.jit.ScriptModule, x: torch.Tensor, chunk: int, memory_format: torch.memory_format) -> torch.Tensor:
+    """``module`` over ``x`` (NCHW) ``chunk`` images at a time, each chunk in ``memory_format``."""
+    outs = [module(x[i : i + chunk].contiguous(memory_format=memory_format)) for i in range(0, len(x), chunk)]
+    return torch.cat(outs) if len(outs) > 1 else outs[0]
+
+
 class TorchModel(InferenceModel):
     backend = "torch"
     native_suffixes = (".pt",)
@@ -142,71 +152,128 @@ class TorchModel(InferenceModel):
         self.module = build_module(self.spec).to(torch.float32)
         self.module.eval()
         self._traced: torch.jit.ScriptModule | None = None
+        self._forced: tuple[str, int] | None = None  # (memory format, chunk) from set_fast_config
         self.fast_choices: dict[str, str] = {}  # separable layer -> "fold" | "split", set on the first fast call
+        self.fast_memory_format = "contiguous"  # MEMORY_FORMATS key, chosen on the first fast call
+        self.fast_chunk = FAST_CHUNKS[0]  # images per traced call, chosen on the first fast call
+        self.fast_tuning: dict[str, float] = {}  # "format/chunk" -> best wall seconds per image
         self.set_weights(weights)
 
-    def _fast_layers(self, example: torch.Tensor) -> nn.ModuleDict:
-        """The layers for the fast path: each separable layer as it is (depthwise + pointwise) or
-        folded into one dense conv, whichever measures faster on its real input here."""
+    def _fast_layers(self, example: torch.Tensor, memory_format: torch.memory_format) -> tuple[nn.ModuleDict, dict[str, str]]:
+        """The layers for the fast path, copies in ``memory_format``: each separable layer as it is
+        (depthwise + pointwise) or folded into one dense conv, whichever takes less CPU time on its
+        real input (``example`` and what the layers before make of it) here; and that choice per
+        separable layer ("fold" | "split")."""
         weights = self.get_weights()
         layers = nn.ModuleDict()
-        self.fast_choices = {}
+        choices: dict[str, str] = {}
         x = example
         for layer in self.spec.layers:
-            module = self.module.layers[layer.name]
+            module = copy.deepcopy(self.module.layers[layer.name]).to(memory_format=memory_format)
             if layer.kind == "separable_conv":
                 w = weights.layer(layer.name)
-                folded = _folded_conv(layer, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"])
+                folded = _folded_conv(layer, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"]).to(memory_format=memory_format)
                 split_s, fold_s = _cpu_seconds(module, x), _cpu_seconds(folded, x)
-                self.fast_choices[layer.name] = "fold" if fold_s < split_s else "split"
+                choices[layer.name] = "fold" if fold_s < split_s else "split"
                 module = folded if fold_s < split_s else module
             layers[layer.name] = module
             x = module(x)
-        return layers
+        return layers, choices
+
+    def _traced_for(self, memory_format: str) -> tuple[torch.jit.ScriptModule, dict[str, str]]:
+        """The fast graph in one memory format: layers chosen by :meth:`_fast_layers`, traced and frozen."""
+        h, w, c = self.spec.input_shape
+        mf = MEMORY_FORMATS[memory_format]
+        example = torch.rand((FAST_CHUNKS[0], c, h, w), dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+        example = example.contiguous(memory_format=mf)
+        with torch.inference_mode(), warnings.catch_warnings():
+            # TorchScript is deprecated in favour of torch.compile, which measured no faster here
+            warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*torch.jit")
+            layers, choices = self._fast_layers(example, mf)
+            probs = _Probabilities(layers, self.spec.layers[-1].activation == "softmax").eval()
+            traced = torch.jit.freeze(torch.jit.trace(probs, example))
+            for _ in range(2):  # the profiling executor optimises on the first calls
+                traced(example)
+        return traced, choices
 
     def _fast_module(self) -> torch.jit.ScriptModule:
+        """Build the fast graph once: trace it in each memory format, then (unless
+        :meth:`set_fast_config` fixed them) time every (memory format, chunk size) on
+        :data:`TUNE_IMAGES` random images in :data:`TUNE_ROUNDS` interleaved rounds and keep the
+        fastest (``fast_memory_format``, ``fast_chunk``; ``fast_tuning`` holds the seconds per image)."""
         if self._traced is None:
-            h, w, c = self.spec.input_shape
-            example = torch.rand((FAST_CHUNK, c, h, w), dtype=torch.float32, generator=torch.Generator().manual_seed(0))
-            with torch.inference_mode(), warnings.catch_warnings():
-                # TorchScript is deprecated in favour of torch.compile, which measured no faster here
-                warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*torch.jit")
-                layers = self._fast_layers(example)
-                traced = torch.jit.trace(_Probabilities(layers, self.spec.layers[-1].activation == "softmax").eval(), example)
-                self._traced = torch.jit.freeze(traced)
-                for _ in range(2):  # the profiling executor optimises on the first calls
-                    self._traced(example)
+            formats = [self._forced[0]] if self._forced else list(MEMORY_FORMATS)
+            chunks = [self._forced[1]] if self._forced else list(FAST_CHUNKS)
+            graphs = {fmt: self._traced_for(fmt) for fmt in formats}
+            best: dict[tuple[str, int], float] = {}
+            if len(formats) * len(chunks) > 1:
+                h, w, c = self.spec.input_shape
+                sample = torch.rand((TUNE_IMAGES, c, h, w), dtype=torch.float32, generator=torch.Generator().manual_seed(1))
+                with torch.inference_mode():
+                    for _ in range(TUNE_ROUNDS):
+                        for fmt in formats:
+                            for chunk in chunks:
+                                t0 = time.perf_counter()
+                                _run_chunks(graphs[fmt][0], sample, chunk, MEMORY_FORMATS[fmt])
+                                seconds = time.perf_counter() - t0
+                                best[fmt, chunk] = min(best.get((fmt, chunk), float("inf")), seconds)
+            fmt, chunk = min(best, key=best.__getitem__) if best else (formats[0], chunks[0])
+            self._traced, self.fast_choices = graphs[fmt]
+            self.fast_memory_format, self.fast_chunk = fmt, chunk
+            self.fast_tuning = {f"{f}/{n}": s / TUNE_IMAGES for (f, n), s in best.items()}
         return self._traced
 
+    def set_fast_config(self, memory_format: str | None = None, chunk: int | None = None) -> None:
+        """Fix the fast path's memory format (a :data:`MEMORY_FORMATS` key) and chunk (images)
+        instead of measuring them, e.g. to test one; both ``None`` returns to measuring."""
+        if (memory_format is None) != (chunk is None):
+            raise ValueError("set_fast_config: give both memory_format and chunk, or neither")
+        if memory_format is not None and memory_format not in MEMORY_FORMATS:
+            raise ValueError(f"unknown memory format {memory_format!r}; known: {', '.join(MEMORY_FORMATS)}")
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+            raise ValueError(f"chunk must be a positive number of images, got {chunk!r}")
+        self._forced = (memory_format, chunk) if memory_format is not None else None
+        self._traced = None
+
+    def fast_config(self) -> dict[str, Any]:
+        """What the fast path chose on this machine: memory format, chunk (images), fold/split per separable layer."""
+        self._fast_module()
+        return {"memory_format": self.fast_memory_format, "chunk": self.fast_chunk, "layers": dict(self.fast_choices)}
+
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """Same probabilities as ``default``, from a traced and frozen graph (TorchScript), in chunks
-        of :data:`FAST_CHUNK` images, under ``inference_mode``, with the threads ``set_threads`` set.
+        """Same probabilities as ``default``, from a traced and frozen graph (TorchScript) under
+        ``inference_mode``, with the threads ``set_threads`` set, in the memory format and chunk
+        size that measured fastest here (:meth:`fast_config`).
 
         ``batch_size`` is validated but not used: the result for all ``N`` images does not depend on
-        it.  Tracing happens on the first call (warm-up), not in timed calls.
+        it.  Tracing and tuning happen on the first call (warm-up, about a second), not in timed calls.
 
         Each separable layer runs either as depthwise + pointwise or folded into the equivalent dense
         conv, chosen by measuring both on the first call (``fast_choices`` records the choice):
         PyTorch's CPU depthwise conv on one input channel is slow, so folding conv1 paid (separable
         10,000 images, 1 thread, CPU s: all split 0.099, conv1 folded 0.043, all folded 0.046).
 
-        Measured alternatives (10,000 test images, 1 thread, CPU seconds, shared 2-core Xeon,
-        one run, regular / separable): eager chunk 256 0.061 / 0.057, eager 1024 0.056 / 0.042,
-        trace+freeze 1024 0.037 / 0.049, trace+freeze channels_last 1024 0.055 / 0.046,
-        ``torch.compile`` (inductor) 1024 0.055 / 0.049 after 38 s of compiling.  Chunks of 4096
-        were no faster than 1024; channels_last and ``torch.compile`` gave nothing here.
-        Chunks on two worker threads with one intra-op thread each (as the NumPy fast path does),
-        against one sequence of chunks with two intra-op threads, interleaved, 15 rounds, 2-core AMD
-        EPYC, wall s min / median: regular 0.070 / 0.082 vs 0.071 / 0.080, separable 0.061 / 0.080
-        vs 0.061 / 0.073: no gain, so not done.
+        Why measured and not fixed: the best memory format depends on the CPU.  On the shared 2-core
+        Xeon (Sapphire Rapids), 10,000 test images, 1 thread, CPU s, regular / separable: eager chunk
+        256 0.061 / 0.057, eager 1024 0.056 / 0.042, trace+freeze 1024 0.037 / 0.049, trace+freeze
+        channels_last 1024 0.055 / 0.046, ``torch.compile`` (inductor) 1024 0.055 / 0.049 after 38 s of
+        compiling.  On the shared 2-core AMD EPYC, 2 threads, 12 interleaved rounds, wall ms min /
+        median, regular: contiguous 512 51.0 / 73.5, 1024 49.7 / 68.6, 2048 48.5 / 66.9; channels_last
+        512 47.2 / 69.0, 1024 44.7 / 66.8, 2048 43.7 / 60.5; separable: contiguous 1024 47.7 / 63.3,
+        channels_last 2048 35.5 / 51.7.  Also tried there: ``torch.jit.optimize_for_inference`` (oneDNN
+        prepacked convs) 1024 66.1 / 71.6, ``to_mkldnn`` blocked layout 2500 50.9 / 53.9, conv1 by
+        space-to-depth (a 4x4 stride-1 conv on 4 channels: 1.31x the MACs) no faster, ``unfold`` +
+        ``matmul`` 5x slower.  Chunks on two worker threads with one intra-op thread each (as the NumPy
+        fast path does), against one sequence of chunks with two intra-op threads, interleaved, 15
+        rounds, AMD EPYC, wall s min / median: regular 0.070 / 0.082 vs 0.071 / 0.080, separable
+        0.061 / 0.080 vs 0.061 / 0.073: no gain, so not done.
         """
         module = self._fast_module()
         n, h, w, c = x.shape
         # NHWC -> NCHW; for one channel this is a free reshape of the same memory
-        xt = torch.from_numpy(x).reshape(n, c, h, w) if c == 1 else torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+        xt = torch.from_numpy(x).reshape(n, c, h, w) if c == 1 else torch.from_numpy(x).permute(0, 3, 1, 2)
         with torch.inference_mode():
-            outs = [module(xt[i : i + FAST_CHUNK]) for i in range(0, n, FAST_CHUNK)]
-            return (torch.cat(outs) if len(outs) > 1 else outs[0]).numpy()
+            return _run_chunks(module, xt, self.fast_chunk, MEMORY_FORMATS[self.fast_memory_format]).numpy()
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

@@ -100,6 +100,8 @@ class PredictWorkload:
             "macs_per_image": spec.macs,
             "weights_source": self.weights_source,
         }
+        if self.path == "fast":  # measured per machine: record what was chosen
+            self.info["fast_config"] = self.instance.fast_config()
         return self
 
     def _prepare(self) -> None:

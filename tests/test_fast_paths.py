@@ -160,3 +160,49 @@ def test_tensorflow_fast_path_chooses_fold_or_split_per_separable_layer(test_sub
     m = _model("tensorflow", "separable")
     _assert_parity(m.predict(x, batch_size=32, path="fast"), reference["separable"])
     assert set(m.fast_choices) == {"conv1", "conv2", "conv3"} and set(m.fast_choices.values()) <= {"fold", "split"}
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_torch_fast_path_is_exact_in_every_memory_format_and_chunk(model, test_subset, reference):
+    """The torch fast path picks a memory format and chunk by timing: each one it may pick is exact."""
+    backend_or_skip("torch")
+    from impls.torch_backend import FAST_CHUNKS, MEMORY_FORMATS
+
+    x, _ = test_subset
+    m = _model("torch", model)
+    for memory_format in MEMORY_FORMATS:
+        for chunk in (FAST_CHUNKS[0], FAST_CHUNKS[-1]):  # 2,000 images: 3 full chunks + 464; one short chunk
+            m.set_fast_config(memory_format, chunk)
+            _assert_parity(m.predict(x, path="fast"), reference[model])
+            assert m.fast_config()["memory_format"] == memory_format and m.fast_config()["chunk"] == chunk
+    m.set_fast_config()  # back to measuring: the choice is one of the candidates, with a time for each
+    m.predict(x[:2], path="fast")
+    assert set(m.fast_tuning) == {f"{f}/{c}" for f in MEMORY_FORMATS for c in FAST_CHUNKS}
+    assert all(0 < s < 1 for s in m.fast_tuning.values())  # seconds per image
+    assert f"{m.fast_memory_format}/{m.fast_chunk}" == min(m.fast_tuning, key=m.fast_tuning.__getitem__)
+
+
+def test_torch_set_fast_config_rejects_bad_values():
+    backend_or_skip("torch")
+    m = _model("torch", "regular")
+    with pytest.raises(ValueError, match="unknown memory format 'nhwc'; known: contiguous, channels_last"):
+        m.set_fast_config("nhwc", 1024)
+    with pytest.raises(ValueError, match="positive number of images"):
+        m.set_fast_config("channels_last", 0)
+    with pytest.raises(ValueError, match="both memory_format and chunk"):
+        m.set_fast_config("channels_last")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_config_says_what_the_fast_path_chose(backend):
+    """Recorded with each fast-path result: the choices are measured, so they differ by machine."""
+    m = _model(backend, "separable")
+    config = m.fast_config()
+    assert config["chunk"] >= 1
+    assert set(config["layers"]) >= {"conv1", "conv2", "conv3"}
+    if backend == "numpy":
+        assert all(isinstance(v, str) and v for v in config["layers"].values())
+    else:
+        assert set(config["layers"].values()) <= {"fold", "split"}
+    if backend == "torch":
+        assert config["memory_format"] in ("contiguous", "channels_last")

@@ -84,3 +84,13 @@ def test_extra_info_of_a_real_numpy_workload(mnist_dir):
     assert ev_info["workload"] == "evaluate" and ev_info["batch_size"] == 32
     assert ev_info["images_per_s"] is None and ev_info["compute_limit_fraction"] is None
     assert "loss" in ev_info and 0 <= ev_info["accuracy"] <= 1
+
+
+def test_a_fast_path_workload_records_what_the_fast_path_chose(mnist_dir):
+    from sepbench.workloads import PredictWorkload
+
+    w = PredictWorkload("numpy", "regular", batch_size=64, n_images=64, path="fast").setup(data_dir=str(mnist_dir), warmup=1)
+    assert w.info["fast_config"] == w.instance.fast_config()
+    assert set(w.info["fast_config"]["layers"]) == {"conv1", "conv2", "conv3", "gap+dense"}
+    plain = PredictWorkload("numpy", "regular", batch_size=64, n_images=64).setup(data_dir=str(mnist_dir), warmup=0)
+    assert "fast_config" not in plain.info
