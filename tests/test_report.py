@@ -430,6 +430,7 @@ def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_pat
            "benchmarks": [{"name": f"t[{model}]", "group": "g", "stats": {"median": t, "min": t, "max": t, "mean": t},
                            "extra_info": {"workload": "predict", "backend": "torch", "model": model, "path": "fast", "batch_size": 1024,
                                           "n_images": 10_000, "weights_source": "trained"}} for model, t in (("regular", 0.05), ("separable", 0.04))]}
+    doc["benchmarks"][1]["extra_info"]["fast_config"] = {"memory_format": "channels_last", "chunk": 2048, "layers": {"conv1": "fold", "conv2": "split"}}
     rows = load_pytest_benchmark(doc, tmp_path / "run.json")
     assert {r["metric"] for r in rows if r["workload"] == "roofline"} == {"roofline_gemm_gflops", "roofline_mem_gbs"}
     table = roofline(pd.DataFrame(rows)).set_index("model")
@@ -437,4 +438,14 @@ def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_pat
     assert abs(table.at["regular", "compute_limit_s"] - limit) < 1e-12
     assert abs(table.at["regular", "x_limit"] - 0.05 / limit) < 1e-9 and table.at["regular", "backend"] == "torch (fast)"
     assert abs(table.at["separable", "x_limit"] - 0.04 / (2 * 15_089 * 10_000 / 100e9)) < 1e-9
+    assert table.at["separable", "chosen"] == "channels_last, chunk 2048; conv1 fold, conv2 split"
+    assert table.at["regular", "chosen"] == ""  # a run that recorded no choice
     assert roofline(pd.DataFrame([r for r in rows if r["workload"] != "roofline"])).empty  # no probe: no row
+
+
+def test_describe_config_of_each_backends_fast_path() -> None:
+    from sepbench.report.load_pytest_benchmark import describe_config
+
+    assert describe_config({"chunk": 512, "layers": {"conv1": "rows+b", "gap+dense": "fused"}}) == "chunk 512; conv1 rows+b, gap+dense fused"
+    assert describe_config({"chunk": 1024, "parallel_chunk": 5000, "xla": False, "layers": {}}) == "chunk 1024"
+    assert describe_config(None) is None and describe_config({}) is None and describe_config("junk") is None

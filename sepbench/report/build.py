@@ -98,7 +98,9 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
         Section("roofline", "2d. Against the machine's roofline",
                 "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
                 "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed memory bandwidth). "
-                "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. `sepbench profile` shows the GEMM rate at each layer's own shape.",
+                "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
+                "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
+                "`sepbench profile` shows the GEMM rate at each layer's own shape.",
                 rl, fmt.roofline(rl)),
     ]
     secs = [sec for sec in secs if sec.key not in OPTIONAL_SECTIONS or not sec.raw.empty]  # nothing to show: left out (see missing_notes)

@@ -3,8 +3,8 @@
 Reads the tool's standard format (``machine_info``, ``commit_info``, ``datetime``,
 ``benchmarks[*].stats``) and the ``extra_info`` keys agreed in the project (workload, backend,
 model, batch_size, n_images, path, params, macs_per_image, images_per_s, accuracy,
-weights_source, native_bytes, native_format, compute_limit_fraction; keras_evaluate_floor_s of the
-TensorFlow graph-forward case).
+weights_source, native_bytes, native_format, compute_limit_fraction; fast_config of a fast path;
+keras_evaluate_floor_s of the TensorFlow graph-forward case).
 """
 
 from __future__ import annotations
@@ -17,6 +17,19 @@ from sepbench.results import ResultsError
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction", "keras_evaluate_floor_s")
+
+
+def describe_config(config: Any) -> str | None:
+    """A fast path's recorded choice (``extra_info["fast_config"]``) in one line:
+    ``"channels_last, chunk 2048; conv1 fold, conv2 split, conv3 split"``; ``None`` if there is none."""
+    if not isinstance(config, dict) or not config:
+        return None
+    head = [str(config["memory_format"])] if config.get("memory_format") else []
+    if config.get("chunk") is not None:
+        head.append(f"chunk {config['chunk']}")
+    layers = config.get("layers") if isinstance(config.get("layers"), dict) else {}
+    tail = ", ".join(f"{name} {how}" for name, how in layers.items())
+    return "; ".join(part for part in (", ".join(head), tail) if part) or None
 
 
 def is_pytest_benchmark(doc: Any) -> bool:
@@ -72,6 +85,7 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
             "backend": pick("backend"),
             "model": pick("model"),
             "path": pick("path") or "default",
+            "config": describe_config(extra.get("fast_config")),
             "workload": workload,
             "batch_size": pick("batch_size"),
             "n_images": pick("n_images"),

@@ -343,10 +343,10 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
     measured it.
 
     ``compute_limit_s`` = 2 x MACs/image x 10,000 / the run's probed float32 GEMM FLOP/s (the time the
-    arithmetic alone needs); ``x_limit`` = time / limit (1.0 = at the machine's GEMM peak).  Only
-    pytest-benchmark runs record a roofline probe.
+    arithmetic alone needs); ``x_limit`` = time / limit (1.0 = at the machine's GEMM peak); ``chosen``
+    what a fast path picked by measurement in that run.  Only pytest-benchmark runs record a roofline probe.
     """
-    cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "mem_gbs", "compute_limit_s", "x_limit", "source"]
+    cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "mem_gbs", "compute_limit_s", "x_limit", "chosen", "source"]
     if df.empty or "workload" not in df or not df["metric"].eq("roofline_gemm_gflops").any():
         return pd.DataFrame(columns=cols)
     gflops = df[df["metric"].eq("roofline_gemm_gflops")].set_index("source_file")["value"]
@@ -358,5 +358,6 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
         flops = float(gflops[r.source_file]) * 1e9
         limit = 2.0 * MODELS[r.model].macs * TEST_IMAGES / flops if r.model in MODELS else float("nan")
         rows.append({"machine": r.machine, "backend": r.variant, "model": r.model, "seconds": r.value, "gemm_gflops": flops / 1e9, "mem_gbs": float(mem.get(r.source_file, float("nan"))),
-                     "compute_limit_s": limit, "x_limit": r.value / limit, "source": Path(str(r.source_file)).name})
+                     "compute_limit_s": limit, "x_limit": r.value / limit, "chosen": r.config if isinstance(r.config, str) else "",
+                     "source": Path(str(r.source_file)).name})
     return pd.DataFrame(rows, columns=cols)

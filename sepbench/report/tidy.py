@@ -30,6 +30,7 @@ COLUMNS: tuple[str, ...] = (
     "backend",
     "model",
     "path",
+    "config",  # what a measured-per-machine path chose (pytest-benchmark extra_info["fast_config"])
     "workload",
     "batch_size",
     "n_images",
