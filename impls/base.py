@@ -93,6 +93,9 @@ class InferenceModel(abc.ABC):
     backend: ClassVar[str]
     native_suffixes: ClassVar[tuple[str, ...]]
     paths: ClassVar[tuple[str, ...]] = ("default",)
+    # paths whose work does not depend on ``batch_size`` (they run in their own chunks): benchmarked
+    # once per image count, since timing them at several batch sizes only repeats one measurement
+    batch_free_paths: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, weights: PortableWeights) -> None:
         self.spec: ModelSpec = weights.spec

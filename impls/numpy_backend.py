@@ -18,6 +18,7 @@ class NumpyModel(InferenceModel):
     backend = "numpy"
     native_suffixes = (".npz",)
     paths = ("default", "fast")
+    batch_free_paths = ("fast",)
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)

@@ -96,6 +96,7 @@ class KerasModel(InferenceModel):
     backend = "tensorflow"
     native_suffixes = (".h5", ".keras")
     paths = ("default", "fast")
+    batch_free_paths = ("fast",)
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)

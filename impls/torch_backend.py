@@ -146,6 +146,7 @@ class TorchModel(InferenceModel):
     backend = "torch"
     native_suffixes = (".pt",)
     paths = ("default", "fast")
+    batch_free_paths = ("fast",)
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)

@@ -91,3 +91,20 @@ def test_summary_of_a_saved_run_runs_on_real_output(baseline: tuple[Path, Path])
     assert list(df["name"]) == ["test_predict[numpy-regular-default-b32-n32]"]
     assert df.loc[0, "median"] > 0 and df.loc[0, "backend"] == "numpy"
     assert "roofline" in machine
+
+
+def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> None:
+    """The fast paths ignore ``batch_size``: one 10,000-image case each (repeats of one measurement
+    would make "the fastest way" the minimum of several samples, biased low); the default path
+    keeps every batch size."""
+    env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir)}
+    cmd = [sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy"]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    ids = [line.split("[", 1)[1].rstrip("]") for line in out.stdout.splitlines() if line.startswith("tests/bench/") and "[numpy-regular-" in line]
+    ten_k = [i for i in ids if i.endswith("-n10000")]
+    assert sorted(i for i in ten_k if "-fast-" in i) == ["numpy-regular-fast-b1024-n10000"]
+    assert sorted(i for i in ten_k if "-default-" in i) == sorted(
+        ["numpy-regular-default-b32-n10000", "numpy-regular-default-b1024-n10000", "numpy-regular-default-b10000-n10000", "numpy-regular-default-b32-n10000"]
+    )  # predict-10k at 32 and 1024, one batch of 10,000, and the seed-style evaluate
+    assert {"numpy-regular-fast-b1-n1", "numpy-regular-fast-b32-n32"} <= set(ids)  # small-batch latency stays

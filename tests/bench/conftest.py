@@ -47,6 +47,7 @@ class BenchOptions:
     inject_delay: float  # seconds, test-only
     timing: Timing
     paths: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (backend, model) -> inference paths
+    batch_free: set[tuple[str, str, str]] = field(default_factory=set)  # (backend, model, path) whose work ignores batch_size
     roofline: Any = None  # sepbench.measure.Roofline, once probed
 
 
@@ -116,7 +117,9 @@ def _paths(opts: BenchOptions, backend: str, model: str) -> tuple[str, ...]:
         else:
             from impls.registry import build_model
 
-            opts.paths[key] = tuple(type(build_model(backend, model)).paths)
+            cls = type(build_model(backend, model))
+            opts.paths[key] = tuple(cls.paths)
+            opts.batch_free.update({(backend, model, p) for p in cls.batch_free_paths})
     return opts.paths[key]
 
 
@@ -153,10 +156,16 @@ def _cases(opts: BenchOptions, kind: str) -> list[Case]:
                     cases.append(Case(kind, backend, model, "graph", 32, TEN_K))
                 continue
             for path in _paths(opts, backend, model):
+                batch_free = (backend, model, path) in opts.batch_free
                 if kind == "predict":
-                    cases += [Case(kind, backend, model, path, b, b) for b in (QUICK_LATENCY_BATCHES if opts.quick else LATENCY_BATCHES)]
+                    batches = QUICK_LATENCY_BATCHES if opts.quick else LATENCY_BATCHES
+                    # a batch-free path's one batch of 10,000 is its predict-10k case: not twice
+                    cases += [Case(kind, backend, model, path, b, b) for b in batches if not (batch_free and b == TEN_K)]
                 else:
-                    cases += [Case(kind, backend, model, path, b, TEN_K) for b in (QUICK_TEN_K_BATCHES if opts.quick else TEN_K_BATCHES)]
+                    batches = QUICK_TEN_K_BATCHES if opts.quick or batch_free else TEN_K_BATCHES
+                    # a batch-free path ignores the batch size: one case, not the same timing repeated
+                    # (the fastest of repeats of one measurement would be biased low)
+                    cases += [Case(kind, backend, model, path, b, TEN_K) for b in batches]
     return cases
 
 
