@@ -44,10 +44,12 @@ both models the same 7,840 MACs and measure nothing about convolutions.
 
 from __future__ import annotations
 
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import threadpoolctl
@@ -230,7 +232,7 @@ def autotune(spec: ModelSpec, weights: PortableWeights, chunk_sizes: tuple[int, 
     Returns the plan with the fastest candidate per group at the chunk size whose summed per-image
     time is lowest.  Takes about a second on a 2-core machine.
     """
-    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+    with _one_blas_thread():
         return _autotune(spec, weights, chunk_sizes, reps, seed)
 
 
@@ -263,8 +265,22 @@ def _autotune(spec: ModelSpec, weights: PortableWeights, chunk_sizes: tuple[int,
 _PLANS: dict[tuple[str, tuple[int, ...], tuple[LayerSpec, ...], int], Plan] = {}
 
 
+@functools.cache
+def _blas() -> threadpoolctl.ThreadpoolController:
+    """The BLAS libraries loaded with NumPy, found once: ``threadpool_info()`` and
+    ``threadpool_limits()`` re-scan every loaded library on each call (about 3 ms each with torch
+    and TensorFlow loaded), which made a one-image fast predict 30x slower than the default path."""
+    return threadpoolctl.ThreadpoolController().select(user_api="blas")
+
+
 def blas_threads() -> int:
-    return max((p.get("num_threads", 1) for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"), default=1)
+    """BLAS threads in force now (read from the libraries, so later ``threadpool_limits`` count)."""
+    return max((lib.num_threads for lib in _blas().lib_controllers), default=1)
+
+
+def _one_blas_thread() -> Any:
+    """Context manager: single-threaded BLAS inside, the previous setting restored after."""
+    return _blas().limit(limits=1)
 
 
 def cached_plan(spec: ModelSpec, weights: PortableWeights) -> Plan:
@@ -308,7 +324,7 @@ class FastForward:
         workers = blas_threads() if workers is None else workers
         starts = range(0, len(x), self.plan.chunk)
         pieces = [x[i : i + self.plan.chunk] for i in starts]
-        with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        with _one_blas_thread():
             if workers > 1 and len(pieces) > 1:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     outs = list(pool.map(self._chunk, pieces))
