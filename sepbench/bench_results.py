@@ -65,6 +65,8 @@ def load_run(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 def _way(row: pd.Series) -> str:
     if row.get("workload") == "evaluate":
         return f"evaluate b{int(row['batch_size'])}"
+    if row.get("batch_free") is True:  # the path ran in its own chunks: its batch size means nothing
+        return str(row.get("path"))
     return f"{row.get('path')} b{int(row['batch_size'])}"
 
 
@@ -72,13 +74,16 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per backend and model: seed-style evaluate-10k median seconds vs the fastest 10,000-image way.
 
     Columns: ``backend``, ``model``, ``seed_s`` (evaluate of 10,000 at batch 32), ``fastest_s`` and
-    ``fastest_way`` (path and batch of the quickest benchmark over 10,000 images, evaluate included),
+    ``fastest_way`` (path and batch of the quickest benchmark over 10,000 images, evaluate included;
+    the path alone for a path that ignores the batch size),
     ``speedup`` (seed / fastest) and ``limit_fraction`` (compute-limit seconds / fastest seconds).
     """
     need = {"backend", "model", "n_images", "workload", "median"}
     if df.empty or not need <= set(df.columns):
         raise ResultsError(f"{df.attrs.get('source', 'run')}: no sepbench benchmarks with extra_info ({', '.join(sorted(need))}) in it")
     ten_k = df[df["n_images"] == TEN_K]
+    # the TensorFlow graph-forward case takes Keras's evaluate apart; it is not a way to predict
+    ten_k = ten_k[ten_k["workload"] != "graph-forward"]
     rows = []
     for (backend, model), g in ten_k.groupby(["backend", "model"], sort=True):
         seed = g[(g["workload"] == "evaluate") & (g["batch_size"] == 32)]

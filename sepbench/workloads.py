@@ -102,6 +102,8 @@ class PredictWorkload:
         }
         if self.path == "fast":  # measured per machine: record what was chosen
             self.info["fast_config"] = self.instance.fast_config()
+        if self.path in type(self.instance).batch_free_paths:
+            self.info["batch_free"] = True  # the path ignored batch_size: it ran in its own chunks
         return self
 
     def _prepare(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +14,14 @@ from sepbench.bench_results import load_run, resolve_run, separable_ratios, summ
 from sepbench.results import ResultsError
 
 
-def _bench(backend, model, workload, path, batch, n, median, limit=0.02):
+def _bench(backend, model, workload, path, batch, n, median, limit=0.02, **extra):
     return {
         "name": f"test_{workload}[{backend}-{model}-{path}-b{batch}-n{n}]",
         "group": f"{model} x",
         "stats": {"min": median * 0.9, "max": median * 1.2, "mean": median, "median": median, "stddev": 0.0, "iqr": 0.0, "rounds": 5},
         "extra_info": {
             "workload": workload, "backend": backend, "model": model, "path": path, "batch_size": batch,
-            "n_images": n, "compute_limit_seconds": limit,
+            "n_images": n, "compute_limit_seconds": limit, **extra,
         },
     }  # fmt: skip
 
@@ -35,10 +36,11 @@ def write_run(storage: Path, number: int, benchmarks: list[dict]) -> Path:
 RUN = [
     _bench("torch", "regular", "evaluate", "default", 32, 10_000, 0.50),
     _bench("torch", "regular", "predict", "default", 1024, 10_000, 0.10),
-    _bench("torch", "regular", "predict", "fast", 1024, 10_000, 0.05),
+    _bench("torch", "regular", "predict", "fast", 1024, 10_000, 0.05, batch_free=True),
     _bench("torch", "regular", "predict", "fast", 32, 32, 0.0001),  # not 10k: never "fastest"
     _bench("torch", "separable", "evaluate", "default", 32, 10_000, 0.40),
     _bench("torch", "separable", "predict", "default", 10_000, 10_000, 0.06),
+    _bench("torch", "separable", "graph-forward", "graph", 32, 10_000, 0.01),  # not a way to predict: never "fastest"
 ]
 
 
@@ -50,7 +52,7 @@ def test_summary_picks_seed_style_and_fastest_and_ratios(tmp_path):
     assert machine["roofline"]["gemm_gflops"] == 50.0
     s = summarize(df).set_index("model")
     assert s.loc["regular", "seed_s"] == 0.50 and s.loc["regular", "fastest_s"] == 0.05
-    assert s.loc["regular", "fastest_way"] == "fast b1024"
+    assert s.loc["regular", "fastest_way"] == "fast"  # a batch-free path: no batch size to name
     assert s.loc["regular", "speedup"] == pytest.approx(10.0)
     assert s.loc["regular", "limit_fraction"] == pytest.approx(0.4)
     assert s.loc["separable", "fastest_way"] == "default b10000"
@@ -77,6 +79,6 @@ def test_bench_summary_command(tmp_path):
     write_run(tmp_path, 1, RUN)
     out = subprocess.run([sys.executable, "-m", "sepbench", "bench-summary", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "fast b1024" in out.stdout and "0.050" in out.stdout and "1.20" in out.stdout
+    assert re.search(r"│\s+fast\s+│", out.stdout) and "0.050" in out.stdout and "1.20" in out.stdout
     missing = subprocess.run([sys.executable, "-m", "sepbench", "bench-summary", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr and "run `nox -s bench` first" in missing.stderr
