@@ -82,8 +82,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty or not need <= set(df.columns):
         raise ResultsError(f"{df.attrs.get('source', 'run')}: no sepbench benchmarks with extra_info ({', '.join(sorted(need))}) in it")
     ten_k = df[df["n_images"] == TEN_K]
-    # the TensorFlow graph-forward case takes Keras's evaluate apart; it is not a way to predict
-    ten_k = ten_k[ten_k["workload"] != "graph-forward"]
+    # the TensorFlow graph-forward case takes Keras's evaluate apart, and a paired case times both
+    # models: neither is one model's way to predict
+    ten_k = ten_k[~ten_k["workload"].isin(["graph-forward", PAIRED])]
     rows = []
     for (backend, model), g in ten_k.groupby(["backend", "model"], sort=True):
         seed = g[(g["workload"] == "evaluate") & (g["batch_size"] == 32)]
@@ -114,3 +115,22 @@ def separable_ratios(summary: pd.DataFrame) -> pd.DataFrame:
         seed = sep["seed_s"] / reg["seed_s"] if pd.notna(sep["seed_s"]) and pd.notna(reg["seed_s"]) else None
         rows.append({"backend": backend, "seed_ratio": seed, "fastest_ratio": sep["fastest_s"] / reg["fastest_s"]})
     return pd.DataFrame(rows)
+
+
+PAIRED = "paired-predict"  # the workload of the paired separable/regular cases
+PAIRED_COLUMNS = ("regular_median_s", "separable_median_s", "ratio_median", "ratio_q1", "ratio_q3", "pairs")
+
+
+def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Per backend path: separable / regular measured in alternating pairs (the run's paired cases).
+
+    Columns: ``backend``, ``path``, ``regular_s``/``separable_s`` (median seconds of each model over
+    the pairs), ``ratio`` (median of the per-pair ratios), ``q1``, ``q3``, ``pairs``; empty if the run
+    has no paired cases.
+    """
+    cols = ["backend", "path", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs"]
+    if "workload" not in df or not set(PAIRED_COLUMNS) <= set(df.columns):
+        return pd.DataFrame(columns=cols)
+    p = df[df["workload"] == PAIRED].sort_values(["backend", "path"])
+    out = p.rename(columns={"regular_median_s": "regular_s", "separable_median_s": "separable_s", "ratio_median": "ratio", "ratio_q1": "q1", "ratio_q3": "q3"})
+    return out[cols].reset_index(drop=True)

@@ -170,3 +170,78 @@ def _keras_floor(images: np.ndarray, labels: np.ndarray, batch_size: int) -> flo
 
         _FLOORS[key] = keras_evaluate_floor_seconds(images, labels, batch_size)
     return _FLOORS[key]
+
+
+@dataclass
+class PairedPredictWorkload:
+    """Separable / regular on one backend path, measured in pairs: each ``run()`` predicts the same
+    ``n_images`` test images with the regular and then the separable model (the order alternating
+    from one call to the next), timing each.  A shared machine's load drifts over seconds to
+    minutes; two cases timed minutes apart can differ several-fold for the same work, while the
+    two halves of one pair see the same machine.  :meth:`summary` gives each model's median and
+    the median (and quartiles) of the per-pair ratios.
+    """
+
+    backend: str
+    path: str = "fast"
+    batch_size: int = 1024
+    n_images: int = TEST_IMAGES
+    seed: int = 0
+    kind = "paired-predict"  # the ``workload`` of its results
+    models = ("regular", "separable")
+
+    def setup(self, data_dir: str | None = None, warmup: int = 2, allow_train: bool = False) -> "PairedPredictWorkload":
+        """Untimed: both models' predict workloads set up and warmed up (see :meth:`PredictWorkload.setup`)."""
+        self.parts = {
+            m: PredictWorkload(self.backend, m, self.batch_size, self.n_images, path=self.path, seed=self.seed).setup(
+                data_dir=data_dir, warmup=warmup, allow_train=allow_train
+            )
+            for m in self.models
+        }
+        self.warmup_seconds = sum(p.warmup_seconds or 0.0 for p in self.parts.values()) or None
+        self.pairs: list[tuple[float, float]] = []  # (regular s, separable s) per run()
+        return self
+
+    def run(self) -> None:
+        """One pair: both models on the images, wall seconds of each recorded in ``pairs``."""
+        order = self.models if len(self.pairs) % 2 == 0 else self.models[::-1]
+        seconds: dict[str, float] = {}
+        for m in order:
+            t0 = time.perf_counter()
+            self.parts[m].run()
+            seconds[m] = time.perf_counter() - t0
+        self.pairs.append((seconds["regular"], seconds["separable"]))
+
+    def summary(self) -> dict[str, Any]:
+        """Medians (seconds) of each model and the per-pair separable / regular ratio: median, q1, q3."""
+        if not self.pairs:
+            raise ValueError("no pairs measured yet: call run() first")
+        reg, sep = (np.array(v) for v in zip(*self.pairs))
+        ratios = sep / reg
+        q1, median, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
+        return {
+            "regular_median_s": float(np.median(reg)),
+            "separable_median_s": float(np.median(sep)),
+            "ratio_median": median,
+            "ratio_q1": q1,
+            "ratio_q3": q3,
+            "pairs": len(self.pairs),
+        }
+
+    def extra_info(self) -> dict[str, Any]:
+        """The pytest-benchmark ``extra_info`` of this case (its own keys: there is no single model)."""
+        regular = self.parts["regular"]
+        info: dict[str, Any] = {
+            "workload": self.kind,
+            "backend": self.backend,
+            "path": self.path,
+            "batch_size": self.batch_size,
+            "n_images": self.n_images,
+            "weights_source": {m: p.weights_source for m, p in self.parts.items()},
+            "macs_per_image": {m: p.info["macs_per_image"] for m, p in self.parts.items()},
+            **self.summary(),
+        }
+        for key in ("fast_config", "batch_free"):
+            if key in regular.info:
+                info[key] = {m: p.info[key] for m, p in self.parts.items()} if key == "fast_config" else regular.info[key]
+        return info

@@ -82,3 +82,28 @@ def test_bench_summary_command(tmp_path):
     assert re.search(r"│\s+fast\s+│", out.stdout) and "0.050" in out.stdout and "1.20" in out.stdout
     missing = subprocess.run([sys.executable, "-m", "sepbench", "bench-summary", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr and "run `nox -s bench` first" in missing.stderr
+
+
+def _paired(backend, path, reg, sep, ratio, q1, q3, pairs=10):
+    return {
+        "name": f"test_separable_vs_regular_paired[{backend}-pair-{path}-b1024-n10000]", "group": "separable/regular paired-10k",
+        "stats": {"min": reg + sep, "max": reg + sep, "mean": reg + sep, "median": reg + sep, "stddev": 0.0, "iqr": 0.0, "rounds": pairs},
+        "extra_info": {"workload": "paired-predict", "backend": backend, "path": path, "batch_size": 1024, "n_images": 10_000,
+                       "regular_median_s": reg, "separable_median_s": sep, "ratio_median": ratio, "ratio_q1": q1, "ratio_q3": q3, "pairs": pairs},
+    }  # fmt: skip
+
+
+def test_paired_cases_give_the_paired_ratio_and_stay_out_of_the_fastest_way(tmp_path):
+    from sepbench.bench_results import paired_ratios
+
+    write_run(tmp_path, 1, [*RUN, _paired("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80), _paired("numpy", "fast", 0.08, 0.07, 0.9, 0.85, 0.95)])
+    df, _ = load_run(tmp_path)
+    p = paired_ratios(df).set_index("backend")
+    assert list(p.index) == ["numpy", "torch"] and p.loc["torch", "ratio"] == 0.70 and p.loc["torch", "q3"] == 0.80
+    assert p.loc["torch", "regular_s"] == 0.06 and p.loc["torch", "pairs"] == 10
+    s = summarize(df).set_index("model")  # a pair's time (0.10 s) is no model's way to predict
+    assert s.loc["regular", "fastest_s"] == 0.05 and set(s.index) == {"regular", "separable"}
+    out = subprocess.run([sys.executable, "-m", "sepbench", "bench-summary", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "alternating pairs" in out.stdout and re.search(r"torch\s+│\s+fast\s+│\s+0\.060\s+│\s+0\.040\s+│\s+0\.70\s+│\s+0\.65-0\.80", out.stdout)
+    assert paired_ratios(summarize(df)).empty  # no paired columns: an empty table, not an error

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.bench_results import load_run, separable_ratios, summarize
+from sepbench.bench_results import load_run, paired_ratios, separable_ratios, summarize
 from sepbench.paths import results_dir
+from sepbench.results import ResultsError
 from sepbench.spec import MODELS
 from sepbench.study import study_ratio
 from sepbench.tables import print_table
@@ -26,7 +27,13 @@ def _s(x: float | None, digits: int = 3) -> str:
 
 def run(args: argparse.Namespace) -> int:
     df, machine = load_run(args.run or results_dir() / "bench")
-    summary = summarize(df)
+    paired = paired_ratios(df)
+    try:
+        summary = summarize(df)
+    except ResultsError:
+        if paired.empty:
+            raise
+        summary = None  # a run of paired cases only (e.g. `-k paired`)
     roof = machine.get("roofline") or {}
     print(f"run: {df.attrs['source']}")
     print(
@@ -34,6 +41,13 @@ def run(args: argparse.Namespace) -> int:
         f"threads {((machine.get('threads') or {}).get('requested'))}; roofline: float32 GEMM {roof.get('gemm_gflops', '?')} GFLOP/s, "
         f"memory {roof.get('mem_bandwidth_gbs', '?')} GB/s"
     )
+    if summary is not None:
+        _print_summary(summary)
+    paired_table(paired)
+    return 0
+
+
+def _print_summary(summary) -> None:
     rows = [
         (r.backend, r.model, _s(r.seed_s), _s(r.fastest_s), r.fastest_way, _s(r.speedup, 1), _s(r.limit_fraction, 2))
         for r in summary.itertuples()
@@ -52,4 +66,14 @@ def run(args: argparse.Namespace) -> int:
             ["backend", "seed-style", "fastest vs fastest"],
             [(r.backend, _s(r.seed_ratio, 2), _s(r.fastest_ratio, 2)) for r in ratios.itertuples()],
         )
-    return 0
+
+
+def paired_table(paired) -> None:
+    if not paired.empty:
+        print_table(
+            "separable / regular measured in alternating pairs, 10,000 images each (per-pair ratio: median and quartiles; "
+            "the figure to trust on a shared machine)",
+            ["backend", "path", "regular s", "separable s", "ratio", "q1-q3", "pairs"],
+            [(r.backend, r.path, _s(r.regular_s), _s(r.separable_s), _s(r.ratio, 2), f"{_s(r.q1, 2)}-{_s(r.q3, 2)}", str(int(r.pairs))) for r in paired.itertuples()],
+            right_from=2,
+        )

@@ -125,8 +125,9 @@ def _paths(opts: BenchOptions, backend: str, model: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark: ``kind`` is "predict" (one batch), "predict-10k", "evaluate-10k" or
-    "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate)."""
+    """One benchmark: ``kind`` is "predict" (one batch), "predict-10k", "evaluate-10k",
+    "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate) or "paired-10k"
+    (both models in alternation on one backend path, ``model`` = "pair": their time ratio)."""
 
     kind: str
     backend: str
@@ -137,6 +138,8 @@ class Case:
 
     @property
     def group(self) -> str:
+        if self.kind == "paired-10k":
+            return "separable/regular paired-10k"
         return f"{self.model} batch={self.batch_size}" if self.kind == "predict" else f"{self.model} {self.kind}"
 
     @property
@@ -144,8 +147,18 @@ class Case:
         return f"{self.backend}-{self.model}-{self.path}-b{self.batch_size}-n{self.n_images}"
 
 
+PAIRED_BATCH = 1024  # the default path's batch size in the paired cases (batch-free paths ignore it)
+PAIRED_MIN_ROUNDS = 10  # pairs at least: the ratio's quartiles need a few
+
+
 def _cases(opts: BenchOptions, kind: str) -> list[Case]:
     cases = []
+    if kind == "paired-10k":
+        for backend in opts.backends:
+            for path in _paths(opts, backend, "regular"):
+                if not opts.quick or (backend, "regular", path) in opts.batch_free:  # quick: the fast paths only
+                    cases.append(Case(kind, backend, "pair", path, PAIRED_BATCH, TEN_K))
+        return cases
     for model in model_names():
         for backend in opts.backends:
             if kind == "evaluate-10k":
@@ -170,7 +183,8 @@ def _cases(opts: BenchOptions, kind: str) -> list[Case]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    kind = {"predict_case": "predict", "predict_10k_case": "predict-10k", "evaluate_case": "evaluate-10k", "graph_forward_case": "graph-forward-10k"}
+    kind = {"predict_case": "predict", "predict_10k_case": "predict-10k", "evaluate_case": "evaluate-10k", "graph_forward_case": "graph-forward-10k",
+            "paired_case": "paired-10k"}
     for fixture, k in kind.items():
         if fixture in metafunc.fixturenames:
             opts = bench_options(metafunc.config)
@@ -234,9 +248,11 @@ def bench_data_dir() -> str:
 def measure(benchmark, opts: BenchOptions, roofline, bench_data_dir: str) -> Callable[..., dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
     from sepbench.measure import choose_rounds, time_once, workload_extra_info
-    from sepbench.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PredictWorkload
+    from sepbench.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
 
     def run(case: Case) -> dict[str, Any]:
+        if case.kind == "paired-10k":
+            return run_paired(case)
         if case.kind == "evaluate-10k":
             workload: PredictWorkload = EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
         elif case.kind == "graph-forward-10k":
@@ -261,6 +277,20 @@ def measure(benchmark, opts: BenchOptions, roofline, bench_data_dir: str) -> Cal
             info["injected_delay_s"] = opts.inject_delay
         benchmark.extra_info.update(info)
         _SOURCES.setdefault((case.backend, case.model), info["weights_source"])
+        return info
+
+    def run_paired(case: Case) -> dict[str, Any]:
+        paired = PairedPredictWorkload(case.backend, case.path, case.batch_size, case.n_images)
+        paired.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
+        t = opts.timing
+        rounds = choose_rounds(paired.warmup_seconds or time_once(paired.run), t.target_s, max(t.min_rounds, PAIRED_MIN_ROUNDS), t.max_rounds)
+        benchmark.group = case.group
+        load_before = _loadavg()
+        benchmark.pedantic(paired.run, rounds=rounds, iterations=1, warmup_rounds=0)
+        info = paired.extra_info()  # the benchmark's own stats are those of a whole pair
+        # rounds actually run (one when benchmarks are disabled); at least PAIRED_MIN_ROUNDS otherwise
+        info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads)
+        benchmark.extra_info.update(info)
         return info
 
     return run

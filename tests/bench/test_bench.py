@@ -1,7 +1,9 @@
 """The benchmark suite: predict latency per backend x model x path x batch size, the study's
 Keras-style evaluate of 10,000 test images at batch 32, 10,000 images predicted each backend's
 fastest way (every path, a few batch sizes; ``sepbench bench-summary`` picks the fastest), and,
-for TensorFlow, the anatomy of Keras's evaluate (its compute as a graph, its loop's floor).
+for TensorFlow, the anatomy of Keras's evaluate (its compute as a graph, its loop's floor); and
+per backend path, separable / regular measured in alternating pairs (a ratio a drifting machine load
+does not bias).
 
 Parametrized in ``conftest.py``; every case fills the agreed ``extra_info`` keys.
 """
@@ -42,3 +44,13 @@ def test_keras_graph_forward(measure, graph_forward_case) -> None:
     _check(info)
     assert info["workload"] == "graph-forward" and info["steps"] == 313
     assert info["keras_evaluate_floor_s"] > 0
+
+
+def test_separable_vs_regular_paired(measure, paired_case) -> None:
+    """Regular then separable (order alternating), 10,000 images each, on one backend path: each
+    model's median and the per-pair ratio's median and quartiles in ``extra_info``."""
+    info = measure(paired_case)
+    assert info["workload"] == "paired-predict" and info["pairs"] == info["rounds"] >= 1
+    assert 0 < info["regular_median_s"] and 0 < info["separable_median_s"]
+    assert 0 < info["ratio_q1"] <= info["ratio_median"] <= info["ratio_q3"]
+    assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
