@@ -449,3 +449,39 @@ def test_describe_config_of_each_backends_fast_path() -> None:
     assert describe_config({"chunk": 512, "layers": {"conv1": "rows+b", "gap+dense": "fused"}}) == "chunk 512; conv1 rows+b, gap+dense fused"
     assert describe_config({"chunk": 1024, "parallel_chunk": 5000, "xla": False, "layers": {}}) == "chunk 1024"
     assert describe_config(None) is None and describe_config({}) is None and describe_config("junk") is None
+
+
+def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp_path: Path) -> None:
+    """A paired case's stats time a whole pair (no model's latency); its medians and per-pair ratio
+    make section 2e, and decide "faster" for a path that has no Keras-style evaluate."""
+    import pandas as pd
+
+    from sepbench.report.load_pytest_benchmark import load_pytest_benchmark
+    from sepbench.report.tables import claims, latency, paired, ratios
+
+    def case(path: str, reg: float, sep: float, ratio: float, q1: float, q3: float) -> dict:
+        return {"name": f"test_separable_vs_regular_paired[torch-pair-{path}-b1024-n10000]", "group": "separable/regular paired-10k",
+                "stats": {"median": reg + sep, "min": reg + sep, "max": reg + sep, "mean": reg + sep},
+                "extra_info": {"workload": "paired-predict", "backend": "torch", "path": path, "batch_size": 1024, "n_images": 10_000,
+                               "weights_source": {"regular": "trained", "separable": "trained"}, "regular_median_s": reg,
+                               "separable_median_s": sep, "ratio_median": ratio, "ratio_q1": q1, "ratio_q3": q3, "pairs": 12}}
+
+    fast_10k = [{"name": f"t[{m}]", "group": "g", "stats": {"median": t, "min": t, "max": t, "mean": t},
+                 "extra_info": {"workload": "predict", "backend": "torch", "model": m, "path": "fast", "batch_size": 1024, "n_images": 10_000,
+                                "weights_source": "trained"}} for m, t in (("regular", 0.050), ("separable", 0.049))]  # a tie, minutes apart
+    doc = {"machine_info": {"node": "m"}, "commit_info": {}, "datetime": "2026-01-01",
+           "benchmarks": [*fast_10k, case("fast", 0.060, 0.040, 0.68, 0.62, 0.75), case("default", 0.07, 0.07, 1.01, 0.97, 1.04)]}
+    df = pd.DataFrame(load_pytest_benchmark(doc, tmp_path / "run.json"))
+    assert not df[df["workload"].eq("paired-predict")]["metric"].isin(["latency_s", "images_per_s"]).any()  # a pair is no latency
+    assert set(latency(df)["backend"]) == {"torch (fast)"}
+    table = paired(df).set_index("backend")
+    assert table.at["torch (fast)", "ratio"] == 0.68 and table.at["torch (fast)", "q1"] == 0.62 and table.at["torch (fast)", "pairs"] == 12
+    assert table.at["torch (fast)", "regular_s"] == 0.060 and table.at["torch", "separable_s"] == 0.07
+    faster = claims(df).set_index(["backend", "claim"])
+    assert faster.at[("torch (fast)", "faster"), "holds"]  # decided by the pairs (0.67x), not the tie of lone cases
+    assert "predict 10k, paired 0.040 s vs 0.060 s" in faster.at[("torch (fast)", "faster"), "evidence"]
+    assert not faster.at[("torch", "faster"), "holds"]  # the default path's pairs: 1.00x
+    rt = ratios(df)
+    row = rt[(rt["backend"] == "torch (fast)") & (rt["figure"] == "paired_10k_seconds")].iloc[0]
+    assert abs(row["ratio"] - 0.040 / 0.060) < 1e-12 and row["mac_ratio"] > 0 and row["study_ratio"] > 0
+    assert paired(df[~df["workload"].eq("paired-predict")]).empty  # a run without pairs: no section 2e rows

@@ -35,7 +35,7 @@ class Report:
 
 
 # sections shown only when they have rows
-OPTIONAL_SECTIONS = ("evaluate_vs_study", "roofline")
+OPTIONAL_SECTIONS = ("evaluate_vs_study", "roofline", "paired")
 
 
 def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
@@ -71,6 +71,7 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
     rt = T.ratios(df)
     ev = T.evaluate_vs_study(df)
     rl = T.roofline(df)
+    pr = T.paired(df)
     secs = [
         Section("study_vs_measured", "1. The study vs our measurements",
                 "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
@@ -102,6 +103,12 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
                 "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
                 "`sepbench profile` shows the GEMM rate at each layer's own shape.",
                 rl, fmt.roofline(rl)),
+        Section("paired", "2e. Separable / regular, measured in alternating pairs",
+                "Per backend path, the 10,000 test images predicted by the regular and then the separable model, the order alternating, "
+                "for `pairs` rounds in one run (`nox -s bench`): both halves of a pair see the same machine load, so the per-pair ratio "
+                "(median, q1-q3) is the separable/regular figure to trust on a shared machine. regular_s, separable_s: each model's median. "
+                "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them.",
+                pr, fmt.paired(pr)),
     ]
     secs = [sec for sec in secs if sec.key not in OPTIONAL_SECTIONS or not sec.raw.empty]  # nothing to show: left out (see missing_notes)
     if df["machine"].nunique() > 1:

@@ -112,3 +112,13 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
         out[col] = ["" if pd.isna(v) else f.format(v) for v in df[col]]
     out["source"] = [_short_source(f"run {v}") for v in df["source"]]
     return out.fillna("")
+
+
+def paired(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds with 4 significant digits, ratios with 2 decimals, pairs as an integer."""
+    out = df.copy().astype(object)
+    for col, f in (("regular_s", "{:.4g}"), ("separable_s", "{:.4g}"), ("ratio", "{:.2f}"), ("q1", "{:.2f}"), ("q3", "{:.2f}"),
+                   ("pairs", "{:.0f}"), ("study_ratio", "{:.2f}"), ("mac_ratio", "{:.3f}")):
+        out[col] = ["" if pd.isna(v) else f.format(v) for v in df[col]]
+    out["source"] = [_short_source(f"run {v}") for v in df["source"]]
+    return out.fillna("")

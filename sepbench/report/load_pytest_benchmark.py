@@ -32,6 +32,32 @@ def describe_config(config: Any) -> str | None:
     return "; ".join(part for part in (", ".join(head), tail) if part) or None
 
 
+PAIRED = "paired-predict"
+
+
+def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, bench: dict[str, Any]) -> list[dict[str, Any]]:
+    """A paired separable/regular case: each model's median seconds over the pairs
+    (``paired_10k_seconds``) and the per-pair ratio's median and quartiles (``paired_ratio``, no model).
+    Its pytest-benchmark stats time a whole pair, which is no model's latency: not read."""
+    sources = extra.get("weights_source") if isinstance(extra.get("weights_source"), dict) else {}
+    base = {**labels, "source_kind": "pytest-benchmark", "source_file": str(source), "backend": extra.get("backend"),
+            "path": extra.get("path") or "default", "workload": PAIRED, "batch_size": extra.get("batch_size"),
+            "n_images": extra.get("n_images"), "benchmark": bench.get("fullname") or bench.get("name"), "params": None}
+    out = []
+    for model in ("regular", "separable"):
+        v = to_float(extra.get(f"{model}_median_s"))
+        if v is not None:
+            out.append({**base, "model": model, "weights_source": sources.get(model), "metric": "paired_10k_seconds", "stat": "value", "value": v, "unit": "seconds"})
+    for stat, key in (("median", "ratio_median"), ("q1", "ratio_q1"), ("q3", "ratio_q3")):
+        v = to_float(extra.get(key))
+        if v is not None:
+            out.append({**base, "model": None, "weights_source": None, "metric": "paired_ratio", "stat": stat, "value": v, "unit": "ratio"})
+    pairs = to_float(extra.get("pairs"))
+    if pairs is not None:
+        out.append({**base, "model": None, "weights_source": None, "metric": "pairs", "stat": "value", "value": pairs, "unit": "pairs"})
+    return out
+
+
 def is_pytest_benchmark(doc: Any) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("benchmarks"), list) and isinstance(doc.get("machine_info"), dict)
 
@@ -78,6 +104,9 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
             return extra.get(key, params.get(key))
 
         workload = pick("workload") or ("evaluate" if "evaluate" in str(bench.get("group", "")) else "predict")
+        if workload == PAIRED:
+            out += _paired_rows(extra, labels, source, bench)
+            continue
         base = {
             **labels,
             "source_kind": "pytest-benchmark",

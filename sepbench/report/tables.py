@@ -18,7 +18,7 @@ TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
 STUDY_METRICS = tuple(STUDY)  # params, hdf5_bytes, test_loss, test_accuracy, eval_seconds
 SINGLE_STATS = ("value", "median")
 MODEL_ORDER = ("regular", "separable")
-TIME_METRICS = ("eval_seconds", "latency_s")
+TIME_METRICS = ("eval_seconds", "latency_s", "paired_10k_seconds")
 
 
 def _variant(df: pd.DataFrame) -> pd.Series:
@@ -172,7 +172,7 @@ def latency(df: pd.DataFrame) -> pd.DataFrame:
     return wide[cols].sort_values(["machine", "backend", "batch_size", "model"]).reset_index(drop=True)
 
 
-RATIO_METRICS = ("params", "hdf5_bytes", "native_bytes", "test_accuracy", "eval_seconds")
+RATIO_METRICS = ("params", "hdf5_bytes", "native_bytes", "test_accuracy", "eval_seconds", "paired_10k_seconds")
 
 
 def ratios(df: pd.DataFrame) -> pd.DataFrame:
@@ -193,7 +193,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
                     continue
                 rows.append(
                     {"machine": machine, "backend": variant, "figure": m, "regular": reg, "separable": sep, "ratio": sep / reg if reg else float("nan"),
-                     "study_ratio": study_ratio(m) if m in STUDY else None, "mac_ratio": MAC_RATIO if m in TIME_METRICS else None}
+                     "study_ratio": study_ratio(m if m in STUDY else "eval_seconds") if m in STUDY or m in TIME_METRICS else None,
+                     "mac_ratio": MAC_RATIO if m in TIME_METRICS else None}
                 )
     lat = latency(df)
     if not lat.empty:
@@ -360,4 +361,28 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
         rows.append({"machine": r.machine, "backend": r.variant, "model": r.model, "seconds": r.value, "gemm_gflops": flops / 1e9, "mem_gbs": float(mem.get(r.source_file, float("nan"))),
                      "compute_limit_s": limit, "x_limit": r.value / limit, "chosen": r.config if isinstance(r.config, str) else "",
                      "source": Path(str(r.source_file)).name})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def paired(df: pd.DataFrame) -> pd.DataFrame:
+    """Separable / regular per machine and backend variant, measured in alternating pairs (the
+    newest run's paired case): each model's median seconds, the per-pair ratio's median and
+    quartiles, the number of pairs, and the study's and the MAC ratio beside them."""
+    cols = ["machine", "backend", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs", "study_ratio", "mac_ratio", "source"]
+    if df.empty or not df["metric"].eq("paired_ratio").any():
+        return pd.DataFrame(columns=cols)
+    d = df[df["workload"].eq("paired-predict")].copy()
+    d["variant"] = _variant(d)
+    newest = best(d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")], ["machine", "variant"])[["machine", "variant", "source_file"]]
+    d = d.merge(newest, on=["machine", "variant", "source_file"])
+    rows = []
+    for (machine, variant, source), g in d.groupby(["machine", "variant", "source_file"], sort=True, dropna=False):
+        def one(metric: str, stat: str = "value", model: str | None = None) -> float:
+            sel = g[g["metric"].eq(metric) & g["stat"].eq(stat) & (g["model"].eq(model) if model else g["model"].isna())]
+            return float(sel["value"].iloc[0]) if len(sel) else float("nan")
+
+        rows.append({"machine": machine, "backend": variant, "regular_s": one("paired_10k_seconds", model="regular"),
+                     "separable_s": one("paired_10k_seconds", model="separable"), "ratio": one("paired_ratio", "median"),
+                     "q1": one("paired_ratio", "q1"), "q3": one("paired_ratio", "q3"), "pairs": one("pairs"),
+                     "study_ratio": study_ratio("eval_seconds"), "mac_ratio": MAC_RATIO, "source": Path(str(source)).name})
     return pd.DataFrame(rows, columns=cols)
