@@ -108,3 +108,17 @@ def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> Non
         ["numpy-regular-default-b32-n10000", "numpy-regular-default-b1024-n10000", "numpy-regular-default-b10000-n10000", "numpy-regular-default-b32-n10000"]
     )  # predict-10k at 32 and 1024, one batch of 10,000, and the seed-style evaluate
     assert {"numpy-regular-fast-b1-n1", "numpy-regular-fast-b32-n32"} <= set(ids)  # small-batch latency stays
+
+
+def test_the_paired_case_runs_in_the_benchmark_suite(tmp_path: Path, mnist_dir: Path) -> None:
+    """The paired separable/regular case through pytest-benchmark itself (quick, NumPy fast path)."""
+    env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "pytest", "tests/bench/test_bench.py::test_separable_vs_regular_paired", "--backends", "numpy", "--threads", "1",
+           "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-storage=file://{tmp_path}", f"--benchmark-json={tmp_path / 'paired.json'}"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (bench,) = json.loads((tmp_path / "paired.json").read_text())["benchmarks"]
+    assert bench["name"] == "test_separable_vs_regular_paired[numpy-pair-fast-b1024-n10000]"  # quick: the fast path only
+    info = bench["extra_info"]
+    assert info["pairs"] == bench["stats"]["rounds"] >= 3 and info["ratio_q1"] <= info["ratio_median"] <= info["ratio_q3"]
+    assert bench["group"] == "separable/regular paired-10k"

@@ -94,3 +94,27 @@ def test_a_fast_path_workload_records_what_the_fast_path_chose(mnist_dir):
     assert set(w.info["fast_config"]["layers"]) == {"conv1", "conv2", "conv3", "gap+dense"}
     plain = PredictWorkload("numpy", "regular", batch_size=64, n_images=64).setup(data_dir=str(mnist_dir), warmup=0)
     assert "fast_config" not in plain.info
+
+
+def test_paired_workload_alternates_the_models_and_summarizes_per_pair_ratios(mnist_dir):
+    from sepbench.workloads import PairedPredictWorkload
+
+    w = PairedPredictWorkload("numpy", path="fast", n_images=200).setup(data_dir=str(mnist_dir), warmup=1)
+    with pytest.raises(ValueError, match="call run"):
+        w.summary()
+    order = []
+    for m in w.models:
+        original = w.parts[m].run
+        w.parts[m].run = lambda original=original, m=m: (order.append(m), original())[1]
+    for _ in range(4):
+        w.run()
+    assert order == ["regular", "separable", "separable", "regular"] * 2  # alternating: no model always runs first
+    s = w.summary()
+    ratios = sorted(sep / reg for reg, sep in w.pairs)
+    assert s["pairs"] == 4 and s["ratio_median"] == pytest.approx((ratios[1] + ratios[2]) / 2)
+    assert s["ratio_q1"] <= s["ratio_median"] <= s["ratio_q3"]
+    assert s["regular_median_s"] == pytest.approx(float(np.median([r for r, _ in w.pairs])))
+    info = w.extra_info()
+    assert info["workload"] == "paired-predict" and info["batch_free"] is True
+    assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
+    assert set(info["fast_config"]) == {"regular", "separable"}
