@@ -1,5 +1,5 @@
-"""Inference: latency of one ``predict`` call, the fast path's time for the test set, and the peak
-memory of predicting the test set.
+"""Inference: latency of one ``predict`` call, the fast path's time for the test set, the peak
+memory of predicting the test set, and the separable / regular time ratio measured in pairs.
 
 The timed call is :meth:`sepbench.workloads.PredictWorkload.run`, the same as in the
 pytest-benchmark suite (``tests/bench``), so a latency means the same thing in both.
@@ -78,3 +78,31 @@ class PredictMemory(_SeededPredict):
 
     def peakmem_predict(self, cache: dict, backend: str, model: str) -> None:
         self.workload.run()
+
+
+class SeparableRatio(_SeededPredict):
+    """Separable / regular time of predicting the 10,000 test images on each backend path, measured
+    in alternating pairs (:class:`sepbench.workloads.PairedPredictWorkload`; the median of the
+    per-pair ratios): the study's "faster" claim as one number per commit and machine.  Below 1 the
+    separable model is faster; bigger is worse for the claim, so a rise is flagged like a slowdown.
+    """
+
+    param_names = ["backend", "path"]
+    params = [common.all_backends(), ["default", "fast"]]
+    PAIRS = 6  # per sample; ASV's rounds add samples from fresh processes
+
+    def setup(self, cache: dict, backend: str, path: str) -> None:
+        common.skip_unless_available(backend)
+        common.use_threads(backend)
+        from sepbench.workloads import PairedPredictWorkload
+
+        self.paired = PairedPredictWorkload(backend, path, batch_size=1024, n_images=common.TEST_IMAGES)
+        self.paired.setup(weights=cache["weights"], warmup=1)
+
+    def track_separable_ratio(self, cache: dict, backend: str, path: str) -> float:
+        self.paired.pairs.clear()
+        for _ in range(self.PAIRS):
+            self.paired.run()
+        return self.paired.summary()["ratio_median"]
+
+    track_separable_ratio.unit = "ratio"  # type: ignore[attr-defined]

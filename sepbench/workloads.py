@@ -190,11 +190,15 @@ class PairedPredictWorkload:
     kind = "paired-predict"  # the ``workload`` of its results
     models = ("regular", "separable")
 
-    def setup(self, data_dir: str | None = None, warmup: int = 2, allow_train: bool = False) -> "PairedPredictWorkload":
-        """Untimed: both models' predict workloads set up and warmed up (see :meth:`PredictWorkload.setup`)."""
+    def setup(
+        self, data_dir: str | None = None, warmup: int = 2, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
+    ) -> "PairedPredictWorkload":
+        """Untimed: both models' predict workloads set up and warmed up (see :meth:`PredictWorkload.setup`;
+        ``weights`` maps a model name to the weights to use instead of :func:`weights_for`'s)."""
+        weights = weights or {}
         self.parts = {
             m: PredictWorkload(self.backend, m, self.batch_size, self.n_images, path=self.path, seed=self.seed).setup(
-                data_dir=data_dir, warmup=warmup, allow_train=allow_train
+                data_dir=data_dir, weights=weights.get(m), warmup=warmup, allow_train=allow_train
             )
             for m in self.models
         }
