@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import pandas as pd
+
 from sepbench.bench_results import load_run, paired_ratios, separable_ratios, summarize
 from sepbench.paths import results_dir
 from sepbench.results import ResultsError
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary: pd.DataFrame) -> None:
     rows = [
         (r.backend, r.model, _s(r.seed_s), _s(r.fastest_s), r.fastest_way, _s(r.speedup, 1), _s(r.limit_fraction, 2))
         for r in summary.itertuples()
@@ -68,7 +70,7 @@ def _print_summary(summary) -> None:
         )
 
 
-def paired_table(paired) -> None:
+def paired_table(paired: pd.DataFrame) -> None:
     if not paired.empty:
         print_table(
             "separable / regular measured in alternating pairs, 10,000 images each (per-pair ratio: median and quartiles; "
