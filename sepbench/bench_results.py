@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from sepbench.results import ResultsError
+from sepbench.results import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, ResultsError
 
 TEN_K = 10_000
 STAT_COLUMNS = ("min", "max", "mean", "median", "stddev", "iqr", "rounds")
@@ -84,7 +84,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     ten_k = df[df["n_images"] == TEN_K]
     # the TensorFlow graph-forward case takes Keras's evaluate apart, and a paired case times both
     # models: neither is one model's way to predict
-    ten_k = ten_k[~ten_k["workload"].isin(["graph-forward", PAIRED])]
+    ten_k = ten_k[~ten_k["workload"].isin([WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED])]
     rows = []
     for (backend, model), g in ten_k.groupby(["backend", "model"], sort=True):
         seed = g[(g["workload"] == "evaluate") & (g["batch_size"] == 32)]
@@ -117,7 +117,6 @@ def separable_ratios(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-PAIRED = "paired-predict"  # the workload of the paired separable/regular cases
 PAIRED_COLUMNS = ("regular_median_s", "separable_median_s", "ratio_median", "ratio_q1", "ratio_q3", "pairs")
 
 
@@ -131,6 +130,6 @@ def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["backend", "path", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs"]
     if "workload" not in df or not set(PAIRED_COLUMNS) <= set(df.columns):
         return pd.DataFrame(columns=cols)
-    p = df[df["workload"] == PAIRED].sort_values(["backend", "path"])
+    p = df[df["workload"] == WORKLOAD_PAIRED].sort_values(["backend", "path"])
     out = p.rename(columns={"regular_median_s": "regular_s", "separable_median_s": "separable_s", "ratio_median": "ratio", "ratio_q1": "q1", "ratio_q3": "q3"})
     return out[cols].reset_index(drop=True)

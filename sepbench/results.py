@@ -24,6 +24,12 @@ from typing import Any
 
 from sepbench.atomic import atomic_write_json
 
+# ``workload`` values of benchmark results that are not one model's inference path (the report and
+# bench-summary keep them out of path tables): the TensorFlow evaluate anatomy, and the paired
+# separable/regular cases (both models in one case)
+WORKLOAD_GRAPH_FORWARD = "graph-forward"
+WORKLOAD_PAIRED = "paired-predict"
+
 SCHEMA = "sepbench-results"
 VERSION = 1
 

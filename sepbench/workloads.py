@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sepbench.results import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
 from sepbench.spec import get_model_spec
 from sepbench.weights import PortableWeights, init_weights
 
@@ -136,7 +137,7 @@ class KerasGraphForwardWorkload(PredictWorkload):
     batch_size: int = 32
     n_images: int = TEST_IMAGES
     path: str = "graph"
-    kind = "graph-forward"
+    kind = WORKLOAD_GRAPH_FORWARD
 
     def __post_init__(self) -> None:  # refuse before any model is built or data loaded
         if self.backend != "tensorflow":
@@ -187,7 +188,7 @@ class PairedPredictWorkload:
     batch_size: int = 1024
     n_images: int = TEST_IMAGES
     seed: int = 0
-    kind = "paired-predict"  # the ``workload`` of its results
+    kind = WORKLOAD_PAIRED  # the ``workload`` of its results
     models = ("regular", "separable")
 
     def setup(
@@ -234,7 +235,6 @@ class PairedPredictWorkload:
 
     def extra_info(self) -> dict[str, Any]:
         """The pytest-benchmark ``extra_info`` of this case (its own keys: there is no single model)."""
-        regular = self.parts["regular"]
         info: dict[str, Any] = {
             "workload": self.kind,
             "backend": self.backend,
@@ -245,7 +245,8 @@ class PairedPredictWorkload:
             "macs_per_image": {m: p.info["macs_per_image"] for m, p in self.parts.items()},
             **self.summary(),
         }
-        for key in ("fast_config", "batch_free"):
-            if key in regular.info:
-                info[key] = {m: p.info[key] for m, p in self.parts.items()} if key == "fast_config" else regular.info[key]
+        if "fast_config" in self.parts["regular"].info:
+            info["fast_config"] = {m: p.info["fast_config"] for m, p in self.parts.items()}
+        if "batch_free" in self.parts["regular"].info:
+            info["batch_free"] = True
         return info

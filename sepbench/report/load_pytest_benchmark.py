@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.report.tidy import UNITS, to_float
-from sepbench.results import ResultsError
+from sepbench.results import WORKLOAD_PAIRED, ResultsError
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction", "keras_evaluate_floor_s")
@@ -32,16 +32,13 @@ def describe_config(config: Any) -> str | None:
     return "; ".join(part for part in (", ".join(head), tail) if part) or None
 
 
-PAIRED = "paired-predict"
-
-
 def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, bench: dict[str, Any]) -> list[dict[str, Any]]:
     """A paired separable/regular case: each model's median seconds over the pairs
     (``paired_10k_seconds``) and the per-pair ratio's median and quartiles (``paired_ratio``, no model).
     Its pytest-benchmark stats time a whole pair, which is no model's latency: not read."""
     sources = extra.get("weights_source") if isinstance(extra.get("weights_source"), dict) else {}
     base = {**labels, "source_kind": "pytest-benchmark", "source_file": str(source), "backend": extra.get("backend"),
-            "path": extra.get("path") or "default", "workload": PAIRED, "batch_size": extra.get("batch_size"),
+            "path": extra.get("path") or "default", "workload": WORKLOAD_PAIRED, "batch_size": extra.get("batch_size"),
             "n_images": extra.get("n_images"), "benchmark": bench.get("fullname") or bench.get("name"), "params": None}
     out = []
     for model in ("regular", "separable"):
@@ -104,7 +101,7 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
             return extra.get(key, params.get(key))
 
         workload = pick("workload") or ("evaluate" if "evaluate" in str(bench.get("group", "")) else "predict")
-        if workload == PAIRED:
+        if workload == WORKLOAD_PAIRED:
             out += _paired_rows(extra, labels, source, bench)
             continue
         base = {

@@ -10,6 +10,7 @@ import pandas as pd
 from sepbench.claims import decide_claims
 from sepbench.evaluate_anatomy import steps as eval_steps
 from sepbench.report.tidy import SOURCE_PRIORITY
+from sepbench.results import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
 from sepbench.spec import MODELS
 from sepbench.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
 
@@ -33,7 +34,7 @@ def _inference(df: pd.DataFrame) -> pd.Series:
     evaluate apart: see :func:`evaluate_vs_study`)."""
     if "workload" not in df:
         return pd.Series(True, index=df.index)
-    return ~df["workload"].eq("graph-forward")
+    return ~df["workload"].eq(WORKLOAD_GRAPH_FORWARD)
 
 
 def best(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -266,14 +267,14 @@ def _graph_forward(df: pd.DataFrame) -> pd.DataFrame:
     forward: its median seconds, Keras's evaluate floor, and that same run's TensorFlow evaluate
     (so the parts and the whole come from one run)."""
     cols = ["machine", "model", "graph_s", "floor_s", "run_evaluate_s", "source_file"]
-    if "workload" not in df or not df["workload"].eq("graph-forward").any():
+    if "workload" not in df or not df["workload"].eq(WORKLOAD_GRAPH_FORWARD).any():
         return pd.DataFrame(columns=cols)
-    g = df[df["workload"].eq("graph-forward") & df["model"].notna() & df["metric"].eq("latency_s") & df["stat"].eq("median")]
+    g = df[df["workload"].eq(WORKLOAD_GRAPH_FORWARD) & df["model"].notna() & df["metric"].eq("latency_s") & df["stat"].eq("median")]
     newest = best(g, ["machine", "model"])[["machine", "model", "source_file", "value"]].rename(columns={"value": "graph_s"})
     rows = []
     for r in newest.itertuples():
         run = df[df["source_file"].eq(r.source_file) & df["model"].eq(r.model)]
-        floor = run[run["workload"].eq("graph-forward") & run["metric"].eq("keras_evaluate_floor_s")]["value"]
+        floor = run[run["workload"].eq(WORKLOAD_GRAPH_FORWARD) & run["metric"].eq("keras_evaluate_floor_s")]["value"]
         ev = run[run["workload"].eq("evaluate") & run["backend"].eq("tensorflow") & run["metric"].eq("eval_seconds") & run["stat"].eq("median")
                  & pd.to_numeric(run["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)]["value"]
         rows.append({"machine": r.machine, "model": r.model, "graph_s": r.graph_s, "floor_s": floor.iloc[0] if len(floor) else None,
@@ -371,18 +372,14 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
     cols = ["machine", "backend", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs", "study_ratio", "mac_ratio", "source"]
     if df.empty or not df["metric"].eq("paired_ratio").any():
         return pd.DataFrame(columns=cols)
-    d = df[df["workload"].eq("paired-predict")].copy()
+    d = df[df["workload"].eq(WORKLOAD_PAIRED)].copy()
     d["variant"] = _variant(d)
     newest = best(d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")], ["machine", "variant"])[["machine", "variant", "source_file"]]
     d = d.merge(newest, on=["machine", "variant", "source_file"])
-    rows = []
-    for (machine, variant, source), g in d.groupby(["machine", "variant", "source_file"], sort=True, dropna=False):
-        def one(metric: str, stat: str = "value", model: str | None = None) -> float:
-            sel = g[g["metric"].eq(metric) & g["stat"].eq(stat) & (g["model"].eq(model) if model else g["model"].isna())]
-            return float(sel["value"].iloc[0]) if len(sel) else float("nan")
-
-        rows.append({"machine": machine, "backend": variant, "regular_s": one("paired_10k_seconds", model="regular"),
-                     "separable_s": one("paired_10k_seconds", model="separable"), "ratio": one("paired_ratio", "median"),
-                     "q1": one("paired_ratio", "q1"), "q3": one("paired_ratio", "q3"), "pairs": one("pairs"),
-                     "study_ratio": study_ratio("eval_seconds"), "mac_ratio": MAC_RATIO, "source": Path(str(source)).name})
-    return pd.DataFrame(rows, columns=cols)
+    d["column"] = d["model"].fillna(d["metric"] + "_" + d["stat"])  # a model's seconds, or e.g. paired_ratio_q1
+    wide = d.pivot_table(index=["machine", "variant", "source_file"], columns="column", values="value", aggfunc="first").reset_index()
+    wide = wide.rename(columns={"variant": "backend", "regular": "regular_s", "separable": "separable_s", "paired_ratio_median": "ratio",
+                                "paired_ratio_q1": "q1", "paired_ratio_q3": "q3", "pairs_value": "pairs"})
+    wide["source"] = [Path(str(s)).name for s in wide["source_file"]]
+    wide["study_ratio"], wide["mac_ratio"] = study_ratio("eval_seconds"), MAC_RATIO
+    return wide.reindex(columns=cols).sort_values(["machine", "backend"]).reset_index(drop=True)
