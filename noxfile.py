@@ -169,7 +169,7 @@ def asv(session: nox.Session) -> None:
     """
     machine, args = _pop_option(session, list(session.posargs), "--machine")
     _install(session)
-    machine = machine or session.run("python", "-c", "from sepbench.asv_history import default_machine; print(default_machine())", silent=True).strip()
+    machine = machine or session.run("python", "-c", "from sepbench.asv.history import default_machine; print(default_machine())", silent=True).strip()
     session.run("asv", "machine", "--yes", "--machine", machine, env=_env())
     if "--quick" in args:
         args.remove("--quick")
@@ -193,7 +193,7 @@ def publish(session: nox.Session) -> None:
     session.install("-e", ".", "asv>=0.6.4", "virtualenv>=20")
     session.run("asv", "publish", *args, env=_env())
     if offline:
-        session.run("python", "-m", "sepbench.asv_vendor", ".asv/html", env=_env())
+        session.run("python", "-m", "sepbench.asv.vendor", ".asv/html", env=_env())
     session.log(f"published: {os.path.abspath('.asv/html/index.html')} (serve it: `asv preview`)")
 
 

@@ -26,8 +26,8 @@ import os
 import time
 from typing import Any, Callable
 
-from sepbench.spec import model_names
-from sepbench.weights import PortableWeights, init_weights
+from sepbench.core.spec import model_names
+from sepbench.core.weights import PortableWeights, init_weights
 
 MODELS: list[str] = list(model_names())
 SEED = 0
@@ -108,7 +108,7 @@ def skip_unless_available(backend: str) -> None:
 
 def use_threads(backend: str) -> None:
     """Apply the run's thread count to NumPy's BLAS and ``backend`` (before it runs an op)."""
-    from sepbench.threads import configure_threads
+    from sepbench.machine.threads import configure_threads
 
     configure_threads(threads(), [backend])
 

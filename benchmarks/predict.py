@@ -1,7 +1,7 @@
 """Inference: latency of one ``predict`` call, the fast path's time for the test set, the peak
 memory of predicting the test set, and the separable / regular time ratio measured in pairs.
 
-The timed call is :meth:`sepbench.workloads.PredictWorkload.run`, the same as in the
+The timed call is :meth:`sepbench.measure.workloads.PredictWorkload.run`, the same as in the
 pytest-benchmark suite (``tests/bench``), so a latency means the same thing in both.
 """
 
@@ -22,7 +22,7 @@ class _SeededPredict:
     def _setup_workload(self, cache: dict, backend: str, model: str, batch_size: int, n_images: int, path: str = "default", warmup: int = 2) -> None:
         common.skip_unless_available(backend)
         common.use_threads(backend)
-        from sepbench.workloads import PredictWorkload
+        from sepbench.measure.workloads import PredictWorkload
 
         self.workload = PredictWorkload(backend, model, batch_size=batch_size, n_images=n_images, path=path)
         self.workload.setup(weights=cache["weights"][model], warmup=warmup)
@@ -82,7 +82,7 @@ class PredictMemory(_SeededPredict):
 
 class SeparableRatio(_SeededPredict):
     """Separable / regular time of predicting the 10,000 test images on each backend path, measured
-    in alternating pairs (:class:`sepbench.workloads.PairedPredictWorkload`; the median of the
+    in alternating pairs (:class:`sepbench.measure.workloads.PairedPredictWorkload`; the median of the
     per-pair ratios): the study's "faster" claim as one number per commit and machine.  Below 1 the
     separable model is faster; bigger is worse for the claim, so a rise is flagged like a slowdown.
     """
@@ -94,7 +94,7 @@ class SeparableRatio(_SeededPredict):
     def setup(self, cache: dict, backend: str, path: str) -> None:
         common.skip_unless_available(backend)
         common.use_threads(backend)
-        from sepbench.workloads import PairedPredictWorkload
+        from sepbench.measure.workloads import PairedPredictWorkload
 
         self.paired = PairedPredictWorkload(backend, path, batch_size=1024, n_images=common.TEST_IMAGES)
         self.paired.setup(weights=cache["weights"], warmup=1)

@@ -19,7 +19,7 @@ class ModelSize:
     def setup_cache(self) -> dict:
         """Build every available backend x model once: (parameter count, native bytes, format)."""
         from impls.registry import get_backend
-        from sepbench.measure import native_file_size
+        from sepbench.measure.extra_info import native_file_size
 
         weights = common.seeded_weights()
         out: dict = {}
@@ -53,7 +53,7 @@ class ModelCost:
     params = [common.MODELS]
 
     def setup_cache(self) -> dict:
-        from sepbench.spec import get_model_spec
+        from sepbench.core.spec import get_model_spec
 
         return {m: get_model_spec(m).macs for m in common.MODELS}
 

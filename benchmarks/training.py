@@ -1,6 +1,6 @@
 """Training: the time of one epoch, and the test error rate the recipe reaches.
 
-Both follow the one recipe (:mod:`sepbench.recipe`: same initial weights, batch order and update
+Both follow the one recipe (:mod:`sepbench.core.recipe`: same initial weights, batch order and update
 rule in every backend).  The error rate is ``1 - accuracy`` so that, as ASV assumes, bigger is
 worse.
 """
@@ -27,7 +27,7 @@ class TrainEpoch:
     timeout = 600
 
     def setup_cache(self) -> dict:
-        from sepbench.data import load_mnist
+        from sepbench.core.data import load_mnist
 
         x, y = load_mnist("train")
         return {"x": x[: common.TRAIN_EPOCH_IMAGES].copy(), "y": y[: common.TRAIN_EPOCH_IMAGES].copy()}
@@ -37,7 +37,7 @@ class TrainEpoch:
         common.use_threads(backend)
 
     def time_train_epoch(self, cache: dict, backend: str, model: str) -> None:
-        from sepbench.train import train
+        from sepbench.training.trainers import train
 
         train(backend, model, cache["x"], cache["y"], seed=common.SEED, epochs=1)
 
@@ -56,10 +56,10 @@ class ErrorRate:
 
     def setup_cache(self) -> dict:
         from impls.registry import get_backend
-        from sepbench.data import load_mnist
-        from sepbench.threads import configure_threads
-        from sepbench.train import train
-        from sepbench.workloads import test_images
+        from sepbench.core.data import load_mnist
+        from sepbench.machine.threads import configure_threads
+        from sepbench.training.trainers import train
+        from sepbench.measure.workloads import test_images
 
         epochs, n_train = common.train_budget()
         x, y = load_mnist("train")

@@ -15,8 +15,8 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from sepbench.spec import ModelSpec, get_model_spec
-from sepbench.weights import PortableWeights, init_weights
+from sepbench.core.spec import ModelSpec, get_model_spec
+from sepbench.core.weights import PortableWeights, init_weights
 
 
 def validate_images(images: Any, spec: ModelSpec) -> np.ndarray:
@@ -24,7 +24,7 @@ def validate_images(images: Any, spec: ModelSpec) -> np.ndarray:
 
     Accepted: a rank-4 array ``(N, H, W, C)`` matching ``spec.input_shape``, ``N >= 1``, of a
     float dtype (cast to float32, values used as they are: the models expect [0, 1]) or uint8
-    (raw pixels 0..255, scaled by 1/255 to [0, 1], as :func:`sepbench.data.load_mnist` does).
+    (raw pixels 0..255, scaled by 1/255 to [0, 1], as :func:`sepbench.core.data.load_mnist` does).
     Anything else raises ``ValueError`` naming what is wrong.
     """
     if not isinstance(images, np.ndarray):
@@ -156,7 +156,7 @@ class InferenceModel(abc.ABC):
 
         The write is atomic.  The file size in bytes is ``path.stat().st_size``.
         """
-        from sepbench.atomic import atomic_path
+        from sepbench.util.atomic import atomic_path
 
         path = Path(path)
         if path.suffix not in self.native_suffixes:

@@ -18,9 +18,9 @@ import numpy as np
 
 from impls.tensorflow_backend import KerasModel
 from impls.train_tensorflow import compile_like_study
-from sepbench.atomic import atomic_path
-from sepbench.recipe import Recipe
-from sepbench.weights import PortableWeights
+from sepbench.util.atomic import atomic_path
+from sepbench.core.recipe import Recipe
+from sepbench.core.weights import PortableWeights
 
 
 def save_h5_with_optimizer(weights: PortableWeights, velocities: PortableWeights | None, iterations: int, recipe: Recipe, path: str | os.PathLike[str]) -> int:

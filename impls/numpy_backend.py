@@ -11,7 +11,7 @@ import threadpoolctl
 from impls import numpy_ops as ops
 from impls.base import Backend, InferenceModel
 from impls.numpy_fast import FastForward, Plan, cached_plan
-from sepbench.weights import PortableWeights
+from sepbench.core.weights import PortableWeights
 
 
 class NumpyModel(InferenceModel):

@@ -55,8 +55,8 @@ import numpy as np
 import threadpoolctl
 
 from impls import numpy_ops as ops
-from sepbench.spec import LayerSpec, ModelSpec
-from sepbench.weights import PortableWeights
+from sepbench.core.spec import LayerSpec, ModelSpec
+from sepbench.core.weights import PortableWeights
 
 Fn = Callable[[np.ndarray], np.ndarray]
 CHUNK_SIZES: tuple[int, ...] = (128, 256, 512, 1024)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sepbench.spec import ModelSpec
+from sepbench.core.spec import ModelSpec
 
 Params = dict[str, np.ndarray]
 

@@ -11,8 +11,8 @@ import importlib.util
 from functools import cache
 
 from impls.base import Backend, InferenceModel
-from sepbench.spec import ModelSpec
-from sepbench.weights import PortableWeights
+from sepbench.core.spec import ModelSpec
+from sepbench.core.weights import PortableWeights
 
 BACKEND_MODULES: dict[str, tuple[str, str]] = {
     # name: (module, framework package it needs)
@@ -38,7 +38,7 @@ def backend_names() -> list[str]:
     return list(BACKEND_MODULES)
 
 
-def _check_name(name: str) -> tuple[str, str]:
+def check_backend_name(name: str) -> tuple[str, str]:
     try:
         return BACKEND_MODULES[name]
     except (KeyError, TypeError):
@@ -47,7 +47,7 @@ def _check_name(name: str) -> tuple[str, str]:
 
 @cache
 def _load(name: str) -> Backend:
-    module_name, framework = _check_name(name)
+    module_name, framework = check_backend_name(name)
     if importlib.util.find_spec(framework) is None:
         raise BackendUnavailableError(
             f"backend {name!r} needs {framework!r}, which is not installed "
@@ -62,13 +62,13 @@ def _load(name: str) -> Backend:
 
 def get_backend(name: str) -> Backend:
     """The backend called ``name``; raises :class:`UnknownBackendError` or :class:`BackendUnavailableError`."""
-    _check_name(name)
+    check_backend_name(name)
     return _load(name)
 
 
 def is_installed(name: str) -> bool:
     """Whether the backend's framework is installed (cheap: does not import it)."""
-    _, framework = _check_name(name)
+    _, framework = check_backend_name(name)
     return importlib.util.find_spec(framework) is not None
 
 

@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from impls.base import Backend, Evaluation, InferenceModel, validate_batch_size, validate_images, validate_labels  # noqa: E402
-from sepbench.spec import LayerSpec, ModelSpec  # noqa: E402
-from sepbench.weights import PortableWeights  # noqa: E402
+from sepbench.core.spec import LayerSpec, ModelSpec  # noqa: E402
+from sepbench.core.weights import PortableWeights  # noqa: E402
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment problem
     raise ImportError(f"the tensorflow backend needs KERAS_BACKEND=tensorflow, Keras is using {keras.backend.backend()!r}")

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from impls.base import Backend, InferenceModel
-from sepbench.spec import LayerSpec, ModelSpec
-from sepbench.weights import PortableWeights
+from sepbench.core.spec import LayerSpec, ModelSpec
+from sepbench.core.weights import PortableWeights
 
 # (portable tensor name) -> (torch parameter name inside the layer's module, permutation)
 _CONV = (3, 2, 0, 1)

@@ -4,7 +4,7 @@ A trainer module defines ``train_model(init, x, y, recipe, orders, on_step=None)
 
 * ``init``: the seeded initial :class:`PortableWeights`;
 * ``x`` float32 NHWC images in [0, 1], ``y`` int64 labels;
-* ``orders``: one index permutation per epoch (from :func:`sepbench.recipe.batch_order`); batch
+* ``orders``: one index permutation per epoch (from :func:`sepbench.core.recipe.batch_order`); batch
   ``b`` of an epoch is ``order[b*bs:(b+1)*bs]`` (the last one may be shorter);
 * ``on_step(loss)`` is called after each step (progress bars).
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sepbench.weights import PortableWeights
+from sepbench.core.weights import PortableWeights
 
 StepCallback = Callable[[float], None]
 

@@ -1,5 +1,5 @@
 """Training in NumPy: the backward pass of :mod:`impls.numpy_grad` and the recipe's RMSprop rule
-(:func:`sepbench.recipe.rmsprop_step`), float32 throughout."""
+(:func:`sepbench.core.recipe.rmsprop_step`), float32 throughout."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 
 from impls.numpy_grad import loss_and_grads
 from impls.train_common import StepCallback, TrainerOutput, batches
-from sepbench.recipe import Recipe, rmsprop_step
-from sepbench.weights import PortableWeights
+from sepbench.core.recipe import Recipe, rmsprop_step
+from sepbench.core.weights import PortableWeights
 
 
 def train_model(init: PortableWeights, x: np.ndarray, y: np.ndarray, recipe: Recipe, orders: Sequence[np.ndarray], on_step: StepCallback | None = None) -> TrainerOutput:

@@ -33,8 +33,8 @@ from keras import ops  # noqa: E402
 
 from impls.tensorflow_backend import KerasModel  # noqa: E402
 from impls.train_common import StepCallback, TrainerOutput  # noqa: E402
-from sepbench.recipe import Recipe  # noqa: E402
-from sepbench.weights import PortableWeights  # noqa: E402
+from sepbench.core.recipe import Recipe  # noqa: E402
+from sepbench.core.weights import PortableWeights  # noqa: E402
 
 
 class RMSpropEpsilonOutside(keras.optimizers.RMSprop):

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from impls.torch_backend import TorchModel
 from impls.train_common import StepCallback, TrainerOutput, batches
-from sepbench.recipe import Recipe
-from sepbench.weights import PortableWeights
+from sepbench.core.recipe import Recipe
+from sepbench.core.weights import PortableWeights
 
 
 @torch.no_grad()

@@ -27,10 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sepbench.data import MnistError
-    from sepbench.results import ResultsError
-    from sepbench.spec import UnknownModelError
-    from sepbench.weights import WeightsError
+    from sepbench.core.data import MnistError
+    from sepbench.results.schema import ResultsError
+    from sepbench.core.spec import UnknownModelError
+    from sepbench.core.weights import WeightsError
 
     args = build_parser().parse_args(argv)
     try:

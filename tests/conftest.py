@@ -35,7 +35,7 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def test_subset(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """The first 2,000 real MNIST test images (float32 NHWC in [0, 1]) and labels."""
-    from sepbench.data import load_mnist
+    from sepbench.core.data import load_mnist
 
     return load_mnist("test", mnist_dir, limit=2000)
 

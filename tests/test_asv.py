@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.asv_history import read_asv_conf
+from sepbench.asv.history import read_asv_conf
 from tests.conftest import REPO
 
 PY = sys.executable
@@ -166,7 +166,7 @@ def test_history_over_a_range_and_a_second_machine(asv_repo: dict) -> None:
     assert {commits[k] for k in ("noop", "slow", "params")} <= stored  # the range base..params
     assert any(p.name != "machine.json" for p in (results / "ci-b").glob("*.json"))
 
-    from sepbench.report.load_asv import load_asv_dir
+    from sepbench.results.read_asv import load_asv_dir
 
     rows, warnings, _ = load_asv_dir(results)
     assert not warnings
@@ -233,7 +233,7 @@ def test_publish_renders_graphs_in_chromium(asv_repo: dict, tmp_path: Path) -> N
     # ASV's pages load jQuery/flot/Bootstrap from CDNs; this machine is offline: use local copies
     if shutil.which("npm") is None and not (Path(env["HOME"]) / ".cache" / "sepbench" / "asv-vendor").is_dir():
         pytest.skip("npm is not installed: cannot fetch the pages' JavaScript for an offline check")
-    proc = _run([PY, "-m", "sepbench.asv_vendor", str(html)], repo, env, timeout=600)
+    proc = _run([PY, "-m", "sepbench.asv.vendor", str(html)], repo, env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "10 CDN files replaced" in proc.stdout and "5 checked" in proc.stdout
     server, base_url = _serve(html)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sepbench.asv_history import exact_name_regex, worse_benchmarks
+from sepbench.asv.history import exact_name_regex, worse_benchmarks
 
 # rows as `asv compare` printed them in a CI run (a noise alarm on identical code)
 TABLE = """

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from impls.registry import BACKEND_MODULES, BackendUnavailableError, UnknownBackendError, _load, get_backend
-from sepbench.spec import MODELS
-from sepbench.weights import PortableWeights, random_weights
+from sepbench.core.spec import MODELS
+from sepbench.core.weights import PortableWeights, random_weights
 from tests.conftest import BACKENDS, backend_or_skip
 
 SEED = 1234

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.measure import EXTRA_INFO_KEYS
+from sepbench.measure.extra_info import EXTRA_INFO_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
 CASE = "tests/bench/test_bench.py::test_predict[numpy-regular-default-b32-n32]"
@@ -85,7 +85,7 @@ def test_saved_run_carries_extra_info_and_machine_info(baseline: tuple[Path, Pat
 
 
 def test_summary_of_a_saved_run_runs_on_real_output(baseline: tuple[Path, Path]) -> None:
-    from sepbench.bench_results import load_run
+    from sepbench.bench.saved_runs import load_run
 
     df, machine = load_run(baseline[0])  # a storage directory: the newest run in it
     assert list(df["name"]) == ["test_predict[numpy-regular-default-b32-n32]"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.bench_results import load_run, resolve_run, separable_ratios, summarize
-from sepbench.results import ResultsError
+from sepbench.bench.saved_runs import load_run, resolve_run, separable_ratios, summarize
+from sepbench.results.schema import ResultsError
 
 
 def _bench(backend, model, workload, path, batch, n, median, limit=0.02, **extra):
@@ -94,7 +94,7 @@ def _paired(backend, path, reg, sep, ratio, q1, q3, pairs=10):
 
 
 def test_paired_cases_give_the_paired_ratio_and_stay_out_of_the_fastest_way(tmp_path):
-    from sepbench.bench_results import paired_ratios
+    from sepbench.bench.saved_runs import paired_ratios
 
     write_run(tmp_path, 1, [*RUN, _paired("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80), _paired("numpy", "fast", 0.08, 0.07, 0.9, 0.85, 0.95)])
     df, _ = load_run(tmp_path)

@@ -1,6 +1,6 @@
-from sepbench.claims import decide_claims
-from sepbench.spec import MODELS
-from sepbench.study import MAC_RATIO, STUDY, study_ratio
+from sepbench.core.claims import decide_claims
+from sepbench.core.spec import MODELS
+from sepbench.core.study import MAC_RATIO, STUDY, study_ratio
 
 
 def test_study_figures_decide_all_three_claims_true():

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sepbench import data
-from sepbench.data import FILES, MnistChecksumError, MnistNotFoundError, download_mnist, find_mnist_dir, load_mnist
+from sepbench.core import data
+from sepbench.core.data import FILES, MnistChecksumError, MnistNotFoundError, download_mnist, find_mnist_dir, load_mnist
 
 
 def test_real_files_load_with_expected_shapes(mnist_dir):

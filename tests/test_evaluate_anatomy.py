@@ -1,4 +1,4 @@
-"""The pieces that take Keras's evaluate apart (sepbench.evaluate_anatomy), on real MNIST images."""
+"""The pieces that take Keras's evaluate apart (sepbench.measure.evaluate_anatomy), on real MNIST images."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from impls.registry import unavailable_reason
-from sepbench.evaluate_anatomy import steps
+from sepbench.measure.evaluate_anatomy import steps
 
 TF_MISSING = unavailable_reason("tensorflow")
 
@@ -20,7 +20,7 @@ def test_steps_of_the_study() -> None:
 @pytest.mark.skipif(TF_MISSING is not None, reason=f"tensorflow backend unavailable: {TF_MISSING}")
 @pytest.mark.parametrize("model", ["regular", "separable"])
 def test_graph_forward_gives_the_models_probabilities(mnist_dir: Path, model: str) -> None:
-    from sepbench.workloads import KerasGraphForwardWorkload, PredictWorkload
+    from sepbench.measure.workloads import KerasGraphForwardWorkload, PredictWorkload
 
     graph = KerasGraphForwardWorkload("tensorflow", model, batch_size=32, n_images=100).setup(data_dir=str(mnist_dir), warmup=1)
     plain = PredictWorkload("tensorflow", model, batch_size=32, n_images=100).setup(data_dir=str(mnist_dir), warmup=0)
@@ -32,7 +32,7 @@ def test_graph_forward_gives_the_models_probabilities(mnist_dir: Path, model: st
 
 
 def test_graph_forward_refuses_other_backends(mnist_dir: Path) -> None:
-    from sepbench.workloads import KerasGraphForwardWorkload
+    from sepbench.measure.workloads import KerasGraphForwardWorkload
 
     with pytest.raises(ValueError, match="needs the tensorflow backend, not 'numpy'"):
         KerasGraphForwardWorkload("numpy", "regular", batch_size=32, n_images=32).setup(data_dir=str(mnist_dir), warmup=0)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sepbench.spec import MODELS
-from sepbench.weights import random_weights
+from sepbench.core.spec import MODELS
+from sepbench.core.weights import random_weights
 from tests.conftest import BACKENDS, backend_or_skip
 from tests.test_backends import BAD_INPUTS
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sepbench.measure import EXTRA_INFO_KEYS, accuracy_of, choose_rounds, compute_limit_seconds, roofline, workload_extra_info
+from sepbench.measure.extra_info import EXTRA_INFO_KEYS, accuracy_of, choose_rounds, compute_limit_seconds, roofline, workload_extra_info
 
 
 def test_compute_limit_of_the_regular_model_matches_the_issue():
@@ -67,7 +67,7 @@ def test_accuracy_of_probabilities_and_evaluations():
 
 
 def test_extra_info_of_a_real_numpy_workload(mnist_dir):
-    from sepbench.workloads import EvaluateWorkload, PredictWorkload
+    from sepbench.measure.workloads import EvaluateWorkload, PredictWorkload
 
     w = PredictWorkload("numpy", "separable", batch_size=16, n_images=64).setup(data_dir=str(mnist_dir), warmup=1)
     out = w.run()
@@ -87,7 +87,7 @@ def test_extra_info_of_a_real_numpy_workload(mnist_dir):
 
 
 def test_a_fast_path_workload_records_what_the_fast_path_chose(mnist_dir):
-    from sepbench.workloads import PredictWorkload
+    from sepbench.measure.workloads import PredictWorkload
 
     w = PredictWorkload("numpy", "regular", batch_size=64, n_images=64, path="fast").setup(data_dir=str(mnist_dir), warmup=1)
     assert w.info["fast_config"] == w.instance.fast_config()
@@ -97,7 +97,7 @@ def test_a_fast_path_workload_records_what_the_fast_path_chose(mnist_dir):
 
 
 def test_paired_workload_alternates_the_models_and_summarizes_per_pair_ratios(mnist_dir):
-    from sepbench.workloads import PairedPredictWorkload
+    from sepbench.measure.workloads import PairedPredictWorkload
 
     w = PairedPredictWorkload("numpy", path="fast", n_images=200).setup(data_dir=str(mnist_dir), warmup=1)
     with pytest.raises(ValueError, match="call run"):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from impls.numpy_grad import forward, loss_and_grads, softmax_cross_entropy
-from sepbench.spec import MODELS, get_model_spec
-from sepbench.weights import random_weights
+from sepbench.core.spec import MODELS, get_model_spec
+from sepbench.core.weights import random_weights
 from tests.conftest import backend_or_skip
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sepbench.spec import MODELS
-from sepbench.weights import random_weights
+from sepbench.core.spec import MODELS
+from sepbench.core.weights import random_weights
 from tests.conftest import backend_or_skip
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 def test_numpy_stages_compose_to_the_model(model, test_subset):
     from impls.registry import get_backend
-    from sepbench.layer_profile import numpy_stages
+    from sepbench.measure.layer_profile import numpy_stages
 
     x = test_subset[0][:200]
     w = random_weights(model, 1234)
@@ -30,7 +30,7 @@ def test_numpy_stages_compose_to_the_model(model, test_subset):
 @pytest.mark.parametrize("model", list(MODELS))
 def test_torch_stages_cover_every_layer(model, test_subset):
     backend_or_skip("torch")
-    from sepbench.layer_profile import profile_torch
+    from sepbench.measure.layer_profile import profile_torch
 
     times = profile_torch(model, test_subset[0][:64], chunk=32, reps=1)
     assert {t.layer for t in times} >= {l.name for l in MODELS[model].layers}
@@ -51,7 +51,7 @@ def test_profile_command_prints_the_breakdown(mnist_dir, monkeypatch, capsys):
 
 
 def test_layer_gemm_rates_have_the_layers_shapes() -> None:
-    from sepbench.layer_profile import layer_gemm_rates
+    from sepbench.measure.layer_profile import layer_gemm_rates
 
     reg = {g.layer: g for g in layer_gemm_rates("regular", chunk=16, reps=1)}
     assert (reg["conv1"].rows, reg["conv1"].depth, reg["conv1"].cols) == (16 * 121, 49, 8)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sepbench.claims import decide_claims
-from sepbench.study import MAC_RATIO, STUDY
+from sepbench.core.claims import decide_claims
+from sepbench.core.study import MAC_RATIO, STUDY
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -49,8 +49,8 @@ REPRODUCE_ROWS = [
 @pytest.fixture(scope="session")
 def reproduce_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """results/ holding one reproduce file written by the real schema functions and real provenance."""
-    from sepbench.provenance import collect_provenance
-    from sepbench.results import make_results, write_results
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results, write_results
 
     d = tmp_path_factory.mktemp("reproduce") / "results"
     doc = make_results("reproduce", [dict(r) for r in REPRODUCE_ROWS], collect_provenance(seed=0), recipe={"optimizer": "rmsprop", "epochs": 5})
@@ -60,7 +60,7 @@ def reproduce_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 BENCH_FILE = '''
 import pytest
-from sepbench.workloads import EvaluateWorkload, PredictWorkload
+from sepbench.measure.workloads import EvaluateWorkload, PredictWorkload
 
 
 def _info(benchmark, w, workload, accuracy, tmp_path):
@@ -302,7 +302,7 @@ def test_asv_dir_found_inside_results(asv_results: Path, tmp_path: Path) -> None
 
 
 def test_several_machines(reproduce_dir: Path, tmp_path: Path) -> None:
-    from sepbench.results import read_results, write_results
+    from sepbench.results.schema import read_results, write_results
 
     results = tmp_path / "results"
     shutil.copytree(reproduce_dir, results)
@@ -423,7 +423,7 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
 def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_path: Path) -> None:
     import pandas as pd
 
-    from sepbench.report.load_pytest_benchmark import load_pytest_benchmark
+    from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
     from sepbench.report.tables import roofline
 
     doc = {"machine_info": {"node": "m", "roofline": {"gemm_gflops": 100.0, "mem_bandwidth_gbs": 10.0}}, "commit_info": {}, "datetime": "2026-01-01",
@@ -444,7 +444,7 @@ def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_pat
 
 
 def test_describe_config_of_each_backends_fast_path() -> None:
-    from sepbench.report.load_pytest_benchmark import describe_config
+    from sepbench.results.read_pytest_benchmark import describe_config
 
     assert describe_config({"chunk": 512, "layers": {"conv1": "rows+b", "gap+dense": "fused"}}) == "chunk 512; conv1 rows+b, gap+dense fused"
     assert describe_config({"chunk": 1024, "parallel_chunk": 5000, "xla": False, "layers": {}}) == "chunk 1024"
@@ -456,7 +456,7 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
     make section 2e, and decide "faster" for a path that has no Keras-style evaluate."""
     import pandas as pd
 
-    from sepbench.report.load_pytest_benchmark import load_pytest_benchmark
+    from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
     from sepbench.report.tables import claims, latency, paired, ratios
 
     def case(path: str, reg: float, sep: float, ratio: float, q1: float, q3: float) -> dict:

@@ -1,6 +1,6 @@
 import pytest
 
-from sepbench.spec import MODELS, LayerSpec, UnknownModelError, conv_macs, get_model_spec, separable_conv_macs
+from sepbench.core.spec import MODELS, LayerSpec, UnknownModelError, conv_macs, get_model_spec, separable_conv_macs
 
 
 def test_totals_match_the_study():

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from sepbench.recipe import DEFAULT_RECIPE, KERAS2_RECIPE, Recipe, batch_order, rmsprop_step
-from sepbench.spec import MODELS
+from sepbench.core.recipe import DEFAULT_RECIPE, KERAS2_RECIPE, Recipe, batch_order, rmsprop_step
+from sepbench.core.spec import MODELS
 from tests.conftest import BACKENDS, backend_or_skip
 
 N_TRAIN = 3200  # 100 steps of 32 per epoch
@@ -16,7 +16,7 @@ N_TRAIN = 3200  # 100 steps of 32 per epoch
 
 @pytest.fixture(scope="module")
 def train_subset(mnist_dir):
-    from sepbench.data import load_mnist
+    from sepbench.core.data import load_mnist
 
     return load_mnist("train", mnist_dir, limit=N_TRAIN)
 
@@ -25,7 +25,7 @@ def train_subset(mnist_dir):
 def runs(train_subset):
     """One epoch (100 steps) of every available backend, both models, seed 0."""
     from impls.registry import BackendUnavailableError
-    from sepbench.train import train
+    from sepbench.training.trainers import train
 
     x, y = train_subset
     out = {}
@@ -150,7 +150,7 @@ def test_train_result_fields(runs):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_same_seed_gives_bit_identical_weights(train_subset, backend):
     backend_or_skip(backend)
-    from sepbench.train import train
+    from sepbench.training.trainers import train
 
     x, y = train_subset
     a = train(backend, "separable", x[:640], y[:640], seed=3, epochs=2)
@@ -164,8 +164,8 @@ def test_same_seed_gives_bit_identical_weights(train_subset, backend):
 # ---- bad input -----------------------------------------------------------------------------
 def test_train_rejects_bad_input(train_subset):
     from impls.registry import UnknownBackendError
-    from sepbench.spec import UnknownModelError
-    from sepbench.train import train
+    from sepbench.core.spec import UnknownModelError
+    from sepbench.training.trainers import train
 
     x, y = train_subset
     with pytest.raises(UnknownBackendError, match="unknown backend 'jax'"):
@@ -184,7 +184,7 @@ def test_train_rejects_bad_input(train_subset):
 
 # ---- the trained-weight cache --------------------------------------------------------------
 def test_cache_round_trip_and_keys(tmp_path, monkeypatch, runs):
-    from sepbench import trained
+    from sepbench.training import weights_cache as trained
 
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path))
     r = runs[("numpy", "regular")]
@@ -209,8 +209,8 @@ def test_cache_round_trip_and_keys(tmp_path, monkeypatch, runs):
 
 
 def test_workloads_use_the_cache(tmp_path, monkeypatch, runs):
-    from sepbench import trained
-    from sepbench.workloads import weights_for
+    from sepbench.training import weights_cache as trained
+    from sepbench.measure.workloads import weights_for
 
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path))
     r = runs[("numpy", "separable")]
@@ -226,7 +226,7 @@ def test_workloads_use_the_cache(tmp_path, monkeypatch, runs):
 # ---- sepbench reproduce --------------------------------------------------------------------
 def test_reproduce_cli_writes_results_and_prints_table(tmp_path, monkeypatch, capsys, mnist_dir):
     from sepbench.cli import main
-    from sepbench.results import read_results
+    from sepbench.results.schema import read_results
 
     monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
@@ -245,7 +245,7 @@ def test_reproduce_cli_writes_results_and_prints_table(tmp_path, monkeypatch, ca
 
     backends = available_backends()
     assert {(r["backend"], r["model"]) for r in doc["rows"]} == {(b, m) for b in backends for m in MODELS}
-    from sepbench.results import REPRODUCE_ROW_FIELDS
+    from sepbench.results.schema import REPRODUCE_ROW_FIELDS
 
     for row in doc["rows"]:
         assert set(REPRODUCE_ROW_FIELDS) <= set(row)
@@ -275,14 +275,14 @@ def test_reproduce_cli_bad_input(capsys):
 
 def test_unavailable_backend_is_skipped_with_reason(monkeypatch):
     from impls import registry
-    from sepbench.reproduce import ReproduceOptions, check_options
+    from sepbench.training.reproduce import ReproduceOptions, check_options
 
     monkeypatch.setitem(registry.BACKEND_MODULES, "nothere", ("impls.nothere_backend", "sepbench_no_such_framework"))
     run, skipped = check_options(ReproduceOptions(backends=["numpy", "nothere"]))
     assert run == ["numpy"]
     assert skipped[0]["backend"] == "nothere" and "not installed" in skipped[0]["reason"]
     with pytest.raises(ValueError, match="no backend to run"):
-        from sepbench.reproduce import run_reproduce
+        from sepbench.training.reproduce import run_reproduce
 
         run_reproduce(ReproduceOptions(backends=["nothere"]))
 

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from sepbench.spec import MODELS
-from sepbench.weights import PortableWeights, WeightsError, init_weights, keras_fans, random_weights
+from sepbench.core.spec import MODELS
+from sepbench.core.weights import PortableWeights, WeightsError, init_weights, keras_fans, random_weights
 
 
 def test_keras_fans():

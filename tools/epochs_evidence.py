@@ -14,9 +14,9 @@ import numpy as np
 
 from impls.numpy_backend import BACKEND
 from impls.numpy_grad import loss_and_grads
-from sepbench.data import load_mnist
-from sepbench.recipe import DEFAULT_RECIPE, batch_order, rmsprop_step
-from sepbench.weights import PortableWeights, init_weights
+from sepbench.core.data import load_mnist
+from sepbench.core.recipe import DEFAULT_RECIPE, batch_order, rmsprop_step
+from sepbench.core.weights import PortableWeights, init_weights
 
 
 def main(max_epochs: int, out: str, seed: int = 0) -> None:

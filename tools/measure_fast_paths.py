@@ -49,12 +49,12 @@ def main() -> None:
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: process CPU seconds (use with --threads 1 on a shared machine)")
     args = p.parse_args()
 
-    from sepbench.threads import configure_threads
+    from sepbench.machine.threads import configure_threads
 
     settings = configure_threads(args.threads, args.backends)
     from impls.registry import get_backend
-    from sepbench.spec import MODELS
-    from sepbench.workloads import test_images
+    from sepbench.core.spec import MODELS
+    from sepbench.measure.workloads import test_images
 
     x, y = test_images(10_000)
     variants = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.tables import print_table
+from sepbench.util.console import print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

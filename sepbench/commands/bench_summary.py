@@ -6,12 +6,12 @@ import argparse
 
 import pandas as pd
 
-from sepbench.bench_results import load_run, paired_ratios, separable_ratios, summarize
-from sepbench.paths import results_dir
-from sepbench.results import ResultsError
-from sepbench.spec import MODELS
-from sepbench.study import study_ratio
-from sepbench.tables import print_table
+from sepbench.bench.saved_runs import load_run, paired_ratios, separable_ratios, summarize
+from sepbench.util.paths import results_dir
+from sepbench.results.schema import ResultsError
+from sepbench.core.spec import MODELS
+from sepbench.core.study import study_ratio
+from sepbench.util.console import print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

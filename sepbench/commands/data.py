@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.tables import fmt_int, print_table
+from sepbench.util.console import fmt_int, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sepbench.data import FILES, find_mnist_dir, load_mnist_raw
+    from sepbench.core.data import FILES, find_mnist_dir, load_mnist_raw
 
     directory = find_mnist_dir(args.data_dir, download=args.download)
     rows = []

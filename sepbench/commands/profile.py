@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.tables import print_table
+from sepbench.util.console import print_table
 
 PROFILED = ("numpy", "torch")
 
@@ -23,9 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sepbench import layer_profile as lp
-    from sepbench.threads import configure_threads
-    from sepbench.workloads import test_images
+    from sepbench.measure import layer_profile as lp
+    from sepbench.machine.threads import configure_threads
+    from sepbench.measure.workloads import test_images
 
     if args.images < 1 or args.chunk < 1 or args.reps < 1:
         raise ValueError("--images, --chunk and --reps must be positive")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         reg, sep = (sum(s.seconds for s in times[m]) for m in ("regular", "separable"))
         print_table(f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; separable/regular = {sep / reg:.2f}", ["model", "layer", "stage", "MACs / image", per, "share"], rows, right_from=3)
     if "numpy" in backends:
-        from sepbench.measure import roofline
+        from sepbench.measure.extra_info import roofline
 
         peak = roofline().gemm_flops
         rows = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.asv_history import DEFAULT_FACTOR, AsvError, default_machine, regress
+from sepbench.asv.history import DEFAULT_FACTOR, AsvError, default_machine, regress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sepbench.paths import results_dir
+from sepbench.util.paths import results_dir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from sepbench.report.build import NoResultsError, build_report
-    from sepbench.tables import print_table
+    from sepbench.util.console import print_table
 
     results = args.results or [results_dir()]
     asv = args.asv_results or [Path(".asv") / "results"]

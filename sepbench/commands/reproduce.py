@@ -1,4 +1,4 @@
-"""``sepbench reproduce``: train, evaluate and compare with the study (see :mod:`sepbench.reproduce`)."""
+"""``sepbench reproduce``: train, evaluate and compare with the study (see :mod:`sepbench.training.reproduce`)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from impls.registry import UnknownBackendError
-    from sepbench.reproduce import ReproduceOptions, default_output_path, print_report, run_reproduce
-    from sepbench.results import write_results
+    from sepbench.training.reproduce import ReproduceOptions, default_output_path, print_report, run_reproduce
+    from sepbench.results.schema import write_results
 
     opts = ReproduceOptions(
         backends=args.backends,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.spec import MODELS, get_model_spec
-from sepbench.tables import fmt_int, fmt_shape, print_table
+from sepbench.core.spec import MODELS, get_model_spec
+from sepbench.util.console import fmt_int, fmt_shape, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

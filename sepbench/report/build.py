@@ -11,8 +11,8 @@ import pandas as pd
 from sepbench.report import fmt
 from sepbench.report import tables as T
 from sepbench.report.render import Section, write_outputs
-from sepbench.report.sources import Loaded, load_all
-from sepbench.study import MAC_RATIO, STUDY_SOURCE
+from sepbench.results.sources import Loaded, load_all
+from sepbench.core.study import MAC_RATIO, STUDY_SOURCE
 
 PRODUCERS = (
     "`sepbench reproduce` (or `nox -s reproduce`): trains/evaluates both models per backend, writes results/reproduce-<stamp>.json",
@@ -78,7 +78,7 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
                 "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 in seconds.",
                 svm, fmt.study_vs_measured(svm)),
         Section("claims", "1b. The study's three claims, per backend and machine",
-                "Decided by sepbench.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = a figure it needs is missing.",
+                "Decided by sepbench.core.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = a figure it needs is missing.",
                 cl, fmt.claims(cl)),
         Section("evaluate_vs_study", "1c. The study's evaluation time: ours beside it, and why where it is slower",
                 "Seconds for model.evaluate-style evaluation of the 10,000 test images at batch 32 (313 steps). The study's machine is unknown (a hosted notebook), "

@@ -13,8 +13,8 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sepbench.atomic import atomic_path  # noqa: E402
-from sepbench.study import MAC_RATIO, STUDY, study_ratio  # noqa: E402
+from sepbench.util.atomic import atomic_path  # noqa: E402
+from sepbench.core.study import MAC_RATIO, STUDY, study_ratio  # noqa: E402
 
 COLORS = {"regular": "#4c72b0", "separable": "#dd8452"}
 

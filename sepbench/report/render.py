@@ -12,7 +12,7 @@ import jinja2
 import markupsafe
 import pandas as pd
 
-from sepbench.atomic import atomic_write_text
+from sepbench.util.atomic import atomic_write_text
 
 
 @dataclass

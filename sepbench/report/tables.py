@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sepbench.claims import decide_claims
-from sepbench.evaluate_anatomy import steps as eval_steps
-from sepbench.report.tidy import SOURCE_PRIORITY
-from sepbench.results import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
-from sepbench.spec import MODELS
-from sepbench.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
+from sepbench.core.claims import decide_claims
+from sepbench.results.tidy import SOURCE_PRIORITY
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
+from sepbench.core.spec import MODELS
+from sepbench.core.study import EVAL_BATCH_SIZE, evaluate_steps as eval_steps, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
 
 TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
 
@@ -114,7 +113,7 @@ def _figure_dict(sub: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def claims(df: pd.DataFrame) -> pd.DataFrame:
-    """The study's three claims per machine and backend variant (decided by :func:`sepbench.claims.decide_claims`).
+    """The study's three claims per machine and backend variant (decided by :func:`sepbench.core.claims.decide_claims`).
 
     The first rows are the study's own figures, decided the same way.
     """
@@ -142,7 +141,7 @@ def matrix(df: pd.DataFrame) -> pd.DataFrame:
     for m in MATRIX_METRICS:
         if m not in wide:
             wide[m] = float("nan")
-    # MACs per image are a property of the model (computed by sepbench.spec), whatever the source
+    # MACs per image are a property of the model (computed by sepbench.core.spec), whatever the source
     wide["macs_per_image"] = wide["macs_per_image"].fillna(wide["model"].map(lambda m: float(MODELS[m].macs) if m in MODELS else float("nan")))
     return wide[cols].sort_values(["machine", "backend", "model"]).reset_index(drop=True)
 

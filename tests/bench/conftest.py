@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pytest
 
-from sepbench.spec import model_names
+from sepbench.core.spec import model_names
 
 LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
 TEN_K_BATCHES = (32, 1024)  # predict of 10,000 images in batches of this size ("the fastest way" candidates)
@@ -48,7 +48,7 @@ class BenchOptions:
     timing: Timing
     paths: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (backend, model) -> inference paths
     batch_free: set[tuple[str, str, str]] = field(default_factory=set)  # (backend, model, path) whose work ignores batch_size
-    roofline: Any = None  # sepbench.measure.Roofline, once probed
+    roofline: Any = None  # sepbench.measure.extra_info.Roofline, once probed
 
 
 OPTIONS_KEY = pytest.StashKey[BenchOptions]()
@@ -75,7 +75,7 @@ def _opt(config: pytest.Config, name: str, default: Any = None) -> Any:
 
 def pytest_configure(config: pytest.Config) -> None:
     from impls.registry import backend_names, unavailable_reason
-    from sepbench.threads import configure_threads, usable_cores
+    from sepbench.machine.threads import configure_threads, usable_cores
 
     threads = _opt(config, "threads")
     threads = usable_cores() if threads is None else threads
@@ -210,7 +210,7 @@ def opts(request: pytest.FixtureRequest) -> BenchOptions:
 @pytest.fixture(scope="session")
 def roofline(opts: BenchOptions):
     """The machine's float32 GEMM FLOP/s and memory bandwidth, probed once in this session."""
-    from sepbench.measure import roofline as probe
+    from sepbench.measure.extra_info import roofline as probe
 
     opts.roofline = probe()
     return opts.roofline
@@ -236,7 +236,7 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 @pytest.fixture(scope="session")
 def bench_data_dir() -> str:
     """MNIST as the library finds it ($SEPBENCH_MNIST_DIR, then the cache); skips every case, saying why, if absent."""
-    from sepbench.data import MnistError, find_mnist_dir
+    from sepbench.core.data import MnistError, find_mnist_dir
 
     try:
         return str(find_mnist_dir())
@@ -247,8 +247,8 @@ def bench_data_dir() -> str:
 @pytest.fixture
 def measure(benchmark, opts: BenchOptions, roofline, bench_data_dir: str) -> Callable[..., dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
-    from sepbench.measure import choose_rounds, time_once, workload_extra_info
-    from sepbench.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
+    from sepbench.measure.extra_info import choose_rounds, time_once, workload_extra_info
+    from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
 
     def run(case: Case) -> dict[str, Any]:
         if case.kind == "paired-10k":
@@ -303,9 +303,9 @@ _SOURCES: dict[tuple[str, str], str] = {}
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
     """Add CPU model, usable cores, thread settings, versions, GPUs, the roofline probe and git state."""
     from impls.registry import get_backend
-    from sepbench.measure import roofline
-    from sepbench.provenance import cpu_model, git_info, gpu_info, package_versions
-    from sepbench.threads import thread_settings, usable_cores
+    from sepbench.measure.extra_info import roofline
+    from sepbench.machine.provenance import cpu_model, git_info, gpu_info, package_versions
+    from sepbench.machine.threads import thread_settings, usable_cores
 
     opts = config.stash.get(OPTIONS_KEY, None)
     versions: dict[str, Any] = {k: v for k, v in package_versions().items() if v is not None}

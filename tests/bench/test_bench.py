@@ -10,7 +10,7 @@ Parametrized in ``conftest.py``; every case fills the agreed ``extra_info`` keys
 
 from __future__ import annotations
 
-from sepbench.measure import EXTRA_INFO_KEYS
+from sepbench.measure.extra_info import EXTRA_INFO_KEYS
 
 
 def _check(info: dict) -> None:

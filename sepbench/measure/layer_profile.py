@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sepbench.spec import ModelSpec, get_model_spec
-from sepbench.weights import PortableWeights, init_weights
+from sepbench.core.spec import ModelSpec, get_model_spec
+from sepbench.core.weights import PortableWeights, init_weights
 
 
 @dataclass(frozen=True)

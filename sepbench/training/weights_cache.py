@@ -16,32 +16,36 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sepbench.paths import cache_dir
-from sepbench.recipe import DEFAULT_RECIPE, Recipe
-from sepbench.spec import get_model_spec
-from sepbench.weights import PortableWeights, WeightsError
+from sepbench.util.paths import cache_dir
+from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
+from sepbench.core.spec import get_model_spec
+from sepbench.core.weights import PortableWeights, WeightsError
 
-_ROOT = Path(__file__).resolve().parent.parent
-# files whose source decides the trained weights, per backend (the inference modules are not
+# modules whose source decides the trained weights, per backend (the inference modules are not
 # included: they only build the model and move weights, which the parity tests pin down)
-_COMMON_CODE = ("sepbench/recipe.py", "sepbench/train.py", "sepbench/weights.py", "sepbench/spec.py", "impls/train_common.py")
+_COMMON_CODE = ("sepbench.core.recipe", "sepbench.training.trainers", "sepbench.core.weights", "sepbench.core.spec", "impls.train_common")
 _BACKEND_CODE = {
-    "numpy": ("impls/train_numpy.py", "impls/numpy_grad.py"),
-    "torch": ("impls/train_torch.py",),
-    "tensorflow": ("impls/train_tensorflow.py",),
+    "numpy": ("impls.train_numpy", "impls.numpy_grad"),
+    "torch": ("impls.train_torch",),
+    "tensorflow": ("impls.train_tensorflow",),
 }
 
 
 @cache
 def training_code_hash(backend: str) -> str:
-    """sha256 (hex) of the source files that train ``backend``."""
-    from impls.registry import _check_name
+    """sha256 (hex) of the source files that train ``backend`` (read, not imported: no framework needed)."""
+    import importlib.util
 
-    _check_name(backend)
+    from impls.registry import check_backend_name
+
+    check_backend_name(backend)
     h = hashlib.sha256()
-    for rel in (*_COMMON_CODE, *_BACKEND_CODE.get(backend, ())):
-        h.update(rel.encode())
-        h.update((_ROOT / rel).read_bytes())
+    for module in (*_COMMON_CODE, *_BACKEND_CODE.get(backend, ())):
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"training code {module} not found: is sepbench installed completely?")
+        h.update(module.encode())
+        h.update(Path(spec.origin).read_bytes())
     return h.hexdigest()
 
 
@@ -89,7 +93,7 @@ def load_trained_velocities(model: str, backend: str, seed: int = 0, recipe: Rec
 
 
 def store(result: Any) -> Path:
-    """Write a :class:`sepbench.train.TrainResult` (trained on the full data) to the cache; returns the path."""
+    """Write a :class:`sepbench.training.trainers.TrainResult` (trained on the full data) to the cache; returns the path."""
     path = cache_path(result.model, result.backend, result.seed, result.recipe)
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = result.weights.copy()
@@ -115,8 +119,8 @@ def train_and_cache(model: str, backend: str, seed: int = 0, recipe: Recipe | No
     cached = load_trained_weights(model, backend, seed, recipe)
     if cached is not None:
         return cached
-    from sepbench.data import load_mnist
-    from sepbench.train import train
+    from sepbench.core.data import load_mnist
+    from sepbench.training.trainers import train
 
     x, y = load_mnist("train")
     result = train(backend, model, x, y, recipe or DEFAULT_RECIPE, seed=seed, progress=progress)

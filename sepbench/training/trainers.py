@@ -1,8 +1,8 @@
 """``train(backend, model, x, y, ...)``: one recipe, any backend.
 
 The harness does everything that must be the same across backends -- checks the data, draws the
-initial weights (:func:`sepbench.weights.init_weights`) and the batch order of every epoch
-(:func:`sepbench.recipe.batch_order`) from the seed -- and hands them to the backend's trainer
+initial weights (:func:`sepbench.core.weights.init_weights`) and the batch order of every epoch
+(:func:`sepbench.core.recipe.batch_order`) from the seed -- and hands them to the backend's trainer
 (``impls/train_<backend>.py``, imported only when used).  A tqdm bar shows progress.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from sepbench.recipe import DEFAULT_RECIPE, Recipe, batch_order
-from sepbench.spec import get_model_spec
-from sepbench.weights import PortableWeights, init_weights
+from sepbench.core.recipe import DEFAULT_RECIPE, Recipe, batch_order
+from sepbench.core.spec import get_model_spec
+from sepbench.core.weights import PortableWeights, init_weights
 
 TRAINER_MODULES: dict[str, str] = {
     "numpy": "impls.train_numpy",
@@ -74,7 +74,7 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in ``backend`` on ``(x, y)`` with ``recipe`` (``epochs`` overrides the recipe's)."""
     if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a sepbench.recipe.Recipe, got {type(recipe).__name__}")
+        raise TypeError(f"recipe must be a sepbench.core.recipe.Recipe, got {type(recipe).__name__}")
     if epochs is not None:
         recipe = recipe.with_(epochs=epochs)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

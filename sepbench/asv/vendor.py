@@ -9,7 +9,7 @@ where npm only has another build of the same library (flot ships no ``.min.js``;
 1.0.1 is not on npm, 1.1.3 is), the hash is dropped and the substitution is recorded in
 ``vendor/MANIFEST.json`` with each file's sha256.
 
-Usage: ``python -m sepbench.asv_vendor .asv/html`` (``nox -s publish -- --offline``).
+Usage: ``python -m sepbench.asv.vendor .asv/html`` (``nox -s publish -- --offline``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from sepbench.atomic import atomic_write_text
-from sepbench.paths import cache_dir
+from sepbench.util.atomic import atomic_write_text
+from sepbench.util.paths import cache_dir
 
 # URL prefix on the page -> (npm package@version, path inside the package, exact build?)
 SOURCES: dict[str, tuple[str, str, bool]] = {
@@ -97,7 +97,7 @@ def vendor(html_dir: str | Path, store: Path | None = None) -> dict[str, dict]:
             tag, url = match.group(0), match.group(2)
             if url not in SOURCES:
                 if url.startswith("https://") and match.group(1) == "script":
-                    raise VendorError(f"{page.name}: unknown CDN script {url}; add it to sepbench.asv_vendor.SOURCES")
+                    raise VendorError(f"{page.name}: unknown CDN script {url}; add it to sepbench.asv.vendor.SOURCES")
                 return tag
             spec, rel, exact = SOURCES[url]
             data = (_package_dir(spec, store) / rel).read_bytes()

@@ -22,7 +22,7 @@ recipe fixes everything:
   Keras 3 takes the softmax's ``_keras_logits`` and uses ``softmax_cross_entropy_with_logits``:
   no probability clipping), mean over the batch;
 * batch size 32 (Keras's default), pixels scaled to [0, 1], float32;
-* initial weights: :func:`sepbench.weights.init_weights` (Keras's glorot-uniform / zero bias)
+* initial weights: :func:`sepbench.core.weights.init_weights` (Keras's glorot-uniform / zero bias)
   from the seed;
 * batch order: :func:`batch_order` -- one seeded permutation of the training images per epoch,
   computed by the harness and fed to every backend (Keras gets the pre-permuted data and

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sepbench.threads import thread_settings, usable_cores
+from sepbench.machine.threads import thread_settings, usable_cores
 
 PACKAGES = ("sepbench", "numpy", "tensorflow-cpu", "tensorflow", "keras", "torch", "h5py", "pandas", "matplotlib", "pytest-benchmark", "asv", "threadpoolctl")
 REPO_ROOT = Path(__file__).resolve().parent.parent

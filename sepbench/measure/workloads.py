@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from sepbench.results import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
-from sepbench.spec import get_model_spec
-from sepbench.weights import PortableWeights, init_weights
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
+from sepbench.core.spec import get_model_spec
+from sepbench.core.weights import PortableWeights, init_weights
 
 TEST_IMAGES = 10_000
 
@@ -27,7 +27,7 @@ def weights_for(backend: str, model: str, seed: int = 0, allow_train: bool = Fal
     fine for latency, meaningless for accuracy).
     """
     try:
-        from sepbench.trained import load_trained_weights, train_and_cache
+        from sepbench.training.weights_cache import load_trained_weights, train_and_cache
     except ImportError:  # training not available in this build
         return init_weights(model, seed), "seeded-init"
     weights = load_trained_weights(model, backend, seed=seed)
@@ -50,7 +50,7 @@ def test_images(n: int, data_dir: str | None = None) -> tuple[np.ndarray, np.nda
 @functools.cache
 def _test_set(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
     """The whole MNIST test set, loaded once per process and data directory (do not modify it)."""
-    from sepbench.data import load_mnist
+    from sepbench.core.data import load_mnist
 
     x, y = load_mnist("test", data_dir)
     return x, y
@@ -132,7 +132,7 @@ class KerasGraphForwardWorkload(PredictWorkload):
     """TensorFlow only: the model's forward as one ``tf.function`` called once per batch (313 calls
     of 32 for the study's evaluate), with no Keras loop around it: the compute inside the study's
     measurement.  ``setup`` also measures Keras's evaluate floor (``info["keras_evaluate_floor_s"]``,
-    see :mod:`sepbench.evaluate_anatomy`)."""
+    see :mod:`sepbench.measure.evaluate_anatomy`)."""
 
     batch_size: int = 32
     n_images: int = TEST_IMAGES
@@ -144,12 +144,12 @@ class KerasGraphForwardWorkload(PredictWorkload):
             raise ValueError(f"the Keras graph forward needs the tensorflow backend, not {self.backend!r}")
 
     def _prepare(self) -> None:
-        from sepbench.evaluate_anatomy import keras_graph_forward
+        from sepbench.measure.evaluate_anatomy import keras_graph_forward
 
         self._batches = keras_graph_forward(self.instance, self.images, self.batch_size)
 
     def setup(self, *args: Any, **kwargs: Any) -> "KerasGraphForwardWorkload":
-        from sepbench.evaluate_anatomy import steps
+        from sepbench.measure.evaluate_anatomy import steps
 
         super().setup(*args, **kwargs)
         self.info["keras_evaluate_floor_s"] = _keras_floor(self.images, self.labels, self.batch_size)
@@ -167,7 +167,7 @@ def _keras_floor(images: np.ndarray, labels: np.ndarray, batch_size: int) -> flo
     """Keras's evaluate floor for ``len(images)`` test images, measured once per process (seconds)."""
     key = (len(images), batch_size)
     if key not in _FLOORS:
-        from sepbench.evaluate_anatomy import keras_evaluate_floor_seconds
+        from sepbench.measure.evaluate_anatomy import keras_evaluate_floor_seconds
 
         _FLOORS[key] = keras_evaluate_floor_seconds(images, labels, batch_size)
     return _FLOORS[key]

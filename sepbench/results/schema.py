@@ -6,7 +6,7 @@ A sepbench result file is JSON::
       "schema": "sepbench-results",      # always this string
       "version": 1,
       "kind": "reproduce",               # what produced it (reproduce, ...)
-      "provenance": {...},               # sepbench.provenance.collect_provenance()
+      "provenance": {...},               # sepbench.machine.provenance.collect_provenance()
       "recipe": {...} | null,            # the training recipe, when training was involved
       "rows": [ {...}, ... ]             # one row per backend x model; see REPRODUCE_ROW_FIELDS
     }
@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sepbench.atomic import atomic_write_json
+from sepbench.util.atomic import atomic_write_json
 
 # ``workload`` values of benchmark results that are not one model's inference path (the report and
 # bench-summary keep them out of path tables): the TensorFlow evaluate anatomy, and the paired

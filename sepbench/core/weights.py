@@ -2,7 +2,7 @@
 
 A :class:`PortableWeights` is the model name plus one float32 array per tensor, named
 ``"<layer>/<tensor>"`` (e.g. ``conv1/kernel``, ``conv2/depthwise_kernel``) in Keras layout
-(see :mod:`sepbench.spec`).  On disk it is an uncompressed ``.npz`` with one entry per tensor and
+(see :mod:`sepbench.core.spec`).  On disk it is an uncompressed ``.npz`` with one entry per tensor and
 a ``__meta__`` entry (JSON: format version, model name).  No framework is needed to read it.
 
 The initializer reproduces Keras's defaults: glorot-uniform kernels, with Keras's fan computation
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sepbench.atomic import atomic_path
-from sepbench.spec import ModelSpec, Shape, get_model_spec
+from sepbench.util.atomic import atomic_path
+from sepbench.core.spec import ModelSpec, Shape, get_model_spec
 
 FORMAT_VERSION = 1
 META_KEY = "__meta__"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sepbench.report.tidy import UNITS, to_float
-from sepbench.results import WORKLOAD_PAIRED, ResultsError
+from sepbench.results.tidy import UNITS, to_float
+from sepbench.results.schema import WORKLOAD_PAIRED, ResultsError
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction", "keras_evaluate_floor_s")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from sepbench.results import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, ResultsError
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, ResultsError
 
 TEN_K = 10_000
 STAT_COLUMNS = ("min", "max", "mean", "median", "stddev", "iqr", "rounds")

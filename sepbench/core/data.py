@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from sepbench.atomic import atomic_path
-from sepbench.paths import cache_dir
+from sepbench.util.atomic import atomic_path
+from sepbench.util.paths import cache_dir
 
 ENV_VAR = "SEPBENCH_MNIST_DIR"
 

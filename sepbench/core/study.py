@@ -28,7 +28,12 @@ STUDY_UNITS: Final[dict[str, str]] = {
 }
 
 EVAL_BATCH_SIZE: Final = 32  # Keras's default, 313 steps for 10,000 images
-MAC_RATIO: Final = 15_089 / 117_384  # separable / regular MACs per image (computed by sepbench.spec; checked in tests)
+MAC_RATIO: Final = 15_089 / 117_384  # separable / regular MACs per image (computed by sepbench.core.spec; checked in tests)
+
+
+def evaluate_steps(n_images: int, batch_size: int = EVAL_BATCH_SIZE) -> int:
+    """Steps (batches) of a Keras-style ``evaluate``: ceil(n_images / batch_size); 313 for the study."""
+    return -(-n_images // batch_size)
 
 
 def study_ratio(metric: str) -> float:

@@ -1,19 +1,19 @@
-"""``sepbench reproduce`` result files (schema :mod:`sepbench.results`) -> tidy rows."""
+"""``sepbench reproduce`` result files (schema :mod:`sepbench.results.schema`) -> tidy rows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sepbench.report.tidy import UNITS, to_float
-from sepbench.results import REPRODUCE_ROW_FIELDS, ResultsError, validate_results
+from sepbench.results.tidy import UNITS, to_float
+from sepbench.results.schema import REPRODUCE_ROW_FIELDS, ResultsError, validate_results
 
 # row fields that name things rather than measure them
 _LABELS = {"backend", "model", "path", "native_format", "weights_sha256", "weights_source", "claims", "machine", "notes"}
 
 
 def provenance_labels(prov: dict[str, Any]) -> dict[str, Any]:
-    """machine, cpu, commit and created from a :func:`sepbench.provenance.collect_provenance` dict."""
+    """machine, cpu, commit and created from a :func:`sepbench.machine.provenance.collect_provenance` dict."""
     machine = prov.get("machine") if isinstance(prov.get("machine"), dict) else {}
     git = prov.get("git") if isinstance(prov.get("git"), dict) else {}
     commit = git.get("commit")

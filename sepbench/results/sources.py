@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from sepbench.report import tidy
-from sepbench.report.load_asv import asv_root_of, is_asv_file, load_asv_dir
-from sepbench.report.load_pytest_benchmark import is_pytest_benchmark, load_pytest_benchmark
-from sepbench.report.load_reproduce import load_reproduce
-from sepbench.results import SCHEMA, ResultsError, read_json
+from sepbench.results import tidy
+from sepbench.results.read_asv import asv_root_of, is_asv_file, load_asv_dir
+from sepbench.results.read_pytest_benchmark import is_pytest_benchmark, load_pytest_benchmark
+from sepbench.results.read_reproduce import load_reproduce
+from sepbench.results.schema import SCHEMA, ResultsError, read_json
 
 
 @dataclass

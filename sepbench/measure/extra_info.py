@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sepbench.weights import PortableWeights
-    from sepbench.workloads import PredictWorkload
+    from sepbench.core.weights import PortableWeights
+    from sepbench.measure.workloads import PredictWorkload
 
 EXTRA_INFO_KEYS = (
     "workload", "backend", "model", "batch_size", "n_images", "path", "params", "macs_per_image",

@@ -1,7 +1,7 @@
 """``sepbench reproduce``: train both models in each backend, measure what the study measured,
 and put the study's figures beside ours.
 
-Per backend and model (one row of :data:`sepbench.results.REPRODUCE_ROW_FIELDS`):
+Per backend and model (one row of :data:`sepbench.results.schema.REPRODUCE_ROW_FIELDS`):
 
 * train with the recipe (or reuse the trained-weight cache when training on the full data);
 * ``test_loss`` / ``test_accuracy``: ``InferenceModel.evaluate`` on the 10,000 test images at
@@ -13,7 +13,7 @@ Per backend and model (one row of :data:`sepbench.results.REPRODUCE_ROW_FIELDS`)
   ``model.save(".h5")`` (:mod:`impls.keras_h5`; needs TensorFlow, else ``None``);
 * ``float32_bytes`` (params x 4), ``native_bytes`` of the backend's own file.
 
-Threads are configured with :func:`sepbench.threads.configure_threads` before any backend runs.
+Threads are configured with :func:`sepbench.machine.threads.configure_threads` before any backend runs.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from sepbench.recipe import VARIANTS, Recipe
-from sepbench.spec import get_model_spec
+from sepbench.core.recipe import VARIANTS, Recipe
+from sepbench.core.spec import get_model_spec
 
 MODEL_ORDER = ("regular", "separable")
 TABLE_METRICS = ("params", "hdf5_bytes", "float32_bytes", "test_loss", "test_accuracy", "eval_seconds")
@@ -87,8 +87,8 @@ def check_options(opts: ReproduceOptions) -> tuple[list[str], list[dict[str, str
 
 
 def _train_or_load(backend: str, model: str, x: np.ndarray, y: np.ndarray, opts: ReproduceOptions, recipe: Recipe) -> dict[str, Any]:
-    from sepbench import trained
-    from sepbench.train import train
+    from sepbench.training import weights_cache as trained
+    from sepbench.training.trainers import train
 
     full = opts.limit is None
     if full and opts.use_cache:
@@ -163,7 +163,7 @@ def measure(backend: str, model: str, x: np.ndarray, y: np.ndarray, xt: np.ndarr
 
 
 def figures_of(rows: list[dict[str, Any]], backend: str) -> dict[str, dict[str, float | None]]:
-    """``figures[metric][model]`` of one backend (the shape :func:`sepbench.claims.decide_claims` takes)."""
+    """``figures[metric][model]`` of one backend (the shape :func:`sepbench.core.claims.decide_claims` takes)."""
     out: dict[str, dict[str, float | None]] = {}
     for row in rows:
         if row["backend"] != backend:
@@ -175,10 +175,10 @@ def figures_of(rows: list[dict[str, Any]], backend: str) -> dict[str, dict[str, 
 
 def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     """Configure threads, train and measure, decide the claims; returns the results document."""
-    from sepbench.claims import decide_claims
-    from sepbench.data import load_mnist
-    from sepbench.provenance import collect_provenance
-    from sepbench.results import make_results
+    from sepbench.core.claims import decide_claims
+    from sepbench.core.data import load_mnist
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results
 
     backends, skipped = check_options(opts)
     if not backends:
@@ -223,7 +223,7 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
 def _configure_threads(threads: int | None, backends: list[str]) -> list[str]:
     """Set threads for every backend before any runs; returns warnings (e.g. TensorFlow already
     started in this process, so its thread pools keep their size -- recorded, not hidden)."""
-    from sepbench.threads import configure_threads
+    from sepbench.machine.threads import configure_threads
 
     warnings: list[str] = []
     configure_threads(threads, [b for b in backends if b != "tensorflow"])
@@ -236,7 +236,7 @@ def _configure_threads(threads: int | None, backends: list[str]) -> list[str]:
 
 
 def default_output_path() -> Path:
-    from sepbench.paths import results_dir
+    from sepbench.util.paths import results_dir
 
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return results_dir() / f"reproduce-{stamp}.json"
@@ -267,7 +267,7 @@ def print_report(doc: dict[str, Any], console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sepbench.study import STUDY
+    from sepbench.core.study import STUDY
 
     console = console or Console(width=200)
     rows = doc["rows"]

@@ -110,7 +110,7 @@ class RegressOutcome:
 
 def exact_figures(results_dir: Path, machine: str, commit: str) -> dict[tuple[str, str], float]:
     """(benchmark, params) -> value of the exact figures stored for ``commit`` on ``machine``."""
-    from sepbench.report.load_asv import load_asv_dir
+    from sepbench.results.read_asv import load_asv_dir
 
     rows, _warnings, _read = load_asv_dir(results_dir)
     return {

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-STUDY_BATCH = 32
+from sepbench.core.study import EVAL_BATCH_SIZE as STUDY_BATCH
+from sepbench.core.study import evaluate_steps
 
 
 def _best_seconds(fn: Callable[[], Any], reps: int) -> float:
@@ -37,7 +38,7 @@ def _best_seconds(fn: Callable[[], Any], reps: int) -> float:
 
 def steps(n_images: int, batch_size: int = STUDY_BATCH) -> int:
     """Number of ``evaluate`` steps: ceil(n_images / batch_size) (313 for the study)."""
-    return -(-n_images // batch_size)
+    return evaluate_steps(n_images, batch_size)
 
 
 def keras_graph_forward(model: Any, images: np.ndarray, batch_size: int = STUDY_BATCH) -> Callable[[], list[Any]]:
