@@ -7,8 +7,12 @@ Pass pytest / tool arguments after ``--``.
 from __future__ import annotations
 
 import os
+import sys
 
 import nox
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
+from sepbench.bench.storage import NoSavedRunError, bench_storage, find_run, last_run_path  # noqa: E402
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
@@ -48,28 +52,6 @@ def report(session: nox.Session) -> None:
 BENCH_OWN_OPTIONS = "--compare [NAME] | --fail-threshold STAT:LIMIT | --save-as NAME"
 
 
-def _bench_storage() -> str:
-    """pytest-benchmark storage: ``<results_dir>/bench`` (``$SEPBENCH_RESULTS_DIR`` or ``results``)."""
-    return os.path.join(os.environ.get("SEPBENCH_RESULTS_DIR") or "results", "bench")
-
-
-def _saved_runs(storage: str, name: str | None = None) -> list[str]:
-    """Saved run files (oldest first); with ``name``, only those saved as ``--save-as NAME`` (or that file)."""
-    import glob
-
-    if name and os.path.isfile(name):
-        return [name]
-    if name and name.isdigit():
-        pattern = f"{int(name):04d}_*.json"  # a run number
-    else:
-        pattern = f"*_{name}.json" if name else "[0-9][0-9][0-9][0-9]_*.json"
-    return sorted(glob.glob(os.path.join(storage, "*", pattern)), key=os.path.basename)
-
-
-def _last_run(storage: str) -> str:
-    return os.path.join(storage, "last-run.json")
-
-
 def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | None]:
     """Split ``nox -s bench -- ...`` into pytest arguments; resolve ``--compare`` to a saved run file."""
     args = list(session.posargs)
@@ -81,11 +63,10 @@ def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | No
         arg = args.pop(0)
         if arg == "--compare":
             name = args.pop(0) if args and not args[0].startswith("-") else None
-            runs = _saved_runs(storage, name)
-            if not runs:
-                what = f"run saved as {name!r}" if name else "saved run"
-                session.error(f"--compare: found no {what} under {storage}; run `nox -s bench` (or `-- --save-as NAME`) first")
-            compare = runs[-1]
+            try:
+                compare = str(find_run(storage, name))
+            except NoSavedRunError as exc:
+                session.error(f"--compare: {exc}")
         elif arg == "--fail-threshold":
             if not args:
                 session.error("--fail-threshold needs a value such as median:10% or min:0.005 (seconds)")
@@ -99,7 +80,7 @@ def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | No
     if save is None:
         save = [] if compare else ["--benchmark-autosave"]
     # this run, saved or not, also goes to <storage>/last-run.json for the summary
-    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={_last_run(storage)}", *save, *out]
+    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", *save, *out]
     if compare:
         out += [f"--benchmark-compare={compare}", f"--benchmark-compare-fail={threshold}"]
     return out, compare
@@ -115,7 +96,7 @@ def bench(session: nox.Session) -> None:
     ``median:10%``; a compared run is not saved unless ``--save-as`` is given), ``--save-as NAME``;
     anything else goes to pytest.
     """
-    storage = _bench_storage()
+    storage = str(bench_storage())
     pytest_args, compare = _bench_args(session, storage)  # bad options fail before the install
     os.makedirs(storage, exist_ok=True)
     _install(session)
@@ -123,7 +104,7 @@ def bench(session: nox.Session) -> None:
         session.log(f"comparing against {compare}")
     env = _env()
     session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)
-    session.run("sepbench", "bench-summary", _last_run(storage), env=env)
+    session.run("sepbench", "bench-summary", str(last_run_path(storage)), env=env)
     if os.path.exists(os.path.join("sepbench", "commands", "report.py")):
         session.run("sepbench", "report", env=env)
     else:

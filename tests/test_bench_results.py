@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.bench.saved_runs import load_run, resolve_run, separable_ratios, summarize
+from sepbench.bench.saved_runs import load_run, separable_ratios, summarize
+from sepbench.bench.storage import NoSavedRunError, resolve_run
 from sepbench.results.schema import ResultsError
 
 
@@ -62,10 +63,12 @@ def test_summary_picks_seed_style_and_fastest_and_ratios(tmp_path):
 
 
 def test_clear_errors_for_missing_or_bad_runs(tmp_path):
-    with pytest.raises(ResultsError, match="no saved pytest-benchmark runs"):
+    with pytest.raises(NoSavedRunError, match="found no saved run"):
         resolve_run(tmp_path)
-    with pytest.raises(ResultsError, match="no such benchmark file"):
+    with pytest.raises(NoSavedRunError, match="no such benchmark file"):
         resolve_run(tmp_path / "nope")
+    with pytest.raises(ResultsError, match="found no saved run"):
+        load_run(tmp_path)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(ResultsError, match="not a pytest-benchmark JSON"):

@@ -18,34 +18,19 @@ from typing import Any
 
 import pandas as pd
 
+from sepbench.bench.storage import NoSavedRunError, resolve_run
 from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, ResultsError
 
 TEN_K = 10_000
 STAT_COLUMNS = ("min", "max", "mean", "median", "stddev", "iqr", "rounds")
 
 
-def saved_runs(storage: str | Path) -> list[Path]:
-    """Saved runs (``NNNN_*.json`` under any machine folder) in ``storage``, oldest first."""
-    storage = Path(storage)
-    return sorted(storage.glob("*/[0-9][0-9][0-9][0-9]_*.json"), key=lambda p: (p.name, str(p.parent)))
-
-
-def resolve_run(path: str | Path) -> Path:
-    """``path`` if it is a file, else the newest saved run in the storage directory ``path``."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        raise ResultsError(f"{path}: no such benchmark file or storage directory (run `nox -s bench` first)")
-    runs = saved_runs(path)
-    if not runs:
-        raise ResultsError(f"{path}: no saved pytest-benchmark runs (NNNN_*.json) here; run `nox -s bench` first")
-    return runs[-1]
-
-
 def load_run(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One row per benchmark of a saved run (``median`` etc. in seconds, plus ``extra_info``) and its machine info."""
-    path = resolve_run(path)
+    try:
+        path = resolve_run(path)
+    except NoSavedRunError as exc:
+        raise ResultsError(str(exc)) from None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         benchmarks = data["benchmarks"]

@@ -1,0 +1,88 @@
+"""Identifiers that key saved history never change by accident.
+
+ASV keys its results by ``module.Class.method`` and the parameter values; pytest-benchmark's
+``--compare`` and the report key runs by case id, group and ``extra_info`` keys; old result files
+are read by their schema.  A rename of any of them silently cuts the history, so they are pinned in
+``tests/data/identifiers.json``.  A deliberate change updates that file in the same commit
+(``python tests/test_identifiers.py --update``) and says why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = REPO / "tests" / "data" / "identifiers.json"
+ASV_PREFIXES = ("time_", "track_", "peakmem_", "mem_")
+
+
+def asv_benchmarks() -> dict[str, Any]:
+    """``module.Class.method`` -> {params, param_names, unit} for every ASV benchmark (as ASV discovers them)."""
+    sys.path.insert(0, str(REPO))
+    out: dict[str, Any] = {}
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        if path.stem.startswith("_") or path.stem == "common":
+            continue
+        module = importlib.import_module(f"benchmarks.{path.stem}")
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or cls_name.startswith("_"):
+                continue
+            for meth in sorted(m for m in dir(cls) if m.startswith(ASV_PREFIXES)):
+                out[f"{path.stem}.{cls_name}.{meth}"] = {
+                    "param_names": list(getattr(cls, "param_names", [])),
+                    "params": [[repr(v) for v in p] for p in getattr(cls, "params", [])],
+                    "unit": getattr(getattr(cls, meth), "unit", None),
+                }
+    return out
+
+
+def bench_case_ids(quick: bool) -> list[str]:
+    """pytest-benchmark case ids of ``nox -s bench`` (``--quick``: of the CI smoke run)."""
+    cmd = [sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy,tensorflow,torch"]
+    proc = subprocess.run([*cmd, *(["--quick"] if quick else [])], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return sorted(line.strip() for line in proc.stdout.splitlines() if "::" in line)
+
+
+def schema_identifiers() -> dict[str, Any]:
+    from sepbench.measure.extra_info import EXTRA_INFO_KEYS
+    from sepbench.results.schema import REPRODUCE_ROW_FIELDS, SCHEMA, VERSION, WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
+
+    return {
+        "extra_info_keys": list(EXTRA_INFO_KEYS),
+        "workloads": [WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED],
+        "results_schema": [SCHEMA, VERSION],
+        "reproduce_row_fields": sorted(REPRODUCE_ROW_FIELDS),
+    }
+
+
+def current() -> dict[str, Any]:
+    return {"asv": asv_benchmarks(), "bench_cases": bench_case_ids(False), "bench_cases_quick": bench_case_ids(True), **schema_identifiers()}
+
+
+def test_asv_benchmark_names_and_params_are_unchanged():
+    assert asv_benchmarks() == json.loads(GOLDEN.read_text())["asv"]
+
+
+def test_pytest_benchmark_case_ids_are_unchanged(mnist_dir):
+    golden = json.loads(GOLDEN.read_text())
+    assert bench_case_ids(False) == golden["bench_cases"]
+    assert bench_case_ids(True) == golden["bench_cases_quick"]
+
+
+def test_extra_info_keys_and_result_schema_are_unchanged():
+    golden = json.loads(GOLDEN.read_text())
+    assert schema_identifiers() == {k: golden[k] for k in schema_identifiers()}
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--update"]:
+    GOLDEN.write_text(json.dumps(current(), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {GOLDEN}")
