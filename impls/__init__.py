@@ -15,7 +15,6 @@ from impls.registry import (
     backend_names,
     build_model,
     get_backend,
-    is_installed,
     unavailable_reason,
 )
 
@@ -29,7 +28,6 @@ __all__ = [
     "backend_names",
     "build_model",
     "get_backend",
-    "is_installed",
     "unavailable_reason",
     "validate_images",
 ]

@@ -66,12 +66,6 @@ def get_backend(name: str) -> Backend:
     return _load(name)
 
 
-def is_installed(name: str) -> bool:
-    """Whether the backend's framework is installed (cheap: does not import it)."""
-    _, framework = check_backend_name(name)
-    return importlib.util.find_spec(framework) is not None
-
-
 def unavailable_reason(name: str) -> str | None:
     """``None`` if the backend loads, else why not (imports the framework)."""
     try:

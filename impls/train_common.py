@@ -15,7 +15,7 @@ Keras HDF5 file can carry real optimizer state whatever backend trained).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,3 @@ def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Index arrays of the consecutive batches of one epoch."""
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
-
-def count_steps(orders: Sequence[np.ndarray], batch_size: int) -> int:
-    return sum(-(-len(o) // batch_size) for o in orders)

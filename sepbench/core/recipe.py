@@ -28,26 +28,9 @@ recipe fixes everything:
   computed by the harness and fed to every backend (Keras gets the pre-permuted data and
   ``shuffle=False``), so every backend sees the same batches in the same order.
 
-Epochs: 20, chosen from evidence (``docs/training.md``, :data:`EPOCHS_EVIDENCE`): test accuracy
-after each epoch, NumPy trainer, full 60,000 / 10,000 MNIST, seed 0 (``tools/epochs_evidence.py``):
-
-=====  =======  =========
-epoch  regular  separable
-=====  =======  =========
-1      0.8956   0.8393
-2      0.9011   0.8586
-5      0.9071   0.8762
-10     0.9100   0.8894
-15     0.9136   0.8912
-20     0.9127   0.9009
-=====  =======  =========
-
-The regular model plateaus by about epoch 7 (0.907-0.9165 from then on: the constant learning rate
-keeps it jittering by +-0.3 points); the separable one (1,427 parameters, a deeper product of
-linear maps) is still climbing until about epoch 17 (0.8968-0.9009 over epochs 17-20).  20 epochs is
-where both have converged to within their epoch-to-epoch jitter, and it lands both near the study
-(0.9169 / 0.9021; a linear model on MNIST saturates around 0.92).  Fewer epochs would measure an
-unfinished separable model and overstate its accuracy cost.
+Epochs: 20, chosen from evidence: test accuracy after each epoch on the full data, both models
+converged to within their epoch-to-epoch jitter by then (the table and how it was made:
+``docs/training.md``).
 """
 
 from __future__ import annotations
@@ -59,13 +42,6 @@ import numpy as np
 
 EpsilonPlacement = Literal["keras3", "keras2"]
 EPSILON_PLACEMENTS: tuple[str, ...] = ("keras3", "keras2")
-
-# epoch -> test accuracy (NumPy trainer, full data, seed 0, default recipe); see docs/training.md
-EPOCHS_EVIDENCE: dict[str, dict[int, float]] = {
-    "regular": {1: 0.8956, 2: 0.9011, 3: 0.9030, 4: 0.9091, 5: 0.9071, 6: 0.9098, 7: 0.9126, 8: 0.9072, 9: 0.9081, 10: 0.9100, 11: 0.9165, 12: 0.9108, 13: 0.9129, 14: 0.9155, 15: 0.9136, 16: 0.9111, 17: 0.9144, 18: 0.9155, 19: 0.9135, 20: 0.9127},
-    "separable": {1: 0.8393, 2: 0.8586, 3: 0.8698, 4: 0.8569, 5: 0.8762, 6: 0.8810, 7: 0.8828, 8: 0.8793, 9: 0.8855, 10: 0.8894, 11: 0.8928, 12: 0.8891, 13: 0.8957, 14: 0.8924, 15: 0.8912, 16: 0.8922, 17: 0.8978, 18: 0.8977, 19: 0.8968, 20: 0.9009},
-}
-
 
 @dataclass(frozen=True)
 class Recipe:

@@ -13,7 +13,6 @@ with the given seed, so it is the same distribution as Keras but not Keras's ran
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -129,11 +128,6 @@ class PortableWeights(Mapping[str, np.ndarray]):
             return cls(model, entries, meta)
         except (WeightsError, KeyError) as exc:
             raise WeightsError(f"weights file {path}: {exc}") from None
-
-    def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        np.savez(buf, **self.tensors)
-        return buf.getvalue()
 
 
 def validate_tensors(spec: ModelSpec, tensors: Mapping[str, np.ndarray]) -> None:

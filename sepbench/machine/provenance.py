@@ -20,7 +20,7 @@ from typing import Any
 from sepbench.machine.threads import thread_settings, usable_cores
 
 PACKAGES = ("sepbench", "numpy", "tensorflow-cpu", "tensorflow", "keras", "torch", "h5py", "pandas", "matplotlib", "pytest-benchmark", "asv", "threadpoolctl")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding sepbench/ (for git_info)
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:

@@ -17,7 +17,6 @@ def cache_dir() -> Path:
 
 
 RESULTS_ENV_VAR = "SEPBENCH_RESULTS_DIR"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def results_dir() -> Path:
