@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sepbench.machine.fingerprint import fingerprint, machine_name
 from sepbench.machine.threads import thread_settings, usable_cores
 
 PACKAGES = ("sepbench", "numpy", "tensorflow-cpu", "tensorflow", "keras", "torch", "h5py", "pandas", "matplotlib", "pytest-benchmark", "asv", "threadpoolctl")
@@ -91,10 +92,11 @@ def memory_bytes() -> int | None:
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU model, cores, memory (bytes), GPUs, OS and Python."""
+    """The machine by its hardware (name and fingerprint), CPU model, cores, memory (bytes), GPUs, OS and Python."""
     return {
         "hostname": socket.gethostname(),
-        "machine_name": os.environ.get("SEPBENCH_MACHINE") or socket.gethostname(),
+        "machine_name": machine_name(),  # from the hardware unless $SEPBENCH_MACHINE names it
+        "fingerprint": fingerprint().as_dict(),
         "cpu_model": cpu_model(),
         "cpu_count_logical": os.cpu_count(),
         "usable_cores": usable_cores(),
