@@ -55,8 +55,8 @@ def _load(name: str) -> Backend:
         )
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise BackendUnavailableError(f"backend {name!r}: importing {framework!r} failed: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - a framework can fail to import in many ways (a missing .so: OSError)
+        raise BackendUnavailableError(f"backend {name!r}: importing {framework!r} failed ({type(exc).__name__}: {exc})") from exc
     return module.BACKEND
 
 

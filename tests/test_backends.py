@@ -174,3 +174,22 @@ def test_missing_framework_makes_only_that_backend_unavailable(monkeypatch):
         assert "numpy" in available_backends() and "onnx" not in available_backends()
     finally:
         _load.cache_clear()
+
+
+@pytest.mark.parametrize("error", ["OSError('libbroken.so: cannot open shared object file')", "RuntimeError('CUDA driver mismatch')", "ImportError('DLL load failed')"])
+def test_a_framework_that_fails_to_import_in_any_way_makes_only_its_backend_unavailable(monkeypatch, tmp_path, error):
+    """A real module that raises on import, as a framework with a missing shared library does."""
+    (tmp_path / "sepbench_broken_framework.py").write_text(f"raise {error}\n")
+    (tmp_path / "sepbench_broken_backend.py").write_text("import sepbench_broken_framework\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(BACKEND_MODULES, "broken", ("sepbench_broken_backend", "sepbench_broken_framework"))
+    _load.cache_clear()
+    try:
+        from impls.registry import available_backends, unavailable_reason
+
+        with pytest.raises(BackendUnavailableError, match=f"importing 'sepbench_broken_framework' failed \\({error.split('(')[0]}"):
+            get_backend("broken")
+        assert error.split("'")[1].split(":")[0] in unavailable_reason("broken")
+        assert "numpy" in available_backends() and "broken" not in available_backends()
+    finally:
+        _load.cache_clear()
