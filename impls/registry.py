@@ -19,7 +19,12 @@ BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "numpy": ("impls.numpy_backend", "numpy"),
     "tensorflow": ("impls.tensorflow_backend", "tensorflow"),
     "torch": ("impls.torch_backend", "torch"),
+    "onnxruntime": ("impls.onnxruntime_backend", "onnxruntime"),
 }
+
+
+# the pip extra of sepbench that installs a framework, where its name is not the framework's (pyproject.toml)
+EXTRAS = {"tensorflow": "tf", "onnxruntime": "onnx", "ai_edge_litert": "litert"}
 
 
 class UnknownBackendError(KeyError):
@@ -51,7 +56,7 @@ def _load(name: str) -> Backend:
     if importlib.util.find_spec(framework) is None:
         raise BackendUnavailableError(
             f"backend {name!r} needs {framework!r}, which is not installed "
-            f"(install it with `pip install 'sepbench[{'tf' if framework == 'tensorflow' else framework}]'`)"
+            f"(install it with `pip install 'sepbench[{EXTRAS.get(framework, framework)}]'`)"
         )
     try:
         module = importlib.import_module(module_name)

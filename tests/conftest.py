@@ -50,5 +50,5 @@ def backend_or_skip(name: str):
         pytest.skip(str(exc))
 
 
-BACKENDS = ["numpy", "tensorflow", "torch"]
+BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime"]
 MODELS = ["regular", "separable"]

@@ -1,0 +1,176 @@
+"""The ONNX Runtime backend: an ONNX graph built from the spec and the portable weights, run by
+``onnxruntime`` (MLAS kernels on the CPU).  Needs neither TensorFlow nor PyTorch.
+
+Graph: the NHWC input is transposed once to NCHW; ``conv`` -> ``Conv``; ``separable_conv`` ->
+a depthwise ``Conv`` (``group`` = input channels, no bias) then a 1x1 ``Conv`` with the layer's one
+bias (the Keras layout: one bias of size C_out); ``global_avg_pool`` -> ``GlobalAveragePool`` +
+``Flatten``; ``dense`` -> ``Gemm``; softmax last.  The batch axis is symbolic, so one session
+serves every batch size.
+
+Paths: ``default`` runs the session once per ``batch_size`` images with ONNX Runtime's default
+graph optimisations; ``fast`` runs its own chunks with the optimisation level and chunk size
+chosen by timing on the first call (:meth:`OnnxModel.fast_config` says what was chosen).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+from impls.base import Backend, InferenceModel
+from sepbench.core.spec import LayerSpec, ModelSpec
+from sepbench.core.weights import PortableWeights
+from sepbench.util.timer import fastest
+
+OPSET = 17
+IR_VERSION = 9  # what ONNX Runtime 1.31 reads (up to 13); the onnx package's helper writes its newest otherwise
+INPUT, OUTPUT = "images", "probabilities"
+# the fast path's candidates: ONNX Runtime's graph optimisation levels x images per session run
+OPT_LEVELS = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+FAST_CHUNKS = (1024, 2500, 10_000)
+TUNE_IMAGES = 4096  # images timed per candidate when the fast path chooses
+# (model, threads) -> the fast path's choice: it depends on shapes and threads, not on weight values,
+# so it is made once per process (as the NumPy backend's plan is)
+_FAST_CHOICES: dict[tuple[str, int | None], dict[str, Any]] = {}
+
+
+def _layer_nodes(layer: LayerSpec, w: dict[str, np.ndarray], x: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], str]:
+    """ONNX nodes and initializers computing ``layer`` on the NCHW tensor named ``x``; returns its output name."""
+    n = layer.name
+    strides = [layer.stride, layer.stride]
+    if layer.kind == "conv":
+        kernel = np.ascontiguousarray(w["kernel"].transpose(3, 2, 0, 1))  # (kh, kw, cin, cout) -> (cout, cin, kh, kw)
+        inits = [numpy_helper.from_array(kernel, f"{n}/kernel"), numpy_helper.from_array(w["bias"], f"{n}/bias")]
+        return [helper.make_node("Conv", [x, f"{n}/kernel", f"{n}/bias"], [n], strides=strides, name=n)], inits, n
+    if layer.kind == "separable_conv":
+        dw = np.ascontiguousarray(w["depthwise_kernel"].transpose(2, 3, 0, 1))  # (kh, kw, cin, 1) -> (cin, 1, kh, kw)
+        pw = np.ascontiguousarray(w["pointwise_kernel"].transpose(3, 2, 0, 1))  # (1, 1, cin, cout) -> (cout, cin, 1, 1)
+        inits = [numpy_helper.from_array(dw, f"{n}/depthwise_kernel"), numpy_helper.from_array(pw, f"{n}/pointwise_kernel"),
+                 numpy_helper.from_array(w["bias"], f"{n}/bias")]
+        nodes = [
+            helper.make_node("Conv", [x, f"{n}/depthwise_kernel"], [f"{n}/depthwise"], strides=strides, group=dw.shape[0], name=f"{n}/depthwise"),
+            helper.make_node("Conv", [f"{n}/depthwise", f"{n}/pointwise_kernel", f"{n}/bias"], [n], name=f"{n}/pointwise"),
+        ]
+        return nodes, inits, n
+    if layer.kind == "global_avg_pool":
+        return [helper.make_node("GlobalAveragePool", [x], [f"{n}/pooled"], name=n),
+                helper.make_node("Flatten", [f"{n}/pooled"], [n], axis=1, name=f"{n}/flatten")], [], n
+    if layer.kind == "dense":
+        inits = [numpy_helper.from_array(w["kernel"], f"{n}/kernel"), numpy_helper.from_array(w["bias"], f"{n}/bias")]
+        return [helper.make_node("Gemm", [x, f"{n}/kernel", f"{n}/bias"], [n], name=n)], inits, n
+    raise NotImplementedError(layer.kind)  # pragma: no cover - the spec validates kinds
+
+
+def build_graph(spec: ModelSpec, weights: PortableWeights) -> onnx.ModelProto:
+    """The ONNX model of ``spec`` holding ``weights``: NHWC float32 images in, probabilities out."""
+    h, w, c = spec.input_shape
+    nodes = [helper.make_node("Transpose", [INPUT], ["nchw"], perm=[0, 3, 1, 2], name="to_nchw")]
+    inits: list[onnx.TensorProto] = []
+    x = "nchw"
+    for layer in spec.layers:
+        layer_nodes, layer_inits, x = _layer_nodes(layer, weights.layer(layer.name), x)
+        nodes += layer_nodes
+        inits += layer_inits
+    if spec.layers[-1].activation == "softmax":
+        nodes.append(helper.make_node("Softmax", [x], [OUTPUT], axis=1, name="softmax"))
+    else:
+        nodes.append(helper.make_node("Identity", [x], [OUTPUT], name="output"))
+    graph = helper.make_graph(
+        nodes, f"sepbench_{spec.name}",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", h, w, c])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", spec.num_classes])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sepbench", ir_version=IR_VERSION)
+    onnx.checker.check_model(model)
+    return model
+
+
+class OnnxModel(InferenceModel):
+    backend = "onnxruntime"
+    native_suffixes = (".onnx",)
+    paths = ("default", "fast")
+    batch_free_paths = ("fast",)
+
+    def __init__(self, weights: PortableWeights, threads: int | None) -> None:
+        super().__init__(weights)
+        self._threads = threads
+        self.set_weights(weights)
+
+    def _session(self, level: str = "all") -> ort.InferenceSession:
+        if level not in self._sessions:
+            options = ort.SessionOptions()
+            options.graph_optimization_level = OPT_LEVELS[level]
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.inter_op_num_threads = 1
+            if self._threads:
+                options.intra_op_num_threads = self._threads
+            options.log_severity_level = 3  # errors only: ONNX Runtime warns about unused initializers otherwise
+            self._sessions[level] = ort.InferenceSession(self._bytes, options, providers=["CPUExecutionProvider"])
+        return self._sessions[level]
+
+    def _run(self, session: ort.InferenceSession, x: np.ndarray, chunk: int) -> np.ndarray:
+        outs = [session.run([OUTPUT], {INPUT: x[i : i + chunk]})[0] for i in range(0, len(x), chunk)]
+        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        return self._session().run([OUTPUT], {INPUT: x})[0]
+
+    # ---- the fast path -----------------------------------------------------------------------
+    def fast_config(self) -> dict[str, Any]:
+        """The graph optimisation level and chunk (images per session run) chosen by timing on this machine."""
+        key = (self.spec.name, self._threads)
+        if key not in _FAST_CHOICES:
+            x = np.random.default_rng(0).random((TUNE_IMAGES, *self.spec.input_shape), dtype=np.float32)
+            candidates = {(level, chunk): (lambda s=self._session(level), c=chunk: self._run(s, x, c))
+                          for level in OPT_LEVELS for chunk in FAST_CHUNKS}
+            choice = fastest(candidates, rounds=3, warmup=1)
+            _FAST_CHOICES[key] = {"optimization": choice.winner[0], "chunk": choice.winner[1]}
+        return dict(_FAST_CHOICES[key])
+
+    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default``, in the chunks and at the optimisation level chosen by timing
+        (``batch_size`` is validated but not used).  The first call chooses (a few seconds)."""
+        config = self.fast_config()
+        return self._run(self._session(config["optimization"]), x, config["chunk"])
+
+    # ---- weights -----------------------------------------------------------------------------
+    def get_weights(self) -> PortableWeights:
+        return self._weights.copy()
+
+    def set_weights(self, weights: PortableWeights) -> None:
+        self._check_model(weights)
+        self._weights = weights.copy()
+        self._bytes = build_graph(self.spec, self._weights).SerializeToString()
+        self._sessions: dict[str, ort.InferenceSession] = {}
+
+    def count_params(self) -> int:
+        model = onnx.load_from_string(self._bytes)
+        return int(sum(np.prod(t.dims) for t in model.graph.initializer))
+
+    def _save_native(self, path: Path) -> None:
+        path.write_bytes(self._bytes)
+
+
+class OnnxRuntimeBackend(Backend):
+    def build(self, weights: PortableWeights) -> OnnxModel:
+        return OnnxModel(weights, self.threads)
+
+    def versions(self) -> dict[str, str]:
+        return {"onnxruntime": ort.__version__, "onnx": onnx.__version__, "numpy": np.__version__}
+
+    def set_threads(self, n: int) -> None:
+        """Intra-op threads of sessions created from now on (inter-op 1, sequential execution)."""
+        self.threads = n
+
+    def thread_settings(self) -> dict[str, Any]:
+        return {"intra_op": self.threads, "inter_op": 1, "execution_mode": "sequential"}
+
+
+BACKEND = OnnxRuntimeBackend("onnxruntime", "onnxruntime", "ONNX Runtime (MLAS): an ONNX graph built from the spec")
