@@ -69,7 +69,15 @@ def current() -> dict[str, Any]:
 
 
 def test_asv_benchmark_names_and_params_are_unchanged():
-    assert asv_benchmarks() == json.loads(GOLDEN.read_text())["asv"]
+    """Every pinned benchmark keeps its name, parameter names, unit and parameter values; a new value
+    on an axis (a new backend) only adds combinations, which ASV files beside the old ones."""
+    now = asv_benchmarks()
+    for name, pinned in json.loads(GOLDEN.read_text())["asv"].items():
+        assert name in now, f"ASV benchmark {name} renamed or removed: its history would be cut"
+        assert now[name]["param_names"] == pinned["param_names"] and now[name]["unit"] == pinned["unit"], name
+        assert len(now[name]["params"]) == len(pinned["params"]), name
+        for axis, (values, old) in enumerate(zip(now[name]["params"], pinned["params"], strict=True)):
+            assert values[: len(old)] == old, f"{name}: values of axis {axis} changed or reordered: {old} -> {values}"
 
 
 def test_pytest_benchmark_case_ids_are_unchanged(mnist_dir):
