@@ -12,7 +12,8 @@ import sys
 import nox
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
-from sepbench.bench.storage import NoSavedRunError, bench_storage, find_run, last_run_path  # noqa: E402
+from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
+from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
@@ -49,43 +50,6 @@ def report(session: nox.Session) -> None:
     session.run("sepbench", "report", *session.posargs, env=_env())
 
 # ---- bench: the project's main job ---------------------------------------------------------------
-BENCH_OWN_OPTIONS = "--compare [NAME] | --fail-threshold STAT:LIMIT | --save-as NAME"
-
-
-def _bench_args(session: nox.Session, storage: str) -> tuple[list[str], str | None]:
-    """Split ``nox -s bench -- ...`` into pytest arguments; resolve ``--compare`` to a saved run file."""
-    args = list(session.posargs)
-    out: list[str] = []
-    compare: str | None = None
-    threshold = "median:10%"
-    save: list[str] | None = None  # default: autosave, except for a comparison (a regressed run must not become the baseline)
-    while args:
-        arg = args.pop(0)
-        if arg == "--compare":
-            name = args.pop(0) if args and not args[0].startswith("-") else None
-            try:
-                compare = str(find_run(storage, name))
-            except NoSavedRunError as exc:
-                session.error(f"--compare: {exc}")
-        elif arg == "--fail-threshold":
-            if not args:
-                session.error("--fail-threshold needs a value such as median:10% or min:0.005 (seconds)")
-            threshold = args.pop(0)
-        elif arg == "--save-as":
-            if not args or args[0].startswith("-"):
-                session.error("--save-as needs a name, e.g. --save-as baseline")
-            save = [f"--benchmark-save={args.pop(0)}"]
-        else:
-            out.append(arg)
-    if save is None:
-        save = [] if compare else ["--benchmark-autosave"]
-    # this run, saved or not, also goes to <storage>/last-run.json for the summary
-    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", *save, *out]
-    if compare:
-        out += [f"--benchmark-compare={compare}", f"--benchmark-compare-fail={threshold}"]
-    return out, compare
-
-
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Main job: benchmark every backend x model x batch size, save the run, print the comparison and the report.
@@ -97,7 +61,11 @@ def bench(session: nox.Session) -> None:
     anything else goes to pytest.
     """
     storage = str(bench_storage())
-    pytest_args, compare = _bench_args(session, storage)  # bad options fail before the install
+    try:
+        parsed = bench_args(session.posargs, storage)  # bad options fail before the install
+    except NoxArgsError as exc:
+        session.error(str(exc))
+    pytest_args, compare = parsed.pytest_args, parsed.compare
     os.makedirs(storage, exist_ok=True)
     _install(session)
     if compare:
@@ -123,22 +91,6 @@ def reproduce(session: nox.Session) -> None:
 
 
 # ---- ASV: history per commit and machine ---------------------------------------------------------
-def _pop_option(session: nox.Session, args: list[str], name: str) -> tuple[str | None, list[str]]:
-    """Take ``NAME VALUE`` (or ``NAME=VALUE``) out of ``args``."""
-    out, value = [], None
-    it = iter(args)
-    for arg in it:
-        if arg == name:
-            value = next(it, None)
-            if value is None or value.startswith("-"):
-                session.error(f"{name} needs a value")
-        elif arg.startswith(name + "="):
-            value = arg.split("=", 1)[1]
-        else:
-            out.append(arg)
-    return value, out
-
-
 @nox.session(python=PYTHON)
 def asv(session: nox.Session) -> None:
     """ASV history: benchmark HEAD (or ``-- RANGE``, e.g. ``-- HEAD~3..HEAD``) in the pinned environment.
@@ -148,9 +100,13 @@ def asv(session: nox.Session) -> None:
     saved); other options go to ``asv run`` (a range, if given, comes first).  Results:
     ``.asv/results``; then ``nox -s publish``.
     """
-    machine, args = _pop_option(session, list(session.posargs), "--machine")
+    try:
+        machine, args = pop_option(session.posargs, "--machine")
+    except NoxArgsError as exc:
+        session.error(str(exc))
     _install(session)
-    machine = machine or session.run("python", "-c", "from sepbench.asv.history import default_machine; print(default_machine())", silent=True).strip()
+    default_machine = "from sepbench.asv.history import default_machine; print(default_machine())"
+    machine = machine or session.run("python", "-c", default_machine, silent=True).strip()
     session.run("asv", "machine", "--yes", "--machine", machine, env=_env())
     if "--quick" in args:
         args.remove("--quick")

@@ -1,0 +1,91 @@
+"""The options ``noxfile.py`` takes itself after ``--``: ``nox -s bench``'s ``--compare [NAME]``,
+``--fail-threshold STAT:LIMIT`` and ``--save-as NAME`` (the rest goes to pytest), and ``nox -s asv``'s
+``--machine NAME``.
+
+Standard library only (and :mod:`sepbench.bench.storage`): the noxfile imports it before any
+virtualenv exists, so a bad option fails before the install.  Errors are :class:`NoxArgsError`,
+whose message the noxfile passes to ``session.error``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sepbench.bench.storage import NoSavedRunError, find_run, last_run_path
+
+BENCH_OWN_OPTIONS = "--compare [NAME] | --fail-threshold STAT:LIMIT | --save-as NAME"
+DEFAULT_FAIL_THRESHOLD = "median:10%"  # pytest-benchmark's --benchmark-compare-fail: the median may grow 10 %
+
+
+class NoxArgsError(ValueError):
+    """An option after ``--`` is malformed or names nothing; the message says what to pass."""
+
+
+@dataclass(frozen=True)
+class BenchArgs:
+    """``nox -s bench -- ...`` resolved: the arguments for ``pytest tests/bench`` and the saved run
+    file compared against (``None``: no comparison)."""
+
+    pytest_args: list[str]
+    compare: str | None
+
+
+def _is_value(args: list[str]) -> bool:
+    return bool(args) and not args[0].startswith("-")
+
+
+def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str]) -> BenchArgs:
+    """Split ``nox -s bench -- ...`` into pytest arguments; resolve ``--compare`` to a saved run file in ``storage``.
+
+    Every run is also written to ``<storage>/last-run.json``. It is autosaved unless ``--save-as NAME``
+    names it or it is compared (a regressed run must not become the next baseline).
+    """
+    args = list(posargs)
+    out: list[str] = []
+    compare: str | None = None
+    threshold = DEFAULT_FAIL_THRESHOLD
+    save: list[str] | None = None  # None: the default (see the docstring)
+    while args:
+        arg = args.pop(0)
+        if arg == "--compare":
+            name = args.pop(0) if _is_value(args) else None
+            try:
+                compare = str(find_run(storage, name))
+            except NoSavedRunError as exc:
+                raise NoxArgsError(f"--compare: {exc}") from None
+        elif arg == "--fail-threshold":
+            if not _is_value(args):
+                raise NoxArgsError("--fail-threshold needs a value such as median:10% or min:0.005 (seconds)")
+            threshold = args.pop(0)
+        elif arg == "--save-as":
+            if not _is_value(args):
+                raise NoxArgsError("--save-as needs a name, e.g. --save-as baseline")
+            save = [f"--benchmark-save={args.pop(0)}"]
+        else:
+            out.append(arg)
+    if save is None:
+        save = [] if compare else ["--benchmark-autosave"]
+    # this run, saved or not, also goes to <storage>/last-run.json for the summary
+    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", *save, *out]
+    if compare:
+        out += [f"--benchmark-compare={compare}", f"--benchmark-compare-fail={threshold}"]
+    return BenchArgs(out, compare)
+
+
+def pop_option(args: Sequence[str], name: str) -> tuple[str | None, list[str]]:
+    """Take ``NAME VALUE`` (or ``NAME=VALUE``) out of ``args``: (the value or ``None``, the other arguments)."""
+    out: list[str] = []
+    value = None
+    it = iter(args)
+    for arg in it:
+        if arg == name:
+            value = next(it, None)
+            if value is None or value.startswith("-"):
+                raise NoxArgsError(f"{name} needs a value")
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+        else:
+            out.append(arg)
+    return value, out

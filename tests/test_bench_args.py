@@ -1,0 +1,123 @@
+"""The options ``noxfile.py`` parses itself (``nox -s bench -- ...``, ``nox -s asv -- --machine``):
+every option, missing values, names that match no saved run, and which runs are saved."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sepbench.bench.nox_args import DEFAULT_FAIL_THRESHOLD, BenchArgs, NoxArgsError, bench_args, pop_option
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    """A bench storage holding three saved runs on one machine: 0001 autosaved, 0002 ``baseline``, 0003 autosaved."""
+    machine = tmp_path / "Linux-CPython-3.11-64bit"
+    machine.mkdir()
+    for name in ("0001_20250101_000000", "0002_baseline", "0003_20250102_000000"):
+        (machine / f"{name}.json").write_text("{}")
+    return tmp_path
+
+
+def head(storage: Path) -> list[str]:
+    """The arguments every run starts with: the storage, and the copy of the run in last-run.json."""
+    return [f"--benchmark-storage=file://{storage}", f"--benchmark-json={storage / 'last-run.json'}"]
+
+
+def test_no_options_autosaves_the_run(storage: Path) -> None:
+    assert bench_args([], storage) == BenchArgs([*head(storage), "--benchmark-autosave"], None)
+
+
+def test_other_arguments_pass_through_to_pytest_in_order(storage: Path) -> None:
+    parsed = bench_args(["--quick", "--backends", "numpy", "-k", "predict"], storage)
+    assert parsed.pytest_args == [*head(storage), "--benchmark-autosave", "--quick", "--backends", "numpy", "-k", "predict"]
+    assert parsed.compare is None
+
+
+def test_compare_without_a_name_uses_the_newest_saved_run_and_does_not_save(storage: Path) -> None:
+    parsed = bench_args(["--compare", "--quick"], storage)
+    newest = str(storage / "Linux-CPython-3.11-64bit" / "0003_20250102_000000.json")
+    assert parsed.compare == newest
+    # a compared run is not autosaved: a regressed run must not become the next baseline
+    gate = [f"--benchmark-compare={newest}", f"--benchmark-compare-fail={DEFAULT_FAIL_THRESHOLD}"]
+    assert parsed.pytest_args == [*head(storage), "--quick", *gate]
+
+
+def test_compare_with_a_name_or_number_finds_that_run(storage: Path) -> None:
+    assert bench_args(["--compare", "baseline"], storage).compare == str(storage / "Linux-CPython-3.11-64bit" / "0002_baseline.json")
+    assert bench_args(["--compare", "1"], storage).compare == str(storage / "Linux-CPython-3.11-64bit" / "0001_20250101_000000.json")
+
+
+def test_compare_with_an_unknown_name_says_what_it_looked_for(storage: Path) -> None:
+    with pytest.raises(NoxArgsError, match=r"^--compare: found no run saved as 'nosuch' under .*--save-as NAME"):
+        bench_args(["--compare", "nosuch"], storage)
+
+
+def test_compare_with_nothing_saved_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(NoxArgsError, match=r"^--compare: found no saved run .*run `nox -s bench`"):
+        bench_args(["--compare"], tmp_path)
+
+
+def test_fail_threshold_sets_the_gate(storage: Path) -> None:
+    parsed = bench_args(["--fail-threshold", "min:0.005", "--compare", "baseline"], storage)
+    assert parsed.pytest_args[-1] == "--benchmark-compare-fail=min:0.005"
+
+
+def test_fail_threshold_without_compare_adds_no_gate(storage: Path) -> None:
+    parsed = bench_args(["--fail-threshold", "median:5%"], storage)
+    assert not [a for a in parsed.pytest_args if a.startswith("--benchmark-compare")]
+    assert "median:5%" not in parsed.pytest_args
+
+
+@pytest.mark.parametrize("posargs", [["--fail-threshold"], ["--fail-threshold", "--quick"]])
+def test_fail_threshold_needs_a_value(storage: Path, posargs: list[str]) -> None:
+    with pytest.raises(NoxArgsError, match="--fail-threshold needs a value such as median:10%"):
+        bench_args(posargs, storage)
+
+
+def test_save_as_names_the_run_instead_of_autosaving(storage: Path) -> None:
+    parsed = bench_args(["--save-as", "before-fix", "--quick"], storage)
+    assert parsed.pytest_args == [*head(storage), "--benchmark-save=before-fix", "--quick"]
+
+
+def test_save_as_with_compare_saves_the_compared_run(storage: Path) -> None:
+    parsed = bench_args(["--compare", "baseline", "--save-as", "after"], storage)
+    assert "--benchmark-save=after" in parsed.pytest_args and "--benchmark-autosave" not in parsed.pytest_args
+    assert parsed.compare is not None
+
+
+@pytest.mark.parametrize("posargs", [["--save-as"], ["--save-as", "--quick"]])
+def test_save_as_needs_a_name(storage: Path, posargs: list[str]) -> None:
+    with pytest.raises(NoxArgsError, match="--save-as needs a name"):
+        bench_args(posargs, storage)
+
+
+def test_pop_option_takes_the_value_out() -> None:
+    assert pop_option(["HEAD~3..HEAD", "--machine", "ci", "--quick"], "--machine") == ("ci", ["HEAD~3..HEAD", "--quick"])
+    assert pop_option(["--machine=ci", "--quick"], "--machine") == ("ci", ["--quick"])
+
+
+def test_pop_option_absent_leaves_the_arguments() -> None:
+    assert pop_option(("--quick", "--machines", "x"), "--machine") == (None, ["--quick", "--machines", "x"])
+
+
+@pytest.mark.parametrize("args", [["--machine"], ["--machine", "--quick"]])
+def test_pop_option_needs_a_value(args: list[str]) -> None:
+    with pytest.raises(NoxArgsError, match="^--machine needs a value$"):
+        pop_option(args, "--machine")
+
+
+def test_the_parser_imports_only_the_standard_library() -> None:
+    """The noxfile imports it before any virtualenv exists."""
+    code = (
+        "import sys; before = set(sys.modules); import sepbench.bench.nox_args; "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
+        "print(sorted(new - set(sys.stdlib_module_names) - {'sepbench'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
