@@ -13,7 +13,8 @@ Environment variables (all optional):
 ``SEPBENCH_ASV_TIMER``     ``wall`` (default, ``time.perf_counter``) or ``cpu``
                            (``time.process_time``: less sensitive to other processes on a loaded
                            machine; the CPU seconds of all threads).
-``SEPBENCH_ASV_BATCHES``   batch sizes of ``PredictLatency`` (default ``1,32,10000``); narrower lists
+``SEPBENCH_ASV_BATCHES``   batch sizes of ``PredictLatency`` (default ``1,32,10000``, the latency
+                           batches of ``sepbench.bench.cases``); narrower lists
                            are for smoke tests only (a history should keep one list).
 ``SEPBENCH_ASV_TRAIN_EPOCHS`` / ``SEPBENCH_ASV_TRAIN_IMAGES``  the training budget behind the
                            tracked error rate (default 1 epoch of all 60,000 training images;
@@ -24,14 +25,16 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from sepbench.core.spec import model_names
+from sepbench.bench import cases
 from sepbench.core.weights import PortableWeights, init_weights
 
-MODELS: list[str] = list(model_names())
+# the models, batch sizes and test-set size of the pytest-benchmark suite's case matrix, defined once there
+MODELS: list[str] = list(cases.MODELS)
 SEED = 0
-TEST_IMAGES = 10_000
+TEST_IMAGES = cases.TEN_K
 TRAIN_EPOCH_IMAGES = 2_048  # the fixed subset timed by TrainEpoch: 64 steps of batch 32
 
 
@@ -43,19 +46,15 @@ def all_backends() -> list[str]:
 
 def selected_backends() -> list[str]:
     """Backends this run covers (``SEPBENCH_ASV_BACKENDS``), checked against the registry."""
-    names = all_backends()
-    raw = os.environ.get("SEPBENCH_ASV_BACKENDS", "").strip()
-    if not raw:
-        return names
-    chosen = [b.strip() for b in raw.split(",") if b.strip()]
-    unknown = [b for b in chosen if b not in names]
-    if unknown:
-        raise ValueError(f"SEPBENCH_ASV_BACKENDS names unknown backend(s) {unknown}; known: {names}")
-    return chosen
+    try:
+        return cases.select_backends(os.environ.get("SEPBENCH_ASV_BACKENDS"))
+    except cases.UnknownBackendsError as exc:
+        raise ValueError(f"SEPBENCH_ASV_BACKENDS: {exc}") from None
 
 
 def batch_sizes() -> list[int]:
-    raw = os.environ.get("SEPBENCH_ASV_BATCHES", "1,32,10000")
+    """Batch sizes of ``PredictLatency`` (images): ``SEPBENCH_ASV_BATCHES``, else the suites' latency batches."""
+    raw = os.environ.get("SEPBENCH_ASV_BATCHES", ",".join(map(str, cases.LATENCY_BATCHES)))
     try:
         sizes = [int(b) for b in raw.split(",") if b.strip()]
     except ValueError:

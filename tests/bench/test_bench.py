@@ -5,7 +5,7 @@ for TensorFlow, the anatomy of Keras's evaluate (its compute as a graph, its loo
 per backend path, separable / regular measured in alternating pairs (a ratio a drifting machine load
 does not bias).
 
-Parametrized in ``conftest.py``; every case fills the agreed ``extra_info`` keys.
+Parametrized by ``sepbench.bench.cases`` (loaded through ``conftest.py``); every case fills the agreed ``extra_info`` keys.
 """
 
 from __future__ import annotations

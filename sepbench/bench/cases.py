@@ -1,0 +1,154 @@
+"""The case matrix of the pytest-benchmark suite, and the figures it shares with the ASV suite.
+
+Models, batch sizes, the test-set size and the backend selection are defined here once; both
+``tests/bench`` (through :mod:`sepbench.bench.plugin`) and ``benchmarks/common.py`` read them.
+Importing this module imports no framework and not pytest (ASV imports its suite to discover it).
+
+A case's ``id`` and ``group`` key saved runs (``--compare``, the report): changing either cuts the
+history; ``tests/test_identifiers.py`` pins the ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sepbench.core.spec import model_names
+
+MODELS: tuple[str, ...] = tuple(model_names())
+LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
+TEN_K_BATCHES = (32, 1024)  # predict of 10,000 images in batches of this size ("the fastest way" candidates)
+QUICK_LATENCY_BATCHES = (1, 32)
+QUICK_TEN_K_BATCHES = (1024,)
+TEN_K = 10_000  # images: the MNIST test set
+EVALUATE_BATCH = 32  # the study's Keras evaluate batch size
+PAIRED_BATCH = 1024  # the default path's batch size in the paired cases (batch-free paths ignore it)
+
+PAIR = "pair"  # the ``model`` of a paired case: both models, in alternation
+# kinds of case, and the test fixture each one parametrizes
+KIND_FIXTURES = {
+    "predict": "predict_case",
+    "predict-10k": "predict_10k_case",
+    "evaluate-10k": "evaluate_case",
+    "graph-forward-10k": "graph_forward_case",
+    "paired-10k": "paired_case",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: ``kind`` is "predict" (one batch), "predict-10k", "evaluate-10k",
+    "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate) or "paired-10k"
+    (both models in alternation on one backend path, ``model`` = "pair": their time ratio).
+    ``batch_size`` and ``n_images`` count images."""
+
+    kind: str
+    backend: str
+    model: str
+    path: str
+    batch_size: int
+    n_images: int
+
+    @property
+    def group(self) -> str:
+        """pytest-benchmark's group: the cases compared side by side in its table."""
+        if self.kind == "paired-10k":
+            return "separable/regular paired-10k"
+        return f"{self.model} batch={self.batch_size}" if self.kind == "predict" else f"{self.model} {self.kind}"
+
+    @property
+    def id(self) -> str:
+        """The parametrization id: ``<backend>-<model>-<path>-b<batch>-n<images>``."""
+        return f"{self.backend}-{self.model}-{self.path}-b{self.batch_size}-n{self.n_images}"
+
+
+class UnknownBackendsError(ValueError):
+    """A backend selection names backends the registry does not know."""
+
+    def __init__(self, unknown: list[str], known: list[str]) -> None:
+        super().__init__(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        self.unknown, self.known = unknown, known
+
+
+def select_backends(requested: str | None) -> list[str]:
+    """Backends named in a comma-separated list (blank or ``None``: every registered one), in that order.
+
+    Raises :class:`UnknownBackendsError` for a name the registry does not know.
+    """
+    from impls.registry import backend_names
+
+    known = list(backend_names())
+    if not requested or not requested.strip():
+        return known
+    names = [b.strip() for b in requested.split(",") if b.strip()]
+    unknown = [b for b in names if b not in known]
+    if unknown:
+        raise UnknownBackendsError(unknown, known)
+    return names
+
+
+@dataclass
+class PathCatalog:
+    """Each model class's inference paths, read from the class (so a path added to a backend is
+    benchmarked automatically); a backend that cannot load here gets the ``default`` path only."""
+
+    unavailable: dict[str, str]  # backend -> why it is skipped
+    _paths: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (backend, model) -> paths
+    _batch_free: set[tuple[str, str, str]] = field(default_factory=set)  # (backend, model, path) whose work ignores batch_size
+
+    def paths(self, backend: str, model: str) -> tuple[str, ...]:
+        """The inference paths of ``model`` on ``backend`` (builds the model once to ask its class)."""
+        key = (backend, model)
+        if key not in self._paths:
+            if backend in self.unavailable:
+                self._paths[key] = ("default",)
+            else:
+                from impls.registry import build_model
+
+                cls = type(build_model(backend, model))
+                self._paths[key] = tuple(cls.paths)
+                self._batch_free.update({(backend, model, p) for p in cls.batch_free_paths})
+        return self._paths[key]
+
+    def batch_free(self, backend: str, model: str, path: str) -> bool:
+        """Whether ``path`` runs in its own chunks whatever the batch size (after :meth:`paths`)."""
+        self.paths(backend, model)
+        return (backend, model, path) in self._batch_free
+
+
+def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog) -> list[Case]:
+    """Every case of ``kind`` (a key of :data:`KIND_FIXTURES`) for ``backends``; ``quick``: the CI smoke set."""
+    if kind == "paired-10k":
+        return _paired_cases(backends, quick, catalog)
+    out: list[Case] = []
+    for model in MODELS:
+        for backend in backends:
+            if kind == "evaluate-10k":
+                out.append(Case(kind, backend, model, "default", EVALUATE_BATCH, TEN_K))
+            elif kind == "graph-forward-10k":
+                if backend == "tensorflow":
+                    out.append(Case(kind, backend, model, "graph", EVALUATE_BATCH, TEN_K))
+            else:
+                for path in catalog.paths(backend, model):
+                    out += _predict_cases(kind, backend, model, path, quick, catalog.batch_free(backend, model, path))
+    return out
+
+
+def _paired_cases(backends: list[str], quick: bool, catalog: PathCatalog) -> list[Case]:
+    # quick: the fast (batch-free) paths only
+    return [
+        Case("paired-10k", backend, PAIR, path, PAIRED_BATCH, TEN_K)
+        for backend in backends
+        for path in catalog.paths(backend, "regular")
+        if not quick or catalog.batch_free(backend, "regular", path)
+    ]
+
+
+def _predict_cases(kind: str, backend: str, model: str, path: str, quick: bool, batch_free: bool) -> list[Case]:
+    if kind == "predict":
+        batches = QUICK_LATENCY_BATCHES if quick else LATENCY_BATCHES
+        # a batch-free path's one batch of 10,000 is its predict-10k case: not twice
+        return [Case(kind, backend, model, path, b, b) for b in batches if not (batch_free and b == TEN_K)]
+    # a batch-free path ignores the batch size: one case, not the same timing repeated
+    # (the fastest of repeats of one measurement would be biased low)
+    batches = QUICK_TEN_K_BATCHES if quick or batch_free else TEN_K_BATCHES
+    return [Case(kind, backend, model, path, b, TEN_K) for b in batches]

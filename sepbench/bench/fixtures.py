@@ -1,0 +1,112 @@
+"""The suite's fixtures: the session's options, the roofline probe, the MNIST location and
+``measure(case)``, which sets a case's workload up (untimed), times it with pytest-benchmark and
+fills ``extra_info``.  The measured work itself is :mod:`sepbench.measure.workloads`, shared with ASV.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sepbench.bench.cases import Case
+from sepbench.bench.options import BenchOptions, bench_options
+
+PAIRED_MIN_ROUNDS = 10  # pairs at least: the ratio's quartiles need a few
+
+
+@pytest.fixture(scope="session")
+def opts(request: pytest.FixtureRequest) -> BenchOptions:
+    """The options of this benchmark session."""
+    return bench_options(request.config)
+
+
+@pytest.fixture(scope="session")
+def roofline(opts: BenchOptions) -> Any:
+    """The machine's float32 GEMM FLOP/s and memory bandwidth, probed once in this session."""
+    from sepbench.measure.extra_info import roofline as probe
+
+    opts.roofline = probe()
+    return opts.roofline
+
+
+@pytest.fixture(scope="session")
+def bench_data_dir() -> str:
+    """MNIST as the library finds it ($SEPBENCH_MNIST_DIR, then the cache); skips every case, saying why, if absent."""
+    from sepbench.core.data import MnistError, find_mnist_dir
+
+    try:
+        return str(find_mnist_dir())
+    except MnistError as exc:
+        pytest.skip(f"benchmarks need the MNIST test set: {exc}")
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover - not available on this platform
+        return None
+
+
+def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
+    def slow() -> Any:
+        time.sleep(seconds)
+        return fn()
+
+    return slow
+
+
+@pytest.fixture
+def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
+    """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
+    from sepbench.measure.extra_info import choose_rounds, time_once, workload_extra_info
+    from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
+
+    def run(case: Case) -> dict[str, Any]:
+        if case.kind == "paired-10k":
+            return run_paired(case)
+        if case.kind == "evaluate-10k":
+            workload: PredictWorkload = EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
+        elif case.kind == "graph-forward-10k":
+            workload = KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images)
+        else:
+            workload = PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path)
+        workload.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
+        fn = _delayed(workload.run, opts.inject_delay) if opts.inject_delay else workload.run
+        t = opts.timing
+        one_run = workload.warmup_seconds if workload.warmup_seconds is not None and not opts.inject_delay else time_once(fn)
+        rounds = choose_rounds(one_run, t.target_s, t.min_rounds, t.max_rounds)
+        benchmark.group = case.group
+        load_before = _loadavg()
+        output = benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=0)
+        median = benchmark.stats.stats.median if benchmark.stats is not None else None
+        info = workload_extra_info(workload, median, output, roofline.gemm_flops)
+        info["rounds"] = rounds
+        # other processes competing for the cores (1-minute load average around the timing): judge noise by it
+        info["loadavg_1m"] = [load_before, _loadavg()]
+        info["threads"] = opts.threads
+        if opts.inject_delay:
+            info["injected_delay_s"] = opts.inject_delay
+        benchmark.extra_info.update(info)
+        opts.weights_sources.setdefault((case.backend, case.model), info["weights_source"])
+        return info
+
+    def run_paired(case: Case) -> dict[str, Any]:
+        paired = PairedPredictWorkload(case.backend, case.path, case.batch_size, case.n_images)
+        paired.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
+        t = opts.timing
+        one_pair = paired.warmup_seconds or time_once(paired.run)
+        rounds = choose_rounds(one_pair, t.target_s, max(t.min_rounds, PAIRED_MIN_ROUNDS), t.max_rounds)
+        benchmark.group = case.group
+        load_before = _loadavg()
+        benchmark.pedantic(paired.run, rounds=rounds, iterations=1, warmup_rounds=0)
+        info = paired.extra_info()  # the benchmark's own stats are those of a whole pair
+        # rounds actually run (one when benchmarks are disabled); at least PAIRED_MIN_ROUNDS otherwise
+        info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads)
+        benchmark.extra_info.update(info)
+        return info
+
+    return run

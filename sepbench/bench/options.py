@@ -1,0 +1,108 @@
+"""The pytest-benchmark suite's own command-line options, read once per session into :class:`BenchOptions`.
+
+Options: ``--threads N`` (default: all usable cores, applied identically to every backend before
+TensorFlow runs an op), ``--quick`` (CI smoke: fewer cases and rounds), ``--backends a,b``,
+``--train-missing`` (train weights that are not cached instead of timing seeded-init ones) and the
+test-only ``--inject-delay SECONDS`` that the regression-gate test uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from sepbench.bench.cases import PathCatalog, UnknownBackendsError, select_backends
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Round budget: timed rounds ~ ``target_s`` (seconds) / one run, clamped to [min_rounds, max_rounds]."""
+
+    target_s: float
+    min_rounds: int
+    max_rounds: int
+
+
+FULL_TIMING = Timing(target_s=2.0, min_rounds=5, max_rounds=200)
+QUICK_TIMING = Timing(target_s=0.3, min_rounds=3, max_rounds=30)
+
+
+@dataclass
+class BenchOptions:
+    """The session's options, and what the session learns as it runs (paths, roofline, weights sources)."""
+
+    threads: int
+    quick: bool
+    backends: list[str]
+    unavailable: dict[str, str]  # backend -> why it is skipped
+    train_missing: bool
+    inject_delay: float  # seconds, test-only
+    timing: Timing
+    catalog: PathCatalog = field(default_factory=lambda: PathCatalog({}))
+    roofline: Any = None  # sepbench.measure.extra_info.Roofline, once probed
+    weights_sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (backend, model) -> "trained" / "seeded-init"
+
+    @property
+    def available(self) -> list[str]:
+        """The selected backends that run here."""
+        return [b for b in self.backends if b not in self.unavailable]
+
+
+OPTIONS_KEY = pytest.StashKey[BenchOptions]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sepbench", "sepbench benchmark suite (tests/bench)")
+    group.addoption("--threads", type=int, default=None, metavar="N", help="compute threads for every backend (default: all usable cores)")
+    group.addoption("--quick", action="store_true", default=False, help="CI smoke run: fewer cases and rounds (< 3 min on 2 cores)")
+    group.addoption("--backends", default=None, metavar="A,B", help="comma-separated backends to benchmark (default: all registered)")
+    group.addoption("--train-missing", action="store_true", default=False, help="train and cache weights that are not cached yet")
+    group.addoption(
+        "--inject-delay", type=float, default=0.0, metavar="SECONDS",
+        help="TEST ONLY: sleep this long in every timed call (proves the regression gate)",
+    )
+
+
+def _opt(config: pytest.Config, name: str, default: Any = None) -> Any:
+    # tolerate being loaded as a non-initial conftest (e.g. `pytest tests`), where addoption never ran
+    try:
+        return config.getoption(name)
+    except ValueError:
+        return default
+
+
+def read_options(config: pytest.Config) -> BenchOptions:
+    """The options of this session, checked (:class:`pytest.UsageError` says what is wrong); sets nothing up."""
+    from impls.registry import unavailable_reason
+    from sepbench.machine.threads import usable_cores
+
+    threads = _opt(config, "threads")
+    threads = usable_cores() if threads is None else threads
+    if threads < 1:
+        raise pytest.UsageError(f"--threads must be >= 1, got {threads}")
+    try:
+        names = select_backends(_opt(config, "backends"))
+    except UnknownBackendsError as exc:
+        raise pytest.UsageError(f"--backends: {exc}") from None
+    delay = float(_opt(config, "inject_delay", 0.0) or 0.0)
+    if delay < 0:
+        raise pytest.UsageError("--inject-delay must be >= 0 seconds")
+    unavailable = {b: r for b in names if (r := unavailable_reason(b)) is not None}
+    quick = bool(_opt(config, "quick", False))
+    return BenchOptions(
+        threads=threads,
+        quick=quick,
+        backends=names,
+        unavailable=unavailable,
+        train_missing=bool(_opt(config, "train_missing", False)),
+        inject_delay=delay,
+        timing=QUICK_TIMING if quick else FULL_TIMING,
+        catalog=PathCatalog(unavailable),
+    )
+
+
+def bench_options(config: pytest.Config) -> BenchOptions:
+    """The options :func:`sepbench.bench.plugin.pytest_configure` stored for this session."""
+    return config.stash[OPTIONS_KEY]

@@ -1,0 +1,83 @@
+"""The pytest hooks of the benchmark suite; ``tests/bench/conftest.py`` imports them (and the fixtures
+of :mod:`sepbench.bench.fixtures`).
+
+Each hook only wires pytest to a module with one job: options (:mod:`~sepbench.bench.options`), the
+case matrix (:mod:`~sepbench.bench.cases`), machine info (:mod:`~sepbench.bench.machine_info`) and
+the closing note (:mod:`~sepbench.bench.summary`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sepbench.bench.cases import KIND_FIXTURES, cases
+from sepbench.bench.machine_info import bench_machine_info, machine_differences
+from sepbench.bench.options import OPTIONS_KEY, bench_options, pytest_addoption, read_options
+from sepbench.bench.summary import summary_lines
+
+__all__ = [
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_generate_tests",
+    "pytest_collection_modifyitems",
+    "pytest_benchmark_update_machine_info",
+    "pytest_benchmark_compare_machine_info",
+    "pytest_terminal_summary",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Read the options and apply the thread count to every backend (before TensorFlow runs any op)."""
+    from sepbench.machine.threads import configure_threads
+
+    opts = read_options(config)
+    configure_threads(opts.threads, backends=opts.available)
+    config.stash[OPTIONS_KEY] = opts
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize each ``*_case`` fixture with its cases; a backend that cannot load here is skipped, saying why."""
+    for kind, fixture in KIND_FIXTURES.items():
+        if fixture in metafunc.fixturenames:
+            opts = bench_options(metafunc.config)
+            params = []
+            for case in cases(kind, opts.backends, opts.quick, opts.catalog):
+                marks = [pytest.mark.skip(reason=opts.unavailable[case.backend])] if case.backend in opts.unavailable else []
+                params.append(pytest.param(case, id=case.id, marks=marks))
+            metafunc.parametrize(fixture, params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/bench" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.bench)
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    machine_info.update(bench_machine_info(config.stash.get(OPTIONS_KEY, None)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_benchmark_compare_machine_info(config, benchmarksession, machine_info, compared_benchmark):
+    """Warn in one line about machine differences that matter; ignore the run-to-run ones (roofline, git).
+
+    pytest-benchmark's own check dumps both machine_info dicts whenever anything differs (the
+    roofline always does) and crashes when the storage lies outside the working directory, so it
+    is handed the current machine_info as the saved one once this check has run.
+    """
+    differ = machine_differences(compared_benchmark.get("machine_info") or {}, machine_info)
+    if differ:
+        benchmarksession.logger.warning(f"the compared run was made on a different set-up; machine_info differs in: {', '.join(differ)}")
+    compared_benchmark["machine_info"] = machine_info
+    yield
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    opts = config.stash.get(OPTIONS_KEY, None)
+    if opts is None:
+        return
+    terminalreporter.section("sepbench")
+    for line in summary_lines(opts):
+        terminalreporter.write_line(line)
