@@ -364,7 +364,8 @@ def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
     """A path with no Keras-style evaluate: "faster" from its fastest 10,000-image predict, accuracy from all 10,000 images."""
     import pandas as pd
 
-    from sepbench.report.tables import claims, figures
+    from sepbench.report.tables import claims
+    from sepbench.results.verdict import figures
 
     base = {"machine": "m", "backend": "torch", "path": "fast", "workload": "predict", "source_kind": "pytest-benchmark",
             "source_file": "run.json", "created": "2026-01-01", "weights_source": "trained", "unit": ""}
@@ -388,7 +389,7 @@ def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
 
 
 def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
-    """Seed-style evaluation beside the study's; for TensorFlow the measured floor, graph and rest, and a 'why'."""
+    """Study-style evaluation beside the study's; for TensorFlow the measured floor, graph and rest, and a 'why'."""
     import pandas as pd
 
     from sepbench.report.tables import evaluate_vs_study

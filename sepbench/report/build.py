@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from sepbench.core.study import MAC_RATIO, STUDY_SOURCE
 from sepbench.report import fmt
 from sepbench.report import tables as T
 from sepbench.report.render import Section, write_outputs
 from sepbench.results.sources import Loaded, load_all
-from sepbench.core.study import MAC_RATIO, STUDY_SOURCE
 
 PRODUCERS = (
     "`sepbench reproduce` (or `nox -s reproduce`): trains/evaluates both models per backend, writes results/reproduce-<stamp>.json",
@@ -63,53 +64,52 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
     return notes
 
 
+# the report's main sections in order: key (CSV stem), title, note, table of the tidy measurements, its display form
+MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]], ...] = (
+    ("study_vs_measured", "1. The study vs our measurements",
+     "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
+     "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 in seconds.",
+     T.study_vs_measured, fmt.study_vs_measured),
+    ("claims", "1b. The study's three claims, per backend and machine",
+     "Decided by sepbench.core.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = a figure it needs is missing.",
+     T.claims, fmt.claims),
+    ("evaluate_vs_study", "1c. The study's evaluation time: ours beside it, and why where it is slower",
+     "Seconds for model.evaluate-style evaluation of the 10,000 test images at batch 32 (313 steps). The study's machine is unknown (a hosted notebook), "
+     "so 'beats' compares against its published seconds. For TensorFlow the evaluate is taken apart, measured in the same run: Keras's loop alone "
+     "(keras_floor_s: evaluate of a 784->10 softmax regression, same data and batch), the model's compute (graph_b32_s: one tf.function per batch of 32) "
+     "and the rest (loss, metrics, data handling).",
+     T.evaluate_vs_study, fmt.evaluate_vs_study),
+    ("matrix", "2. Backend x model",
+     "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s).",
+     T.matrix, fmt.by_column),
+    ("latency", "2b. Predict latency per batch size",
+     "Seconds per predict call of n_images images (shown in ms): median, first and third quartile and IQR over the benchmark's rounds; images/s = n_images / median.",
+     T.latency, fmt.by_column),
+    ("ratios", "2c. Separable / regular",
+     f"ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio {MAC_RATIO:.3f} "
+     "(the time ratio if time were proportional to the arithmetic; for images/s its inverse).",
+     T.ratios, fmt.ratios),
+    ("roofline", "2d. Against the machine's roofline",
+     "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
+     "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed memory bandwidth). "
+     "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
+     "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
+     "`sepbench profile` shows the GEMM rate at each layer's own shape.",
+     T.roofline, fmt.roofline),
+    ("paired", "2e. Separable / regular, measured in alternating pairs",
+     "Per backend path, the 10,000 test images predicted by the regular and then the separable model, the order alternating, "
+     "for `pairs` rounds in one run (`nox -s bench`): both halves of a pair see the same machine load, so the per-pair ratio "
+     "(median, q1-q3) is the separable/regular figure to trust on a shared machine. regular_s, separable_s: each model's median. "
+     "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them.",
+     T.paired, fmt.paired),
+)
+
+
 def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
-    svm = T.study_vs_measured(df)
-    cl = T.claims(df)
-    mx = T.matrix(df)
-    lat = T.latency(df)
-    rt = T.ratios(df)
-    ev = T.evaluate_vs_study(df)
-    rl = T.roofline(df)
-    pr = T.paired(df)
-    secs = [
-        Section("study_vs_measured", "1. The study vs our measurements",
-                "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
-                "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 in seconds.",
-                svm, fmt.study_vs_measured(svm)),
-        Section("claims", "1b. The study's three claims, per backend and machine",
-                "Decided by sepbench.core.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = a figure it needs is missing.",
-                cl, fmt.claims(cl)),
-        Section("evaluate_vs_study", "1c. The study's evaluation time: ours beside it, and why where it is slower",
-                "Seconds for model.evaluate-style evaluation of the 10,000 test images at batch 32 (313 steps). The study's machine is unknown (a hosted notebook), "
-                "so 'beats' compares against its published seconds. For TensorFlow the evaluate is taken apart, measured in the same run: Keras's loop alone "
-                "(keras_floor_s: evaluate of a 784->10 softmax regression, same data and batch), the model's compute (graph_b32_s: one tf.function per batch of 32) "
-                "and the rest (loss, metrics, data handling).",
-                ev, fmt.evaluate_vs_study(ev)),
-        Section("matrix", "2. Backend x model",
-                "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s).",
-                mx, fmt.by_column(mx)),
-        Section("latency", "2b. Predict latency per batch size",
-                "Seconds per predict call of n_images images (shown in ms): median, first and third quartile and IQR over the benchmark's rounds; images/s = n_images / median.",
-                lat, fmt.by_column(lat)),
-        Section("ratios", "2c. Separable / regular",
-                f"ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio {MAC_RATIO:.3f} "
-                "(the time ratio if time were proportional to the arithmetic; for images/s its inverse).",
-                rt, fmt.ratios(rt)),
-        Section("roofline", "2d. Against the machine's roofline",
-                "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
-                "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed memory bandwidth). "
-                "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
-                "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
-                "`sepbench profile` shows the GEMM rate at each layer's own shape.",
-                rl, fmt.roofline(rl)),
-        Section("paired", "2e. Separable / regular, measured in alternating pairs",
-                "Per backend path, the 10,000 test images predicted by the regular and then the separable model, the order alternating, "
-                "for `pairs` rounds in one run (`nox -s bench`): both halves of a pair see the same machine load, so the per-pair ratio "
-                "(median, q1-q3) is the separable/regular figure to trust on a shared machine. regular_s, separable_s: each model's median. "
-                "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them.",
-                pr, fmt.paired(pr)),
-    ]
+    secs = []
+    for key, title, note, table, shown in MAIN_SECTIONS:
+        raw = table(df)
+        secs.append(Section(key, title, note, raw, shown(raw)))
     secs = [sec for sec in secs if sec.key not in OPTIONAL_SECTIONS or not sec.raw.empty]  # nothing to show: left out (see missing_notes)
     if df["machine"].nunique() > 1:
         pm = T.per_machine(df)

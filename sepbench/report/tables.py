@@ -1,5 +1,9 @@
-"""The report's tables, computed with pandas from the tidy measurements (numbers stay raw here;
-:mod:`sepbench.report.fmt` formats them for HTML and Markdown)."""
+"""The report's tables, assembled with pandas from the tidy measurements (numbers stay raw here;
+:mod:`sepbench.report.fmt` formats them for HTML and Markdown).
+
+Which figure counts, the fastest predict, the paired ratios and the figures the claims are decided
+from are the rules of :mod:`sepbench.results.verdict` (``bench-summary`` uses the same); this module
+only lays them out."""
 
 from __future__ import annotations
 
@@ -8,82 +12,16 @@ from pathlib import Path
 import pandas as pd
 
 from sepbench.core.claims import decide_claims
-from sepbench.results.tidy import SOURCE_PRIORITY
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
 from sepbench.core.spec import MODELS
-from sepbench.core.study import EVAL_BATCH_SIZE, evaluate_steps as eval_steps, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
-
-TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
+from sepbench.core.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
+from sepbench.core.study import evaluate_steps as eval_steps
+from sepbench.results import verdict as V
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD
+from sepbench.results.verdict import SINGLE_STATS, TEST_IMAGES, best, figures
 
 STUDY_METRICS = tuple(STUDY)  # params, hdf5_bytes, test_loss, test_accuracy, eval_seconds
-SINGLE_STATS = ("value", "median")
 MODEL_ORDER = ("regular", "separable")
 TIME_METRICS = ("eval_seconds", "latency_s", "paired_10k_seconds")
-
-
-def _variant(df: pd.DataFrame) -> pd.Series:
-    """The backend, with the inference path when it is not the default one: ``torch (fast)``."""
-    path = df["path"].astype(object).where(df["path"].notna(), "default").astype(str)
-    backend = df["backend"].astype(object).where(df["backend"].notna(), "?").astype(str)
-    return backend.where(path == "default", backend + " (" + path + ")")
-
-
-def _inference(df: pd.DataFrame) -> pd.Series:
-    """Rows of inference paths (not the TensorFlow graph-forward case, which only takes Keras's
-    evaluate apart: see :func:`evaluate_vs_study`)."""
-    if "workload" not in df:
-        return pd.Series(True, index=df.index)
-    return ~df["workload"].eq(WORKLOAD_GRAPH_FORWARD)
-
-
-def best(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One row per ``keys``: the preferred source (reproduce, then pytest-benchmark, then ASV), newest first."""
-    if df.empty:
-        return df
-    d = df.assign(_prio=df["source_kind"].map(SOURCE_PRIORITY).fillna(9), _created=df["created"].fillna(""))
-    d = d.sort_values(["_prio", "_created"], ascending=[True, False], kind="stable")
-    return d.drop_duplicates(keys, keep="first").drop(columns=["_prio", "_created"])
-
-
-def figures(df: pd.DataFrame) -> pd.DataFrame:
-    """Single figures per machine, backend variant, model and metric (the study's metrics and sizes).
-
-    Accuracy and loss of untrained (seeded-init) weights are left out: they say nothing about the claim.
-    """
-    if df.empty:
-        return df.assign(variant=pd.Series(dtype=object))
-    d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
-    d = d[_inference(d)]
-    d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & (d["weights_source"] == "seeded-init"))]
-    d["variant"] = _variant(d)
-    # eval_seconds at the study's batch size only; latency rows are handled by latency()
-    d = d[(d["metric"] != "eval_seconds") | d["batch_size"].isna() | (d["batch_size"] == EVAL_BATCH_SIZE)]
-    # accuracy over all 10,000 test images (trained weights) is the test accuracy, whichever path ran
-    full = d["metric"].eq("accuracy") & pd.to_numeric(d.get("n_images"), errors="coerce").eq(TEST_IMAGES)
-    d.loc[full, "metric"] = "test_accuracy"
-    d = d[d["metric"] != "accuracy"]
-    d = pd.concat([d, _predict_10k(df)], ignore_index=True)
-    d = d[~d["metric"].isin(["latency_s", "images_per_s", "rounds"])]  # per batch size: latency()
-    return best(d, ["machine", "variant", "model", "metric"])
-
-
-def _predict_10k(df: pd.DataFrame) -> pd.DataFrame:
-    """``predict_10k_seconds``: the fastest median time to predict all 10,000 test images, per variant.
-
-    The figure that decides "faster" for an inference path that has no Keras-style evaluate.
-    """
-    if "n_images" not in df or "workload" not in df:
-        return df.iloc[0:0]
-    m = df[df["metric"].eq("latency_s") & df["stat"].eq("median") & df["workload"].eq("predict")
-           & pd.to_numeric(df["n_images"], errors="coerce").eq(TEST_IMAGES) & df["backend"].notna() & df["model"].notna()].copy()
-    if m.empty:
-        return m.assign(variant=pd.Series(dtype=object))
-    m["variant"] = _variant(m)
-    # the fastest batch size within each run, then the newest run (not the fastest of all runs: a
-    # minimum over noisy runs is biased low)
-    m = m.sort_values("value").drop_duplicates(["machine", "variant", "model", "source_file"], keep="first")
-    m = best(m, ["machine", "variant", "model", "source_kind"])
-    return m.assign(metric="predict_10k_seconds", stat="value", unit="seconds")
 
 
 def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
@@ -105,24 +43,15 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
     return out[["metric", "unit", "model", "machine", "backend", "study", "measured", "difference", "measured/study", "source"]]
 
 
-def _figure_dict(sub: pd.DataFrame) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for r in sub.itertuples():
-        out.setdefault(r.metric, {})[r.model] = float(r.value)
-    return out
-
-
 def claims(df: pd.DataFrame) -> pd.DataFrame:
-    """The study's three claims per machine and backend variant (decided by :func:`sepbench.core.claims.decide_claims`).
+    """The study's three claims per machine and backend variant (decided by :func:`sepbench.core.claims.decide_claims`
+    from :func:`sepbench.results.verdict.figure_dicts`).
 
     The first rows are the study's own figures, decided the same way.
     """
     rows = [{"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds, "evidence": v.evidence} for v in decide_claims(STUDY)]
-    fig = figures(df)
-    if not fig.empty:
-        for (machine, variant), sub in fig.groupby(["machine", "variant"], sort=True, dropna=False):
-            for v in decide_claims(_figure_dict(sub)):
-                rows.append({"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds, "evidence": v.evidence})
+    for (machine, variant), figs in V.figure_dicts(figures(df)).items():
+        rows += [{"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds, "evidence": v.evidence} for v in decide_claims(figs)]
     return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
 
 
@@ -149,10 +78,10 @@ def matrix(df: pd.DataFrame) -> pd.DataFrame:
 def latency(df: pd.DataFrame) -> pd.DataFrame:
     """Predict latency per batch size: median, q1, q3, IQR (seconds per call), images/s, rounds, source."""
     cols = ["machine", "backend", "model", "batch_size", "n_images", "median_s", "q1_s", "q3_s", "iqr_s", "images_per_s", "source"]
-    d = df[(df["metric"].isin(["latency_s", "images_per_s"])) & df["backend"].notna() & df["model"].notna() & _inference(df)].copy() if not df.empty else df
+    d = df[(df["metric"].isin(["latency_s", "images_per_s"])) & df["backend"].notna() & df["model"].notna() & V.is_inference(df)].copy() if not df.empty else df
     if d.empty:
         return pd.DataFrame(columns=cols)
-    d["variant"] = _variant(d)
+    d["variant"] = V.variant(d)
     d = d[d["batch_size"].notna()]
     d["what"] = d["metric"].where(d["metric"] == "images_per_s", "latency_" + d["stat"].astype(str))
     # per (machine, variant, model, batch): the preferred source's figures
@@ -183,19 +112,16 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     """
     cols = ["machine", "backend", "figure", "regular", "separable", "ratio", "study_ratio", "mac_ratio"]
     rows = []
-    fig = figures(df)
-    if not fig.empty:
-        for (machine, variant), sub in fig.groupby(["machine", "variant"], sort=True, dropna=False):
-            figs = _figure_dict(sub)
-            for m in RATIO_METRICS:
-                reg, sep = figs.get(m, {}).get("regular"), figs.get(m, {}).get("separable")
-                if reg is None or sep is None:
-                    continue
-                rows.append(
-                    {"machine": machine, "backend": variant, "figure": m, "regular": reg, "separable": sep, "ratio": sep / reg if reg else float("nan"),
-                     "study_ratio": study_ratio(m if m in STUDY else "eval_seconds") if m in STUDY or m in TIME_METRICS else None,
-                     "mac_ratio": MAC_RATIO if m in TIME_METRICS else None}
-                )
+    for (machine, variant), figs in V.figure_dicts(figures(df)).items():
+        for m in RATIO_METRICS:
+            pair = V.separable_over_regular(figs, m)
+            if pair is None:
+                continue
+            rows.append(
+                {"machine": machine, "backend": variant, "figure": m, "regular": pair[0], "separable": pair[1], "ratio": pair[2],
+                 "study_ratio": study_ratio(m if m in STUDY else "eval_seconds") if m in STUDY or m in TIME_METRICS else None,
+                 "mac_ratio": MAC_RATIO if m in TIME_METRICS else None}
+            )
     lat = latency(df)
     if not lat.empty:
         for (machine, backend, batch), sub in lat.groupby(["machine", "backend", "batch_size"], sort=True, dropna=False):
@@ -282,7 +208,7 @@ def _graph_forward(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
-    """The seed-style evaluation (10,000 images at batch 32) per machine, backend and model beside the
+    """The study-style evaluation (10,000 images at batch 32) per machine, backend and model beside the
     study's, and, where TensorFlow's anatomy was measured, where Keras's evaluate time goes.
 
     Columns (seconds unless named otherwise): ``study_s``, ``evaluate_s``, ``ms_per_step`` (313 steps),
@@ -348,37 +274,29 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
     what a fast path picked by measurement in that run.  Only pytest-benchmark runs record a roofline probe.
     """
     cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "mem_gbs", "compute_limit_s", "x_limit", "chosen", "source"]
-    if df.empty or "workload" not in df or not df["metric"].eq("roofline_gemm_gflops").any():
+    probes = V.roofline_probes(df)
+    if probes.empty or "workload" not in df:
         return pd.DataFrame(columns=cols)
-    gflops = df[df["metric"].eq("roofline_gemm_gflops")].set_index("source_file")["value"]
-    mem = df[df["metric"].eq("roofline_mem_gbs")].set_index("source_file")["value"]
     fig = figures(df)
-    fig = fig[fig["metric"].eq("predict_10k_seconds") & fig["source_file"].isin(gflops.index)]
+    fig = fig[fig["metric"].eq("predict_10k_seconds") & fig["source_file"].isin(probes.index)]
     rows = []
     for r in fig.sort_values(["machine", "variant", "model"]).itertuples():
-        flops = float(gflops[r.source_file]) * 1e9
-        limit = 2.0 * MODELS[r.model].macs * TEST_IMAGES / flops if r.model in MODELS else float("nan")
-        rows.append({"machine": r.machine, "backend": r.variant, "model": r.model, "seconds": r.value, "gemm_gflops": flops / 1e9, "mem_gbs": float(mem.get(r.source_file, float("nan"))),
-                     "compute_limit_s": limit, "x_limit": r.value / limit, "chosen": r.config if isinstance(r.config, str) else "",
-                     "source": Path(str(r.source_file)).name})
+        probe = probes.loc[r.source_file]
+        limit = V.compute_limit_s(r.model, probe["gemm_gflops"])
+        rows.append({"machine": r.machine, "backend": r.variant, "model": r.model, "seconds": r.value, "gemm_gflops": probe["gemm_gflops"],
+                     "mem_gbs": probe["mem_gbs"], "compute_limit_s": limit, "x_limit": r.value / limit,
+                     "chosen": r.config if isinstance(r.config, str) else "", "source": Path(str(r.source_file)).name})
     return pd.DataFrame(rows, columns=cols)
 
 
 def paired(df: pd.DataFrame) -> pd.DataFrame:
-    """Separable / regular per machine and backend variant, measured in alternating pairs (the
-    newest run's paired case): each model's median seconds, the per-pair ratio's median and
-    quartiles, the number of pairs, and the study's and the MAC ratio beside them."""
+    """Separable / regular per machine and backend variant, measured in alternating pairs
+    (:func:`sepbench.results.verdict.paired`), with the study's and the MAC ratio beside them."""
     cols = ["machine", "backend", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs", "study_ratio", "mac_ratio", "source"]
-    if df.empty or not df["metric"].eq("paired_ratio").any():
+    table = V.paired(df)
+    if table.empty:
         return pd.DataFrame(columns=cols)
-    d = df[df["workload"].eq(WORKLOAD_PAIRED)].copy()
-    d["variant"] = _variant(d)
-    newest = best(d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")], ["machine", "variant"])[["machine", "variant", "source_file"]]
-    d = d.merge(newest, on=["machine", "variant", "source_file"])
-    d["column"] = d["model"].fillna(d["metric"] + "_" + d["stat"])  # a model's seconds, or e.g. paired_ratio_q1
-    wide = d.pivot_table(index=["machine", "variant", "source_file"], columns="column", values="value", aggfunc="first").reset_index()
-    wide = wide.rename(columns={"variant": "backend", "regular": "regular_s", "separable": "separable_s", "paired_ratio_median": "ratio",
-                                "paired_ratio_q1": "q1", "paired_ratio_q3": "q3", "pairs_value": "pairs"})
-    wide["source"] = [Path(str(s)).name for s in wide["source_file"]]
-    wide["study_ratio"], wide["mac_ratio"] = study_ratio("eval_seconds"), MAC_RATIO
-    return wide.reindex(columns=cols).sort_values(["machine", "backend"]).reset_index(drop=True)
+    table = table.drop(columns=["backend"]).rename(columns={"variant": "backend"})
+    table["source"] = [Path(str(s)).name for s in table["source_file"]]
+    table["study_ratio"], table["mac_ratio"] = study_ratio("eval_seconds"), MAC_RATIO
+    return table.reindex(columns=cols)

@@ -22,8 +22,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sepbench.results.tidy import UNITS, to_float
 from sepbench.results.schema import ResultsError, read_json
+from sepbench.results.tidy import UNITS, to_float
 
 _PARAM_ALIASES = {"backend": "backend", "model": "model", "batch_size": "batch_size", "batch": "batch_size", "path": "path", "n_images": "n_images"}
 _UNITS = {"time": "seconds", "mem": "bytes", "peakmem": "bytes"}

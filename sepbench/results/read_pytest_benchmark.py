@@ -3,17 +3,23 @@
 Reads the tool's standard format (``machine_info``, ``commit_info``, ``datetime``,
 ``benchmarks[*].stats``) and the ``extra_info`` keys agreed in the project (workload, backend,
 model, batch_size, n_images, path, params, macs_per_image, images_per_s, accuracy,
-weights_source, native_bytes, native_format, compute_limit_fraction; fast_config of a fast path;
-keras_evaluate_floor_s of the TensorFlow graph-forward case).
+weights_source, native_bytes, native_format, compute_limit_fraction; fast_config and batch_free of a
+fast path; keras_evaluate_floor_s of the TensorFlow graph-forward case).
+
+- :func:`load_pytest_benchmark`: a parsed run -> tidy rows (what the report reads every run with).
+- :func:`read_run`: one run file -> the tidy table and its ``machine_info`` (what ``bench-summary`` reads).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from sepbench.results.tidy import UNITS, to_float
-from sepbench.results.schema import WORKLOAD_PAIRED, ResultsError
+import pandas as pd
+
+from sepbench.results.schema import WORKLOAD_PAIRED, ResultsError, read_json
+from sepbench.results.tidy import UNITS, frame, to_float
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction", "keras_evaluate_floor_s")
@@ -112,6 +118,7 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
             "model": pick("model"),
             "path": pick("path") or "default",
             "config": describe_config(extra.get("fast_config")),
+            "batch_free": extra.get("batch_free") is True,
             "workload": workload,
             "batch_size": pick("batch_size"),
             "n_images": pick("n_images"),
@@ -142,3 +149,12 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
             if v is not None:
                 out.append({**base, "metric": key, "stat": "value", "value": v, "unit": UNITS.get(key, "")})
     return out
+
+
+def read_run(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One pytest-benchmark run file: its tidy table (:func:`load_pytest_benchmark`, times in seconds)
+    and its ``machine_info``; raises :class:`ResultsError` naming the file if it cannot be read."""
+    path = Path(path)
+    doc = read_json(path)
+    df = frame(load_pytest_benchmark(doc, path))
+    return df, doc["machine_info"]

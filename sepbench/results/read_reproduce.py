@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sepbench.results.schema import ResultsError, validate_results
 from sepbench.results.tidy import UNITS, to_float
-from sepbench.results.schema import REPRODUCE_ROW_FIELDS, ResultsError, validate_results
 
 # row fields that name things rather than measure them
 _LABELS = {"backend", "model", "path", "native_format", "weights_sha256", "weights_source", "claims", "machine", "notes"}
@@ -56,5 +56,3 @@ def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
             out.append({**base, "metric": key, "stat": "value", "value": number, "unit": UNITS.get(key, "")})
     return out
 
-
-KNOWN_FIELDS = tuple(REPRODUCE_ROW_FIELDS)

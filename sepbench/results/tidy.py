@@ -5,7 +5,8 @@ Columns (all loaders fill the same ones, ``None`` where a source has no such thi
 - ``source_kind``: "reproduce" | "pytest-benchmark" | "asv"; ``source_file``: the file read
 - ``created``: when the measurement was made (ISO 8601 UTC string)
 - ``machine``, ``cpu``, ``commit`` (git hash), ``env`` (ASV environment)
-- ``backend``, ``model``, ``path`` (inference path), ``workload``, ``batch_size``, ``n_images``,
+- ``backend``, ``model``, ``path`` (inference path), ``config`` (what a fast path chose),
+  ``batch_free`` (the path ignored ``batch_size``), ``workload``, ``batch_size``, ``n_images``,
   ``weights_source`` ("trained" | "seeded-init")
 - ``benchmark`` (the tool's benchmark name), ``params`` (its parameters as text)
 - ``metric`` (e.g. params, hdf5_bytes, test_accuracy, eval_seconds, latency_s, images_per_s),
@@ -31,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "model",
     "path",
     "config",  # what a measured-per-machine path chose (pytest-benchmark extra_info["fast_config"])
+    "batch_free",  # True: the path ran in its own chunks, whatever batch_size says (pytest-benchmark extra_info)
     "workload",
     "batch_size",
     "n_images",
@@ -89,7 +91,3 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for col in ("batch_size", "n_images"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
     return df
-
-
-def empty() -> pd.DataFrame:
-    return frame([])

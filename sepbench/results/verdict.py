@@ -1,0 +1,243 @@
+"""The rules that turn tidy figures into a verdict: which figure counts, which way is the fastest,
+what the study-style measurement is, and the separable / regular ratios.
+
+``sepbench bench-summary`` (one saved pytest-benchmark run) and the report (every result read) both
+decide with these functions, so "fastest", "faster" and a paired ratio mean the same in both.
+Input is the tidy table of :mod:`sepbench.results.tidy` (``value`` in seconds for times).  Pure
+pandas: no framework, no file access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from sepbench.core.spec import MODELS
+from sepbench.core.study import EVAL_BATCH_SIZE
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, ResultsError
+from sepbench.results.tidy import SOURCE_PRIORITY
+
+TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
+SINGLE_STATS = ("value", "median")  # the stats that are one figure of a benchmark
+# workloads that are no model's way to predict: the TensorFlow graph-forward case takes Keras's
+# evaluate apart, and a paired case times both models in one case
+NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED)
+
+Figures = dict[str, dict[str, float]]  # metric -> model -> value, as sepbench.core.claims.decide_claims reads them
+
+
+# ---------------------------------------------------------------- labels and selection
+
+
+def variant(df: pd.DataFrame) -> pd.Series:
+    """The backend, with the inference path when it is not the default one: ``torch (fast)``."""
+    path = df["path"].astype(object).where(df["path"].notna(), "default").astype(str)
+    backend = df["backend"].astype(object).where(df["backend"].notna(), "?").astype(str)
+    return backend.where(path == "default", backend + " (" + path + ")")
+
+
+def is_inference(df: pd.DataFrame) -> pd.Series:
+    """Rows that belong to an inference path's figures: all but the TensorFlow graph-forward case
+    (which only takes Keras's evaluate apart)."""
+    if "workload" not in df:
+        return pd.Series(True, index=df.index)
+    return ~df["workload"].eq(WORKLOAD_GRAPH_FORWARD)
+
+
+def best(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per ``keys``: the preferred source (reproduce, then pytest-benchmark, then ASV), newest first."""
+    if df.empty:
+        return df
+    d = df.assign(_prio=df["source_kind"].map(SOURCE_PRIORITY).fillna(9), _created=df["created"].fillna(""))
+    d = d.sort_values(["_prio", "_created"], ascending=[True, False], kind="stable")
+    return d.drop_duplicates(keys, keep="first").drop(columns=["_prio", "_created"])
+
+
+def way(df: pd.DataFrame) -> pd.Series:
+    """How a 10,000-image figure was measured: ``evaluate b32``, ``default b1024``, or the path alone
+    (``fast``) for a batch-free path, which ran in its own chunks so its batch size means nothing."""
+    batch = df["batch_size"].map(lambda b: f" b{int(b)}" if pd.notna(b) else "")
+    evaluate = df["workload"].eq("evaluate")
+    name = df["path"].astype(object).where(df["path"].notna(), "default").astype(str).where(~evaluate, "evaluate")
+    free = df["batch_free"].eq(True) & ~evaluate if "batch_free" in df else pd.Series(False, index=df.index)
+    return name.where(free, name + batch)
+
+
+def ten_k_ways(df: pd.DataFrame) -> pd.DataFrame:
+    """Every way one model predicted (or Keras-style evaluated) all 10,000 test images: one row per
+    benchmark with its median seconds in ``value``, ``variant`` and ``way``.  Graph-forward and paired
+    cases are never among them."""
+    if df.empty or "workload" not in df or "n_images" not in df:
+        return df.iloc[0:0].assign(variant=pd.Series(dtype=object), way=pd.Series(dtype=object))
+    m = df[df["metric"].isin(["latency_s", "eval_seconds"]) & df["stat"].eq("median") & ~df["workload"].isin(NOT_A_PATH)
+           & pd.to_numeric(df["n_images"], errors="coerce").eq(TEST_IMAGES) & df["backend"].notna() & df["model"].notna()]
+    return m.assign(variant=variant(m), way=way(m))
+
+
+def fastest(ways: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The quickest row of ``ways`` per ``keys`` (ties: the first in table order)."""
+    return ways.sort_values("value", kind="stable").drop_duplicates(keys, keep="first")
+
+
+def predict_10k(df: pd.DataFrame) -> pd.DataFrame:
+    """``predict_10k_seconds``: the fastest median time to predict all 10,000 test images, per variant.
+
+    The figure that decides "faster" for an inference path that has no Keras-style evaluate.  The
+    fastest batch size within each run, then the newest run (not the fastest of all runs: a minimum
+    over noisy runs is biased low).
+    """
+    m = ten_k_ways(df)
+    m = m[m["workload"].eq("predict")]
+    if m.empty:
+        return m
+    m = fastest(m, ["machine", "variant", "model", "source_file"])
+    m = best(m, ["machine", "variant", "model", "source_kind"])
+    return m.assign(metric="predict_10k_seconds", stat="value", unit="seconds")
+
+
+# ---------------------------------------------------------------- the report's figures and claims
+
+
+def figures(df: pd.DataFrame) -> pd.DataFrame:
+    """Single figures per machine, backend variant, model and metric (the study's metrics, sizes,
+    ``predict_10k_seconds`` and ``paired_10k_seconds``), each from the preferred source.
+
+    Accuracy and loss of untrained (seeded-init) weights are left out: they say nothing about the claim.
+    """
+    if df.empty:
+        return df.assign(variant=pd.Series(dtype=object))
+    d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
+    d = d[is_inference(d)]
+    d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & (d["weights_source"] == "seeded-init"))]
+    d["variant"] = variant(d)
+    # eval_seconds at the study's batch size only (per-batch latency is the report's latency table)
+    d = d[(d["metric"] != "eval_seconds") | d["batch_size"].isna() | (d["batch_size"] == EVAL_BATCH_SIZE)]
+    # accuracy over all 10,000 test images (trained weights) is the test accuracy, whichever path ran
+    full = d["metric"].eq("accuracy") & pd.to_numeric(d.get("n_images"), errors="coerce").eq(TEST_IMAGES)
+    d.loc[full, "metric"] = "test_accuracy"
+    d = d[d["metric"] != "accuracy"]
+    d = pd.concat([d, predict_10k(df)], ignore_index=True)
+    d = d[~d["metric"].isin(["latency_s", "images_per_s", "rounds"])]
+    return best(d, ["machine", "variant", "model", "metric"])
+
+
+def figure_dicts(fig: pd.DataFrame) -> dict[tuple[object, str], Figures]:
+    """:func:`figures` as ``{(machine, variant): {metric: {model: value}}}``, the input of
+    :func:`sepbench.core.claims.decide_claims`, in sorted order (machine ``None`` for a run that names none)."""
+    out: dict[tuple[object, str], Figures] = {}
+    if fig.empty:
+        return out
+    for (machine, var), sub in fig.groupby(["machine", "variant"], sort=True, dropna=False):
+        figs: Figures = {}
+        for r in sub.itertuples():
+            figs.setdefault(r.metric, {})[r.model] = float(r.value)
+        out[(machine if pd.notna(machine) else None, var)] = figs
+    return out
+
+
+def separable_over_regular(figs: Mapping[str, Mapping[str, float]], metric: str) -> tuple[float, float, float] | None:
+    """(regular, separable, separable / regular) of ``metric``, or ``None`` if either is missing."""
+    reg, sep = figs.get(metric, {}).get("regular"), figs.get(metric, {}).get("separable")
+    if reg is None or sep is None:
+        return None
+    return reg, sep, sep / reg if reg else float("nan")
+
+
+# ---------------------------------------------------------------- the machine's limit
+
+
+def roofline_probes(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run (``source_file`` as index): its roofline probe, ``gemm_gflops`` (float32 GEMM GFLOP/s)
+    and ``mem_gbs`` (memory GB/s); runs without a probe are absent."""
+    if df.empty:
+        return pd.DataFrame(columns=["gemm_gflops", "mem_gbs"])
+    cols = {"roofline_gemm_gflops": "gemm_gflops", "roofline_mem_gbs": "mem_gbs"}
+    d = df[df["metric"].isin(list(cols))]
+    wide = d.pivot_table(index="source_file", columns="metric", values="value", aggfunc="first").rename(columns=cols)
+    wide = wide.reindex(columns=["gemm_gflops", "mem_gbs"]).rename_axis(columns=None)
+    return wide[wide["gemm_gflops"].notna()]
+
+
+def compute_limit_s(model: str, gemm_gflops: float, n_images: int = TEST_IMAGES) -> float:
+    """Seconds the model's arithmetic alone needs for ``n_images`` at ``gemm_gflops`` GFLOP/s:
+    2 FLOP per MAC x MACs/image x images / FLOP/s; NaN for an unknown model."""
+    if model not in MODELS or not gemm_gflops or pd.isna(gemm_gflops):
+        return float("nan")
+    return 2.0 * MODELS[model].macs * n_images / (float(gemm_gflops) * 1e9)
+
+
+# ---------------------------------------------------------------- one run: study-style vs fastest
+
+
+SUMMARY_COLUMNS = ["backend", "model", "study_style_s", "fastest_s", "fastest_way", "speedup", "limit_fraction"]
+
+
+def study_vs_fastest(df: pd.DataFrame) -> pd.DataFrame:
+    """Per backend and model of one run: the study-style measurement against the fastest way.
+
+    Columns (seconds are medians): ``study_style_s`` (Keras-style evaluate of 10,000 images at batch
+    32, the study's measurement; the quickest should a backend evaluate on several paths),
+    ``fastest_s`` and ``fastest_way`` (the quickest of :func:`ten_k_ways`, evaluate included, over all
+    the backend's paths, named by :func:`way`), ``speedup`` (study-style / fastest) and
+    ``limit_fraction`` (the compute-limit seconds at the run's probed GEMM rate / fastest seconds).
+    Raises :class:`ResultsError` when no benchmark ran one model over 10,000 images.
+    """
+    ways = ten_k_ways(df)
+    if ways.empty:
+        source = ", ".join(sorted({str(s) for s in df.get("source_file", pd.Series(dtype=object)).dropna()})) or "run"
+        raise ResultsError(f"{source}: no sepbench benchmark of one model over all {TEST_IMAGES:,} test images in it")
+    quickest = fastest(ways, ["backend", "model"]).set_index(["backend", "model"])
+    ev = ways[ways["workload"].eq("evaluate") & pd.to_numeric(ways["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)]
+    study_style = fastest(ev, ["backend", "model"]).set_index(["backend", "model"])["value"]
+    gemm = roofline_probes(df)["gemm_gflops"]
+    rows = []
+    for (backend, model), r in quickest.sort_index().iterrows():
+        study_s = float(study_style[(backend, model)]) if (backend, model) in study_style.index else None
+        limit = compute_limit_s(model, gemm.get(r["source_file"], float("nan")))
+        rows.append({"backend": backend, "model": model, "study_style_s": study_s, "fastest_s": float(r["value"]), "fastest_way": r["way"],
+                     "speedup": study_s / r["value"] if study_s is not None else None,
+                     "limit_fraction": limit / r["value"] if pd.notna(limit) else None})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def separable_ratios(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per backend of :func:`study_vs_fastest`: separable / regular time, study-style against
+    study-style (``study_style_ratio``, ``None`` without both evaluates) and fastest against fastest."""
+    rows = []
+    for backend, g in summary.groupby("backend", sort=True):
+        by_model = g.set_index("model")
+        if not {"regular", "separable"} <= set(by_model.index):
+            continue
+        reg, sep = by_model.loc["regular"], by_model.loc["separable"]
+        both = pd.notna(sep["study_style_s"]) and pd.notna(reg["study_style_s"])
+        rows.append({"backend": backend, "study_style_ratio": sep["study_style_s"] / reg["study_style_s"] if both else None,
+                     "fastest_ratio": sep["fastest_s"] / reg["fastest_s"]})
+    return pd.DataFrame(rows, columns=["backend", "study_style_ratio", "fastest_ratio"])
+
+
+# ---------------------------------------------------------------- paired separable / regular
+
+
+PAIRED_COLUMNS = ["machine", "backend", "path", "variant", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs", "source_file"]
+
+
+def paired(df: pd.DataFrame) -> pd.DataFrame:
+    """Separable / regular per machine and backend path, measured in alternating pairs (the newest
+    run's paired case): each model's median seconds (``regular_s``, ``separable_s``), the per-pair
+    ratio's median (``ratio``) and quartiles (``q1``, ``q3``), and the number of ``pairs``."""
+    if df.empty or not df["metric"].eq("paired_ratio").any():
+        return pd.DataFrame(columns=PAIRED_COLUMNS)
+    d = df[df["workload"].eq(WORKLOAD_PAIRED)].copy()
+    d["variant"] = variant(d)
+    newest = best(d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")], ["machine", "variant"])[["machine", "variant", "source_file"]]
+    d = d.merge(newest, on=["machine", "variant", "source_file"])
+    d["column"] = d["model"].fillna(d["metric"] + "_" + d["stat"])  # a model's seconds, or e.g. paired_ratio_q1
+    keys = ["machine", "backend", "path", "variant", "source_file"]
+    names = {"regular": "regular_s", "separable": "separable_s", "paired_ratio_median": "ratio", "paired_ratio_q1": "q1",
+             "paired_ratio_q3": "q3", "pairs_value": "pairs"}
+    rows = []
+    for key, g in d.groupby(keys, dropna=False, sort=False):  # dropna=False: a run that names no machine still counts
+        values = dict(zip(g["column"], g["value"]))
+        rows.append({**dict(zip(keys, key)), **{out: values.get(column) for column, out in names.items()}})
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS).sort_values(["machine", "backend", "path"]).reset_index(drop=True)

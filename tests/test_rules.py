@@ -1,0 +1,153 @@
+"""The verdict rules (:mod:`sepbench.results.verdict`) and the proof that their two consumers agree:
+``sepbench bench-summary`` and the report name the same fastest way, seconds, compute-limit fraction
+and paired ratio for the same saved run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sepbench.results import verdict
+from sepbench.results.read_pytest_benchmark import read_run
+from tests.test_bench_results import RUN, bench_case, bench_summary, paired_case, write_run
+
+PAIRS = [paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80), paired_case("numpy", "fast", 0.08, 0.07, 0.90, 0.85, 0.95)]
+
+
+def _tidy(tmp_path: Path, benchmarks: list[dict], number: int = 1) -> pd.DataFrame:
+    return read_run(write_run(tmp_path, number, benchmarks))[0]
+
+
+def _console_rows(stdout: str, first_header: str) -> list[list[str]]:
+    """The body rows of the rich table whose header row starts with ``first_header``, as cell texts."""
+    rows, inside = [], False
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃]", line)[1:-1]]
+        if cells and cells[0] == first_header:
+            inside, rows = True, []
+        elif inside and line.startswith("└"):
+            return rows
+        elif inside and line.startswith("│"):
+            rows.append(cells)
+    raise AssertionError(f"no table headed {first_header!r} in:\n{stdout}")
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def test_each_way_is_named_by_how_it_ran(tmp_path: Path) -> None:
+    df = _tidy(tmp_path, RUN)
+    ways = verdict.ten_k_ways(df).set_index(["model", "workload", "path", "batch_size"])["way"]
+    assert ways[("regular", "evaluate", "default", 32)] == "evaluate b32"
+    assert ways[("regular", "predict", "default", 1024)] == "default b1024"
+    assert ways[("regular", "predict", "fast", 1024)] == "fast"  # batch_free=True: the batch size means nothing
+    assert ways[("separable", "predict", "default", 10_000)] == "default b10000"
+
+
+def test_only_one_models_10k_inference_is_a_way(tmp_path: Path) -> None:
+    """A 32-image case, the graph-forward case and a paired case are never "the fastest way"."""
+    df = _tidy(tmp_path, [*RUN, *PAIRS])
+    ways = verdict.ten_k_ways(df)
+    assert set(ways["workload"]) == {"predict", "evaluate"} and (ways["n_images"] == 10_000).all()
+    assert len(ways) == 5  # of RUN's 7 benchmarks: not the 32-image one nor the graph-forward one
+    summary = verdict.study_vs_fastest(df).set_index(["backend", "model"])
+    assert summary.loc[("torch", "separable"), "fastest_s"] == 0.06  # not the graph forward's 0.01 nor a pair
+    assert summary.loc[("torch", "regular"), "fastest_s"] == 0.05  # not the 32-image 0.0001
+
+
+def test_the_study_style_figure_is_evaluate_at_batch_32(tmp_path: Path) -> None:
+    quicker_evaluate = bench_case("torch", "regular", "evaluate", "default", 1024, 10_000, 0.30)
+    summary = verdict.study_vs_fastest(_tidy(tmp_path, [*RUN, quicker_evaluate])).set_index("model")
+    assert summary.loc["regular", "study_style_s"] == 0.50  # the batch-1024 evaluate is not the study's measurement
+    assert summary.loc["regular", "speedup"] == pytest.approx(0.50 / 0.05)
+    only_predict = [b for b in RUN if b["extra_info"]["workload"] == "predict"]
+    summary = verdict.study_vs_fastest(_tidy(tmp_path, only_predict, 2)).set_index("model")
+    assert summary["study_style_s"].isna().all() and summary["speedup"].isna().all()
+    assert verdict.separable_ratios(verdict.study_vs_fastest(_tidy(tmp_path, only_predict, 3)))["study_style_ratio"].isna().all()
+
+
+def test_an_evaluate_can_be_the_fastest_way_of_a_backend(tmp_path: Path) -> None:
+    runs = [bench_case("numpy", m, "evaluate", "default", 32, 10_000, t) for m, t in (("regular", 0.2), ("separable", 0.1))]
+    runs.append(bench_case("numpy", "regular", "predict", "default", 32, 10_000, 0.3))
+    summary = verdict.study_vs_fastest(_tidy(tmp_path, runs)).set_index("model")
+    assert summary.loc["regular", "fastest_way"] == "evaluate b32" and summary.loc["regular", "fastest_s"] == 0.2
+    # the report's predict_10k_seconds is a predict: the evaluate has its own figure (eval_seconds)
+    p10k = verdict.predict_10k(_tidy(tmp_path, runs, 2)).set_index("model")["value"]
+    assert list(p10k.index) == ["regular"] and p10k["regular"] == 0.3
+
+
+def test_predict_10k_is_the_fastest_batch_of_the_newest_run(tmp_path: Path) -> None:
+    """Not the fastest of all runs: a minimum over noisy runs is biased low."""
+    old = _tidy(tmp_path, [bench_case("torch", "regular", "predict", "default", 32, 10_000, 0.01)], 1).assign(created="2026-01-01")
+    new_cases = [bench_case("torch", "regular", "predict", "default", b, 10_000, t) for b, t in ((32, 0.09), (1024, 0.07))]
+    new = _tidy(tmp_path, new_cases, 2).assign(created="2026-01-02")
+    p10k = verdict.predict_10k(pd.concat([old, new], ignore_index=True))
+    assert p10k["value"].tolist() == [0.07] and p10k["metric"].tolist() == ["predict_10k_seconds"]
+
+
+def test_figure_dicts_are_what_decide_claims_reads(tmp_path: Path) -> None:
+    figs = verdict.figure_dicts(verdict.figures(_tidy(tmp_path, [*RUN, *PAIRS])))
+    torch_fast = figs[(None, "torch (fast)")]  # the run names no machine
+    assert torch_fast["predict_10k_seconds"] == {"regular": 0.05}
+    assert torch_fast["paired_10k_seconds"] == {"regular": 0.06, "separable": 0.04}
+    assert verdict.separable_over_regular(torch_fast, "paired_10k_seconds") == pytest.approx((0.06, 0.04, 0.04 / 0.06))
+    assert verdict.separable_over_regular(torch_fast, "predict_10k_seconds") is None  # no separable figure
+
+
+def test_compute_limit_seconds() -> None:
+    assert verdict.compute_limit_s("regular", 50.0) == pytest.approx(2 * 117_384 * 10_000 / 50e9)
+    assert verdict.compute_limit_s("separable", 100.0, n_images=1) == pytest.approx(2 * 15_089 / 100e9)
+    assert pd.isna(verdict.compute_limit_s("unknown", 50.0)) and pd.isna(verdict.compute_limit_s("regular", float("nan")))
+
+
+# ---------------------------------------------------------------- both consumers agree
+
+
+@pytest.fixture
+def saved_run(tmp_path: Path) -> Path:
+    """A storage directory with one saved run: every kind of case, a roofline probe, a machine name."""
+    path = write_run(tmp_path / "bench", 1, [*RUN, *PAIRS])
+    doc = json.loads(path.read_text())
+    doc["machine_info"].update(node="box", usable_cores=2, threads={"requested": 2})
+    doc["machine_info"]["roofline"]["mem_bandwidth_gbs"] = 20.0
+    path.write_text(json.dumps(doc))
+    return tmp_path / "bench"
+
+
+def test_bench_summary_and_the_report_name_the_same_fastest_way(saved_run: Path, tmp_path: Path) -> None:
+    from sepbench.report.build import build_report
+
+    out = bench_summary(saved_run)
+    assert out.returncode == 0, out.stderr
+    assert "roofline: float32 GEMM 50.0 GFLOP/s, memory 20.0 GB/s" in out.stdout and "2 usable cores, threads 2" in out.stdout
+    summary = _console_rows(out.stdout, "backend")  # the first table: study-style vs fastest
+    report = build_report([saved_run], [tmp_path / "no-asv"], tmp_path / "report")
+    roof = report.sections["roofline"].raw
+    assert len(summary) == 2 and len(roof) == 3  # torch x 2 models; torch and torch (fast) regular, torch separable
+    for backend, model, _study, fastest_s, way, _speedup, fraction in summary:
+        mine = roof[roof["backend"].str.startswith(backend) & roof["model"].eq(model)]
+        quickest = mine.loc[mine["seconds"].idxmin()]
+        assert fastest_s == f"{quickest['seconds']:.3f}"
+        # the fastest way names the path of the report's quickest variant
+        assert quickest["backend"] == (backend if way.startswith("default") else f"{backend} ({way.split()[0]})")
+        assert fraction == f"{1 / quickest['x_limit']:.2f}"
+    assert [r[:5] for r in summary] == [["torch", "regular", "0.500", "0.050", "fast"], ["torch", "separable", "0.400", "0.060", "default b10000"]]
+
+
+def test_bench_summary_and_the_report_give_the_same_paired_ratios(saved_run: Path, tmp_path: Path) -> None:
+    from sepbench.report.build import build_report
+
+    out = bench_summary(saved_run)
+    assert out.returncode == 0, out.stderr
+    printed = {(r[0], r[1]): r for r in _console_rows(out.stdout.split("alternating pairs", 1)[1], "backend")}
+    table = build_report([saved_run], [tmp_path / "no-asv"], tmp_path / "report").sections["paired"].raw.set_index("backend")
+    assert set(printed) == {("numpy", "fast"), ("torch", "fast")} and set(table.index) == {"numpy (fast)", "torch (fast)"}
+    for (backend, path), (_, _, reg, sep, ratio, quartiles, pairs) in printed.items():
+        row = table.loc[f"{backend} ({path})"]
+        assert (reg, sep, ratio) == (f"{row['regular_s']:.3f}", f"{row['separable_s']:.3f}", f"{row['ratio']:.2f}")
+        assert quartiles == f"{row['q1']:.2f}-{row['q3']:.2f}" and pairs == f"{row['pairs']:.0f}"
+    assert printed[("torch", "fast")][4] == "0.70" and table.loc["torch (fast)", "ratio"] == 0.70
