@@ -20,6 +20,7 @@ BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "tensorflow": ("impls.tensorflow_backend", "tensorflow"),
     "torch": ("impls.torch_backend", "torch"),
     "onnxruntime": ("impls.onnxruntime_backend", "onnxruntime"),
+    "litert": ("impls.litert_backend", "ai_edge_litert"),
 }
 
 
@@ -53,7 +54,11 @@ def check_backend_name(name: str) -> tuple[str, str]:
 @cache
 def _load(name: str) -> Backend:
     module_name, framework = check_backend_name(name)
-    if importlib.util.find_spec(framework) is None:
+    try:
+        missing = importlib.util.find_spec(framework) is None
+    except (ImportError, ValueError):  # a half-installed package can fail even to be looked up
+        missing = True
+    if missing:
         raise BackendUnavailableError(
             f"backend {name!r} needs {framework!r}, which is not installed "
             f"(install it with `pip install 'sepbench[{EXTRAS.get(framework, framework)}]'`)"

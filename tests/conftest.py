@@ -50,5 +50,5 @@ def backend_or_skip(name: str):
         pytest.skip(str(exc))
 
 
-BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime"]
+BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime", "litert"]
 MODELS = ["regular", "separable"]

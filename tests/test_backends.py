@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -104,6 +107,15 @@ def test_native_files_reload_to_same_outputs(backend, model, tmp_path, test_subs
             import onnxruntime as ort
 
             again = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
+        elif backend == "litert":  # the file alone, in a fresh interpreter
+            from ai_edge_litert.interpreter import Interpreter
+
+            it = Interpreter(model_path=str(path))
+            it.resize_tensor_input(it.get_input_details()[0]["index"], list(x.shape), strict=False)
+            it.allocate_tensors()
+            it.set_tensor(it.get_input_details()[0]["index"], x)
+            it.invoke()
+            again = it.get_tensor(it.get_output_details()[0]["index"])
         else:
             import keras
 
@@ -162,7 +174,7 @@ def test_weights_of_the_wrong_model_rejected():
 
 
 def test_unknown_backend_names_the_known_ones():
-    with pytest.raises(UnknownBackendError, match="unknown backend 'jax'.*numpy, tensorflow, torch, onnxruntime"):
+    with pytest.raises(UnknownBackendError, match="unknown backend 'jax'.*numpy, tensorflow, torch, onnxruntime, litert"):
         get_backend("jax")
 
 
@@ -197,3 +209,20 @@ def test_a_framework_that_fails_to_import_in_any_way_makes_only_its_backend_unav
         assert "numpy" in available_backends() and "broken" not in available_backends()
     finally:
         _load.cache_clear()
+
+
+def test_litert_without_tensorflow_says_why_it_is_unavailable():
+    """In a process where TensorFlow cannot be imported, LiteRT (which builds its .tflite with TF's
+    converter) is unavailable with that reason and the other backends still load."""
+    code = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = sys.modules['keras'] = None  # Python's own way to make an import fail\n"
+        "from impls.registry import unavailable_reason, available_backends\n"
+        "print(unavailable_reason('litert'))\n"
+        "print(available_backends())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reason, available = proc.stdout.strip().splitlines()[-2:]
+    assert "builds its .tflite files with TensorFlow's converter" in reason and "sepbench[tf]" in reason
+    assert "'numpy'" in available and "'onnxruntime'" in available and "'litert'" not in available and "'tensorflow'" not in available

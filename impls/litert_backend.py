@@ -1,0 +1,136 @@
+"""The LiteRT backend: a ``.tflite`` flatbuffer built from the spec and the portable weights, run by
+``ai-edge-litert``'s interpreter with its default XNNPACK delegate (float32).
+
+The flatbuffer is made by TensorFlow's converter from the same raw ``tf.nn`` graph as the TensorFlow
+fast path (``conv`` -> CONV_2D; ``separable_conv`` -> DEPTHWISE_CONV_2D then a 1x1 CONV_2D with the
+layer's one bias; mean; FULLY_CONNECTED; SOFTMAX), so this backend needs TensorFlow installed to
+*build* a model; without it the registry reports the backend unavailable and says why.  Running the
+model needs only ``ai-edge-litert``.
+
+Paths: ``default`` resizes the interpreter's input to ``batch_size`` images and invokes once per
+batch; ``fast`` runs in its own chunks, the chunk size chosen by timing on the first call
+(:meth:`LiteRTModel.fast_config`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from impls.base import Backend, InferenceModel
+from sepbench.core.weights import PortableWeights
+from sepbench.util.timer import fastest
+
+try:  # the converter: building a .tflite needs TensorFlow (running one does not)
+    import tensorflow as tf
+
+    from impls.tensorflow_backend import layer_op  # the same raw tf.nn graph as the TensorFlow fast path
+except ImportError as exc:  # pragma: no cover - exercised where TensorFlow is absent
+    raise ImportError(f"the litert backend builds its .tflite files with TensorFlow's converter, which is not importable ({exc}); "
+                      "install it with `pip install 'sepbench[tf]'`") from exc
+
+FAST_CHUNKS = (256, 1024, 4096)
+TUNE_IMAGES = 4096
+_FAST_CHOICES: dict[tuple[str, int | None], dict[str, Any]] = {}  # (model, threads) -> chunk chosen (shape-dependent only)
+
+
+def build_flatbuffer(weights: PortableWeights) -> bytes:
+    """The float32 ``.tflite`` model holding ``weights`` (batch axis dynamic)."""
+    spec = weights.spec
+    ops = [layer_op(layer, weights.layer(layer.name)) for layer in spec.layers]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="images")])
+    def forward(x: tf.Tensor) -> tf.Tensor:
+        for op in ops:
+            x = op(x)
+        return x
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()], forward)
+    return bytes(converter.convert())
+
+
+class LiteRTModel(InferenceModel):
+    backend = "litert"
+    native_suffixes = (".tflite",)
+    paths = ("default", "fast")
+    batch_free_paths = ("fast",)
+
+    def __init__(self, weights: PortableWeights, threads: int | None) -> None:
+        super().__init__(weights)
+        self._threads = threads
+        self.set_weights(weights)
+
+    def _interpreter_for(self, n: int) -> Interpreter:
+        """An interpreter whose input holds ``n`` images (one per batch size, kept: resizing re-plans the graph)."""
+        if n not in self._interpreters:
+            it = Interpreter(model_content=self._bytes, num_threads=self._threads)
+            it.resize_tensor_input(it.get_input_details()[0]["index"], [n, *self.spec.input_shape], strict=False)
+            it.allocate_tensors()
+            self._interpreters[n] = it
+        return self._interpreters[n]
+
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
+        it = self._interpreter_for(len(x))
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        return it.get_tensor(it.get_output_details()[0]["index"]).copy()
+
+    def _run(self, x: np.ndarray, chunk: int) -> np.ndarray:
+        outs = [self._invoke(x[i : i + chunk]) for i in range(0, len(x), chunk)]
+        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        return self._invoke(x)
+
+    def fast_config(self) -> dict[str, Any]:
+        """The chunk (images per invoke) chosen by timing on this machine; XNNPACK is LiteRT's default delegate."""
+        key = (self.spec.name, self._threads)
+        if key not in _FAST_CHOICES:
+            x = np.random.default_rng(0).random((TUNE_IMAGES, *self.spec.input_shape), dtype=np.float32)
+            choice = fastest({c: (lambda c=c: self._run(x, c)) for c in FAST_CHUNKS}, rounds=3, warmup=1)
+            _FAST_CHOICES[key] = {"chunk": choice.winner, "delegate": "xnnpack (default)"}
+        return dict(_FAST_CHOICES[key])
+
+    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default``, in the chunk size chosen by timing (``batch_size`` validated, not used)."""
+        return self._run(x, self.fast_config()["chunk"])
+
+    def get_weights(self) -> PortableWeights:
+        return self._weights.copy()
+
+    def set_weights(self, weights: PortableWeights) -> None:
+        self._check_model(weights)
+        self._weights = weights.copy()
+        self._bytes = build_flatbuffer(self._weights)
+        self._interpreters: dict[int, Interpreter] = {}
+
+    def count_params(self) -> int:
+        """Parameters of the portable weights the flatbuffer was built from (its buffers also hold
+        converter-made constants such as reshape shapes, which are not parameters)."""
+        return self._weights.num_params
+
+    def _save_native(self, path: Path) -> None:
+        path.write_bytes(self._bytes)
+
+
+class LiteRTBackend(Backend):
+    def build(self, weights: PortableWeights) -> LiteRTModel:
+        return LiteRTModel(weights, self.threads)
+
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        return {"ai-edge-litert": version("ai-edge-litert"), "tensorflow (converter)": tf.__version__, "numpy": np.__version__}
+
+    def set_threads(self, n: int) -> None:
+        """Threads of the interpreters created from now on (XNNPACK's thread pool)."""
+        self.threads = n
+
+    def thread_settings(self) -> dict[str, Any]:
+        return {"num_threads": self.threads}
+
+
+BACKEND = LiteRTBackend("litert", "ai_edge_litert", "LiteRT (XNNPACK): a .tflite built from the spec with TensorFlow's converter")
