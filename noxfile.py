@@ -19,7 +19,7 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
 
 PYTHON = "3.11"
-# sepbench with both frameworks (pinned in pyproject.toml) and the test/benchmark tools
+# sepbench with every backend's framework (pinned in pyproject.toml) and the test/benchmark tools
 INSTALL = (".[all,test]",)
 
 
@@ -41,6 +41,16 @@ def tests(session: nox.Session) -> None:
     """The unit tests (CI runs exactly this)."""
     _install(session)
     session.run("pytest", "tests", "--ignore=tests/bench", *session.posargs, env=_env())
+
+
+RUFF = "ruff==0.17.6"  # pinned: a new ruff release may add findings to unchanged code
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: the rules in pyproject.toml, over the whole tree (CI runs it before the tests)."""
+    session.install(RUFF)
+    session.run("ruff", "check", ".", *session.posargs)
 
 
 @nox.session(python=PYTHON)
