@@ -21,33 +21,15 @@ per layer and the chunk size with the lowest time per image; the choice is cache
 name and BLAS thread count for the process.  The fast path ignores the caller's ``batch_size``:
 it computes the same probabilities for all ``N`` images in its own chunks.
 
-Measured on the shared 2-core Xeon (Sapphire Rapids, AVX-512), 1 BLAS thread, CPU ms per 10,000
-images, one ``sepbench profile --threads 1`` run (the autotuner's own record):
-
-* regular: conv1 rows 30.4 (rows/4 36.2, im2col 73.9, dense 103.4); conv2 rows 16.7 (im2col 19.0,
-  dense 30.9); conv3 rows 4.5 (dense 4.5, im2col 4.8); gap+dense fused 0.6 (separate 2.3).
-* separable: conv1 dw-dense+pw 30.1 (fold+rows 32.0, dw-rows+pw 36.5, fold+rows/4 38.8,
-  dw-shift+pw 66.2, fold+im2col 73.2, dw-im2col+pw 86.4, fold+dense 86.8); conv2 dw-rows+pw 15.4
-  (dw-dense+pw 16.7, fold+im2col 20.6, fold+rows 21.0, dw-im2col+pw 26.2, fold+dense 28.4,
-  dw-shift+pw 47.9); conv3 dw-dense+pw 3.1 (dw-rows+pw 3.4, fold+dense 3.8, ...).
-
-So the separable model saves only where its layers are small: conv1 (Cin = 1) costs what the
-regular conv1 costs, because both read the same 28x28 input bands and write the same 11x11x8
-output (the 1->8 pointwise alone is a 968-float write per image, ~12 ms); the 8x MAC cut is not
-where the time goes.  Also tried and dropped: blocked rows writing straight into the output
-through ``matmul(out=strided view)`` (slower: numpy buffers it), bias folded into the GEMM via a
-ones column (~2 ms of 35 on conv1, not worth a copy buffer), 2 BLAS threads inside each small GEMM
-(on a loaded machine 3-5x slower than 1; hence chunk-parallel workers).  Not done on purpose:
-collapsing the whole network (it is linear end to end) into one 784x10 matrix, which would make
-both models the same 7,840 MACs and measure nothing about convolutions.
+What each lowering measured on one machine, what else was tried and why some things are not done
+on purpose: ``docs/fast-paths.md`` (NumPy).
 """
 
 from __future__ import annotations
 
 import functools
-import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +39,7 @@ import threadpoolctl
 from impls import numpy_ops as ops
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
+from sepbench.util.timer import fastest
 
 Fn = Callable[[np.ndarray], np.ndarray]
 CHUNK_SIZES: tuple[int, ...] = (128, 256, 512, 1024)
@@ -212,22 +195,9 @@ def layer_groups(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, d
     return groups
 
 
-def _seconds(fn: Fn, x: np.ndarray, reps: int) -> tuple[float, np.ndarray]:
-    """Best-of-``reps`` CPU seconds of this thread (BLAS is limited to 1 thread while tuning).
-
-    CPU time rather than wall time: on a shared machine, time spent descheduled would otherwise
-    decide the choice.
-    """
-    best, out = float("inf"), None
-    for _ in range(reps):
-        t0 = time.thread_time()
-        out = fn(x)
-        best = min(best, time.thread_time() - t0)
-    return best, out  # type: ignore[return-value]
-
-
 def autotune(spec: ModelSpec, weights: PortableWeights, chunk_sizes: tuple[int, ...] = CHUNK_SIZES, reps: int = 5, seed: int = 0) -> Plan:
-    """Time every candidate of every group at every chunk size (best of ``reps``) on random images.
+    """Time every candidate of every group at every chunk size (best of ``reps`` interleaved rounds of
+    single-threaded CPU seconds, :func:`sepbench.util.timer.fastest`) on random images.
 
     Returns the plan with the fastest candidate per group at the chunk size whose summed per-image
     time is lowest.  Takes about a second on a 2-core machine.
@@ -246,16 +216,13 @@ def _autotune(spec: ModelSpec, weights: PortableWeights, chunk_sizes: tuple[int,
         total, methods = 0.0, {}
         timings[chunk] = {}
         for name, cands in groups:
-            times: dict[str, float] = {}
-            outs: dict[str, np.ndarray] = {}
-            for method, fn in cands.items():
-                fn(x)  # warm
-                times[method], outs[method] = _seconds(fn, x, reps)
-            choice = min(times, key=times.__getitem__)
-            methods[name] = choice
-            timings[chunk][name] = {m: t / chunk for m, t in times.items()}
-            total += times[choice] / chunk
-            x = outs[choice]
+            # one untimed call each, then interleaved rounds; the thread clock: BLAS is single-threaded
+            # here, and CPU time rather than wall time, so time spent descheduled does not decide
+            choice = fastest({m: functools.partial(fn, x) for m, fn in cands.items()}, rounds=reps, clock="thread", warmup=1)
+            methods[name] = choice.winner
+            timings[chunk][name] = {m: t / chunk for m, t in choice.seconds().items()}
+            total += choice.timings[choice.winner].min / chunk
+            x = choice.timings[choice.winner].result  # the next group's input: the chosen lowering's output
         if best is None or total < best[0]:
             best = (total, chunk, methods)
     assert best is not None

@@ -20,6 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from impls.autotune import choose_fold_or_split  # noqa: E402
 from impls.base import Backend, Evaluation, InferenceModel, validate_batch_size, validate_images, validate_labels  # noqa: E402
 from sepbench.core.spec import LayerSpec, ModelSpec  # noqa: E402
 from sepbench.core.weights import PortableWeights  # noqa: E402
@@ -32,7 +33,9 @@ def _keras_layer(layer: LayerSpec) -> keras.layers.Layer:
     if layer.kind == "conv":
         return keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride, padding="valid", name=layer.name)
     if layer.kind == "separable_conv":
-        return keras.layers.SeparableConv2D(layer.filters, layer.kernel, strides=layer.stride, padding="valid", depth_multiplier=1, name=layer.name)
+        return keras.layers.SeparableConv2D(
+            layer.filters, layer.kernel, strides=layer.stride, padding="valid", depth_multiplier=1, name=layer.name
+        )
     if layer.kind == "global_avg_pool":
         return keras.layers.GlobalAveragePooling2D(name=layer.name)
     if layer.kind == "dense":
@@ -42,15 +45,15 @@ def _keras_layer(layer: LayerSpec) -> keras.layers.Layer:
 
 def build_keras_model(spec: ModelSpec) -> keras.Model:
     """The study's Keras model (uncompiled) for ``spec``."""
-    return keras.Sequential([keras.Input(spec.input_shape), *(_keras_layer(l) for l in spec.layers)], name=spec.name)
+    return keras.Sequential([keras.Input(spec.input_shape), *(_keras_layer(layer) for layer in spec.layers)], name=spec.name)
 
 
 FAST_CHUNK = 1024  # images per graph call on the fast path
 FAST_PARALLEL_CHUNK = 5000  # at most this many images per call when chunks run on parallel threads
-FAST_XLA = False  # jit_compile for the fast path's tf.function (measured slower, see _predict_fast)
+FAST_XLA = False  # jit_compile for the fast path's tf.function (measured slower: docs/fast-paths.md)
 
 
-def _layer_op(layer: LayerSpec, w: dict[str, np.ndarray], fold: bool = False) -> Any:
+def layer_op(layer: LayerSpec, w: dict[str, np.ndarray], fold: bool = False) -> Any:
     """The layer as raw ``tf.nn`` ops on constant weights (for the fast path's graph).
 
     ``fold``: a separable layer as one dense conv with the folded kernel (depthwise x pointwise).
@@ -75,17 +78,10 @@ def _layer_op(layer: LayerSpec, w: dict[str, np.ndarray], fold: bool = False) ->
     raise NotImplementedError(layer.kind)
 
 
-def _cpu_seconds(fn: Any, x: tf.Tensor, reps: int = 5) -> float:
-    """Best process CPU seconds of ``fn(x)`` (traced first; CPU time: robust to a shared machine's load)."""
-    import time
-
-    fn(x)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.process_time()
-        fn(x).numpy()
-        best = min(best, time.process_time() - t0)
-    return best
+def _as_graph(op: Any) -> Any:
+    """``op`` as a ``tf.function`` (traced on its first call) whose result is fetched: what a fast-path call costs."""
+    graph = tf.function(op)
+    return lambda t: graph(t).numpy()
 
 
 def _variable_name(variable: keras.Variable) -> str:
@@ -108,23 +104,16 @@ class KerasModel(InferenceModel):
 
     def _fast_ops(self, example: np.ndarray) -> list[Any]:
         """The layers as ``tf.nn`` ops; each separable layer as it is (depthwise + pointwise) or folded
-        into one dense conv, whichever takes less CPU time on its real input here (``fast_choices``)."""
+        into one dense conv, whichever takes less CPU time on its real input here (``fast_choices``;
+        :func:`impls.autotune.choose_fold_or_split`, timing each way as a traced graph)."""
         weights = self.get_weights()
-        ops: list[Any] = []
-        self.fast_choices = {}
-        x = tf.constant(example)
+        ways = []
         for layer in self.spec.layers:
             w = weights.layer(layer.name)
-            op = _layer_op(layer, w)
-            if layer.kind == "separable_conv":
-                folded = _layer_op(layer, w, fold=True)
-                split_s = _cpu_seconds(tf.function(op), x)
-                fold_s = _cpu_seconds(tf.function(folded), x)
-                self.fast_choices[layer.name] = "fold" if fold_s < split_s else "split"
-                op = folded if fold_s < split_s else op
-            ops.append(op)
-            x = op(x)
-        return ops
+            ways.append((layer.name, layer_op(layer, w), layer_op(layer, w, fold=True) if layer.kind == "separable_conv" else None))
+        chosen = choose_fold_or_split(ways, tf.constant(example), timed=_as_graph)
+        self.fast_choices = chosen.choices
+        return chosen.ops
 
     def _fast_function(self) -> Any:
         if self._graph is None:
@@ -157,20 +146,11 @@ class KerasModel(InferenceModel):
         it.  Tracing and the fold/split choice happen on the first call (warm-up).  ``set_weights``
         drops the graph (its weights are constants).
 
-        Measured alternatives (10,000 test images, 1 thread, wall / CPU seconds, shared 2-core
-        Xeon, one run; regular, separable): ``model.predict`` batch 32 1.23 / 0.40, 1.38 / 0.43;
-        ``model.predict`` batch 256 0.43 / 0.15, 0.40 / 0.16; ``tf.function`` chunk 256 0.19 / 0.078,
-        0.14 / 0.072; chunk 1024 0.13 / 0.061, 0.11 / 0.057; all 10,000 at once 0.19 / 0.063,
-        0.13 / 0.060; XLA (``jit_compile=True``) chunk 1024 0.27 / 0.13, 0.53 / 0.27 (XLA's CPU
-        depthwise convolution is slow), so XLA is off.
-
         With more than one intra-op thread, more than :data:`FAST_CHUNK` images are split into
         chunks of at most :data:`FAST_PARALLEL_CHUNK` that run on that many Python threads at once
         (the graph releases the GIL; ops share TensorFlow's intra-op pool, so no extra threads).
-        Measured (10,000 images, 2 threads, 2-core AMD EPYC, interleaved, 8 rounds, wall s min /
-        median): regular sequential 1024 0.173 / 0.185, parallel 5000 0.116 / 0.148; separable
-        (folded conv1) 0.159 / 0.189 vs 0.109 / 0.154; before folding, the separable graph took
-        0.303 / 0.342.
+        XLA (:data:`FAST_XLA`) is off.  Measured alternatives and their times: ``docs/fast-paths.md``
+        (TensorFlow).
         """
         graph = self._fast_function()
         workers = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1

@@ -14,7 +14,7 @@ Inputs arrive NHWC and are permuted to NCHW inside the module.
 from __future__ import annotations
 
 import copy
-import time
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from impls.autotune import choose_fold_or_split
 from impls.base import Backend, InferenceModel
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
+from sepbench.util.timer import fastest
 
 # (portable tensor name) -> (torch parameter name inside the layer's module, permutation)
 _CONV = (3, 2, 0, 1)
@@ -125,17 +127,6 @@ def _folded_conv(layer: LayerSpec, depthwise: np.ndarray, pointwise: np.ndarray,
     return conv.eval()
 
 
-def _cpu_seconds(module: nn.Module, x: torch.Tensor, reps: int = 5) -> float:
-    """Best process CPU seconds of ``module(x)`` (CPU time: robust to a shared machine's load)."""
-    module(x)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.process_time()
-        module(x)
-        best = min(best, time.process_time() - t0)
-    return best
-
-
 def _run_chunks(module: torch.jit.ScriptModule, x: torch.Tensor, chunk: int, memory_format: torch.memory_format) -> torch.Tensor:
     """``module`` over ``x`` (NCHW) ``chunk`` images at a time, each chunk in ``memory_format``."""
     outs = [module(x[i : i + chunk].contiguous(memory_format=memory_format)) for i in range(0, len(x), chunk)]
@@ -163,23 +154,19 @@ class TorchModel(InferenceModel):
     def _fast_layers(self, example: torch.Tensor, memory_format: torch.memory_format) -> tuple[nn.ModuleDict, dict[str, str]]:
         """The layers for the fast path, copies in ``memory_format``: each separable layer as it is
         (depthwise + pointwise) or folded into one dense conv, whichever takes less CPU time on its
-        real input (``example`` and what the layers before make of it) here; and that choice per
-        separable layer ("fold" | "split")."""
+        real input (``example`` and what the layers before make of it) here
+        (:func:`impls.autotune.choose_fold_or_split`); and that choice per separable layer ("fold" | "split")."""
         weights = self.get_weights()
-        layers = nn.ModuleDict()
-        choices: dict[str, str] = {}
-        x = example
+        ways: list[tuple[str, nn.Module, nn.Module | None]] = []
         for layer in self.spec.layers:
             module = copy.deepcopy(self.module.layers[layer.name]).to(memory_format=memory_format)
+            folded = None
             if layer.kind == "separable_conv":
                 w = weights.layer(layer.name)
                 folded = _folded_conv(layer, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"]).to(memory_format=memory_format)
-                split_s, fold_s = _cpu_seconds(module, x), _cpu_seconds(folded, x)
-                choices[layer.name] = "fold" if fold_s < split_s else "split"
-                module = folded if fold_s < split_s else module
-            layers[layer.name] = module
-            x = module(x)
-        return layers, choices
+            ways.append((layer.name, module, folded))
+        chosen = choose_fold_or_split(ways, example)
+        return nn.ModuleDict(zip((name for name, _, _ in ways), chosen.ops)), chosen.choices
 
     def _traced_for(self, memory_format: str) -> tuple[torch.jit.ScriptModule, dict[str, str]]:
         """The fast graph in one memory format: layers chosen by :meth:`_fast_layers`, traced and frozen."""
@@ -206,22 +193,19 @@ class TorchModel(InferenceModel):
             formats = [self._forced[0]] if self._forced else list(MEMORY_FORMATS)
             chunks = [self._forced[1]] if self._forced else list(FAST_CHUNKS)
             graphs = {fmt: self._traced_for(fmt) for fmt in formats}
-            best: dict[tuple[str, int], float] = {}
+            fmt, chunk, self.fast_tuning = formats[0], chunks[0], {}
             if len(formats) * len(chunks) > 1:
                 h, w, c = self.spec.input_shape
                 sample = torch.rand((TUNE_IMAGES, c, h, w), dtype=torch.float32, generator=torch.Generator().manual_seed(1))
+                candidates = {
+                    (f, n): functools.partial(_run_chunks, graphs[f][0], sample, n, MEMORY_FORMATS[f]) for f in formats for n in chunks
+                }
                 with torch.inference_mode():
-                    for _ in range(TUNE_ROUNDS):
-                        for fmt in formats:
-                            for chunk in chunks:
-                                t0 = time.perf_counter()
-                                _run_chunks(graphs[fmt][0], sample, chunk, MEMORY_FORMATS[fmt])
-                                seconds = time.perf_counter() - t0
-                                best[fmt, chunk] = min(best.get((fmt, chunk), float("inf")), seconds)
-            fmt, chunk = min(best, key=best.__getitem__) if best else (formats[0], chunks[0])
+                    choice = fastest(candidates, rounds=TUNE_ROUNDS, clock="wall")
+                fmt, chunk = choice.winner
+                self.fast_tuning = {f"{f}/{n}": s / TUNE_IMAGES for (f, n), s in choice.seconds().items()}
             self._traced, self.fast_choices = graphs[fmt]
             self.fast_memory_format, self.fast_chunk = fmt, chunk
-            self.fast_tuning = {f"{f}/{n}": s / TUNE_IMAGES for (f, n), s in best.items()}
         return self._traced
 
     def set_fast_config(self, memory_format: str | None = None, chunk: int | None = None) -> None:
@@ -251,23 +235,9 @@ class TorchModel(InferenceModel):
 
         Each separable layer runs either as depthwise + pointwise or folded into the equivalent dense
         conv, chosen by measuring both on the first call (``fast_choices`` records the choice):
-        PyTorch's CPU depthwise conv on one input channel is slow, so folding conv1 paid (separable
-        10,000 images, 1 thread, CPU s: all split 0.099, conv1 folded 0.043, all folded 0.046).
-
-        Why measured and not fixed: the best memory format depends on the CPU.  On the shared 2-core
-        Xeon (Sapphire Rapids), 10,000 test images, 1 thread, CPU s, regular / separable: eager chunk
-        256 0.061 / 0.057, eager 1024 0.056 / 0.042, trace+freeze 1024 0.037 / 0.049, trace+freeze
-        channels_last 1024 0.055 / 0.046, ``torch.compile`` (inductor) 1024 0.055 / 0.049 after 38 s of
-        compiling.  On the shared 2-core AMD EPYC, 2 threads, 12 interleaved rounds, wall ms min /
-        median, regular: contiguous 512 51.0 / 73.5, 1024 49.7 / 68.6, 2048 48.5 / 66.9; channels_last
-        512 47.2 / 69.0, 1024 44.7 / 66.8, 2048 43.7 / 60.5; separable: contiguous 1024 47.7 / 63.3,
-        channels_last 2048 35.5 / 51.7.  Also tried there: ``torch.jit.optimize_for_inference`` (oneDNN
-        prepacked convs) 1024 66.1 / 71.6, ``to_mkldnn`` blocked layout 2500 50.9 / 53.9, conv1 by
-        space-to-depth (a 4x4 stride-1 conv on 4 channels: 1.31x the MACs) no faster, ``unfold`` +
-        ``matmul`` 5x slower.  Chunks on two worker threads with one intra-op thread each (as the NumPy
-        fast path does), against one sequence of chunks with two intra-op threads, interleaved, 15
-        rounds, AMD EPYC, wall s min / median: regular 0.070 / 0.082 vs 0.071 / 0.080, separable
-        0.061 / 0.080 vs 0.061 / 0.073: no gain, so not done.
+        PyTorch's CPU depthwise conv on one input channel is slow.  The memory format and chunk are
+        measured too, because the best ones depend on the CPU.  Measured alternatives and their
+        times: ``docs/fast-paths.md`` (PyTorch).
         """
         module = self._fast_module()
         n, h, w, c = x.shape
@@ -275,6 +245,15 @@ class TorchModel(InferenceModel):
         xt = torch.from_numpy(x).reshape(n, c, h, w) if c == 1 else torch.from_numpy(x).permute(0, 3, 1, 2)
         with torch.inference_mode():
             return _run_chunks(module, xt, self.fast_chunk, MEMORY_FORMATS[self.fast_memory_format]).numpy()
+
+    def layer_parts(self, name: str) -> tuple[nn.Module, ...]:
+        """The eager modules that compute layer ``name`` (NCHW in, NCHW or features out), in order:
+        ``(depthwise, pointwise)`` for a separable conv (the bias is the pointwise conv's), else the
+        one module.  For profiling a layer stage by stage; they share this model's parameters."""
+        if name not in self.module.layers:
+            raise KeyError(f"model {self.spec.name!r} has no layer {name!r}; layers: {', '.join(self.module.layers)}")
+        module = self.module.layers[name]
+        return tuple(module) if isinstance(module, nn.Sequential) else (module,)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -330,7 +309,11 @@ class TorchBackend(Backend):
             pass
 
     def thread_settings(self) -> dict[str, Any]:
-        return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(), "mkldnn": torch.backends.mkldnn.is_available()}
+        return {
+            "intra_op": torch.get_num_threads(),
+            "inter_op": torch.get_num_interop_threads(),
+            "mkldnn": torch.backends.mkldnn.is_available(),
+        }
 
 
 BACKEND = TorchBackend("torch", "torch", "PyTorch eager nn.Module")

@@ -1,4 +1,4 @@
-"""The measurement API: roofline probe, compute limit, rounds, extra_info."""
+"""The measurement API: roofline probe, compute limit, extra_info (rounds: tests/test_timer.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sepbench.measure.extra_info import EXTRA_INFO_KEYS, accuracy_of, choose_rounds, compute_limit_seconds, roofline, workload_extra_info
+from sepbench.measure.extra_info import EXTRA_INFO_KEYS, accuracy_of, compute_limit_seconds, roofline, workload_extra_info
 
 
 def test_compute_limit_of_the_regular_model_matches_the_issue():
@@ -28,13 +28,12 @@ def test_compute_limit_rejects_negative_counts():
         compute_limit_seconds(-1, 10, 1e9)
 
 
-def test_choose_rounds_fills_the_budget_within_bounds():
-    assert choose_rounds(0.1, 2.0, 5, 200) == 20
-    assert choose_rounds(3.0, 2.0, 5, 200) == 5  # slow case: min rounds
-    assert choose_rounds(1e-6, 2.0, 5, 200) == 200  # fast case: capped
-    assert choose_rounds(0.0, 2.0, 5, 200) == 200
-    with pytest.raises(ValueError):
-        choose_rounds(0.1, 1.0, 0, 10)
+def test_the_timing_helpers_the_bench_suite_imports_from_here_are_the_timer_s():
+    """``tests/bench/conftest.py`` imports ``choose_rounds`` and ``time_once`` from extra_info."""
+    from sepbench.measure import extra_info
+    from sepbench.util import timer
+
+    assert extra_info.choose_rounds is timer.choose_rounds and extra_info.time_once is timer.time_once
 
 
 def test_roofline_probe_is_short_plausible_and_cached():

@@ -33,9 +33,23 @@ def test_torch_stages_cover_every_layer(model, test_subset):
     from sepbench.measure.layer_profile import profile_torch
 
     times = profile_torch(model, test_subset[0][:64], chunk=32, reps=1)
-    assert {t.layer for t in times} >= {l.name for l in MODELS[model].layers}
+    assert {t.layer for t in times} >= {layer.name for layer in MODELS[model].layers}
     assert all(t.seconds > 0 for t in times)
     assert sum(t.macs_per_image for t in times) == MODELS[model].macs
+
+
+def test_torch_model_lists_the_modules_of_a_layer():
+    backend_or_skip("torch")
+    from torch import nn
+
+    from impls.registry import get_backend
+
+    m = get_backend("torch").build(random_weights("separable", 1234))
+    depthwise, pointwise = m.layer_parts("conv1")
+    assert isinstance(depthwise, nn.Conv2d) and depthwise.groups == depthwise.in_channels and pointwise.kernel_size == (1, 1)
+    assert len(m.layer_parts("dense")) == 1 and isinstance(m.layer_parts("dense")[0], nn.Linear)
+    with pytest.raises(KeyError, match="no layer 'conv9'"):
+        m.layer_parts("conv9")
 
 
 def test_profile_command_prints_the_breakdown(mnist_dir, monkeypatch, capsys):

@@ -17,7 +17,6 @@ TensorFlow is imported inside the functions.  All times are wall seconds.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,15 +24,7 @@ import numpy as np
 
 from sepbench.core.study import EVAL_BATCH_SIZE as STUDY_BATCH
 from sepbench.core.study import evaluate_steps
-
-
-def _best_seconds(fn: Callable[[], Any], reps: int) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from sepbench.util.timer import time_calls
 
 
 def steps(n_images: int, batch_size: int = STUDY_BATCH) -> int:
@@ -66,7 +57,9 @@ def _softmax_regression(input_shape: tuple[int, ...], classes: int) -> Any:
     return model
 
 
-def keras_evaluate_floor_seconds(images: np.ndarray, labels: np.ndarray, batch_size: int = STUDY_BATCH, reps: int = 3, classes: int = 10) -> float:
+def keras_evaluate_floor_seconds(
+    images: np.ndarray, labels: np.ndarray, batch_size: int = STUDY_BATCH, reps: int = 3, classes: int = 10
+) -> float:
     """Best-of-``reps`` wall seconds of Keras ``evaluate`` of a softmax regression on ``images``.
 
     Compiled as the study compiled its models (categorical cross-entropy, accuracy); one untimed
@@ -74,5 +67,4 @@ def keras_evaluate_floor_seconds(images: np.ndarray, labels: np.ndarray, batch_s
     """
     model = _softmax_regression(tuple(images.shape[1:]), classes)
     one_hot = np.eye(classes, dtype=np.float32)[labels]
-    model.evaluate(images, one_hot, batch_size=batch_size, verbose=0)
-    return _best_seconds(lambda: model.evaluate(images, one_hot, batch_size=batch_size, verbose=0), reps)
+    return time_calls(lambda: model.evaluate(images, one_hot, batch_size=batch_size, verbose=0), repeat=reps, warmup=1).min

@@ -3,7 +3,8 @@
 - :func:`roofline`: a short probe of this machine's float32 GEMM throughput (FLOP/s) and memory
   bandwidth (bytes/s), run once per process and thread count (about 1-2 s).
 - :func:`compute_limit_seconds`: the time the model's arithmetic needs at that throughput.
-- :func:`choose_rounds`: how many timed rounds fit a time budget.
+- :func:`choose_rounds`, :func:`time_once`: re-exported from :mod:`sepbench.util.timer` (the one
+  timing utility), where the pytest-benchmark suite has imported them from.
 - :func:`workload_extra_info`: the agreed ``extra_info`` of one measured workload (see the keys
   in :data:`EXTRA_INFO_KEYS`), from the workload, its median time and its output.
 
@@ -15,12 +16,15 @@ from __future__ import annotations
 import functools
 import math
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from sepbench.util.timer import Timer, time_budgeted
+from sepbench.util.timer import choose_rounds as choose_rounds  # re-exported: tests/bench/conftest.py imports it from here
+from sepbench.util.timer import time_once as time_once  # re-exported, as choose_rounds
 
 if TYPE_CHECKING:  # pragma: no cover
     from sepbench.core.weights import PortableWeights
@@ -68,19 +72,6 @@ class Roofline:
         }
 
 
-def _best_time(fn, budget_s: float, min_reps: int = 3, max_reps: int = 50) -> float:
-    """Best wall time in seconds of ``fn()`` over at least ``min_reps`` calls, stopping after ``budget_s``."""
-    best = math.inf
-    start = time.perf_counter()
-    for i in range(max_reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-        if i + 1 >= min_reps and time.perf_counter() - start > budget_s:
-            break
-    return best
-
-
 def _blas_threads() -> int | None:
     import threadpoolctl
 
@@ -90,19 +81,19 @@ def _blas_threads() -> int | None:
 
 @functools.cache
 def _probe(blas_threads: int | None, gemm_size: int, stream_bytes: int, budget_s: float) -> Roofline:
-    t_start = time.perf_counter()
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
-    b = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
-    out = np.empty_like(a)
-    np.matmul(a, b, out=out)  # BLAS thread pool start-up, page faults
-    t_gemm = _best_time(lambda: np.matmul(a, b, out=out), budget_s * 0.5)
+    with Timer() as probe:  # the whole probe, set-up included
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
+        b = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
+        out = np.empty_like(a)
+        np.matmul(a, b, out=out)  # BLAS thread pool start-up, page faults
+        t_gemm = time_budgeted(lambda: np.matmul(a, b, out=out), budget_s * 0.5).min
 
-    src = np.ones(stream_bytes // 4, dtype=np.float32)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)  # fault the pages in
-    t_copy = _best_time(lambda: np.copyto(dst, src), budget_s * 0.25, min_reps=3, max_reps=10)
-    t_read = _best_time(lambda: src.sum(), budget_s * 0.25, min_reps=3, max_reps=10)
+        src = np.ones(stream_bytes // 4, dtype=np.float32)
+        dst = np.empty_like(src)
+        np.copyto(dst, src)  # fault the pages in
+        t_copy = time_budgeted(lambda: np.copyto(dst, src), budget_s * 0.25, min_calls=3, max_calls=10).min
+        t_read = time_budgeted(lambda: src.sum(), budget_s * 0.25, min_calls=3, max_calls=10).min
     return Roofline(
         gemm_flops=2.0 * gemm_size**3 / t_gemm,
         copy_bytes_per_s=2.0 * src.nbytes / t_copy,
@@ -110,7 +101,7 @@ def _probe(blas_threads: int | None, gemm_size: int, stream_bytes: int, budget_s
         blas_threads=blas_threads,
         gemm_size=gemm_size,
         stream_bytes=int(src.nbytes),
-        seconds=time.perf_counter() - t_start,
+        seconds=probe.seconds,
     )
 
 
@@ -134,26 +125,10 @@ def compute_limit_seconds(macs_per_image: int, n_images: int, flops: float) -> f
     return 2.0 * macs_per_image * n_images / flops
 
 
-def choose_rounds(one_run_s: float, target_s: float, min_rounds: int, max_rounds: int) -> int:
-    """Timed rounds so that rounds x ``one_run_s`` (seconds) is about ``target_s``, within [min, max]."""
-    if min_rounds < 1 or max_rounds < min_rounds:
-        raise ValueError("need 1 <= min_rounds <= max_rounds")
-    if one_run_s <= 0 or not math.isfinite(one_run_s):
-        return max_rounds
-    return int(min(max_rounds, max(min_rounds, math.ceil(target_s / one_run_s))))
-
-
-def time_once(fn) -> float:
-    """Wall seconds of one call of ``fn()``."""
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 _NATIVE_SIZES: dict[tuple[str, str], tuple[int, str]] = {}
 
 
-def native_file_size(backend: str, weights: "PortableWeights") -> tuple[int, str]:
+def native_file_size(backend: str, weights: PortableWeights) -> tuple[int, str]:
     """Bytes of the backend's native file for ``weights`` and its format (e.g. ``"h5"``).
 
     Saved from a fresh model (so compiling for ``evaluate`` does not change the figure) in the
@@ -181,7 +156,7 @@ def accuracy_of(output: Any, labels: np.ndarray) -> float | None:
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
-def workload_extra_info(workload: "PredictWorkload", median_s: float | None, output: Any, flops: float | None) -> dict[str, Any]:
+def workload_extra_info(workload: PredictWorkload, median_s: float | None, output: Any, flops: float | None) -> dict[str, Any]:
     """The agreed pytest-benchmark ``extra_info`` for a measured workload.
 
     ``median_s`` is the median wall time of ``workload.run()`` in seconds (``None`` when benchmarks

@@ -8,7 +8,6 @@ only inside the functions that need them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from sepbench.core.spec import ModelSpec, get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
+from sepbench.util.timer import time_calls
 
 
 @dataclass(frozen=True)
@@ -30,22 +30,13 @@ class StageTime:
     macs_per_image: int  # multiply-accumulates this stage does per image (0 for copies)
 
 
-def _best(fn: Callable[[], object], reps: int) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def _run_stages(chunks: list, stages: list[tuple[str, str, int, Callable]], reps: int, backend: str, model: str) -> list[StageTime]:
     totals = [0.0] * len(stages)
     for x in chunks:
         for i, (_, _, _, fn) in enumerate(stages):
-            fn(x)  # warm
-            seconds, x = _best(lambda fn=fn, x=x: fn(x), reps)
-            totals[i] += seconds
+            timing = time_calls(lambda fn=fn, x=x: fn(x), repeat=reps, warmup=1)
+            totals[i] += timing.min
+            x = timing.result  # the next stage's input
     return [StageTime(backend, model, layer, stage, t, macs) for (layer, stage, macs, _), t in zip(stages, totals)]
 
 
@@ -60,15 +51,30 @@ def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, s
         if layer.kind in ("conv", "separable_conv"):
             k, s = layer.kernel, layer.stride
             oh, ow, f = row.output_shape
-            stages.append((layer.name, "patch extraction (im2col copy)", 0, lambda x, k=k, s=s, c=c: ops.patches_im2col(x, k, s).reshape(len(x), -1, k * k, c)))
+
+            def patches(x: np.ndarray, k: int = k, s: int = s, c: int = c) -> np.ndarray:
+                return ops.patches_im2col(x, k, s).reshape(len(x), -1, k * k, c)
+
+            stages.append((layer.name, "patch extraction (im2col copy)", 0, patches))
             if layer.kind == "conv":
                 kmat = w["kernel"].reshape(k * k * c, f)
-                stages.append((layer.name, "conv GEMM", oh * ow * k * k * c * f, lambda p, kmat=kmat, b=w["bias"], shape=(oh, ow, f): (p.reshape(-1, kmat.shape[0]) @ kmat + b).reshape(len(p), *shape)))
+
+                def conv(p: np.ndarray, kmat: np.ndarray = kmat, b: np.ndarray = w["bias"], shape: tuple = (oh, ow, f)) -> np.ndarray:
+                    return (p.reshape(-1, kmat.shape[0]) @ kmat + b).reshape(len(p), *shape)
+
+                stages.append((layer.name, "conv GEMM", oh * ow * k * k * c * f, conv))
             else:
                 dw = w["depthwise_kernel"].reshape(k * k, c)
                 pw = w["pointwise_kernel"][0, 0]
-                stages.append((layer.name, "depthwise (tap sum)", oh * ow * k * k * c, lambda p, dw=dw, shape=(oh, ow, c): np.einsum("nptc,tc->npc", p, dw).reshape(len(p), *shape)))
-                stages.append((layer.name, "pointwise GEMM", oh * ow * c * f, lambda y, pw=pw, b=w["bias"]: (y.reshape(-1, pw.shape[0]) @ pw + b).reshape(*y.shape[:3], pw.shape[1])))
+
+                def depthwise(p: np.ndarray, dw: np.ndarray = dw, shape: tuple = (oh, ow, c)) -> np.ndarray:
+                    return np.einsum("nptc,tc->npc", p, dw).reshape(len(p), *shape)
+
+                def pointwise(y: np.ndarray, pw: np.ndarray = pw, b: np.ndarray = w["bias"]) -> np.ndarray:
+                    return (y.reshape(-1, pw.shape[0]) @ pw + b).reshape(*y.shape[:3], pw.shape[1])
+
+                stages.append((layer.name, "depthwise (tap sum)", oh * ow * k * k * c, depthwise))
+                stages.append((layer.name, "pointwise GEMM", oh * ow * c * f, pointwise))
         elif layer.kind == "global_avg_pool":
             stages.append((layer.name, "global average pool", 0, ops.global_avg_pool))
         elif layer.kind == "dense":
@@ -78,7 +84,9 @@ def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, s
     return stages
 
 
-def profile_numpy(model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None) -> list[StageTime]:
+def profile_numpy(
+    model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None
+) -> list[StageTime]:
     """Stage times of the NumPy im2col lowering (BLAS threads as configured)."""
     spec = get_model_spec(model)
     weights = weights or init_weights(spec, 0)
@@ -93,13 +101,16 @@ def profile_numpy_fast(model: str, n_images: int, weights: PortableWeights | Non
 
     spec = get_model_spec(model)
     plan = autotune(spec, weights or init_weights(spec, 0))
-    rows = []
+    rows: list[dict[str, object]] = []
     for group, times in plan.timings[plan.chunk].items():
-        rows.append({"model": spec.name, "group": group, "chosen": plan.methods[group], "chunk": plan.chunk, "seconds": {m: t * n_images for m, t in times.items()}})
+        seconds = {m: t * n_images for m, t in times.items()}
+        rows.append({"model": spec.name, "group": group, "chosen": plan.methods[group], "chunk": plan.chunk, "seconds": seconds})
     return rows
 
 
-def profile_torch(model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None) -> list[StageTime]:
+def profile_torch(
+    model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None
+) -> list[StageTime]:
     """Stage times of the PyTorch eager modules (threads as configured), under ``inference_mode``.
 
     PyTorch's convolutions extract patches internally, so a conv is one stage here.
@@ -112,12 +123,14 @@ def profile_torch(model: str, images: np.ndarray, chunk: int = 1024, reps: int =
     m = get_backend("torch").build(weights or init_weights(spec, 0))
     stages: list[tuple[str, str, int, Callable]] = [("input", "NHWC -> NCHW", 0, lambda x: x.permute(0, 3, 1, 2).contiguous())]
     for row, layer in zip(spec.summary(), spec.layers):
-        module = m.module.layers[layer.name]
+        parts = m.layer_parts(layer.name)
+        module = parts[0]
         if layer.kind == "separable_conv":
             oh, ow, f = row.output_shape
             c, k = row.input_shape[-1], layer.kernel
-            stages.append((layer.name, "depthwise conv (groups=C)", oh * ow * k * k * c, module[0]))
-            stages.append((layer.name, "pointwise conv (1x1)", oh * ow * c * f, module[1]))
+            depthwise, pointwise = parts
+            stages.append((layer.name, "depthwise conv (groups=C)", oh * ow * k * k * c, depthwise))
+            stages.append((layer.name, "pointwise conv (1x1)", oh * ow * c * f, pointwise))
         elif layer.kind == "conv":
             stages.append((layer.name, "conv", row.macs, module))
         elif layer.kind == "global_avg_pool":
@@ -161,6 +174,6 @@ def layer_gemm_rates(model: str, chunk: int = 1024, reps: int = 5) -> list[GemmR
             a = rng.random((chunk * oh * ow, depth), dtype=np.float32)
             b = rng.random((depth, f), dtype=np.float32)
             dest = np.empty((a.shape[0], f), dtype=np.float32)
-            seconds, _ = _best(lambda a=a, b=b, dest=dest: np.matmul(a, b, out=dest), reps)
+            seconds = time_calls(lambda a=a, b=b, dest=dest: np.matmul(a, b, out=dest), repeat=reps).min
             out.append(GemmRate(spec.name, layer.name + suffix, a.shape[0], depth, f, seconds, 2.0 * a.shape[0] * depth * f / seconds))
     return out

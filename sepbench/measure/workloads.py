@@ -7,15 +7,15 @@ the timed part.  pytest-benchmark and ASV both call these, so a figure means the
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
+from sepbench.util.timer import time_calls, time_once
 
 TEST_IMAGES = 10_000
 
@@ -72,7 +72,7 @@ class PredictWorkload:
 
     def setup(
         self, data_dir: str | None = None, weights: PortableWeights | None = None, warmup: int = 2, allow_train: bool = False
-    ) -> "PredictWorkload":
+    ) -> PredictWorkload:
         """Untimed: load weights (see :func:`weights_for`) and images, build the model, run ``warmup`` times."""
         from impls.registry import get_backend
 
@@ -85,11 +85,8 @@ class PredictWorkload:
         self.instance = backend.build(weights)
         self.images, self.labels = test_images(self.n_images, data_dir)
         self._prepare()
-        self.warmup_seconds: float | None = None  # wall seconds of the last warm-up run
-        for _ in range(warmup):  # tracing, first-call allocation, caches
-            t0 = time.perf_counter()
-            self.run()
-            self.warmup_seconds = time.perf_counter() - t0
+        # warm-up runs (tracing, first-call allocation, caches); wall seconds of the last one
+        self.warmup_seconds: float | None = time_calls(self.run, repeat=warmup).last if warmup else None
         spec = get_model_spec(self.model)
         self.info = {
             "backend": self.backend,
@@ -148,7 +145,7 @@ class KerasGraphForwardWorkload(PredictWorkload):
 
         self._batches = keras_graph_forward(self.instance, self.images, self.batch_size)
 
-    def setup(self, *args: Any, **kwargs: Any) -> "KerasGraphForwardWorkload":
+    def setup(self, *args: Any, **kwargs: Any) -> KerasGraphForwardWorkload:
         from sepbench.measure.evaluate_anatomy import steps
 
         super().setup(*args, **kwargs)
@@ -193,7 +190,7 @@ class PairedPredictWorkload:
 
     def setup(
         self, data_dir: str | None = None, warmup: int = 2, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
-    ) -> "PairedPredictWorkload":
+    ) -> PairedPredictWorkload:
         """Untimed: both models' predict workloads set up and warmed up (see :meth:`PredictWorkload.setup`;
         ``weights`` maps a model name to the weights to use instead of :func:`weights_for`'s)."""
         weights = weights or {}
@@ -210,11 +207,7 @@ class PairedPredictWorkload:
     def run(self) -> None:
         """One pair: both models on the images, wall seconds of each recorded in ``pairs``."""
         order = self.models if len(self.pairs) % 2 == 0 else self.models[::-1]
-        seconds: dict[str, float] = {}
-        for m in order:
-            t0 = time.perf_counter()
-            self.parts[m].run()
-            seconds[m] = time.perf_counter() - t0
+        seconds = {m: time_once(self.parts[m].run) for m in order}
         self.pairs.append((seconds["regular"], seconds["separable"]))
 
     def summary(self) -> dict[str, Any]:

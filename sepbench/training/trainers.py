@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe, batch_order
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
+from sepbench.util.timer import Timer
 
 TRAINER_MODULES: dict[str, str] = {
     "numpy": "impls.train_numpy",
@@ -101,13 +101,12 @@ def train(
     kwargs: dict[str, Any] = {}
     if "seed" in inspect.signature(module.train_model).parameters:
         kwargs["seed"] = int(seed)
-    start = time.perf_counter()
     try:
-        out = module.train_model(init, xs, ys, recipe, orders, on_step, **kwargs)
+        with Timer() as clock:
+            out = module.train_model(init, xs, ys, recipe, orders, on_step, **kwargs)
     finally:
         if bar is not None:
             bar.close()
-    seconds = time.perf_counter() - start
     weights = out.weights
     weights.meta = {"trained": True, "backend": backend, "seed": int(seed), "recipe": recipe.name, "train_images": len(xs)}
-    return TrainResult(weights, out.step_losses, seconds, backend, spec.name, int(seed), recipe, out.velocities, out.iterations)
+    return TrainResult(weights, out.step_losses, clock.seconds, backend, spec.name, int(seed), recipe, out.velocities, out.iterations)
