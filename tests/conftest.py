@@ -15,6 +15,9 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 # other directories need it absolute.
 if os.environ.get("SEPBENCH_MNIST_DIR"):
     os.environ["SEPBENCH_MNIST_DIR"] = str(Path(os.environ["SEPBENCH_MNIST_DIR"]).expanduser().resolve())
+# tests never leave the machine: a download they did not arrange (with a mirror on 127.0.0.1) fails
+# at once on a closed local port instead of reaching the internet
+os.environ["SEPBENCH_MNIST_MIRRORS"] = "http://127.0.0.1:9/"
 
 
 def _mnist_dir() -> Path | None:

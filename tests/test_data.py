@@ -78,13 +78,43 @@ def test_wrong_file_in_place(mnist_copy):
         load_mnist("train", mnist_copy)
 
 
-def test_missing_directory_says_where_it_looked(tmp_path, monkeypatch):
+def test_missing_directory_offline_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SEPBENCH_OFFLINE", "1")
     with pytest.raises(MnistNotFoundError) as info:
         find_mnist_dir()
     msg = str(info.value)
     assert "SEPBENCH_MNIST_DIR" in msg and str(tmp_path / "cache" / "mnist") in msg and "--download" in msg
+    assert "SEPBENCH_OFFLINE=1" in msg
+    assert not (tmp_path / "cache" / "mnist").exists()  # nothing was fetched
+
+
+def test_not_found_downloads_by_default_from_the_configured_mirrors(local_mirror, tmp_path, monkeypatch):
+    """As keras.datasets.mnist.load_data: a user with a network gets the data without asking."""
+    _, url = local_mirror
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.delenv("SEPBENCH_OFFLINE", raising=False)
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", f"http://127.0.0.1:9/, {url}")
+    x, y = load_mnist("test")
+    assert x.shape == (10_000, 28, 28, 1) and np.bincount(y)[1] == 1135
+    assert find_mnist_dir() == tmp_path / "cache" / "mnist"
+
+
+def test_an_explicit_directory_without_the_files_never_downloads(local_mirror, tmp_path, monkeypatch):
+    _, url = local_mirror
+    monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", url)
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(MnistNotFoundError, match="data_dir argument"):
+        find_mnist_dir(tmp_path / "empty")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_bad_mirror_setting_is_named(monkeypatch):
+    monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", "ftp://example.org/mnist")
+    with pytest.raises(data.MnistError, match="SEPBENCH_MNIST_MIRRORS: not a URL: ftp://example.org/mnist/"):
+        data.mirror_urls()
 
 
 def test_search_order(mnist_copy, tmp_path, monkeypatch):
@@ -139,3 +169,54 @@ def test_download_rejects_a_corrupt_mirror(local_mirror, tmp_path):
         download_mnist(target, mirrors=(url,), timeout=5)
     assert not (target / FILES[("test", "labels")].name).exists()  # nothing half-written or wrong is kept
     assert not [p for p in target.iterdir() if p.name.startswith(".")]
+
+
+def _serve(handler_cls) -> tuple[http.server.ThreadingHTTPServer, str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+class _Stall(http.server.BaseHTTPRequestHandler):
+    """Answers the headers, then never sends a byte of the body."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.send_header("Content-Length", "9912422")
+        self.end_headers()
+        threading.Event().wait(30)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_every_mirror_failing_is_one_message_naming_each_url_and_what_to_do(local_mirror, tmp_path):
+    """A 404, a stalled connection (timed out) and a refused one, then nothing left to try."""
+    served, _ = local_mirror
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(empty))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    missing, missing_url = _serve(handler)
+    stall, stall_url = _serve(_Stall)
+    try:
+        with pytest.raises(MnistNotFoundError) as info:
+            download_mnist(tmp_path / "dl", mirrors=(missing_url, stall_url, "http://127.0.0.1:9/"), timeout=1.0)
+    finally:
+        missing.shutdown()
+        stall.shutdown()
+    msg = str(info.value)
+    name = FILES[("train", "images")].name
+    assert f"{missing_url}{name}" in msg and "404" in msg
+    assert f"{stall_url}{name}" in msg and "timed out" in msg.lower()
+    assert f"http://127.0.0.1:9/{name}" in msg
+    assert "SEPBENCH_MNIST_DIR" in msg and "SEPBENCH_MNIST_MIRRORS" in msg
+    assert not [p for p in (tmp_path / "dl").iterdir()]  # nothing partial kept
+
+
+def test_swapped_files_are_named_for_what_they_are(mnist_copy):
+    test_labels, train_labels = FILES[("test", "labels")].name, FILES[("train", "labels")].name
+    (mnist_copy / test_labels).write_bytes((mnist_copy / train_labels).read_bytes())
+    with pytest.raises(MnistChecksumError, match=f"it is the canonical {train_labels}"):
+        load_mnist("test", mnist_copy)

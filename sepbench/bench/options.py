@@ -59,13 +59,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--quick", action="store_true", default=False, help="CI smoke run: fewer cases and rounds (< 3 min on 2 cores)")
     group.addoption("--backends", default=None, metavar="A,B", help="comma-separated backends to benchmark (default: all registered)")
     group.addoption("--train-missing", action="store_true", default=False, help="train and cache weights that are not cached yet")
+    group.addoption("--offline", action="store_true", default=False, help="never download MNIST (as SEPBENCH_OFFLINE=1): fail, saying where it looked")
     group.addoption(
         "--inject-delay", type=float, default=0.0, metavar="SECONDS",
         help="TEST ONLY: sleep this long in every timed call (proves the regression gate)",
     )
 
 
-def _opt(config: pytest.Config, name: str, default: Any = None) -> Any:
+def option(config: pytest.Config, name: str, default: Any = None) -> Any:
     # tolerate being loaded as a non-initial conftest (e.g. `pytest tests`), where addoption never ran
     try:
         return config.getoption(name)
@@ -78,25 +79,25 @@ def read_options(config: pytest.Config) -> BenchOptions:
     from impls.registry import unavailable_reason
     from sepbench.machine.threads import usable_cores
 
-    threads = _opt(config, "threads")
+    threads = option(config, "threads")
     threads = usable_cores() if threads is None else threads
     if threads < 1:
         raise pytest.UsageError(f"--threads must be >= 1, got {threads}")
     try:
-        names = select_backends(_opt(config, "backends"))
+        names = select_backends(option(config, "backends"))
     except UnknownBackendsError as exc:
         raise pytest.UsageError(f"--backends: {exc}") from None
-    delay = float(_opt(config, "inject_delay", 0.0) or 0.0)
+    delay = float(option(config, "inject_delay", 0.0) or 0.0)
     if delay < 0:
         raise pytest.UsageError("--inject-delay must be >= 0 seconds")
     unavailable = {b: r for b in names if (r := unavailable_reason(b)) is not None}
-    quick = bool(_opt(config, "quick", False))
+    quick = bool(option(config, "quick", False))
     return BenchOptions(
         threads=threads,
         quick=quick,
         backends=names,
         unavailable=unavailable,
-        train_missing=bool(_opt(config, "train_missing", False)),
+        train_missing=bool(option(config, "train_missing", False)),
         inject_delay=delay,
         timing=QUICK_TIMING if quick else FULL_TIMING,
         catalog=PathCatalog(unavailable),

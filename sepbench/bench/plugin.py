@@ -8,13 +8,14 @@ the closing note (:mod:`~sepbench.bench.summary`).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from sepbench.bench.cases import KIND_FIXTURES, cases
 from sepbench.bench.machine_info import bench_machine_info, machine_differences
-from sepbench.bench.options import OPTIONS_KEY, bench_options, pytest_addoption, read_options
+from sepbench.bench.options import OPTIONS_KEY, bench_options, option, pytest_addoption, read_options
 from sepbench.bench.summary import summary_lines
 
 __all__ = [
@@ -33,6 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from sepbench.machine.threads import configure_threads
 
     opts = read_options(config)
+    if option(config, "offline", False):
+        os.environ["SEPBENCH_OFFLINE"] = "1"  # read by the MNIST loader (sepbench.core.data.offline)
     configure_threads(opts.threads, backends=opts.available)
     config.stash[OPTIONS_KEY] = opts
 

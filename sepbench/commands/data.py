@@ -8,9 +8,13 @@ from sepbench.util.console import fmt_int, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("data", help="locate and verify MNIST (search order: --data-dir, $SEPBENCH_MNIST_DIR, cache, download)")
+    p = sub.add_parser("data", help="locate and verify MNIST (search order: --data-dir, $SEPBENCH_MNIST_DIR, cache, download from $SEPBENCH_MNIST_MIRRORS or the usual mirrors)")
     p.add_argument("--data-dir", help="directory holding the four MNIST .gz files")
-    p.add_argument("--download", action="store_true", help="download into the user cache if not found (checksums verified)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--download", action="store_const", const=True, dest="download", default=None,
+                     help="download into the user cache if not found, even where SEPBENCH_OFFLINE is set (checksums verified)")
+    how.add_argument("--offline", action="store_const", const=False, dest="download",
+                     help="never download (default: download if not found, unless SEPBENCH_OFFLINE=1)")
     return p
 
 

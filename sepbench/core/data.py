@@ -6,7 +6,10 @@ Search order for the directory that holds the files:
 2. the ``SEPBENCH_MNIST_DIR`` environment variable;
 3. the user cache directory (``$SEPBENCH_CACHE_DIR/mnist`` or the platform's cache dir,
    e.g. ``~/.cache/sepbench/mnist``);
-4. a download into that cache from the usual public mirrors (only if ``download=True``).
+4. a download into that cache, mirror after mirror (:data:`MIRRORS`, or ``$SEPBENCH_MNIST_MIRRORS``:
+   URLs separated by spaces or commas), with a progress bar, as ``keras.datasets.mnist`` does.
+   ``SEPBENCH_OFFLINE=1`` (or ``download=False``) forbids it; an explicit directory or
+   ``SEPBENCH_MNIST_DIR`` that lacks the files is an error, never a reason to download.
 
 Every file is checked against its canonical md5 before it is parsed.  Images come back as float32
 in [0, 1], NHWC ``(N, 28, 28, 1)``; labels as int64 ``(N,)``.
@@ -17,8 +20,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import urllib.error
-import urllib.request
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,6 +32,9 @@ from sepbench.util.atomic import atomic_path
 from sepbench.util.paths import cache_dir
 
 ENV_VAR = "SEPBENCH_MNIST_DIR"
+MIRRORS_ENV_VAR = "SEPBENCH_MNIST_MIRRORS"
+OFFLINE_ENV_VAR = "SEPBENCH_OFFLINE"
+DOWNLOAD_TIMEOUT_S = 30.0  # seconds without a byte before a mirror counts as stalled
 
 Split = Literal["train", "test"]
 
@@ -84,7 +90,11 @@ def verify_file(path: Path, expected: MnistFile) -> None:
     actual = md5_of(path)
     if actual != expected.md5:
         size = path.stat().st_size
-        hint = " (it is shorter than the canonical file: truncated?)" if size < expected.size else ""
+        other = next((f.name for f in FILES.values() if f.md5 == actual), None)
+        if other:
+            hint = f" (it is the canonical {other}: files swapped or renamed?)"
+        else:
+            hint = " (it is shorter than the canonical file: truncated?)" if size < expected.size else ""
         raise MnistChecksumError(
             f"MNIST file {path} has the wrong checksum: expected md5 {expected.md5}, got {actual} "
             f"({size:,} bytes, canonical {expected.size:,}){hint}. Delete it and provide the canonical file."
@@ -99,11 +109,29 @@ def _has_all_files(directory: Path) -> bool:
     return all((directory / f.name).is_file() for f in FILES.values())
 
 
-def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None, download: bool = False) -> Path:
+def offline() -> bool:
+    """Whether ``$SEPBENCH_OFFLINE`` forbids downloads (``1``, ``true``, ``yes``)."""
+    return os.environ.get(OFFLINE_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def mirror_urls() -> tuple[str, ...]:
+    """Base URLs to download from, in order: ``$SEPBENCH_MNIST_MIRRORS`` if set, else :data:`MIRRORS`."""
+    value = os.environ.get(MIRRORS_ENV_VAR, "").strip()
+    if not value:
+        return MIRRORS
+    urls = tuple(u if u.endswith("/") else u + "/" for u in re.split(r"[\s,]+", value) if u)
+    bad = [u for u in urls if not u.startswith(("http://", "https://", "file://"))]
+    if bad:
+        raise MnistError(f"{MIRRORS_ENV_VAR}: not a URL: {', '.join(bad)} (give http(s):// base URLs separated by spaces or commas)")
+    return urls
+
+
+def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None, download: bool | None = None) -> Path:
     """Return the directory holding the four MNIST files, following the documented search order.
 
     An explicit ``data_dir`` or ``SEPBENCH_MNIST_DIR`` that lacks files is an error (it is never
-    silently skipped in favour of another location).
+    silently skipped in favour of another location).  ``download``: ``None`` downloads into the
+    cache unless ``$SEPBENCH_OFFLINE`` is set; ``False`` never; ``True`` always may.
     """
     looked: list[str] = []
     for source, value in (("data_dir argument", data_dir), (ENV_VAR, os.environ.get(ENV_VAR) or None)):
@@ -122,24 +150,35 @@ def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None, download: boo
     looked.append(f"cache {cache}")
     if _has_all_files(cache):
         return cache
-    if download:
+    allowed = (not offline()) if download is None else download
+    if allowed:
         download_mnist(cache)
         return cache
+    why = f"downloads are off ({OFFLINE_ENV_VAR}={os.environ.get(OFFLINE_ENV_VAR)})" if download is None else "download not allowed here"
     raise MnistNotFoundError(
-        "MNIST data not found; looked in: " + "; ".join(looked) + ". Provide it with "
+        "MNIST data not found; looked in: " + "; ".join(looked) + f"; {why}. Provide it with "
         f"`export {ENV_VAR}=/path/to/mnist` (a directory holding the four .gz IDX files), "
-        "pass data_dir=..., or allow a download (`sepbench data --download`)."
+        f"pass data_dir=..., or allow a download (`sepbench data --download`, or unset {OFFLINE_ENV_VAR})."
     )
 
 
-def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] = MIRRORS, timeout: float = 60.0) -> Path:
+def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] | None = None, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     """Download the four files into ``directory`` (default: the cache), verifying each md5.
 
-    Each file is written atomically and only kept if its checksum matches.  Mirrors are tried in
-    order; the error names every mirror that failed.
+    Mirrors (default :func:`mirror_urls`) are tried in order for each file, with pooch (a progress bar
+    on a terminal); ``timeout`` is in seconds without data.  A file is kept only if its checksum
+    matches, and written atomically.  If every mirror fails for a file, one error lists each URL
+    tried with its reason and says how to supply the files by hand.
     """
+    import pooch
+
     directory = Path(directory) if directory is not None else mnist_cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MnistNotFoundError(f"cannot create the MNIST download directory {directory}: {exc}") from None
+    bases = mirrors if mirrors is not None else mirror_urls()
+    downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=sys.stderr.isatty())
     for f in FILES.values():
         target = directory / f.name
         if target.is_file():
@@ -149,19 +188,23 @@ def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] = MIR
             except MnistChecksumError:
                 target.unlink()
         errors: list[str] = []
-        for mirror in mirrors:
-            url = mirror + f.name
+        for base in bases:
+            url = base + f.name
             try:
                 with atomic_path(target) as tmp:
-                    with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
-                        while block := response.read(1 << 20):
-                            out.write(block)
+                    downloader(url, str(tmp), None)
                     verify_file(tmp, f)
                 break
-            except (urllib.error.URLError, OSError, MnistChecksumError) as exc:
+            except MnistChecksumError as exc:
                 errors.append(f"{url}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - any network or HTTP failure moves on to the next mirror
+                errors.append(f"{url}: {type(exc).__name__}: {exc}")
         else:
-            raise MnistNotFoundError(f"could not download {f.name}: " + " | ".join(errors))
+            raise MnistNotFoundError(
+                f"could not download {f.name} from any mirror:\n  " + "\n  ".join(errors)
+                + f"\nSupply the four files yourself: put them in {directory} or a directory named by ${ENV_VAR}, "
+                f"or list working mirrors in ${MIRRORS_ENV_VAR}."
+            )
     return directory
 
 
@@ -182,7 +225,7 @@ def _read_idx(path: Path, expected: MnistFile, kind: str) -> np.ndarray:
     return body.reshape(dims)
 
 
-def load_mnist_raw(split: Split, data_dir: str | os.PathLike[str] | None = None, download: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist_raw(split: Split, data_dir: str | os.PathLike[str] | None = None, download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Verified uint8 images ``(N, 28, 28)`` and uint8 labels ``(N,)`` of one split."""
     if split not in ("train", "test"):
         raise ValueError(f"unknown MNIST split {split!r}; expected 'train' or 'test'")
@@ -200,7 +243,7 @@ def load_mnist(
     split: Split,
     data_dir: str | os.PathLike[str] | None = None,
     limit: int | None = None,
-    download: bool = False,
+    download: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images as float32 ``(N, 28, 28, 1)`` scaled to [0, 1] and labels as int64 ``(N,)``.
 
