@@ -135,7 +135,8 @@ def test_bench_summary_and_the_report_name_the_same_fastest_way(saved_run: Path,
         # the fastest way names the path of the report's quickest variant
         assert quickest["backend"] == (backend if way.startswith("default") else f"{backend} ({way.split()[0]})")
         assert fraction == f"{1 / quickest['x_limit']:.2f}"
-    assert [r[:5] for r in summary] == [["torch", "regular", "0.500", "0.050", "fast"], ["torch", "separable", "0.400", "0.060", "default b10000"]]
+    expected = [["torch", "regular", "0.500", "0.050", "fast"], ["torch", "separable", "0.400", "0.060", "default b10000"]]
+    assert [r[:5] for r in summary] == expected
 
 
 def test_bench_summary_and_the_report_give_the_same_paired_ratios(saved_run: Path, tmp_path: Path) -> None:

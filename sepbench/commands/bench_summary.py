@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 from sepbench.bench.storage import NoSavedRunError, resolve_run
-from sepbench.core.spec import MODELS
-from sepbench.core.study import study_ratio
+from sepbench.core.study import MAC_RATIO, study_ratio
 from sepbench.results import verdict
 from sepbench.results.read_pytest_benchmark import read_run
 from sepbench.results.schema import ResultsError
@@ -26,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "bench-summary",
         help="summarize a saved pytest-benchmark run: study-style vs fastest 10,000-image latency, separable/regular ratios",
     )
-    p.add_argument("run", nargs="?", default=None, help="a saved run (.json) or a storage directory, newest run used (default: <results>/bench)")
+    p.add_argument("run", nargs="?", default=None,
+                   help="a saved run (.json) or a storage directory, newest run used (default: <results>/bench)")
     return p
 
 
@@ -81,7 +81,7 @@ def print_summary(summary: pd.DataFrame) -> None:
     )
     ratios = verdict.separable_ratios(summary)
     if not ratios.empty:
-        print(f"separable / regular: the study's evaluate time {study_ratio('eval_seconds'):.2f}, MACs {MODELS['separable'].macs / MODELS['regular'].macs:.3f}")
+        print(f"separable / regular: the study's evaluate time {study_ratio('eval_seconds'):.2f}, MACs {MAC_RATIO:.3f}")
         print_table(
             "separable / regular time, this run",
             ["backend", "study-style", "fastest vs fastest"],
@@ -96,6 +96,7 @@ def print_paired(paired: pd.DataFrame) -> None:
             "separable / regular measured in alternating pairs, 10,000 images each (per-pair ratio: median and quartiles; "
             "the figure to trust on a shared machine)",
             ["backend", "path", "regular s", "separable s", "ratio", "q1-q3", "pairs"],
-            [(r.backend, r.path, _s(r.regular_s), _s(r.separable_s), _s(r.ratio, 2), f"{_s(r.q1, 2)}-{_s(r.q3, 2)}", _s(r.pairs, 0)) for r in paired.itertuples()],
+            [(r.backend, r.path, _s(r.regular_s), _s(r.separable_s), _s(r.ratio, 2), f"{_s(r.q1, 2)}-{_s(r.q3, 2)}", _s(r.pairs, 0))
+             for r in paired.itertuples()],
             right_from=2,
         )

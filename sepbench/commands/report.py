@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--results", action="append", type=Path, metavar="DIR",
                    help="a results directory, searched recursively for reproduce and pytest-benchmark JSON (repeatable; default: results_dir(), i.e. $SEPBENCH_RESULTS_DIR or ./results)")
-    p.add_argument("--asv-results", action="append", type=Path, metavar="DIR", help="an ASV results directory (repeatable; default: .asv/results)")
+    p.add_argument("--asv-results", action="append", type=Path, metavar="DIR",
+                   help="an ASV results directory (repeatable; default: .asv/results)")
     p.add_argument("--output", type=Path, default=Path("reports"), metavar="DIR", help="where to write the report (default: reports/)")
     return p
 

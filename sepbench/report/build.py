@@ -113,10 +113,12 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
     secs = [sec for sec in secs if sec.key not in OPTIONAL_SECTIONS or not sec.raw.empty]  # nothing to show: left out (see missing_notes)
     if df["machine"].nunique() > 1:
         pm = T.per_machine(df)
-        secs.append(Section("machines", "3. Across machines", "The same figures with one column per machine (times in seconds per call).", pm, fmt.by_row_metric(pm, "metric")))
+        secs.append(Section("machines", "3. Across machines", "The same figures with one column per machine (times in seconds per call).",
+                            pm, fmt.by_row_metric(pm, "metric")))
     if not hist.empty:
         hw = T.history_wide(hist)
-        secs.append(Section("history", "3b. History per commit (ASV)", "ASV's figure per benchmark and parameters, one column per commit in date order (seconds for time benchmarks).",
+        secs.append(Section("history", "3b. History per commit (ASV)",
+                            "ASV's figure per benchmark and parameters, one column per commit in date order (seconds for time benchmarks).",
                             hist, fmt.by_row_metric(hw, "unit")))
     srcs = T.sources(df)
     secs.append(Section("sources", "Sources", "Every file read, with its provenance.", srcs, srcs.fillna("")))
@@ -126,7 +128,8 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
     return {s.key: s for s in secs}
 
 
-def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path, title: str = "sepbench: separable vs regular convolutions") -> Report:
+def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path,
+                 title: str = "sepbench: separable vs regular convolutions") -> Report:
     """Load, tabulate, plot and write the report into ``output``.
 
     Raises :class:`NoResultsError` when no result file could be read.
@@ -149,9 +152,11 @@ def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path, t
     output.mkdir(parents=True, exist_ok=True)
     pngs: list[tuple[str, Path]] = []
     for title_, path in (
-        ("Predict latency by backend and model (median, error bars q1-q3)", plots.latency_plot(sections["latency"].raw, output / "latency.png")),
+        ("Predict latency by backend and model (median, error bars q1-q3)",
+         plots.latency_plot(sections["latency"].raw, output / "latency.png")),
         ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, output / "accuracy_params.png")),
-        ("Separable / regular time per backend vs the MAC ratio", plots.speed_ratio_plot(sections["ratios"].raw, output / "speed_ratio.png")),
+        ("Separable / regular time per backend vs the MAC ratio",
+         plots.speed_ratio_plot(sections["ratios"].raw, output / "speed_ratio.png")),
         ("History over commits (ASV)", plots.history_plot(hist, output / "history.png")),
     ):
         if path is not None:
@@ -163,7 +168,7 @@ def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path, t
     for key in ("machines", "history"):
         if key not in sections:
             (output / f"{key}.csv").unlink(missing_ok=True)
-    built = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
     files = write_outputs(output, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings)
     return Report(loaded, sections, missing, loaded.warnings, files)

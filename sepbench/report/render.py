@@ -91,7 +91,8 @@ def _md_table(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, disable_numparse=True)
 
 
-def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_files: int, sections: list[Section], plots: list[tuple[str, Path]], missing: list[str], warnings: list[str]) -> dict[str, Path]:
+def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_files: int, sections: list[Section],
+                  plots: list[tuple[str, Path]], missing: list[str], warnings: list[str]) -> dict[str, Path]:
     """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -100,7 +101,8 @@ def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_fi
     plot_items = [{"title": t, "b64": base64.b64encode(p.read_bytes()).decode("ascii"), "file": p.name} for t, p in plots]
     html = HTML.render(
         title=title, built=built, study_source=study_source, n_files=n_files, missing=missing, warnings=warnings,
-        sections=[{"key": s.key, "title": s.title, "note": s.note, "html": _html_table(s.shown) if s.shown is not None else ""} for s in sections], plots=plot_items,
+        sections=[{"key": s.key, "title": s.title, "note": s.note,
+                   "html": _html_table(s.shown) if s.shown is not None else ""} for s in sections], plots=plot_items,
     )
     written["index.html"] = atomic_write_text(out_dir / "index.html", html)
     md = [f"# {title}", "", f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]
@@ -109,7 +111,8 @@ def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_fi
     if warnings:
         md += ["## Skipped files", "", *[f"- {w}" for w in warnings], ""]
     for s in sections:
-        md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else []) + ([_md_table(s.shown), ""] if s.shown is not None else []) + [ f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
+        md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else []) + ([_md_table(s.shown),
+                                                                           ""] if s.shown is not None else []) + [ f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
     md += ["## Plots", ""] + [f"![{p['title']}]({p['file']})" for p in plot_items] + [""]
     written["report.md"] = atomic_write_text(out_dir / "report.md", "\n".join(md))
     for _, p in plots:

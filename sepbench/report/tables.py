@@ -33,9 +33,11 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
             study = STUDY[metric][model]
             sub = fig[(fig["metric"] == metric) & (fig["model"] == model)] if not fig.empty else fig
             if sub.empty:
-                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": None, "backend": None, "measured": None, "source": None})
+                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": None,
+                             "backend": None, "measured": None, "source": None})
             for r in sub.sort_values(["machine", "variant"]).itertuples():
-                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": r.machine, "backend": r.variant, "measured": r.value, "source": r.source_kind})
+                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": r.machine,
+                             "backend": r.variant, "measured": r.value, "source": r.source_kind})
     out = pd.DataFrame(rows, columns=["metric", "unit", "model", "study", "machine", "backend", "measured", "source"])
     out["measured"] = pd.to_numeric(out["measured"], errors="coerce")
     out["difference"] = out["measured"] - out["study"]
@@ -49,13 +51,16 @@ def claims(df: pd.DataFrame) -> pd.DataFrame:
 
     The first rows are the study's own figures, decided the same way.
     """
-    rows = [{"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds, "evidence": v.evidence} for v in decide_claims(STUDY)]
+    rows = [{"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds,
+             "evidence": v.evidence} for v in decide_claims(STUDY)]
     for (machine, variant), figs in V.figure_dicts(figures(df)).items():
-        rows += [{"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds, "evidence": v.evidence} for v in decide_claims(figs)]
+        rows += [{"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds,
+                  "evidence": v.evidence} for v in decide_claims(figs)]
     return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
 
 
-MATRIX_METRICS = ("params", "macs_per_image", "float32_bytes", "hdf5_bytes", "native_bytes", "test_loss", "test_accuracy", "accuracy", "eval_seconds")
+MATRIX_METRICS = ("params", "macs_per_image", "float32_bytes", "hdf5_bytes", "native_bytes", "test_loss", "test_accuracy", "accuracy",
+                  "eval_seconds")
 
 
 def matrix(df: pd.DataFrame) -> pd.DataFrame:
@@ -71,23 +76,28 @@ def matrix(df: pd.DataFrame) -> pd.DataFrame:
         if m not in wide:
             wide[m] = float("nan")
     # MACs per image are a property of the model (computed by sepbench.core.spec), whatever the source
-    wide["macs_per_image"] = wide["macs_per_image"].fillna(wide["model"].map(lambda m: float(MODELS[m].macs) if m in MODELS else float("nan")))
+    model_macs = wide["model"].map(lambda m: float(MODELS[m].macs) if m in MODELS else float("nan"))
+    wide["macs_per_image"] = wide["macs_per_image"].fillna(model_macs)
     return wide[cols].sort_values(["machine", "backend", "model"]).reset_index(drop=True)
 
 
 def latency(df: pd.DataFrame) -> pd.DataFrame:
     """Predict latency per batch size: median, q1, q3, IQR (seconds per call), images/s, rounds, source."""
     cols = ["machine", "backend", "model", "batch_size", "n_images", "median_s", "q1_s", "q3_s", "iqr_s", "images_per_s", "source"]
-    d = df[(df["metric"].isin(["latency_s", "images_per_s"])) & df["backend"].notna() & df["model"].notna() & V.is_inference(df)].copy() if not df.empty else df
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    d = df[(df["metric"].isin(["latency_s", "images_per_s"])) & df["backend"].notna() & df["model"].notna() & V.is_inference(df)].copy()
     if d.empty:
         return pd.DataFrame(columns=cols)
     d["variant"] = V.variant(d)
     d = d[d["batch_size"].notna()]
     d["what"] = d["metric"].where(d["metric"] == "images_per_s", "latency_" + d["stat"].astype(str))
     # per (machine, variant, model, batch): the preferred source's figures
-    chosen = best(d[d["what"] == "latency_median"], ["machine", "variant", "model", "batch_size"])[["machine", "variant", "model", "batch_size", "source_file", "source_kind"]]
+    keys = ["machine", "variant", "model", "batch_size"]
+    chosen = best(d[d["what"] == "latency_median"], keys)[[*keys, "source_file", "source_kind"]]
     d = d.merge(chosen, on=["machine", "variant", "model", "batch_size", "source_file", "source_kind"])
-    wide = d.pivot_table(index=["machine", "variant", "model", "batch_size", "source_kind"], columns="what", values="value", aggfunc="first").reset_index()
+    wide = d.pivot_table(index=["machine", "variant", "model", "batch_size", "source_kind"], columns="what", values="value",
+                         aggfunc="first").reset_index()
     n = d.groupby(["machine", "variant", "model", "batch_size"], dropna=False)["n_images"].first().reset_index()
     wide = wide.rename_axis(columns=None).merge(n, on=["machine", "variant", "model", "batch_size"], how="left")
     for c in ("latency_median", "latency_q1", "latency_q3", "latency_iqr", "images_per_s"):
@@ -96,7 +106,8 @@ def latency(df: pd.DataFrame) -> pd.DataFrame:
     wide["latency_iqr"] = wide["latency_iqr"].fillna(wide["latency_q3"] - wide["latency_q1"])
     wide["images_per_s"] = wide["images_per_s"].fillna(wide["n_images"].astype("float") / wide["latency_median"])
     wide = wide.rename(
-        columns={"variant": "backend", "latency_median": "median_s", "latency_q1": "q1_s", "latency_q3": "q3_s", "latency_iqr": "iqr_s", "source_kind": "source"}
+        columns={"variant": "backend", "latency_median": "median_s", "latency_q1": "q1_s", "latency_q3": "q3_s", "latency_iqr": "iqr_s",
+                 "source_kind": "source"}
     )
     return wide[cols].sort_values(["machine", "backend", "batch_size", "model"]).reset_index(drop=True)
 
@@ -132,7 +143,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
                     if pd.isna(reg) or pd.isna(sep):
                         continue
                     rows.append(
-                        {"machine": machine, "backend": backend, "figure": f"{what} batch={batch}", "regular": reg, "separable": sep, "ratio": sep / reg if reg else float("nan"),
+                        {"machine": machine, "backend": backend, "figure": f"{what} batch={batch}", "regular": reg, "separable": sep,
+                         "ratio": sep / reg if reg else float("nan"),
                          "study_ratio": study_ratio("eval_seconds") if what == "latency_s" else 1 / study_ratio("eval_seconds"),
                          "mac_ratio": MAC_RATIO if what == "latency_s" else 1 / MAC_RATIO}
                     )
@@ -147,14 +159,17 @@ def per_machine(df: pd.DataFrame) -> pd.DataFrame:
     parts = []
     fig = fig[fig["metric"].isin(MATRIX_METRICS)] if not fig.empty else fig
     if not fig.empty:
-        parts.append(fig.drop(columns=["backend"]).rename(columns={"variant": "backend"})[["machine", "backend", "model", "metric", "value"]])
+        fig = fig.drop(columns=["backend"]).rename(columns={"variant": "backend"})
+        parts.append(fig[["machine", "backend", "model", "metric", "value"]])
     if not lat.empty:
-        parts.append(lat.assign(metric="latency_s batch=" + lat["batch_size"].astype(str), value=lat["median_s"])[["machine", "backend", "model", "metric", "value"]])
+        by_batch = lat.assign(metric="latency_s batch=" + lat["batch_size"].astype(str), value=lat["median_s"])
+        parts.append(by_batch[["machine", "backend", "model", "metric", "value"]])
     if not parts:
         return pd.DataFrame(columns=["backend", "model", "metric"])
     long = pd.concat(parts, ignore_index=True)
     long["machine"] = long["machine"].fillna("?")
-    return long.pivot_table(index=["backend", "model", "metric"], columns="machine", values="value", aggfunc="first").reset_index().rename_axis(columns=None)
+    return long.pivot_table(index=["backend", "model", "metric"], columns="machine", values="value",
+                            aggfunc="first").reset_index().rename_axis(columns=None)
 
 
 def history(df: pd.DataFrame) -> pd.DataFrame:
@@ -173,7 +188,8 @@ def history_wide(hist: pd.DataFrame) -> pd.DataFrame:
         return hist
     h = hist.assign(commit=hist["commit"].astype(str).str[:8], params=hist["params"].fillna(""), unit=hist["unit"].fillna(""))
     order = list(dict.fromkeys(h.sort_values("date")["commit"]))
-    wide = h.pivot_table(index=["machine", "benchmark", "params", "unit"], columns="commit", values="value", aggfunc="first", dropna=False).reset_index()
+    wide = h.pivot_table(index=["machine", "benchmark", "params", "unit"], columns="commit", values="value", aggfunc="first",
+                         dropna=False).reset_index()
     return wide[["machine", "benchmark", "params", "unit", *[c for c in order if c in wide]]].rename_axis(columns=None)
 
 
@@ -183,7 +199,8 @@ def sources(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=cols)
     g = df.groupby(["source_kind", "source_file"], dropna=False)
-    out = g.agg(machine=("machine", "first"), cpu=("cpu", "first"), commit=("commit", "first"), created=("created", "first"), measurements=("value", "size")).reset_index()
+    out = g.agg(machine=("machine", "first"), cpu=("cpu", "first"), commit=("commit", "first"), created=("created", "first"),
+                measurements=("value", "size")).reset_index()
     return out[cols]
 
 
@@ -200,8 +217,8 @@ def _graph_forward(df: pd.DataFrame) -> pd.DataFrame:
     for r in newest.itertuples():
         run = df[df["source_file"].eq(r.source_file) & df["model"].eq(r.model)]
         floor = run[run["workload"].eq(WORKLOAD_GRAPH_FORWARD) & run["metric"].eq("keras_evaluate_floor_s")]["value"]
-        ev = run[run["workload"].eq("evaluate") & run["backend"].eq("tensorflow") & run["metric"].eq("eval_seconds") & run["stat"].eq("median")
-                 & pd.to_numeric(run["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)]["value"]
+        ev = run[run["workload"].eq("evaluate") & run["backend"].eq("tensorflow") & run["metric"].eq("eval_seconds")
+                 & run["stat"].eq("median") & pd.to_numeric(run["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)]["value"]
         rows.append({"machine": r.machine, "model": r.model, "graph_s": r.graph_s, "floor_s": floor.iloc[0] if len(floor) else None,
                      "run_evaluate_s": ev.iloc[0] if len(ev) else None, "source_file": r.source_file})
     return pd.DataFrame(rows, columns=cols)
@@ -218,7 +235,8 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     Where the anatomy was measured, ``evaluate_s`` is that same run's evaluate, so the parts add up
     to it (``source`` names the file); elsewhere it is the report's figure (section 1).
     """
-    cols = ["machine", "backend", "model", "study_s", "evaluate_s", "ms_per_step", "beats_study", "keras_floor_s", "graph_b32_s", "rest_s", "source", "why"]
+    cols = ["machine", "backend", "model", "study_s", "evaluate_s", "ms_per_step", "beats_study", "keras_floor_s", "graph_b32_s",
+            "rest_s", "source", "why"]
     fig = figures(df)
     ev = fig[fig["metric"].eq("eval_seconds")] if not fig.empty else fig
     if ev.empty:
@@ -229,14 +247,16 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     for r in ev.sort_values(["machine", "variant", "model"]).itertuples():
         study = STUDY["eval_seconds"].get(r.model)
         value, source = float(r.value), r.source_kind
-        row = {"machine": r.machine, "backend": r.variant, "model": r.model, "study_s": study, "keras_floor_s": None, "graph_b32_s": None, "rest_s": None}
+        row = {"machine": r.machine, "backend": r.variant, "model": r.model, "study_s": study, "keras_floor_s": None,
+               "graph_b32_s": None, "rest_s": None}
         if r.variant == "tensorflow" and (r.machine, r.model) in anatomy.index:
             a = anatomy.loc[(r.machine, r.model)]
             floor, graph, run_eval = a.get("floor_s"), a.get("graph_s"), a.get("run_evaluate_s")
             if pd.notna(floor) and pd.notna(graph) and pd.notna(run_eval):
                 value, source = float(run_eval), f"pytest-benchmark {Path(str(a.get('source_file'))).name}"
                 row.update(keras_floor_s=float(floor), graph_b32_s=float(graph), rest_s=float(value - floor - graph))
-        row.update(evaluate_s=value, ms_per_step=value / steps * 1e3, beats_study=bool(value < study) if study else None, why="", source=source)
+        row.update(evaluate_s=value, ms_per_step=value / steps * 1e3, beats_study=bool(value < study) if study else None, why="",
+                   source=source)
         rows.append(row)
     out = pd.DataFrame(rows, columns=cols)
     out["why"] = [_why(out, i) for i in out.index]
@@ -255,7 +275,8 @@ def _why(table: pd.DataFrame, i: int) -> str:
         f"Keras's evaluate loop alone (a softmax regression, same data and batch) takes {r['keras_floor_s']:.2f} s "
         f"({r['keras_floor_s'] / steps * 1e3:.2f} ms/step, vs the study's {r['study_s'] / steps * 1e3:.2f} ms/step for the whole step)",
         f"the model's compute as a graph at batch 32 {r['graph_b32_s']:.2f} s",
-        f"loss, metrics and the rest {r['rest_s']:.2f} s (both parts include TensorFlow's per-call dispatch, so the rest can come out near or below 0)",
+        f"loss, metrics and the rest {r['rest_s']:.2f} s "
+        "(both parts include TensorFlow's per-call dispatch, so the rest can come out near or below 0)",
     ]
     other = table[(table["machine"] == r["machine"]) & (table["backend"] == r["backend"]) & (table["model"] != r["model"])]
     if r["model"] == "separable" and len(other) and pd.notna(other["graph_b32_s"].iloc[0]):

@@ -25,7 +25,8 @@ from typing import Any
 from sepbench.results.schema import ResultsError, read_json
 from sepbench.results.tidy import UNITS, to_float
 
-_PARAM_ALIASES = {"backend": "backend", "model": "model", "batch_size": "batch_size", "batch": "batch_size", "path": "path", "n_images": "n_images"}
+_PARAM_ALIASES = {"backend": "backend", "model": "model", "batch_size": "batch_size", "batch": "batch_size", "path": "path",
+                  "n_images": "n_images"}
 _UNITS = {"time": "seconds", "mem": "bytes", "peakmem": "bytes"}
 
 
@@ -54,7 +55,7 @@ def _literal(text: Any) -> Any:
 
 def _asv_date(ms: Any) -> str | None:
     v = to_float(ms)
-    return dt.datetime.fromtimestamp(v / 1000, dt.timezone.utc).isoformat(timespec="seconds") if v is not None else None
+    return dt.datetime.fromtimestamp(v / 1000, dt.UTC).isoformat(timespec="seconds") if v is not None else None
 
 
 def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks: dict[str, Any]) -> list[dict[str, Any]]:

@@ -50,7 +50,8 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
     for model in ("regular", "separable"):
         v = to_float(extra.get(f"{model}_median_s"))
         if v is not None:
-            out.append({**base, "model": model, "weights_source": sources.get(model), "metric": "paired_10k_seconds", "stat": "value", "value": v, "unit": "seconds"})
+            out.append({**base, "model": model, "weights_source": sources.get(model), "metric": "paired_10k_seconds", "stat": "value",
+                        "value": v, "unit": "seconds"})
     for stat, key in (("median", "ratio_median"), ("q1", "ratio_q1"), ("q3", "ratio_q3")):
         v = to_float(extra.get(key))
         if v is not None:
@@ -68,7 +69,8 @@ def is_pytest_benchmark(doc: Any) -> bool:
 def _labels(doc: dict[str, Any]) -> dict[str, Any]:
     mi = doc.get("machine_info") or {}
     ci = doc.get("commit_info") or {}
-    cpu = mi.get("cpu_model") or ((mi.get("cpu") or {}).get("brand_raw") if isinstance(mi.get("cpu"), dict) else None) or mi.get("processor")
+    brand = mi["cpu"].get("brand_raw") if isinstance(mi.get("cpu"), dict) else None
+    cpu = mi.get("cpu_model") or brand or mi.get("processor")
     commit = ci.get("id") or ((mi.get("git") or {}).get("commit") if isinstance(mi.get("git"), dict) else None)
     if commit and ci.get("dirty"):
         commit = f"{commit}+dirty"
@@ -81,7 +83,8 @@ def _roofline_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) ->
     if not isinstance(roof, dict):
         return []
     base = {**labels, "source_kind": "pytest-benchmark", "source_file": str(source), "backend": None, "model": None, "path": None,
-            "workload": "roofline", "batch_size": None, "n_images": None, "weights_source": None, "benchmark": "roofline probe", "params": None}
+            "workload": "roofline", "batch_size": None, "n_images": None, "weights_source": None, "benchmark": "roofline probe",
+            "params": None}
     out = []
     for key, metric, unit in (("gemm_gflops", "roofline_gemm_gflops", "GFLOP/s"), ("mem_bandwidth_gbs", "roofline_mem_gbs", "GB/s")):
         v = to_float(roof.get(key))
@@ -102,10 +105,8 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
         stats = bench["stats"]
         extra = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
         params = bench.get("params") if isinstance(bench.get("params"), dict) else {}
-
-        def pick(key: str) -> Any:
-            return extra.get(key, params.get(key))
-
+        given = {**params, **extra}  # extra_info first, else the case's parameters
+        pick = given.get
         workload = pick("workload") or ("evaluate" if "evaluate" in str(bench.get("group", "")) else "predict")
         if workload == WORKLOAD_PAIRED:
             out += _paired_rows(extra, labels, source, bench)

@@ -34,7 +34,10 @@ class Loaded:
 
 def _json_files(directory: Path) -> list[Path]:
     """*.json below ``directory``, skipping hidden files and folders (atomic-write temporaries)."""
-    return sorted(p for p in directory.rglob("*.json") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    def hidden(p: Path) -> bool:
+        return any(part.startswith(".") for part in p.relative_to(directory).parts)
+
+    return sorted(p for p in directory.rglob("*.json") if p.is_file() and not hidden(p))
 
 
 def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
