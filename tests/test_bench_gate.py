@@ -85,12 +85,13 @@ def test_saved_run_carries_extra_info_and_machine_info(baseline: tuple[Path, Pat
 
 
 def test_summary_of_a_saved_run_runs_on_real_output(baseline: tuple[Path, Path]) -> None:
-    from sepbench.bench.saved_runs import load_run
+    from sepbench.bench.storage import resolve_run
+    from sepbench.results.read_pytest_benchmark import read_run
 
-    df, machine = load_run(baseline[0])  # a storage directory: the newest run in it
-    assert list(df["name"]) == ["test_predict[numpy-regular-default-b32-n32]"]
-    assert df.loc[0, "median"] > 0 and df.loc[0, "backend"] == "numpy"
-    assert "roofline" in machine
+    df, machine = read_run(resolve_run(baseline[0]))  # a storage directory: the newest run in it
+    lat = df[df["metric"].eq("latency_s") & df["stat"].eq("median")]
+    assert len(lat) == 1 and lat["benchmark"].iloc[0].endswith("test_predict[numpy-regular-default-b32-n32]")
+    assert lat["value"].iloc[0] > 0 and lat["backend"].iloc[0] == "numpy" and "roofline" in machine
 
 
 def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> None:
@@ -106,7 +107,7 @@ def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> Non
     assert sorted(i for i in ten_k if "-fast-" in i) == ["numpy-regular-fast-b1024-n10000"]
     assert sorted(i for i in ten_k if "-default-" in i) == sorted(
         ["numpy-regular-default-b32-n10000", "numpy-regular-default-b1024-n10000", "numpy-regular-default-b10000-n10000", "numpy-regular-default-b32-n10000"]
-    )  # predict-10k at 32 and 1024, one batch of 10,000, and the seed-style evaluate
+    )  # predict-10k at 32 and 1024, one batch of 10,000, and the study-style evaluate
     assert {"numpy-regular-fast-b1-n1", "numpy-regular-fast-b32-n32"} <= set(ids)  # small-batch latency stays
 
 
