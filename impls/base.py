@@ -96,6 +96,9 @@ class InferenceModel(abc.ABC):
     # paths whose work does not depend on ``batch_size`` (they run in their own chunks): benchmarked
     # once per image count, since timing them at several batch sizes only repeats one measurement
     batch_free_paths: ClassVar[tuple[str, ...]] = ()
+    # paths that run another model made from these weights (int8-quantized): their probabilities
+    # approximate the float model's instead of matching it, and their native file is their own
+    approximate_paths: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, weights: PortableWeights) -> None:
         self.spec: ModelSpec = weights.spec
@@ -151,18 +154,25 @@ class InferenceModel(abc.ABC):
     def _save_native(self, path: Path) -> None:
         """Write the framework's native file to ``path`` (suffix already checked)."""
 
-    def save_native(self, path: str | os.PathLike[str]) -> Path:
+    def _save_native_of(self, path: Path, of_path: str) -> None:
+        """Write the native file that inference path ``of_path`` runs (the float model's, unless overridden)."""
+        self._save_native(path)
+
+    def save_native(self, path: str | os.PathLike[str], of_path: str = "default") -> Path:
         """Save in the framework's native format (chosen by suffix, see ``native_suffixes``); returns the path.
 
-        The write is atomic.  The file size in bytes is ``path.stat().st_size``.
+        ``of_path``: the inference path whose model is saved (an approximate path such as ``int8`` runs
+        a file of its own).  The write is atomic.  The file size in bytes is ``path.stat().st_size``.
         """
         from sepbench.util.atomic import atomic_path
 
         path = Path(path)
         if path.suffix not in self.native_suffixes:
             raise ValueError(f"backend {self.backend!r} saves {', '.join(self.native_suffixes)} files; got {path.name!r}")
+        if of_path not in self.paths:
+            raise ValueError(f"backend {self.backend!r} has no inference path {of_path!r}; known: {', '.join(self.paths)}")
         with atomic_path(path) as tmp:
-            self._save_native(tmp)
+            self._save_native_of(tmp, of_path)
         return path
 
     def _check_model(self, weights: PortableWeights) -> None:

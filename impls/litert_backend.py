@@ -37,8 +37,10 @@ TUNE_IMAGES = 4096
 _FAST_CHOICES: dict[tuple[str, int | None], dict[str, Any]] = {}  # (model, threads) -> chunk chosen (shape-dependent only)
 
 
-def build_flatbuffer(weights: PortableWeights) -> bytes:
-    """The float32 ``.tflite`` model holding ``weights`` (batch axis dynamic)."""
+def build_flatbuffer(weights: PortableWeights, calibration: np.ndarray | None = None) -> bytes:
+    """The ``.tflite`` model holding ``weights`` (batch axis dynamic): float32, or with ``calibration``
+    images full-integer int8 (TensorFlow's post-training quantization: int8 weights, per output channel
+    for convolutions, int8 activations with ranges from ``calibration``; float32 in and out)."""
     spec = weights.spec
     ops = [layer_op(layer, weights.layer(layer.name)) for layer in spec.layers]
 
@@ -49,37 +51,49 @@ def build_flatbuffer(weights: PortableWeights) -> bytes:
         return x
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()], forward)
+    if calibration is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([calibration[i : i + 1]] for i in range(len(calibration)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     return bytes(converter.convert())
 
 
 class LiteRTModel(InferenceModel):
     backend = "litert"
     native_suffixes = (".tflite",)
-    paths = ("default", "fast")
-    batch_free_paths = ("fast",)
+    paths = ("default", "fast", "int8")
+    batch_free_paths = ("fast", "int8")
+    approximate_paths = ("int8",)
 
     def __init__(self, weights: PortableWeights, threads: int | None) -> None:
         super().__init__(weights)
         self._threads = threads
         self.set_weights(weights)
 
-    def _interpreter_for(self, n: int) -> Interpreter:
+    def _model_bytes(self, model: str) -> bytes:
+        if model == "int8" and self._int8 is None:
+            from sepbench.core.data import calibration_images
+
+            self._int8 = build_flatbuffer(self._weights, calibration_images())
+        return self._int8 if model == "int8" else self._bytes
+
+    def _interpreter_for(self, n: int, model: str = "float32") -> Interpreter:
         """An interpreter whose input holds ``n`` images (one per batch size, kept: resizing re-plans the graph)."""
-        if n not in self._interpreters:
-            it = Interpreter(model_content=self._bytes, num_threads=self._threads)
+        if (n, model) not in self._interpreters:
+            it = Interpreter(model_content=self._model_bytes(model), num_threads=self._threads)
             it.resize_tensor_input(it.get_input_details()[0]["index"], [n, *self.spec.input_shape], strict=False)
             it.allocate_tensors()
-            self._interpreters[n] = it
-        return self._interpreters[n]
+            self._interpreters[n, model] = it
+        return self._interpreters[n, model]
 
-    def _invoke(self, x: np.ndarray) -> np.ndarray:
-        it = self._interpreter_for(len(x))
+    def _invoke(self, x: np.ndarray, model: str = "float32") -> np.ndarray:
+        it = self._interpreter_for(len(x), model)
         it.set_tensor(it.get_input_details()[0]["index"], x)
         it.invoke()
         return it.get_tensor(it.get_output_details()[0]["index"]).copy()
 
-    def _run(self, x: np.ndarray, chunk: int) -> np.ndarray:
-        outs = [self._invoke(x[i : i + chunk]) for i in range(0, len(x), chunk)]
+    def _run(self, x: np.ndarray, chunk: int, model: str = "float32") -> np.ndarray:
+        outs = [self._invoke(x[i : i + chunk], model) for i in range(0, len(x), chunk)]
         return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
@@ -98,6 +112,14 @@ class LiteRTModel(InferenceModel):
         """Same probabilities as ``default``, in the chunk size chosen by timing (``batch_size`` validated, not used)."""
         return self._run(x, self.fast_config()["chunk"])
 
+    def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """The full-integer int8 model (:func:`build_flatbuffer` calibrated on MNIST training images) in the
+        fast path's chunks.  The first call quantizes (needs the MNIST training set)."""
+        return self._run(x, self.fast_config()["chunk"], "int8")
+
+    def _save_native_of(self, path: Path, of_path: str) -> None:
+        path.write_bytes(self._model_bytes("int8" if of_path in self.approximate_paths else "float32"))
+
     def get_weights(self) -> PortableWeights:
         return self._weights.copy()
 
@@ -105,7 +127,8 @@ class LiteRTModel(InferenceModel):
         self._check_model(weights)
         self._weights = weights.copy()
         self._bytes = build_flatbuffer(self._weights)
-        self._interpreters: dict[int, Interpreter] = {}
+        self._interpreters: dict[tuple[int, str], Interpreter] = {}
+        self._int8: bytes | None = None
 
     def count_params(self) -> int:
         """Parameters of the portable weights the flatbuffer was built from (its buffers also hold

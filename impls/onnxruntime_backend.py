@@ -14,6 +14,7 @@ chosen by timing on the first call (:meth:`OnnxModel.fast_config` says what was 
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +93,41 @@ def build_graph(spec: ModelSpec, weights: PortableWeights) -> onnx.ModelProto:
     return model
 
 
+def quantize_int8(float_model: bytes, calibration: np.ndarray) -> bytes:
+    """The float model statically quantized to int8 by ONNX Runtime (QDQ format, signed int8 weights and
+    unsigned int8 activations, one scale per tensor, ranges calibrated by min/max on ``calibration``)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._batches = iter(calibration[i : i + 100] for i in range(0, len(calibration), 100))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            batch = next(self._batches, None)
+            return None if batch is None else {INPUT: batch}
+
+    with tempfile.TemporaryDirectory(prefix="sepbench-onnx-int8-") as tmp:
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(float_model)
+        quantize_static(str(src), str(dst), Batches(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, per_channel=False)
+        return dst.read_bytes()
+
+
 class OnnxModel(InferenceModel):
     backend = "onnxruntime"
     native_suffixes = (".onnx",)
-    paths = ("default", "fast")
-    batch_free_paths = ("fast",)
+    paths = ("default", "fast", "int8")
+    batch_free_paths = ("fast", "int8")
+    approximate_paths = ("int8",)
 
     def __init__(self, weights: PortableWeights, threads: int | None) -> None:
         super().__init__(weights)
         self._threads = threads
         self.set_weights(weights)
 
-    def _session(self, level: str = "all") -> ort.InferenceSession:
-        if level not in self._sessions:
+    def _session(self, level: str = "all", model: str = "float32") -> ort.InferenceSession:
+        if (level, model) not in self._sessions:
             options = ort.SessionOptions()
             options.graph_optimization_level = OPT_LEVELS[level]
             options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -112,8 +135,15 @@ class OnnxModel(InferenceModel):
             if self._threads:
                 options.intra_op_num_threads = self._threads
             options.log_severity_level = 3  # errors only: ONNX Runtime warns about unused initializers otherwise
-            self._sessions[level] = ort.InferenceSession(self._bytes, options, providers=["CPUExecutionProvider"])
-        return self._sessions[level]
+            self._sessions[level, model] = ort.InferenceSession(self._model_bytes(model), options, providers=["CPUExecutionProvider"])
+        return self._sessions[level, model]
+
+    def _model_bytes(self, model: str) -> bytes:
+        if model == "int8" and self._int8 is None:
+            from sepbench.core.data import calibration_images
+
+            self._int8 = quantize_int8(self._bytes, calibration_images())
+        return self._int8 if model == "int8" else self._bytes
 
     def _run(self, session: ort.InferenceSession, x: np.ndarray, chunk: int) -> np.ndarray:
         outs = [session.run([OUTPUT], {INPUT: x[i : i + chunk]})[0] for i in range(0, len(x), chunk)]
@@ -140,6 +170,15 @@ class OnnxModel(InferenceModel):
         config = self.fast_config()
         return self._run(self._session(config["optimization"]), x, config["chunk"])
 
+    def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """The int8-quantized model (:func:`quantize_int8`, calibrated on MNIST training images) with the fast
+        path's level and chunk.  The first call quantizes (needs the MNIST training set)."""
+        config = self.fast_config()
+        return self._run(self._session(config["optimization"], "int8"), x, config["chunk"])
+
+    def _save_native_of(self, path: Path, of_path: str) -> None:
+        path.write_bytes(self._model_bytes("int8" if of_path in self.approximate_paths else "float32"))
+
     # ---- weights -----------------------------------------------------------------------------
     def get_weights(self) -> PortableWeights:
         return self._weights.copy()
@@ -148,7 +187,8 @@ class OnnxModel(InferenceModel):
         self._check_model(weights)
         self._weights = weights.copy()
         self._bytes = build_graph(self.spec, self._weights).SerializeToString()
-        self._sessions: dict[str, ort.InferenceSession] = {}
+        self._sessions: dict[tuple[str, str], ort.InferenceSession] = {}
+        self._int8: bytes | None = None
 
     def count_params(self) -> int:
         model = onnx.load_from_string(self._bytes)

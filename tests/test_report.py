@@ -486,3 +486,25 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
     row = rt[(rt["backend"] == "torch (fast)") & (rt["figure"] == "paired_10k_seconds")].iloc[0]
     assert abs(row["ratio"] - 0.040 / 0.060) < 1e-12 and row["mac_ratio"] > 0 and row["study_ratio"] > 0
     assert paired(df[~df["workload"].eq("paired-predict")]).empty  # a run without pairs: no section 2e rows
+
+
+def test_a_subset_run_never_decides_speed_or_accuracy_against_the_study(tmp_path: Path) -> None:
+    """Two `reproduce` runs on subsets of MNIST (the hostile case of the robustness issue): the report
+    keeps them out of the claims and says why; size, which does not depend on the data, is still decided."""
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results, write_results
+
+    results = tmp_path / "results"
+    for day, (train, test) in enumerate([(6400, 2000), (64, 64)], start=1):
+        rows = [dict(r, train_images=train, test_images=test, test_accuracy=0.3 if r["model"] == "separable" else 0.9)
+                for r in REPRODUCE_ROWS if r["backend"] == "numpy"]
+        write_results(results / f"reproduce-2026010{day}T000000Z.json",
+                      make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 1}))
+    report = _build(tmp_path, [results])
+    claims = report.sections["claims"].raw
+    ours = claims[claims.backend == "numpy"].set_index("claim")
+    assert bool(ours.loc["smaller", "holds"]) is True
+    assert pd.isna(ours.loc["faster", "holds"]) and pd.isna(ours.loc["small_accuracy_cost", "holds"])
+    assert any("subset of MNIST" in m and "not comparable" in m for m in report.missing)
+    tidy = pd.read_csv(tmp_path / "out" / "measurements.csv")  # the images each figure was measured on, never a default
+    assert set(tidy.loc[tidy.source_kind.eq("reproduce"), "n_images"]) == {2000, 64}

@@ -9,7 +9,10 @@ import pytest
 
 from sepbench.core.recipe import DEFAULT_RECIPE, KERAS2_RECIPE, Recipe, batch_order, rmsprop_step
 from sepbench.core.spec import MODELS
-from tests.conftest import BACKENDS, backend_or_skip
+from sepbench.training.trainers import TRAINER_MODULES
+from tests.conftest import backend_or_skip
+
+BACKENDS = list(TRAINER_MODULES)  # the backends that train (the inference-only runtimes have no trainer)
 
 N_TRAIN = 3200  # 100 steps of 32 per epoch
 

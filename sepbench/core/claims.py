@@ -19,14 +19,17 @@ MAX_ACCURACY_COST = 0.05
 # "faster": the separable time must be below (1 - this) x the regular time.  Two medians of the same
 # work differ by several per cent between runs on a shared machine, so a tie is not a speed-up.
 MIN_SPEEDUP = 0.05
+# the study's data: a figure from fewer images is not set against its figures
+FULL_TRAIN_IMAGES, FULL_TEST_IMAGES = 60_000, 10_000
 
 
 @dataclass(frozen=True)
 class ClaimVerdict:
     claim: str  # key of CLAIMS
     text: str
-    holds: bool | None  # None: the figures needed are missing
-    evidence: str  # the figures that decide it
+    holds: bool | None  # None: the figures needed are missing, or not comparable with the study's
+    evidence: str  # the figures that decide it (or why none can)
+    comparable: bool = True  # False: measured on less data than the study, so not decided
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,14 +43,37 @@ def _get(fig: Mapping[str, Mapping[str, float | None]], metric: str) -> tuple[fl
     return float(reg), float(sep)
 
 
-def decide_claims(figures: Mapping[str, Mapping[str, float | None]]) -> list[ClaimVerdict]:
+def not_comparable(train_images: int | None, test_images: int | None) -> dict[str, str]:
+    """The claims a run on a subset cannot decide, with why (``{}`` for a run on the study's full data).
+
+    Size does not depend on the data; speed and accuracy measured on fewer than the 10,000 test images,
+    and accuracy after training on fewer than the 60,000 training images, are not the study's figures.
+    """
+    out: dict[str, str] = {}
+    if test_images is not None and test_images < FULL_TEST_IMAGES:
+        out["faster"] = out["small_accuracy_cost"] = f"measured on {test_images:,} of the {FULL_TEST_IMAGES:,} test images"
+    if train_images is not None and train_images < FULL_TRAIN_IMAGES:
+        why = f"trained on {train_images:,} of the {FULL_TRAIN_IMAGES:,} training images"
+        out["small_accuracy_cost"] = f"{out['small_accuracy_cost']}; {why}" if "small_accuracy_cost" in out else why
+    return out
+
+
+def decide_claims(figures: Mapping[str, Mapping[str, float | None]], subset: Mapping[str, str] | None = None) -> list[ClaimVerdict]:
     """Decide each claim from ``figures[metric][model]`` for one backend and machine.
 
     Metrics used: ``params``, a file size (``hdf5_bytes`` if present, else ``native_bytes``),
     ``eval_seconds`` (else ``paired_10k_seconds``, each model's median predict of the 10,000 test
     images measured in alternating pairs, else ``predict_10k_seconds``, the fastest predict of the
-    10,000 test images) and ``test_accuracy``.
+    10,000 test images) and ``test_accuracy``.  ``subset`` (from :func:`not_comparable`) names the
+    claims whose figures came from less data than the study's: those are not decided.
     """
+    verdicts = _decide(figures)
+    subset = subset or {}
+    return [ClaimVerdict(v.claim, v.text, None, f"not comparable with the study: {subset[v.claim]}", comparable=False)
+            if v.claim in subset else v for v in verdicts]
+
+
+def _decide(figures: Mapping[str, Mapping[str, float | None]]) -> list[ClaimVerdict]:
     out: list[ClaimVerdict] = []
 
     params = _get(figures, "params")

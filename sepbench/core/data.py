@@ -239,6 +239,18 @@ def load_mnist_raw(split: Split, data_dir: str | os.PathLike[str] | None = None,
     return out[0], out[1]
 
 
+CALIBRATION_IMAGES = 1000
+
+
+def calibration_images(n: int = CALIBRATION_IMAGES, seed: int = 0, data_dir: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """A seeded sample of ``n`` MNIST *training* images (float32 NHWC in [0, 1]) to calibrate int8
+    quantization: never test images, so quantized test accuracy is not tuned on the test set."""
+    x, _ = load_mnist("train", data_dir)
+    if not 1 <= n <= len(x):
+        raise ValueError(f"calibration needs 1..{len(x)} images, got {n}")
+    return x[np.random.default_rng(seed).choice(len(x), size=n, replace=False)]
+
+
 def load_mnist(
     split: Split,
     data_dir: str | os.PathLike[str] | None = None,

@@ -125,24 +125,26 @@ def compute_limit_seconds(macs_per_image: int, n_images: int, flops: float) -> f
     return 2.0 * macs_per_image * n_images / flops
 
 
-_NATIVE_SIZES: dict[tuple[str, str], tuple[int, str]] = {}
+_NATIVE_SIZES: dict[tuple[str, str, str], tuple[int, str]] = {}
 
 
-def native_file_size(backend: str, weights: PortableWeights) -> tuple[int, str]:
-    """Bytes of the backend's native file for ``weights`` and its format (e.g. ``"h5"``).
+def native_file_size(backend: str, weights: PortableWeights, path: str = "default") -> tuple[int, str]:
+    """Bytes of the native file that ``path`` of the backend runs for ``weights``, and its format (e.g. ``"h5"``).
 
     Saved from a fresh model (so compiling for ``evaluate`` does not change the figure) in the
-    backend's first native format, into a temporary directory.  Cached per backend and weights.
+    backend's first native format, into a temporary directory.  Cached per backend, weights and
+    path (an int8 path runs a file of its own; the others run the float model's).
     """
-    key = (backend, weights.fingerprint())
+    key = (backend, weights.fingerprint(), path)
     if key not in _NATIVE_SIZES:
         from impls.registry import get_backend
 
         instance = get_backend(backend).build(weights)
         suffix = type(instance).native_suffixes[0]
+        of_path = path if path in type(instance).approximate_paths else "default"
         with tempfile.TemporaryDirectory(prefix="sepbench-native-") as tmp:
-            path = instance.save_native(Path(tmp) / f"{weights.model}{suffix}")
-            _NATIVE_SIZES[key] = (path.stat().st_size, suffix.lstrip("."))
+            saved = instance.save_native(Path(tmp) / f"{weights.model}{suffix}", of_path=of_path)
+            _NATIVE_SIZES[key] = (saved.stat().st_size, suffix.lstrip("."))
     return _NATIVE_SIZES[key]
 
 
@@ -168,7 +170,7 @@ def workload_extra_info(workload: PredictWorkload, median_s: float | None, outpu
     info["accuracy"] = accuracy_of(output, workload.labels)
     if hasattr(output, "loss"):
         info["loss"] = float(output.loss)
-    info["native_bytes"], info["native_format"] = native_file_size(workload.backend, workload.weights)
+    info["native_bytes"], info["native_format"] = native_file_size(workload.backend, workload.weights, workload.path)
     if flops:
         limit = compute_limit_seconds(int(info["macs_per_image"]), n, flops)
         info["compute_limit_seconds"] = limit

@@ -61,6 +61,11 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
     seeded = df[(df["weights_source"] == "seeded-init") & df["metric"].isin(["accuracy", "test_accuracy", "test_loss"])]
     if not seeded.empty:
         notes.append(f"{len(seeded)} accuracy/loss figure(s) came from untrained (seeded-init) weights and are left out of the accuracy comparisons.")
+    subset = df[df["source_kind"].eq("reproduce") & (df["weights_source"].eq("trained-subset") | pd.to_numeric(df["n_images"], errors="coerce").lt(10_000))]
+    if not subset.empty:
+        files = ", ".join(sorted({Path(str(f)).name for f in subset["source_file"]}))
+        notes.append(f"{len(subset)} figure(s) from `sepbench reproduce` runs on a subset of MNIST ({files}) are not comparable with the study's "
+                     "full-data figures: kept in the tables, left out of the claims.")
     return notes
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sepbench.core.claims import FULL_TEST_IMAGES, FULL_TRAIN_IMAGES
 from sepbench.results.schema import ResultsError, validate_results
 from sepbench.results.tidy import UNITS, to_float
 
@@ -27,6 +28,11 @@ def provenance_labels(prov: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _count(value: Any, full: int) -> int:
+    number = to_float(value)
+    return int(number) if number is not None and number >= 1 else full
+
+
 def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
     """Tidy rows of one reproduce result document; raises ResultsError naming ``source`` if invalid."""
     validate_results(doc, source=str(source))
@@ -46,8 +52,10 @@ def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
             "path": row.get("path", "default"),
             "workload": "evaluate",
             "batch_size": row.get("batch_size", 32),
-            "n_images": row.get("n_images", 10_000),
-            "weights_source": row.get("weights_source", "trained"),
+            # the images the figures were measured on (files before test_images existed: the full set)
+            "n_images": _count(row.get("test_images"), FULL_TEST_IMAGES),
+            "weights_source": "trained-subset" if _count(row.get("train_images"), FULL_TRAIN_IMAGES) < FULL_TRAIN_IMAGES
+            else row.get("weights_source", "trained"),
         }
         for key, value in row.items():
             number = to_float(value)

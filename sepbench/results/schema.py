@@ -45,6 +45,7 @@ REPRODUCE_ROW_FIELDS: dict[str, str] = {
     "test_accuracy": "fraction correct on the 10,000 test images",
     "eval_seconds": "wall time of a Keras-style evaluation of 10,000 images at batch 32, seconds",
     "train_seconds": "wall time of training, seconds",
+    "trained_by": "the backend whose trainer made the weights (an inference-only runtime evaluates another's)",
     "epochs": "training epochs",
     "weights_sha256": "fingerprint of the trained portable weights",
 }

@@ -7,7 +7,7 @@ Columns (all loaders fill the same ones, ``None`` where a source has no such thi
 - ``machine``, ``cpu``, ``commit`` (git hash), ``env`` (ASV environment)
 - ``backend``, ``model``, ``path`` (inference path), ``config`` (what a fast path chose),
   ``batch_free`` (the path ignored ``batch_size``), ``workload``, ``batch_size``, ``n_images``,
-  ``weights_source`` ("trained" | "seeded-init")
+  ``weights_source`` ("trained" | "trained-subset": on fewer than 60,000 training images | "seeded-init")
 - ``benchmark`` (the tool's benchmark name), ``params`` (its parameters as text)
 - ``metric`` (e.g. params, hdf5_bytes, test_accuracy, eval_seconds, latency_s, images_per_s),
   ``stat`` (median, iqr, q1, q3, min, max, mean, stddev, or "value" for a single figure),

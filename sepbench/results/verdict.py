@@ -99,17 +99,25 @@ def predict_10k(df: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- the report's figures and claims
 
 
+# weights whose accuracy says nothing about the study's: untrained, or trained on a subset
+NOT_COMPARABLE_WEIGHTS = ("seeded-init", "trained-subset")
+
+
 def figures(df: pd.DataFrame) -> pd.DataFrame:
     """Single figures per machine, backend variant, model and metric (the study's metrics, sizes,
     ``predict_10k_seconds`` and ``paired_10k_seconds``), each from the preferred source.
 
-    Accuracy and loss of untrained (seeded-init) weights are left out: they say nothing about the claim.
+    Accuracy and loss of untrained (seeded-init) weights or of weights trained on a subset of the
+    training images are left out, as are evaluation times and accuracies over fewer than the 10,000 test
+    images: they are not the study's figures (the report marks them; see :data:`NOT_COMPARABLE_WEIGHTS`).
     """
     if df.empty:
         return df.assign(variant=pd.Series(dtype=object))
     d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
     d = d[is_inference(d)]
-    d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & (d["weights_source"] == "seeded-init"))]
+    d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & d["weights_source"].isin(NOT_COMPARABLE_WEIGHTS))]
+    partial = pd.to_numeric(d["n_images"], errors="coerce").lt(TEST_IMAGES) & d["workload"].eq("evaluate")
+    d = d[~(partial & d["metric"].isin(["eval_seconds", "test_accuracy", "test_loss"]))]
     d["variant"] = variant(d)
     # eval_seconds at the study's batch size only (per-batch latency is the report's latency table)
     d = d[(d["metric"] != "eval_seconds") | d["batch_size"].isna() | (d["batch_size"] == EVAL_BATCH_SIZE)]

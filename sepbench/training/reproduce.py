@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as _dt
 import statistics
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 
 from sepbench.core.recipe import VARIANTS, Recipe
 from sepbench.core.spec import get_model_spec
+from sepbench.util.timer import time_calls
 
 MODEL_ORDER = ("regular", "separable")
 TABLE_METRICS = ("params", "hdf5_bytes", "float32_bytes", "test_loss", "test_accuracy", "eval_seconds")
@@ -86,9 +86,25 @@ def check_options(opts: ReproduceOptions) -> tuple[list[str], list[dict[str, str
     return run, skipped
 
 
+def trainer_for(backend: str) -> str:
+    """The backend whose trainer makes ``backend``'s weights: its own, or for an inference-only runtime
+    (ONNX Runtime, LiteRT) the first available of :data:`~sepbench.training.trainers.TRAINER_MODULES`."""
+    from impls.registry import unavailable_reason
+    from sepbench.training.trainers import TRAINER_MODULES
+
+    if backend in TRAINER_MODULES:
+        return backend
+    for name in TRAINER_MODULES:
+        if unavailable_reason(name) is None:
+            return name
+    raise ValueError(f"backend {backend!r} has no trainer and none of {', '.join(TRAINER_MODULES)} is available to train for it")
+
+
 def _train_or_load(backend: str, model: str, x: np.ndarray, y: np.ndarray, opts: ReproduceOptions, recipe: Recipe) -> dict[str, Any]:
     from sepbench.training import weights_cache as trained
     from sepbench.training.trainers import train
+
+    backend = trainer_for(backend)
 
     full = opts.limit is None
     if full and opts.use_cache:
@@ -100,6 +116,7 @@ def _train_or_load(backend: str, model: str, x: np.ndarray, y: np.ndarray, opts:
                 "iterations": int(weights.meta.get("iterations", 0) or 0),
                 "train_seconds": weights.meta.get("train_seconds"),
                 "source": "cache",
+                "trained_by": backend,
                 "final_loss": weights.meta.get("final_loss"),
             }
     result = train(backend, model, x, y, recipe, seed=opts.seed, progress=opts.progress)
@@ -111,6 +128,7 @@ def _train_or_load(backend: str, model: str, x: np.ndarray, y: np.ndarray, opts:
         "iterations": result.iterations,
         "train_seconds": result.seconds,
         "source": "trained",
+        "trained_by": backend,
         "final_loss": float(result.step_losses[-1]) if len(result.step_losses) else None,
     }
 
@@ -125,18 +143,21 @@ def _hdf5_bytes(trained_: dict[str, Any], recipe: Recipe, workdir: Path) -> int 
     return save_h5_with_optimizer(trained_["weights"], trained_["velocities"], trained_["iterations"], recipe, workdir / "model.h5")
 
 
-def measure(backend: str, model: str, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, opts: ReproduceOptions, recipe: Recipe, workdir: Path) -> dict[str, Any]:
-    """Train (or load) and measure one backend x model; returns a results row."""
+def measure(backend: str, model: str, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, opts: ReproduceOptions, recipe: Recipe,
+            workdir: Path, trained: dict[tuple[str, str], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Train (or load) and measure one backend x model; returns a results row.  ``trained`` keeps this
+    run's weights per (trainer, model), so runtimes that borrow a trainer do not train again."""
     from impls.registry import get_backend
 
-    t = _train_or_load(backend, model, x, y, opts, recipe)
+    trained = {} if trained is None else trained
+    key = (trainer_for(backend), model)
+    if key not in trained:
+        trained[key] = _train_or_load(backend, model, x, y, opts, recipe)
+    t = trained[key]
     m = get_backend(backend).build(t["weights"])
     m.evaluate(xt[:32], yt[:32], batch_size=32)  # warm-up (tracing, first-call costs), untimed
-    times, ev = [], None
-    for _ in range(opts.eval_repeats):
-        start = time.perf_counter()
-        ev = m.evaluate(xt, yt, batch_size=32)
-        times.append(time.perf_counter() - start)
+    timing = time_calls(lambda: m.evaluate(xt, yt, batch_size=32), repeat=opts.eval_repeats)
+    times, ev = list(timing.samples), timing.result
     suffix = type(m).native_suffixes[0]
     native = m.save_native(workdir / f"{backend}-{model}{suffix}")
     params = m.count_params()
@@ -157,6 +178,7 @@ def measure(backend: str, model: str, x: np.ndarray, y: np.ndarray, xt: np.ndarr
         "train_images": len(x),
         "epochs": recipe.epochs,
         "weights_source": t["source"],
+        "trained_by": t["trained_by"],
         "final_train_loss": t["final_loss"],
         "weights_sha256": t["weights"].fingerprint(),
     }
@@ -175,7 +197,7 @@ def figures_of(rows: list[dict[str, Any]], backend: str) -> dict[str, dict[str, 
 
 def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     """Configure threads, train and measure, decide the claims; returns the results document."""
-    from sepbench.core.claims import decide_claims
+    from sepbench.core.claims import decide_claims, not_comparable
     from sepbench.core.data import load_mnist
     from sepbench.machine.provenance import collect_provenance
     from sepbench.results.schema import make_results
@@ -187,16 +209,17 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     thread_warnings = _configure_threads(opts.threads, backends)
     x, y = load_mnist("train", opts.data_dir, limit=opts.limit)
     xt, yt = load_mnist("test", opts.data_dir, limit=opts.test_limit)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    trained: dict[tuple[str, str], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="sepbench-reproduce-") as tmp:
         for backend in backends:
             for model in opts.models:
-                rows.append(measure(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp)))
+                rows.append(measure(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp), trained))
     claims = {}
     for backend in backends:
         figs = figures_of(rows, backend)
         if all(m in figs.get("params", {}) for m in MODEL_ORDER):
-            claims[backend] = [c.as_dict() for c in decide_claims(figs)]
+            claims[backend] = [c.as_dict() for c in decide_claims(figs, not_comparable(len(x), len(xt)))]
     provenance = collect_provenance(
         opts.seed,
         extra={
@@ -279,23 +302,16 @@ def print_report(doc: dict[str, Any], console: Any = None) -> None:
         f"{doc['provenance'].get('reproduce', {}).get('train_images', '?')} training / {doc['provenance'].get('reproduce', {}).get('test_images', '?')} test images)",
         title_justify="left",
     )
-    table.add_column("metric")
+    # one column per source, each cell "regular / separable (sep/reg)": readable with five backends
+    table.add_column(" / ".join(models) + (" (sep/reg)" if len(models) == 2 else ""))
     for group in ("study", *backends):
-        for m in models:
-            table.add_column(f"{group}\n{m}", justify="right")
-        if len(models) == 2:
-            table.add_column(f"{group}\nsep/reg", justify="right")
+        table.add_column(group, justify="right")
     for metric in TABLE_METRICS:
         cells = [metric]
-        study = STUDY.get(metric, {})
-        cells += [_fmt(metric, study.get(m)) for m in models]
-        if len(models) == 2:
-            cells.append(_ratio(study) if study else "-")
-        for b in backends:
-            values = {r["model"]: r.get(metric) for r in rows if r["backend"] == b}
-            cells += [_fmt(metric, values.get(m)) for m in models]
-            if len(models) == 2:
-                cells.append(_ratio(values))
+        for b in ("study", *backends):
+            values = STUDY.get(metric, {}) if b == "study" else {r["model"]: r.get(metric) for r in rows if r["backend"] == b}
+            cell = " / ".join(_fmt(metric, values.get(m)) for m in models)
+            cells.append(f"{cell} ({_ratio(values)})" if len(models) == 2 and values else cell)
         table.add_row(*cells)
     console.print(table)
     claims = doc.get("claims") or {}
@@ -307,7 +323,7 @@ def print_report(doc: dict[str, Any], console: Any = None) -> None:
         ct.add_column("evidence")
         for b, verdicts in claims.items():
             for v in verdicts:
-                holds = {True: "yes", False: "NO", None: "undecided"}[v["holds"]]
+                holds = {True: "yes", False: "NO", None: "undecided"}[v["holds"]] if v.get("comparable", True) else "not comparable"
                 ct.add_row(b, v["claim"], holds, v["evidence"])
         console.print(ct)
     for w in doc.get("thread_warnings") or []:
