@@ -28,14 +28,6 @@ def test_compute_limit_rejects_negative_counts():
         compute_limit_seconds(-1, 10, 1e9)
 
 
-def test_the_timing_helpers_the_bench_suite_imports_from_here_are_the_timer_s():
-    """``tests/bench/conftest.py`` imports ``choose_rounds`` and ``time_once`` from extra_info."""
-    from sepbench.measure import extra_info
-    from sepbench.util import timer
-
-    assert extra_info.choose_rounds is timer.choose_rounds and extra_info.time_once is timer.time_once
-
-
 def test_roofline_probe_is_short_plausible_and_cached():
     r = roofline(gemm_size=256, stream_bytes=8 * 2**20, budget_s=0.2)
     assert r.gemm_flops > 1e8  # any machine that runs the suite does 0.1 GFLOP/s

@@ -62,7 +62,8 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 @pytest.fixture
 def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
-    from sepbench.measure.extra_info import choose_rounds, time_once, workload_extra_info
+    from sepbench.measure.extra_info import workload_extra_info
+    from sepbench.util.timer import choose_rounds, time_once
     from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
 
     def run(case: Case) -> dict[str, Any]:

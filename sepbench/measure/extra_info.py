@@ -3,8 +3,6 @@
 - :func:`roofline`: a short probe of this machine's float32 GEMM throughput (FLOP/s) and memory
   bandwidth (bytes/s), run once per process and thread count (about 1-2 s).
 - :func:`compute_limit_seconds`: the time the model's arithmetic needs at that throughput.
-- :func:`choose_rounds`, :func:`time_once`: re-exported from :mod:`sepbench.util.timer` (the one
-  timing utility), where the pytest-benchmark suite has imported them from.
 - :func:`workload_extra_info`: the agreed ``extra_info`` of one measured workload (see the keys
   in :data:`EXTRA_INFO_KEYS`), from the workload, its median time and its output.
 
@@ -23,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sepbench.util.timer import Timer, time_budgeted
-from sepbench.util.timer import choose_rounds as choose_rounds  # re-exported: tests/bench/conftest.py imports it from here
-from sepbench.util.timer import time_once as time_once  # re-exported, as choose_rounds
 
 if TYPE_CHECKING:  # pragma: no cover
     from sepbench.core.weights import PortableWeights
