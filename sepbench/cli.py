@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "reproduce", "bench_summary", "profile", "report", "regress")
+COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "train", "reproduce", "bench_summary", "profile", "report", "regress")
 
 
 class CliError(Exception):

@@ -24,9 +24,15 @@ def storage(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def head(storage: Path) -> list[str]:
-    """The arguments every run starts with: the storage, and the copy of the run in last-run.json."""
-    return [f"--benchmark-storage=file://{storage}", f"--benchmark-json={storage / 'last-run.json'}"]
+def head(storage: Path, train: bool = True) -> list[str]:
+    """The arguments every run starts with: the storage, the copy of the run in last-run.json, and
+    (the main job's default) training the weights that are not cached."""
+    return [f"--benchmark-storage=file://{storage}", f"--benchmark-json={storage / 'last-run.json'}", *(["--train-missing"] if train else [])]
+
+
+def test_no_train_keeps_the_latency_only_run(storage: Path) -> None:
+    assert bench_args(["--no-train", "--quick"], storage).pytest_args == [*head(storage, train=False), "--benchmark-autosave", "--quick"]
+    assert bench_args(["--train-missing"], storage).pytest_args.count("--train-missing") == 1
 
 
 def test_no_options_autosaves_the_run(storage: Path) -> None:

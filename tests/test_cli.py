@@ -44,3 +44,26 @@ def test_backends_command_lists_all():
     assert out.returncode == 0, out.stderr
     for name in ["numpy", "tensorflow", "torch", "onnxruntime", "litert"]:
         assert name in out.stdout
+
+
+def test_train_command_reuses_cached_weights_and_rejects_bad_models(tmp_path, monkeypatch, capsys, mnist_dir):
+    """`sepbench train` (the main job's first step) trains only what the cache lacks: an entry stored
+    by the real trainer is reported as cached, not trained again."""
+    from sepbench.cli import main
+    from sepbench.core.data import load_mnist
+    from sepbench.core.recipe import DEFAULT_RECIPE
+    from sepbench.training.trainers import shared_trainer, train
+    from sepbench.training.weights_cache import store
+
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    x, y = load_mnist("train", mnist_dir, limit=256)
+    path = store(train(shared_trainer(), "separable", x, y, DEFAULT_RECIPE, seed=0, progress=False))  # the recipe on 256 images
+    before = path.stat().st_mtime_ns
+    assert main(["train", "--models", "separable", "--no-progress", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "cached" in out and "separable" in out and shared_trainer() in out
+    assert path.stat().st_mtime_ns == before  # not trained again
+    assert main(["train", "--models", "resnet"]) == 2
+    assert "resnet" in capsys.readouterr().err
+    assert main(["train", "--models", ","]) == 2
+    assert "names no model" in capsys.readouterr().err

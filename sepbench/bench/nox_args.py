@@ -30,6 +30,7 @@ class BenchArgs:
 
     pytest_args: list[str]
     compare: str | None
+    train: bool = True  # run `sepbench train` first (the weights that are not cached)
 
 
 def _is_value(args: list[str]) -> bool:
@@ -40,16 +41,21 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str]) -> Bench
     """Split ``nox -s bench -- ...`` into pytest arguments; resolve ``--compare`` to a saved run file in ``storage``.
 
     Every run is also written to ``<storage>/last-run.json``. It is autosaved unless ``--save-as NAME``
-    names it or it is compared (a regressed run must not become the next baseline).
+    names it or it is compared (a regressed run must not become the next baseline).  Weights that are
+    not cached are trained first (``--train-missing``, once, then cached) unless ``--no-train`` is given:
+    the main job answers the accuracy claim too.
     """
     args = list(posargs)
     out: list[str] = []
     compare: str | None = None
     threshold = DEFAULT_FAIL_THRESHOLD
     save: list[str] | None = None  # None: the default (see the docstring)
+    train = True
     while args:
         arg = args.pop(0)
-        if arg == "--compare":
+        if arg == "--no-train":
+            train = False
+        elif arg == "--compare":
             name = args.pop(0) if _is_value(args) else None
             try:
                 compare = str(find_run(storage, name))
@@ -68,10 +74,11 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str]) -> Bench
     if save is None:
         save = [] if compare else ["--benchmark-autosave"]
     # this run, saved or not, also goes to <storage>/last-run.json for the summary
-    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", *save, *out]
+    train_args = ["--train-missing"] if train and "--train-missing" not in out else []
+    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", *train_args, *save, *out]
     if compare:
         out += [f"--benchmark-compare={compare}", f"--benchmark-compare-fail={threshold}"]
-    return BenchArgs(out, compare)
+    return BenchArgs(out, compare, train)
 
 
 def pop_option(args: Sequence[str], name: str) -> tuple[str | None, list[str]]:

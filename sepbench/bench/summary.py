@@ -18,7 +18,7 @@ def summary_lines(opts: BenchOptions) -> list[str]:
     if seeded:
         lines.append(
             f"weights: seeded init (untrained) for {', '.join(seeded)}: latency is valid, accuracy is not "
-            "(cache trained weights first, or pass --train-missing)"
+            "(`nox -s bench` trains what is missing unless --no-train; with pytest directly, pass --train-missing)"
         )
     if opts.inject_delay:
         lines.append(f"TEST ONLY: every timed call was slowed by {opts.inject_delay} s (--inject-delay)")

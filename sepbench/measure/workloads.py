@@ -21,18 +21,20 @@ TEST_IMAGES = 10_000
 
 
 def weights_for(backend: str, model: str, seed: int = 0, allow_train: bool = False) -> tuple[PortableWeights, str]:
-    """Trained weights from the cache when present (else trained now if ``allow_train``), else seeded init.
+    """The trained weights every backend shares (made by the fastest trainer,
+    :func:`sepbench.training.trainers.shared_trainer`) from the cache when present, else trained now
+    if ``allow_train``, else seeded init.  ``backend`` is the one that will run them (any backend).
 
     Returns the weights and where they came from: ``"trained"`` or ``"seeded-init"`` (untrained:
     fine for latency, meaningless for accuracy).
     """
-    try:
-        from sepbench.training.weights_cache import load_trained_weights, train_and_cache
-    except ImportError:  # training not available in this build
-        return init_weights(model, seed), "seeded-init"
-    weights = load_trained_weights(model, backend, seed=seed)
+    from sepbench.training.trainers import shared_trainer
+    from sepbench.training.weights_cache import load_trained_weights, train_and_cache
+
+    trainer = shared_trainer()
+    weights = load_trained_weights(model, trainer, seed=seed)
     if weights is None and allow_train:
-        weights = train_and_cache(model, backend, seed=seed)
+        weights = train_and_cache(model, trainer, seed=seed)
     if weights is None:
         return init_weights(model, seed), "seeded-init"
     return weights, "trained"

@@ -86,23 +86,9 @@ def check_options(opts: ReproduceOptions) -> tuple[list[str], list[dict[str, str
     return run, skipped
 
 
-def trainer_for(backend: str) -> str:
-    """The backend whose trainer makes ``backend``'s weights: its own, or for an inference-only runtime
-    (ONNX Runtime, LiteRT) the first available of :data:`~sepbench.training.trainers.TRAINER_MODULES`."""
-    from impls.registry import unavailable_reason
-    from sepbench.training.trainers import TRAINER_MODULES
-
-    if backend in TRAINER_MODULES:
-        return backend
-    for name in TRAINER_MODULES:
-        if unavailable_reason(name) is None:
-            return name
-    raise ValueError(f"backend {backend!r} has no trainer and none of {', '.join(TRAINER_MODULES)} is available to train for it")
-
-
 def _train_or_load(backend: str, model: str, x: np.ndarray, y: np.ndarray, opts: ReproduceOptions, recipe: Recipe) -> dict[str, Any]:
     from sepbench.training import weights_cache as trained
-    from sepbench.training.trainers import train
+    from sepbench.training.trainers import train, trainer_for
 
     backend = trainer_for(backend)
 
@@ -148,6 +134,7 @@ def measure(backend: str, model: str, x: np.ndarray, y: np.ndarray, xt: np.ndarr
     """Train (or load) and measure one backend x model; returns a results row.  ``trained`` keeps this
     run's weights per (trainer, model), so runtimes that borrow a trainer do not train again."""
     from impls.registry import get_backend
+    from sepbench.training.trainers import trainer_for
 
     trained = {} if trained is None else trained
     key = (trainer_for(backend), model)
