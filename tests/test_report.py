@@ -346,7 +346,9 @@ def test_html_renders_in_headless_chromium(reproduce_dir: Path, bench_dir: Path,
     dom = proc.stdout
     n_tables = sum(1 for s in report.sections.values() if s.shown is not None)
     assert n_tables >= 8
-    assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables}"' in dom, dom[:500] + "..." + proc.stderr[-1000:]
+    # every image decoded, every table has rows, and the first table on the page is the verdict
+    assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables} first=verdict"' in dom, dom[:500] + "..." + proc.stderr[-1000:]
+    assert dom.index('id="verdict"') < dom.index('id="plots"') < dom.index('id="matrix"')
     assert "8,586" in dom and "1,427" in dom
 
 

@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    verdict = report.sections["verdict"].shown
+    print_table("The verdict: the study's three claims per machine and backend path", list(verdict.columns), verdict.values.tolist())
     svm = report.sections["study_vs_measured"].shown
     print_table("The study vs our measurements", list(svm.columns), svm.values.tolist(), right_from=5)
-    cl = report.sections["claims"].shown
-    print_table("The study's claims per backend and machine", list(cl.columns), cl.values.tolist(), right_from=9)
     for note in report.missing:
         print(f"missing: {note}")
     print(f"report written to {args.output / 'index.html'} ({len(report.files)} files in {args.output})")

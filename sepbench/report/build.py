@@ -26,6 +26,10 @@ class NoResultsError(Exception):
     """No result file at all: the message says where the report looked and which commands write results."""
 
 
+# shown before the plots; every other section follows them (collapsed when long)
+LEAD_SECTIONS = ("verdict", "study_vs_measured")
+
+
 @dataclass
 class Report:
     loaded: Loaded
@@ -71,6 +75,11 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
 
 # the report's main sections in order: key (CSV stem), title, note, table of the tidy measurements, its display form
 MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]], ...] = (
+    ("verdict", "The verdict: the study's three claims, per machine and backend path",
+     "yes / NO / tie (within 5 %: not a speed-up) / not comparable (measured on less data than the study) / unknown (a figure is missing), "
+     "each with the figures that decide it. Size: parameters and file; speed: the study-style evaluate where the path has one, "
+     "else the separable/regular predict of the 10,000 test images measured in alternating pairs; accuracy: trained weights on all 10,000 test images.",
+     T.verdict, lambda d: d.fillna("")),
     ("study_vs_measured", "1. The study vs our measurements",
      "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
      "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 in seconds.",
@@ -175,5 +184,5 @@ def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path,
             (output / f"{key}.csv").unlink(missing_ok=True)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
-    files = write_outputs(output, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings)
+    files = write_outputs(output, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS)
     return Report(loaded, sections, missing, loaded.warnings, files)

@@ -27,28 +27,34 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def latency_plot(lat: pd.DataFrame, path: Path) -> Path | None:
-    """Median predict latency (ms per call) by backend and model, one panel per batch size; error bars span q1..q3."""
+    """Median predict latency (ms per call) by backend path and model, one panel per batch size;
+    horizontal bars on a log scale (Keras's per-call overhead is 100x a fast path's time: on a linear
+    axis every other bar vanishes), error bars span q1..q3."""
     if lat.empty:
         return None
-    lat = lat.assign(label=lat["backend"].astype(str) + np.where(lat["machine"].nunique() > 1, "\n" + lat["machine"].astype(str), ""))
+    lat = lat.assign(label=lat["backend"].astype(str) + np.where(lat["machine"].nunique() > 1, " @ " + lat["machine"].astype(str), ""))
     batches = sorted(lat["batch_size"].dropna().unique())
-    fig, axes = plt.subplots(1, len(batches), figsize=(max(4.5, 3.6 * len(batches)), 3.8), squeeze=False)
+    rows = lat["label"].nunique()
+    fig, axes = plt.subplots(1, len(batches), figsize=(max(5.0, 4.2 * len(batches)), 1.2 + 0.42 * rows), squeeze=False, sharey=True)
+    labels = sorted(lat["label"].unique())
+    y = np.arange(len(labels))
     for ax, batch in zip(axes[0], batches):
         sub = lat[lat["batch_size"] == batch]
-        labels = list(dict.fromkeys(sub["label"]))
-        x = np.arange(len(labels))
         for j, model in enumerate(("regular", "separable")):
             m = sub[sub["model"] == model].set_index("label").reindex(labels)
             med = m["median_s"].to_numpy(float) * 1000
             lo = np.clip(med - m["q1_s"].to_numpy(float) * 1000, 0, None)
             hi = np.clip(m["q3_s"].to_numpy(float) * 1000 - med, 0, None)
             err = np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
-            ax.bar(x + (j - 0.5) * 0.38, med, 0.38, yerr=err, capsize=3, label=model, color=COLORS[model])
-        ax.set_xticks(x, labels, fontsize=8)
+            ax.barh(y + (j - 0.5) * 0.38, med, 0.38, xerr=err, capsize=2, label=model, color=COLORS[model])
+        ax.set_xscale("log")
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.grid(axis="x", which="both", alpha=0.3)
         ax.set_title(f"batch {int(batch)}")
-    axes[0][0].set_ylabel("ms per predict call (median; bars q1-q3)")
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle("Predict latency by backend and model")
+        ax.set_xlabel("ms per predict call (log)")
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    fig.suptitle("Predict latency by backend path and model (median; bars q1-q3)")
     return _save(fig, path)
 
 

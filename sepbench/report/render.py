@@ -46,16 +46,19 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 <body data-report="sepbench">
 <h1>{{ title }}</h1>
 <p class="note">Built {{ built }} from {{ n_files }} result file(s). Study: {{ study_source }}. CSVs of every table sit beside this page.</p>
-{% if missing %}<h2>What is missing</h2><ul id="missing">{% for m in missing %}<li>{{ m | code }}</li>{% endfor %}</ul>{% endif %}
-{% if warnings %}<h2>Skipped files</h2><ul id="warnings">{% for w in warnings %}<li class="warn">{{ w }}</li>{% endfor %}</ul>{% endif %}
-{% for s in sections %}<h2 id="{{ s.key }}">{{ s.title }}</h2>
+{% macro section(s) %}<section data-section="{{ s.key }}"><h2 id="{{ s.key }}">{{ s.title }}</h2>
 {% if s.note %}<p class="note">{{ s.note | code }}</p>{% endif %}
-{% if s.html %}{{ s.html | safe }}{% endif %}
-<p class="note"><a href="{{ s.key }}.csv">{{ s.key }}.csv</a></p>
-{% endfor %}
-<h2>Plots</h2>
+{% if s.html and s.rows > 15 %}<details><summary>{{ s.rows }} rows</summary>{{ s.html | safe }}</details>
+{% elif s.html %}{{ s.html | safe }}{% endif %}
+<p class="note"><a href="{{ s.key }}.csv">{{ s.key }}.csv</a></p></section>
+{% endmacro %}
+{% for s in lead %}{{ section(s) }}{% endfor %}
+<h2 id="plots">Plots</h2>
 {% for p in plots %}<figure><img alt="{{ p.title }}" src="data:image/png;base64,{{ p.b64 }}"><figcaption class="note">{{ p.title }}</figcaption></figure>
 {% else %}<p class="note">No plots: nothing measured to plot.</p>{% endfor %}
+{% for s in rest %}{{ section(s) }}{% endfor %}
+{% if missing %}<h2>What is missing</h2><ul id="missing">{% for m in missing %}<li>{{ m | code }}</li>{% endfor %}</ul>{% endif %}
+{% if warnings %}<h2>Skipped files</h2><ul id="warnings">{% for w in warnings %}<li class="warn">{{ w }}</li>{% endfor %}</ul>{% endif %}
 <script>
 // self-check, readable in the DOM: every table has rows and every image decoded (naturalWidth > 0)
 window.addEventListener("load", function () {
@@ -63,7 +66,9 @@ window.addEventListener("load", function () {
   var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
   var tables = Array.prototype.slice.call(document.querySelectorAll("table.report"));
   var rows = tables.filter(function (t) { return t.querySelectorAll("tbody tr").length > 0; }).length;
-  document.body.setAttribute("data-check", "images=" + ok + "/" + imgs.length + " tables=" + rows + "/" + tables.length);
+  var first = tables.length ? tables[0].closest("[data-section]") : null;
+  document.body.setAttribute("data-check", "images=" + ok + "/" + imgs.length + " tables=" + rows + "/" + tables.length
+    + " first=" + (first ? first.getAttribute("data-section") : "none"));
 });
 </script>
 </body></html>
@@ -92,28 +97,36 @@ def _md_table(df: pd.DataFrame) -> str:
 
 
 def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_files: int, sections: list[Section],
-                  plots: list[tuple[str, Path]], missing: list[str], warnings: list[str]) -> dict[str, Path]:
-    """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name."""
+                  plots: list[tuple[str, Path]], missing: list[str], warnings: list[str], lead: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name.
+
+    The page opens with the ``lead`` sections (the verdict), then the plots, then the other sections
+    (long tables collapsed), then what is missing and what was skipped.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for s in sections:
         written[f"{s.key}.csv"] = atomic_write_text(out_dir / f"{s.key}.csv", s.raw.to_csv(index=False))
     plot_items = [{"title": t, "b64": base64.b64encode(p.read_bytes()).decode("ascii"), "file": p.name} for t, p in plots]
+    shown = [{"key": s.key, "title": s.title, "note": s.note, "rows": len(s.shown) if s.shown is not None else 0,
+              "html": _html_table(s.shown) if s.shown is not None else ""} for s in sections]
     html = HTML.render(
         title=title, built=built, study_source=study_source, n_files=n_files, missing=missing, warnings=warnings,
-        sections=[{"key": s.key, "title": s.title, "note": s.note,
-                   "html": _html_table(s.shown) if s.shown is not None else ""} for s in sections], plots=plot_items,
+        lead=[s for s in shown if s["key"] in lead], rest=[s for s in shown if s["key"] not in lead], plots=plot_items,
     )
     written["index.html"] = atomic_write_text(out_dir / "index.html", html)
     md = [f"# {title}", "", f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]
+    ordered = [s for s in sections if s.key in lead] + [None] + [s for s in sections if s.key not in lead]  # None: the plots
+    for s in ordered:
+        if s is None:
+            md += ["## Plots", ""] + [f"![{p['title']}]({p['file']})" for p in plot_items] + [""]
+            continue
+        md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else [])
+        md += ([_md_table(s.shown), ""] if s.shown is not None else []) + [f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
     if missing:
         md += ["## What is missing", "", *[f"- {m}" for m in missing], ""]
     if warnings:
         md += ["## Skipped files", "", *[f"- {w}" for w in warnings], ""]
-    for s in sections:
-        md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else []) + ([_md_table(s.shown),
-                                                                           ""] if s.shown is not None else []) + [ f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
-    md += ["## Plots", ""] + [f"![{p['title']}]({p['file']})" for p in plot_items] + [""]
     written["report.md"] = atomic_write_text(out_dir / "report.md", "\n".join(md))
     for _, p in plots:
         written[p.name] = p

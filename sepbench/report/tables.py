@@ -7,6 +7,7 @@ only lays them out."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -57,6 +58,42 @@ def claims(df: pd.DataFrame) -> pd.DataFrame:
         rows += [{"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds,
                   "evidence": v.evidence} for v in decide_claims(figs)]
     return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
+
+
+VERDICT_COLUMNS = {"smaller": "smaller?", "faster": "faster?", "small_accuracy_cost": "a little accuracy?"}
+
+
+def verdict_word(holds: object, evidence: str) -> str:
+    """yes / NO / tie / not comparable / unknown: how a claim stands, in one word."""
+    if holds is None or (isinstance(holds, float) and pd.isna(holds)):
+        return "not comparable" if str(evidence).startswith("not comparable") else "unknown"
+    if not holds:
+        return "tie" if "a tie" in str(evidence) else "NO"
+    return "yes"
+
+
+_RATIO = re.compile(r"(params|hdf5_bytes|native_bytes|eval|predict 10k, paired|predict 10k) [^()]*\(([\d.]+x)")
+_POINTS = re.compile(r"\(([+-][\d.]+ points)")
+
+
+def short_evidence(evidence: str) -> str:
+    """The deciding figures of a claim's evidence in a few words: ``params 0.166x, hdf5_bytes 0.465x``,
+    ``eval 0.78x``, ``-1.48 points``; the evidence itself when it holds no figure (``test accuracy missing``)."""
+    parts = [f"{label} {ratio}" for label, ratio in _RATIO.findall(evidence)] + _POINTS.findall(evidence)
+    return ", ".join(parts) or str(evidence)
+
+
+def verdict(df: pd.DataFrame) -> pd.DataFrame:
+    """The answer first: one row per machine and backend path (the study's own first), one column per
+    claim, each cell the verdict and the figure that decides it (from :func:`claims`)."""
+    long = claims(df)
+    rows = []
+    for (machine, backend), sub in long.groupby(["machine", "backend"], sort=False, dropna=False):
+        row = {"machine": machine, "backend": backend}
+        for r in sub.itertuples():
+            row[VERDICT_COLUMNS[r.claim]] = f"{verdict_word(r.holds, r.evidence)} ({short_evidence(r.evidence)})"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["machine", "backend", *VERDICT_COLUMNS.values()])
 
 
 MATRIX_METRICS = ("params", "macs_per_image", "float32_bytes", "hdf5_bytes", "native_bytes", "test_loss", "test_accuracy", "accuracy",
