@@ -14,6 +14,7 @@ import nox
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
 from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
+from sepbench.machine.fingerprint import machine_name  # noqa: E402
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
@@ -73,7 +74,7 @@ def bench(session: nox.Session) -> None:
     """
     storage = str(bench_storage())
     try:
-        parsed = bench_args(session.posargs, storage)  # bad options fail before the install
+        parsed = bench_args(session.posargs, storage, machine_name())  # bad options fail before the install
     except NoxArgsError as exc:
         session.error(str(exc))
     pytest_args, compare = parsed.pytest_args, parsed.compare

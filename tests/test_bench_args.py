@@ -127,3 +127,27 @@ def test_the_parser_imports_only_the_standard_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_compare_looks_only_at_this_machines_runs(storage: Path) -> None:
+    """A baseline saved on other hardware is not comparable: the gate says so instead of comparing."""
+    with pytest.raises(NoxArgsError, match=r"found no saved run .* under .*/xeon-f6m207-2c-avx512-24g; runs exist for other machines "
+                                           r"\(Linux-CPython-3.11-64bit\), but a baseline from other hardware is not comparable"):
+        bench_args(["--compare"], storage, machine="xeon-f6m207-2c-avx512-24g")
+    assert bench_args(["--compare"], storage, machine="Linux-CPython-3.11-64bit").compare.endswith("0003_20250102_000000.json")
+
+
+def test_a_bench_run_is_saved_under_the_machines_hardware_name(tmp_path: Path, mnist_dir: Path) -> None:
+    """Real pytest-benchmark storage: the folder is the name the report and ASV use, not Linux-CPython-3.11-64bit."""
+    import os
+    import subprocess
+    import sys
+
+    from sepbench.machine.fingerprint import machine_name
+
+    cmd = [sys.executable, "-m", "pytest", "tests/bench/test_bench.py::test_predict[numpy-regular-default-b32-n32]", "--backends", "numpy",
+           "--threads", "1", "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-storage=file://{tmp_path}", "--benchmark-autosave"]
+    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "SEPBENCH_MACHINE": ""})
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert [p.parent.name for p in tmp_path.glob("*/0001_*.json")] == [machine_name()]

@@ -37,9 +37,10 @@ def _is_value(args: list[str]) -> bool:
     return bool(args) and not args[0].startswith("-")
 
 
-def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str]) -> BenchArgs:
+def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine: str | None = None) -> BenchArgs:
     """Split ``nox -s bench -- ...`` into pytest arguments; resolve ``--compare`` to a saved run file in ``storage``.
 
+    ``--compare`` looks only among the runs of ``machine`` (this machine's hardware name; ``None``: any).
     Every run is also written to ``<storage>/last-run.json``. It is autosaved unless ``--save-as NAME``
     names it or it is compared (a regressed run must not become the next baseline).  Weights that are
     not cached are trained first (``--train-missing``, once, then cached) unless ``--no-train`` is given:
@@ -58,7 +59,7 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str]) -> Bench
         elif arg == "--compare":
             name = args.pop(0) if _is_value(args) else None
             try:
-                compare = str(find_run(storage, name))
+                compare = str(find_run(storage, name, machine))
             except NoSavedRunError as exc:
                 raise NoxArgsError(f"--compare: {exc}") from None
         elif arg == "--fail-threshold":

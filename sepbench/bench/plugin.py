@@ -40,6 +40,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OPTIONS_KEY] = opts
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark made its session
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Saved runs go under the machine's hardware name (the name the report and ASV use), not
+    pytest-benchmark's ``Linux-CPython-3.11-64bit``, which is the same for every x86 machine."""
+    from sepbench.machine.fingerprint import machine_name
+
+    bench = getattr(session.config, "_benchmarksession", None)  # pytest-benchmark keeps no public handle on it
+    if bench is not None and getattr(bench, "storage", None) is not None and hasattr(bench.storage, "default_machine_id"):
+        bench.machine_id = bench.storage.default_machine_id = machine_name()
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize each ``*_case`` fixture with its cases; a backend that cannot load here is skipped, saying why."""
     for kind, fixture in KIND_FIXTURES.items():

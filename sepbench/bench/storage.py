@@ -29,8 +29,8 @@ def last_run_path(storage: str | os.PathLike[str]) -> Path:
     return Path(storage) / "last-run.json"
 
 
-def saved_runs(storage: str | os.PathLike[str], name: str | None = None) -> list[Path]:
-    """Saved run files under any machine folder of ``storage``, oldest first.
+def saved_runs(storage: str | os.PathLike[str], name: str | None = None, machine: str | None = None) -> list[Path]:
+    """Saved run files under the folder of ``machine`` (default: any machine folder) of ``storage``, oldest first.
 
     ``name``: only the runs saved as ``--save-as NAME``; a run number (``"3"`` -> ``0003_*``); or a
     path to one run file.
@@ -41,15 +41,20 @@ def saved_runs(storage: str | os.PathLike[str], name: str | None = None) -> list
         pattern = f"{int(name):04d}_*.json"
     else:
         pattern = f"*_{name}.json" if name else RUN_PATTERN
-    return sorted(Path(storage).glob(f"*/{pattern}"), key=lambda p: (p.name, str(p.parent)))
+    return sorted(Path(storage).glob(f"{machine or '*'}/{pattern}"), key=lambda p: (p.name, str(p.parent)))
 
 
-def find_run(storage: str | os.PathLike[str], name: str | None = None) -> Path:
-    """The newest saved run (saved as ``name`` if given); :class:`NoSavedRunError` if there is none."""
-    runs = saved_runs(storage, name)
+def find_run(storage: str | os.PathLike[str], name: str | None = None, machine: str | None = None) -> Path:
+    """The newest saved run (saved as ``name`` if given, on ``machine`` if given); :class:`NoSavedRunError`
+    if there is none, saying so when runs exist only for other machines (not comparable: other hardware)."""
+    runs = saved_runs(storage, name, machine)
     if not runs:
         what = f"run saved as {name!r}" if name else "saved run (NNNN_*.json)"
-        raise NoSavedRunError(f"found no {what} under {storage}; run `nox -s bench` (or `nox -s bench -- --save-as NAME`) first")
+        where = f"{storage}/{machine}" if machine else str(storage)
+        others = sorted({p.parent.name for p in saved_runs(storage, name)}) if machine else []
+        hint = (f"; runs exist for other machines ({', '.join(others)}), but a baseline from other hardware is not comparable"
+                if others else "")
+        raise NoSavedRunError(f"found no {what} under {where}{hint}; run `nox -s bench` (or `nox -s bench -- --save-as NAME`) first")
     return runs[-1]
 
 

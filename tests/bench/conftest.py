@@ -12,5 +12,6 @@ from sepbench.bench.plugin import (  # noqa: F401
     pytest_collection_modifyitems,
     pytest_configure,
     pytest_generate_tests,
+    pytest_sessionstart,
     pytest_terminal_summary,
 )
