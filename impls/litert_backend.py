@@ -14,13 +14,13 @@ batch; ``fast`` runs in its own chunks, the chunk size chosen by timing on the f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from impls.base import Backend, InferenceModel
+from impls.base import Backend
+from impls.file_runtime import INT8, FileRuntimeModel
 from sepbench.core.weights import PortableWeights
 from sepbench.util.timer import fastest
 
@@ -58,46 +58,30 @@ def build_flatbuffer(weights: PortableWeights, calibration: np.ndarray | None = 
     return bytes(converter.convert())
 
 
-class LiteRTModel(InferenceModel):
+class LiteRTModel(FileRuntimeModel):
     backend = "litert"
     native_suffixes = (".tflite",)
-    paths = ("default", "fast", "int8")
-    batch_free_paths = ("fast", "int8")
-    approximate_paths = ("int8",)
 
-    def __init__(self, weights: PortableWeights, threads: int | None) -> None:
-        super().__init__(weights)
-        self._threads = threads
-        self.set_weights(weights)
+    def _build_file(self, weights: PortableWeights, calibration: np.ndarray | None) -> bytes:
+        return build_flatbuffer(weights, calibration)
 
-    def _model_bytes(self, model: str) -> bytes:
-        if model == "int8" and self._int8 is None:
-            from sepbench.core.data import calibration_images
+    def _forget_runtime(self) -> None:
+        self._interpreters: dict[tuple[int, str], Interpreter] = {}
 
-            self._int8 = build_flatbuffer(self._weights, calibration_images())
-        return self._int8 if model == "int8" else self._bytes
-
-    def _interpreter_for(self, n: int, model: str = "float32") -> Interpreter:
+    def _interpreter_for(self, n: int, model: str) -> Interpreter:
         """An interpreter whose input holds ``n`` images (one per batch size, kept: resizing re-plans the graph)."""
         if (n, model) not in self._interpreters:
-            it = Interpreter(model_content=self._model_bytes(model), num_threads=self._threads)
+            it = Interpreter(model_content=self.model_file(model), num_threads=self._threads)
             it.resize_tensor_input(it.get_input_details()[0]["index"], [n, *self.spec.input_shape], strict=False)
             it.allocate_tensors()
             self._interpreters[n, model] = it
         return self._interpreters[n, model]
 
-    def _invoke(self, x: np.ndarray, model: str = "float32") -> np.ndarray:
+    def _run_chunk(self, x: np.ndarray, model: str) -> np.ndarray:
         it = self._interpreter_for(len(x), model)
         it.set_tensor(it.get_input_details()[0]["index"], x)
         it.invoke()
         return it.get_tensor(it.get_output_details()[0]["index"]).copy()
-
-    def _run(self, x: np.ndarray, chunk: int, model: str = "float32") -> np.ndarray:
-        outs = [self._invoke(x[i : i + chunk], model) for i in range(0, len(x), chunk)]
-        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
-
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        return self._invoke(x)
 
     def fast_config(self) -> dict[str, Any]:
         """The chunk (images per invoke) chosen by timing on this machine; XNNPACK is LiteRT's default delegate."""
@@ -115,28 +99,12 @@ class LiteRTModel(InferenceModel):
     def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """The full-integer int8 model (:func:`build_flatbuffer` calibrated on MNIST training images) in the
         fast path's chunks.  The first call quantizes (needs the MNIST training set)."""
-        return self._run(x, self.fast_config()["chunk"], "int8")
-
-    def _save_native_of(self, path: Path, of_path: str) -> None:
-        path.write_bytes(self._model_bytes("int8" if of_path in self.approximate_paths else "float32"))
-
-    def get_weights(self) -> PortableWeights:
-        return self._weights.copy()
-
-    def set_weights(self, weights: PortableWeights) -> None:
-        self._check_model(weights)
-        self._weights = weights.copy()
-        self._bytes = build_flatbuffer(self._weights)
-        self._interpreters: dict[tuple[int, str], Interpreter] = {}
-        self._int8: bytes | None = None
+        return self._run(x, self.fast_config()["chunk"], INT8)
 
     def count_params(self) -> int:
         """Parameters of the portable weights the flatbuffer was built from (its buffers also hold
         converter-made constants such as reshape shapes, which are not parameters)."""
         return self._weights.num_params
-
-    def _save_native(self, path: Path) -> None:
-        path.write_bytes(self._bytes)
 
 
 class LiteRTBackend(Backend):

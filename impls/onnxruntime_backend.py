@@ -14,6 +14,7 @@ chosen by timing on the first call (:meth:`OnnxModel.fast_config` says what was 
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from impls.base import Backend, InferenceModel
+from impls.base import Backend
+from impls.file_runtime import FLOAT32, INT8, FileRuntimeModel
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
 from sepbench.util.timer import fastest
@@ -106,27 +108,32 @@ def quantize_int8(float_model: bytes, calibration: np.ndarray) -> bytes:
             batch = next(self._batches, None)
             return None if batch is None else {INPUT: batch}
 
-    with tempfile.TemporaryDirectory(prefix="sepbench-onnx-int8-") as tmp:
-        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
-        src.write_bytes(float_model)
-        quantize_static(str(src), str(dst), Batches(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=False)
-        return dst.read_bytes()
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs a pre-processing tip through the root logger on every call
+    try:
+        with tempfile.TemporaryDirectory(prefix="sepbench-onnx-int8-") as tmp:
+            src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+            src.write_bytes(float_model)
+            quantize_static(str(src), str(dst), Batches(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8, per_channel=False)
+            return dst.read_bytes()
+    finally:
+        root.setLevel(level)
 
 
-class OnnxModel(InferenceModel):
+class OnnxModel(FileRuntimeModel):
     backend = "onnxruntime"
     native_suffixes = (".onnx",)
-    paths = ("default", "fast", "int8")
-    batch_free_paths = ("fast", "int8")
-    approximate_paths = ("int8",)
 
-    def __init__(self, weights: PortableWeights, threads: int | None) -> None:
-        super().__init__(weights)
-        self._threads = threads
-        self.set_weights(weights)
+    def _build_file(self, weights: PortableWeights, calibration: np.ndarray | None) -> bytes:
+        float_model = build_graph(self.spec, weights).SerializeToString()
+        return float_model if calibration is None else quantize_int8(float_model, calibration)
 
-    def _session(self, level: str = "all", model: str = "float32") -> ort.InferenceSession:
+    def _forget_runtime(self) -> None:
+        self._sessions: dict[tuple[str, str], ort.InferenceSession] = {}
+
+    def _session(self, level: str = "all", model: str = FLOAT32) -> ort.InferenceSession:
         if (level, model) not in self._sessions:
             options = ort.SessionOptions()
             options.graph_optimization_level = OPT_LEVELS[level]
@@ -135,31 +142,23 @@ class OnnxModel(InferenceModel):
             if self._threads:
                 options.intra_op_num_threads = self._threads
             options.log_severity_level = 3  # errors only: ONNX Runtime warns about unused initializers otherwise
-            self._sessions[level, model] = ort.InferenceSession(self._model_bytes(model), options, providers=["CPUExecutionProvider"])
+            self._sessions[level, model] = ort.InferenceSession(self.model_file(model), options, providers=["CPUExecutionProvider"])
         return self._sessions[level, model]
 
-    def _model_bytes(self, model: str) -> bytes:
-        if model == "int8" and self._int8 is None:
-            from sepbench.core.data import calibration_images
+    def _run_chunk(self, x: np.ndarray, model: str, level: str = "all") -> np.ndarray:
+        return self._session(level, model).run([OUTPUT], {INPUT: x})[0]
 
-            self._int8 = quantize_int8(self._bytes, calibration_images())
-        return self._int8 if model == "int8" else self._bytes
-
-    def _run(self, session: ort.InferenceSession, x: np.ndarray, chunk: int) -> np.ndarray:
-        outs = [session.run([OUTPUT], {INPUT: x[i : i + chunk]})[0] for i in range(0, len(x), chunk)]
+    def _run_at(self, x: np.ndarray, chunk: int, level: str, model: str = FLOAT32) -> np.ndarray:
+        outs = [self._run_chunk(x[i : i + chunk], model, level) for i in range(0, len(x), chunk)]
         return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        return self._session().run([OUTPUT], {INPUT: x})[0]
-
-    # ---- the fast path -----------------------------------------------------------------------
+    # ---- the fast path and int8 ----------------------------------------------------------------
     def fast_config(self) -> dict[str, Any]:
         """The graph optimisation level and chunk (images per session run) chosen by timing on this machine."""
         key = (self.spec.name, self._threads)
         if key not in _FAST_CHOICES:
             x = np.random.default_rng(0).random((TUNE_IMAGES, *self.spec.input_shape), dtype=np.float32)
-            candidates = {(level, chunk): (lambda s=self._session(level), c=chunk: self._run(s, x, c))
-                          for level in OPT_LEVELS for chunk in FAST_CHUNKS}
+            candidates = {(level, chunk): (lambda lv=level, c=chunk: self._run_at(x, c, lv)) for level in OPT_LEVELS for chunk in FAST_CHUNKS}
             choice = fastest(candidates, rounds=3, warmup=1)
             _FAST_CHOICES[key] = {"optimization": choice.winner[0], "chunk": choice.winner[1]}
         return dict(_FAST_CHOICES[key])
@@ -168,34 +167,18 @@ class OnnxModel(InferenceModel):
         """Same probabilities as ``default``, in the chunks and at the optimisation level chosen by timing
         (``batch_size`` is validated but not used).  The first call chooses (a few seconds)."""
         config = self.fast_config()
-        return self._run(self._session(config["optimization"]), x, config["chunk"])
+        return self._run_at(x, config["chunk"], config["optimization"])
 
     def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """The int8-quantized model (:func:`quantize_int8`, calibrated on MNIST training images) with the fast
         path's level and chunk.  The first call quantizes (needs the MNIST training set)."""
         config = self.fast_config()
-        return self._run(self._session(config["optimization"], "int8"), x, config["chunk"])
-
-    def _save_native_of(self, path: Path, of_path: str) -> None:
-        path.write_bytes(self._model_bytes("int8" if of_path in self.approximate_paths else "float32"))
-
-    # ---- weights -----------------------------------------------------------------------------
-    def get_weights(self) -> PortableWeights:
-        return self._weights.copy()
-
-    def set_weights(self, weights: PortableWeights) -> None:
-        self._check_model(weights)
-        self._weights = weights.copy()
-        self._bytes = build_graph(self.spec, self._weights).SerializeToString()
-        self._sessions: dict[tuple[str, str], ort.InferenceSession] = {}
-        self._int8: bytes | None = None
+        return self._run_at(x, config["chunk"], config["optimization"], INT8)
 
     def count_params(self) -> int:
-        model = onnx.load_from_string(self._bytes)
+        """Parameters as ONNX counts them: the elements of the float graph's initializers."""
+        model = onnx.load_from_string(self.model_file(FLOAT32))
         return int(sum(np.prod(t.dims) for t in model.graph.initializer))
-
-    def _save_native(self, path: Path) -> None:
-        path.write_bytes(self._bytes)
 
 
 class OnnxRuntimeBackend(Backend):

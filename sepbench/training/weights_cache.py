@@ -16,10 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sepbench.util.paths import cache_dir
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, WeightsError
+from sepbench.util.paths import cache_dir
 
 # modules whose source decides the trained weights, per backend (the inference modules are not
 # included: they only build the model and move weights, which the parity tests pin down)
@@ -70,26 +70,24 @@ def _opt_path(path: Path) -> Path:
     return path.with_name(path.name[: -len(".npz")] + ".opt.npz")
 
 
-def load_trained_weights(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
-    """The cached trained weights, or ``None`` when absent or unreadable (then: train again)."""
-    path = cache_path(model, backend, seed, recipe)
+def _load_or_none(path: Path) -> PortableWeights | None:
+    """The weights file at ``path``, or ``None`` when absent or unreadable (then: train again)."""
     if not path.exists():
         return None
     try:
         return PortableWeights.load(path)
     except WeightsError:
         return None
+
+
+def load_trained_weights(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
+    """The cached trained weights, or ``None`` when absent or unreadable (then: train again)."""
+    return _load_or_none(cache_path(model, backend, seed, recipe))
 
 
 def load_trained_velocities(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
     """The cached RMSprop velocities that go with :func:`load_trained_weights`, or ``None``."""
-    path = _opt_path(cache_path(model, backend, seed, recipe))
-    if not path.exists():
-        return None
-    try:
-        return PortableWeights.load(path)
-    except WeightsError:
-        return None
+    return _load_or_none(_opt_path(cache_path(model, backend, seed, recipe)))
 
 
 def store(result: Any) -> Path:

@@ -1,0 +1,75 @@
+"""What the deployment runtimes (ONNX Runtime, LiteRT) share: they run a model *file* built from the
+spec and the portable weights, in a float32 and an int8-quantized version.
+
+A subclass supplies :meth:`FileRuntimeModel._build_file` (the file's bytes, quantized when given
+calibration images) and :meth:`FileRuntimeModel._run_chunk` (one call of its runtime on a batch of
+the float32 or int8 model); this class keeps the files, saves each path's own native file, chunks
+the images and holds the weights.
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+
+import numpy as np
+
+from impls.base import InferenceModel
+from sepbench.core.weights import PortableWeights
+
+FLOAT32, INT8 = "float32", "int8"
+
+
+class FileRuntimeModel(InferenceModel):
+    """A model run from a file by a deployment runtime; ``int8`` is its post-training-quantized file."""
+
+    paths = ("default", "fast", INT8)
+    batch_free_paths = ("fast", INT8)
+    approximate_paths = (INT8,)
+
+    def __init__(self, weights: PortableWeights, threads: int | None) -> None:
+        super().__init__(weights)
+        self._threads = threads
+        self.set_weights(weights)
+
+    @abc.abstractmethod
+    def _build_file(self, weights: PortableWeights, calibration: np.ndarray | None) -> bytes:
+        """The model file holding ``weights``: float32, or int8 with ranges calibrated on ``calibration``."""
+
+    @abc.abstractmethod
+    def _run_chunk(self, x: np.ndarray, model: str) -> np.ndarray:
+        """Probabilities of one batch ``x`` by the ``model`` file (:data:`FLOAT32` or :data:`INT8`)."""
+
+    def _forget_runtime(self) -> None:
+        """Drop sessions / interpreters made from the old files (after new weights)."""
+
+    def model_file(self, model: str = FLOAT32) -> bytes:
+        """The bytes of the float32 or int8 file; the int8 one is made on first use, calibrated on
+        :func:`sepbench.core.data.calibration_images` (MNIST training images, never test images)."""
+        if model not in self._files:
+            from sepbench.core.data import calibration_images
+
+            self._files[model] = self._build_file(self._weights, calibration_images())
+        return self._files[model]
+
+    def _run(self, x: np.ndarray, chunk: int, model: str = FLOAT32) -> np.ndarray:
+        outs = [self._run_chunk(x[i : i + chunk], model) for i in range(0, len(x), chunk)]
+        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_chunk(x, FLOAT32)
+
+    def _save_native(self, path: Path) -> None:
+        path.write_bytes(self.model_file(FLOAT32))
+
+    def _save_native_of(self, path: Path, of_path: str) -> None:
+        path.write_bytes(self.model_file(INT8 if of_path in self.approximate_paths else FLOAT32))
+
+    def get_weights(self) -> PortableWeights:
+        return self._weights.copy()
+
+    def set_weights(self, weights: PortableWeights) -> None:
+        self._check_model(weights)
+        self._weights = weights.copy()
+        self._files: dict[str, bytes] = {FLOAT32: self._build_file(self._weights, None)}
+        self._forget_runtime()
