@@ -96,11 +96,14 @@ def bench(session: nox.Session) -> None:
 def reproduce(session: nox.Session) -> None:
     """Train both models in every backend on the full data and compare with the study (not CI).
 
-    Options after ``--`` go to ``sepbench reproduce`` (e.g. ``-- --backends torch --epochs 5``).
+    One seed in every trainer (the parity check) plus 5 seeds in the fastest trainer: accuracy with
+    95 % intervals (``--seeds N`` to change).  Options after ``--`` go to ``sepbench reproduce``
+    (e.g. ``-- --backends torch --epochs 5``).
     """
     _install(session)
     env = _env()
-    session.run("sepbench", "reproduce", *session.posargs, env=env)
+    seeds = [] if any(a == "--seeds" or a.startswith("--seeds=") for a in session.posargs) else ["--seeds", "5"]
+    session.run("sepbench", "reproduce", *seeds, *session.posargs, env=env)
 
 
 # ---- ASV: history per commit and machine ---------------------------------------------------------

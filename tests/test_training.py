@@ -309,3 +309,24 @@ def test_hdf5_holds_weights_and_the_trainers_optimizer_state(runs, tmp_path):
         assert int(f[it[0]][()]) == r.iterations == 100
     with pytest.raises(ValueError, match=".h5"):
         save_h5_with_optimizer(r.weights, r.velocities, r.iterations, r.recipe, tmp_path / "m.keras")
+
+
+def test_reproduce_with_seeds_reports_intervals_and_decides_accuracy_on_them(tmp_path, monkeypatch, capsys, mnist_dir):
+    """Three seeds in the fastest trainer on a subset: per-seed rows, intervals per model, and (a subset)
+    the accuracy claim 'not comparable' in every backend's claims."""
+    from sepbench.cli import main
+    from sepbench.results.schema import read_results
+
+    monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "seeds.json"
+    assert main(["reproduce", "--backends", "numpy", "--seeds", "3", "--limit", "640", "--epochs", "1", "--test-limit", "500",
+                 "--threads", "1", "--eval-repeats", "1", "--no-progress", "--output", str(out)]) == 0
+    assert "Test accuracy over 3 seeds" in capsys.readouterr().out
+    seeds = read_results(out)["seeds"]
+    assert seeds["seeds"] == [0, 1, 2] and len(seeds["per_seed"]) == 6
+    assert len({r["weights_sha256"] for r in seeds["per_seed"]}) == 6  # every seed trains other weights
+    acc = seeds["summary"]["models"]["separable"]["test_accuracy"]
+    assert acc["n"] == 3 and acc["low"] <= acc["mean"] <= acc["high"]
+    assert seeds["summary"]["claim"]["holds"] is None and "640 of the 60,000" in seeds["summary"]["claim"]["evidence"]
+    assert main(["reproduce", "--seeds", "0", "--limit", "32"]) == 2

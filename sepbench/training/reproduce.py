@@ -40,6 +40,7 @@ class ReproduceOptions:
     backends: list[str] | None = None  # None: every registered backend (unavailable ones skipped with a reason)
     models: list[str] = field(default_factory=lambda: list(MODEL_ORDER))
     seed: int = 0
+    seeds: int = 1  # > 1: also train seeds seed .. seed+seeds-1 in the fastest trainer, for accuracy with an interval
     epochs: int | None = None  # None: the recipe's
     threads: int | None = None  # None: all usable cores
     limit: int | None = None  # first N training images (None: all 60,000; only then the cache is used)
@@ -75,6 +76,8 @@ def check_options(opts: ReproduceOptions) -> tuple[list[str], list[dict[str, str
         raise ValueError(f"--seed must be >= 0, got {opts.seed}")
     if opts.eval_repeats < 1:
         raise ValueError("eval_repeats must be >= 1")
+    if opts.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {opts.seeds}")
     opts.recipe()
     run, skipped = [], []
     for b in dict.fromkeys(names):
@@ -202,11 +205,14 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
         for backend in backends:
             for model in opts.models:
                 rows.append(measure(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp), trained))
+    seeds = _seed_study(x, y, xt, yt, opts, recipe) if opts.seeds > 1 else None
     claims = {}
     for backend in backends:
         figs = figures_of(rows, backend)
         if all(m in figs.get("params", {}) for m in MODEL_ORDER):
             claims[backend] = [c.as_dict() for c in decide_claims(figs, not_comparable(len(x), len(xt)))]
+            if seeds is not None and "claim" in seeds["summary"]:  # several seeds: the accuracy claim stands on the interval
+                claims[backend] = [{**c, **seeds["summary"]["claim"]} if c["claim"] == "small_accuracy_cost" else c for c in claims[backend]]
     provenance = collect_provenance(
         opts.seed,
         extra={
@@ -225,9 +231,42 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     )
     doc = make_results("reproduce", rows, provenance, recipe.as_dict())
     doc["claims"] = claims
+    if seeds is not None:
+        doc["seeds"] = seeds
     doc["skipped"] = skipped
     doc["thread_warnings"] = thread_warnings
     return doc
+
+
+def _seed_study(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, opts: ReproduceOptions, recipe: Recipe) -> dict[str, Any]:
+    """Each model trained with ``opts.seeds`` seeds in the fastest trainer (cached on the full data),
+    evaluated on the test images: per-seed rows and :func:`sepbench.core.seed_stats.summarize_seeds`."""
+    from impls.registry import get_backend
+    from sepbench.core.claims import not_comparable
+    from sepbench.core.seed_stats import summarize_seeds
+    from sepbench.core.study import STUDY
+    from sepbench.training.trainers import shared_trainer
+
+    trainer = shared_trainer()
+    per_seed = []
+    for seed in range(opts.seed, opts.seed + opts.seeds):
+        for model in opts.models:
+            t = _train_or_load(trainer, get_model_spec(model).name, x, y, _with_seed(opts, seed), recipe)
+            ev = get_backend("numpy").build(t["weights"]).evaluate(xt, yt, batch_size=1000)
+            per_seed.append({"seed": seed, "model": model, "trainer": trainer, "test_accuracy": ev.accuracy, "test_loss": ev.loss,
+                             "weights_source": t["source"], "weights_sha256": t["weights"].fingerprint()})
+    summary = summarize_seeds(per_seed, STUDY)
+    subset = not_comparable(len(x), len(xt)).get("small_accuracy_cost")
+    if subset and "claim" in summary:
+        summary["claim"] = {"claim": "small_accuracy_cost", "holds": None, "comparable": False,
+                            "evidence": f"not comparable with the study: {subset}"}
+    return {"trainer": trainer, "seeds": list(range(opts.seed, opts.seed + opts.seeds)), "per_seed": per_seed, "summary": summary}
+
+
+def _with_seed(opts: ReproduceOptions, seed: int) -> ReproduceOptions:
+    from dataclasses import replace
+
+    return replace(opts, seed=seed)
 
 
 def _configure_threads(threads: int | None, backends: list[str]) -> list[str]:
@@ -313,7 +352,32 @@ def print_report(doc: dict[str, Any], console: Any = None) -> None:
                 holds = {True: "yes", False: "NO", None: "undecided"}[v["holds"]] if v.get("comparable", True) else "not comparable"
                 ct.add_row(b, v["claim"], holds, v["evidence"])
         console.print(ct)
+    if doc.get("seeds"):
+        _print_seeds(doc["seeds"], console)
     for w in doc.get("thread_warnings") or []:
         console.print(f"warning: {w}")
     for s in doc.get("skipped") or []:
         console.print(f"skipped backend {s['backend']}: {s['reason']}")
+
+
+def _print_seeds(seeds: dict[str, Any], console: Any) -> None:
+    """Accuracy over seeds: per model the mean with its 95 % interval beside the study's single figure,
+    then the paired cost and the claim decided on it."""
+    from rich.table import Table
+
+    summary = seeds["summary"]
+    table = Table(title=f"Test accuracy over {len(seeds['seeds'])} seeds ({seeds['trainer']} trainer; 95 % t intervals)", title_justify="left")
+    for col in ("model", "accuracy mean", "95 % interval", "sd", "loss mean (interval)", "study", "study vs ours", "per seed"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in summary["models"].items():
+        acc, loss = m["test_accuracy"], m["test_loss"]
+        per = " ".join(f"{r['test_accuracy']:.4f}" for r in seeds["per_seed"] if r["model"] == model)
+        z = m.get("study_z")
+        where = f"z {z:+.1f}, {m.get('seeds_below_study')} of {acc['n']} seeds below" if z is not None else "-"
+        table.add_row(model, f"{acc['mean']:.4f}", f"{acc['low']:.4f} - {acc['high']:.4f}", f"{acc['sd']:.4f}",
+                      f"{loss['mean']:.4f} ({loss['low']:.4f} - {loss['high']:.4f})", f"{m.get('study_accuracy') or 0:.4f}", where, per)
+    console.print(table)
+    if "claim" in summary:
+        c = summary["claim"]
+        word = {True: "yes", False: "NO"}.get(c["holds"], "not comparable")
+        console.print(f"a little accuracy (on the interval of regular - separable): {word}: {c['evidence']}")

@@ -1,0 +1,88 @@
+"""Accuracy over several training seeds: mean with a 95 % interval, the paired regular - separable
+difference, where the study's single figures fall, and the "a little accuracy" claim decided on the
+interval.  Pure Python (``statistics``): no framework, no SciPy.
+
+The study reports one run with no seed; our seed-to-seed spread is about a point for the separable
+model, so one seed cannot tell a 1.2-point cost from a 0.3-point one.  The interval can.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+# two-sided 95 % Student t quantiles t_{0.975, df}, df = 1..30 (beyond: the normal's 1.96)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+MAX_COST_POINTS = 5.0  # "a little": as sepbench.core.claims.MAX_ACCURACY_COST, in points
+
+
+def t975(df: int) -> float:
+    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (>= 1)."""
+    if df < 1:
+        raise ValueError(f"a t interval needs at least 2 values (df >= 1), got df={df}")
+    return _T975[df - 1] if df <= len(_T975) else 1.96
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean of ``n`` values with its 95 % t interval (``low``, ``high``) and the sample standard deviation."""
+
+    mean: float
+    low: float
+    high: float
+    sd: float
+    n: int
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def interval(values: Sequence[float]) -> Interval:
+    """Mean and 95 % Student t interval of ``values`` (at least two, all finite)."""
+    xs = [float(v) for v in values]
+    if len(xs) < 2 or not all(math.isfinite(v) for v in xs):
+        raise ValueError(f"an interval needs at least two finite values, got {values!r}")
+    mean, sd = statistics.fmean(xs), statistics.stdev(xs)
+    half = t975(len(xs) - 1) * sd / math.sqrt(len(xs))
+    return Interval(mean, mean - half, mean + half, sd, len(xs))
+
+
+def accuracy_cost_verdict(cost_points: Interval) -> tuple[bool | None, str]:
+    """The "a little accuracy" claim decided on the interval of regular - separable accuracy (points):
+    a cost inside (0, 5] points: yes; an interval containing 0: no measurable cost (``False``); else NO."""
+    span = f"{cost_points.mean:+.2f} points (95 % interval {cost_points.low:+.2f} to {cost_points.high:+.2f}, {cost_points.n} seeds)"
+    if cost_points.low > 0 and cost_points.high <= MAX_COST_POINTS:
+        return True, f"separable costs {span}: a little"
+    if cost_points.low <= 0 <= cost_points.high:
+        return False, f"no measurable cost: {span} contains 0"
+    return False, f"cost {span} is not 'a little' (outside (0, {MAX_COST_POINTS:g}] points)"
+
+
+def summarize_seeds(per_seed: Sequence[Mapping[str, object]], study: Mapping[str, Mapping[str, float]]) -> dict[str, object]:
+    """From rows ``{seed, model, test_accuracy, test_loss}``: per model the accuracy and loss intervals and
+    where the study's figure falls (its z-score against our seeds and how many seeds lie below it); the
+    paired regular - separable accuracy difference (points) and the claim decided on it."""
+    models = sorted({str(r["model"]) for r in per_seed})
+    out: dict[str, object] = {"models": {}}
+    for model in models:
+        rows = [r for r in per_seed if r["model"] == model]
+        acc = interval([float(r["test_accuracy"]) for r in rows])  # type: ignore[arg-type]
+        loss = interval([float(r["test_loss"]) for r in rows])  # type: ignore[arg-type]
+        study_acc = study.get("test_accuracy", {}).get(model)
+        entry: dict[str, object] = {"test_accuracy": acc.as_dict(), "test_loss": loss.as_dict(), "study_accuracy": study_acc}
+        if study_acc is not None:
+            entry["study_z"] = (study_acc - acc.mean) / acc.sd if acc.sd > 0 else None
+            entry["seeds_below_study"] = sum(float(r["test_accuracy"]) < study_acc for r in rows)  # type: ignore[arg-type]
+        out["models"][model] = entry  # type: ignore[index]
+    if {"regular", "separable"} <= set(models):
+        by_seed = {(r["seed"], r["model"]): float(r["test_accuracy"]) for r in per_seed}  # type: ignore[arg-type]
+        seeds = sorted({s for s, m in by_seed if (s, "regular") in by_seed and (s, "separable") in by_seed})
+        if len(seeds) >= 2:
+            cost = interval([100 * (by_seed[s, "regular"] - by_seed[s, "separable"]) for s in seeds])
+            holds, evidence = accuracy_cost_verdict(cost)
+            out["cost_points"] = cost.as_dict()
+            out["claim"] = {"claim": "small_accuracy_cost", "holds": holds, "evidence": evidence}
+    return out
