@@ -510,3 +510,26 @@ def test_a_subset_run_never_decides_speed_or_accuracy_against_the_study(tmp_path
     assert any("subset of MNIST" in m and "not comparable" in m for m in report.missing)
     tidy = pd.read_csv(tmp_path / "out" / "measurements.csv")  # the images each figure was measured on, never a default
     assert set(tidy.loc[tidy.source_kind.eq("reproduce"), "n_images"]) == {2000, 64}
+
+
+def test_accuracy_over_seeds_is_a_section_and_a_plot_of_points(tmp_path: Path) -> None:
+    """A `reproduce --seeds` result: the report's table holds each model's interval from the per-seed
+    accuracies (as sepbench.core.seed_stats computes it), and the plot shows them."""
+    from sepbench.core.seed_stats import interval
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results, write_results
+
+    accs = {"regular": [0.9131, 0.9127, 0.9142], "separable": [0.9009, 0.8991, 0.9020]}
+    per_seed = [{"seed": s, "model": m, "trainer": "numpy", "test_accuracy": a[s], "test_loss": 0.3, "weights_source": "cache"}
+                for m, a in accs.items() for s in range(3)]
+    doc = make_results("reproduce", [dict(r) for r in REPRODUCE_ROWS], collect_provenance(seed=0), recipe={"epochs": 20})
+    doc["seeds"] = {"trainer": "numpy", "seeds": [0, 1, 2], "per_seed": per_seed, "summary": {}}
+    write_results(tmp_path / "results" / "reproduce-20260101T000000Z.json", doc)
+    report = _build(tmp_path, [tmp_path / "results"])
+    table = report.sections["accuracy_seeds"].raw.set_index("model")
+    expected = interval(accs["separable"])
+    assert table.loc["separable", "seeds"] == 3 and table.loc["separable", "low"] == pytest.approx(expected.low)
+    assert table.loc["regular", "per_seed"] == "0.9131 0.9127 0.9142" and table.loc["regular", "study"] == STUDY["test_accuracy"]["regular"]
+    assert (tmp_path / "out" / "accuracy_seeds.png").stat().st_size > 0
+    claims = report.sections["claims"].raw
+    assert not claims["backend"].astype(str).str.contains("seeds").any()  # per-seed rows are no inference path

@@ -127,3 +127,24 @@ def history_plot(hist: pd.DataFrame, path: Path, max_lines: int = 12) -> Path | 
     ax.set_title("History over commits (ASV)")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _save(fig, path)
+
+
+def accuracy_seeds_plot(seeds: pd.DataFrame, path: Path) -> Path | None:
+    """Each seed's test accuracy as a point, the mean with its 95 % interval, and the study's single figure (a star)."""
+    if seeds.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for i, r in enumerate(seeds.itertuples()):
+        values = [float(v) for v in str(r.per_seed).split()]
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+        ax.scatter(i + np.asarray(jitter), values, s=22, color=COLORS.get(str(r.model), "gray"), alpha=0.8, label=f"{r.model}: seeds")
+        if pd.notna(r.low):
+            ax.errorbar(i + 0.28, r.mean, yerr=[[r.mean - r.low], [r.high - r.mean]], fmt="o", color="black", capsize=4, markersize=4)
+        if pd.notna(r.study):
+            ax.scatter([i + 0.28], [r.study], marker="*", s=140, color="crimson", zorder=3, label="study (one run)" if i == 0 else None)
+    ax.set_xticks(range(len(seeds)), [f"{r.model}" + (f"\n{r.machine}" if seeds["machine"].nunique() > 1 else "") for r in seeds.itertuples()])
+    ax.set_ylabel("test accuracy (fraction)")
+    ax.set_title("Test accuracy per seed (points), mean and 95 % interval (black), the study (star)", fontsize=9)
+    ax.margins(y=0.15)
+    ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)

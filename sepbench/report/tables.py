@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from sepbench.core.seed_stats import interval
 from sepbench.core.claims import decide_claims
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
 from sepbench.core.study import evaluate_steps as eval_steps
 from sepbench.results import verdict as V
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_SEEDS
 from sepbench.results.verdict import SINGLE_STATS, TEST_IMAGES, best, figures
 
 STUDY_METRICS = tuple(STUDY)  # params, hdf5_bytes, test_loss, test_accuracy, eval_seconds
@@ -358,3 +359,21 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
     table["source"] = [Path(str(s)).name for s in table["source_file"]]
     table["study_ratio"], table["mac_ratio"] = study_ratio("eval_seconds"), MAC_RATIO
     return table.reindex(columns=cols)
+
+
+def accuracy_over_seeds(df: pd.DataFrame) -> pd.DataFrame:
+    """``reproduce --seeds``: per machine and model the test accuracy over seeds (mean, 95 % t interval,
+    sd, n) beside the study's single figure, and each seed's accuracy (the newest such run)."""
+    cols = ["machine", "model", "seeds", "mean", "low", "high", "sd", "study", "per_seed"]
+    d = df[df["workload"].eq(WORKLOAD_SEEDS) & df["metric"].eq("test_accuracy")] if "workload" in df else df.iloc[0:0]
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    newest = d.sort_values("created").groupby("machine", dropna=False)["source_file"].last()
+    rows = []
+    for (machine, model), sub in d[d["source_file"].isin(newest.values)].groupby(["machine", "model"], sort=True, dropna=False):
+        values = sub.sort_values("params")["value"].tolist()
+        iv = interval(values) if len(values) >= 2 else None
+        rows.append({"machine": machine, "model": model, "seeds": len(values), "mean": iv.mean if iv else values[0],
+                     "low": iv.low if iv else None, "high": iv.high if iv else None, "sd": iv.sd if iv else None,
+                     "study": STUDY["test_accuracy"].get(model), "per_seed": " ".join(f"{v:.4f}" for v in values)})
+    return pd.DataFrame(rows, columns=cols)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.core.claims import FULL_TEST_IMAGES, FULL_TRAIN_IMAGES
-from sepbench.results.schema import ResultsError, validate_results
+from sepbench.results.schema import WORKLOAD_SEEDS, ResultsError, validate_results
 from sepbench.results.tidy import UNITS, to_float
 
 # row fields that name things rather than measure them
@@ -62,5 +62,25 @@ def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
             if key in _LABELS or number is None:
                 continue
             out.append({**base, "metric": key, "stat": "value", "value": number, "unit": UNITS.get(key, "")})
+    return out + _seed_rows(doc, labels, source)
+
+
+def _seed_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) -> list[dict[str, Any]]:
+    """``reproduce --seeds``: one ``test_accuracy`` / ``test_loss`` row per seed and model (workload ``seeds``)."""
+    seeds = doc.get("seeds") if isinstance(doc.get("seeds"), dict) else {}
+    per_seed = seeds.get("per_seed") if isinstance(seeds.get("per_seed"), list) else []
+    n_test = _count(((doc["provenance"].get("reproduce") or {}) if isinstance(doc["provenance"].get("reproduce"), dict) else {}).get("test_images"),
+                    FULL_TEST_IMAGES)
+    out = []
+    for r in per_seed:
+        if not isinstance(r, dict) or not r.get("model"):
+            continue
+        base = {**labels, "source_kind": "reproduce", "source_file": str(source), "backend": r.get("trainer"), "model": r["model"],
+                "path": "default", "workload": WORKLOAD_SEEDS, "batch_size": None, "n_images": n_test,
+                "weights_source": r.get("weights_source", "trained"), "params": f"seed={r.get('seed')}"}
+        for metric in ("test_accuracy", "test_loss"):
+            value = to_float(r.get(metric))
+            if value is not None:
+                out.append({**base, "metric": metric, "stat": "value", "value": value, "unit": UNITS.get(metric, "")})
     return out
 

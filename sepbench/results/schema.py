@@ -29,6 +29,7 @@ from sepbench.util.atomic import atomic_write_json
 # separable/regular cases (both models in one case)
 WORKLOAD_GRAPH_FORWARD = "graph-forward"
 WORKLOAD_PAIRED = "paired-predict"
+WORKLOAD_SEEDS = "seeds"  # reproduce --seeds: accuracy of the fastest trainer's weights per seed (no inference path)
 
 SCHEMA = "sepbench-results"
 VERSION = 1

@@ -15,14 +15,14 @@ import pandas as pd
 
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, ResultsError
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_SEEDS, ResultsError
 from sepbench.results.tidy import SOURCE_PRIORITY
 
 TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
 SINGLE_STATS = ("value", "median")  # the stats that are one figure of a benchmark
 # workloads that are no model's way to predict: the TensorFlow graph-forward case takes Keras's
 # evaluate apart, and a paired case times both models in one case
-NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED)
+NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_SEEDS)
 
 Figures = dict[str, dict[str, float]]  # metric -> model -> value, as sepbench.core.claims.decide_claims reads them
 
