@@ -330,3 +330,25 @@ def test_reproduce_with_seeds_reports_intervals_and_decides_accuracy_on_them(tmp
     assert acc["n"] == 3 and acc["low"] <= acc["mean"] <= acc["high"]
     assert seeds["summary"]["claim"]["holds"] is None and "640 of the 60,000" in seeds["summary"]["claim"]["evidence"]
     assert main(["reproduce", "--seeds", "0", "--limit", "32"]) == 2
+
+
+def test_reproduce_refuses_unwritable_outputs_before_training_and_never_overwrites(tmp_path, monkeypatch, capsys, mnist_dir):
+    """Results under a regular file, --output a folder: one clear error at once (no training); two runs
+    in the same second: two files."""
+    import time
+
+    from sepbench.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(blocker / "results"))
+    t0 = time.perf_counter()
+    assert main(["reproduce", "--backends", "numpy", "--limit", "320", "--epochs", "1", "--no-progress", "--threads", "1"]) == 2
+    assert "cannot create the folder" in capsys.readouterr().err and time.perf_counter() - t0 < 5  # refused before any training
+    monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(tmp_path / "results"))
+    assert main(["reproduce", "--backends", "numpy", "--limit", "32", "--output", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    from sepbench.training.reproduce import default_output_path
+
+    first, second = default_output_path(), default_output_path()
+    assert first != second and first.exists() and second.exists()  # reserved at once

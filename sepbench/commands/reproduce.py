@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from impls.registry import UnknownBackendError
     from sepbench.training.reproduce import ReproduceOptions, default_output_path, print_report, run_reproduce
     from sepbench.results.schema import write_results
+    from sepbench.util.atomic import check_writable
 
     opts = ReproduceOptions(
         backends=args.backends,
@@ -51,13 +52,22 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         data_dir=args.data_dir,
     )
+    # outputs are checked (and the result file's name reserved) before any training: an unwritable
+    # folder is said now, not after an hour of work
+    if args.output is not None:
+        check_writable(args.output)
+    path = default_output_path()
     try:
         doc = run_reproduce(opts)
     except UnknownBackendError as exc:
+        path.unlink(missing_ok=True)
         raise ValueError(str(exc)) from None
-    path = write_results(default_output_path(), doc)
+    except BaseException:
+        path.unlink(missing_ok=True)  # the reserved name: no empty result file is left behind
+        raise
+    print_report(doc)  # the table first: whatever happens to the files, the figures were shown
+    write_results(path, doc)
     if args.output is not None:
         write_results(args.output, doc)
-    print_report(doc)
     print(f"results written to {path}" + (f" and {args.output}" if args.output else ""))
     return 0

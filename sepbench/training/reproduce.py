@@ -285,10 +285,13 @@ def _configure_threads(threads: int | None, backends: list[str]) -> list[str]:
 
 
 def default_output_path() -> Path:
+    """A new, unique ``reproduce-<UTC time>.json`` in the results directory (reserved at once: two runs
+    finishing in the same second get two files)."""
+    from sepbench.util.atomic import unique_path
     from sepbench.util.paths import results_dir
 
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return results_dir() / f"reproduce-{stamp}.json"
+    return unique_path(results_dir(), f"reproduce-{stamp}", ".json")
 
 
 # ---- the printed table --------------------------------------------------------------------

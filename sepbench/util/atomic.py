@@ -11,13 +11,20 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     The temporary file keeps ``path``'s suffix (or ``suffix``) because some writers (Keras,
-    ``numpy.savez``) choose a format by it.  On error the temporary file is removed and ``path``
-    is untouched.
+    ``numpy.savez``) choose a format by it.  The file ends with the permissions a plain ``open``
+    would give under the user's umask (``mkstemp`` makes it 0600, which would hide results from
+    the group).  On error the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -26,10 +33,47 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class UnwritableError(ValueError):
+    """An output that cannot be written: said before any work starts, never after it."""
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Raise :class:`UnwritableError` unless a file can be written at ``path`` (its folder exists or can
+    be made, is writable, and ``path`` is not a folder); returns the path."""
+    target = Path(path)
+    if target.is_dir():
+        raise UnwritableError(f"{target} is a directory; give a file name (e.g. {target / 'results.json'})")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnwritableError(f"cannot create the folder for {target}: {exc.strerror or exc}") from None
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise UnwritableError(f"cannot write in {target.parent}: permission denied")
+    return target
+
+
+def unique_path(directory: str | os.PathLike[str], stem: str, suffix: str) -> Path:
+    """A new file ``<stem><suffix>`` in ``directory``, or ``<stem>-2<suffix>``, ``-3``... if taken; the
+    file is created (empty) at once, so two processes finishing in the same second never get the same
+    name.  Fill it with an atomic write."""
+    directory = Path(directory)
+    check_writable(directory / f"{stem}{suffix}")
+    for n in range(1, 10_000):
+        candidate = directory / f"{stem}{'' if n == 1 else f'-{n}'}{suffix}"
+        try:
+            with open(candidate, "x"):
+                return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{directory}: no free name for {stem}*{suffix} after 9,999 tries")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
