@@ -533,3 +533,29 @@ def test_accuracy_over_seeds_is_a_section_and_a_plot_of_points(tmp_path: Path) -
     assert (tmp_path / "out" / "accuracy_seeds.png").stat().st_size > 0
     claims = report.sections["claims"].raw
     assert not claims["backend"].astype(str).str.contains("seeds").any()  # per-seed rows are no inference path
+
+
+def test_report_output_never_touches_files_it_did_not_write(reproduce_dir: Path, tmp_path: Path) -> None:
+    """A user's files in the output folder survive a build; one that a build would overwrite stops it
+    before anything changes; files of the previous build that this one no longer makes are removed."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "history.csv").write_text("my own notes\n")
+    (out / "machines.csv").write_text("mine too\n")
+    _build(tmp_path, [reproduce_dir])
+    assert (out / "history.csv").read_text() == "my own notes\n" and (out / "machines.csv").read_text() == "mine too\n"
+    owned = set(json.loads((out / "sepbench-manifest.json").read_text())["files"])
+    assert "index.html" in owned and "history.csv" not in owned
+    (out / "stale.png").write_bytes(b"x")  # not the report's: left alone by the next build
+    before = (out / "index.html").read_bytes()
+    (out / "speed_ratio.png").unlink()
+    (out / "speed_ratio.png").write_bytes(b"the user's own plot")  # now a user's file where the report writes one
+    from sepbench.util.owned_dir import NotOwnedError
+
+    manifest = json.loads((out / "sepbench-manifest.json").read_text())
+    manifest["files"].remove("speed_ratio.png")
+    (out / "sepbench-manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(NotOwnedError, match="speed_ratio.png"):
+        _build(tmp_path, [reproduce_dir])
+    assert (out / "speed_ratio.png").read_bytes() == b"the user's own plot" and (out / "index.html").read_bytes() == before
+    assert (out / "stale.png").exists() and not [p for p in out.iterdir() if p.name.startswith(".sepbench-build")]

@@ -13,6 +13,7 @@ from sepbench.core.study import MAC_RATIO, STUDY_SOURCE
 from sepbench.report import fmt
 from sepbench.report import tables as T
 from sepbench.report.render import Section, write_outputs
+from sepbench.util.owned_dir import build_into
 from sepbench.results.sources import Loaded, load_all
 
 PRODUCERS = (
@@ -167,27 +168,23 @@ def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path,
     sections = _sections(df, hist)
     missing = missing_notes(loaded, hist)
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    pngs: list[tuple[str, Path]] = []
-    for title_, path in (
-        ("Predict latency by backend and model (median, error bars q1-q3)",
-         plots.latency_plot(sections["latency"].raw, output / "latency.png")),
-        ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, output / "accuracy_params.png")),
-        ("Test accuracy over training seeds", plots.accuracy_seeds_plot(T.accuracy_over_seeds(df), output / "accuracy_seeds.png")),
-        ("Separable / regular time per backend vs the MAC ratio",
-         plots.speed_ratio_plot(sections["ratios"].raw, output / "speed_ratio.png")),
-        ("History over commits (ASV)", plots.history_plot(hist, output / "history.png")),
-    ):
-        if path is not None:
-            pngs.append((title_, path))
-    produced = {p.name for _, p in pngs}
-    for stale in ("latency.png", "accuracy_params.png", "accuracy_seeds.png", "speed_ratio.png", "history.png"):
-        if stale not in produced:  # from an earlier build with more results
-            (output / stale).unlink(missing_ok=True)
-    for key in ("machines", "history"):
-        if key not in sections:
-            (output / f"{key}.csv").unlink(missing_ok=True)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
-    files = write_outputs(output, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS)
+    # built in a fresh folder, then moved in: only files this report owns (its manifest) are replaced
+    with build_into(output) as staging:
+        pngs: list[tuple[str, Path]] = []
+        for title_, path in (
+            ("Predict latency by backend and model (median, error bars q1-q3)",
+             plots.latency_plot(sections["latency"].raw, staging / "latency.png")),
+            ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, staging / "accuracy_params.png")),
+            ("Test accuracy over training seeds", plots.accuracy_seeds_plot(T.accuracy_over_seeds(df), staging / "accuracy_seeds.png")),
+            ("Separable / regular time per backend vs the MAC ratio",
+             plots.speed_ratio_plot(sections["ratios"].raw, staging / "speed_ratio.png")),
+            ("History over commits (ASV)", plots.history_plot(hist, staging / "history.png")),
+        ):
+            if path is not None:
+                pngs.append((title_, path))
+        staged = write_outputs(staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings,
+                               LEAD_SECTIONS)
+    files = {name: output / path.name for name, path in staged.items()} | {p.name: output / p.name for _, p in pngs}
     return Report(loaded, sections, missing, loaded.warnings, files)
