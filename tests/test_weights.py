@@ -64,7 +64,7 @@ def test_unreadable_files_rejected(tmp_path):
         PortableWeights.load(tmp_path / "none.npz")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip file")
-    with pytest.raises(WeightsError, match="not a readable .npz"):
+    with pytest.raises(WeightsError, match="is not an .npz archive"):
         PortableWeights.load(junk)
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, a=np.zeros(3))
@@ -76,3 +76,53 @@ def test_unreadable_files_rejected(tmp_path):
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(WeightsError, match="truncated.npz"):
         PortableWeights.load(truncated)
+
+
+def _npz_with(path, **arrays):
+    import numpy as np
+
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("case", ["npy", "text", "strings", "huge-header", "directory", "pickle"])
+def test_bad_weights_files_are_a_weights_error_naming_the_file(tmp_path, case):
+    """Every malformed file is a WeightsError naming it; none advises allow_pickle or lets MemoryError escape."""
+    import io
+    import json as _json
+    import pickle
+
+    import numpy as np
+
+    from sepbench.core.weights import META_KEY
+
+    path = tmp_path / "w.npz"
+    if case == "npy":
+        with open(path, "wb") as fh:
+            np.save(fh, np.zeros(3, np.float32))
+    elif case == "text":
+        path.write_text("regular weights, trust me\n")
+    elif case == "pickle":
+        path.write_bytes(pickle.dumps({"conv1/kernel": [1, 2, 3]}))
+    elif case == "strings":
+        meta = np.array(_json.dumps({"format": "sepbench-portable-weights", "version": 1, "model": "regular"}))
+        _npz_with(path, **{META_KEY: meta, "conv1/kernel": np.array(["a", "b"])})
+    elif case == "huge-header":
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": (1_000_000, 1_000_000)})
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("conv1.npy", buf.getvalue() + b"\0" * 64)
+        assert path.stat().st_size < 1000
+    elif case == "directory":
+        path.mkdir()
+    with pytest.raises(WeightsError, match=str(path)) as info:
+        PortableWeights.load(path)
+    assert "allow_pickle" not in str(info.value)
+
+
+def test_init_weights_needs_a_seed():
+    for seed in (None, -1, 1.5, True):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            init_weights("regular", seed)

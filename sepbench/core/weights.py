@@ -17,6 +17,7 @@ import json
 import math
 import os
 import zipfile
+from typing import Any
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,13 +108,16 @@ class PortableWeights(Mapping[str, np.ndarray]):
     def load(cls, path: str | os.PathLike[str]) -> "PortableWeights":
         """Read a file written by :meth:`save`; any problem raises :class:`WeightsError`."""
         path = Path(path)
+        if not path.is_file():
+            raise WeightsError(f"weights file {path} does not exist" + (" (it is a directory)" if path.is_dir() else ""))
+        if not zipfile.is_zipfile(path):  # a .npy, a text file, a pickle: say what it is not, never hint at allow_pickle
+            raise WeightsError(f"weights file {path} is not an .npz archive (a zip of .npy arrays written by PortableWeights.save)")
         try:
             with np.load(path, allow_pickle=False) as npz:
+                _check_sizes(path, npz)
                 entries = {k: npz[k] for k in npz.files}
-        except FileNotFoundError:
-            raise WeightsError(f"weights file {path} does not exist") from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise WeightsError(f"weights file {path} is not a readable .npz: {exc}") from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError, TypeError) as exc:
+            raise WeightsError(f"weights file {path} is not a readable .npz: {type(exc).__name__}: {exc}") from None
         if META_KEY not in entries:
             raise WeightsError(f"weights file {path} has no {META_KEY} entry: not a sepbench portable weights file")
         try:
@@ -128,6 +132,22 @@ class PortableWeights(Mapping[str, np.ndarray]):
             return cls(model, entries, meta)
         except (WeightsError, KeyError) as exc:
             raise WeightsError(f"weights file {path}: {exc}") from None
+
+
+MAX_TENSOR_BYTES = 64 * 2**20  # far above any model here (the regular one holds 34 KB); a header claiming more is corrupt
+
+
+def _check_sizes(path: Path, npz: Any) -> None:
+    """Refuse, before reading, an array whose header claims more than :data:`MAX_TENSOR_BYTES` or a non-numeric dtype."""
+    for name in npz.files:
+        with npz.zip.open(f"{name}.npy") as member:
+            version = np.lib.format.read_magic(member)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(member)
+        if name != META_KEY and dtype.kind not in "fiu":
+            raise WeightsError(f"weights file {path}: tensor {name!r} holds {dtype} values, not numbers")
+        if math.prod(shape) * dtype.itemsize > MAX_TENSOR_BYTES:
+            raise WeightsError(f"weights file {path}: tensor {name!r} claims shape {shape} ({math.prod(shape) * dtype.itemsize:,} bytes): corrupt")
 
 
 def validate_tensors(spec: ModelSpec, tensors: Mapping[str, np.ndarray]) -> None:
@@ -167,7 +187,10 @@ def glorot_uniform(shape: Shape, rng: np.random.Generator) -> np.ndarray:
 
 
 def init_weights(model: str | ModelSpec, seed: int) -> PortableWeights:
-    """Keras-default initial weights for ``model``, determined by ``seed`` alone."""
+    """Keras-default initial weights for ``model``, determined by ``seed`` alone (a non-negative int:
+    ``None`` would silently draw from the OS and record nothing reproducible)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     spec = get_model_spec(model)
     rng = np.random.Generator(np.random.PCG64(seed))
     tensors: dict[str, np.ndarray] = {}
