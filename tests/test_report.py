@@ -559,3 +559,20 @@ def test_report_output_never_touches_files_it_did_not_write(reproduce_dir: Path,
         _build(tmp_path, [reproduce_dir])
     assert (out / "speed_ratio.png").read_bytes() == b"the user's own plot" and (out / "index.html").read_bytes() == before
     assert (out / "stale.png").exists() and not [p for p in out.iterdir() if p.name.startswith(".sepbench-build")]
+
+
+def test_impossible_figures_are_rejected_with_a_warning_not_shown_as_measurements(tmp_path: Path) -> None:
+    """Negative seconds, accuracy 7.5, params -1, a zero median: rejected and named; the rest still reported."""
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results, write_results
+
+    rows = [dict(r) for r in REPRODUCE_ROWS if r["backend"] == "numpy"]
+    rows[0].update(eval_seconds=-0.4, test_accuracy=7.5)
+    rows[1].update(params=-1, test_loss=float("inf"))
+    write_results(tmp_path / "results" / "reproduce-20260101T000000Z.json",
+                  make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 20}))
+    report = _build(tmp_path, [tmp_path / "results"])
+    assert any("rejected 3 impossible figure(s)" in w and "test_accuracy = 7.5 fraction" in w for w in report.warnings), report.warnings
+    df = report.loaded.measurements
+    assert not ((df["metric"] == "eval_seconds") & (df["value"] <= 0)).any() and df.loc[df["metric"] == "test_accuracy", "value"].le(1).all()
+    assert (df["metric"] == "hdf5_bytes").sum() == 2  # the plausible figures of the same rows are kept

@@ -90,6 +90,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ResultsError(f"{path}: cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: JSON nested too deeply to be a result file") from None
 
 
 def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:

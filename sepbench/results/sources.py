@@ -77,6 +77,8 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
         warnings.extend(a_warn)
         files["asv"].extend(a_read)
     looked = [Path(d) for d in [*results_dirs, *asv_dirs]]
+    rows, rejected = tidy.drop_implausible(rows)
+    warnings.extend(rejected)
     return Loaded(tidy.frame(rows), files, warnings, looked)
 
 

@@ -16,6 +16,7 @@ Columns (all loaders fill the same ones, ``None`` where a source has no such thi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -74,12 +75,61 @@ SOURCE_PRIORITY: dict[str, int] = {"reproduce": 0, "pytest-benchmark": 1, "asv":
 
 
 def to_float(value: Any) -> float | None:
-    """A number as float, or ``None`` for anything else (bools, strings, missing)."""
+    """A finite number as float, or ``None`` for anything else (bools, strings, missing, NaN, infinity)."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and math.isfinite(value):
         return float(value)
     return None
+
+
+# the physical range of each unit: a figure outside it is a broken file, not a measurement
+_RANGES: dict[str, tuple[float, float, bool]] = {  # unit -> (low, high, low included)
+    "seconds": (0.0, math.inf, False),  # a time is positive: zero would make ratios infinite
+    "fraction": (0.0, 1.0, True),
+    "bytes": (0.0, math.inf, False),
+    "parameters": (0.0, math.inf, False),
+    "MACs": (0.0, math.inf, False),
+    "nats": (0.0, math.inf, True),
+    "images/s": (0.0, math.inf, False),
+    "ratio": (0.0, math.inf, False),
+    "rounds": (1.0, math.inf, True),
+    "pairs": (1.0, math.inf, True),
+    "epochs": (1.0, math.inf, True),
+    "GFLOP/s": (0.0, math.inf, False),
+    "GB/s": (0.0, math.inf, False),
+}
+
+
+# metrics whose unit's range does not fit: a probe that ran slow makes the limit exceed the time
+_METRIC_RANGES: dict[str, tuple[float, float, bool]] = {"compute_limit_fraction": (0.0, math.inf, False)}
+
+
+SPREAD_STATS = ("stddev", "iqr")  # a spread may be zero (one sample, identical samples); a time may not
+
+
+def implausible(metric: str, value: float, unit: str, stat: str = "value") -> str | None:
+    """Why ``value`` cannot be a measurement of ``metric`` in ``unit`` (``None`` if it can)."""
+    low, high, closed = _METRIC_RANGES.get(metric) or _RANGES.get(unit, (-math.inf, math.inf, True))
+    closed = closed or stat in SPREAD_STATS
+    if value > high or value < low or (value == low and not closed):
+        bound = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g}]"
+        return f"{metric} = {value:g} {unit} is outside {bound}"
+    return None
+
+
+def drop_implausible(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows whose value is physically possible, and one warning per file naming what was dropped."""
+    kept, dropped = [], {}
+    for row in rows:
+        value = row.get("value")
+        why = implausible(str(row.get("metric")), float(value), str(row.get("unit") or ""), str(row.get("stat"))) if value is not None else None
+        if why is None:
+            kept.append(row)
+        else:
+            dropped.setdefault(str(row.get("source_file")), []).append(why)
+    warnings = [f"rejected {len(w)} impossible figure(s) in {f}: {'; '.join(w[:3])}{' ...' if len(w) > 3 else ''}" for f, w in dropped.items()]
+    return kept, warnings
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

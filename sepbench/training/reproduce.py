@@ -63,6 +63,10 @@ def check_options(opts: ReproduceOptions) -> tuple[list[str], list[dict[str, str
     from impls.registry import backend_names, unavailable_reason
 
     known = backend_names()
+    if opts.backends is not None and not opts.backends:
+        raise ValueError(f"--backends names no backend; give some of: {', '.join(known)} (or leave it out for all)")
+    if not opts.models:
+        raise ValueError("--models names no model; give regular, separable or both")
     names = opts.backends or known
     bad = [b for b in names if b not in known]
     if bad:
