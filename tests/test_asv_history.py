@@ -15,7 +15,7 @@ TABLE = """
 |          | 8586                         | 8586                        | 1.00    | size.ModelSize.track_params('numpy', 'regular')             |
 | !        | 2.00ms                       | failed                      | n/a     | predict.PredictMemory.peakmem_predict('numpy', 'regular')   |
 | +        | 0.1                          | 0.2                         |    2.00 | training.ErrorRate.track_error_rate('numpy', 'regular')     |
-"""
+"""  # noqa: E501 - verbatim `asv compare` rows
 
 
 def test_worse_benchmarks_takes_the_worse_and_failing_rows_only() -> None:
