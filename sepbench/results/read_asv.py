@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sepbench.results.schema import ResultsError, read_json
+from sepbench.results.schema import ResultsError, read_json, reader
 from sepbench.results.tidy import UNITS, to_float
 
 _PARAM_ALIASES = {"backend": "backend", "model": "model", "batch_size": "batch_size", "batch": "batch_size", "path": "path",
@@ -58,6 +58,7 @@ def _asv_date(ms: Any) -> str | None:
     return dt.datetime.fromtimestamp(v / 1000, dt.UTC).isoformat(timespec="seconds") if v is not None else None
 
 
+@reader("ASV result")
 def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks: dict[str, Any]) -> list[dict[str, Any]]:
     """Tidy rows of one ``<commit>-<env>.json``; raises ResultsError naming ``source`` if malformed."""
     try:

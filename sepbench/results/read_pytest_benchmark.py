@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from sepbench.results.schema import WORKLOAD_PAIRED, ResultsError, read_json
+from sepbench.results.schema import ResultsError, WORKLOAD_PAIRED, read_json, reader
 from sepbench.results.tidy import UNITS, frame, to_float
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
@@ -93,6 +93,7 @@ def _roofline_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) ->
     return out
 
 
+@reader("pytest-benchmark")
 def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
     """Tidy rows of one pytest-benchmark run; raises ResultsError naming ``source`` if malformed."""
     if not is_pytest_benchmark(doc):

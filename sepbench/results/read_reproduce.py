@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.core.claims import FULL_TEST_IMAGES, FULL_TRAIN_IMAGES
-from sepbench.results.schema import WORKLOAD_SEEDS, ResultsError, validate_results
+from sepbench.results.schema import ResultsError, WORKLOAD_SEEDS, reader, validate_results
 from sepbench.results.tidy import UNITS, to_float
 
 # row fields that name things rather than measure them
@@ -33,6 +33,7 @@ def _count(value: Any, full: int) -> int:
     return int(number) if number is not None and number >= 1 else full
 
 
+@reader("sepbench reproduce")
 def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
     """Tidy rows of one reproduce result document; raises ResultsError naming ``source`` if invalid."""
     validate_results(doc, source=str(source))

@@ -17,10 +17,12 @@ report reads them with their own readers.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sepbench.util.atomic import atomic_write_json
 
@@ -54,6 +56,29 @@ REPRODUCE_ROW_FIELDS: dict[str, str] = {
 
 class ResultsError(ValueError):
     """A result file that cannot be read or is not a sepbench result file; the message names it."""
+
+
+Reader = TypeVar("Reader", bound=Callable[..., Any])
+
+
+def reader(kind: str) -> Callable[[Reader], Reader]:
+    """Decorate a reader ``f(doc, source, ...)``: a document of the wrong shape anywhere inside (a string
+    where an object belongs, a list of numbers where rows belong) is a :class:`ResultsError` naming the
+    file, never a bare ``AttributeError``/``TypeError`` from deep in the parsing."""
+
+    def wrap(read: Reader) -> Reader:
+        @functools.wraps(read)
+        def checked(doc: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return read(doc, source, *args, **kwargs)
+            except ResultsError:
+                raise
+            except (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError, RecursionError) as exc:
+                raise ResultsError(f"{source}: not a well-formed {kind} file ({type(exc).__name__}: {exc})") from None
+
+        return checked  # type: ignore[return-value]
+
+    return wrap
 
 
 def make_results(kind: str, rows: list[dict[str, Any]], provenance: dict[str, Any], recipe: dict[str, Any] | None = None) -> dict[str, Any]:
