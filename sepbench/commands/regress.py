@@ -22,9 +22,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import re
+    import sys
+
+    for pattern in args.bench:  # checked before any git or ASV work
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"--bench {pattern!r} is not a regular expression ({exc})") from None
     try:
         outcome = regress(args.base, args.head, args.factor, args.machine, args.bench, args.attribute, args.allow_model_change, confirm=args.confirm)
     except AsvError as exc:
-        print(f"sepbench regress: error: {exc}")
+        print(f"sepbench regress: error: {exc}", file=sys.stderr)
         return 2
     return 1 if outcome.failed else 0

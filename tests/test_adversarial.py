@@ -1,0 +1,163 @@
+"""A hostile but fair user, case by case: every bad input gets a clear message and a non-zero exit
+(or a correct answer), never a traceback, a silent wrong answer or a touched file it did not write.
+
+Each case runs the real CLI in this process (``sepbench.cli.main``) with its own results and cache
+folders.  The table of cases is the suite: add a row for every new way in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sepbench.cli import main
+
+OK, ERR = "ok", "error"  # expected outcome: exit 0 with the text, or exit != 0 with the text in the message
+
+
+def _file(rel: str, content: str | bytes) -> Callable[[Path], None]:
+    def make(root: Path) -> None:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    return make
+
+
+def _chmod(rel: str, mode: int) -> Callable[[Path], None]:
+    def make(root: Path) -> None:
+        path = root / rel
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(mode)
+
+    return make
+
+
+PB = {"machine_info": {"machine_name": "m"}, "benchmarks": []}
+CASES: list[tuple[str, list[str], dict[str, str], list[Callable[[Path], None]], str, str]] = [
+    # id, argv ({root} is the case's folder), env, set-up, outcome, text expected in the output
+    ("no command", [], {}, [], ERR, "COMMAND"),
+    ("unknown command", ["frobnicate"], {}, [], ERR, "invalid choice"),
+    ("spec unknown model", ["spec", "resnet"], {}, [], ERR, "resnet"),
+    ("spec both models", ["spec"], {}, [], OK, "8,586"),
+    ("data dir missing", ["data", "--data-dir", "{root}/nowhere"], {}, [], ERR, "does not hold"),
+    ("data dir is a file", ["data", "--data-dir", "{root}/f"], {}, [_file("f", "x")], ERR, "does not hold"),
+    ("data env dir empty", ["data"], {"SEPBENCH_MNIST_DIR": "{root}/empty"}, [_chmod("empty", 0o755)], ERR, "SEPBENCH_MNIST_DIR"),
+    ("data offline and no cache", ["data", "--offline"], {"SEPBENCH_MNIST_DIR": ""}, [], ERR, "download not allowed"),
+    ("data env offline", ["data"], {"SEPBENCH_MNIST_DIR": "", "SEPBENCH_OFFLINE": "1"}, [], ERR, "SEPBENCH_OFFLINE=1"),
+    ("data mirrors not urls", ["data"], {"SEPBENCH_MNIST_DIR": "", "SEPBENCH_MNIST_MIRRORS": "ftp://x"}, [], ERR, "not a URL"),
+    ("data mirror refuses", ["data", "--download"], {"SEPBENCH_MNIST_DIR": "", "SEPBENCH_MNIST_MIRRORS": "http://127.0.0.1:9/"}, [], ERR,
+     "from any mirror"),
+    ("data cache under a file", ["data", "--download"], {"SEPBENCH_MNIST_DIR": "", "SEPBENCH_CACHE_DIR": "{root}/f/cache"}, [_file("f", "x")],
+     ERR, "cannot create the MNIST download directory"),
+    ("train unknown model", ["train", "--models", "vgg"], {}, [], ERR, "vgg"),
+    ("train empty models", ["train", "--models", ","], {}, [], ERR, "names no model"),
+    ("train negative seed", ["train", "--seed", "-3"], {}, [], ERR, "--seed must be >= 0"),
+    ("train seed not a number", ["train", "--seed", "x"], {}, [], ERR, "invalid int"),
+    ("reproduce unknown backend", ["reproduce", "--backends", "jax"], {}, [], ERR, "unknown backend(s) 'jax'"),
+    ("reproduce empty backends", ["reproduce", "--backends", ","], {}, [], ERR, "names no backend"),
+    ("reproduce empty models", ["reproduce", "--models", ","], {}, [], ERR, "names no model"),
+    ("reproduce unknown model", ["reproduce", "--models", "vgg"], {}, [], ERR, "vgg"),
+    ("reproduce zero epochs", ["reproduce", "--epochs", "0"], {}, [], ERR, "--epochs must be >= 1"),
+    ("reproduce negative limit", ["reproduce", "--limit", "-5"], {}, [], ERR, "--limit must be >= 1"),
+    ("reproduce zero test limit", ["reproduce", "--test-limit", "0"], {}, [], ERR, "--test-limit must be >= 1"),
+    ("reproduce zero threads", ["reproduce", "--threads", "0"], {}, [], ERR, "--threads must be >= 1"),
+    ("reproduce negative seed", ["reproduce", "--seed", "-1"], {}, [], ERR, "--seed must be >= 0"),
+    ("reproduce zero seeds", ["reproduce", "--seeds", "0"], {}, [], ERR, "--seeds must be >= 1"),
+    ("reproduce bad variant", ["reproduce", "--variant", "adam"], {}, [], ERR, "unknown recipe variant"),
+    ("reproduce zero eval repeats", ["reproduce", "--eval-repeats", "0"], {}, [], ERR, "eval_repeats must be >= 1"),
+    ("reproduce output is a folder", ["reproduce", "--backends", "numpy", "--output", "{root}"], {}, [], ERR, "is a directory"),
+    ("reproduce output under a file", ["reproduce", "--backends", "numpy", "--output", "{root}/f/out.json"], {}, [_file("f", "x")], ERR,
+     "cannot create the folder"),
+    ("reproduce results under a file", ["reproduce", "--backends", "numpy", "--limit", "32"], {"SEPBENCH_RESULTS_DIR": "{root}/f/r"},
+     [_file("f", "x")], ERR, "cannot create the folder"),
+    ("reproduce results dir is a file", ["reproduce", "--backends", "numpy", "--limit", "32"], {"SEPBENCH_RESULTS_DIR": "{root}/f"},
+     [_file("f", "x")], ERR, "cannot create the folder"),
+    ("bench-summary no such file", ["bench-summary", "{root}/none.json"], {}, [], ERR, "no such benchmark file"),
+    ("bench-summary empty storage", ["bench-summary", "{root}"], {}, [], ERR, "found no saved run"),
+    ("bench-summary not json", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", "{nope")], ERR, "not valid JSON"),
+    ("bench-summary binary", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", b"\x89PNG\x00\xff")], ERR, "x.json"),
+    ("bench-summary empty file", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", "")], ERR, "not valid JSON"),
+    ("bench-summary a list", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", "[]")], ERR, "not a pytest-benchmark JSON run"),
+    ("bench-summary benchmarks a number", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", json.dumps({**PB, "benchmarks": 3}))], ERR,
+     "not a pytest-benchmark JSON run"),
+    ("bench-summary benchmark a number", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", json.dumps({**PB, "benchmarks": [1]}))], ERR,
+     "has no 'stats'"),
+    ("bench-summary stats a string", ["bench-summary", "{root}/x.json"], {},
+     [_file("x.json", json.dumps({**PB, "benchmarks": [{"stats": "fast"}]}))], ERR, "has no 'stats'"),
+    ("bench-summary extra_info a list", ["bench-summary", "{root}/x.json"], {},
+     [_file("x.json", json.dumps({**PB, "benchmarks": [{"stats": {"median": 1.0}, "extra_info": [1]}]}))], ERR, "x.json"),
+    ("bench-summary machine_info a string", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", json.dumps({**PB, "machine_info": "m"}))],
+     ERR, "not a pytest-benchmark JSON run"),
+    ("bench-summary deep nesting", ["bench-summary", "{root}/x.json"], {}, [_file("x.json", "[" * 100_000 + "]" * 100_000)], ERR,
+     "nested too deeply"),
+    ("bench-summary a directory named .json", ["bench-summary", "{root}/d.json"], {}, [_chmod("d.json", 0o755)], ERR, "found no saved run"),
+    ("report nothing", ["report", "--results", "{root}/r", "--asv-results", "{root}/a", "--output", "{root}/o"], {}, [], ERR,
+     "no results to report"),
+    ("report only junk", ["report", "--results", "{root}/r", "--asv-results", "{root}/a", "--output", "{root}/o"], {},
+     [_file("r/x.json", "{nope"), _file("r/y.json", "[1, 2]")], ERR, "no results to report"),
+    ("report deep json", ["report", "--results", "{root}/r", "--asv-results", "{root}/a", "--output", "{root}/o"], {},
+     [_file("r/deep.json", "[" * 100_000 + "]" * 100_000)], ERR, "nested too deeply"),
+    ("report output is a file", ["report", "--results", "{root}/r", "--output", "{root}/f"], {},
+     [_file("f", "x"), _file("r/reproduce-1.json", "{}")], ERR, "f"),
+    ("regress zero factor", ["regress", "--factor", "0"], {}, [], ERR, "factor"),
+    ("regress bad bench regex", ["regress", "--bench", "("], {}, [], ERR, "is not a regular expression"),
+    ("profile zero images", ["profile", "--images", "0"], {}, [], ERR, "must be positive"),
+    ("profile unknown backend", ["profile", "--backends", "tensorflow"], {}, [], ERR, "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_a_clear_message(case, tmp_path, monkeypatch, capsys, mnist_dir):
+    _, argv, env, setup, outcome, text = case
+    root = tmp_path / "case"
+    root.mkdir()
+    for make in setup:
+        make(root)
+    monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(root / "results"))
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("SEPBENCH_MNIST_DIR", str(mnist_dir))
+    for key, value in env.items():
+        if value:
+            monkeypatch.setenv(key, value.replace("{root}", str(root)))
+        else:
+            monkeypatch.delenv(key, raising=False)
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    try:
+        rc = main([a.replace("{root}", str(root)) for a in argv])
+    except SystemExit as exc:  # argparse's own usage errors
+        rc = exc.code
+    finally:
+        for p in root.rglob("*"):  # let pytest clean up the read-only folders
+            if p.is_dir():
+                p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    if outcome == OK:
+        assert rc == 0 and text in out, (rc, out[-1500:], err[-1500:])
+    else:
+        assert rc not in (0, None) and text in err, (rc, err[-1500:])
+        assert len(err.strip().splitlines()) <= 12, err  # a message, not a dump
+    for path, mtime in before.items():  # no file the user had was touched
+        assert path.exists() and path.stat().st_mtime_ns == mtime, path
+
+
+def test_the_suite_has_at_least_50_cases():
+    assert len(CASES) >= 50 and len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_a_weights_file_of_another_model_is_refused(tmp_path):
+    from impls.registry import get_backend
+    from sepbench.core.weights import init_weights
+
+    with pytest.raises(ValueError, match="weights are for model 'separable'"):
+        get_backend("numpy").build_model("regular", init_weights("separable", 0))
+    probs = get_backend("numpy").build_model("regular").predict(np.zeros((2, 28, 28, 1), np.uint8))
+    assert probs.shape == (2, 10) and np.allclose(probs.sum(1), 1)
+    assert os.environ.get("SEPBENCH_MNIST_MIRRORS") == "http://127.0.0.1:9/"  # no test reaches the internet
