@@ -14,6 +14,7 @@ import nox
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
 from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
+from sepbench.asv.history import default_machine, machine_args  # noqa: E402  (standard library only, as these)
 from sepbench.machine.fingerprint import machine_name  # noqa: E402
 
 nox.options.reuse_venv = "yes"
@@ -121,9 +122,8 @@ def asv(session: nox.Session) -> None:
     except NoxArgsError as exc:
         session.error(str(exc))
     _install(session)
-    default_machine = "from sepbench.asv.history import default_machine; print(default_machine())"
-    machine = machine or session.run("python", "-c", default_machine, silent=True).strip()
-    session.run("asv", "machine", "--yes", "--machine", machine, env=_env())
+    machine = machine or default_machine()
+    session.run("asv", *machine_args(machine), env=_env())  # the machine file filled from the hardware fingerprint
     if "--quick" in args:
         args.remove("--quick")
         session.run("asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", machine, *args, env=_env())

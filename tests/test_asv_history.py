@@ -33,3 +33,17 @@ def test_exact_name_regex_selects_one_parameter_combination() -> None:
     assert re.search(rx, "predict.PredictLatency.time_predict('numpy', 'regular', 32)")
     assert not re.search(rx, "predict.PredictLatency.time_predict('numpy', 'regular', 320)")
     assert not re.search(rx, "predict.PredictLatency.time_predict('numpy', 'separable', 32)")
+
+
+def test_the_asv_machine_is_known_by_its_hardware(monkeypatch):
+    from sepbench.asv.history import default_machine, machine_args
+    from sepbench.machine.fingerprint import fingerprint, machine_name
+
+    monkeypatch.delenv("SEPBENCH_ASV_MACHINE", raising=False)
+    monkeypatch.delenv("SEPBENCH_MACHINE", raising=False)
+    assert default_machine() == machine_name() == fingerprint().name()
+    monkeypatch.setenv("SEPBENCH_ASV_MACHINE", "ci-box")
+    assert default_machine() == "ci-box"
+    args = machine_args("ci-box")
+    assert args[:4] == ["machine", "--yes", "--machine", "ci-box"]
+    assert args[args.index("--num_cpu") + 1] == str(fingerprint().physical_cores) and fingerprint().isa in args[args.index("--cpu") + 1]

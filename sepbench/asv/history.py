@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -35,8 +34,23 @@ class AsvError(RuntimeError):
 
 
 def default_machine() -> str:
-    """``$SEPBENCH_ASV_MACHINE`` (CI sets a fixed name), else this host's name."""
-    return os.environ.get("SEPBENCH_ASV_MACHINE") or socket.gethostname().split(".")[0] or "local"
+    """``$SEPBENCH_ASV_MACHINE``, else the machine's hardware name (:func:`sepbench.machine.fingerprint.machine_name`,
+    which ``$SEPBENCH_MACHINE`` overrides): two CPUs behind one host name are two machines."""
+    from sepbench.machine.fingerprint import machine_name
+
+    return os.environ.get("SEPBENCH_ASV_MACHINE") or machine_name()
+
+
+def machine_args(name: str) -> list[str]:
+    """``asv machine`` arguments describing this machine from its fingerprint (no prompt, the same facts
+    every result of sepbench records)."""
+    from sepbench.machine.fingerprint import fingerprint
+
+    fp = fingerprint()
+    ram = f"{fp.memory_bytes // 2**20} MB" if fp.memory_bytes else ""
+    cpu = f"{fp.brand} ({fp.family_model}, {fp.isa})" + (f", {fp.accelerator}" if fp.accelerator else "")
+    return ["machine", "--yes", "--machine", name, "--os", fp.os, "--arch", fp.arch, "--cpu", cpu, "--num_cpu", str(fp.physical_cores),
+            *(["--ram", ram] if ram else [])]
 
 
 def asv(*args: str, cwd: str | os.PathLike[str] = ".", check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
@@ -50,7 +64,7 @@ def asv(*args: str, cwd: str | os.PathLike[str] = ".", check: bool = True, captu
 
 def ensure_machine(name: str, cwd: str | os.PathLike[str] = ".") -> None:
     """Record this machine's description under ``name`` (``~/.asv-machine.json``) without prompting."""
-    asv("machine", "--yes", "--machine", name, cwd=cwd, capture=True)
+    asv(*machine_args(name), cwd=cwd, capture=True)
 
 
 def git_hash(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
