@@ -12,9 +12,9 @@ import sys
 import nox
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
+from sepbench.asv.history import default_machine, machine_args  # noqa: E402  (standard library only, as these)
 from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
-from sepbench.asv.history import default_machine, machine_args  # noqa: E402  (standard library only, as these)
 from sepbench.machine.fingerprint import machine_name  # noqa: E402
 
 nox.options.reuse_venv = "yes"
@@ -50,9 +50,10 @@ RUFF = "ruff==0.17.6"  # pinned: a new ruff release may add findings to unchange
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: the rules in pyproject.toml, over the whole tree (CI runs it before the tests)."""
+    """ruff: the rules in pyproject.toml and ruff's formatting, over the whole tree (CI runs it before the tests)."""
     session.install(RUFF)
     session.run("ruff", "check", ".", *session.posargs)
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python=PYTHON)
@@ -60,6 +61,7 @@ def report(session: nox.Session) -> None:
     """The comparison report from whatever results exist -> reports/ (needs no framework)."""
     session.install("-e", ".")
     session.run("sepbench", "report", *session.posargs, env=_env())
+
 
 # ---- bench: the project's main job ---------------------------------------------------------------
 @nox.session(python=PYTHON)

@@ -19,7 +19,9 @@ class _SeededPredict:
         """Seeded weights of both models (the workload loads the test images itself, once per process)."""
         return {"weights": common.seeded_weights()}
 
-    def _setup_workload(self, cache: dict, backend: str, model: str, batch_size: int, n_images: int, path: str = "default", warmup: int = 2) -> None:
+    def _setup_workload(
+        self, cache: dict, backend: str, model: str, batch_size: int, n_images: int, path: str = "default", warmup: int = 2
+    ) -> None:
         common.skip_unless_available(backend)
         common.use_threads(backend)
         from sepbench.measure.workloads import PredictWorkload

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import abc
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,7 +40,9 @@ def validate_images(images: Any, spec: ModelSpec) -> np.ndarray:
     if images.shape[0] == 0:
         raise ValueError("images is an empty batch (N = 0); pass at least one image")
     if tuple(images.shape[1:3]) != expected[:2]:
-        raise ValueError(f"images must be {expected[0]}x{expected[1]} pixels; got {images.shape[1]}x{images.shape[2]} (shape {images.shape})")
+        raise ValueError(
+            f"images must be {expected[0]}x{expected[1]} pixels; got {images.shape[1]}x{images.shape[2]} (shape {images.shape})"
+        )
     if images.shape[3] != expected[2]:
         raise ValueError(f"images must have {expected[2]} channel(s) (NHWC, channels last); got {images.shape[3]} (shape {images.shape})")
     if images.dtype == np.uint8:

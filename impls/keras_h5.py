@@ -18,12 +18,14 @@ import numpy as np
 
 from impls.tensorflow_backend import KerasModel
 from impls.train_tensorflow import compile_like_study
-from sepbench.util.atomic import atomic_path
 from sepbench.core.recipe import Recipe
 from sepbench.core.weights import PortableWeights
+from sepbench.util.atomic import atomic_path
 
 
-def save_h5_with_optimizer(weights: PortableWeights, velocities: PortableWeights | None, iterations: int, recipe: Recipe, path: str | os.PathLike[str]) -> int:
+def save_h5_with_optimizer(
+    weights: PortableWeights, velocities: PortableWeights | None, iterations: int, recipe: Recipe, path: str | os.PathLike[str]
+) -> int:
     """Write the Keras ``.h5`` (weights + RMSprop state) atomically; returns its size in bytes."""
     path = Path(path)
     if path.suffix != ".h5":

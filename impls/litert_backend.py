@@ -29,8 +29,10 @@ try:  # the converter: building a .tflite needs TensorFlow (running one does not
 
     from impls.tensorflow_backend import layer_op  # the same raw tf.nn graph as the TensorFlow fast path
 except ImportError as exc:  # pragma: no cover - exercised where TensorFlow is absent
-    raise ImportError(f"the litert backend builds its .tflite files with TensorFlow's converter, which is not importable ({exc}); "
-                      "install it with `pip install 'sepbench[tf]'`") from exc
+    raise ImportError(
+        f"the litert backend builds its .tflite files with TensorFlow's converter, which is not importable ({exc}); "
+        "install it with `pip install 'sepbench[tf]'`"
+    ) from exc
 
 FAST_CHUNKS = (256, 1024, 4096)
 TUNE_IMAGES = 4096

@@ -35,7 +35,9 @@ def conv_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: in
     return out.reshape(n, oh, ow, f), (x.shape, cols, stride)
 
 
-def conv_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+def conv_backward(
+    dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dkernel, dbias)`` of a regular convolution."""
     x_shape, cols, stride = cache
     k, _, c, f = kernel.shape
@@ -85,7 +87,9 @@ def pointwise_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> tu
     return x @ kernel[0, 0] + bias, x
 
 
-def pointwise_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+def pointwise_backward(
+    dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     x = cache
     c, f = kernel.shape[2], kernel.shape[3]
     d2 = dout.reshape(-1, f)
@@ -108,7 +112,9 @@ def dense_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> tuple[
     return x @ kernel + bias, x
 
 
-def dense_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+def dense_backward(
+    dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     x = cache
     return (dout @ kernel.T if need_dx else None), x.T @ dout, dout.sum(axis=0)
 

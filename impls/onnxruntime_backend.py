@@ -34,8 +34,11 @@ OPSET = 17
 IR_VERSION = 9  # what ONNX Runtime 1.31 reads (up to 13); the onnx package's helper writes its newest otherwise
 INPUT, OUTPUT = "images", "probabilities"
 # the fast path's candidates: ONNX Runtime's graph optimisation levels x images per session run
-OPT_LEVELS = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+OPT_LEVELS = {
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
 FAST_CHUNKS = (1024, 2500, 10_000)
 TUNE_IMAGES = 4096  # images timed per candidate when the fast path chooses
 # (model, threads) -> the fast path's choice: it depends on shapes and threads, not on weight values,
@@ -54,16 +57,27 @@ def _layer_nodes(layer: LayerSpec, w: dict[str, np.ndarray], x: str) -> tuple[li
     if layer.kind == "separable_conv":
         dw = np.ascontiguousarray(w["depthwise_kernel"].transpose(2, 3, 0, 1))  # (kh, kw, cin, 1) -> (cin, 1, kh, kw)
         pw = np.ascontiguousarray(w["pointwise_kernel"].transpose(3, 2, 0, 1))  # (1, 1, cin, cout) -> (cout, cin, 1, 1)
-        inits = [numpy_helper.from_array(dw, f"{n}/depthwise_kernel"), numpy_helper.from_array(pw, f"{n}/pointwise_kernel"),
-                 numpy_helper.from_array(w["bias"], f"{n}/bias")]
+        inits = [
+            numpy_helper.from_array(dw, f"{n}/depthwise_kernel"),
+            numpy_helper.from_array(pw, f"{n}/pointwise_kernel"),
+            numpy_helper.from_array(w["bias"], f"{n}/bias"),
+        ]
         nodes = [
-            helper.make_node("Conv", [x, f"{n}/depthwise_kernel"], [f"{n}/depthwise"], strides=strides, group=dw.shape[0], name=f"{n}/depthwise"),
+            helper.make_node(
+                "Conv", [x, f"{n}/depthwise_kernel"], [f"{n}/depthwise"], strides=strides, group=dw.shape[0], name=f"{n}/depthwise"
+            ),
             helper.make_node("Conv", [f"{n}/depthwise", f"{n}/pointwise_kernel", f"{n}/bias"], [n], name=f"{n}/pointwise"),
         ]
         return nodes, inits, n
     if layer.kind == "global_avg_pool":
-        return [helper.make_node("GlobalAveragePool", [x], [f"{n}/pooled"], name=n),
-                helper.make_node("Flatten", [f"{n}/pooled"], [n], axis=1, name=f"{n}/flatten")], [], n
+        return (
+            [
+                helper.make_node("GlobalAveragePool", [x], [f"{n}/pooled"], name=n),
+                helper.make_node("Flatten", [f"{n}/pooled"], [n], axis=1, name=f"{n}/flatten"),
+            ],
+            [],
+            n,
+        )
     if layer.kind == "dense":
         inits = [numpy_helper.from_array(w["kernel"], f"{n}/kernel"), numpy_helper.from_array(w["bias"], f"{n}/bias")]
         return [helper.make_node("Gemm", [x, f"{n}/kernel", f"{n}/bias"], [n], name=n)], inits, n
@@ -85,7 +99,8 @@ def build_graph(spec: ModelSpec, weights: PortableWeights) -> onnx.ModelProto:
     else:
         nodes.append(helper.make_node("Identity", [x], [OUTPUT], name="output"))
     graph = helper.make_graph(
-        nodes, f"sepbench_{spec.name}",
+        nodes,
+        f"sepbench_{spec.name}",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", h, w, c])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", spec.num_classes])],
         initializer=inits,
@@ -115,8 +130,15 @@ def quantize_int8(float_model: bytes, calibration: np.ndarray) -> bytes:
         with tempfile.TemporaryDirectory(prefix="sepbench-onnx-int8-") as tmp:
             src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
             src.write_bytes(float_model)
-            quantize_static(str(src), str(dst), Batches(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                            weight_type=QuantType.QInt8, per_channel=False)
+            quantize_static(
+                str(src),
+                str(dst),
+                Batches(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=False,
+            )
             return dst.read_bytes()
     finally:
         root.setLevel(level)
@@ -158,7 +180,9 @@ class OnnxModel(FileRuntimeModel):
         key = (self.spec.name, self._threads)
         if key not in _FAST_CHOICES:
             x = np.random.default_rng(0).random((TUNE_IMAGES, *self.spec.input_shape), dtype=np.float32)
-            candidates = {(level, chunk): (lambda lv=level, c=chunk: self._run_at(x, c, lv)) for level in OPT_LEVELS for chunk in FAST_CHUNKS}
+            candidates = {
+                (level, chunk): (lambda lv=level, c=chunk: self._run_at(x, c, lv)) for level in OPT_LEVELS for chunk in FAST_CHUNKS
+            }
             choice = fastest(candidates, rounds=3, warmup=1)
             _FAST_CHOICES[key] = {"optimization": choice.winner[0], "chunk": choice.winner[1]}
         return dict(_FAST_CHOICES[key])

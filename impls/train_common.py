@@ -36,4 +36,3 @@ class TrainerOutput:
 def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Index arrays of the consecutive batches of one epoch."""
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-

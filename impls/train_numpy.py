@@ -13,7 +13,9 @@ from sepbench.core.recipe import Recipe, rmsprop_step
 from sepbench.core.weights import PortableWeights
 
 
-def train_model(init: PortableWeights, x: np.ndarray, y: np.ndarray, recipe: Recipe, orders: Sequence[np.ndarray], on_step: StepCallback | None = None) -> TrainerOutput:
+def train_model(
+    init: PortableWeights, x: np.ndarray, y: np.ndarray, recipe: Recipe, orders: Sequence[np.ndarray], on_step: StepCallback | None = None
+) -> TrainerOutput:
     spec = init.spec
     params = {k: v.copy() for k, v in init.tensors.items()}
     velocity = {k: np.zeros_like(v) for k, v in params.items()}
@@ -27,4 +29,9 @@ def train_model(init: PortableWeights, x: np.ndarray, y: np.ndarray, recipe: Rec
             if on_step is not None:
                 on_step(loss)
     meta = dict(init.meta)
-    return TrainerOutput(PortableWeights(spec.name, params, meta), np.asarray(losses, np.float64), PortableWeights(spec.name, velocity, {"kind": "rmsprop-velocity"}), len(losses))
+    return TrainerOutput(
+        PortableWeights(spec.name, params, meta),
+        np.asarray(losses, np.float64),
+        PortableWeights(spec.name, velocity, {"kind": "rmsprop-velocity"}),
+        len(losses),
+    )

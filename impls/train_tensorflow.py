@@ -53,7 +53,9 @@ class RMSpropEpsilonOutside(keras.optimizers.RMSprop):
 def make_optimizer(recipe: Recipe) -> keras.optimizers.Optimizer:
     """The recipe's RMSprop as a Keras optimizer."""
     cls = keras.optimizers.RMSprop if recipe.epsilon_placement == "keras3" else RMSpropEpsilonOutside
-    return cls(learning_rate=recipe.learning_rate, rho=recipe.rho, momentum=recipe.momentum, epsilon=recipe.epsilon, centered=False, name="rmsprop")
+    return cls(
+        learning_rate=recipe.learning_rate, rho=recipe.rho, momentum=recipe.momentum, epsilon=recipe.epsilon, centered=False, name="rmsprop"
+    )
 
 
 def compile_like_study(model: keras.Model, recipe: Recipe) -> None:
@@ -96,7 +98,13 @@ class _StepLosses(keras.callbacks.Callback):
 
 
 def train_model(
-    init: PortableWeights, x: np.ndarray, y: np.ndarray, recipe: Recipe, orders: Sequence[np.ndarray], on_step: StepCallback | None = None, seed: int = 0
+    init: PortableWeights,
+    x: np.ndarray,
+    y: np.ndarray,
+    recipe: Recipe,
+    orders: Sequence[np.ndarray],
+    on_step: StepCallback | None = None,
+    seed: int = 0,
 ) -> TrainerOutput:
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -109,4 +117,6 @@ def train_model(
         cb.epoch_images = len(order)
         model.fit(x[order], one_hot[order], batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[cb])
     weights = km.get_weights()
-    return TrainerOutput(weights, np.asarray(cb.losses, np.float64), velocities_of(model, init.spec.name), int(model.optimizer.iterations.numpy()))
+    return TrainerOutput(
+        weights, np.asarray(cb.losses, np.float64), velocities_of(model, init.spec.name), int(model.optimizer.iterations.numpy())
+    )

@@ -23,7 +23,9 @@ from sepbench.core.weights import PortableWeights
 
 
 @torch.no_grad()
-def rmsprop_update(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], velocities: Sequence[torch.Tensor], recipe: Recipe) -> None:
+def rmsprop_update(
+    params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], velocities: Sequence[torch.Tensor], recipe: Recipe
+) -> None:
     """In-place Keras-3 RMSprop step on every parameter (same operation order as Keras)."""
     for p, g, v in zip(params, grads, velocities):
         v.mul_(recipe.rho).add_((1.0 - recipe.rho) * torch.square(g))
@@ -34,7 +36,9 @@ def rmsprop_update(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]
         p.sub_((recipe.learning_rate * g) / denom)
 
 
-def train_model(init: PortableWeights, x: np.ndarray, y: np.ndarray, recipe: Recipe, orders: Sequence[np.ndarray], on_step: StepCallback | None = None) -> TrainerOutput:
+def train_model(
+    init: PortableWeights, x: np.ndarray, y: np.ndarray, recipe: Recipe, orders: Sequence[np.ndarray], on_step: StepCallback | None = None
+) -> TrainerOutput:
     torch.use_deterministic_algorithms(True)
     model = TorchModel(init)
     module = model.module

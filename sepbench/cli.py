@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from sepbench.core.data import MnistError
-    from sepbench.results.schema import ResultsError
     from sepbench.core.spec import UnknownModelError
     from sepbench.core.weights import WeightsError
+    from sepbench.results.schema import ResultsError
 
     args = build_parser().parse_args(argv)
     try:

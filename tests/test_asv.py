@@ -64,8 +64,9 @@ def _asv(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) ->
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
+    env = dict(
+        os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org"
+    )
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -76,8 +77,9 @@ def test_asv_conf_pins_the_frameworks() -> None:
     req = conf["matrix"]["req"]
     assert req["tensorflow-cpu"] == ["2.21.0"] and req["torch"] == ["2.13.0"]
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert '"tensorflow-cpu==2.21.0"' in pyproject and '"torch==2.13.0"' in pyproject, \
+    assert '"tensorflow-cpu==2.21.0"' in pyproject and '"torch==2.13.0"' in pyproject, (
         "asv.conf.json and pyproject.toml pin different versions"
+    )
 
 
 def test_asv_check(tmp_path: Path) -> None:
@@ -87,8 +89,10 @@ def test_asv_check(tmp_path: Path) -> None:
 
 
 def test_discovery_imports_no_framework() -> None:
-    code = ("import sys, benchmarks.predict, benchmarks.size, benchmarks.training; "
-            "print(sorted(m for m in ('tensorflow', 'torch') if m in sys.modules))")
+    code = (
+        "import sys, benchmarks.predict, benchmarks.size, benchmarks.training; "
+        "print(sorted(m for m in ('tensorflow', 'torch') if m in sys.modules))"
+    )
     proc = _run([PY, "-c", code], REPO, dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -102,15 +106,25 @@ def test_discovery_imports_no_framework() -> None:
 # saves and trains every backend x model (their track_* functions only return what it found).
 # track_params keeps both models: its table is checked below.  Each benchmark process imports its framework.
 QUICK_HALVES = (
-    [r"predict\.SeparableRatio", r"predict\.PredictLatency\.time_predict\(.*'regular'",
-     r"predict\.PredictFast\.time_predict_10k\(.*'separable'", r"size\.ModelCost"],
-    [r"predict\.PredictMemory\.peakmem_predict\(.*'regular'", r"size\.ModelSize\.track_params",
-     r"size\.ModelSize\.track_native_bytes\(.*'separable'", r"training\.TrainEpoch\.time_train_epoch\(.*'separable'",
-     r"training\.ErrorRate\.track_error_rate\(.*'regular'"],
+    [
+        r"predict\.SeparableRatio",
+        r"predict\.PredictLatency\.time_predict\(.*'regular'",
+        r"predict\.PredictFast\.time_predict_10k\(.*'separable'",
+        r"size\.ModelCost",
+    ],
+    [
+        r"predict\.PredictMemory\.peakmem_predict\(.*'regular'",
+        r"size\.ModelSize\.track_params",
+        r"size\.ModelSize\.track_native_bytes\(.*'separable'",
+        r"training\.TrainEpoch\.time_train_epoch\(.*'separable'",
+        r"training\.ErrorRate\.track_error_rate\(.*'regular'",
+    ],
 )
 # lines that every TensorFlow process prints whatever its log level: kept out of failure messages
-_NOISE = re.compile(r"oneDNN custom operations|absl::InitializeLog|AutoGraph could not transform"
-                    r"|^\s*(# coding=utf-8|lambda t:|Cause:|To silence|Please report this to the TensorFlow team)")
+_NOISE = re.compile(
+    r"oneDNN custom operations|absl::InitializeLog|AutoGraph could not transform"
+    r"|^\s*(# coding=utf-8|lambda t:|Cause:|To silence|Please report this to the TensorFlow team)"
+)
 
 
 def _tail(out: str, n: int = 5000) -> str:
@@ -123,8 +137,17 @@ def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
     env = _asv_env(tmp_path, SEPBENCH_ASV_BATCHES="1")  # the smoke-test knob of benchmarks/common.py
     assert _asv(["machine", "--yes", "--machine", "ci-quick"], REPO, env).returncode == 0
     base = [PY, "-m", "asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", "ci-quick"]
-    procs = [subprocess.Popen([*base, *(x for b in half for x in ("--bench", b))], cwd=REPO, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for half in QUICK_HALVES]
+    procs = [
+        subprocess.Popen(
+            [*base, *(x for b in half for x in ("--bench", b))],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for half in QUICK_HALVES
+    ]
     outs = [p.communicate(timeout=1500)[0] for p in procs]
     for proc, out in zip(procs, outs):
         assert proc.returncode == 0, _tail(out)
@@ -132,10 +155,19 @@ def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
     out = "\n".join(outs)
     from impls.registry import available_backends
 
-    for name in ("time_predict", "time_predict_10k", "peakmem_predict", "track_separable_ratio", "track_params", "track_native_bytes",
-                 "track_macs_per_image", "time_train_epoch", "track_error_rate"):
+    for name in (
+        "time_predict",
+        "time_predict_10k",
+        "peakmem_predict",
+        "track_separable_ratio",
+        "track_params",
+        "track_native_bytes",
+        "track_macs_per_image",
+        "time_train_epoch",
+        "track_error_rate",
+    ):
         assert re.search(rf"\.{name}\s+ok$", out, re.M), f"{name} did not run"
-    params_table = out[out.index("size.ModelSize.track_params"):]
+    params_table = out[out.index("size.ModelSize.track_params") :]
     for backend in available_backends():
         assert re.search(rf"{backend}\s+8586\s+1427", params_table), params_table[:800]
 
@@ -246,9 +278,19 @@ def _chromium() -> str | None:
 
 
 def _browse(chromium: str, url: str, tmp: Path, shot: Path) -> str:
-    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp / 'profile'}", "--window-size=1280,900",
-            "--virtual-time-budget=15000"]
+    base = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--window-size=1280,900",
+        "--virtual-time-budget=15000",
+    ]
     dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=180)
     assert dom.returncode == 0, dom.stderr[-2000:]
     png = subprocess.run([*base, f"--screenshot={shot}", url], capture_output=True, text=True, timeout=180)
@@ -311,8 +353,22 @@ REGRESS_ROUNDS = ("--attribute", "rounds=2")
 
 
 def _regress(asv_repo: dict, base: str, head: str, *extra: str) -> subprocess.CompletedProcess:
-    args = [PY, "-m", "sepbench", "regress", "--base", asv_repo["commits"][base], "--head", asv_repo["commits"][head], "--machine", "ci-a",
-            "--factor", CI_FACTOR, *REGRESS_ROUNDS, *extra]
+    args = [
+        PY,
+        "-m",
+        "sepbench",
+        "regress",
+        "--base",
+        asv_repo["commits"][base],
+        "--head",
+        asv_repo["commits"][head],
+        "--machine",
+        "ci-a",
+        "--factor",
+        CI_FACTOR,
+        *REGRESS_ROUNDS,
+        *extra,
+    ]
     return _run(args, asv_repo["repo"], asv_repo["env"], timeout=1500)
 
 

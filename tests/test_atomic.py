@@ -31,7 +31,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 def test_unique_names_never_collide(tmp_path):
     names = [unique_path(tmp_path, "reproduce-20260101T000000Z", ".json") for _ in range(3)]
-    assert [p.name for p in names] == ["reproduce-20260101T000000Z.json", "reproduce-20260101T000000Z-2.json", "reproduce-20260101T000000Z-3.json"]
+    assert [p.name for p in names] == [
+        "reproduce-20260101T000000Z.json",
+        "reproduce-20260101T000000Z-2.json",
+        "reproduce-20260101T000000Z-3.json",
+    ]
 
 
 def test_unwritable_outputs_are_named(tmp_path):

@@ -71,7 +71,7 @@ def test_keras_counts_the_study_params(model):
 
     keras_model = build_keras_model(MODELS[model])
     assert keras_model.count_params() == {"regular": 8586, "separable": 1427}[model]
-    assert [l.count_params() for l in keras_model.layers] == [r.params for r in MODELS[model].summary()]
+    assert [layer.count_params() for layer in keras_model.layers] == [r.params for r in MODELS[model].summary()]
 
 
 def test_torch_depthwise_has_no_bias():
@@ -192,7 +192,10 @@ def test_missing_framework_makes_only_that_backend_unavailable(monkeypatch):
         _load.cache_clear()
 
 
-@pytest.mark.parametrize("error", ["OSError('libbroken.so: cannot open shared object file')", "RuntimeError('CUDA driver mismatch')", "ImportError('DLL load failed')"])
+@pytest.mark.parametrize(
+    "error",
+    ["OSError('libbroken.so: cannot open shared object file')", "RuntimeError('CUDA driver mismatch')", "ImportError('DLL load failed')"],
+)
 def test_a_framework_that_fails_to_import_in_any_way_makes_only_its_backend_unavailable(monkeypatch, tmp_path, error):
     """A real module that raises on import, as a framework with a missing shared library does."""
     (tmp_path / "sepbench_broken_framework.py").write_text(f"raise {error}\n")

@@ -27,7 +27,11 @@ def storage(tmp_path: Path) -> Path:
 def head(storage: Path, train: bool = True) -> list[str]:
     """The arguments every run starts with: the storage, the copy of the run in last-run.json, and
     (the main job's default) training the weights that are not cached."""
-    return [f"--benchmark-storage=file://{storage}", f"--benchmark-json={storage / 'last-run.json'}", *(["--train-missing"] if train else [])]
+    return [
+        f"--benchmark-storage=file://{storage}",
+        f"--benchmark-json={storage / 'last-run.json'}",
+        *(["--train-missing"] if train else []),
+    ]
 
 
 def test_no_train_keeps_the_latency_only_run(storage: Path) -> None:
@@ -131,8 +135,11 @@ def test_the_parser_imports_only_the_standard_library() -> None:
 
 def test_compare_looks_only_at_this_machines_runs(storage: Path) -> None:
     """A baseline saved on other hardware is not comparable: the gate says so instead of comparing."""
-    with pytest.raises(NoxArgsError, match=r"found no saved run .* under .*/xeon-f6m207-2c-avx512-24g; runs exist for other machines "
-                                           r"\(Linux-CPython-3.11-64bit\), but a baseline from other hardware is not comparable"):
+    with pytest.raises(
+        NoxArgsError,
+        match=r"found no saved run .* under .*/xeon-f6m207-2c-avx512-24g; runs exist for other machines "
+        r"\(Linux-CPython-3.11-64bit\), but a baseline from other hardware is not comparable",
+    ):
         bench_args(["--compare"], storage, machine="xeon-f6m207-2c-avx512-24g")
     assert bench_args(["--compare"], storage, machine="Linux-CPython-3.11-64bit").compare.endswith("0003_20250102_000000.json")
 
@@ -145,9 +152,29 @@ def test_a_bench_run_is_saved_under_the_machines_hardware_name(tmp_path: Path, m
 
     from sepbench.machine.fingerprint import machine_name
 
-    cmd = [sys.executable, "-m", "pytest", "tests/bench/test_bench.py::test_predict[numpy-regular-default-b32-n32]", "--backends", "numpy",
-           "--threads", "1", "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-storage=file://{tmp_path}", "--benchmark-autosave"]
-    proc = subprocess.run(cmd, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "SEPBENCH_MACHINE": ""})
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/bench/test_bench.py::test_predict[numpy-regular-default-b32-n32]",
+        "--backends",
+        "numpy",
+        "--threads",
+        "1",
+        "--quick",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-storage=file://{tmp_path}",
+        "--benchmark-autosave",
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "SEPBENCH_MACHINE": ""},
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert [p.parent.name for p in tmp_path.glob("*/0001_*.json")] == [machine_name()]

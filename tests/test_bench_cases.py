@@ -48,15 +48,20 @@ def test_id_and_group_formats() -> None:
 def test_predict_latency_batches_skip_a_batch_free_paths_10k_batch() -> None:
     got = ids("predict")
     assert [i for i in got if i.startswith("numpy-regular-")] == [
-        "numpy-regular-default-b1-n1", "numpy-regular-default-b32-n32", "numpy-regular-default-b10000-n10000",
-        "numpy-regular-fast-b1-n1", "numpy-regular-fast-b32-n32",
+        "numpy-regular-default-b1-n1",
+        "numpy-regular-default-b32-n32",
+        "numpy-regular-default-b10000-n10000",
+        "numpy-regular-fast-b1-n1",
+        "numpy-regular-fast-b32-n32",
     ]
     assert len(got) == len(MODELS) * 5
 
 
 def test_predict_10k_times_a_batch_free_path_once() -> None:
     assert [i for i in ids("predict-10k") if i.startswith("numpy-regular-")] == [
-        "numpy-regular-default-b32-n10000", "numpy-regular-default-b1024-n10000", "numpy-regular-fast-b1024-n10000",
+        "numpy-regular-default-b32-n10000",
+        "numpy-regular-default-b1024-n10000",
+        "numpy-regular-fast-b1024-n10000",
     ]
 
 
@@ -98,8 +103,15 @@ def test_machine_differences_ignore_what_changes_every_run() -> None:
 
 
 def test_summary_says_what_was_skipped_and_which_weights_were_untrained() -> None:
-    opts = BenchOptions(threads=2, quick=True, backends=["numpy", "torch"], unavailable={"torch": "torch is not installed"},
-                        train_missing=False, inject_delay=0.0, timing=QUICK_TIMING)
+    opts = BenchOptions(
+        threads=2,
+        quick=True,
+        backends=["numpy", "torch"],
+        unavailable={"torch": "torch is not installed"},
+        train_missing=False,
+        inject_delay=0.0,
+        timing=QUICK_TIMING,
+    )
     opts.weights_sources.update({("numpy", "regular"): "seeded-init", ("numpy", "separable"): "trained"})
     lines = summary_lines(opts)
     assert lines[0] == "threads: 2 for every backend (quick run)"

@@ -102,11 +102,20 @@ def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> Non
     cmd = [sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy"]
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    ids = [line.split("[", 1)[1].rstrip("]") for line in out.stdout.splitlines() if line.startswith("tests/bench/") and "[numpy-regular-" in line]
+    ids = [
+        line.split("[", 1)[1].rstrip("]")
+        for line in out.stdout.splitlines()
+        if line.startswith("tests/bench/") and "[numpy-regular-" in line
+    ]
     ten_k = [i for i in ids if i.endswith("-n10000")]
     assert sorted(i for i in ten_k if "-fast-" in i) == ["numpy-regular-fast-b1024-n10000"]
     assert sorted(i for i in ten_k if "-default-" in i) == sorted(
-        ["numpy-regular-default-b32-n10000", "numpy-regular-default-b1024-n10000", "numpy-regular-default-b10000-n10000", "numpy-regular-default-b32-n10000"]
+        [
+            "numpy-regular-default-b32-n10000",
+            "numpy-regular-default-b1024-n10000",
+            "numpy-regular-default-b10000-n10000",
+            "numpy-regular-default-b32-n10000",
+        ]
     )  # predict-10k at 32 and 1024, one batch of 10,000, and the study-style evaluate
     assert {"numpy-regular-fast-b1-n1", "numpy-regular-fast-b32-n32"} <= set(ids)  # small-batch latency stays
 
@@ -114,8 +123,22 @@ def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> Non
 def test_the_paired_case_runs_in_the_benchmark_suite(tmp_path: Path, mnist_dir: Path) -> None:
     """The paired separable/regular case through pytest-benchmark itself (quick, NumPy fast path)."""
     env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "pytest", "tests/bench/test_bench.py::test_separable_vs_regular_paired", "--backends", "numpy", "--threads", "1",
-           "--quick", "-q", "-p", "no:cacheprovider", f"--benchmark-storage=file://{tmp_path}", f"--benchmark-json={tmp_path / 'paired.json'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/bench/test_bench.py::test_separable_vs_regular_paired",
+        "--backends",
+        "numpy",
+        "--threads",
+        "1",
+        "--quick",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--benchmark-storage=file://{tmp_path}",
+        f"--benchmark-json={tmp_path / 'paired.json'}",
+    ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (bench,) = json.loads((tmp_path / "paired.json").read_text())["benchmarks"]

@@ -58,8 +58,12 @@ def test_a_subset_run_decides_only_what_its_data_can():
     assert set(subset) == {"faster", "small_accuracy_cost"}
     assert "64 of the 10,000 test images" in subset["faster"] and "640 of the 60,000 training images" in subset["small_accuracy_cost"]
     assert set(not_comparable(640, 10_000)) == {"small_accuracy_cost"}
-    figures = {"params": {"regular": 8586, "separable": 1427}, "native_bytes": {"regular": 35_000, "separable": 7_000},
-               "eval_seconds": {"regular": 0.992, "separable": 0.001}, "test_accuracy": {"regular": 0.9, "separable": 0.3}}
+    figures = {
+        "params": {"regular": 8586, "separable": 1427},
+        "native_bytes": {"regular": 35_000, "separable": 7_000},
+        "eval_seconds": {"regular": 0.992, "separable": 0.001},
+        "test_accuracy": {"regular": 0.9, "separable": 0.3},
+    }
     verdicts = {v.claim: v for v in decide_claims(figures, subset)}
     assert verdicts["smaller"].holds is True and verdicts["smaller"].comparable
     for claim in ("faster", "small_accuracy_cost"):

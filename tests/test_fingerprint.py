@@ -20,9 +20,18 @@ DATA = Path(__file__).parent / "data"
 
 def _fp(cpuinfo: str, arch: str, memory_gib: float) -> Fingerprint:
     info = parse_cpuinfo((DATA / cpuinfo).read_text())
-    return Fingerprint(arch=arch, vendor=str(info["vendor"]), brand=str(info["brand"]), family_model=str(info["family_model"]),
-                       physical_cores=int(info["physical_cores"]), logical_cpus=int(info["logical_cpus"]),
-                       isa=isa_level(arch, info["flags"]), memory_bytes=int(memory_gib * 2**30), os="linux-debian-12", accelerator="")
+    return Fingerprint(
+        arch=arch,
+        vendor=str(info["vendor"]),
+        brand=str(info["brand"]),
+        family_model=str(info["family_model"]),
+        physical_cores=int(info["physical_cores"]),
+        logical_cpus=int(info["logical_cpus"]),
+        isa=isa_level(arch, info["flags"]),
+        memory_bytes=int(memory_gib * 2**30),
+        os="linux-debian-12",
+        accelerator="",
+    )
 
 
 def test_two_different_cpus_get_two_different_names_with_no_configuration():
@@ -58,8 +67,14 @@ def test_cpu_token(brand, family_model, token):
 
 @pytest.mark.parametrize(
     "arch, flags, level",
-    [("x86_64", {"avx512f", "avx512bw", "avx512vl", "avx2", "fma"}, "avx512"), ("x86_64", {"avx512f", "avx2", "fma"}, "avx2"),
-     ("x86_64", {"avx"}, "avx"), ("x86_64", set(), "x86_64"), ("aarch64", {"asimd", "sve"}, "sve"), ("aarch64", {"asimd"}, "neon")],
+    [
+        ("x86_64", {"avx512f", "avx512bw", "avx512vl", "avx2", "fma"}, "avx512"),
+        ("x86_64", {"avx512f", "avx2", "fma"}, "avx2"),
+        ("x86_64", {"avx"}, "avx"),
+        ("x86_64", set(), "x86_64"),
+        ("aarch64", {"asimd", "sve"}, "sve"),
+        ("aarch64", {"asimd"}, "neon"),
+    ],
 )
 def test_isa_level(arch, flags, level):
     assert isa_level(arch, flags) == level

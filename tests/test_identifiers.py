@@ -45,9 +45,26 @@ def asv_benchmarks() -> dict[str, Any]:
 
 def bench_case_ids(quick: bool) -> list[str]:
     """pytest-benchmark case ids of ``nox -s bench`` (``--quick``: of the CI smoke run)."""
-    cmd = [sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy,tensorflow,torch"]
-    proc = subprocess.run([*cmd, *(["--quick"] if quick else [])], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/bench",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--backends",
+        "numpy,tensorflow,torch",
+    ]
+    proc = subprocess.run(
+        [*cmd, *(["--quick"] if quick else [])],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return sorted(line.strip() for line in proc.stdout.splitlines() if "::" in line)
 
@@ -65,7 +82,12 @@ def schema_identifiers() -> dict[str, Any]:
 
 
 def current() -> dict[str, Any]:
-    return {"asv": asv_benchmarks(), "bench_cases": bench_case_ids(False), "bench_cases_quick": bench_case_ids(True), **schema_identifiers()}
+    return {
+        "asv": asv_benchmarks(),
+        "bench_cases": bench_case_ids(False),
+        "bench_cases_quick": bench_case_ids(True),
+        **schema_identifiers(),
+    }
 
 
 def test_asv_benchmark_names_and_params_are_unchanged():

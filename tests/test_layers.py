@@ -107,11 +107,17 @@ def test_no_private_names_cross_a_module():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("sepbench", "impls"):
-                bad += [f"{path.relative_to(REPO)}:{node.lineno} {node.module}.{a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                bad += [
+                    f"{path.relative_to(REPO)}:{node.lineno} {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
     assert not bad, "\n".join(bad)
 
 
-@pytest.mark.parametrize("bad_import, layer", [("impls.registry", REPORT), ("sepbench.report.build", CORE), ("sepbench.measure.workloads", IMPLS)])
+@pytest.mark.parametrize(
+    "bad_import, layer", [("impls.registry", REPORT), ("sepbench.report.build", CORE), ("sepbench.measure.workloads", IMPLS)]
+)
 def test_the_check_catches_a_violation(tmp_path, bad_import, layer):
     """The rule table itself rejects the imports the design forbids."""
     assert layer_of(bad_import) not in ALLOWED[layer]

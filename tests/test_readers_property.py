@@ -26,15 +26,48 @@ PYTEST_BENCHMARK = {
     "machine_info": {"machine_name": "box", "cpu_model": "cpu", "roofline": {"gemm_gflops": 100.0, "mem_bandwidth_gbs": 10.0}},
     "commit_info": {"id": "abc", "dirty": False},
     "datetime": "2026-11-29T00:00:00",
-    "benchmarks": [{"name": "test_predict[numpy-regular-default-b32-n32]", "group": "regular batch=32",
-                    "stats": {"min": 0.001, "median": 0.002, "max": 0.003, "mean": 0.002, "stddev": 0.0, "iqr": 0.0, "rounds": 5},
-                    "extra_info": {"workload": "predict", "backend": "numpy", "model": "regular", "batch_size": 32, "n_images": 32,
-                                   "path": "default", "params": 8586, "accuracy": 0.9}}],
+    "benchmarks": [
+        {
+            "name": "test_predict[numpy-regular-default-b32-n32]",
+            "group": "regular batch=32",
+            "stats": {"min": 0.001, "median": 0.002, "max": 0.003, "mean": 0.002, "stddev": 0.0, "iqr": 0.0, "rounds": 5},
+            "extra_info": {
+                "workload": "predict",
+                "backend": "numpy",
+                "model": "regular",
+                "batch_size": 32,
+                "n_images": 32,
+                "path": "default",
+                "params": 8586,
+                "accuracy": 0.9,
+            },
+        }
+    ],
 }
-REPRODUCE = make_results("reproduce", [{"backend": "numpy", "model": "regular", "params": 8586, "test_accuracy": 0.91, "eval_seconds": 0.3,
-                                        "test_images": 10_000, "train_images": 60_000}], {"machine": {"machine_name": "box"}}, None)
-ASV = {"version": 2, "commit_hash": "abc", "date": 1700000000000, "params": {"machine": "box"}, "result_columns": ["result", "params"],
-       "results": {"predict.PredictLatency.time_predict": [[0.001, 0.002], [["'numpy'"], ["'regular'", "'separable'"]]]}}
+REPRODUCE = make_results(
+    "reproduce",
+    [
+        {
+            "backend": "numpy",
+            "model": "regular",
+            "params": 8586,
+            "test_accuracy": 0.91,
+            "eval_seconds": 0.3,
+            "test_images": 10_000,
+            "train_images": 60_000,
+        }
+    ],
+    {"machine": {"machine_name": "box"}},
+    None,
+)
+ASV = {
+    "version": 2,
+    "commit_hash": "abc",
+    "date": 1700000000000,
+    "params": {"machine": "box"},
+    "result_columns": ["result", "params"],
+    "results": {"predict.PredictLatency.time_predict": [[0.001, 0.002], [["'numpy'"], ["'regular'", "'separable'"]]]},
+}
 BENCHMARKS = {"predict.PredictLatency.time_predict": {"unit": "seconds", "param_names": ["backend", "model"]}}
 READERS = (
     lambda doc: load_pytest_benchmark(doc, SOURCE),

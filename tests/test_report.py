@@ -35,14 +35,66 @@ def _env(**extra: str) -> dict[str, str]:
 
 REPRODUCE_ROWS = [
     # figures of the shape `sepbench reproduce` writes (numpy backend: .npz, tensorflow: .h5)
-    {"backend": "numpy", "model": "regular", "params": 8586, "float32_bytes": 34344, "hdf5_bytes": 128_912, "native_bytes": 36_120, "native_format": ".npz",
-     "test_loss": 0.2871, "test_accuracy": 0.9203, "eval_seconds": 0.412, "train_seconds": 30.5, "epochs": 5, "weights_sha256": "ab" * 32},
-    {"backend": "numpy", "model": "separable", "params": 1427, "float32_bytes": 5708, "hdf5_bytes": 68_712, "native_bytes": 7_480, "native_format": ".npz",
-     "test_loss": 0.3402, "test_accuracy": 0.9035, "eval_seconds": 0.351, "train_seconds": 26.1, "epochs": 5, "weights_sha256": "cd" * 32},
-    {"backend": "tensorflow", "model": "regular", "params": 8586, "float32_bytes": 34344, "hdf5_bytes": 128_912, "native_bytes": 128_912, "native_format": ".h5",
-     "test_loss": 0.2871, "test_accuracy": 0.9203, "eval_seconds": 1.21, "train_seconds": 30.5, "epochs": 5, "weights_sha256": "ab" * 32},
-    {"backend": "tensorflow", "model": "separable", "params": 1427, "float32_bytes": 5708, "hdf5_bytes": 68_712, "native_bytes": 68_712, "native_format": ".h5",
-     "test_loss": 0.3402, "test_accuracy": 0.9035, "eval_seconds": 1.35, "train_seconds": 26.1, "epochs": 5, "weights_sha256": "cd" * 32},
+    {
+        "backend": "numpy",
+        "model": "regular",
+        "params": 8586,
+        "float32_bytes": 34344,
+        "hdf5_bytes": 128_912,
+        "native_bytes": 36_120,
+        "native_format": ".npz",
+        "test_loss": 0.2871,
+        "test_accuracy": 0.9203,
+        "eval_seconds": 0.412,
+        "train_seconds": 30.5,
+        "epochs": 5,
+        "weights_sha256": "ab" * 32,
+    },
+    {
+        "backend": "numpy",
+        "model": "separable",
+        "params": 1427,
+        "float32_bytes": 5708,
+        "hdf5_bytes": 68_712,
+        "native_bytes": 7_480,
+        "native_format": ".npz",
+        "test_loss": 0.3402,
+        "test_accuracy": 0.9035,
+        "eval_seconds": 0.351,
+        "train_seconds": 26.1,
+        "epochs": 5,
+        "weights_sha256": "cd" * 32,
+    },
+    {
+        "backend": "tensorflow",
+        "model": "regular",
+        "params": 8586,
+        "float32_bytes": 34344,
+        "hdf5_bytes": 128_912,
+        "native_bytes": 128_912,
+        "native_format": ".h5",
+        "test_loss": 0.2871,
+        "test_accuracy": 0.9203,
+        "eval_seconds": 1.21,
+        "train_seconds": 30.5,
+        "epochs": 5,
+        "weights_sha256": "ab" * 32,
+    },
+    {
+        "backend": "tensorflow",
+        "model": "separable",
+        "params": 1427,
+        "float32_bytes": 5708,
+        "hdf5_bytes": 68_712,
+        "native_bytes": 68_712,
+        "native_format": ".h5",
+        "test_loss": 0.3402,
+        "test_accuracy": 0.9035,
+        "eval_seconds": 1.35,
+        "train_seconds": 26.1,
+        "epochs": 5,
+        "weights_sha256": "cd" * 32,
+    },
 ]
 
 
@@ -53,12 +105,14 @@ def reproduce_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sepbench.results.schema import make_results, write_results
 
     d = tmp_path_factory.mktemp("reproduce") / "results"
-    doc = make_results("reproduce", [dict(r) for r in REPRODUCE_ROWS], collect_provenance(seed=0), recipe={"optimizer": "rmsprop", "epochs": 5})
+    doc = make_results(
+        "reproduce", [dict(r) for r in REPRODUCE_ROWS], collect_provenance(seed=0), recipe={"optimizer": "rmsprop", "epochs": 5}
+    )
     write_results(d / "reproduce-20260101T000000Z.json", doc)
     return d
 
 
-BENCH_FILE = '''
+BENCH_FILE = """
 import pytest
 from sepbench.measure.workloads import EvaluateWorkload, PredictWorkload
 
@@ -85,7 +139,7 @@ def test_evaluate_numpy_default(benchmark, model, tmp_path):
     w = EvaluateWorkload("numpy", model).setup(warmup=0)
     ev = benchmark.pedantic(w.run, rounds=2, iterations=1)
     _info(benchmark, w, "evaluate", ev.accuracy, tmp_path)
-'''
+"""
 
 
 @pytest.fixture(scope="session")
@@ -95,18 +149,42 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path
     (work / "bench_tiny.py").write_text(BENCH_FILE)
     results = work / "results"
     proc = subprocess.run(
-        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(work), "bench_tiny.py",
-         f"--benchmark-storage=file://{results / 'bench'}", "--benchmark-autosave", "--benchmark-disable-gc"],
-        cwd=work, env=_env(SEPBENCH_MNIST_DIR=str(mnist_dir), SEPBENCH_CACHE_DIR=str(work / "empty-cache")), capture_output=True, text=True, timeout=300,
+        [
+            PY,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(work),
+            "bench_tiny.py",
+            f"--benchmark-storage=file://{results / 'bench'}",
+            "--benchmark-autosave",
+            "--benchmark-disable-gc",
+        ],
+        cwd=work,
+        env=_env(SEPBENCH_MNIST_DIR=str(mnist_dir), SEPBENCH_CACHE_DIR=str(work / "empty-cache")),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert list(results.rglob("*.json")), "pytest-benchmark saved nothing"
     return results
 
 
-ASV_CONF = {"version": 1, "project": "tiny", "repo": ".", "environment_type": "existing", "benchmark_dir": "benchmarks",
-            "results_dir": ".asv/results", "html_dir": ".asv/html", "branches": ["HEAD"]}
-ASV_BENCH = '''
+ASV_CONF = {
+    "version": 1,
+    "project": "tiny",
+    "repo": ".",
+    "environment_type": "existing",
+    "benchmark_dir": "benchmarks",
+    "results_dir": ".asv/results",
+    "html_dir": ".asv/html",
+    "branches": ["HEAD"],
+}
+ASV_BENCH = """
 import numpy as np
 
 SCALE = {scale}
@@ -124,7 +202,7 @@ class Predict:
     def track_accuracy(self, backend, model, batch_size):
         return 0.92 if model == "regular" else 0.90
     track_accuracy.unit = "fraction"
-'''
+"""
 
 
 @pytest.fixture(scope="session")
@@ -149,8 +227,14 @@ def asv_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subprocess.run([*git, "add", "-A"], cwd=proj, check=True)
         subprocess.run([*git, "commit", "-qm", f"scale {scale}"], cwd=proj, check=True)
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=proj, check=True, capture_output=True, text=True).stdout.strip()
-        proc = subprocess.run([*asv_cmd, "run", "--quick", "--environment", f"existing:{PY}", "--set-commit-hash", head, "--machine", "testbox"],
-                              cwd=proj, capture_output=True, text=True, env=_env(), timeout=300)
+        proc = subprocess.run(
+            [*asv_cmd, "run", "--quick", "--environment", f"existing:{PY}", "--set-commit-hash", head, "--machine", "testbox"],
+            cwd=proj,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     root = proj / ".asv" / "results"
     assert len(list((root / "testbox").glob("*-existing*.json"))) == 2
@@ -172,7 +256,8 @@ def test_report_imports_no_framework(reproduce_dir: Path, tmp_path: Path) -> Non
         f"""
         import sys
         from sepbench.cli import main
-        rc = main(["report", "--results", {str(reproduce_dir)!r}, "--asv-results", {str(tmp_path / 'none')!r}, "--output", {str(tmp_path / 'out')!r}])
+        rc = main(["report", "--results", {str(reproduce_dir)!r}, "--asv-results", {str(tmp_path / "none")!r},
+                   "--output", {str(tmp_path / "out")!r}])
         bad = sorted(m for m in sys.modules if m.split(".")[0] in ("impls", "tensorflow", "torch", "keras", "jax"))
         print("RC", rc, "BAD", bad)
         """
@@ -193,7 +278,10 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
     # the claims are exactly what the one decider says for these figures
     claims = report.sections["claims"].raw
     tf_rows = claims[claims.backend == "tensorflow"].set_index("claim")
-    figures = {m: {r["model"]: r[m] for r in REPRODUCE_ROWS if r["backend"] == "tensorflow"} for m in ("params", "hdf5_bytes", "eval_seconds", "test_accuracy")}
+    figures = {
+        m: {r["model"]: r[m] for r in REPRODUCE_ROWS if r["backend"] == "tensorflow"}
+        for m in ("params", "hdf5_bytes", "eval_seconds", "test_accuracy")
+    }
     for verdict in decide_claims(figures):
         assert tf_rows.loc[verdict.claim, "holds"] == verdict.holds
         assert tf_rows.loc[verdict.claim, "evidence"] == verdict.evidence
@@ -201,7 +289,16 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
     assert any("pytest-benchmark" in m for m in report.missing) and any("ASV" in m for m in report.missing)
     assert report.sections["latency"].raw.empty
     out = tmp_path / "out"
-    for name in ("index.html", "report.md", "study_vs_measured.csv", "claims.csv", "matrix.csv", "ratios.csv", "accuracy_params.png", "speed_ratio.png"):
+    for name in (
+        "index.html",
+        "report.md",
+        "study_vs_measured.csv",
+        "claims.csv",
+        "matrix.csv",
+        "ratios.csv",
+        "accuracy_params.png",
+        "speed_ratio.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert not (out / "latency.png").exists()
     md = (out / "report.md").read_text()
@@ -238,8 +335,24 @@ def test_only_pytest_benchmark(bench_dir: Path, tmp_path: Path) -> None:
 def test_nothing_at_all_exits_nonzero_with_help(tmp_path: Path) -> None:
     empty = tmp_path / "results"
     empty.mkdir()
-    proc = subprocess.run([PY, "-m", "sepbench", "report", "--results", str(empty), "--asv-results", str(tmp_path / "asv"), "--output", str(tmp_path / "out")],
-                          env=_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            PY,
+            "-m",
+            "sepbench",
+            "report",
+            "--results",
+            str(empty),
+            "--asv-results",
+            str(tmp_path / "asv"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert str(empty) in proc.stderr and "does not exist" in proc.stderr
     assert "sepbench reproduce" in proc.stderr and "nox -s bench" in proc.stderr and "nox -s asv" in proc.stderr
@@ -249,8 +362,14 @@ def test_nothing_at_all_exits_nonzero_with_help(tmp_path: Path) -> None:
 
 def test_default_directories(reproduce_dir: Path, tmp_path: Path) -> None:
     """Without options: $SEPBENCH_RESULTS_DIR (results_dir()) and ./.asv/results, output ./reports."""
-    proc = subprocess.run([PY, "-m", "sepbench", "report"], cwd=tmp_path, env={**_env(), "SEPBENCH_RESULTS_DIR": str(reproduce_dir)},
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [PY, "-m", "sepbench", "report"],
+        cwd=tmp_path,
+        env={**_env(), "SEPBENCH_RESULTS_DIR": str(reproduce_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "reports" / "index.html").is_file()
     assert "The study vs our measurements" in proc.stdout and "8,586" in proc.stdout
@@ -262,11 +381,29 @@ def test_malformed_and_foreign_files_are_named_and_skipped(reproduce_dir: Path, 
     (results / "broken.json").write_text('{"schema": "sepbench-results", "rows": [')
     (results / "foreign.json").write_text(json.dumps({"hello": "world"}))
     (results / "sub").mkdir()
-    (results / "sub" / "future.json").write_text(json.dumps({"schema": "sepbench-results", "version": 99, "kind": "reproduce", "provenance": {}, "rows": []}))
+    (results / "sub" / "future.json").write_text(
+        json.dumps({"schema": "sepbench-results", "version": 99, "kind": "reproduce", "provenance": {}, "rows": []})
+    )
     (results / "sub" / "bad-bench.json").write_text(json.dumps({"machine_info": {}, "benchmarks": [{"name": "x"}]}))
     (results / "list.json").write_text("[1, 2, 3]")
-    proc = subprocess.run([PY, "-m", "sepbench", "report", "--results", str(results), "--asv-results", str(tmp_path / "none"), "--output", str(tmp_path / "out")],
-                          env=_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            PY,
+            "-m",
+            "sepbench",
+            "report",
+            "--results",
+            str(results),
+            "--asv-results",
+            str(tmp_path / "none"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "out" / "index.html").read_text()
     for name in ("broken.json", "foreign.json", "future.json", "bad-bench.json", "list.json"):
@@ -338,16 +475,33 @@ def test_html_renders_in_headless_chromium(reproduce_dir: Path, bench_dir: Path,
     assert n_images == 4
     profile = tmp_path / "profile"
     proc = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", index.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            index.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     n_tables = sum(1 for s in report.sections.values() if s.shown is not None)
     assert n_tables >= 8
     # every image decoded, every table has rows, and the first table on the page is the verdict
-    assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables} first=verdict"' in dom, dom[:500] + "..." + proc.stderr[-1000:]
+    assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables} first=verdict"' in dom, (
+        dom[:500] + "..." + proc.stderr[-1000:]
+    )
     assert dom.index('id="verdict"') < dom.index('id="plots"') < dom.index('id="matrix"')
     assert "8,586" in dom and "1,427" in dom
 
@@ -356,8 +510,24 @@ def test_only_unreadable_files_is_nothing_to_report(tmp_path: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
     (results / "notes.json").write_text('{"todo": 1}')
-    proc = subprocess.run([PY, "-m", "sepbench", "report", "--results", str(results), "--asv-results", str(tmp_path / "asv"), "--output", str(tmp_path / "out")],
-                          env=_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            PY,
+            "-m",
+            "sepbench",
+            "report",
+            "--results",
+            str(results),
+            "--asv-results",
+            str(tmp_path / "asv"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert "no results to report" in proc.stderr and str(results / "notes.json") in proc.stderr
 
@@ -369,16 +539,38 @@ def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
     from sepbench.report.tables import claims
     from sepbench.results.verdict import figures
 
-    base = {"machine": "m", "backend": "torch", "path": "fast", "workload": "predict", "source_kind": "pytest-benchmark",
-            "source_file": "run.json", "created": "2026-01-01", "weights_source": "trained", "unit": ""}
+    base = {
+        "machine": "m",
+        "backend": "torch",
+        "path": "fast",
+        "workload": "predict",
+        "source_kind": "pytest-benchmark",
+        "source_file": "run.json",
+        "created": "2026-01-01",
+        "weights_source": "trained",
+        "unit": "",
+    }
     rows = []
     for model, times, acc in (("regular", (0.10, 0.06), 0.9127), ("separable", (0.09, 0.07), 0.9009)):
         for batch, t in zip((32, 10_000), times):
-            rows.append({**base, "model": model, "batch_size": batch, "n_images": 10_000, "metric": "latency_s", "stat": "median", "value": t})
-            rows.append({**base, "model": model, "batch_size": batch, "n_images": 10_000, "metric": "accuracy", "stat": "value", "value": acc})
+            rows.append(
+                {**base, "model": model, "batch_size": batch, "n_images": 10_000, "metric": "latency_s", "stat": "median", "value": t}
+            )
+            rows.append(
+                {**base, "model": model, "batch_size": batch, "n_images": 10_000, "metric": "accuracy", "stat": "value", "value": acc}
+            )
         rows.append({**base, "model": model, "batch_size": 1, "n_images": 1, "metric": "accuracy", "stat": "value", "value": 1.0})
-        rows.append({**base, "model": model, "batch_size": 1, "n_images": 1, "metric": "params", "stat": "value",
-                     "value": 8586 if model == "regular" else 1427})
+        rows.append(
+            {
+                **base,
+                "model": model,
+                "batch_size": 1,
+                "n_images": 1,
+                "metric": "params",
+                "stat": "value",
+                "value": 8586 if model == "regular" else 1427,
+            }
+        )
     fig = figures(pd.DataFrame(rows))
     t = fig[fig.metric == "predict_10k_seconds"].set_index("model")["value"]
     assert t["regular"] == 0.06 and t["separable"] == 0.07  # the fastest batch, per model
@@ -396,22 +588,66 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
 
     from sepbench.report.tables import evaluate_vs_study
 
-    base = {"machine": "m", "path": "default", "source_kind": "pytest-benchmark", "source_file": "run2.json", "created": "2026-01-02",
-            "weights_source": "trained", "unit": "seconds", "batch_size": 32, "n_images": 10_000}
+    base = {
+        "machine": "m",
+        "path": "default",
+        "source_kind": "pytest-benchmark",
+        "source_file": "run2.json",
+        "created": "2026-01-02",
+        "weights_source": "trained",
+        "unit": "seconds",
+        "batch_size": 32,
+        "n_images": 10_000,
+    }
     rows = []
     for backend, model, seconds in (("tensorflow", "regular", 1.20), ("tensorflow", "separable", 1.50), ("torch", "separable", 0.50)):
-        rows.append({**base, "backend": backend, "model": model, "workload": "evaluate", "metric": "eval_seconds", "stat": "median", "value": seconds})
+        rows.append(
+            {
+                **base,
+                "backend": backend,
+                "model": model,
+                "workload": "evaluate",
+                "metric": "eval_seconds",
+                "stat": "median",
+                "value": seconds,
+            }
+        )
     for model, graph in (("regular", 0.35), ("separable", 0.60)):
         g = {**base, "backend": "tensorflow", "path": "graph", "model": model, "workload": "graph-forward"}
         rows.append({**g, "metric": "latency_s", "stat": "median", "value": graph})
         rows.append({**g, "metric": "keras_evaluate_floor_s", "stat": "value", "value": 0.50})
     # an older run of the same machine: its figures must not be mixed into the newer run's anatomy
     old = {**base, "source_file": "run1.json", "created": "2026-01-01"}
-    rows.append({**old, "backend": "tensorflow", "model": "separable", "workload": "evaluate", "metric": "eval_seconds", "stat": "median", "value": 9.0})
-    rows.append({**old, "backend": "tensorflow", "path": "graph", "model": "separable", "workload": "graph-forward", "metric": "latency_s", "stat": "median", "value": 5.0})
+    rows.append(
+        {
+            **old,
+            "backend": "tensorflow",
+            "model": "separable",
+            "workload": "evaluate",
+            "metric": "eval_seconds",
+            "stat": "median",
+            "value": 9.0,
+        }
+    )
+    rows.append(
+        {
+            **old,
+            "backend": "tensorflow",
+            "path": "graph",
+            "model": "separable",
+            "workload": "graph-forward",
+            "metric": "latency_s",
+            "stat": "median",
+            "value": 5.0,
+        }
+    )
     df = pd.DataFrame(rows)
     table = evaluate_vs_study(df).set_index(["backend", "model"])
-    tf_reg, tf_sep, torch_sep = table.loc[("tensorflow", "regular")], table.loc[("tensorflow", "separable")], table.loc[("torch", "separable")]
+    tf_reg, tf_sep, torch_sep = (
+        table.loc[("tensorflow", "regular")],
+        table.loc[("tensorflow", "separable")],
+        table.loc[("torch", "separable")],
+    )
     assert tf_reg["beats_study"] == True and tf_sep["beats_study"] == False and torch_sep["beats_study"] == True  # noqa: E712  1.43 / 1.11 s
     assert abs(tf_sep["rest_s"] - (1.50 - 0.50 - 0.60)) < 1e-12 and abs(tf_sep["ms_per_step"] - 1.50 / 313 * 1e3) < 1e-9
     assert "0.50 s (1.60 ms/step" in tf_sep["why"] and "1.71x the regular one's time for 0.129x the MACs" in tf_sep["why"]
@@ -426,14 +662,36 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
 def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_path: Path) -> None:
     import pandas as pd
 
-    from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
     from sepbench.report.tables import roofline
+    from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
 
-    doc = {"machine_info": {"node": "m", "roofline": {"gemm_gflops": 100.0, "mem_bandwidth_gbs": 10.0}}, "commit_info": {}, "datetime": "2026-01-01",
-           "benchmarks": [{"name": f"t[{model}]", "group": "g", "stats": {"median": t, "min": t, "max": t, "mean": t},
-                           "extra_info": {"workload": "predict", "backend": "torch", "model": model, "path": "fast", "batch_size": 1024,
-                                          "n_images": 10_000, "weights_source": "trained"}} for model, t in (("regular", 0.05), ("separable", 0.04))]}
-    doc["benchmarks"][1]["extra_info"]["fast_config"] = {"memory_format": "channels_last", "chunk": 2048, "layers": {"conv1": "fold", "conv2": "split"}}
+    doc = {
+        "machine_info": {"node": "m", "roofline": {"gemm_gflops": 100.0, "mem_bandwidth_gbs": 10.0}},
+        "commit_info": {},
+        "datetime": "2026-01-01",
+        "benchmarks": [
+            {
+                "name": f"t[{model}]",
+                "group": "g",
+                "stats": {"median": t, "min": t, "max": t, "mean": t},
+                "extra_info": {
+                    "workload": "predict",
+                    "backend": "torch",
+                    "model": model,
+                    "path": "fast",
+                    "batch_size": 1024,
+                    "n_images": 10_000,
+                    "weights_source": "trained",
+                },
+            }
+            for model, t in (("regular", 0.05), ("separable", 0.04))
+        ],
+    }
+    doc["benchmarks"][1]["extra_info"]["fast_config"] = {
+        "memory_format": "channels_last",
+        "chunk": 2048,
+        "layers": {"conv1": "fold", "conv2": "split"},
+    }
     rows = load_pytest_benchmark(doc, tmp_path / "run.json")
     assert {r["metric"] for r in rows if r["workload"] == "roofline"} == {"roofline_gemm_gflops", "roofline_mem_gbs"}
     table = roofline(pd.DataFrame(rows)).set_index("model")
@@ -449,7 +707,9 @@ def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_pat
 def test_describe_config_of_each_backends_fast_path() -> None:
     from sepbench.results.read_pytest_benchmark import describe_config
 
-    assert describe_config({"chunk": 512, "layers": {"conv1": "rows+b", "gap+dense": "fused"}}) == "chunk 512; conv1 rows+b, gap+dense fused"
+    assert (
+        describe_config({"chunk": 512, "layers": {"conv1": "rows+b", "gap+dense": "fused"}}) == "chunk 512; conv1 rows+b, gap+dense fused"
+    )
     assert describe_config({"chunk": 1024, "parallel_chunk": 5000, "xla": False, "layers": {}}) == "chunk 1024"
     assert describe_config(None) is None and describe_config({}) is None and describe_config("junk") is None
 
@@ -459,21 +719,53 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
     make section 2e, and decide "faster" for a path that has no Keras-style evaluate."""
     import pandas as pd
 
-    from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
     from sepbench.report.tables import claims, latency, paired, ratios
+    from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
 
     def case(path: str, reg: float, sep: float, ratio: float, q1: float, q3: float) -> dict:
-        return {"name": f"test_separable_vs_regular_paired[torch-pair-{path}-b1024-n10000]", "group": "separable/regular paired-10k",
-                "stats": {"median": reg + sep, "min": reg + sep, "max": reg + sep, "mean": reg + sep},
-                "extra_info": {"workload": "paired-predict", "backend": "torch", "path": path, "batch_size": 1024, "n_images": 10_000,
-                               "weights_source": {"regular": "trained", "separable": "trained"}, "regular_median_s": reg,
-                               "separable_median_s": sep, "ratio_median": ratio, "ratio_q1": q1, "ratio_q3": q3, "pairs": 12}}
+        return {
+            "name": f"test_separable_vs_regular_paired[torch-pair-{path}-b1024-n10000]",
+            "group": "separable/regular paired-10k",
+            "stats": {"median": reg + sep, "min": reg + sep, "max": reg + sep, "mean": reg + sep},
+            "extra_info": {
+                "workload": "paired-predict",
+                "backend": "torch",
+                "path": path,
+                "batch_size": 1024,
+                "n_images": 10_000,
+                "weights_source": {"regular": "trained", "separable": "trained"},
+                "regular_median_s": reg,
+                "separable_median_s": sep,
+                "ratio_median": ratio,
+                "ratio_q1": q1,
+                "ratio_q3": q3,
+                "pairs": 12,
+            },
+        }
 
-    fast_10k = [{"name": f"t[{m}]", "group": "g", "stats": {"median": t, "min": t, "max": t, "mean": t},
-                 "extra_info": {"workload": "predict", "backend": "torch", "model": m, "path": "fast", "batch_size": 1024, "n_images": 10_000,
-                                "weights_source": "trained"}} for m, t in (("regular", 0.050), ("separable", 0.049))]  # a tie, minutes apart
-    doc = {"machine_info": {"node": "m"}, "commit_info": {}, "datetime": "2026-01-01",
-           "benchmarks": [*fast_10k, case("fast", 0.060, 0.040, 0.68, 0.62, 0.75), case("default", 0.07, 0.07, 1.01, 0.97, 1.04)]}
+    fast_10k = [
+        {
+            "name": f"t[{m}]",
+            "group": "g",
+            "stats": {"median": t, "min": t, "max": t, "mean": t},
+            "extra_info": {
+                "workload": "predict",
+                "backend": "torch",
+                "model": m,
+                "path": "fast",
+                "batch_size": 1024,
+                "n_images": 10_000,
+                "weights_source": "trained",
+            },
+        }
+        for m, t in (("regular", 0.050), ("separable", 0.049))
+    ]  # a tie, minutes apart
+    doc = {
+        "machine_info": {"node": "m"},
+        "commit_info": {},
+        "datetime": "2026-01-01",
+        "benchmarks": [*fast_10k, case("fast", 0.060, 0.040, 0.68, 0.62, 0.75), case("default", 0.07, 0.07, 1.01, 0.97, 1.04)],
+    }
     df = pd.DataFrame(load_pytest_benchmark(doc, tmp_path / "run.json"))
     assert not df[df["workload"].eq("paired-predict")]["metric"].isin(["latency_s", "images_per_s"]).any()  # a pair is no latency
     assert set(latency(df)["backend"]) == {"torch (fast)"}
@@ -498,10 +790,15 @@ def test_a_subset_run_never_decides_speed_or_accuracy_against_the_study(tmp_path
 
     results = tmp_path / "results"
     for day, (train, test) in enumerate([(6400, 2000), (64, 64)], start=1):
-        rows = [dict(r, train_images=train, test_images=test, test_accuracy=0.3 if r["model"] == "separable" else 0.9)
-                for r in REPRODUCE_ROWS if r["backend"] == "numpy"]
-        write_results(results / f"reproduce-2026010{day}T000000Z.json",
-                      make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 1}))
+        rows = [
+            dict(r, train_images=train, test_images=test, test_accuracy=0.3 if r["model"] == "separable" else 0.9)
+            for r in REPRODUCE_ROWS
+            if r["backend"] == "numpy"
+        ]
+        write_results(
+            results / f"reproduce-2026010{day}T000000Z.json",
+            make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 1}),
+        )
     report = _build(tmp_path, [results])
     claims = report.sections["claims"].raw
     ours = claims[claims.backend == "numpy"].set_index("claim")
@@ -520,8 +817,11 @@ def test_accuracy_over_seeds_is_a_section_and_a_plot_of_points(tmp_path: Path) -
     from sepbench.results.schema import make_results, write_results
 
     accs = {"regular": [0.9131, 0.9127, 0.9142], "separable": [0.9009, 0.8991, 0.9020]}
-    per_seed = [{"seed": s, "model": m, "trainer": "numpy", "test_accuracy": a[s], "test_loss": 0.3, "weights_source": "cache"}
-                for m, a in accs.items() for s in range(3)]
+    per_seed = [
+        {"seed": s, "model": m, "trainer": "numpy", "test_accuracy": a[s], "test_loss": 0.3, "weights_source": "cache"}
+        for m, a in accs.items()
+        for s in range(3)
+    ]
     doc = make_results("reproduce", [dict(r) for r in REPRODUCE_ROWS], collect_provenance(seed=0), recipe={"epochs": 20})
     doc["seeds"] = {"trainer": "numpy", "seeds": [0, 1, 2], "per_seed": per_seed, "summary": {}}
     write_results(tmp_path / "results" / "reproduce-20260101T000000Z.json", doc)
@@ -569,10 +869,14 @@ def test_impossible_figures_are_rejected_with_a_warning_not_shown_as_measurement
     rows = [dict(r) for r in REPRODUCE_ROWS if r["backend"] == "numpy"]
     rows[0].update(eval_seconds=-0.4, test_accuracy=7.5)
     rows[1].update(params=-1, test_loss=float("inf"))
-    write_results(tmp_path / "results" / "reproduce-20260101T000000Z.json",
-                  make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 20}))
+    write_results(
+        tmp_path / "results" / "reproduce-20260101T000000Z.json",
+        make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 20}),
+    )
     report = _build(tmp_path, [tmp_path / "results"])
     assert any("rejected 3 impossible figure(s)" in w and "test_accuracy = 7.5 fraction" in w for w in report.warnings), report.warnings
     df = report.loaded.measurements
-    assert not ((df["metric"] == "eval_seconds") & (df["value"] <= 0)).any() and df.loc[df["metric"] == "test_accuracy", "value"].le(1).all()
+    assert (
+        not ((df["metric"] == "eval_seconds") & (df["value"] <= 0)).any() and df.loc[df["metric"] == "test_accuracy", "value"].le(1).all()
+    )
     assert (df["metric"] == "hdf5_bytes").sum() == 2  # the plausible figures of the same rows are kept

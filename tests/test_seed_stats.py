@@ -23,8 +23,11 @@ def test_interval_matches_a_hand_computation():
 
 @pytest.mark.parametrize(
     "costs, holds, words",
-    [([1.2, 1.0, 1.4, 1.1, 1.3], True, "a little"), ([0.5, -0.4, 0.2, -0.1, 0.3], False, "no measurable cost"),
-     ([7.0, 8.0, 7.5, 7.2, 7.9], False, "not 'a little'")],
+    [
+        ([1.2, 1.0, 1.4, 1.1, 1.3], True, "a little"),
+        ([0.5, -0.4, 0.2, -0.1, 0.3], False, "no measurable cost"),
+        ([7.0, 8.0, 7.5, 7.2, 7.9], False, "not 'a little'"),
+    ],
 )
 def test_the_claim_is_decided_on_the_interval(costs, holds, words):
     verdict, evidence = accuracy_cost_verdict(interval(costs))
@@ -32,8 +35,11 @@ def test_the_claim_is_decided_on_the_interval(costs, holds, words):
 
 
 def test_summary_pairs_seeds_and_places_the_study():
-    rows = [{"seed": s, "model": m, "test_accuracy": a, "test_loss": 0.3} for s, (r, p) in enumerate([(0.913, 0.901), (0.915, 0.899), (0.911, 0.903)])
-            for m, a in (("regular", r), ("separable", p))]
+    rows = [
+        {"seed": s, "model": m, "test_accuracy": a, "test_loss": 0.3}
+        for s, (r, p) in enumerate([(0.913, 0.901), (0.915, 0.899), (0.911, 0.903)])
+        for m, a in (("regular", r), ("separable", p))
+    ]
     rows[1]["test_loss"] = 0.31
     out = summarize_seeds(rows, STUDY)
     assert out["cost_points"]["mean"] == pytest.approx(100 * ((0.913 - 0.901) + (0.915 - 0.899) + (0.911 - 0.903)) / 3)

@@ -50,7 +50,18 @@ def test_recipe_defaults_are_the_study_keras_defaults():
     assert json.loads(json.dumps(d)) == d and d["epochs"] == r.epochs
 
 
-@pytest.mark.parametrize("bad", [{"epsilon_placement": "torch"}, {"epochs": 0}, {"batch_size": 0}, {"learning_rate": -1.0}, {"rho": 1.0}, {"momentum": 0.9}, {"optimizer": "adam"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"epsilon_placement": "torch"},
+        {"epochs": 0},
+        {"batch_size": 0},
+        {"learning_rate": -1.0},
+        {"rho": 1.0},
+        {"momentum": 0.9},
+        {"optimizer": "adam"},
+    ],
+)
 def test_recipe_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         Recipe(**bad)
@@ -200,9 +211,19 @@ def test_cache_round_trip_and_keys(tmp_path, monkeypatch, runs):
     assert vel is not None and vel.equal(r.velocities)
     # any part of the key changes the entry
     key = trained.cache_key("regular", "numpy", 0, r.recipe)
-    assert len({key, trained.cache_key("regular", "numpy", 1, r.recipe), trained.cache_key("separable", "numpy", 0, r.recipe),
-                trained.cache_key("regular", "torch", 0, r.recipe), trained.cache_key("regular", "numpy", 0, r.recipe.with_(epochs=2)),
-                trained.cache_key("regular", "numpy", 0, r.recipe.with_(epsilon_placement="keras2"))}) == 6
+    assert (
+        len(
+            {
+                key,
+                trained.cache_key("regular", "numpy", 1, r.recipe),
+                trained.cache_key("separable", "numpy", 0, r.recipe),
+                trained.cache_key("regular", "torch", 0, r.recipe),
+                trained.cache_key("regular", "numpy", 0, r.recipe.with_(epochs=2)),
+                trained.cache_key("regular", "numpy", 0, r.recipe.with_(epsilon_placement="keras2")),
+            }
+        )
+        == 6
+    )
     assert trained.load_trained_weights("regular", "numpy", 1, r.recipe) is None
     assert trained.training_code_hash("numpy") != trained.training_code_hash("torch")
     # an unreadable entry reads as absent (then: train again), not as a crash
@@ -212,8 +233,8 @@ def test_cache_round_trip_and_keys(tmp_path, monkeypatch, runs):
 
 
 def test_workloads_use_the_cache(tmp_path, monkeypatch, runs):
-    from sepbench.training import weights_cache as trained
     from sepbench.measure.workloads import weights_for
+    from sepbench.training import weights_cache as trained
 
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path))
     r = runs[("numpy", "separable")]
@@ -234,8 +255,26 @@ def test_reproduce_cli_writes_results_and_prints_table(tmp_path, monkeypatch, ca
     monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out.json"
-    rc = main(["reproduce", "--limit", "320", "--epochs", "1", "--test-limit", "500", "--threads", "1", "--eval-repeats", "1",
-               "--no-progress", "--data-dir", str(mnist_dir), "--output", str(out)])
+    rc = main(
+        [
+            "reproduce",
+            "--limit",
+            "320",
+            "--epochs",
+            "1",
+            "--test-limit",
+            "500",
+            "--threads",
+            "1",
+            "--eval-repeats",
+            "1",
+            "--no-progress",
+            "--data-dir",
+            str(mnist_dir),
+            "--output",
+            str(out),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "Study vs measured" in text and "test_accuracy" in text and "0.9169" in text and "sep/reg" in text
@@ -320,8 +359,31 @@ def test_reproduce_with_seeds_reports_intervals_and_decides_accuracy_on_them(tmp
     monkeypatch.setenv("SEPBENCH_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "seeds.json"
-    assert main(["reproduce", "--backends", "numpy", "--seeds", "3", "--limit", "640", "--epochs", "1", "--test-limit", "500",
-                 "--threads", "1", "--eval-repeats", "1", "--no-progress", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "reproduce",
+                "--backends",
+                "numpy",
+                "--seeds",
+                "3",
+                "--limit",
+                "640",
+                "--epochs",
+                "1",
+                "--test-limit",
+                "500",
+                "--threads",
+                "1",
+                "--eval-repeats",
+                "1",
+                "--no-progress",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "Test accuracy over 3 seeds" in capsys.readouterr().out
     seeds = read_results(out)["seeds"]
     assert seeds["seeds"] == [0, 1, 2] and len(seeds["per_seed"]) == 6

@@ -51,12 +51,7 @@ def _nox_sessions() -> set[str]:
     import ast
 
     tree = ast.parse((REPO / "noxfile.py").read_text())
-    return {
-        f.name
-        for f in tree.body
-        if isinstance(f, ast.FunctionDef)
-        and any("nox.session" in ast.unparse(d) for d in f.decorator_list)
-    }
+    return {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and any("nox.session" in ast.unparse(d) for d in f.decorator_list)}
 
 
 def test_workflow_calls_only_sessions_that_exist() -> None:

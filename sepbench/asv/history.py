@@ -49,8 +49,21 @@ def machine_args(name: str) -> list[str]:
     fp = fingerprint()
     ram = f"{fp.memory_bytes // 2**20} MB" if fp.memory_bytes else ""
     cpu = f"{fp.brand} ({fp.family_model}, {fp.isa})" + (f", {fp.accelerator}" if fp.accelerator else "")
-    return ["machine", "--yes", "--machine", name, "--os", fp.os, "--arch", fp.arch, "--cpu", cpu, "--num_cpu", str(fp.physical_cores),
-            *(["--ram", ram] if ram else [])]
+    return [
+        "machine",
+        "--yes",
+        "--machine",
+        name,
+        "--os",
+        fp.os,
+        "--arch",
+        fp.arch,
+        "--cpu",
+        cpu,
+        "--num_cpu",
+        str(fp.physical_cores),
+        *(["--ram", ram] if ram else []),
+    ]
 
 
 def asv(*args: str, cwd: str | os.PathLike[str] = ".", check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
@@ -58,7 +71,9 @@ def asv(*args: str, cwd: str | os.PathLike[str] = ".", check: bool = True, captu
     cmd = [sys.executable, "-m", "asv", *args]
     proc = subprocess.run(cmd, cwd=cwd, text=True, capture_output=capture)
     if check and proc.returncode != 0:
-        raise AsvError(f"`asv {' '.join(args)}` exited with status {proc.returncode}" + (f":\n{proc.stdout}{proc.stderr}" if capture else ""))
+        raise AsvError(
+            f"`asv {' '.join(args)}` exited with status {proc.returncode}" + (f":\n{proc.stdout}{proc.stderr}" if capture else "")
+        )
     return proc
 
 
@@ -170,19 +185,48 @@ def regress(
     attrs = [x for a in attributes or [] for x in ("--attribute", a)]
     select = [x for b in bench or [] for x in ("--bench", b)] + attrs
     print(f"== asv continuous: {base} ({base_hash[:8]}) -> {head} ({head_hash[:8]}), factor {factor}, machine {machine}", flush=True)
-    status = asv("continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *select, base_hash, head_hash, cwd=cwd, check=False).returncode
+    status = asv(
+        "continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *select, base_hash, head_hash, cwd=cwd, check=False
+    ).returncode
     for attempt in range(1, confirm + 1):
         if status == 0:
             break
-        table = asv("compare", "--factor", str(factor), "--machine", machine, "--only-changed", base_hash, head_hash, cwd=cwd, check=False, capture=True).stdout
+        table = asv(
+            "compare",
+            "--factor",
+            str(factor),
+            "--machine",
+            machine,
+            "--only-changed",
+            base_hash,
+            head_hash,
+            cwd=cwd,
+            check=False,
+            capture=True,
+        ).stdout
         flagged = worse_benchmarks(table)
         if not flagged:  # asv failed for another reason: nothing to confirm, keep the failure
             break
         print(f"== confirming {len(flagged)} flagged benchmark(s), re-run {attempt} of {confirm}: " + "; ".join(flagged), flush=True)
         again = [x for name in flagged for x in ("--bench", exact_name_regex(name))]
-        status = asv("continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *again, *attrs, base_hash, head_hash, cwd=cwd, check=False).returncode
+        status = asv(
+            "continuous",
+            "--factor",
+            str(factor),
+            "--machine",
+            machine,
+            "--show-stderr",
+            *again,
+            *attrs,
+            base_hash,
+            head_hash,
+            cwd=cwd,
+            check=False,
+        ).returncode
         if status == 0:
-            print(f"== not confirmed: {'; '.join(flagged)} within a factor {factor} in re-run {attempt} (noise in the first run)", flush=True)
+            print(
+                f"== not confirmed: {'; '.join(flagged)} within a factor {factor} in re-run {attempt} (noise in the first run)", flush=True
+            )
     print("== asv compare (all benchmarks)", flush=True)
     asv("compare", "--factor", str(factor), "--machine", machine, "--split", base_hash, head_hash, cwd=cwd, check=False)
     results_dir = Path(cwd) / _results_dir(Path(cwd))
@@ -193,9 +237,15 @@ def regress(
         print(f"   {c}")
     if status != 0:
         confirmed = f", confirmed by {confirm} re-run(s)" if confirm else ""
-        print(f"REGRESSION: asv continuous found benchmarks worse by more than a factor {factor}{confirmed} (table above, marked '+'), or failing")
+        print(
+            f"REGRESSION: asv continuous found benchmarks worse by more than a factor {factor}{confirmed} (table above, marked '+'), or "
+            "failing"
+        )
     if changes:
-        print("MODEL CHANGED: " + ("allowed (--allow-model-change)" if allow_model_change else "failing; pass --allow-model-change if intended"))
+        print(
+            "MODEL CHANGED: "
+            + ("allowed (--allow-model-change)" if allow_model_change else "failing; pass --allow-model-change if intended")
+        )
     if not outcome.failed:
         print(f"OK: no regression beyond a factor {factor}")
     return outcome

@@ -35,8 +35,16 @@ SOURCES: dict[str, tuple[str, str, bool]] = {
     "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.time.min.js": ("flot@0.8.3", "jquery.flot.time.js", False),
     "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.selection.min.js": ("flot@0.8.3", "jquery.flot.selection.js", False),
     "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.categories.min.js": ("flot@0.8.3", "jquery.flot.categories.js", False),
-    "https://cdn.jsdelivr.net/npm/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js": ("flot-orderbars@1.0.0", "js/jquery.flot.orderBars.js", True),
-    "https://cdnjs.cloudflare.com/ajax/libs/stupidtable/1.0.1/stupidtable.min.js": ("stupid-table-plugin@1.1.3", "stupidtable.min.js", False),
+    "https://cdn.jsdelivr.net/npm/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js": (
+        "flot-orderbars@1.0.0",
+        "js/jquery.flot.orderBars.js",
+        True,
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/stupidtable/1.0.1/stupidtable.min.js": (
+        "stupid-table-plugin@1.1.3",
+        "stupidtable.min.js",
+        False,
+    ),
     "https://cdnjs.cloudflare.com/ajax/libs/blueimp-md5/2.19.0/js/md5.min.js": ("blueimp-md5@2.19.0", "js/md5.min.js", True),
     "https://cdn.jsdelivr.net/npm/bootstrap@3.1.1/dist/js/bootstrap.min.js": ("bootstrap@3.1.1", "dist/js/bootstrap.min.js", True),
     "https://cdn.jsdelivr.net/npm/bootstrap@3.1.1/dist/css/bootstrap.min.css": ("bootstrap@3.1.1", "dist/css/bootstrap.min.css", True),
@@ -93,7 +101,7 @@ def vendor(html_dir: str | Path, store: Path | None = None) -> dict[str, dict]:
     for page in pages:
         text = page.read_text()
 
-        def replace(match: re.Match) -> str:
+        def replace(match: re.Match, page: Path = page) -> str:  # bound now: called within this iteration only
             tag, url = match.group(0), match.group(2)
             if url not in SOURCES:
                 if url.startswith("https://") and match.group(1) == "script":
@@ -106,8 +114,13 @@ def vendor(html_dir: str | Path, store: Path | None = None) -> dict[str, dict]:
                 raise VendorError(f"{spec}/{rel} does not match the integrity hash the page pins for {url}")
             name = f"{spec.replace('@', '-')}-{Path(rel).name}"
             (out / name).write_bytes(data)
-            manifest[name] = {"replaces": url, "npm": spec, "file": rel, "sha256": hashlib.sha256(data).hexdigest(),
-                              "integrity_checked": bool(exact and integrity)}
+            manifest[name] = {
+                "replaces": url,
+                "npm": spec,
+                "file": rel,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "integrity_checked": bool(exact and integrity),
+            }
             tag = tag.replace(url, f"vendor/{name}")
             if not exact:
                 tag = re.sub(r'\s+integrity="[^"]*"', "", tag)
@@ -129,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"asv_vendor: error: {exc}", file=sys.stderr)
         return 2
     checked = sum(1 for m in manifest.values() if m["integrity_checked"])
-    print(f"{html_dir}: {len(manifest)} CDN files replaced by local copies in vendor/ ({checked} checked against the page's integrity hashes)")
+    print(
+        f"{html_dir}: {len(manifest)} CDN files replaced by local copies in vendor/ ({checked} checked against the page's integrity hashes)"
+    )
     return 0
 
 

@@ -63,8 +63,8 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
     from sepbench.measure.extra_info import workload_extra_info
-    from sepbench.util.timer import choose_rounds, time_once
     from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
+    from sepbench.util.timer import choose_rounds, time_once
 
     def run(case: Case) -> dict[str, Any]:
         if case.kind == "paired-10k":

@@ -59,9 +59,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--quick", action="store_true", default=False, help="CI smoke run: fewer cases and rounds (< 3 min on 2 cores)")
     group.addoption("--backends", default=None, metavar="A,B", help="comma-separated backends to benchmark (default: all registered)")
     group.addoption("--train-missing", action="store_true", default=False, help="train and cache weights that are not cached yet")
-    group.addoption("--offline", action="store_true", default=False, help="never download MNIST (as SEPBENCH_OFFLINE=1): fail, saying where it looked")
     group.addoption(
-        "--inject-delay", type=float, default=0.0, metavar="SECONDS",
+        "--offline", action="store_true", default=False, help="never download MNIST (as SEPBENCH_OFFLINE=1): fail, saying where it looked"
+    )
+    group.addoption(
+        "--inject-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
         help="TEST ONLY: sleep this long in every timed call (proves the regression gate)",
     )
 

@@ -52,8 +52,9 @@ def find_run(storage: str | os.PathLike[str], name: str | None = None, machine: 
         what = f"run saved as {name!r}" if name else "saved run (NNNN_*.json)"
         where = f"{storage}/{machine}" if machine else str(storage)
         others = sorted({p.parent.name for p in saved_runs(storage, name)}) if machine else []
-        hint = (f"; runs exist for other machines ({', '.join(others)}), but a baseline from other hardware is not comparable"
-                if others else "")
+        hint = (
+            f"; runs exist for other machines ({', '.join(others)}), but a baseline from other hardware is not comparable" if others else ""
+        )
         raise NoSavedRunError(f"found no {what} under {where}{hint}; run `nox -s bench` (or `nox -s bench -- --save-as NAME`) first")
     return runs[-1]
 

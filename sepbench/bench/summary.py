@@ -11,8 +11,10 @@ def summary_lines(opts: BenchOptions) -> list[str]:
     lines = [f"threads: {opts.threads} for every backend" + (" (quick run)" if opts.quick else "")]
     if opts.roofline is not None:
         r = opts.roofline
-        lines.append(f"roofline: float32 GEMM {r.gemm_flops / 1e9:.1f} GFLOP/s, memory {r.mem_bandwidth / 1e9:.1f} GB/s "
-                     f"(probe took {r.seconds:.1f} s)")
+        lines.append(
+            f"roofline: float32 GEMM {r.gemm_flops / 1e9:.1f} GFLOP/s, memory {r.mem_bandwidth / 1e9:.1f} GB/s "
+            f"(probe took {r.seconds:.1f} s)"
+        )
     lines += [f"skipped backend {backend}: {why}" for backend, why in opts.unavailable.items()]
     seeded = sorted({f"{b}/{m}" for (b, m), s in opts.weights_sources.items() if s != "trained"})
     if seeded:

@@ -25,8 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "bench-summary",
         help="summarize a saved pytest-benchmark run: study-style vs fastest 10,000-image latency, separable/regular ratios",
     )
-    p.add_argument("run", nargs="?", default=None,
-                   help="a saved run (.json) or a storage directory, newest run used (default: <results>/bench)")
+    p.add_argument(
+        "run", nargs="?", default=None, help="a saved run (.json) or a storage directory, newest run used (default: <results>/bench)"
+    )
     return p
 
 
@@ -96,7 +97,9 @@ def print_paired(paired: pd.DataFrame) -> None:
             "separable / regular measured in alternating pairs, 10,000 images each (per-pair ratio: median and quartiles; "
             "the figure to trust on a shared machine)",
             ["backend", "path", "regular s", "separable s", "ratio", "q1-q3", "pairs"],
-            [(r.backend, r.path, _s(r.regular_s), _s(r.separable_s), _s(r.ratio, 2), f"{_s(r.q1, 2)}-{_s(r.q3, 2)}", _s(r.pairs, 0))
-             for r in paired.itertuples()],
+            [
+                (r.backend, r.path, _s(r.regular_s), _s(r.separable_s), _s(r.ratio, 2), f"{_s(r.q1, 2)}-{_s(r.q3, 2)}", _s(r.pairs, 0))
+                for r in paired.itertuples()
+            ],
             right_from=2,
         )

@@ -8,13 +8,28 @@ from sepbench.util.console import fmt_int, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("data", help="locate and verify MNIST (search order: --data-dir, $SEPBENCH_MNIST_DIR, cache, download from $SEPBENCH_MNIST_MIRRORS or the usual mirrors)")
+    p = sub.add_parser(
+        "data",
+        help="locate and verify MNIST (search order: --data-dir, $SEPBENCH_MNIST_DIR, cache, "
+        "download from $SEPBENCH_MNIST_MIRRORS or the usual mirrors)",
+    )
     p.add_argument("--data-dir", help="directory holding the four MNIST .gz files")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--download", action="store_const", const=True, dest="download", default=None,
-                     help="download into the user cache if not found, even where SEPBENCH_OFFLINE is set (checksums verified)")
-    how.add_argument("--offline", action="store_const", const=False, dest="download",
-                     help="never download (default: download if not found, unless SEPBENCH_OFFLINE=1)")
+    how.add_argument(
+        "--download",
+        action="store_const",
+        const=True,
+        dest="download",
+        default=None,
+        help="download into the user cache if not found, even where SEPBENCH_OFFLINE is set (checksums verified)",
+    )
+    how.add_argument(
+        "--offline",
+        action="store_const",
+        const=False,
+        dest="download",
+        help="never download (default: download if not found, unless SEPBENCH_OFFLINE=1)",
+    )
     return p
 
 
@@ -30,5 +45,9 @@ def run(args: argparse.Namespace) -> int:
         hist = np.bincount(labels, minlength=10)
         rows.append((split, fmt_int(len(images)), f"{images.shape[1]}x{images.shape[2]}", f"{hist.min():,}..{hist.max():,}", "ok"))
     print(f"MNIST directory: {directory}")
-    print_table("MNIST (md5 verified: " + ", ".join(f.name for f in FILES.values()) + ")", ["split", "images", "size", "per-class count", "md5"], rows)
+    print_table(
+        "MNIST (md5 verified: " + ", ".join(f.name for f in FILES.values()) + ")",
+        ["split", "images", "size", "per-class count", "md5"],
+        rows,
+    )
     return 0

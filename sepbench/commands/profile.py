@@ -23,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sepbench.measure import layer_profile as lp
     from sepbench.machine.threads import configure_threads
+    from sepbench.measure import layer_profile as lp
     from sepbench.measure.workloads import test_images
 
     if args.images < 1 or args.chunk < 1 or args.reps < 1:
@@ -49,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
                 rows.append((model, s.layer, s.stage, f"{s.macs_per_image:,}", f"{1e3 * s.seconds:.2f}", f"{100 * s.seconds / total:.0f}%"))
             rows.append((model, "total", "", f"{sum(s.macs_per_image for s in stages):,}", f"{1e3 * total:.2f}", "100%"))
         reg, sep = (sum(s.seconds for s in times[m]) for m in ("regular", "separable"))
-        print_table(f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; separable/regular = {sep / reg:.2f}", ["model", "layer", "stage", "MACs / image", per, "share"], rows, right_from=3)
+        print_table(
+            f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; separable/regular = {sep / reg:.2f}",
+            ["model", "layer", "stage", "MACs / image", per, "share"],
+            rows,
+            right_from=3,
+        )
     if "numpy" in backends:
         from sepbench.measure.extra_info import roofline
 
@@ -57,14 +62,31 @@ def run(args: argparse.Namespace) -> int:
         rows = []
         for model in ("regular", "separable"):
             for g in lp.layer_gemm_rates(model, chunk=args.chunk, reps=args.reps):
-                rows.append((model, g.layer, f"({g.rows:,} x {g.depth}) @ ({g.depth} x {g.cols})", f"{g.flops / 1e9:.1f}", f"{100 * g.flops / peak:.0f}%"))
-        print_table(f"float32 GEMM at the layers' shapes ({args.chunk} images, operands ready) vs the roofline probe's {peak / 1e9:.1f} GFLOP/s",
-                    ["model", "layer", "GEMM", "GFLOP/s", "of peak"], rows, right_from=3)
+                rows.append(
+                    (
+                        model,
+                        g.layer,
+                        f"({g.rows:,} x {g.depth}) @ ({g.depth} x {g.cols})",
+                        f"{g.flops / 1e9:.1f}",
+                        f"{100 * g.flops / peak:.0f}%",
+                    )
+                )
+        print_table(
+            f"float32 GEMM at the layers' shapes ({args.chunk} images, operands ready) vs the roofline probe's {peak / 1e9:.1f} GFLOP/s",
+            ["model", "layer", "GEMM", "GFLOP/s", "of peak"],
+            rows,
+            right_from=3,
+        )
     if "numpy" in backends and not args.no_fast:
         rows = []
         for model in ("regular", "separable"):
             for r in lp.profile_numpy_fast(model, n):
                 alternatives = ", ".join(f"{m} {1e3 * t:.1f}" for m, t in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
                 rows.append((model, r["group"], r["chosen"], f"{1e3 * r['seconds'][r['chosen']]:.2f}", alternatives))
-        print_table(f"numpy fast path: autotuned lowering per layer (1-thread CPU {per}, at the chosen chunk)", ["model", "layer", "chosen", "ms", "alternatives (ms)"], rows, right_from=3)
+        print_table(
+            f"numpy fast path: autotuned lowering per layer (1-thread CPU {per}, at the chosen chunk)",
+            ["model", "layer", "chosen", "ms", "alternatives (ms)"],
+            rows,
+            right_from=3,
+        )
     return 0

@@ -15,10 +15,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="build the comparison report (HTML, Markdown, CSV, PNG) from reproduce, pytest-benchmark and ASV results",
         description="Reads results (never a framework) and writes index.html, report.md, CSVs and PNGs.",
     )
-    p.add_argument("--results", action="append", type=Path, metavar="DIR",
-                   help="a results directory, searched recursively for reproduce and pytest-benchmark JSON (repeatable; default: results_dir(), i.e. $SEPBENCH_RESULTS_DIR or ./results)")
-    p.add_argument("--asv-results", action="append", type=Path, metavar="DIR",
-                   help="an ASV results directory (repeatable; default: .asv/results)")
+    p.add_argument(
+        "--results",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="a results directory, searched recursively for reproduce and pytest-benchmark JSON "
+        "(repeatable; default: $SEPBENCH_RESULTS_DIR or ./results)",
+    )
+    p.add_argument(
+        "--asv-results", action="append", type=Path, metavar="DIR", help="an ASV results directory (repeatable; default: .asv/results)"
+    )
     p.add_argument("--output", type=Path, default=Path("reports"), metavar="DIR", help="where to write the report (default: reports/)")
     return p
 

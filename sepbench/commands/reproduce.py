@@ -12,13 +12,19 @@ def _csv(value: str) -> list[str]:
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="train both models in each backend and compare with the study's figures")
-    p.add_argument("--backends", type=_csv, default=None, help="comma-separated backends (default: all; unavailable ones are skipped with a reason)")
+    p.add_argument(
+        "--backends", type=_csv, default=None, help="comma-separated backends (default: all; unavailable ones are skipped with a reason)"
+    )
     p.add_argument("--models", type=_csv, default=["regular", "separable"], help="comma-separated models (default: regular,separable)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed of initial weights and batch order (default 0)")
-    p.add_argument("--seeds", type=int, default=1,
-                   help="also train each model with this many seeds (from --seed on) in the fastest trainer: accuracy and loss with "
-                        "95 %% intervals and the accuracy claim decided on the interval (default 1: off)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="also train each model with this many seeds (from --seed on) in the fastest trainer: accuracy and loss with "
+        "95 %% intervals and the accuracy claim decided on the interval (default 1: off)",
+    )
     p.add_argument("--threads", type=int, default=None, help="compute threads for every backend (default: all usable cores)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N training images only (no caching)")
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
@@ -33,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from impls.registry import UnknownBackendError
-    from sepbench.training.reproduce import ReproduceOptions, default_output_path, print_report, run_reproduce
     from sepbench.results.schema import write_results
+    from sepbench.training.reproduce import ReproduceOptions, default_output_path, print_report, run_reproduce
     from sepbench.util.atomic import check_writable
 
     opts = ReproduceOptions(

@@ -19,7 +19,11 @@ def run(args: argparse.Namespace) -> int:
     for spec in specs:
         rows = [(f"{r.name} ({r.kind})", fmt_shape(r.output_shape), fmt_int(r.params), fmt_int(r.macs)) for r in spec.summary()]
         rows.append(("total", fmt_shape(spec.output_shape), fmt_int(spec.params), fmt_int(spec.macs)))
-        print_table(f'Model "{spec.name}": {spec.description}; input {fmt_shape(spec.input_shape)}', ["Layer (type)", "Output shape", "Param #", "MACs / image"], rows)
+        print_table(
+            f'Model "{spec.name}": {spec.description}; input {fmt_shape(spec.input_shape)}',
+            ["Layer (type)", "Output shape", "Param #", "MACs / image"],
+            rows,
+        )
     names = {s.name for s in specs}
     if {"regular", "separable"} <= names:
         reg, sep = MODELS["regular"], MODELS["separable"]

@@ -41,7 +41,13 @@ def run(args: argparse.Namespace) -> int:
         cached = load_trained_weights(model, trainer, args.seed) is not None
         weights = train_and_cache(model, trainer, seed=args.seed, progress=not args.no_progress)
         seconds = weights.meta.get("train_seconds")
-        rows.append((model, trainer, "cached" if cached else f"trained in {seconds:.0f} s" if seconds else "trained",
-                     str(cache_path(model, trainer, args.seed))))
+        rows.append(
+            (
+                model,
+                trainer,
+                "cached" if cached else f"trained in {seconds:.0f} s" if seconds else "trained",
+                str(cache_path(model, trainer, args.seed)),
+            )
+        )
     print_table(f"trained weights (seed {args.seed}), shared by every backend", ["model", "trainer", "how", "file"], rows)
     return 0

@@ -5,8 +5,9 @@ Used by ``sepbench reproduce`` and by the report, so both decide the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 CLAIMS: dict[str, str] = {
     "smaller": "Separable convolutions shrink the model (fewer parameters, smaller file).",
@@ -69,8 +70,12 @@ def decide_claims(figures: Mapping[str, Mapping[str, float | None]], subset: Map
     """
     verdicts = _decide(figures)
     subset = subset or {}
-    return [ClaimVerdict(v.claim, v.text, None, f"not comparable with the study: {subset[v.claim]}", comparable=False)
-            if v.claim in subset else v for v in verdicts]
+    return [
+        ClaimVerdict(v.claim, v.text, None, f"not comparable with the study: {subset[v.claim]}", comparable=False)
+        if v.claim in subset
+        else v
+        for v in verdicts
+    ]
 
 
 def _decide(figures: Mapping[str, Mapping[str, float | None]]) -> list[ClaimVerdict]:
@@ -116,7 +121,8 @@ def _decide(figures: Mapping[str, Mapping[str, float | None]]) -> list[ClaimVerd
                 "small_accuracy_cost",
                 CLAIMS["small_accuracy_cost"],
                 0 < cost <= MAX_ACCURACY_COST,
-                f"accuracy {acc[1]:.4f} vs {acc[0]:.4f} ({-100 * cost:+.2f} points; 'a little' = a loss in (0, {100 * MAX_ACCURACY_COST:.0f}] points)",
+                f"accuracy {acc[1]:.4f} vs {acc[0]:.4f} ({-100 * cost:+.2f} points; "
+                f"'a little' = a loss in (0, {100 * MAX_ACCURACY_COST:.0f}] points)",
             )
         )
     return out

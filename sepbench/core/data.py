@@ -201,7 +201,8 @@ def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] | Non
                 errors.append(f"{url}: {type(exc).__name__}: {exc}")
         else:
             raise MnistNotFoundError(
-                f"could not download {f.name} from any mirror:\n  " + "\n  ".join(errors)
+                f"could not download {f.name} from any mirror:\n  "
+                + "\n  ".join(errors)
                 + f"\nSupply the four files yourself: put them in {directory} or a directory named by ${ENV_VAR}, "
                 f"or list working mirrors in ${MIRRORS_ENV_VAR}."
             )
@@ -225,7 +226,9 @@ def _read_idx(path: Path, expected: MnistFile, kind: str) -> np.ndarray:
     return body.reshape(dims)
 
 
-def load_mnist_raw(split: Split, data_dir: str | os.PathLike[str] | None = None, download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist_raw(
+    split: Split, data_dir: str | os.PathLike[str] | None = None, download: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Verified uint8 images ``(N, 28, 28)`` and uint8 labels ``(N,)`` of one split."""
     if split not in ("train", "test"):
         raise ValueError(f"unknown MNIST split {split!r}; expected 'train' or 'test'")

@@ -43,6 +43,7 @@ import numpy as np
 EpsilonPlacement = Literal["keras3", "keras2"]
 EPSILON_PLACEMENTS: tuple[str, ...] = ("keras3", "keras2")
 
+
 @dataclass(frozen=True)
 class Recipe:
     """Everything that decides training, apart from the seed and the backend."""
@@ -81,7 +82,7 @@ class Recipe:
         """Plain JSON-able dict (recorded in every result file and in the cache key)."""
         return asdict(self)
 
-    def with_(self, **changes: Any) -> "Recipe":
+    def with_(self, **changes: Any) -> Recipe:
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)
 

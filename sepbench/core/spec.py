@@ -146,9 +146,7 @@ class ModelSpec:
         shape = self.input_shape
         for layer in self.layers:
             out = layer.output_shape(shape)
-            rows.append(
-                LayerSummary(layer.name, layer.kind, shape, out, layer.params(shape), layer.macs(shape), layer.param_shapes(shape))
-            )
+            rows.append(LayerSummary(layer.name, layer.kind, shape, out, layer.params(shape), layer.macs(shape), layer.param_shapes(shape)))
             shape = out
         return rows
 

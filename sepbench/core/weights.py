@@ -17,15 +17,15 @@ import json
 import math
 import os
 import zipfile
-from typing import Any
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from sepbench.util.atomic import atomic_path
 from sepbench.core.spec import ModelSpec, Shape, get_model_spec
+from sepbench.util.atomic import atomic_path
 
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
@@ -46,7 +46,10 @@ class PortableWeights(Mapping[str, np.ndarray]):
     def __post_init__(self) -> None:
         spec = get_model_spec(self.model)
         self.model = spec.name
-        self.tensors = {k: np.ascontiguousarray(v, dtype=np.float32) if np.asarray(v).dtype != np.float32 else np.ascontiguousarray(v) for k, v in self.tensors.items()}
+        self.tensors = {
+            k: np.ascontiguousarray(v, dtype=np.float32) if np.asarray(v).dtype != np.float32 else np.ascontiguousarray(v)
+            for k, v in self.tensors.items()
+        }
         validate_tensors(spec, self.tensors)
 
     # Mapping protocol
@@ -70,12 +73,12 @@ class PortableWeights(Mapping[str, np.ndarray]):
     def layer(self, name: str) -> dict[str, np.ndarray]:
         """The tensors of one layer, keyed by tensor name (``kernel``, ``bias``, ...)."""
         prefix = name + "/"
-        return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
 
-    def copy(self) -> "PortableWeights":
+    def copy(self) -> PortableWeights:
         return PortableWeights(self.model, {k: v.copy() for k, v in self.tensors.items()}, dict(self.meta))
 
-    def equal(self, other: "PortableWeights") -> bool:
+    def equal(self, other: PortableWeights) -> bool:
         """Bit-exact equality of model and every tensor."""
         return (
             self.model == other.model
@@ -105,7 +108,7 @@ class PortableWeights(Mapping[str, np.ndarray]):
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "PortableWeights":
+    def load(cls, path: str | os.PathLike[str]) -> PortableWeights:
         """Read a file written by :meth:`save`; any problem raises :class:`WeightsError`."""
         path = Path(path)
         if not path.is_file():
@@ -147,7 +150,9 @@ def _check_sizes(path: Path, npz: Any) -> None:
         if name != META_KEY and dtype.kind not in "fiu":
             raise WeightsError(f"weights file {path}: tensor {name!r} holds {dtype} values, not numbers")
         if math.prod(shape) * dtype.itemsize > MAX_TENSOR_BYTES:
-            raise WeightsError(f"weights file {path}: tensor {name!r} claims shape {shape} ({math.prod(shape) * dtype.itemsize:,} bytes): corrupt")
+            raise WeightsError(
+                f"weights file {path}: tensor {name!r} claims shape {shape} ({math.prod(shape) * dtype.itemsize:,} bytes): corrupt"
+            )
 
 
 def validate_tensors(spec: ModelSpec, tensors: Mapping[str, np.ndarray]) -> None:

@@ -79,7 +79,9 @@ def cpu_token(brand: str, family_model: str = "") -> str:
     line = next((w for w in PRODUCT_LINES if w in words), None)
     if family_model in ARM_PARTS.values():
         return family_model
-    number = next((w for w in words if re.fullmatch(r"[a-z]?\d[0-9a-z]{2,5}", w) and sum(c.isdigit() for c in w) >= 3 and not w.endswith("ghz")), None)
+    number = next(
+        (w for w in words if re.fullmatch(r"[a-z]?\d[0-9a-z]{2,5}", w) and sum(c.isdigit() for c in w) >= 3 and not w.endswith("ghz")), None
+    )
     if line and number:
         return f"{line}{number}"
     fm = "f" + family_model.replace(".", "m") if family_model and "." in family_model else _slug(family_model)
@@ -111,8 +113,14 @@ def parse_cpuinfo(text: str) -> dict[str, object]:
         family_model = ""
     # physical cores: distinct (physical id, core id) pairs; Arm lists one block per core
     cores = {(b.get("physical id", "0"), b.get("core id", str(i))) for i, b in enumerate(blocks) if "processor" in b}
-    return {"brand": brand, "vendor": first.get("vendor_id") or ("ARM" if "CPU implementer" in first else ""),
-            "family_model": family_model, "flags": flags, "physical_cores": len(cores) or None, "logical_cpus": len(blocks) or None}
+    return {
+        "brand": brand,
+        "vendor": first.get("vendor_id") or ("ARM" if "CPU implementer" in first else ""),
+        "family_model": family_model,
+        "flags": flags,
+        "physical_cores": len(cores) or None,
+        "logical_cpus": len(blocks) or None,
+    }
 
 
 def _kv(line: str) -> tuple[str, str]:
@@ -134,7 +142,9 @@ def _accelerator() -> str:
     if shutil.which("nvidia-smi") is None:
         return ""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=20, check=True).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=20, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
     names = [n.strip() for n in out.splitlines() if n.strip()]
@@ -154,7 +164,14 @@ def fingerprint() -> Fingerprint:
     try:
         info = parse_cpuinfo(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
     except OSError:  # not Linux: what the platform module knows
-        info = {"brand": platform.processor(), "vendor": "", "family_model": "", "flags": set(), "physical_cores": None, "logical_cpus": None}
+        info = {
+            "brand": platform.processor(),
+            "vendor": "",
+            "family_model": "",
+            "flags": set(),
+            "physical_cores": None,
+            "logical_cpus": None,
+        }
     arch = platform.machine() or "unknown"
     logical = int(info["logical_cpus"] or os.cpu_count() or 1)  # type: ignore[arg-type]
     return Fingerprint(

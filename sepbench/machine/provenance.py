@@ -20,7 +20,20 @@ from typing import Any
 from sepbench.machine.fingerprint import fingerprint, machine_name
 from sepbench.machine.threads import thread_settings, usable_cores
 
-PACKAGES = ("sepbench", "numpy", "tensorflow-cpu", "tensorflow", "keras", "torch", "h5py", "pandas", "matplotlib", "pytest-benchmark", "asv", "threadpoolctl")
+PACKAGES = (
+    "sepbench",
+    "numpy",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "torch",
+    "h5py",
+    "pandas",
+    "matplotlib",
+    "pytest-benchmark",
+    "asv",
+    "threadpoolctl",
+)
 REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding sepbench/ (for git_info)
 
 
@@ -72,7 +85,11 @@ def gpu_info() -> list[dict[str, str]]:
         return []
     try:
         out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=20, check=True
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
@@ -111,7 +128,7 @@ def machine_info() -> dict[str, Any]:
 def collect_provenance(seed: int | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a result must carry to be reproducible."""
     return {
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git": git_info(),
         "versions": package_versions(),
         "threads": thread_settings(),

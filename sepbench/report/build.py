@@ -13,8 +13,8 @@ from sepbench.core.study import MAC_RATIO, STUDY_SOURCE
 from sepbench.report import fmt
 from sepbench.report import tables as T
 from sepbench.report.render import Section, write_outputs
-from sepbench.util.owned_dir import build_into
 from sepbench.results.sources import Loaded, load_all
+from sepbench.util.owned_dir import build_into
 
 PRODUCERS = (
     "`sepbench reproduce` (or `nox -s reproduce`): trains/evaluates both models per backend, writes results/reproduce-<stamp>.json",
@@ -49,13 +49,19 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
     kinds, df = loaded.kinds(), loaded.measurements
     notes = []
     if "reproduce" not in kinds:
-        notes.append("No `sepbench reproduce` result: the study's loss, test accuracy and HDF5 file size are not measured "
-                     "(evaluation time and sizes come from benchmarks if present). Run `sepbench reproduce`.")
+        notes.append(
+            "No `sepbench reproduce` result: the study's loss, test accuracy and HDF5 file size are not measured "
+            "(evaluation time and sizes come from benchmarks if present). Run `sepbench reproduce`."
+        )
     if "pytest-benchmark" not in kinds:
-        notes.append("No pytest-benchmark run: no predict latency per batch size, images/s or speed ratios per batch size. Run `nox -s bench`.")
+        notes.append(
+            "No pytest-benchmark run: no predict latency per batch size, images/s or speed ratios per batch size. Run `nox -s bench`."
+        )
     elif not df["metric"].eq("roofline_gemm_gflops").any():
-        notes.append("The pytest-benchmark runs read have no roofline probe (machine_info['roofline'], recorded by `nox -s bench`): "
-                     "no comparison with the machine's compute limit.")
+        notes.append(
+            "The pytest-benchmark runs read have no roofline probe (machine_info['roofline'], recorded by `nox -s bench`): "
+            "no comparison with the machine's compute limit."
+        )
     if "asv" not in kinds:
         notes.append("No ASV results: no history over commits. Run `nox -s asv`.")
     elif hist["commit"].nunique() < 2:
@@ -65,62 +71,122 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
         notes.append(f"Results from one machine only ({machines[0]}): the across-machines table needs results from several.")
     seeded = df[(df["weights_source"] == "seeded-init") & df["metric"].isin(["accuracy", "test_accuracy", "test_loss"])]
     if not seeded.empty:
-        notes.append(f"{len(seeded)} accuracy/loss figure(s) came from untrained (seeded-init) weights and are left out of the accuracy comparisons.")
-    subset = df[df["source_kind"].eq("reproduce") & (df["weights_source"].eq("trained-subset") | pd.to_numeric(df["n_images"], errors="coerce").lt(10_000))]
+        notes.append(
+            f"{len(seeded)} accuracy/loss figure(s) came from untrained (seeded-init) weights and are left out of the accuracy comparisons."
+        )
+    subset = df[
+        df["source_kind"].eq("reproduce")
+        & (df["weights_source"].eq("trained-subset") | pd.to_numeric(df["n_images"], errors="coerce").lt(10_000))
+    ]
     if not subset.empty:
         files = ", ".join(sorted({Path(str(f)).name for f in subset["source_file"]}))
-        notes.append(f"{len(subset)} figure(s) from `sepbench reproduce` runs on a subset of MNIST ({files}) are not comparable with the study's "
-                     "full-data figures: kept in the tables, left out of the claims.")
+        notes.append(
+            f"{len(subset)} figure(s) from `sepbench reproduce` runs on a subset of MNIST ({files}) are not comparable with the study's "
+            "full-data figures: kept in the tables, left out of the claims."
+        )
     return notes
 
 
 # the report's main sections in order: key (CSV stem), title, note, table of the tidy measurements, its display form
 MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]], ...] = (
-    ("verdict", "The verdict: the study's three claims, per machine and backend path",
-     "yes / NO / tie (within 5 %: not a speed-up) / not comparable (measured on less data than the study) / unknown (a figure is missing), "
-     "each with the figures that decide it. Size: parameters and file; speed: the study-style evaluate where the path has one, "
-     "else the separable/regular predict of the 10,000 test images measured in alternating pairs; accuracy: trained weights on all 10,000 test images.",
-     T.verdict, lambda d: d.fillna("")),
-    ("study_vs_measured", "1. The study vs our measurements",
-     "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
-     "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 in seconds.",
-     T.study_vs_measured, fmt.study_vs_measured),
-    ("claims", "1b. The study's three claims, per backend and machine",
-     "Decided by sepbench.core.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = a figure it needs is missing.",
-     T.claims, fmt.claims),
-    ("accuracy_seeds", "1d. Test accuracy over training seeds",
-     "`sepbench reproduce --seeds N` (`nox -s reproduce`: 5): each model trained with N seeds in the fastest trainer; the mean test accuracy "
-     "with its 95 % t interval beside the study's single run (no seed published). The accuracy claim stands on the interval of the paired cost.",
-     T.accuracy_over_seeds, fmt.by_column),
-    ("evaluate_vs_study", "1c. The study's evaluation time: ours beside it, and why where it is slower",
-     "Seconds for model.evaluate-style evaluation of the 10,000 test images at batch 32 (313 steps). The study's machine is unknown (a hosted notebook), "
-     "so 'beats' compares against its published seconds. For TensorFlow the evaluate is taken apart, measured in the same run: Keras's loop alone "
-     "(keras_floor_s: evaluate of a 784->10 softmax regression, same data and batch), the model's compute (graph_b32_s: one tf.function per batch of 32) "
-     "and the rest (loss, metrics, data handling).",
-     T.evaluate_vs_study, fmt.evaluate_vs_study),
-    ("matrix", "2. Backend x model",
-     "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s).",
-     T.matrix, fmt.by_column),
-    ("latency", "2b. Predict latency per batch size",
-     "Seconds per predict call of n_images images (shown in ms): median, first and third quartile and IQR over the benchmark's rounds; images/s = n_images / median.",
-     T.latency, fmt.by_column),
-    ("ratios", "2c. Separable / regular",
-     f"ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio {MAC_RATIO:.3f} "
-     "(the time ratio if time were proportional to the arithmetic; for images/s its inverse).",
-     T.ratios, fmt.ratios),
-    ("roofline", "2d. Against the machine's roofline",
-     "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
-     "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed memory bandwidth). "
-     "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
-     "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
-     "`sepbench profile` shows the GEMM rate at each layer's own shape.",
-     T.roofline, fmt.roofline),
-    ("paired", "2e. Separable / regular, measured in alternating pairs",
-     "Per backend path, the 10,000 test images predicted by the regular and then the separable model, the order alternating, "
-     "for `pairs` rounds in one run (`nox -s bench`): both halves of a pair see the same machine load, so the per-pair ratio "
-     "(median, q1-q3) is the separable/regular figure to trust on a shared machine. regular_s, separable_s: each model's median. "
-     "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them.",
-     T.paired, fmt.paired),
+    (
+        "verdict",
+        "The verdict: the study's three claims, per machine and backend path",
+        "yes / NO / tie (within 5 %: not a speed-up) / not comparable (measured on less data than the study) / unknown (a figure is "
+        "missing), "
+        "each with the figures that decide it. Size: parameters and file; speed: the study-style evaluate where the path has one, "
+        "else the separable/regular predict of the 10,000 test images measured in alternating pairs; accuracy: trained weights on all "
+        "10,000 test images.",
+        T.verdict,
+        lambda d: d.fillna(""),
+    ),
+    (
+        "study_vs_measured",
+        "1. The study vs our measurements",
+        "Per metric and model: the study's published value, ours per backend and machine, measured minus study, and measured / study. "
+        "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 "
+        "in seconds.",
+        T.study_vs_measured,
+        fmt.study_vs_measured,
+    ),
+    (
+        "claims",
+        "1b. The study's three claims, per backend and machine",
+        "Decided by sepbench.core.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = "
+        "a figure it needs is missing.",
+        T.claims,
+        fmt.claims,
+    ),
+    (
+        "accuracy_seeds",
+        "1d. Test accuracy over training seeds",
+        "`sepbench reproduce --seeds N` (`nox -s reproduce`: 5): each model trained with N seeds in the fastest trainer; the mean test "
+        "accuracy "
+        "with its 95 % t interval beside the study's single run (no seed published). The accuracy claim stands on the interval of the "
+        "paired cost.",
+        T.accuracy_over_seeds,
+        fmt.by_column,
+    ),
+    (
+        "evaluate_vs_study",
+        "1c. The study's evaluation time: ours beside it, and why where it is slower",
+        "Seconds for model.evaluate-style evaluation of the 10,000 test images at batch 32 (313 steps). The study's machine is unknown "
+        "(a hosted notebook), "
+        "so 'beats' compares against its published seconds. For TensorFlow the evaluate is taken apart, measured in the same run: "
+        "Keras's loop alone "
+        "(keras_floor_s: evaluate of a 784->10 softmax regression, same data and batch), the model's compute (graph_b32_s: one "
+        "tf.function per batch of 32) "
+        "and the rest (loss, metrics, data handling).",
+        T.evaluate_vs_study,
+        fmt.evaluate_vs_study,
+    ),
+    (
+        "matrix",
+        "2. Backend x model",
+        "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; "
+        "accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s).",
+        T.matrix,
+        fmt.by_column,
+    ),
+    (
+        "latency",
+        "2b. Predict latency per batch size",
+        "Seconds per predict call of n_images images (shown in ms): median, first and third quartile and IQR over the benchmark's "
+        "rounds; images/s = n_images / median.",
+        T.latency,
+        fmt.by_column,
+    ),
+    (
+        "ratios",
+        "2c. Separable / regular",
+        "ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio "
+        f"{MAC_RATIO:.3f} "
+        "(the time ratio if time were proportional to the arithmetic; for images/s its inverse).",
+        T.ratios,
+        fmt.ratios,
+    ),
+    (
+        "roofline",
+        "2d. Against the machine's roofline",
+        "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
+        "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed "
+        "memory bandwidth). "
+        "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
+        "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
+        "`sepbench profile` shows the GEMM rate at each layer's own shape.",
+        T.roofline,
+        fmt.roofline,
+    ),
+    (
+        "paired",
+        "2e. Separable / regular, measured in alternating pairs",
+        "Per backend path, the 10,000 test images predicted by the regular and then the separable model, the order alternating, "
+        "for `pairs` rounds in one run (`nox -s bench`): both halves of a pair see the same machine load, so the per-pair ratio "
+        "(median, q1-q3) is the separable/regular figure to trust on a shared machine. regular_s, separable_s: each model's median. "
+        "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them.",
+        T.paired,
+        fmt.paired,
+    ),
 )
 
 
@@ -132,23 +198,44 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
     secs = [sec for sec in secs if sec.key not in OPTIONAL_SECTIONS or not sec.raw.empty]  # nothing to show: left out (see missing_notes)
     if df["machine"].nunique() > 1:
         pm = T.per_machine(df)
-        secs.append(Section("machines", "3. Across machines", "The same figures with one column per machine (times in seconds per call).",
-                            pm, fmt.by_row_metric(pm, "metric")))
+        secs.append(
+            Section(
+                "machines",
+                "3. Across machines",
+                "The same figures with one column per machine (times in seconds per call).",
+                pm,
+                fmt.by_row_metric(pm, "metric"),
+            )
+        )
     if not hist.empty:
         hw = T.history_wide(hist)
-        secs.append(Section("history", "3b. History per commit (ASV)",
-                            "ASV's figure per benchmark and parameters, one column per commit in date order (seconds for time benchmarks).",
-                            hist, fmt.by_row_metric(hw, "unit")))
+        secs.append(
+            Section(
+                "history",
+                "3b. History per commit (ASV)",
+                "ASV's figure per benchmark and parameters, one column per commit in date order (seconds for time benchmarks).",
+                hist,
+                fmt.by_row_metric(hw, "unit"),
+            )
+        )
     srcs = T.sources(df)
     secs.append(Section("sources", "Sources", "Every file read, with its provenance.", srcs, srcs.fillna("")))
-    secs.append(Section("measurements", "All measurements (tidy)",
-                        f"{len(df)} rows, one per measured figure with its provenance (source file, machine, CPU, commit); the CSV is the complete data behind every table.",
-                        df, None))
+    secs.append(
+        Section(
+            "measurements",
+            "All measurements (tidy)",
+            f"{len(df)} rows, one per measured figure with its provenance (source file, machine, CPU, commit); the CSV is the complete "
+            "data behind every table.",
+            df,
+            None,
+        )
+    )
     return {s.key: s for s in secs}
 
 
-def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path,
-                 title: str = "sepbench: separable vs regular convolutions") -> Report:
+def build_report(
+    results_dirs: list[Path], asv_dirs: list[Path], output: Path, title: str = "sepbench: separable vs regular convolutions"
+) -> Report:
     """Load, tabulate, plot and write the report into ``output``.
 
     Raises :class:`NoResultsError` when no result file could be read.
@@ -161,7 +248,11 @@ def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path,
         looked = "\n".join(f"  - {p} ({'exists' if p.is_dir() else 'does not exist'})" for p in loaded.looked_in)
         skipped = ("\nSkipped:\n" + "\n".join(f"  - {w}" for w in loaded.warnings)) if loaded.warnings else ""
         raise NoResultsError(
-            "no results to report. Looked in:\n" + looked + skipped + "\nResults are written by:\n" + "\n".join(f"  - {p}" for p in PRODUCERS)
+            "no results to report. Looked in:\n"
+            + looked
+            + skipped
+            + "\nResults are written by:\n"
+            + "\n".join(f"  - {p}" for p in PRODUCERS)
             + "\nor point the report elsewhere with --results DIR / --asv-results DIR."
         )
     hist = T.history(df)
@@ -174,17 +265,22 @@ def build_report(results_dirs: list[Path], asv_dirs: list[Path], output: Path,
     with build_into(output) as staging:
         pngs: list[tuple[str, Path]] = []
         for title_, path in (
-            ("Predict latency by backend and model (median, error bars q1-q3)",
-             plots.latency_plot(sections["latency"].raw, staging / "latency.png")),
+            (
+                "Predict latency by backend and model (median, error bars q1-q3)",
+                plots.latency_plot(sections["latency"].raw, staging / "latency.png"),
+            ),
             ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, staging / "accuracy_params.png")),
             ("Test accuracy over training seeds", plots.accuracy_seeds_plot(T.accuracy_over_seeds(df), staging / "accuracy_seeds.png")),
-            ("Separable / regular time per backend vs the MAC ratio",
-             plots.speed_ratio_plot(sections["ratios"].raw, staging / "speed_ratio.png")),
+            (
+                "Separable / regular time per backend vs the MAC ratio",
+                plots.speed_ratio_plot(sections["ratios"].raw, staging / "speed_ratio.png"),
+            ),
             ("History over commits (ASV)", plots.history_plot(hist, staging / "history.png")),
         ):
             if path is not None:
                 pngs.append((title_, path))
-        staged = write_outputs(staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings,
-                               LEAD_SECTIONS)
+        staged = write_outputs(
+            staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS
+        )
     files = {name: output / path.name for name, path in staged.items()} | {p.name: output / p.name for _, p in pngs}
     return Report(loaded, sections, missing, loaded.warnings, files)

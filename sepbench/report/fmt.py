@@ -43,7 +43,9 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
 
 def claims(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy().astype(object)
-    out["holds"] = [("yes" if h else "NO") if h is not None and not (isinstance(h, float) and math.isnan(h)) else "unknown" for h in df["holds"]]
+    out["holds"] = [
+        ("yes" if h else "NO") if h is not None and not (isinstance(h, float) and math.isnan(h)) else "unknown" for h in df["holds"]
+    ]
     return out.fillna("")
 
 
@@ -92,7 +94,9 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("study_s", "evaluate_s", "keras_floor_s", "graph_b32_s", "rest_s"):
         out[col] = ["" if v is None or pd.isna(v) else f"{v:.3f}" for v in df[col]]
     out["ms_per_step"] = ["" if pd.isna(v) else f"{v:.2f}" for v in df["ms_per_step"]]
-    out["beats_study"] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else ("yes" if v else "NO") for v in df["beats_study"]]
+    out["beats_study"] = [
+        "" if v is None or (isinstance(v, float) and math.isnan(v)) else ("yes" if v else "NO") for v in df["beats_study"]
+    ]
     out["source"] = [_short_source(v) for v in df["source"]]
     return out.fillna("")
 
@@ -108,7 +112,13 @@ def _short_source(source: Any) -> str:
 def roofline(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 4 significant digits, GFLOP/s and GB/s with 1 decimal, x_limit with 2."""
     out = df.copy().astype(object)
-    for col, f in (("seconds", "{:.4g}"), ("compute_limit_s", "{:.4g}"), ("gemm_gflops", "{:.1f}"), ("mem_gbs", "{:.1f}"), ("x_limit", "{:.2f}")):
+    for col, f in (
+        ("seconds", "{:.4g}"),
+        ("compute_limit_s", "{:.4g}"),
+        ("gemm_gflops", "{:.1f}"),
+        ("mem_gbs", "{:.1f}"),
+        ("x_limit", "{:.2f}"),
+    ):
         out[col] = ["" if pd.isna(v) else f.format(v) for v in df[col]]
     out["source"] = [_short_source(f"run {v}") for v in df["source"]]
     return out.fillna("")
@@ -117,8 +127,16 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
 def paired(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 4 significant digits, ratios with 2 decimals, pairs as an integer."""
     out = df.copy().astype(object)
-    for col, f in (("regular_s", "{:.4g}"), ("separable_s", "{:.4g}"), ("ratio", "{:.2f}"), ("q1", "{:.2f}"), ("q3", "{:.2f}"),
-                   ("pairs", "{:.0f}"), ("study_ratio", "{:.2f}"), ("mac_ratio", "{:.3f}")):
+    for col, f in (
+        ("regular_s", "{:.4g}"),
+        ("separable_s", "{:.4g}"),
+        ("ratio", "{:.2f}"),
+        ("q1", "{:.2f}"),
+        ("q3", "{:.2f}"),
+        ("pairs", "{:.0f}"),
+        ("study_ratio", "{:.2f}"),
+        ("mac_ratio", "{:.3f}"),
+    ):
         out[col] = ["" if pd.isna(v) else f.format(v) for v in df[col]]
     out["source"] = [_short_source(f"run {v}") for v in df["source"]]
     return out.fillna("")

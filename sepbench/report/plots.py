@@ -13,8 +13,8 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sepbench.util.atomic import atomic_path  # noqa: E402
 from sepbench.core.study import MAC_RATIO, STUDY, study_ratio  # noqa: E402
+from sepbench.util.atomic import atomic_path  # noqa: E402
 
 COLORS = {"regular": "#4c72b0", "separable": "#dd8452"}
 
@@ -61,7 +61,14 @@ def latency_plot(lat: pd.DataFrame, path: Path) -> Path | None:
 def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
     """Test accuracy against parameters (log x), ours per backend beside the study's two points."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    ax.scatter([STUDY["params"][m] for m in ("regular", "separable")], [STUDY["test_accuracy"][m] for m in ("regular", "separable")], marker="*", s=160, color="black", label="study (Keras)")
+    ax.scatter(
+        [STUDY["params"][m] for m in ("regular", "separable")],
+        [STUDY["test_accuracy"][m] for m in ("regular", "separable")],
+        marker="*",
+        s=160,
+        color="black",
+        label="study (Keras)",
+    )
     plotted = 0
     if not matrix.empty:
         acc = matrix["test_accuracy"].fillna(matrix["accuracy"])
@@ -69,8 +76,16 @@ def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
         groups = matrix.assign(acc=acc).dropna(subset=["acc", "params"]).groupby(["backend", "machine"], dropna=False)
         for k, ((backend, machine), sub) in enumerate(groups):
             # hollow markers of decreasing size: backends with identical weights stay visible on top of each other
-            ax.scatter(sub["params"], sub["acc"], s=max(25, 140 - 25 * k), marker=markers[k % len(markers)], facecolors="none", edgecolors=f"C{k}",
-                       linewidths=1.6, label=f"{backend}" + (f" @ {machine}" if matrix["machine"].nunique() > 1 else ""))
+            ax.scatter(
+                sub["params"],
+                sub["acc"],
+                s=max(25, 140 - 25 * k),
+                marker=markers[k % len(markers)],
+                facecolors="none",
+                edgecolors=f"C{k}",
+                linewidths=1.6,
+                label=f"{backend}" + (f" @ {machine}" if matrix["machine"].nunique() > 1 else ""),
+            )
             plotted += len(sub)
     for m in ("regular", "separable"):
         ax.annotate(m, (STUDY["params"][m], STUDY["test_accuracy"][m]), textcoords="offset points", xytext=(6, -12), fontsize=8)
@@ -96,7 +111,12 @@ def speed_ratio_plot(ratios: pd.DataFrame, path: Path) -> Path | None:
     x = np.arange(len(labels))
     for j, f in enumerate(figs):
         vals = r[r["figure"] == f].set_index("label").reindex(labels)["ratio"].to_numpy(float)
-        ax.bar(x + (j - (len(figs) - 1) / 2) * width, vals, width, label=f.replace("eval_seconds", "evaluate 10k").replace("latency_s ", "predict "))
+        ax.bar(
+            x + (j - (len(figs) - 1) / 2) * width,
+            vals,
+            width,
+            label=f.replace("eval_seconds", "evaluate 10k").replace("latency_s ", "predict "),
+        )
     ax.axhline(MAC_RATIO, color="red", linestyle="--", label=f"MAC ratio {MAC_RATIO:.3f}")
     ax.axhline(study_ratio("eval_seconds"), color="black", linestyle=":", label=f"study's evaluate ratio {study_ratio('eval_seconds'):.2f}")
     ax.axhline(1.0, color="grey", linewidth=0.8)
@@ -116,7 +136,12 @@ def history_plot(hist: pd.DataFrame, path: Path, max_lines: int = 12) -> Path | 
     h = hist[hist["unit"] == "seconds"] if not hist.empty else hist
     if h.empty or h["commit"].nunique() < 2:
         return None
-    h = h.assign(series=h["benchmark"].str.rsplit(".", n=1).str[-1] + " " + h["params"].fillna("") + (" @" + h["machine"].astype(str) if h["machine"].nunique() > 1 else ""))
+    h = h.assign(
+        series=h["benchmark"].str.rsplit(".", n=1).str[-1]
+        + " "
+        + h["params"].fillna("")
+        + (" @" + h["machine"].astype(str) if h["machine"].nunique() > 1 else "")
+    )
     commits = list(dict.fromkeys(h.sort_values("date")["commit"]))
     fig, ax = plt.subplots(figsize=(7, 4))
     for series in list(dict.fromkeys(h["series"]))[:max_lines]:
@@ -142,7 +167,9 @@ def accuracy_seeds_plot(seeds: pd.DataFrame, path: Path) -> Path | None:
             ax.errorbar(i + 0.28, r.mean, yerr=[[r.mean - r.low], [r.high - r.mean]], fmt="o", color="black", capsize=4, markersize=4)
         if pd.notna(r.study):
             ax.scatter([i + 0.28], [r.study], marker="*", s=140, color="crimson", zorder=3, label="study (one run)" if i == 0 else None)
-    ax.set_xticks(range(len(seeds)), [f"{r.model}" + (f"\n{r.machine}" if seeds["machine"].nunique() > 1 else "") for r in seeds.itertuples()])
+    ax.set_xticks(
+        range(len(seeds)), [f"{r.model}" + (f"\n{r.machine}" if seeds["machine"].nunique() > 1 else "") for r in seeds.itertuples()]
+    )
     ax.set_ylabel("test accuracy (fraction)")
     ax.set_title("Test accuracy per seed (points), mean and 95 % interval (black), the study (star)", fontsize=9)
     ax.margins(y=0.15)

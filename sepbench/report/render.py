@@ -45,7 +45,8 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 </style></head>
 <body data-report="sepbench">
 <h1>{{ title }}</h1>
-<p class="note">Built {{ built }} from {{ n_files }} result file(s). Study: {{ study_source }}. CSVs of every table sit beside this page.</p>
+<p class="note">Built {{ built }} from {{ n_files }} result file(s). Study: {{ study_source }}.
+CSVs of every table sit beside this page.</p>
 {% macro section(s) %}<section data-section="{{ s.key }}"><h2 id="{{ s.key }}">{{ s.title }}</h2>
 {% if s.note %}<p class="note">{{ s.note | code }}</p>{% endif %}
 {% if s.html and s.rows > 15 %}<details><summary>{{ s.rows }} rows</summary>{{ s.html | safe }}</details>
@@ -54,7 +55,8 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 {% endmacro %}
 {% for s in lead %}{{ section(s) }}{% endfor %}
 <h2 id="plots">Plots</h2>
-{% for p in plots %}<figure><img alt="{{ p.title }}" src="data:image/png;base64,{{ p.b64 }}"><figcaption class="note">{{ p.title }}</figcaption></figure>
+{% for p in plots %}<figure><img alt="{{ p.title }}" src="data:image/png;base64,{{ p.b64 }}">
+<figcaption class="note">{{ p.title }}</figcaption></figure>
 {% else %}<p class="note">No plots: nothing measured to plot.</p>{% endfor %}
 {% for s in rest %}{{ section(s) }}{% endfor %}
 {% if missing %}<h2>What is missing</h2><ul id="missing">{% for m in missing %}<li>{{ m | code }}</li>{% endfor %}</ul>{% endif %}
@@ -96,8 +98,18 @@ def _md_table(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, disable_numparse=True)
 
 
-def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_files: int, sections: list[Section],
-                  plots: list[tuple[str, Path]], missing: list[str], warnings: list[str], lead: tuple[str, ...] = ()) -> dict[str, Path]:
+def write_outputs(
+    out_dir: Path,
+    title: str,
+    built: str,
+    study_source: str,
+    n_files: int,
+    sections: list[Section],
+    plots: list[tuple[str, Path]],
+    missing: list[str],
+    warnings: list[str],
+    lead: tuple[str, ...] = (),
+) -> dict[str, Path]:
     """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name.
 
     The page opens with the ``lead`` sections (the verdict), then the plots, then the other sections
@@ -108,11 +120,26 @@ def write_outputs(out_dir: Path, title: str, built: str, study_source: str, n_fi
     for s in sections:
         written[f"{s.key}.csv"] = atomic_write_text(out_dir / f"{s.key}.csv", s.raw.to_csv(index=False))
     plot_items = [{"title": t, "b64": base64.b64encode(p.read_bytes()).decode("ascii"), "file": p.name} for t, p in plots]
-    shown = [{"key": s.key, "title": s.title, "note": s.note, "rows": len(s.shown) if s.shown is not None else 0,
-              "html": _html_table(s.shown) if s.shown is not None else ""} for s in sections]
+    shown = [
+        {
+            "key": s.key,
+            "title": s.title,
+            "note": s.note,
+            "rows": len(s.shown) if s.shown is not None else 0,
+            "html": _html_table(s.shown) if s.shown is not None else "",
+        }
+        for s in sections
+    ]
     html = HTML.render(
-        title=title, built=built, study_source=study_source, n_files=n_files, missing=missing, warnings=warnings,
-        lead=[s for s in shown if s["key"] in lead], rest=[s for s in shown if s["key"] not in lead], plots=plot_items,
+        title=title,
+        built=built,
+        study_source=study_source,
+        n_files=n_files,
+        missing=missing,
+        warnings=warnings,
+        lead=[s for s in shown if s["key"] in lead],
+        rest=[s for s in shown if s["key"] not in lead],
+        plots=plot_items,
     )
     written["index.html"] = atomic_write_text(out_dir / "index.html", html)
     md = [f"# {title}", "", f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]

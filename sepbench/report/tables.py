@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sepbench.core.seed_stats import interval
 from sepbench.core.claims import decide_claims
+from sepbench.core.seed_stats import interval
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
 from sepbench.core.study import evaluate_steps as eval_steps
@@ -35,11 +35,31 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
             study = STUDY[metric][model]
             sub = fig[(fig["metric"] == metric) & (fig["model"] == model)] if not fig.empty else fig
             if sub.empty:
-                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": None,
-                             "backend": None, "measured": None, "source": None})
+                rows.append(
+                    {
+                        "metric": metric,
+                        "unit": STUDY_UNITS[metric],
+                        "model": model,
+                        "study": study,
+                        "machine": None,
+                        "backend": None,
+                        "measured": None,
+                        "source": None,
+                    }
+                )
             for r in sub.sort_values(["machine", "variant"]).itertuples():
-                rows.append({"metric": metric, "unit": STUDY_UNITS[metric], "model": model, "study": study, "machine": r.machine,
-                             "backend": r.variant, "measured": r.value, "source": r.source_kind})
+                rows.append(
+                    {
+                        "metric": metric,
+                        "unit": STUDY_UNITS[metric],
+                        "model": model,
+                        "study": study,
+                        "machine": r.machine,
+                        "backend": r.variant,
+                        "measured": r.value,
+                        "source": r.source_kind,
+                    }
+                )
     out = pd.DataFrame(rows, columns=["metric", "unit", "model", "study", "machine", "backend", "measured", "source"])
     out["measured"] = pd.to_numeric(out["measured"], errors="coerce")
     out["difference"] = out["measured"] - out["study"]
@@ -53,11 +73,15 @@ def claims(df: pd.DataFrame) -> pd.DataFrame:
 
     The first rows are the study's own figures, decided the same way.
     """
-    rows = [{"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds,
-             "evidence": v.evidence} for v in decide_claims(STUDY)]
+    rows = [
+        {"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds, "evidence": v.evidence}
+        for v in decide_claims(STUDY)
+    ]
     for (machine, variant), figs in V.figure_dicts(figures(df)).items():
-        rows += [{"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds,
-                  "evidence": v.evidence} for v in decide_claims(figs)]
+        rows += [
+            {"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds, "evidence": v.evidence}
+            for v in decide_claims(figs)
+        ]
     return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
 
 
@@ -97,8 +121,17 @@ def verdict(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["machine", "backend", *VERDICT_COLUMNS.values()])
 
 
-MATRIX_METRICS = ("params", "macs_per_image", "float32_bytes", "hdf5_bytes", "native_bytes", "test_loss", "test_accuracy", "accuracy",
-                  "eval_seconds")
+MATRIX_METRICS = (
+    "params",
+    "macs_per_image",
+    "float32_bytes",
+    "hdf5_bytes",
+    "native_bytes",
+    "test_loss",
+    "test_accuracy",
+    "accuracy",
+    "eval_seconds",
+)
 
 
 def matrix(df: pd.DataFrame) -> pd.DataFrame:
@@ -134,8 +167,9 @@ def latency(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["machine", "variant", "model", "batch_size"]
     chosen = best(d[d["what"] == "latency_median"], keys)[[*keys, "source_file", "source_kind"]]
     d = d.merge(chosen, on=["machine", "variant", "model", "batch_size", "source_file", "source_kind"])
-    wide = d.pivot_table(index=["machine", "variant", "model", "batch_size", "source_kind"], columns="what", values="value",
-                         aggfunc="first").reset_index()
+    wide = d.pivot_table(
+        index=["machine", "variant", "model", "batch_size", "source_kind"], columns="what", values="value", aggfunc="first"
+    ).reset_index()
     n = d.groupby(["machine", "variant", "model", "batch_size"], dropna=False)["n_images"].first().reset_index()
     wide = wide.rename_axis(columns=None).merge(n, on=["machine", "variant", "model", "batch_size"], how="left")
     for c in ("latency_median", "latency_q1", "latency_q3", "latency_iqr", "images_per_s"):
@@ -144,8 +178,14 @@ def latency(df: pd.DataFrame) -> pd.DataFrame:
     wide["latency_iqr"] = wide["latency_iqr"].fillna(wide["latency_q3"] - wide["latency_q1"])
     wide["images_per_s"] = wide["images_per_s"].fillna(wide["n_images"].astype("float") / wide["latency_median"])
     wide = wide.rename(
-        columns={"variant": "backend", "latency_median": "median_s", "latency_q1": "q1_s", "latency_q3": "q3_s", "latency_iqr": "iqr_s",
-                 "source_kind": "source"}
+        columns={
+            "variant": "backend",
+            "latency_median": "median_s",
+            "latency_q1": "q1_s",
+            "latency_q3": "q3_s",
+            "latency_iqr": "iqr_s",
+            "source_kind": "source",
+        }
     )
     return wide[cols].sort_values(["machine", "backend", "batch_size", "model"]).reset_index(drop=True)
 
@@ -167,9 +207,16 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
             if pair is None:
                 continue
             rows.append(
-                {"machine": machine, "backend": variant, "figure": m, "regular": pair[0], "separable": pair[1], "ratio": pair[2],
-                 "study_ratio": study_ratio(m if m in STUDY else "eval_seconds") if m in STUDY or m in TIME_METRICS else None,
-                 "mac_ratio": MAC_RATIO if m in TIME_METRICS else None}
+                {
+                    "machine": machine,
+                    "backend": variant,
+                    "figure": m,
+                    "regular": pair[0],
+                    "separable": pair[1],
+                    "ratio": pair[2],
+                    "study_ratio": study_ratio(m if m in STUDY else "eval_seconds") if m in STUDY or m in TIME_METRICS else None,
+                    "mac_ratio": MAC_RATIO if m in TIME_METRICS else None,
+                }
             )
     lat = latency(df)
     if not lat.empty:
@@ -181,10 +228,16 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
                     if pd.isna(reg) or pd.isna(sep):
                         continue
                     rows.append(
-                        {"machine": machine, "backend": backend, "figure": f"{what} batch={batch}", "regular": reg, "separable": sep,
-                         "ratio": sep / reg if reg else float("nan"),
-                         "study_ratio": study_ratio("eval_seconds") if what == "latency_s" else 1 / study_ratio("eval_seconds"),
-                         "mac_ratio": MAC_RATIO if what == "latency_s" else 1 / MAC_RATIO}
+                        {
+                            "machine": machine,
+                            "backend": backend,
+                            "figure": f"{what} batch={batch}",
+                            "regular": reg,
+                            "separable": sep,
+                            "ratio": sep / reg if reg else float("nan"),
+                            "study_ratio": study_ratio("eval_seconds") if what == "latency_s" else 1 / study_ratio("eval_seconds"),
+                            "mac_ratio": MAC_RATIO if what == "latency_s" else 1 / MAC_RATIO,
+                        }
                     )
     out = pd.DataFrame(rows, columns=cols)
     return out.sort_values(["machine", "backend"], kind="stable").reset_index(drop=True)
@@ -206,8 +259,11 @@ def per_machine(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["backend", "model", "metric"])
     long = pd.concat(parts, ignore_index=True)
     long["machine"] = long["machine"].fillna("?")
-    return long.pivot_table(index=["backend", "model", "metric"], columns="machine", values="value",
-                            aggfunc="first").reset_index().rename_axis(columns=None)
+    return (
+        long.pivot_table(index=["backend", "model", "metric"], columns="machine", values="value", aggfunc="first")
+        .reset_index()
+        .rename_axis(columns=None)
+    )
 
 
 def history(df: pd.DataFrame) -> pd.DataFrame:
@@ -226,8 +282,9 @@ def history_wide(hist: pd.DataFrame) -> pd.DataFrame:
         return hist
     h = hist.assign(commit=hist["commit"].astype(str).str[:8], params=hist["params"].fillna(""), unit=hist["unit"].fillna(""))
     order = list(dict.fromkeys(h.sort_values("date")["commit"]))
-    wide = h.pivot_table(index=["machine", "benchmark", "params", "unit"], columns="commit", values="value", aggfunc="first",
-                         dropna=False).reset_index()
+    wide = h.pivot_table(
+        index=["machine", "benchmark", "params", "unit"], columns="commit", values="value", aggfunc="first", dropna=False
+    ).reset_index()
     return wide[["machine", "benchmark", "params", "unit", *[c for c in order if c in wide]]].rename_axis(columns=None)
 
 
@@ -237,8 +294,13 @@ def sources(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=cols)
     g = df.groupby(["source_kind", "source_file"], dropna=False)
-    out = g.agg(machine=("machine", "first"), cpu=("cpu", "first"), commit=("commit", "first"), created=("created", "first"),
-                measurements=("value", "size")).reset_index()
+    out = g.agg(
+        machine=("machine", "first"),
+        cpu=("cpu", "first"),
+        commit=("commit", "first"),
+        created=("created", "first"),
+        measurements=("value", "size"),
+    ).reset_index()
     return out[cols]
 
 
@@ -255,10 +317,23 @@ def _graph_forward(df: pd.DataFrame) -> pd.DataFrame:
     for r in newest.itertuples():
         run = df[df["source_file"].eq(r.source_file) & df["model"].eq(r.model)]
         floor = run[run["workload"].eq(WORKLOAD_GRAPH_FORWARD) & run["metric"].eq("keras_evaluate_floor_s")]["value"]
-        ev = run[run["workload"].eq("evaluate") & run["backend"].eq("tensorflow") & run["metric"].eq("eval_seconds")
-                 & run["stat"].eq("median") & pd.to_numeric(run["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)]["value"]
-        rows.append({"machine": r.machine, "model": r.model, "graph_s": r.graph_s, "floor_s": floor.iloc[0] if len(floor) else None,
-                     "run_evaluate_s": ev.iloc[0] if len(ev) else None, "source_file": r.source_file})
+        ev = run[
+            run["workload"].eq("evaluate")
+            & run["backend"].eq("tensorflow")
+            & run["metric"].eq("eval_seconds")
+            & run["stat"].eq("median")
+            & pd.to_numeric(run["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)
+        ]["value"]
+        rows.append(
+            {
+                "machine": r.machine,
+                "model": r.model,
+                "graph_s": r.graph_s,
+                "floor_s": floor.iloc[0] if len(floor) else None,
+                "run_evaluate_s": ev.iloc[0] if len(ev) else None,
+                "source_file": r.source_file,
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -273,8 +348,20 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     Where the anatomy was measured, ``evaluate_s`` is that same run's evaluate, so the parts add up
     to it (``source`` names the file); elsewhere it is the report's figure (section 1).
     """
-    cols = ["machine", "backend", "model", "study_s", "evaluate_s", "ms_per_step", "beats_study", "keras_floor_s", "graph_b32_s",
-            "rest_s", "source", "why"]
+    cols = [
+        "machine",
+        "backend",
+        "model",
+        "study_s",
+        "evaluate_s",
+        "ms_per_step",
+        "beats_study",
+        "keras_floor_s",
+        "graph_b32_s",
+        "rest_s",
+        "source",
+        "why",
+    ]
     fig = figures(df)
     ev = fig[fig["metric"].eq("eval_seconds")] if not fig.empty else fig
     if ev.empty:
@@ -285,16 +372,24 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     for r in ev.sort_values(["machine", "variant", "model"]).itertuples():
         study = STUDY["eval_seconds"].get(r.model)
         value, source = float(r.value), r.source_kind
-        row = {"machine": r.machine, "backend": r.variant, "model": r.model, "study_s": study, "keras_floor_s": None,
-               "graph_b32_s": None, "rest_s": None}
+        row = {
+            "machine": r.machine,
+            "backend": r.variant,
+            "model": r.model,
+            "study_s": study,
+            "keras_floor_s": None,
+            "graph_b32_s": None,
+            "rest_s": None,
+        }
         if r.variant == "tensorflow" and (r.machine, r.model) in anatomy.index:
             a = anatomy.loc[(r.machine, r.model)]
             floor, graph, run_eval = a.get("floor_s"), a.get("graph_s"), a.get("run_evaluate_s")
             if pd.notna(floor) and pd.notna(graph) and pd.notna(run_eval):
                 value, source = float(run_eval), f"pytest-benchmark {Path(str(a.get('source_file'))).name}"
                 row.update(keras_floor_s=float(floor), graph_b32_s=float(graph), rest_s=float(value - floor - graph))
-        row.update(evaluate_s=value, ms_per_step=value / steps * 1e3, beats_study=bool(value < study) if study else None, why="",
-                   source=source)
+        row.update(
+            evaluate_s=value, ms_per_step=value / steps * 1e3, beats_study=bool(value < study) if study else None, why="", source=source
+        )
         rows.append(row)
     out = pd.DataFrame(rows, columns=cols)
     out["why"] = [_why(out, i) for i in out.index]
@@ -319,8 +414,10 @@ def _why(table: pd.DataFrame, i: int) -> str:
     other = table[(table["machine"] == r["machine"]) & (table["backend"] == r["backend"]) & (table["model"] != r["model"])]
     if r["model"] == "separable" and len(other) and pd.notna(other["graph_b32_s"].iloc[0]):
         reg = float(other["graph_b32_s"].iloc[0])
-        parts.append(f"the separable graph takes {r['graph_b32_s'] / reg:.2f}x the regular one's time for {MAC_RATIO:.3f}x the MACs "
-                     "(TensorFlow's CPU depthwise convolution at batch 32 is slower per MAC than its Conv2D)")
+        parts.append(
+            f"the separable graph takes {r['graph_b32_s'] / reg:.2f}x the regular one's time for {MAC_RATIO:.3f}x the MACs "
+            "(TensorFlow's CPU depthwise convolution at batch 32 is slower per MAC than its Conv2D)"
+        )
     return "; ".join(parts)
 
 
@@ -342,9 +439,20 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
     for r in fig.sort_values(["machine", "variant", "model"]).itertuples():
         probe = probes.loc[r.source_file]
         limit = V.compute_limit_s(r.model, probe["gemm_gflops"])
-        rows.append({"machine": r.machine, "backend": r.variant, "model": r.model, "seconds": r.value, "gemm_gflops": probe["gemm_gflops"],
-                     "mem_gbs": probe["mem_gbs"], "compute_limit_s": limit, "x_limit": r.value / limit,
-                     "chosen": r.config if isinstance(r.config, str) else "", "source": Path(str(r.source_file)).name})
+        rows.append(
+            {
+                "machine": r.machine,
+                "backend": r.variant,
+                "model": r.model,
+                "seconds": r.value,
+                "gemm_gflops": probe["gemm_gflops"],
+                "mem_gbs": probe["mem_gbs"],
+                "compute_limit_s": limit,
+                "x_limit": r.value / limit,
+                "chosen": r.config if isinstance(r.config, str) else "",
+                "source": Path(str(r.source_file)).name,
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -373,7 +481,17 @@ def accuracy_over_seeds(df: pd.DataFrame) -> pd.DataFrame:
     for (machine, model), sub in d[d["source_file"].isin(newest.values)].groupby(["machine", "model"], sort=True, dropna=False):
         values = sub.sort_values("params")["value"].tolist()
         iv = interval(values) if len(values) >= 2 else None
-        rows.append({"machine": machine, "model": model, "seeds": len(values), "mean": iv.mean if iv else values[0],
-                     "low": iv.low if iv else None, "high": iv.high if iv else None, "sd": iv.sd if iv else None,
-                     "study": STUDY["test_accuracy"].get(model), "per_seed": " ".join(f"{v:.4f}" for v in values)})
+        rows.append(
+            {
+                "machine": machine,
+                "model": model,
+                "seeds": len(values),
+                "mean": iv.mean if iv else values[0],
+                "low": iv.low if iv else None,
+                "high": iv.high if iv else None,
+                "sd": iv.sd if iv else None,
+                "study": STUDY["test_accuracy"].get(model),
+                "per_seed": " ".join(f"{v:.4f}" for v in values),
+            }
+        )
     return pd.DataFrame(rows, columns=cols)

@@ -136,8 +136,18 @@ def _hdf5_bytes(trained_: dict[str, Any], recipe: Recipe, workdir: Path) -> int 
     return save_h5_with_optimizer(trained_["weights"], trained_["velocities"], trained_["iterations"], recipe, workdir / "model.h5")
 
 
-def measure(backend: str, model: str, x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, opts: ReproduceOptions, recipe: Recipe,
-            workdir: Path, trained: dict[tuple[str, str], dict[str, Any]] | None = None) -> dict[str, Any]:
+def measure(
+    backend: str,
+    model: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    xt: np.ndarray,
+    yt: np.ndarray,
+    opts: ReproduceOptions,
+    recipe: Recipe,
+    workdir: Path,
+    trained: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Train (or load) and measure one backend x model; returns a results row.  ``trained`` keeps this
     run's weights per (trainer, model), so runtimes that borrow a trainer do not train again."""
     from impls.registry import get_backend
@@ -216,7 +226,9 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
         if all(m in figs.get("params", {}) for m in MODEL_ORDER):
             claims[backend] = [c.as_dict() for c in decide_claims(figs, not_comparable(len(x), len(xt)))]
             if seeds is not None and "claim" in seeds["summary"]:  # several seeds: the accuracy claim stands on the interval
-                claims[backend] = [{**c, **seeds["summary"]["claim"]} if c["claim"] == "small_accuracy_cost" else c for c in claims[backend]]
+                claims[backend] = [
+                    {**c, **seeds["summary"]["claim"]} if c["claim"] == "small_accuracy_cost" else c for c in claims[backend]
+                ]
     provenance = collect_provenance(
         opts.seed,
         extra={
@@ -257,13 +269,26 @@ def _seed_study(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, op
         for model in opts.models:
             t = _train_or_load(trainer, get_model_spec(model).name, x, y, _with_seed(opts, seed), recipe)
             ev = get_backend("numpy").build(t["weights"]).evaluate(xt, yt, batch_size=1000)
-            per_seed.append({"seed": seed, "model": model, "trainer": trainer, "test_accuracy": ev.accuracy, "test_loss": ev.loss,
-                             "weights_source": t["source"], "weights_sha256": t["weights"].fingerprint()})
+            per_seed.append(
+                {
+                    "seed": seed,
+                    "model": model,
+                    "trainer": trainer,
+                    "test_accuracy": ev.accuracy,
+                    "test_loss": ev.loss,
+                    "weights_source": t["source"],
+                    "weights_sha256": t["weights"].fingerprint(),
+                }
+            )
     summary = summarize_seeds(per_seed, STUDY)
     subset = not_comparable(len(x), len(xt)).get("small_accuracy_cost")
     if subset and "claim" in summary:
-        summary["claim"] = {"claim": "small_accuracy_cost", "holds": None, "comparable": False,
-                            "evidence": f"not comparable with the study: {subset}"}
+        summary["claim"] = {
+            "claim": "small_accuracy_cost",
+            "holds": None,
+            "comparable": False,
+            "evidence": f"not comparable with the study: {subset}",
+        }
     return {"trainer": trainer, "seeds": list(range(opts.seed, opts.seed + opts.seeds)), "per_seed": per_seed, "summary": summary}
 
 
@@ -294,7 +319,7 @@ def default_output_path() -> Path:
     from sepbench.util.atomic import unique_path
     from sepbench.util.paths import results_dir
 
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return unique_path(results_dir(), f"reproduce-{stamp}", ".json")
 
 
@@ -330,9 +355,10 @@ def print_report(doc: dict[str, Any], console: Any = None) -> None:
     backends = list(dict.fromkeys(r["backend"] for r in rows))
     models = [m for m in MODEL_ORDER if any(r["model"] == m for r in rows)]
     recipe = doc.get("recipe") or {}
+    data = doc["provenance"].get("reproduce") or {}
     table = Table(
-        title=f"Study vs measured (recipe {recipe.get('epsilon_placement', '?')}, {recipe.get('epochs', '?')} epochs, seed {doc['provenance'].get('seed')}, "
-        f"{doc['provenance'].get('reproduce', {}).get('train_images', '?')} training / {doc['provenance'].get('reproduce', {}).get('test_images', '?')} test images)",
+        title=f"Study vs measured (recipe {recipe.get('epsilon_placement', '?')}, {recipe.get('epochs', '?')} epochs, "
+        f"seed {doc['provenance'].get('seed')}, {data.get('train_images', '?')} training / {data.get('test_images', '?')} test images)",
         title_justify="left",
     )
     # one column per source, each cell "regular / separable (sep/reg)": readable with five backends
@@ -373,7 +399,9 @@ def _print_seeds(seeds: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
     summary = seeds["summary"]
-    table = Table(title=f"Test accuracy over {len(seeds['seeds'])} seeds ({seeds['trainer']} trainer; 95 % t intervals)", title_justify="left")
+    table = Table(
+        title=f"Test accuracy over {len(seeds['seeds'])} seeds ({seeds['trainer']} trainer; 95 % t intervals)", title_justify="left"
+    )
     for col in ("model", "accuracy mean", "95 % interval", "sd", "loss mean (interval)", "study", "study vs ours", "per seed"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for model, m in summary["models"].items():
@@ -381,8 +409,16 @@ def _print_seeds(seeds: dict[str, Any], console: Any) -> None:
         per = " ".join(f"{r['test_accuracy']:.4f}" for r in seeds["per_seed"] if r["model"] == model)
         z = m.get("study_z")
         where = f"z {z:+.1f}, {m.get('seeds_below_study')} of {acc['n']} seeds below" if z is not None else "-"
-        table.add_row(model, f"{acc['mean']:.4f}", f"{acc['low']:.4f} - {acc['high']:.4f}", f"{acc['sd']:.4f}",
-                      f"{loss['mean']:.4f} ({loss['low']:.4f} - {loss['high']:.4f})", f"{m.get('study_accuracy') or 0:.4f}", where, per)
+        table.add_row(
+            model,
+            f"{acc['mean']:.4f}",
+            f"{acc['low']:.4f} - {acc['high']:.4f}",
+            f"{acc['sd']:.4f}",
+            f"{loss['mean']:.4f} ({loss['low']:.4f} - {loss['high']:.4f})",
+            f"{m.get('study_accuracy') or 0:.4f}",
+            where,
+            per,
+        )
     console.print(table)
     if "claim" in summary:
         c = summary["claim"]

@@ -52,7 +52,13 @@ def training_code_hash(backend: str) -> str:
 def cache_key(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> str:
     """16 hex digits naming a trained-weights entry."""
     recipe = recipe or DEFAULT_RECIPE
-    doc = {"recipe": recipe.as_dict(), "seed": int(seed), "backend": backend, "model": get_model_spec(model).name, "code": training_code_hash(backend)}
+    doc = {
+        "recipe": recipe.as_dict(),
+        "seed": int(seed),
+        "backend": backend,
+        "model": get_model_spec(model).name,
+        "code": training_code_hash(backend),
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 

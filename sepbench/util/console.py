@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], console: Console | None = None, right_from: int = 1) -> None:
+def print_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], console: Console | None = None, right_from: int = 1
+) -> None:
     """Print a table; columns from index ``right_from`` on are right-aligned (numbers)."""
     table = Table(title=title, title_justify="left")
     for i, col in enumerate(columns):

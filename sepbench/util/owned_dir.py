@@ -48,8 +48,10 @@ def build_into(directory: str | os.PathLike[str]) -> Iterator[Path]:
         owned = owned_files(target)
         in_the_way = [n for n in new if (target / n).exists() and n not in owned]
         if in_the_way:
-            raise NotOwnedError(f"{target} holds files this program did not write: {', '.join(in_the_way)}; "
-                                "not overwriting them (move them, or choose another --output folder)")
+            raise NotOwnedError(
+                f"{target} holds files this program did not write: {', '.join(in_the_way)}; "
+                "not overwriting them (move them, or choose another --output folder)"
+            )
         for name in new:
             os.replace(staging / name, target / name)
         for stale in sorted(owned - set(new)):
