@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from impls import numpy_ops as ops
 from sepbench.core.spec import ModelSpec
 
 Params = dict[str, np.ndarray]
@@ -57,15 +58,8 @@ def conv_backward(
 
 
 def depthwise_forward(x: np.ndarray, kernel: np.ndarray, stride: int) -> tuple[np.ndarray, Any]:
-    """Depthwise convolution, multiplier 1, kernel ``(k,k,C,1)``, no bias."""
-    k = kernel.shape[0]
-    n, h, w, c = x.shape
-    oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
-    out = np.zeros((n, oh, ow, c), dtype=x.dtype)
-    for i in range(k):
-        for j in range(k):
-            out += x[:, _window(h, k, stride, i), _window(w, k, stride, j), :] * kernel[i, j, :, 0]
-    return out, (x, stride)
+    """Depthwise convolution, multiplier 1, kernel ``(k,k,C,1)``, no bias (the inference op), and what backward needs."""
+    return ops.depthwise_conv2d(x, kernel, stride), (x, stride)
 
 
 def depthwise_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray]:

@@ -30,11 +30,11 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, stride: i
 
 
 def depthwise_conv2d(x: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarray:
-    """Depthwise convolution, multiplier 1: ``kernel`` ``(k, k, C, 1)``; returns ``(N, oh, ow, C)``."""
+    """Depthwise convolution, multiplier 1: ``kernel`` ``(k, k, C, 1)``; returns ``(N, oh, ow, C)`` in ``x``'s dtype."""
     k = kernel.shape[0]
     n, h, w, c = x.shape
     oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
-    out = np.zeros((n, oh, ow, c), dtype=np.float32)
+    out = np.zeros((n, oh, ow, c), dtype=x.dtype)
     for i in range(k):
         for j in range(k):
             out += x[:, i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride, :] * kernel[i, j, :, 0]

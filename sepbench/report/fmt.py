@@ -109,34 +109,34 @@ def _short_source(source: Any) -> str:
     return f"{kind} {parts[0]}_{parts[1][:8]}" if len(parts) >= 3 else text
 
 
-def roofline(df: pd.DataFrame) -> pd.DataFrame:
-    """Seconds with 4 significant digits, GFLOP/s and GB/s with 1 decimal, x_limit with 2."""
+def _columns(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+    """Each column of ``formats`` formatted (empty when missing), the run file shortened."""
     out = df.copy().astype(object)
-    for col, f in (
-        ("seconds", "{:.4g}"),
-        ("compute_limit_s", "{:.4g}"),
-        ("gemm_gflops", "{:.1f}"),
-        ("mem_gbs", "{:.1f}"),
-        ("x_limit", "{:.2f}"),
-    ):
+    for col, f in formats.items():
         out[col] = ["" if pd.isna(v) else f.format(v) for v in df[col]]
     out["source"] = [_short_source(f"run {v}") for v in df["source"]]
     return out.fillna("")
+
+
+def roofline(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds with 4 significant digits, GFLOP/s and GB/s with 1 decimal, x_limit with 2."""
+    return _columns(
+        df, {"seconds": "{:.4g}", "compute_limit_s": "{:.4g}", "gemm_gflops": "{:.1f}", "mem_gbs": "{:.1f}", "x_limit": "{:.2f}"}
+    )
 
 
 def paired(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 4 significant digits, ratios with 2 decimals, pairs as an integer."""
-    out = df.copy().astype(object)
-    for col, f in (
-        ("regular_s", "{:.4g}"),
-        ("separable_s", "{:.4g}"),
-        ("ratio", "{:.2f}"),
-        ("q1", "{:.2f}"),
-        ("q3", "{:.2f}"),
-        ("pairs", "{:.0f}"),
-        ("study_ratio", "{:.2f}"),
-        ("mac_ratio", "{:.3f}"),
-    ):
-        out[col] = ["" if pd.isna(v) else f.format(v) for v in df[col]]
-    out["source"] = [_short_source(f"run {v}") for v in df["source"]]
-    return out.fillna("")
+    return _columns(
+        df,
+        {
+            "regular_s": "{:.4g}",
+            "separable_s": "{:.4g}",
+            "ratio": "{:.2f}",
+            "q1": "{:.2f}",
+            "q3": "{:.2f}",
+            "pairs": "{:.0f}",
+            "study_ratio": "{:.2f}",
+            "mac_ratio": "{:.3f}",
+        },
+    )
