@@ -55,9 +55,13 @@ def validate_images(images: Any, spec: ModelSpec) -> np.ndarray:
     return out
 
 
+MAX_BATCH_SIZE = 2**31 - 1  # frameworks index batches with 32-bit ints (TensorFlow overflows beyond)
+
+
 def validate_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    """``batch_size`` as an int in 1 .. :data:`MAX_BATCH_SIZE` (a batch larger than the images is fine)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be an integer from 1 to {MAX_BATCH_SIZE:,}, got {batch_size!r}")
     return int(batch_size)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "train", "reproduce", "bench_summary", "profile", "report", "regress")
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from sepbench.results.schema import ResultsError
 
     args = build_parser().parse_args(argv)
+    previous = _terminate_as_interrupt()
     try:
         return int(args._run(args) or 0)
     except (CliError, MnistError, ResultsError, WeightsError, UnknownModelError, ValueError) as exc:
@@ -44,6 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sepbench {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt() -> object:
+    """Make SIGTERM (``kill``, a CI timeout) unwind like Ctrl-C, so ``finally`` blocks and context managers
+    remove temporary folders and reserved files; returns the previous handler (``None`` off the main thread)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

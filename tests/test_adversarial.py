@@ -251,3 +251,38 @@ def test_a_weights_file_of_another_model_is_refused(tmp_path):
     probs = get_backend("numpy").build_model("regular").predict(np.zeros((2, 28, 28, 1), np.uint8))
     assert probs.shape == (2, 10) and np.allclose(probs.sum(1), 1)
     assert os.environ.get("SEPBENCH_MNIST_MIRRORS") == "http://127.0.0.1:9/"  # no test reaches the internet
+
+
+def test_sigterm_mid_run_leaves_no_temporary_folder_or_empty_result(tmp_path, mnist_dir):
+    """`kill` (a CI timeout) while reproduce trains: exit 130, the reserved result file and the temporary
+    folder are removed, nothing half-written stays."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp, results = tmp_path / "tmp", tmp_path / "results"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "SEPBENCH_RESULTS_DIR": str(results), "SEPBENCH_CACHE_DIR": str(tmp_path / "cache"),
+           "SEPBENCH_MNIST_DIR": str(mnist_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "sepbench", "reproduce", "--backends", "numpy", "--epochs", "20", "--limit", "20000",
+                             "--no-progress", "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp.glob("sepbench-reproduce-*")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)  # wait until training has begun (its temporary folder exists)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err[-2000:]
+    assert not list(tmp.iterdir()) and not (results.exists() and list(results.iterdir()))
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2**63, 1.5, True, "32"])
+def test_batch_sizes_out_of_range_are_one_clear_error_in_every_backend(batch_size):
+    from impls.registry import available_backends, get_backend
+
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    for backend in available_backends():
+        model = get_backend(backend).build_model("separable")
+        with pytest.raises(ValueError, match="batch_size must be an integer from 1 to"):
+            model.predict(x, batch_size=batch_size)

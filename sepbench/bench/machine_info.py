@@ -12,9 +12,11 @@ VOLATILE_MACHINE_KEYS = ("roofline", "git", "sepbench", "cpu")  # differ from ru
 
 
 def bench_machine_info(opts: BenchOptions | None) -> dict[str, Any]:
-    """CPU model, usable cores, thread settings, versions, GPUs, the roofline probe and git state
-    (``opts``: the session's options, or ``None`` outside a configured bench session)."""
+    """The machine by its hardware (``machine_name``, ``fingerprint``), CPU model, usable cores, thread
+    settings, versions, GPUs, the roofline probe and git state (``opts``: the session's options, or
+    ``None`` outside a configured bench session)."""
     from impls.registry import get_backend
+    from sepbench.machine.fingerprint import fingerprint, machine_name
     from sepbench.machine.provenance import cpu_model, git_info, gpu_info, package_versions
     from sepbench.machine.threads import thread_settings, usable_cores
     from sepbench.measure.extra_info import roofline
@@ -24,6 +26,8 @@ def bench_machine_info(opts: BenchOptions | None) -> dict[str, Any]:
         versions.update(get_backend(name).versions())
     own = {"quick": opts.quick, "threads": opts.threads, "backends": opts.backends, "unavailable": opts.unavailable} if opts else None
     return dict(
+        machine_name=machine_name(),  # the report groups by it; pytest-benchmark's "node" is the host name
+        fingerprint=fingerprint().as_dict(),
         cpu_model=cpu_model(),
         usable_cores=usable_cores(),
         threads=thread_settings(),

@@ -77,10 +77,12 @@ def claims(df: pd.DataFrame) -> pd.DataFrame:
         {"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds, "evidence": v.evidence}
         for v in decide_claims(STUDY)
     ]
+    subset = V.subset_variants(df)
     for (machine, variant), figs in V.figure_dicts(figures(df)).items():
+        why = subset.get((machine, variant))
         rows += [
             {"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds, "evidence": v.evidence}
-            for v in decide_claims(figs)
+            for v in decide_claims(figs, dict.fromkeys(("faster", "small_accuracy_cost"), why) if why else None)
         ]
     return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
 

@@ -130,6 +130,24 @@ def figures(df: pd.DataFrame) -> pd.DataFrame:
     return best(d, ["machine", "variant", "model", "metric"])
 
 
+def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], str]:
+    """``(machine, variant)`` -> why, for the variants whose reproduce figures came from a subset of MNIST
+    and so cannot decide speed or accuracy (their claims read "not comparable", not "unknown")."""
+    if df.empty or "source_kind" not in df:
+        return {}
+    d = df[df["source_kind"].eq("reproduce") & df["backend"].notna() & df["model"].notna() & is_inference(df)]
+    n = pd.to_numeric(d["n_images"], errors="coerce")
+    d = d.assign(variant=variant(d), n=n)[d["weights_source"].eq("trained-subset") | n.lt(TEST_IMAGES)]
+    out: dict[tuple[object, str], str] = {}
+    for (machine, var), sub in d.groupby(["machine", "variant"], sort=True, dropna=False):
+        tests = sorted({int(v) for v in sub["n"].dropna()})
+        out[(machine if pd.notna(machine) else None, var)] = (
+            f"its only runs used a subset of MNIST ({', '.join(f'{t:,}' for t in tests)} test images"
+            + ("; a subset of the training images" if sub["weights_source"].eq("trained-subset").any() else "") + ")"
+        )
+    return out
+
+
 def figure_dicts(fig: pd.DataFrame) -> dict[tuple[object, str], Figures]:
     """:func:`figures` as ``{(machine, variant): {metric: {model: value}}}``, the input of
     :func:`sepbench.core.claims.decide_claims`, in sorted order (machine ``None`` for a run that names none)."""
