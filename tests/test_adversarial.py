@@ -263,10 +263,34 @@ def test_sigterm_mid_run_leaves_no_temporary_folder_or_empty_result(tmp_path, mn
 
     tmp, results = tmp_path / "tmp", tmp_path / "results"
     tmp.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp), "SEPBENCH_RESULTS_DIR": str(results), "SEPBENCH_CACHE_DIR": str(tmp_path / "cache"),
-           "SEPBENCH_MNIST_DIR": str(mnist_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "sepbench", "reproduce", "--backends", "numpy", "--epochs", "20", "--limit", "20000",
-                             "--no-progress", "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp),
+        "SEPBENCH_RESULTS_DIR": str(results),
+        "SEPBENCH_CACHE_DIR": str(tmp_path / "cache"),
+        "SEPBENCH_MNIST_DIR": str(mnist_dir),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sepbench",
+            "reproduce",
+            "--backends",
+            "numpy",
+            "--epochs",
+            "20",
+            "--limit",
+            "20000",
+            "--no-progress",
+            "--threads",
+            "1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not list(tmp.glob("sepbench-reproduce-*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)  # wait until training has begun (its temporary folder exists)

@@ -74,7 +74,10 @@ def test_saved_run_carries_extra_info_and_machine_info(baseline: tuple[Path, Pat
     from sepbench.machine.fingerprint import fingerprint
 
     # the run is filed and reported under the machine's hardware name, with its fingerprint
-    assert data["machine_info"]["machine_name"] == fingerprint().name() and data["machine_info"]["fingerprint"]["digest"] == fingerprint().digest()
+    assert (
+        data["machine_info"]["machine_name"] == fingerprint().name()
+        and data["machine_info"]["fingerprint"]["digest"] == fingerprint().digest()
+    )
 
     machine = data["machine_info"]
     for key in ("cpu_model", "usable_cores", "threads", "versions", "gpus", "roofline", "git"):
