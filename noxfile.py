@@ -42,7 +42,9 @@ def _env() -> dict[str, str]:
 def tests(session: nox.Session) -> None:
     """The unit tests (CI runs exactly this)."""
     _install(session)
-    session.run("pytest", "tests", "--ignore=tests/bench", *session.posargs, env=_env())
+    # two workers, one file each at a time: the slow ASV halves (tests/test_asv*.py) run beside each other
+    # and beside the rest; a file's fixtures (one ASV project, one trained cache) stay in one process
+    session.run("pytest", "tests", "--ignore=tests/bench", "-n", "2", "--dist", "loadfile", *session.posargs, env=_env())
 
 
 RUFF = "ruff==0.17.6"  # pinned: a new ruff release may add findings to unchanged code

@@ -55,3 +55,13 @@ def backend_or_skip(name: str):
 
 BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime", "litert"]
 MODELS = ["regular", "separable"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _child_pytest_runs_are_not_xdist_workers():
+    """Tests that run the benchmark suite in a child pytest pass it this process's environment; under
+    ``pytest -n 2`` that includes ``PYTEST_XDIST_WORKER``, and pytest-benchmark then disables every
+    benchmark in the child.  The variables only inform code of this worker, which needs none of them."""
+    for var in [v for v in os.environ if v.startswith("PYTEST_XDIST_")]:
+        os.environ.pop(var)
+    yield

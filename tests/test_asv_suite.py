@@ -1,0 +1,112 @@
+"""The ASV suite itself, in this environment: the configuration pins the frameworks, ``asv check``
+passes, discovery imports no framework, and the quick run executes every benchmark once for every
+installed backend (a broken benchmark fails CI).  The end-to-end history and alert tests, in a
+throw-away repository, are in ``tests/test_asv.py`` (a file of their own so the two halves of the
+slow ASV work run side by side under ``pytest -n 2 --dist loadfile``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sepbench.asv.history import read_asv_conf
+from tests.conftest import REPO
+from tests.test_asv import PY, _asv, _asv_env, _run, _tail
+
+pytestmark = pytest.mark.slow
+
+
+def test_asv_conf_pins_the_frameworks() -> None:
+    conf = read_asv_conf(REPO / "asv.conf.json")
+    assert conf["environment_type"] == "virtualenv"
+    req = conf["matrix"]["req"]
+    assert req["tensorflow-cpu"] == ["2.21.0"] and req["torch"] == ["2.13.0"]
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert '"tensorflow-cpu==2.21.0"' in pyproject and '"torch==2.13.0"' in pyproject, (
+        "asv.conf.json and pyproject.toml pin different versions"
+    )
+
+
+def test_asv_check(tmp_path: Path) -> None:
+    proc = _asv(["check", "--python=same"], REPO, _asv_env(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "No problems found" in proc.stdout
+
+
+def test_discovery_imports_no_framework() -> None:
+    code = (
+        "import sys, benchmarks.predict, benchmarks.size, benchmarks.training; "
+        "print(sorted(m for m in ('tensorflow', 'torch') if m in sys.modules))"
+    )
+    proc = _run([PY, "-c", code], REPO, dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+# The quick run as two halves side by side: every benchmark process is single-threaded
+# (SEPBENCH_ASV_THREADS=1), so on CI's two cores the halves take about half the time of one run; the split
+# balances the durations measured with `asv run --quick --durations all`.  Every benchmark runs for every
+# backend; a model parameter is narrowed to one model where that leaves no code unrun: SeparableRatio
+# predicts both models on both paths of every backend, and ModelSize's and ErrorRate's set-up_cache builds,
+# saves and trains every backend x model (their track_* functions only return what it found).
+# track_params keeps both models: its table is checked below.  Each benchmark process imports its framework.
+QUICK_HALVES = (
+    [
+        r"predict\.SeparableRatio",
+        r"predict\.PredictLatency\.time_predict\(.*'regular'",
+        r"predict\.PredictFast\.time_predict_10k\(.*'separable'",
+        r"size\.ModelCost",
+    ],
+    [
+        r"predict\.PredictMemory\.peakmem_predict\(.*'regular'",
+        r"size\.ModelSize\.track_params",
+        r"size\.ModelSize\.track_native_bytes\(.*'separable'",
+        r"training\.TrainEpoch\.time_train_epoch\(.*'separable'",
+        r"training\.ErrorRate\.track_error_rate\(.*'regular'",
+    ],
+)
+
+
+def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
+    """Every benchmark once, every installed backend: what `.ci/run` relies on to catch a broken one."""
+    env = _asv_env(tmp_path, SEPBENCH_ASV_BATCHES="1")  # the smoke-test knob of benchmarks/common.py
+    assert _asv(["machine", "--yes", "--machine", "ci-quick"], REPO, env).returncode == 0
+    base = [PY, "-m", "asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", "ci-quick"]
+    procs = [
+        subprocess.Popen(
+            [*base, *(x for b in half for x in ("--bench", b))],
+            cwd=REPO,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for half in QUICK_HALVES
+    ]
+    outs = [p.communicate(timeout=1500)[0] for p in procs]
+    for proc, out in zip(procs, outs):
+        assert proc.returncode == 0, _tail(out)
+        assert "failed" not in out, _tail(out)
+    out = "\n".join(outs)
+    from impls.registry import available_backends
+
+    for name in (
+        "time_predict",
+        "time_predict_10k",
+        "peakmem_predict",
+        "track_separable_ratio",
+        "track_params",
+        "track_native_bytes",
+        "track_macs_per_image",
+        "time_train_epoch",
+        "track_error_rate",
+    ):
+        assert re.search(rf"\.{name}\s+ok$", out, re.M), f"{name} did not run"
+    params_table = out[out.index("size.ModelSize.track_params") :]
+    for backend in available_backends():
+        assert re.search(rf"{backend}\s+8586\s+1427", params_table), params_table[:800]
