@@ -16,6 +16,8 @@ Environment variables (all optional):
 ``SEPBENCH_ASV_BATCHES``   batch sizes of ``PredictLatency`` (default ``1,32,10000``, the latency
                            batches of ``sepbench.bench.cases``); narrower lists
                            are for smoke tests only (a history should keep one list).
+``SEPBENCH_ASV_TEST_IMAGES`` test images of the 10,000-image benchmarks (default 10,000, the test
+                           set); fewer are for smoke tests only (every code path runs, on less data).
 ``SEPBENCH_ASV_TRAIN_EPOCHS`` / ``SEPBENCH_ASV_TRAIN_IMAGES``  the training budget behind the
                            tracked error rate (default 1 epoch of all 60,000 training images;
                            20 epochs is the full recipe of ``sepbench reproduce``).
@@ -34,7 +36,9 @@ from sepbench.core.weights import PortableWeights, init_weights
 # the models, batch sizes and test-set size of the pytest-benchmark suite's case matrix, defined once there
 MODELS: list[str] = list(cases.MODELS)
 SEED = 0
-TEST_IMAGES = cases.TEN_K
+TEST_IMAGES = int(os.environ.get("SEPBENCH_ASV_TEST_IMAGES") or cases.TEN_K)
+if not 1 <= TEST_IMAGES <= cases.TEN_K:
+    raise ValueError(f"SEPBENCH_ASV_TEST_IMAGES must be 1..{cases.TEN_K}, got {TEST_IMAGES}")
 TRAIN_EPOCH_IMAGES = 2_048  # the fixed subset timed by TrainEpoch: 64 steps of batch 32
 
 
