@@ -88,6 +88,8 @@ def bench(session: nox.Session) -> None:
     if compare:
         session.log(f"comparing against {compare}")
     env = _env()
+    if "--offline" in session.posargs:  # `sepbench train` runs before pytest: it must not download either
+        env["SEPBENCH_OFFLINE"] = "1"
     if parsed.train:  # trained once, then cached: the accuracy claim needs trained weights
         session.run("sepbench", "train", env=env)
     else:

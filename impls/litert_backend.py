@@ -73,6 +73,8 @@ class LiteRTModel(FileRuntimeModel):
     def _interpreter_for(self, n: int, model: str) -> Interpreter:
         """An interpreter whose input holds ``n`` images (one per batch size, kept: resizing re-plans the graph)."""
         if (n, model) not in self._interpreters:
+            if len(self._interpreters) >= 4:  # each holds its activations (800+ MB at 10,000 images): keep few
+                self._interpreters.pop(next(iter(self._interpreters)))
             it = Interpreter(model_content=self.model_file(model), num_threads=self._threads)
             it.resize_tensor_input(it.get_input_details()[0]["index"], [n, *self.spec.input_shape], strict=False)
             it.allocate_tensors()

@@ -39,7 +39,7 @@ OPT_LEVELS = {
     "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
-FAST_CHUNKS = (1024, 2500, 10_000)
+FAST_CHUNKS = (1024, 2048, 4096)  # at most TUNE_IMAGES: every candidate is timed as it would run
 TUNE_IMAGES = 4096  # images timed per candidate when the fast path chooses
 # (model, threads) -> the fast path's choice: it depends on shapes and threads, not on weight values,
 # so it is made once per process (as the NumPy backend's plan is)

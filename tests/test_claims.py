@@ -69,3 +69,11 @@ def test_a_subset_run_decides_only_what_its_data_can():
     for claim in ("faster", "small_accuracy_cost"):
         assert verdicts[claim].holds is None and not verdicts[claim].comparable
         assert verdicts[claim].evidence.startswith("not comparable with the study")
+
+
+def test_a_tie_is_a_tie_either_way_and_slower_beyond_the_band_is_no():
+    figures = {"eval_seconds": {"regular": 1.00, "separable": 1.01}}
+    assert "a tie" in {v.claim: v for v in decide_claims(figures)}["faster"].evidence
+    figures = {"eval_seconds": {"regular": 1.00, "separable": 1.06}}
+    faster = {v.claim: v for v in decide_claims(figures)}["faster"]
+    assert faster.holds is False and "tie" not in faster.evidence

@@ -880,3 +880,51 @@ def test_impossible_figures_are_rejected_with_a_warning_not_shown_as_measurement
         not ((df["metric"] == "eval_seconds") & (df["value"] <= 0)).any() and df.loc[df["metric"] == "test_accuracy", "value"].le(1).all()
     )
     assert (df["metric"] == "hdf5_bytes").sum() == 2  # the plausible figures of the same rows are kept
+
+
+def test_one_full_data_run_decides_even_beside_an_old_subset_run(reproduce_dir: Path, tmp_path: Path) -> None:
+    """A subset run must not override a full-data run of the same variant (review finding)."""
+    import shutil
+
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results, write_results
+
+    results = tmp_path / "results"
+    shutil.copytree(reproduce_dir, results)
+    rows = [dict(r, train_images=640, test_images=10_000) for r in REPRODUCE_ROWS if r["backend"] == "numpy"]  # a training subset only
+    write_results(
+        results / "reproduce-20260102T000000Z.json", make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 1})
+    )
+    claims = _build(tmp_path, [results]).sections["claims"].raw
+    numpy = claims[claims.backend == "numpy"].set_index("claim")
+    assert not str(numpy.loc["faster", "evidence"]).startswith("not comparable")
+    assert not str(numpy.loc["small_accuracy_cost", "evidence"]).startswith("not comparable")
+
+
+def test_the_report_decides_accuracy_on_the_seeds_interval_like_reproduce(tmp_path: Path) -> None:
+    from sepbench.core.seed_stats import accuracy_cost_verdict, interval
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results, write_results
+
+    accs = {"regular": [0.9131, 0.9127, 0.9142], "separable": [0.9129, 0.9130, 0.9141]}  # no measurable cost
+    per_seed = [
+        {"seed": s, "model": m, "trainer": "numpy", "test_accuracy": a[s], "test_loss": 0.3} for m, a in accs.items() for s in range(3)
+    ]
+    doc = make_results("reproduce", [dict(r) for r in REPRODUCE_ROWS], collect_provenance(seed=0), recipe={"epochs": 20})
+    doc["seeds"] = {"trainer": "numpy", "seeds": [0, 1, 2], "per_seed": per_seed, "summary": {}}
+    write_results(tmp_path / "results" / "reproduce-20260101T000000Z.json", doc)
+    claims = _build(tmp_path, [tmp_path / "results"]).sections["claims"].raw
+    expected = accuracy_cost_verdict(interval([100 * (r - s) for r, s in zip(accs["regular"], accs["separable"], strict=True)]))
+    ours = claims[(claims.claim == "small_accuracy_cost") & (claims.machine != "(the study)")]
+    assert len(ours) and all(h == expected[0] and e == expected[1] for h, e in zip(ours.holds, ours.evidence, strict=True))
+    assert "no measurable cost" in expected[1]
+
+
+def test_a_report_folder_of_an_earlier_version_is_adopted(reproduce_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text('<body data-report="sepbench">OLD-BUILD-MARKER</body>')
+    (out / "claims.csv").write_text("old\n")
+    (out / "mine.txt").write_text("the user's\n")
+    _build(tmp_path, [reproduce_dir])
+    assert "OLD-BUILD-MARKER" not in (out / "index.html").read_text() and (out / "mine.txt").read_text() == "the user's\n"

@@ -126,3 +126,19 @@ def test_init_weights_needs_a_seed():
     for seed in (None, -1, 1.5, True):
         with pytest.raises(ValueError, match="seed must be a non-negative integer"):
             init_weights("regular", seed)
+
+
+def test_a_zip_with_a_foreign_member_or_a_scalar_meta_is_a_weights_error(tmp_path):
+    import json as _json
+    import zipfile
+
+    from sepbench.core.weights import META_KEY
+
+    path = tmp_path / "w.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("notes.txt", "hello")
+    with pytest.raises(WeightsError, match="'notes.txt' is not a .npy array"):
+        PortableWeights.load(path)
+    np.savez(path, **{META_KEY: np.array(_json.dumps("just a string"))})
+    with pytest.raises(WeightsError, match="bad __meta__ entry|not an object"):
+        PortableWeights.load(path)

@@ -65,14 +65,15 @@ def run(args: argparse.Namespace) -> int:
     path = default_output_path()
     try:
         doc = run_reproduce(opts)
+        print_report(doc)  # the table first: whatever happens to the files, the figures were shown
+        write_results(path, doc)
     except UnknownBackendError as exc:
         path.unlink(missing_ok=True)
         raise ValueError(str(exc)) from None
     except BaseException:
-        path.unlink(missing_ok=True)  # the reserved name: no empty result file is left behind
+        if path.exists() and path.stat().st_size == 0:
+            path.unlink()  # the reserved name: no empty result file is left behind
         raise
-    print_report(doc)  # the table first: whatever happens to the files, the figures were shown
-    write_results(path, doc)
     if args.output is not None:
         write_results(args.output, doc)
     print(f"results written to {path}" + (f" and {args.output}" if args.output else ""))

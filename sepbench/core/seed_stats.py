@@ -13,6 +13,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from sepbench.core.claims import MAX_ACCURACY_COST
+
 # two-sided 95 % Student t quantiles t_{0.975, df}, df = 1..30 (beyond: the normal's 1.96)
 _T975 = (
     12.706,
@@ -46,7 +48,7 @@ _T975 = (
     2.045,
     2.042,
 )
-MAX_COST_POINTS = 5.0  # "a little": as sepbench.core.claims.MAX_ACCURACY_COST, in points
+MAX_COST_POINTS = 100 * MAX_ACCURACY_COST  # "a little", in points
 
 
 def t975(df: int) -> float:

@@ -125,6 +125,8 @@ class PortableWeights(Mapping[str, np.ndarray]):
             raise WeightsError(f"weights file {path} has no {META_KEY} entry: not a sepbench portable weights file")
         try:
             meta = json.loads(str(entries.pop(META_KEY)))
+            if not isinstance(meta, dict):
+                raise TypeError(f"{META_KEY} holds a {type(meta).__name__}, not an object")
             model = meta.pop("model")
         except (ValueError, KeyError, TypeError) as exc:
             raise WeightsError(f"weights file {path}: bad {META_KEY} entry ({exc})") from None
@@ -142,7 +144,10 @@ MAX_TENSOR_BYTES = 64 * 2**20  # far above any model here (the regular one holds
 
 def _check_sizes(path: Path, npz: Any) -> None:
     """Refuse, before reading, an array whose header claims more than :data:`MAX_TENSOR_BYTES` or a non-numeric dtype."""
-    for name in npz.files:
+    for name in npz.zip.namelist():
+        if not name.endswith(".npy"):
+            raise WeightsError(f"weights file {path}: member {name!r} is not a .npy array")
+        name = name[: -len(".npy")]
         with npz.zip.open(f"{name}.npy") as member:
             version = np.lib.format.read_magic(member)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0

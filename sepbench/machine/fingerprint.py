@@ -119,7 +119,7 @@ def parse_cpuinfo(text: str) -> dict[str, object]:
         "family_model": family_model,
         "flags": flags,
         "physical_cores": len(cores) or None,
-        "logical_cpus": len(blocks) or None,
+        "logical_cpus": sum("processor" in b for b in blocks) or None,
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sepbench.core.claims import decide_claims
-from sepbench.core.seed_stats import interval
+from sepbench.core.seed_stats import accuracy_cost_verdict, interval
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
 from sepbench.core.study import evaluate_steps as eval_steps
@@ -78,12 +78,16 @@ def claims(df: pd.DataFrame) -> pd.DataFrame:
         for v in decide_claims(STUDY)
     ]
     subset = V.subset_variants(df)
+    seeds = seed_claims(df)
     for (machine, variant), figs in V.figure_dicts(figures(df)).items():
-        why = subset.get((machine, variant))
-        rows += [
-            {"machine": machine, "backend": variant, "claim": v.claim, "holds": v.holds, "evidence": v.evidence}
-            for v in decide_claims(figs, dict.fromkeys(("faster", "small_accuracy_cost"), why) if why else None)
-        ]
+        for v in decide_claims(figs):
+            holds, evidence = v.holds, v.evidence
+            why = subset.get((machine, variant), {}).get(v.claim)
+            if holds is None and why:
+                evidence = f"not comparable with the study: {why}"
+            if v.claim == "small_accuracy_cost" and machine in seeds:  # several seeds: the interval decides
+                holds, evidence = seeds[machine]
+            rows.append({"machine": machine, "backend": variant, "claim": v.claim, "holds": holds, "evidence": evidence})
     return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
 
 
@@ -469,6 +473,30 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
     table["source"] = [Path(str(s)).name for s in table["source_file"]]
     table["study_ratio"], table["mac_ratio"] = study_ratio("eval_seconds"), MAC_RATIO
     return table.reindex(columns=cols)
+
+
+def seed_claims(df: pd.DataFrame) -> dict[object, tuple[bool | None, str]]:
+    """Per machine with a ``reproduce --seeds`` run (its newest): the "a little accuracy" verdict decided on
+    the interval of the paired regular - separable cost, as ``reproduce`` decides it
+    (:func:`sepbench.core.seed_stats.accuracy_cost_verdict`)."""
+    d = df[df["workload"].eq(WORKLOAD_SEEDS) & df["metric"].eq("test_accuracy")] if "workload" in df else df.iloc[0:0]
+    out: dict[object, tuple[bool | None, str]] = {}
+    for machine, sub in d.groupby("machine", dropna=False):
+        sub = sub[sub["source_file"].eq(sub.sort_values("created")["source_file"].iloc[-1])]
+        by_seed = sub.pivot_table(index="params", columns="model", values="value", aggfunc="first")
+        if not {"regular", "separable"} <= set(by_seed.columns):
+            continue
+        costs = (100 * (by_seed["regular"] - by_seed["separable"])).dropna()
+        if len(costs) < 2:
+            continue
+        if sub["weights_source"].eq("trained-subset").any() or pd.to_numeric(sub["n_images"], errors="coerce").lt(TEST_IMAGES).any():
+            out[machine if pd.notna(machine) else None] = (
+                None,
+                "not comparable with the study: seeds trained or tested on a subset of MNIST",
+            )
+            continue
+        out[machine if pd.notna(machine) else None] = accuracy_cost_verdict(interval(costs.tolist()))
+    return out
 
 
 def accuracy_over_seeds(df: pd.DataFrame) -> pd.DataFrame:

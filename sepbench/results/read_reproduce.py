@@ -70,15 +70,16 @@ def _seed_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) -> lis
     """``reproduce --seeds``: one ``test_accuracy`` / ``test_loss`` row per seed and model (workload ``seeds``)."""
     seeds = doc.get("seeds") if isinstance(doc.get("seeds"), dict) else {}
     per_seed = seeds.get("per_seed") if isinstance(seeds.get("per_seed"), list) else []
-    n_test = _count(((doc["provenance"].get("reproduce") or {}) if isinstance(doc["provenance"].get("reproduce"), dict) else {}).get("test_images"),
-                    FULL_TEST_IMAGES)
+    data = doc["provenance"].get("reproduce") if isinstance(doc["provenance"].get("reproduce"), dict) else {}
+    n_test, n_train = _count(data.get("test_images"), FULL_TEST_IMAGES), _count(data.get("train_images"), FULL_TRAIN_IMAGES)
     out = []
     for r in per_seed:
         if not isinstance(r, dict) or not r.get("model"):
             continue
         base = {**labels, "source_kind": "reproduce", "source_file": str(source), "backend": r.get("trainer"), "model": r["model"],
                 "path": "default", "workload": WORKLOAD_SEEDS, "batch_size": None, "n_images": n_test,
-                "weights_source": r.get("weights_source", "trained"), "params": f"seed={r.get('seed')}"}
+                "weights_source": "trained-subset" if n_train < FULL_TRAIN_IMAGES else r.get("weights_source", "trained"),
+                "params": f"seed={r.get('seed')}"}
         for metric in ("test_accuracy", "test_loss"):
             value = to_float(r.get(metric))
             if value is not None:

@@ -38,11 +38,11 @@ def variant(df: pd.DataFrame) -> pd.Series:
 
 
 def is_inference(df: pd.DataFrame) -> pd.Series:
-    """Rows that belong to an inference path's figures: all but the TensorFlow graph-forward case
-    (which only takes Keras's evaluate apart)."""
+    """Rows that belong to an inference path's figures: all but the TensorFlow graph-forward case (which
+    only takes Keras's evaluate apart) and reproduce's per-seed accuracies (decided on their interval)."""
     if "workload" not in df:
         return pd.Series(True, index=df.index)
-    return ~df["workload"].eq(WORKLOAD_GRAPH_FORWARD)
+    return ~df["workload"].isin([WORKLOAD_GRAPH_FORWARD, WORKLOAD_SEEDS])  # paired cases stay: they time paths
 
 
 def best(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -130,21 +130,28 @@ def figures(df: pd.DataFrame) -> pd.DataFrame:
     return best(d, ["machine", "variant", "model", "metric"])
 
 
-def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], str]:
-    """``(machine, variant)`` -> why, for the variants whose reproduce figures came from a subset of MNIST
-    and so cannot decide speed or accuracy (their claims read "not comparable", not "unknown")."""
+def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]]:
+    """``(machine, variant)`` -> {claim: why} for the variants whose *every* reproduce run used a subset of
+    MNIST (so :func:`figures` dropped their speed or accuracy figures): those claims read "not comparable",
+    not "unknown".  A variant with one full-data run is left alone; the rule per claim is
+    :func:`sepbench.core.claims.not_comparable` (a training subset blocks accuracy only)."""
+    from sepbench.core.claims import FULL_TRAIN_IMAGES, not_comparable
+
     if df.empty or "source_kind" not in df:
         return {}
     d = df[df["source_kind"].eq("reproduce") & df["backend"].notna() & df["model"].notna() & is_inference(df)]
-    n = pd.to_numeric(d["n_images"], errors="coerce")
-    d = d.assign(variant=variant(d), n=n)[d["weights_source"].eq("trained-subset") | n.lt(TEST_IMAGES)]
-    out: dict[tuple[object, str], str] = {}
+    if d.empty:
+        return {}
+    d = d.assign(variant=variant(d), n=pd.to_numeric(d["n_images"], errors="coerce"))
+    out: dict[tuple[object, str], dict[str, str]] = {}
     for (machine, var), sub in d.groupby(["machine", "variant"], sort=True, dropna=False):
-        tests = sorted({int(v) for v in sub["n"].dropna()})
-        out[(machine if pd.notna(machine) else None, var)] = (
-            f"its only runs used a subset of MNIST ({', '.join(f'{t:,}' for t in tests)} test images"
-            + ("; a subset of the training images" if sub["weights_source"].eq("trained-subset").any() else "") + ")"
-        )
+        files = sub.groupby("source_file")
+        reasons = {f: not_comparable(1 if g["weights_source"].eq("trained-subset").any() else FULL_TRAIN_IMAGES, int(g["n"].min()))
+                   for f, g in files}
+        if all(reasons.values()):  # no full-data run: the newest file's reasons
+            newest = sub.sort_values("created")["source_file"].iloc[-1]
+            out[(machine if pd.notna(machine) else None, var)] = {c: f"its runs used a subset of MNIST ({why})"
+                                                                  for c, why in reasons[newest].items()}
     return out
 
 

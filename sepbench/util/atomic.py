@@ -12,7 +12,15 @@ from typing import Any
 
 
 def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it: set and restore at once
+    """The process umask, read without changing it where Linux tells it (``/proc/self/status``); else
+    set-and-restore (a moment in which another thread could create a file with mode 0o666)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0)
     os.umask(mask)
     return mask
 
