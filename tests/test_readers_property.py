@@ -7,6 +7,7 @@ import copy
 import json
 from pathlib import Path
 
+import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -127,3 +128,10 @@ def test_valid_files_round_trip_through_disk(tmp_path):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(valid))
         assert read(read_json(path)) == read(valid) and read(valid), name
+
+
+def test_counts_that_no_int64_holds_are_no_counts():
+    """Found by the property test above: batch_size 9.2e18 (and 32.5) broke the tidy table."""
+    rows = [{"batch_size": v, "n_images": v, "value": 1.0} for v in (9.223372036854776e18, 32.5, 32, None)]
+    df = frame(rows)
+    assert df["batch_size"].tolist()[:2] == [pd.NA, pd.NA] and df["batch_size"].iloc[2] == 32

@@ -139,5 +139,7 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         df = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("value", "batch_size", "n_images") else "object") for c in COLUMNS})
     df["value"] = pd.to_numeric(df["value"], errors="coerce")
     for col in ("batch_size", "n_images"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+        counts = pd.to_numeric(df[col], errors="coerce")
+        # a count is a whole number an int64 holds; anything else (32.5, 9.2e18) is no count at all
+        df[col] = counts.where(counts.notna() & counts.eq(counts.round()) & counts.abs().lt(2**53)).astype("Int64")
     return df
