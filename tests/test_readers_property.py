@@ -108,14 +108,14 @@ def _only_results_errors(read, doc) -> None:
     frame(kept)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=JSON)
 def test_arbitrary_json_gives_rows_or_a_results_error(doc):
     for read in READERS:
         _only_results_errors(read, doc)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), value=JSON)
 def test_a_valid_file_with_any_one_value_replaced_gives_rows_or_a_results_error(data, value):
     for read, valid in zip(READERS, (PYTEST_BENCHMARK, REPRODUCE, ASV), strict=True):
