@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,8 +53,9 @@ class FileRuntimeModel(InferenceModel):
             self._files[model] = self._build_file(self._weights, calibration_images())
         return self._files[model]
 
-    def _run(self, x: np.ndarray, chunk: int, model: str = FLOAT32) -> np.ndarray:
-        outs = [self._run_chunk(x[i : i + chunk], model) for i in range(0, len(x), chunk)]
+    def _run(self, x: np.ndarray, chunk: int, model: str = FLOAT32, **runtime: Any) -> np.ndarray:
+        """Probabilities of ``x`` in chunks of ``chunk`` images; ``runtime`` options go to :meth:`_run_chunk`."""
+        outs = [self._run_chunk(x[i : i + chunk], model, **runtime) for i in range(0, len(x), chunk)]
         return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
 
     def _forward(self, x: np.ndarray) -> np.ndarray:

@@ -170,10 +170,6 @@ class OnnxModel(FileRuntimeModel):
     def _run_chunk(self, x: np.ndarray, model: str, level: str = "all") -> np.ndarray:
         return self._session(level, model).run([OUTPUT], {INPUT: x})[0]
 
-    def _run_at(self, x: np.ndarray, chunk: int, level: str, model: str = FLOAT32) -> np.ndarray:
-        outs = [self._run_chunk(x[i : i + chunk], model, level) for i in range(0, len(x), chunk)]
-        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
-
     # ---- the fast path and int8 ----------------------------------------------------------------
     def fast_config(self) -> dict[str, Any]:
         """The graph optimisation level and chunk (images per session run) chosen by timing on this machine."""
@@ -181,7 +177,7 @@ class OnnxModel(FileRuntimeModel):
         if key not in _FAST_CHOICES:
             x = np.random.default_rng(0).random((TUNE_IMAGES, *self.spec.input_shape), dtype=np.float32)
             candidates = {
-                (level, chunk): (lambda lv=level, c=chunk: self._run_at(x, c, lv)) for level in OPT_LEVELS for chunk in FAST_CHUNKS
+                (level, chunk): (lambda lv=level, c=chunk: self._run(x, c, level=lv)) for level in OPT_LEVELS for chunk in FAST_CHUNKS
             }
             choice = fastest(candidates, rounds=3, warmup=1)
             _FAST_CHOICES[key] = {"optimization": choice.winner[0], "chunk": choice.winner[1]}
@@ -191,13 +187,13 @@ class OnnxModel(FileRuntimeModel):
         """Same probabilities as ``default``, in the chunks and at the optimisation level chosen by timing
         (``batch_size`` is validated but not used).  The first call chooses (a few seconds)."""
         config = self.fast_config()
-        return self._run_at(x, config["chunk"], config["optimization"])
+        return self._run(x, config["chunk"], level=config["optimization"])
 
     def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """The int8-quantized model (:func:`quantize_int8`, calibrated on MNIST training images) with the fast
         path's level and chunk.  The first call quantizes (needs the MNIST training set)."""
         config = self.fast_config()
-        return self._run_at(x, config["chunk"], config["optimization"], INT8)
+        return self._run(x, config["chunk"], INT8, level=config["optimization"])
 
     def count_params(self) -> int:
         """Parameters as ONNX counts them: the elements of the float graph's initializers."""

@@ -241,6 +241,12 @@ def asv_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _report_cli(results: Path, asv: Path, out: Path) -> subprocess.CompletedProcess:
+    """``sepbench report`` run as a user runs it, in a child process."""
+    cmd = [PY, "-m", "sepbench", "report", "--results", str(results), "--asv-results", str(asv), "--output", str(out)]
+    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+
+
 def _build(tmp_path: Path, results: list[Path], asv: list[Path] | None = None):
     from sepbench.report.build import build_report
 
@@ -335,24 +341,7 @@ def test_only_pytest_benchmark(bench_dir: Path, tmp_path: Path) -> None:
 def test_nothing_at_all_exits_nonzero_with_help(tmp_path: Path) -> None:
     empty = tmp_path / "results"
     empty.mkdir()
-    proc = subprocess.run(
-        [
-            PY,
-            "-m",
-            "sepbench",
-            "report",
-            "--results",
-            str(empty),
-            "--asv-results",
-            str(tmp_path / "asv"),
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _report_cli(empty, tmp_path / "asv", tmp_path / "out")
     assert proc.returncode != 0
     assert str(empty) in proc.stderr and "does not exist" in proc.stderr
     assert "sepbench reproduce" in proc.stderr and "nox -s bench" in proc.stderr and "nox -s asv" in proc.stderr
@@ -386,24 +375,7 @@ def test_malformed_and_foreign_files_are_named_and_skipped(reproduce_dir: Path, 
     )
     (results / "sub" / "bad-bench.json").write_text(json.dumps({"machine_info": {}, "benchmarks": [{"name": "x"}]}))
     (results / "list.json").write_text("[1, 2, 3]")
-    proc = subprocess.run(
-        [
-            PY,
-            "-m",
-            "sepbench",
-            "report",
-            "--results",
-            str(results),
-            "--asv-results",
-            str(tmp_path / "none"),
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _report_cli(results, tmp_path / "none", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "out" / "index.html").read_text()
     for name in ("broken.json", "foreign.json", "future.json", "bad-bench.json", "list.json"):
@@ -510,24 +482,7 @@ def test_only_unreadable_files_is_nothing_to_report(tmp_path: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
     (results / "notes.json").write_text('{"todo": 1}')
-    proc = subprocess.run(
-        [
-            PY,
-            "-m",
-            "sepbench",
-            "report",
-            "--results",
-            str(results),
-            "--asv-results",
-            str(tmp_path / "asv"),
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _report_cli(results, tmp_path / "asv", tmp_path / "out")
     assert proc.returncode == 1
     assert "no results to report" in proc.stderr and str(results / "notes.json") in proc.stderr
 
