@@ -1,0 +1,284 @@
+"""The A/B alert: time two commits' workloads in one job, in interleaved rounds, and judge each case.
+
+Both commits are exported (``git archive``, nothing checked out, nothing installed) and each is run by
+its own :mod:`worker <sepbench.ab.worker>` process in this environment (the same frameworks, so a
+difference is a difference in the repository's code).  Both workers are pinned to one core and one
+thread.  Each round times every case once on each side, back to back, in a random order; a sample is
+``calls`` calls (about ``sample_s`` seconds), so a round's two samples see the same machine.  Each case
+is judged on its paired samples (:func:`sepbench.results.slowdown.judge`); a flagged case is timed
+again for ``confirm`` more sets of rounds and alerts only if it is flagged every time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sepbench.results.slowdown import Slowdown, judge
+
+WORKER = Path(__file__).with_name("worker.py")
+CHANNEL = "wall time, paired A/B rounds"
+# the CI configuration (chosen by the alert study: docs/alerts.md)
+ROUNDS, MIN_EFFECT, CONFIRM, SAMPLE_S = 20, 0.05, 1, 0.02
+
+
+class AbError(RuntimeError):
+    """The comparison could not be made (a bad ref, a worker that failed); the message says why."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One predict workload timed on both sides: ``n_images`` images at ``batch_size``, one path."""
+
+    backend: str
+    model: str
+    batch_size: int
+    n_images: int
+    path: str = "default"
+
+    @property
+    def id(self) -> str:
+        return f"{self.backend}-{self.model}-{self.path}-b{self.batch_size}-n{self.n_images}"
+
+    @classmethod
+    def parse(cls, text: str) -> Case:
+        """``backend-model-path-bBATCH-nIMAGES`` (the :attr:`id`), e.g. ``numpy-regular-default-b1000-n1000``."""
+        parts = text.split("-")
+        if len(parts) != 5 or not parts[3].startswith("b") or not parts[4].startswith("n"):
+            raise ValueError(f"a case is BACKEND-MODEL-PATH-bBATCH-nIMAGES (e.g. numpy-regular-default-b1000-n1000), not {text!r}")
+        try:
+            batch, n = int(parts[3][1:]), int(parts[4][1:])
+        except ValueError:
+            raise ValueError(f"{text!r}: batch and image counts must be integers") from None
+        if batch < 1 or n < 1:
+            raise ValueError(f"{text!r}: batch and image counts must be >= 1")
+        return cls(parts[0], parts[1], batch, n, parts[2])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "backend": self.backend, "model": self.model, "batch_size": self.batch_size, "n_images": self.n_images, "path": self.path}
+
+
+# What the CI alert times: per backend both models at batch 1 (latency, the noisy kind) and 1,000 images
+# in batches of 100 (throughput, the quiet kind), default path.
+DEFAULT_CASES = tuple(
+    Case(backend, model, batch, n)
+    for backend in ("numpy", "tensorflow", "torch", "onnxruntime", "litert")
+    for model in ("regular", "separable")
+    for batch, n in ((1, 1), (100, 1000))
+)
+
+
+@dataclass
+class CaseResult:
+    """One case's verdict: its samples (seconds per call) and the judgement of each set of rounds."""
+
+    case: Case
+    base: list[float] = field(default_factory=list)
+    head: list[float] = field(default_factory=list)
+    calls: int = 1
+    judgements: list[Slowdown] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Slowdown:
+        """The deciding judgement: the last set's (confirmations stop at the first set that is not flagged)."""
+        return self.judgements[-1]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.judgements) and all(j.regressed for j in self.judgements)
+
+
+@dataclass
+class AbOutcome:
+    base: str  # commit hashes
+    head: str
+    results: list[CaseResult]
+    model_changes: list[str]
+    wall_s: float
+    rounds: int
+    min_effect: float
+    log: str
+    skipped: dict[str, str] = field(default_factory=dict)  # backend -> why it could not run here
+
+    @property
+    def regressions(self) -> list[CaseResult]:
+        return [r for r in self.results if r.regressed]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions)
+
+
+def resolve(repo: Path, ref: str) -> str:
+    """The commit hash of ``ref`` in ``repo``; :class:`AbError` if it names no commit."""
+    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AbError(f"unknown git ref {ref!r} in {repo}")
+    return proc.stdout.strip()
+
+
+def export(repo: Path, commit: str, dest: Path) -> Path:
+    """The tracked files of ``commit`` under ``dest`` (``git archive``: the repository is not touched)."""
+    dest.mkdir(parents=True)
+    proc = subprocess.Popen(["git", "archive", "--format=tar", commit], cwd=repo, stdout=subprocess.PIPE)
+    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+        tar.extractall(dest, filter="data")
+    if proc.wait() != 0:
+        raise AbError(f"git archive {commit} failed")
+    return dest
+
+
+class Worker:
+    """One side: a worker process running ``tree``'s code; :meth:`ask` sends a request, returns the answer."""
+
+    def __init__(self, name: str, tree: Path, log: IO[str], env: dict[str, str]) -> None:
+        self.name, self.log = name, log
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER), str(tree)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
+            cwd=tree,
+        )
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin and self.proc.stdout
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            raise AbError(f"the {self.name} worker exited (status {self.proc.wait()}); see the log {self.log.name}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise AbError(f"the {self.name} worker failed: {answer['error']} (traceback in {self.log.name})")
+        return answer
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin
+                self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+
+
+def _pinned_cpu() -> int | None:
+    """The last core this process may use (the workers share it; the controller waits elsewhere)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return max(os.sched_getaffinity(0))
+
+
+def compare(
+    base_ref: str,
+    head_ref: str,
+    cases: Sequence[Case] = DEFAULT_CASES,
+    *,
+    rounds: int = ROUNDS,
+    min_effect: float = MIN_EFFECT,
+    confirm: int = CONFIRM,
+    sample_s: float = SAMPLE_S,
+    repo: Path = Path("."),
+    log_path: Path | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> AbOutcome:
+    """Time ``cases`` of two commits in ``rounds`` interleaved rounds and judge each (see the module docstring).
+
+    ``min_effect``: the smallest slowdown (fraction) that alerts; ``sample_s``: seconds per sample (calls
+    per sample are set from the base's first call); ``log_path``: the workers' output (default: a file in
+    the temporary folder, kept).  Raises :class:`AbError` for a bad ref or a worker that fails.
+    """
+    if rounds < 5:
+        raise ValueError(f"rounds must be >= 5 (a paired interval needs samples), got {rounds}")
+    if not cases:
+        raise ValueError("no cases to compare")
+    repo = Path(repo).resolve()
+    base, head = resolve(repo, base_ref), resolve(repo, head_ref)
+    start = time.perf_counter()
+    rng = random.Random(seed)
+    log_path = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"sepbench-ab-{base[:8]}-{head[:8]}.log"
+    with tempfile.TemporaryDirectory(prefix="sepbench-ab-") as tmp, open(log_path, "w") as log:
+        trees = {"base": export(repo, base, Path(tmp) / "base"), "head": export(repo, head, Path(tmp) / "head")}
+        results = [CaseResult(c) for c in cases]
+        todo, changes, skipped = list(results), [], {}
+        for attempt in range(1 + confirm):
+            # each set in fresh processes: a process's own luck (where its arrays landed) does not carry over
+            progress(f"{'rounds' if attempt == 0 else 'confirmation'}: {rounds} x {len(todo)} cases, {base[:8]} (base) vs {head[:8]} (head)")
+            with _workers(trees, [r.case for r in todo], log) as (sides, infos):
+                if attempt == 0:
+                    skipped = infos["base"]["skipped"]
+                    todo = [r for r in todo if r.case.id in infos["base"]["cases"]]
+                    changes = _model_changes(infos)
+                    for r in todo:  # calls per sample from one call of the base
+                        one = sides["base"].ask({"time": r.case.id, "calls": 1})["seconds"]
+                        r.calls = max(1, round(sample_s / one))
+                samples = _rounds(sides, todo, rounds, rng)
+            for r in todo:
+                b, h = samples[r.case.id]
+                r.base += b
+                r.head += h
+                r.judgements.append(judge(b, h, min_effect=min_effect, paired=True, seed=seed + attempt))
+            todo = [r for r in todo if r.judgements[-1].regressed]
+            if not todo:
+                break
+    results = [r for r in results if r.judgements]
+    return AbOutcome(base, head, results, changes, time.perf_counter() - start, rounds, min_effect, str(log_path), skipped)
+
+
+@contextlib.contextmanager
+def _workers(trees: dict[str, Path], cases: list[Case], log: IO[str]) -> Iterator[tuple[dict[str, Worker], dict[str, dict]]]:
+    """Both sides' workers, set up with ``cases``: (workers, their set-up answers); closed on exit."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONPATH", None)
+    sides: dict[str, Worker] = {}
+    try:
+        for name, tree in trees.items():
+            sides[name] = Worker(name, tree, log, env)
+        request = {"setup": {"cases": [c.as_dict() for c in cases], "threads": 1, "cpu": _pinned_cpu(), "data_dir": None}}
+        infos = {name: w.ask(request) for name, w in sides.items()}
+        for name, tree in trees.items():
+            if not infos[name]["sepbench"].startswith(str(tree)):
+                raise AbError(f"the {name} worker imported sepbench from {infos[name]['sepbench']}, not from its commit's tree {tree}")
+        yield sides, infos
+    finally:
+        for w in sides.values():
+            w.close()
+
+
+def _model_changes(infos: dict[str, dict]) -> list[str]:
+    base, head = infos["base"]["cases"], infos["head"]["cases"]
+    return [f"{c}: {base[c]['params']} -> {head[c]['params']} parameters" for c in base if c in head and base[c]["params"] != head[c]["params"]]
+
+
+def _rounds(sides: dict[str, Worker], results: list[CaseResult], rounds: int, rng: random.Random) -> dict[str, tuple[list[float], list[float]]]:
+    """``rounds`` rounds over ``results``' cases: per case, (base, head) seconds per call, paired by round."""
+    out: dict[str, tuple[list[float], list[float]]] = {r.case.id: ([], []) for r in results}
+    for _ in range(rounds):
+        order = list(results)
+        rng.shuffle(order)
+        for r in order:
+            pair = ["base", "head"]
+            rng.shuffle(pair)
+            t = {side: sides[side].ask({"time": r.case.id, "calls": r.calls})["seconds"] / r.calls for side in pair}
+            out[r.case.id][0].append(t["base"])
+            out[r.case.id][1].append(t["head"])
+    return out

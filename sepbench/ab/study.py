@@ -1,0 +1,147 @@
+"""The alert study: how often the A/B alert fires on commits of known slowdown.
+
+In a scratch clone of the repository, one commit per factor slows one workload by real extra work:
+NumPy's per-batch forward also predicts the first ``factor - 1`` of each batch's images again (so
+``numpy-regular-default-b100-n1000`` does 1.10x the work at factor 1.10; at batch 1 nothing is
+added).  Factor 1.00 is a no-op commit (a README line).  Each commit is compared with the base by
+the alert (:func:`sepbench.ab.run.compare`) ``trials`` times, each a full alert run (fresh exports,
+fresh workers).  A trial is a **hit** when the slowed case alerts; an alert on any other case (or on
+the no-op commit) is a **false alarm**.  Rates come with 95 % Wilson intervals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sepbench.ab.run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
+from sepbench.results.slowdown import wilson_interval
+
+SLOWED = Case("numpy", "regular", 100, 1000)  # quiet: 1,000 images, the slowed one
+NOISY = Case("torch", "regular", 1, 1)  # noisy: one image, not slowed (false alarms)
+STUDY_CASES = (SLOWED, NOISY)
+FACTORS = (1.00, 1.05, 1.10, 1.25, 2.0)
+
+_FORWARD = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
+_INJECTED = (
+    "    def _forward(self, x: np.ndarray) -> np.ndarray:\n"
+    "        extra = round(len(x) * {fraction!r})  # injected by the alert study: real extra work\n"
+    "        if extra:\n"
+    "            self.forward_logits(x[:extra])\n"
+    "        z = self.forward_logits(x)\n"
+)
+_ENV = {"GIT_AUTHOR_NAME": "alert-study", "GIT_AUTHOR_EMAIL": "study@sepbench.invalid"}
+_ENV |= {"GIT_COMMITTER_NAME": _ENV["GIT_AUTHOR_NAME"], "GIT_COMMITTER_EMAIL": _ENV["GIT_AUTHOR_EMAIL"]}
+
+
+@dataclass
+class FactorResult:
+    """One factor's trials: alerts on the slowed case (hits) and on anything else (false alarms)."""
+
+    factor: float
+    trials: int = 0
+    hits: int = 0  # the slowed case alerted (at 1.00: a false alarm)
+    other_alerts: int = 0  # trials in which a case that was not slowed alerted
+    ratios: list[float] = field(default_factory=list)  # the slowed case's estimated slowdown per trial
+    walls: list[float] = field(default_factory=list)  # seconds per alert run
+
+    @property
+    def false_alarms(self) -> int:
+        """Trials that alerted on something not slowed (at 1.00: any alert)."""
+        return self.other_alerts + (self.hits if self.factor == 1.0 else 0)
+
+    def row(self) -> dict[str, Any]:
+        k = self.false_alarms if self.factor == 1.0 else self.hits
+        low, high = wilson_interval(k, self.trials)
+        return {
+            "factor": self.factor,
+            "trials": self.trials,
+            "alerts": k,
+            "rate": k / self.trials if self.trials else float("nan"),
+            "rate_low": low,
+            "rate_high": high,
+            "measured_slowdown": statistics.median(self.ratios) if self.ratios else float("nan"),
+            "other_false_alarms": self.other_alerts,
+            "wall_s_median": statistics.median(self.walls) if self.walls else float("nan"),
+            "wall_s_max": max(self.walls, default=float("nan")),
+        }
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, **_ENV}
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def make_commits(source: Path, scratch: Path, factors: Sequence[float] = FACTORS) -> tuple[str, dict[float, str]]:
+    """Clone ``source``'s HEAD into ``scratch``; one commit per factor on top of it: (base, {factor: commit})."""
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(source), str(scratch)], check=True, capture_output=True)
+    head = _git(source, "rev-parse", "HEAD")
+    _git(scratch, "checkout", "-q", "--detach", head)
+    commits = {}
+    backend = scratch / "impls" / "numpy_backend.py"
+    original = backend.read_text()
+    if _FORWARD not in original:
+        raise RuntimeError("impls/numpy_backend.py's _forward changed: update sepbench/ab/study.py's injection")
+    for factor in factors:
+        _git(scratch, "checkout", "-q", "--detach", head)
+        if factor == 1.0:
+            readme = scratch / "README.md"
+            readme.write_text(readme.read_text() + "\n<!-- a no-op change (alert study) -->\n")
+            message = "alert study: no-op commit"
+        else:
+            backend.write_text(original.replace(_FORWARD, _INJECTED.format(fraction=round(factor - 1, 6))))
+            message = f"alert study: NumPy forward does {factor:.2f}x the work"
+        _git(scratch, "commit", "-qam", message)
+        commits[factor] = _git(scratch, "rev-parse", "HEAD")
+    return head, commits
+
+
+def run_study(
+    source: Path,
+    trials: int = 20,
+    factors: Sequence[float] = FACTORS,
+    cases: Sequence[Case] = STUDY_CASES,
+    progress: Callable[[str], None] = lambda msg: None,
+    **alert: Any,
+) -> dict[str, Any]:
+    """``trials`` alert runs per factor (interleaved across factors, so a slow spell of the machine
+    hits every factor alike); ``alert`` are :func:`~sepbench.ab.run.compare`'s options (rounds,
+    min_effect, confirm).  Returns the study as a dict (its ``rows`` one per factor)."""
+    if trials < 1:
+        raise ValueError("trials must be >= 1")
+    start = time.perf_counter()
+    results = {f: FactorResult(f) for f in factors}
+    scratch = Path(tempfile.mkdtemp(prefix="sepbench-alert-study-"))
+    try:
+        base, commits = make_commits(source, scratch / "repo", factors)
+        for trial in range(trials):
+            for factor in factors:
+                out = compare(base, commits[factor], cases, repo=scratch / "repo", seed=trial, log_path=scratch / "workers.log", **alert)
+                r = results[factor]
+                r.trials += 1
+                r.walls.append(out.wall_s)
+                slowed = next((c for c in out.results if c.case == SLOWED), None)
+                if slowed is not None:
+                    r.ratios.append(slowed.judgements[0].ratio)
+                    r.hits += slowed.regressed
+                r.other_alerts += any(c.regressed for c in out.results if c.case != SLOWED)
+                progress(f"trial {trial + 1}/{trials} factor {factor:.2f}: {'ALERT' if out.failed else 'quiet'} ({out.wall_s:.0f} s)")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "base": base,
+        "cases": [c.id for c in cases],
+        "slowed_case": SLOWED.id,
+        "alert": {"rounds": ROUNDS, "min_effect": MIN_EFFECT, "confirm": CONFIRM, "sample_s": SAMPLE_S, **alert},
+        "trials_per_factor": trials,
+        "rows": [results[f].row() for f in factors],
+        "wall_s": time.perf_counter() - start,
+    }

@@ -1,0 +1,107 @@
+"""``sepbench alert``: the CI regression alert (two commits timed A/B in one job; exit 1 on a slowdown)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sepbench.ab.run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
+from sepbench.util.console import print_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "alert",
+        help="A/B regression alert between two commits, timed in one job (exit 1 on a slowdown)",
+        description="Time the predict workloads of two commits side by side (interleaved rounds, one core, one thread) "
+        "and alert on a case whose paired slowdown exceeds --min-effect with 95 %% confidence.",
+    )
+    p.add_argument("--base", default="main", help="git ref to compare against (default: main)")
+    p.add_argument("--head", default="HEAD", help="git ref under test (default: HEAD; committed code only)")
+    p.add_argument(
+        "--case",
+        action="append",
+        type=Case.parse,
+        default=None,
+        metavar="ID",
+        help="a case BACKEND-MODEL-PATH-bBATCH-nIMAGES (repeatable; default: every backend x model at b1-n1 and b100-n1000)",
+    )
+    p.add_argument("--backends", default=None, help="only these backends of the default cases (comma-separated)")
+    add_alert_options(p)
+    p.add_argument("--log", type=Path, default=None, help="file for the workers' (frameworks') output (default: in the temp folder)")
+    return p
+
+
+def add_alert_options(p: argparse.ArgumentParser) -> None:
+    """--rounds, --min-effect, --confirm (shared with ``sepbench alert-study``)."""
+    p.add_argument("--rounds", type=int, default=ROUNDS, help=f"interleaved rounds per set (default {ROUNDS})")
+    p.add_argument(
+        "--min-effect", type=float, default=MIN_EFFECT, help=f"smallest slowdown that alerts, as a fraction (default {MIN_EFFECT})"
+    )
+    p.add_argument(
+        "--confirm",
+        type=int,
+        default=CONFIRM,
+        help=f"further sets of rounds, in fresh processes, that must flag a case again before it alerts (default {CONFIRM})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from impls.registry import check_backend_name
+    from sepbench.core.spec import get_model_spec
+
+    cases = list(args.case or DEFAULT_CASES)
+    if args.backends:
+        wanted = {b.strip() for b in args.backends.split(",") if b.strip()}
+        cases = [c for c in cases if c.backend in wanted]
+        for b in wanted:
+            check_backend_name(b)
+    for c in cases:  # a typo fails here, before two commits are exported and set up
+        check_backend_name(c.backend)
+        get_model_spec(c.model)
+    if not cases:
+        raise ValueError("no case left to compare (see --case / --backends)")
+    try:
+        outcome = compare(
+            args.base,
+            args.head,
+            cases,
+            rounds=args.rounds,
+            min_effect=args.min_effect,
+            confirm=args.confirm,
+            log_path=args.log,
+            progress=lambda msg: print(f"== {msg}", file=sys.stderr, flush=True),
+        )
+    except AbError as exc:
+        print(f"sepbench alert: error: {exc}", file=sys.stderr)
+        return 2
+    print_outcome(outcome)
+    return 1 if outcome.failed or outcome.model_changes else 0
+
+
+def print_outcome(outcome: AbOutcome) -> None:
+    rows = []
+    for r in outcome.results:
+        v = r.verdict
+        flag = "REGRESSION" if r.regressed else ("flagged, not confirmed" if r.judgements[0].regressed else v.verdict)
+        rows.append([r.case.id, f"{_ms(r.base)}", f"{_ms(r.head)}", f"{v.ratio:.3f}", f"{v.low:.3f}-{v.high:.3f}", len(r.judgements), flag])
+    title = (
+        f"A/B alert {outcome.base[:8]} (base) -> {outcome.head[:8]} (head): {outcome.rounds} rounds per set, "
+        f"alert beyond {1 + outcome.min_effect:.2f}x with 95 % confidence; channel: {CHANNEL}"
+    )
+    print_table(title, ["case", "base ms", "head ms", "head/base", "95 % interval", "sets", "verdict"], rows)
+    for backend, why in outcome.skipped.items():
+        print(f"skipped {backend}: {why}")
+    for change in outcome.model_changes:
+        print(f"MODEL CHANGED: {change}")
+    for r in outcome.regressions:
+        print(f"REGRESSION: {r.case.id}: {r.verdict.describe()}; channel: {CHANNEL}")
+    verdict = "FAIL" if outcome.failed or outcome.model_changes else "OK: no regression"
+    print(f"{verdict} ({len(outcome.results)} cases, {outcome.wall_s:.0f} s; workers' log: {outcome.log})")
+
+
+def _ms(seconds: list[float]) -> str:
+    import statistics
+
+    return f"{statistics.median(seconds) * 1e3:.3f}"

@@ -1,0 +1,93 @@
+"""``sepbench alert-study``: the A/B alert's hit and false-alarm rates on commits of known slowdown."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from sepbench.commands.alert import add_alert_options
+from sepbench.util.console import print_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "alert-study",
+        help="measure the A/B alert's hit and false-alarm rates (commits slowed 1.00-2.0x, in a scratch clone)",
+    )
+    p.add_argument("--trials", type=int, default=20, help="alert runs per factor (default 20)")
+    p.add_argument("--factors", default="1.00,1.05,1.10,1.25,2.0", help="slowdown factors, 1.00 = a no-op commit (default %(default)s)")
+    p.add_argument("--output", type=Path, default=None, help="the study's JSON (default: results/alert-study-<machine>-<UTC time>.json)")
+    add_alert_options(p)
+    return p
+
+
+def _factors(text: str) -> list[float]:
+    try:
+        factors = [float(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise ValueError(f"--factors takes numbers separated by commas, e.g. 1.00,1.10,2.0; got {text!r}") from None
+    if not factors or any(not 1.0 <= f <= 10.0 for f in factors):
+        raise ValueError(f"--factors must lie in 1.0..10.0 (1.00 is the no-op commit); got {text!r}")
+    return factors
+
+
+def run(args: argparse.Namespace) -> int:
+    from sepbench.ab.study import run_study
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.util.atomic import atomic_write_json, check_writable, unique_path
+    from sepbench.machine.provenance import REPO_ROOT
+    from sepbench.util.paths import results_dir
+
+    factors = _factors(args.factors)
+    if args.trials < 1:
+        raise ValueError("--trials must be >= 1")
+    from sepbench.machine.fingerprint import machine_name
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = check_writable(args.output) if args.output else unique_path(results_dir(), f"alert-study-{machine_name()}-{stamp}", ".json")
+    try:
+        study = run_study(
+            REPO_ROOT,
+            args.trials,
+            factors,
+            rounds=args.rounds,
+            min_effect=args.min_effect,
+            confirm=args.confirm,
+            progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+        )
+    except BaseException:
+        if not args.output and out.stat().st_size == 0:
+            out.unlink()  # the reserved name, never filled
+        raise
+    study["provenance"] = collect_provenance(extra={"threads": 1})
+    atomic_write_json(out, study)
+    print_study(study)
+    print(f"written: {out}")
+    return 0
+
+
+def print_study(study: dict) -> None:
+    rows = []
+    for r in study["rows"]:
+        what = "false alarms" if r["factor"] == 1.0 else "hits"
+        rows.append(
+            [
+                f"{r['factor']:.2f}",
+                r["trials"],
+                f"{r['alerts']} {what}",
+                f"{r['rate']:.0%}",
+                f"{r['rate_low']:.0%}-{r['rate_high']:.0%}",
+                f"{r['measured_slowdown']:.3f}",
+                r["other_false_alarms"],
+                f"{r['wall_s_median']:.0f} / {r['wall_s_max']:.0f}",
+            ]
+        )
+    a = study["alert"]
+    title = (
+        f"Alert study: slowed case {study['slowed_case']}, cases {', '.join(study['cases'])}; "
+        f"{a['rounds']} rounds, alert beyond {1 + a['min_effect']:.2f}x, {a['confirm']} confirmation(s)"
+    )
+    cols = ["factor", "trials", "alerts", "rate", "95 % Wilson", "measured", "other alerts", "wall s (median / max)"]
+    print_table(title, cols, rows)
