@@ -1,9 +1,9 @@
 """The alert study: how often the A/B alert fires on commits of known slowdown.
 
 In a scratch clone of the repository, one commit per factor slows one workload by real extra work:
-NumPy's per-batch forward also predicts the first ``factor - 1`` of each batch's images again (so
-``numpy-regular-default-b100-n1000`` does 1.10x the work at factor 1.10; at batch 1 nothing is
-added).  Factor 1.00 is a no-op commit (a README line).  Each commit is compared with the base by
+NumPy's per-batch forward predicts the batch once more on ``(factor - 1) x 100`` of every 100 batches
+(so ``numpy-regular-default-b10-n1000``, 100 batches a call, does exactly 1.10x the work in every call
+at factor 1.10; the other NumPy workloads are slowed about as much).  Factor 1.00 is a no-op commit (a README line).  Each commit is compared with the base by
 the alert (:func:`sepbench.ab.run.compare`) ``trials`` times, each a full alert run (fresh exports,
 fresh workers).  A trial is a **hit** when the slowed case alerts; an alert on any other case (or on
 the no-op commit) is a **false alarm**.  Rates come with 95 % Wilson intervals.
@@ -25,17 +25,19 @@ from typing import Any
 from sepbench.ab.run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
 from sepbench.results.slowdown import wilson_interval
 
-SLOWED = Case("numpy", "regular", 100, 1000)  # quiet: 1,000 images, the slowed one
+SLOWED = Case("numpy", "regular", 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
 NOISY = Case("torch", "regular", 1, 1)  # noisy: one image, not slowed (false alarms)
 STUDY_CASES = (SLOWED, NOISY)
 FACTORS = (1.00, 1.05, 1.10, 1.25, 2.0)
 
 _FORWARD = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
+# the batch is predicted once more on {percent} of every 100 batches (integer steps: exact over any 100 batches)
 _INJECTED = (
     "    def _forward(self, x: np.ndarray) -> np.ndarray:\n"
-    "        extra = round(len(x) * {fraction!r})  # injected by the alert study: real extra work\n"
-    "        if extra:\n"
-    "            self.forward_logits(x[:extra])\n"
+    "        self._batches = getattr(self, '_batches', 0) + 1  # injected by the alert study: real extra work\n"
+    "        n = self._batches\n"
+    "        for _ in range(n * {percent} // 100 - (n - 1) * {percent} // 100):\n"
+    "            self.forward_logits(x)\n"
     "        z = self.forward_logits(x)\n"
 )
 _ENV = {"GIT_AUTHOR_NAME": "alert-study", "GIT_AUTHOR_EMAIL": "study@sepbench.invalid"}
@@ -97,7 +99,7 @@ def make_commits(source: Path, scratch: Path, factors: Sequence[float] = FACTORS
             readme.write_text(readme.read_text() + "\n<!-- a no-op change (alert study) -->\n")
             message = "alert study: no-op commit"
         else:
-            backend.write_text(original.replace(_FORWARD, _INJECTED.format(fraction=round(factor - 1, 6))))
+            backend.write_text(original.replace(_FORWARD, _INJECTED.format(percent=round((factor - 1) * 100))))
             message = f"alert study: NumPy forward does {factor:.2f}x the work"
         _git(scratch, "commit", "-qam", message)
         commits[factor] = _git(scratch, "rev-parse", "HEAD")

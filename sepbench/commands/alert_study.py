@@ -28,8 +28,8 @@ def _factors(text: str) -> list[float]:
         factors = [float(f) for f in text.split(",") if f.strip()]
     except ValueError:
         raise ValueError(f"--factors takes numbers separated by commas, e.g. 1.00,1.10,2.0; got {text!r}") from None
-    if not factors or any(not 1.0 <= f <= 10.0 for f in factors):
-        raise ValueError(f"--factors must lie in 1.0..10.0 (1.00 is the no-op commit); got {text!r}")
+    if not factors or any(not 1.0 <= f <= 10.0 or abs(f * 100 - round(f * 100)) > 1e-6 for f in factors):
+        raise ValueError(f"--factors must lie in 1.00..10.00, in steps of 0.01 (1.00 is the no-op commit); got {text!r}")
     return factors
 
 
