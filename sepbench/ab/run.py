@@ -66,7 +66,14 @@ class Case:
         return cls(parts[0], parts[1], batch, n, parts[2])
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "backend": self.backend, "model": self.model, "batch_size": self.batch_size, "n_images": self.n_images, "path": self.path}
+        return {
+            "id": self.id,
+            "backend": self.backend,
+            "model": self.model,
+            "batch_size": self.batch_size,
+            "n_images": self.n_images,
+            "path": self.path,
+        }
 
 
 # What the CI alert times: per backend both models at batch 1 (latency, the noisy kind) and 1,000 images
@@ -222,7 +229,9 @@ def compare(
         todo, changes, skipped = list(results), [], {}
         for attempt in range(1 + confirm):
             # each set in fresh processes: a process's own luck (where its arrays landed) does not carry over
-            progress(f"{'rounds' if attempt == 0 else 'confirmation'}: {rounds} x {len(todo)} cases, {base[:8]} (base) vs {head[:8]} (head)")
+            progress(
+                f"{'rounds' if attempt == 0 else 'confirmation'}: {rounds} x {len(todo)} cases, {base[:8]} (base) vs {head[:8]} (head)"
+            )
             with _workers(trees, [r.case for r in todo], log) as (sides, infos):
                 if attempt == 0:
                     skipped = infos["base"]["skipped"]
@@ -266,10 +275,14 @@ def _workers(trees: dict[str, Path], cases: list[Case], log: IO[str]) -> Iterato
 
 def _model_changes(infos: dict[str, dict]) -> list[str]:
     base, head = infos["base"]["cases"], infos["head"]["cases"]
-    return [f"{c}: {base[c]['params']} -> {head[c]['params']} parameters" for c in base if c in head and base[c]["params"] != head[c]["params"]]
+    return [
+        f"{c}: {base[c]['params']} -> {head[c]['params']} parameters" for c in base if c in head and base[c]["params"] != head[c]["params"]
+    ]
 
 
-def _rounds(sides: dict[str, Worker], results: list[CaseResult], rounds: int, rng: random.Random) -> dict[str, tuple[list[float], list[float]]]:
+def _rounds(
+    sides: dict[str, Worker], results: list[CaseResult], rounds: int, rng: random.Random
+) -> dict[str, tuple[list[float], list[float]]]:
     """``rounds`` rounds over ``results``' cases: per case, (base, head) seconds per call, paired by round."""
     out: dict[str, tuple[list[float], list[float]]] = {r.case.id: ([], []) for r in results}
     for _ in range(rounds):

@@ -1,12 +1,13 @@
 """The alert study: how often the A/B alert fires on commits of known slowdown.
 
 In a scratch clone of the repository, one commit per factor slows one workload by real extra work:
-NumPy's per-batch forward predicts the batch once more on ``(factor - 1) x 100`` of every 100 batches
-(so ``numpy-regular-default-b10-n1000``, 100 batches a call, does exactly 1.10x the work in every call
-at factor 1.10; the other NumPy workloads are slowed about as much).  Factor 1.00 is a no-op commit (a README line).  Each commit is compared with the base by
-the alert (:func:`sepbench.ab.run.compare`) ``trials`` times, each a full alert run (fresh exports,
-fresh workers).  A trial is a **hit** when the slowed case alerts; an alert on any other case (or on
-the no-op commit) is a **false alarm**.  Rates come with 95 % Wilson intervals.
+NumPy's per-batch forward predicts the batch once more on ``(factor - 1) x 100`` of every 100
+batches (so ``numpy-regular-default-b10-n1000``, 100 batches a call, does exactly 1.10x the work in
+every call at factor 1.10; the other NumPy workloads are slowed about as much). Factor 1.00 is a
+no-op commit (a README line). Each commit is compared with the base by the alert
+(:func:`sepbench.ab.run.compare`) ``trials`` times, each a full alert run (fresh exports, fresh
+workers). A trial is a **hit** when the slowed case alerts; an alert on any other case (or on the
+no-op commit) is a **false alarm**. Rates come with 95 % Wilson intervals.
 """
 
 from __future__ import annotations

@@ -29,10 +29,10 @@ def setup(request: dict[str, Any], workloads: dict[str, Any]) -> dict[str, Any]:
         os.sched_setaffinity(0, {int(request["cpu"])})  # both sides on one core: the same caches and clock
     try:
         import sepbench
+        from impls.registry import unavailable_reason
         from sepbench.core.weights import init_weights
         from sepbench.machine.threads import configure_threads
         from sepbench.measure.workloads import PredictWorkload
-        from impls.registry import unavailable_reason
     except ImportError as exc:
         raise RuntimeError(f"this commit has no sepbench workload API the A/B alert can drive ({exc})") from None
     skipped = {b: r for b in sorted({c["backend"] for c in request["cases"]}) if (r := unavailable_reason(b))}

@@ -35,9 +35,8 @@ def _factors(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     from sepbench.ab.study import run_study
-    from sepbench.machine.provenance import collect_provenance
+    from sepbench.machine.provenance import REPO_ROOT, collect_provenance
     from sepbench.util.atomic import atomic_write_json, check_writable, unique_path
-    from sepbench.machine.provenance import REPO_ROOT
     from sepbench.util.paths import results_dir
 
     factors = _factors(args.factors)

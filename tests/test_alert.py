@@ -1,0 +1,134 @@
+"""The A/B alert (``sepbench alert``) and its study, run for real on commits of a throw-away repository.
+
+Cheap by design: NumPy cases only (no framework import in the workers), five rounds a set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sepbench.ab.run import Case, compare
+from sepbench.ab.study import SLOWED, make_commits, run_study
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+CASES = ["--case", "numpy-regular-default-b10-n200", "--case", "numpy-separable-default-b1-n1", "--rounds", "6"]
+_GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, env={**os.environ, **_GIT_ENV}, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def _commit_patch(repo: Path, rel: str, old: str, new: str, message: str) -> str:
+    text = (repo / rel).read_text()
+    assert old in text, f"{rel} changed: update this test's {message!r} commit"
+    (repo / rel).write_text(text.replace(old, new))
+    _git(repo, "commit", "-qam", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """This working tree as a repository: base -> noop; base -> slow (NumPy 3x); base -> params."""
+    root = tmp_path_factory.mktemp("alert") / "repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
+    for rel in filter(None, files.stdout.split("\0")):
+        if (REPO / rel).is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, root / rel)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    commits = {"base": _git(root, "rev-parse", "HEAD")}
+    (root / "README.md").write_text((root / "README.md").read_text() + "\nA no-op change.\n")
+    _git(root, "commit", "-qam", "noop")
+    commits["noop"] = _git(root, "rev-parse", "HEAD")
+    forward = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
+    _git(root, "checkout", "-q", commits["base"])
+    thrice = forward + "        z = self.forward_logits(x)  # the same work three times\n" * 2
+    commits["slow"] = _commit_patch(root, "impls/numpy_backend.py", forward, thrice, "slow: NumPy forward three times")
+    _git(root, "checkout", "-q", commits["base"])
+    convs = "convs = ((8, 7, 2), (16, 5, 2), (32, 3, 1))"
+    commits["params"] = _commit_patch(root, "sepbench/core/spec.py", convs, convs.replace("(32, 3, 1)", "(33, 3, 1)"), "params")
+    return {"root": root, "commits": commits}
+
+
+def _alert(repo: dict, base: str, head: str, *extra: str) -> subprocess.CompletedProcess:
+    c = repo["commits"]
+    args = [sys.executable, "-m", "sepbench", "alert", "--base", c.get(base, base), "--head", c.get(head, head), *extra]
+    return subprocess.run(
+        args, cwd=repo["root"], capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    )
+
+
+def test_alert_is_quiet_on_a_noop_commit(repo: dict) -> None:
+    proc = _alert(repo, "base", "noop", *CASES)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: no regression (2 cases" in proc.stdout and "REGRESSION" not in proc.stdout
+    assert "numpy-regular-default-b10-n200" in proc.stdout and "channel: wall time, paired A/B rounds" in proc.stdout
+
+
+def test_alert_fires_on_a_3x_slower_forward_with_its_estimate_and_interval(repo: dict) -> None:
+    proc = _alert(repo, "base", "slow", *CASES)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("REGRESSION: ")]
+    assert len(lines) == 2, proc.stdout  # both NumPy cases do three forwards
+    for line in lines:
+        ratio = float(line.split(": ", 2)[2].split("x ")[0])
+        assert 2.0 < ratio < 3.5 and "x slower (95 % interval" in line and "channel: wall time" in line, line
+    assert "FAIL" in proc.stdout
+
+
+def test_alert_reports_a_changed_model(repo: dict) -> None:
+    proc = _alert(repo, "base", "params", "--case", "numpy-regular-default-b1-n1", "--rounds", "5", "--confirm", "0")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "MODEL CHANGED: numpy-regular-default-b1-n1: 8586 -> 8731 parameters" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--base", "no-such-ref", "--case", "numpy-regular-default-b1-n1"], "unknown git ref 'no-such-ref'"),
+        (["--case", "numpy-regular-b1-n1"], "a case is BACKEND-MODEL-PATH-bBATCH-nIMAGES"),
+        (["--case", "numpy-regular-default-b0-n1"], "must be >= 1"),
+        (["--case", "nump-regular-default-b1-n1"], "unknown backend 'nump'"),
+        (["--backends", "numpy,tf"], "unknown backend 'tf'"),
+        (["--case", "numpy-regular-default-b1-n1", "--rounds", "2"], "rounds must be >= 5"),
+    ],
+)
+def test_alert_refuses_bad_input_with_one_line(repo: dict, args: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sepbench", "alert", *args], cwd=repo["root"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_worker_that_fails_is_reported_with_its_log(repo: dict, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="worker failed: .*unknown inference path|worker failed: .*no inference path"):
+        compare("base", "noop", [Case("numpy", "regular", 1, 1, "warp")], rounds=5, repo=repo["root"], log_path=tmp_path / "w.log")
+    assert (tmp_path / "w.log").is_file()
+
+
+def test_the_study_injects_exact_work_and_counts_hits_and_false_alarms(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    base, commits = make_commits(REPO, scratch, (1.0, 1.1))
+    assert "once more" not in (scratch / "impls" / "numpy_backend.py").read_text()
+    _git(scratch, "checkout", "-q", commits[1.1])
+    patched = (scratch / "impls" / "numpy_backend.py").read_text()
+    assert "n * 10 // 100 - (n - 1) * 10 // 100" in patched
+    # the schedule: exactly 10 extra forwards in any 100 consecutive batches
+    extra = [n * 10 // 100 - (n - 1) * 10 // 100 for n in range(1, 1001)]
+    assert all(sum(extra[i : i + 100]) == 10 for i in range(0, 901))
+
+    study = run_study(REPO, trials=1, factors=(1.0, 2.0), cases=(SLOWED,), rounds=5)
+    rows = {r["factor"]: r for r in study["rows"]}
+    assert rows[1.0]["alerts"] == 0 and rows[2.0]["alerts"] == 1, rows
+    assert 1.6 < rows[2.0]["measured_slowdown"] < 2.3 and rows[2.0]["rate_low"] > 0
