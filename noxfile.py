@@ -76,9 +76,9 @@ def bench(session: nox.Session) -> None:
     Trains the weights that are not cached first (``sepbench train``; ``--no-train`` skips it: latency
     only).  Options after ``--``: ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default: all
     usable cores), ``--backends numpy,torch``, ``--compare [NAME]`` (against the last saved run, or the
-    run saved with ``--save-as NAME``; fails on a regression beyond ``--fail-threshold``, default
-    ``median:10%``; a compared run is not saved unless ``--save-as`` is given), ``--save-as NAME``;
-    anything else goes to pytest.
+    run saved with ``--save-as NAME``: ``sepbench gate`` fails on a confirmed slowdown beyond the case's
+    spread or ``--min-effect``, default 0.10; a compared run is not saved unless ``--save-as`` is given),
+    ``--save-as NAME``; anything else goes to pytest.
     """
     storage = str(bench_storage())
     try:
@@ -100,6 +100,9 @@ def bench(session: nox.Session) -> None:
     session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)
     session.run("sepbench", "bench-summary", str(last_run_path(storage)), env=env)
     session.run("sepbench", "report", env=env)
+    if compare:  # the gate, last: its exit status is the session's
+        gate = ["sepbench", "gate", compare, str(last_run_path(storage)), "--min-effect", str(parsed.min_effect)]
+        session.run(*gate, "--", *parsed.user_args, env=env)
 
 
 @nox.session(python=PYTHON)

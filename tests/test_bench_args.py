@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.bench.nox_args import DEFAULT_FAIL_THRESHOLD, BenchArgs, NoxArgsError, bench_args, pop_option
+from sepbench.bench.nox_args import DEFAULT_MIN_EFFECT, BenchArgs, NoxArgsError, bench_args, pop_option
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,11 +25,12 @@ def storage(tmp_path: Path) -> Path:
 
 
 def head(storage: Path, train: bool = True) -> list[str]:
-    """The arguments every run starts with: the storage, the copy of the run in last-run.json, and
+    """The arguments every run starts with: the storage, the copy of the run in last-run.json, its samples, and
     (the main job's default) training the weights that are not cached."""
     return [
         f"--benchmark-storage=file://{storage}",
         f"--benchmark-json={storage / 'last-run.json'}",
+        "--benchmark-save-data",  # every sample: the gate judges both runs' samples
         *(["--train-missing"] if train else []),
     ]
 
@@ -40,13 +41,14 @@ def test_no_train_keeps_the_latency_only_run(storage: Path) -> None:
 
 
 def test_no_options_autosaves_the_run(storage: Path) -> None:
-    assert bench_args([], storage) == BenchArgs([*head(storage), "--benchmark-autosave"], None)
+    assert bench_args([], storage) == BenchArgs([*head(storage), "--benchmark-autosave"], None, True, (), DEFAULT_MIN_EFFECT)
 
 
 def test_other_arguments_pass_through_to_pytest_in_order(storage: Path) -> None:
     parsed = bench_args(["--quick", "--backends", "numpy", "-k", "predict"], storage)
     assert parsed.pytest_args == [*head(storage), "--benchmark-autosave", "--quick", "--backends", "numpy", "-k", "predict"]
     assert parsed.compare is None
+    assert parsed.user_args == ("--quick", "--backends", "numpy", "-k", "predict")  # what the gate's re-run repeats
 
 
 def test_compare_without_a_name_uses_the_newest_saved_run_and_does_not_save(storage: Path) -> None:
@@ -54,8 +56,9 @@ def test_compare_without_a_name_uses_the_newest_saved_run_and_does_not_save(stor
     newest = str(storage / "Linux-CPython-3.11-64bit" / "0003_20250102_000000.json")
     assert parsed.compare == newest
     # a compared run is not autosaved: a regressed run must not become the next baseline
-    gate = [f"--benchmark-compare={newest}", f"--benchmark-compare-fail={DEFAULT_FAIL_THRESHOLD}"]
-    assert parsed.pytest_args == [*head(storage), "--quick", *gate]
+    # pytest-benchmark shows the side-by-side table; `sepbench gate` (run by the noxfile) decides
+    assert parsed.pytest_args == [*head(storage), "--quick", f"--benchmark-compare={newest}"]
+    assert not [a for a in parsed.pytest_args if a.startswith("--benchmark-compare-fail")]
 
 
 def test_compare_with_a_name_or_number_finds_that_run(storage: Path) -> None:
@@ -73,20 +76,20 @@ def test_compare_with_nothing_saved_says_what_to_run(tmp_path: Path) -> None:
         bench_args(["--compare"], tmp_path)
 
 
-def test_fail_threshold_sets_the_gate(storage: Path) -> None:
-    parsed = bench_args(["--fail-threshold", "min:0.005", "--compare", "baseline"], storage)
-    assert parsed.pytest_args[-1] == "--benchmark-compare-fail=min:0.005"
+@pytest.mark.parametrize(
+    ("posargs", "effect"), [(["--min-effect", "0.05"], 0.05), (["--fail-threshold", "median:5%"], 0.05), (["--min-effect", "20%"], 0.2)]
+)
+def test_min_effect_sets_the_gate(storage: Path, posargs: list[str], effect: float) -> None:
+    parsed = bench_args([*posargs, "--compare", "baseline"], storage)
+    assert parsed.min_effect == pytest.approx(effect)
+    assert not [a for a in parsed.pytest_args if "median" in a or "0.05" in a]
 
 
-def test_fail_threshold_without_compare_adds_no_gate(storage: Path) -> None:
-    parsed = bench_args(["--fail-threshold", "median:5%"], storage)
-    assert not [a for a in parsed.pytest_args if a.startswith("--benchmark-compare")]
-    assert "median:5%" not in parsed.pytest_args
-
-
-@pytest.mark.parametrize("posargs", [["--fail-threshold"], ["--fail-threshold", "--quick"]])
-def test_fail_threshold_needs_a_value(storage: Path, posargs: list[str]) -> None:
-    with pytest.raises(NoxArgsError, match="--fail-threshold needs a value such as median:10%"):
+@pytest.mark.parametrize(
+    "posargs", [["--min-effect"], ["--min-effect", "--quick"], ["--min-effect", "-0.1"], ["--fail-threshold", "min:0.005"]]
+)
+def test_min_effect_needs_a_fraction(storage: Path, posargs: list[str]) -> None:
+    with pytest.raises(NoxArgsError, match="needs the smallest slowdown that fails, e.g. 0.10 or 10%"):
         bench_args(posargs, storage)
 
 

@@ -1,5 +1,5 @@
 """The options ``noxfile.py`` takes itself after ``--``: ``nox -s bench``'s ``--compare [NAME]``,
-``--fail-threshold STAT:LIMIT`` and ``--save-as NAME`` (the rest goes to pytest), and ``nox -s asv``'s
+``--min-effect FRACTION`` and ``--save-as NAME`` (the rest goes to pytest), and ``nox -s asv``'s
 ``--machine NAME``.
 
 Standard library only (and :mod:`sepbench.bench.storage`): the noxfile imports it before any
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from sepbench.bench.storage import NoSavedRunError, find_run, last_run_path
 
-BENCH_OWN_OPTIONS = "--compare [NAME] | --fail-threshold STAT:LIMIT | --save-as NAME"
-DEFAULT_FAIL_THRESHOLD = "median:10%"  # pytest-benchmark's --benchmark-compare-fail: the median may grow 10 %
+BENCH_OWN_OPTIONS = "--compare [NAME] | --min-effect FRACTION | --save-as NAME"
+DEFAULT_MIN_EFFECT = 0.10  # the gate (sepbench gate) fails on a confirmed slowdown beyond 10 %, or the case's own spread
 
 
 class NoxArgsError(ValueError):
@@ -31,6 +31,8 @@ class BenchArgs:
     pytest_args: list[str]
     compare: str | None
     train: bool = True  # run `sepbench train` first (the weights that are not cached)
+    user_args: tuple[str, ...] = ()  # the user's own pytest options (the gate's confirmation re-run uses them)
+    min_effect: float = DEFAULT_MIN_EFFECT
 
 
 def _is_value(args: list[str]) -> bool:
@@ -49,7 +51,7 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     args = list(posargs)
     out: list[str] = []
     compare: str | None = None
-    threshold = DEFAULT_FAIL_THRESHOLD
+    min_effect = DEFAULT_MIN_EFFECT
     save: list[str] | None = None  # None: the default (see the docstring)
     train = True
     while args:
@@ -62,10 +64,8 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
                 compare = str(find_run(storage, name, machine))
             except NoSavedRunError as exc:
                 raise NoxArgsError(f"--compare: {exc}") from None
-        elif arg == "--fail-threshold":
-            if not _is_value(args):
-                raise NoxArgsError("--fail-threshold needs a value such as median:10% or min:0.005 (seconds)")
-            threshold = args.pop(0)
+        elif arg in ("--min-effect", "--fail-threshold"):
+            min_effect = _min_effect(arg, args.pop(0) if _is_value(args) else None)
         elif arg == "--save-as":
             if not _is_value(args):
                 raise NoxArgsError("--save-as needs a name, e.g. --save-as baseline")
@@ -76,10 +76,25 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
         save = [] if compare else ["--benchmark-autosave"]
     # this run, saved or not, also goes to <storage>/last-run.json for the summary
     train_args = ["--train-missing"] if train and "--train-missing" not in out else []
-    out = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", *train_args, *save, *out]
+    user = tuple(out)
+    # every sample is saved: the gate judges a case on both runs' samples, not on one median
+    storage_args = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", "--benchmark-save-data"]
+    out = [*storage_args, *train_args, *save, *out]
     if compare:
-        out += [f"--benchmark-compare={compare}", f"--benchmark-compare-fail={threshold}"]
-    return BenchArgs(out, compare, train)
+        out.append(f"--benchmark-compare={compare}")  # pytest-benchmark's side-by-side table; `sepbench gate` decides
+    return BenchArgs(out, compare, train, user, min_effect)
+
+
+def _min_effect(option: str, value: str | None) -> float:
+    """``--min-effect 0.10`` or (the former form) ``--fail-threshold median:10%``, as a fraction."""
+    text = (value or "").removeprefix("median:")
+    try:
+        effect = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        effect = -1.0
+    if not 0 <= effect < 10:
+        raise NoxArgsError(f"{option} needs the smallest slowdown that fails, e.g. 0.10 or 10% (median:10%); got {value!r}")
+    return effect
 
 
 def pop_option(args: Sequence[str], name: str) -> tuple[str | None, list[str]]:

@@ -1,11 +1,14 @@
-"""``sepbench alert-study``: the A/B alert's hit and false-alarm rates on commits of known slowdown."""
+"""``sepbench alert-study`` / ``sepbench gate-study``: the CI alert's and the benchmark gate's hit and
+false-alarm rates on commits of known slowdown (in a scratch clone of HEAD)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sepbench.commands.alert import add_alert_options
 from sepbench.util.console import print_table
@@ -16,14 +19,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "alert-study",
         help="measure the A/B alert's hit and false-alarm rates (commits slowed 1.00-2.0x, in a scratch clone)",
     )
-    p.add_argument("--trials", type=int, default=20, help="alert runs per factor (default 20)")
-    p.add_argument("--factors", default="1.00,1.05,1.10,1.25,2.0", help="slowdown factors, 1.00 = a no-op commit (default %(default)s)")
-    p.add_argument("--output", type=Path, default=None, help="the study's JSON (default: results/alert-study-<machine>-<UTC time>.json)")
+    add_study_options(p, trials=20, factors="1.00,1.05,1.10,1.25,2.0")
     add_alert_options(p)
     return p
 
 
-def _factors(text: str) -> list[float]:
+def add_study_options(p: argparse.ArgumentParser, trials: int, factors: str) -> None:
+    p.add_argument("--trials", type=int, default=trials, help=f"runs per factor (default {trials})")
+    p.add_argument("--factors", default=factors, help="slowdown factors, 1.00 = a no-op commit (default %(default)s)")
+    p.add_argument("--output", type=Path, default=None, help="the study's JSON (default: results/<study>-<machine>-<UTC time>.json)")
+
+
+def factors_of(text: str) -> list[float]:
+    """``--factors``: numbers in 1.00..10.00 in steps of 0.01 (the injected work is in whole percent)."""
     try:
         factors = [float(f) for f in text.split(",") if f.strip()]
     except ValueError:
@@ -35,39 +43,41 @@ def _factors(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     from sepbench.ab.study import run_study
+
+    def study(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
+        options = {"rounds": args.rounds, "min_effect": args.min_effect, "confirm": args.confirm}
+        return run_study(source, args.trials, factors, progress=progress, **options)
+
+    return run_and_save(args, "alert-study", study, "Alert study")
+
+
+def run_and_save(args: argparse.Namespace, kind: str, study: Callable[..., dict[str, Any]], title: str) -> int:
+    """Run ``study`` on this checkout, write its JSON (atomically, to a new file) and print its table."""
+    from sepbench.machine.fingerprint import machine_name
     from sepbench.machine.provenance import REPO_ROOT, collect_provenance
     from sepbench.util.atomic import atomic_write_json, check_writable, unique_path
     from sepbench.util.paths import results_dir
 
-    factors = _factors(args.factors)
+    factors = factors_of(args.factors)
     if args.trials < 1:
         raise ValueError("--trials must be >= 1")
-    from sepbench.machine.fingerprint import machine_name
-
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = check_writable(args.output) if args.output else unique_path(results_dir(), f"alert-study-{machine_name()}-{stamp}", ".json")
+    out = check_writable(args.output) if args.output else unique_path(results_dir(), f"{kind}-{machine_name()}-{stamp}", ".json")
     try:
-        study = run_study(
-            REPO_ROOT,
-            args.trials,
-            factors,
-            rounds=args.rounds,
-            min_effect=args.min_effect,
-            confirm=args.confirm,
-            progress=lambda msg: print(msg, file=sys.stderr, flush=True),
-        )
+        result = study(REPO_ROOT, factors, lambda msg: print(msg, file=sys.stderr, flush=True))
+        result["kind"] = kind
+        result["provenance"] = collect_provenance(extra={"threads": 1})
+        atomic_write_json(out, result)
     except BaseException:
-        if not args.output and out.stat().st_size == 0:
+        if not args.output and out.is_file() and out.stat().st_size == 0:
             out.unlink()  # the reserved name, never filled
         raise
-    study["provenance"] = collect_provenance(extra={"threads": 1})
-    atomic_write_json(out, study)
-    print_study(study)
+    print_study(result, title)
     print(f"written: {out}")
     return 0
 
 
-def print_study(study: dict) -> None:
+def print_study(study: dict[str, Any], title: str) -> None:
     rows = []
     for r in study["rows"]:
         what = "false alarms" if r["factor"] == 1.0 else "hits"
@@ -83,10 +93,5 @@ def print_study(study: dict) -> None:
                 f"{r['wall_s_median']:.0f} / {r['wall_s_max']:.0f}",
             ]
         )
-    a = study["alert"]
-    title = (
-        f"Alert study: slowed case {study['slowed_case']}, cases {', '.join(study['cases'])}; "
-        f"{a['rounds']} rounds, alert beyond {1 + a['min_effect']:.2f}x, {a['confirm']} confirmation(s)"
-    )
     cols = ["factor", "trials", "alerts", "rate", "95 % Wilson", "measured", "other alerts", "wall s (median / max)"]
-    print_table(title, cols, rows)
+    print_table(f"{title}: slowed case {study['slowed_case']}; cases {', '.join(study['cases'])}", cols, rows)

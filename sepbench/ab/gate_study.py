@@ -1,0 +1,107 @@
+"""The gate study: how often ``nox -s bench -- --compare`` (the benchmark gate) fails, on commits of
+known slowdown.
+
+The same commits as the alert study (:func:`sepbench.ab.study.make_commits`: NumPy's forward does
+``factor`` times the work; 1.00 is a no-op).  A baseline run of a small selection of tests/bench is
+saved from the base commit; then, per trial and factor, the selection is run again from that
+commit's tree and judged against the baseline exactly as the gate does (:mod:`sepbench.bench.gate`,
+flagged cases re-run).  A trial is a **hit** when the slowed case (the study-style NumPy evaluate:
+313 batches a call, so every call does the factor's work to within 1 %) fails; any other failure, and
+any failure at 1.00, is a **false alarm**.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sepbench.ab.run import export
+from sepbench.ab.study import FactorResult, make_commits
+from sepbench.bench.gate import MIN_EFFECT, confirm, judge_runs, rerun_command
+
+SLOWED = "tests/bench/test_bench.py::test_evaluate[numpy-regular-default-b32-n10000]"
+# a quiet slowed case, the case that moved 1.24x between two runs of the same code, and a noisy batch-1 one
+SELECTION = (
+    SLOWED,
+    "tests/bench/test_bench.py::test_predict_10k[numpy-regular-default-b1024-n10000]",
+    "tests/bench/test_bench.py::test_predict[torch-regular-default-b1-n1]",
+)
+FACTORS = (1.00, 1.10, 1.25, 2.0)
+OPTIONS = ("--backends", "numpy,torch", "--threads", "1")
+
+
+def _bench(tree: Path, out: Path, cases: Sequence[str], options: Sequence[str], log: Path) -> dict[str, Any]:
+    """Run ``cases`` of tree's tests/bench (its own code), samples saved to ``out``; the run's JSON."""
+    cmd = rerun_command(sys.executable, list(cases), str(out), list(options))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("PYTHONPATH", None)
+    with open(log, "a") as fh:
+        proc = subprocess.run(cmd, cwd=tree, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    if proc.returncode != 0 or not out.is_file():
+        raise RuntimeError(f"the benchmark run in {tree} failed (pytest exit status {proc.returncode}); see {log}")
+    return json.loads(out.read_text())
+
+
+def run_gate_study(
+    source: Path,
+    trials: int = 10,
+    factors: Sequence[float] = FACTORS,
+    cases: Sequence[str] = SELECTION,
+    options: Sequence[str] = OPTIONS,
+    min_effect: float = MIN_EFFECT,
+    progress: Callable[[str], None] = lambda msg: None,
+) -> dict[str, Any]:
+    """``trials`` gate runs per factor against one baseline (see the module docstring); the study as a dict."""
+    start = time.perf_counter()
+    results = {f: FactorResult(f) for f in factors}
+    scratch = Path(tempfile.mkdtemp(prefix="sepbench-gate-study-"))
+    log = scratch / "pytest.log"
+    try:
+        base, commits = make_commits(source, scratch / "repo", factors)
+        trees = {f: export(scratch / "repo", commits[f], scratch / f"tree-{f:.2f}") for f in factors}
+        base_tree = export(scratch / "repo", base, scratch / "tree-base")
+        progress("saving the baseline run")
+        baseline = _bench(base_tree, scratch / "baseline.json", cases, options, log)
+        for trial in range(trials):
+            for factor in factors:
+                t0 = time.perf_counter()
+                run = _bench(trees[factor], scratch / "run.json", cases, options, log)
+                outcome = judge_runs(baseline, run, min_effect)
+                if outcome.flagged:
+                    rerun = _bench(trees[factor], scratch / "rerun.json", [v.name for v in outcome.flagged], options, log)
+                    confirm(outcome, baseline, rerun, min_effect)
+                r = results[factor]
+                r.trials += 1
+                r.walls.append(time.perf_counter() - t0)
+                failed = {v.name for v in outcome.regressions}
+                slowed = next(v for v in outcome.verdicts if v.name == SLOWED)
+                r.ratios.append(slowed.slowdown.ratio)
+                r.hits += SLOWED in failed
+                r.other_alerts += bool(failed - {SLOWED})
+                verdict = "FAIL" if failed else "pass"
+                progress(f"trial {trial + 1}/{trials} factor {factor:.2f}: {verdict} ({r.walls[-1]:.0f} s; {len(outcome.flagged)} flagged)")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "base": base,
+        "cases": list(cases),
+        "slowed_case": SLOWED,
+        "options": list(options),
+        "gate": {"min_effect": min_effect, "confirm": 1, "baseline_cases_median_s": _medians(baseline)},
+        "trials_per_factor": trials,
+        "rows": [results[f].row() for f in factors],
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def _medians(doc: dict[str, Any]) -> dict[str, float]:
+    return {b["fullname"]: statistics.median(b["stats"]["data"]) for b in doc["benchmarks"]}

@@ -1,0 +1,83 @@
+"""``sepbench gate``: fail on a case slower than a saved baseline (both runs' samples; flagged cases re-run)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sepbench.bench.gate import MIN_EFFECT, GateError, GateOutcome, NotComparable, confirm, judge_runs, rerun_command, samples
+from sepbench.util.console import print_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "gate",
+        help="compare a pytest-benchmark run with a saved baseline, case by case (exit 1 on a confirmed slowdown)",
+        description="Each case: ratio of medians with a 95 %% bootstrap interval, against the larger of --min-effect and the "
+        "case's own spread; a flagged case is re-run (pytest, the options after --) and fails only if flagged again. "
+        "A baseline from another machine, other versions or other threads is refused (exit 2).",
+    )
+    p.add_argument("baseline", type=Path, help="the saved baseline run (.json, saved with --benchmark-save-data)")
+    p.add_argument("run", type=Path, help="the run to judge (.json)")
+    p.add_argument("--min-effect", type=float, default=MIN_EFFECT, help=f"smallest slowdown that fails, a fraction (default {MIN_EFFECT})")
+    p.add_argument("--no-rerun", action="store_true", help="judge the first run only (no confirmation re-run of flagged cases)")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: the run's pytest options, for the re-run (e.g. -- --quick)")
+    return p
+
+
+def _load(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise GateError(f"{what} {path}: cannot be read as JSON ({exc})") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.min_effect < 10:
+        raise ValueError(f"--min-effect must be a fraction in [0, 10), got {args.min_effect}")
+    base, current = _load(args.baseline, "baseline"), _load(args.run, "run")
+    try:
+        outcome = judge_runs(base, current, args.min_effect)
+    except NotComparable as exc:
+        print(f"sepbench gate: NOT COMPARED: {exc}", file=sys.stderr)
+        return 2
+    if outcome.flagged and not args.no_rerun:
+        extra = [a for a in args.pytest_args if a != "--"]
+        with tempfile.TemporaryDirectory(prefix="sepbench-gate-") as tmp:
+            out = Path(tmp) / "rerun.json"
+            names = [v.name for v in outcome.flagged]
+            print(f"== re-running {len(names)} flagged case(s) to confirm", file=sys.stderr, flush=True)
+            proc = subprocess.run(rerun_command(sys.executable, names, str(out), extra))
+            if proc.returncode != 0 or not out.is_file():
+                raise GateError(f"the confirmation re-run failed (pytest exit status {proc.returncode})")
+            confirm(outcome, base, _load(out, "rerun"), args.min_effect)
+    print_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
+    return 1 if outcome.regressions else 0
+
+
+def print_outcome(outcome: GateOutcome, base: dict[str, list[float]], run: dict[str, list[float]]) -> None:
+    again = {v.name: v for v in outcome.confirmed}
+    rows = []
+    for v in outcome.verdicts:
+        s = v.slowdown
+        status = s.verdict
+        if v.regressed:
+            status = "REGRESSION" if v in outcome.regressions else "flagged, not confirmed"
+            if v.name in again:
+                status += f" (re-run {again[v.name].slowdown.ratio:.3f}x)"
+        name = v.name.split("::")[-1]
+        ms = (statistics.median(base[v.name]) * 1e3, statistics.median(run[v.name]) * 1e3)
+        rows.append(
+            [name, f"{ms[0]:.3f}", f"{ms[1]:.3f}", f"{s.ratio:.3f}", f"{s.low:.3f}-{s.high:.3f}", f"{1 + v.threshold:.2f}x", status]
+        )
+    cols = ["case", "base ms", "run ms", "run/base", "95 % interval", "fails beyond", "verdict"]
+    print_table("Benchmark gate: each case against the baseline (medians, both runs' samples)", cols, rows)
+    for name in outcome.missing:
+        print(f"not in this run: {name}")
+    n = len(outcome.regressions)
+    print(f"{'FAIL' if n else 'PASS'}: {n} confirmed regression(s) of {len(outcome.verdicts)} cases ({len(outcome.flagged)} flagged)")

@@ -1,0 +1,33 @@
+"""``sepbench gate-study``: the benchmark gate's hit and false-alarm rates on commits of known slowdown."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sepbench.bench.gate import MIN_EFFECT
+from sepbench.commands.alert_study import add_study_options, run_and_save
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "gate-study",
+        help="measure the benchmark gate's hit and false-alarm rates (tests/bench runs of commits slowed 1.00-2.0x)",
+    )
+    add_study_options(p, trials=10, factors="1.00,1.10,1.25,2.0")
+    p.add_argument("--min-effect", type=float, default=MIN_EFFECT, help=f"the gate's minimum effect (default {MIN_EFFECT})")
+    p.add_argument("--quick", action="store_true", help="time the cases with --quick's round budget (default: the full one)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from sepbench.ab.gate_study import OPTIONS, run_gate_study
+
+    options = [*OPTIONS, *(["--quick"] if args.quick else [])]
+
+    def study(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
+        return run_gate_study(source, args.trials, factors, options=options, min_effect=args.min_effect, progress=progress)
+
+    return run_and_save(args, "gate-study", study, "Gate study")

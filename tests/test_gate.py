@@ -1,0 +1,52 @@
+"""The gate's per-case rule on synthetic samples (:mod:`sepbench.bench.gate`); real runs: tests/test_bench_gate.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sepbench.bench.gate import GateError, NotComparable, confirm, judge_case, judge_runs
+
+
+def _times(median: float, rel_noise: float, n: int = 40, seed: int = 0) -> list[float]:
+    return list(median * np.exp(np.random.default_rng(seed).normal(0, rel_noise, n)))
+
+
+def _run(cases: dict[str, list[float]], **machine: object) -> dict:
+    info = {"machine_name": "xeon-2c", "versions": {"numpy": "2.4.6"}, "threads": {"requested": 1}, **machine}
+    return {"machine_info": info, "benchmarks": [{"fullname": k, "stats": {"data": v}} for k, v in cases.items()]}
+
+
+def test_a_quiet_case_fails_beyond_the_minimum_effect_and_a_noisy_one_needs_more() -> None:
+    quiet = judge_case("q", _times(0.1, 0.01, seed=1), _times(0.115, 0.01, seed=2))
+    assert quiet.regressed and quiet.threshold == pytest.approx(0.10)
+    noisy = judge_case("n", _times(0.001, 0.3, seed=3), _times(0.00115, 0.3, seed=4))
+    assert not noisy.regressed and noisy.threshold > 0.3  # its own spread (IQR / median ~ 0.4) is the bar
+    assert judge_case("n", _times(0.001, 0.3, seed=3), _times(0.003, 0.3, seed=4)).regressed  # 3x clears it
+
+
+def test_a_flagged_case_fails_only_if_its_rerun_is_flagged_too() -> None:
+    base = _run({"a": _times(0.1, 0.01, seed=1), "b": _times(0.1, 0.01, seed=5)})
+    slow = _run({"a": _times(0.13, 0.01, seed=2), "b": _times(0.1, 0.01, seed=6)})
+    outcome = judge_runs(base, slow)
+    assert [v.name for v in outcome.flagged] == ["a"] and [v.name for v in outcome.regressions] == ["a"]
+    assert [v.name for v in confirm(outcome, base, _run({"a": _times(0.13, 0.01, seed=3)})).regressions] == ["a"]
+    assert confirm(outcome, base, _run({"a": _times(0.1, 0.01, seed=4)})).regressions == []  # a one-off
+
+
+def test_cases_only_in_the_baseline_are_listed_not_judged() -> None:
+    outcome = judge_runs(_run({"a": [1.0, 1.1], "gone": [1.0]}), _run({"a": [1.0, 1.1]}))
+    assert [v.name for v in outcome.verdicts] == ["a"] and outcome.missing == ["gone"]
+
+
+def test_another_set_up_is_not_compared_and_says_which() -> None:
+    with pytest.raises(NotComparable, match="differs in: versions"):
+        judge_runs(_run({"a": [1.0]}), _run({"a": [1.0]}, versions={"numpy": "1.26.0"}))
+    # what changes every run (git state, clock readings) does not block a comparison
+    assert judge_runs(_run({"a": [1.0]}, git={"commit": "x"}), _run({"a": [1.0]}, git={"commit": "y"})).verdicts
+
+
+@pytest.mark.parametrize("doc", [{}, {"benchmarks": "x"}, {"benchmarks": [{"fullname": "a", "stats": {}}]}])
+def test_a_run_without_samples_is_refused(doc: dict) -> None:
+    with pytest.raises(GateError):
+        judge_runs(_run({"a": [1.0]}), {"machine_info": _run({})["machine_info"], **doc})
