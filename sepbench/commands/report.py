@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sepbench.util.paths import results_dir
+from sepbench.util.paths import asv_results_dirs, results_dir
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,7 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(repeatable; default: $SEPBENCH_RESULTS_DIR or ./results)",
     )
     p.add_argument(
-        "--asv-results", action="append", type=Path, metavar="DIR", help="an ASV results directory (repeatable; default: .asv/results)"
+        "--asv-results",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="an ASV results directory (repeatable; default: .asv/results and, when present, history/; "
+        "a result in both is read once, from .asv/results)",
     )
     p.add_argument("--output", type=Path, default=Path("reports"), metavar="DIR", help="where to write the report (default: reports/)")
     return p
@@ -35,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from sepbench.util.console import print_table
 
     results = args.results or [results_dir()]
-    asv = args.asv_results or [Path(".asv") / "results"]
+    asv = args.asv_results or asv_results_dirs()
     try:
         report = build_report(results, asv, args.output)
     except NoResultsError as exc:

@@ -66,7 +66,7 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
         notes.append("No ASV results: no history over commits. Run `nox -s asv`.")
     elif hist["commit"].nunique() < 2:
         notes.append("ASV results for one commit only: the history plot needs at least two commits.")
-    machines = sorted(str(m) for m in df["machine"].dropna().unique())
+    machines = T.machine_names(df)
     if len(machines) == 1:
         notes.append(f"Results from one machine only ({machines[0]}): the across-machines table needs results from several.")
     seeded = df[(df["weights_source"] == "seeded-init") & df["metric"].isin(["accuracy", "test_accuracy", "test_loss"])]
@@ -190,23 +190,42 @@ MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame]
 )
 
 
-def _sections(df: pd.DataFrame, hist: pd.DataFrame) -> dict[str, Section]:
+def _machine_sections(df: pd.DataFrame, described: pd.DataFrame) -> list[Section]:
+    """Section 3 (the same figures, one column per machine) and 3a (each machine's fingerprint)."""
+    pm, fp = T.per_machine(df), T.machine_fingerprints(described)
+    return [
+        Section(
+            "machines",
+            "3. Across machines",
+            "The same figures with one column per machine (named by its hardware), per backend path and model: "
+            "predict_10k_seconds = the fastest way to predict the 10,000 test images and eval_seconds = the study's Keras-style "
+            "evaluate at batch 32 (both as in section 1b), latency_s batch=B = one predict call's median (2b, ASV included), "
+            "paired_ratio = separable / regular measured in alternating pairs (2e), compute_limit_fraction = compute limit / the "
+            "fastest predict (2d: 1.0 = the machine's probed GEMM peak). Times in ms; empty = not measured on that machine.",
+            pm,
+            fmt.across_machines(pm, T.MACHINE_KEYS),
+        ),
+        Section(
+            "machine_fingerprints",
+            "3a. The machines",
+            "Each machine as its result files describe it: the hardware fingerprint recorded by pytest-benchmark runs and "
+            "`sepbench reproduce` (machine_info / provenance), else ASV's machine.json. cores = physical cores, isa = widest vector "
+            "instructions, memory in GiB, gemm_gflops = the newest float32 GEMM probe (GFLOP/s, pytest-benchmark runs only), "
+            "digest = the fingerprint's hash (two under one name: two machines share that name), sources = files per kind.",
+            fp,
+            fmt.fingerprints(fp),
+        ),
+    ]
+
+
+def _sections(df: pd.DataFrame, hist: pd.DataFrame, described: pd.DataFrame) -> dict[str, Section]:
     secs = []
     for key, title, note, table, shown in MAIN_SECTIONS:
         raw = table(df)
         secs.append(Section(key, title, note, raw, shown(raw)))
     secs = [sec for sec in secs if sec.key not in OPTIONAL_SECTIONS or not sec.raw.empty]  # nothing to show: left out (see missing_notes)
-    if df["machine"].nunique() > 1:
-        pm = T.per_machine(df)
-        secs.append(
-            Section(
-                "machines",
-                "3. Across machines",
-                "The same figures with one column per machine (times in seconds per call).",
-                pm,
-                fmt.by_row_metric(pm, "metric"),
-            )
-        )
+    if len(T.machine_names(df)) > 1:
+        secs += _machine_sections(df, described)
     if not hist.empty:
         hw = T.history_wide(hist)
         secs.append(
@@ -256,7 +275,7 @@ def build_report(
             + "\nor point the report elsewhere with --results DIR / --asv-results DIR."
         )
     hist = T.history(df)
-    sections = _sections(df, hist)
+    sections = _sections(df, hist, loaded.machines)
     missing = missing_notes(loaded, hist)
     output = Path(output)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

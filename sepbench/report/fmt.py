@@ -140,3 +140,30 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
             "mac_ratio": "{:.3f}",
         },
     )
+
+
+def machine_cell(value: Any, unit: str) -> str:
+    """One cell of the across-machines table: seconds shown as ms (4 significant digits), a fraction
+    with 3 significant digits, a ratio with 3 decimals; empty when not measured."""
+    if value is None or pd.isna(value):
+        return ""
+    if unit == "seconds":
+        return number(value * 1000)
+    return f"{value:.3g}" if unit == "fraction" else f"{value:.3f}"
+
+
+def across_machines(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The across-machines table: every column but ``keys`` formatted by its row's unit (seconds as ms)."""
+    out = df.copy().astype(object)
+    for col in (c for c in df.columns if c not in keys):
+        out[col] = [machine_cell(v, u) for v, u in zip(df[col], df["unit"])]
+    out["unit"] = df["unit"].where(df["unit"] != "seconds", "ms")
+    return out.fillna("")
+
+
+def fingerprints(df: pd.DataFrame) -> pd.DataFrame:
+    """The machines' fingerprints: cores as integers, memory (GiB) and GEMM GFLOP/s with 1 decimal."""
+    out = df.copy().astype(object)
+    for col, f in (("cores", "{:.0f}"), ("memory_gib", "{:.1f}"), ("gemm_gflops", "{:.1f}")):
+        out[col] = ["" if v is None or pd.isna(v) else f.format(float(v)) for v in df[col]]
+    return out.fillna("")

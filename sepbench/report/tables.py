@@ -249,27 +249,92 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["machine", "backend"], kind="stable").reset_index(drop=True)
 
 
-def per_machine(df: pd.DataFrame) -> pd.DataFrame:
-    """Key figures with one column per machine (only meaningful when results from several machines exist)."""
+def machine_names(df: pd.DataFrame) -> list[str]:
+    """The machines the tidy measurements come from (every kind of result, ASV history included), sorted."""
+    return sorted(str(m) for m in df["machine"].dropna().unique()) if "machine" in df else []
+
+
+# the figures of the across-machines table, in row order: metric -> unit (times in seconds per call)
+MACHINE_FIGURES = {
+    "predict_10k_seconds": "seconds",  # the fastest way to predict the 10,000 test images (verdict.predict_10k)
+    "eval_seconds": "seconds",  # the study's measurement: a Keras-style evaluate at batch 32
+    "latency_s": "seconds",  # one predict call per batch size (median), as `metric batch=B`
+    "paired_ratio": "ratio",  # separable / regular, the per-pair median (section 2e)
+    "compute_limit_fraction": "fraction",  # compute limit / fastest predict (section 2d)
+}
+MACHINE_KEYS = ["backend", "model", "metric", "unit"]
+PAIR_MODEL = "separable/regular"  # the model column of a ratio of the two models
+
+
+def _long(table: pd.DataFrame, metric: str, value: pd.Series | None, model: object = None) -> pd.DataFrame:
+    """Rows (machine, backend, model, metric, unit, value) of one figure of an existing table."""
+    if table.empty:
+        return pd.DataFrame(columns=["machine", *MACHINE_KEYS, "value"])
+    models = table["model"] if model is None else model
+    out = table.assign(model=models, metric=metric, unit=MACHINE_FIGURES[metric.split(" ")[0]], value=value)
+    return out[["machine", *MACHINE_KEYS, "value"]]
+
+
+def _path_times(df: pd.DataFrame) -> pd.DataFrame:
+    """Per machine, backend path and model: the fastest 10,000-image predict and the study-style evaluate (seconds)."""
     fig = figures(df)
-    lat = latency(df)
-    parts = []
-    fig = fig[fig["metric"].isin(MATRIX_METRICS)] if not fig.empty else fig
-    if not fig.empty:
-        fig = fig.drop(columns=["backend"]).rename(columns={"variant": "backend"})
-        parts.append(fig[["machine", "backend", "model", "metric", "value"]])
-    if not lat.empty:
-        by_batch = lat.assign(metric="latency_s batch=" + lat["batch_size"].astype(str), value=lat["median_s"])
-        parts.append(by_batch[["machine", "backend", "model", "metric", "value"]])
+    if fig.empty:
+        return _long(fig, "eval_seconds", None)
+    fig = fig.drop(columns=["backend"]).rename(columns={"variant": "backend"})
+    return pd.concat([_long(fig[fig["metric"].eq(m)], m, fig["value"]) for m in ("predict_10k_seconds", "eval_seconds")])
+
+
+def _machine_order(wide: pd.DataFrame) -> pd.DataFrame:
+    """``wide`` sorted for reading: per backend path, the figures in :data:`MACHINE_FIGURES` order, batch
+    sizes ascending, then the models."""
+    rank = wide["metric"].str.split(" ").str[0].map(list(MACHINE_FIGURES).index)
+    batch = pd.to_numeric(wide["metric"].str.extract(r"batch=(\d+)")[0], errors="coerce")
+    ordered = wide.assign(_rank=rank, _batch=batch).sort_values(["backend", "_rank", "_batch", "model"], kind="stable")
+    return ordered.drop(columns=["_rank", "_batch"]).reset_index(drop=True)
+
+
+def per_machine(df: pd.DataFrame) -> pd.DataFrame:
+    """The same figures with one column per machine, one row per backend path, model and figure
+    (``metric``, ``unit``): the fastest 10,000-image predict and the study-style evaluate (seconds, the
+    rules of :mod:`sepbench.results.verdict`), the median predict per batch size (seconds per call, ASV
+    included), the separable / regular ratio measured in pairs (:func:`paired`) and the fraction of the
+    machine's compute limit reached (:func:`roofline`: ``compute_limit_s / seconds``, 1.0 = the probed
+    GEMM peak).  A cell is empty where that machine did not measure the figure."""
+    lat, pairs, roof = latency(df), paired(df), roofline(df)
+    parts = [
+        _path_times(df),
+        _long(lat, "latency_s", lat["median_s"]).assign(metric="latency_s batch=" + lat["batch_size"].astype(str)),
+        _long(pairs, "paired_ratio", pairs["ratio"], PAIR_MODEL),
+        _long(roof, "compute_limit_fraction", roof["compute_limit_s"] / roof["seconds"]),
+    ]
+    parts = [p for p in parts if not p.empty]
     if not parts:
-        return pd.DataFrame(columns=["backend", "model", "metric"])
+        return pd.DataFrame(columns=MACHINE_KEYS)
     long = pd.concat(parts, ignore_index=True)
-    long["machine"] = long["machine"].fillna("?")
-    return (
-        long.pivot_table(index=["backend", "model", "metric"], columns="machine", values="value", aggfunc="first")
-        .reset_index()
-        .rename_axis(columns=None)
-    )
+    long = long.assign(machine=long["machine"].fillna("?").astype(str), value=pd.to_numeric(long["value"], errors="coerce"))
+    wide = long.pivot_table(index=MACHINE_KEYS, columns="machine", values="value", aggfunc="first").reset_index().rename_axis(columns=None)
+    return _machine_order(wide)
+
+
+FINGERPRINT_COLUMNS = ["machine", "cpu_model", "cores", "isa", "memory_gib", "os", "accelerator", "gemm_gflops", "digest", "sources"]
+
+
+def machine_fingerprints(described: pd.DataFrame) -> pd.DataFrame:
+    """One row per machine: its hardware as its result files describe it (:mod:`sepbench.results.machines`).
+
+    Each field from the newest file with a sepbench fingerprint (pytest-benchmark, reproduce) that has
+    it, else from ASV's ``machine.json``; ``memory_gib`` in GiB (2**30 bytes), ``gemm_gflops`` the
+    newest float32 GEMM probe (GFLOP/s); ``digest`` every fingerprint digest seen under that name
+    (two means two machines share a name); ``sources`` how many files of each kind describe it."""
+    d = described[described["machine"].notna()] if "machine" in described else described
+    if d.empty:
+        return pd.DataFrame(columns=FINGERPRINT_COLUMNS)
+    d = d.assign(_fp=d["digest"].notna(), _created=d["created"].fillna("")).sort_values(["_fp", "_created"], ascending=False)
+    first = d.groupby("machine", sort=True).first()  # per column, the first non-empty value in that order
+    digests = d.groupby("machine")["digest"].agg(lambda s: ", ".join(sorted(set(s.dropna()))))
+    kinds = d.groupby("machine")["source_kind"].agg(lambda s: ", ".join(f"{k} {n}" for k, n in sorted(s.value_counts().items())))
+    out = first.assign(memory_gib=pd.to_numeric(first["memory_bytes"], errors="coerce") / 2**30, digest=digests, sources=kinds)
+    return out.reset_index().reindex(columns=FINGERPRINT_COLUMNS)
 
 
 def history(df: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import datetime as dt
 import itertools
 import json
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,11 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
     return out
 
 
-def load_asv_dir(root: Path) -> tuple[list[dict[str, Any]], list[str], list[Path]]:
-    """All results under an ASV results root: (rows, warnings, files read).  Bad files become warnings."""
+def load_asv_dir(root: Path, skip: Collection[tuple[str, str]] = ()) -> tuple[list[dict[str, Any]], list[str], list[Path]]:
+    """All results under an ASV results root: (rows, warnings, files read).  Bad files become warnings.
+
+    ``skip``: (machine folder, file name) pairs already read from another root, left out.
+    """
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
     read: list[Path] = []
@@ -150,7 +154,7 @@ def load_asv_dir(root: Path) -> tuple[list[dict[str, Any]], list[str], list[Path
                 warnings.append(f"skipped {exc}")
         machine.setdefault("machine", mdir.name)
         for rfile in sorted(mdir.glob("*.json")):
-            if rfile.name == "machine.json" or rfile.name.startswith("."):
+            if rfile.name == "machine.json" or rfile.name.startswith(".") or (mdir.name, rfile.name) in skip:
                 continue
             try:
                 rows.extend(load_asv_result(read_json(rfile), rfile, machine, benchmarks))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from sepbench.results import machines as machine_files
 from sepbench.results import tidy
 from sepbench.results.read_asv import asv_root_of, is_asv_file, load_asv_dir
 from sepbench.results.read_pytest_benchmark import is_pytest_benchmark, load_pytest_benchmark
@@ -27,6 +28,8 @@ class Loaded:
     files: dict[str, list[Path]] = field(default_factory=dict)  # kind -> files read
     warnings: list[str] = field(default_factory=list)
     looked_in: list[Path] = field(default_factory=list)
+    # one description per file read of the machine that measured it (columns: sepbench.results.machines.FIELDS)
+    machines: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(machine_files.FIELDS)))
 
     def kinds(self) -> set[str]:
         return {k for k, v in self.files.items() if v}
@@ -41,10 +44,15 @@ def _json_files(directory: Path) -> list[Path]:
 
 
 def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
-    """Load every result under ``results_dirs`` (recursively) and the ASV results roots ``asv_dirs``."""
+    """Load every result under ``results_dirs`` (recursively) and the ASV results roots ``asv_dirs``.
+
+    An ASV result file found under several roots (the same machine folder and ``<commit>-<env>.json``,
+    e.g. in ``.asv/results`` and in ``history/``) is read once, from the first root that has it.
+    """
     rows: list[dict[str, Any]] = []
     files: dict[str, list[Path]] = {"reproduce": [], "pytest-benchmark": [], "asv": []}
     warnings: list[str] = []
+    described: list[dict[str, Any]] = []
     asv_roots: list[Path] = []
     for directory in results_dirs:
         if not directory.is_dir():
@@ -55,9 +63,11 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
                 if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
                     rows.extend(load_reproduce(doc, path))
                     files["reproduce"].append(path)
+                    described.append(machine_files.from_reproduce(doc, path))
                 elif is_pytest_benchmark(doc):
                     rows.extend(load_pytest_benchmark(doc, path))
                     files["pytest-benchmark"].append(path)
+                    described.append(machine_files.from_pytest_benchmark(doc, path))
                 elif is_asv_file(doc, path):
                     root = asv_root_of(path)
                     if root not in asv_roots:
@@ -72,15 +82,21 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
         root = Path(root)
         if not root.is_dir() or any(root.resolve() == r.resolve() for r in _seen(files["asv"])):
             continue
-        a_rows, a_warn, a_read = load_asv_dir(root)
+        a_rows, a_warn, a_read = load_asv_dir(root, skip=_asv_keys(files["asv"]))
         rows.extend(a_rows)
         warnings.extend(a_warn)
         files["asv"].extend(a_read)
+        described.extend(machine_files.from_asv_results(a_read))
     looked = [Path(d) for d in [*results_dirs, *asv_dirs]]
     rows, rejected = tidy.drop_implausible(rows)
     warnings.extend(rejected)
-    return Loaded(tidy.frame(rows), files, warnings, looked)
+    return Loaded(tidy.frame(rows), files, warnings, looked, pd.DataFrame(described, columns=list(machine_files.FIELDS)))
 
 
 def _seen(asv_files: list[Path]) -> list[Path]:
     return [p.parent.parent for p in asv_files]
+
+
+def _asv_keys(asv_files: list[Path]) -> set[tuple[str, str]]:
+    """(machine folder, file name) of ASV result files: one result of one machine, commit and environment."""
+    return {(p.parent.name, p.name) for p in asv_files}

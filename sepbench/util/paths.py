@@ -27,3 +27,16 @@ def results_dir() -> Path:
     """
     value = os.environ.get(RESULTS_ENV_VAR)
     return Path(value).expanduser() if value else Path.cwd() / "results"
+
+
+HISTORY_DIR = "history"  # ASV results from real machines, committed: history/<machine>/<commit>-<env>.json
+
+
+def asv_results_dirs(cwd: Path | None = None) -> list[Path]:
+    """The ASV results roots the report reads by default: ``.asv/results`` (this machine's runs) and,
+    when present, ``history/`` (results from other machines, same layout), both in ``cwd``
+    (default: relative paths, the current directory).  ``.asv/results`` comes first: it wins over a copy
+    in ``history/``."""
+    base = Path() if cwd is None else Path(cwd)
+    history = base / HISTORY_DIR
+    return [base / ".asv" / "results", *([history] if history.is_dir() else [])]
