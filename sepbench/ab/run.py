@@ -6,7 +6,8 @@ difference is a difference in the repository's code).  Both workers are pinned t
 thread.  Each round times every case once on each side, back to back, in a random order; a sample is
 ``calls`` calls (about ``sample_s`` seconds), so a round's two samples see the same machine.  Each case
 is judged on its paired samples (:func:`sepbench.results.slowdown.judge`); a flagged case is timed
-again for ``confirm`` more sets of rounds and alerts only if it is flagged every time.
+again for ``confirm`` more sets of rounds, each in fresh worker processes, and alerts only if the
+pooled samples of all its sets are flagged too.
 """
 
 from __future__ import annotations
@@ -245,7 +246,9 @@ def compare(
                 b, h = samples[r.case.id]
                 r.base += b
                 r.head += h
-                r.judgements.append(judge(b, h, min_effect=min_effect, paired=True, seed=seed + attempt))
+                # a confirmation judges every set so far, pooled: each set ran in its own processes, so
+                # their luck (where a process's arrays landed) averages out instead of having to win twice
+                r.judgements.append(judge(r.base, r.head, min_effect=min_effect, paired=True, seed=seed + attempt))
             todo = [r for r in todo if r.judgements[-1].regressed]
             if not todo:
                 break

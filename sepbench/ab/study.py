@@ -73,6 +73,8 @@ class FactorResult:
             "rate_high": high,
             "measured_slowdown": statistics.median(self.ratios) if self.ratios else float("nan"),
             "other_false_alarms": self.other_alerts,
+            "slowdowns": [round(x, 4) for x in self.ratios],
+            "wall_s": [round(x, 1) for x in self.walls],
             "wall_s_median": statistics.median(self.walls) if self.walls else float("nan"),
             "wall_s_max": max(self.walls, default=float("nan")),
         }
@@ -133,7 +135,7 @@ def run_study(
                 r.walls.append(out.wall_s)
                 slowed = next((c for c in out.results if c.case == SLOWED), None)
                 if slowed is not None:
-                    r.ratios.append(slowed.judgements[0].ratio)
+                    r.ratios.append(slowed.verdict.ratio)
                     r.hits += slowed.regressed
                 r.other_alerts += any(c.regressed for c in out.results if c.case != SLOWED)
                 progress(f"trial {trial + 1}/{trials} factor {factor:.2f}: {'ALERT' if out.failed else 'quiet'} ({out.wall_s:.0f} s)")
