@@ -43,7 +43,7 @@ def add_alert_options(p: argparse.ArgumentParser) -> None:
         "--confirm",
         type=int,
         default=CONFIRM,
-        help=f"further sets of rounds for a flagged case, in fresh processes; it alerts if all its sets, pooled, are flagged (default {CONFIRM})",
+        help=f"further sets of rounds for a flagged case, in fresh processes; it alerts if its sets pooled are flagged (default {CONFIRM})",
     )
 
 
