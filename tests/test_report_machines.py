@@ -150,8 +150,12 @@ RESULT_COLUMNS = [
     "profile",
 ]
 LATENCY = "predict.PredictLatency.time_predict"
+FAST = "predict.PredictFast.time_predict_10k"  # seconds to predict the 10,000 test images on the fast path
+RATIO = "predict.SeparableRatio.track_separable_ratio"  # separable / regular in alternating pairs (unitless)
 BENCHMARKS = {
     LATENCY: {"name": LATENCY, "type": "time", "unit": "seconds", "param_names": ["backend", "model", "batch_size"], "version": "1"},
+    FAST: {"name": FAST, "type": "time", "unit": "seconds", "param_names": ["backend", "model"], "version": "1"},
+    RATIO: {"name": RATIO, "type": "track", "unit": "ratio", "param_names": ["backend", "path"], "version": "1"},
     "version": 2,
 }
 ENV = "existing-py_usr_bin_python3.11"
@@ -169,15 +173,19 @@ def _machine_json(fp: Fingerprint, monkeypatch: pytest.MonkeyPatch) -> dict:
     return {key.removeprefix("--"): value for key, value in options.items()} | {"version": 1}
 
 
-def _asv_result(root: Path, machine: dict, commit: str, seconds: tuple[float, float], day: int) -> Path:
-    """One ASV result file (asv 0.6, API version 2) of NumPy's predict at batch 32 for both models."""
+def _asv_row(values: tuple[float, ...], params: list[list[str]]) -> list:
+    """One benchmark's row of an ASV result file (aligned with ``RESULT_COLUMNS``), quartiles at -10 % / +10 %."""
+    n = len(values)
+    row = [list(values), params, "1", 0, 1.0, list(values), list(values)]
+    return row + [[v * 0.9 for v in values], [v * 1.1 for v in values], [10] * n, [5] * n]
+
+
+def _write_asv(root: Path, machine: dict, commit: str, day: int, results: dict[str, list]) -> Path:
+    """One ASV result file (asv 0.6, API version 2) of ``commit`` dated ``day`` days after 2026-01-01."""
     mdir = root / machine["machine"]
     mdir.mkdir(parents=True, exist_ok=True)
     (root / "benchmarks.json").write_text(json.dumps(BENCHMARKS))
     (mdir / "machine.json").write_text(json.dumps(machine))
-    n = len(seconds)
-    row = [list(seconds), [["'numpy'"], ["'regular'", "'separable'"], ["32"]], "1", 0, 1.0, list(seconds), list(seconds)]
-    row += [[v * 0.9 for v in seconds], [v * 1.1 for v in seconds], [10] * n, [5] * n]
     doc = {
         "commit_hash": commit,
         "env_name": ENV,
@@ -187,13 +195,29 @@ def _asv_result(root: Path, machine: dict, commit: str, seconds: tuple[float, fl
         "requirements": {},
         "env_vars": {},
         "result_columns": RESULT_COLUMNS,
-        "results": {LATENCY: row},
+        "results": results,
         "durations": {},
         "version": 2,
     }
     path = mdir / f"{commit[:8]}-{ENV}.json"
     path.write_text(json.dumps(doc))
     return path
+
+
+def _asv_result(root: Path, machine: dict, commit: str, seconds: tuple[float, float], day: int) -> Path:
+    """One ASV result file of NumPy's predict at batch 32 for both models (``seconds`` per call)."""
+    row = _asv_row(seconds, [["'numpy'"], ["'regular'", "'separable'"], ["32"]])
+    return _write_asv(root, machine, commit, day, {LATENCY: row})
+
+
+def _asv_fast_result(root: Path, machine: dict, commit: str, fast: tuple[float, float], ratio: tuple[float, float], day: int) -> Path:
+    """One ASV result file of NumPy's ``PredictFast`` (``fast``: regular, separable seconds for the 10,000
+    images) and ``SeparableRatio`` (``ratio``: separable / regular on the default, the fast path)."""
+    results = {
+        FAST: _asv_row(fast, [["'numpy'"], ["'regular'", "'separable'"]]),
+        RATIO: [list(ratio), [["'numpy'"], ["'default'", "'fast'"]], "1", 0, 1.0],  # a track: no statistics
+    }
+    return _write_asv(root, machine, commit, day, results)
 
 
 # ---------------------------------------------------------------- helpers
@@ -322,6 +346,38 @@ def test_history_is_a_default_asv_root_and_a_result_in_both_is_read_once(tmp_pat
     commit_d = medians[medians["commit"].eq("d" * 40)].set_index("model")["value"]
     assert commit_d.to_dict() == {"regular": 0.004, "separable": 0.003}  # .asv/results wins
     assert len(loaded.machines) == 2 and set(loaded.machines["machine"]) == {C}
+
+
+def test_asv_only_machine_shows_its_newest_commits_fast_path_and_paired_ratio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine known only from ASV fills ``predict_10k_seconds`` of ``numpy (fast)`` (PredictFast) and
+    ``paired_ratio`` of both paths (SeparableRatio) from its newest commit by date, not from the file
+    read last; on a benchmarked machine, ASV fills only the cells its benchmark runs left empty."""
+    results = _write_runs(tmp_path / "results", XEON)
+    asv, arm, xeon = tmp_path / "asv", _machine_json(ARM, monkeypatch), _machine_json(XEON, monkeypatch)
+    _asv_fast_result(asv, arm, "1" * 40, (0.30, 0.20), (0.70, 0.60), day=3)  # the newest, its file read first
+    _asv_fast_result(asv, arm, "f" * 40, (0.90, 0.95), (1.50, 1.40), day=2)
+    _asv_fast_result(asv, xeon, "2" * 40, (0.50, 0.40), (0.66, 0.55), day=3)
+    report = _build(tmp_path, results, [asv])
+    table = report.sections["machines"].raw
+    assert list(table.columns) == ["backend", "model", "metric", "unit", C, A]
+    assert _cell(table, C, "numpy (fast)", "regular", "predict_10k_seconds") == pytest.approx(0.30)
+    assert _cell(table, C, "numpy (fast)", "separable", "predict_10k_seconds") == pytest.approx(0.20)
+    assert _cell(table, C, "numpy", "separable/regular", "paired_ratio") == pytest.approx(0.70)
+    assert _cell(table, C, "numpy (fast)", "separable/regular", "paired_ratio") == pytest.approx(0.60)
+    # the benchmarked machine keeps its pytest-benchmark figures; ASV adds the default path's ratio it lacked
+    assert _cell(table, A, "numpy (fast)", "regular", "predict_10k_seconds") == pytest.approx(0.10)
+    assert _cell(table, A, "numpy (fast)", "separable/regular", "paired_ratio") == pytest.approx(PAIR_RATIO[A])
+    assert _cell(table, A, "numpy", "separable/regular", "paired_ratio") == pytest.approx(0.66)
+    assert pd.isna(_cell(table, C, "numpy", "regular", "predict_10k_seconds"))  # PredictFast is the fast path only
+    fast = table[table.backend == "numpy (fast)"]
+    assert list(dict.fromkeys(fast.metric)) == ["predict_10k_seconds", "latency_s batch=1024", "paired_ratio", "compute_limit_fraction"]
+    md = (tmp_path / "out" / "report.md").read_text()
+    section = md[md.index("## 3. Across machines") : md.index("## 3a. The machines")]
+    assert "ASV-only machines show their newest ASV commit" in section
+    shown = report.sections["machines"].shown.set_index(["backend", "model", "metric"])
+    assert shown.at[("numpy (fast)", "regular", "predict_10k_seconds"), C] == "300"
+    assert shown.at[("numpy", "separable/regular", "paired_ratio"), C] == "0.700"
+    assert shown.at[("numpy (fast)", "separable/regular", "paired_ratio"), A] == "0.800"
 
 
 def _report_cli(cwd: Path, *args: str) -> str:

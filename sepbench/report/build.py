@@ -201,7 +201,10 @@ def _machine_sections(df: pd.DataFrame, described: pd.DataFrame) -> list[Section
             "predict_10k_seconds = the fastest way to predict the 10,000 test images and eval_seconds = the study's Keras-style "
             "evaluate at batch 32 (both as in section 1b), latency_s batch=B = one predict call's median (2b, ASV included), "
             "paired_ratio = separable / regular measured in alternating pairs (2e), compute_limit_fraction = compute limit / the "
-            "fastest predict (2d: 1.0 = the machine's probed GEMM peak). Times in ms; empty = not measured on that machine.",
+            "fastest predict (2d: 1.0 = the machine's probed GEMM peak). Where no benchmark run measured them, ASV fills "
+            "predict_10k_seconds of `<backend> (fast)` (PredictFast) and paired_ratio (SeparableRatio): ASV-only machines show "
+            "their newest ASV commit (by commit date), and where a machine has both, the pytest-benchmark figure is shown. "
+            "Times in ms; empty = not measured on that machine.",
             pm,
             fmt.across_machines(pm, T.MACHINE_KEYS),
         ),

@@ -284,6 +284,39 @@ def _path_times(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([_long(fig[fig["metric"].eq(m)], m, fig["value"]) for m in ("predict_10k_seconds", "eval_seconds")])
 
 
+# ASV's benchmarks of the across-machines figures (benchmarks/predict.py), for machines with no other result
+ASV_FAST = "predict.PredictFast.time_predict_10k"  # seconds per call: the fast path predicting the 10,000 test images
+ASV_RATIO = "predict.SeparableRatio.track_separable_ratio"  # separable / regular in alternating pairs (unitless)
+
+
+def _asv_newest(df: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """The single figures of one ASV benchmark, per machine and parameter set the one of the newest
+    commit (by the commit date ASV records, ``created``), in the benchmark's own unit."""
+    if df.empty or "benchmark" not in df:
+        return df.iloc[0:0]
+    d = df[df["source_kind"].eq("asv") & df["benchmark"].eq(benchmark) & df["stat"].isin(SINGLE_STATS) & df["backend"].notna()]
+    d = d.assign(_date=d["created"].fillna("")).sort_values(["_date", "source_file"], kind="stable")
+    return d.drop_duplicates(["machine", "params"], keep="last").drop(columns="_date")
+
+
+def _asv_fast(df: pd.DataFrame) -> pd.DataFrame:
+    """ASV's ``PredictFast`` as ``predict_10k_seconds`` of ``<backend> (fast)`` per model (seconds, the newest commit)."""
+    d = _asv_newest(df, ASV_FAST)
+    d = d[d["model"].notna()] if not d.empty else d
+    if d.empty:
+        return _long(d, "predict_10k_seconds", None)
+    return _long(d.assign(backend=d["backend"].astype(str) + " (fast)"), "predict_10k_seconds", d["value"])
+
+
+def _asv_ratio(df: pd.DataFrame) -> pd.DataFrame:
+    """ASV's ``SeparableRatio`` as ``paired_ratio`` of ``<backend>`` (path default) and ``<backend> (fast)``
+    (separable / regular, unitless, the newest commit)."""
+    d = _asv_newest(df, ASV_RATIO)
+    if d.empty:
+        return _long(d, "paired_ratio", None)
+    return _long(d.assign(backend=V.variant(d)), "paired_ratio", d["value"], PAIR_MODEL)
+
+
 def _machine_order(wide: pd.DataFrame) -> pd.DataFrame:
     """``wide`` sorted for reading: per backend path, the figures in :data:`MACHINE_FIGURES` order, batch
     sizes ascending, then the models."""
@@ -299,19 +332,26 @@ def per_machine(df: pd.DataFrame) -> pd.DataFrame:
     rules of :mod:`sepbench.results.verdict`), the median predict per batch size (seconds per call, ASV
     included), the separable / regular ratio measured in pairs (:func:`paired`) and the fraction of the
     machine's compute limit reached (:func:`roofline`: ``compute_limit_s / seconds``, 1.0 = the probed
-    GEMM peak).  A cell is empty where that machine did not measure the figure."""
+    GEMM peak).  A cell is empty where that machine did not measure the figure.
+
+    ASV's ``PredictFast`` (seconds) and ``SeparableRatio`` (unitless) fill ``predict_10k_seconds`` of
+    ``<backend> (fast)`` and ``paired_ratio`` only in cells no other source filled (a pytest-benchmark
+    figure wins), each from that machine's newest ASV commit measuring it (:func:`_asv_newest`)."""
     lat, pairs, roof = latency(df), paired(df), roofline(df)
     parts = [
         _path_times(df),
         _long(lat, "latency_s", lat["median_s"]).assign(metric="latency_s batch=" + lat["batch_size"].astype(str)),
         _long(pairs, "paired_ratio", pairs["ratio"], PAIR_MODEL),
         _long(roof, "compute_limit_fraction", roof["compute_limit_s"] / roof["seconds"]),
+        _asv_fast(df),  # last: a cell the figures above fill keeps theirs
+        _asv_ratio(df),
     ]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=MACHINE_KEYS)
     long = pd.concat(parts, ignore_index=True)
     long = long.assign(machine=long["machine"].fillna("?").astype(str), value=pd.to_numeric(long["value"], errors="coerce"))
+    long = long.dropna(subset=["value"]).drop_duplicates(["machine", *MACHINE_KEYS], keep="first")
     wide = long.pivot_table(index=MACHINE_KEYS, columns="machine", values="value", aggfunc="first").reset_index().rename_axis(columns=None)
     return _machine_order(wide)
 
