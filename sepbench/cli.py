@@ -23,6 +23,8 @@ COMMANDS: tuple[str, ...] = (
     "regress",
     "alert",
     "alert_study",
+    "gate",
+    "gate_study",
 )
 
 

@@ -132,3 +132,21 @@ def test_the_study_injects_exact_work_and_counts_hits_and_false_alarms(tmp_path:
     rows = {r["factor"]: r for r in study["rows"]}
     assert rows[1.0]["alerts"] == 0 and rows[2.0]["alerts"] == 1, rows
     assert 1.6 < rows[2.0]["measured_slowdown"] < 2.3 and rows[2.0]["rate_low"] > 0
+
+
+@pytest.mark.parametrize("command", ["alert-study", "gate-study"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--factors", "1.005"], "steps of 0.01"),
+        (["--factors", "0.9,1.1"], "must lie in 1.00..10.00"),
+        (["--factors", "x"], "takes numbers separated by commas"),
+        (["--trials", "0"], "--trials must be >= 1"),
+    ],
+)
+def test_the_studies_refuse_bad_input_before_any_work(command: str, args: list[str], message: str, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "sepbench", command, *args, "--output", str(tmp_path / "s.json")], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "s.json").exists()

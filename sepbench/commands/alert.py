@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "alert",
         help="A/B regression alert between two commits, timed in one job (exit 1 on a slowdown)",
         description="Time the predict workloads of two commits side by side (interleaved rounds, one core, one thread) "
-        "and alert on a case whose paired slowdown exceeds --min-effect with 95 %% confidence.",
+        "and alert on a case whose paired slowdown exceeds --min-effect with 95 % confidence.",
     )
     p.add_argument("--base", default="main", help="git ref to compare against (default: main)")
     p.add_argument("--head", default="HEAD", help="git ref under test (default: HEAD; committed code only)")

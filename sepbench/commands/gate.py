@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "gate",
         help="compare a pytest-benchmark run with a saved baseline, case by case (exit 1 on a confirmed slowdown)",
-        description="Each case: ratio of medians with a 95 %% bootstrap interval, against the larger of --min-effect and the "
+        description="Each case: ratio of medians with a 95 % bootstrap interval, against the larger of --min-effect and the "
         "case's own spread; a flagged case is re-run (pytest, the options after --) and fails only if flagged again. "
         "A baseline from another machine, other versions or other threads is refused (exit 2).",
     )
