@@ -13,6 +13,8 @@ from sepbench.core.study import MAC_RATIO, STUDY_SOURCE
 from sepbench.report import fmt
 from sepbench.report import tables as T
 from sepbench.report.render import Section, write_outputs
+from sepbench.results.read_studies import PRODUCER as STUDY_PRODUCER
+from sepbench.results.read_studies import STUDY_KINDS
 from sepbench.results.sources import Loaded, load_all
 from sepbench.util.owned_dir import build_into
 
@@ -20,6 +22,8 @@ PRODUCERS = (
     "`sepbench reproduce` (or `nox -s reproduce`): trains/evaluates both models per backend, writes results/reproduce-<stamp>.json",
     "`nox -s bench`: pytest-benchmark latency runs, saved under results/bench/",
     "`nox -s asv` (ASV): benchmark history per commit in .asv/results/",
+    "`nox -s alert-study` / `sepbench gate-study`: the A/B alert's and the benchmark gate's hit and false-alarm rates, "
+    "results/<alert-study|gate-study>-<machine>-<stamp>.json",
 )
 
 
@@ -62,6 +66,7 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
             "The pytest-benchmark runs read have no roofline probe (machine_info['roofline'], recorded by `nox -s bench`): "
             "no comparison with the machine's compute limit."
         )
+    notes += _missing_studies(kinds)
     if "asv" not in kinds:
         notes.append("No ASV results: no history over commits. Run `nox -s asv`.")
     elif hist["commit"].nunique() < 2:
@@ -85,6 +90,42 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
             "full-data figures: kept in the tables, left out of the claims."
         )
     return notes
+
+
+def _missing_studies(kinds: set[str]) -> list[str]:
+    """Section 4's inputs: a note naming the command for each kind of study absent (one note when both are)."""
+    absent = [k for k in STUDY_KINDS if k not in kinds]
+    if len(absent) == len(STUDY_KINDS):
+        return [
+            "No alert or gate study: no measured hit and false-alarm rates of the A/B alert or the benchmark gate "
+            f"(section 4). Run `{STUDY_PRODUCER['alert-study']}` (the alert) and `{STUDY_PRODUCER['gate-study']}` (the gate)."
+        ]
+    return [f"No {k} result: section 4 has no rates for the {k.split('-')[0]}. Run `{STUDY_PRODUCER[k]}`." for k in absent]
+
+
+STUDY_NOTE = (
+    "The newest `sepbench alert-study` and `sepbench gate-study` of each machine: commits that slow one case by real extra "
+    "work (factor = the work done / the base commit's; 1.00 = a no-op commit), each judged `trials` times by the A/B alert "
+    "(`sepbench alert`) or the benchmark gate (`nox -s bench -- --compare`). At factor 1.00 every alert is a false alarm; "
+    "above it an alert on the slowed case is a hit, so `rate` is the false-alarm rate at 1.00 and the hit rate above, "
+    "with its 95 % Wilson interval. measured slowdown = the median slowed/base ratio the tool estimated for the slowed case; "
+    "other false alarms = trials in which a case that was not slowed alerted; wall s = seconds per alert or gate run "
+    "(median / max); commit = the base commit the slowed commits were made on. Configuration: "
+)
+
+
+def _study_section(studies: pd.DataFrame) -> Section | None:
+    """Section 4 from the study rows read, or None when there are none (see :func:`missing_notes`)."""
+    table = T.studies(studies)
+    if table.empty:
+        return None
+    return Section(
+        "studies",
+        "4. Alerts and the gate: measured hit and false-alarm rates",
+        STUDY_NOTE + fmt.study_configs(table) + ".",
+        table,
+        fmt.studies(table),
+    )
 
 
 # the report's main sections in order: key (CSV stem), title, note, table of the tidy measurements, its display form
@@ -221,7 +262,7 @@ def _machine_sections(df: pd.DataFrame, described: pd.DataFrame) -> list[Section
     ]
 
 
-def _sections(df: pd.DataFrame, hist: pd.DataFrame, described: pd.DataFrame) -> dict[str, Section]:
+def _sections(df: pd.DataFrame, hist: pd.DataFrame, described: pd.DataFrame, studies: pd.DataFrame | None = None) -> dict[str, Section]:
     secs = []
     for key, title, note, table, shown in MAIN_SECTIONS:
         raw = table(df)
@@ -240,7 +281,10 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame, described: pd.DataFrame) -> 
                 fmt.by_row_metric(hw, "unit"),
             )
         )
-    srcs = T.sources(df)
+    study = _study_section(studies) if studies is not None else None
+    if study is not None:
+        secs.append(study)
+    srcs = T.sources(df, studies)
     secs.append(Section("sources", "Sources", "Every file read, with its provenance.", srcs, srcs.fillna("")))
     secs.append(
         Section(
@@ -260,13 +304,13 @@ def build_report(
 ) -> Report:
     """Load, tabulate, plot and write the report into ``output``.
 
-    Raises :class:`NoResultsError` when no result file could be read.
+    Raises :class:`NoResultsError` when no result file could be read (alert and gate studies count).
     """
     from sepbench.report import plots
 
     loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs])
     df = loaded.measurements
-    if df.empty:
+    if df.empty and loaded.studies.empty:
         looked = "\n".join(f"  - {p} ({'exists' if p.is_dir() else 'does not exist'})" for p in loaded.looked_in)
         skipped = ("\nSkipped:\n" + "\n".join(f"  - {w}" for w in loaded.warnings)) if loaded.warnings else ""
         raise NoResultsError(
@@ -278,7 +322,7 @@ def build_report(
             + "\nor point the report elsewhere with --results DIR / --asv-results DIR."
         )
     hist = T.history(df)
-    sections = _sections(df, hist, loaded.machines)
+    sections = _sections(df, hist, loaded.machines, loaded.studies)
     missing = missing_notes(loaded, hist)
     output = Path(output)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

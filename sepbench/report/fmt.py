@@ -167,3 +167,57 @@ def fingerprints(df: pd.DataFrame) -> pd.DataFrame:
     for col, f in (("cores", "{:.0f}"), ("memory_gib", "{:.1f}"), ("gemm_gflops", "{:.1f}")):
         out[col] = ["" if v is None or pd.isna(v) else f.format(float(v)) for v in df[col]]
     return out.fillna("")
+
+
+def _percent(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else f"{100 * float(value):.0f} %"
+
+
+def _fixed(value: Any, spec: str) -> str:
+    return "" if value is None or pd.isna(value) else format(float(value), spec)
+
+
+def study_date(value: Any) -> str:
+    """An ISO time as ``YYYY-MM-DD HH:MM`` (UTC); anything else as it is."""
+    when = pd.to_datetime(value, utc=True, errors="coerce", format="ISO8601") if isinstance(value, str) else pd.NaT
+    return "" if value is None else (str(value) if pd.isna(when) else when.strftime("%Y-%m-%d %H:%M"))
+
+
+def studies(df: pd.DataFrame) -> pd.DataFrame:
+    """Section 4: rates as per cent with the 95 % interval, alerts named for what they are (false alarms
+    at factor 1.00, hits above it), the commit shortened, wall time as median / max seconds."""
+    rows = []
+    for r in df.itertuples(index=False):
+        what = "false alarm" if r.factor == 1.0 else "hit"
+        rows.append(
+            {
+                "study": r.study,
+                "machine": r.machine,
+                "date (UTC)": study_date(r.date),
+                "commit": str(r.commit)[:10],
+                "factor": f"{r.factor:.2f}",
+                "trials": f"{r.trials:.0f}",
+                "alerts": f"{r.alerts:.0f} {what}{'' if r.alerts == 1 else 's'}",
+                "rate": _percent(r.rate),
+                "95 % interval": f"{_percent(r.rate_low)} - {_percent(r.rate_high)}",
+                "measured slowdown": _fixed(r.measured_slowdown, ".3f"),
+                "other false alarms": f"{r.other_false_alarms:.0f}",
+                "wall s (median / max)": f"{_fixed(r.wall_s_median, '.1f')} / {_fixed(r.wall_s_max, '.1f')}",
+            }
+        )
+    columns = ["study", "machine", "date (UTC)", "commit", "factor", "trials", "alerts", "rate", "95 % interval"]
+    return pd.DataFrame(rows, columns=[*columns, "measured slowdown", "other false alarms", "wall s (median / max)"])
+
+
+def study_configs(df: pd.DataFrame) -> str:
+    """One clause per study shown: its machine, slowed case, trials and configuration (the alert's rounds,
+    min_effect and confirm; the gate's min_effect)."""
+    clauses = []
+    for (study, machine), g in df.groupby(["study", "machine"], sort=False):
+        r = g.iloc[0]
+        if study == "alert-study":
+            config = f"rounds {r['rounds']:.0f}, min_effect {r['min_effect']:g}, confirm {r['confirm']:.0f}"
+        else:
+            config = f"min_effect {r['min_effect']:g}"
+        clauses.append(f"{study} on {machine}: {config}; {r['trials_per_factor']:.0f} trials per factor, slowed case `{r['slowed_case']}`")
+    return "; ".join(clauses)

@@ -399,20 +399,63 @@ def history_wide(hist: pd.DataFrame) -> pd.DataFrame:
     return wide[["machine", "benchmark", "params", "unit", *[c for c in order if c in wide]]].rename_axis(columns=None)
 
 
-def sources(df: pd.DataFrame) -> pd.DataFrame:
-    """The files read, with their provenance and how many measurements each gave."""
+def sources(df: pd.DataFrame, studies: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The files read, with their provenance and how many measurements each gave (a study file: one per factor)."""
     cols = ["source_kind", "source_file", "machine", "cpu", "commit", "created", "measurements"]
-    if df.empty:
-        return pd.DataFrame(columns=cols)
-    g = df.groupby(["source_kind", "source_file"], dropna=False)
-    out = g.agg(
-        machine=("machine", "first"),
-        cpu=("cpu", "first"),
-        commit=("commit", "first"),
-        created=("created", "first"),
-        measurements=("value", "size"),
-    ).reset_index()
-    return out[cols]
+    parts = []
+    if not df.empty:
+        g = df.groupby(["source_kind", "source_file"], dropna=False)
+        out = g.agg(
+            machine=("machine", "first"),
+            cpu=("cpu", "first"),
+            commit=("commit", "first"),
+            created=("created", "first"),
+            measurements=("value", "size"),
+        ).reset_index()
+        parts.append(out[cols])
+    if studies is not None and not studies.empty:
+        g = studies.groupby(["kind", "source_file"], dropna=False)
+        out = g.agg(machine=("machine", "first"), commit=("commit", "first"), created=("created", "first"), measurements=("factor", "size"))
+        parts.append(out.reset_index().rename(columns={"kind": "source_kind"}).assign(cpu=None)[cols])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+STUDY_COLUMNS = [
+    "study",
+    "machine",
+    "date",
+    "commit",
+    "factor",
+    "trials",
+    "alerts",
+    "rate",
+    "rate_low",
+    "rate_high",
+    "measured_slowdown",
+    "other_false_alarms",
+    "wall_s_median",
+    "wall_s_max",
+    "slowed_case",
+    "trials_per_factor",
+    "rounds",
+    "min_effect",
+    "confirm",
+    "source_file",
+]
+
+
+def studies(loaded_studies: pd.DataFrame) -> pd.DataFrame:
+    """Section 4: the newest alert and gate study of each machine (by the date it was written, then
+    file name), one row per slowdown factor, in factor order."""
+    if loaded_studies.empty:
+        return pd.DataFrame(columns=STUDY_COLUMNS)
+    s = loaded_studies.rename(columns={"kind": "study", "created": "date"})
+    when = pd.to_datetime(s["date"], utc=True, errors="coerce", format="ISO8601")
+    files = s.assign(_when=when).drop_duplicates("source_file")
+    files = files.sort_values(["_when", "source_file"], na_position="first", kind="stable")
+    newest = files.groupby(["study", "machine"], sort=False)["source_file"].last()
+    out = s[s["source_file"].isin(set(newest))]
+    return out.sort_values(["study", "machine", "factor"], kind="stable").reset_index(drop=True)[STUDY_COLUMNS]
 
 
 def _graph_forward(df: pd.DataFrame) -> pd.DataFrame:
