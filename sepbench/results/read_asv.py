@@ -26,8 +26,14 @@ from typing import Any
 from sepbench.results.schema import ResultsError, read_json, reader
 from sepbench.results.tidy import UNITS, to_float
 
-_PARAM_ALIASES = {"backend": "backend", "model": "model", "batch_size": "batch_size", "batch": "batch_size", "path": "path",
-                  "n_images": "n_images"}
+_PARAM_ALIASES = {
+    "backend": "backend",
+    "model": "model",
+    "batch_size": "batch_size",
+    "batch": "batch_size",
+    "path": "path",
+    "n_images": "n_images",
+}
 _UNITS = {"time": "seconds", "mem": "bytes", "peakmem": "bytes"}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from sepbench.results.schema import ResultsError, WORKLOAD_PAIRED, read_json, reader
+from sepbench.results.schema import WORKLOAD_PAIRED, ResultsError, read_json, reader
 from sepbench.results.tidy import UNITS, frame, to_float
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
@@ -43,15 +43,33 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
     (``paired_10k_seconds``) and the per-pair ratio's median and quartiles (``paired_ratio``, no model).
     Its pytest-benchmark stats time a whole pair, which is no model's latency: not read."""
     sources = extra.get("weights_source") if isinstance(extra.get("weights_source"), dict) else {}
-    base = {**labels, "source_kind": "pytest-benchmark", "source_file": str(source), "backend": extra.get("backend"),
-            "path": extra.get("path") or "default", "workload": WORKLOAD_PAIRED, "batch_size": extra.get("batch_size"),
-            "n_images": extra.get("n_images"), "benchmark": bench.get("fullname") or bench.get("name"), "params": None}
+    base = {
+        **labels,
+        "source_kind": "pytest-benchmark",
+        "source_file": str(source),
+        "backend": extra.get("backend"),
+        "path": extra.get("path") or "default",
+        "workload": WORKLOAD_PAIRED,
+        "batch_size": extra.get("batch_size"),
+        "n_images": extra.get("n_images"),
+        "benchmark": bench.get("fullname") or bench.get("name"),
+        "params": None,
+    }
     out = []
     for model in ("regular", "separable"):
         v = to_float(extra.get(f"{model}_median_s"))
         if v is not None:
-            out.append({**base, "model": model, "weights_source": sources.get(model), "metric": "paired_10k_seconds", "stat": "value",
-                        "value": v, "unit": "seconds"})
+            out.append(
+                {
+                    **base,
+                    "model": model,
+                    "weights_source": sources.get(model),
+                    "metric": "paired_10k_seconds",
+                    "stat": "value",
+                    "value": v,
+                    "unit": "seconds",
+                }
+            )
     for stat, key in (("median", "ratio_median"), ("q1", "ratio_q1"), ("q3", "ratio_q3")):
         v = to_float(extra.get(key))
         if v is not None:
@@ -82,9 +100,20 @@ def _roofline_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) ->
     roof = (doc.get("machine_info") or {}).get("roofline")
     if not isinstance(roof, dict):
         return []
-    base = {**labels, "source_kind": "pytest-benchmark", "source_file": str(source), "backend": None, "model": None, "path": None,
-            "workload": "roofline", "batch_size": None, "n_images": None, "weights_source": None, "benchmark": "roofline probe",
-            "params": None}
+    base = {
+        **labels,
+        "source_kind": "pytest-benchmark",
+        "source_file": str(source),
+        "backend": None,
+        "model": None,
+        "path": None,
+        "workload": "roofline",
+        "batch_size": None,
+        "n_images": None,
+        "weights_source": None,
+        "benchmark": "roofline probe",
+        "params": None,
+    }
     out = []
     for key, metric, unit in (("gemm_gflops", "roofline_gemm_gflops", "GFLOP/s"), ("mem_bandwidth_gbs", "roofline_mem_gbs", "GB/s")):
         v = to_float(roof.get(key))

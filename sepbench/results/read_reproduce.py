@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.core.claims import FULL_TEST_IMAGES, FULL_TRAIN_IMAGES
-from sepbench.results.schema import ResultsError, WORKLOAD_SEEDS, reader, validate_results
+from sepbench.results.schema import WORKLOAD_SEEDS, ResultsError, reader, validate_results
 from sepbench.results.tidy import UNITS, to_float
 
 # row fields that name things rather than measure them
@@ -55,7 +55,8 @@ def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
             "batch_size": row.get("batch_size", 32),
             # the images the figures were measured on (files before test_images existed: the full set)
             "n_images": _count(row.get("test_images"), FULL_TEST_IMAGES),
-            "weights_source": "trained-subset" if _count(row.get("train_images"), FULL_TRAIN_IMAGES) < FULL_TRAIN_IMAGES
+            "weights_source": "trained-subset"
+            if _count(row.get("train_images"), FULL_TRAIN_IMAGES) < FULL_TRAIN_IMAGES
             else row.get("weights_source", "trained"),
         }
         for key, value in row.items():
@@ -76,13 +77,21 @@ def _seed_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) -> lis
     for r in per_seed:
         if not isinstance(r, dict) or not r.get("model"):
             continue
-        base = {**labels, "source_kind": "reproduce", "source_file": str(source), "backend": r.get("trainer"), "model": r["model"],
-                "path": "default", "workload": WORKLOAD_SEEDS, "batch_size": None, "n_images": n_test,
-                "weights_source": "trained-subset" if n_train < FULL_TRAIN_IMAGES else r.get("weights_source", "trained"),
-                "params": f"seed={r.get('seed')}"}
+        base = {
+            **labels,
+            "source_kind": "reproduce",
+            "source_file": str(source),
+            "backend": r.get("trainer"),
+            "model": r["model"],
+            "path": "default",
+            "workload": WORKLOAD_SEEDS,
+            "batch_size": None,
+            "n_images": n_test,
+            "weights_source": "trained-subset" if n_train < FULL_TRAIN_IMAGES else r.get("weights_source", "trained"),
+            "params": f"seed={r.get('seed')}",
+        }
         for metric in ("test_accuracy", "test_loss"):
             value = to_float(r.get(metric))
             if value is not None:
                 out.append({**base, "metric": metric, "stat": "value", "value": value, "unit": UNITS.get(metric, "")})
     return out
-

@@ -93,7 +93,7 @@ def write_results(path: str | os.PathLike[str], doc: dict[str, Any]) -> Path:
 
 def validate_results(doc: Any, source: str = "<memory>") -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ResultsError(f"{source}: not a sepbench result file (no \"schema\": \"{SCHEMA}\")")
+        raise ResultsError(f'{source}: not a sepbench result file (no "schema": "{SCHEMA}")')
     if doc.get("version") != VERSION:
         raise ResultsError(f"{source}: unsupported sepbench result version {doc.get('version')!r} (this sepbench reads {VERSION})")
     for key, typ in (("kind", str), ("provenance", dict), ("rows", list)):

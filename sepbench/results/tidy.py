@@ -123,12 +123,18 @@ def drop_implausible(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     kept, dropped = [], {}
     for row in rows:
         value = row.get("value")
-        why = implausible(str(row.get("metric")), float(value), str(row.get("unit") or ""), str(row.get("stat"))) if value is not None else None
+        why = (
+            implausible(str(row.get("metric")), float(value), str(row.get("unit") or ""), str(row.get("stat")))
+            if value is not None
+            else None
+        )
         if why is None:
             kept.append(row)
         else:
             dropped.setdefault(str(row.get("source_file")), []).append(why)
-    warnings = [f"rejected {len(w)} impossible figure(s) in {f}: {'; '.join(w[:3])}{' ...' if len(w) > 3 else ''}" for f, w in dropped.items()]
+    warnings = [
+        f"rejected {len(w)} impossible figure(s) in {f}: {'; '.join(w[:3])}{' ...' if len(w) > 3 else ''}" for f, w in dropped.items()
+    ]
     return kept, warnings
 
 

@@ -70,8 +70,14 @@ def ten_k_ways(df: pd.DataFrame) -> pd.DataFrame:
     cases are never among them."""
     if df.empty or "workload" not in df or "n_images" not in df:
         return df.iloc[0:0].assign(variant=pd.Series(dtype=object), way=pd.Series(dtype=object))
-    m = df[df["metric"].isin(["latency_s", "eval_seconds"]) & df["stat"].eq("median") & ~df["workload"].isin(NOT_A_PATH)
-           & pd.to_numeric(df["n_images"], errors="coerce").eq(TEST_IMAGES) & df["backend"].notna() & df["model"].notna()]
+    m = df[
+        df["metric"].isin(["latency_s", "eval_seconds"])
+        & df["stat"].eq("median")
+        & ~df["workload"].isin(NOT_A_PATH)
+        & pd.to_numeric(df["n_images"], errors="coerce").eq(TEST_IMAGES)
+        & df["backend"].notna()
+        & df["model"].notna()
+    ]
     return m.assign(variant=variant(m), way=way(m))
 
 
@@ -146,12 +152,15 @@ def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]
     out: dict[tuple[object, str], dict[str, str]] = {}
     for (machine, var), sub in d.groupby(["machine", "variant"], sort=True, dropna=False):
         files = sub.groupby("source_file")
-        reasons = {f: not_comparable(1 if g["weights_source"].eq("trained-subset").any() else FULL_TRAIN_IMAGES, int(g["n"].min()))
-                   for f, g in files}
+        reasons = {
+            f: not_comparable(1 if g["weights_source"].eq("trained-subset").any() else FULL_TRAIN_IMAGES, int(g["n"].min()))
+            for f, g in files
+        }
         if all(reasons.values()):  # no full-data run: the newest file's reasons
             newest = sub.sort_values("created")["source_file"].iloc[-1]
-            out[(machine if pd.notna(machine) else None, var)] = {c: f"its runs used a subset of MNIST ({why})"
-                                                                  for c, why in reasons[newest].items()}
+            out[(machine if pd.notna(machine) else None, var)] = {
+                c: f"its runs used a subset of MNIST ({why})" for c, why in reasons[newest].items()
+            }
     return out
 
 
@@ -228,9 +237,17 @@ def study_vs_fastest(df: pd.DataFrame) -> pd.DataFrame:
     for (backend, model), r in quickest.sort_index().iterrows():
         study_s = float(study_style[(backend, model)]) if (backend, model) in study_style.index else None
         limit = compute_limit_s(model, gemm.get(r["source_file"], float("nan")))
-        rows.append({"backend": backend, "model": model, "study_style_s": study_s, "fastest_s": float(r["value"]), "fastest_way": r["way"],
-                     "speedup": study_s / r["value"] if study_s is not None else None,
-                     "limit_fraction": limit / r["value"] if pd.notna(limit) else None})
+        rows.append(
+            {
+                "backend": backend,
+                "model": model,
+                "study_style_s": study_s,
+                "fastest_s": float(r["value"]),
+                "fastest_way": r["way"],
+                "speedup": study_s / r["value"] if study_s is not None else None,
+                "limit_fraction": limit / r["value"] if pd.notna(limit) else None,
+            }
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -244,8 +261,13 @@ def separable_ratios(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         reg, sep = by_model.loc["regular"], by_model.loc["separable"]
         both = pd.notna(sep["study_style_s"]) and pd.notna(reg["study_style_s"])
-        rows.append({"backend": backend, "study_style_ratio": sep["study_style_s"] / reg["study_style_s"] if both else None,
-                     "fastest_ratio": sep["fastest_s"] / reg["fastest_s"]})
+        rows.append(
+            {
+                "backend": backend,
+                "study_style_ratio": sep["study_style_s"] / reg["study_style_s"] if both else None,
+                "fastest_ratio": sep["fastest_s"] / reg["fastest_s"],
+            }
+        )
     return pd.DataFrame(rows, columns=["backend", "study_style_ratio", "fastest_ratio"])
 
 
@@ -267,8 +289,14 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
     d = d.merge(newest, on=["machine", "variant", "source_file"])
     d["column"] = d["model"].fillna(d["metric"] + "_" + d["stat"])  # a model's seconds, or e.g. paired_ratio_q1
     keys = ["machine", "backend", "path", "variant", "source_file"]
-    names = {"regular": "regular_s", "separable": "separable_s", "paired_ratio_median": "ratio", "paired_ratio_q1": "q1",
-             "paired_ratio_q3": "q3", "pairs_value": "pairs"}
+    names = {
+        "regular": "regular_s",
+        "separable": "separable_s",
+        "paired_ratio_median": "ratio",
+        "paired_ratio_q1": "q1",
+        "paired_ratio_q3": "q3",
+        "pairs_value": "pairs",
+    }
     rows = []
     for key, g in d.groupby(keys, dropna=False, sort=False):  # dropna=False: a run that names no machine still counts
         values = dict(zip(g["column"], g["value"]))
