@@ -15,7 +15,7 @@ import nox
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
 from sepbench.asv.archive import HISTORY_DIR, ArchiveError, append, dirty_files, merge, publish_config  # noqa: E402  (stdlib only, as these)
-from sepbench.asv.history import default_machine, machine_args, read_asv_conf  # noqa: E402
+from sepbench.asv.history import default_machine, read_asv_conf  # noqa: E402
 from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
 from sepbench.machine.fingerprint import machine_name  # noqa: E402
@@ -135,7 +135,7 @@ def asv(session: nox.Session) -> None:
         session.error(str(exc))
     _install(session)
     machine = machine or default_machine()
-    session.run("asv", *machine_args(machine), env=_env())  # the machine file filled from the hardware fingerprint
+    session.run("python", "-m", "sepbench.asv.machine_file", machine, env=_env())  # every fact of the hardware fingerprint
     if "--quick" in args:
         args.remove("--quick")
         session.run("asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", machine, *args, env=_env())
@@ -181,7 +181,7 @@ def history(session: nox.Session) -> None:
     _install(session)
     machine = default_machine()
     commit = session.run("git", "rev-parse", "HEAD", silent=True, external=True).strip()
-    session.run("asv", *machine_args(machine), env=_env())
+    session.run("python", "-m", "sepbench.asv.machine_file", machine, env=_env())
     session.run("asv", "run", "HEAD^!", "--machine", machine, "--skip-existing-successful", *session.posargs, env=_env())
     try:
         written = append(Path(".asv/results"), Path(HISTORY_DIR), machine, commit)

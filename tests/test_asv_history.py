@@ -47,3 +47,26 @@ def test_the_asv_machine_is_known_by_its_hardware(monkeypatch):
     args = machine_args("ci-box")
     assert args[:4] == ["machine", "--yes", "--machine", "ci-box"]
     assert args[args.index("--num_cpu") + 1] == str(fingerprint().physical_cores) and fingerprint().isa in args[args.index("--cpu") + 1]
+
+
+def test_the_machine_file_keeps_every_fact_asv_machine_would_drop(tmp_path):
+    """``asv machine --yes`` leaves out arch and CPU count when they equal its guesses; sepbench's
+    machine file keeps them, in ~/.asv-machine.json and in a results folder's machine.json."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sepbench.machine.fingerprint import fingerprint
+
+    env = {**os.environ, "HOME": str(tmp_path)}
+    cmd = [sys.executable, "-m", "sepbench.asv.machine_file", "ci-box", str(tmp_path / "results")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads((tmp_path / ".asv-machine.json").read_text())["ci-box"]
+    written = json.loads((tmp_path / "results" / "ci-box" / "machine.json").read_text())
+    fp = fingerprint()
+    for doc in (saved, written):
+        assert doc["arch"] == fp.arch and doc["num_cpu"] == str(fp.physical_cores) and fp.isa in doc["cpu"], doc
+    bad = subprocess.run([sys.executable, "-m", "sepbench.asv.machine_file"], env=env, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "usage:" in bad.stderr

@@ -41,28 +41,29 @@ def default_machine() -> str:
     return os.environ.get("SEPBENCH_ASV_MACHINE") or machine_name()
 
 
-def machine_args(name: str) -> list[str]:
-    """``asv machine`` arguments describing this machine from its fingerprint (no prompt, the same facts
-    every result of sepbench records)."""
+def machine_facts(name: str) -> dict[str, str]:
+    """ASV's machine description of this machine from its fingerprint (the same facts every result of
+    sepbench records): machine, os, arch, cpu (brand, family.model, ISA level, accelerator), num_cpu
+    (physical cores), ram."""
     from sepbench.machine.fingerprint import fingerprint
 
     fp = fingerprint()
-    ram = f"{fp.memory_bytes // 2**20} MB" if fp.memory_bytes else ""
     cpu = f"{fp.brand} ({fp.family_model}, {fp.isa})" + (f", {fp.accelerator}" if fp.accelerator else "")
+    facts = {"machine": name, "os": fp.os, "arch": fp.arch, "cpu": cpu, "num_cpu": str(fp.physical_cores)}
+    if fp.memory_bytes:
+        facts["ram"] = f"{fp.memory_bytes // 2**20} MB"
+    return facts
+
+
+def machine_args(name: str) -> list[str]:
+    """``asv machine`` arguments of :func:`machine_facts` (no prompt).  ``asv machine`` leaves out a fact
+    equal to its own guess (arch, CPU count), so sepbench records the machine with
+    ``python -m sepbench.asv.machine_file NAME`` instead, which keeps them all."""
+    facts = machine_facts(name)
     return [
         "machine",
         "--yes",
-        "--machine",
-        name,
-        "--os",
-        fp.os,
-        "--arch",
-        fp.arch,
-        "--cpu",
-        cpu,
-        "--num_cpu",
-        str(fp.physical_cores),
-        *(["--ram", ram] if ram else []),
+        *(x for key in ("machine", "os", "arch", "cpu", "num_cpu", "ram") if key in facts for x in (f"--{key}", facts[key])),
     ]
 
 
@@ -79,7 +80,9 @@ def asv(*args: str, cwd: str | os.PathLike[str] = ".", check: bool = True, captu
 
 def ensure_machine(name: str, cwd: str | os.PathLike[str] = ".") -> None:
     """Record this machine's description under ``name`` (``~/.asv-machine.json``) without prompting."""
-    asv(*machine_args(name), cwd=cwd, capture=True)
+    proc = subprocess.run([sys.executable, "-m", "sepbench.asv.machine_file", name], cwd=cwd, text=True, capture_output=True)
+    if proc.returncode != 0:
+        raise AsvError(f"could not record machine {name!r} for ASV: {proc.stderr.strip()}")
 
 
 def git_hash(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
