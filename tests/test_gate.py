@@ -50,3 +50,11 @@ def test_another_set_up_is_not_compared_and_says_which() -> None:
 def test_a_run_without_samples_is_refused(doc: dict) -> None:
     with pytest.raises(GateError):
         judge_runs(_run({"a": [1.0]}), {"machine_info": _run({})["machine_info"], **doc})
+
+
+def test_which_blas_pools_are_loaded_does_not_block_a_comparison() -> None:
+    a = _run({"a": [1.0]}, threads={"requested": 1, "blas": [{"library": "openblas"}]})
+    b = _run({"a": [1.0]}, threads={"requested": 1, "blas": [{"library": "openmp"}, {"library": "openblas"}]})
+    assert judge_runs(a, b).verdicts
+    with pytest.raises(NotComparable, match="threads"):
+        judge_runs(a, _run({"a": [1.0]}, threads={"requested": 2, "blas": [{"library": "openblas"}]}))

@@ -5,9 +5,9 @@ The same commits as the alert study (:func:`sepbench.ab.study.make_commits`: Num
 ``factor`` times the work; 1.00 is a no-op).  A baseline run of a small selection of tests/bench is
 saved from the base commit; then, per trial and factor, the selection is run again from that
 commit's tree and judged against the baseline exactly as the gate does (:mod:`sepbench.bench.gate`,
-flagged cases re-run).  A trial is a **hit** when the slowed case (the study-style NumPy evaluate:
-313 batches a call, so every call does the factor's work to within 1 %) fails; any other failure, and
-any failure at 1.00, is a **false alarm**.
+flagged cases re-run).  A trial is a **hit** when the slowed case (NumPy's 10,000-image predict at
+batch 1024: 10 batches a call, so the factor's extra batches, on average) fails; any other failure,
+and any failure at 1.00, is a **false alarm**.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from sepbench.ab.run import export
 from sepbench.ab.study import FactorResult, make_commits
 from sepbench.bench.gate import MIN_EFFECT, confirm, judge_runs, rerun_command
 
-SLOWED = "tests/bench/test_bench.py::test_evaluate[numpy-regular-default-b32-n10000]"
-# a quiet slowed case, the case that moved 1.24x between two runs of the same code, and a noisy batch-1 one
+SLOWED = "tests/bench/test_bench.py::test_predict_10k[numpy-regular-default-b1024-n10000]"
+# the slowed case (it once moved 1.24x between two runs of the same code), a quiet and a noisy one not slowed
 SELECTION = (
     SLOWED,
-    "tests/bench/test_bench.py::test_predict_10k[numpy-regular-default-b1024-n10000]",
+    "tests/bench/test_bench.py::test_predict_10k[torch-regular-default-b1024-n10000]",
     "tests/bench/test_bench.py::test_predict[torch-regular-default-b1-n1]",
 )
 FACTORS = (1.00, 1.10, 1.25, 2.0)
@@ -87,6 +87,7 @@ def run_gate_study(
                 r.ratios.append(slowed.slowdown.ratio)
                 r.hits += SLOWED in failed
                 r.other_alerts += bool(failed - {SLOWED})
+                r.alarms += [f"trial {trial + 1}: {v.name.split('::')[-1]} {v.slowdown.ratio:.3f}x" for v in outcome.regressions]
                 verdict = "FAIL" if failed else "pass"
                 progress(f"trial {trial + 1}/{trials} factor {factor:.2f}: {verdict} ({r.walls[-1]:.0f} s; {len(outcome.flagged)} flagged)")
     finally:

@@ -55,6 +55,7 @@ class FactorResult:
     other_alerts: int = 0  # trials in which a case that was not slowed alerted
     ratios: list[float] = field(default_factory=list)  # the slowed case's estimated slowdown per trial
     walls: list[float] = field(default_factory=list)  # seconds per alert run
+    alarms: list[str] = field(default_factory=list)  # "trial N: case ratio" of every case that alerted
 
     @property
     def false_alarms(self) -> int:
@@ -74,6 +75,7 @@ class FactorResult:
             "measured_slowdown": statistics.median(self.ratios) if self.ratios else float("nan"),
             "other_false_alarms": self.other_alerts,
             "slowdowns": [round(x, 4) for x in self.ratios],
+            "alarms": list(self.alarms),
             "wall_s": [round(x, 1) for x in self.walls],
             "wall_s_median": statistics.median(self.walls) if self.walls else float("nan"),
             "wall_s_max": max(self.walls, default=float("nan")),
@@ -138,6 +140,7 @@ def run_study(
                     r.ratios.append(slowed.verdict.ratio)
                     r.hits += slowed.regressed
                 r.other_alerts += any(c.regressed for c in out.results if c.case != SLOWED)
+                r.alarms += [f"trial {trial + 1}: {c.case.id} {c.verdict.ratio:.3f}x" for c in out.regressions]
                 progress(f"trial {trial + 1}/{trials} factor {factor:.2f}: {'ALERT' if out.failed else 'quiet'} ({out.wall_s:.0f} s)")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

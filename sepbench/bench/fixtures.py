@@ -62,7 +62,7 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 @pytest.fixture
 def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
-    from sepbench.measure.extra_info import workload_extra_info
+    from sepbench.measure.extra_info import reference_seconds, workload_extra_info
     from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
     from sepbench.util.timer import choose_rounds, time_once
 
@@ -82,10 +82,12 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         rounds = choose_rounds(one_run, t.target_s, t.min_rounds, t.max_rounds)
         benchmark.group = case.group
         load_before = _loadavg()
-        output = benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=0)
+        reference: list[float] = []  # the machine's speed before each round (untimed): the gate divides by it
+        output = benchmark.pedantic(fn, setup=lambda: reference.append(reference_seconds()), rounds=rounds, iterations=1, warmup_rounds=0)
         median = benchmark.stats.stats.median if benchmark.stats is not None else None
         info = workload_extra_info(workload, median, output, roofline.gemm_flops)
         info["rounds"] = rounds
+        info["reference_s"] = reference
         # other processes competing for the cores (1-minute load average around the timing): judge noise by it
         info["loadavg_1m"] = [load_before, _loadavg()]
         info["threads"] = opts.threads

@@ -3,10 +3,16 @@
 Two saved runs are minutes apart, so nothing pairs their samples; each case is judged on both runs'
 samples (``--benchmark-save-data``) by :func:`sepbench.results.slowdown.judge`, unpaired: the ratio of
 medians with a 95 % bootstrap interval must exceed ``1 + threshold`` and the interval must lie above 1.
-The threshold is the larger of ``min_effect`` and the case's own spread (the interquartile range over
-the median, the larger of the two runs'), so a batch-1 or Keras case that scatters by 30 % within a
-run needs a slowdown beyond that, while a quiet 10,000-image case is held to ``min_effect``.  A flagged
-case is then timed again (:data:`RERUN`) and alerts only if the rerun is flagged too.
+
+* **Normalized by the machine's speed.**  A shared machine has slow spells of seconds (another tenant,
+  a lower clock) that slowed a case by up to 1.57x between two runs of the same code here.  Every round
+  is preceded by a small reference matmul (``extra_info["reference_s"]``); each sample is divided by
+  its round's reference, which cancels most of such a spell (1.57x -> 1.13x in the same runs).
+* **The case's own spread.**  The threshold is the larger of ``min_effect`` and the case's spread
+  within each run (interquartile range over median); cases known to be noisy here (batch 1, Keras's
+  ``predict``) use the 10th-90th percentile spread, so their moving tail does not fail the gate.
+* **Confirmed.**  A flagged case is timed again (:func:`rerun_command`) and fails only if the rerun
+  is flagged too.
 
 A baseline from another machine fingerprint, other package versions or other thread settings is not
 compared: the gate says so (:class:`NotComparable`).
@@ -47,6 +53,7 @@ class GateOutcome:
     verdicts: list[CaseVerdict]
     missing: list[str] = field(default_factory=list)  # cases of the baseline not in the run
     confirmed: list[CaseVerdict] = field(default_factory=list)  # the reruns' verdicts of the flagged cases
+    normalized: bool = False  # samples divided by the machine's speed (the reference matmul) in their round
 
     @property
     def flagged(self) -> list[CaseVerdict]:
@@ -61,8 +68,9 @@ class GateOutcome:
         return [v for v in self.flagged if v.name in again]
 
 
-def samples(doc: dict[str, Any], what: str) -> dict[str, list[float]]:
-    """Each case's raw times (seconds) in a pytest-benchmark run, by its node id (``fullname``)."""
+def samples(doc: dict[str, Any], what: str, normalized: bool = False) -> dict[str, list[float]]:
+    """Each case's raw times (seconds) in a pytest-benchmark run, by its node id (``fullname``);
+    ``normalized``: each divided by the reference matmul timed before its round (unitless)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise GateError(f"{what}: not a pytest-benchmark run (no 'benchmarks' list)")
     out = {}
@@ -73,14 +81,31 @@ def samples(doc: dict[str, Any], what: str) -> dict[str, list[float]]:
                 f"{what}: {bench.get('fullname', '?')} has no saved samples (saved without --benchmark-save-data, "
                 "e.g. by an older sepbench): save a new baseline with `nox -s bench -- --save-as NAME`"
             )
-        out[bench["fullname"]] = [float(t) for t in data]
+        times = [float(t) for t in data]
+        ref = (bench.get("extra_info") or {}).get("reference_s")
+        if normalized:
+            if not isinstance(ref, list) or len(ref) != len(times) or not all(isinstance(r, (int, float)) and r > 0 for r in ref):
+                raise GateError(f"{what}: {bench.get('fullname', '?')} has no reference timing per round")
+            times = [t / float(r) for t, r in zip(times, ref)]
+        out[bench["fullname"]] = times
     return out
+
+
+def normalizable(*docs: dict[str, Any]) -> bool:
+    """Whether every case of every run recorded the reference matmul before each round (sepbench >= 0.3)."""
+    for doc in docs:
+        for bench in doc.get("benchmarks") or []:
+            ref = (bench.get("extra_info") or {}).get("reference_s")
+            data = (bench.get("stats") or {}).get("data") or []
+            if not isinstance(ref, list) or len(ref) != len(data) or not data:
+                return False
+    return True
 
 
 def check_comparable(base: dict[str, Any], run: dict[str, Any]) -> None:
     """Raise :class:`NotComparable` unless both runs were made on the same set-up (hardware fingerprint,
     versions, thread settings, cores: every ``machine_info`` key but the volatile ones)."""
-    differ = machine_differences(base.get("machine_info") or {}, run.get("machine_info") or {})
+    differ = machine_differences(_setup(base), _setup(run))
     if differ:
         raise NotComparable(
             f"the baseline was made on another set-up (machine_info differs in: {', '.join(differ)}); "
@@ -88,25 +113,51 @@ def check_comparable(base: dict[str, Any], run: dict[str, Any]) -> None:
         )
 
 
+def _setup(doc: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``machine_info`` without the BLAS pools' listing: which pools are loaded (and in what order)
+    depends on what the run imported first, not on the set-up; the thread counts it shows are in
+    ``threads.requested``, ``threads.env`` and each backend's own settings, which are compared."""
+    info = dict(doc.get("machine_info") or {})
+    if isinstance(info.get("threads"), dict):
+        info["threads"] = {k: v for k, v in info["threads"].items() if k != "blas"}
+    return info
+
+
 def judge_runs(base: dict[str, Any], run: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:
     """Judge every case the two runs share (see the module docstring); refuses another set-up's baseline."""
     check_comparable(base, run)
-    a, b = samples(base, "baseline"), samples(run, "run")
-    verdicts = [judge_case(name, a[name], b[name], min_effect) for name in a if name in b]
-    return GateOutcome(verdicts, missing=sorted(set(a) - set(b)))
+    norm = normalizable(base, run)
+    a, b = samples(base, "baseline", norm), samples(run, "run", norm)
+    noisy = noisy_cases(base)
+    verdicts = [judge_case(name, a[name], b[name], min_effect, name in noisy) for name in a if name in b]
+    return GateOutcome(verdicts, missing=sorted(set(a) - set(b)), normalized=norm)
 
 
-def judge_case(name: str, base: list[float], run: list[float], min_effect: float = MIN_EFFECT) -> CaseVerdict:
-    """One case: unpaired, with the threshold widened to the case's own spread."""
-    threshold = max(min_effect, spread(base), spread(run))
+def noisy_cases(doc: dict[str, Any]) -> set[str]:
+    """Cases known to scatter between runs on a shared machine: one image per call (batch 1), and Keras's
+    ``predict`` (TensorFlow's default path, whose per-call overhead dominates); judged by a wide spread."""
+    out = set()
+    for bench in doc.get("benchmarks") or []:
+        info = bench.get("extra_info") or {}
+        if info.get("batch_size") == 1 or (info.get("backend") == "tensorflow" and info.get("path") == "default"):
+            out.add(bench.get("fullname"))
+    return out
+
+
+def judge_case(name: str, base: list[float], run: list[float], min_effect: float = MIN_EFFECT, noisy: bool = False) -> CaseVerdict:
+    """One case: unpaired, with the threshold widened to the case's own spread (``noisy``: the 10th-90th
+    percentile spread, else the interquartile one)."""
+    threshold = max(min_effect, spread(base, noisy), spread(run, noisy))
     return CaseVerdict(name, judge(base, run, min_effect=threshold, paired=False), threshold)
 
 
 def confirm(outcome: GateOutcome, base: dict[str, Any], rerun: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:
     """Judge the flagged cases again on a rerun of them (``rerun``: its pytest-benchmark run); a case
     alerts only if the rerun is flagged too.  Returns ``outcome`` with :attr:`GateOutcome.confirmed` set."""
-    a, b = samples(base, "baseline"), samples(rerun, "rerun")
-    outcome.confirmed = [judge_case(v.name, a[v.name], b[v.name], min_effect) for v in outcome.flagged if v.name in b]
+    norm = outcome.normalized and normalizable(rerun)
+    a, b = samples(base, "baseline", norm), samples(rerun, "rerun", norm)
+    noisy = noisy_cases(base)
+    outcome.confirmed = [judge_case(v.name, a[v.name], b[v.name], min_effect, v.name in noisy) for v in outcome.flagged if v.name in b]
     return outcome
 
 

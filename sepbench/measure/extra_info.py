@@ -112,6 +112,30 @@ def roofline(gemm_size: int = GEMM_SIZE, stream_bytes: int = STREAM_BYTES, budge
     return _probe(_blas_threads(), int(gemm_size), int(stream_bytes), float(budget_s))
 
 
+REFERENCE_GEMM = 192  # n of the reference matmul timed before every round: ~0.1-0.5 ms on one core
+
+
+@functools.cache
+def _reference_operands(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+
+
+def reference_seconds(n: int = REFERENCE_GEMM, repeat: int = 3) -> float:
+    """The machine's speed right now: the fastest of ``repeat`` float32 ``n x n x n`` matmuls (seconds).
+
+    Timed before every benchmark round (untimed itself), so a run records how fast the machine was
+    while each sample was taken; the gate divides by it, which cancels a slow spell of a shared
+    machine (another tenant, a lower clock) that slows the case and this matmul alike."""
+    a, b = _reference_operands(n)
+    best = math.inf
+    for _ in range(repeat):
+        with Timer() as t:
+            a @ b
+        best = min(best, t.seconds)
+    return best
+
+
 def compute_limit_seconds(macs_per_image: int, n_images: int, flops: float) -> float:
     """Seconds the arithmetic alone needs: 2 FLOP per MAC x ``macs_per_image`` x ``n_images`` / ``flops`` (FLOP/s)."""
     if flops <= 0 or not math.isfinite(flops):

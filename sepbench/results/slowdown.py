@@ -102,11 +102,12 @@ def judge(
     return Slowdown(ratio, low_r, high_r, min_effect, len(a), len(b), paired, verdict)
 
 
-def spread(times: Sequence[float]) -> float:
-    """A sample's relative spread: its interquartile range over its median (0.05: quartiles ~5 % apart)."""
+def spread(times: Sequence[float], wide: bool = False) -> float:
+    """A sample's relative spread: its interquartile range over its median (0.05: quartiles ~5 % apart);
+    ``wide``: the 10th to 90th percentile instead, for a case whose tail moves between runs."""
     x = _times(times, "times")
-    q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])
-    return float((q3 - q1) / med)
+    low, med, high = np.quantile(x, [0.1, 0.5, 0.9] if wide else [0.25, 0.5, 0.75])
+    return float((high - low) / med)
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
