@@ -2,12 +2,13 @@
 known slowdown.
 
 The same commits as the alert study (:func:`sepbench.ab.study.make_commits`: NumPy's forward does
-``factor`` times the work; 1.00 is a no-op).  Each trial saves a baseline run of a small selection
-of tests/bench from the base commit (a fresh one per trial: a baseline's own luck is part of what a
-user of the gate meets); then, per factor, the selection is run again from that commit's tree and judged against the baseline exactly as the gate does (:mod:`sepbench.bench.gate`,
-flagged cases re-run).  A trial is a **hit** when the slowed case (NumPy's 10,000-image predict at
-batch 1024: 10 batches a call, so the factor's extra batches, on average) fails; any other failure,
-and any failure at 1.00, is a **false alarm**.
+``factor`` times the work; 1.00 is a no-op). Each trial saves a baseline run of a small selection of
+tests/bench from the base commit (a fresh one per trial: a baseline's own luck is part of what a
+user of the gate meets); then, per factor, the selection is run again from that commit's tree and
+judged against the baseline exactly as the gate does (:mod:`sepbench.bench.gate`, flagged cases
+re-run). A trial is a **hit** when the slowed case (NumPy's 10,000-image predict at batch 1024: 10
+batches a call, so the factor's extra batches, on average) fails; any other failure, and any failure
+at 1.00, is a **false alarm**.
 """
 
 from __future__ import annotations
