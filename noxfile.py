@@ -161,7 +161,7 @@ def publish(session: nox.Session) -> None:
     copied = merge([Path(".asv/results"), Path(HISTORY_DIR)], Path(".asv/merged-results"))
     if not copied:
         session.error("no ASV results: neither .asv/results nor history/ holds any (run `nox -s asv` first)")
-    conf = publish_config(read_asv_conf(Path("asv.conf.json")), ".asv/merged-results", ".asv/html")
+    conf = publish_config(read_asv_conf(Path("asv.conf.json")), Path("."), Path(".asv/merged-results"), Path(".asv/html"))
     Path(".asv/publish.conf.json").write_text(json.dumps(conf, indent=2))
     session.run("asv", "publish", "--config", ".asv/publish.conf.json", *args, env=_env())
     if offline:

@@ -91,7 +91,7 @@ def test_alert_fires_on_a_3x_slower_forward_with_its_estimate_and_interval(repo:
 def test_alert_reports_a_changed_model(repo: dict) -> None:
     proc = _alert(repo, "base", "params", "--case", "numpy-regular-default-b1-n1", "--rounds", "5", "--confirm", "0")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "MODEL CHANGED: numpy-regular-default-b1-n1: 8586 -> 8731 parameters" in proc.stdout
+    assert "MODEL CHANGED: numpy-regular-default-b1-n1: 8586 -> 8741 parameters" in proc.stdout
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,8 @@ def test_alert_refuses_bad_input_with_one_line(repo: dict, args: list[str], mess
 
 def test_a_worker_that_fails_is_reported_with_its_log(repo: dict, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="worker failed: .*unknown inference path|worker failed: .*no inference path"):
-        compare("base", "noop", [Case("numpy", "regular", 1, 1, "warp")], rounds=5, repo=repo["root"], log_path=tmp_path / "w.log")
+        c = repo["commits"]
+        compare(c["base"], c["noop"], [Case("numpy", "regular", 1, 1, "warp")], rounds=5, repo=repo["root"], log_path=tmp_path / "w.log")
     assert (tmp_path / "w.log").is_file()
 
 

@@ -64,7 +64,13 @@ def test_merge_lets_the_first_folder_win_and_empties_only_its_own_folder(tmp_pat
     assert (tmp_path / "merged-results" / "epyc-4c" / "machine.json").is_file()
     with pytest.raises(ArchiveError, match="refusing to empty"):
         merge([tmp_path / "local"], tmp_path / "local")
-    assert publish_config({"repo": ".", "results_dir": ".asv/results"}, "m", "h") == {"repo": ".", "results_dir": "m", "html_dir": "h"}
+    conf = publish_config({"repo": ".", "results_dir": ".asv/results", "x": 1}, tmp_path, tmp_path / "m", tmp_path / "h")
+    assert conf == {
+        "repo": str(tmp_path.resolve()),
+        "results_dir": str((tmp_path / "m").resolve()),
+        "html_dir": str((tmp_path / "h").resolve()),
+        "x": 1,
+    }
 
 
 def test_a_dirty_tree_is_seen(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -112,7 +118,7 @@ def test_a_fresh_clone_publishes_the_history_and_chromium_shows_it(tmp_path: Pat
     merged, html = tmp_path / "merged-results", tmp_path / "html"
     merge([REPO / HISTORY_DIR], merged)
     conf = tmp_path / "publish.conf.json"
-    conf.write_text(json.dumps(publish_config(read_asv_conf(REPO / "asv.conf.json"), str(merged), str(html))))
+    conf.write_text(json.dumps(publish_config(read_asv_conf(REPO / "asv.conf.json"), REPO, merged, html)))
     proc = _run([PY, "-m", "asv", "publish", "--config", str(conf)], REPO, env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     if shutil.which("npm") is None:

@@ -103,6 +103,13 @@ def merge(roots: list[Path], dest: Path) -> int:
     return copied
 
 
-def publish_config(conf: dict, results_dir: str, html_dir: str) -> dict:
-    """``conf`` (asv.conf.json's content) reading results from ``results_dir`` and publishing to ``html_dir``."""
-    return {**conf, "results_dir": results_dir, "html_dir": html_dir}
+def publish_config(conf: dict, root: Path, results_dir: Path, html_dir: Path) -> dict:
+    """``conf`` (asv.conf.json's content, of the repository at ``root``) reading results from
+    ``results_dir`` and publishing to ``html_dir``; every path absolute, as ASV resolves a relative one
+    from the configuration file's folder, not the repository."""
+    root = Path(root).resolve()
+    out = {**conf, "results_dir": str(Path(results_dir).resolve()), "html_dir": str(Path(html_dir).resolve())}
+    for key in ("repo", "benchmark_dir", "env_dir"):
+        if key in conf:
+            out[key] = str((root / conf[key]).resolve())
+    return out

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--case",
         action="append",
-        type=Case.parse,
+        type=_case,
         default=None,
         metavar="ID",
         help="a case BACKEND-MODEL-PATH-bBATCH-nIMAGES (repeatable; default: every backend x model at b1-n1 and b100-n1000)",
@@ -31,6 +31,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_alert_options(p)
     p.add_argument("--log", type=Path, default=None, help="file for the workers' (frameworks') output (default: in the temp folder)")
     return p
+
+
+def _case(text: str) -> Case:
+    try:
+        return Case.parse(text)
+    except ValueError as exc:  # argparse shows its own message for a ValueError, this one for this type
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_alert_options(p: argparse.ArgumentParser) -> None:
