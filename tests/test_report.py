@@ -883,3 +883,50 @@ def test_a_report_folder_of_an_earlier_version_is_adopted(reproduce_dir: Path, t
     (out / "mine.txt").write_text("the user's\n")
     _build(tmp_path, [reproduce_dir])
     assert "OLD-BUILD-MARKER" not in (out / "index.html").read_text() and (out / "mine.txt").read_text() == "the user's\n"
+
+
+def test_history_wide_has_no_rows_of_combinations_that_hold_no_figure() -> None:
+    """Two benchmarks with their own units: two rows, not four (a pivot keeps every level combination)."""
+    import pandas as pd
+
+    from sepbench.report.tables import history_wide
+
+    hist = pd.DataFrame(
+        [
+            {
+                "machine": "m",
+                "commit": "a" * 40,
+                "date": 1,
+                "benchmark": "b.time",
+                "params": "x",
+                "metric": "b.time",
+                "value": 1.0,
+                "unit": "seconds",
+            },
+            {
+                "machine": "m",
+                "commit": "b" * 40,
+                "date": 2,
+                "benchmark": "b.time",
+                "params": "x",
+                "metric": "b.time",
+                "value": 2.0,
+                "unit": "seconds",
+            },
+            {
+                "machine": "m",
+                "commit": "b" * 40,
+                "date": 2,
+                "benchmark": "c.track",
+                "params": "x",
+                "metric": "c.track",
+                "value": 5.0,
+                "unit": "MACs",
+            },
+        ]
+    )
+    wide = history_wide(hist)
+    assert sorted(zip(wide["benchmark"], wide["unit"])) == [("b.time", "seconds"), ("c.track", "MACs")]
+    assert wide.loc[wide["benchmark"] == "b.time", "aaaaaaaa"].iloc[0] == 1.0 and pd.isna(
+        wide.loc[wide["benchmark"] == "c.track", "aaaaaaaa"].iloc[0]
+    )

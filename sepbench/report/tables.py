@@ -396,7 +396,11 @@ def history_wide(hist: pd.DataFrame) -> pd.DataFrame:
     wide = h.pivot_table(
         index=["machine", "benchmark", "params", "unit"], columns="commit", values="value", aggfunc="first", dropna=False
     ).reset_index()
-    return wide[["machine", "benchmark", "params", "unit", *[c for c in order if c in wide]]].rename_axis(columns=None)
+    commits = [c for c in order if c in wide]
+    # dropna=False keeps a commit column that is empty for some rows, but also makes every combination of
+    # the index levels (a benchmark with another's unit): keep the rows that hold at least one figure
+    wide = wide.dropna(subset=commits, how="all")
+    return wide[["machine", "benchmark", "params", "unit", *commits]].rename_axis(columns=None).reset_index(drop=True)
 
 
 def sources(df: pd.DataFrame, studies: pd.DataFrame | None = None) -> pd.DataFrame:
