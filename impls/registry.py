@@ -28,11 +28,11 @@ BACKEND_MODULES: dict[str, tuple[str, str]] = {
 EXTRAS = {"tensorflow": "tf", "onnxruntime": "onnx", "ai_edge_litert": "litert"}
 
 
-class UnknownBackendError(KeyError):
-    """A backend name that is not registered."""
+class UnknownBackendError(KeyError, ValueError):
+    """A backend name that is not registered (a ValueError too: the CLI reports it as one line)."""
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class BackendUnavailableError(ImportError):

@@ -42,7 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from impls.registry import UnknownBackendError
     from sepbench.core.data import MnistError
     from sepbench.core.spec import UnknownModelError
     from sepbench.core.weights import WeightsError
@@ -54,9 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except (CliError, MnistError, ResultsError, WeightsError, UnknownModelError, ValueError) as exc:
         print(f"sepbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except UnknownBackendError as exc:  # a KeyError: its str() would be quoted
-        print(f"sepbench {args.command}: error: {exc.args[0]}", file=sys.stderr)
         return 2
     except ImportError as exc:  # an unavailable backend asked for by name
         print(f"sepbench {args.command}: error: {exc}", file=sys.stderr)

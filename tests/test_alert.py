@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.ab.run import Case, compare
+from sepbench.ab.run import AbError, Case, compare
 from sepbench.ab.study import SLOWED, make_commits, run_study
 from tests.conftest import REPO
 
@@ -112,7 +112,9 @@ def test_alert_refuses_bad_input_with_one_line(repo: dict, args: list[str], mess
 
 
 def test_a_worker_that_fails_is_reported_with_its_log(repo: dict, tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="worker failed: .*unknown inference path|worker failed: .*no inference path"):
+    with pytest.raises(
+        AbError, match=r"no case could be timed on both sides \(numpy-regular-warp-b1-n1 \(base\): .*no inference path 'warp'"
+    ):
         c = repo["commits"]
         compare(c["base"], c["noop"], [Case("numpy", "regular", 1, 1, "warp")], rounds=5, repo=repo["root"], log_path=tmp_path / "w.log")
     assert (tmp_path / "w.log").is_file()
@@ -151,3 +153,13 @@ def test_the_studies_refuse_bad_input_before_any_work(command: str, args: list[s
     )
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_case_one_commit_cannot_build_is_skipped_and_the_rest_compared(repo: dict, tmp_path: Path) -> None:
+    c = repo["commits"]
+    cases = [Case("numpy", "regular", 1, 1), Case("numpy", "regular", 1, 1, "warp")]
+    out = compare(c["base"], c["noop"], cases, rounds=5, confirm=0, repo=repo["root"], log_path=tmp_path / "w.log")
+    assert [r.case.id for r in out.results] == ["numpy-regular-default-b1-n1"] and not out.failed
+    assert set(out.skipped) == {"numpy-regular-warp-b1-n1 (base)", "numpy-regular-warp-b1-n1 (head)"}
+    with pytest.raises(ValueError, match="confirm must be >= 0"):
+        compare(c["base"], c["noop"], cases, confirm=-1, repo=repo["root"])

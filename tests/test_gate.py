@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sepbench.bench.gate import GateError, NotComparable, confirm, judge_case, judge_runs
+from sepbench.bench.gate import CaseSamples, GateError, NotComparable, confirm, judge_case, judge_runs
 
 
 def _times(median: float, rel_noise: float, n: int = 40, seed: int = 0) -> list[float]:
@@ -18,11 +18,14 @@ def _run(cases: dict[str, list[float]], **machine: object) -> dict:
 
 
 def test_a_quiet_case_fails_beyond_the_minimum_effect_and_a_noisy_one_needs_more() -> None:
-    quiet = judge_case("q", _times(0.1, 0.01, seed=1), _times(0.115, 0.01, seed=2))
-    assert quiet.regressed and quiet.threshold == pytest.approx(0.10)
-    noisy = judge_case("n", _times(0.001, 0.3, seed=3), _times(0.00115, 0.3, seed=4))
+    def cs(times: list[float]) -> CaseSamples:
+        return CaseSamples(times, None)
+
+    quiet = judge_case("q", cs(_times(0.1, 0.01, seed=1)), cs(_times(0.115, 0.01, seed=2)))
+    assert quiet.regressed and quiet.threshold == pytest.approx(0.10) and not quiet.normalized
+    noisy = judge_case("n", cs(_times(0.001, 0.3, seed=3)), cs(_times(0.00115, 0.3, seed=4)))
     assert not noisy.regressed and noisy.threshold > 0.3  # its own spread (IQR / median ~ 0.4) is the bar
-    assert judge_case("n", _times(0.001, 0.3, seed=3), _times(0.003, 0.3, seed=4)).regressed  # 3x clears it
+    assert judge_case("n", cs(_times(0.001, 0.3, seed=3)), cs(_times(0.003, 0.3, seed=4))).regressed  # 3x clears it
 
 
 def test_a_flagged_case_fails_only_if_its_rerun_is_flagged_too() -> None:
@@ -32,6 +35,33 @@ def test_a_flagged_case_fails_only_if_its_rerun_is_flagged_too() -> None:
     assert [v.name for v in outcome.flagged] == ["a"] and [v.name for v in outcome.regressions] == ["a"]
     assert [v.name for v in confirm(outcome, base, _run({"a": _times(0.13, 0.01, seed=3)})).regressions] == ["a"]
     assert confirm(outcome, base, _run({"a": _times(0.1, 0.01, seed=4)})).regressions == []  # a one-off
+    # a flagged case the rerun did not time is not cleared
+    assert [v.name for v in confirm(outcome, base, _run({"b": _times(0.1, 0.01, seed=4)})).regressions] == ["a"]
+
+
+def test_a_slow_spell_of_the_machine_is_divided_out_case_by_case() -> None:
+    """The run's machine was 1.4x slower (the reference matmul too): no regression once divided; a case
+    without references (an older file) is judged on its raw times beside it."""
+    ref = [1e-4] * 40
+    times = _times(0.1, 0.01, seed=1)
+    base = {
+        "machine_info": _run({})["machine_info"],
+        "benchmarks": [
+            {"fullname": "a", "stats": {"data": times}, "extra_info": {"reference_s": ref}},
+            {"fullname": "raw", "stats": {"data": times}},
+        ],
+    }
+    slow = [t * 1.4 for t in _times(0.1, 0.01, seed=2)]
+    run = {
+        "machine_info": base["machine_info"],
+        "benchmarks": [
+            {"fullname": "a", "stats": {"data": slow}, "extra_info": {"reference_s": [r * 1.4 for r in ref]}},
+            {"fullname": "raw", "stats": {"data": slow}, "extra_info": {"reference_s": [r * 1.4 for r in ref]}},
+        ],
+    }
+    verdicts = {v.name: v for v in judge_runs(base, run).verdicts}
+    assert verdicts["a"].normalized and not verdicts["a"].regressed and verdicts["a"].slowdown.ratio == pytest.approx(1.0, abs=0.02)
+    assert not verdicts["raw"].normalized and verdicts["raw"].regressed
 
 
 def test_cases_only_in_the_baseline_are_listed_not_judged() -> None:

@@ -42,6 +42,7 @@ OPTIONS = ("--backends", "numpy,torch", "--threads", "1")
 
 def _bench(tree: Path, out: Path, cases: Sequence[str], options: Sequence[str], log: Path) -> dict[str, Any]:
     """Run ``cases`` of tree's tests/bench (its own code), samples saved to ``out``; the run's JSON."""
+    out.unlink(missing_ok=True)  # never judge an earlier run's file
     cmd = rerun_command(sys.executable, list(cases), str(out), list(options))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.pop("PYTHONPATH", None)
@@ -63,9 +64,10 @@ def run_gate_study(
 ) -> dict[str, Any]:
     """``trials`` gate runs per factor, each trial against a fresh baseline (see the module docstring); the study as a dict."""
     start = time.perf_counter()
-    results = {f: FactorResult(f) for f in factors}
+    results = {f: FactorResult(f, SLOWED.split("::")[-1]) for f in factors}
     scratch = Path(tempfile.mkdtemp(prefix="sepbench-gate-study-"))
-    log = scratch / "pytest.log"
+    log = Path(tempfile.gettempdir()) / "sepbench-gate-study-pytest.log"  # kept: what failed, if anything did
+    log.write_text("")
     try:
         base, commits = make_commits(source, scratch / "repo", factors)
         trees = {f: export(scratch / "repo", commits[f], scratch / f"tree-{f:.2f}") for f in factors}
@@ -80,17 +82,13 @@ def run_gate_study(
                 if outcome.flagged:
                     rerun = _bench(trees[factor], scratch / "rerun.json", [v.name for v in outcome.flagged], options, log)
                     confirm(outcome, baseline, rerun, min_effect)
-                r = results[factor]
-                r.trials += 1
-                r.walls.append(time.perf_counter() - t0)
-                failed = {v.name for v in outcome.regressions}
-                slowed = next(v for v in outcome.verdicts if v.name == SLOWED)
-                r.ratios.append(slowed.slowdown.ratio)
-                r.hits += SLOWED in failed
-                r.other_alerts += bool(failed - {SLOWED})
-                r.alarms += [f"trial {trial + 1}: {v.name.split('::')[-1]} {v.slowdown.ratio:.3f}x" for v in outcome.regressions]
-                verdict = "FAIL" if failed else "pass"
-                progress(f"trial {trial + 1}/{trials} factor {factor:.2f}: {verdict} ({r.walls[-1]:.0f} s; {len(outcome.flagged)} flagged)")
+                slowed = next((v for v in outcome.verdicts if v.name == SLOWED), None)
+                if slowed is None:
+                    raise RuntimeError(f"the slowed case {SLOWED} did not run (see {log})")
+                alarms = {v.name.split("::")[-1]: v.slowdown.ratio for v in outcome.regressions}
+                hit = SLOWED in {v.name for v in outcome.regressions}
+                line = results[factor].record(trial + 1, slowed.slowdown.ratio, hit, alarms, time.perf_counter() - t0)
+                progress(f"trial {trial + 1}/{trials} {line}; {len(outcome.flagged)} flagged")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {

@@ -117,7 +117,7 @@ class AbOutcome:
     rounds: int
     min_effect: float
     log: str
-    skipped: dict[str, str] = field(default_factory=dict)  # backend -> why it could not run here
+    skipped: dict[str, str] = field(default_factory=dict)  # "backend (side)" or "case (side)" -> why it did not run
 
     @property
     def regressions(self) -> list[CaseResult]:
@@ -140,9 +140,14 @@ def export(repo: Path, commit: str, dest: Path) -> Path:
     """The tracked files of ``commit`` under ``dest`` (``git archive``: the repository is not touched)."""
     dest.mkdir(parents=True)
     proc = subprocess.Popen(["git", "archive", "--format=tar", commit], cwd=repo, stdout=subprocess.PIPE)
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-        tar.extractall(dest, filter="data")
-    if proc.wait() != 0:
+    assert proc.stdout
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            tar.extractall(dest, filter="data")
+    finally:
+        proc.stdout.close()
+        status = proc.wait()
+    if status != 0:
         raise AbError(f"git archive {commit} failed")
     return dest
 
@@ -172,7 +177,10 @@ class Worker:
             line = ""
         if not line:
             raise AbError(f"the {self.name} worker exited (status {self.proc.wait()}); see the log {self.log.name}")
-        answer = json.loads(line)
+        try:
+            answer = json.loads(line)
+        except json.JSONDecodeError:
+            raise AbError(f"the {self.name} worker answered {line[:200]!r}, not JSON; see the log {self.log.name}") from None
         if "error" in answer:
             raise AbError(f"the {self.name} worker failed: {answer['error']} (traceback in {self.log.name})")
         return answer
@@ -186,6 +194,7 @@ class Worker:
                 self.proc.wait(timeout=30)
             except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
                 self.proc.kill()
+                self.proc.wait()
 
 
 def _pinned_cpu() -> int | None:
@@ -217,6 +226,10 @@ def compare(
     """
     if rounds < 5:
         raise ValueError(f"rounds must be >= 5 (a paired interval needs samples), got {rounds}")
+    if confirm < 0:
+        raise ValueError(f"confirm must be >= 0 (further sets of rounds), got {confirm}")
+    if not 0 <= min_effect < 10:
+        raise ValueError(f"min_effect must be a fraction in [0, 10), got {min_effect}")
     if not cases:
         raise ValueError("no cases to compare")
     repo = Path(repo).resolve()
@@ -234,9 +247,9 @@ def compare(
                 f"{'rounds' if attempt == 0 else 'confirmation'}: {rounds} x {len(todo)} cases, {base[:8]} (base) vs {head[:8]} (head)"
             )
             with _workers(trees, [r.case for r in todo], log) as (sides, infos):
-                if attempt == 0:
-                    skipped = infos["base"]["skipped"]
-                    todo = [r for r in todo if r.case.id in infos["base"]["cases"]]
+                if attempt == 0:  # the cases both commits could build; the others listed with the reason
+                    skipped = {f"{k} ({side})": why for side in ("base", "head") for k, why in infos[side]["skipped"].items()}
+                    todo = [r for r in todo if r.case.id in infos["base"]["cases"] and r.case.id in infos["head"]["cases"]]
                     changes = _model_changes(infos)
                     for r in todo:  # calls per sample from one call of the base
                         one = sides["base"].ask({"time": r.case.id, "calls": 1})["seconds"]
@@ -253,6 +266,9 @@ def compare(
             if not todo:
                 break
     results = [r for r in results if r.judgements]
+    if not results:
+        why = "; ".join(f"{k}: {v.splitlines()[0]}" for k, v in skipped.items()) or "none skipped"
+        raise AbError(f"no case could be timed on both sides ({why}); see the log {log_path}")
     return AbOutcome(base, head, results, changes, time.perf_counter() - start, rounds, min_effect, str(log_path), skipped)
 
 

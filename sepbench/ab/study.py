@@ -50,7 +50,9 @@ class FactorResult:
     """One factor's trials: alerts on the slowed case (hits) and on anything else (false alarms)."""
 
     factor: float
+    slowed: str = ""  # the id of the slowed case
     trials: int = 0
+    any_alerts: int = 0  # trials with any alert
     hits: int = 0  # the slowed case alerted (at 1.00: a false alarm)
     other_alerts: int = 0  # trials in which a case that was not slowed alerted
     ratios: list[float] = field(default_factory=list)  # the slowed case's estimated slowdown per trial
@@ -59,8 +61,22 @@ class FactorResult:
 
     @property
     def false_alarms(self) -> int:
-        """Trials that alerted on something not slowed (at 1.00: any alert)."""
-        return self.other_alerts + (self.hits if self.factor == 1.0 else 0)
+        """Trials that alerted on something not slowed (at 1.00: any alert), each trial counted once."""
+        return self.any_alerts if self.factor == 1.0 else self.other_alerts
+
+    def record(self, trial: int, slowed_ratio: float | None, slowed_alerted: bool, alarms: dict[str, float], wall_s: float) -> str:
+        """Add one trial: the slowed case's estimate and verdict, every case that alerted (its id -> its
+        estimated slowdown) and the run's wall seconds; returns a progress line."""
+        self.trials += 1
+        self.walls.append(wall_s)
+        if slowed_ratio is not None:
+            self.ratios.append(slowed_ratio)
+        self.hits += slowed_alerted
+        others = [name for name in alarms if not slowed_alerted or name != self.slowed]
+        self.other_alerts += bool(others)
+        self.any_alerts += bool(alarms)
+        self.alarms += [f"trial {trial}: {name} {ratio:.3f}x" for name, ratio in alarms.items()]
+        return f"factor {self.factor:.2f}: {'ALERT' if alarms else 'quiet'} ({wall_s:.0f} s)"
 
     def row(self) -> dict[str, Any]:
         k = self.false_alarms if self.factor == 1.0 else self.hits
@@ -125,23 +141,19 @@ def run_study(
     if trials < 1:
         raise ValueError("trials must be >= 1")
     start = time.perf_counter()
-    results = {f: FactorResult(f) for f in factors}
+    results = {f: FactorResult(f, SLOWED.id) for f in factors}
     scratch = Path(tempfile.mkdtemp(prefix="sepbench-alert-study-"))
+    log = Path(tempfile.gettempdir()) / "sepbench-alert-study-workers.log"  # kept: what failed, if anything did
     try:
         base, commits = make_commits(source, scratch / "repo", factors)
         for trial in range(trials):
             for factor in factors:
-                out = compare(base, commits[factor], cases, repo=scratch / "repo", seed=trial, log_path=scratch / "workers.log", **alert)
-                r = results[factor]
-                r.trials += 1
-                r.walls.append(out.wall_s)
+                out = compare(base, commits[factor], cases, repo=scratch / "repo", seed=trial, log_path=log, **alert)
                 slowed = next((c for c in out.results if c.case == SLOWED), None)
-                if slowed is not None:
-                    r.ratios.append(slowed.verdict.ratio)
-                    r.hits += slowed.regressed
-                r.other_alerts += any(c.regressed for c in out.results if c.case != SLOWED)
-                r.alarms += [f"trial {trial + 1}: {c.case.id} {c.verdict.ratio:.3f}x" for c in out.regressions]
-                progress(f"trial {trial + 1}/{trials} factor {factor:.2f}: {'ALERT' if out.failed else 'quiet'} ({out.wall_s:.0f} s)")
+                alarms = {c.case.id: c.verdict.ratio for c in out.regressions}
+                ratio = slowed.verdict.ratio if slowed else None
+                line = results[factor].record(trial + 1, ratio, bool(slowed and slowed.regressed), alarms, out.wall_s)
+                progress(f"trial {trial + 1}/{trials} {line}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {

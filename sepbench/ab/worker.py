@@ -5,7 +5,8 @@ package under test is TREE's).  TREE goes first on ``sys.path``, so every worklo
 commit's code.  It reads one JSON request per line on stdin and answers one JSON line on stdout:
 
 * ``{"setup": {"cases": [...], "threads": 1, "cpu": 1, "data_dir": null}}`` -> ``{"cases": {id: info}, "skipped":
-  {backend: why}, "sepbench": path}`` (a backend not installed here is skipped, with the reason)
+  {backend or case: why}, "sepbench": path}`` (a backend not installed here, or a case this commit cannot
+  build, is skipped with the reason)
 * ``{"time": id, "calls": k}`` -> ``{"seconds": s}`` (wall seconds of ``k`` calls of the case's timed part)
 * ``{"quit": true}`` -> exits
 
@@ -35,13 +36,25 @@ def setup(request: dict[str, Any], workloads: dict[str, Any]) -> dict[str, Any]:
         from sepbench.measure.workloads import PredictWorkload
     except ImportError as exc:
         raise RuntimeError(f"this commit has no sepbench workload API the A/B alert can drive ({exc})") from None
-    skipped = {b: r for b in sorted({c["backend"] for c in request["cases"]}) if (r := unavailable_reason(b))}
+    skipped: dict[str, str] = {}
+    for backend in sorted({c["backend"] for c in request["cases"]}):
+        try:
+            reason = unavailable_reason(backend)
+        except Exception as exc:  # e.g. a backend this commit does not know
+            reason = f"{type(exc).__name__}: {exc}"
+        if reason:
+            skipped[backend] = reason
     cases = [c for c in request["cases"] if c["backend"] not in skipped]
     configure_threads(request.get("threads", 1), sorted({c["backend"] for c in cases}))
     info = {}
-    for case in cases:
-        w = PredictWorkload(case["backend"], case["model"], case["batch_size"], case["n_images"], case.get("path", "default"))
-        w.setup(data_dir=request.get("data_dir"), weights=init_weights(case["model"], 0), warmup=2)
+    for case in cases:  # each on its own: a case this commit cannot build is skipped, with the reason
+        try:
+            w = PredictWorkload(case["backend"], case["model"], case["batch_size"], case["n_images"], case.get("path", "default"))
+            w.setup(data_dir=request.get("data_dir"), weights=init_weights(case["model"], 0), warmup=2)
+        except Exception as exc:
+            traceback.print_exc()
+            skipped[case["id"]] = f"{type(exc).__name__}: {exc}"
+            continue
         workloads[case["id"]] = w
         info[case["id"]] = {"params": w.info["params"]}
     return {"cases": info, "skipped": skipped, "sepbench": os.path.abspath(sepbench.__file__)}
@@ -56,7 +69,11 @@ def time_case(workload: Any, calls: int) -> dict[str, float]:
 
 def main() -> int:
     sys.path.insert(0, os.path.abspath(sys.argv[1]))
-    protocol, sys.stdout = sys.stdout, sys.stderr  # keep the framework chatter out of the answers
+    # the answers get their own copy of stdout; file descriptor 1 itself (native code, child processes)
+    # and Python's sys.stdout go to stderr, the log: nothing else can write into the protocol
+    protocol = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     workloads: dict[str, Any] = {}
     for line in sys.stdin:
         request = json.loads(line)

@@ -105,10 +105,11 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         rounds = choose_rounds(one_pair, t.target_s, max(t.min_rounds, PAIRED_MIN_ROUNDS), t.max_rounds)
         benchmark.group = case.group
         load_before = _loadavg()
-        benchmark.pedantic(paired.run, rounds=rounds, iterations=1, warmup_rounds=0)
+        reference: list[float] = []
+        benchmark.pedantic(paired.run, setup=lambda: reference.append(reference_seconds()), rounds=rounds, iterations=1, warmup_rounds=0)
         info = paired.extra_info()  # the benchmark's own stats are those of a whole pair
         # rounds actually run (one when benchmarks are disabled); at least PAIRED_MIN_ROUNDS otherwise
-        info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads)
+        info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads, reference_s=reference)
         benchmark.extra_info.update(info)
         return info
 

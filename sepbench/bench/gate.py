@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sepbench.bench.machine_info import machine_differences
+from sepbench.bench.nox_args import DEFAULT_MIN_EFFECT as MIN_EFFECT  # the smallest slowdown that fails (a fraction)
 from sepbench.results.slowdown import Slowdown, judge, spread
-
-MIN_EFFECT = 0.10  # the smallest slowdown the gate fails on (a fraction)
 
 
 class GateError(ValueError):
@@ -42,6 +41,7 @@ class CaseVerdict:
     name: str  # the case's pytest node id
     slowdown: Slowdown
     threshold: float  # the fraction applied: max(min_effect, the case's spread)
+    normalized: bool = False  # judged on times divided by the reference matmul of their round
 
     @property
     def regressed(self) -> bool:
@@ -53,7 +53,6 @@ class GateOutcome:
     verdicts: list[CaseVerdict]
     missing: list[str] = field(default_factory=list)  # cases of the baseline not in the run
     confirmed: list[CaseVerdict] = field(default_factory=list)  # the reruns' verdicts of the flagged cases
-    normalized: bool = False  # samples divided by the machine's speed (the reference matmul) in their round
 
     @property
     def flagged(self) -> list[CaseVerdict]:
@@ -68,38 +67,42 @@ class GateOutcome:
         return [v for v in self.flagged if v.name in again]
 
 
-def samples(doc: dict[str, Any], what: str, normalized: bool = False) -> dict[str, list[float]]:
-    """Each case's raw times (seconds) in a pytest-benchmark run, by its node id (``fullname``);
-    ``normalized``: each divided by the reference matmul timed before its round (unitless)."""
+@dataclass(frozen=True)
+class CaseSamples:
+    """One case's times in one run: ``times`` (seconds per call) and ``reference`` (the reference matmul
+    timed before each round, seconds; ``None`` where the run did not record one per round)."""
+
+    times: list[float]
+    reference: list[float] | None
+
+    def judged(self, other: CaseSamples) -> list[float]:
+        """The times to judge beside ``other``'s: divided by the reference when both runs have one."""
+        if self.reference is None or other.reference is None:
+            return self.times
+        return [t / r for t, r in zip(self.times, self.reference)]
+
+
+def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
+    """Each case's samples in a pytest-benchmark run, by its node id (``fullname``)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise GateError(f"{what}: not a pytest-benchmark run (no 'benchmarks' list)")
     out = {}
     for bench in doc["benchmarks"]:
-        data = (bench.get("stats") or {}).get("data")
-        if not data:
+        data = (bench.get("stats") or {}).get("data") if isinstance(bench, dict) else None
+        if not data or not isinstance(data, list):
+            name = bench.get("fullname", "?") if isinstance(bench, dict) else "?"
             raise GateError(
-                f"{what}: {bench.get('fullname', '?')} has no saved samples (saved without --benchmark-save-data, "
+                f"{what}: {name} has no saved samples (saved without --benchmark-save-data, "
                 "e.g. by an older sepbench): save a new baseline with `nox -s bench -- --save-as NAME`"
             )
-        times = [float(t) for t in data]
+        try:
+            times = [float(t) for t in data]
+        except (TypeError, ValueError):
+            raise GateError(f"{what}: {bench.get('fullname', '?')} has samples that are not numbers") from None
         ref = (bench.get("extra_info") or {}).get("reference_s")
-        if normalized:
-            if not isinstance(ref, list) or len(ref) != len(times) or not all(isinstance(r, (int, float)) and r > 0 for r in ref):
-                raise GateError(f"{what}: {bench.get('fullname', '?')} has no reference timing per round")
-            times = [t / float(r) for t, r in zip(times, ref)]
-        out[bench["fullname"]] = times
+        ok = isinstance(ref, list) and len(ref) == len(times) and all(isinstance(r, (int, float)) and r > 0 for r in ref)
+        out[bench["fullname"]] = CaseSamples(times, [float(r) for r in ref] if ok else None)
     return out
-
-
-def normalizable(*docs: dict[str, Any]) -> bool:
-    """Whether every case of every run recorded the reference matmul before each round (sepbench >= 0.3)."""
-    for doc in docs:
-        for bench in doc.get("benchmarks") or []:
-            ref = (bench.get("extra_info") or {}).get("reference_s")
-            data = (bench.get("stats") or {}).get("data") or []
-            if not isinstance(ref, list) or len(ref) != len(data) or not data:
-                return False
-    return True
 
 
 def check_comparable(base: dict[str, Any], run: dict[str, Any]) -> None:
@@ -126,11 +129,10 @@ def _setup(doc: dict[str, Any]) -> dict[str, Any]:
 def judge_runs(base: dict[str, Any], run: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:
     """Judge every case the two runs share (see the module docstring); refuses another set-up's baseline."""
     check_comparable(base, run)
-    norm = normalizable(base, run)
-    a, b = samples(base, "baseline", norm), samples(run, "run", norm)
+    a, b = samples(base, "baseline"), samples(run, "run")
     noisy = noisy_cases(base)
     verdicts = [judge_case(name, a[name], b[name], min_effect, name in noisy) for name in a if name in b]
-    return GateOutcome(verdicts, missing=sorted(set(a) - set(b)), normalized=norm)
+    return GateOutcome(verdicts, missing=sorted(set(a) - set(b)))
 
 
 def noisy_cases(doc: dict[str, Any]) -> set[str]:
@@ -144,21 +146,26 @@ def noisy_cases(doc: dict[str, Any]) -> set[str]:
     return out
 
 
-def judge_case(name: str, base: list[float], run: list[float], min_effect: float = MIN_EFFECT, noisy: bool = False) -> CaseVerdict:
-    """One case: unpaired, with the threshold widened to the case's own spread as the baseline measured
-    it (``noisy``: the 10th-90th percentile spread, else the interquartile one).  Not the run's: a
-    slower run may well scatter more, which must not hide its slowdown."""
-    threshold = max(min_effect, spread(base, noisy))
-    return CaseVerdict(name, judge(base, run, min_effect=threshold, paired=False), threshold)
+def judge_case(name: str, base: CaseSamples, run: CaseSamples, min_effect: float = MIN_EFFECT, noisy: bool = False) -> CaseVerdict:
+    """One case: unpaired, each sample divided by its round's reference where both runs recorded one,
+    with the threshold widened to the case's own spread as the baseline measured it (``noisy``: the
+    10th-90th percentile spread, else the interquartile one).  Not the run's: a slower run may well
+    scatter more, which must not hide its slowdown."""
+    a, b = base.judged(run), run.judged(base)
+    threshold = max(min_effect, spread(a, noisy))
+    normalized = base.reference is not None and run.reference is not None
+    return CaseVerdict(name, judge(a, b, min_effect=threshold, paired=False), threshold, normalized)
 
 
 def confirm(outcome: GateOutcome, base: dict[str, Any], rerun: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:
     """Judge the flagged cases again on a rerun of them (``rerun``: its pytest-benchmark run); a case
-    alerts only if the rerun is flagged too.  Returns ``outcome`` with :attr:`GateOutcome.confirmed` set."""
-    norm = outcome.normalized and normalizable(rerun)
-    a, b = samples(base, "baseline", norm), samples(rerun, "rerun", norm)
+    alerts only if the rerun is flagged too.  A flagged case the rerun lacks stays a regression (it
+    was not cleared).  Returns ``outcome`` with :attr:`GateOutcome.confirmed` set."""
+    a, b = samples(base, "baseline"), samples(rerun, "rerun")
     noisy = noisy_cases(base)
-    outcome.confirmed = [judge_case(v.name, a[v.name], b[v.name], min_effect, v.name in noisy) for v in outcome.flagged if v.name in b]
+    outcome.confirmed = [
+        judge_case(v.name, a[v.name], b[v.name], min_effect, v.name in noisy) if v.name in b else v for v in outcome.flagged
+    ]
     return outcome
 
 

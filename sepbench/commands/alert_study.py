@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -68,10 +69,13 @@ def run_and_save(args: argparse.Namespace, kind: str, study: Callable[..., dict[
         result["kind"] = kind
         result["provenance"] = collect_provenance(extra={"threads": 1})
         atomic_write_json(out, result)
-    except BaseException:
+    except (RuntimeError, subprocess.CalledProcessError) as exc:  # a failed run or git step: one line, the log named
+        detail = (exc.stderr or "").strip() if isinstance(exc, subprocess.CalledProcessError) else ""
+        print(f"sepbench {kind}: error: {exc}{': ' + detail if detail else ''}", file=sys.stderr)
+        return 2
+    finally:
         if not args.output and out.is_file() and out.stat().st_size == 0:
             out.unlink()  # the reserved name, never filled
-        raise
     print_study(result, title)
     print(f"written: {out}")
     return 0

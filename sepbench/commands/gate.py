@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sepbench.bench.gate import MIN_EFFECT, GateError, GateOutcome, NotComparable, confirm, judge_runs, rerun_command, samples
+from sepbench.bench.gate import MIN_EFFECT, CaseSamples, GateError, GateOutcome, NotComparable, confirm, judge_runs, rerun_command, samples
 from sepbench.util.console import print_table
 
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if outcome.regressions else 0
 
 
-def print_outcome(outcome: GateOutcome, base: dict[str, list[float]], run: dict[str, list[float]]) -> None:
+def print_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[str, CaseSamples]) -> None:
     again = {v.name: v for v in outcome.confirmed}
     rows = []
     for v in outcome.verdicts:
@@ -71,12 +71,17 @@ def print_outcome(outcome: GateOutcome, base: dict[str, list[float]], run: dict[
             if v.name in again:
                 status += f" (re-run {again[v.name].slowdown.ratio:.3f}x)"
         name = v.name.split("::")[-1]
-        ms = (statistics.median(base[v.name]) * 1e3, statistics.median(run[v.name]) * 1e3)
+        ms = (statistics.median(base[v.name].times) * 1e3, statistics.median(run[v.name].times) * 1e3)
+        speed = "yes" if v.normalized else "no"
         rows.append(
-            [name, f"{ms[0]:.3f}", f"{ms[1]:.3f}", f"{s.ratio:.3f}", f"{s.low:.3f}-{s.high:.3f}", f"{1 + v.threshold:.2f}x", status]
+            [name, f"{ms[0]:.3f}", f"{ms[1]:.3f}", speed, f"{s.ratio:.3f}", f"{s.low:.3f}-{s.high:.3f}", f"{1 + v.threshold:.2f}x", status]
         )
-    cols = ["case", "base ms", "run ms", "run/base", "95 % interval", "fails beyond", "verdict"]
-    print_table("Benchmark gate: each case against the baseline (medians, both runs' samples)", cols, rows)
+    cols = ["case", "base ms", "run ms", "per speed", "run/base", "95 % interval", "fails beyond", "verdict"]
+    title = (
+        "Benchmark gate: each case against the baseline (medians of both runs' samples; 'per speed': each sample divided by "
+        "the reference matmul of its round, and run/base is of those)"
+    )
+    print_table(title, cols, rows)
     for name in outcome.missing:
         print(f"not in this run: {name}")
     n = len(outcome.regressions)
