@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-HISTORY_DIR = "history"
+HISTORY_DIR = "history"  # = sepbench.util.paths.HISTORY_DIR; not imported: this module is stdlib-only for the noxfile
 
 
 class ArchiveError(RuntimeError):

@@ -4,7 +4,7 @@
   (:meth:`sepbench.machine.fingerprint.Fingerprint.as_dict`) and the roofline probe
   (``machine_info["roofline"]["gemm_gflops"]``);
 - ``sepbench reproduce`` files: the same name and fingerprint in ``provenance["machine"]``;
-- ASV: ``<machine>/machine.json``, written by ``sepbench.asv.history.machine_args`` from the same
+- ASV: ``<machine>/machine.json``, written by ``sepbench.asv.machine_file`` from the same
   fingerprint (``cpu`` = ``"<brand> (<family.model>, <isa>)[, <accelerator>]"``, ``ram`` = ``"<n> MB"``
   with MB = 2**20 bytes) or by ``asv machine`` itself (free text; a bare ``ram`` number is bytes).
 
