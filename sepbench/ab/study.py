@@ -29,6 +29,9 @@ from sepbench.results.slowdown import wilson_interval
 SLOWED = Case("numpy", "regular", 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
 NOISY = Case("torch", "regular", 1, 1)  # noisy: one image, not slowed (false alarms)
 STUDY_CASES = (SLOWED, NOISY)
+# CI's own selection (every backend x model at b1-n1 and b100-n1000): its b100-n1000 NumPy case does 10
+# batches a call, so the factor's extra batches exactly at 1.10x
+CI_SLOWED = Case("numpy", "regular", 100, 1000)
 FACTORS = (1.00, 1.05, 1.10, 1.25, 2.0)
 
 _FORWARD = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
@@ -132,6 +135,7 @@ def run_study(
     trials: int = 20,
     factors: Sequence[float] = FACTORS,
     cases: Sequence[Case] = STUDY_CASES,
+    slowed_case: Case = SLOWED,
     progress: Callable[[str], None] = lambda msg: None,
     **alert: Any,
 ) -> dict[str, Any]:
@@ -141,7 +145,9 @@ def run_study(
     if trials < 1:
         raise ValueError("trials must be >= 1")
     start = time.perf_counter()
-    results = {f: FactorResult(f, SLOWED.id) for f in factors}
+    if slowed_case not in cases:
+        raise ValueError(f"the slowed case {slowed_case.id} is not among the cases")
+    results = {f: FactorResult(f, slowed_case.id) for f in factors}
     scratch = Path(tempfile.mkdtemp(prefix="sepbench-alert-study-"))
     log = Path(tempfile.gettempdir()) / "sepbench-alert-study-workers.log"  # kept: what failed, if anything did
     try:
@@ -149,7 +155,7 @@ def run_study(
         for trial in range(trials):
             for factor in factors:
                 out = compare(base, commits[factor], cases, repo=scratch / "repo", seed=trial, log_path=log, **alert)
-                slowed = next((c for c in out.results if c.case == SLOWED), None)
+                slowed = next((c for c in out.results if c.case == slowed_case), None)
                 alarms = {c.case.id: c.verdict.ratio for c in out.regressions}
                 ratio = slowed.verdict.ratio if slowed else None
                 line = results[factor].record(trial + 1, ratio, bool(slowed and slowed.regressed), alarms, out.wall_s)
@@ -159,7 +165,7 @@ def run_study(
     return {
         "base": base,
         "cases": [c.id for c in cases],
-        "slowed_case": SLOWED.id,
+        "slowed_case": slowed_case.id,
         "alert": {"rounds": ROUNDS, "min_effect": MIN_EFFECT, "confirm": CONFIRM, "sample_s": SAMPLE_S, **alert},
         "trials_per_factor": trials,
         "rows": [results[f].row() for f in factors],

@@ -21,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="measure the A/B alert's hit and false-alarm rates (commits slowed 1.00-2.0x, in a scratch clone)",
     )
     add_study_options(p, trials=20, factors="1.00,1.05,1.10,1.25,2.0")
+    p.add_argument(
+        "--ci-cases",
+        action="store_true",
+        help="time CI's own selection (every backend x model, b1-n1 and b100-n1000; slowed: numpy-regular-default-b100-n1000)",
+    )
     add_alert_options(p)
     return p
 
@@ -43,11 +48,14 @@ def factors_of(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sepbench.ab.study import run_study
+    from sepbench.ab.run import DEFAULT_CASES
+    from sepbench.ab.study import CI_SLOWED, SLOWED, STUDY_CASES, run_study
+
+    cases, slowed = (DEFAULT_CASES, CI_SLOWED) if args.ci_cases else (STUDY_CASES, SLOWED)
 
     def study(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
         options = {"rounds": args.rounds, "min_effect": args.min_effect, "confirm": args.confirm}
-        return run_study(source, args.trials, factors, progress=progress, **options)
+        return run_study(source, args.trials, factors, cases, slowed, progress=progress, **options)
 
     return run_and_save(args, "alert-study", study, "Alert study")
 
