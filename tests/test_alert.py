@@ -163,3 +163,16 @@ def test_a_case_one_commit_cannot_build_is_skipped_and_the_rest_compared(repo: d
     assert set(out.skipped) == {"numpy-regular-warp-b1-n1 (base)", "numpy-regular-warp-b1-n1 (head)"}
     with pytest.raises(ValueError, match="confirm must be >= 0"):
         compare(c["base"], c["noop"], cases, confirm=-1, repo=repo["root"])
+
+
+def test_a_trial_with_several_alerts_is_one_false_alarm() -> None:
+    from sepbench.ab.study import FactorResult
+
+    r = FactorResult(1.0, "slowed")
+    r.record(1, 1.01, True, {"slowed": 1.06, "other": 1.07}, 5.0)  # both alerted in one no-op trial
+    r.record(2, 0.99, False, {}, 5.0)
+    row = r.row()
+    assert (row["trials"], row["alerts"], row["other_false_alarms"]) == (2, 1, 1) and row["rate"] == 0.5
+    slowed = FactorResult(1.1, "slowed")
+    slowed.record(1, 1.1, True, {"slowed": 1.1}, 5.0)
+    assert (slowed.row()["alerts"], slowed.row()["other_false_alarms"]) == (1, 0)

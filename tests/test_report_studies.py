@@ -33,9 +33,11 @@ TITLE = "4. Alerts and the gate: measured hit and false-alarm rates"
 
 def _factor(factor: float, trials: int, hits: int, other: int, slowdown: float, walls: tuple[float, ...]) -> dict[str, Any]:
     """One factor's row exactly as the study writes it (FactorResult.row)."""
-    r = FactorResult(factor, trials=trials, hits=hits, other_alerts=other)
-    r.ratios = [slowdown] * trials
-    r.walls = list(walls) + [walls[0]] * (trials - len(walls))
+    r = FactorResult(factor, "slowed")
+    walls = list(walls) + [walls[0]] * (trials - len(walls))
+    for i in range(trials):  # the slowed case alerts in the first `hits` trials, another case in the last `other`
+        alarms = {**({"slowed": slowdown} if i < hits else {}), **({"other": 1.0} if i >= trials - other else {})}
+        r.record(i + 1, slowdown, i < hits, alarms, walls[i])
     return r.row()
 
 
