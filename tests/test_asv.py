@@ -1,14 +1,11 @@
-"""The ASV suite and the regression alert, run for real.
-
-* ``asv check`` and the quick run of the whole suite (every benchmark once, for every installed backend,
-  in two halves side by side) in this environment: a broken benchmark fails CI.
-* In a throw-away git repository holding this working tree, with a cheap ASV configuration
-  (virtualenv with pinned NumPy only: the framework benchmarks skip, with their reason): history
-  over a range of commits, a second machine beside the first, ``asv publish`` opened in headless
-  Chromium, and the alert (``sepbench regress``): quiet on a no-op commit, firing and naming the
-  benchmark on a 3x slower NumPy predict, reporting a changed parameter count.  The repository and
-  its one virtualenv (built by the first ``asv run``) are shared by all these tests; they select the
-  NumPy parameters only (one batch size, two rounds), as the other backends could only skip there.
+"""ASV history, run for real, in a throw-away git repository holding this working tree, with a cheap
+ASV configuration (virtualenv with pinned NumPy only: the framework benchmarks skip, with their
+reason): history over a range of commits, a second machine beside the first, ``asv publish`` opened
+in headless Chromium.  ``asv check`` and the quick run of the whole suite are in
+``tests/test_asv_suite.py``; ``sepbench regress`` in ``tests/test_asv_regress.py``, which builds the
+same repository with :func:`make_asv_repo` (files of their own: ``pytest -n 2 --dist loadfile`` runs
+them side by side).  The tests select the NumPy parameters only (one batch size, two rounds), as the
+other backends could only skip there.
 """
 
 from __future__ import annotations
