@@ -70,7 +70,7 @@ def _child_pytest_runs_are_not_xdist_workers():
 # The slowest files first: with `-n 2 --dist loadfile` each file runs whole on one worker, in collection
 # order, so a long file that starts last leaves the other worker idle at the end (test_asv.py alone is
 # the ASV files take 2 minutes each).
-SLOWEST_FIRST = ("test_asv.py", "test_asv_suite.py", "test_asv_regress.py", "test_alert.py", "test_training.py", "test_history_archive.py")
+SLOWEST_FIRST = ("test_asv.py", "test_asv_suite.py", "test_alert.py", "test_training.py", "test_history_archive.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
