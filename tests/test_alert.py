@@ -6,7 +6,6 @@ Cheap by design: NumPy cases only (no framework import in the workers), five rou
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,35 +15,16 @@ import pytest
 from sepbench.ab.run import AbError, Case, compare
 from sepbench.ab.study import SLOWED, make_commits, run_study
 from tests.conftest import REPO
+from tests.test_asv import _commit_patch, _git, copy_working_tree
 
 pytestmark = pytest.mark.slow
 CASES = ["--case", "numpy-regular-default-b10-n200", "--case", "numpy-separable-default-b1-n1", "--rounds", "6"]
-_GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, env={**os.environ, **_GIT_ENV}, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def _commit_patch(repo: Path, rel: str, old: str, new: str, message: str) -> str:
-    text = (repo / rel).read_text()
-    assert old in text, f"{rel} changed: update this test's {message!r} commit"
-    (repo / rel).write_text(text.replace(old, new))
-    _git(repo, "commit", "-qam", message)
-    return _git(repo, "rev-parse", "HEAD")
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """This working tree as a repository: base -> noop; base -> slow (NumPy 3x); base -> params."""
-    root = tmp_path_factory.mktemp("alert") / "repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
-    for rel in filter(None, files.stdout.split("\0")):
-        if (REPO / rel).is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, root / rel)
+    root = copy_working_tree(tmp_path_factory.mktemp("alert") / "repo")
     _git(root, "init", "-q", "-b", "main")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "base")

@@ -81,6 +81,17 @@ def _git(repo: Path, *args: str) -> str:
 
 
 # ---- in this environment ---------------------------------------------------------------------------
+def copy_working_tree(dest: Path) -> Path:
+    """This working tree's files (tracked and untracked, not ignored) copied to ``dest``."""
+    ls_files = ["git", "ls-files", "-co", "--exclude-standard", "-z"]
+    files = subprocess.run(ls_files, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, files.split("\0")):
+        if (REPO / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    return dest
+
+
 # ---- in a throw-away repository with the cheap configuration ------------------------------------------
 def _commit_patch(repo: Path, rel: str, old: str, new: str, message: str) -> str:
     """Replace ``old`` by ``new`` in ``rel``, commit, return the commit hash."""
@@ -96,14 +107,7 @@ def _commit_patch(repo: Path, rel: str, old: str, new: str, message: str) -> str
 def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
     """A git repository of this working tree: commits base -> noop -> slow (NumPy predict 3x) -> params."""
     root = tmp_path_factory.mktemp("asv")
-    repo = root / "repo"
-    ls_files = ["git", "ls-files", "-co", "--exclude-standard", "-z"]
-    files = subprocess.run(ls_files, cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, files.split("\0")):
-        src = REPO / rel
-        if src.is_file():
-            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / rel)
+    repo = copy_working_tree(root / "repo")
     conf = read_asv_conf(repo / "asv.conf.json")
     conf["matrix"] = {"req": {"numpy": conf["matrix"]["req"]["numpy"]}}  # the pinned NumPy, no framework
     conf["branches"] = ["main"]

@@ -18,6 +18,7 @@ from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
 from sepbench.core.study import evaluate_steps as eval_steps
 from sepbench.results import verdict as V
+from sepbench.results.read_studies import STUDY_FIELDS
 from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_SEEDS
 from sepbench.results.verdict import SINGLE_STATS, TEST_IMAGES, best, figures
 
@@ -424,28 +425,9 @@ def sources(df: pd.DataFrame, studies: pd.DataFrame | None = None) -> pd.DataFra
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
 
-STUDY_COLUMNS = [
-    "study",
-    "machine",
-    "date",
-    "commit",
-    "factor",
-    "trials",
-    "alerts",
-    "rate",
-    "rate_low",
-    "rate_high",
-    "measured_slowdown",
-    "other_false_alarms",
-    "wall_s_median",
-    "wall_s_max",
-    "slowed_case",
-    "trials_per_factor",
-    "rounds",
-    "min_effect",
-    "confirm",
-    "source_file",
-]
+_STUDY_RENAME = {"kind": "study", "created": "date"}
+# the reader's fields, as the section names them
+STUDY_COLUMNS = [_STUDY_RENAME.get(f, f) for f in STUDY_FIELDS]
 
 
 def studies(loaded_studies: pd.DataFrame) -> pd.DataFrame:
@@ -453,7 +435,7 @@ def studies(loaded_studies: pd.DataFrame) -> pd.DataFrame:
     file name), one row per slowdown factor, in factor order."""
     if loaded_studies.empty:
         return pd.DataFrame(columns=STUDY_COLUMNS)
-    s = loaded_studies.rename(columns={"kind": "study", "created": "date"})
+    s = loaded_studies.rename(columns=_STUDY_RENAME)
     when = pd.to_datetime(s["date"], utc=True, errors="coerce", format="ISO8601")
     files = s.assign(_when=when).drop_duplicates("source_file")
     files = files.sort_values(["_when", "source_file"], na_position="first", kind="stable")
