@@ -98,15 +98,31 @@ def train_budget() -> tuple[int, int]:
     return epochs, images
 
 
-def skip_unless_available(backend: str) -> None:
-    """Skip this benchmark (ASV: raise ``NotImplementedError`` in setup) unless ``backend`` runs here."""
+def skip_reason(backend: str) -> str | None:
+    """Why this run does not cover ``backend`` (not selected, or its framework does not import), else ``None``."""
     from impls.registry import unavailable_reason
 
     if backend not in selected_backends():
-        raise NotImplementedError(f"{backend}: not selected (SEPBENCH_ASV_BACKENDS)")
+        return f"{backend}: not selected (SEPBENCH_ASV_BACKENDS)"
     reason = unavailable_reason(backend)
+    return f"{backend}: {reason}" if reason else None
+
+
+def skip_unless_available(backend: str) -> None:
+    """Skip this benchmark (ASV: raise ``NotImplementedError`` in setup) unless ``backend`` runs here."""
+    reason = skip_reason(backend)
     if reason:
-        raise NotImplementedError(f"{backend}: {reason}")
+        raise NotImplementedError(reason)
+
+
+def skipped_in_cache() -> dict[tuple[str, str], str]:
+    """``setup_cache`` entries for the backends this run does not cover: (backend, model) -> why.
+
+    A ``track_*`` that only reads its ``setup_cache`` then skips with that reason through :func:`cached`
+    instead of importing the framework again in each of its processes (TensorFlow: seconds each).
+    """
+    reasons = {b: skip_reason(b) for b in all_backends()}
+    return {(b, m): why for b, why in reasons.items() if why for m in MODELS}
 
 
 def use_threads(backend: str) -> None:

@@ -22,7 +22,7 @@ class ModelSize:
         from sepbench.measure.extra_info import native_file_size
 
         weights = common.seeded_weights()
-        out: dict = {}
+        out: dict = common.skipped_in_cache()
         for backend in common.runnable_backends():
             for model in common.MODELS:
                 params = get_backend(backend).build(weights[model]).count_params()
@@ -31,7 +31,6 @@ class ModelSize:
         return out
 
     def setup(self, cache: dict, backend: str, model: str) -> None:
-        common.skip_unless_available(backend)
         self.figures = common.cached(cache, backend, model)
 
     def track_params(self, cache: dict, backend: str, model: str) -> int:

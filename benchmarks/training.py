@@ -73,7 +73,7 @@ class ErrorRate:
         x_test, y_test = test_images(common.TEST_IMAGES)
         backends = common.runnable_backends()
         configure_threads(common.threads(), backends)
-        out: dict = {}
+        out: dict = common.skipped_in_cache()
         trained: dict = {}  # (trainer, model) -> weights: each trainer trains each model once
         for backend in backends:
             for model in common.MODELS:
@@ -85,7 +85,6 @@ class ErrorRate:
         return out
 
     def setup(self, cache: dict, backend: str, model: str) -> None:
-        common.skip_unless_available(backend)
         self.error = common.cached(cache, backend, model)
 
     def track_error_rate(self, cache: dict, backend: str, model: str) -> float:

@@ -31,10 +31,11 @@ from tests.conftest import REPO
 PY = sys.executable
 pytestmark = pytest.mark.slow
 
-# the cheap configuration's environment: NumPy pinned as in asv.conf.json, no framework
-CHEAP_BENCH = r"PredictLatency|ModelSize|ModelCost|ErrorRate"
-# ... and the NumPy parameters of it only: ASV matches a parameterized benchmark as "name('numpy', ...)", so
-# the other backends' combinations, which could only skip here, are not even started (a process each)
+# the cheap configuration's environment: NumPy pinned as in asv.conf.json, no framework.  The second machine
+# runs every backend of these (the framework ones must skip, not fail); training runs on the first only
+CHEAP_BENCH = r"PredictLatency|ModelSize|ModelCost"
+# the first machine runs the NumPy parameters only: ASV matches a parameterized benchmark as "name('numpy', ...)",
+# so the other backends' combinations, which could only skip here, are not even started (a process each)
 NUMPY_BENCH = r"(PredictLatency|ModelSize|ErrorRate)\.\w+\('numpy'|ModelCost"
 NUMPY_PREDICT_SIZE = r"(PredictLatency|ModelSize)\.\w+\('numpy'|ModelCost"
 NUMPY_SIZE = r"ModelSize\.\w+\('numpy'|ModelCost"
@@ -164,7 +165,7 @@ def test_history_over_a_range_and_a_second_machine(asv_repo: dict) -> None:
     numpy_rows = [r for r in rows if r.get("backend") == "numpy"]
     assert not [r for r in rows if r.get("backend") in ("tensorflow", "torch")], "skipped benchmarks must not become figures"
     err = {(r["machine"], r["commit"], r["model"]): r["value"] for r in numpy_rows if r["metric"] == "training.ErrorRate.track_error_rate"}
-    for machine, commit in (("ci-a", commits["slow"]), ("ci-a", commits["params"]), ("ci-b", commits["params"])):
+    for machine, commit in (("ci-a", commits["slow"]), ("ci-a", commits["params"])):
         assert 0.0 < err[(machine, commit, "regular")] < err[(machine, commit, "separable")] < 0.95  # 1 epoch of 1,024 images
     params = {(r["commit"], r["model"]): r["value"] for r in numpy_rows if r["metric"] == "params" and r["machine"] == "ci-a"}
     assert params[(commits["slow"], "regular")] == 8586 and params[(commits["slow"], "separable")] == 1427
@@ -244,7 +245,7 @@ def test_publish_renders_graphs_in_chromium(asv_repo: dict, tmp_path: Path) -> N
         for name in ("track_error_rate", "time_predict", "track_params", "track_macs_per_image"):
             assert name in index, f"{name} missing from the rendered benchmark list"
         assert _not_blank(tmp_path / "index.png") > 0.02
-        graphs = (("training.ErrorRate.track_error_rate", "backend=numpy"), ("predict.PredictLatency.time_predict", "backend=numpy"))
+        graphs = (("size.ModelSize.track_params", "backend=numpy"), ("predict.PredictLatency.time_predict", "backend=numpy"))
         for bench, params in graphs:
             dom = _browse(chromium, f"{base_url}/index.html#{bench}?{params}", tmp_path, tmp_path / f"{bench}.png")
             assert 'class="flot-base"' in dom, f"{bench}: no graph canvas rendered"
@@ -269,9 +270,10 @@ def test_allow_model_change_turns_a_changed_model_into_a_report() -> None:
 # regress's confirmation re-run (default) to drop a one-off; the default 1.10 is for a quiet machine.
 # The slowed commit is 3x slower, so that it stays beyond 1.5x through the same noise.
 CI_FACTOR = "1.5"
-# Two processes per commit instead of four: the slowed commit stays far beyond 1.5x, and a noise alarm on the
-# no-op commit would also have to survive the confirmation re-run; each round costs a re-install per commit.
-REGRESS_ROUNDS = ("--attribute", "rounds=2")
+# One process per commit with ten samples instead of four processes of two to five: each round costs a
+# re-install per commit (3-5 s here); the slowed commit stays far beyond 1.5x, and a noise alarm on the no-op
+# commit would also have to survive the confirmation re-run (no-op 42 s -> 19 s, measured).
+REGRESS_ROUNDS = ("--attribute", "rounds=1", "--attribute", "repeat=10")
 
 
 def _regress(asv_repo: dict, base: str, head: str, *extra: str) -> subprocess.CompletedProcess:
