@@ -137,18 +137,22 @@ def resolve(repo: Path, ref: str) -> str:
 
 
 def export(repo: Path, commit: str, dest: Path) -> Path:
-    """The tracked files of ``commit`` under ``dest`` (``git archive``: the repository is not touched)."""
+    """The tracked files of ``commit`` under ``dest`` (``git archive``: the repository is not touched).
+
+    The archive goes through a file, not a pipe: :mod:`tarfile` stops reading at the first end-of-archive
+    block, and when git still had a trailing record to write, closing the pipe killed git (a failure
+    that came and went with the machine's load).
+    """
     dest.mkdir(parents=True)
-    proc = subprocess.Popen(["git", "archive", "--format=tar", commit], cwd=repo, stdout=subprocess.PIPE)
-    assert proc.stdout
+    archive = dest.with_name(dest.name + ".tar")
+    proc = subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), commit], cwd=repo, capture_output=True, text=True)
     try:
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+        if proc.returncode != 0:
+            raise AbError(f"git archive {commit} failed: {proc.stderr.strip()[-500:]}")
+        with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
     finally:
-        proc.stdout.close()
-        status = proc.wait()
-    if status != 0:
-        raise AbError(f"git archive {commit} failed")
+        archive.unlink(missing_ok=True)
     return dest
 
 
