@@ -43,22 +43,23 @@ def asv_benchmarks() -> dict[str, Any]:
     return out
 
 
-def bench_case_ids(quick: bool) -> list[str]:
-    """pytest-benchmark case ids of ``nox -s bench`` (``--quick``: of the CI smoke run)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "tests/bench",
-        "--collect-only",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--backends",
-        "numpy,tensorflow,torch",
-    ]
+# Both collections in one child process: each mostly imports the frameworks, which a second
+# ``pytest.main`` in the same process finds imported already.
+_COLLECT_BOTH = """
+import sys, pytest
+for quick in (False, True):
+    print("== quick" if quick else "== full", flush=True)
+    code = pytest.main([*sys.argv[1:], *(["--quick"] if quick else [])])
+    if code:
+        sys.exit(int(code))
+"""
+
+
+def bench_case_ids() -> dict[str, list[str]]:
+    """pytest-benchmark case ids of ``nox -s bench`` ("full") and of the CI smoke run ``--quick`` ("quick")."""
+    args = ["tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy,tensorflow,torch"]
     proc = subprocess.run(
-        [*cmd, *(["--quick"] if quick else [])],
+        [sys.executable, "-c", _COLLECT_BOTH, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -66,7 +67,15 @@ def bench_case_ids(quick: bool) -> list[str]:
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return sorted(line.strip() for line in proc.stdout.splitlines() if "::" in line)
+    ids: dict[str, list[str]] = {}
+    current: list[str] = []  # pytest's own lines before the first marker hold no case id
+    for line in proc.stdout.splitlines():
+        if line.startswith("== "):
+            current = ids.setdefault(line[3:], [])
+        elif "::" in line:
+            current.append(line.strip())
+    assert set(ids) == {"full", "quick"}, proc.stdout[-3000:]
+    return {kind: sorted(found) for kind, found in ids.items()}
 
 
 def schema_identifiers() -> dict[str, Any]:
@@ -84,8 +93,8 @@ def schema_identifiers() -> dict[str, Any]:
 def current() -> dict[str, Any]:
     return {
         "asv": asv_benchmarks(),
-        "bench_cases": bench_case_ids(False),
-        "bench_cases_quick": bench_case_ids(True),
+        "bench_cases": (ids := bench_case_ids())["full"],
+        "bench_cases_quick": ids["quick"],
         **schema_identifiers(),
     }
 
@@ -103,13 +112,9 @@ def test_asv_benchmark_names_and_params_are_unchanged():
 
 
 def test_pytest_benchmark_case_ids_are_unchanged(mnist_dir):
-    from concurrent.futures import ThreadPoolExecutor
-
-    golden = json.loads(GOLDEN.read_text())
-    with ThreadPoolExecutor(2) as pool:  # two child collections side by side: each mostly imports frameworks
-        full, quick = pool.map(bench_case_ids, (False, True))
-    assert full == golden["bench_cases"]
-    assert quick == golden["bench_cases_quick"]
+    golden, ids = json.loads(GOLDEN.read_text()), bench_case_ids()
+    assert ids["full"] == golden["bench_cases"]
+    assert ids["quick"] == golden["bench_cases_quick"]
 
 
 def test_extra_info_keys_and_result_schema_are_unchanged():
