@@ -47,7 +47,8 @@ def tests(session: nox.Session) -> None:
     _install(session)
     # two workers, one file each at a time: the slow ASV halves (tests/test_asv*.py) run beside each other
     # and beside the rest; a file's fixtures (one ASV project, one trained cache) stay in one process
-    session.run("pytest", "tests", "--ignore=tests/bench", "-n", "2", "--dist", "loadfile", *session.posargs, env=_env())
+    # the ten slowest tests are listed at the end: the test time is a target (at most 5 minutes on 2 cores)
+    session.run("pytest", "tests", "--ignore=tests/bench", "-n", "2", "--dist", "loadfile", "--durations=10", *session.posargs, env=_env())
 
 
 RUFF = "ruff==0.17.6"  # pinned: a new ruff release may add findings to unchanged code
