@@ -149,6 +149,6 @@ def cached(cache: dict[tuple[str, str], Any], backend: str, model: str) -> Any:
     if (backend, model) not in cache:
         raise NotImplementedError(f"{backend}/{model}: nothing cached (backend skipped in setup_cache)")
     value = cache[(backend, model)]
-    if isinstance(value, str):  # the reason it failed
+    if isinstance(value, str):  # why this run does not cover it (skipped_in_cache)
         raise NotImplementedError(value)
     return value

@@ -180,3 +180,4 @@ def test_export_is_whole_when_git_writes_a_record_after_the_end_of_archive(tmp_p
         assert (tree / "f.txt").read_text() == text and not list(tmp_path.glob("*.tar"))
     with pytest.raises(AbError, match="git archive nope failed: .*nope"):
         export(src, "nope", tmp_path / "tree-bad")
+    assert not list(tmp_path.glob("*.tar")), "a failed export left its archive behind"

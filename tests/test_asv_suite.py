@@ -74,8 +74,8 @@ QUICK_HALVES = (
 
 def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
     """Every benchmark once, every installed backend where its code differs: what `.ci/run` relies on to catch a broken one."""
-    # smoke-test knobs of benchmarks/common.py: one batch size, 1,000 test images, 256 training images
-    env = _asv_env(tmp_path, SEPBENCH_ASV_BATCHES="1", SEPBENCH_ASV_TEST_IMAGES="1000", SEPBENCH_ASV_TRAIN_IMAGES="256")
+    # smoke-test knobs of benchmarks/common.py: one batch size, 200 test images, 256 training images
+    env = _asv_env(tmp_path, SEPBENCH_ASV_BATCHES="1", SEPBENCH_ASV_TEST_IMAGES="200", SEPBENCH_ASV_TRAIN_IMAGES="256")
     assert _asv(["machine", "--yes", "--machine", "ci-quick"], REPO, env).returncode == 0
     base = [PY, "-m", "asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", "ci-quick"]
     procs = [

@@ -48,7 +48,7 @@ def asv_benchmarks() -> dict[str, Any]:
 _COLLECT_BOTH = """
 import sys, pytest
 for quick in (False, True):
-    print("== quick" if quick else "== full", flush=True)
+    print("#collect quick" if quick else "#collect full", flush=True)
     code = pytest.main([*sys.argv[1:], *(["--quick"] if quick else [])])
     if code:
         sys.exit(int(code))
@@ -70,8 +70,8 @@ def bench_case_ids() -> dict[str, list[str]]:
     ids: dict[str, list[str]] = {}
     current: list[str] = []  # pytest's own lines before the first marker hold no case id
     for line in proc.stdout.splitlines():
-        if line.startswith("== "):
-            current = ids.setdefault(line[3:], [])
+        if line.startswith("#collect "):
+            current = ids.setdefault(line.removeprefix("#collect "), [])
         elif "::" in line:
             current.append(line.strip())
     assert set(ids) == {"full", "quick"}, proc.stdout[-3000:]

@@ -167,11 +167,11 @@ def test_same_seed_gives_bit_identical_weights(train_subset, backend):
     from sepbench.training.trainers import train
 
     x, y = train_subset
-    a = train(backend, "separable", x[:640], y[:640], seed=3, epochs=2)
-    b = train(backend, "separable", x[:640], y[:640], seed=3, epochs=2)
+    a = train(backend, "separable", x[:320], y[:320], seed=3, epochs=2)
+    b = train(backend, "separable", x[:320], y[:320], seed=3, epochs=2)
     assert a.weights.equal(b.weights)
     np.testing.assert_array_equal(a.step_losses, b.step_losses)
-    c = train(backend, "separable", x[:640], y[:640], seed=4, epochs=2)
+    c = train(backend, "separable", x[:320], y[:320], seed=4, epochs=2)
     assert not a.weights.equal(c.weights)
 
 

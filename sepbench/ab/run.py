@@ -143,6 +143,7 @@ def export(repo: Path, commit: str, dest: Path) -> Path:
     block, and when git still had a trailing record to write, closing the pipe killed git (a failure
     that came and went with the machine's load).
     """
+    dest = dest.resolve()  # git runs in the repository: a relative path would land there
     dest.mkdir(parents=True)
     archive = dest.with_name(dest.name + ".tar")
     proc = subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), commit], cwd=repo, capture_output=True, text=True)
