@@ -67,10 +67,26 @@ def _child_pytest_runs_are_not_xdist_workers():
     yield
 
 
-# The slowest files first: with `-n 2 --dist loadfile` each file runs whole on one worker, in collection
-# order, so a long file that starts last leaves the other worker idle at the end (test_asv.py alone is
-# the ASV files take 2 minutes each).
-SLOWEST_FIRST = ("test_asv.py", "test_asv_suite.py", "test_alert.py", "test_training.py", "test_history_archive.py")
+# The slowest files first (longest-first keeps the two workers' ends close): with `-n 2 --dist loadfile
+# --no-loadscope-reorder` (nox -s tests) each file runs whole on one worker, handed out in collection order,
+# so a long file that starts last leaves the other worker idle at the end.  Seconds per file on a loaded
+# 2-core machine, 2026-11-30: test_asv 160, test_asv_suite 70, test_fast_paths 50, test_report 36,
+# test_bench_gate 35, test_training 28, test_alert 25, test_identifiers 14, test_cli 14, test_history_archive
+# 14, test_report_machines 13, test_backends 11; every other file under 10.
+SLOWEST_FIRST = (
+    "test_asv.py",
+    "test_asv_suite.py",
+    "test_fast_paths.py",
+    "test_report.py",
+    "test_bench_gate.py",
+    "test_training.py",
+    "test_alert.py",
+    "test_identifiers.py",
+    "test_cli.py",
+    "test_history_archive.py",
+    "test_report_machines.py",
+    "test_backends.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -46,8 +45,8 @@ def test_discovery_imports_no_framework() -> None:
     assert proc.stdout.strip() == "[]"
 
 
-# The quick run as two halves side by side: every benchmark process is single-threaded
-# (SEPBENCH_ASV_THREADS=1), so on CI's two cores the halves take about half the time of one run.  Every
+# The quick run, one ASV process (two halves side by side made the whole test command slower: the other
+# pytest worker shares the two cores, and three busy processes cost more CPU time than two).  Every
 # benchmark runs, and every backend runs in every benchmark whose code differs by backend; each process
 # imports its framework (TensorFlow: 4 s), so a combination that would only repeat code another one ran is
 # left out: PredictLatency predicts (regular, default path) and PredictFast (separable, fast path) on every
@@ -55,20 +54,16 @@ def test_discovery_imports_no_framework() -> None:
 # probe) run on NumPy only; ModelSize's and ErrorRate's setup_cache builds, saves and trains every backend x
 # model (their track_* functions only return what it found, one model each but track_params, whose table is
 # checked below); TrainEpoch runs every backend's trainer.
-QUICK_HALVES = (
-    [
-        r"predict\.SeparableRatio\.\w+\('numpy'",
-        r"predict\.PredictLatency\.time_predict\(.*'regular'",
-        r"predict\.PredictFast\.time_predict_10k\(.*'separable'",
-        r"predict\.PredictMemory\.peakmem_predict\('numpy', 'regular'",
-        r"size\.ModelCost",
-    ],
-    [
-        r"size\.ModelSize\.track_params",
-        r"size\.ModelSize\.track_native_bytes\(.*'separable'",
-        r"training\.TrainEpoch\.time_train_epoch\(.*'separable'",
-        r"training\.ErrorRate\.track_error_rate\(.*'regular'",
-    ],
+QUICK_SELECTION = (
+    r"predict\.SeparableRatio\.\w+\('numpy'",
+    r"predict\.PredictLatency\.time_predict\(.*'regular'",
+    r"predict\.PredictFast\.time_predict_10k\(.*'separable'",
+    r"predict\.PredictMemory\.peakmem_predict\('numpy', 'regular'",
+    r"size\.ModelCost",
+    r"size\.ModelSize\.track_params",
+    r"size\.ModelSize\.track_native_bytes\(.*'separable'",
+    r"training\.TrainEpoch\.time_train_epoch\(.*'separable'",
+    r"training\.ErrorRate\.track_error_rate\(.*'regular'",
 )
 
 
@@ -78,22 +73,9 @@ def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
     env = _asv_env(tmp_path, SEPBENCH_ASV_BATCHES="1", SEPBENCH_ASV_TEST_IMAGES="200", SEPBENCH_ASV_TRAIN_IMAGES="256")
     assert _asv(["machine", "--yes", "--machine", "ci-quick"], REPO, env).returncode == 0
     base = [PY, "-m", "asv", "run", "--python=same", "--quick", "--dry-run", "--show-stderr", "--machine", "ci-quick"]
-    procs = [
-        subprocess.Popen(
-            [*base, *(x for b in half for x in ("--bench", b))],
-            cwd=REPO,
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for half in QUICK_HALVES
-    ]
-    outs = [p.communicate(timeout=1500)[0] for p in procs]
-    for proc, out in zip(procs, outs):
-        assert proc.returncode == 0, _tail(out)
-        assert "failed" not in out, _tail(out)
-    out = "\n".join(outs)
+    proc = _run([*base, *(x for b in QUICK_SELECTION for x in ("--bench", b))], REPO, env, timeout=1500)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "failed" not in out, _tail(out)
     from impls.registry import available_backends
 
     for name in (
