@@ -1,4 +1,5 @@
-"""The CI workflow is valid (a real schema linter) and calls sessions that exist."""
+"""The CI workflow is valid (a real schema linter) and calls sessions that exist; the test session hands
+out the test files in the order tests/conftest.py gives."""
 
 from __future__ import annotations
 
@@ -106,3 +107,16 @@ def test_workflow_calls_only_sessions_that_exist() -> None:
     sessions = _nox_sessions()
     assert {"tests", "bench", "asv", "publish", "regress", "alert", "history"} <= sessions
     assert used and used <= sessions, used - sessions
+
+
+def test_the_test_session_hands_out_files_slowest_first() -> None:
+    """xdist's default reorders files by their number of tests, which would start test_asv.py (six tests,
+    the longest) near the end; the order in ``SLOWEST_FIRST`` holds only with the reorder off, and only
+    for files that exist."""
+    from tests.conftest import SLOWEST_FIRST
+
+    session = (REPO / "noxfile.py").read_text().split("def tests(", 1)[1].split("\ndef ", 1)[0]
+    for flag in ('"--dist", "loadfile"', '"--no-loadscope-reorder"'):
+        assert flag in session, f"nox -s tests no longer passes {flag}"
+    missing = [name for name in SLOWEST_FIRST if not (REPO / "tests" / name).is_file()]
+    assert not missing, f"SLOWEST_FIRST names files that do not exist: {missing}"
