@@ -179,5 +179,10 @@ def test_the_paired_case_runs_in_the_benchmark_suite(tmp_path: Path, mnist_dir: 
     (bench,) = json.loads((tmp_path / "paired.json").read_text())["benchmarks"]
     assert bench["name"] == "test_separable_vs_regular_paired[numpy-pair-fast-b1024-n10000]"  # quick: the fast path only
     info = bench["extra_info"]
-    assert info["pairs"] == bench["stats"]["rounds"] >= 3 and info["ratio_q1"] <= info["ratio_median"] <= info["ratio_q3"]
+    # the rounds adapt inside one pytest-benchmark round (quick: at least 2, at most 6, a 1 s budget)
+    assert bench["stats"]["rounds"] == 1 and (info["min_rounds"], info["max_rounds"], info["budget_s"]) == (2, 6, 1.0)
+    assert info["pairs"] == info["rounds"] and 2 <= info["rounds"] <= 6 and info["stop_reason"]
+    assert info["ratio_q1"] <= info["ratio_median"] <= info["ratio_q3"]
+    assert info["ratio_low"] <= info["ratio_estimate"] <= info["ratio_high"]  # the interval "faster" is decided on
+    assert len(info["samples_s"]["regular"]) == len(info["samples_s"]["separable"]) == info["rounds"]
     assert bench["group"] == "separable/regular paired-10k"

@@ -100,14 +100,20 @@ def test_bench_summary_command(tmp_path):
         assert len(missing.stderr.strip().splitlines()) == 1 and missing.stderr.startswith("sepbench bench-summary: error: ")
 
 
-def paired_case(backend, path, reg, sep, ratio, q1, q3, pairs=10):
+def paired_case(backend, path, reg, sep, ratio, q1, q3, pairs=10, interval=None):
+    """A paired case as the suite saves it; ``interval`` (estimate, low, high): its ratio's 95 % interval
+    (without one: a run recorded before the rounds carried an interval)."""
+    estimate = {}
+    if interval is not None:
+        estimate = {**dict(zip(("ratio_estimate", "ratio_low", "ratio_high"), interval)),
+                    "ratio_method": f"median of {pairs} paired rounds, 95 % percentile bootstrap"}  # fmt: skip
     return {
         "name": f"test_separable_vs_regular_paired[{backend}-pair-{path}-b1024-n10000]",
         "group": "separable/regular paired-10k",
         "stats": {"min": reg + sep, "max": reg + sep, "mean": reg + sep, "median": reg + sep, "stddev": 0.0, "iqr": 0.0, "rounds": pairs},
         "extra_info": {"workload": "paired-predict", "backend": backend, "path": path, "batch_size": 1024, "n_images": 10_000,
                        "regular_median_s": reg, "separable_median_s": sep, "ratio_median": ratio, "ratio_q1": q1, "ratio_q3": q3,
-                       "pairs": pairs},
+                       "pairs": pairs, **estimate},
     }  # fmt: skip
 
 
@@ -132,3 +138,5 @@ def test_a_run_of_paired_cases_only_prints_the_paired_table(tmp_path):
     out = bench_summary(tmp_path)
     assert out.returncode == 0, out.stderr
     assert "alternating pairs" in out.stdout and "study-style" not in out.stdout and "0.70" in out.stdout
+    # the verdict table: a paired ratio recorded without an interval decides nothing, however far below the band
+    assert "The verdict of this run" in out.stdout and "inconclusive: 0.70x" in out.stdout and "yes: 0." not in out.stdout

@@ -80,11 +80,18 @@ def bench_case_ids() -> dict[str, list[str]]:
 
 def schema_identifiers() -> dict[str, Any]:
     from sepbench.measure.extra_info import EXTRA_INFO_KEYS
-    from sepbench.results.schema import REPRODUCE_ROW_FIELDS, SCHEMA, VERSION, WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
+    from sepbench.results.schema import (
+        REPRODUCE_ROW_FIELDS,
+        SCHEMA,
+        VERSION,
+        WORKLOAD_GRAPH_FORWARD,
+        WORKLOAD_PAIRED,
+        WORKLOAD_PAIRED_EVALUATE,
+    )
 
     return {
         "extra_info_keys": list(EXTRA_INFO_KEYS),
-        "workloads": [WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED],
+        "workloads": [WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE],
         "results_schema": [SCHEMA, VERSION],
         "reproduce_row_fields": sorted(REPRODUCE_ROW_FIELDS),
     }
@@ -122,7 +129,8 @@ def test_extra_info_keys_and_result_schema_are_unchanged():
     golden, now = json.loads(GOLDEN.read_text()), schema_identifiers()
     for key in ("extra_info_keys", "reproduce_row_fields"):
         assert set(golden[key]) <= set(now[key]), f"{key}: removed or renamed {sorted(set(golden[key]) - set(now[key]))}"
-    assert now["workloads"] == golden["workloads"] and now["results_schema"] == golden["results_schema"]
+    assert now["workloads"][: len(golden["workloads"])] == golden["workloads"]  # new workloads only add
+    assert now["results_schema"] == golden["results_schema"]
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--update"]:

@@ -87,7 +87,7 @@ def test_a_fast_path_workload_records_what_the_fast_path_chose(mnist_dir):
     assert "fast_config" not in plain.info
 
 
-def test_paired_workload_alternates_the_models_and_summarizes_per_pair_ratios(mnist_dir):
+def test_paired_workload_runs_both_models_in_a_seeded_random_order_and_summarizes_per_round_ratios(mnist_dir):
     from sepbench.measure.workloads import PairedPredictWorkload
 
     w = PairedPredictWorkload("numpy", path="fast", n_images=200).setup(data_dir=str(mnist_dir), warmup=1)
@@ -97,15 +97,30 @@ def test_paired_workload_alternates_the_models_and_summarizes_per_pair_ratios(mn
     for m in w.models:
         original = w.parts[m].run
         w.parts[m].run = lambda original=original, m=m: (order.append(m), original())[1]
-    for _ in range(4):
+    for _ in range(12):
         w.run()
-    assert order == ["regular", "separable", "separable", "regular"] * 2  # alternating: no model always runs first
+    rounds = [order[i : i + 2] for i in range(0, len(order), 2)]
+    assert len(rounds) == 12 and all(sorted(r) == ["regular", "separable"] for r in rounds)  # each round: both models once
+    assert w.orders == [r[0] for r in rounds]  # who ran first is recorded, round by round
+    assert set(w.orders) == {"regular", "separable"}  # a random order: no model always runs first
     s = w.summary()
     ratios = sorted(sep / reg for reg, sep in w.pairs)
-    assert s["pairs"] == 4 and s["ratio_median"] == pytest.approx((ratios[1] + ratios[2]) / 2)
+    assert s["pairs"] == 12 and s["ratio_median"] == pytest.approx((ratios[5] + ratios[6]) / 2)
     assert s["ratio_q1"] <= s["ratio_median"] <= s["ratio_q3"]
     assert s["regular_median_s"] == pytest.approx(float(np.median([r for r, _ in w.pairs])))
+    # the estimate is the median of the 12 ratios on a log scale (the geometric mean of the middle two), within its 95 % interval
+    assert s["ratio_estimate"] == pytest.approx((ratios[5] * ratios[6]) ** 0.5)
+    assert s["ratio_low"] <= s["ratio_estimate"] <= s["ratio_high"] and "12 paired rounds" in s["ratio_method"]
+    # the same seed gives the same order; adaptive rounds stop at the minimum when the budget is already spent
+    again = PairedPredictWorkload("numpy", path="fast", n_images=200).setup(data_dir=str(mnist_dir), warmup=1)
+    reason = again.run_adaptive(0.0, 3, 50)
+    assert len(again.pairs) == 3 and again.orders == w.orders[:3]
+    assert reason == again.stop_reason and reason in ("decided after 3 rounds", "time budget of 0 s spent after 3 rounds")
+    capped = PairedPredictWorkload("numpy", path="fast", n_images=200).setup(data_dir=str(mnist_dir), warmup=1)
+    assert capped.run_adaptive(1e9, 2, 4) in ("decided after 2 rounds", "decided after 3 rounds", "4 rounds, the most allowed")
+    assert 2 <= len(capped.pairs) <= 4
     info = w.extra_info()
     assert info["workload"] == "paired-predict" and info["batch_free"] is True
+    assert info["samples_s"] == {"regular": [r for r, _ in w.pairs], "separable": [p for _, p in w.pairs]} and info["first"] == w.orders
     assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
     assert set(info["fast_config"]) == {"regular", "separable"}

@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sepbench.core.claims import decide_claims
 from sepbench.core.study import MAC_RATIO, STUDY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -281,17 +280,33 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
     assert got["measured"].tolist() == [1427] and got["difference"].tolist() == [0]
     acc = svm[(svm.metric == "test_accuracy") & (svm.model == "regular") & (svm.backend == "tensorflow")].iloc[0]
     assert acc["difference"] == pytest.approx(0.9203 - STUDY["test_accuracy"]["regular"])
-    # the claims are exactly what the one decider says for these figures
+    # the claims as records: outcome, estimate, interval, n, method, unit, note and the figures (JSON)
     claims = report.sections["claims"].raw
+    columns = ["machine", "backend", "claim", "outcome", "estimate", "low", "high", "n", "method", "unit", "note", "figures"]
+    assert list(claims.columns) == columns
     tf_rows = claims[claims.backend == "tensorflow"].set_index("claim")
-    figures = {
-        m: {r["model"]: r[m] for r in REPRODUCE_ROWS if r["backend"] == "tensorflow"}
-        for m in ("params", "hdf5_bytes", "eval_seconds", "test_accuracy")
-    }
-    for verdict in decide_claims(figures):
-        assert tf_rows.loc[verdict.claim, "holds"] == verdict.holds
-        assert tf_rows.loc[verdict.claim, "evidence"] == verdict.evidence
-    assert not tf_rows.loc["faster", "holds"]  # 1.35 s vs 1.21 s: separable slower here
+    assert list(tf_rows.index) == ["smaller", "faster", "small_accuracy_cost"]
+    # size: exact counts, the larger of params 1,427 / 8,586 = 0.166 and HDF5 68,712 / 128,912 = 0.533, both below 1
+    smaller = tf_rows.loc["smaller"]
+    assert smaller["outcome"] == "yes" and smaller["estimate"] == pytest.approx(0.533, abs=5e-4) and smaller["unit"] == "x"
+    assert json.loads(smaller["figures"])["params_separable"] == 1427 and json.loads(smaller["figures"])["hdf5_bytes_regular"] == 128_912
+    # speed: only two unpaired evaluate times (1.35 s vs 1.21 s), no paired rounds: nothing decides "faster"
+    faster = tf_rows.loc["faster"]
+    assert faster["outcome"] == "not measured" and pd.isna(faster["estimate"]) and "paired" in faster["note"]
+    # accuracy: one seed, 92.03 % - 90.35 % = +1.68 points, inside (0, 5], decided on its point and labelled so
+    acc = tf_rows.loc["small_accuracy_cost"]
+    assert acc["outcome"] == "yes" and acc["estimate"] == pytest.approx(1.68, abs=1e-6) and acc["n"] == 1
+    assert pd.isna(acc["low"]) and pd.isna(acc["high"]) and "1 seed" in acc["method"] and acc["unit"] == "points"
+    # the study's own row first, decided on its published points: all three hold
+    study = claims[claims.machine == "(the study)"].set_index("claim")
+    assert claims["machine"].iloc[0] == "(the study)" and (study["outcome"] == "yes").all()
+    assert study.loc["faster", "estimate"] == pytest.approx(1.11 / 1.43) and "published" in study.loc["faster", "method"]
+    # the verdict: the study's row, then this machine's (the reproduce file's), every cell the record rendered
+    cells = report.sections["verdict"].raw.set_index("backend")
+    assert list(cells.index) == ["keras (published)", "numpy", "tensorflow"]
+    assert cells.loc["tensorflow", "faster?"].startswith("not measured: ") and "paired" in cells.loc["tensorflow", "faster?"]
+    assert cells.loc["tensorflow", "a little accuracy?"] == "yes: +1.68 points, 1 seed"
+    assert cells.loc["tensorflow", "smaller?"] == "yes: params 0.166x, hdf5_bytes 0.533x"
     assert any("pytest-benchmark" in m for m in report.missing) and any("ASV" in m for m in report.missing)
     assert report.sections["latency"].raw.empty
     out = tmp_path / "out"
@@ -427,6 +442,16 @@ def test_several_machines(reproduce_dir: Path, tmp_path: Path) -> None:
     assert ev["other-box"] == pytest.approx(2 * 0.412)
     claims = report.sections["claims"].raw
     assert set(claims["machine"]) >= {"other-box", "(the study)"}
+    # the verdict is this machine's (the fixture's file was written here, with this machine's name), though
+    # other-box's file is newer; other-box has its own section
+    from sepbench.machine.fingerprint import machine_name
+
+    here = machine_name()
+    assert set(claims["machine"]) == {"(the study)", here, "other-box"}
+    assert set(report.sections["verdict"].raw["machine"]) == {"(the study)", here}
+    others = report.sections["verdict_other_machines"].raw
+    assert set(others["machine"]) == {"other-box"} and set(others["backend"]) == {"numpy", "tensorflow"}
+    assert (others["a little accuracy?"] == "yes: +1.68 points, 1 seed").all()  # its figures but for time: 92.03 % - 90.35 %
 
 
 def _chromium() -> str | None:
@@ -488,7 +513,8 @@ def test_only_unreadable_files_is_nothing_to_report(tmp_path: Path) -> None:
 
 
 def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
-    """A path with no Keras-style evaluate: "faster" from its fastest 10,000-image predict, accuracy from all 10,000 images."""
+    """A path with no Keras-style evaluate: its figure is the fastest 10,000-image predict and accuracy comes from all
+    10,000 images; two lone predicts timed apart (no paired rounds) decide no "faster"."""
     import pandas as pd
 
     from sepbench.report.tables import claims
@@ -532,9 +558,12 @@ def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
     acc = fig[fig.metric == "test_accuracy"].set_index("model")["value"]
     assert acc["regular"] == 0.9127 and acc["separable"] == 0.9009  # not the 1-image accuracy
     verdicts = claims(pd.DataFrame(rows)).set_index(["backend", "claim"])
-    assert verdicts.loc[("torch (fast)", "faster"), "holds"] == False  # noqa: E712  0.07 s vs 0.06 s
-    assert "predict 10k 0.070 s vs 0.060 s" in verdicts.loc[("torch (fast)", "faster"), "evidence"]
-    assert verdicts.loc[("torch (fast)", "small_accuracy_cost"), "holds"] == True  # noqa: E712
+    assert verdicts.loc[("torch (fast)", "faster"), "outcome"] == "not measured"  # 0.07 s vs 0.06 s, but not paired
+    assert pd.isna(verdicts.loc[("torch (fast)", "faster"), "estimate"])
+    acc = verdicts.loc[("torch (fast)", "small_accuracy_cost")]  # 91.27 % - 90.09 % = +1.18 points, one seed
+    assert acc["outcome"] == "yes" and acc["estimate"] == pytest.approx(1.18, abs=1e-6) and acc["n"] == 1
+    assert json.loads(acc["figures"]) == {"accuracy_regular": 0.9127, "accuracy_separable": 0.9009}
+    assert verdicts.loc[("torch (fast)", "smaller"), "outcome"] == "not measured"  # no file size measured
 
 
 def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
@@ -671,13 +700,18 @@ def test_describe_config_of_each_backends_fast_path() -> None:
 
 def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp_path: Path) -> None:
     """A paired case's stats time a whole pair (no model's latency); its medians and per-pair ratio
-    make section 2e, and decide "faster" for a path that has no Keras-style evaluate."""
+    make section 2e, and its ratio's 95 % interval decides "faster" for a path that has no Keras-style
+    evaluate: below the band 0.95-1.05 yes, inside it a tie, straddling it or without an interval inconclusive."""
     import pandas as pd
 
-    from sepbench.report.tables import claims, latency, paired, ratios
+    from sepbench.report.tables import claims, latency, paired, ratios, verdict
     from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
 
-    def case(path: str, reg: float, sep: float, ratio: float, q1: float, q3: float) -> dict:
+    def case(path: str, reg: float, sep: float, ratio: float, q1: float, q3: float, interval: tuple | None = None) -> dict:
+        estimate = {}
+        if interval is not None:  # what a paired case records since its rounds carry a 95 % interval
+            estimate = dict(zip(("ratio_estimate", "ratio_low", "ratio_high"), interval))
+            estimate["ratio_method"] = "median of 12 paired rounds, 95 % percentile bootstrap"
         return {
             "name": f"test_separable_vs_regular_paired[torch-pair-{path}-b1024-n10000]",
             "group": "separable/regular paired-10k",
@@ -695,6 +729,7 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
                 "ratio_q1": q1,
                 "ratio_q3": q3,
                 "pairs": 12,
+                **estimate,
             },
         }
 
@@ -719,7 +754,11 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
         "machine_info": {"node": "m"},
         "commit_info": {},
         "datetime": "2026-01-01",
-        "benchmarks": [*fast_10k, case("fast", 0.060, 0.040, 0.68, 0.62, 0.75), case("default", 0.07, 0.07, 1.01, 0.97, 1.04)],
+        "benchmarks": [
+            *fast_10k,
+            case("fast", 0.060, 0.040, 0.68, 0.62, 0.75, (0.67, 0.63, 0.72)),
+            case("default", 0.07, 0.07, 1.01, 0.97, 1.04, (1.01, 0.98, 1.03)),
+        ],
     }
     df = pd.DataFrame(load_pytest_benchmark(doc, tmp_path / "run.json"))
     assert not df[df["workload"].eq("paired-predict")]["metric"].isin(["latency_s", "images_per_s"]).any()  # a pair is no latency
@@ -728,9 +767,25 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
     assert table.at["torch (fast)", "ratio"] == 0.68 and table.at["torch (fast)", "q1"] == 0.62 and table.at["torch (fast)", "pairs"] == 12
     assert table.at["torch (fast)", "regular_s"] == 0.060 and table.at["torch", "separable_s"] == 0.07
     faster = claims(df).set_index(["backend", "claim"])
-    assert faster.at[("torch (fast)", "faster"), "holds"]  # decided by the pairs (0.67x), not the tie of lone cases
-    assert "predict 10k, paired 0.040 s vs 0.060 s" in faster.at[("torch (fast)", "faster"), "evidence"]
-    assert not faster.at[("torch", "faster"), "holds"]  # the default path's pairs: 1.00x
+    fast = faster.loc[("torch (fast)", "faster")]  # decided by the pairs' interval (0.63-0.72, below 0.95), not the tie of lone cases
+    assert fast["outcome"] == "yes" and (fast["estimate"], fast["low"], fast["high"], fast["n"]) == (0.67, 0.63, 0.72, 12)
+    assert "paired rounds" in fast["method"] and fast["unit"] == "x"
+    figs = json.loads(fast["figures"])
+    assert (figs["regular_s"], figs["separable_s"], figs["rounds"], figs["source"]) == (0.060, 0.040, 12, "run.json")
+    default = faster.loc[("torch", "faster")]  # the default path's pairs: 0.98-1.03, inside the band
+    assert default["outcome"] == "tie" and (default["low"], default["high"]) == (0.98, 1.03)
+    cells = verdict(df).set_index("backend")
+    assert cells.at["torch (fast)", "faster?"] == "yes: 0.67x [0.63, 0.72], 12 rounds"
+    assert cells.at["torch", "faster?"] == "tie: 1.01x [0.98, 1.03], 12 rounds"
+    # an interval that straddles the band's lower edge, and a paired run recorded without one: neither decides
+    straddles = case("fast", 0.060, 0.055, 0.92, 0.88, 0.99, (0.92, 0.90, 0.99))
+    no_interval = case("default", 0.07, 0.05, 0.71, 0.68, 0.74)
+    undecided = pd.DataFrame(load_pytest_benchmark({**doc, "benchmarks": [straddles, no_interval]}, tmp_path / "run2.json"))
+    undecided = claims(undecided).set_index(["backend", "claim"])
+    assert undecided.loc[("torch (fast)", "faster"), "outcome"] == "inconclusive"
+    assert (undecided.loc[("torch (fast)", "faster"), "low"], undecided.loc[("torch (fast)", "faster"), "high"]) == (0.90, 0.99)
+    assert undecided.loc[("torch", "faster"), "outcome"] == "inconclusive"  # 0.71x far below the band, but no interval
+    assert undecided.loc[("torch", "faster"), "estimate"] == 0.71 and pd.isna(undecided.loc[("torch", "faster"), "low"])
     rt = ratios(df)
     row = rt[(rt["backend"] == "torch (fast)") & (rt["figure"] == "paired_10k_seconds")].iloc[0]
     assert abs(row["ratio"] - 0.040 / 0.060) < 1e-12 and row["mac_ratio"] > 0 and row["study_ratio"] > 0
@@ -757,8 +812,10 @@ def test_a_subset_run_never_decides_speed_or_accuracy_against_the_study(tmp_path
     report = _build(tmp_path, [results])
     claims = report.sections["claims"].raw
     ours = claims[claims.backend == "numpy"].set_index("claim")
-    assert bool(ours.loc["smaller", "holds"]) is True
-    assert pd.isna(ours.loc["faster", "holds"]) and pd.isna(ours.loc["small_accuracy_cost", "holds"])
+    assert ours.loc["smaller", "outcome"] == "yes" and ours.loc["smaller", "estimate"] == pytest.approx(0.533, abs=5e-4)
+    for claim in ("faster", "small_accuracy_cost"):  # a 60-point "cost" from 64 test images is no figure against the study's
+        assert ours.loc[claim, "outcome"] == "not comparable" and pd.isna(ours.loc[claim, "estimate"])
+        assert ours.loc[claim, "note"].startswith("not comparable with the study") and "subset of MNIST" in ours.loc[claim, "note"]
     assert any("subset of MNIST" in m and "not comparable" in m for m in report.missing)
     tidy = pd.read_csv(tmp_path / "out" / "measurements.csv")  # the images each figure was measured on, never a default
     assert set(tidy.loc[tidy.source_kind.eq("reproduce"), "n_images"]) == {2000, 64}
@@ -852,12 +909,13 @@ def test_one_full_data_run_decides_even_beside_an_old_subset_run(reproduce_dir: 
     )
     claims = _build(tmp_path, [results]).sections["claims"].raw
     numpy = claims[claims.backend == "numpy"].set_index("claim")
-    assert not str(numpy.loc["faster", "evidence"]).startswith("not comparable")
-    assert not str(numpy.loc["small_accuracy_cost", "evidence"]).startswith("not comparable")
+    assert numpy.loc["faster", "outcome"] == "not measured"  # no paired rounds in either run, but not "not comparable"
+    acc = numpy.loc["small_accuracy_cost"]  # the full-data run's one seed: 92.03 % - 90.35 % = +1.68 points
+    assert acc["outcome"] == "yes" and acc["estimate"] == pytest.approx(1.68, abs=1e-6) and not acc["note"]
 
 
 def test_the_report_decides_accuracy_on_the_seeds_interval_like_reproduce(tmp_path: Path) -> None:
-    from sepbench.core.seed_stats import accuracy_cost_verdict, interval
+    from sepbench.core.seed_stats import summarize_seeds
     from sepbench.machine.provenance import collect_provenance
     from sepbench.results.schema import make_results, write_results
 
@@ -869,10 +927,21 @@ def test_the_report_decides_accuracy_on_the_seeds_interval_like_reproduce(tmp_pa
     doc["seeds"] = {"trainer": "numpy", "seeds": [0, 1, 2], "per_seed": per_seed, "summary": {}}
     write_results(tmp_path / "results" / "reproduce-20260101T000000Z.json", doc)
     claims = _build(tmp_path, [tmp_path / "results"]).sections["claims"].raw
-    expected = accuracy_cost_verdict(interval([100 * (r - s) for r, s in zip(accs["regular"], accs["separable"], strict=True)]))
     ours = claims[(claims.claim == "small_accuracy_cost") & (claims.machine != "(the study)")]
-    assert len(ours) and all(h == expected[0] and e == expected[1] for h, e in zip(ours.holds, ours.evidence, strict=True))
-    assert "no measurable cost" in expected[1]
+    assert len(ours) == 2  # numpy and tensorflow: the seeds decide every backend path of the machine
+    # by hand: costs +0.02, -0.03, +0.01 points; mean 0, sd sqrt(0.0014 / 2) = 0.02646, t(2) = 4.303,
+    # half-width 4.303 x 0.02646 / sqrt(3) = 0.0657: the interval straddles 0, a cost cannot be told from none
+    for r in ours.itertuples():
+        assert r.outcome == "inconclusive" and r.n == 3 and "3 seeds" in r.method and r.unit == "points"
+        assert r.estimate == pytest.approx(0.0, abs=1e-9)
+        assert r.low == pytest.approx(-0.0657, abs=1e-3) and r.high == pytest.approx(0.0657, abs=1e-3)
+        assert json.loads(r.figures)["cost_points_per_seed"] == pytest.approx([0.02, -0.03, 0.01])
+    # and `reproduce --seeds` decides the same record from the same seeds
+    from_reproduce = summarize_seeds(per_seed, STUDY)["claim"]
+    assert from_reproduce["outcome"] == "inconclusive"
+    for r in ours.itertuples():
+        assert (r.estimate, r.low, r.high, r.n) == pytest.approx(tuple(from_reproduce[k] for k in ("estimate", "low", "high", "n")))
+        assert r.method == from_reproduce["method"]
 
 
 def test_a_report_folder_of_an_earlier_version_is_adopted(reproduce_dir: Path, tmp_path: Path) -> None:

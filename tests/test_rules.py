@@ -36,6 +36,23 @@ def _console_rows(stdout: str, first_header: str) -> list[list[str]]:
     raise AssertionError(f"no table headed {first_header!r} in:\n{stdout}")
 
 
+def _wrapped_rows(stdout: str, first_header: str) -> list[list[str]]:
+    """Like :func:`_console_rows`, for a table whose cells wrap: a line with an empty first cell continues the row above."""
+    rows: list[list[str]] = []
+    inside = False
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃]", line)[1:-1]]
+        if cells and cells[0] == first_header:
+            inside, rows = True, []
+        elif inside and line.startswith("└"):
+            return rows
+        elif inside and line.startswith("│") and cells[0]:
+            rows.append(cells)
+        elif inside and line.startswith("│") and rows:
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+    raise AssertionError(f"no table headed {first_header!r} in:\n{stdout}")
+
+
 # ---------------------------------------------------------------- the rules
 
 
@@ -98,6 +115,30 @@ def test_figure_dicts_are_what_decide_claims_reads(tmp_path: Path) -> None:
     assert verdict.separable_over_regular(torch_fast, "predict_10k_seconds") is None  # no separable figure
 
 
+def test_faster_is_decided_only_on_paired_rounds_with_an_interval(tmp_path: Path) -> None:
+    """The paired ratio's 95 % interval against the band 0.95-1.05 decides "faster"; a paired ratio without
+    an interval, or only unpaired times (the evaluate cases of RUN), decides nothing."""
+    runs = [
+        paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80, interval=(0.70, 0.66, 0.75)),  # wholly below 0.95
+        paired_case("numpy", "fast", 0.08, 0.08, 1.00, 0.97, 1.03, interval=(1.00, 0.98, 1.02)),  # wholly inside the band
+        paired_case("numpy", "int8", 0.08, 0.10, 1.25, 1.20, 1.30, interval=(1.25, 1.15, 1.35)),  # wholly above 1.05
+        paired_case("torch", "int8", 0.08, 0.07, 0.90, 0.85, 0.95, interval=(0.90, 0.85, 0.95)),  # reaches below 0.95: straddles
+        paired_case("torch", "default", 0.10, 0.05, 0.50, 0.45, 0.55),  # an older run: no interval
+    ]
+    df = _tidy(tmp_path, [*RUN, *runs])
+    speeds = verdict.speed_evidence(df)
+    assert speeds[(None, "torch (fast)")][0].low == 0.66 and speeds[(None, "torch (fast)")][0].n == 10
+    assert not speeds[(None, "torch")][0].has_interval
+    outcomes = {(v, x.claim): x for _, v, verdicts in verdict.claim_verdicts(df) for x in verdicts}
+    expected = {"torch (fast)": "yes", "numpy (fast)": "tie", "numpy (int8)": "NO", "torch (int8)": "inconclusive", "torch": "inconclusive"}
+    assert {v: outcomes[(v, "faster")].outcome for v in expected} == expected
+    assert (outcomes[("numpy (int8)", "faster")].low, outcomes[("numpy (int8)", "faster")].high) == (1.15, 1.35)
+    assert outcomes[("torch", "faster")].estimate == 0.50 and outcomes[("torch", "faster")].low is None
+    # RUN alone: evaluate times 0.50 s vs 0.40 s, measured apart, never paired: not measured
+    alone = {(v, x.claim): x.outcome for _, v, verdicts in verdict.claim_verdicts(_tidy(tmp_path, RUN, 2)) for x in verdicts}
+    assert alone[("torch", "faster")] == "not measured"
+
+
 def test_compute_limit_seconds() -> None:
     assert verdict.compute_limit_s("regular", 50.0) == pytest.approx(2 * 117_384 * 10_000 / 50e9)
     assert verdict.compute_limit_s("separable", 100.0, n_images=1) == pytest.approx(2 * 15_089 / 100e9)
@@ -152,3 +193,26 @@ def test_bench_summary_and_the_report_give_the_same_paired_ratios(saved_run: Pat
         assert (reg, sep, ratio) == (f"{row['regular_s']:.3f}", f"{row['separable_s']:.3f}", f"{row['ratio']:.2f}")
         assert quartiles == f"{row['q1']:.2f}-{row['q3']:.2f}" and pairs == f"{row['pairs']:.0f}"
     assert printed[("torch", "fast")][4] == "0.70" and table.loc["torch (fast)", "ratio"] == 0.70
+
+
+def test_bench_summary_and_the_report_give_the_same_verdicts(tmp_path: Path) -> None:
+    """The verdict table ``bench-summary`` prints and the report's verdict section: the same cell for every
+    backend path of the run (one engine, sepbench.core.claims), each with its interval."""
+    from sepbench.report.build import build_report
+
+    pairs = [
+        paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80, interval=(0.70, 0.65, 0.80)),
+        paired_case("numpy", "fast", 0.08, 0.07, 0.90, 0.85, 0.95, interval=(0.90, 0.85, 0.95)),
+    ]
+    write_run(tmp_path / "bench", 1, [*RUN, *pairs])
+    out = bench_summary(tmp_path / "bench")
+    assert out.returncode == 0, out.stderr
+    printed = {r[0]: r[1:] for r in _wrapped_rows(out.stdout, "backend path")}
+    table = build_report([tmp_path / "bench"], [tmp_path / "no-asv"], tmp_path / "report").sections["verdict"].raw
+    ours = table[table["machine"].ne("(the study)")].set_index("backend")[["smaller?", "faster?", "a little accuracy?"]]
+    assert set(printed) == set(ours.index) == {"torch", "torch (fast)", "numpy (fast)"}
+    for backend, cells in printed.items():
+        assert cells == ours.loc[backend].tolist(), backend
+    assert printed["torch (fast)"][1] == "yes: 0.70x [0.65, 0.80], 10 rounds"  # wholly below 0.95
+    assert printed["numpy (fast)"][1] == "inconclusive: 0.90x [0.85, 0.95], 10 rounds"  # the band's edge 0.95 is inside it
+    assert printed["torch"][1].startswith("not measured: ")  # its evaluate times were never paired

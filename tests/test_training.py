@@ -298,7 +298,19 @@ def test_reproduce_cli_writes_results_and_prints_table(tmp_path, monkeypatch, ca
             assert row["hdf5_bytes"] > row["float32_bytes"]
     for b in backends:
         assert [c["claim"] for c in doc["claims"][b]] == ["smaller", "faster", "small_accuracy_cost"]
-        assert doc["claims"][b][0]["holds"] is True
+        smaller, faster, accuracy = doc["claims"][b]
+        # size: exact counts, 1,427 / 8,586 = 0.166x the parameters and a smaller file: both below 1
+        assert smaller["outcome"] == "yes" and smaller["estimate"] < 1 and smaller["n"] == 1
+        assert smaller["figures"]["params_ratio"] == pytest.approx(1427 / 8586)
+        # 500 test images and 320 training images: neither speed nor accuracy is set against the study's
+        assert faster["outcome"] == "not comparable" and "500 of the 10,000 test images" in faster["note"]
+        assert accuracy["outcome"] == "not comparable" and "320 of the 60,000 training images" in accuracy["note"]
+        # the paired study-style evaluate measured anyway, every round kept, its interval around its estimate
+        speed = doc["speed"][b]
+        est = speed["estimate"]
+        assert speed["rounds"] == est["n"] >= 6 and len(speed["samples_s"]["regular"]) == len(speed["samples_s"]["separable"]) == est["n"]
+        assert est["low"] <= est["value"] <= est["high"] and speed["regular_s"] > 0 and speed["separable_s"] > 0 and speed["stop_reason"]
+    assert "not comparable" in text and "yes: params 0.166x" in text  # the claims table prints each record's cell
     assert not list((tmp_path / "cache").rglob("*.npz"))  # subsets are never cached
 
 
@@ -378,6 +390,8 @@ def test_reproduce_with_seeds_reports_intervals_and_decides_accuracy_on_them(tmp
                 "--eval-repeats",
                 "1",
                 "--no-progress",
+                "--data-dir",
+                str(mnist_dir),
                 "--output",
                 str(out),
             ]
@@ -390,8 +404,19 @@ def test_reproduce_with_seeds_reports_intervals_and_decides_accuracy_on_them(tmp
     assert len({r["weights_sha256"] for r in seeds["per_seed"]}) == 6  # every seed trains other weights
     acc = seeds["summary"]["models"]["separable"]["test_accuracy"]
     assert acc["n"] == 3 and acc["low"] <= acc["mean"] <= acc["high"]
-    assert seeds["summary"]["claim"]["holds"] is None and "640 of the 60,000" in seeds["summary"]["claim"]["evidence"]
+    claim = seeds["summary"]["claim"]
+    assert claim["claim"] == "small_accuracy_cost" and claim["outcome"] == "not comparable" and "640 of the 60,000" in claim["note"]
+    assert claim["estimate"] is None and claim["low"] is None and claim["high"] is None  # no interval set against the study
+    assert seeds["summary"]["cost_points_per_seed"] == pytest.approx([100 * (r - s) for r, s in _per_seed_accuracies(seeds)])
+    doc = read_results(out)
+    assert [c["outcome"] for c in doc["claims"]["numpy"]] == ["yes", "not comparable", "not comparable"]
     assert main(["reproduce", "--seeds", "0", "--limit", "32"]) == 2
+
+
+def _per_seed_accuracies(seeds: dict) -> list[tuple[float, float]]:
+    """(regular, separable) test accuracy of each seed, in seed order, from a `reproduce --seeds` document."""
+    acc = {(r["seed"], r["model"]): r["test_accuracy"] for r in seeds["per_seed"]}
+    return [(acc[s, "regular"], acc[s, "separable"]) for s in seeds["seeds"]]
 
 
 def test_reproduce_refuses_unwritable_outputs_before_training_and_never_overwrites(tmp_path, monkeypatch, capsys, mnist_dir):

@@ -22,8 +22,10 @@ QUICK_TEN_K_BATCHES = (1024,)
 TEN_K = 10_000  # images: the MNIST test set
 EVALUATE_BATCH = 32  # the study's Keras evaluate batch size
 PAIRED_BATCH = 1024  # the default path's batch size in the paired cases (batch-free paths ignore it)
+SEEDS_BATCH = 1000  # the seeds case evaluates each seed's weights at this batch (accuracy does not depend on it)
 
-PAIR = "pair"  # the ``model`` of a paired case: both models, in alternation
+PAIR = "pair"  # the ``model`` of a paired case: both models, in rounds
+PAIRED_KINDS = ("paired-10k", "paired-evaluate-10k")  # the cases that decide "faster": both models in paired rounds
 # kinds of case, and the test fixture each one parametrizes
 KIND_FIXTURES = {
     "predict": "predict_case",
@@ -31,14 +33,17 @@ KIND_FIXTURES = {
     "evaluate-10k": "evaluate_case",
     "graph-forward-10k": "graph_forward_case",
     "paired-10k": "paired_case",
+    "paired-evaluate-10k": "paired_evaluate_case",
+    "seeds-accuracy": "seeds_case",
 }
 
 
 @dataclass(frozen=True)
 class Case:
     """One benchmark: ``kind`` is "predict" (one batch), "predict-10k", "evaluate-10k",
-    "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate) or "paired-10k"
-    (both models in alternation on one backend path, ``model`` = "pair": their time ratio).
+    "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate), "paired-10k"
+    (both models' predict in paired rounds on one backend path, ``model`` = "pair": their time ratio)
+    or "paired-evaluate-10k" (the study-style evaluate of both models in paired rounds).
     ``batch_size`` and ``n_images`` count images."""
 
     kind: str
@@ -51,8 +56,10 @@ class Case:
     @property
     def group(self) -> str:
         """pytest-benchmark's group: the cases compared side by side in its table."""
-        if self.kind == "paired-10k":
-            return "separable/regular paired-10k"
+        if self.kind in PAIRED_KINDS:
+            return f"separable/regular {self.kind}"
+        if self.kind == "seeds-accuracy":
+            return "separable/regular seeds-accuracy"
         return f"{self.model} batch={self.batch_size}" if self.kind == "predict" else f"{self.model} {self.kind}"
 
     @property
@@ -119,6 +126,10 @@ def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog) -> 
     """Every case of ``kind`` (a key of :data:`KIND_FIXTURES`) for ``backends``; ``quick``: the CI smoke set."""
     if kind == "paired-10k":
         return _paired_cases(backends, quick, catalog)
+    if kind == "seeds-accuracy":  # accuracy over the cached training seeds (one case; NumPy evaluates)
+        return [Case(kind, "numpy", PAIR, "seeds", SEEDS_BATCH, TEN_K)] if "numpy" in backends else []
+    if kind == "paired-evaluate-10k":  # the study's measurement, both models in paired rounds: decides "faster" of the default path
+        return [Case(kind, backend, PAIR, "default", EVALUATE_BATCH, TEN_K) for backend in backends]
     out: list[Case] = []
     for model in MODELS:
         for backend in backends:

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from sepbench.bench.cases import Case
+from sepbench.bench.cases import PAIRED_KINDS, Case
 from sepbench.bench.options import BenchOptions, bench_options
 
-PAIRED_MIN_ROUNDS = 10  # pairs at least: the ratio's quartiles need a few
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +62,20 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
     from sepbench.measure.extra_info import reference_seconds, workload_extra_info
-    from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PairedPredictWorkload, PredictWorkload
+    from sepbench.measure.workloads import (
+        EvaluateWorkload,
+        KerasGraphForwardWorkload,
+        PairedEvaluateWorkload,
+        PairedPredictWorkload,
+        PredictWorkload,
+    )
     from sepbench.util.timer import choose_rounds, time_once
 
     def run(case: Case) -> dict[str, Any]:
-        if case.kind == "paired-10k":
+        if case.kind in PAIRED_KINDS:
             return run_paired(case)
+        if case.kind == "seeds-accuracy":
+            return run_seeds(case)
         if case.kind == "evaluate-10k":
             workload: PredictWorkload = EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
         elif case.kind == "graph-forward-10k":
@@ -98,18 +105,53 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         return info
 
     def run_paired(case: Case) -> dict[str, Any]:
-        paired = PairedPredictWorkload(case.backend, case.path, case.batch_size, case.n_images)
+        # rounds adapt: stop once the interval decides "faster" or the case's budget is spent, all in one
+        # pytest-benchmark round (its stats time the whole loop, which is no model's latency: not read)
+        cls = PairedEvaluateWorkload if case.kind == "paired-evaluate-10k" else PairedPredictWorkload
+        paired = cls(case.backend, case.path, case.batch_size, case.n_images)
         paired.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
-        t = opts.timing
-        one_pair = paired.warmup_seconds or time_once(paired.run)
-        rounds = choose_rounds(one_pair, t.target_s, max(t.min_rounds, PAIRED_MIN_ROUNDS), t.max_rounds)
+        v = opts.verdict_timing
         benchmark.group = case.group
         load_before = _loadavg()
         reference: list[float] = []
-        benchmark.pedantic(paired.run, setup=lambda: reference.append(reference_seconds()), rounds=rounds, iterations=1, warmup_rounds=0)
-        info = paired.extra_info()  # the benchmark's own stats are those of a whole pair
-        # rounds actually run (one when benchmarks are disabled); at least PAIRED_MIN_ROUNDS otherwise
-        info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads, reference_s=reference)
+        benchmark.pedantic(
+            paired.run_adaptive,
+            args=(v.budget_s, v.min_rounds, v.max_rounds),
+            setup=lambda: reference.append(reference_seconds()),
+            rounds=1,
+            iterations=1,
+            warmup_rounds=0,
+        )
+        info = paired.extra_info()
+        info.update(
+            rounds=len(paired.pairs),
+            loadavg_1m=[load_before, _loadavg()],
+            threads=opts.threads,
+            reference_s=reference,
+            budget_s=v.budget_s,
+            min_rounds=v.min_rounds,
+            max_rounds=v.max_rounds,
+        )
+        benchmark.extra_info.update(info)
+        return info
+
+    def run_seeds(case: Case) -> dict[str, Any]:
+        from sepbench.measure.seeds import MIN_SEEDS, cached_seed_accuracies, cached_seeds
+
+        trainer, seeds = cached_seeds()
+        if len(seeds) < MIN_SEEDS:
+            pytest.skip(
+                f"{len(seeds)} trained seed(s) cached for both models ({trainer} trainer): accuracy is decided on 1 seed; "
+                "`nox -s reproduce` trains 5 seeds, and the next run decides on their interval"
+            )
+        found: dict[str, Any] = {}
+
+        def evaluate() -> None:
+            found.update(cached_seed_accuracies(bench_data_dir, case.batch_size))
+
+        benchmark.group = case.group
+        benchmark.pedantic(evaluate, rounds=1, iterations=1, warmup_rounds=0)
+        info = {"workload": "seeds", "backend": case.backend, "n_images": case.n_images, "threads": opts.threads, **found}
         benchmark.extra_info.update(info)
         return info
 

@@ -25,7 +25,11 @@ from typing import Any
 
 from sepbench.bench.machine_info import machine_differences
 from sepbench.bench.nox_args import DEFAULT_MIN_EFFECT as MIN_EFFECT  # the smallest slowdown that fails (a fraction)
+from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS
 from sepbench.results.slowdown import Slowdown, judge, spread
+
+# cases that decide a claim in one adaptive round (paired rounds, the cached seeds): no latency to gate
+NOT_GATED = (WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS)
 
 
 class GateError(ValueError):
@@ -88,6 +92,8 @@ def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
         raise GateError(f"{what}: not a pytest-benchmark run (no 'benchmarks' list)")
     out = {}
     for bench in doc["benchmarks"]:
+        if isinstance(bench, dict) and (bench.get("extra_info") or {}).get("workload") in NOT_GATED:
+            continue
         data = (bench.get("stats") or {}).get("data") if isinstance(bench, dict) else None
         if not data or not isinstance(data, list):
             name = bench.get("fullname", "?") if isinstance(bench, dict) else "?"

@@ -25,8 +25,23 @@ class Timing:
     max_rounds: int
 
 
-FULL_TIMING = Timing(target_s=2.0, min_rounds=5, max_rounds=200)
+FULL_TIMING = Timing(target_s=1.0, min_rounds=5, max_rounds=200)
 QUICK_TIMING = Timing(target_s=0.3, min_rounds=3, max_rounds=30)
+
+
+@dataclass(frozen=True)
+class VerdictTiming:
+    """Rounds of a paired case (the cases that decide "faster"): at least ``min_rounds``, then until the
+    ratio's interval decides the claim, ``budget_s`` wall seconds are spent or ``max_rounds`` ran."""
+
+    budget_s: float
+    min_rounds: int
+    max_rounds: int
+
+
+# 6 rounds at least: a bootstrap of the median over fewer is a handful of order statistics
+FULL_VERDICT = VerdictTiming(budget_s=12.0, min_rounds=6, max_rounds=60)
+QUICK_VERDICT = VerdictTiming(budget_s=1.0, min_rounds=2, max_rounds=6)
 
 
 @dataclass
@@ -40,6 +55,7 @@ class BenchOptions:
     train_missing: bool
     inject_delay: float  # seconds, test-only
     timing: Timing
+    verdict_timing: VerdictTiming = FULL_VERDICT
     catalog: PathCatalog = field(default_factory=lambda: PathCatalog({}))
     roofline: Any = None  # sepbench.measure.extra_info.Roofline, once probed
     weights_sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (backend, model) -> "trained" / "seeded-init"
@@ -105,6 +121,7 @@ def read_options(config: pytest.Config) -> BenchOptions:
         train_missing=bool(option(config, "train_missing", False)),
         inject_delay=delay,
         timing=QUICK_TIMING if quick else FULL_TIMING,
+        verdict_timing=QUICK_VERDICT if quick else FULL_VERDICT,
         catalog=PathCatalog(unavailable),
     )
 

@@ -53,7 +53,19 @@ def run(args: argparse.Namespace) -> int:
     if summary is not None:
         print_summary(summary)
     print_paired(paired)
+    print_verdicts(df)
     return 0
+
+
+def print_verdicts(df: pd.DataFrame) -> None:
+    """The study's claims on this run, each cell the outcome with its estimate and 95 % interval
+    (decided by :mod:`sepbench.core.claims`, as the report decides them)."""
+    from sepbench.core.claims import CLAIMS, OUTCOME_MEANING
+
+    rows = [(str(v), *(x.cell() for x in verdicts)) for _, v, verdicts in verdict.claim_verdicts(df)]
+    if rows:
+        print_table("The verdict of this run: the study's claims per backend path", ["backend path", *(c.column for c in CLAIMS)], rows, right_from=len(CLAIMS) + 1)
+        print("; ".join(f"{k}: {m}" for k, m in OUTCOME_MEANING.items()))
 
 
 def machine_line(df: pd.DataFrame, machine: dict[str, Any]) -> str:

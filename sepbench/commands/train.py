@@ -34,8 +34,14 @@ def run(args: argparse.Namespace) -> int:
     models = [get_model_spec(m).name for m in models]  # unknown names: a clear error listing the known ones
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    from sepbench.training.trainer_choice import choose_trainer
+
+    configure_threads(args.threads, None)
+    choice = choose_trainer()
     trainer = shared_trainer()
     configure_threads(args.threads, [trainer])
+    probe = ", ".join(f"{k} {v * 1000:.1f} ms/step" for k, v in choice.seconds_per_step.items())
+    print(f"trainer: {trainer} ({choice.reason}{'; ' + probe if probe else ''})")
     rows = []
     for model in models:
         cached = load_trained_weights(model, trainer, args.seed) is not None

@@ -1,6 +1,6 @@
 """Accuracy over several training seeds: mean with a 95 % interval, the paired regular - separable
 difference, where the study's single figures fall, and the "a little accuracy" claim decided on the
-interval.  Pure Python (``statistics``): no framework, no SciPy.
+interval by the claims engine.  No framework; the t quantile is SciPy's.
 
 The study reports one run with no seed; our seed-to-seed spread is about a point for the separable
 model, so one seed cannot tell a 1.2-point cost from a 0.3-point one.  The interval can.
@@ -13,49 +13,13 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from sepbench.core.claims import MAX_ACCURACY_COST
-
-# two-sided 95 % Student t quantiles t_{0.975, df}, df = 1..30 (beyond: the normal's 1.96)
-_T975 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)
-MAX_COST_POINTS = 100 * MAX_ACCURACY_COST  # "a little", in points
-
+from sepbench.core.claims import MAX_ACCURACY_COST, decide
+from sepbench.core.evidence import accuracy_over_seeds
+from sepbench.core.intervals import t_quantile
 
 def t975(df: int) -> float:
-    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (>= 1)."""
-    if df < 1:
-        raise ValueError(f"a t interval needs at least 2 values (df >= 1), got df={df}")
-    return _T975[df - 1] if df <= len(_T975) else 1.96
+    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (>= 1): SciPy's, exact for every df."""
+    return t_quantile(df)
 
 
 @dataclass(frozen=True)
@@ -82,17 +46,6 @@ def interval(values: Sequence[float]) -> Interval:
     return Interval(mean, mean - half, mean + half, sd, len(xs))
 
 
-def accuracy_cost_verdict(cost_points: Interval) -> tuple[bool | None, str]:
-    """The "a little accuracy" claim decided on the interval of regular - separable accuracy (points):
-    a cost inside (0, 5] points: yes; an interval containing 0: no measurable cost (``False``); else NO."""
-    span = f"{cost_points.mean:+.2f} points (95 % interval {cost_points.low:+.2f} to {cost_points.high:+.2f}, {cost_points.n} seeds)"
-    if cost_points.low > 0 and cost_points.high <= MAX_COST_POINTS:
-        return True, f"separable costs {span}: a little"
-    if cost_points.low <= 0 <= cost_points.high:
-        return False, f"no measurable cost: {span} contains 0"
-    return False, f"cost {span} is not 'a little' (outside (0, {MAX_COST_POINTS:g}] points)"
-
-
 def summarize_seeds(per_seed: Sequence[Mapping[str, object]], study: Mapping[str, Mapping[str, float]]) -> dict[str, object]:
     """From rows ``{seed, model, test_accuracy, test_loss}``: per model the accuracy and loss intervals and
     where the study's figure falls (its z-score against our seeds and how many seeds lie below it); the
@@ -113,8 +66,9 @@ def summarize_seeds(per_seed: Sequence[Mapping[str, object]], study: Mapping[str
         by_seed = {(r["seed"], r["model"]): float(r["test_accuracy"]) for r in per_seed}  # type: ignore[arg-type]
         seeds = sorted({s for s, m in by_seed if (s, "regular") in by_seed and (s, "separable") in by_seed})
         if len(seeds) >= 2:
-            cost = interval([100 * (by_seed[s, "regular"] - by_seed[s, "separable"]) for s in seeds])
-            holds, evidence = accuracy_cost_verdict(cost)
-            out["cost_points"] = cost.as_dict()
-            out["claim"] = {"claim": "small_accuracy_cost", "holds": holds, "evidence": evidence}
+            costs = [100 * (by_seed[s, "regular"] - by_seed[s, "separable"]) for s in seeds]
+            out["cost_points"] = interval(costs).as_dict()
+            out["cost_points_per_seed"] = costs
+            est, figs = accuracy_over_seeds(costs)  # the claims engine decides, as everywhere else
+            out["claim"] = decide("small_accuracy_cost", est, figs).as_dict()
     return out

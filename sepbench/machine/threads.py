@@ -32,6 +32,11 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def requested_threads() -> int | None:
+    """The thread count :func:`configure_threads` last applied (``None``: not called yet)."""
+    return _current
+
+
 def configure_threads(n: int | None = None, backends: list[str] | None = None) -> dict[str, Any]:
     """Use ``n`` compute threads (default: all usable cores) in NumPy's BLAS and in each backend.
 

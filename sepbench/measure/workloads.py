@@ -7,6 +7,8 @@ the timed part.  pytest-benchmark and ASV both call these, so a figure means the
 from __future__ import annotations
 
 import functools
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +16,8 @@ import numpy as np
 
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED
-from sepbench.util.timer import time_calls, time_once
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE
+from sepbench.util.timer import time_calls
 
 TEST_IMAGES = 10_000
 
@@ -174,12 +176,13 @@ def _keras_floor(images: np.ndarray, labels: np.ndarray, batch_size: int) -> flo
 
 @dataclass
 class PairedPredictWorkload:
-    """Separable / regular on one backend path, measured in pairs: each ``run()`` predicts the same
-    ``n_images`` test images with the regular and then the separable model (the order alternating
-    from one call to the next), timing each.  A shared machine's load drifts over seconds to
-    minutes; two cases timed minutes apart can differ several-fold for the same work, while the
-    two halves of one pair see the same machine.  :meth:`summary` gives each model's median and
-    the median (and quartiles) of the per-pair ratios.
+    """Separable / regular on one backend path, measured in rounds: each ``run()`` is one round, which
+    times the regular and the separable model on the same ``n_images`` test images back to back, in
+    a random order (seeded).  A shared machine's load drifts over seconds to minutes; two cases
+    timed minutes apart can differ several-fold for the same work, while the two halves of one round
+    see the same machine.  :meth:`run_adaptive` runs rounds until the "faster" claim is decided on
+    the ratio's interval or the time budget is spent; :meth:`summary` gives each model's median, the
+    per-round ratio's median and quartiles, and its 95 % interval (:func:`sepbench.core.intervals.paired_ratio`).
     """
 
     backend: str
@@ -189,36 +192,78 @@ class PairedPredictWorkload:
     seed: int = 0
     kind = WORKLOAD_PAIRED  # the ``workload`` of its results
     models = ("regular", "separable")
+    part = PredictWorkload  # the workload each model runs in a round
+
+    def _part(self, model: str) -> PredictWorkload:
+        return self.part(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed)
 
     def setup(
         self, data_dir: str | None = None, warmup: int = 2, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
     ) -> PairedPredictWorkload:
-        """Untimed: both models' predict workloads set up and warmed up (see :meth:`PredictWorkload.setup`;
+        """Untimed: both models' workloads set up and warmed up (see :meth:`PredictWorkload.setup`;
         ``weights`` maps a model name to the weights to use instead of :func:`weights_for`'s)."""
         weights = weights or {}
         self.parts = {
-            m: PredictWorkload(self.backend, m, self.batch_size, self.n_images, path=self.path, seed=self.seed).setup(
-                data_dir=data_dir, weights=weights.get(m), warmup=warmup, allow_train=allow_train
-            )
-            for m in self.models
+            m: self._part(m).setup(data_dir=data_dir, weights=weights.get(m), warmup=warmup, allow_train=allow_train) for m in self.models
         }
         self.warmup_seconds = sum(p.warmup_seconds or 0.0 for p in self.parts.values()) or None
-        self.pairs: list[tuple[float, float]] = []  # (regular s, separable s) per run()
+        self.pairs: list[tuple[float, float]] = []  # (regular s, separable s) per round
+        self.orders: list[str] = []  # which model ran first in each round
+        self.stop_reason = ""
+        self.outputs: dict[str, Any] = {}  # what each model's last run returned
+        self._rng = np.random.default_rng(self.seed)
         return self
 
     def run(self) -> None:
-        """One pair: both models on the images, wall seconds of each recorded in ``pairs``."""
-        order = self.models if len(self.pairs) % 2 == 0 else self.models[::-1]
-        seconds = {m: time_once(self.parts[m].run) for m in order}
+        """One round: both models on the images in a random order, wall seconds of each recorded in ``pairs``."""
+        order = list(self.models)
+        self._rng.shuffle(order)
+        seconds = {}
+        for m in order:
+            timing = time_calls(self.parts[m].run)
+            seconds[m], self.outputs[m] = timing.samples[0], timing.result
+        self.orders.append(order[0])
         self.pairs.append((seconds["regular"], seconds["separable"]))
 
+    def run_adaptive(self, budget_s: float, min_rounds: int, max_rounds: int) -> str:
+        """Rounds until the ratio's interval decides the "faster" claim (yes, NO or tie), ``budget_s``
+        wall seconds are spent, or ``max_rounds`` ran; at least ``min_rounds``.  Checked at rounds
+        spaced about 25 % apart, not after each one (fewer looks, fewer early stops on a lucky
+        interval).  Returns and records why it stopped."""
+        from sepbench.core.claims import decide
+        from sepbench.core.intervals import paired_ratio
+
+        start = time.perf_counter()
+        check = max(2, min_rounds)
+        while True:
+            self.run()
+            n = len(self.pairs)
+            spent = time.perf_counter() - start
+            if n >= max_rounds:
+                self.stop_reason = f"{n} rounds, the most allowed"
+                break
+            if n >= check:
+                check = max(n + 1, int(math.ceil(n * 1.25)))
+                reg, sep = zip(*self.pairs)
+                if decide("faster", paired_ratio(reg, sep, seed=self.seed)).decided:
+                    self.stop_reason = f"decided after {n} rounds"
+                    break
+            if n >= min_rounds and spent >= budget_s:
+                self.stop_reason = f"time budget of {budget_s:g} s spent after {n} rounds"
+                break
+        return self.stop_reason
+
     def summary(self) -> dict[str, Any]:
-        """Medians (seconds) of each model and the per-pair separable / regular ratio: median, q1, q3."""
+        """Medians (seconds) of each model and the per-round separable / regular ratio: median, q1, q3,
+        and its 95 % interval (``ratio_low``, ``ratio_high``, ``ratio_method``, ``ratio_spread``)."""
+        from sepbench.core.intervals import paired_ratio
+
         if not self.pairs:
             raise ValueError("no pairs measured yet: call run() first")
         reg, sep = (np.array(v) for v in zip(*self.pairs))
         ratios = sep / reg
         q1, median, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
+        est = paired_ratio(reg, sep, seed=self.seed)
         return {
             "regular_median_s": float(np.median(reg)),
             "separable_median_s": float(np.median(sep)),
@@ -226,10 +271,17 @@ class PairedPredictWorkload:
             "ratio_q1": q1,
             "ratio_q3": q3,
             "pairs": len(self.pairs),
+            "ratio_estimate": est.value,
+            "ratio_low": None if math.isnan(est.low) else est.low,
+            "ratio_high": None if math.isnan(est.high) else est.high,
+            "ratio_method": est.method,
+            "ratio_spread": est.spread,
+            "ratio_note": est.note,
         }
 
     def extra_info(self) -> dict[str, Any]:
-        """The pytest-benchmark ``extra_info`` of this case (its own keys: there is no single model)."""
+        """The pytest-benchmark ``extra_info`` of this case (its own keys: there is no single model),
+        every round's seconds included (``samples_s``: model -> list, ``first``: who ran first)."""
         info: dict[str, Any] = {
             "workload": self.kind,
             "backend": self.backend,
@@ -239,9 +291,31 @@ class PairedPredictWorkload:
             "weights_source": {m: p.weights_source for m, p in self.parts.items()},
             "macs_per_image": {m: p.info["macs_per_image"] for m, p in self.parts.items()},
             **self.summary(),
+            "samples_s": {m: [p[i] for p in self.pairs] for i, m in enumerate(self.models)},
+            "first": list(self.orders),
+            "stop_reason": self.stop_reason,
         }
+        from sepbench.measure.extra_info import accuracy_of
+
+        accuracy = {m: accuracy_of(out, self.parts[m].labels) for m, out in self.outputs.items()}
+        if all(a is not None for a in accuracy.values()):
+            info["accuracy"] = accuracy  # the same images, the same weights: each model's accuracy
         if "fast_config" in self.parts["regular"].info:
             info["fast_config"] = {m: p.info["fast_config"] for m, p in self.parts.items()}
         if "batch_free" in self.parts["regular"].info:
             info["batch_free"] = True
         return info
+
+
+@dataclass
+class PairedEvaluateWorkload(PairedPredictWorkload):
+    """The study's measurement in paired rounds: each round a Keras-style ``evaluate`` (loss and
+    accuracy) of the 10,000 test images at batch 32 by both models, in a random order."""
+
+    path: str = "default"
+    batch_size: int = 32
+    kind = WORKLOAD_PAIRED_EVALUATE
+    part = EvaluateWorkload
+
+    def _part(self, model: str) -> PredictWorkload:
+        return EvaluateWorkload(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed)

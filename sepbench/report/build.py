@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sepbench.core.claims import OUTCOME_MEANING
 from sepbench.core.study import MAC_RATIO, STUDY_SOURCE
 from sepbench.report import fmt
 from sepbench.report import tables as T
@@ -32,7 +33,7 @@ class NoResultsError(Exception):
 
 
 # shown before the plots; every other section follows them (collapsed when long)
-LEAD_SECTIONS = ("verdict", "study_vs_measured")
+LEAD_SECTIONS = ("verdict", "verdict_other_machines", "study_vs_measured")
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Report:
 
 
 # sections shown only when they have rows
-OPTIONAL_SECTIONS = ("accuracy_seeds", "evaluate_vs_study", "roofline", "paired")
+OPTIONAL_SECTIONS = ("verdict_other_machines", "accuracy_seeds", "evaluate_vs_study", "roofline", "paired")
 
 
 def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
@@ -132,13 +133,25 @@ def _study_section(studies: pd.DataFrame) -> Section | None:
 MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]], ...] = (
     (
         "verdict",
-        "The verdict: the study's three claims, per machine and backend path",
-        "yes / NO / tie (within 5 %: not a speed-up) / not comparable (measured on less data than the study) / unknown (a figure is "
-        "missing), "
-        "each with the figures that decide it. Size: parameters and file; speed: the study-style evaluate where the path has one, "
-        "else the separable/regular predict of the 10,000 test images measured in alternating pairs; accuracy: trained weights on all "
-        "10,000 test images.",
+        "The verdict: the study's three claims on this machine, per backend path",
+        "Each cell: the outcome, the estimate and its 95 % interval [low, high], and how many rounds or seeds. "
+        + "; ".join(f"{k} = {m}" for k, m in OUTCOME_MEANING.items())
+        + ". Size: separable / regular parameters and native file bytes (exact counts, both below 1). Speed: separable / regular "
+        "time from paired rounds of both models in a random order (the study-style evaluate, 10,000 images at batch 32, on each "
+        "backend's default path; each fast/int8 path's predict), the median ratio with a percentile bootstrap interval, against "
+        "the band 0.95-1.05. Accuracy: regular - separable test accuracy in points (trained weights, all 10,000 test images) "
+        "against (0, 5]: on the t interval over seeds where several were trained, else one seed's point, labelled '1 seed'. "
+        "The study's row is its published figures (one run each, no interval). Other machines: the next table.",
         T.verdict,
+        lambda d: d.fillna(""),
+    ),
+    (
+        "verdict_other_machines",
+        "The verdict on other machines",
+        "The same records for every other machine in the results read (other result files, the ASV history in history/), with "
+        "what each measured: a machine that only ASV measured has its sizes and a point ratio per commit (no interval, so "
+        "'inconclusive').",
+        T.verdict_other_machines,
         lambda d: d.fillna(""),
     ),
     (
@@ -153,8 +166,9 @@ MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame]
     (
         "claims",
         "1b. The study's three claims, per backend and machine",
-        "Decided by sepbench.core.claims.decide_claims from the figures above (the same decider `sepbench reproduce` uses); 'unknown' = "
-        "a figure it needs is missing.",
+        "Every verdict record, as sepbench.core.claims decided it (the same engine `sepbench reproduce` and `bench-summary` use): "
+        "outcome, estimate, 95 % interval (low, high), n (rounds, seeds, or 1 for a count or a point), method, unit, note and "
+        "the figures it came from (JSON).",
         T.claims,
         fmt.claims,
     ),

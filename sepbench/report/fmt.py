@@ -42,10 +42,11 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims(df: pd.DataFrame) -> pd.DataFrame:
+    """The verdict records, numbers to 3 significant places (the CSV keeps them raw)."""
     out = df.copy().astype(object)
-    out["holds"] = [
-        ("yes" if h else "NO") if h is not None and not (isinstance(h, float) and math.isnan(h)) else "unknown" for h in df["holds"]
-    ]
+    for col in ("estimate", "low", "high"):
+        out[col] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.3g}" for v in df[col]]
+    out["n"] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v)) for v in df["n"]]
     return out.fillna("")
 
 

@@ -49,7 +49,7 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 CSVs of every table sit beside this page.</p>
 {% macro section(s) %}<section data-section="{{ s.key }}"><h2 id="{{ s.key }}">{{ s.title }}</h2>
 {% if s.note %}<p class="note">{{ s.note | code }}</p>{% endif %}
-{% if s.html and s.rows > 15 %}<details><summary>{{ s.rows }} rows</summary>{{ s.html | safe }}</details>
+{% if s.html and s.rows > 15 and s.key not in expanded %}<details><summary>{{ s.rows }} rows</summary>{{ s.html | safe }}</details>
 {% elif s.html %}{{ s.html | safe }}{% endif %}
 <p class="note"><a href="{{ s.key }}.csv">{{ s.key }}.csv</a></p></section>
 {% endmacro %}
@@ -113,7 +113,7 @@ def write_outputs(
     """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name.
 
     The page opens with the ``lead`` sections (the verdict), then the plots, then the other sections
-    (long tables collapsed), then what is missing and what was skipped.
+    (long tables collapsed, never a lead one), then what is missing and what was skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -140,6 +140,7 @@ def write_outputs(
         lead=[s for s in shown if s["key"] in lead],
         rest=[s for s in shown if s["key"] not in lead],
         plots=plot_items,
+        expanded=lead,  # the answer is never behind a click
     )
     written["index.html"] = atomic_write_text(out_dir / "index.html", html)
     md = [f"# {title}", "", f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]

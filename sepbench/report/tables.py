@@ -7,13 +7,14 @@ only lays them out."""
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from sepbench.core.claims import decide_claims
-from sepbench.core.seed_stats import accuracy_cost_verdict, interval
+from sepbench.core.claims import CLAIMS, Verdict, decide_claims
+from sepbench.core.evidence import study_verdict_inputs
+from sepbench.core.seed_stats import interval
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
 from sepbench.core.study import evaluate_steps as eval_steps
@@ -68,64 +69,71 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
     return out[["metric", "unit", "model", "machine", "backend", "study", "measured", "difference", "measured/study", "source"]]
 
 
+STUDY_MACHINE, STUDY_BACKEND = "(the study)", "keras (published)"
+CLAIM_COLUMNS = ["machine", "backend", "claim", "outcome", "estimate", "low", "high", "n", "method", "unit", "note", "figures"]
+
+
+def _claim_rows(machine: object, backend: str, verdicts: list[Verdict]) -> list[dict[str, object]]:
+    return [{"machine": machine, "backend": backend, **{k: v for k, v in x.as_dict().items() if k != "claim"}, "claim": x.claim} for x in verdicts]
+
+
 def claims(df: pd.DataFrame) -> pd.DataFrame:
-    """The study's three claims per machine and backend variant (decided by :func:`sepbench.core.claims.decide_claims`
-    from :func:`sepbench.results.verdict.figure_dicts`).
-
-    The first rows are the study's own figures, decided the same way.
-    """
-    rows = [
-        {"machine": "(the study)", "backend": "keras (published)", "claim": v.claim, "holds": v.holds, "evidence": v.evidence}
-        for v in decide_claims(STUDY)
-    ]
-    subset = V.subset_variants(df)
-    seeds = seed_claims(df)
-    for (machine, variant), figs in V.figure_dicts(figures(df)).items():
-        for v in decide_claims(figs):
-            holds, evidence = v.holds, v.evidence
-            why = subset.get((machine, variant), {}).get(v.claim)
-            if holds is None and why:
-                evidence = f"not comparable with the study: {why}"
-            if v.claim == "small_accuracy_cost" and machine in seeds:  # several seeds: the interval decides
-                holds, evidence = seeds[machine]
-            rows.append({"machine": machine, "backend": variant, "claim": v.claim, "holds": holds, "evidence": evidence})
-    return pd.DataFrame(rows, columns=["machine", "backend", "claim", "holds", "evidence"])
+    """Every verdict record, one row per machine, backend path and claim (the study's own first):
+    outcome, estimate, 95 % interval, n, method, unit, note and the figures it came from, as
+    :func:`sepbench.results.verdict.claim_verdicts` decided them."""
+    evidence, missing, point_decides = study_verdict_inputs()
+    rows = _claim_rows(STUDY_MACHINE, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))
+    for machine, variant, verdicts in V.claim_verdicts(df):
+        rows += _claim_rows(machine, variant, verdicts)
+    out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    out["figures"] = [json.dumps(f, default=str, sort_keys=True) for f in out["figures"]]
+    return out
 
 
-VERDICT_COLUMNS = {"smaller": "smaller?", "faster": "faster?", "small_accuracy_cost": "a little accuracy?"}
+VERDICT_COLUMNS = {c.key: c.column for c in CLAIMS}
 
 
-def verdict_word(holds: object, evidence: str) -> str:
-    """yes / NO / tie / not comparable / unknown: how a claim stands, in one word."""
-    if holds is None or (isinstance(holds, float) and pd.isna(holds)):
-        return "not comparable" if str(evidence).startswith("not comparable") else "unknown"
-    if not holds:
-        return "tie" if "a tie" in str(evidence) else "NO"
-    return "yes"
+def this_machine(df: pd.DataFrame) -> object:
+    """The machine the verdict is for: this one (by its hardware name) where it has results, else the
+    machine of the newest benchmark or reproduce result; ``None`` when no result names one."""
+    from sepbench.machine.fingerprint import machine_name
+
+    if df.empty:
+        return None
+    here = machine_name()
+    if df["machine"].eq(here).any():
+        return here
+    own = df[df["source_kind"].isin(["pytest-benchmark", "reproduce"]) & df["machine"].notna()]
+    pool = own if not own.empty else df[df["machine"].notna()]
+    return pool.sort_values("created", kind="stable")["machine"].iloc[-1] if not pool.empty else None
 
 
-_RATIO = re.compile(r"(params|hdf5_bytes|native_bytes|eval|predict 10k, paired|predict 10k) [^()]*\(([\d.]+x)")
-_POINTS = re.compile(r"\(([+-][\d.]+ points)")
-
-
-def short_evidence(evidence: str) -> str:
-    """The deciding figures of a claim's evidence in a few words: ``params 0.166x, hdf5_bytes 0.465x``,
-    ``eval 0.78x``, ``-1.48 points``; the evidence itself when it holds no figure (``test accuracy missing``)."""
-    parts = [f"{label} {ratio}" for label, ratio in _RATIO.findall(evidence)] + _POINTS.findall(evidence)
-    return ", ".join(parts) or str(evidence)
+def _verdict_table(records: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (machine, backend), sub in records.groupby(["machine", "backend"], sort=False, dropna=False):
+        row = {"machine": machine, "backend": backend}
+        for r in sub.itertuples():
+            row[VERDICT_COLUMNS[r.claim]] = Verdict.from_dict({**r._asdict(), "figures": json.loads(r.figures)}).cell()
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["machine", "backend", *VERDICT_COLUMNS.values()])
 
 
 def verdict(df: pd.DataFrame) -> pd.DataFrame:
-    """The answer first: one row per machine and backend path (the study's own first), one column per
-    claim, each cell the verdict and the figure that decides it (from :func:`claims`)."""
-    long = claims(df)
-    rows = []
-    for (machine, backend), sub in long.groupby(["machine", "backend"], sort=False, dropna=False):
-        row = {"machine": machine, "backend": backend}
-        for r in sub.itertuples():
-            row[VERDICT_COLUMNS[r.claim]] = f"{verdict_word(r.holds, r.evidence)} ({short_evidence(r.evidence)})"
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["machine", "backend", *VERDICT_COLUMNS.values()])
+    """The answer first: the study's row, then one row per backend path of :func:`this_machine`, one
+    column per claim, each cell the outcome with its estimate and 95 % interval (:meth:`Verdict.cell`)."""
+    records = claims(df)
+    here = this_machine(df)
+    keep = records["machine"].eq(STUDY_MACHINE) | (records["machine"].eq(here) if here is not None else records["machine"].isna())
+    return _verdict_table(records[keep])
+
+
+def verdict_other_machines(df: pd.DataFrame) -> pd.DataFrame:
+    """The same verdicts for every other machine the results name (other result files, ``history/``),
+    with whatever each measured: an ASV-only machine shows its sizes and its point ratios."""
+    records = claims(df)
+    here = this_machine(df)
+    other = ~records["machine"].eq(STUDY_MACHINE) & ~(records["machine"].eq(here) if here is not None else records["machine"].isna())
+    return _verdict_table(records[other])
 
 
 MATRIX_METRICS = (
@@ -607,30 +615,6 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
     table["source"] = [Path(str(s)).name for s in table["source_file"]]
     table["study_ratio"], table["mac_ratio"] = study_ratio("eval_seconds"), MAC_RATIO
     return table.reindex(columns=cols)
-
-
-def seed_claims(df: pd.DataFrame) -> dict[object, tuple[bool | None, str]]:
-    """Per machine with a ``reproduce --seeds`` run (its newest): the "a little accuracy" verdict decided on
-    the interval of the paired regular - separable cost, as ``reproduce`` decides it
-    (:func:`sepbench.core.seed_stats.accuracy_cost_verdict`)."""
-    d = df[df["workload"].eq(WORKLOAD_SEEDS) & df["metric"].eq("test_accuracy")] if "workload" in df else df.iloc[0:0]
-    out: dict[object, tuple[bool | None, str]] = {}
-    for machine, sub in d.groupby("machine", dropna=False):
-        sub = sub[sub["source_file"].eq(sub.sort_values("created")["source_file"].iloc[-1])]
-        by_seed = sub.pivot_table(index="params", columns="model", values="value", aggfunc="first")
-        if not {"regular", "separable"} <= set(by_seed.columns):
-            continue
-        costs = (100 * (by_seed["regular"] - by_seed["separable"])).dropna()
-        if len(costs) < 2:
-            continue
-        if sub["weights_source"].eq("trained-subset").any() or pd.to_numeric(sub["n_images"], errors="coerce").lt(TEST_IMAGES).any():
-            out[machine if pd.notna(machine) else None] = (
-                None,
-                "not comparable with the study: seeds trained or tested on a subset of MNIST",
-            )
-            continue
-        out[machine if pd.notna(machine) else None] = accuracy_cost_verdict(interval(costs.tolist()))
-    return out
 
 
 def accuracy_over_seeds(df: pd.DataFrame) -> pd.DataFrame:

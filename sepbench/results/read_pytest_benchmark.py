@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from sepbench.results.schema import WORKLOAD_PAIRED, ResultsError, read_json, reader
+from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS, ResultsError, read_json, reader
 from sepbench.results.tidy import UNITS, frame, to_float
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
@@ -38,10 +38,25 @@ def describe_config(config: Any) -> str | None:
     return "; ".join(part for part in (", ".join(head), tail) if part) or None
 
 
+PAIRED_SECONDS = {WORKLOAD_PAIRED: "paired_10k_seconds", WORKLOAD_PAIRED_EVALUATE: "paired_eval_seconds"}
+# extra_info key -> stat of the ``paired_ratio`` rows: the per-round ratio's median and quartiles, and the
+# estimate with its 95 % interval that the "faster" claim is decided on (sepbench.core.intervals.paired_ratio)
+PAIRED_RATIO_STATS = {
+    "ratio_median": "median",
+    "ratio_q1": "q1",
+    "ratio_q3": "q3",
+    "ratio_estimate": "estimate",
+    "ratio_low": "low",
+    "ratio_high": "high",
+}
+
+
 def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, bench: dict[str, Any]) -> list[dict[str, Any]]:
-    """A paired separable/regular case: each model's median seconds over the pairs
-    (``paired_10k_seconds``) and the per-pair ratio's median and quartiles (``paired_ratio``, no model).
-    Its pytest-benchmark stats time a whole pair, which is no model's latency: not read."""
+    """A paired separable/regular case (predict or the study-style evaluate): each model's median seconds
+    over the rounds (``paired_10k_seconds`` / ``paired_eval_seconds``), the per-round ratio's median and
+    quartiles and its 95 % interval (``paired_ratio``, no model; the interval's method in ``note``) and
+    the number of rounds.  Its pytest-benchmark stats time the whole adaptive loop: not read."""
+    workload = extra.get("workload")
     sources = extra.get("weights_source") if isinstance(extra.get("weights_source"), dict) else {}
     base = {
         **labels,
@@ -49,7 +64,7 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
         "source_file": str(source),
         "backend": extra.get("backend"),
         "path": extra.get("path") or "default",
-        "workload": WORKLOAD_PAIRED,
+        "workload": workload,
         "batch_size": extra.get("batch_size"),
         "n_images": extra.get("n_images"),
         "benchmark": bench.get("fullname") or bench.get("name"),
@@ -64,19 +79,50 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
                     **base,
                     "model": model,
                     "weights_source": sources.get(model),
-                    "metric": "paired_10k_seconds",
+                    "metric": PAIRED_SECONDS[workload],
                     "stat": "value",
                     "value": v,
                     "unit": "seconds",
                 }
             )
-    for stat, key in (("median", "ratio_median"), ("q1", "ratio_q1"), ("q3", "ratio_q3")):
+    note = "; ".join(str(extra[k]) for k in ("ratio_method", "ratio_note") if isinstance(extra.get(k), str) and extra[k]) or None
+    for key, stat in PAIRED_RATIO_STATS.items():
         v = to_float(extra.get(key))
         if v is not None:
-            out.append({**base, "model": None, "weights_source": None, "metric": "paired_ratio", "stat": stat, "value": v, "unit": "ratio"})
+            out.append(
+                {**base, "model": None, "weights_source": None, "metric": "paired_ratio", "stat": stat, "value": v, "unit": "ratio", "note": note}
+            )
     pairs = to_float(extra.get("pairs"))
     if pairs is not None:
         out.append({**base, "model": None, "weights_source": None, "metric": "pairs", "stat": "value", "value": pairs, "unit": "pairs"})
+    return out
+
+
+def _seed_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, bench: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cached-seeds case: each seed's test accuracy and loss per model, as ``reproduce --seeds`` rows are
+    (workload ``seeds``, the seed in ``params``), so the accuracy claim is decided on their interval."""
+    out = []
+    for r in extra.get("per_seed") if isinstance(extra.get("per_seed"), list) else []:
+        if not isinstance(r, dict) or not r.get("model"):
+            continue
+        base = {
+            **labels,
+            "source_kind": "pytest-benchmark",
+            "source_file": str(source),
+            "backend": extra.get("trainer"),
+            "model": r["model"],
+            "path": "default",
+            "workload": WORKLOAD_SEEDS,
+            "batch_size": None,
+            "n_images": extra.get("n_images"),
+            "weights_source": "trained",
+            "benchmark": bench.get("fullname") or bench.get("name"),
+            "params": f"seed={r.get('seed')}",
+        }
+        for metric in ("test_accuracy", "test_loss"):
+            value = to_float(r.get(metric))
+            if value is not None:
+                out.append({**base, "metric": metric, "stat": "value", "value": value, "unit": UNITS.get(metric, "")})
     return out
 
 
@@ -138,7 +184,10 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
         given = {**params, **extra}  # extra_info first, else the case's parameters
         pick = given.get
         workload = pick("workload") or ("evaluate" if "evaluate" in str(bench.get("group", "")) else "predict")
-        if workload == WORKLOAD_PAIRED:
+        if workload == WORKLOAD_SEEDS:
+            out += _seed_rows(extra, labels, source, bench)
+            continue
+        if workload in PAIRED_SECONDS:
             out += _paired_rows(extra, labels, source, bench)
             continue
         base = {

@@ -31,6 +31,7 @@ from sepbench.util.atomic import atomic_write_json
 # separable/regular cases (both models in one case)
 WORKLOAD_GRAPH_FORWARD = "graph-forward"
 WORKLOAD_PAIRED = "paired-predict"
+WORKLOAD_PAIRED_EVALUATE = "paired-evaluate"  # the study-style evaluate of both models in paired rounds
 WORKLOAD_SEEDS = "seeds"  # reproduce --seeds: accuracy of the fastest trainer's weights per seed (no inference path)
 
 SCHEMA = "sepbench-results"

@@ -12,6 +12,7 @@ Columns (all loaders fill the same ones, ``None`` where a source has no such thi
 - ``metric`` (e.g. params, hdf5_bytes, test_accuracy, eval_seconds, latency_s, images_per_s),
   ``stat`` (median, iqr, q1, q3, min, max, mean, stddev, or "value" for a single figure),
   ``value`` (float) and ``unit`` (seconds, bytes, MACs, fraction, ...)
+- ``note``: words that go with the figure (a paired ratio's interval method and any warning)
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ COLUMNS: tuple[str, ...] = (
     "stat",
     "value",
     "unit",
+    "note",  # words that go with the figure: how an interval was made, why a spread is wide
 )
 
 # the unit of each metric sepbench itself names (others carry the unit their tool gives)
@@ -59,6 +61,7 @@ UNITS: dict[str, str] = {
     "eval_seconds": "seconds",
     "predict_10k_seconds": "seconds",
     "paired_10k_seconds": "seconds",
+    "paired_eval_seconds": "seconds",
     "paired_ratio": "ratio",
     "pairs": "pairs",
     "train_seconds": "seconds",

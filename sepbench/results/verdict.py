@@ -10,19 +10,24 @@ pandas: no framework, no file access.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from sepbench.core.claims import Verdict, decide_claims
+from sepbench.core.evidence import claim_evidence
+from sepbench.core.intervals import Estimate
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_SEEDS, ResultsError
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS, ResultsError
 from sepbench.results.tidy import SOURCE_PRIORITY
 
 TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
 SINGLE_STATS = ("value", "median")  # the stats that are one figure of a benchmark
 # workloads that are no model's way to predict: the TensorFlow graph-forward case takes Keras's
 # evaluate apart, and a paired case times both models in one case
-NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_SEEDS)
+NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS)
 
 Figures = dict[str, dict[str, float]]  # metric -> model -> value, as sepbench.core.claims.decide_claims reads them
 
@@ -302,3 +307,120 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
         values = dict(zip(g["column"], g["value"]))
         rows.append({**dict(zip(keys, key)), **{out: values.get(column) for column, out in names.items()}})
     return pd.DataFrame(rows, columns=PAIRED_COLUMNS).sort_values(["machine", "backend", "path"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- the claims: evidence and verdicts
+
+
+PAIRED_WORKLOADS = (WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED)  # in order of preference for "faster"
+PAIRED_HOW = {WORKLOAD_PAIRED_EVALUATE: "study-style evaluate b32", WORKLOAD_PAIRED: "predict"}
+
+
+def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Per machine, backend variant and paired workload, the newest run's separable / regular ratio:
+    ``estimate`` within [``low``, ``high``] (95 %), ``rounds``, each model's median seconds, the
+    interval's method (``note``) and the file.  ``low``/``high`` are NaN for a run that recorded no interval."""
+    cols = ["machine", "variant", "workload", "estimate", "low", "high", "rounds", "regular_s", "separable_s", "note", "source_file"]
+    if df.empty or not df["metric"].eq("paired_ratio").any():
+        return pd.DataFrame(columns=cols)
+    d = df[df["workload"].isin(PAIRED_WORKLOADS)].copy()
+    d["variant"] = variant(d)
+    ratio = d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")]
+    newest = best(ratio, ["machine", "variant", "workload"])[["machine", "variant", "workload", "source_file"]]
+    d = d.merge(newest, on=["machine", "variant", "workload", "source_file"])
+    rows = []
+    for key, g in d.groupby(["machine", "variant", "workload", "source_file"], dropna=False, sort=True):
+        stats = {s: v for s, v in zip(g.loc[g["metric"].eq("paired_ratio"), "stat"], g.loc[g["metric"].eq("paired_ratio"), "value"])}
+        seconds = {m: v for m, v in zip(g.loc[g["model"].notna(), "model"], g.loc[g["model"].notna(), "value"])}
+        notes = g.loc[g["metric"].eq("paired_ratio"), "note"].dropna()
+        rounds = g.loc[g["metric"].eq("pairs"), "value"]
+        rows.append(
+            {
+                "machine": key[0],
+                "variant": key[1],
+                "workload": key[2],
+                "estimate": stats.get("estimate", stats.get("median")),
+                "low": stats.get("low", float("nan")),
+                "high": stats.get("high", float("nan")),
+                "rounds": int(rounds.iloc[0]) if len(rounds) else None,
+                "regular_s": seconds.get("regular"),
+                "separable_s": seconds.get("separable"),
+                "note": notes.iloc[0] if len(notes) else None,
+                "source_file": key[3],
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def speed_evidence(df: pd.DataFrame) -> dict[tuple[object, str], tuple[Estimate, dict[str, Any]]]:
+    """``(machine, variant)`` -> the estimate that decides "faster" and its figures: the paired study-style
+    evaluate where the path ran one (the default paths), else the path's paired predict; an ASV
+    separable/regular ratio (a point, no interval) where nothing else measured the path."""
+    out: dict[tuple[object, str], tuple[Estimate, dict[str, Any]]] = {}
+    table = paired_ratios(df)
+    for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
+        for r in table[table["workload"].eq(workload)].itertuples():
+            key = (r.machine if pd.notna(r.machine) else None, r.variant)
+            has = pd.notna(r.low) and pd.notna(r.high) and (r.rounds or 0) >= 2
+            how = PAIRED_HOW[workload]
+            method = f"{how}: {r.note}" if isinstance(r.note, str) and r.note else f"{how}: median of {r.rounds} paired rounds"
+            note = ""
+            if isinstance(r.note, str) and "; " in r.note:
+                note = r.note.split("; ", 1)[1]  # the warnings after the method
+            if has:
+                est = Estimate(float(r.estimate), float(r.low), float(r.high), int(r.rounds), method.split("; ")[0], note=note)
+            else:
+                est = Estimate(float(r.estimate), float("nan"), float("nan"), 1, f"{how}: recorded without an interval (an older run)")
+            figs = {"measured": how, "regular_s": r.regular_s, "separable_s": r.separable_s, "rounds": r.rounds, "source": Path(str(r.source_file)).name}
+            out[key] = (est, figs)
+    if "benchmark" in df and df["source_kind"].eq("asv").any():
+        asv = df[df["source_kind"].eq("asv") & df["benchmark"].eq(ASV_RATIO_BENCHMARK) & df["stat"].isin(SINGLE_STATS)]
+        if not asv.empty:
+            asv = asv.assign(variant=variant(asv)).sort_values("created", kind="stable")
+            for (machine, var), g in asv.groupby(["machine", "variant"], dropna=False, sort=True):
+                key = (machine if pd.notna(machine) else None, var)
+                if key in out:
+                    continue
+                r = g.iloc[-1]
+                est = Estimate(float(r["value"]), float("nan"), float("nan"), 1, "ASV SeparableRatio: one figure per commit, no interval")
+                out[key] = (est, {"measured": "ASV track_separable_ratio", "commit": r.get("commit"), "source": Path(str(r["source_file"])).name})
+    return out
+
+
+ASV_RATIO_BENCHMARK = "predict.SeparableRatio.track_separable_ratio"
+
+
+def seed_costs(df: pd.DataFrame) -> dict[object, list[float]]:
+    """Per machine with accuracies over several training seeds (the newest ``reproduce --seeds`` run, or a
+    benchmark run's cached-seed case), trained and tested on all of MNIST: each seed's regular - separable
+    accuracy in points.  Machines whose seeds used a subset are left out (their single figure decides)."""
+    d = df[df["workload"].eq(WORKLOAD_SEEDS) & df["metric"].eq("test_accuracy")] if "workload" in df else df.iloc[0:0]
+    out: dict[object, list[float]] = {}
+    for machine, sub in d.groupby("machine", dropna=False):
+        sub = sub[sub["source_file"].eq(sub.sort_values("created")["source_file"].iloc[-1])]
+        if sub["weights_source"].eq("trained-subset").any() or pd.to_numeric(sub["n_images"], errors="coerce").lt(TEST_IMAGES).any():
+            continue
+        by_seed = sub.pivot_table(index="params", columns="model", values="value", aggfunc="first")
+        if not {"regular", "separable"} <= set(by_seed.columns):
+            continue
+        costs = (100 * (by_seed["regular"] - by_seed["separable"])).dropna()
+        if len(costs) >= 2:
+            out[machine if pd.notna(machine) else None] = [float(c) for c in costs]
+    return out
+
+
+def claim_verdicts(df: pd.DataFrame) -> list[tuple[object, str, list[Verdict]]]:
+    """Every machine and backend path with a figure: ``(machine, variant, verdicts)`` in sorted order,
+    each claim decided by :func:`sepbench.core.claims.decide_claims` on the evidence of
+    :func:`sepbench.core.evidence.claim_evidence` (sizes, the paired speed estimate, accuracy over seeds
+    where several exist)."""
+    figs = figure_dicts(figures(df))
+    speeds = speed_evidence(df)
+    seeds = seed_costs(df)
+    subset = subset_variants(df)
+    keys = sorted(set(figs) | set(speeds), key=lambda k: (str(k[0]), k[1]))
+    out = []
+    for key in keys:
+        evidence, missing, point_decides = claim_evidence(figs.get(key, {}), speeds.get(key), seeds.get(key[0]))
+        out.append((key[0], key[1], decide_claims(evidence, missing=missing, subset=subset.get(key, {}), point_decides=point_decides)))
+    return out

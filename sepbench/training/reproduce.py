@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sepbench.core.claims import Verdict
 from sepbench.core.recipe import VARIANTS, Recipe
 from sepbench.core.spec import get_model_spec
 from sepbench.util.timer import time_calls
@@ -203,6 +204,9 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     """Configure threads, train and measure, decide the claims; returns the results document."""
     from sepbench.core.claims import decide_claims, not_comparable
     from sepbench.core.data import load_mnist
+    from sepbench.core.evidence import claim_evidence
+    from sepbench.core.intervals import Estimate
+    from sepbench.training.trainers import trainer_for
     from sepbench.machine.provenance import collect_provenance
     from sepbench.results.schema import make_results
 
@@ -220,15 +224,18 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
             for model in opts.models:
                 rows.append(measure(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp), trained))
     seeds = _seed_study(x, y, xt, yt, opts, recipe) if opts.seeds > 1 else None
+    speed = {b: _paired_evaluate(b, trained, opts, len(xt)) for b in backends if all((trainer_for(b), m) in trained for m in MODEL_ORDER)}
     claims = {}
+    subset = not_comparable(len(x), len(xt))
+    costs = seeds["summary"].get("cost_points_per_seed") if seeds is not None and not subset.get("small_accuracy_cost") else None
     for backend in backends:
         figs = figures_of(rows, backend)
         if all(m in figs.get("params", {}) for m in MODEL_ORDER):
-            claims[backend] = [c.as_dict() for c in decide_claims(figs, not_comparable(len(x), len(xt)))]
-            if seeds is not None and "claim" in seeds["summary"]:  # several seeds: the accuracy claim stands on the interval
-                claims[backend] = [
-                    {**c, **seeds["summary"]["claim"]} if c["claim"] == "small_accuracy_cost" else c for c in claims[backend]
-                ]
+            paired = speed.get(backend)
+            est = (Estimate.from_dict(paired["estimate"]), {k: v for k, v in paired.items() if k != "estimate"}) if paired else None
+            evidence, missing, point_decides = claim_evidence(figs, est, costs)
+            verdicts = decide_claims(evidence, missing=missing, subset=subset, point_decides=point_decides)
+            claims[backend] = [v.as_dict() for v in verdicts]
     provenance = collect_provenance(
         opts.seed,
         extra={
@@ -247,6 +254,7 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     )
     doc = make_results("reproduce", rows, provenance, recipe.as_dict())
     doc["claims"] = claims
+    doc["speed"] = speed
     if seeds is not None:
         doc["seeds"] = seeds
     doc["skipped"] = skipped
@@ -254,11 +262,39 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     return doc
 
 
+PAIRED_BUDGET_S, PAIRED_MIN_ROUNDS, PAIRED_MAX_ROUNDS = 20.0, 6, 60
+
+
+def _paired_evaluate(backend: str, trained: dict[tuple[str, str], dict[str, Any]], opts: ReproduceOptions, n_images: int) -> dict[str, Any]:
+    """The "faster" evidence: both models' study-style evaluate in paired rounds (random order, rounds
+    until the interval decides or the budget is spent), with this run's weights; every round's seconds kept."""
+    from sepbench.measure.workloads import PairedEvaluateWorkload
+    from sepbench.training.trainers import trainer_for
+
+    weights = {m: trained[(trainer_for(backend), m)]["weights"] for m in MODEL_ORDER}
+    paired = PairedEvaluateWorkload(backend, n_images=n_images, seed=opts.seed).setup(data_dir=opts.data_dir, warmup=1, weights=weights)
+    paired.run_adaptive(PAIRED_BUDGET_S, PAIRED_MIN_ROUNDS, PAIRED_MAX_ROUNDS)
+    info = paired.extra_info()
+    summary = paired.summary()
+    from sepbench.core.intervals import paired_ratio
+
+    reg, sep = zip(*paired.pairs)
+    return {
+        "estimate": paired_ratio(reg, sep, seed=opts.seed).as_dict(),
+        "measured": "study-style evaluate b32, paired rounds",
+        "regular_s": summary["regular_median_s"],
+        "separable_s": summary["separable_median_s"],
+        "rounds": summary["pairs"],
+        "stop_reason": info["stop_reason"],
+        "samples_s": info["samples_s"],
+    }
+
+
 def _seed_study(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, opts: ReproduceOptions, recipe: Recipe) -> dict[str, Any]:
     """Each model trained with ``opts.seeds`` seeds in the fastest trainer (cached on the full data),
     evaluated on the test images: per-seed rows and :func:`sepbench.core.seed_stats.summarize_seeds`."""
     from impls.registry import get_backend
-    from sepbench.core.claims import not_comparable
+    from sepbench.core.claims import decide, not_comparable
     from sepbench.core.seed_stats import summarize_seeds
     from sepbench.core.study import STUDY
     from sepbench.training.trainers import shared_trainer
@@ -283,12 +319,7 @@ def _seed_study(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, op
     summary = summarize_seeds(per_seed, STUDY)
     subset = not_comparable(len(x), len(xt)).get("small_accuracy_cost")
     if subset and "claim" in summary:
-        summary["claim"] = {
-            "claim": "small_accuracy_cost",
-            "holds": None,
-            "comparable": False,
-            "evidence": f"not comparable with the study: {subset}",
-        }
+        summary["claim"] = decide("small_accuracy_cost", None, not_comparable=subset).as_dict()
     return {"trainer": trainer, "seeds": list(range(opts.seed, opts.seed + opts.seeds)), "per_seed": per_seed, "summary": summary}
 
 
@@ -378,12 +409,12 @@ def print_report(doc: dict[str, Any], console: Any = None) -> None:
         ct = Table(title="The study's claims, per backend (this run)", title_justify="left")
         ct.add_column("backend")
         ct.add_column("claim")
-        ct.add_column("holds")
-        ct.add_column("evidence")
+        ct.add_column("verdict (estimate [95 % interval])")
+        ct.add_column("method")
         for b, verdicts in claims.items():
             for v in verdicts:
-                holds = {True: "yes", False: "NO", None: "undecided"}[v["holds"]] if v.get("comparable", True) else "not comparable"
-                ct.add_row(b, v["claim"], holds, v["evidence"])
+                verdict = Verdict.from_dict(v)
+                ct.add_row(b, verdict.claim, verdict.cell(), verdict.method or verdict.note)
         console.print(ct)
     if doc.get("seeds"):
         _print_seeds(doc["seeds"], console)
@@ -421,6 +452,5 @@ def _print_seeds(seeds: dict[str, Any], console: Any) -> None:
         )
     console.print(table)
     if "claim" in summary:
-        c = summary["claim"]
-        word = {True: "yes", False: "NO"}.get(c["holds"], "not comparable")
-        console.print(f"a little accuracy (on the interval of regular - separable): {word}: {c['evidence']}")
+        c = Verdict.from_dict(summary["claim"])
+        console.print(f"a little accuracy (on the interval of regular - separable): {c.cell()} ({c.method})")

@@ -20,8 +20,8 @@ from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
 from sepbench.util.timer import Timer
 
-# fastest first: one recipe epoch on 2,048 images took 97 / 130 ms (regular / separable) in NumPy,
-# 149 / 183 ms in PyTorch and 0.8 / 1.0 s in TensorFlow (2-core Intel Xeon VM, 2026-11; issue 13)
+# the trainers, in the order tried when nothing else decides (the choice itself is measured per
+# machine: sepbench.training.trainer_choice)
 TRAINER_MODULES: dict[str, str] = {
     "numpy": "impls.train_numpy",
     "torch": "impls.train_torch",
@@ -29,15 +29,22 @@ TRAINER_MODULES: dict[str, str] = {
 }
 
 
-def shared_trainer() -> str:
-    """The fastest available trainer: it trains the weights every backend's benchmarks share (the
-    trainers agree step for step, tests/test_training.py, so one set of weights serves all)."""
-    from impls.registry import unavailable_reason
+_CHOSEN: dict[tuple[str, str], str] = {}  # (cache dir, $SEPBENCH_TRAINER) -> trainer, for this process
 
-    for name in TRAINER_MODULES:
-        if unavailable_reason(name) is None:
-            return name
-    raise ValueError(f"no trainer is available: each of {', '.join(TRAINER_MODULES)} failed to load")
+
+def shared_trainer() -> str:
+    """The fastest trainer on this machine, measured once and recorded
+    (:func:`sepbench.training.trainer_choice.choose_trainer`): it trains the weights every backend's
+    benchmarks share (the trainers agree step for step, tests/test_training.py, so one set serves all)."""
+    import os
+
+    from sepbench.training.trainer_choice import TRAINER_ENV_VAR, choose_trainer
+    from sepbench.util.paths import cache_dir
+
+    key = (str(cache_dir()), os.environ.get(TRAINER_ENV_VAR, ""))
+    if key not in _CHOSEN:
+        _CHOSEN[key] = choose_trainer().trainer
+    return _CHOSEN[key]
 
 
 def trainer_for(backend: str) -> str:
