@@ -149,7 +149,9 @@ def test_first_table_in_the_browser_is_this_machines_verdict_expanded(two_machin
     # closed <details>, its machine column and whether its speed cells carry an interval
     probe = tmp_path / "out" / "probe.html"
     probe.write_text(
-        report.files["index.html"].read_text().replace(
+        report.files["index.html"]
+        .read_text()
+        .replace(
             "</body>",
             """<script>
 window.addEventListener("load", function () {

@@ -16,7 +16,6 @@ from sepbench.bench.cases import PAIRED_KINDS, Case
 from sepbench.bench.options import BenchOptions, bench_options
 
 
-
 @pytest.fixture(scope="session")
 def opts(request: pytest.FixtureRequest) -> BenchOptions:
     """The options of this benchmark session."""

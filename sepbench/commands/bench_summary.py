@@ -64,7 +64,12 @@ def print_verdicts(df: pd.DataFrame) -> None:
 
     rows = [(str(v), *(x.cell() for x in verdicts)) for _, v, verdicts in verdict.claim_verdicts(df)]
     if rows:
-        print_table("The verdict of this run: the study's claims per backend path", ["backend path", *(c.column for c in CLAIMS)], rows, right_from=len(CLAIMS) + 1)
+        print_table(
+            "The verdict of this run: the study's claims per backend path",
+            ["backend path", *(c.column for c in CLAIMS)],
+            rows,
+            right_from=len(CLAIMS) + 1,
+        )
         print("; ".join(f"{k}: {m}" for k, m in OUTCOME_MEANING.items()))
 
 

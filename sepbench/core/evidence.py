@@ -59,7 +59,9 @@ def accuracy_point(figures: Figures) -> tuple[Estimate | None, dict[str, Any], s
     return point(100 * (acc[0] - acc[1]), ONE_SEED), figs, ""
 
 
-def accuracy_over_seeds(costs_points: Sequence[float], per_seed: Mapping[str, Sequence[float]] | None = None) -> tuple[Estimate, dict[str, Any]]:
+def accuracy_over_seeds(
+    costs_points: Sequence[float], per_seed: Mapping[str, Sequence[float]] | None = None
+) -> tuple[Estimate, dict[str, Any]]:
     """The paired regular - separable cost (points) of each seed -> its mean with the 95 % t interval."""
     est = mean_interval(costs_points, method=f"mean over {len(costs_points)} seeds, 95 % t interval")
     figs: dict[str, Any] = {"seeds": len(costs_points), "cost_points_per_seed": [round(c, 4) for c in costs_points]}

@@ -13,9 +13,10 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from sepbench.core.claims import MAX_ACCURACY_COST, decide
+from sepbench.core.claims import decide
 from sepbench.core.evidence import accuracy_over_seeds
 from sepbench.core.intervals import t_quantile
+
 
 def t975(df: int) -> float:
     """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (>= 1): SciPy's, exact for every df."""

@@ -74,7 +74,10 @@ CLAIM_COLUMNS = ["machine", "backend", "claim", "outcome", "estimate", "low", "h
 
 
 def _claim_rows(machine: object, backend: str, verdicts: list[Verdict]) -> list[dict[str, object]]:
-    return [{"machine": machine, "backend": backend, **{k: v for k, v in x.as_dict().items() if k != "claim"}, "claim": x.claim} for x in verdicts]
+    return [
+        {"machine": machine, "backend": backend, **{k: v for k, v in x.as_dict().items() if k != "claim"}, "claim": x.claim}
+        for x in verdicts
+    ]
 
 
 def claims(df: pd.DataFrame) -> pd.DataFrame:

@@ -90,7 +90,16 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
         v = to_float(extra.get(key))
         if v is not None:
             out.append(
-                {**base, "model": None, "weights_source": None, "metric": "paired_ratio", "stat": stat, "value": v, "unit": "ratio", "note": note}
+                {
+                    **base,
+                    "model": None,
+                    "weights_source": None,
+                    "metric": "paired_ratio",
+                    "stat": stat,
+                    "value": v,
+                    "unit": "ratio",
+                    "note": note,
+                }
             )
     pairs = to_float(extra.get("pairs"))
     if pairs is not None:

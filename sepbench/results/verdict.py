@@ -371,7 +371,13 @@ def speed_evidence(df: pd.DataFrame) -> dict[tuple[object, str], tuple[Estimate,
                 est = Estimate(float(r.estimate), float(r.low), float(r.high), int(r.rounds), method.split("; ")[0], note=note)
             else:
                 est = Estimate(float(r.estimate), float("nan"), float("nan"), 1, f"{how}: recorded without an interval (an older run)")
-            figs = {"measured": how, "regular_s": r.regular_s, "separable_s": r.separable_s, "rounds": r.rounds, "source": Path(str(r.source_file)).name}
+            figs = {
+                "measured": how,
+                "regular_s": r.regular_s,
+                "separable_s": r.separable_s,
+                "rounds": r.rounds,
+                "source": Path(str(r.source_file)).name,
+            }
             out[key] = (est, figs)
     if "benchmark" in df and df["source_kind"].eq("asv").any():
         asv = df[df["source_kind"].eq("asv") & df["benchmark"].eq(ASV_RATIO_BENCHMARK) & df["stat"].isin(SINGLE_STATS)]
@@ -383,7 +389,10 @@ def speed_evidence(df: pd.DataFrame) -> dict[tuple[object, str], tuple[Estimate,
                     continue
                 r = g.iloc[-1]
                 est = Estimate(float(r["value"]), float("nan"), float("nan"), 1, "ASV SeparableRatio: one figure per commit, no interval")
-                out[key] = (est, {"measured": "ASV track_separable_ratio", "commit": r.get("commit"), "source": Path(str(r["source_file"])).name})
+                out[key] = (
+                    est,
+                    {"measured": "ASV track_separable_ratio", "commit": r.get("commit"), "source": Path(str(r["source_file"])).name},
+                )
     return out
 
 

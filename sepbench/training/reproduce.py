@@ -206,9 +206,9 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     from sepbench.core.data import load_mnist
     from sepbench.core.evidence import claim_evidence
     from sepbench.core.intervals import Estimate
-    from sepbench.training.trainers import trainer_for
     from sepbench.machine.provenance import collect_provenance
     from sepbench.results.schema import make_results
+    from sepbench.training.trainers import trainer_for
 
     backends, skipped = check_options(opts)
     if not backends:
