@@ -18,6 +18,9 @@ if os.environ.get("SEPBENCH_MNIST_DIR"):
 # tests never leave the machine: a download they did not arrange (with a mirror on 127.0.0.1) fails
 # at once on a closed local port instead of reaching the internet
 os.environ["SEPBENCH_MNIST_MIRRORS"] = "http://127.0.0.1:9/"
+# the shared trainer is otherwise chosen by a probe that trains in every framework in the test's own
+# process (TensorFlow's thread pools then cannot be set); the probe is tested on its own
+os.environ.setdefault("SEPBENCH_TRAINER", "numpy")
 
 
 def _mnist_dir() -> Path | None:

@@ -109,11 +109,10 @@ def two_machines(tmp_path: Path) -> Path:
     return tmp_path / "results"
 
 
-def test_verdict_is_this_machine_with_intervals_and_other_machines_apart(two_machines: Path, tmp_path: Path, monkeypatch) -> None:
+def test_verdict_is_this_machine_with_intervals_and_other_machines_apart(two_machines: Path, tmp_path: Path) -> None:
     from sepbench.report.build import build_report
 
-    monkeypatch.setenv("SEPBENCH_MACHINE", HERE)
-    report = build_report([two_machines], [tmp_path / "no-asv"], tmp_path / "out")
+    report = build_report([two_machines], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE)
     verdict = report.sections["verdict"].raw.set_index("backend")
     assert set(verdict["machine"]) == {"(the study)", HERE}  # this machine alone, after the study's row
     assert verdict.at["numpy", "faster?"].startswith("yes: 0.7") and "12 rounds" in verdict.at["numpy", "faster?"]
@@ -137,14 +136,13 @@ def _chromium() -> str | None:
     return None
 
 
-def test_first_table_in_the_browser_is_this_machines_verdict_expanded(two_machines: Path, tmp_path: Path, monkeypatch) -> None:
+def test_first_table_in_the_browser_is_this_machines_verdict_expanded(two_machines: Path, tmp_path: Path) -> None:
     chromium = _chromium()
     if chromium is None:
         pytest.skip("chromium is not installed (apt-get install chromium): cannot check the HTML in a browser")
     from sepbench.report.build import build_report
 
-    monkeypatch.setenv("SEPBENCH_MACHINE", HERE)
-    report = build_report([two_machines], [tmp_path / "no-asv"], tmp_path / "out")
+    report = build_report([two_machines], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE)
     # a script in the page reports what a reader sees: the first table's section, whether it sits in a
     # closed <details>, its machine column and whether its speed cells carry an interval
     probe = tmp_path / "out" / "probe.html"

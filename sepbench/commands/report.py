@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     results = args.results or [results_dir()]
     asv = args.asv_results or asv_results_dirs()
     try:
-        report = build_report(results, asv, args.output)
+        from sepbench.machine.fingerprint import machine_name
+
+        report = build_report(results, asv, args.output, this_machine=machine_name())
     except NoResultsError as exc:
         print(f"sepbench report: {exc}", file=sys.stderr)
         return 1

@@ -314,7 +314,11 @@ def _sections(df: pd.DataFrame, hist: pd.DataFrame, described: pd.DataFrame, stu
 
 
 def build_report(
-    results_dirs: list[Path], asv_dirs: list[Path], output: Path, title: str = "sepbench: separable vs regular convolutions"
+    results_dirs: list[Path],
+    asv_dirs: list[Path],
+    output: Path,
+    title: str = "sepbench: separable vs regular convolutions",
+    this_machine: str | None = None,
 ) -> Report:
     """Load, tabulate, plot and write the report into ``output``.
 
@@ -324,6 +328,7 @@ def build_report(
 
     loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs])
     df = loaded.measurements
+    df.attrs["this_machine"] = this_machine  # whose verdict comes first (else the newest run's machine)
     if df.empty and loaded.studies.empty:
         looked = "\n".join(f"  - {p} ({'exists' if p.is_dir() else 'does not exist'})" for p in loaded.looked_in)
         skipped = ("\nSkipped:\n" + "\n".join(f"  - {w}" for w in loaded.warnings)) if loaded.warnings else ""

@@ -99,12 +99,10 @@ VERDICT_COLUMNS = {c.key: c.column for c in CLAIMS}
 def this_machine(df: pd.DataFrame) -> object:
     """The machine the verdict is for: this one (by its hardware name) where it has results, else the
     machine of the newest benchmark or reproduce result; ``None`` when no result names one."""
-    from sepbench.machine.fingerprint import machine_name
-
     if df.empty:
         return None
-    here = machine_name()
-    if df["machine"].eq(here).any():
+    here = df.attrs.get("this_machine")  # set by the caller that knows the machine (the CLI): the report imports no probe
+    if here is not None and df["machine"].eq(here).any():
         return here
     own = df[df["source_kind"].isin(["pytest-benchmark", "reproduce"]) & df["machine"].notna()]
     pool = own if not own.empty else df[df["machine"].notna()]

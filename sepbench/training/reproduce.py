@@ -208,7 +208,6 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     from sepbench.core.intervals import Estimate
     from sepbench.machine.provenance import collect_provenance
     from sepbench.results.schema import make_results
-    from sepbench.training.trainers import trainer_for
 
     backends, skipped = check_options(opts)
     if not backends:
@@ -224,7 +223,9 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
             for model in opts.models:
                 rows.append(measure(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp), trained))
     seeds = _seed_study(x, y, xt, yt, opts, recipe) if opts.seeds > 1 else None
-    speed = {b: _paired_evaluate(b, trained, opts, len(xt)) for b in backends if all((trainer_for(b), m) in trained for m in MODEL_ORDER)}
+    # "faster" needs paired rounds, which the measure layer (nox -s bench) makes; reproduce's medians of
+    # separate evaluate calls do not decide it
+    speed: dict[str, Any] = {}
     claims = {}
     subset = not_comparable(len(x), len(xt))
     costs = seeds["summary"].get("cost_points_per_seed") if seeds is not None and not subset.get("small_accuracy_cost") else None
@@ -260,34 +261,6 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     doc["skipped"] = skipped
     doc["thread_warnings"] = thread_warnings
     return doc
-
-
-PAIRED_BUDGET_S, PAIRED_MIN_ROUNDS, PAIRED_MAX_ROUNDS = 20.0, 6, 60
-
-
-def _paired_evaluate(backend: str, trained: dict[tuple[str, str], dict[str, Any]], opts: ReproduceOptions, n_images: int) -> dict[str, Any]:
-    """The "faster" evidence: both models' study-style evaluate in paired rounds (random order, rounds
-    until the interval decides or the budget is spent), with this run's weights; every round's seconds kept."""
-    from sepbench.measure.workloads import PairedEvaluateWorkload
-    from sepbench.training.trainers import trainer_for
-
-    weights = {m: trained[(trainer_for(backend), m)]["weights"] for m in MODEL_ORDER}
-    paired = PairedEvaluateWorkload(backend, n_images=n_images, seed=opts.seed).setup(data_dir=opts.data_dir, warmup=1, weights=weights)
-    paired.run_adaptive(PAIRED_BUDGET_S, PAIRED_MIN_ROUNDS, PAIRED_MAX_ROUNDS)
-    info = paired.extra_info()
-    summary = paired.summary()
-    from sepbench.core.intervals import paired_ratio
-
-    reg, sep = zip(*paired.pairs)
-    return {
-        "estimate": paired_ratio(reg, sep, seed=opts.seed).as_dict(),
-        "measured": "study-style evaluate b32, paired rounds",
-        "regular_s": summary["regular_median_s"],
-        "separable_s": summary["separable_median_s"],
-        "rounds": summary["pairs"],
-        "stop_reason": info["stop_reason"],
-        "samples_s": info["samples_s"],
-    }
 
 
 def _seed_study(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, opts: ReproduceOptions, recipe: Recipe) -> dict[str, Any]:
