@@ -305,11 +305,8 @@ def test_reproduce_cli_writes_results_and_prints_table(tmp_path, monkeypatch, ca
         # 500 test images and 320 training images: neither speed nor accuracy is set against the study's
         assert faster["outcome"] == "not comparable" and "500 of the 10,000 test images" in faster["note"]
         assert accuracy["outcome"] == "not comparable" and "320 of the 60,000 training images" in accuracy["note"]
-        # the paired study-style evaluate measured anyway, every round kept, its interval around its estimate
-        speed = doc["speed"][b]
-        est = speed["estimate"]
-        assert speed["rounds"] == est["n"] >= 6 and len(speed["samples_s"]["regular"]) == len(speed["samples_s"]["separable"]) == est["n"]
-        assert est["low"] <= est["value"] <= est["high"] and speed["regular_s"] > 0 and speed["separable_s"] > 0 and speed["stop_reason"]
+        # reproduce makes no paired rounds (nox -s bench does): no speed evidence of its own
+        assert b not in doc["speed"]
     assert "not comparable" in text and "yes: params 0.166x" in text  # the claims table prints each record's cell
     assert not list((tmp_path / "cache").rglob("*.npz"))  # subsets are never cached
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     from sepbench.training.trainer_choice import choose_trainer
 
-    configure_threads(args.threads, None)
+    configure_threads(args.threads, [])  # BLAS now; the chosen trainer's framework below
     choice = choose_trainer()
     trainer = shared_trainer()
     configure_threads(args.threads, [trainer])
