@@ -246,10 +246,10 @@ def _report_cli(results: Path, asv: Path, out: Path) -> subprocess.CompletedProc
     return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
 
 
-def _build(tmp_path: Path, results: list[Path], asv: list[Path] | None = None):
+def _build(tmp_path: Path, results: list[Path], asv: list[Path] | None = None, this_machine: str | None = None):
     from sepbench.report.build import build_report
 
-    return build_report(results, asv or [tmp_path / "no-asv"], tmp_path / "out")
+    return build_report(results, asv or [tmp_path / "no-asv"], tmp_path / "out", this_machine=this_machine)
 
 
 # ---------------------------------------------------------------- tests
@@ -435,7 +435,10 @@ def test_several_machines(reproduce_dir: Path, tmp_path: Path) -> None:
     for row in doc["rows"]:
         row["eval_seconds"] *= 2
     write_results(results / "reproduce-20260102T000000Z.json", doc)
-    report = _build(tmp_path, [results])
+    from sepbench.machine.fingerprint import machine_name
+
+    here = machine_name()
+    report = _build(tmp_path, [results], this_machine=here)  # as `sepbench report` passes it
     machines = report.sections["machines"].raw
     assert "other-box" in machines.columns
     ev = machines[(machines.metric == "eval_seconds") & (machines.backend == "numpy") & (machines.model == "regular")].iloc[0]
@@ -444,9 +447,6 @@ def test_several_machines(reproduce_dir: Path, tmp_path: Path) -> None:
     assert set(claims["machine"]) >= {"other-box", "(the study)"}
     # the verdict is this machine's (the fixture's file was written here, with this machine's name), though
     # other-box's file is newer; other-box has its own section
-    from sepbench.machine.fingerprint import machine_name
-
-    here = machine_name()
     assert set(claims["machine"]) == {"(the study)", here, "other-box"}
     assert set(report.sections["verdict"].raw["machine"]) == {"(the study)", here}
     others = report.sections["verdict_other_machines"].raw
