@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from sepbench.asv.history import ExactChange, RegressOutcome, read_asv_conf
+from tests.browser import dump_dom, require_chromium, screenshot
 from tests.conftest import REPO
 
 PY = sys.executable
@@ -185,32 +186,10 @@ def _serve(directory: Path) -> tuple[socketserver.TCPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 def _browse(chromium: str, url: str, tmp: Path, shot: Path) -> str:
-    base = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp / 'profile'}",
-        "--window-size=1280,900",
-        "--virtual-time-budget=15000",
-    ]
-    dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=180)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    png = subprocess.run([*base, f"--screenshot={shot}", url], capture_output=True, text=True, timeout=180)
-    assert png.returncode == 0 and shot.is_file(), png.stderr[-2000:]
-    return dom.stdout
+    """The page's DOM and a screenshot in ``shot`` (ASV's pages render their graphs with scripts: 15 s of virtual time)."""
+    screenshot(chromium, url, tmp / "profile", shot)
+    return dump_dom(chromium, url, tmp / "profile", budget_ms=15000)
 
 
 def _not_blank(png: Path) -> float:
@@ -227,9 +206,7 @@ def test_publish_renders_graphs_in_chromium(asv_repo: dict, tmp_path: Path) -> N
     repo, env = asv_repo["repo"], asv_repo["env"]
     if not (repo / ".asv" / "results" / "ci-a").is_dir():
         pytest.skip("no history: test_history_over_a_range_and_a_second_machine did not run")
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install chromium): cannot check the published HTML in a browser")
+    chromium = require_chromium("the published HTML")
     proc = _asv(["publish"], repo, env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     html = repo / ".asv" / "html"

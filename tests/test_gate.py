@@ -49,6 +49,7 @@ def test_a_slow_spell_of_the_machine_is_divided_out_case_by_case() -> None:
         "benchmarks": [
             {"fullname": "a", "stats": {"data": times}, "extra_info": {"reference_s": ref}},
             {"fullname": "raw", "stats": {"data": times}},
+            {"fullname": "other-kind", "stats": {"data": times}, "extra_info": {"reference_s": ref, "reference_kind": "matmul-1-thread"}},
         ],
     }
     slow = [t * 1.4 for t in _times(0.1, 0.01, seed=2)]
@@ -57,9 +58,12 @@ def test_a_slow_spell_of_the_machine_is_divided_out_case_by_case() -> None:
         "benchmarks": [
             {"fullname": "a", "stats": {"data": slow}, "extra_info": {"reference_s": [r * 1.4 for r in ref]}},
             {"fullname": "raw", "stats": {"data": slow}, "extra_info": {"reference_s": [r * 1.4 for r in ref]}},
+            # an older run's reference timed something else (every BLAS thread): not divided by
+            {"fullname": "other-kind", "stats": {"data": slow}, "extra_info": {"reference_s": [r * 1.4 for r in ref]}},
         ],
     }
     verdicts = {v.name: v for v in judge_runs(base, run).verdicts}
+    assert not verdicts["other-kind"].normalized and verdicts["other-kind"].regressed
     assert verdicts["a"].normalized and not verdicts["a"].regressed and verdicts["a"].slowdown.ratio == pytest.approx(1.0, abs=0.02)
     assert not verdicts["raw"].normalized and verdicts["raw"].regressed
 

@@ -12,8 +12,9 @@ import pytest
 
 from sepbench.asv.archive import HISTORY_DIR, ArchiveError, append, dirty_files, merge, publish_config
 from sepbench.asv.history import read_asv_conf
+from tests.browser import require_chromium
 from tests.conftest import REPO
-from tests.test_asv import PY, _asv_env, _browse, _chromium, _not_blank, _run, _serve
+from tests.test_asv import PY, _asv_env, _browse, _not_blank, _run, _serve
 
 COMMIT = "a" * 40
 
@@ -111,9 +112,7 @@ def test_the_checked_in_history_holds_five_commits_of_real_machines() -> None:
 
 @pytest.mark.slow
 def test_a_fresh_clone_publishes_the_history_and_chromium_shows_it(tmp_path: Path) -> None:
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install chromium): cannot check the published HTML in a browser")
+    chromium = require_chromium("the published HTML")
     env = _asv_env(tmp_path)
     merged, html = tmp_path / "merged-results", tmp_path / "html"
     merge([REPO / HISTORY_DIR], merged)

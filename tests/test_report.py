@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from sepbench.core.study import MAC_RATIO, STUDY
+from tests.browser import dump_dom, require_chromium
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -454,51 +455,18 @@ def test_several_machines(reproduce_dir: Path, tmp_path: Path) -> None:
     assert (others["a little accuracy?"] == "yes: +1.68 points, 1 seed").all()  # its figures but for time: 92.03 % - 90.35 %
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
-        if path:
-            return path
-    return None
-
-
 def test_html_renders_in_headless_chromium(reproduce_dir: Path, bench_dir: Path, asv_results: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install chromium): cannot check the HTML in a browser")
+    chromium = require_chromium("the HTML")
     report = _build(tmp_path, [reproduce_dir, bench_dir], [asv_results])
     index = report.files["index.html"]
     n_images = sum(1 for k in report.files if k.endswith(".png"))
     assert n_images == 4
     profile = tmp_path / "profile"
-    proc = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            index.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    dom = proc.stdout
+    dom = dump_dom(chromium, index.as_uri(), profile)
     n_tables = sum(1 for s in report.sections.values() if s.shown is not None)
     assert n_tables >= 8
     # every image decoded, every table has rows, and the first table on the page is the verdict
-    assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables} first=verdict"' in dom, (
-        dom[:500] + "..." + proc.stderr[-1000:]
-    )
+    assert f'data-check="images={n_images}/{n_images} tables={n_tables}/{n_tables} first=verdict"' in dom, dom[:500]
     assert dom.index('id="verdict"') < dom.index('id="plots"') < dom.index('id="matrix"')
     assert "8,586" in dom and "1,427" in dom
 

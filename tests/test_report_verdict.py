@@ -5,14 +5,13 @@ writes (paired rounds with their samples and interval), checked in headless Chro
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sepbench.core.intervals import paired_ratio
+from tests.browser import dump_dom, require_chromium
 
 HERE, OTHER = "here-2c-test", "elsewhere-4c-test"
 
@@ -128,18 +127,8 @@ def test_verdict_is_this_machine_with_intervals_and_other_machines_apart(two_mac
     assert md.index("The verdict: the study's three claims on this machine") < md.index("The verdict on other machines")
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
-        if path:
-            return path
-    return None
-
-
 def test_first_table_in_the_browser_is_this_machines_verdict_expanded(two_machines: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("chromium is not installed (apt-get install chromium): cannot check the HTML in a browser")
+    chromium = require_chromium("the HTML")
     from sepbench.report.build import build_report
 
     report = build_report([two_machines], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE)
@@ -164,28 +153,7 @@ window.addEventListener("load", function () {
 </script></body>""",
         )
     )
-    proc = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    dom = proc.stdout
+    dom = dump_dom(chromium, probe.as_uri(), tmp_path / "profile")
     start = dom.index('<pre id="probe">') + len('<pre id="probe">')
     seen = json.loads(dom[start : dom.index("</pre>", start)].replace("&quot;", '"').replace("&amp;", "&"))
     assert seen["section"] == "verdict" and not seen["hidden"] and seen["visible"]

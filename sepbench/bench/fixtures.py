@@ -60,7 +60,7 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 @pytest.fixture
 def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
-    from sepbench.measure.extra_info import reference_seconds, workload_extra_info
+    from sepbench.measure.extra_info import REFERENCE_KIND, reference_seconds, workload_extra_info
     from sepbench.measure.workloads import (
         EvaluateWorkload,
         KerasGraphForwardWorkload,
@@ -94,6 +94,7 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         info = workload_extra_info(workload, median, output, roofline.gemm_flops)
         info["rounds"] = rounds
         info["reference_s"] = reference
+        info["reference_kind"] = REFERENCE_KIND
         # other processes competing for the cores (1-minute load average around the timing): judge noise by it
         info["loadavg_1m"] = [load_before, _loadavg()]
         info["threads"] = opts.threads
@@ -127,6 +128,7 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
             loadavg_1m=[load_before, _loadavg()],
             threads=opts.threads,
             reference_s=reference,
+            reference_kind=REFERENCE_KIND,
             budget_s=v.budget_s,
             min_rounds=v.min_rounds,
             max_rounds=v.max_rounds,

@@ -7,7 +7,9 @@ medians with a 95 % bootstrap interval must exceed ``1 + threshold`` and the int
 * **Normalized by the machine's speed.**  A shared machine has slow spells of seconds (another tenant,
   a lower clock) that slowed a case by up to 1.57x between two runs of the same code here.  Every round
   is preceded by a small reference matmul (``extra_info["reference_s"]``); each sample is divided by
-  its round's reference, which cancels most of such a spell (1.57x -> 1.13x in the same runs).
+  its round's reference, which cancels most of such a spell (1.57x -> 1.13x in the same runs).  Runs
+  whose references differ in kind (``extra_info["reference_kind"]``: older runs timed it in every BLAS
+  thread) are compared undivided.
 * **The case's own spread.**  The threshold is the larger of ``min_effect`` and the case's spread
   within the baseline run (interquartile range over median); cases known to be noisy here (batch 1,
   Keras's ``predict``) use the 10th-90th percentile spread, so their moving tail does not fail the gate.
@@ -78,10 +80,11 @@ class CaseSamples:
 
     times: list[float]
     reference: list[float] | None
+    reference_kind: str | None = None  # what the reference timed (``extra_info["reference_kind"]``; None: older runs)
 
     def judged(self, other: CaseSamples) -> list[float]:
-        """The times to judge beside ``other``'s: divided by the reference when both runs have one."""
-        if self.reference is None or other.reference is None:
+        """The times to judge beside ``other``'s: divided by the reference when both runs timed the same one."""
+        if self.reference is None or other.reference is None or self.reference_kind != other.reference_kind:
             return self.times
         return [t / r for t, r in zip(self.times, self.reference)]
 
@@ -105,9 +108,10 @@ def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
             times = [float(t) for t in data]
         except (TypeError, ValueError):
             raise GateError(f"{what}: {bench.get('fullname', '?')} has samples that are not numbers") from None
-        ref = (bench.get("extra_info") or {}).get("reference_s")
+        info = bench.get("extra_info") or {}
+        ref, kind = info.get("reference_s"), info.get("reference_kind")
         ok = isinstance(ref, list) and len(ref) == len(times) and all(isinstance(r, (int, float)) and r > 0 for r in ref)
-        out[bench["fullname"]] = CaseSamples(times, [float(r) for r in ref] if ok else None)
+        out[bench["fullname"]] = CaseSamples(times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None)
     return out
 
 
@@ -153,13 +157,13 @@ def noisy_cases(doc: dict[str, Any]) -> set[str]:
 
 
 def judge_case(name: str, base: CaseSamples, run: CaseSamples, min_effect: float = MIN_EFFECT, noisy: bool = False) -> CaseVerdict:
-    """One case: unpaired, each sample divided by its round's reference where both runs recorded one,
+    """One case: unpaired, each sample divided by its round's reference where both runs recorded one of one kind,
     with the threshold widened to the case's own spread as the baseline measured it (``noisy``: the
     10th-90th percentile spread, else the interquartile one).  Not the run's: a slower run may well
     scatter more, which must not hide its slowdown."""
     a, b = base.judged(run), run.judged(base)
     threshold = max(min_effect, spread(a, noisy))
-    normalized = base.reference is not None and run.reference is not None
+    normalized = b is not run.times
     return CaseVerdict(name, judge(a, b, min_effect=threshold, paired=False), threshold, normalized)
 
 

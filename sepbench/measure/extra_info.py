@@ -113,6 +113,18 @@ def roofline(gemm_size: int = GEMM_SIZE, stream_bytes: int = STREAM_BYTES, budge
 
 
 REFERENCE_GEMM = 192  # n of the reference matmul timed before every round: ~0.1-0.5 ms on one core
+# what ``reference_s`` holds (the gate divides by it only between runs of the same kind). One BLAS
+# thread: a multi-threaded matmul leaves BLAS worker threads spinning for a while after it returns,
+# and they took the cores from the next round (PyTorch's batch-1 predict: 0.17 ms alone, 9-14 ms
+# right after a 2-thread reference; its 10,000 images at batch 32: 0.10 s alone, 0.19 s after one).
+REFERENCE_KIND = f"matmul-{REFERENCE_GEMM}-float32-1-blas-thread"
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    import threadpoolctl
+
+    return threadpoolctl.ThreadpoolController()
 
 
 @functools.cache
@@ -122,17 +134,19 @@ def _reference_operands(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reference_seconds(n: int = REFERENCE_GEMM, repeat: int = 3) -> float:
-    """The machine's speed right now: the fastest of ``repeat`` float32 ``n x n x n`` matmuls (seconds).
+    """The machine's speed right now: the fastest of ``repeat`` float32 ``n x n x n`` matmuls in one
+    BLAS thread (seconds; see :data:`REFERENCE_KIND`).
 
     Timed before every benchmark round (untimed itself), so a run records how fast the machine was
     while each sample was taken; the gate divides by it, which cancels a slow spell of a shared
     machine (another tenant, a lower clock) that slows the case and this matmul alike."""
     a, b = _reference_operands(n)
     best = math.inf
-    for _ in range(repeat):
-        with Timer() as t:
-            a @ b
-        best = min(best, t.seconds)
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        for _ in range(repeat):
+            with Timer() as t:
+                a @ b
+            best = min(best, t.seconds)
     return best
 
 

@@ -1,0 +1,62 @@
+"""Debian's headless Chromium, as every browser test drives it: find it, dump a page's DOM, screenshot it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def find_chromium() -> str | None:
+    """The browser's path, or ``None`` where none is installed."""
+    for name in NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def require_chromium(what: str) -> str:
+    """The browser's path; skips the test (saying what it could not check) where none is installed."""
+    path = find_chromium()
+    if path is None:
+        pytest.skip(f"chromium is not installed (apt-get install chromium): cannot check {what} in a browser")
+    return path
+
+
+def _base(chromium: str, profile: Path, budget_ms: int) -> list[str]:
+    # no network of its own (updates, sync, QUIC), its own profile: a test sees only the page
+    return [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+        f"--virtual-time-budget={budget_ms}",
+    ]
+
+
+def dump_dom(chromium: str, url: str, profile: Path, budget_ms: int = 5000, timeout_s: float = 180) -> str:
+    """The page's DOM after its scripts ran (``budget_ms`` of virtual time); asserts the browser exited cleanly."""
+    proc = subprocess.run([*_base(chromium, profile, budget_ms), "--dump-dom", url], capture_output=True, text=True, timeout=timeout_s)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def screenshot(chromium: str, url: str, profile: Path, shot: Path, budget_ms: int = 15000, timeout_s: float = 180) -> Path:
+    """A PNG of the page at 1280 x 900 in ``shot``; asserts it was written."""
+    proc = subprocess.run(
+        [*_base(chromium, profile, budget_ms), f"--screenshot={shot}", url], capture_output=True, text=True, timeout=timeout_s
+    )
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    return shot
