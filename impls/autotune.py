@@ -10,10 +10,11 @@ callables per layer; the timing is :func:`sepbench.util.timer.fastest`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sepbench.util import tuning
 from sepbench.util.timer import Timing, fastest
 
 Op = TypeVar("Op", bound=Callable[..., Any])
@@ -41,25 +42,36 @@ def choose_fold_or_split(
     example: Any,
     timed: Callable[[Op], Callable[[Any], Any]] = _as_is,
     rounds: int = FOLD_OR_SPLIT_ROUNDS,
+    remember: tuple[str, Mapping[str, Any]] | None = None,
 ) -> LayerChoices[Op]:
     """Walk ``layers`` (``(name, op, folded op or None)``; ``None``: nothing to choose) from ``example``,
     keeping per separable layer whichever way takes less CPU time on its real input.
 
     ``timed(op)`` is what is timed for an op, called on the layer's input (e.g. the op as a traced
     graph whose result is fetched); it is made once per way, so its first (untimed) call may trace.
-    A tie keeps ``"split"``.
+    A tie keeps ``"split"``.  ``remember`` (a kind and a key, :mod:`sepbench.util.tuning`): reuse the
+    choices recorded for it on this machine (no timing, ``timings`` empty), else record the new ones.
     """
+    foldable = {name for name, _, fold in layers if fold is not None}
+    recalled = tuning.recall(*remember) if remember else None
+    if recalled is not None and (set(recalled) != foldable or not set(recalled.values()) <= {"fold", "split"}):
+        recalled = None  # recorded for other layers (another version of the model): measured again
     x = example
     ops: list[Op] = []
     choices: dict[str, str] = {}
     timings: dict[str, dict[str, Timing]] = {}
     for name, split, fold in layers:
         op = split
-        if fold is not None:
+        if fold is not None and recalled is not None:
+            choices[name] = recalled[name]
+            op = fold if choices[name] == "fold" else split
+        elif fold is not None:
             ways = {"split": timed(split), "fold": timed(fold)}
             choice = fastest({w: (lambda f=f, x=x: f(x)) for w, f in ways.items()}, rounds=rounds, clock=FOLD_OR_SPLIT_CLOCK, warmup=1)
             choices[name], timings[name] = choice.winner, choice.timings
             op = fold if choice.winner == "fold" else split
         ops.append(op)
         x = op(x)
+    if remember and recalled is None and choices:
+        tuning.record(*remember, choices)
     return LayerChoices(ops, choices, timings)

@@ -39,6 +39,7 @@ import threadpoolctl
 from impls import numpy_ops as ops
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
+from sepbench.util import tuning
 from sepbench.util.timer import fastest
 
 Fn = Callable[[np.ndarray], np.ndarray]
@@ -255,8 +256,25 @@ def cached_plan(spec: ModelSpec, weights: PortableWeights) -> Plan:
     the choice depends on shapes, not on weight values)."""
     key = (spec.name, tuple(spec.input_shape), tuple(spec.layers), blas_threads())
     if key not in _PLANS:
-        _PLANS[key] = autotune(spec, weights)
+        # remembered per machine (sepbench.util.tuning): a rerun measures the plan the first run chose
+        tuning_key = {"model": spec.name, "input": list(spec.input_shape), "layers": repr(spec.layers), "threads": key[3]}
+        tuning_key["numpy"] = np.__version__
+        found = tuning.recall("numpy-fast-plan", tuning_key)
+        plan = _plan_from_record(found) if found is not None else None
+        if plan is None or set(plan.methods) != {name for name, _ in layer_groups(spec, weights)}:
+            plan = autotune(spec, weights)
+            tuning.record("numpy-fast-plan", tuning_key, {"chunk": plan.chunk, "methods": plan.methods, "timings": plan.timings})
+        _PLANS[key] = plan
     return _PLANS[key]
+
+
+def _plan_from_record(doc: dict[str, Any]) -> Plan | None:
+    """A recorded plan (JSON turned the chunk keys into strings), or ``None`` if it is not one."""
+    try:
+        timings = {int(c): {g: {m: float(t) for m, t in ms.items()} for g, ms in gs.items()} for c, gs in doc.get("timings", {}).items()}
+        return Plan(int(doc["chunk"]), {str(g): str(m) for g, m in doc["methods"].items()}, timings)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 class FastForward:

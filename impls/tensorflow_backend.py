@@ -111,7 +111,9 @@ class KerasModel(InferenceModel):
         for layer in self.spec.layers:
             w = weights.layer(layer.name)
             ways.append((layer.name, layer_op(layer, w), layer_op(layer, w, fold=True) if layer.kind == "separable_conv" else None))
-        chosen = choose_fold_or_split(ways, tf.constant(example), timed=_as_graph)
+        key = {"model": self.spec.name, "layers": repr(self.spec.layers), "tensorflow": tf.__version__}
+        key["threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+        chosen = choose_fold_or_split(ways, tf.constant(example), timed=_as_graph, remember=("tensorflow-fold-or-split", key))
         self.fast_choices = chosen.choices
         return chosen.ops
 

@@ -27,6 +27,7 @@ from impls.autotune import choose_fold_or_split
 from impls.base import Backend, InferenceModel
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
+from sepbench.util import tuning
 from sepbench.util.timer import fastest
 
 # (portable tensor name) -> (torch parameter name inside the layer's module, permutation)
@@ -165,7 +166,9 @@ class TorchModel(InferenceModel):
                 w = weights.layer(layer.name)
                 folded = _folded_conv(layer, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"]).to(memory_format=memory_format)
             ways.append((layer.name, module, folded))
-        chosen = choose_fold_or_split(ways, example)
+        key = {"model": self.spec.name, "layers": repr(self.spec.layers), "memory_format": str(memory_format)}
+        key |= {"threads": torch.get_num_threads(), "torch": torch.__version__}
+        chosen = choose_fold_or_split(ways, example, remember=("torch-fold-or-split", key))
         return nn.ModuleDict(zip((name for name, _, _ in ways), chosen.ops)), chosen.choices
 
     def _traced_for(self, memory_format: str) -> tuple[torch.jit.ScriptModule, dict[str, str]]:
@@ -195,15 +198,23 @@ class TorchModel(InferenceModel):
             graphs = {fmt: self._traced_for(fmt) for fmt in formats}
             fmt, chunk, self.fast_tuning = formats[0], chunks[0], {}
             if len(formats) * len(chunks) > 1:
-                h, w, c = self.spec.input_shape
-                sample = torch.rand((TUNE_IMAGES, c, h, w), dtype=torch.float32, generator=torch.Generator().manual_seed(1))
-                candidates = {
-                    (f, n): functools.partial(_run_chunks, graphs[f][0], sample, n, MEMORY_FORMATS[f]) for f in formats for n in chunks
-                }
-                with torch.inference_mode():
-                    choice = fastest(candidates, rounds=TUNE_ROUNDS, clock="wall")
-                fmt, chunk = choice.winner
-                self.fast_tuning = {f"{f}/{n}": s / TUNE_IMAGES for (f, n), s in choice.seconds().items()}
+                # remembered per machine (sepbench.util.tuning): a rerun measures what the first run chose
+                key = {"model": self.spec.name, "layers": repr(self.spec.layers), "threads": torch.get_num_threads()}
+                key["torch"] = torch.__version__
+                found = tuning.recall("torch-fast", key)
+                if found is not None and found.get("memory_format") in formats and found.get("chunk") in chunks:
+                    fmt, chunk, self.fast_tuning = found["memory_format"], found["chunk"], dict(found.get("tuning") or {})
+                else:
+                    h, w, c = self.spec.input_shape
+                    sample = torch.rand((TUNE_IMAGES, c, h, w), dtype=torch.float32, generator=torch.Generator().manual_seed(1))
+                    candidates = {
+                        (f, n): functools.partial(_run_chunks, graphs[f][0], sample, n, MEMORY_FORMATS[f]) for f in formats for n in chunks
+                    }
+                    with torch.inference_mode():
+                        choice = fastest(candidates, rounds=TUNE_ROUNDS, clock="wall")
+                    fmt, chunk = choice.winner
+                    self.fast_tuning = {f"{f}/{n}": s / TUNE_IMAGES for (f, n), s in choice.seconds().items()}
+                    tuning.record("torch-fast", key, {"memory_format": fmt, "chunk": chunk, "tuning": self.fast_tuning})
             self._traced, self.fast_choices = graphs[fmt]
             self.fast_memory_format, self.fast_chunk = fmt, chunk
         return self._traced

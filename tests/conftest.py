@@ -21,6 +21,12 @@ os.environ["SEPBENCH_MNIST_MIRRORS"] = "http://127.0.0.1:9/"
 # the shared trainer is otherwise chosen by a probe that trains in every framework in the test's own
 # process (TensorFlow's thread pools then cannot be set); the probe is tested on its own
 os.environ.setdefault("SEPBENCH_TRAINER", "numpy")
+# the fast paths' choices go to a record of this test session (one per session and machine user), never
+# into the user's cache: a test measures its own choices, and the user's benchmark keeps its own
+if "SEPBENCH_TUNING_FILE" not in os.environ:
+    import tempfile
+
+    os.environ["SEPBENCH_TUNING_FILE"] = str(Path(tempfile.mkdtemp(prefix="sepbench-tests-tuning-")) / "tuning.json")
 
 
 def _mnist_dir() -> Path | None:

@@ -142,7 +142,10 @@ def asv_repo(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
     return {"repo": repo, "commits": commits, "env": env}
 
 
-def test_history_over_a_range_and_a_second_machine(asv_repo: dict) -> None:
+@pytest.fixture(scope="module")
+def asv_history(asv_repo: dict) -> Path:
+    """ASV results of the range slow..noop on machine ci-a and of noop on ci-b (every backend: the
+    framework benchmarks skip here); the results folder.  The history and publish tests both read it."""
     repo, commits, env = asv_repo["repo"], asv_repo["commits"], asv_repo["env"]
     # the values only have to exist (nothing is judged on them): one process, two samples, no warm-up time
     # (the workload's set-up has warmed it up already)
@@ -153,8 +156,12 @@ def test_history_over_a_range_and_a_second_machine(asv_repo: dict) -> None:
     # every backend here: the framework benchmarks must skip (no framework in this environment), not fail
     proc = _asv(["run", f"{commits['noop']}^!", "--machine", "ci-b", *fast, "--bench", CHEAP_BENCH], repo, env, timeout=1200)
     assert proc.returncode == 0, _tail(proc.stdout + proc.stderr)
+    return repo / ".asv" / "results"
 
-    results = repo / ".asv" / "results"
+
+def test_history_over_a_range_and_a_second_machine(asv_repo: dict, asv_history: Path) -> None:
+    commits = asv_repo["commits"]
+    results = asv_history
     stored = {json.loads(p.read_text())["commit_hash"] for p in (results / "ci-a").glob("*.json") if p.name != "machine.json"}
     assert {commits[k] for k in ("params", "noop")} <= stored and commits["slow"] not in stored  # the range slow..noop
     assert any(p.name != "machine.json" for p in (results / "ci-b").glob("*.json"))
@@ -202,10 +209,9 @@ def _not_blank(png: Path) -> float:
     return 1.0 - counts.max() / len(img)
 
 
-def test_publish_renders_graphs_in_chromium(asv_repo: dict, tmp_path: Path) -> None:
+def test_publish_renders_graphs_in_chromium(asv_repo: dict, asv_history: Path, tmp_path: Path) -> None:
     repo, env = asv_repo["repo"], asv_repo["env"]
-    if not (repo / ".asv" / "results" / "ci-a").is_dir():
-        pytest.skip("no history: test_history_over_a_range_and_a_second_machine did not run")
+    assert (asv_history / "ci-a").is_dir() and (asv_history / "ci-b").is_dir()
     chromium = require_chromium("the published HTML")
     proc = _asv(["publish"], repo, env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 
 from sepbench.asv.history import exact_name_regex, worse_benchmarks
 
@@ -41,7 +43,12 @@ def test_the_asv_machine_is_known_by_its_hardware(monkeypatch):
 
     monkeypatch.delenv("SEPBENCH_ASV_MACHINE", raising=False)
     monkeypatch.delenv("SEPBENCH_MACHINE", raising=False)
-    assert default_machine() == machine_name() == fingerprint().name()
+    assert default_machine() == machine_name() == fingerprint().name()  # wiring: one name everywhere
+    # and that name is the hardware's (vendor-family/model-cores-ISA-memory, e.g. xeon-f6m167-2c-avx512-24g), not the host's
+    name = default_machine()
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*-\d+c-[a-z0-9]+-\d+g", name), name
+    assert f"-{len(os.sched_getaffinity(0))}c-" in name or f"-{os.cpu_count()}c-" in name, name
+    assert socket.gethostname() not in name.split("-"), name
     monkeypatch.setenv("SEPBENCH_ASV_MACHINE", "ci-box")
     assert default_machine() == "ci-box"
     args = machine_args("ci-box")

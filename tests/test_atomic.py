@@ -41,7 +41,7 @@ def test_unique_names_never_collide(tmp_path):
 def test_unwritable_outputs_are_named(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(UnwritableError, match="cannot create the folder"):
+    with pytest.raises(UnwritableError, match=f"{blocker} is a file, not a folder: cannot write r.json in it"):
         check_writable(blocker / "sub" / "r.json")
     with pytest.raises(UnwritableError, match="is a directory"):
         check_writable(tmp_path)

@@ -176,3 +176,21 @@ def test_study_ratios_and_mac_ratio():
     assert MAC_RATIO == MODELS["separable"].macs / MODELS["regular"].macs
     assert STUDY["params"] == {"regular": 8_586, "separable": 1_427}
     assert exact(3).n == 1
+
+
+def test_a_machine_short_of_cores_decides_nothing_whatever_its_interval():
+    """Recorded beside a one-core hog (2 threads on 2 cores): NumPy's paired evaluate said 0.41x
+    [0.34, 0.57] where the quiet machine said 1.38x [1.35, 1.40]: a narrow interval, the load's answer."""
+    from sepbench.core.evidence import busy_reason
+
+    reason = busy_reason(others_cores=1.0, cores=2, threads=2)
+    assert reason.startswith("the machine was busy: other processes used 1.0 of its 2 cores") and "--threads 1" in reason
+    v = decide("faster", Estimate(0.41, 0.34, 0.57, 6, "paired evaluate: median of 6 paired rounds", unusable=reason))
+    assert v.outcome == INCONCLUSIVE and v.busy and v.note.startswith("the machine was busy")
+    assert v.cell() == "inconclusive (busy machine): 0.41x [0.34, 0.57], 6 rounds"
+    assert Verdict.from_dict({**v.as_dict(), "busy": "True"}).busy  # as a CSV gives it back
+    assert decide("faster", Estimate(0.41, 0.34, 0.57, 6, "paired evaluate")).outcome == YES  # the same figures, quiet
+    # the threshold: half a core beyond those the case leaves free
+    assert busy_reason(0.5, 2, 2) == "" and busy_reason(0.51, 2, 2) != ""
+    assert busy_reason(1.4, 2, 1) == "" and busy_reason(1.6, 2, 1) != ""  # one thread on two cores: one core may go
+    assert busy_reason(None, 2, 2) == "" and busy_reason(3.0, 0, 2) == ""  # not known: not judged

@@ -1,5 +1,7 @@
-"""Property tests for every result reader: arbitrary or mutated JSON never raises anything but the
-reader's own ResultsError, and valid files round-trip (hypothesis)."""
+"""Property tests for every result reader (hypothesis): arbitrary or mutated JSON never raises anything
+but the reader's own ResultsError, and valid files with drawn figures read into rows that carry exactly
+those figures.  The second half tells a bad file from a reader bug: the readers' ``@reader`` decorator
+turns any TypeError (a bug included) into ResultsError, which the first half alone would accept."""
 
 from __future__ import annotations
 
@@ -135,3 +137,63 @@ def test_counts_that_no_int64_holds_are_no_counts():
     rows = [{"batch_size": v, "n_images": v, "value": 1.0} for v in (9.223372036854776e18, 32.5, 32, None)]
     df = frame(rows)
     assert df["batch_size"].tolist()[:2] == [pd.NA, pd.NA] and df["batch_size"].iloc[2] == 32
+
+
+# Valid files with drawn figures: each must read (a ResultsError here is a reader bug that the decorator
+# would otherwise pass off as a malformed file) into rows that carry exactly the figures drawn.
+NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=24)
+SECONDS = st.floats(min_value=1e-7, max_value=1e4, allow_nan=False, allow_infinity=False)
+MODEL = st.sampled_from(["regular", "separable"])
+BACKEND = st.sampled_from(["numpy", "tensorflow", "torch", "onnxruntime", "litert"])
+
+
+@st.composite
+def _valid_pytest_benchmark(draw):
+    machine, backend, model = draw(NAMES), draw(BACKEND), draw(MODEL)
+    batch, median, accuracy = draw(st.integers(1, 10_000)), draw(SECONDS), draw(st.floats(0.0, 1.0))
+    params = draw(st.integers(1, 10**7))
+    doc = copy.deepcopy(PYTEST_BENCHMARK)
+    doc["machine_info"]["machine_name"] = machine
+    bench = doc["benchmarks"][0]
+    bench["name"] = f"test_predict[{backend}-{model}-default-b{batch}-n{batch}]"
+    bench["group"] = f"{model} batch={batch}"
+    bench["stats"] = {"min": median, "median": median, "max": median, "mean": median, "stddev": 0.0, "iqr": 0.0, "rounds": 5}
+    bench["extra_info"].update(backend=backend, model=model, batch_size=batch, n_images=batch, params=params, accuracy=accuracy)
+    return doc, {"machine": machine, "backend": backend, "model": model, "batch_size": batch, "median": median, "params": params}
+
+
+@settings(max_examples=150, deadline=None)
+@given(drawn=_valid_pytest_benchmark())
+def test_any_valid_pytest_benchmark_file_reads_into_its_own_figures(drawn):
+    doc, want = drawn
+    rows = [r for r in load_pytest_benchmark(doc, SOURCE) if r["workload"] == "predict"]
+    assert rows and all(r["machine"] == want["machine"] and r["backend"] == want["backend"] for r in rows)
+    assert all(r["model"] == want["model"] and r["batch_size"] == want["batch_size"] for r in rows)
+    (median,) = [r["value"] for r in rows if r["metric"] == "latency_s" and r["stat"] == "median"]
+    (params,) = [r["value"] for r in rows if r["metric"] == "params"]
+    assert median == want["median"] and params == want["params"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(machine=NAMES, backend=BACKEND, model=MODEL, accuracy=st.floats(0.0, 1.0), seconds=SECONDS, params=st.integers(1, 10**7))
+def test_any_valid_reproduce_file_reads_into_its_own_figures(machine, backend, model, accuracy, seconds, params):
+    row = {**REPRODUCE["rows"][0], "backend": backend, "model": model, "test_accuracy": accuracy, "eval_seconds": seconds, "params": params}
+    doc = make_results("reproduce", [row], {"machine": {"machine_name": machine}}, None)
+    got = {r["metric"]: r for r in load_reproduce(doc, SOURCE)}
+    assert got["test_accuracy"]["value"] == accuracy and got["eval_seconds"]["value"] == seconds and got["params"]["value"] == params
+    assert all(r["machine"] == machine and r["backend"] == backend and r["model"] == model for r in got.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(machine=NAMES, backends=st.lists(BACKEND, min_size=1, max_size=5, unique=True), data=st.data())
+def test_any_valid_asv_file_reads_into_its_own_figures(machine, backends, data):
+    models = ["regular", "separable"]
+    values = data.draw(st.lists(SECONDS | st.none(), min_size=len(backends) * 2, max_size=len(backends) * 2))
+    doc = copy.deepcopy(ASV)
+    doc["params"]["machine"] = machine
+    doc["results"]["predict.PredictLatency.time_predict"] = [values, [[repr(b) for b in backends], [repr(m) for m in models]]]
+    rows = load_asv_result(doc, SOURCE, {"machine": machine}, BENCHMARKS)
+    # ASV's result list runs over the parameter product, the last parameter fastest; a missing figure (None) gives no row
+    want = {(b, m): v for (b, m), v in zip([(b, m) for b in backends for m in models], values, strict=True) if v is not None}
+    assert {(r["backend"], r["model"]): r["value"] for r in rows} == want
+    assert all(r["machine"] == machine for r in rows)

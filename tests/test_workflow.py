@@ -120,3 +120,15 @@ def test_the_test_session_hands_out_files_slowest_first() -> None:
         assert flag in session, f"nox -s tests no longer passes {flag}"
     missing = [name for name in SLOWEST_FIRST if not (REPO / "tests" / name).is_file()]
     assert not missing, f"SLOWEST_FIRST names files that do not exist: {missing}"
+    # the hook itself: three files named fastest first are collected slowest first
+    named = ["tests/test_slowdown.py", "tests/test_gate.py", "tests/test_report.py", "tests/test_asv.py"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *named, "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    files = list(dict.fromkeys(line.split("::")[0] for line in proc.stdout.splitlines() if "::" in line))
+    assert files == ["tests/test_asv.py", "tests/test_report.py", "tests/test_slowdown.py", "tests/test_gate.py"], files

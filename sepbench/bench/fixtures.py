@@ -108,7 +108,7 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         # rounds adapt: stop once the interval decides "faster" or the case's budget is spent, all in one
         # pytest-benchmark round (its stats time the whole loop, which is no model's latency: not read)
         cls = PairedEvaluateWorkload if case.kind == "paired-evaluate-10k" else PairedPredictWorkload
-        paired = cls(case.backend, case.path, case.batch_size, case.n_images)
+        paired = cls(case.backend, case.path, case.batch_size, case.n_images, threads=opts.threads)
         paired.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
         v = opts.verdict_timing
         benchmark.group = case.group

@@ -115,6 +115,7 @@ class Verdict:
     unit: str = ""
     figures: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    busy: bool = False  # measured on a machine short of cores: inconclusive whatever the interval (``note`` says why)
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -143,6 +144,7 @@ class Verdict:
         given["n"] = int(given["n"]) if _finite(given.get("n")) else None
         given["note"] = given.get("note") if isinstance(given.get("note"), str) else ""
         given["method"] = given.get("method") if isinstance(given.get("method"), str) else ""
+        given["busy"] = d.get("busy") is True or str(d.get("busy")).lower() == "true"  # CSV gives text
         return cls(**given)
 
     def figure(self) -> str:
@@ -166,7 +168,8 @@ class Verdict:
         if not fig:
             return f"{self.outcome}: {self.note}" if self.note else self.outcome
         count = _count(self)
-        return f"{self.outcome}: {fig}" + (f", {count}" if count else "")
+        outcome = f"{self.outcome} (busy machine)" if self.busy else self.outcome
+        return f"{outcome}: {fig}" + (f", {count}" if count else "")
 
 
 def _finite(x: object) -> bool:
@@ -230,7 +233,8 @@ def decide(
 
     An estimate without an interval (n = 1) is decided on its point only where ``point_decides``
     (exact counts, a single seed labelled so, a published figure); otherwise it is inconclusive.
-    ``not_comparable`` (why the figures are not the study's) wins over everything.
+    ``not_comparable`` (why the figures are not the study's) wins over everything; an estimate marked
+    ``unusable`` (measured on a machine short of cores) is inconclusive whatever its interval.
     """
     c = CLAIMS_BY_KEY[claim] if isinstance(claim, str) else claim
     figs = dict(figures or {})
@@ -239,14 +243,17 @@ def decide(
     if estimate is None:
         return Verdict(c.key, NOT_MEASURED, unit=c.unit, figures=figs, note=missing or "a figure it needs is missing")
     is_exact = estimate.n == 1 and estimate.low == estimate.high == estimate.value  # a count: no sampling error
-    if not estimate.has_interval and not point_decides and not is_exact:
+    if estimate.unusable:
+        outcome = INCONCLUSIVE
+        note = "; ".join(filter(None, [estimate.unusable, estimate.note]))
+    elif not estimate.has_interval and not point_decides and not is_exact:
         outcome = INCONCLUSIVE
         note = "; ".join(filter(None, [estimate.note, "a point figure without an interval decides nothing"]))
     else:
         outcome, note = RULES[c.rule](c, estimate), estimate.note
     low = estimate.low if estimate.has_interval else None
     high = estimate.high if estimate.has_interval else None
-    return Verdict(c.key, outcome, estimate.value, low, high, estimate.n, estimate.method, c.unit, figs, note)
+    return Verdict(c.key, outcome, estimate.value, low, high, estimate.n, estimate.method, c.unit, figs, note, bool(estimate.unusable))
 
 
 def decide_claims(

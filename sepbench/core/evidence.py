@@ -21,6 +21,9 @@ from sepbench.core.intervals import Estimate, exact, mean_interval, point
 Figures = Mapping[str, Mapping[str, float | None]]  # metric -> model -> value
 Evidence = dict[str, tuple[Estimate | None, dict[str, Any]]]
 BASELINE, CANDIDATE = "regular", "separable"
+# cores other processes may keep busy, beyond the cores the case leaves free, before a speed verdict is
+# the load's rather than the models' (sepbench/machine/cpu_share.py: a one-core hog flipped verdicts)
+BUSY_CORES = 0.5
 ONE_SEED = "1 seed (point figure, no interval)"
 
 
@@ -117,3 +120,17 @@ def study_verdict_inputs() -> tuple[Evidence, dict[str, str], set[str]]:
     )
     missing.pop("faster", None)
     return evidence, missing, point_decides | {"faster"}
+
+
+def busy_reason(others_cores: float | None, cores: int | None, threads: int | None) -> str:
+    """Why a speed estimate decides nothing: other processes used more than :data:`BUSY_CORES` of the
+    cores the case's ``threads`` needed, on average during its rounds (``""``: not busy, or not known)."""
+    if others_cores is None or not cores or not threads:
+        return ""
+    if others_cores <= max(0, cores - threads) + BUSY_CORES:
+        return ""
+    free = max(1, int(cores - others_cores + 0.5))
+    return (
+        f"the machine was busy: other processes used {others_cores:.1f} of its {cores} cores during the rounds, "
+        f"which ran {threads} threads; rerun on a quieter machine or with --threads {free}"
+    )

@@ -45,6 +45,7 @@ class Estimate:
     spread: float | None = None
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    unusable: str = ""  # why it decides nothing despite its interval (the machine was short of cores)
 
     @property
     def has_interval(self) -> bool:
@@ -55,7 +56,12 @@ class Estimate:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Estimate:
-        return cls(**{k: d[k] for k in ("value", "low", "high", "n", "method") if k in d}, spread=d.get("spread"), note=d.get("note", ""))
+        return cls(
+            **{k: d[k] for k in ("value", "low", "high", "n", "method") if k in d},
+            spread=d.get("spread"),
+            note=d.get("note", ""),
+            unusable=d.get("unusable", ""),
+        )
 
 
 def exact(value: float, method: str = "exact count") -> Estimate:

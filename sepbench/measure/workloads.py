@@ -202,6 +202,7 @@ class PairedPredictWorkload:
     batch_size: int = 1024
     n_images: int = TEST_IMAGES
     seed: int = 0
+    threads: int = 0  # compute threads of the run (0: this process's usable cores): what "busy" is judged against
     kind = WORKLOAD_PAIRED  # the ``workload`` of its results
     models = ("regular", "separable")
     part = PredictWorkload  # the workload each model runs in a round
@@ -224,16 +225,45 @@ class PairedPredictWorkload:
         self.stop_reason = ""
         self.outputs: dict[str, Any] = {}  # what each model's last run returned
         self._rng = np.random.default_rng(self.seed)
+        # CPU readings at the first round's start and the last round's end: /proc/stat counts in clock
+        # ticks (10 ms), too coarse for one round, fine over all of them
+        self._cpu_first: Any = None
+        self._cpu_last: Any = None
         return self
+
+    @property
+    def cores(self) -> int:
+        from sepbench.machine.threads import usable_cores
+
+        return usable_cores()
+
+    @property
+    def others_cores(self) -> float | None:
+        """Cores other processes kept busy on average during the rounds (``None``: not readable here)."""
+        from sepbench.machine.cpu_share import others_cores
+
+        share = others_cores(self._cpu_first, self._cpu_last)
+        return None if share is None else min(share, float(self.cores))
+
+    def busy(self) -> str:
+        """Why the rounds so far decide nothing (the machine was short of cores), or ``""``."""
+        from sepbench.core.evidence import busy_reason
+
+        return busy_reason(self.others_cores, self.cores, self.threads or self.cores)
 
     def run(self) -> None:
         """One round: both models on the images in a random order, wall seconds of each recorded in ``pairs``."""
+        from sepbench.machine.cpu_share import sample
+
         order = list(self.models)
         self._rng.shuffle(order)
         seconds = {}
+        if self._cpu_first is None:
+            self._cpu_first = sample()
         for m in order:
             timing = time_calls(self.parts[m].run)
             seconds[m], self.outputs[m] = timing.samples[0], timing.result
+        self._cpu_last = sample()
         self.orders.append(order[0])
         self.pairs.append((seconds["regular"], seconds["separable"]))
 
@@ -256,6 +286,9 @@ class PairedPredictWorkload:
                 break
             if n >= check:
                 check = max(n + 1, int(math.ceil(n * 1.25)))
+                if n >= min_rounds and self.busy():  # more rounds would not make a short machine's answer the models'
+                    self.stop_reason = f"the machine was busy: stopped after {n} rounds"
+                    break
                 reg, sep = zip(*self.pairs)
                 if decide("faster", paired_ratio(reg, sep, seed=self.seed)).decided:
                     self.stop_reason = f"decided after {n} rounds"
@@ -289,6 +322,10 @@ class PairedPredictWorkload:
             "ratio_method": est.method,
             "ratio_spread": est.spread,
             "ratio_note": est.note,
+            "others_cores": self.others_cores,
+            "cores": self.cores,
+            "threads": self.threads or self.cores,
+            "busy": self.busy(),
         }
 
     def extra_info(self) -> dict[str, Any]:

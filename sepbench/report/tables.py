@@ -70,7 +70,7 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
 
 
 STUDY_MACHINE, STUDY_BACKEND = "(the study)", "keras (published)"
-CLAIM_COLUMNS = ["machine", "backend", "claim", "outcome", "estimate", "low", "high", "n", "method", "unit", "note", "figures"]
+CLAIM_COLUMNS = ["machine", "backend", "claim", "outcome", "estimate", "low", "high", "n", "method", "unit", "note", "busy", "figures"]
 
 
 def _claim_rows(machine: object, backend: str, verdicts: list[Verdict]) -> list[dict[str, object]]:
@@ -82,7 +82,7 @@ def _claim_rows(machine: object, backend: str, verdicts: list[Verdict]) -> list[
 
 def claims(df: pd.DataFrame) -> pd.DataFrame:
     """Every verdict record, one row per machine, backend path and claim (the study's own first):
-    outcome, estimate, 95 % interval, n, method, unit, note and the figures it came from, as
+    outcome, estimate, 95 % interval, n, method, unit, note, busy (measured on a machine short of cores) and the figures it came from, as
     :func:`sepbench.results.verdict.claim_verdicts` decided them."""
     evidence, missing, point_decides = study_verdict_inputs()
     rows = _claim_rows(STUDY_MACHINE, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))

@@ -104,6 +104,13 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
     pairs = to_float(extra.get("pairs"))
     if pairs is not None:
         out.append({**base, "model": None, "weights_source": None, "metric": "pairs", "stat": "value", "value": pairs, "unit": "pairs"})
+    others = to_float(extra.get("others_cores"))
+    if others is not None:  # the cores other processes used during the rounds; ``note``: why that was too many
+        busy = extra.get("busy") if isinstance(extra.get("busy"), str) and extra.get("busy") else None
+        out.append(
+            {**base, "model": None, "weights_source": None, "metric": "others_cores", "stat": "value", "value": others, "unit": "cores"}
+            | {"note": busy}
+        )
     return out
 
 

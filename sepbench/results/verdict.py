@@ -319,8 +319,11 @@ PAIRED_HOW = {WORKLOAD_PAIRED_EVALUATE: "study-style evaluate b32", WORKLOAD_PAI
 def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """Per machine, backend variant and paired workload, the newest run's separable / regular ratio:
     ``estimate`` within [``low``, ``high``] (95 %), ``rounds``, each model's median seconds, the
-    interval's method (``note``) and the file.  ``low``/``high`` are NaN for a run that recorded no interval."""
+    interval's method (``note``), the file, the cores other processes used during the rounds
+    (``others_cores``) and why that made the machine too busy to decide (``busy``, else ``""``).
+    ``low``/``high`` are NaN for a run that recorded no interval."""
     cols = ["machine", "variant", "workload", "estimate", "low", "high", "rounds", "regular_s", "separable_s", "note", "source_file"]
+    cols += ["others_cores", "busy"]
     if df.empty or not df["metric"].eq("paired_ratio").any():
         return pd.DataFrame(columns=cols)
     d = df[df["workload"].isin(PAIRED_WORKLOADS)].copy()
@@ -334,6 +337,8 @@ def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
         seconds = {m: v for m, v in zip(g.loc[g["model"].notna(), "model"], g.loc[g["model"].notna(), "value"])}
         notes = g.loc[g["metric"].eq("paired_ratio"), "note"].dropna()
         rounds = g.loc[g["metric"].eq("pairs"), "value"]
+        others = g[g["metric"].eq("others_cores")]
+        busy = others["note"].dropna() if "note" in others else others["value"].iloc[0:0]
         rows.append(
             {
                 "machine": key[0],
@@ -347,6 +352,8 @@ def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
                 "separable_s": seconds.get("separable"),
                 "note": notes.iloc[0] if len(notes) else None,
                 "source_file": key[3],
+                "others_cores": float(others["value"].iloc[0]) if len(others) else None,
+                "busy": str(busy.iloc[0]) if len(busy) else "",
             }
         )
     return pd.DataFrame(rows, columns=cols)
@@ -368,7 +375,8 @@ def speed_evidence(df: pd.DataFrame) -> dict[tuple[object, str], tuple[Estimate,
             if isinstance(r.note, str) and "; " in r.note:
                 note = r.note.split("; ", 1)[1]  # the warnings after the method
             if has:
-                est = Estimate(float(r.estimate), float(r.low), float(r.high), int(r.rounds), method.split("; ")[0], note=note)
+                how_made = method.split("; ")[0]
+                est = Estimate(float(r.estimate), float(r.low), float(r.high), int(r.rounds), how_made, note=note, unusable=r.busy)
             else:
                 est = Estimate(float(r.estimate), float("nan"), float("nan"), 1, f"{how}: recorded without an interval (an older run)")
             figs = {
@@ -378,6 +386,8 @@ def speed_evidence(df: pd.DataFrame) -> dict[tuple[object, str], tuple[Estimate,
                 "rounds": r.rounds,
                 "source": Path(str(r.source_file)).name,
             }
+            if r.others_cores is not None and pd.notna(r.others_cores):
+                figs["others_cores"] = round(float(r.others_cores), 2)  # cores other processes used during the rounds
             out[key] = (est, figs)
     if "benchmark" in df and df["source_kind"].eq("asv").any():
         asv = df[df["source_kind"].eq("asv") & df["benchmark"].eq(ASV_RATIO_BENCHMARK) & df["stat"].isin(SINGLE_STATS)]

@@ -59,6 +59,9 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.is_dir():
         raise UnwritableError(f"{target} is a directory; give a file name (e.g. {target / 'results.json'})")
+    existing = next((p for p in (target.parent, *target.parent.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UnwritableError(f"{existing} is a file, not a folder: cannot write {target.name} in it")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

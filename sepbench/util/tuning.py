@@ -1,0 +1,112 @@
+"""Choices a backend made by measurement on this machine, remembered: FFTW's "wisdom" for the fast paths.
+
+A fast path picks its configuration by timing candidates on its first call (NumPy's lowering per
+layer and chunk size, PyTorch's memory format and chunk, ONNX Runtime's optimisation level and chunk,
+LiteRT's chunk, fold or split per separable layer).  Candidates often time within a few per cent of
+each other, so on a shared machine each process picked another one, and "the fast path" measured
+another configuration on every run: the paired NumPy fast ratio was 1.06x in one run and 0.83x in the
+next on one machine, minutes apart.  So the first choice on a machine is recorded here and every later
+process on the same CPU, thread count and library versions reuses it: a rerun measures the same thing.
+
+The record is ``<cache>/tuning.json`` (``$SEPBENCH_TUNING_FILE`` overrides the path), keyed by the
+caller's key plus this CPU's identity; ``SEPBENCH_RETUNE=1`` measures again and records the new choice.
+An unreadable record is measured anew and rewritten; a cache that cannot be written keeps the choice
+for this process only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+TUNING_FILE = "tuning.json"
+TUNING_FILE_ENV_VAR = "SEPBENCH_TUNING_FILE"
+RETUNE_ENV_VAR = "SEPBENCH_RETUNE"
+_CPUINFO_KEYS = ("vendor_id", "cpu family", "model", "model name", "flags")
+
+
+def tuning_path() -> Path:
+    """Where the choices are recorded: ``$SEPBENCH_TUNING_FILE`` or ``<cache>/tuning.json``."""
+    from sepbench.util.paths import cache_dir
+
+    value = os.environ.get(TUNING_FILE_ENV_VAR, "").strip()
+    return Path(value).expanduser() if value else cache_dir() / TUNING_FILE
+
+
+@functools.cache
+def cpu_identity() -> str:
+    """A short digest of this CPU (vendor, family, model, name, flags, usable cores, architecture): a
+    cache shared by two machines (a network home) never hands one machine's choice to the other."""
+    facts: dict[str, str] = {"machine": platform.machine(), "cores": str(len(os.sched_getaffinity(0)))}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in _CPUINFO_KEYS and key not in facts:
+                facts[key] = value.strip()
+    except OSError:
+        facts["processor"] = platform.processor()
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _entry_key(kind: str, key: Mapping[str, Any]) -> str:
+    return json.dumps({"kind": kind, "cpu": cpu_identity(), **key}, sort_keys=True, default=str)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # missing, unreadable or half-written: measured again and rewritten
+    return doc if isinstance(doc, dict) else {}
+
+
+def retune() -> bool:
+    """Whether ``$SEPBENCH_RETUNE`` asks for every choice to be measured again."""
+    return os.environ.get(RETUNE_ENV_VAR, "").strip() not in ("", "0")
+
+
+def recall(kind: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The choice recorded for ``kind`` and ``key`` on this CPU, or ``None`` (none, or a retune asked)."""
+    if retune():
+        return None
+    entry = _read(tuning_path()).get(hashlib.sha256(_entry_key(kind, key).encode()).hexdigest()[:20])
+    if not isinstance(entry, dict) or entry.get("key") != _entry_key(kind, key) or not isinstance(entry.get("choice"), dict):
+        return None
+    return dict(entry["choice"])
+
+
+def record(kind: str, key: Mapping[str, Any], choice: Mapping[str, Any]) -> None:
+    """Record ``choice`` (JSON-able) for ``kind`` and ``key`` on this CPU; an unwritable cache is ignored."""
+    from sepbench.util.atomic import atomic_write_json
+
+    path = tuning_path()
+    full = _entry_key(kind, key)
+    doc = _read(path)
+    doc[hashlib.sha256(full.encode()).hexdigest()[:20]] = {
+        "kind": kind,
+        "key": full,
+        "choice": dict(choice),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        atomic_write_json(path, doc)
+    except OSError:
+        pass  # a read-only cache: the choice holds for this process
+
+
+def remembered(kind: str, key: Mapping[str, Any], choose: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
+    """The recorded choice for ``kind`` and ``key``, else ``choose()`` (a measurement), recorded."""
+    found = recall(kind, key)
+    if found is not None:
+        return found
+    choice = dict(choose())
+    record(kind, key, choice)
+    return choice

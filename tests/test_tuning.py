@@ -1,0 +1,86 @@
+"""Choices measured once per machine and remembered (sepbench/util/tuning.py), and the fast paths that use them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sepbench.util import tuning
+
+
+@pytest.fixture
+def record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cache" / "tuning.json"
+    monkeypatch.setenv(tuning.TUNING_FILE_ENV_VAR, str(path))
+    monkeypatch.delenv(tuning.RETUNE_ENV_VAR, raising=False)
+    return path
+
+
+def test_a_choice_is_measured_once_then_reused_until_a_retune(record: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def choose() -> dict:
+        calls.append(1)
+        return {"chunk": 128 * len(calls)}
+
+    key = {"model": "regular", "threads": 2}
+    assert tuning.remembered("demo", key, choose) == {"chunk": 128}
+    assert tuning.remembered("demo", key, choose) == {"chunk": 128} and len(calls) == 1  # reused, not measured
+    assert tuning.remembered("demo", {**key, "threads": 1}, choose) == {"chunk": 256}  # another key: its own choice
+    monkeypatch.setenv(tuning.RETUNE_ENV_VAR, "1")
+    assert tuning.remembered("demo", key, choose) == {"chunk": 384} and len(calls) == 3  # measured again...
+    monkeypatch.delenv(tuning.RETUNE_ENV_VAR)
+    assert tuning.remembered("demo", key, choose) == {"chunk": 384}  # ...and that choice recorded
+    doc = json.loads(record.read_text())
+    assert len(doc) == 2 and all(e["kind"] == "demo" and tuning.cpu_identity() in e["key"] for e in doc.values())
+
+
+@pytest.mark.parametrize("content", ["{half", "[1, 2]", '{"x": 3}', ""])
+def test_an_unreadable_record_is_measured_anew_and_rewritten(record: Path, content: str) -> None:
+    record.parent.mkdir(parents=True)
+    record.write_text(content)
+    assert tuning.remembered("demo", {"k": 1}, lambda: {"v": 1}) == {"v": 1}
+    assert tuning.recall("demo", {"k": 1}) == {"v": 1}
+
+
+def test_an_unwritable_cache_keeps_the_choice_for_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv(tuning.TUNING_FILE_ENV_VAR, str(blocker / "tuning.json"))
+    assert tuning.remembered("demo", {"k": 1}, lambda: {"v": 2}) == {"v": 2}
+    assert blocker.read_text() == "x"
+
+
+def test_the_numpy_fast_path_reuses_the_plan_recorded_on_this_machine(record: Path) -> None:
+    """A new process (the in-process plans cleared) takes the recorded plan, not a new measurement: here
+    a plan that autotuning would not pick (chunk 64, every group's first lowering), recorded by hand."""
+    from impls import numpy_fast
+    from impls.registry import get_backend
+    from sepbench.core.spec import get_model_spec
+    from sepbench.core.weights import init_weights
+
+    spec, weights = get_model_spec("separable"), init_weights("separable", 0)
+    numpy_fast._PLANS.clear()
+    first = numpy_fast.cached_plan(spec, weights)  # measured and recorded
+    (kind_key,) = json.loads(record.read_text()).values()
+    assert kind_key["kind"] == "numpy-fast-plan" and kind_key["choice"]["chunk"] == first.chunk
+    groups = numpy_fast.layer_groups(spec, weights)
+    forced = {"chunk": 64, "methods": {name: next(iter(cands)) for name, cands in groups}, "timings": {}}
+    entry = next(iter(json.loads(record.read_text())))
+    doc = json.loads(record.read_text())
+    doc[entry]["choice"] = forced
+    record.write_text(json.dumps(doc))
+    numpy_fast._PLANS.clear()
+    model = get_backend("numpy").build_model("separable", weights)
+    assert model.fast_config() == {"chunk": 64, "layers": forced["methods"]}
+    x = np.random.default_rng(0).integers(0, 256, (70, 28, 28, 1), dtype=np.uint8)
+    np.testing.assert_allclose(model.predict(x, path="fast"), model.predict(x), atol=1e-5)  # the recorded plan, at parity
+    # a record that no longer fits the model's layers is measured again, not trusted
+    doc[entry]["choice"] = {"chunk": 64, "methods": {"conv9": "x"}, "timings": {}}
+    record.write_text(json.dumps(doc))
+    numpy_fast._PLANS.clear()
+    assert set(numpy_fast.cached_plan(spec, weights).methods) == {name for name, _ in groups}
+    numpy_fast._PLANS.clear()
