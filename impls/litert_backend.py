@@ -106,11 +106,7 @@ class LiteRTModel(FileRuntimeModel):
 
             # remembered per machine (sepbench.util.tuning): a rerun measures what the first run chose
             tuning_key = {"model": self.spec.name, "layers": repr(self.spec.layers), "threads": self._threads, "litert": _runtime_version()}
-            found = tuning.remembered("litert-fast", tuning_key, choose)
-            if found.get("chunk") not in FAST_CHUNKS:
-                found = choose()  # a record from another version of this code: measured again
-                tuning.record("litert-fast", tuning_key, found)
-            _FAST_CHOICES[key] = found
+            _FAST_CHOICES[key] = tuning.remembered("litert-fast", tuning_key, choose, valid=lambda c: c["chunk"] in FAST_CHUNKS)
         return dict(_FAST_CHOICES[key])
 
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:

@@ -259,22 +259,21 @@ def cached_plan(spec: ModelSpec, weights: PortableWeights) -> Plan:
         # remembered per machine (sepbench.util.tuning): a rerun measures the plan the first run chose
         tuning_key = {"model": spec.name, "input": list(spec.input_shape), "layers": repr(spec.layers), "threads": key[3]}
         tuning_key["numpy"] = np.__version__
-        found = tuning.recall("numpy-fast-plan", tuning_key)
-        plan = _plan_from_record(found) if found is not None else None
-        if plan is None or set(plan.methods) != {name for name, _ in layer_groups(spec, weights)}:
+        groups = {name: set(cands) for name, cands in layer_groups(spec, weights)}
+
+        def choose() -> dict[str, Any]:
             plan = autotune(spec, weights)
-            tuning.record("numpy-fast-plan", tuning_key, {"chunk": plan.chunk, "methods": plan.methods, "timings": plan.timings})
-        _PLANS[key] = plan
+            return {"chunk": plan.chunk, "methods": plan.methods, "timings": plan.timings}
+
+        def fits(doc: dict[str, Any]) -> bool:  # a plan this code can run: a known chunk, a known lowering per group
+            methods = doc["methods"]
+            return doc["chunk"] in CHUNK_SIZES and set(methods) == set(groups) and all(methods[g] in groups[g] for g in groups)
+
+        doc = tuning.remembered("numpy-fast-plan", tuning_key, choose, valid=fits)
+        # JSON turned the chunk keys of the timings into strings
+        timings = {int(c): gs for c, gs in (doc.get("timings") or {}).items()}
+        _PLANS[key] = Plan(int(doc["chunk"]), dict(doc["methods"]), timings)
     return _PLANS[key]
-
-
-def _plan_from_record(doc: dict[str, Any]) -> Plan | None:
-    """A recorded plan (JSON turned the chunk keys into strings), or ``None`` if it is not one."""
-    try:
-        timings = {int(c): {g: {m: float(t) for m, t in ms.items()} for g, ms in gs.items()} for c, gs in doc.get("timings", {}).items()}
-        return Plan(int(doc["chunk"]), {str(g): str(m) for g, m in doc["methods"].items()}, timings)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
 
 
 class FastForward:

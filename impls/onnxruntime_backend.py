@@ -188,11 +188,9 @@ class OnnxModel(FileRuntimeModel):
             # remembered per machine (sepbench.util.tuning): a rerun measures what the first run chose
             tuning_key = {"model": self.spec.name, "layers": repr(self.spec.layers), "threads": self._threads}
             tuning_key["onnxruntime"] = ort.__version__
-            found = tuning.remembered("onnxruntime-fast", tuning_key, choose)
-            if found.get("optimization") not in OPT_LEVELS or found.get("chunk") not in FAST_CHUNKS:
-                found = choose()  # a record from another version of this code: measured again
-                tuning.record("onnxruntime-fast", tuning_key, found)
-            _FAST_CHOICES[key] = found
+            _FAST_CHOICES[key] = tuning.remembered(
+                "onnxruntime-fast", tuning_key, choose, valid=lambda c: c["optimization"] in OPT_LEVELS and c["chunk"] in FAST_CHUNKS
+            )
         return dict(_FAST_CHOICES[key])
 
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:

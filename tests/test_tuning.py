@@ -68,19 +68,37 @@ def test_the_numpy_fast_path_reuses_the_plan_recorded_on_this_machine(record: Pa
     (kind_key,) = json.loads(record.read_text()).values()
     assert kind_key["kind"] == "numpy-fast-plan" and kind_key["choice"]["chunk"] == first.chunk
     groups = numpy_fast.layer_groups(spec, weights)
-    forced = {"chunk": 64, "methods": {name: next(iter(cands)) for name, cands in groups}, "timings": {}}
+    other_chunk = next(c for c in numpy_fast.CHUNK_SIZES if c != first.chunk)
+    forced = {"chunk": other_chunk, "methods": {name: next(iter(cands)) for name, cands in groups}, "timings": {}}
     entry = next(iter(json.loads(record.read_text())))
     doc = json.loads(record.read_text())
     doc[entry]["choice"] = forced
     record.write_text(json.dumps(doc))
     numpy_fast._PLANS.clear()
     model = get_backend("numpy").build_model("separable", weights)
-    assert model.fast_config() == {"chunk": 64, "layers": forced["methods"]}
+    assert model.fast_config() == {"chunk": other_chunk, "layers": forced["methods"]}
     x = np.random.default_rng(0).integers(0, 256, (70, 28, 28, 1), dtype=np.uint8)
     np.testing.assert_allclose(model.predict(x, path="fast"), model.predict(x), atol=1e-5)  # the recorded plan, at parity
-    # a record that no longer fits the model's layers is measured again, not trusted
-    doc[entry]["choice"] = {"chunk": 64, "methods": {"conv9": "x"}, "timings": {}}
-    record.write_text(json.dumps(doc))
+    # a record this code cannot run (unknown group, unknown lowering, a chunk it never tunes, not a number)
+    # is measured again, not trusted
+    bad_plans = [
+        {"chunk": first.chunk, "methods": {"conv9": "x"}},
+        {"chunk": first.chunk, "methods": {**forced["methods"], groups[0][0]: "no-such-lowering"}},
+        {"chunk": 10**9, "methods": forced["methods"]},
+        {"chunk": "many", "methods": forced["methods"]},
+    ]
+    for bad in bad_plans:
+        doc[entry]["choice"] = bad
+        record.write_text(json.dumps(doc))
+        numpy_fast._PLANS.clear()
+        plan = numpy_fast.cached_plan(spec, weights)
+        assert plan.chunk in numpy_fast.CHUNK_SIZES and set(plan.methods) == {name for name, _ in groups}, bad
+        assert all(plan.methods[name] in cands for name, cands in groups), bad
     numpy_fast._PLANS.clear()
-    assert set(numpy_fast.cached_plan(spec, weights).methods) == {name for name, _ in groups}
-    numpy_fast._PLANS.clear()
+
+
+def test_an_oversized_record_is_not_read(record: Path) -> None:
+    record.parent.mkdir(parents=True)
+    record.write_text(" " * (tuning.MAX_RECORD_BYTES + 1))
+    assert tuning.recall("demo", {"k": 1}) is None
+    assert tuning.remembered("demo", {"k": 1}, lambda: {"v": 3}) == {"v": 3} and tuning.recall("demo", {"k": 1}) == {"v": 3}

@@ -29,6 +29,7 @@ from typing import Any
 TUNING_FILE = "tuning.json"
 TUNING_FILE_ENV_VAR = "SEPBENCH_TUNING_FILE"
 RETUNE_ENV_VAR = "SEPBENCH_RETUNE"
+MAX_RECORD_BYTES = 1 << 20  # a record larger than this is no record of ours: measured anew, rewritten
 _CPUINFO_KEYS = ("vendor_id", "cpu family", "model", "model name", "flags")
 
 
@@ -62,8 +63,10 @@ def _entry_key(kind: str, key: Mapping[str, Any]) -> str:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            return {}
         doc = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}  # missing, unreadable or half-written: measured again and rewritten
     return doc if isinstance(doc, dict) else {}
 
@@ -102,11 +105,22 @@ def record(kind: str, key: Mapping[str, Any], choice: Mapping[str, Any]) -> None
         pass  # a read-only cache: the choice holds for this process
 
 
-def remembered(kind: str, key: Mapping[str, Any], choose: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
-    """The recorded choice for ``kind`` and ``key``, else ``choose()`` (a measurement), recorded."""
+def remembered(
+    kind: str,
+    key: Mapping[str, Any],
+    choose: Callable[[], Mapping[str, Any]],
+    valid: Callable[[dict[str, Any]], bool] = lambda choice: True,
+) -> dict[str, Any]:
+    """The recorded choice for ``kind`` and ``key`` if ``valid`` accepts it (a record is input: another
+    version of the code, or a hand edit, may have written something this code cannot run), else
+    ``choose()`` (a measurement), recorded."""
     found = recall(kind, key)
     if found is not None:
-        return found
+        try:
+            if valid(found):
+                return found
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass
     choice = dict(choose())
     record(kind, key, choice)
     return choice
