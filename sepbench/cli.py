@@ -2,6 +2,11 @@
 
 Each command module defines ``add_parser(subparsers)`` (returning its parser) and
 ``run(args) -> int``.  Adding a command is one module plus one entry in :data:`COMMANDS`.
+
+Everything after the first ``--`` is set apart before parsing, as ``args.passthrough``, for a command
+that hands options to another program (``PASSTHROUGH = True`` in its module: the gate's pytest
+re-run); any other command refuses it.  So an option of sepbench's own, wherever it is written before
+``--``, is sepbench's, and nothing after ``--`` is read as sepbench's.
 """
 
 from __future__ import annotations
@@ -37,8 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"sepbench.commands.{name}")
-        module.add_parser(sub).set_defaults(_run=module.run)
+        module.add_parser(sub).set_defaults(_run=module.run, _passthrough=getattr(module, "PASSTHROUGH", False))
     return parser
+
+
+def split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` before and after its first ``--`` (the ``--`` itself dropped)."""
+    if "--" not in argv:
+        return argv, []
+    i = argv.index("--")
+    return argv[:i], argv[i + 1 :]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     from sepbench.core.weights import WeightsError
     from sepbench.results.schema import ResultsError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    own, after = split_passthrough(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(own)
+    if after and not args._passthrough:
+        parser.error(f"{args.command} takes no options after '--' (got {' '.join(after)!r})")
+    args.passthrough = after
     previous = _terminate_as_interrupt()
     try:
         return int(args._run(args) or 0)

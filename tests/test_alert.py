@@ -85,7 +85,7 @@ def test_alert_reports_a_changed_model(repo: dict) -> None:
         (["--case", "numpy-regular-default-b0-n1"], "must be >= 1"),
         (["--case", "nump-regular-default-b1-n1"], "unknown backend 'nump'"),
         (["--backends", "numpy,tf"], "unknown backend 'tf'"),
-        (["--case", "numpy-regular-default-b1-n1", "--rounds", "2"], "rounds must be >= 5"),
+        (["--case", "numpy-regular-default-b1-n1", "--rounds", "2"], "argument --rounds: must be >= 5"),
     ],
 )
 def test_alert_refuses_bad_input_with_one_line(repo: dict, args: list[str], message: str) -> None:
@@ -128,7 +128,7 @@ def test_the_study_injects_exact_work_and_counts_hits_and_false_alarms(tmp_path:
         (["--factors", "1.005"], "steps of 0.01"),
         (["--factors", "0.9,1.1"], "must lie in 1.00..10.00"),
         (["--factors", "x"], "takes numbers separated by commas"),
-        (["--trials", "0"], "--trials must be >= 1"),
+        (["--trials", "0"], "argument --trials: must be >= 1"),
     ],
 )
 def test_the_studies_refuse_bad_input_before_any_work(command: str, args: list[str], message: str, tmp_path: Path) -> None:

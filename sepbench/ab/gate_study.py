@@ -28,6 +28,7 @@ from typing import Any
 from sepbench.ab.run import export
 from sepbench.ab.study import FactorResult, make_commits
 from sepbench.bench.gate import MIN_EFFECT, confirm, judge_runs, rerun_command
+from sepbench.util.atomic import new_log
 
 SLOWED = "tests/bench/test_bench.py::test_predict_10k[numpy-regular-default-b1024-n10000]"
 # the slowed case (it once moved 1.24x between two runs of the same code), a quiet and a noisy one not slowed
@@ -66,8 +67,7 @@ def run_gate_study(
     start = time.perf_counter()
     results = {f: FactorResult(f, SLOWED.split("::")[-1]) for f in factors}
     scratch = Path(tempfile.mkdtemp(prefix="sepbench-gate-study-"))
-    log = Path(tempfile.gettempdir()) / "sepbench-gate-study-pytest.log"  # kept: what failed, if anything did
-    log.write_text("")
+    log = new_log("sepbench-gate-study-pytest-")  # kept: what failed, if anything did
     try:
         base, commits = make_commits(source, scratch / "repo", factors)
         trees = {f: export(scratch / "repo", commits[f], scratch / f"tree-{f:.2f}") for f in factors}

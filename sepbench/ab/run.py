@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from sepbench.results.slowdown import Slowdown, judge
+from sepbench.util.atomic import new_log
+from sepbench.util.git import GitError
+from sepbench.util.git import resolve as git_resolve
 
 WORKER = Path(__file__).with_name("worker.py")
 CHANNEL = "wall time, paired A/B rounds"
@@ -130,10 +133,10 @@ class AbOutcome:
 
 def resolve(repo: Path, ref: str) -> str:
     """The commit hash of ``ref`` in ``repo``; :class:`AbError` if it names no commit."""
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=repo, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AbError(f"unknown git ref {ref!r} in {repo}")
-    return proc.stdout.strip()
+    try:
+        return git_resolve(ref, repo)
+    except GitError as exc:
+        raise AbError(str(exc)) from None
 
 
 def export(repo: Path, commit: str, dest: Path) -> Path:
@@ -146,7 +149,8 @@ def export(repo: Path, commit: str, dest: Path) -> Path:
     dest = dest.resolve()  # git runs in the repository: a relative path would land there
     dest.mkdir(parents=True)
     archive = dest.with_name(dest.name + ".tar")
-    proc = subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), commit], cwd=repo, capture_output=True, text=True)
+    cmd = ["git", "archive", "--format=tar", "-o", str(archive), "--end-of-options", commit]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
     try:
         if proc.returncode != 0:
             raise AbError(f"git archive {commit} failed: {proc.stderr.strip()[-500:]}")
@@ -241,7 +245,7 @@ def compare(
     base, head = resolve(repo, base_ref), resolve(repo, head_ref)
     start = time.perf_counter()
     rng = random.Random(seed)
-    log_path = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"sepbench-ab-{base[:8]}-{head[:8]}.log"
+    log_path = Path(log_path) if log_path else new_log(f"sepbench-ab-{base[:8]}-{head[:8]}-")
     with tempfile.TemporaryDirectory(prefix="sepbench-ab-") as tmp, open(log_path, "w") as log:
         trees = {"base": export(repo, base, Path(tmp) / "base"), "head": export(repo, head, Path(tmp) / "head")}
         results = [CaseResult(c) for c in cases]

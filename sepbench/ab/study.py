@@ -25,6 +25,7 @@ from typing import Any
 
 from sepbench.ab.run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
 from sepbench.results.slowdown import wilson_interval
+from sepbench.util.atomic import new_log
 
 SLOWED = Case("numpy", "regular", 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
 NOISY = Case("torch", "regular", 1, 1)  # noisy: one image, not slowed (false alarms)
@@ -149,7 +150,7 @@ def run_study(
         raise ValueError(f"the slowed case {slowed_case.id} is not among the cases")
     results = {f: FactorResult(f, slowed_case.id) for f in factors}
     scratch = Path(tempfile.mkdtemp(prefix="sepbench-alert-study-"))
-    log = Path(tempfile.gettempdir()) / "sepbench-alert-study-workers.log"  # kept: what failed, if anything did
+    log = new_log("sepbench-alert-study-workers-")  # kept: what failed, if anything did
     try:
         base, commits = make_commits(source, scratch / "repo", factors)
         for trial in range(trials):

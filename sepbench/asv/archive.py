@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
+
+from sepbench.util.git import GitError
+from sepbench.util.git import dirty_files as git_dirty_files
 
 HISTORY_DIR = "history"  # = sepbench.util.paths.HISTORY_DIR; not imported: this module is stdlib-only for the noxfile
 
@@ -47,10 +49,10 @@ def result_files(results_root: Path, machine: str, commit: str) -> list[Path]:
 
 def dirty_files(repo: Path) -> list[str]:
     """Tracked files changed in ``repo``'s working tree (ASV runs the suite from the working tree)."""
-    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ArchiveError(f"{repo} is not a git checkout: {proc.stderr.strip()}")
-    return [line[3:] for line in proc.stdout.splitlines()]
+    try:
+        return git_dirty_files(repo)
+    except GitError as exc:
+        raise ArchiveError(str(exc)) from None
 
 
 def append(results_root: Path, history_root: Path, machine: str, commit: str) -> list[Path]:

@@ -24,6 +24,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sepbench.util.git import GitError, dirty_files, resolve
+
 DEFAULT_FACTOR = 1.10
 # figures that must not change at all unless the model changes on purpose
 EXACT_BENCHMARKS = ("size.ModelSize.track_params", "size.ModelCost.track_macs_per_image")
@@ -36,9 +38,10 @@ class AsvError(RuntimeError):
 def default_machine() -> str:
     """``$SEPBENCH_ASV_MACHINE``, else the machine's hardware name (:func:`sepbench.machine.fingerprint.machine_name`,
     which ``$SEPBENCH_MACHINE`` overrides): two CPUs behind one host name are two machines."""
-    from sepbench.machine.fingerprint import machine_name
+    from sepbench.machine.fingerprint import check_machine_name, machine_name
 
-    return os.environ.get("SEPBENCH_ASV_MACHINE") or machine_name()
+    override = os.environ.get("SEPBENCH_ASV_MACHINE", "").strip()
+    return check_machine_name(override, "SEPBENCH_ASV_MACHINE") if override else machine_name()
 
 
 def machine_facts(name: str) -> dict[str, str]:
@@ -86,15 +89,17 @@ def ensure_machine(name: str, cwd: str | os.PathLike[str] = ".") -> None:
 
 
 def git_hash(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AsvError(f"unknown git ref {ref!r} (in {Path(cwd).resolve()})")
-    return proc.stdout.strip()
+    try:
+        return resolve(ref, cwd)
+    except GitError as exc:
+        raise AsvError(str(exc)) from None
 
 
 def working_tree_dirty(cwd: str | os.PathLike[str] = ".") -> bool:
-    proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True)
-    return bool(proc.stdout.strip())
+    try:
+        return bool(dirty_files(cwd))
+    except GitError as exc:
+        raise AsvError(str(exc)) from None
 
 
 @dataclass

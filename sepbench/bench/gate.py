@@ -13,6 +13,9 @@ medians with a 95 % bootstrap interval must exceed ``1 + threshold`` and the int
 * **The case's own spread.**  The threshold is the larger of ``min_effect`` and the case's spread
   within the baseline run (interquartile range over median); cases known to be noisy here (batch 1,
   Keras's ``predict``) use the 10th-90th percentile spread, so their moving tail does not fail the gate.
+  A case whose spread exceeds :data:`MAX_THRESHOLD` (quartiles a whole median apart: one call took
+  seconds once) is **too noisy to judge finely**: it fails only beyond ``1 + MAX_THRESHOLD`` (twice as
+  slow) and the gate names it, instead of deriving a threshold nobody could meet.
 * **Confirmed.**  A flagged case is timed again (:func:`rerun_command`) and fails only if the rerun
   is flagged too.
 
@@ -22,6 +25,7 @@ compared: the gate says so (:class:`NotComparable`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +33,8 @@ from sepbench.bench.machine_info import machine_differences
 from sepbench.bench.nox_args import DEFAULT_MIN_EFFECT as MIN_EFFECT  # the smallest slowdown that fails (a fraction)
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS
 from sepbench.results.slowdown import Slowdown, judge, spread
+
+MAX_THRESHOLD = 1.0  # a spread beyond this (a fraction of the median) marks the case too noisy to judge finely
 
 # cases that decide a claim in one adaptive round (paired rounds, the cached seeds): no latency to gate
 NOT_GATED = (WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS)
@@ -46,8 +52,14 @@ class NotComparable(GateError):
 class CaseVerdict:
     name: str  # the case's pytest node id
     slowdown: Slowdown
-    threshold: float  # the fraction applied: max(min_effect, the case's spread)
+    threshold: float  # the fraction applied: max(min_effect, the case's spread), at most MAX_THRESHOLD
     normalized: bool = False  # judged on times divided by the reference matmul of their round
+    spread: float = 0.0  # the baseline's own spread (a fraction of its median)
+
+    @property
+    def too_noisy(self) -> bool:
+        """The baseline scattered more than :data:`MAX_THRESHOLD`: only a doubling fails it."""
+        return self.spread > MAX_THRESHOLD
 
     @property
     def regressed(self) -> bool:
@@ -111,7 +123,9 @@ def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
         info = bench.get("extra_info") or {}
         ref, kind = info.get("reference_s"), info.get("reference_kind")
         ok = isinstance(ref, list) and len(ref) == len(times) and all(isinstance(r, (int, float)) and r > 0 for r in ref)
-        out[bench["fullname"]] = CaseSamples(times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None)
+        out[check_node_id(bench.get("fullname"))] = CaseSamples(
+            times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None
+        )
     return out
 
 
@@ -162,9 +176,10 @@ def judge_case(name: str, base: CaseSamples, run: CaseSamples, min_effect: float
     10th-90th percentile spread, else the interquartile one).  Not the run's: a slower run may well
     scatter more, which must not hide its slowdown."""
     a, b = base.judged(run), run.judged(base)
-    threshold = max(min_effect, spread(a, noisy))
+    own = spread(a, noisy)
+    threshold = max(min_effect, min(own, MAX_THRESHOLD))
     normalized = b is not run.times
-    return CaseVerdict(name, judge(a, b, min_effect=threshold, paired=False), threshold, normalized)
+    return CaseVerdict(name, judge(a, b, min_effect=threshold, paired=False), threshold, normalized, own)
 
 
 def confirm(outcome: GateOutcome, base: dict[str, Any], rerun: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:
@@ -179,18 +194,34 @@ def confirm(outcome: GateOutcome, base: dict[str, Any], rerun: dict[str, Any], m
     return outcome
 
 
+# a case of the benchmark suite, as pytest names it: a test file under tests/bench, then ::test_name[params]
+NODE_ID = re.compile(r"tests/bench/(?:[A-Za-z0-9_]+/)*[A-Za-z0-9_]+\.py::[A-Za-z0-9_]+(?:\[[A-Za-z0-9_.,=+-]*\])?")
+
+
+def check_node_id(name: str) -> str:
+    """``name`` if it names a case of tests/bench; else :class:`GateError` (a name read from a baseline
+    file must never reach pytest as an option, e.g. ``--basetemp=DIR``, which empties DIR)."""
+    if not isinstance(name, str) or not NODE_ID.fullmatch(name):
+        raise GateError(f"not a benchmark case of tests/bench: {name!r} (a baseline's case names are refused unless they are)")
+    return name
+
+
 def rerun_command(python: str, node_ids: list[str], json_out: str, pytest_args: list[str]) -> list[str]:
     """The pytest command that times exactly ``node_ids`` again (samples saved to ``json_out``, nothing
-    saved to the storage), with the run's own options (``--quick``, ``--threads``, ``--backends``...)."""
+    saved to the storage), with the run's own options (``--quick``, ``--threads``, ``--backends``...).
+
+    The node ids come from saved files: each must name a case of tests/bench (:func:`check_node_id`),
+    and they go after ``--``, where pytest reads nothing as an option."""
     return [
         python,
         "-m",
         "pytest",
-        *node_ids,
         "-p",
         "no:cacheprovider",
         "-q",
         "--benchmark-save-data",
         f"--benchmark-json={json_out}",
         *pytest_args,
+        "--",
+        *(check_node_id(n) for n in node_ids),
     ]

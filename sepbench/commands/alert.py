@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from sepbench.ab.run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
+from sepbench.commands.arg_types import at_least, fraction, output_file
 from sepbench.util.console import print_table
 
 
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--backends", default=None, help="only these backends of the default cases (comma-separated)")
     add_alert_options(p)
-    p.add_argument("--log", type=Path, default=None, help="file for the workers' (frameworks') output (default: in the temp folder)")
+    p.add_argument("--log", type=output_file, default=None, help="file for the workers' (frameworks') output (default: in the temp folder)")
     return p
 
 
@@ -42,13 +43,13 @@ def _case(text: str) -> Case:
 
 def add_alert_options(p: argparse.ArgumentParser) -> None:
     """--rounds, --min-effect, --confirm (shared with ``sepbench alert-study``)."""
-    p.add_argument("--rounds", type=int, default=ROUNDS, help=f"interleaved rounds per set (default {ROUNDS})")
+    p.add_argument("--rounds", type=at_least(5), default=ROUNDS, help=f"interleaved rounds per set (default {ROUNDS})")
     p.add_argument(
-        "--min-effect", type=float, default=MIN_EFFECT, help=f"smallest slowdown that alerts, as a fraction (default {MIN_EFFECT})"
+        "--min-effect", type=fraction, default=MIN_EFFECT, help=f"smallest slowdown that alerts, as a fraction (default {MIN_EFFECT})"
     )
     p.add_argument(
         "--confirm",
-        type=int,
+        type=at_least(0),
         default=CONFIRM,
         help=f"further sets of rounds for a flagged case, in fresh processes; it alerts if its sets pooled are flagged (default {CONFIRM})",
     )
@@ -69,7 +70,12 @@ def run(args: argparse.Namespace) -> int:
         get_model_spec(c.model)
     if not cases:
         raise ValueError("no case left to compare (see --case / --backends)")
+    if args.log:
+        from sepbench.util.atomic import check_writable
+
+        check_writable(args.log)  # before two commits are exported and timed
     try:
+        _check_refs(args.base, args.head)
         outcome = compare(
             args.base,
             args.head,
@@ -85,6 +91,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print_outcome(outcome)
     return 1 if outcome.failed or outcome.model_changes else 0
+
+
+def _check_refs(base_ref: str, head_ref: str) -> None:
+    """Refuse two refs that name one commit (the alert would time a commit against itself and say OK);
+    say so when uncommitted changes exist, which the alert never times."""
+    from sepbench.ab.run import resolve
+    from sepbench.util.git import GitError, dirty_files
+
+    base, head = resolve(Path("."), base_ref), resolve(Path("."), head_ref)
+    try:
+        dirty = dirty_files(Path("."))
+    except GitError:
+        dirty = []
+    uncommitted = (
+        f"; the working tree has uncommitted changes ({', '.join(dirty[:3])}): the alert times committed code only, commit them first"
+        if dirty
+        else ""
+    )
+    if base == head:
+        raise AbError(f"--base {base_ref} and --head {head_ref} are the same commit {base[:8]}: nothing to compare{uncommitted}")
+    if dirty:
+        print(f"sepbench alert: note: {uncommitted[2:]}", file=sys.stderr)
 
 
 def print_outcome(outcome: AbOutcome) -> None:

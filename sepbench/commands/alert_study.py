@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.commands.alert import add_alert_options
+from sepbench.commands.arg_types import at_least, output_file
 from sepbench.util.console import print_table
 
 
@@ -31,9 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def add_study_options(p: argparse.ArgumentParser, trials: int, factors: str) -> None:
-    p.add_argument("--trials", type=int, default=trials, help=f"runs per factor (default {trials})")
+    p.add_argument("--trials", type=at_least(1), default=trials, help=f"runs per factor (default {trials})")
     p.add_argument("--factors", default=factors, help="slowdown factors, 1.00 = a no-op commit (default %(default)s)")
-    p.add_argument("--output", type=Path, default=None, help="the study's JSON (default: results/<study>-<machine>-<UTC time>.json)")
+    p.add_argument("--output", type=output_file, default=None, help="the study's JSON (default: results/<study>-<machine>-<UTC time>.json)")
 
 
 def factors_of(text: str) -> list[float]:

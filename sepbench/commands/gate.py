@@ -11,7 +11,10 @@ import tempfile
 from pathlib import Path
 
 from sepbench.bench.gate import MIN_EFFECT, CaseSamples, GateError, GateOutcome, NotComparable, confirm, judge_runs, rerun_command, samples
+from sepbench.commands.arg_types import fraction
 from sepbench.util.console import print_table
+
+PASSTHROUGH = True  # the options after -- are the run's pytest options, for the re-run (sepbench.cli)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,9 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("baseline", type=Path, help="the saved baseline run (.json, saved with --benchmark-save-data)")
     p.add_argument("run", type=Path, help="the run to judge (.json)")
-    p.add_argument("--min-effect", type=float, default=MIN_EFFECT, help=f"smallest slowdown that fails, a fraction (default {MIN_EFFECT})")
+    p.add_argument(
+        "--min-effect", type=fraction, default=MIN_EFFECT, help=f"smallest slowdown that fails, a fraction (default {MIN_EFFECT})"
+    )
     p.add_argument("--no-rerun", action="store_true", help="judge the first run only (no confirmation re-run of flagged cases)")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: the run's pytest options, for the re-run (e.g. -- --quick)")
+    p.epilog = "Options after -- are the run's pytest options, for the re-run (e.g. -- --quick); every option before it is the gate's."
     return p
 
 
@@ -38,8 +43,6 @@ def _load(path: Path, what: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.min_effect < 10:
-        raise ValueError(f"--min-effect must be a fraction in [0, 10), got {args.min_effect}")
     base, current = _load(args.baseline, "baseline"), _load(args.run, "run")
     try:
         outcome = judge_runs(base, current, args.min_effect)
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"sepbench gate: NOT COMPARED: {exc}", file=sys.stderr)
         return 2
     if outcome.flagged and not args.no_rerun:
-        extra = [a for a in args.pytest_args if a != "--"]
+        extra = list(args.passthrough)
         with tempfile.TemporaryDirectory(prefix="sepbench-gate-") as tmp:
             out = Path(tmp) / "rerun.json"
             names = [v.name for v in outcome.flagged]
@@ -66,6 +69,8 @@ def print_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[
     for v in outcome.verdicts:
         s = v.slowdown
         status = s.verdict
+        if v.too_noisy:
+            status += f" (too noisy to judge finely: spread {v.spread:.0%}, fails only beyond {1 + v.threshold:.2f}x)"
         if v.regressed:
             status = "REGRESSION" if v in outcome.regressions else "flagged, not confirmed"
             if v.name in again:
@@ -82,6 +87,9 @@ def print_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[
         "the reference matmul of its round, and run/base is of those)"
     )
     print_table(title, cols, rows)
+    noisy = [v.name.split("::")[-1] for v in outcome.verdicts if v.too_noisy]
+    if noisy:
+        print(f"too noisy in the baseline to judge finely (rerun the baseline on a quieter machine): {', '.join(noisy)}")
     for name in outcome.missing:
         print(f"not in this run: {name}")
     n = len(outcome.regressions)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sepbench.bench.gate import MIN_EFFECT
 from sepbench.commands.alert_study import add_study_options, run_and_save
+from sepbench.commands.arg_types import fraction
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="measure the benchmark gate's hit and false-alarm rates (tests/bench runs of commits slowed 1.00-2.0x)",
     )
     add_study_options(p, trials=10, factors="1.00,1.10,1.25,2.0")
-    p.add_argument("--min-effect", type=float, default=MIN_EFFECT, help=f"the gate's minimum effect (default {MIN_EFFECT})")
+    p.add_argument("--min-effect", type=fraction, default=MIN_EFFECT, help=f"the gate's minimum effect (default {MIN_EFFECT})")
     p.add_argument("--quick", action="store_true", help="time the cases with --quick's round budget (default: the full one)")
     return p
 

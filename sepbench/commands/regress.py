@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.asv.history import DEFAULT_FACTOR, AsvError, default_machine, regress
+from sepbench.asv.history import DEFAULT_FACTOR, AsvError, regress
+from sepbench.commands.arg_types import at_least, factor, machine
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -12,16 +13,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--base", default="main", help="git ref to compare against (default: main)")
     p.add_argument("--head", default="HEAD", help="git ref under test (default: HEAD; must be committed)")
     p.add_argument(
-        "--factor", type=float, default=DEFAULT_FACTOR, help=f"alert when worse by more than this factor (default {DEFAULT_FACTOR})"
+        "--factor", type=factor, default=DEFAULT_FACTOR, help=f"alert when worse by more than this factor (default {DEFAULT_FACTOR})"
     )
     p.add_argument(
-        "--machine", default=None, help=f"ASV machine name (default: $SEPBENCH_ASV_MACHINE or the host name, here {default_machine()!r})"
+        "--machine",
+        type=machine,
+        default=None,
+        help="ASV machine name (default: $SEPBENCH_ASV_MACHINE, else this machine's hardware name)",
     )
     p.add_argument("--bench", action="append", default=[], help="only benchmarks matching this regex (repeatable)")
     p.add_argument("--attribute", "-a", action="append", default=[], help="override a benchmark attribute, e.g. repeat=5 (repeatable)")
     p.add_argument(
         "--confirm",
-        type=int,
+        type=at_least(0),
         default=1,
         metavar="N",
         help="re-run flagged benchmarks N times; alert only if worse every time (default 1; 0: trust the first run)",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from sepbench.commands.arg_types import output_file
 
 
 def _csv(value: str) -> list[str]:
@@ -32,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--eval-repeats", type=int, default=3, help="timed evaluations per model (median reported; default 3)")
     p.add_argument("--no-cache", action="store_true", help="train even when cached trained weights exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--output", type=Path, default=None, help="also write the results JSON here")
+    p.add_argument("--output", type=output_file, default=None, help="also write the results JSON here")
     p.add_argument("--data-dir", default=None, help="MNIST directory (default: $SEPBENCH_MNIST_DIR, cache, download)")
     return p
 

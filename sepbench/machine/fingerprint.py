@@ -192,7 +192,13 @@ def machine_name() -> str:
     """``$SEPBENCH_MACHINE`` if set, else the name derived from this machine's hardware."""
     override = os.environ.get(MACHINE_ENV_VAR, "").strip()
     if override:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", override):
-            raise ValueError(f"{MACHINE_ENV_VAR}={override!r}: a machine name is 1-64 letters, digits, '.', '_' or '-' (it names folders)")
-        return override
+        return check_machine_name(override, MACHINE_ENV_VAR)
     return fingerprint().name()
+
+
+def check_machine_name(name: str, source: str = "machine name") -> str:
+    """``name`` if it can name a folder of results (1-64 letters, digits, '.', '_' or '-', not starting
+    with '.' or '-'); else :class:`ValueError` saying where the name came from (``source``)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+        raise ValueError(f"{source}={name!r}: a machine name is 1-64 letters, digits, '.', '_' or '-' (it names folders)")
+    return name

@@ -92,10 +92,25 @@ def _code(text: str) -> str:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", str(markupsafe.escape(text)))
 
 
+def _md_cell(value: object) -> object:
+    """A value as one Markdown table cell: a ``|`` or a line break from a result file (a backend's name)
+    would end the cell or the row and write rows of its own."""
+    if not isinstance(value, str):
+        return value
+    return _md_line(value).replace("|", "\\|")
+
+
+def _md_line(text: str) -> str:
+    """Text on one line (a Markdown list item or cell ends at a line break)."""
+    return " ".join(str(text).split())
+
+
 def _md_table(df: pd.DataFrame) -> str:
     if df.empty:
         return "_(empty)_"
-    return df.to_markdown(index=False, disable_numparse=True)
+    safe = df.map(_md_cell)
+    safe.columns = [_md_cell(str(c)) for c in df.columns]
+    return safe.to_markdown(index=False, disable_numparse=True)
 
 
 def write_outputs(
@@ -152,9 +167,9 @@ def write_outputs(
         md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else [])
         md += ([_md_table(s.shown), ""] if s.shown is not None else []) + [f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
     if missing:
-        md += ["## What is missing", "", *[f"- {m}" for m in missing], ""]
+        md += ["## What is missing", "", *[f"- {_md_line(m)}" for m in missing], ""]
     if warnings:
-        md += ["## Skipped files", "", *[f"- {w}" for w in warnings], ""]
+        md += ["## Skipped files", "", *[f"- {_md_line(w)}" for w in warnings], ""]
     written["report.md"] = atomic_write_text(out_dir / "report.md", "\n".join(md))
     for _, p in plots:
         written[p.name] = p

@@ -19,6 +19,7 @@ import datetime as dt
 import itertools
 import json
 import math
+import os
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,18 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
     return out
 
 
+def _machine_dirs(root: Path, warnings: list[str]) -> list[Path]:
+    """The machine folders of an ASV results root; one that cannot be listed becomes a warning naming it."""
+    try:
+        dirs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    except OSError as exc:
+        warnings.append(f"skipped {root}: cannot be read ({exc.strerror or exc})")
+        return []
+    readable = [d for d in dirs if os.access(d, os.R_OK | os.X_OK)]
+    warnings.extend(f"skipped {d}: cannot be read (permission denied)" for d in dirs if d not in readable)
+    return readable
+
+
 def load_asv_dir(root: Path, skip: Collection[tuple[str, str]] = ()) -> tuple[list[dict[str, Any]], list[str], list[Path]]:
     """All results under an ASV results root: (rows, warnings, files read).  Bad files become warnings.
 
@@ -149,7 +162,7 @@ def load_asv_dir(root: Path, skip: Collection[tuple[str, str]] = ()) -> tuple[li
             benchmarks = {k: v for k, v in doc.items() if isinstance(v, dict)}
         except ResultsError as exc:
             warnings.append(f"skipped {exc}")
-    for mdir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+    for mdir in _machine_dirs(root, warnings):
         machine: dict[str, Any] = {}
         mfile = mdir / "machine.json"
         if mfile.is_file():

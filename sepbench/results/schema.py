@@ -105,10 +105,18 @@ def validate_results(doc: Any, source: str = "<memory>") -> dict[str, Any]:
     return doc
 
 
+MAX_RESULT_BYTES = 256 * 2**20  # a pytest-benchmark file of every case is a few MiB; more is not ours
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Parse a JSON file; any failure raises :class:`ResultsError` naming the file."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size == 0:
+            raise ResultsError(f"{path}: empty (0 bytes; a run killed while writing it?): delete it or run again")
+        if size > MAX_RESULT_BYTES:
+            raise ResultsError(f"{path}: {size / 2**20:.0f} MiB, larger than any result file ({MAX_RESULT_BYTES // 2**20} MiB at most)")
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file") from None

@@ -75,8 +75,8 @@ def judge(
     ``paired``: ``base[i]`` and ``head[i]`` were timed in the same round.  ``seed`` fixes the bootstrap
     (the same samples give the same verdict).
     """
-    if not 0 <= min_effect < 10:
-        raise SlowdownError(f"min_effect must be a fraction in [0, 10), got {min_effect}")
+    if not (np.isfinite(min_effect) and min_effect >= 0):
+        raise SlowdownError(f"min_effect must be a finite fraction >= 0, got {min_effect}")
     a, b = _times(base, "base"), _times(head, "head")
     rng = np.random.default_rng(seed)
     if paired:

@@ -7,6 +7,7 @@ stops the report.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,18 @@ class Loaded:
         return {k for k, v in self.files.items() if v}
 
 
-def _json_files(directory: Path) -> list[Path]:
-    """*.json below ``directory``, skipping hidden files and folders (atomic-write temporaries)."""
+def _json_files(directory: Path, warnings: list[str]) -> list[Path]:
+    """*.json below ``directory``, skipping hidden files and folders (atomic-write temporaries); a folder
+    that cannot be read becomes a warning naming it (``rglob`` would pass over it without a word)."""
 
-    def hidden(p: Path) -> bool:
-        return any(part.startswith(".") for part in p.relative_to(directory).parts)
+    def unreadable(exc: OSError) -> None:
+        warnings.append(f"skipped {exc.filename}: cannot be read ({exc.strerror or exc})")
 
-    return sorted(p for p in directory.rglob("*.json") if p.is_file() and not hidden(p))
+    found = []
+    for root, dirs, names in os.walk(directory, onerror=unreadable):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / n for n in names if n.endswith(".json") and not n.startswith("."))
+    return sorted(p for p in found if p.is_file())
 
 
 def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
@@ -61,10 +67,14 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     studies: list[dict[str, Any]] = []
     described: list[dict[str, Any]] = []
     asv_roots: list[Path] = []
+    seen: set[Path] = set()  # a folder given twice, or one inside another, is read once
     for directory in results_dirs:
         if not directory.is_dir():
             continue
-        for path in _json_files(directory):
+        for path in _json_files(directory, warnings):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
             try:
                 doc = read_json(path)
                 if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
@@ -96,8 +106,7 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
                 warnings.append(f"skipped {exc}")
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 warnings.append(f"skipped {path}: unexpected content ({type(exc).__name__}: {exc})")
-    for root in [*asv_dirs, *asv_roots]:
-        root = Path(root)
+    for root in dict.fromkeys(Path(r).resolve() for r in [*asv_dirs, *asv_roots]):
         if not root.is_dir() or any(root.resolve() == r.resolve() for r in _seen(files["asv"])):
             continue
         a_rows, a_warn, a_read = load_asv_dir(root, skip=_asv_keys(files["asv"]))

@@ -125,7 +125,10 @@ def train_and_cache(model: str, backend: str, seed: int = 0, recipe: Recipe | No
         return cached
     from sepbench.core.data import load_mnist
     from sepbench.training.trainers import train
+    from sepbench.util.atomic import check_writable
 
+    # minutes of training must not end in a cache that cannot take them
+    check_writable(cache_path(model, backend, seed, recipe))
     x, y = load_mnist("train")
     result = train(backend, model, x, y, recipe or DEFAULT_RECIPE, seed=seed, progress=progress)
     store(result)

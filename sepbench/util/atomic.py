@@ -56,9 +56,14 @@ class UnwritableError(ValueError):
 def check_writable(path: str | os.PathLike[str]) -> Path:
     """Raise :class:`UnwritableError` unless a file can be written at ``path`` (its folder exists or can
     be made, is writable, and ``path`` is not a folder); returns the path."""
+    if isinstance(path, str) and path.endswith(("/", os.sep)):  # Path() drops the slash that says "a folder"
+        raise UnwritableError(f"{path} names a folder; give a file name (e.g. {Path(path) / 'results.json'})")
     target = Path(path)
     if target.is_dir():
         raise UnwritableError(f"{target} is a directory; give a file name (e.g. {target / 'results.json'})")
+    if target.exists() and not target.is_file():
+        # an atomic write renames over the target: a device node (/dev/null), fifo or socket would be replaced
+        raise UnwritableError(f"{target} exists and is not a regular file (a device, fifo or socket): give a file name")
     existing = next((p for p in (target.parent, *target.parent.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise UnwritableError(f"{existing} is a file, not a folder: cannot write {target.name} in it")
@@ -104,3 +109,11 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, default: Callable[[Any], Any] | None = str) -> Path:
     """Serialise ``obj`` as indented JSON and write it atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=default) + "\n")
+
+
+def new_log(prefix: str) -> Path:
+    """A new, empty log file in the temporary folder, named ``<prefix><random>.log`` and created
+    exclusively (a fixed name there could be another user's symlink, or another run's log)."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+    os.close(fd)
+    return Path(name)

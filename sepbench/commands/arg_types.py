@@ -1,0 +1,76 @@
+"""argparse types for the numbers commands share: each refuses, at parse time and with the option's
+name, a value the command could not use (``nan``, ``inf``, a negative fraction, a factor below 1).
+
+``float("nan")`` parses and then compares false with everything: ``--factor nan`` once made every
+ASV comparison pass for ever.  So every float option goes through one of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+MAX_FRACTION = 10.0  # a slowdown threshold of 1000 %: beyond it nothing would ever fail
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A change as a fraction in [0, 10) (0.05: 5 %)."""
+    value = _float(text)
+    if not 0 <= value < MAX_FRACTION:
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, {MAX_FRACTION:g}) (0.05 is 5 %), got {text!r}")
+    return value
+
+
+def factor(text: str) -> float:
+    """A ratio above 1 and at most 100 (1.10: worse by more than 10 %)."""
+    value = _float(text)
+    if not 1 < value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a factor above 1 (1.10 is 10 % worse), got {text!r}")
+    return value
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An int ``>= minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"int>={minimum}"
+    return parse
+
+
+def output_file(text: str) -> Path:
+    """A file to write: ``out/`` (a folder) refused at parse time, where :class:`~pathlib.Path` would
+    silently drop the slash and write a file named ``out``."""
+    if not text or text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{text!r} names a folder; give a file name (e.g. {text or '.'}/results.json)")
+    return Path(text)
+
+
+def machine(text: str) -> str:
+    """A machine name (it names a folder of results): see :func:`sepbench.machine.fingerprint.check_machine_name`."""
+    from sepbench.machine.fingerprint import check_machine_name
+
+    try:
+        return check_machine_name(text, "--machine")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -1,0 +1,53 @@
+"""The one place sepbench calls git: resolve a ref, list uncommitted changes, read HEAD.
+
+A ref comes from the user (``--base``, ``--head``) or a file; git would read one that starts with
+``-`` as an option, so every user ref goes after ``--end-of-options`` (git 2.24+).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+TIMEOUT_S = 60.0  # a git call that hangs (a lock, a network filesystem) becomes an error, not a stuck job
+
+
+class GitError(ValueError):
+    """git failed or named nothing: the message says which command and what git said."""
+
+
+def git(*args: str, cwd: str | os.PathLike[str] = ".", env: dict[str, str] | None = None, timeout: float = TIMEOUT_S) -> str:
+    """Run ``git ARGS`` in ``cwd``; its stdout, stripped.  :class:`GitError` on a non-zero exit or no git."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise GitError("git is not installed (needed to compare commits)") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} did not finish in {timeout:.0f} s (in {Path(cwd).resolve()})") from None
+    if proc.returncode != 0:
+        raise GitError(f"git {' '.join(args[:2])} failed in {Path(cwd).resolve()}: {proc.stderr.strip()[-400:] or 'no message'}")
+    return proc.stdout.strip()
+
+
+def resolve(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
+    """The commit hash (40 hex digits) that ``ref`` names in ``cwd``'s repository; :class:`GitError` if none."""
+    if not ref or "\n" in ref or "\0" in ref:
+        raise GitError(f"not a git ref: {ref!r}")
+    try:
+        return git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", cwd=cwd)
+    except GitError:
+        raise GitError(f"unknown git ref {ref!r} (in {Path(cwd).resolve()})") from None
+
+
+def dirty_files(cwd: str | os.PathLike[str] = ".") -> list[str]:
+    """Tracked files with uncommitted changes in ``cwd``'s working tree (untracked files do not count)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"cannot read the state of {Path(cwd).resolve()} with git: {exc}") from None
+    if out.returncode != 0:
+        raise GitError(f"{Path(cwd).resolve()} is not a git checkout: {out.stderr.strip()[-300:]}")
+    return [line[3:] for line in out.stdout.splitlines()]

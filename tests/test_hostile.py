@@ -1,0 +1,247 @@
+"""Hostile input, second round (issue 25): options that vanish, numbers that compare false, refs that
+are options, targets that are not files, names from files that become markup, folders that vanish
+from a report, and limits on what comes from outside.
+
+The CLI cases run through the harness of tests/test_adversarial.py (tests/cli_cases.py); the others
+call the part that decides.  Cases are grouped by the class of fault.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.cli_cases import ERR, OK, Case, _file, run_cli_case
+
+
+def _fifo(rel: str):
+    def make(root: Path) -> None:
+        os.mkfifo(root / rel)
+
+    return make
+
+
+GATE = ["gate", "{root}/base.json", "{root}/run.json"]
+NUMBERS: list[Case] = [
+    # options after the file names are the gate's own (they once went to pytest: a 1 % gate passed 5 %)
+    ("gate options after files", [*GATE, "--no-rerun", "--min-effect", "nan"], {}, [], ERR, "argument --min-effect"),
+    ("gate negative min effect", [*GATE, "--min-effect", "-1"], {}, [], ERR, "argument --min-effect"),
+    ("gate min effect not a number", [*GATE, "--min-effect", "x"], {}, [], ERR, "not a number"),
+    ("regress factor nan", ["regress", "--factor", "nan"], {}, [], ERR, "argument --factor: must be a finite number"),
+    ("regress factor inf", ["regress", "--factor", "inf"], {}, [], ERR, "argument --factor: must be a finite number"),
+    ("regress factor one", ["regress", "--factor", "1"], {}, [], ERR, "must be a factor above 1"),
+    ("regress confirm negative", ["regress", "--confirm", "-1"], {}, [], ERR, "must be >= 0"),
+    ("gate-study min effect negative", ["gate-study", "--min-effect", "-1"], {}, [], ERR, "argument --min-effect"),
+    ("gate-study min effect nan", ["gate-study", "--min-effect", "nan"], {}, [], ERR, "argument --min-effect"),
+    ("alert min effect inf", ["alert", "--min-effect", "inf"], {}, [], ERR, "argument --min-effect"),
+    ("alert four rounds", ["alert", "--rounds", "4"], {}, [], ERR, "must be >= 5"),
+    ("alert confirm negative", ["alert", "--confirm", "-2"], {}, [], ERR, "must be >= 0"),
+    ("alert-study zero trials", ["alert-study", "--trials", "0"], {}, [], ERR, "must be >= 1"),
+]
+PASSTHROUGH: list[Case] = [
+    # only the gate hands options on (after `--`); elsewhere they would be dropped without a word
+    ("reproduce options after --", ["reproduce", "--", "--epochs", "1"], {}, [], ERR, "takes no options after '--'"),
+    ("report options after --", ["report", "--", "--output", "x"], {}, [], ERR, "takes no options after '--'"),
+    ("alert options after --", ["alert", "--", "-k", "x"], {}, [], ERR, "takes no options after '--'"),
+]
+REFS: list[Case] = [
+    # a ref is never an option of git's, and two refs of one commit compare nothing
+    ("alert base is an option", ["alert", "--base=--output=/tmp/sepbench-x"], {}, [], ERR, "unknown git ref '--output=/tmp/sepbench-x'"),
+    ("regress base is an option", ["regress", "--base=--output=/tmp/sepbench-x"], {}, [], ERR, "unknown git ref"),
+    ("alert ref with a newline", ["alert", "--base", "main\nHEAD"], {}, [], ERR, "not a git ref"),
+    ("alert empty ref", ["alert", "--base", ""], {}, [], ERR, "not a git ref"),
+    ("alert base and head one commit", ["alert", "--base", "HEAD", "--head", "HEAD"], {}, [], ERR, "are the same commit"),
+]
+TARGETS: list[Case] = [
+    # a file is written only where a regular file may be (an atomic write renames over the target)
+    ("reproduce output names a folder", ["reproduce", "--output", "{root}/newdir/"], {}, [], ERR, "names a folder"),
+    ("reproduce output is a fifo", ["reproduce", "--output", "{root}/pipe"], {}, [_fifo("pipe")], ERR, "not a regular file"),
+    ("reproduce output is a device", ["reproduce", "--output", "/dev/null"], {}, [], ERR, "not a regular file"),
+    ("alert log names a folder", ["alert", "--log", "{root}/logs/"], {}, [], ERR, "names a folder"),
+    ("alert log is a fifo", ["alert", "--log", "{root}/pipe"], {}, [_fifo("pipe")], ERR, "not a regular file"),
+    ("alert-study output names a folder", ["alert-study", "--output", "{root}/d/"], {}, [], ERR, "names a folder"),
+]
+ENVIRONMENT: list[Case] = [
+    # a bad setting is one line naming it, in the command that uses it, never a traceback at start-up
+    ("machine env with a slash", ["report", "--results", "{root}/none"], {"SEPBENCH_MACHINE": "../evil"}, [], ERR, "SEPBENCH_MACHINE"),
+    ("machine env does not break help", ["regress", "--help"], {"SEPBENCH_MACHINE": "a/b"}, [], OK, "ASV machine name"),
+    ("machine env does not break spec", ["spec"], {"SEPBENCH_MACHINE": "a b"}, [], OK, "8,586"),
+    ("asv machine env bad", ["regress"], {"SEPBENCH_ASV_MACHINE": "a/b"}, [], ERR, "SEPBENCH_ASV_MACHINE"),
+    ("regress machine option bad", ["regress", "--machine", "../x"], {}, [], ERR, "--machine"),
+    (
+        "train into a cache it cannot write",
+        ["train", "--models", "regular"],
+        {"SEPBENCH_CACHE_DIR": "{root}/f/cache", "SEPBENCH_TRAINER": "numpy"},
+        [_file("f", "x")],
+        ERR,
+        "is a file, not a folder: cannot write regular-seed0-",
+    ),
+]
+RESULT_FILES: list[Case] = [
+    (
+        "report of a 0-byte result",
+        ["report", "--results", "{root}/r", "--asv-results", "{root}/none"],
+        {},
+        [_file("r/killed.json", b"")],
+        ERR,
+        "killed.json: empty (0 bytes",
+    ),
+]
+CLASSES = {
+    "numbers": NUMBERS,
+    "passthrough": PASSTHROUGH,
+    "refs": REFS,
+    "targets": TARGETS,
+    "environment": ENVIRONMENT,
+    "result files": RESULT_FILES,
+}
+CASES = [c for cases in CLASSES.values() for c in cases]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_hostile_input_gets_a_clear_message(case, tmp_path, monkeypatch, capsys, mnist_dir):
+    if case[0] == "reproduce output is a device" and not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null here")
+    run_cli_case(case, tmp_path, monkeypatch, capsys, mnist_dir)
+    if case[0] == "reproduce output is a device":
+        assert Path("/dev/null").is_char_device()
+
+
+def test_case_ids_are_unique_and_no_round_one_case_repeats():
+    from tests.test_adversarial import CASES as ROUND_ONE
+
+    ids = [c[0] for c in CASES]
+    assert len(set(ids)) == len(ids) and not set(ids) & {c[0] for c in ROUND_ONE}
+
+
+def test_alert_on_a_dirty_tree_says_the_changes_are_not_timed(tmp_path):
+    """Uncommitted changes with --head HEAD: the refusal (base == head) says what to do about them."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["init", "-q", "-b", "main"], ["add", "f"], ["commit", "-qm", "one"]):
+        if cmd[0] == "add":
+            (repo / "f").write_text("one")
+        subprocess.run(["git", *cmd], cwd=repo, env=env, check=True)
+    (repo / "f").write_text("two")
+    proc = subprocess.run([sys.executable, "-m", "sepbench", "alert"], cwd=repo, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "same commit" in proc.stderr and "uncommitted changes (f)" in proc.stderr, proc.stderr
+
+
+# -- the report: folders twice, folders it cannot read, names that would be markup ---------------------------
+
+
+def _reproduce_file(results: Path, name: str = "reproduce-20260101T000000Z.json", backend: str | None = None) -> Path:
+    from sepbench.machine.provenance import collect_provenance
+    from sepbench.results.schema import make_results, write_results
+    from tests.test_report import REPRODUCE_ROWS
+
+    rows = [dict(r, backend=backend or r["backend"]) for r in REPRODUCE_ROWS]
+    return write_results(results / name, make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 5}))
+
+
+def test_a_results_folder_given_twice_or_nested_is_read_once(tmp_path):
+    from sepbench.results.sources import load_all
+
+    results = tmp_path / "results"
+    _reproduce_file(results / "sub")
+    once = load_all([results], [])
+    for dirs in ([results, results], [results, results / "sub"], [results / "sub", tmp_path / "results" / ".." / "results"]):
+        again = load_all(dirs, [])
+        assert len(again.files["reproduce"]) == 1 and len(again.measurements) == len(once.measurements), dirs
+
+
+def test_an_asv_folder_given_twice_is_read_once(tmp_path):
+    from sepbench.results.sources import load_all
+
+    once = load_all([], [Path("history")])
+    twice = load_all([], [Path("history"), Path("history").resolve()])
+    assert len(once.files["asv"]) > 0 and len(twice.files["asv"]) == len(once.files["asv"])
+    assert len(twice.measurements) == len(once.measurements)
+
+
+def _as_nobody(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` as an unprivileged user: root reads a folder whatever its mode."""
+    if os.geteuid() != 0:
+        return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: a folder cannot be made unreadable to this process")
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+
+
+def test_an_unreadable_results_folder_is_named_not_passed_over():
+    # not under pytest's tmp_path: that is private to its owner, and the reader here is another user
+    root = Path(tempfile.mkdtemp(prefix="sepbench-unreadable-"))
+    try:
+        root.chmod(0o755)
+        _reproduce_file(root / "results")
+        (root / "results" / "locked").mkdir()
+        _reproduce_file(root / "results" / "locked", "reproduce-20260102T000000Z.json")
+        (root / "asv" / "m1").mkdir(parents=True)
+        for d in (root, root / "results", root / "asv"):
+            d.chmod(0o755)
+        for f in (root / "results").glob("*.json"):
+            f.chmod(0o644)
+        (root / "results" / "locked").chmod(0)
+        (root / "asv" / "m1").chmod(0)
+        code = (
+            "from pathlib import Path; from sepbench.results.sources import load_all\n"
+            f"l = load_all([Path({str(root / 'results')!r})], [Path({str(root / 'asv')!r})])\n"
+            "print(len(l.files['reproduce'])); print('\\n'.join(l.warnings))"
+        )
+        proc = _as_nobody(code, Path.cwd())
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines[0] == "1"  # the readable file is still read
+        assert any(f"skipped {root / 'results' / 'locked'}: cannot be read" in w for w in lines[1:]), lines
+        assert any(f"skipped {root / 'asv' / 'm1'}: cannot be read" in w for w in lines[1:]), lines
+    finally:
+        for d in (root / "results" / "locked", root / "asv" / "m1"):
+            d.chmod(0o755)
+        shutil.rmtree(root)
+
+
+def test_a_backend_name_with_a_newline_and_bars_writes_no_rows_of_its_own(tmp_path):
+    from sepbench.report.build import build_report
+
+    results = tmp_path / "results"
+    _reproduce_file(results, backend="numpy\n| FAKE | yes | yes | yes |")
+    build_report([results], [], tmp_path / "out", this_machine="m")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert not any(line.startswith("| FAKE") for line in md.splitlines())
+    assert "numpy \\| FAKE \\| yes" in md  # the name is shown, escaped, in its own cell
+
+
+def test_a_zero_byte_result_beside_good_ones_is_named_and_the_rest_reported(tmp_path):
+    from sepbench.results.sources import load_all
+
+    results = tmp_path / "results"
+    _reproduce_file(results)
+    (results / "reproduce-20260102T000000Z.json").write_bytes(b"")
+    loaded = load_all([results], [])
+    assert len(loaded.files["reproduce"]) == 1 and not loaded.measurements.empty
+    assert any("reproduce-20260102T000000Z.json: empty (0 bytes" in w for w in loaded.warnings), loaded.warnings
+
+
+# -- writes: nothing replaced that the program did not create --------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["/dev/null", "fifo", "dir/", "dir"])
+def test_check_writable_refuses_what_a_rename_would_replace(target, tmp_path):
+    from sepbench.util.atomic import UnwritableError, check_writable
+
+    if target == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+    if target.startswith("dir"):
+        (tmp_path / "dir").mkdir()
+    path = target if target.startswith("/") else str(tmp_path / target) + ("/" if target.endswith("/") else "")
+    with pytest.raises(UnwritableError):
+        check_writable(path)
+    assert check_writable(tmp_path / "new" / "f.json") == tmp_path / "new" / "f.json"
