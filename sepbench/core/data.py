@@ -11,7 +11,9 @@ Search order for the directory that holds the files:
    ``SEPBENCH_OFFLINE=1`` (or ``download=False``) forbids it; an explicit directory or
    ``SEPBENCH_MNIST_DIR`` that lacks the files is an error, never a reason to download.
 
-Every file is checked against its canonical md5 before it is parsed.  Images come back as float32
+Every file is checked against its canonical size, SHA-256 and md5 before it is parsed (the SHA-256
+sums are the ones published with many loaders; the md5 sums are torchvision's).  Downloads come from
+https mirrors only by default, each file at most its canonical size and within a deadline.  Images come back as float32
 in [0, 1], NHWC ``(N, 28, 28, 1)``; labels as int64 ``(N,)``.
 """
 
@@ -21,7 +23,6 @@ import gzip
 import hashlib
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,8 @@ ENV_VAR = "SEPBENCH_MNIST_DIR"
 MIRRORS_ENV_VAR = "SEPBENCH_MNIST_MIRRORS"
 OFFLINE_ENV_VAR = "SEPBENCH_OFFLINE"
 DOWNLOAD_TIMEOUT_S = 30.0  # seconds without a byte before a mirror counts as stalled
+# seconds for one file, however it trickles: 10 MB at 20 KB/s, far below any working mirror
+DOWNLOAD_DEADLINE_S = 600.0
 
 Split = Literal["train", "test"]
 
@@ -43,22 +46,46 @@ Split = Literal["train", "test"]
 class MnistFile:
     name: str
     md5: str
+    sha256: str
     size: int  # bytes, compressed
     count: int  # images or labels in the file
 
 
 FILES: dict[tuple[str, str], MnistFile] = {
-    ("train", "images"): MnistFile("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", 9_912_422, 60_000),
-    ("train", "labels"): MnistFile("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", 28_881, 60_000),
-    ("test", "images"): MnistFile("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", 1_648_877, 10_000),
-    ("test", "labels"): MnistFile("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", 4_542, 10_000),
+    ("train", "images"): MnistFile(
+        "train-images-idx3-ubyte.gz",
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        9_912_422,
+        60_000,
+    ),
+    ("train", "labels"): MnistFile(
+        "train-labels-idx1-ubyte.gz",
+        "d53e105ee54ea40749a09fcbcd1e9432",
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        28_881,
+        60_000,
+    ),
+    ("test", "images"): MnistFile(
+        "t10k-images-idx3-ubyte.gz",
+        "9fb629c4189551a2d022fa330f9573f3",
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        1_648_877,
+        10_000,
+    ),
+    ("test", "labels"): MnistFile(
+        "t10k-labels-idx1-ubyte.gz",
+        "ec29112dd5afa0611ce80d1b7f02629c",
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        4_542,
+        10_000,
+    ),
 }
 
 MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
+)  # https only: a plain-http mirror can be altered on the way (the checksums would refuse it, after the wait)
 
 
 class MnistError(RuntimeError):
@@ -77,17 +104,28 @@ class MnistFormatError(MnistError, ValueError):
     """A file passed its checksum but could not be parsed (should not happen)."""
 
 
-def md5_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()
+def digests_of(path: Path, chunk: int = 1 << 20) -> tuple[str, str]:
+    """(md5, sha256) of the file, hex, in one pass."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+            md5.update(block)
+            sha.update(block)
+    return md5.hexdigest(), sha.hexdigest()
+
+
+def md5_of(path: Path, chunk: int = 1 << 20) -> str:
+    return digests_of(path, chunk)[0]
 
 
 def verify_file(path: Path, expected: MnistFile) -> None:
-    """Raise :class:`MnistChecksumError` unless ``path`` has the canonical md5."""
-    actual = md5_of(path)
+    """Raise :class:`MnistChecksumError` unless ``path`` has the canonical size, md5 and SHA-256."""
+    actual, sha = digests_of(path)
+    if actual == expected.md5 and sha != expected.sha256:  # an md5 collision: md5 alone is no proof
+        raise MnistChecksumError(
+            f"MNIST file {path} has the canonical md5 but not the canonical SHA-256 ({sha}, expected {expected.sha256}): "
+            "a forged file. Delete it and provide the canonical file."
+        )
     if actual != expected.md5:
         size = path.stat().st_size
         other = next((f.name for f in FILES.values() if f.md5 == actual), None)
@@ -120,7 +158,12 @@ def mirror_urls() -> tuple[str, ...]:
     if not value:
         return MIRRORS
     urls = tuple(u if u.endswith("/") else u + "/" for u in re.split(r"[\s,]+", value) if u)
-    bad = [u for u in urls if not u.startswith(("http://", "https://", "file://"))]
+    local = [u for u in urls if u.startswith("file:")]
+    if local:
+        raise MnistError(
+            f"{MIRRORS_ENV_VAR}: {', '.join(local)}: a folder, not a mirror: point {ENV_VAR} at a folder holding the four files"
+        )
+    bad = [u for u in urls if not u.startswith(("http://", "https://"))]
     if bad:
         raise MnistError(f"{MIRRORS_ENV_VAR}: not a URL: {', '.join(bad)} (give http(s):// base URLs separated by spaces or commas)")
     return urls
@@ -162,15 +205,21 @@ def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None, download: boo
     )
 
 
-def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] | None = None, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
-    """Download the four files into ``directory`` (default: the cache), verifying each md5.
+def download_mnist(
+    directory: Path | None = None,
+    mirrors: tuple[str, ...] | None = None,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+    deadline: float = DOWNLOAD_DEADLINE_S,
+) -> Path:
+    """Download the four files into ``directory`` (default: the cache), verifying each one's checksums.
 
-    Mirrors (default :func:`mirror_urls`) are tried in order for each file, with pooch (a progress bar
-    on a terminal); ``timeout`` is in seconds without data.  A file is kept only if its checksum
-    matches, and written atomically.  If every mirror fails for a file, one error lists each URL
-    tried with its reason and says how to supply the files by hand.
+    Mirrors (default :func:`mirror_urls`) are tried in order for each file (a progress bar on a
+    terminal); ``timeout`` is in seconds without data, ``deadline`` in seconds for one file, and no
+    more than the file's canonical size is read (:func:`sepbench.util.download.fetch`).  A file is
+    kept only if its checksums match, and written atomically.  If every mirror fails for a file, one
+    error lists each URL tried with its reason and says how to supply the files by hand.
     """
-    import pooch
+    from sepbench.util.download import DownloadError, fetch
 
     directory = Path(directory) if directory is not None else mnist_cache_dir()
     try:
@@ -178,7 +227,6 @@ def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] | Non
     except OSError as exc:
         raise MnistNotFoundError(f"cannot create the MNIST download directory {directory}: {exc}") from None
     bases = mirrors if mirrors is not None else mirror_urls()
-    downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=sys.stderr.isatty())
     for f in FILES.values():
         target = directory / f.name
         if target.is_file():
@@ -192,13 +240,13 @@ def download_mnist(directory: Path | None = None, mirrors: tuple[str, ...] | Non
             url = base + f.name
             try:
                 with atomic_path(target) as tmp:
-                    downloader(url, str(tmp), None)
+                    fetch(url, tmp, max_bytes=f.size, deadline_s=deadline, read_timeout_s=timeout)
                     verify_file(tmp, f)
                 break
             except MnistChecksumError as exc:
                 errors.append(f"{url}: {exc}")
-            except Exception as exc:  # noqa: BLE001 - any network or HTTP failure moves on to the next mirror
-                errors.append(f"{url}: {type(exc).__name__}: {exc}")
+            except DownloadError as exc:  # the message names the URL
+                errors.append(str(exc))
         else:
             raise MnistNotFoundError(
                 f"could not download {f.name} from any mirror:\n  "

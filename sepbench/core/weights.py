@@ -116,9 +116,12 @@ class PortableWeights(Mapping[str, np.ndarray]):
         if not zipfile.is_zipfile(path):  # a .npy, a text file, a pickle: say what it is not, never hint at allow_pickle
             raise WeightsError(f"weights file {path} is not an .npz archive (a zip of .npy arrays written by PortableWeights.save)")
         try:
+            _check_archive(path)
             with np.load(path, allow_pickle=False) as npz:
                 _check_sizes(path, npz)
                 entries = {k: npz[k] for k in npz.files}
+        except WeightsError:
+            raise
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError, TypeError) as exc:
             raise WeightsError(f"weights file {path} is not a readable .npz: {type(exc).__name__}: {exc}") from None
         if META_KEY not in entries:
@@ -140,6 +143,24 @@ class PortableWeights(Mapping[str, np.ndarray]):
 
 
 MAX_TENSOR_BYTES = 64 * 2**20  # far above any model here (the regular one holds 34 KB); a header claiming more is corrupt
+
+
+MAX_ARCHIVE_BYTES = 256 * 2**20  # what all members inflate to, at most
+MAX_MEMBERS = 1000  # a model here has 4-6 tensors
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse, from the zip's directory and before inflating anything, an archive of too many members or
+    one whose members would inflate past :data:`MAX_ARCHIVE_BYTES` (a file shared or downloaded)."""
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise WeightsError(f"weights file {path} holds {len(infos):,} members (a model's weights are a few): not a weights file")
+    inflated = sum(i.file_size for i in infos)
+    if inflated > MAX_ARCHIVE_BYTES:
+        raise WeightsError(
+            f"weights file {path} would inflate to {inflated:,} bytes (at most {MAX_ARCHIVE_BYTES:,} are read): not a weights file"
+        )
 
 
 def _check_sizes(path: Path, npz: Any) -> None:
