@@ -8,7 +8,9 @@ call the part that decides.  Cases are grouped by the class of fault.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,7 +145,12 @@ def _reproduce_file(results: Path, name: str = "reproduce-20260101T000000Z.json"
     from tests.test_report import REPRODUCE_ROWS
 
     rows = [dict(r, backend=backend or r["backend"]) for r in REPRODUCE_ROWS]
-    return write_results(results / name, make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 5}))
+    doc = make_results("reproduce", rows, collect_provenance(seed=0), recipe={"epochs": 5})
+    if backend is None:
+        return write_results(results / name, doc)
+    results.mkdir(parents=True, exist_ok=True)  # a hand-made file: write_results would refuse it
+    (results / name).write_text(json.dumps(doc))
+    return results / name
 
 
 def test_a_results_folder_given_twice_or_nested_is_read_once(tmp_path):
@@ -208,15 +215,22 @@ def test_an_unreadable_results_folder_is_named_not_passed_over():
         shutil.rmtree(root)
 
 
-def test_a_backend_name_with_a_newline_and_bars_writes_no_rows_of_its_own(tmp_path):
-    from sepbench.report.build import build_report
+def test_a_backend_name_with_a_newline_and_bars_is_refused_and_markdown_cells_are_escaped(tmp_path):
+    """The schema refuses such a name where it is read (it would become a table row, a file name, an
+    argument); and any text that reaches a Markdown cell is escaped there, whatever its source."""
+    import pandas as pd
+
+    from sepbench.report.render import _md_table
+    from sepbench.results.sources import load_all
 
     results = tmp_path / "results"
     _reproduce_file(results, backend="numpy\n| FAKE | yes | yes | yes |")
-    build_report([results], [], tmp_path / "out", this_machine="m")
-    md = (tmp_path / "out" / "report.md").read_text()
-    assert not any(line.startswith("| FAKE") for line in md.splitlines())
-    assert "numpy \\| FAKE \\| yes" in md  # the name is shown, escaped, in its own cell
+    loaded = load_all([results], [])
+    assert loaded.measurements.empty and len(loaded.warnings) == 1
+    assert re.search(r"\$\.rows\[\d\]\.backend: ", loaded.warnings[0]) and "does not match" in loaded.warnings[0]
+    md = _md_table(pd.DataFrame({"machine": ["box\n| FAKE | yes |"], "verdict": ["a|b"]}))
+    assert len(md.splitlines()) == 3 and not any(line.startswith("| FAKE") for line in md.splitlines())
+    assert "box \\| FAKE \\| yes \\|" in md and "a\\|b" in md
 
 
 def test_a_zero_byte_result_beside_good_ones_is_named_and_the_rest_reported(tmp_path):

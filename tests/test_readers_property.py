@@ -1,7 +1,8 @@
 """Property tests for every result reader (hypothesis): arbitrary or mutated JSON never raises anything
 but the reader's own ResultsError, and valid files with drawn figures read into rows that carry exactly
-those figures.  The second half tells a bad file from a reader bug: the readers' ``@reader`` decorator
-turns any TypeError (a bug included) into ResultsError, which the first half alone would accept."""
+those figures.  The second half tells a bad file from a reader bug: a valid file must read, and a
+reader's own error must surface as itself (the schemas in sepbench/results/formats decide what is a bad
+file; nothing turns a TypeError into "not well-formed")."""
 
 from __future__ import annotations
 
@@ -139,8 +140,8 @@ def test_counts_that_no_int64_holds_are_no_counts():
     assert df["batch_size"].tolist()[:2] == [pd.NA, pd.NA] and df["batch_size"].iloc[2] == 32
 
 
-# Valid files with drawn figures: each must read (a ResultsError here is a reader bug that the decorator
-# would otherwise pass off as a malformed file) into rows that carry exactly the figures drawn.
+# Valid files with drawn figures: each must read (a ResultsError here is a schema or reader bug) into
+# rows that carry exactly the figures drawn.
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=24)
 SECONDS = st.floats(min_value=1e-7, max_value=1e4, allow_nan=False, allow_infinity=False)
 MODEL = st.sampled_from(["regular", "separable"])
@@ -197,3 +198,31 @@ def test_any_valid_asv_file_reads_into_its_own_figures(machine, backends, data):
     want = {(b, m): v for (b, m), v in zip([(b, m) for b in backends for m in models], values, strict=True) if v is not None}
     assert {(r["backend"], r["model"]): r["value"] for r in rows} == want
     assert all(r["machine"] == machine for r in rows)
+
+
+def test_a_bug_in_a_reader_surfaces_as_itself_not_as_a_malformed_file(monkeypatch):
+    """A TypeError planted in a label helper once passed as "not a well-formed file"."""
+    import pytest
+
+    from sepbench.results import read_pytest_benchmark
+
+    def broken(config):
+        raise TypeError("a bug in the reader")
+
+    monkeypatch.setattr(read_pytest_benchmark, "describe_config", broken)
+    with pytest.raises(TypeError, match="a bug in the reader"):
+        load_pytest_benchmark(copy.deepcopy(PYTEST_BENCHMARK), SOURCE)
+
+
+def test_the_schemas_are_valid_and_name_the_field_that_fails():
+    from sepbench.results.formats import FORMATS, problem, schema
+
+    assert all(schema(f)["$schema"].endswith("2020-12/schema") for f in FORMATS)
+    assert problem(PYTEST_BENCHMARK, "pytest_benchmark") is None and problem(REPRODUCE, "reproduce") is None
+    bad = copy.deepcopy(REPRODUCE)
+    bad["rows"][0]["test_accuracy"] = float("inf")  # infinity is no figure; NaN is "not measured"
+    assert problem(bad, "reproduce") == "$.rows[0].test_accuracy: inf is not of type 'number', 'null'"
+    bad["rows"][0]["test_accuracy"] = float("nan")
+    assert problem(bad, "reproduce") is None
+    bad["rows"][0]["batch_size"] = True  # a bool is no count
+    assert problem(bad, "reproduce").startswith("$.rows[0].batch_size: True is not of type 'integer'")

@@ -270,12 +270,18 @@ def test_machine_and_date_come_from_the_file_name_when_provenance_lacks_them(tmp
     from sepbench.results.sources import load_all
 
     doc = _alert_doc(provenance)
-    doc["provenance"] = {"machine": {"machine_name": 7}}  # a name of the wrong kind, no date
+    doc["provenance"] = {"machine": {"machine_name": None}}  # no name, no date
     _write(tmp_path / "r" / "alert-study-xeon-f6m207-2c-avx512-24g-20261129T214212Z-2.json", doc)
     loaded = load_all([tmp_path / "r"], [])
     assert loaded.warnings == []
     assert set(loaded.studies["machine"]) == {"xeon-f6m207-2c-avx512-24g"}
     assert set(loaded.studies["created"]) == {"2026-11-29T21:42:12+00:00"}
+    # a name of the wrong kind is a malformed file, named with its field (not silently replaced)
+    doc["provenance"] = {"machine": {"machine_name": 7}}
+    _write(tmp_path / "r" / "alert-study-xeon-f6m207-2c-avx512-24g-20261129T214212Z-2.json", doc)
+    loaded = load_all([tmp_path / "r"], [])
+    assert loaded.studies.empty and len(loaded.warnings) == 1
+    assert "$.provenance.machine.machine_name: 7 is not of type 'string', 'null'" in loaded.warnings[0]
 
 
 # ---------------------------------------------------------------- any content: rows or a ResultsError

@@ -24,7 +24,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from sepbench.results.schema import ResultsError, read_json, reader
+from sepbench.results.formats import check, problem
+from sepbench.results.schema import ResultsError, read_json
 from sepbench.results.tidy import UNITS, to_float
 
 _PARAM_ALIASES = {
@@ -66,15 +67,11 @@ def _asv_date(ms: Any) -> str | None:
     return dt.datetime.fromtimestamp(v / 1000, dt.UTC).isoformat(timespec="seconds") if v is not None else None
 
 
-@reader("ASV result")
 def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks: dict[str, Any]) -> list[dict[str, Any]]:
-    """Tidy rows of one ``<commit>-<env>.json``; raises ResultsError naming ``source`` if malformed."""
-    try:
-        columns = list(doc["result_columns"])
-        results = dict(doc["results"])
-        commit = str(doc["commit_hash"])
-    except (KeyError, TypeError) as exc:
-        raise ResultsError(f"{source}: not an ASV results file (missing {exc})") from None
+    """Tidy rows of one ``<commit>-<env>.json``; raises ResultsError naming ``source`` and the field if
+    malformed.  ``benchmarks``: benchmarks.json's entries, each well-formed (:func:`load_asv_dir` checks them)."""
+    check(doc, "asv_result", source, "ASV result")  # sepbench/results/formats/asv_result.schema.json
+    columns, results, commit = doc["result_columns"], doc["results"], doc["commit_hash"]
     base = {
         "source_kind": "asv",
         "source_file": str(source),
@@ -86,10 +83,9 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
     }
     out: list[dict[str, Any]] = []
     for name, values in results.items():
-        if not isinstance(values, list):
-            raise ResultsError(f"{source}: result of {name!r} is not a list")
         col = dict(zip(columns, values))
-        meta = benchmarks.get(name) or {}
+        check(col, "asv_result", f"{source} (result of {name!r})", "ASV result", part="result")
+        meta = benchmarks.get(name) or {}  # checked by load_asv_dir (#/$defs/benchmark)
         params = col.get("params") or meta.get("params") or []
         names = list(meta.get("param_names") or [f"param{i + 1}" for i in range(len(params))])
         combos = list(itertools.product(*params)) if params else [()]
@@ -159,7 +155,14 @@ def load_asv_dir(root: Path, skip: Collection[tuple[str, str]] = ()) -> tuple[li
             doc = read_json(bfile)
             if not isinstance(doc, dict):
                 raise ResultsError(f"{bfile}: not an ASV benchmarks.json (not an object)")
-            benchmarks = {k: v for k, v in doc.items() if isinstance(v, dict)}
+            for name, meta in doc.items():
+                if not isinstance(meta, dict):
+                    continue  # benchmarks.json's "version" entry
+                why = problem(meta, "asv_result", part="benchmark")
+                if why is None:
+                    benchmarks[name] = meta
+                else:
+                    warnings.append(f"skipped {bfile}: benchmark {name!r} is not well-formed ({why}); its results are read without it")
         except ResultsError as exc:
             warnings.append(f"skipped {exc}")
     for mdir in _machine_dirs(root, warnings):

@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS, ResultsError, read_json, reader
+from sepbench.results.formats import check
+from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS, ResultsError, read_json
 from sepbench.results.tidy import UNITS, frame, to_float
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
@@ -184,16 +185,14 @@ def _roofline_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) ->
     return out
 
 
-@reader("pytest-benchmark")
 def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
     """Tidy rows of one pytest-benchmark run; raises ResultsError naming ``source`` if malformed."""
     if not is_pytest_benchmark(doc):
         raise ResultsError(f"{source}: not a pytest-benchmark JSON run (no 'machine_info' and 'benchmarks')")
+    check(doc, "pytest_benchmark", source, "pytest-benchmark")  # sepbench/results/formats/pytest_benchmark.schema.json
     labels = _labels(doc)
     out: list[dict[str, Any]] = _roofline_rows(doc, labels, source)
-    for i, bench in enumerate(doc["benchmarks"]):
-        if not isinstance(bench, dict) or not isinstance(bench.get("stats"), dict):
-            raise ResultsError(f"{source}: benchmark {i} has no 'stats'")
+    for bench in doc["benchmarks"]:
         stats = bench["stats"]
         extra = bench.get("extra_info") if isinstance(bench.get("extra_info"), dict) else {}
         params = bench.get("params") if isinstance(bench.get("params"), dict) else {}

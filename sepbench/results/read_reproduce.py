@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.core.claims import FULL_TEST_IMAGES, FULL_TRAIN_IMAGES
-from sepbench.results.schema import WORKLOAD_SEEDS, ResultsError, reader, validate_results
+from sepbench.results.schema import WORKLOAD_SEEDS, ResultsError, validate_results
 from sepbench.results.tidy import UNITS, to_float
 
 # row fields that name things rather than measure them
@@ -33,7 +33,6 @@ def _count(value: Any, full: int) -> int:
     return int(number) if number is not None and number >= 1 else full
 
 
-@reader("sepbench reproduce")
 def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
     """Tidy rows of one reproduce result document; raises ResultsError naming ``source`` if invalid."""
     validate_results(doc, source=str(source))
@@ -41,9 +40,7 @@ def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
         raise ResultsError(f"{source}: a sepbench result of kind {doc['kind']!r}; the report reads kind 'reproduce'")
     labels = provenance_labels(doc["provenance"])
     out: list[dict[str, Any]] = []
-    for i, row in enumerate(doc["rows"]):
-        if not row.get("backend") or not row.get("model"):
-            raise ResultsError(f"{source}: row {i} has no 'backend' or 'model'")
+    for row in doc["rows"]:  # the schema guarantees each has a backend and a model (names)
         base = {
             **labels,
             "source_kind": "reproduce",

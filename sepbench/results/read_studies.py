@@ -17,8 +17,9 @@ A study file (``results/<kind>-<machine>-<UTC stamp>.json``, written by
     }
 
 These are not figures of a model, so they stay out of the tidy measurements: the report shows them
-in a table of their own.  Every field the report shows is checked; a file that fails is a
-:class:`~sepbench.results.schema.ResultsError` naming it (a warning in the report), never a traceback.
+in a table of their own.  The format is sepbench/results/formats/study.schema.json; a file that fails
+it, or the checks across fields here, is a :class:`~sepbench.results.schema.ResultsError` naming it and
+the field (a warning in the report).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from typing import Any
 
 import pandas as pd
 
+from sepbench.results.formats import check
 from sepbench.results.read_reproduce import provenance_labels
-from sepbench.results.schema import ResultsError, reader
+from sepbench.results.schema import ResultsError
 
 STUDY_KINDS = ("alert-study", "gate-study")
 CONFIG_KEY = {"alert-study": "alert", "gate-study": "gate"}  # the field holding each kind's configuration
@@ -76,71 +78,34 @@ def looks_like_untagged_study(doc: Any) -> bool:
     return isinstance(doc, dict) and "kind" not in doc and "slowed_case" in doc and ("alert" in doc or "gate" in doc)
 
 
-def _count(value: Any, what: str, low: int = 0) -> int:
-    """A whole number >= ``low`` (JSON ``20`` or ``20.0``; never a bool or a string)."""
-    ok = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
-    if isinstance(value, bool) or not ok or value < low:
-        raise ResultsError(f"{what} must be a whole number >= {low}, got {value!r}")
-    return int(value)
+def _number(value: Any) -> float:
+    """A figure the schema allows to be missing (null or NaN) as a float, NaN when missing."""
+    return math.nan if value is None else float(value)
 
 
-def _number(value: Any, what: str, low: float = -math.inf, high: float = math.inf, missing_ok: bool = False) -> float:
-    """A finite number in [low, high]; with ``missing_ok``, null or NaN reads as NaN (not measured)."""
-    if missing_ok and (value is None or (isinstance(value, float) and math.isnan(value))):
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
-        bounds = "" if (low, high) == (-math.inf, math.inf) else f" in [{low:g}, {high:g}]"
-        raise ResultsError(f"{what} must be a finite number{bounds}, got {value!r}")
-    return float(value)
-
-
-def _text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ResultsError(f"{what} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _numbers(value: Any, what: str) -> None:
-    """An optional list of per-trial figures (``slowdowns``, ``wall_s``): numbers or NaN/null only."""
-    if value is None:
-        return
-    if not isinstance(value, list):
-        raise ResultsError(f"{what} must be a list of numbers, got {type(value).__name__}")
-    for i, v in enumerate(value):
-        _number(v, f"{what}[{i}]", missing_ok=True)
-
-
-def _factor_row(row: Any, i: int) -> dict[str, Any]:
-    """One factor's row, checked: counts are whole numbers, the rate is alerts / trials inside its interval."""
+def _factor_row(row: dict[str, Any], i: int) -> dict[str, Any]:
+    """One factor's row (its types and ranges checked by the schema): what a schema cannot say, checked
+    here: the counts within the trials, the rate equal to alerts / trials and inside its interval."""
     where = f"rows[{i}]"
-    if not isinstance(row, dict):
-        raise ResultsError(f"{where} must be an object, got {type(row).__name__}")
-    factor = _number(row.get("factor"), f"{where}.factor", 1.0, 100.0)
-    trials = _count(row.get("trials"), f"{where}.trials", low=1)
-    alerts = _count(row.get("alerts"), f"{where}.alerts")
-    other = _count(row.get("other_false_alarms"), f"{where}.other_false_alarms")
+    trials, alerts, other = int(row["trials"]), int(row["alerts"]), int(row["other_false_alarms"])
     if alerts > trials or other > trials:
         raise ResultsError(f"{where}: {alerts} alerts / {other} other false alarms in only {trials} trials")
-    rate = _number(row.get("rate"), f"{where}.rate", 0.0, 1.0)
-    low = _number(row.get("rate_low"), f"{where}.rate_low", 0.0, 1.0)
-    high = _number(row.get("rate_high"), f"{where}.rate_high", 0.0, 1.0)
+    rate, low, high = float(row["rate"]), float(row["rate_low"]), float(row["rate_high"])
     if abs(rate - alerts / trials) > _TOLERANCE:
         raise ResultsError(f"{where}: rate {rate!r} is not alerts / trials = {alerts}/{trials}")
     if not low - _TOLERANCE <= rate <= high + _TOLERANCE:
         raise ResultsError(f"{where}: rate {rate!r} lies outside its interval [{low!r}, {high!r}]")
-    _numbers(row.get("slowdowns"), f"{where}.slowdowns")
-    _numbers(row.get("wall_s"), f"{where}.wall_s")
     return {
-        "factor": factor,
+        "factor": float(row["factor"]),
         "trials": trials,
         "alerts": alerts,
         "rate": rate,
         "rate_low": low,
         "rate_high": high,
-        "measured_slowdown": _number(row.get("measured_slowdown"), f"{where}.measured_slowdown", 0.0, missing_ok=True),
+        "measured_slowdown": _number(row.get("measured_slowdown")),
         "other_false_alarms": other,
-        "wall_s_median": _number(row.get("wall_s_median"), f"{where}.wall_s_median", 0.0, missing_ok=True),
-        "wall_s_max": _number(row.get("wall_s_max"), f"{where}.wall_s_max", 0.0, missing_ok=True),
+        "wall_s_median": _number(row.get("wall_s_median")),
+        "wall_s_max": _number(row.get("wall_s_max")),
     }
 
 
@@ -158,43 +123,27 @@ def _machine_and_date(prov: dict[str, Any], source: Path) -> tuple[str, str | No
     return machine or (named["machine"] if named else "(unknown machine)"), created
 
 
-@reader("alert-study / gate-study")
 def load_study(doc: Any, source: Path) -> list[dict[str, Any]]:
-    """The rows (one per factor, :data:`STUDY_FIELDS`) of one study document; raises ResultsError naming ``source``."""
+    """The rows (one per factor, :data:`STUDY_FIELDS`) of one study document; raises ResultsError naming
+    ``source`` and the field (sepbench/results/formats/study.schema.json, then the checks across fields)."""
 
     def bad(message: str) -> ResultsError:
         return ResultsError(f"{source}: not a well-formed study file: {message}")
 
+    check(doc, "study", source, "study")
+    kind = doc["kind"]
+    config = doc[CONFIG_KEY[kind]]
+    prov = doc["provenance"]
+    settings = {
+        "min_effect": float(config["min_effect"]),
+        "confirm": int(config["confirm"]) if config.get("confirm") is not None else None,
+        "rounds": int(config["rounds"]) if kind == "alert-study" else None,
+    }
     try:
-        if not is_study(doc):
-            raise ResultsError(f"'kind' must be one of {', '.join(STUDY_KINDS)}")
-        kind = doc["kind"]
-        config = doc.get(CONFIG_KEY[kind])
-        if not isinstance(config, dict):
-            raise ResultsError(f"field {CONFIG_KEY[kind]!r} missing or not an object")
-        prov = doc.get("provenance")
-        if not isinstance(prov, dict):
-            raise ResultsError("field 'provenance' missing or not an object")
-        rows = doc.get("rows")
-        if not isinstance(rows, list) or not rows:
-            raise ResultsError("field 'rows' missing, not a list or empty")
-        base = _text(doc.get("base"), "base")
-        slowed = _text(doc.get("slowed_case"), "slowed_case")
-        cases = doc.get("cases")
-        if not isinstance(cases, list) or not all(isinstance(c, str) for c in cases):
-            raise ResultsError(f"cases must be a list of strings, got {cases!r}")
-        per_factor = _count(doc.get("trials_per_factor"), "trials_per_factor", low=1)
-        _number(doc.get("wall_s"), "wall_s", 0.0, missing_ok=True)
-        settings = {
-            "min_effect": _number(config.get("min_effect"), f"{CONFIG_KEY[kind]}.min_effect", 0.0),
-            "confirm": _count(config.get("confirm"), f"{CONFIG_KEY[kind]}.confirm") if "confirm" in config else None,
-            "rounds": _count(config.get("rounds"), "alert.rounds", low=1) if kind == "alert-study" else None,
-        }
-        if kind == "alert-study" and settings["confirm"] is None:
-            raise ResultsError("alert.confirm missing")
-        factors = [_factor_row(r, i) for i, r in enumerate(rows)]
+        factors = [_factor_row(r, i) for i, r in enumerate(doc["rows"])]
     except ResultsError as exc:
         raise bad(str(exc)) from None
+    base, slowed, per_factor = doc["base"], doc["slowed_case"], int(doc["trials_per_factor"])
     seen = [r["factor"] for r in factors]
     if len(set(seen)) != len(seen):
         raise bad(f"a factor appears twice in 'rows' ({seen})")

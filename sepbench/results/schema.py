@@ -1,4 +1,4 @@
-"""One schema for sepbench's own result files, atomic writes, and a reader that never crashes.
+"""sepbench's own result files: their envelope, atomic writes, and reading JSON with limits.
 
 A sepbench result file is JSON::
 
@@ -11,18 +11,17 @@ A sepbench result file is JSON::
       "rows": [ {...}, ... ]             # one row per backend x model; see REPRODUCE_ROW_FIELDS
     }
 
-Other result sources (pytest-benchmark JSON, ASV results) keep their tools' own formats; the
-report reads them with their own readers.
+The format is stated once, as a JSON Schema (sepbench/results/formats/reproduce.schema.json).  Other
+result sources (pytest-benchmark JSON, ASV results, the alert and gate studies) keep their own formats,
+each with its schema beside it.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sepbench.util.atomic import atomic_write_json
 
@@ -59,29 +58,6 @@ class ResultsError(ValueError):
     """A result file that cannot be read or is not a sepbench result file; the message names it."""
 
 
-Reader = TypeVar("Reader", bound=Callable[..., Any])
-
-
-def reader(kind: str) -> Callable[[Reader], Reader]:
-    """Decorate a reader ``f(doc, source, ...)``: a document of the wrong shape anywhere inside (a string
-    where an object belongs, a list of numbers where rows belong) is a :class:`ResultsError` naming the
-    file, never a bare ``AttributeError``/``TypeError`` from deep in the parsing."""
-
-    def wrap(read: Reader) -> Reader:
-        @functools.wraps(read)
-        def checked(doc: Any, source: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return read(doc, source, *args, **kwargs)
-            except ResultsError:
-                raise
-            except (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError, RecursionError) as exc:
-                raise ResultsError(f"{source}: not a well-formed {kind} file ({type(exc).__name__}: {exc})") from None
-
-        return checked  # type: ignore[return-value]
-
-    return wrap
-
-
 def make_results(kind: str, rows: list[dict[str, Any]], provenance: dict[str, Any], recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"schema": SCHEMA, "version": VERSION, "kind": kind, "provenance": provenance, "recipe": recipe, "rows": rows}
 
@@ -97,11 +73,9 @@ def validate_results(doc: Any, source: str = "<memory>") -> dict[str, Any]:
         raise ResultsError(f'{source}: not a sepbench result file (no "schema": "{SCHEMA}")')
     if doc.get("version") != VERSION:
         raise ResultsError(f"{source}: unsupported sepbench result version {doc.get('version')!r} (this sepbench reads {VERSION})")
-    for key, typ in (("kind", str), ("provenance", dict), ("rows", list)):
-        if not isinstance(doc.get(key), typ):
-            raise ResultsError(f"{source}: field {key!r} missing or not a {typ.__name__}")
-    if not all(isinstance(r, dict) for r in doc["rows"]):
-        raise ResultsError(f"{source}: every entry of 'rows' must be an object")
+    from sepbench.results.formats import check
+
+    check(doc, "reproduce", source, "sepbench result")  # sepbench/results/formats/reproduce.schema.json
     return doc
 
 
