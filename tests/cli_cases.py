@@ -60,6 +60,7 @@ def run_cli_case(case: Case, tmp_path: Path, monkeypatch, capsys, mnist_dir: Pat
             if p.is_dir():
                 p.chmod(p.stat().st_mode | stat.S_IWUSR)
     out, err = capsys.readouterr()
+    text = text.replace("{root}", str(root))
     assert "Traceback" not in out + err
     if outcome == OK:
         assert rc == 0 and text in out, (rc, out[-1500:], err[-1500:])

@@ -81,7 +81,7 @@ def test_the_gate_refuses_a_baseline_without_samples_or_from_another_set_up(
         proc = gate(mnist_dir, tmp_path / "other.json", baseline[1])
         assert proc.returncode == 2 and "NOT COMPARED" in proc.stderr and key in proc.stderr, proc.stderr
     proc = gate(mnist_dir, tmp_path / "missing.json", baseline[1])
-    assert proc.returncode == 2 and "cannot be read as JSON" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "missing.json: no such file" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_saved_run_carries_extra_info_and_machine_info(baseline: tuple[Path, Path]) -> None:

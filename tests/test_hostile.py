@@ -75,6 +75,15 @@ ENVIRONMENT: list[Case] = [
     ("machine env does not break help", ["regress", "--help"], {"SEPBENCH_MACHINE": "a/b"}, [], OK, "ASV machine name"),
     ("machine env does not break spec", ["spec"], {"SEPBENCH_MACHINE": "a b"}, [], OK, "8,586"),
     ("asv machine env bad", ["regress"], {"SEPBENCH_ASV_MACHINE": "a/b"}, [], ERR, "SEPBENCH_ASV_MACHINE"),
+    ("offline env not a yes or no", ["data"], {"SEPBENCH_OFFLINE": "maybe", "SEPBENCH_MNIST_DIR": ""}, [], ERR, "SEPBENCH_OFFLINE='maybe'"),
+    (
+        "tuning file is a fifo",
+        ["spec"],
+        {"SEPBENCH_TUNING_FILE": "{root}/pipe"},
+        [_fifo("pipe")],
+        OK,
+        "8,586",
+    ),
     ("regress machine option bad", ["regress", "--machine", "../x"], {}, [], ERR, "--machine"),
     (
         "train into a cache it cannot write",
@@ -86,6 +95,17 @@ ENVIRONMENT: list[Case] = [
     ),
 ]
 RESULT_FILES: list[Case] = [
+    # a fifo would block a read for ever: every file read as a result is a regular file first
+    (
+        "gate baseline is a fifo",
+        ["gate", "{root}/pipe", "{root}/pipe"],
+        {},
+        [_fifo("pipe")],
+        ERR,
+        "baseline {root}/pipe: not a regular file",
+    ),
+    ("bench-summary of a fifo", ["bench-summary", "{root}/pipe"], {}, [_fifo("pipe")], ERR, "pipe"),
+    ("gate baseline is a folder", ["gate", "{root}", "{root}"], {}, [], ERR, "not a regular file (a folder)"),
     (
         "report of a 0-byte result",
         ["report", "--results", "{root}/r", "--asv-results", "{root}/none"],
@@ -259,3 +279,25 @@ def test_check_writable_refuses_what_a_rename_would_replace(target, tmp_path):
     with pytest.raises(UnwritableError):
         check_writable(path)
     assert check_writable(tmp_path / "new" / "f.json") == tmp_path / "new" / "f.json"
+
+
+def test_no_write_replaces_a_fifo_a_device_or_a_folder(tmp_path):
+    """The last line of defence under every writer (the caches' records included): the rename refuses."""
+    from sepbench.util.atomic import atomic_write_json
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "dir").mkdir()
+    for target in (tmp_path / "pipe", tmp_path / "dir", Path("/dev/null")):
+        with pytest.raises(FileExistsError, match="not a regular file"):
+            atomic_write_json(target, {"a": 1})
+    assert (tmp_path / "pipe").is_fifo() and Path("/dev/null").is_char_device()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left beside them
+
+
+def test_a_tuning_record_that_is_a_fifo_is_neither_read_nor_replaced(tmp_path, monkeypatch):
+    from sepbench.util import tuning
+
+    os.mkfifo(tmp_path / "pipe")
+    monkeypatch.setenv("SEPBENCH_TUNING_FILE", str(tmp_path / "pipe"))
+    tuning.record("test", {"k": 1}, {"chunk": 4})  # would block on reading, or replace the fifo
+    assert (tmp_path / "pipe").is_fifo()

@@ -126,11 +126,60 @@ def test_a_valid_file_with_any_one_value_replaced_gives_rows_or_a_results_error(
         _only_results_errors(read, _replace(valid, path, value))
 
 
+STUDY = {
+    "kind": "alert-study",
+    "base": "abc",
+    "slowed_case": "numpy-regular-default-b1-n1",
+    "cases": ["numpy-regular-default-b1-n1"],
+    "trials_per_factor": 2,
+    "wall_s": 1.0,
+    "provenance": {"machine": {"machine_name": "box"}, "created": "2026-01-01T00:00:00"},
+    "alert": {"rounds": 20, "min_effect": 0.05, "confirm": 1},
+    "rows": [
+        {
+            "factor": 1.0,
+            "trials": 2,
+            "alerts": 1,
+            "rate": 0.5,
+            "rate_low": 0.1,
+            "rate_high": 0.9,
+            "other_false_alarms": 0,
+            "slowdowns": [1.0, None],
+            "wall_s": [1.0, 2.0],
+            "measured_slowdown": 1.0,
+            "wall_s_median": 1.5,
+            "wall_s_max": 2.0,
+        }
+    ],
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), value=JSON)
+def test_a_study_file_with_any_one_value_replaced_gives_rows_or_a_results_error(data, value):
+    from sepbench.results.read_studies import load_study
+
+    assert load_study(STUDY, SOURCE)
+    path = data.draw(st.sampled_from(list(_paths(STUDY))))
+    try:
+        load_study(_replace(STUDY, path, value), SOURCE)
+    except ResultsError:
+        pass
+
+
 def test_valid_files_round_trip_through_disk(tmp_path):
     for name, (read, valid) in zip(("pb", "rep", "asv"), zip(READERS, (PYTEST_BENCHMARK, REPRODUCE, ASV), strict=True), strict=True):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(valid))
         assert read(read_json(path)) == read(valid) and read(valid), name
+
+
+def test_an_asv_date_past_year_9999_is_a_malformed_file_not_a_crash():
+    """Found by the property test above once the catch-all went: a date no datetime holds."""
+    import pytest
+
+    with pytest.raises(ResultsError, match=r"\$\.date: 253402300800000\.0 is greater than the maximum"):
+        load_asv_result({**ASV, "date": 253402300800000.0}, SOURCE, {"machine": "box"}, BENCHMARKS)
 
 
 def test_counts_that_no_int64_holds_are_no_counts():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -36,10 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _load(path: Path, what: str) -> dict:
+    """A run file (a baseline is shared, or downloaded by CI: read with the limits of any result file)."""
+    from sepbench.results.schema import ResultsError, read_json
+
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise GateError(f"{what} {path}: cannot be read as JSON ({exc})") from None
+        return read_json(path)
+    except ResultsError as exc:
+        raise GateError(f"{what} {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

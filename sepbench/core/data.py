@@ -148,8 +148,14 @@ def _has_all_files(directory: Path) -> bool:
 
 
 def offline() -> bool:
-    """Whether ``$SEPBENCH_OFFLINE`` forbids downloads (``1``, ``true``, ``yes``)."""
-    return os.environ.get(OFFLINE_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether ``$SEPBENCH_OFFLINE`` forbids downloads (``1``, ``true``, ``yes``, ``on``; ``0``, ``false``,
+    ``no``, ``off`` or unset allow them); any other value is an error naming it, never a guess."""
+    value = os.environ.get(OFFLINE_ENV_VAR, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise MnistError(f"{OFFLINE_ENV_VAR}={value!r}: give 1 (no downloads) or 0")
 
 
 def mirror_urls() -> tuple[str, ...]:

@@ -86,6 +86,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     """Parse a JSON file; any failure raises :class:`ResultsError` naming the file."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a fifo would block the read for ever, a folder is no file
+            raise ResultsError(f"{path}: not a regular file" + (" (a folder)" if path.is_dir() else ""))
         size = path.stat().st_size
         if size == 0:
             raise ResultsError(f"{path}: empty (0 bytes; a run killed while writing it?): delete it or run again")

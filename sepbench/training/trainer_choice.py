@@ -55,6 +55,8 @@ def choice_path() -> Path:
 
 
 def _read_choices(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_file():  # a fifo would block the read
+        return {}
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:

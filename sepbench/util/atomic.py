@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -35,6 +36,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     the group).  On error the temporary file is removed and ``path`` is untouched.
     """
     target = Path(path)
+    if target.exists() and not target.is_file():  # the rename would replace a device node, fifo, socket or folder
+        raise FileExistsError(errno.EEXIST, "exists and is not a regular file: not replaced", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix if suffix is not None else target.suffix, dir=target.parent)
     os.close(fd)

@@ -63,7 +63,7 @@ def _entry_key(kind: str, key: Mapping[str, Any]) -> str:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        if path.stat().st_size > MAX_RECORD_BYTES:
+        if not path.is_file() or path.stat().st_size > MAX_RECORD_BYTES:  # a fifo would block the read
             return {}
         doc = json.loads(path.read_text())
     except (OSError, ValueError, RecursionError):
