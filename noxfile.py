@@ -65,6 +65,17 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut, set up in pyproject.toml): how many small changes to the claims engine and
+    the verdict rules the tests catch; lists the survivors (slow: minutes, not in CI)."""
+    _install(session)
+    session.run("mutmut", "run", *session.posargs, env=_env())
+    session.run("mutmut", "export-cicd-stats", env=_env())
+    session.run("python", "-c", "import json; s = json.load(open('mutants/mutmut-cicd-stats.json')); print(s)", env=_env())
+    session.run("mutmut", "results", env=_env())
+
+
+@nox.session(python=PYTHON)
 def report(session: nox.Session) -> None:
     """The comparison report from whatever results exist -> reports/ (needs no framework)."""
     session.install("-e", ".")

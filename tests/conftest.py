@@ -24,9 +24,13 @@ os.environ.setdefault("SEPBENCH_TRAINER", "numpy")
 # the fast paths' choices go to a record of this test session (one per session and machine user), never
 # into the user's cache: a test measures its own choices, and the user's benchmark keeps its own
 if "SEPBENCH_TUNING_FILE" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
-    os.environ["SEPBENCH_TUNING_FILE"] = str(Path(tempfile.mkdtemp(prefix="sepbench-tests-tuning-")) / "tuning.json")
+    _tuning_dir = tempfile.mkdtemp(prefix="sepbench-tests-tuning-")
+    atexit.register(shutil.rmtree, _tuning_dir, ignore_errors=True)  # made here, so removed here (workers inherit it)
+    os.environ["SEPBENCH_TUNING_FILE"] = str(Path(_tuning_dir) / "tuning.json")
 
 
 def _mnist_dir() -> Path | None:

@@ -301,3 +301,22 @@ def test_a_tuning_record_that_is_a_fifo_is_neither_read_nor_replaced(tmp_path, m
     monkeypatch.setenv("SEPBENCH_TUNING_FILE", str(tmp_path / "pipe"))
     tuning.record("test", {"k": 1}, {"chunk": 4})  # would block on reading, or replace the fifo
     assert (tmp_path / "pipe").is_fifo()
+
+
+def test_a_baseline_whose_case_is_named_like_an_option_cannot_empty_a_folder(tmp_path, capsys):
+    """Issue 25's worst case, end to end: the gate's confirmation re-run once passed a baseline's case
+    names to pytest, and a case named --basetemp=DIR emptied DIR.  The name is refused, DIR is intact."""
+    from sepbench.cli import main
+
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "thesis.tex").write_text("years of work")
+    evil = f"--basetemp={keep}"
+    info = {"machine_name": "xeon-2c", "versions": {"numpy": "2.4.6"}, "threads": {"requested": 1}}
+    for name, seconds in (("base.json", 0.001), ("run.json", 0.002)):  # the run 2x slower: the re-run is wanted
+        doc = {"machine_info": info, "benchmarks": [{"fullname": evil, "name": evil, "stats": {"data": [seconds] * 9}}]}
+        (tmp_path / name).write_text(json.dumps(doc))
+    rc = main(["gate", str(tmp_path / "base.json"), str(tmp_path / "run.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not a benchmark case" in err and "Traceback" not in err, err
+    assert (keep / "thesis.tex").read_text() == "years of work"
