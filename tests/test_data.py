@@ -223,16 +223,23 @@ def test_swapped_files_are_named_for_what_they_are(mnist_copy):
         load_mnist("test", mnist_copy)
 
 
-class _Endless(http.server.BaseHTTPRequestHandler):
-    """A body without end and without a Content-Length (it would fill the disk)."""
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Answers 200 with ``headers``, then writes the blocks ``body()`` yields until the client hangs up."""
+
+    headers_sent: dict[str, str] = {}
+
+    def body(self):
+        return iter(())
 
     def do_GET(self):  # noqa: N802 - http.server's name
         self.send_response(200)
+        for key, value in self.headers_sent.items():
+            self.send_header(key, value)
         self.end_headers()
-        block = b"\0" * 65536
         try:
-            while True:
+            for block in self.body():
                 self.wfile.write(block)
+                self.wfile.flush()
         except OSError:  # the client stopped reading
             pass
 
@@ -240,34 +247,27 @@ class _Endless(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class _Trickle(http.server.BaseHTTPRequestHandler):
+class _Endless(_Hostile):
+    """A body without end and without a Content-Length (it would fill the disk)."""
+
+    def body(self):
+        while True:
+            yield b"\0" * 65536
+
+
+class _Trickle(_Hostile):
     """One byte every 0.2 s: never a read timeout, never done."""
 
-    def do_GET(self):  # noqa: N802 - http.server's name
-        self.send_response(200)
-        self.end_headers()
-        try:
-            for _ in range(600):
-                self.wfile.write(b"\0")
-                self.wfile.flush()
-                time.sleep(0.2)
-        except OSError:
-            pass
-
-    def log_message(self, *args):
-        pass
+    def body(self):
+        for _ in range(600):
+            yield b"\0"
+            time.sleep(0.2)
 
 
-class _Announces(http.server.BaseHTTPRequestHandler):
+class _Announces(_Hostile):
     """Announces a terabyte."""
 
-    def do_GET(self):  # noqa: N802 - http.server's name
-        self.send_response(200)
-        self.send_header("Content-Length", str(2**40))
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
+    headers_sent = {"Content-Length": str(2**40)}
 
 
 @pytest.mark.parametrize(
