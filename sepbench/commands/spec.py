@@ -1,36 +1,52 @@
-"""``sepbench spec``: each model's layers, output shapes, parameters and MACs, and the ratios."""
+"""``sepbench spec``: each model's layers, output shapes, parameters and MACs, and a pair's ratios."""
 
 from __future__ import annotations
 
 import argparse
 
-from sepbench.core.spec import MODELS, get_model_spec
+from sepbench.core.pairs import PAIRS, STUDY_PAIR, Pair, get_pair
+from sepbench.core.spec import ModelSpec, described_model_spec
 from sepbench.util.console import fmt_int, fmt_shape, print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("spec", help="print the models (like Keras summary(), plus MACs) and separable/regular ratios")
-    p.add_argument("models", nargs="*", default=list(MODELS), help=f"models to show (default: {' '.join(MODELS)})")
+    p = sub.add_parser("spec", help="print the models (like Keras summary(), plus MACs) and a pair's candidate/baseline ratios")
+    p.add_argument("models", nargs="*", default=[], help="models to show (default: the pair's two)")
+    p.add_argument(
+        "--pair",
+        default=None,
+        metavar="NAME|FILE",
+        help=f"a built-in pair ({', '.join(PAIRS)}) or a pair file (.toml, see examples/pairs/); default: {STUDY_PAIR.name}",
+    )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    specs = [get_model_spec(m) for m in args.models]
+    pair = get_pair(args.pair) if args.pair else STUDY_PAIR
+    specs = [described_model_spec(m) for m in args.models] if args.models else list(pair.models)
     for spec in specs:
-        rows = [(f"{r.name} ({r.kind})", fmt_shape(r.output_shape), fmt_int(r.params), fmt_int(r.macs)) for r in spec.summary()]
-        rows.append(("total", fmt_shape(spec.output_shape), fmt_int(spec.params), fmt_int(spec.macs)))
-        print_table(
-            f'Model "{spec.name}": {spec.description}; input {fmt_shape(spec.input_shape)}',
-            ["Layer (type)", "Output shape", "Param #", "MACs / image"],
-            rows,
-        )
-    names = {s.name for s in specs}
-    if {"regular", "separable"} <= names:
-        reg, sep = MODELS["regular"], MODELS["separable"]
-        rows = [
-            ("parameters", fmt_int(reg.params), fmt_int(sep.params), f"{sep.params / reg.params:.3f}"),
-            ("MACs / image", fmt_int(reg.macs), fmt_int(sep.macs), f"{sep.macs / reg.macs:.3f}"),
-            ("float32 bytes", fmt_int(reg.float32_bytes), fmt_int(sep.float32_bytes), f"{sep.float32_bytes / reg.float32_bytes:.3f}"),
-        ]
-        print_table("separable / regular", ["", "regular", "separable", "ratio"], rows)
+        print_model(spec)
+    if not args.models or {s.name for s in specs} >= {m.name for m in pair.models}:
+        print_ratios(pair)
     return 0
+
+
+def print_model(spec: ModelSpec) -> None:
+    """One model as Keras's ``summary()`` prints it, with the MACs per image of each layer."""
+    rows = [(f"{r.name} ({r.kind})", fmt_shape(r.output_shape), fmt_int(r.params), fmt_int(r.macs)) for r in spec.summary()]
+    rows.append(("total", fmt_shape(spec.output_shape), fmt_int(spec.params), fmt_int(spec.macs)))
+    print_table(
+        f'Model "{spec.name}"' + (f": {spec.description}" if spec.description else "") + f"; input {fmt_shape(spec.input_shape)}",
+        ["Layer (type)", "Output shape", "Param #", "MACs / image"],
+        rows,
+    )
+
+
+def print_ratios(pair: Pair) -> None:
+    base, cand = pair.baseline, pair.candidate
+    rows = [
+        (what, fmt_int(getattr(base, attr)), fmt_int(getattr(cand, attr)), f"{pair.ratio(attr):.3f}")
+        for what, attr in (("parameters", "params"), ("MACs / image", "macs"), ("float32 bytes", "float32_bytes"))
+    ]
+    data = "MNIST" if pair.data == "mnist" else "synthetic input (speed and size only)"
+    print_table(f'pair "{pair.name}": {cand.name} / {base.name}; data: {data}', ["", base.name, cand.name, "ratio"], rows)

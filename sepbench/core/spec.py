@@ -7,6 +7,11 @@ out again.  Tensor layouts follow Keras (channels last):
 * ``conv``            kernel ``(kh, kw, c_in, filters)``, bias ``(filters,)``
 * ``separable_conv``  depthwise_kernel ``(kh, kw, c_in, 1)``, pointwise_kernel
   ``(1, 1, c_in, filters)`` and ONE bias ``(filters,)`` (Keras's ``SeparableConv2D``)
+* ``spatial_separable_conv`` (the study's other kind: a k x k kernel as a k x 1 then a 1 x k)
+  column_kernel ``(kh, 1, c_in, 1)``: one k x 1 kernel per input channel, stride along rows, no bias;
+  then row_kernel ``(1, kw, c_in, filters)``: a 1 x k convolution across channels, stride along
+  columns, with the ONE bias ``(filters,)``.  Each input/output channel pair's k x k kernel is then
+  the outer product of its channel's column and its row: rank 1, as the Prewitt example is.
 * ``dense``           kernel ``(in, units)``, bias ``(units,)``
 * ``global_avg_pool`` no tensors
 
@@ -20,8 +25,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-LayerKind = Literal["conv", "separable_conv", "global_avg_pool", "dense"]
-LAYER_KINDS: tuple[str, ...] = ("conv", "separable_conv", "global_avg_pool", "dense")
+LayerKind = Literal["conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense"]
+LAYER_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense")
+CONV_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv")
 Shape = tuple[int, ...]
 
 
@@ -46,7 +52,7 @@ class LayerSpec:
     def __post_init__(self) -> None:
         if self.kind not in LAYER_KINDS:
             raise ValueError(f"layer {self.name!r}: unknown kind {self.kind!r}; expected one of {LAYER_KINDS}")
-        if self.kind in ("conv", "separable_conv") and (self.filters < 1 or self.kernel < 1 or self.stride < 1):
+        if self.kind in CONV_KINDS and (self.filters < 1 or self.kernel < 1 or self.stride < 1):
             raise ValueError(f"layer {self.name!r}: a convolution needs filters, kernel and stride >= 1")
         if self.kind == "dense" and self.filters < 1:
             raise ValueError(f"layer {self.name!r}: a dense layer needs filters (units) >= 1")
@@ -54,7 +60,7 @@ class LayerSpec:
     # ---- shapes -----------------------------------------------------------------------------
     def output_shape(self, in_shape: Shape) -> Shape:
         """Output shape for one image (no batch axis), 'valid' padding."""
-        if self.kind in ("conv", "separable_conv"):
+        if self.kind in CONV_KINDS:
             h, w, _ = in_shape
             oh = conv_output_size(h, self.kernel, self.stride)
             ow = conv_output_size(w, self.kernel, self.stride)
@@ -78,6 +84,12 @@ class LayerSpec:
                 "pointwise_kernel": (1, 1, cin, self.filters),
                 "bias": (self.filters,),
             }
+        if self.kind == "spatial_separable_conv":
+            return {
+                "column_kernel": (self.kernel, 1, cin, 1),
+                "row_kernel": (1, self.kernel, cin, self.filters),
+                "bias": (self.filters,),
+            }
         if self.kind == "dense":
             if len(in_shape) != 1:
                 raise ValueError(f"layer {self.name!r}: dense input must be flat, got {in_shape}")
@@ -96,6 +108,8 @@ class LayerSpec:
             return conv_macs(out[0], out[1], cin, self.filters, self.kernel)
         if self.kind == "separable_conv":
             return separable_conv_macs(out[0], out[1], cin, self.filters, self.kernel)
+        if self.kind == "spatial_separable_conv":
+            return spatial_separable_conv_macs(out[0], in_shape[1], out[1], cin, self.filters, self.kernel)
         if self.kind == "dense":
             return cin * self.filters
         return 0
@@ -116,6 +130,14 @@ def separable_conv_macs(out_h: int, out_w: int, c_in: int, c_out: int, kernel: i
     depthwise = out_h * out_w * c_in * kernel * kernel
     pointwise = out_h * out_w * c_in * c_out
     return depthwise + pointwise
+
+
+def spatial_separable_conv_macs(out_h: int, in_w: int, out_w: int, c_in: int, c_out: int, kernel: int) -> int:
+    """MACs of a k x 1 convolution per input channel (rows strided, every column kept) then a 1 x k
+    convolution across channels (columns strided)."""
+    column = out_h * in_w * c_in * kernel
+    row = out_h * out_w * c_in * c_out * kernel
+    return column + row
 
 
 @dataclass(frozen=True)
@@ -191,7 +213,19 @@ MODELS: dict[str, ModelSpec] = {
     "regular": _study_model("regular", "conv", "three Conv2D layers, global average pooling, dense softmax"),
     "separable": _study_model("separable", "separable_conv", "as regular, with SeparableConv2D (depth multiplier 1)"),
 }
-"""The models this harness knows, by name.  Add a model by adding an entry."""
+"""The models every backend builds and every suite measures, by name.  Add a model by adding an entry."""
+
+SPEC_ONLY_MODELS: dict[str, ModelSpec] = {
+    "spatial": _study_model(
+        "spatial", "spatial_separable_conv", "as regular, each k x k convolution a k x 1 per channel then a 1 x k across channels"
+    ),
+    # the study's worked multiplication count: one layer on a 7x7x3 input, 32 filters of 3x3
+    "example-regular": ModelSpec("example-regular", (LayerSpec("conv", "conv", 32, 3),), (7, 7, 3), "the worked example: Conv2D"),
+    "example-separable": ModelSpec(
+        "example-separable", (LayerSpec("conv", "separable_conv", 32, 3),), (7, 7, 3), "the worked example: SeparableConv2D"
+    ),
+}
+"""Models described and counted (``sepbench spec``) but not built by the backends yet, so no suite runs them."""
 
 
 def get_model_spec(model: str | ModelSpec) -> ModelSpec:
@@ -201,7 +235,20 @@ def get_model_spec(model: str | ModelSpec) -> ModelSpec:
     try:
         return MODELS[model]
     except (KeyError, TypeError):
-        raise UnknownModelError(f"unknown model {model!r}; known models: {', '.join(MODELS)}") from None
+        later = (
+            " (described by `sepbench spec`, not built by the backends yet)" if isinstance(model, str) and model in SPEC_ONLY_MODELS else ""
+        )
+        raise UnknownModelError(f"unknown model {model!r}{later}; known models: {', '.join(MODELS)}") from None
+
+
+def described_model_spec(model: str | ModelSpec) -> ModelSpec:
+    """A model of :data:`MODELS` or :data:`SPEC_ONLY_MODELS` (what ``sepbench spec`` can count)."""
+    if isinstance(model, str) and model in SPEC_ONLY_MODELS:
+        return SPEC_ONLY_MODELS[model]
+    try:
+        return get_model_spec(model)
+    except UnknownModelError:
+        raise UnknownModelError(f"unknown model {model!r}; known models: {', '.join([*MODELS, *SPEC_ONLY_MODELS])}") from None
 
 
 def model_names() -> list[str]:

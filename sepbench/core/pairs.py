@@ -1,0 +1,156 @@
+"""Pairs as data: a baseline model, a candidate model, and the data they run on.
+
+The study's claims compare two models; a :class:`Pair` names which two.  The built-in pairs are the
+study's (:data:`STUDY_PAIR`), its models with spatially separable convolutions, and its worked example
+(one layer on a 7x7x3 input, synthetic data: speed and size only).  A user's pair is a TOML file
+(schema: ``sepbench/core/pair.schema.json``; examples in ``examples/pairs/``) read by
+:func:`load_pair_file`, which names the file, the line and the field of any mistake.
+
+Only the study's pair is built by every backend and measured by the suites today; the others are
+described and counted (``sepbench spec --pair``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sepbench.core.spec import LayerSpec, ModelSpec, described_model_spec
+
+MAX_PAIR_FILE_BYTES = 1 << 20  # a pair file is a few hundred bytes
+
+
+class PairError(ValueError):
+    """A pair that cannot be used; the message names the pair or the file, line and field."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two models to compare: ``candidate`` against ``baseline``, on ``data`` (``mnist``: every claim;
+    ``synthetic``: speed and size only, no accuracy)."""
+
+    name: str
+    baseline: ModelSpec
+    candidate: ModelSpec
+    data: str = "mnist"
+    epochs: int | None = None  # None: the default recipe's
+    description: str = ""
+
+    @property
+    def models(self) -> tuple[ModelSpec, ModelSpec]:
+        return (self.baseline, self.candidate)
+
+    def ratio(self, attribute: str) -> float:
+        """candidate / baseline of a model figure (``params``, ``macs``, ``float32_bytes``)."""
+        return getattr(self.candidate, attribute) / getattr(self.baseline, attribute)
+
+
+def _builtin(name: str, baseline: str, candidate: str, data: str, description: str) -> Pair:
+    return Pair(name, described_model_spec(baseline), described_model_spec(candidate), data, None, description)
+
+
+PAIRS: dict[str, Pair] = {
+    "study": _builtin("study", "regular", "separable", "mnist", "the study: Conv2D vs SeparableConv2D (depthwise separable)"),
+    "spatial": _builtin("spatial", "regular", "spatial", "mnist", "the study's models with spatially separable convolutions"),
+    "example": _builtin("example", "example-regular", "example-separable", "synthetic", "the study's worked multiplication count"),
+}
+STUDY_PAIR = PAIRS["study"]
+
+
+def get_pair(name_or_file: str) -> Pair:
+    """A built-in pair by name, or a pair file (a path ending in ``.toml``)."""
+    if name_or_file in PAIRS:
+        return PAIRS[name_or_file]
+    if name_or_file.endswith(".toml"):
+        return load_pair_file(Path(name_or_file))
+    raise PairError(f"unknown pair {name_or_file!r}: built-in pairs are {', '.join(PAIRS)}; or give a pair file (.toml)")
+
+
+@functools.cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    doc = json.loads(resources.files(__package__).joinpath("pair.schema.json").read_text())
+    Draft202012Validator.check_schema(doc)
+    return Draft202012Validator(doc)
+
+
+def load_pair_file(path: str | Path) -> Pair:
+    """Read and check a pair file; :class:`PairError` naming the file, the line and the field otherwise."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise PairError(f"{path}: no such pair file" + (" (it is a folder)" if path.is_dir() else ""))
+        if path.stat().st_size > MAX_PAIR_FILE_BYTES:
+            raise PairError(f"{path}: {path.stat().st_size:,} bytes, too large to be a pair file")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PairError(f"{path}: cannot be read ({exc})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # its message says the line and column
+        raise PairError(f"{path}: not valid TOML: {exc}") from None
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(doc))
+    if error is not None:
+        keys = list(error.absolute_path)
+        if error.validator == "required":  # the field that is missing, under the table that lacks it
+            missing = re.search(r"'([^']+)' is a required property", error.message)
+            keys = keys + [missing.group(1)] if missing else keys
+        raise PairError(f"{path}{_line_of(text, error.absolute_path)}: {_dotted(keys) or 'the file'}: {error.message}")
+    meta = doc["pair"]
+    models = []
+    for role in ("baseline", "candidate"):
+        m = doc[role]
+        try:
+            layers = tuple(LayerSpec(**layer) for layer in m["layers"])
+            spec = ModelSpec(m["name"], layers, tuple(meta["input_shape"]), m.get("description", ""))
+            spec.summary()  # shapes: a kernel larger than its input fails here
+        except ValueError as exc:
+            raise PairError(f"{path}: {role}: {exc}") from None
+        models.append(spec)
+    baseline, candidate = models
+    if baseline.name == candidate.name:
+        raise PairError(f"{path}: baseline and candidate are both named {baseline.name!r}: give them two names")
+    if baseline.output_shape != candidate.output_shape:
+        raise PairError(f"{path}: baseline outputs {baseline.output_shape}, candidate {candidate.output_shape}: they cannot be compared")
+    return Pair(meta["name"], baseline, candidate, meta.get("data", "mnist"), meta.get("epochs"), meta.get("description", ""))
+
+
+def _dotted(keys: list[Any]) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
+
+
+def _line_of(text: str, keys: Any) -> str:
+    """``":LINE"`` of the field at ``keys`` in a TOML text, found the way a reader would find it: the
+    table's header, then the n-th layer below it, then the key; ``""`` where it cannot be told."""
+    keys = list(keys)
+    lines = text.splitlines()
+    at = 0
+    if keys and isinstance(keys[0], str):
+        header = next((i for i, line in enumerate(lines) if re.match(rf"\s*\[\s*{re.escape(keys[0])}\s*\]", line)), None)
+        if header is None:
+            return ""
+        at = header
+    if len(keys) >= 3 and keys[1] == "layers" and isinstance(keys[2], int):
+        # a layer is an inline table `{ ... }` or an array-of-tables entry `[[baseline.layers]]`
+        starts = [
+            i for i, line in enumerate(lines) if i > at and ("{" in line or re.match(rf"\s*\[\[\s*{re.escape(keys[0])}\.layers", line))
+        ]
+        if keys[2] >= len(starts):
+            return f":{at + 1}"
+        at = starts[keys[2]]
+    # the field itself when the path ends in one (an item of a list, like input_shape[1], is on its line)
+    field = keys[-1] if keys and isinstance(keys[-1], str) else (keys[-2] if len(keys) >= 2 and keys[-2] != "layers" else None)
+    if field and len(keys) > 1:
+        hit = next((i for i in range(at, len(lines)) if re.search(rf"(^|[\s{{,]){re.escape(field)}\s*=", lines[i])), None)
+        if hit is not None:
+            return f":{hit + 1}"
+    return f":{at + 1}"

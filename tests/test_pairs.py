@@ -1,0 +1,142 @@
+"""Pairs as data (sepbench/core/pairs.py): the built-in pairs' counts against the study's own figures
+and hand counts, the example pair files, and a pair file with a mistake of each kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sepbench.core.pairs import PAIRS, PairError, get_pair, load_pair_file
+from tests.conftest import REPO
+
+EXAMPLES = REPO / "examples" / "pairs"
+
+
+def test_the_worked_example_counts_what_the_study_counted():
+    """SEED_FACTS: 32 * 3*3*3 * 5*5 = 21,600 multiplications vs 675 + 2,400 = 3,075."""
+    pair = PAIRS["example"]
+    assert pair.baseline.macs == 32 * 3 * 3 * 3 * 5 * 5 == 21_600
+    assert pair.candidate.macs == 3 * 3 * 3 * 5 * 5 + 32 * 3 * 5 * 5 == 3_075
+    assert pair.data == "synthetic" and pair.baseline.output_shape == pair.candidate.output_shape == (5, 5, 32)
+
+
+def test_spatially_separable_layers_are_counted_by_hand():
+    """Each k x k convolution as a k x 1 per input channel (rows strided) then a 1 x k across channels:
+    params k*c_in + k*c_in*c_out + c_out; MACs out_h*in_w*c_in*k + out_h*out_w*c_in*c_out*k."""
+    rows = {r.name: r for r in PAIRS["spatial"].candidate.summary()}
+    # conv1: 28x28x1 -> 11x11x8 (k 7, stride 2); conv2: 11x11x8 -> 4x4x16 (k 5, stride 2); conv3: 4x4x16 -> 2x2x32 (k 3)
+    for name, (_h_in, w_in, c_in, k, h, w, c) in {
+        "conv1": (28, 28, 1, 7, 11, 11, 8),
+        "conv2": (11, 11, 8, 5, 4, 4, 16),
+        "conv3": (4, 4, 16, 3, 2, 2, 32),
+    }.items():
+        assert rows[name].output_shape == (h, w, c)
+        assert rows[name].params == k * c_in + k * c_in * c + c
+        assert rows[name].macs == h * w_in * c_in * k + h * w * c_in * c * k
+    assert [rows[n].params for n in ("conv1", "conv2", "conv3")] == [71, 696, 1616]
+    assert PAIRS["spatial"].candidate.params == 71 + 696 + 1616 + 330 == 2713
+    assert PAIRS["spatial"].baseline.params == 8586  # the study's regular model
+
+
+def test_the_study_pair_is_the_studys_models():
+    pair = PAIRS["study"]
+    assert (pair.baseline.params, pair.candidate.params) == (8586, 1427)  # the study's table
+    assert (pair.baseline.name, pair.candidate.name) == ("regular", "separable")
+
+
+@pytest.mark.parametrize("name", ["study", "spatial", "example"])
+def test_each_builtin_pair_has_its_example_file(name):
+    from_file = load_pair_file(EXAMPLES / f"{name}.toml")
+    for a, b in zip(from_file.models, PAIRS[name].models, strict=True):
+        assert (a.name, a.layers, a.input_shape) == (b.name, b.layers, b.input_shape)
+    assert from_file.data == PAIRS[name].data
+
+
+def test_the_mobilenet_style_block_pair_reads_and_counts():
+    pair = get_pair(str(EXAMPLES / "mobilenet-block.toml"))
+    block = {r.name: r for r in pair.candidate.summary()}["block"]  # depthwise 3x3 on 13x13x32, then 1x1 to 64
+    assert block.output_shape == (11, 11, 64) and block.macs == 11 * 11 * 32 * 9 + 11 * 11 * 32 * 64
+    assert pair.epochs == 2 and 0.1 < pair.ratio("macs") < 0.2
+
+
+GOOD = """\
+[pair]
+name = "mine"
+input_shape = [28, 28, 1]
+
+[baseline]
+name = "a"
+layers = [
+  { name = "c", kind = "conv", filters = 4, kernel = 3 },
+  { name = "gap", kind = "global_avg_pool" },
+]
+
+[candidate]
+name = "b"
+layers = [
+  { name = "c", kind = "separable_conv", filters = 4, kernel = 3 },
+  { name = "gap", kind = "global_avg_pool" },
+]
+"""
+
+
+@pytest.mark.parametrize(
+    "mistake, old, new, expected",
+    [
+        ("unknown layer", 'kind = "separable_conv"', 'kind = "capsule"', ":15: candidate.layers[0].kind: 'capsule' is not one of"),
+        (
+            "impossible shape",
+            'kernel = 3 },\n  { name = "gap"',
+            'kernel = 30 },\n  { name = "gap"',
+            "baseline: layer 'c': input (28, 28, 1) is too small",
+        ),
+        ("missing field", "filters = 4, kernel = 3 }", "kernel = 3 }", ":8: baseline.layers[0].filters: 'filters' is a required property"),
+        (
+            "wrong type",
+            "input_shape = [28, 28, 1]",
+            'input_shape = [28, "28", 1]',
+            ":3: pair.input_shape[1]: '28' is not of type 'integer'",
+        ),
+        ("unknown key", 'name = "mine"', 'name = "mine"\nseed = 3', "pair: Additional properties are not allowed ('seed' was unexpected)"),
+        ("not toml", 'name = "mine"', "name = mine", "not valid TOML: Invalid value (at line 2, column 8)"),
+        ("a name that is markup", 'name = "b"', 'name = "b | x"', ":13: candidate.name: 'b | x' does not match"),
+        ("two models of one name", 'name = "b"', 'name = "a"', "baseline and candidate are both named 'a'"),
+    ],
+)
+def test_a_pair_file_with_a_mistake_gets_one_clear_error_naming_file_line_and_field(mistake, old, new, expected, tmp_path):
+    assert old in GOOD, mistake
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(PairError) as info:
+        load_pair_file(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and expected in message and "\n" not in message.strip(), message
+
+
+def test_the_good_pair_file_reads(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD)
+    pair = load_pair_file(path)
+    assert pair.name == "mine" and pair.data == "mnist" and pair.baseline.output_shape == (4,)
+
+
+def test_outputs_that_differ_cannot_be_compared(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        GOOD.replace('{ name = "c", kind = "separable_conv", filters = 4', '{ name = "c", kind = "separable_conv", filters = 5')
+    )
+    with pytest.raises(PairError, match=r"baseline outputs \(4,\), candidate \(5,\)"):
+        load_pair_file(path)
+
+
+def test_spec_prints_a_pair_file_with_its_ratios(capsys):
+    from sepbench.cli import main
+
+    assert main(["spec", "--pair", str(EXAMPLES / "example.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "21,600" in out and "3,075" in out and "0.142" in out and "synthetic input" in out
+    assert main(["spec", "--pair", "nope"]) == 2
+    assert "unknown pair 'nope'" in capsys.readouterr().err
+    assert main(["spec", "--pair", str(Path("/nonexistent/p.toml"))]) == 2
+    assert "no such pair file" in capsys.readouterr().err
