@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from typing import Any
 from sepbench.ab.run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
 from sepbench.results.slowdown import wilson_interval
 from sepbench.util.atomic import new_log
+from sepbench.util.git import git, resolve
 
 SLOWED = Case("numpy", "regular", 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
 NOISY = Case("torch", "regular", 1, 1)  # noisy: one image, not slowed (false alarms)
@@ -103,14 +103,13 @@ class FactorResult:
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, **_ENV}
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    return git(*args, cwd=repo, env={**os.environ, **_ENV})
 
 
 def make_commits(source: Path, scratch: Path, factors: Sequence[float] = FACTORS) -> tuple[str, dict[float, str]]:
     """Clone ``source``'s HEAD into ``scratch``; one commit per factor on top of it: (base, {factor: commit})."""
-    subprocess.run(["git", "clone", "-q", "--no-checkout", str(source), str(scratch)], check=True, capture_output=True)
-    head = _git(source, "rev-parse", "HEAD")
+    _git(Path("."), "clone", "-q", "--no-checkout", "--end-of-options", str(Path(source).resolve()), str(Path(scratch).resolve()))
+    head = resolve("HEAD", source)
     _git(scratch, "checkout", "-q", "--detach", head)
     commits = {}
     backend = scratch / "impls" / "numpy_backend.py"
@@ -127,7 +126,7 @@ def make_commits(source: Path, scratch: Path, factors: Sequence[float] = FACTORS
             backend.write_text(original.replace(_FORWARD, _INJECTED.format(percent=round((factor - 1) * 100))))
             message = f"alert study: NumPy forward does {factor:.2f}x the work"
         _git(scratch, "commit", "-qam", message)
-        commits[factor] = _git(scratch, "rev-parse", "HEAD")
+        commits[factor] = resolve("HEAD", scratch)
     return head, commits
 
 
