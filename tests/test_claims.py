@@ -194,3 +194,65 @@ def test_a_machine_short_of_cores_decides_nothing_whatever_its_interval():
     assert busy_reason(0.5, 2, 2) == "" and busy_reason(0.51, 2, 2) != ""
     assert busy_reason(1.4, 2, 1) == "" and busy_reason(1.6, 2, 1) != ""  # one thread on two cores: one core may go
     assert busy_reason(None, 2, 2) == "" and busy_reason(3.0, 0, 2) == ""  # not known: not judged
+
+
+def test_accuracy_over_seeds_records_its_figures_rounded_to_four_places():
+    from sepbench.core.evidence import accuracy_over_seeds
+
+    est, figs = accuracy_over_seeds([1.234567, 2.0, 3.0], {"regular": [0.912345], "separable": [0.898765]})
+    assert figs == {
+        "seeds": 3,
+        "cost_points_per_seed": [1.2346, 2.0, 3.0],
+        "accuracy_regular_per_seed": [0.9123],
+        "accuracy_separable_per_seed": [0.8988],
+    }
+    assert est.n == 3 and est.method == "mean over 3 seeds, 95 % t interval"
+
+
+def test_the_studys_own_speed_verdict_is_its_published_point():
+    """The study: 1.43 s regular, 1.11 s separable, one evaluate each: 0.776x, decided on the point."""
+    from sepbench.core.evidence import study_verdict_inputs
+
+    evidence, missing, point_decides = study_verdict_inputs()
+    est, figs = evidence["time_ratio"]
+    assert est.value == pytest.approx(1.11 / 1.43) and est.n == 1 and not est.has_interval
+    assert est.method == "published: one model.evaluate per model, no interval"
+    assert figs == {"regular_s": 1.43, "separable_s": 1.11} and "faster" not in missing and "faster" in point_decides
+
+
+def test_a_verdict_read_back_from_a_table_cleans_empty_cells():
+    from sepbench.core.claims import Verdict
+
+    v = Verdict.from_dict({"claim": "faster", "outcome": "yes", "estimate": float("nan"), "low": 0.8, "n": 12.0, "note": 3})
+    assert v.estimate is None and v.low == 0.8 and v.high is None and v.n == 12 and v.note == "" and v.method == ""
+    w = Verdict.from_dict({"claim": "faster", "outcome": "tie", "low": float("nan"), "high": float("inf"), "method": "m", "note": "n"})
+    assert (w.low, w.high, w.method, w.note, w.busy) == (None, None, "m", "n", False)
+    assert Verdict.from_dict({"claim": "faster", "outcome": "yes", "busy": "True"}).busy  # CSV gives text
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (dict(name="d", kind="dense", filters=0), "a dense layer needs filters"),
+        (dict(name="c", kind="separable_conv", filters=0, kernel=3), "a convolution needs filters, kernel and stride >= 1"),
+        (dict(name="c", kind="conv", filters=4, kernel=0), "a convolution needs"),
+        (dict(name="c", kind="conv", filters=4, kernel=3, stride=0), "a convolution needs"),
+        (dict(name="c", kind="spatial_separable_conv", filters=4, kernel=0), "a convolution needs"),
+        (dict(name="x", kind="lstm"), "unknown kind 'lstm'"),
+    ],
+)
+def test_a_layer_that_cannot_be_built_is_refused_by_name(layer, message):
+    from sepbench.core.spec import LayerSpec
+
+    with pytest.raises(ValueError, match=message) as info:
+        LayerSpec(**layer)
+    assert f"layer {layer['name']!r}" in str(info.value)
+
+
+def test_the_smallest_layers_are_valid():
+    from sepbench.core.spec import LayerSpec
+
+    for kind in ("conv", "separable_conv", "spatial_separable_conv"):
+        assert LayerSpec("c", kind, filters=1, kernel=1, stride=1).params((3, 3, 1)) > 0
+    assert LayerSpec("d", "dense", filters=1).params((4,)) == 5
+    assert LayerSpec("g", "global_avg_pool").params((3, 3, 2)) == 0  # no filters needed

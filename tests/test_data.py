@@ -318,3 +318,28 @@ def test_a_file_with_the_canonical_md5_but_another_sha256_is_refused(mnist_copy,
     forged = data.MnistFile(f.name, f.md5, "0" * 64, f.size, f.count)
     with pytest.raises(MnistChecksumError, match="canonical md5 but not the canonical SHA-256"):
         data.verify_file(mnist_copy / f.name, forged)
+
+
+@pytest.mark.parametrize(
+    "value, off",
+    [*((v, True) for v in ("1", "true", "TRUE", "yes", "on", " On ")), *((v, False) for v in ("", "0", "false", "no", "off", "OFF"))],
+)
+def test_offline_reads_every_yes_and_no(value, off, monkeypatch):
+    monkeypatch.setenv("SEPBENCH_OFFLINE", value)
+    assert data.offline() is off
+
+
+def test_offline_refuses_a_value_that_is_neither(monkeypatch):
+    monkeypatch.setenv("SEPBENCH_OFFLINE", "maybe")
+    with pytest.raises(data.MnistError, match=r"^SEPBENCH_OFFLINE='maybe': give 1 \(no downloads\) or 0$"):
+        data.offline()
+
+
+def test_mirror_setting_is_split_and_each_url_ends_in_a_slash(monkeypatch):
+    monkeypatch.delenv("SEPBENCH_MNIST_MIRRORS", raising=False)
+    assert data.mirror_urls() == data.MIRRORS
+    monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", " https://a.example/mnist, http://127.0.0.1:8000/m/  https://b.example/x/ ")
+    assert data.mirror_urls() == ("https://a.example/mnist/", "http://127.0.0.1:8000/m/", "https://b.example/x/")
+    monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", "ftp://x, gopher://y")
+    with pytest.raises(data.MnistError, match=r"not a URL: ftp://x/, gopher://y/ \("):
+        data.mirror_urls()

@@ -166,3 +166,69 @@ def test_an_archive_that_would_inflate_or_holds_thousands_of_members_is_refused_
     with pytest.raises(WeightsError, match="would inflate to 26[0-9],[0-9,]+ bytes|holds 1,001 members") as info:
         PortableWeights.load(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "shape, fans",
+    [
+        ((), (1, 1)),
+        ((10,), (10, 10)),
+        ((330, 10), (330, 10)),  # dense: (in, units)
+        ((7, 7, 1, 8), (49, 392)),  # conv: receptive field 49 times c_in, c_out
+        ((5, 5, 8, 1), (200, 25)),  # a depthwise kernel
+        ((3, 1, 16, 1), (48, 3)),  # a spatially separable column kernel
+    ],
+)
+def test_fans_are_keras_compute_fans(shape, fans):
+    """keras.src.initializers.random_initializers.compute_fans, worked out by hand for each layout."""
+    from sepbench.core.weights import keras_fans
+
+    assert keras_fans(shape) == fans
+
+
+def test_glorot_limits_zero_biases_and_the_recorded_init():
+    """Each kernel uniform within sqrt(6 / (fan_in + fan_out)) (e.g. conv1 of regular: sqrt(6 / 441)),
+    biases zero; random_weights adds biases within +-bias_scale, both sides drawn, from seed + 1."""
+    import math
+
+    import numpy as np
+
+    from sepbench.core.weights import init_weights, random_weights
+
+    w = init_weights("regular", 3)
+    k = w.tensors["conv1/kernel"]
+    assert k.dtype == np.float32 and np.abs(k).max() <= math.sqrt(6 / 441) and np.abs(k).max() > 0.9 * math.sqrt(6 / 441)
+    assert all(not v.any() for n, v in w.tensors.items() if n.endswith("/bias"))
+    assert w.meta == {"init": "keras-glorot-uniform/zeros", "seed": 3}
+    r = random_weights("regular", 3, bias_scale=0.5)
+    b = np.concatenate([v for n, v in r.tensors.items() if n.endswith("/bias")])
+    assert b.min() < -0.25 and b.max() > 0.25 and np.abs(b).max() <= 0.5 and b.dtype == np.float32
+    assert r.meta["init"] == "keras-glorot-uniform/random-bias"
+    assert np.array_equal(r.tensors["conv1/kernel"], k)  # the kernels are init_weights' own
+    expected = np.random.Generator(np.random.PCG64(4)).uniform(-0.5, 0.5, size=8).astype(np.float32)
+    assert np.array_equal(r.tensors["conv1/bias"], expected)  # the first bias drawn from seed + 1
+
+
+def test_a_weights_file_of_the_wrong_format_version_or_with_a_scalar_meta_is_named(tmp_path):
+    import json
+
+    import numpy as np
+
+    from sepbench.core.weights import META_KEY, init_weights
+
+    w = init_weights("separable", 0)
+    path = w.save(tmp_path / "w.npz")
+    loaded = PortableWeights.load(path)
+    assert loaded.meta == {"init": "keras-glorot-uniform/zeros", "seed": 0}  # format and version are the file's, not meta
+    for meta, message in (
+        ({"format": "x", "version": 99, "model": "separable"}, "unsupported format version"),
+        (7, "holds a int, not an object"),
+    ):
+        np.savez(tmp_path / "bad.npz", **{META_KEY: np.array(json.dumps(meta))}, **w.tensors)
+        with pytest.raises(WeightsError, match=message):
+            PortableWeights.load(tmp_path / "bad.npz")
+    (tmp_path / "d.npz").mkdir()
+    with pytest.raises(WeightsError, match=r"does not exist \(it is a directory\)$"):
+        PortableWeights.load(tmp_path / "d.npz")
+    with pytest.raises(WeightsError, match=r"does not exist$"):
+        PortableWeights.load(tmp_path / "none.npz")
