@@ -256,3 +256,14 @@ def test_the_smallest_layers_are_valid():
         assert LayerSpec("c", kind, filters=1, kernel=1, stride=1).params((3, 3, 1)) > 0
     assert LayerSpec("d", "dense", filters=1).params((4,)) == 5
     assert LayerSpec("g", "global_avg_pool").params((3, 3, 2)) == 0  # no filters needed
+
+
+def test_not_comparable_names_the_subset_it_knows_and_never_invents_one():
+    from sepbench.core.claims import not_comparable
+
+    assert not_comparable(60_000, 10_000) == {}
+    assert not_comparable(6_400, 10_000) == {"small_accuracy_cost": "trained on 6,400 of the 60,000 training images"}
+    assert not_comparable(None, 10_000, train_subset=True) == {"small_accuracy_cost": "trained on a subset of the 60,000 training images"}
+    both = not_comparable(64, 2_000)
+    assert both["faster"] == "measured on 2,000 of the 10,000 test images"
+    assert both["small_accuracy_cost"] == "measured on 2,000 of the 10,000 test images; trained on 64 of the 60,000 training images"

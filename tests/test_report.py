@@ -785,6 +785,9 @@ def test_a_subset_run_never_decides_speed_or_accuracy_against_the_study(tmp_path
         assert ours.loc[claim, "outcome"] == "not comparable" and pd.isna(ours.loc[claim, "estimate"])
         assert ours.loc[claim, "note"].startswith("not comparable with the study") and "subset of MNIST" in ours.loc[claim, "note"]
     assert any("subset of MNIST" in m and "not comparable" in m for m in report.missing)
+    # the newest file's own counts: 64 training and 64 test images (not a made-up count)
+    assert "trained on 64 of the 60,000 training images" in ours.loc["small_accuracy_cost", "note"]
+    assert "measured on 64 of the 10,000 test images" in ours.loc["faster", "note"]
     tidy = pd.read_csv(tmp_path / "out" / "measurements.csv")  # the images each figure was measured on, never a default
     assert set(tidy.loc[tidy.source_kind.eq("reproduce"), "n_images"]) == {2000, 64}
 

@@ -285,16 +285,18 @@ def decide_claims(
     return out
 
 
-def not_comparable(train_images: int | None, test_images: int | None) -> dict[str, str]:
+def not_comparable(train_images: int | None, test_images: int | None, train_subset: bool = False) -> dict[str, str]:
     """The claims a run on a subset cannot decide, with why (``{}`` for a run on the study's full data).
 
     Size does not depend on the data; speed and accuracy measured on fewer than the 10,000 test images,
     and accuracy after training on fewer than the 60,000 training images, are not the study's figures.
+    ``train_subset``: the weights were trained on a subset whose size is not known (``train_images`` None).
     """
     out: dict[str, str] = {}
     if test_images is not None and test_images < FULL_TEST_IMAGES:
         out["faster"] = out["small_accuracy_cost"] = f"measured on {test_images:,} of the {FULL_TEST_IMAGES:,} test images"
-    if train_images is not None and train_images < FULL_TRAIN_IMAGES:
-        why = f"trained on {train_images:,} of the {FULL_TRAIN_IMAGES:,} training images"
+    if (train_images is not None and train_images < FULL_TRAIN_IMAGES) or (train_images is None and train_subset):
+        seen = f"{train_images:,}" if train_images is not None else "a subset"
+        why = f"trained on {seen} of the {FULL_TRAIN_IMAGES:,} training images"
         out["small_accuracy_cost"] = f"{out['small_accuracy_cost']}; {why}" if "small_accuracy_cost" in out else why
     return out

@@ -158,7 +158,7 @@ def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]
     for (machine, var), sub in d.groupby(["machine", "variant"], sort=True, dropna=False):
         files = sub.groupby("source_file")
         reasons = {
-            f: not_comparable(1 if g["weights_source"].eq("trained-subset").any() else FULL_TRAIN_IMAGES, int(g["n"].min()))
+            f: not_comparable(_train_images(g, FULL_TRAIN_IMAGES), int(g["n"].min()), g["weights_source"].eq("trained-subset").any())
             for f, g in files
         }
         if all(reasons.values()):  # no full-data run: the newest file's reasons
@@ -167,6 +167,15 @@ def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]
                 c: f"its runs used a subset of MNIST ({why})" for c, why in reasons[newest].items()
             }
     return out
+
+
+def _train_images(rows: pd.DataFrame, full: int) -> int | None:
+    """How many training images one reproduce file's weights saw: ``full`` for weights trained on all of
+    them, else its ``train_images`` figure, or ``None`` where the file does not say (never a made-up count)."""
+    if not rows["weights_source"].eq("trained-subset").any():
+        return full
+    counts = pd.to_numeric(rows.loc[rows["metric"].eq("train_images"), "value"], errors="coerce").dropna()
+    return int(counts.min()) if len(counts) else None
 
 
 def figure_dicts(fig: pd.DataFrame) -> dict[tuple[object, str], Figures]:
