@@ -54,6 +54,22 @@ def separable_conv2d(x: np.ndarray, depthwise: np.ndarray, pointwise: np.ndarray
     return pointwise_conv2d(depthwise_conv2d(x, depthwise, stride), pointwise, bias)
 
 
+def spatial_separable_conv2d(x: np.ndarray, column: np.ndarray, row: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    """The spec's ``spatial_separable_conv``: a k x 1 kernel per input channel (``column`` ``(k, 1, C, 1)``,
+    rows strided, every column kept), then a 1 x k convolution across channels (``row`` ``(1, k, C, F)``,
+    columns strided) and the bias; returns ``(N, oh, ow, F)``."""
+    k = column.shape[0]
+    n, h, w, c = x.shape
+    oh = (h - k) // stride + 1
+    tall = np.zeros((n, oh, w, c), dtype=x.dtype)
+    for i in range(k):
+        tall += x[:, i : i + stride * (oh - 1) + 1 : stride, :, :] * column[i, 0, :, 0]
+    windows = sliding_window_view(tall, k, axis=2)[:, :, ::stride]  # (N, oh, ow, C, k)
+    ow = windows.shape[2]
+    cols = windows.transpose(0, 1, 2, 4, 3).reshape(n * oh * ow, k * c)  # (b, c) order, as row[0] is laid out
+    return (cols @ row[0].reshape(k * c, -1) + bias).reshape(n, oh, ow, -1)
+
+
 def global_avg_pool(x: np.ndarray) -> np.ndarray:
     """Mean over the spatial axes: ``(N, H, W, C) -> (N, C)``."""
     return x.mean(axis=(1, 2), dtype=np.float32)

@@ -140,3 +140,28 @@ def test_spec_prints_a_pair_file_with_its_ratios(capsys):
     assert "unknown pair 'nope'" in capsys.readouterr().err
     assert main(["spec", "--pair", str(Path("/nonexistent/p.toml"))]) == 2
     assert "no such pair file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_spatially_separable_layer_is_the_regular_conv_of_its_rank_1_kernels(stride):
+    """The layout the spec documents: each (input, output) channel's k x k kernel is the outer product of
+    the channel's column and its row; NumPy's op equals a regular convolution with those kernels, and its
+    output shape and MACs are the spec's."""
+    import numpy as np
+
+    from impls import numpy_ops as ops
+    from sepbench.core.spec import LayerSpec
+
+    rng = np.random.default_rng(0)
+    k, c, f = 3, 4, 5
+    x = rng.standard_normal((2, 11, 9, c)).astype(np.float32)
+    column = rng.standard_normal((k, 1, c, 1)).astype(np.float32)
+    row = rng.standard_normal((1, k, c, f)).astype(np.float32)
+    bias = rng.standard_normal(f).astype(np.float32)
+    full = np.einsum("ac,bcf->abcf", column[:, 0, :, 0], row[0])  # (k, k, C, F), rank 1 per (c, f)
+    want = ops.conv2d(x.astype(np.float64), full.astype(np.float64), bias.astype(np.float64), stride)
+    got = ops.spatial_separable_conv2d(x, column, row, bias, stride)
+    layer = LayerSpec("s", "spatial_separable_conv", f, k, stride)
+    assert got.shape[1:] == layer.output_shape((11, 9, c)) == want.shape[1:]
+    assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))
+    assert layer.param_shapes((11, 9, c)) == {"column_kernel": column.shape, "row_kernel": row.shape, "bias": bias.shape}
