@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,8 +21,14 @@ def find_chromium() -> str | None:
     return None
 
 
+SKIP_ENV_VAR = "SEPBENCH_SKIP_BROWSER"  # set by `nox -s mutants`: thousands of mutants, each a few seconds of Chromium
+
+
 def require_chromium(what: str) -> str:
-    """The browser's path; skips the test (saying what it could not check) where none is installed."""
+    """The browser's path; skips the test (saying what it could not check) where none is installed, or
+    where ``$SEPBENCH_SKIP_BROWSER`` is set (the checks before this call still run)."""
+    if os.environ.get(SKIP_ENV_VAR):
+        pytest.skip(f"{SKIP_ENV_VAR} is set: {what} not checked in a browser")
     path = find_chromium()
     if path is None:
         pytest.skip(f"chromium is not installed (apt-get install chromium): cannot check {what} in a browser")
