@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:  # an unavailable backend asked for by name
         print(f"sepbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the disk, not the program: a full disk, a folder where a file was to be replaced
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) not in str(exc) else ""
+        print(f"sepbench {args.command}: error: {exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"sepbench {args.command}: interrupted", file=sys.stderr)
         return 130

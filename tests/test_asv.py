@@ -310,4 +310,4 @@ def test_regress_rejects_bad_refs(asv_repo: dict) -> None:
     proc = _run([PY, "-m", "sepbench", "regress", "--base", "no-such-ref"], asv_repo["repo"], asv_repo["env"])
     assert proc.returncode == 2 and "unknown git ref 'no-such-ref'" in proc.stderr
     proc = _run([PY, "-m", "sepbench", "regress", "--base", "HEAD", "--factor", "0.9"], asv_repo["repo"], asv_repo["env"])
-    assert proc.returncode == 2 and "argument --factor: must be a factor above 1" in proc.stderr
+    assert proc.returncode == 2 and "argument --factor: must be a factor in (1, 100]" in proc.stderr

@@ -343,3 +343,79 @@ def test_mirror_setting_is_split_and_each_url_ends_in_a_slash(monkeypatch):
     monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", "ftp://x, gopher://y")
     with pytest.raises(data.MnistError, match=r"not a URL: ftp://x/, gopher://y/ \("):
         data.mirror_urls()
+
+
+class _RedirectWithBody(http.server.BaseHTTPRequestHandler):
+    """/x -> 302 to /real/x with a body that never ends (requests would read it all); /real/x: the file."""
+
+    served: Path = Path()
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        try:
+            if self.path.startswith("/real/"):
+                body = (self.served / Path(self.path).name).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.path.startswith("/bad/"):
+                self.send_response(302)
+                self.send_header("Location", "http://[::1")
+                self.end_headers()
+                return
+            self.send_response(302)
+            self.send_header("Location", "/real" + self.path)
+            self.end_headers()
+            while True:
+                self.wfile.write(b"\0" * 65536)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+class _SlowHeaders(http.server.BaseHTTPRequestHandler):
+    """A header line every 0.3 s, for ever: each read is quick, the response never starts."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        try:
+            self.send_response_only(200)
+            for i in range(1000):
+                self.wfile.write(f"X-Slow-{i}: 1\\r\\n".encode())
+                self.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_redirect_is_followed_without_reading_its_body_and_a_bad_one_is_that_mirrors_failure(mnist_dir, tmp_path):
+    from sepbench.util.download import DownloadError, fetch
+
+    handler = type("H", (_RedirectWithBody,), {"served": mnist_dir})
+    server, url = _serve(handler)
+    name = FILES[("test", "labels")].name
+    try:
+        n = fetch(url + name, tmp_path / "f", max_bytes=FILES[("test", "labels")].size, deadline_s=20, read_timeout_s=5)
+        assert n == FILES[("test", "labels")].size and data.digests_of(tmp_path / "f")[0] == FILES[("test", "labels")].md5
+        with pytest.raises(DownloadError, match=r"redirect to a bad URL|Invalid IPv6"):
+            fetch(url + "bad/" + name, tmp_path / "g", max_bytes=10, deadline_s=5, read_timeout_s=5)
+    finally:
+        server.shutdown()
+
+
+def test_the_deadline_covers_a_response_whose_headers_never_end(tmp_path):
+    from sepbench.util.download import DownloadError, fetch
+
+    server, url = _serve(_SlowHeaders)
+    start = time.monotonic()
+    try:
+        with pytest.raises(DownloadError, match=r"no response in 1 s; stopped"):
+            fetch(url + "x", tmp_path / "f", max_bytes=10, deadline_s=1, read_timeout_s=5)
+    finally:
+        server.shutdown()
+    assert time.monotonic() - start < 8

@@ -37,7 +37,8 @@ NUMBERS: list[Case] = [
     ("gate min effect not a number", [*GATE, "--min-effect", "x"], {}, [], ERR, "not a number"),
     ("regress factor nan", ["regress", "--factor", "nan"], {}, [], ERR, "argument --factor: must be a finite number"),
     ("regress factor inf", ["regress", "--factor", "inf"], {}, [], ERR, "argument --factor: must be a finite number"),
-    ("regress factor one", ["regress", "--factor", "1"], {}, [], ERR, "must be a factor above 1"),
+    ("regress factor one", ["regress", "--factor", "1"], {}, [], ERR, "must be a factor in (1, 100]"),
+    ("regress factor past 100", ["regress", "--factor", "150"], {}, [], ERR, "must be a factor in (1, 100]"),
     ("regress confirm negative", ["regress", "--confirm", "-1"], {}, [], ERR, "must be >= 0"),
     ("gate-study min effect negative", ["gate-study", "--min-effect", "-1"], {}, [], ERR, "argument --min-effect"),
     ("gate-study min effect nan", ["gate-study", "--min-effect", "nan"], {}, [], ERR, "argument --min-effect"),
@@ -320,3 +321,41 @@ def test_a_baseline_whose_case_is_named_like_an_option_cannot_empty_a_folder(tmp
     err = capsys.readouterr().err
     assert rc == 2 and "not a benchmark case" in err and "Traceback" not in err, err
     assert (keep / "thesis.tex").read_text() == "years of work"
+
+
+@pytest.mark.parametrize(
+    "bench, expected",
+    [
+        (
+            {"fullname": "tests/bench/test_bench.py::test_predict[a]", "extra_info": "x", "stats": {"data": [1.0]}},
+            "$.benchmarks[0].extra_info",
+        ),
+        (
+            {"fullname": "tests/bench/test_bench.py::test_predict[a]", "stats": {"data": [0.001, float("nan")]}},
+            "$.benchmarks[0].stats.data[1]",
+        ),
+        ({"fullname": "tests/bench/test_bench.py::test_predict[a]", "stats": {"data": [0.001, -1.0]}}, "$.benchmarks[0].stats.data[1]"),
+    ],
+)
+def test_a_shared_baseline_is_checked_against_the_format_naming_file_and_field(bench, expected, tmp_path, capsys):
+    from sepbench.cli import main
+
+    info = {"machine_name": "xeon-2c", "versions": {"numpy": "2.4.6"}, "threads": {"requested": 1}}
+    (tmp_path / "base.json").write_text(json.dumps({"machine_info": info, "benchmarks": [bench]}))
+    (tmp_path / "run.json").write_text(json.dumps({"machine_info": info, "benchmarks": []}))
+    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "run.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"baseline {tmp_path / 'base.json'}: not a well-formed pytest-benchmark file: {expected}" in err and "Traceback" not in err, err
+
+
+def test_a_tuning_file_that_is_not_a_record_is_left_as_it_is(tmp_path, monkeypatch, capsys):
+    from sepbench.util import tuning
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    monkeypatch.setenv("SEPBENCH_TUNING_FILE", str(notes))
+    tuning.record("test", {"k": 1}, {"chunk": 4})
+    assert notes.read_text() == "my notes" and "not a record of tuned choices" in capsys.readouterr().err
+    monkeypatch.setenv("SEPBENCH_TUNING_FILE", str(tmp_path / "new.json"))  # a missing file is made
+    tuning.record("test", {"k": 1}, {"chunk": 4})
+    assert tuning.remembered("test", {"k": 1}, lambda: {"chunk": 8}) == {"chunk": 4}

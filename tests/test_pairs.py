@@ -3,6 +3,8 @@ and hand counts, the example pair files, and a pair file with a mistake of each 
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -165,3 +167,51 @@ def test_a_spatially_separable_layer_is_the_regular_conv_of_its_rank_1_kernels(s
     assert got.shape[1:] == layer.output_shape((11, 9, c)) == want.shape[1:]
     assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))
     assert layer.param_shapes((11, 9, c)) == {"column_kernel": column.shape, "row_kernel": row.shape, "bias": bias.shape}
+
+
+def test_the_line_skips_braces_in_comments_and_strings_and_finds_array_of_tables_layers(tmp_path):
+    text = GOOD.replace('[candidate]\nname = "b"', '[candidate]\n# a { brace in a comment\nname = "b"\ndescription = "a {brace} here"')
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('kind = "separable_conv"', 'kind = "capsule"'))
+    with pytest.raises(PairError, match=r"mine\.toml:17: candidate\.layers\[0\]\.kind"):
+        load_pair_file(path)
+    tables = GOOD.split("[candidate]")[0] + textwrap.dedent("""\
+        [candidate]
+        name = "b"
+
+        [[candidate.layers]]
+        name = "c"
+        kind = "separable_conv"
+        filters = 4
+        kernel = 3
+
+        [[candidate.layers]]
+        name = "gap"
+        kind = "pool"
+        """)
+    path.write_text(tables)
+    with pytest.raises(PairError, match=r"mine\.toml:23: candidate\.layers\[1\]\.kind: 'pool' is not one of"):
+        load_pair_file(path)
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (
+            '{ name = "gap", kind = "global_avg_pool" },\n]\n\n[candidate]',
+            '{ name = "c", kind = "global_avg_pool" },\n]\n\n[candidate]',
+            "two layers named 'c'",
+        ),
+        (
+            '{ name = "c", kind = "separable_conv", filters = 4, kernel = 3 },\n  { name = "gap", kind = "global_avg_pool" },',
+            '{ name = "gap", kind = "global_avg_pool" },\n  { name = "c", kind = "separable_conv", filters = 4, kernel = 3 },',
+            "candidate: layer 'c': a convolution needs an image (height, width, channels), got (1,)",
+        ),
+    ],
+)
+def test_what_the_schema_cannot_say_is_checked_by_name(old, new, expected, tmp_path):
+    assert old in GOOD
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(PairError, match=re.escape(expected)):
+        load_pair_file(path)

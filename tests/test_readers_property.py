@@ -275,3 +275,19 @@ def test_the_schemas_are_valid_and_name_the_field_that_fails():
     assert problem(bad, "reproduce") is None
     bad["rows"][0]["batch_size"] = True  # a bool is no count
     assert problem(bad, "reproduce").startswith("$.rows[0].batch_size: True is not of type 'integer'")
+
+
+def test_nan_is_a_missing_figure_never_a_name_a_label_or_a_flag():
+    """Found in review: NaN counted as null for labels too, and ``NaN or fallback`` is NaN."""
+    from sepbench.results.formats import problem
+
+    ok = copy.deepcopy(REPRODUCE)
+    ok["rows"][0]["test_accuracy"] = float("nan")  # not measured
+    assert problem(ok, "reproduce") is None
+    for path, value in ((("provenance", "machine", "machine_name"), float("nan")), (("provenance", "git", "dirty"), float("nan"))):
+        doc = copy.deepcopy(REPRODUCE)
+        doc["provenance"].setdefault("git", {})
+        doc = _replace(doc, path, value)
+        assert problem(doc, "reproduce") is not None, path
+    for name in ("numpy\n", "numpy\nX", " numpy"):  # Python's $ matches before a final newline: not here
+        assert problem(_replace(REPRODUCE, ("rows", 0, "backend"), name), "reproduce") is not None, repr(name)

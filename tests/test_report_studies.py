@@ -281,7 +281,7 @@ def test_machine_and_date_come_from_the_file_name_when_provenance_lacks_them(tmp
     _write(tmp_path / "r" / "alert-study-xeon-f6m207-2c-avx512-24g-20261129T214212Z-2.json", doc)
     loaded = load_all([tmp_path / "r"], [])
     assert loaded.studies.empty and len(loaded.warnings) == 1
-    assert "$.provenance.machine.machine_name: 7 is not of type 'string', 'null'" in loaded.warnings[0]
+    assert "$.provenance.machine.machine_name: 7 is not of type 'string' or null" in loaded.warnings[0]
 
 
 # ---------------------------------------------------------------- any content: rows or a ResultsError

@@ -180,7 +180,7 @@ def regress(
     """``asv continuous`` base..head, ``confirm`` re-runs of what it flagged, the full compare
     table, then the exact-figure check."""
     if not 1.0 < factor <= 100.0:  # written so that nan fails too (nan compares false with everything)
-        raise ValueError(f"factor must be > 1 (e.g. 1.10 for 10 %), got {factor}")
+        raise ValueError(f"factor must be in (1, 100] (e.g. 1.10 for 10 %), got {factor}")
     if confirm < 0:
         raise ValueError(f"confirm must be >= 0, got {confirm}")
     machine = machine or default_machine()

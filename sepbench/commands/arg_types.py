@@ -38,7 +38,7 @@ def factor(text: str) -> float:
     """A ratio above 1 and at most 100 (1.10: worse by more than 10 %)."""
     value = _float(text)
     if not 1 < value <= 100:
-        raise argparse.ArgumentTypeError(f"must be a factor above 1 (1.10 is 10 % worse), got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a factor in (1, 100] (1.10 is 10 % worse), got {text!r}")
     return value
 
 

@@ -36,10 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _load(path: Path, what: str) -> dict:
     """A run file (a baseline is shared, or downloaded by CI: read with the limits of any result file)."""
+    from sepbench.results.formats import check
     from sepbench.results.schema import ResultsError, read_json
 
     try:
-        return read_json(path)
+        doc = read_json(path)
+        check(doc, "pytest_benchmark", path, "pytest-benchmark")
+        return doc
     except ResultsError as exc:
         raise GateError(f"{what} {exc}") from None
 

@@ -235,6 +235,8 @@ def download_mnist(
     bases = mirrors if mirrors is not None else mirror_urls()
     for f in FILES.values():
         target = directory / f.name
+        if target.exists() and not target.is_file():
+            raise MnistNotFoundError(f"{target} is in the way of the download (not a regular file): remove it")
         if target.is_file():
             try:
                 verify_file(target, f)

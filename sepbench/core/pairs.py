@@ -132,7 +132,7 @@ def _line_of(text: str, keys: Any) -> str:
     """``":LINE"`` of the field at ``keys`` in a TOML text, found the way a reader would find it: the
     table's header, then the n-th layer below it, then the key; ``""`` where it cannot be told."""
     keys = list(keys)
-    lines = text.splitlines()
+    lines = [_code(line) for line in text.splitlines()]
     at = 0
     if keys and isinstance(keys[0], str):
         header = next((i for i, line in enumerate(lines) if re.match(rf"\s*\[\s*{re.escape(keys[0])}\s*\]", line)), None)
@@ -140,10 +140,14 @@ def _line_of(text: str, keys: Any) -> str:
             return ""
         at = header
     if len(keys) >= 3 and keys[1] == "layers" and isinstance(keys[2], int):
-        # a layer is an inline table `{ ... }` or an array-of-tables entry `[[baseline.layers]]`
-        starts = [
-            i for i, line in enumerate(lines) if i > at and ("{" in line or re.match(rf"\s*\[\[\s*{re.escape(keys[0])}\.layers", line))
-        ]
+        # a layer is an inline table `{ ... }` (one or more a line) or an array-of-tables entry
+        # `[[baseline.layers]]`; a `{` in a comment or a quoted string is neither (see _code)
+        entry = re.compile(rf"\s*\[\[\s*{re.escape(keys[0])}\.layers\s*\]\]")
+        starts: list[int] = []
+        for i in range(at + 1, len(lines)):
+            if re.match(r"\s*\[", lines[i]) and not entry.match(lines[i]):
+                break  # the next table: this one's layers are all behind
+            starts += [i] * (lines[i].count("{") + bool(entry.match(lines[i])))
         if keys[2] >= len(starts):
             return f":{at + 1}"
         at = starts[keys[2]]
@@ -154,3 +158,8 @@ def _line_of(text: str, keys: Any) -> str:
         if hit is not None:
             return f":{hit + 1}"
     return f":{at + 1}"
+
+
+def _code(line: str) -> str:
+    """A TOML line without its comment, its quoted strings emptied: what is left is keys and brackets."""
+    return re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', '""', line).split("#", 1)[0]

@@ -61,6 +61,8 @@ class LayerSpec:
     def output_shape(self, in_shape: Shape) -> Shape:
         """Output shape for one image (no batch axis), 'valid' padding."""
         if self.kind in CONV_KINDS:
+            if len(in_shape) != 3:
+                raise ValueError(f"layer {self.name!r}: a convolution needs an image (height, width, channels), got {in_shape}")
             h, w, _ = in_shape
             oh = conv_output_size(h, self.kernel, self.stride)
             ow = conv_output_size(w, self.kernel, self.stride)
@@ -161,6 +163,12 @@ class ModelSpec:
     layers: tuple[LayerSpec, ...]
     input_shape: Shape = (28, 28, 1)
     description: str = ""
+
+    def __post_init__(self) -> None:
+        names = [layer.name for layer in self.layers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # tensors are named "layer/tensor": two layers of one name would share them
+            raise ValueError(f"model {self.name!r}: two layers named {twice[0]!r}: layer names must differ")
 
     def summary(self) -> list[LayerSummary]:
         """Per-layer shapes, parameters and MACs, computed from the layer data."""

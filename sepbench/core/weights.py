@@ -122,7 +122,7 @@ class PortableWeights(Mapping[str, np.ndarray]):
                 entries = {k: npz[k] for k in npz.files}
         except WeightsError:
             raise
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError, TypeError) as exc:
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, MemoryError, TypeError, RuntimeError, NotImplementedError) as exc:
             raise WeightsError(f"weights file {path} is not a readable .npz: {type(exc).__name__}: {exc}") from None
         if META_KEY not in entries:
             raise WeightsError(f"weights file {path} has no {META_KEY} entry: not a sepbench portable weights file")
@@ -156,6 +156,9 @@ def _check_archive(path: Path) -> None:
         infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise WeightsError(f"weights file {path} holds {len(infos):,} members (a model's weights are a few): not a weights file")
+    odd = [i.filename for i in infos if i.flag_bits & 0x1 or i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)]
+    if odd:  # numpy.savez writes stored or deflated members, never encrypted ones
+        raise WeightsError(f"weights file {path}: member {odd[0]!r} is encrypted or compressed in a way savez never writes")
     inflated = sum(i.file_size for i in infos)
     if inflated > MAX_ARCHIVE_BYTES:
         raise WeightsError(

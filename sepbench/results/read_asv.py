@@ -88,9 +88,16 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
         meta = benchmarks.get(name) or {}  # checked by load_asv_dir (#/$defs/benchmark)
         params = col.get("params") or meta.get("params") or []
         names = list(meta.get("param_names") or [f"param{i + 1}" for i in range(len(params))])
-        combos = list(itertools.product(*params)) if params else [()]
         result = col.get("result")
+        if result is None:  # failed as a whole (its setup): no figure
+            continue
         result = result if isinstance(result, list) else [result]
+        # ASV's results run over the product of the parameters: a product larger than the results is a
+        # malformed file (nine lists of ten names in a few hundred bytes would be 10^9 rows)
+        n_combos = math.prod(len(p) for p in params) if params else 1
+        if n_combos > len(result):
+            raise ResultsError(f"{source}: {name!r} has {n_combos:,} parameter combinations but {len(result):,} results")
+        combos = list(itertools.product(*params)) if params else [()]
         q1s, q3s = col.get("stats_q_25") or [], col.get("stats_q_75") or []
         kind = meta.get("type") or name.rsplit(".", 1)[-1].split("_", 1)[0]
         unit = meta.get("unit") or _UNITS.get(kind, "")

@@ -3,19 +3,25 @@ read stalled longer than ``read_timeout_s``.
 
 A mirror is outside input.  pooch's and requests' downloaders bound only the wait for each read, so a
 server that streams without end fills the disk and one that trickles a byte every few seconds never
-finishes.  This one reads with ``read1`` (returns what has arrived, so the deadline is checked while a
-trickle goes on), stops past ``max_bytes`` (a ``Content-Length`` above it is refused before a byte is
-read), and shows a tqdm progress bar on a terminal.
+finishes; requests also reads a redirect's whole body into memory, even with redirects off.  This one
+talks urllib3 (requests' own transport) directly: it reads with ``read1`` (returns what has arrived,
+so the deadline is checked while a trickle goes on), stops past ``max_bytes`` (a ``Content-Length``
+above it is refused before a byte is read), follows redirects by hand without reading their bodies,
+and shows a tqdm progress bar on a terminal.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
 
 CHUNK = 1 << 16  # bytes per read
+MAX_REDIRECTS = 5
 
 
 class DownloadError(OSError):
@@ -38,17 +44,13 @@ def fetch(
     download not finished in ``deadline_s`` seconds, or a read waiting more than ``read_timeout_s``.
     ``progress``: a progress bar on stderr (default: when stderr is a terminal).
     """
-    import requests
     from tqdm import tqdm
 
     start = time.monotonic()
-    try:
-        resp = requests.get(url, stream=True, timeout=(connect_timeout_s, read_timeout_s), allow_redirects=True)
-    except requests.RequestException as exc:
-        raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
+    resp = _open(url, start, deadline_s, (connect_timeout_s, read_timeout_s))
     with resp:
-        if resp.status_code != 200:
-            raise DownloadError(f"{url}: HTTP {resp.status_code} {resp.reason}")
+        if resp.status != 200:
+            raise DownloadError(f"{url}: HTTP {resp.status} {resp.reason}")
         declared = resp.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             raise DownloadError(f"{url}: the server announces {int(declared):,} bytes, more than the {max_bytes:,} expected")
@@ -57,8 +59,8 @@ def fetch(
         with open(dest, "wb") as fh, tqdm(total=max_bytes, unit="B", unit_scale=True, desc=Path(url).name, disable=not show) as bar:
             while True:
                 try:
-                    block = resp.raw.read1(CHUNK, decode_content=False)  # the bytes as sent: their checksum is checked
-                except Exception as exc:  # noqa: BLE001 - urllib3's timeouts and protocol errors have no common base here
+                    block = resp.read1(CHUNK)  # the bytes as sent: their checksum is checked
+                except Exception as exc:  # noqa: BLE001 - a mirror's fault of any kind is that mirror's failure, named
                     raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
                 if not block:
                     break
@@ -70,3 +72,40 @@ def fetch(
                 if time.monotonic() - start > deadline_s:
                     raise DownloadError(f"{url}: not finished in {deadline_s:.0f} s ({written:,} bytes so far); stopped")
     return written
+
+
+def _open(url: str, start: float, deadline_s: float, timeout: tuple[float, float]) -> Any:
+    """The response of ``url`` once its headers are in, following at most :data:`MAX_REDIRECTS` redirects
+    by hand: each hop's body is never read, an https URL never leads to plain http, and the headers of
+    every hop count against the deadline (each is awaited in a worker thread: a server that sends a
+    header line every few seconds would otherwise never end)."""
+    import urllib3
+
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]), retries=False)
+    for _ in range(MAX_REDIRECTS + 1):
+        left = deadline_s - (time.monotonic() - start)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        # the bytes as sent (no decoding): their checksum is what is checked
+        future = pool.submit(http.request, "GET", url, preload_content=False, decode_content=False, redirect=False)
+        pool.shutdown(wait=False)
+        try:
+            resp = future.result(timeout=max(left, 0.0))
+        except concurrent.futures.TimeoutError:
+            raise DownloadError(f"{url}: no response in {deadline_s:.0f} s; stopped") from None
+        except Exception as exc:  # noqa: BLE001 - any fault of the mirror (a bad URL, a refused connection) is named
+            raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
+        if resp.status not in (301, 302, 303, 307, 308):
+            return resp
+        target = resp.headers.get("Location", "")
+        resp.close()  # the connection with it: its body is never read
+        try:
+            nxt = urljoin(url, target)
+            urllib3.util.parse_url(nxt)
+        except ValueError as exc:
+            raise DownloadError(f"{url}: redirect to a bad URL {target!r} ({exc})") from None
+        if url.startswith("https://") and not nxt.startswith("https://"):
+            raise DownloadError(f"{url}: redirects to {nxt!r}, not https: refused")
+        if not nxt.startswith(("http://", "https://")):
+            raise DownloadError(f"{url}: redirects to {nxt!r}, not an http(s) URL: refused")
+        url = nxt
+    raise DownloadError(f"{url}: more than {MAX_REDIRECTS} redirects; stopped")

@@ -19,6 +19,8 @@ class GitError(ValueError):
 
 def git(*args: str, cwd: str | os.PathLike[str] = ".", env: dict[str, str] | None = None, timeout: float = TIMEOUT_S) -> str:
     """Run ``git ARGS`` in ``cwd``; its stdout, stripped.  :class:`GitError` on a non-zero exit or no git."""
+    if not Path(cwd).is_dir():  # subprocess would say "no such file" of git itself
+        raise GitError(f"no such folder: {cwd}")
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
@@ -36,7 +38,11 @@ def resolve(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
         raise GitError(f"not a git ref: {ref!r}")
     try:
         return git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", cwd=cwd)
-    except GitError:
+    except GitError as exc:
+        if "not a git repository" in str(exc):
+            raise GitError(f"{Path(cwd).resolve()} is not a git checkout (needed to compare commits)") from None
+        if "no message" not in str(exc):  # --quiet: an unknown ref fails without a word; anything else is git's own
+            raise
         raise GitError(f"unknown git ref {ref!r} (in {Path(cwd).resolve()})") from None
 
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -62,13 +63,32 @@ def _entry_key(kind: str, key: Mapping[str, Any]) -> str:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    return _read_record(path)[0]
+
+
+def _read_record(path: Path) -> tuple[dict[str, Any], bool]:
+    """The record at ``path`` and whether it may be rewritten: a missing file, a record of ours, or any
+    regular file named ``tuning.json`` (sepbench's name: an unreadable one is measured anew and
+    rewritten) may be; anything else there (a user's file the setting points at, a fifo) is neither
+    read nor replaced."""
+    if not path.exists():
+        return {}, True
+    if not path.is_file():  # a fifo would block the read
+        return {}, False
+    named_ours = path.name == TUNING_FILE
     try:
-        if not path.is_file() or path.stat().st_size > MAX_RECORD_BYTES:  # a fifo would block the read
-            return {}
+        if path.stat().st_size > MAX_RECORD_BYTES:
+            return {}, named_ours
         doc = json.loads(path.read_text())
     except (OSError, ValueError, RecursionError):
-        return {}  # missing, unreadable or half-written: measured again and rewritten
-    return doc if isinstance(doc, dict) else {}
+        return {}, named_ours
+    ours = isinstance(doc, dict) and all(isinstance(e, dict) and {"kind", "key", "choice"} <= e.keys() for e in doc.values())
+    return (doc, True) if ours else ({}, named_ours)
+
+
+@functools.cache
+def _not_ours(path: Path) -> None:
+    print(f"sepbench: {path} is not a record of tuned choices: left as it is, and choices are not remembered", file=sys.stderr)
 
 
 def retune() -> bool:
@@ -92,7 +112,10 @@ def record(kind: str, key: Mapping[str, Any], choice: Mapping[str, Any]) -> None
 
     path = tuning_path()
     full = _entry_key(kind, key)
-    doc = _read(path)
+    doc, ours = _read_record(path)
+    if not ours:
+        _not_ours(path)
+        return  # the choice holds for this process
     doc[hashlib.sha256(full.encode()).hexdigest()[:20]] = {
         "kind": kind,
         "key": full,

@@ -68,11 +68,25 @@ def problem(doc: Any, fmt: str, part: str | None = None) -> str | None:
     error = best_match(validator.iter_errors(doc))
     if error is None:
         return None
-    where = error.json_path if error.path else "the document"
+    where = error.json_path if error.absolute_path else "the document"
     value = repr(error.instance)
     value = value if len(value) <= _SHOWN else value[:_SHOWN] + "..."
     message = error.message if len(error.message) <= 2 * _SHOWN else f"{value} does not fit the schema ({error.validator})"
+    if error.validator in ("anyOf", "oneOf"):  # "a string or null", not "not valid under any of the given schemas"
+        wanted = [_wanted(sub) for sub in error.context or () if not sub.relative_path]
+        if wanted and all(wanted):
+            message = f"{value} is not {' or '.join(dict.fromkeys(w for w in wanted if w))}"
     return f"{where}: {message}"
+
+
+def _wanted(error: Any) -> str | None:
+    """What one branch of an anyOf wanted, in words (``a string``, ``null``), or ``None`` if not simply a type."""
+    if error.validator == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return " or ".join(f"of type {k!r}" for k in kinds)
+    if error.validator == "const":
+        return json.dumps(error.validator_value)
+    return None
 
 
 def check(doc: Any, fmt: str, source: object, what: str, part: str | None = None) -> None:
