@@ -77,3 +77,15 @@ def test_t_quantiles_past_thirty_degrees_of_freedom_and_the_exact_figure():
         t_quantile(0)
     e = exact(8586)
     assert (e.value, e.low, e.high, e.n, e.method) == (8586.0, 8586.0, 8586.0, 1, "exact count")
+
+
+def test_two_rounds_make_an_interval_and_both_notes_are_joined():
+    from sepbench.core.intervals import point
+
+    two = paired_ratio([1.0, 1.0], [1.0, 2.0])
+    assert two.n == 2 and two.has_interval and "fewer than 2 rounds" not in two.note
+    e = paired_ratio([1.0] * 4, [1.0, 2.0, 4.0, 8.0])
+    rough = f"only 4 rounds (fewer than {MIN_ROUNDS}): the interval is rough"
+    assert e.note == rough + "; per-round ratios scatter widely (IQR 109% of the median): a busy machine"
+    p = point(0.78, "published")
+    assert math.isnan(p.low) and math.isnan(p.high) and (p.value, p.n, p.method) == (0.78, 1, "published")

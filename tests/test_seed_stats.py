@@ -90,3 +90,9 @@ def test_interval_of_two_values_and_its_fields():
     iv = interval([1.0, 3.0])  # mean 2, sd sqrt 2, t(1) = 12.706: half 12.706 * sqrt 2 / sqrt 2
     assert (iv.mean, iv.n) == (2.0, 2) and iv.sd == pytest.approx(2**0.5)
     assert iv.high - 2.0 == pytest.approx(12.7062, abs=1e-3) and 2.0 - iv.low == pytest.approx(12.7062, abs=1e-3)
+
+
+def test_the_studys_evaluate_ran_313_steps_of_32():
+    from sepbench.core.study import evaluate_steps
+
+    assert evaluate_steps(10_000, 32) == 313 and evaluate_steps(64, 32) == 2 and evaluate_steps(1, 32) == 1

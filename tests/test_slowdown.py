@@ -133,3 +133,16 @@ def test_spread_quartiles_and_the_wide_percentiles():
     assert spread(x) == pytest.approx(5 / 6) and spread(x, wide=True) == pytest.approx(8 / 6)
     with pytest.raises(SlowdownError, match="^times: "):
         spread([])
+
+
+def test_describe_says_the_verdict_in_words():
+    base, head = [1.0] * 5, [1.5] * 5
+    assert judge(base, head, paired=True).describe() == "1.500x slower (95 % interval 1.500-1.500; alert beyond 1.05x)"
+    assert judge(head, base, paired=True).describe().startswith("0.667x faster (95 % interval")
+    assert judge(base, base, paired=True).describe().startswith("1.000x no change")
+
+
+def test_the_default_seed_is_0():
+    rng = np.random.default_rng(11)
+    a, b = rng.uniform(1.0, 1.3, 25), rng.uniform(1.0, 1.3, 25)
+    assert judge(a, b) == judge(a, b, seed=0) and judge(a, b) != judge(a, b, seed=1)
