@@ -232,3 +232,20 @@ def test_a_weights_file_of_the_wrong_format_version_or_with_a_scalar_meta_is_nam
         PortableWeights.load(tmp_path / "d.npz")
     with pytest.raises(WeightsError, match=r"does not exist$"):
         PortableWeights.load(tmp_path / "none.npz")
+
+
+def test_tensors_are_stored_as_contiguous_float32_and_a_missing_or_extra_one_is_named():
+    import numpy as np
+
+    from sepbench.core.weights import init_weights
+
+    w = init_weights("separable", 0)
+    as64 = {k: np.asfortranarray(v.astype(np.float64)) for k, v in w.tensors.items()}
+    p = PortableWeights("separable", as64)
+    assert all(v.dtype == np.float32 and v.flags.c_contiguous for v in p.tensors.values())
+    assert all(np.array_equal(p.tensors[k], w.tensors[k]) for k in w.tensors)
+    fewer = {k: v for k, v in w.tensors.items() if k != "conv1/bias"}
+    with pytest.raises(WeightsError, match=r"missing \['conv1/bias'\], unexpected none$"):
+        PortableWeights("separable", fewer)
+    with pytest.raises(WeightsError, match=r"missing none, unexpected \['extra/kernel'\]$"):
+        PortableWeights("separable", {**w.tensors, "extra/kernel": np.zeros(1, np.float32)})
