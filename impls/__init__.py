@@ -1,4 +1,4 @@
-"""Interchangeable implementations of the models: NumPy, TensorFlow/Keras and PyTorch.
+"""Interchangeable implementations of the models: NumPy, TensorFlow/Keras, PyTorch, ONNX Runtime and LiteRT.
 
 Use the registry::
 

@@ -37,7 +37,7 @@ SCHEMA = "sepbench-results"
 VERSION = 1
 
 REPRODUCE_ROW_FIELDS: dict[str, str] = {
-    "backend": "backend name (numpy, tensorflow, torch)",
+    "backend": "backend name (numpy, tensorflow, torch, onnxruntime, litert)",
     "model": "model name (regular, separable)",
     "params": "trainable parameters, as the backend counts them",
     "float32_bytes": "raw float32 parameter size, bytes",
