@@ -29,6 +29,7 @@ from typing import IO, Any
 from sepbench.results.slowdown import Slowdown, judge
 from sepbench.util.atomic import new_log
 from sepbench.util.git import GitError
+from sepbench.util.git import dirty_files as git_dirty_files
 from sepbench.util.git import resolve as git_resolve
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -243,6 +244,7 @@ def compare(
         raise ValueError("no cases to compare")
     repo = Path(repo).resolve()
     base, head = resolve(repo, base_ref), resolve(repo, head_ref)
+    _check_not_one_commit(repo, base_ref, head_ref, base, head)
     start = time.perf_counter()
     rng = random.Random(seed)
     log_path = Path(log_path) if log_path else new_log(f"sepbench-ab-{base[:8]}-{head[:8]}-")
@@ -282,6 +284,23 @@ def compare(
 
 
 @contextlib.contextmanager
+def _check_not_one_commit(repo: Path, base_ref: str, head_ref: str, base: str, head: str) -> None:
+    """Refuse two refs of one commit (it would be timed against itself and pass); uncommitted changes,
+    which are never timed, are named in the refusal, or in a note when HEAD is the head."""
+    try:
+        dirty = git_dirty_files(repo)
+    except GitError:
+        dirty = []
+    changes = f"the working tree has uncommitted changes ({', '.join(dirty[:3])}): only committed code is timed, commit them first"
+    if base == head:
+        raise AbError(
+            f"--base {base_ref} and --head {head_ref} are the same commit {base[:8]}: nothing to compare"
+            + (f"; {changes}" if dirty else "")
+        )
+    if dirty and head_ref == "HEAD":
+        print(f"note: {changes}", file=sys.stderr)
+
+
 def _workers(trees: dict[str, Path], cases: list[Case], log: IO[str]) -> Iterator[tuple[dict[str, Worker], dict[str, dict]]]:
     """Both sides' workers, set up with ``cases``: (workers, their set-up answers); closed on exit."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "PYTHONDONTWRITEBYTECODE": "1"}

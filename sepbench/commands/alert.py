@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from sepbench.ab.run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
 from sepbench.commands.arg_types import at_least, fraction, output_file
@@ -75,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
 
         check_writable(args.log)  # before two commits are exported and timed
     try:
-        _check_refs(args.base, args.head)
         outcome = compare(
             args.base,
             args.head,
@@ -91,28 +89,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print_outcome(outcome)
     return 1 if outcome.failed or outcome.model_changes else 0
-
-
-def _check_refs(base_ref: str, head_ref: str) -> None:
-    """Refuse two refs that name one commit (the alert would time a commit against itself and say OK);
-    say so when uncommitted changes exist, which the alert never times."""
-    from sepbench.ab.run import resolve
-    from sepbench.util.git import GitError, dirty_files
-
-    base, head = resolve(Path("."), base_ref), resolve(Path("."), head_ref)
-    try:
-        dirty = dirty_files(Path("."))
-    except GitError:
-        dirty = []
-    uncommitted = (
-        f"; the working tree has uncommitted changes ({', '.join(dirty[:3])}): the alert times committed code only, commit them first"
-        if dirty
-        else ""
-    )
-    if base == head:
-        raise AbError(f"--base {base_ref} and --head {head_ref} are the same commit {base[:8]}: nothing to compare{uncommitted}")
-    if dirty:
-        print(f"sepbench alert: note: {uncommitted[2:]}", file=sys.stderr)
 
 
 def print_outcome(outcome: AbOutcome) -> None:

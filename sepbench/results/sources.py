@@ -72,9 +72,10 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
         if not directory.is_dir():
             continue
         for path in _json_files(directory, warnings):
-            if path.resolve() in seen:
+            real = path.resolve()
+            if real in seen:
                 continue
-            seen.add(path.resolve())
+            seen.add(real)
             try:
                 doc = read_json(path)
                 if isinstance(doc, dict) and doc.get("schema") == SCHEMA:

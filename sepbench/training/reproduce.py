@@ -113,10 +113,8 @@ def _train_or_load(backend: str, model: str, x: np.ndarray, y: np.ndarray, opts:
                 "trained_by": backend,
                 "final_loss": weights.meta.get("final_loss"),
             }
-    if full:  # minutes of training must not end in a cache that cannot take them
-        from sepbench.util.atomic import check_writable
-
-        check_writable(trained.cache_path(model, backend, opts.seed, recipe))
+    if full:
+        trained.check_storable(model, backend, opts.seed, recipe)
     result = train(backend, model, x, y, recipe, seed=opts.seed, progress=opts.progress)
     if full:
         trained.store(result)

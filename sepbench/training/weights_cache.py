@@ -96,6 +96,14 @@ def load_trained_velocities(model: str, backend: str, seed: int = 0, recipe: Rec
     return _load_or_none(_opt_path(cache_path(model, backend, seed, recipe)))
 
 
+def check_storable(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> Path:
+    """Where :func:`store` will write, checked writable before training (minutes of training must not end
+    in a cache that cannot take them); :class:`sepbench.util.atomic.UnwritableError` otherwise."""
+    from sepbench.util.atomic import check_writable
+
+    return check_writable(cache_path(model, backend, seed, recipe))
+
+
 def store(result: Any) -> Path:
     """Write a :class:`sepbench.training.trainers.TrainResult` (trained on the full data) to the cache; returns the path."""
     path = cache_path(result.model, result.backend, result.seed, result.recipe)
@@ -125,10 +133,8 @@ def train_and_cache(model: str, backend: str, seed: int = 0, recipe: Recipe | No
         return cached
     from sepbench.core.data import load_mnist
     from sepbench.training.trainers import train
-    from sepbench.util.atomic import check_writable
 
-    # minutes of training must not end in a cache that cannot take them
-    check_writable(cache_path(model, backend, seed, recipe))
+    check_storable(model, backend, seed, recipe)
     x, y = load_mnist("train")
     result = train(backend, model, x, y, recipe or DEFAULT_RECIPE, seed=seed, progress=progress)
     store(result)

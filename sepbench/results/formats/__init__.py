@@ -52,6 +52,13 @@ def _validators() -> dict[str, Any]:
     return {fmt: Validator(docs[f"{fmt}.schema.json"], registry=registry) for fmt in FORMATS}
 
 
+@functools.cache
+def _validator(fmt: str, part: str | None) -> Any:
+    """The validator of ``fmt``, or of its definition ``part`` (made once: the ASV reader checks every result)."""
+    validator = _validators()[fmt]
+    return validator if part is None else validator.evolve(schema={"$ref": f"{_BASE}{fmt}.schema.json#/$defs/{part}"})
+
+
 def schema(fmt: str) -> dict[str, Any]:
     """The JSON Schema of format ``fmt`` (one of :data:`FORMATS`)."""
     return _validators()[fmt].schema
@@ -62,10 +69,7 @@ def problem(doc: Any, fmt: str, part: str | None = None) -> str | None:
     ``part``: a definition of the schema (``"result"``: ``#/$defs/result``) to check ``doc`` against instead."""
     from jsonschema.exceptions import best_match
 
-    validator = _validators()[fmt]
-    if part is not None:
-        validator = validator.evolve(schema={"$ref": f"{_BASE}{fmt}.schema.json#/$defs/{part}"})
-    error = best_match(validator.iter_errors(doc))
+    error = best_match(_validator(fmt, part).iter_errors(doc))
     if error is None:
         return None
     where = error.json_path if error.absolute_path else "the document"
