@@ -283,7 +283,6 @@ def compare(
     return AbOutcome(base, head, results, changes, time.perf_counter() - start, rounds, min_effect, str(log_path), skipped)
 
 
-@contextlib.contextmanager
 def _check_not_one_commit(repo: Path, base_ref: str, head_ref: str, base: str, head: str) -> None:
     """Refuse two refs of one commit (it would be timed against itself and pass); uncommitted changes,
     which are never timed, are named in the refusal, or in a note when HEAD is the head."""
@@ -301,6 +300,7 @@ def _check_not_one_commit(repo: Path, base_ref: str, head_ref: str, base: str, h
         print(f"note: {changes}", file=sys.stderr)
 
 
+@contextlib.contextmanager
 def _workers(trees: dict[str, Path], cases: list[Case], log: IO[str]) -> Iterator[tuple[dict[str, Worker], dict[str, dict]]]:
     """Both sides' workers, set up with ``cases``: (workers, their set-up answers); closed on exit."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "PYTHONDONTWRITEBYTECODE": "1"}
