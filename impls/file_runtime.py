@@ -46,11 +46,17 @@ class FileRuntimeModel(InferenceModel):
 
     def model_file(self, model: str = FLOAT32) -> bytes:
         """The bytes of the float32 or int8 file; the int8 one is made on first use, calibrated on
-        :func:`sepbench.core.data.calibration_images` (MNIST training images, never test images)."""
+        :func:`sepbench.core.data.calibration_images` (MNIST training images, never test images) for
+        a model of MNIST's shape, on seeded uniform images in [0, 1) for any other (a synthetic pair)."""
         if model not in self._files:
-            from sepbench.core.data import calibration_images
+            from sepbench.core.data import CALIBRATION_IMAGES, calibration_images
 
-            self._files[model] = self._build_file(self._weights, calibration_images())
+            shape = self.spec.input_shape
+            if shape == (28, 28, 1):
+                calibration = calibration_images()
+            else:
+                calibration = np.random.default_rng(0).random((CALIBRATION_IMAGES, *shape), dtype=np.float32)
+            self._files[model] = self._build_file(self._weights, calibration)
         return self._files[model]
 
     def _run(self, x: np.ndarray, chunk: int, model: str = FLOAT32, **runtime: Any) -> np.ndarray:

@@ -63,6 +63,8 @@ class NumpyModel(InferenceModel):
                 x = ops.conv2d(x, w["kernel"], w["bias"], layer.stride)
             elif layer.kind == "separable_conv":
                 x = ops.separable_conv2d(x, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"], layer.stride)
+            elif layer.kind == "spatial_separable_conv":
+                x = ops.spatial_separable_conv2d(x, w["column_kernel"], w["row_kernel"], w["bias"], layer.stride)
             elif layer.kind == "global_avg_pool":
                 x = ops.global_avg_pool(x)
             elif layer.kind == "dense":

@@ -13,6 +13,9 @@ none uses the fact that the study's models have no activations between layers):
   ``k*k*C x F`` kernel, then a ``conv`` lowering: costs what the regular layer costs) or
   ``dw-<how>+pw`` (depthwise by ``shift`` = ``k*k`` multiply-adds of strided views, ``im2col`` +
   per-channel sum, ``rows`` or ``dense`` Toeplitz matrices; then the pointwise GEMM).
+* ``spatial_separable_conv``: ``fold+<conv>`` (the rank-1 kernels as one dense ``k*k*C x F`` kernel,
+  then a ``conv`` lowering) or ``column+row`` (``k`` multiply-adds of row-strided views, then the
+  1 x k convolution as one GEMM).
 * ``global_avg_pool`` followed by ``dense``: separate, or fused into one GEMM whose matrix is the
   dense kernel tiled over the pooled positions divided by ``H*W``.
 
@@ -156,6 +159,14 @@ def _separable_candidates(w: dict[str, np.ndarray], stride: int, in_shape: tuple
     return cands
 
 
+def _spatial_candidates(w: dict[str, np.ndarray], stride: int, in_shape: tuple[int, int, int]) -> dict[str, Fn]:
+    folded = ops.fold_spatial_separable(w["column_kernel"], w["row_kernel"])
+    cands = {f"fold+{m}": fn for m, fn in _conv_candidates(folded, w["bias"], stride, in_shape).items()}
+    column, row, bias = w["column_kernel"], w["row_kernel"], w["bias"]
+    cands["column+row"] = lambda x: ops.spatial_separable_conv2d(x, column, row, bias, stride)
+    return cands
+
+
 def layer_groups(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, dict[str, Fn]]]:
     """The model as groups of layers, each with its candidate lowerings (name -> function)."""
     groups: list[tuple[str, dict[str, Fn]]] = []
@@ -170,6 +181,8 @@ def layer_groups(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, d
             groups.append((layer.name, _conv_candidates(w["kernel"], w["bias"], layer.stride, in_shape)))
         elif layer.kind == "separable_conv":
             groups.append((layer.name, _separable_candidates(w, layer.stride, in_shape)))
+        elif layer.kind == "spatial_separable_conv":
+            groups.append((layer.name, _spatial_candidates(w, layer.stride, in_shape)))
         elif layer.kind == "global_avg_pool" and i + 1 < len(layers) and layers[i + 1].kind == "dense":
             dense = weights.layer(layers[i + 1].name)
             h, wd, c = in_shape

@@ -14,63 +14,80 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from impls import numpy_ops as ops
 from sepbench.core.spec import ModelSpec
 
 Params = dict[str, np.ndarray]
 
 
 # ---- single operations ---------------------------------------------------------------------
+# Kernels may be rectangular ``(kh, kw, ...)`` and strides a pair ``(rows, columns)``: a spatially
+# separable layer is a k x 1 depthwise pass strided along rows, then a 1 x k convolution strided
+# along columns.
+Stride = int | tuple[int, int]
+
+
+def _pair(stride: Stride) -> tuple[int, int]:
+    return (stride, stride) if isinstance(stride, int) else (int(stride[0]), int(stride[1]))
+
+
 def _window(h: int, k: int, stride: int, i: int) -> slice:
     out = (h - k) // stride + 1
     return slice(i, i + stride * (out - 1) + 1, stride)
 
 
-def conv_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: int) -> tuple[np.ndarray, Any]:
-    """Regular convolution ``(N,H,W,C) * (k,k,C,F) + b``; returns output and cache."""
-    k, _, c, f = kernel.shape
-    patches = sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]  # (N, oh, ow, C, kh, kw)
+def conv_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: Stride) -> tuple[np.ndarray, Any]:
+    """Regular convolution ``(N,H,W,C) * (kh,kw,C,F) + b``; returns output and cache."""
+    kh, kw, c, f = kernel.shape
+    sh, sw = _pair(stride)
+    patches = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N, oh, ow, C, kh, kw)
     n, oh, ow = patches.shape[:3]
-    cols = patches.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, k * k * c)
-    out = cols @ kernel.reshape(k * k * c, f) + bias
-    return out.reshape(n, oh, ow, f), (x.shape, cols, stride)
+    cols = patches.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
+    out = cols @ kernel.reshape(kh * kw * c, f) + bias
+    return out.reshape(n, oh, ow, f), (x.shape, cols, (sh, sw))
 
 
 def conv_backward(
     dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dkernel, dbias)`` of a regular convolution."""
-    x_shape, cols, stride = cache
-    k, _, c, f = kernel.shape
+    x_shape, cols, (sh, sw) = cache
+    kh, kw, c, f = kernel.shape
     n, oh, ow, _ = dout.shape
     d2 = dout.reshape(n * oh * ow, f)
     dkernel = (cols.T @ d2).reshape(kernel.shape)
     dbias = d2.sum(axis=0)
     if not need_dx:
         return None, dkernel, dbias
-    dcols = (d2 @ kernel.reshape(k * k * c, f).T).reshape(n, oh, ow, k, k, c)
+    dcols = (d2 @ kernel.reshape(kh * kw * c, f).T).reshape(n, oh, ow, kh, kw, c)
     dx = np.zeros(x_shape, dtype=dout.dtype)
     h, w = x_shape[1], x_shape[2]
-    for i in range(k):
-        for j in range(k):
-            dx[:, _window(h, k, stride, i), _window(w, k, stride, j), :] += dcols[:, :, :, i, j, :]
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, _window(h, kh, sh, i), _window(w, kw, sw, j), :] += dcols[:, :, :, i, j, :]
     return dx, dkernel, dbias
 
 
-def depthwise_forward(x: np.ndarray, kernel: np.ndarray, stride: int) -> tuple[np.ndarray, Any]:
-    """Depthwise convolution, multiplier 1, kernel ``(k,k,C,1)``, no bias (the inference op), and what backward needs."""
-    return ops.depthwise_conv2d(x, kernel, stride), (x, stride)
+def depthwise_forward(x: np.ndarray, kernel: np.ndarray, stride: Stride) -> tuple[np.ndarray, Any]:
+    """Depthwise convolution, multiplier 1, kernel ``(kh,kw,C,1)``, no bias, and what backward needs."""
+    kh, kw = kernel.shape[:2]
+    sh, sw = _pair(stride)
+    h, w = x.shape[1], x.shape[2]
+    out = np.zeros((x.shape[0], (h - kh) // sh + 1, (w - kw) // sw + 1, x.shape[3]), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out += x[:, _window(h, kh, sh, i), _window(w, kw, sw, j), :] * kernel[i, j, :, 0]
+    return out, (x, (sh, sw))
 
 
 def depthwise_backward(dout: np.ndarray, kernel: np.ndarray, cache: Any, need_dx: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
-    x, stride = cache
-    k = kernel.shape[0]
+    x, (sh, sw) = cache
+    kh, kw = kernel.shape[:2]
     h, w = x.shape[1], x.shape[2]
     dkernel = np.zeros_like(kernel)
     dx = np.zeros_like(x) if need_dx else None
-    for i in range(k):
-        for j in range(k):
-            si, sj = _window(h, k, stride, i), _window(w, k, stride, j)
+    for i in range(kh):
+        for j in range(kw):
+            si, sj = _window(h, kh, sh, i), _window(w, kw, sw, j)
             dkernel[i, j, :, 0] = np.einsum("nhwc,nhwc->c", x[:, si, sj, :], dout)
             if dx is not None:
                 dx[:, si, sj, :] += dout * kernel[i, j, :, 0]
@@ -139,6 +156,10 @@ def forward(spec: ModelSpec, params: Params, x: np.ndarray) -> tuple[np.ndarray,
             x, c1 = depthwise_forward(x, params[p + "depthwise_kernel"], layer.stride)
             x, c2 = pointwise_forward(x, params[p + "pointwise_kernel"], params[p + "bias"])
             c = (c1, c2)
+        elif layer.kind == "spatial_separable_conv":
+            x, c1 = depthwise_forward(x, params[p + "column_kernel"], (layer.stride, 1))
+            x, c2 = conv_forward(x, params[p + "row_kernel"], params[p + "bias"], (1, layer.stride))
+            c = (c1, c2)
         elif layer.kind == "global_avg_pool":
             x, c = gap_forward(x)
         elif layer.kind == "dense":
@@ -162,6 +183,9 @@ def backward(spec: ModelSpec, params: Params, caches: list[Any], dlogits: np.nda
         elif layer.kind == "separable_conv":
             d, grads[p + "pointwise_kernel"], grads[p + "bias"] = pointwise_backward(d, params[p + "pointwise_kernel"], cache[1], True)
             d, grads[p + "depthwise_kernel"] = depthwise_backward(d, params[p + "depthwise_kernel"], cache[0], need_dx)
+        elif layer.kind == "spatial_separable_conv":
+            d, grads[p + "row_kernel"], grads[p + "bias"] = conv_backward(d, params[p + "row_kernel"], cache[1], True)
+            d, grads[p + "column_kernel"] = depthwise_backward(d, params[p + "column_kernel"], cache[0], need_dx)
         elif layer.kind == "global_avg_pool":
             d = gap_backward(d, cache)
         elif layer.kind == "dense":

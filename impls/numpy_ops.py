@@ -58,12 +58,24 @@ def spatial_separable_conv2d(x: np.ndarray, column: np.ndarray, row: np.ndarray,
     """The spec's ``spatial_separable_conv``: a k x 1 kernel per input channel (``column`` ``(k, 1, C, 1)``,
     rows strided, every column kept), then a 1 x k convolution across channels (``row`` ``(1, k, C, F)``,
     columns strided) and the bias; returns ``(N, oh, ow, F)``."""
+    return spatial_row_pass(spatial_column_pass(x, column, stride), row, bias, stride)
+
+
+def spatial_column_pass(x: np.ndarray, column: np.ndarray, stride: int) -> np.ndarray:
+    """The k x 1 part: ``k`` multiply-adds of row-strided views, ``(N, H, W, C) -> (N, oh, W, C)``."""
     k = column.shape[0]
     n, h, w, c = x.shape
     oh = (h - k) // stride + 1
     tall = np.zeros((n, oh, w, c), dtype=x.dtype)
     for i in range(k):
         tall += x[:, i : i + stride * (oh - 1) + 1 : stride, :, :] * column[i, 0, :, 0]
+    return tall
+
+
+def spatial_row_pass(tall: np.ndarray, row: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    """The 1 x k part across channels, columns strided, one GEMM: ``(N, oh, W, C) -> (N, oh, ow, F)``."""
+    k = row.shape[1]
+    n, oh, _, c = tall.shape
     windows = sliding_window_view(tall, k, axis=2)[:, :, ::stride]  # (N, oh, ow, C, k)
     ow = windows.shape[2]
     cols = windows.transpose(0, 1, 2, 4, 3).reshape(n * oh * ow, k * c)  # (b, c) order, as row[0] is laid out
@@ -163,6 +175,22 @@ def dense_matrix(kernel: np.ndarray, in_shape: tuple[int, int, int], stride: int
 def fold_separable(depthwise: np.ndarray, pointwise: np.ndarray) -> np.ndarray:
     """The dense kernel ``(k, k, C, F)`` equal to depthwise ``(k, k, C, 1)`` then pointwise ``(1, 1, C, F)``."""
     return (depthwise[:, :, :, 0, None] * pointwise[0, 0][None, None]).astype(np.float32)
+
+
+def fold_spatial_separable(column: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """The dense kernel ``(k, k, C, F)`` equal to a spatially separable layer: column ``(k, 1, C, 1)``
+    then row ``(1, k, C, F)``; each channel pair's k x k kernel is the outer product (rank 1).  The
+    layer's row and column strides become the dense kernel's one stride."""
+    return (column[:, 0, :, 0][:, None, :, None] * row[0][None]).astype(np.float32)
+
+
+def folded_kernel(kind: str, w: dict[str, np.ndarray]) -> np.ndarray:
+    """The dense kernel ``(k, k, C, F)`` computing a separable layer of either kind in one convolution."""
+    if kind == "separable_conv":
+        return fold_separable(w["depthwise_kernel"], w["pointwise_kernel"])
+    if kind == "spatial_separable_conv":
+        return fold_spatial_separable(w["column_kernel"], w["row_kernel"])
+    raise ValueError(f"a {kind!r} layer has no folded kernel")
 
 
 def depthwise_as_dense_kernel(depthwise: np.ndarray) -> np.ndarray:

@@ -22,11 +22,46 @@ import tensorflow as tf  # noqa: E402
 
 from impls.autotune import choose_fold_or_split  # noqa: E402
 from impls.base import Backend, Evaluation, InferenceModel, validate_batch_size, validate_images, validate_labels  # noqa: E402
-from sepbench.core.spec import LayerSpec, ModelSpec  # noqa: E402
+from sepbench.core.spec import SEPARABLE_KINDS, LayerSpec, ModelSpec  # noqa: E402
 from sepbench.core.weights import PortableWeights  # noqa: E402
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment problem
     raise ImportError(f"the tensorflow backend needs KERAS_BACKEND=tensorflow, Keras is using {keras.backend.backend()!r}")
+
+
+@keras.saving.register_keras_serializable(package="sepbench")
+class SpatialSeparableConv2D(keras.layers.Layer):
+    """The spec's ``spatial_separable_conv`` as a Keras layer (Keras has none): a k x 1 kernel per input
+    channel strided along rows, then a 1 x k convolution across channels strided along columns, then
+    the one bias.  Weights ``column_kernel`` ``(k, 1, C, 1)``, ``row_kernel`` ``(1, k, C, F)``, ``bias``.
+
+    The column pass is ``k`` multiply-adds of row-strided slices: TensorFlow's depthwise kernels take
+    equal row and column strides only, and its grouped convolution has no gradient on the CPU, so
+    neither can train this layer here.  (The inference graph, :func:`layer_op`, uses the grouped
+    convolution, which runs forward on the CPU.)"""
+
+    def __init__(self, filters: int, kernel_size: int, strides: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides = int(filters), int(kernel_size), int(strides)
+
+    def build(self, input_shape: Any) -> None:
+        c, k = int(input_shape[-1]), self.kernel_size
+        self.column_kernel = self.add_weight(name="column_kernel", shape=(k, 1, c, 1), initializer="glorot_uniform")
+        self.row_kernel = self.add_weight(name="row_kernel", shape=(1, k, c, self.filters), initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def call(self, x: Any) -> Any:
+        k, s = self.kernel_size, self.strides
+        rows = (x.shape[1] - k) // s + 1
+        tall = sum(x[:, i : i + s * (rows - 1) + 1 : s] * self.column_kernel[i, 0, :, 0] for i in range(k))
+        return tf.nn.bias_add(tf.nn.conv2d(tall, self.row_kernel, [1, 1, s, 1], "VALID"), self.bias)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        k, s = self.kernel_size, self.strides
+        return (input_shape[0], (input_shape[1] - k) // s + 1, (input_shape[2] - k) // s + 1, self.filters)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides}
 
 
 def _keras_layer(layer: LayerSpec) -> keras.layers.Layer:
@@ -36,6 +71,8 @@ def _keras_layer(layer: LayerSpec) -> keras.layers.Layer:
         return keras.layers.SeparableConv2D(
             layer.filters, layer.kernel, strides=layer.stride, padding="valid", depth_multiplier=1, name=layer.name
         )
+    if layer.kind == "spatial_separable_conv":
+        return SpatialSeparableConv2D(layer.filters, layer.kernel, layer.stride, name=layer.name)
     if layer.kind == "global_avg_pool":
         return keras.layers.GlobalAveragePooling2D(name=layer.name)
     if layer.kind == "dense":
@@ -56,15 +93,22 @@ FAST_XLA = False  # jit_compile for the fast path's tf.function (measured slower
 def layer_op(layer: LayerSpec, w: dict[str, np.ndarray], fold: bool = False) -> Any:
     """The layer as raw ``tf.nn`` ops on constant weights (for the fast path's graph).
 
-    ``fold``: a separable layer as one dense conv with the folded kernel (depthwise x pointwise).
+    ``fold``: a separable layer of either kind as one dense conv with the folded kernel.
     """
-    from impls.numpy_ops import fold_separable
+    from impls.numpy_ops import folded_kernel
 
     strides = [1, layer.stride, layer.stride, 1]
-    if layer.kind == "conv" or (layer.kind == "separable_conv" and fold):
-        kernel = w["kernel"] if layer.kind == "conv" else fold_separable(w["depthwise_kernel"], w["pointwise_kernel"])
+    if layer.kind == "conv" or (layer.kind in SEPARABLE_KINDS and fold):
+        kernel = w["kernel"] if layer.kind == "conv" else folded_kernel(layer.kind, w)
         k, b = tf.constant(kernel), tf.constant(w["bias"])
         return lambda t: tf.nn.bias_add(tf.nn.conv2d(t, k, strides, "VALID"), b)
+    if layer.kind == "spatial_separable_conv":
+        # the column pass as a grouped convolution (filter (k, 1, 1, C)): forward runs on the CPU and
+        # converts to LiteRT; depthwise_conv2d would need equal row and column strides
+        col = tf.constant(np.ascontiguousarray(w["column_kernel"].reshape(layer.kernel, 1, 1, -1)))
+        row, b = tf.constant(w["row_kernel"]), tf.constant(w["bias"])
+        s = layer.stride
+        return lambda t: tf.nn.bias_add(tf.nn.conv2d(tf.nn.conv2d(t, col, [1, s, 1, 1], "VALID"), row, [1, 1, s, 1], "VALID"), b)
     if layer.kind == "separable_conv":
         dw, pw, b = tf.constant(w["depthwise_kernel"]), tf.constant(w["pointwise_kernel"]), tf.constant(w["bias"])
         return lambda t: tf.nn.bias_add(tf.nn.separable_conv2d(t, dw, pw, strides, "VALID"), b)
@@ -110,7 +154,7 @@ class KerasModel(InferenceModel):
         ways = []
         for layer in self.spec.layers:
             w = weights.layer(layer.name)
-            ways.append((layer.name, layer_op(layer, w), layer_op(layer, w, fold=True) if layer.kind == "separable_conv" else None))
+            ways.append((layer.name, layer_op(layer, w), layer_op(layer, w, fold=True) if layer.kind in SEPARABLE_KINDS else None))
         key = {"model": self.spec.name, "layers": repr(self.spec.layers), "tensorflow": tf.__version__}
         key["threads"] = tf.config.threading.get_intra_op_parallelism_threads()
         chosen = choose_fold_or_split(ways, tf.constant(example), timed=_as_graph, remember=("tensorflow-fold-or-split", key))

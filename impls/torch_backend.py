@@ -6,6 +6,9 @@ Layout conversion from the portable (Keras) format:
 * depthwise kernel ``(k, k, C, 1)`` -> ``(C, 1, k, k)`` in a ``groups=C`` conv **without bias**
   (Keras's SeparableConv2D has one bias, after the pointwise conv: 1,427 params, not 1,452)
 * pointwise kernel ``(1, 1, Cin, F)`` -> ``(F, Cin, 1, 1)``
+* spatially separable: column kernel ``(k, 1, C, 1)`` -> ``(C, 1, k, 1)`` in a ``groups=C`` conv
+  strided ``(s, 1)`` without bias; row kernel ``(1, k, C, F)`` -> ``(F, C, 1, k)`` strided ``(1, s)``
+  with the layer's one bias
 * dense kernel ``(in, out)`` -> ``(out, in)``
 
 Inputs arrive NHWC and are permuted to NCHW inside the module.
@@ -25,7 +28,7 @@ from torch import nn
 
 from impls.autotune import choose_fold_or_split
 from impls.base import Backend, InferenceModel
-from sepbench.core.spec import LayerSpec, ModelSpec
+from sepbench.core.spec import SEPARABLE_KINDS, LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
 from sepbench.util import tuning
 from sepbench.util.timer import fastest
@@ -53,6 +56,11 @@ def _layer_module(layer: LayerSpec, cin: int) -> nn.Module:
             nn.Conv2d(cin, cin, layer.kernel, stride=layer.stride, groups=cin, bias=False),  # depthwise
             nn.Conv2d(cin, layer.filters, 1, bias=True),  # pointwise + the one bias
         )
+    if layer.kind == "spatial_separable_conv":
+        return nn.Sequential(
+            nn.Conv2d(cin, cin, (layer.kernel, 1), stride=(layer.stride, 1), groups=cin, bias=False),  # k x 1 per channel
+            nn.Conv2d(cin, layer.filters, (1, layer.kernel), stride=(1, layer.stride), bias=True),  # 1 x k + the one bias
+        )
     if layer.kind == "global_avg_pool":
         return _GlobalAvgPool()
     if layer.kind == "dense":
@@ -66,6 +74,8 @@ def _tensor_map(layer: LayerSpec) -> dict[str, tuple[str, tuple[int, ...] | None
         return {"kernel": ("weight", _CONV), "bias": ("bias", None)}
     if layer.kind == "separable_conv":
         return {"depthwise_kernel": ("0.weight", _DEPTHWISE), "pointwise_kernel": ("1.weight", _CONV), "bias": ("1.bias", None)}
+    if layer.kind == "spatial_separable_conv":
+        return {"column_kernel": ("0.weight", _DEPTHWISE), "row_kernel": ("1.weight", _CONV), "bias": ("1.bias", None)}
     if layer.kind == "dense":
         return {"kernel": ("weight", (1, 0)), "bias": ("bias", None)}
     return {}
@@ -89,7 +99,7 @@ class _SpecModule(nn.Module):
         x = self.to_nchw(x)
         for module in self.layers.values():
             x = module(x)
-        return x
+        return x.permute(0, 2, 3, 1) if x.dim() == 4 else x  # a model that ends in a convolution: NHWC back
 
 
 def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
@@ -107,6 +117,8 @@ class _Probabilities(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers.values():
             x = layer(x)
+        if x.dim() == 4:  # a model that ends in a convolution: NHWC back
+            return x.permute(0, 2, 3, 1).contiguous()
         return torch.softmax(x, dim=1) if self.softmax else x
 
 
@@ -116,11 +128,11 @@ TUNE_IMAGES = 4096  # random images each (memory format, chunk) candidate is tim
 TUNE_ROUNDS = 3  # interleaved rounds; the best round of each candidate counts
 
 
-def _folded_conv(layer: LayerSpec, depthwise: np.ndarray, pointwise: np.ndarray, bias: np.ndarray) -> nn.Conv2d:
-    """One dense ``nn.Conv2d`` equal to a separable layer (depthwise and pointwise folded together)."""
-    from impls.numpy_ops import fold_separable
+def _folded_conv(layer: LayerSpec, w: dict[str, np.ndarray]) -> nn.Conv2d:
+    """One dense ``nn.Conv2d`` equal to a separable layer of either kind (its two parts folded together)."""
+    from impls.numpy_ops import folded_kernel
 
-    kernel = fold_separable(depthwise, pointwise)  # (k, k, C, F)
+    kernel, bias = folded_kernel(layer.kind, w), w["bias"]  # (k, k, C, F)
     conv = nn.Conv2d(kernel.shape[2], kernel.shape[3], layer.kernel, stride=layer.stride, bias=True)
     with torch.no_grad():
         conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.transpose(_CONV))))
@@ -162,9 +174,8 @@ class TorchModel(InferenceModel):
         for layer in self.spec.layers:
             module = copy.deepcopy(self.module.layers[layer.name]).to(memory_format=memory_format)
             folded = None
-            if layer.kind == "separable_conv":
-                w = weights.layer(layer.name)
-                folded = _folded_conv(layer, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"]).to(memory_format=memory_format)
+            if layer.kind in SEPARABLE_KINDS:
+                folded = _folded_conv(layer, weights.layer(layer.name)).to(memory_format=memory_format)
             ways.append((layer.name, module, folded))
         key = {"model": self.spec.name, "layers": repr(self.spec.layers), "memory_format": str(memory_format)}
         key |= {"threads": torch.get_num_threads(), "torch": torch.__version__}

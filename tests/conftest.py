@@ -68,6 +68,8 @@ def backend_or_skip(name: str):
 
 BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime", "litert"]
 MODELS = ["regular", "separable"]
+# every model a backend builds that classifies MNIST images (the parity tests use real images and argmax)
+MNIST_MODELS = ["regular", "separable", "spatial"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from impls.registry import BACKEND_MODULES, BackendUnavailableError, UnknownBackendError, _load, get_backend
-from sepbench.core.spec import MODELS
+from sepbench.core.spec import MODELS as SPECS
 from sepbench.core.weights import PortableWeights, random_weights
-from tests.conftest import BACKENDS, backend_or_skip
+from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip
 
 SEED = 1234
 
@@ -21,7 +21,7 @@ def probabilities(test_subset):
     """Probabilities of every available backend for both models, same random weights (non-zero biases)."""
     x, _ = test_subset
     out: dict[tuple[str, str], np.ndarray] = {}
-    for model in MODELS:
+    for model in MNIST_MODELS:
         weights = random_weights(model, SEED)
         for name in BACKENDS:
             try:
@@ -32,7 +32,7 @@ def probabilities(test_subset):
     return out
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", ["tensorflow", "torch"])
 def test_parity_with_numpy_on_2000_real_images(probabilities, backend, model):
     backend_or_skip(backend)
@@ -46,7 +46,7 @@ def test_parity_with_numpy_on_2000_real_images(probabilities, backend, model):
     assert len(np.unique(ref.argmax(1))) > 1
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_weight_round_trip_is_bit_exact(backend, model):
     w = random_weights(model, SEED)
@@ -57,21 +57,52 @@ def test_weight_round_trip_is_bit_exact(backend, model):
     assert m.get_weights().equal(w2)
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_param_count_matches_spec(backend, model):
     m = backend_or_skip(backend).build_model(model, seed=0)
-    assert m.count_params() == MODELS[model].params
+    assert m.count_params() == SPECS[model].params
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 def test_keras_counts_the_study_params(model):
     backend_or_skip("tensorflow")
     from impls.tensorflow_backend import build_keras_model
 
-    keras_model = build_keras_model(MODELS[model])
-    assert keras_model.count_params() == {"regular": 8586, "separable": 1427}[model]
-    assert [layer.count_params() for layer in keras_model.layers] == [r.params for r in MODELS[model].summary()]
+    keras_model = build_keras_model(SPECS[model])
+    assert keras_model.count_params() == {"regular": 8586, "separable": 1427, "spatial": 2713}[model]
+    assert [layer.count_params() for layer in keras_model.layers] == [r.params for r in SPECS[model].summary()]
+
+
+EXAMPLE_MODELS = ["example-regular", "example-separable"]  # the worked example: one layer, 7x7x3 input, no classes
+
+
+@pytest.mark.parametrize("model", EXAMPLE_MODELS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_worked_example_is_built_by_every_backend_at_parity(backend, model):
+    """A model that ends in a convolution (no softmax): every float path gives NumPy's NHWC output to
+    1e-5 on seeded uniform input of the example's 7x7x3 shape (measured: <= 2.4e-7)."""
+    m = backend_or_skip(backend).build(random_weights(model, SEED))
+    x = np.random.default_rng(SEED).random((33, 7, 7, 3), dtype=np.float32)
+    ref = get_backend("numpy").build(random_weights(model, SEED)).predict(x, batch_size=8)
+    assert ref.shape == (33, 5, 5, 32) and ref.std() > 0.1
+    for path in set(type(m).paths) - set(type(m).approximate_paths):
+        got = m.predict(x, batch_size=8, path=path)
+        assert got.shape == ref.shape and got.dtype == np.float32
+        assert np.abs(got - ref).max() <= 1e-5, (backend, path)
+    assert m.count_params() == {"example-regular": 896, "example-separable": 155}[model]  # 3*3*3*32 + 32; 27 + 96 + 32
+
+
+def test_spatial_layers_fold_to_the_rank_1_kernels_in_every_backend_that_folds():
+    from impls.numpy_ops import fold_spatial_separable
+
+    rng = np.random.default_rng(0)
+    column, row = rng.standard_normal((3, 1, 2, 1)), rng.standard_normal((1, 3, 2, 4))
+    folded = fold_spatial_separable(column, row)
+    assert folded.shape == (3, 3, 2, 4)
+    for c in range(2):
+        for f in range(4):
+            np.testing.assert_allclose(folded[:, :, c, f], np.outer(column[:, 0, c, 0], row[0, :, c, f]), rtol=1e-6)
 
 
 def test_torch_depthwise_has_no_bias():
@@ -83,7 +114,7 @@ def test_torch_depthwise_has_no_bias():
     assert m.count_params() == 1427  # 1,452 if the depthwise conv had a bias
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_native_files_reload_to_same_outputs(backend, model, tmp_path, test_subset):
     x = test_subset[0][:64]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sepbench.core.spec import MODELS
+from sepbench.core.spec import MODELS as SPECS
 from sepbench.core.weights import random_weights
-from tests.conftest import BACKENDS, backend_or_skip
+from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip
 from tests.test_backends import BAD_INPUTS
 
 SEED = 1234  # as tests/test_backends.py: predictions vary over the images for both models
@@ -22,7 +22,7 @@ def reference(test_subset):
     x, _ = test_subset
     from impls.registry import get_backend
 
-    return {m: get_backend("numpy").build(random_weights(m, SEED)).predict(x, batch_size=500) for m in MODELS}
+    return {m: get_backend("numpy").build(random_weights(m, SEED)).predict(x, batch_size=500) for m in MNIST_MODELS}
 
 
 def _assert_parity(got: np.ndarray, ref: np.ndarray) -> None:
@@ -35,7 +35,7 @@ def _model(backend: str, model: str):
     return backend_or_skip(backend).build(random_weights(model, SEED))
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_path_matches_numpy_default(backend, model, test_subset, reference):
     x, _ = test_subset
@@ -50,19 +50,20 @@ def test_every_path_matches_numpy_default(backend, model, test_subset, reference
 INT8_BACKENDS = [b for b in BACKENDS if b in ("onnxruntime", "litert")]
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", INT8_BACKENDS)
 def test_int8_path_approximates_the_float_model_and_has_its_own_smaller_file(backend, model, test_subset, reference, tmp_path):
     """Quantized, so not exact: probabilities within 0.02 of the float model's (measured: <= 0.005 on
-    these weights), the same class for at least 90 % of 2,000 real images (random weights give
-    near-ties a float-vs-int8 rounding can flip; measured 92-99.5 %), and a native file of its own."""
+    these weights), the same class for at least 85 % of 2,000 real images (random weights give
+    near-ties a float-vs-int8 rounding can flip; measured 88.6-99.5 %, the spatial model's flattest;
+    a broken quantizer agrees on about 10 %), and a native file of its own."""
     x, _ = test_subset
     m = _model(backend, model)
     assert "int8" in type(m).approximate_paths and "int8" in type(m).batch_free_paths
     got = m.predict(x, batch_size=500, path="int8")
     assert got.shape == reference[model].shape and got.dtype == np.float32
     assert np.abs(got - reference[model]).max() <= 0.02
-    assert np.mean(got.argmax(1) == reference[model].argmax(1)) >= 0.90
+    assert np.mean(got.argmax(1) == reference[model].argmax(1)) >= 0.85
     np.testing.assert_allclose(got.sum(1), 1.0, atol=10 / 256)  # each of 10 int8 probabilities rounds to 1/256
     suffix = type(m).native_suffixes[0]
     float_file, int8_file = m.save_native(tmp_path / f"f{suffix}"), m.save_native(tmp_path / f"q{suffix}", of_path="int8")
@@ -73,7 +74,7 @@ def test_int8_path_approximates_the_float_model_and_has_its_own_smaller_file(bac
         m.save_native(tmp_path / f"x{suffix}", of_path="int4")
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fast_path_single_image_and_odd_lengths(backend, model, test_subset, reference):
     x, _ = test_subset
@@ -82,7 +83,7 @@ def test_fast_path_single_image_and_odd_lengths(backend, model, test_subset, ref
         _assert_parity(m.predict(x[:n], batch_size=batch_size, path="fast"), reference[model][:n])
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_fast_path_follows_set_weights(backend, model, test_subset):
     """Compiled graphs / folded kernels must not keep the old weights."""
@@ -106,7 +107,7 @@ def test_fast_path_rejects_bad_input(backend):
         m.predict(np.zeros((2, 28, 28, 1), np.float32), batch_size=0, path="fast")
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 def test_every_numpy_lowering_is_exact(model, test_subset, reference):
     """Force each candidate lowering of each layer group in turn (the autotuner may pick any)."""
     from impls.numpy_fast import Plan, layer_groups
@@ -121,7 +122,9 @@ def test_every_numpy_lowering_is_exact(model, test_subset, reference):
             m.set_fast_plan(Plan(chunk=300, methods={**baseline, name: method}))
             _assert_parity(m.predict(x, path="fast"), reference[model])
             tried += 1
-    assert tried >= (10 if model == "regular" else 20)
+    assert tried >= {"regular": 10, "separable": 20, "spatial": 18}[model]
+    if model == "spatial":
+        assert {"fold+im2col", "column+row"} <= set(dict(groups)["conv1"])
     if model == "separable":
         assert {"fold+im2col", "dw-shift+pw", "dw-rows+pw"} <= set(dict(groups)["conv1"])
 
@@ -140,8 +143,8 @@ def test_autotune_returns_a_plan_that_fits(test_subset):
     from impls.numpy_fast import autotune, layer_groups
 
     w = random_weights("separable", SEED)
-    plan = autotune(MODELS["separable"], w, chunk_sizes=(32, 64), reps=1)
-    groups = dict(layer_groups(MODELS["separable"], w))
+    plan = autotune(SPECS["separable"], w, chunk_sizes=(32, 64), reps=1)
+    groups = dict(layer_groups(SPECS["separable"], w))
     assert plan.chunk in (32, 64)
     assert set(plan.methods) == set(groups)
     assert all(plan.methods[g] in groups[g] for g in groups)
@@ -158,23 +161,23 @@ def test_a_plan_for_another_model_is_refused():
         m.predict(np.zeros((2, 28, 28, 1), np.float32), path="fast")
 
 
-def test_torch_folded_separable_conv_equals_depthwise_then_pointwise(test_subset):
-    """Both branches the torch fast path may choose per separable layer give the same output."""
+@pytest.mark.parametrize("model", ["separable", "spatial"])
+def test_torch_folded_separable_conv_equals_its_two_parts(test_subset, model):
+    """Both branches the torch fast path may choose per separable layer (of either kind) give the same output."""
     backend_or_skip("torch")
     import torch
 
     from impls.torch_backend import _folded_conv
 
-    m = _model("torch", "separable")
+    m = _model("torch", model)
     w = m.get_weights()
     x = torch.from_numpy(test_subset[0][:300]).reshape(-1, 1, 28, 28)
     with torch.inference_mode():
         for layer in m.spec.layers:
-            if layer.kind != "separable_conv":
+            if layer.kind not in ("separable_conv", "spatial_separable_conv"):
                 continue
-            lw = w.layer(layer.name)
             split = m.module.layers[layer.name]
-            folded = _folded_conv(layer, lw["depthwise_kernel"], lw["pointwise_kernel"], lw["bias"])
+            folded = _folded_conv(layer, w.layer(layer.name))
             np.testing.assert_allclose(folded(x).numpy(), split(x).numpy(), atol=1e-5)
             x = split(x)
     m.predict(test_subset[0][:4], path="fast")
@@ -188,7 +191,7 @@ def test_tensorflow_fast_path_chooses_fold_or_split_per_separable_layer(test_sub
     assert set(m.fast_choices) == {"conv1", "conv2", "conv3"} and set(m.fast_choices.values()) <= {"fold", "split"}
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 def test_torch_fast_path_is_exact_in_every_memory_format_and_chunk(model, test_subset, reference):
     """The torch fast path picks a memory format and chunk by timing: each one it may pick is exact."""
     backend_or_skip("torch")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from impls.numpy_grad import forward, loss_and_grads, softmax_cross_entropy
-from sepbench.core.spec import MODELS, get_model_spec
+from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import random_weights
-from tests.conftest import backend_or_skip
+from tests.conftest import MNIST_MODELS, backend_or_skip
 
 
 def _batch(seed: int, n: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -20,7 +20,7 @@ def _params64(model: str, seed: int) -> dict[str, np.ndarray]:
     return {k: v.astype(np.float64) for k, v in random_weights(model, seed).tensors.items()}
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 def test_gradients_match_finite_differences_float64(model):
     spec = get_model_spec(model)
     params = _params64(model, 7)
@@ -55,7 +55,7 @@ def test_softmax_cross_entropy_value_and_gradient():
     np.testing.assert_allclose(grad, expected / 2, rtol=1e-12)
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 def test_gradients_match_pytorch_autograd(model):
     backend_or_skip("torch")
     import torch

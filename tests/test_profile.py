@@ -7,10 +7,10 @@ import pytest
 
 from sepbench.core.spec import MODELS
 from sepbench.core.weights import random_weights
-from tests.conftest import backend_or_skip
+from tests.conftest import MNIST_MODELS, backend_or_skip
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 def test_numpy_stages_compose_to_the_model(model, test_subset):
     from impls.registry import get_backend
     from sepbench.measure.layer_profile import numpy_stages
@@ -27,7 +27,7 @@ def test_numpy_stages_compose_to_the_model(model, test_subset):
         assert {"depthwise (tap sum)", "pointwise GEMM", "patch extraction (im2col copy)"} <= {s for _, s, _, _ in stages}
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", MNIST_MODELS)
 def test_torch_stages_cover_every_layer(model, test_subset):
     backend_or_skip("torch")
     from sepbench.measure.layer_profile import profile_torch

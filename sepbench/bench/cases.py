@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sepbench.core.spec import model_names
+from sepbench.core.pairs import STUDY_PAIR
 
-MODELS: tuple[str, ...] = tuple(model_names())
+MODELS: tuple[str, ...] = tuple(m.name for m in STUDY_PAIR.models)  # the models the ASV suite and the unpaired cases time
 LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
 TEN_K_BATCHES = (32, 1024)  # predict of 10,000 images in batches of this size ("the fastest way" candidates)
 QUICK_LATENCY_BATCHES = (1, 32)

@@ -46,6 +46,10 @@ class Pair:
     def models(self) -> tuple[ModelSpec, ModelSpec]:
         return (self.baseline, self.candidate)
 
+    @property
+    def model_names(self) -> tuple[str, str]:
+        return (self.baseline.name, self.candidate.name)
+
     def ratio(self, attribute: str) -> float:
         """candidate / baseline of a model figure (``params``, ``macs``, ``float32_bytes``)."""
         return getattr(self.candidate, attribute) / getattr(self.baseline, attribute)

@@ -1,4 +1,4 @@
-"""The two models of the study, described once, as data.
+"""The models of the study (and of its pairs), described once, as data.
 
 Everything else about a model (output shapes, parameter counts, multiply-accumulate counts,
 the tensors a backend must hold) is *computed* from these descriptions; no backend spells a model
@@ -28,6 +28,7 @@ from typing import Literal
 LayerKind = Literal["conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense"]
 LAYER_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense")
 CONV_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv")
+SEPARABLE_KINDS: tuple[str, ...] = ("separable_conv", "spatial_separable_conv")  # two parts that fold into one conv
 Shape = tuple[int, ...]
 
 
@@ -220,10 +221,6 @@ def _study_model(name: str, conv_kind: LayerKind, description: str) -> ModelSpec
 MODELS: dict[str, ModelSpec] = {
     "regular": _study_model("regular", "conv", "three Conv2D layers, global average pooling, dense softmax"),
     "separable": _study_model("separable", "separable_conv", "as regular, with SeparableConv2D (depth multiplier 1)"),
-}
-"""The models every backend builds and every suite measures, by name.  Add a model by adding an entry."""
-
-SPEC_ONLY_MODELS: dict[str, ModelSpec] = {
     "spatial": _study_model(
         "spatial", "spatial_separable_conv", "as regular, each k x k convolution a k x 1 per channel then a 1 x k across channels"
     ),
@@ -233,7 +230,12 @@ SPEC_ONLY_MODELS: dict[str, ModelSpec] = {
         "example-separable", (LayerSpec("conv", "separable_conv", 32, 3),), (7, 7, 3), "the worked example: SeparableConv2D"
     ),
 }
-"""Models described and counted (``sepbench spec``) but not built by the backends yet, so no suite runs them."""
+"""The models every backend builds, by name (the pairs of :mod:`sepbench.core.pairs` say which the
+suites compare).  Add a model by adding an entry."""
+
+SPEC_ONLY_MODELS: dict[str, ModelSpec] = {}
+"""Models described and counted (``sepbench spec``) but not built by the backends yet, so no suite
+runs them: where a new layer kind waits for its backends."""
 
 
 def get_model_spec(model: str | ModelSpec) -> ModelSpec:

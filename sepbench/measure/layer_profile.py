@@ -75,6 +75,18 @@ def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, s
 
                 stages.append((layer.name, "depthwise (tap sum)", oh * ow * k * k * c, depthwise))
                 stages.append((layer.name, "pointwise GEMM", oh * ow * c * f, pointwise))
+        elif layer.kind == "spatial_separable_conv":
+            k, s = layer.kernel, layer.stride
+            oh, ow, f = row.output_shape
+
+            def column(x: np.ndarray, col: np.ndarray = w["column_kernel"], s: int = s) -> np.ndarray:
+                return ops.spatial_column_pass(x, col, s)
+
+            def across(t: np.ndarray, r: np.ndarray = w["row_kernel"], b: np.ndarray = w["bias"], s: int = s) -> np.ndarray:
+                return ops.spatial_row_pass(t, r, b, s)
+
+            stages.append((layer.name, "column pass (k x 1 per channel)", oh * wd * c * k, column))
+            stages.append((layer.name, "row GEMM (1 x k across channels)", oh * ow * c * f * k, across))
         elif layer.kind == "global_avg_pool":
             stages.append((layer.name, "global average pool", 0, ops.global_avg_pool))
         elif layer.kind == "dense":
@@ -131,6 +143,12 @@ def profile_torch(
             depthwise, pointwise = parts
             stages.append((layer.name, "depthwise conv (groups=C)", oh * ow * k * k * c, depthwise))
             stages.append((layer.name, "pointwise conv (1x1)", oh * ow * c * f, pointwise))
+        elif layer.kind == "spatial_separable_conv":
+            oh, ow, f = row.output_shape
+            w_in, c, k = row.input_shape[1], row.input_shape[-1], layer.kernel
+            column, across = parts
+            stages.append((layer.name, "column conv (k x 1, groups=C)", oh * w_in * c * k, column))
+            stages.append((layer.name, "row conv (1 x k)", oh * ow * c * f * k, across))
         elif layer.kind == "conv":
             stages.append((layer.name, "conv", row.macs, module))
         elif layer.kind == "global_avg_pool":

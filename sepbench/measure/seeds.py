@@ -13,12 +13,12 @@ MIN_SEEDS = 2  # an interval needs two
 
 def cached_seeds() -> tuple[str, list[int]]:
     """The shared trainer and the seeds whose trained weights of every model it has cached (no loading)."""
-    from sepbench.core.spec import model_names
+    from sepbench.core.pairs import STUDY_PAIR
     from sepbench.training.trainers import shared_trainer
     from sepbench.training.weights_cache import cache_path
 
     trainer = shared_trainer()
-    return trainer, [s for s in range(MAX_SEED) if all(cache_path(m, trainer, s).exists() for m in model_names())]
+    return trainer, [s for s in range(MAX_SEED) if all(cache_path(m, trainer, s).exists() for m in STUDY_PAIR.model_names)]
 
 
 def cached_seed_accuracies(data_dir: str | None = None, batch_size: int = 1000) -> dict[str, Any]:
@@ -26,12 +26,12 @@ def cached_seed_accuracies(data_dir: str | None = None, batch_size: int = 1000) 
     whose trained weights of every model are in the cache (the shared trainer's, the default recipe)."""
     from impls.registry import get_backend
     from sepbench.core.data import load_mnist
-    from sepbench.core.spec import model_names
+    from sepbench.core.pairs import STUDY_PAIR
     from sepbench.training.trainers import shared_trainer
     from sepbench.training.weights_cache import load_trained_weights
 
     trainer = shared_trainer()
-    models = list(model_names())
+    models = list(STUDY_PAIR.model_names)
     x, y = load_mnist("test", data_dir)
     per_seed = []
     for seed in range(MAX_SEED):

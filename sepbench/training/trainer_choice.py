@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from sepbench.core.pairs import STUDY_PAIR
+
 TRAINER_ENV_VAR = "SEPBENCH_TRAINER"
 CHOICE_FILE = "trainer-choice.json"
 PROBE_IMAGES = 1024  # 32 steps of the recipe's batch of 32: about 0.1-1 s per trainer
-PROBE_MODEL = "regular"  # the model whose training dominates the main job's first run
+PROBE_MODEL = STUDY_PAIR.baseline.name  # the model whose training dominates the main job's first run
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,10 @@ def probe_trainer(trainer: str, images: int = PROBE_IMAGES) -> float:
 
 
 def _cached_by(trainers: list[str]) -> str | None:
-    from sepbench.core.spec import model_names
     from sepbench.training.weights_cache import cache_path
 
     for name in trainers:
-        if all(cache_path(m, name).exists() for m in model_names()):
+        if all(cache_path(m, name).exists() for m in STUDY_PAIR.model_names):
             return name
     return None
 
