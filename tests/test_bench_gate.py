@@ -165,6 +165,8 @@ def test_the_paired_case_runs_in_the_benchmark_suite(tmp_path: Path, mnist_dir: 
         "tests/bench/test_bench.py::test_separable_vs_regular_paired",
         "--backends",
         "numpy",
+        "--pairs",
+        "study",
         "--threads",
         "1",
         "--quick",

@@ -123,13 +123,15 @@ def test_paired_cases_give_the_paired_ratio_and_stay_out_of_the_fastest_way(tmp_
     df, _ = read_run(resolve_run(tmp_path))
     p = verdict.paired(df).set_index("backend")
     assert list(p.index) == ["numpy", "torch"] and p.loc["torch", "ratio"] == 0.70 and p.loc["torch", "q3"] == 0.80
-    assert p.loc["torch", "regular_s"] == 0.06 and p.loc["torch", "pairs"] == 10 and p.loc["torch", "path"] == "fast"
+    assert p.loc["torch", "baseline_s"] == 0.06 and p.loc["torch", "pairs"] == 10 and p.loc["torch", "path"] == "fast"
+    # a run from before pairs were data names no pair: it is the study's, regular vs separable
+    assert (p.loc["torch", "pair"], p.loc["torch", "baseline"], p.loc["torch", "candidate"]) == ("study", "regular", "separable")
     s = verdict.study_vs_fastest(df).set_index("model")  # a pair's time (0.10 s) is no model's way to predict
     assert s.loc["regular", "fastest_s"] == 0.05 and set(s.index) == {"regular", "separable"}
     out = bench_summary(tmp_path)
     assert out.returncode == 0, out.stderr
     assert "alternating pairs" in out.stdout
-    assert re.search(r"torch\s+│\s+fast\s+│\s+0\.060\s+│\s+0\.040\s+│\s+0\.70\s+│\s+0\.65-0\.80", out.stdout)
+    assert re.search(r"study\s+│\s+torch\s+│\s+fast\s+│\s+0\.060\s+│\s+0\.040\s+│\s+0\.70\s+│\s+0\.65-0\.80", out.stdout)
     assert verdict.paired(df[~df["workload"].eq("paired-predict")]).empty  # no paired cases: an empty table, not an error
 
 

@@ -37,9 +37,11 @@ RECORDED = Path(__file__).parent / "data" / "paired_samples.json"
 
 def test_the_vocabulary_is_fixed_and_every_claim_is_data():
     assert OUTCOMES == ("yes", "NO", "tie", "inconclusive", "not comparable", "not measured")
-    assert [c.key for c in CLAIMS] == ["smaller", "faster", "small_accuracy_cost"]
+    assert [c.key for c in CLAIMS] == ["smaller", "faster", "small_accuracy_cost", "trains_faster"]
     faster = next(c for c in CLAIMS if c.key == "faster")
     assert faster.band == (0.95, 1.05) and faster.metric == "time_ratio"
+    trains = next(c for c in CLAIMS if c.key == "trains_faster")  # "trains faster" is decided as "faster" is
+    assert trains.band == faster.band and trains.rule == faster.rule and trains.metric == "train_time_ratio"
     with pytest.raises(ValueError, match="outcome must be one of"):
         Verdict("faster", "probably")
 
@@ -82,10 +84,11 @@ def test_smaller_needs_both_counts_below(params, file, outcome):
     assert v.claim == "smaller" and v.outcome == outcome and v.figures["params_regular"] == params[0]
 
 
-def test_study_row_holds_all_three_claims_on_its_published_points():
+def test_study_row_holds_its_three_claims_on_its_published_points():
     evidence, missing, points = study_verdict_inputs()
     verdicts = {v.claim: v for v in decide_claims(evidence, missing=missing, point_decides=points)}
-    assert all(v.outcome == YES for v in verdicts.values())
+    assert all(v.outcome == YES for k, v in verdicts.items() if k != "trains_faster")
+    assert verdicts["trains_faster"].outcome == NOT_MEASURED and "did not time its training" in verdicts["trains_faster"].note
     assert verdicts["faster"].estimate == pytest.approx(1.11 / 1.43) and "published" in verdicts["faster"].method
     assert verdicts["small_accuracy_cost"].estimate == pytest.approx(1.48, abs=0.01)
     assert verdicts["smaller"].figures["params_ratio"] == pytest.approx(1427 / 8586)
@@ -104,7 +107,19 @@ def test_one_seed_is_labelled_and_several_seeds_decide_on_their_interval():
 
 def test_missing_figures_are_not_measured_with_a_reason():
     verdicts = decide_claims(claim_evidence({"params": {"regular": 8586, "separable": 1427}})[0])
-    assert [v.outcome for v in verdicts] == [NOT_MEASURED] * 3
+    assert [v.outcome for v in verdicts] == [NOT_MEASURED] * 4
+
+
+def test_any_pair_is_decided_on_its_own_models_figures():
+    """The spatial pair's sizes are its own two models', named in the figures by model (not "separable")."""
+    figs = {"params": {"regular": 8586, "spatial": 2713, "separable": 1427}, "native_bytes": {"regular": 40000, "spatial": 13000}}
+    evidence, missing, points = claim_evidence(figs, models=("regular", "spatial"))
+    v = decide_claims(evidence, missing=missing, point_decides=points)[0]
+    assert v.outcome == YES and v.figures["params_spatial"] == 2713 and v.figures["params_ratio"] == pytest.approx(2713 / 8586)
+    assert "params_separable" not in v.figures
+    train = (Estimate(0.5, 0.45, 0.55, 8, "training steps: median of 8 paired rounds"), {"regular_s": 10.0, "spatial_s": 5.0})
+    trains = decide_claims(claim_evidence(figs, models=("regular", "spatial"), train=train)[0])[3]
+    assert trains.claim == "trains_faster" and trains.outcome == YES and trains.cell() == "yes: 0.50x [0.45, 0.55], 8 rounds"
 
 
 def test_a_verdict_round_trips_and_renders_its_interval():

@@ -283,10 +283,26 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
     assert acc["difference"] == pytest.approx(0.9203 - STUDY["test_accuracy"]["regular"])
     # the claims as records: outcome, estimate, interval, n, method, unit, note and the figures (JSON)
     claims = report.sections["claims"].raw
-    columns = ["machine", "backend", "claim", "outcome", "estimate", "low", "high", "n", "method", "unit", "note", "busy", "figures"]
+    columns = [
+        "machine",
+        "pair",
+        "backend",
+        "claim",
+        "outcome",
+        "estimate",
+        "low",
+        "high",
+        "n",
+        "method",
+        "unit",
+        "note",
+        "busy",
+        "figures",
+    ]
     assert list(claims.columns) == columns
     tf_rows = claims[claims.backend == "tensorflow"].set_index("claim")
-    assert list(tf_rows.index) == ["smaller", "faster", "small_accuracy_cost"]
+    assert list(tf_rows.index) == ["smaller", "faster", "small_accuracy_cost", "trains_faster"]
+    assert set(tf_rows["pair"]) == {"study"}  # a reproduce run names no pair: the study's
     # size: exact counts, the larger of params 1,427 / 8,586 = 0.166 and HDF5 68,712 / 128,912 = 0.533, both below 1
     smaller = tf_rows.loc["smaller"]
     assert smaller["outcome"] == "yes" and smaller["estimate"] == pytest.approx(0.533, abs=5e-4) and smaller["unit"] == "x"
@@ -298,9 +314,10 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
     acc = tf_rows.loc["small_accuracy_cost"]
     assert acc["outcome"] == "yes" and acc["estimate"] == pytest.approx(1.68, abs=1e-6) and acc["n"] == 1
     assert pd.isna(acc["low"]) and pd.isna(acc["high"]) and "1 seed" in acc["method"] and acc["unit"] == "points"
-    # the study's own row first, decided on its published points: all three hold
+    # the study's own row first, decided on its published points: all three hold; it did not time training
     study = claims[claims.machine == "(the study)"].set_index("claim")
-    assert claims["machine"].iloc[0] == "(the study)" and (study["outcome"] == "yes").all()
+    assert claims["machine"].iloc[0] == "(the study)" and (study["outcome"].drop("trains_faster") == "yes").all()
+    assert study.loc["trains_faster", "outcome"] == "not measured"
     assert study.loc["faster", "estimate"] == pytest.approx(1.11 / 1.43) and "published" in study.loc["faster", "method"]
     # the verdict: the study's row, then this machine's (the reproduce file's), every cell the record rendered
     cells = report.sections["verdict"].raw.set_index("backend")
@@ -308,6 +325,8 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
     assert cells.loc["tensorflow", "faster?"].startswith("not measured: ") and "paired" in cells.loc["tensorflow", "faster?"]
     assert cells.loc["tensorflow", "a little accuracy?"] == "yes: +1.68 points, 1 seed"
     assert cells.loc["tensorflow", "smaller?"] == "yes: params 0.166x, hdf5_bytes 0.533x"
+    assert cells.loc["tensorflow", "trains faster?"].startswith("not measured: no paired training rounds")
+    assert cells.loc["keras (published)", "trains faster?"] == "not measured: the study did not time its training"
     assert any("pytest-benchmark" in m for m in report.missing) and any("ASV" in m for m in report.missing)
     assert report.sections["latency"].raw.empty
     out = tmp_path / "out"
@@ -733,7 +752,7 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
     assert set(latency(df)["backend"]) == {"torch (fast)"}
     table = paired(df).set_index("backend")
     assert table.at["torch (fast)", "ratio"] == 0.68 and table.at["torch (fast)", "q1"] == 0.62 and table.at["torch (fast)", "pairs"] == 12
-    assert table.at["torch (fast)", "regular_s"] == 0.060 and table.at["torch", "separable_s"] == 0.07
+    assert table.at["torch (fast)", "baseline_s"] == 0.060 and table.at["torch", "candidate_s"] == 0.07
     faster = claims(df).set_index(["backend", "claim"])
     fast = faster.loc[("torch (fast)", "faster")]  # decided by the pairs' interval (0.63-0.72, below 0.95), not the tie of lone cases
     assert fast["outcome"] == "yes" and (fast["estimate"], fast["low"], fast["high"], fast["n"]) == (0.67, 0.63, 0.72, 12)

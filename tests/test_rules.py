@@ -127,15 +127,15 @@ def test_faster_is_decided_only_on_paired_rounds_with_an_interval(tmp_path: Path
     ]
     df = _tidy(tmp_path, [*RUN, *runs])
     speeds = verdict.speed_evidence(df)
-    assert speeds[(None, "torch (fast)")][0].low == 0.66 and speeds[(None, "torch (fast)")][0].n == 10
-    assert not speeds[(None, "torch")][0].has_interval
-    outcomes = {(v, x.claim): x for _, v, verdicts in verdict.claim_verdicts(df) for x in verdicts}
+    assert speeds[(None, "study", "torch (fast)")][0].low == 0.66 and speeds[(None, "study", "torch (fast)")][0].n == 10
+    assert not speeds[(None, "study", "torch")][0].has_interval
+    outcomes = {(v, x.claim): x for _, pair, v, verdicts in verdict.claim_verdicts(df) for x in verdicts if pair == "study"}
     expected = {"torch (fast)": "yes", "numpy (fast)": "tie", "numpy (int8)": "NO", "torch (int8)": "inconclusive", "torch": "inconclusive"}
     assert {v: outcomes[(v, "faster")].outcome for v in expected} == expected
     assert (outcomes[("numpy (int8)", "faster")].low, outcomes[("numpy (int8)", "faster")].high) == (1.15, 1.35)
     assert outcomes[("torch", "faster")].estimate == 0.50 and outcomes[("torch", "faster")].low is None
     # RUN alone: evaluate times 0.50 s vs 0.40 s, measured apart, never paired: not measured
-    alone = {(v, x.claim): x.outcome for _, v, verdicts in verdict.claim_verdicts(_tidy(tmp_path, RUN, 2)) for x in verdicts}
+    alone = {(v, x.claim): x.outcome for _, _, v, verdicts in verdict.claim_verdicts(_tidy(tmp_path, RUN, 2)) for x in verdicts}
     assert alone[("torch", "faster")] == "not measured"
 
 
@@ -185,14 +185,15 @@ def test_bench_summary_and_the_report_give_the_same_paired_ratios(saved_run: Pat
 
     out = bench_summary(saved_run)
     assert out.returncode == 0, out.stderr
-    printed = {(r[0], r[1]): r for r in _console_rows(out.stdout.split("alternating pairs", 1)[1], "backend")}
+    printed = {(r[1], r[2]): r for r in _console_rows(out.stdout.split("alternating pairs", 1)[1], "pair")}
     table = build_report([saved_run], [tmp_path / "no-asv"], tmp_path / "report").sections["paired"].raw.set_index("backend")
     assert set(printed) == {("numpy", "fast"), ("torch", "fast")} and set(table.index) == {"numpy (fast)", "torch (fast)"}
-    for (backend, path), (_, _, reg, sep, ratio, quartiles, pairs) in printed.items():
+    for (backend, path), (pair, _, _, reg, sep, ratio, quartiles, pairs) in printed.items():
         row = table.loc[f"{backend} ({path})"]
-        assert (reg, sep, ratio) == (f"{row['regular_s']:.3f}", f"{row['separable_s']:.3f}", f"{row['ratio']:.2f}")
+        assert pair == row["pair"] == "study" and (row["baseline"], row["candidate"]) == ("regular", "separable")
+        assert (reg, sep, ratio) == (f"{row['baseline_s']:.3f}", f"{row['candidate_s']:.3f}", f"{row['ratio']:.2f}")
         assert quartiles == f"{row['q1']:.2f}-{row['q3']:.2f}" and pairs == f"{row['pairs']:.0f}"
-    assert printed[("torch", "fast")][4] == "0.70" and table.loc["torch (fast)", "ratio"] == 0.70
+    assert printed[("torch", "fast")][5] == "0.70" and table.loc["torch (fast)", "ratio"] == 0.70
 
 
 def test_bench_summary_and_the_report_give_the_same_verdicts(tmp_path: Path) -> None:
@@ -207,9 +208,9 @@ def test_bench_summary_and_the_report_give_the_same_verdicts(tmp_path: Path) -> 
     write_run(tmp_path / "bench", 1, [*RUN, *pairs])
     out = bench_summary(tmp_path / "bench")
     assert out.returncode == 0, out.stderr
-    printed = {r[0]: r[1:] for r in _wrapped_rows(out.stdout, "backend path")}
+    printed = {r[1]: r[2:] for r in _wrapped_rows(out.stdout.split("The verdict of this run", 1)[1], "pair")}
     table = build_report([tmp_path / "bench"], [tmp_path / "no-asv"], tmp_path / "report").sections["verdict"].raw
-    ours = table[table["machine"].ne("(the study)")].set_index("backend")[["smaller?", "faster?", "a little accuracy?"]]
+    ours = table[table["machine"].ne("(the study)")].set_index("backend")[["smaller?", "faster?", "a little accuracy?", "trains faster?"]]
     assert set(printed) == set(ours.index) == {"torch", "torch (fast)", "numpy (fast)"}
     for backend, cells in printed.items():
         assert cells == ours.loc[backend].tolist(), backend

@@ -297,8 +297,9 @@ def test_reproduce_cli_writes_results_and_prints_table(tmp_path, monkeypatch, ca
         if "tensorflow" in backends:
             assert row["hdf5_bytes"] > row["float32_bytes"]
     for b in backends:
-        assert [c["claim"] for c in doc["claims"][b]] == ["smaller", "faster", "small_accuracy_cost"]
-        smaller, faster, accuracy = doc["claims"][b]
+        assert [c["claim"] for c in doc["claims"][b]] == ["smaller", "faster", "small_accuracy_cost", "trains_faster"]
+        assert doc["claims"][b][3]["outcome"] == "not measured"  # one training run per model, not paired rounds
+        smaller, faster, accuracy, _ = doc["claims"][b]
         # size: exact counts, 1,427 / 8,586 = 0.166x the parameters and a smaller file: both below 1
         assert smaller["outcome"] == "yes" and smaller["estimate"] < 1 and smaller["n"] == 1
         assert smaller["figures"]["params_ratio"] == pytest.approx(1427 / 8586)
@@ -406,7 +407,7 @@ def test_reproduce_with_seeds_reports_intervals_and_decides_accuracy_on_them(tmp
     assert claim["estimate"] is None and claim["low"] is None and claim["high"] is None  # no interval set against the study
     assert seeds["summary"]["cost_points_per_seed"] == pytest.approx([100 * (r - s) for r, s in _per_seed_accuracies(seeds)])
     doc = read_results(out)
-    assert [c["outcome"] for c in doc["claims"]["numpy"]] == ["yes", "not comparable", "not comparable"]
+    assert [c["outcome"] for c in doc["claims"]["numpy"]] == ["yes", "not comparable", "not comparable", "not measured"]
     assert main(["reproduce", "--seeds", "0", "--limit", "32"]) == 2
 
 

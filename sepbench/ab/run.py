@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.slowdown import Slowdown, judge
 from sepbench.util.atomic import new_log
 from sepbench.util.git import GitError
@@ -86,7 +87,7 @@ class Case:
 DEFAULT_CASES = tuple(
     Case(backend, model, batch, n)
     for backend in ("numpy", "tensorflow", "torch", "onnxruntime", "litert")
-    for model in ("regular", "separable")
+    for model in STUDY_PAIR.model_names  # the history of the alert's cases is the study pair's
     for batch, n in ((1, 1), (100, 1000))
 )
 

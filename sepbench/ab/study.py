@@ -23,16 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.ab.run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.slowdown import wilson_interval
 from sepbench.util.atomic import new_log
 from sepbench.util.git import git, resolve
 
-SLOWED = Case("numpy", "regular", 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
-NOISY = Case("torch", "regular", 1, 1)  # noisy: one image, not slowed (false alarms)
+SLOWED = Case("numpy", STUDY_PAIR.baseline.name, 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
+NOISY = Case("torch", STUDY_PAIR.baseline.name, 1, 1)  # noisy: one image, not slowed (false alarms)
 STUDY_CASES = (SLOWED, NOISY)
 # CI's own selection (every backend x model at b1-n1 and b100-n1000): its b100-n1000 NumPy case does 10
 # batches a call, so the factor's extra batches exactly at 1.10x
-CI_SLOWED = Case("numpy", "regular", 100, 1000)
+CI_SLOWED = Case("numpy", STUDY_PAIR.baseline.name, 100, 1000)
 FACTORS = (1.00, 1.05, 1.10, 1.25, 2.0)
 
 _FORWARD = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"

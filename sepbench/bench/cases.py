@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sepbench.core.pairs import STUDY_PAIR
+from sepbench.core.pairs import STUDY_PAIR, Pair, case_model
 
-MODELS: tuple[str, ...] = tuple(m.name for m in STUDY_PAIR.models)  # the models the ASV suite and the unpaired cases time
+MODELS: tuple[str, ...] = STUDY_PAIR.model_names  # the models the ASV suite times (its history is keyed by them)
 LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
 TEN_K_BATCHES = (32, 1024)  # predict of 10,000 images in batches of this size ("the fastest way" candidates)
 QUICK_LATENCY_BATCHES = (1, 32)
@@ -24,8 +24,8 @@ EVALUATE_BATCH = 32  # the study's Keras evaluate batch size
 PAIRED_BATCH = 1024  # the default path's batch size in the paired cases (batch-free paths ignore it)
 SEEDS_BATCH = 1000  # the seeds case evaluates each seed's weights at this batch (accuracy does not depend on it)
 
-PAIR = "pair"  # the ``model`` of a paired case: both models, in rounds
-PAIRED_KINDS = ("paired-10k", "paired-evaluate-10k")  # the cases that decide "faster": both models in paired rounds
+PAIR = case_model(STUDY_PAIR)  # the ``model`` of the study pair's paired cases: both models, in rounds
+PAIRED_KINDS = ("paired-10k", "paired-evaluate-10k", "paired-train")  # both models in paired rounds: they decide the speed claims
 # kinds of case, and the test fixture each one parametrizes
 KIND_FIXTURES = {
     "predict": "predict_case",
@@ -34,6 +34,7 @@ KIND_FIXTURES = {
     "graph-forward-10k": "graph_forward_case",
     "paired-10k": "paired_case",
     "paired-evaluate-10k": "paired_evaluate_case",
+    "paired-train": "paired_train_case",
     "seeds-accuracy": "seeds_case",
 }
 
@@ -52,14 +53,13 @@ class Case:
     path: str
     batch_size: int
     n_images: int
+    pair: Pair = STUDY_PAIR  # the pair a paired case (or the seeds case) compares
 
     @property
     def group(self) -> str:
         """pytest-benchmark's group: the cases compared side by side in its table."""
-        if self.kind in PAIRED_KINDS:
-            return f"separable/regular {self.kind}"
-        if self.kind == "seeds-accuracy":
-            return "separable/regular seeds-accuracy"
+        if self.kind in PAIRED_KINDS or self.kind == "seeds-accuracy":
+            return f"{self.pair.label()} {self.kind}"
         return f"{self.model} batch={self.batch_size}" if self.kind == "predict" else f"{self.model} {self.kind}"
 
     @property
@@ -122,21 +122,33 @@ class PathCatalog:
         return (backend, model, path) in self._batch_free
 
 
-def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog) -> list[Case]:
-    """Every case of ``kind`` (a key of :data:`KIND_FIXTURES`) for ``backends``; ``quick``: the CI smoke set."""
+def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog, pairs: list[Pair] | None = None) -> list[Case]:
+    """Every case of ``kind`` (a key of :data:`KIND_FIXTURES`) for ``backends`` and ``pairs`` (default:
+    the study's); ``quick``: the CI smoke set.  A synthetic pair has no evaluate, training or seeds cases
+    (no labels) and no Keras graph-forward case."""
+    pairs = pairs or [STUDY_PAIR]
+    labelled = [p for p in pairs if not p.synthetic]
     if kind == "paired-10k":
-        return _paired_cases(backends, quick, catalog)
+        return [c for p in pairs for c in _paired_cases(backends, quick, catalog, p)]
     if kind == "seeds-accuracy":  # accuracy over the cached training seeds (one case; NumPy evaluates)
-        return [Case(kind, "numpy", PAIR, "seeds", SEEDS_BATCH, TEN_K)] if "numpy" in backends else []
+        return [Case(kind, "numpy", PAIR, "seeds", SEEDS_BATCH, TEN_K)] if "numpy" in backends and STUDY_PAIR in pairs else []
     if kind == "paired-evaluate-10k":  # the study's measurement, both models in paired rounds: decides "faster" of the default path
-        return [Case(kind, backend, PAIR, "default", EVALUATE_BATCH, TEN_K) for backend in backends]
+        return [Case(kind, backend, case_model(p), "default", EVALUATE_BATCH, TEN_K, p) for p in labelled for backend in backends]
+    if kind == "paired-train":  # "trains faster": both models' training steps on one trainer, in paired rounds
+        from sepbench.core.recipe import TIMED_TRAIN_STEPS as steps
+        from sepbench.core.recipe import TRAINERS
+
+        return [Case(kind, b, case_model(p), "train", 32, steps * 32, p) for p in labelled for b in backends if b in TRAINERS]
     out: list[Case] = []
-    for model in MODELS:
+    models = list(dict.fromkeys(m for p in pairs for m in p.model_names))
+    for model in models:
+        synthetic = any(p.synthetic and model in p.model_names for p in pairs)
         for backend in backends:
             if kind == "evaluate-10k":
-                out.append(Case(kind, backend, model, "default", EVALUATE_BATCH, TEN_K))
+                if not synthetic:
+                    out.append(Case(kind, backend, model, "default", EVALUATE_BATCH, TEN_K))
             elif kind == "graph-forward-10k":
-                if backend == "tensorflow":
+                if backend == "tensorflow" and not synthetic:
                     out.append(Case(kind, backend, model, "graph", EVALUATE_BATCH, TEN_K))
             else:
                 for path in catalog.paths(backend, model):
@@ -144,13 +156,14 @@ def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog) -> 
     return out
 
 
-def _paired_cases(backends: list[str], quick: bool, catalog: PathCatalog) -> list[Case]:
+def _paired_cases(backends: list[str], quick: bool, catalog: PathCatalog, pair: Pair) -> list[Case]:
     # quick: the fast (batch-free) paths only
+    baseline = pair.baseline.name
     return [
-        Case("paired-10k", backend, PAIR, path, PAIRED_BATCH, TEN_K)
+        Case("paired-10k", backend, case_model(pair), path, PAIRED_BATCH, TEN_K, pair)
         for backend in backends
-        for path in catalog.paths(backend, "regular")
-        if not quick or catalog.batch_free(backend, "regular", path)
+        for path in catalog.paths(backend, baseline)
+        if not quick or catalog.batch_free(backend, baseline, path)
     ]
 
 

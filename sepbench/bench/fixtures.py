@@ -66,6 +66,7 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         KerasGraphForwardWorkload,
         PairedEvaluateWorkload,
         PairedPredictWorkload,
+        PairedTrainWorkload,
         PredictWorkload,
     )
     from sepbench.util.timer import choose_rounds, time_once
@@ -80,7 +81,8 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         elif case.kind == "graph-forward-10k":
             workload = KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images)
         else:
-            workload = PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path)
+            synthetic = any(p.synthetic and case.model in p.model_names for p in opts.pairs)
+            workload = PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path, synthetic=synthetic)
         workload.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
         fn = _delayed(workload.run, opts.inject_delay) if opts.inject_delay else workload.run
         t = opts.timing
@@ -107,8 +109,8 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
     def run_paired(case: Case) -> dict[str, Any]:
         # rounds adapt: stop once the interval decides "faster" or the case's budget is spent, all in one
         # pytest-benchmark round (its stats time the whole loop, which is no model's latency: not read)
-        cls = PairedEvaluateWorkload if case.kind == "paired-evaluate-10k" else PairedPredictWorkload
-        paired = cls(case.backend, case.path, case.batch_size, case.n_images, threads=opts.threads)
+        cls = {"paired-evaluate-10k": PairedEvaluateWorkload, "paired-train": PairedTrainWorkload}.get(case.kind, PairedPredictWorkload)
+        paired = cls(case.backend, case.path, case.batch_size, case.n_images, threads=opts.threads, pair=case.pair)
         paired.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
         v = opts.verdict_timing
         benchmark.group = case.group

@@ -31,13 +31,13 @@ from typing import Any
 
 from sepbench.bench.machine_info import machine_differences
 from sepbench.bench.nox_args import DEFAULT_MIN_EFFECT as MIN_EFFECT  # the smallest slowdown that fails (a fraction)
-from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS
+from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS
 from sepbench.results.slowdown import Slowdown, judge, spread
 
 MAX_THRESHOLD = 1.0  # a spread beyond this (a fraction of the median) marks the case too noisy to judge finely
 
 # cases that decide a claim in one adaptive round (paired rounds, the cached seeds): no latency to gate
-NOT_GATED = (WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS)
+NOT_GATED = (WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS)
 
 
 class GateError(ValueError):

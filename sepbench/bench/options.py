@@ -2,6 +2,8 @@
 
 Options: ``--threads N`` (default: all usable cores, applied identically to every backend before
 TensorFlow runs an op), ``--quick`` (CI smoke: fewer cases and rounds), ``--backends a,b``,
+``--pairs study,spatial,FILE.toml`` (the pairs whose claims are decided; default
+:data:`sepbench.core.pairs.DEFAULT_BENCH_PAIRS`),
 ``--train-missing`` (train weights that are not cached instead of timing seeded-init ones) and the
 test-only ``--inject-delay SECONDS`` that the regression-gate test uses.
 """
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from sepbench.bench.cases import PathCatalog, UnknownBackendsError, select_backends
+from sepbench.core.pairs import Pair, PairError, select_pairs
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class BenchOptions:
     timing: Timing
     verdict_timing: VerdictTiming = FULL_VERDICT
     catalog: PathCatalog = field(default_factory=lambda: PathCatalog({}))
+    pairs: list[Pair] = field(default_factory=lambda: select_pairs(None))
     roofline: Any = None  # sepbench.measure.extra_info.Roofline, once probed
     weights_sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (backend, model) -> "trained" / "seeded-init"
 
@@ -75,6 +79,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--threads", type=int, default=None, metavar="N", help="compute threads for every backend (default: all usable cores)")
     group.addoption("--quick", action="store_true", default=False, help="CI smoke run: fewer cases and rounds (< 3 min on 2 cores)")
     group.addoption("--backends", default=None, metavar="A,B", help="comma-separated backends to benchmark (default: all registered)")
+    group.addoption(
+        "--pairs",
+        "--pair",
+        dest="pairs",
+        default=None,
+        metavar="P,Q",
+        help="comma-separated pairs to decide: built-in names (study, spatial, example) or pair files (.toml); default study,spatial",
+    )
     group.addoption("--train-missing", action="store_true", default=False, help="train and cache weights that are not cached yet")
     group.addoption(
         "--offline", action="store_true", default=False, help="never download MNIST (as SEPBENCH_OFFLINE=1): fail, saying where it looked"
@@ -112,6 +124,10 @@ def read_options(config: pytest.Config) -> BenchOptions:
     delay = float(option(config, "inject_delay", 0.0) or 0.0)
     if delay < 0:
         raise pytest.UsageError("--inject-delay must be >= 0 seconds")
+    try:
+        pairs = select_pairs(option(config, "pairs"))
+    except PairError as exc:
+        raise pytest.UsageError(f"--pairs: {exc}") from None
     unavailable = {b: r for b in names if (r := unavailable_reason(b)) is not None}
     quick = bool(option(config, "quick", False))
     return BenchOptions(
@@ -124,6 +140,7 @@ def read_options(config: pytest.Config) -> BenchOptions:
         timing=QUICK_TIMING if quick else FULL_TIMING,
         verdict_timing=QUICK_VERDICT if quick else FULL_VERDICT,
         catalog=PathCatalog(unavailable),
+        pairs=pairs,
     )
 
 

@@ -62,13 +62,13 @@ def print_verdicts(df: pd.DataFrame) -> None:
     (decided by :mod:`sepbench.core.claims`, as the report decides them)."""
     from sepbench.core.claims import CLAIMS, OUTCOME_MEANING
 
-    rows = [(str(v), *(x.cell() for x in verdicts)) for _, v, verdicts in verdict.claim_verdicts(df)]
+    rows = [(pair, str(v), *(x.cell() for x in verdicts)) for _, pair, v, verdicts in verdict.claim_verdicts(df)]
     if rows:
         print_table(
-            "The verdict of this run: the study's claims per backend path",
-            ["backend path", *(c.column for c in CLAIMS)],
+            "The verdict of this run: the study's claims per pair and backend path",
+            ["pair", "backend path", *(c.column for c in CLAIMS)],
             rows,
-            right_from=len(CLAIMS) + 1,
+            right_from=len(CLAIMS) + 2,
         )
         print("; ".join(f"{k}: {m}" for k, m in OUTCOME_MEANING.items()))
 
@@ -108,15 +108,23 @@ def print_summary(summary: pd.DataFrame) -> None:
 
 
 def print_paired(paired: pd.DataFrame) -> None:
-    """The paired separable / regular table (nothing when the run has no paired cases)."""
+    """The paired candidate / baseline table, a row per pair and path (nothing when the run has no paired cases)."""
     if not paired.empty:
         print_table(
-            "separable / regular measured in alternating pairs, 10,000 images each (per-pair ratio: median and quartiles; "
-            "the figure to trust on a shared machine)",
-            ["backend", "path", "regular s", "separable s", "ratio", "q1-q3", "pairs"],
+            "candidate / baseline in alternating pairs, 10,000 images each",
+            ["pair", "backend", "path", "baseline s", "candidate s", "ratio", "q1-q3", "pairs"],
             [
-                (r.backend, r.path, _s(r.regular_s), _s(r.separable_s), _s(r.ratio, 2), f"{_s(r.q1, 2)}-{_s(r.q3, 2)}", _s(r.pairs, 0))
+                (
+                    r.pair,
+                    r.backend,
+                    r.path,
+                    _s(r.baseline_s),
+                    _s(r.candidate_s),
+                    _s(r.ratio, 2),
+                    f"{_s(r.q1, 2)}-{_s(r.q3, 2)}",
+                    _s(r.pairs, 0),
+                )
                 for r in paired.itertuples()
             ],
-            right_from=2,
+            right_from=3,
         )

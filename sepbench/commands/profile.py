@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=3, help="repetitions per stage; the best counts (default 3)")
     p.add_argument("--threads", type=int, default=None, help="compute threads for every backend (default: all usable cores)")
     p.add_argument("--no-fast", action="store_true", help="skip the NumPy fast-path lowering table")
+    p.add_argument("--pair", default="study", help="the pair whose two models are profiled: a built-in name or a pair file (default study)")
     return p
 
 
@@ -36,21 +37,30 @@ def run(args: argparse.Namespace) -> int:
         if b not in backends:
             print(f"skipping {b}: {unavailable_reason(b)}")
     configure_threads(args.threads, backends)
-    images, _ = test_images(args.images)
+    from sepbench.core.pairs import select_pairs
+
+    pair = select_pairs([args.pair])[0]
+    models = pair.model_names
+    if pair.synthetic:
+        from sepbench.measure.workloads import synthetic_images
+
+        images = synthetic_images(args.images, pair.baseline.input_shape)
+    else:
+        images, _ = test_images(args.images)
     n = len(images)
     per = f"ms per {n:,} images"
     for backend in backends:
         profile = {"numpy": lp.profile_numpy, "torch": lp.profile_torch}[backend]
-        times = {m: profile(m, images, chunk=args.chunk, reps=args.reps) for m in ("regular", "separable")}
+        times = {m: profile(m, images, chunk=args.chunk, reps=args.reps) for m in models}
         rows = []
         for model, stages in times.items():
             total = sum(s.seconds for s in stages)
             for s in stages:
                 rows.append((model, s.layer, s.stage, f"{s.macs_per_image:,}", f"{1e3 * s.seconds:.2f}", f"{100 * s.seconds / total:.0f}%"))
             rows.append((model, "total", "", f"{sum(s.macs_per_image for s in stages):,}", f"{1e3 * total:.2f}", "100%"))
-        reg, sep = (sum(s.seconds for s in times[m]) for m in ("regular", "separable"))
+        reg, sep = (sum(s.seconds for s in times[m]) for m in models)
         print_table(
-            f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; separable/regular = {sep / reg:.2f}",
+            f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; {models[1]}/{models[0]} = {sep / reg:.2f}",
             ["model", "layer", "stage", "MACs / image", per, "share"],
             rows,
             right_from=3,
@@ -60,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
         peak = roofline().gemm_flops
         rows = []
-        for model in ("regular", "separable"):
+        for model in models:
             for g in lp.layer_gemm_rates(model, chunk=args.chunk, reps=args.reps):
                 rows.append(
                     (
@@ -79,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if "numpy" in backends and not args.no_fast:
         rows = []
-        for model in ("regular", "separable"):
+        for model in models:
             for r in lp.profile_numpy_fast(model, n):
                 alternatives = ", ".join(f"{m} {1e3 * t:.1f}" for m, t in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
                 rows.append((model, r["group"], r["chosen"], f"{1e3 * r['seconds'][r['chosen']]:.2f}", alternatives))

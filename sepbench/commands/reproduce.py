@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sepbench.commands.arg_types import output_file
+from sepbench.core.pairs import STUDY_PAIR
 
 
 def _csv(value: str) -> list[str]:
@@ -16,7 +17,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--backends", type=_csv, default=None, help="comma-separated backends (default: all; unavailable ones are skipped with a reason)"
     )
-    p.add_argument("--models", type=_csv, default=["regular", "separable"], help="comma-separated models (default: regular,separable)")
+    p.add_argument(
+        "--models",
+        type=_csv,
+        default=list(STUDY_PAIR.model_names),
+        help="comma-separated models (default: the study's two)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed of initial weights and batch order (default 0)")
     p.add_argument(

@@ -89,6 +89,16 @@ CLAIMS: tuple[Claim, ...] = (
         RULE_INSIDE,
         "regular - separable test accuracy in points, inside (0, 5]",
     ),
+    Claim(
+        "trains_faster",
+        "trains faster?",
+        "Separable convolutions make training faster (the study's opening: 'the time they take to train').",
+        "train_time_ratio",
+        "x",
+        SPEED_BAND,
+        RULE_BELOW,
+        "separable / regular time per training epoch, same recipe and trainer; within 0.95-1.05 is a tie",
+    ),
 )
 CLAIMS_BY_KEY: dict[str, Claim] = {c.key: c for c in CLAIMS}
 

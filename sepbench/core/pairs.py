@@ -6,8 +6,10 @@ study's (:data:`STUDY_PAIR`), its models with spatially separable convolutions, 
 (schema: ``sepbench/core/pair.schema.json``; examples in ``examples/pairs/``) read by
 :func:`load_pair_file`, which names the file, the line and the field of any mistake.
 
-Only the study's pair is built by every backend and measured by the suites today; the others are
-described and counted (``sepbench spec --pair``).
+Every backend builds every model of the built-in pairs; the main job (``nox -s bench``) measures the
+pairs of :data:`DEFAULT_BENCH_PAIRS` unless told others (``--pairs study,FILE.toml``).  A pair's
+paired cases are named by :func:`case_model` (``pair`` for the study's: the name its saved history
+is keyed by).
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ class Pair:
     def model_names(self) -> tuple[str, str]:
         return (self.baseline.name, self.candidate.name)
 
+    @property
+    def synthetic(self) -> bool:
+        """Synthetic input: no labels, so no training and no accuracy; speed and size only."""
+        return self.data == "synthetic"
+
+    def label(self) -> str:
+        """``candidate/baseline``: how tables name the ratio this pair is about."""
+        return f"{self.candidate.name}/{self.baseline.name}"
+
     def ratio(self, attribute: str) -> float:
         """candidate / baseline of a model figure (``params``, ``macs``, ``float32_bytes``)."""
         return getattr(self.candidate, attribute) / getattr(self.baseline, attribute)
@@ -65,6 +76,50 @@ PAIRS: dict[str, Pair] = {
     "example": _builtin("example", "example-regular", "example-separable", "synthetic", "the study's worked multiplication count"),
 }
 STUDY_PAIR = PAIRS["study"]
+DEFAULT_BENCH_PAIRS: tuple[str, ...] = ("study", "spatial")  # what `nox -s bench` decides unless told otherwise
+SYNTHETIC = "synthetic"  # a pair's data that decides speed and size only
+
+
+def case_model(pair: Pair) -> str:
+    """The ``model`` of a pair's paired benchmark cases: ``pair`` for the study's (as its history is keyed),
+    ``pair-<name>`` for any other."""
+    return "pair" if pair.name == STUDY_PAIR.name else f"pair-{pair.name}"
+
+
+def use_pair(pair: Pair) -> Pair:
+    """Make a pair's models buildable by every backend in this process (a pair file's models are not
+    built in); :class:`PairError` for a name that a built-in pair or model already has."""
+    from sepbench.core.spec import MODELS, register_model
+
+    builtin = PAIRS.get(pair.name)
+    if builtin is not None and builtin != pair:
+        raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
+    for spec in pair.models:
+        if MODELS.get(spec.name) == spec:
+            continue
+        try:
+            register_model(spec)
+        except ValueError as exc:
+            raise PairError(f"pair {pair.name!r}: {exc}") from None
+    return pair
+
+
+def select_pairs(requested: str | list[str] | None) -> list[Pair]:
+    """Pairs by name or file (comma-separated, or a list), in that order, each made usable
+    (:func:`use_pair`); ``None`` or blank: :data:`DEFAULT_BENCH_PAIRS`.  Raises :class:`PairError`."""
+    if requested is None or (isinstance(requested, str) and not requested.strip()):
+        names = list(DEFAULT_BENCH_PAIRS)
+    elif isinstance(requested, str):
+        names = [n.strip() for n in requested.split(",") if n.strip()]
+    else:
+        names = list(requested)
+    out: list[Pair] = []
+    for name in names:
+        pair = use_pair(get_pair(name))
+        if any(p.name == pair.name for p in out):
+            raise PairError(f"pair {pair.name!r} is named twice")
+        out.append(pair)
+    return out
 
 
 def get_pair(name_or_file: str) -> Pair:

@@ -124,3 +124,11 @@ def rmsprop_step(w: np.ndarray, v: np.ndarray, g: np.ndarray, recipe: Recipe) ->
     else:
         denom = np.sqrt(v) + dt(recipe.epsilon)
     w -= (dt(recipe.learning_rate) * g) / denom
+
+
+# "trains faster" is timed on this many optimizer steps of each model per paired round (the first
+# WARM_STEPS of each call are not timed: tracing and first-call allocations); equal steps of equal
+# batches, so the ratio of step times is the ratio of epoch times
+TIMED_TRAIN_STEPS = 40
+WARM_STEPS = 8
+TRAINERS: tuple[str, ...] = ("numpy", "tensorflow", "torch")  # the backends that train (inference runtimes do not)

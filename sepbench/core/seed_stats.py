@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from sepbench.core.claims import decide
 from sepbench.core.evidence import accuracy_over_seeds
 from sepbench.core.intervals import t_quantile
+from sepbench.core.pairs import STUDY_PAIR
 
 
 def t975(df: int) -> float:
@@ -63,11 +64,12 @@ def summarize_seeds(per_seed: Sequence[Mapping[str, object]], study: Mapping[str
             entry["study_z"] = (study_acc - acc.mean) / acc.sd if acc.sd > 0 else None
             entry["seeds_below_study"] = sum(float(r["test_accuracy"]) < study_acc for r in rows)  # type: ignore[arg-type]
         out["models"][model] = entry  # type: ignore[index]
-    if {"regular", "separable"} <= set(models):
+    base, cand = STUDY_PAIR.model_names  # the accuracy claim's pair: the seeds train the study's models
+    if {base, cand} <= set(models):
         by_seed = {(r["seed"], r["model"]): float(r["test_accuracy"]) for r in per_seed}  # type: ignore[arg-type]
-        seeds = sorted({s for s, m in by_seed if (s, "regular") in by_seed and (s, "separable") in by_seed})
+        seeds = sorted({s for s, m in by_seed if (s, base) in by_seed and (s, cand) in by_seed})
         if len(seeds) >= 2:
-            costs = [100 * (by_seed[s, "regular"] - by_seed[s, "separable"]) for s in seeds]
+            costs = [100 * (by_seed[s, base] - by_seed[s, cand]) for s in seeds]
             out["cost_points"] = interval(costs).as_dict()
             out["cost_points_per_seed"] = costs
             est, figs = accuracy_over_seeds(costs)  # the claims engine decides, as everywhere else

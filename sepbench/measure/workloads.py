@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from sepbench.core.pairs import STUDY_PAIR, Pair
+from sepbench.core.recipe import TIMED_TRAIN_STEPS, WARM_STEPS
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE
+from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN
 from sepbench.util.timer import time_calls
 
 TEST_IMAGES = 10_000
@@ -52,6 +54,12 @@ def test_images(n: int, data_dir: str | None = None) -> tuple[np.ndarray, np.nda
     return np.tile(x, (reps, 1, 1, 1))[:n], np.tile(y, reps)[:n]
 
 
+def synthetic_images(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """``n`` seeded uniform float32 images in [0, 1) of ``shape`` (height, width, channels): the input of a
+    synthetic pair, which decides speed and size only."""
+    return np.random.default_rng(seed).random((n, *shape), dtype=np.float32)
+
+
 @functools.cache
 def _test_set(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
     """The whole MNIST test set, loaded once per process and data directory (do not modify it)."""
@@ -71,6 +79,7 @@ class PredictWorkload:
     n_images: int
     path: str = "default"
     seed: int = 0
+    synthetic: bool = False  # seeded uniform images of the model's input shape (a synthetic pair): no labels, no accuracy
     weights_source: str = field(default="", init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
     kind = "predict"  # the ``workload`` of its results
@@ -82,13 +91,18 @@ class PredictWorkload:
         from impls.registry import get_backend
 
         backend = get_backend(self.backend)
-        if weights is None:
+        if weights is None and self.synthetic:  # nothing to train on: speed and size only
+            weights, self.weights_source = init_weights(self.model, self.seed), "seeded-init"
+        elif weights is None:
             weights, self.weights_source = weights_for(self.backend, self.model, self.seed, allow_train=allow_train)
         else:
             self.weights_source = str(weights.meta.get("source", "given"))
         self.weights = weights
         self.instance = backend.build(weights)
-        self.images, self.labels = test_images(self.n_images, data_dir)
+        if self.synthetic:
+            self.images, self.labels = synthetic_images(self.n_images, get_model_spec(self.model).input_shape, self.seed), None
+        else:
+            self.images, self.labels = test_images(self.n_images, data_dir)
         self._prepare()
         self.warmup_seconds: float | None = self._warm_up(warmup)
         spec = get_model_spec(self.model)
@@ -188,9 +202,9 @@ def _keras_floor(images: np.ndarray, labels: np.ndarray, batch_size: int) -> flo
 
 @dataclass
 class PairedPredictWorkload:
-    """Separable / regular on one backend path, measured in rounds: each ``run()`` is one round, which
-    times the regular and the separable model on the same ``n_images`` test images back to back, in
-    a random order (seeded).  A shared machine's load drifts over seconds to minutes; two cases
+    """Candidate / baseline of a pair (the study's: separable / regular) on one backend path, measured in
+    rounds: each ``run()`` is one round, which times both models on the same ``n_images`` images back
+    to back, in a random order (seeded).  A shared machine's load drifts over seconds to minutes; two cases
     timed minutes apart can differ several-fold for the same work, while the two halves of one round
     see the same machine.  :meth:`run_adaptive` runs rounds until the "faster" claim is decided on
     the ratio's interval or the time budget is spent; :meth:`summary` gives each model's median, the
@@ -203,12 +217,18 @@ class PairedPredictWorkload:
     n_images: int = TEST_IMAGES
     seed: int = 0
     threads: int = 0  # compute threads of the run (0: this process's usable cores): what "busy" is judged against
+    pair: Pair = STUDY_PAIR
     kind = WORKLOAD_PAIRED  # the ``workload`` of its results
-    models = ("regular", "separable")
     part = PredictWorkload  # the workload each model runs in a round
+    claim = "faster"  # the claim whose interval stops the rounds
+
+    @property
+    def models(self) -> tuple[str, str]:
+        """(baseline, candidate) model names."""
+        return self.pair.model_names
 
     def _part(self, model: str) -> PredictWorkload:
-        return self.part(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed)
+        return self.part(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed, synthetic=self.pair.synthetic)
 
     def setup(
         self, data_dir: str | None = None, warmup: int = 2, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
@@ -220,7 +240,7 @@ class PairedPredictWorkload:
             m: self._part(m).setup(data_dir=data_dir, weights=weights.get(m), warmup=warmup, allow_train=allow_train) for m in self.models
         }
         self.warmup_seconds = sum(p.warmup_seconds or 0.0 for p in self.parts.values()) or None
-        self.pairs: list[tuple[float, float]] = []  # (regular s, separable s) per round
+        self.pairs: list[tuple[float, float]] = []  # (baseline s, candidate s) per round
         self.orders: list[str] = []  # which model ran first in each round
         self.stop_reason = ""
         self.outputs: dict[str, Any] = {}  # what each model's last run returned
@@ -265,7 +285,7 @@ class PairedPredictWorkload:
             seconds[m], self.outputs[m] = timing.samples[0], timing.result
         self._cpu_last = sample()
         self.orders.append(order[0])
-        self.pairs.append((seconds["regular"], seconds["separable"]))
+        self.pairs.append((seconds[self.models[0]], seconds[self.models[1]]))
 
     def run_adaptive(self, budget_s: float, min_rounds: int, max_rounds: int) -> str:
         """Rounds until the ratio's interval decides the "faster" claim (yes, NO or tie), ``budget_s``
@@ -289,8 +309,8 @@ class PairedPredictWorkload:
                 if n >= min_rounds and self.busy():  # more rounds would not make a short machine's answer the models'
                     self.stop_reason = f"the machine was busy: stopped after {n} rounds"
                     break
-                reg, sep = zip(*self.pairs)
-                if decide("faster", paired_ratio(reg, sep, seed=self.seed)).decided:
+                base, cand = zip(*self.pairs)
+                if decide(self.claim, paired_ratio(base, cand, seed=self.seed)).decided:
                     self.stop_reason = f"decided after {n} rounds"
                     break
             if n >= min_rounds and spent >= budget_s:
@@ -299,19 +319,20 @@ class PairedPredictWorkload:
         return self.stop_reason
 
     def summary(self) -> dict[str, Any]:
-        """Medians (seconds) of each model and the per-round separable / regular ratio: median, q1, q3,
-        and its 95 % interval (``ratio_low``, ``ratio_high``, ``ratio_method``, ``ratio_spread``)."""
+        """Medians (seconds) of each model (``<model>_median_s``) and the per-round candidate / baseline
+        ratio: median, q1, q3, and its 95 % interval (``ratio_low``, ``ratio_high``, ``ratio_method``,
+        ``ratio_spread``)."""
         from sepbench.core.intervals import paired_ratio
 
         if not self.pairs:
             raise ValueError("no pairs measured yet: call run() first")
-        reg, sep = (np.array(v) for v in zip(*self.pairs))
-        ratios = sep / reg
+        base, cand = (np.array(v) for v in zip(*self.pairs))
+        ratios = cand / base
         q1, median, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
-        est = paired_ratio(reg, sep, seed=self.seed)
+        est = paired_ratio(base, cand, seed=self.seed)
         return {
-            "regular_median_s": float(np.median(reg)),
-            "separable_median_s": float(np.median(sep)),
+            f"{self.models[0]}_median_s": float(np.median(base)),
+            f"{self.models[1]}_median_s": float(np.median(cand)),
             "ratio_median": median,
             "ratio_q1": q1,
             "ratio_q3": q3,
@@ -333,6 +354,9 @@ class PairedPredictWorkload:
         every round's seconds included (``samples_s``: model -> list, ``first``: who ran first)."""
         info: dict[str, Any] = {
             "workload": self.kind,
+            "pair": self.pair.name,
+            "baseline": self.models[0],
+            "candidate": self.models[1],
             "backend": self.backend,
             "path": self.path,
             "batch_size": self.batch_size,
@@ -346,12 +370,14 @@ class PairedPredictWorkload:
         }
         from sepbench.measure.extra_info import accuracy_of
 
-        accuracy = {m: accuracy_of(out, self.parts[m].labels) for m, out in self.outputs.items()}
-        if all(a is not None for a in accuracy.values()):
-            info["accuracy"] = accuracy  # the same images, the same weights: each model's accuracy
-        if "fast_config" in self.parts["regular"].info:
+        if not self.pair.synthetic:
+            accuracy = {m: accuracy_of(out, self.parts[m].labels) for m, out in self.outputs.items()}
+            if accuracy and all(a is not None for a in accuracy.values()):
+                info["accuracy"] = accuracy  # the same images, the same weights: each model's accuracy
+        first = self.parts[self.models[0]].info
+        if "fast_config" in first:
             info["fast_config"] = {m: p.info["fast_config"] for m, p in self.parts.items()}
-        if "batch_free" in self.parts["regular"].info:
+        if "batch_free" in first:
             info["batch_free"] = True
         return info
 
@@ -368,3 +394,95 @@ class PairedEvaluateWorkload(PairedPredictWorkload):
 
     def _part(self, model: str) -> PredictWorkload:
         return EvaluateWorkload(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed)
+
+    def setup(self, *args: Any, **kwargs: Any) -> PairedEvaluateWorkload:
+        if self.pair.synthetic:  # refuse before any model is built
+            raise ValueError(f"pair {self.pair.name!r} runs on synthetic input: there is no labelled test set to evaluate")
+        super().setup(*args, **kwargs)
+        return self
+
+
+@dataclass
+class TrainStepsPart:
+    """One model's share of a paired training round: the recipe's training on ``TIMED_TRAIN_STEPS`` batches of
+    MNIST training images, timed step by step (the trainer calls back after each optimizer step); the
+    seconds of one step are the median over the steps after the first :data:`WARM_STEPS`."""
+
+    trainer: str
+    model: str
+    images: np.ndarray
+    labels: np.ndarray
+    seed: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+    weights_source: str = "seeded-init"  # training starts from the seeded initial weights
+    warmup_seconds: float | None = None
+
+    def run(self) -> float:
+        from sepbench.training.trainers import train
+
+        stamps: list[float] = []
+        train(
+            self.trainer,
+            self.model,
+            self.images,
+            self.labels,
+            seed=self.seed,
+            epochs=1,
+            on_step=lambda _loss: stamps.append(time.perf_counter()),
+        )
+        steps = np.diff(np.array(stamps[WARM_STEPS - 1 :]))
+        return float(np.median(steps))
+
+
+@dataclass
+class PairedTrainWorkload(PairedPredictWorkload):
+    """ "Trains faster": the same recipe on the same trainer for both models, in rounds (random order
+    per round): each model trains :data:`TIMED_TRAIN_STEPS` steps of batch 32 from its seeded initial
+    weights; its seconds per step (median after the warm-up steps) x the recipe's steps per epoch
+    (1,875 for 60,000 images) is its epoch time, and the per-round candidate / baseline ratio of those
+    decides the claim.  Equal steps, equal batch: the epoch-time ratio is the step-time ratio."""
+
+    path: str = "train"
+    batch_size: int = 32
+    n_images: int = TIMED_TRAIN_STEPS * 32
+    kind = WORKLOAD_PAIRED_TRAIN
+    claim = "trains_faster"
+
+    def setup(
+        self, data_dir: str | None = None, warmup: int = 1, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
+    ) -> PairedTrainWorkload:
+        from sepbench.core.data import load_mnist
+        from sepbench.core.recipe import DEFAULT_RECIPE
+
+        if self.pair.synthetic:
+            raise ValueError(f"pair {self.pair.name!r} runs on synthetic input: there are no labels to train on")
+        x, y = load_mnist("train", data_dir, limit=self.n_images)
+        self.parts = {m: TrainStepsPart(self.backend, m, x, y, self.seed) for m in self.models}
+        for part in self.parts.values():
+            part.info = {"macs_per_image": get_model_spec(part.model).macs}
+            for _ in range(warmup):
+                part.run()
+        self.steps_per_epoch = -(-60_000 // DEFAULT_RECIPE.batch_size)
+        self.warmup_seconds = None
+        self.pairs, self.orders, self.stop_reason, self.outputs = [], [], "", {}
+        self._rng = np.random.default_rng(self.seed)
+        self._cpu_first = self._cpu_last = None
+        return self
+
+    def run(self) -> None:
+        from sepbench.machine.cpu_share import sample
+
+        order = list(self.models)
+        self._rng.shuffle(order)
+        if self._cpu_first is None:
+            self._cpu_first = sample()
+        seconds = {m: self.parts[m].run() * self.steps_per_epoch for m in order}
+        self._cpu_last = sample()
+        self.orders.append(order[0])
+        self.pairs.append((seconds[self.models[0]], seconds[self.models[1]]))
+
+    def extra_info(self) -> dict[str, Any]:
+        info = super().extra_info()
+        info.update(trainer=self.backend, steps_timed=TIMED_TRAIN_STEPS - WARM_STEPS, steps_per_epoch=self.steps_per_epoch)
+        info["weights_source"] = {m: "seeded-init" for m in self.models}
+        return info

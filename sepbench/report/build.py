@@ -234,10 +234,11 @@ MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame]
     ),
     (
         "paired",
-        "2e. Separable / regular, measured in alternating pairs",
-        "Per backend path, the 10,000 test images predicted by the regular and then the separable model, the order alternating, "
-        "for `pairs` rounds in one run (`nox -s bench`): both halves of a pair see the same machine load, so the per-pair ratio "
-        "(median, q1-q3) is the separable/regular figure to trust on a shared machine. regular_s, separable_s: each model's median. "
+        "2e. Candidate / baseline, measured in alternating pairs",
+        "Per pair (the study's: separable / regular; the spatially separable one: spatial / regular) and backend path, the 10,000 "
+        "test images predicted by both models in a random order per round, for `pairs` rounds in one run (`nox -s bench`): both "
+        "halves of a round see the same machine load, so the per-round ratio (median, q1-q3) is the figure to trust on a shared "
+        "machine. baseline_s, candidate_s: each model's median; mac_ratio: what the arithmetic alone would give. "
         "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them.",
         T.paired,
         fmt.paired,

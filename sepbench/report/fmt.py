@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from sepbench.core.pairs import STUDY_PAIR
+
 # how many decimals each kind of figure shows
 _INT_METRICS = {"params", "hdf5_bytes", "native_bytes", "float32_bytes", "macs_per_image", "epochs", "rounds"}
 _FRACTION_METRICS = {"test_accuracy", "accuracy", "test_loss"}
@@ -81,7 +83,7 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy().astype(object)
     for i, r in df.iterrows():
         metric = str(r["figure"])
-        for col in ("regular", "separable"):
+        for col in STUDY_PAIR.model_names:  # the study pair's columns of tables.ratios
             v = r[col]
             out.at[i, col] = (number(v * 1000) + " ms") if metric.startswith("latency_s") and pd.notna(v) else number(v, metric)
         for col in ("ratio", "study_ratio", "mac_ratio"):
@@ -131,8 +133,8 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
     return _columns(
         df,
         {
-            "regular_s": "{:.4g}",
-            "separable_s": "{:.4g}",
+            "baseline_s": "{:.4g}",
+            "candidate_s": "{:.4g}",
             "ratio": "{:.2f}",
             "q1": "{:.2f}",
             "q3": "{:.2f}",

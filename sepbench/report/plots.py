@@ -13,10 +13,11 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sepbench.core.pairs import STUDY_PAIR  # noqa: E402
 from sepbench.core.study import MAC_RATIO, STUDY, study_ratio  # noqa: E402
 from sepbench.util.atomic import atomic_path  # noqa: E402
 
-COLORS = {"regular": "#4c72b0", "separable": "#dd8452"}
+COLORS = dict(zip(STUDY_PAIR.model_names, ("#4c72b0", "#dd8452")))  # the study's two models, as in its plots
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -40,7 +41,7 @@ def latency_plot(lat: pd.DataFrame, path: Path) -> Path | None:
     y = np.arange(len(labels))
     for ax, batch in zip(axes[0], batches):
         sub = lat[lat["batch_size"] == batch]
-        for j, model in enumerate(("regular", "separable")):
+        for j, model in enumerate(STUDY_PAIR.model_names):
             m = sub[sub["model"] == model].set_index("label").reindex(labels)
             med = m["median_s"].to_numpy(float) * 1000
             lo = np.clip(med - m["q1_s"].to_numpy(float) * 1000, 0, None)
@@ -64,8 +65,8 @@ def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
     """Test accuracy against parameters (log x), ours per backend beside the study's two points."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.scatter(
-        [STUDY["params"][m] for m in ("regular", "separable")],
-        [STUDY["test_accuracy"][m] for m in ("regular", "separable")],
+        [STUDY["params"][m] for m in STUDY_PAIR.model_names],
+        [STUDY["test_accuracy"][m] for m in STUDY_PAIR.model_names],
         marker="*",
         s=160,
         color="black",
@@ -89,7 +90,7 @@ def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
                 label=f"{backend}" + (f" @ {machine}" if matrix["machine"].nunique() > 1 else ""),
             )
             plotted += len(sub)
-    for m in ("regular", "separable"):
+    for m in STUDY_PAIR.model_names:
         ax.annotate(m, (STUDY["params"][m], STUDY["test_accuracy"][m]), textcoords="offset points", xytext=(6, -12), fontsize=8)
     ax.margins(x=0.15, y=0.15)
     ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))

@@ -14,6 +14,7 @@ import pandas as pd
 
 from sepbench.core.claims import CLAIMS, Verdict, decide_claims
 from sepbench.core.evidence import study_verdict_inputs
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.core.seed_stats import interval
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE, MAC_RATIO, STUDY, STUDY_UNITS, study_ratio
@@ -24,7 +25,7 @@ from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_SEEDS
 from sepbench.results.verdict import SINGLE_STATS, TEST_IMAGES, best, figures
 
 STUDY_METRICS = tuple(STUDY)  # params, hdf5_bytes, test_loss, test_accuracy, eval_seconds
-MODEL_ORDER = ("regular", "separable")
+MODEL_ORDER = STUDY_PAIR.model_names  # the study published its figures for these two
 TIME_METRICS = ("eval_seconds", "latency_s", "paired_10k_seconds")
 
 
@@ -70,12 +71,27 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
 
 
 STUDY_MACHINE, STUDY_BACKEND = "(the study)", "keras (published)"
-CLAIM_COLUMNS = ["machine", "backend", "claim", "outcome", "estimate", "low", "high", "n", "method", "unit", "note", "busy", "figures"]
+CLAIM_COLUMNS = [
+    "machine",
+    "pair",
+    "backend",
+    "claim",
+    "outcome",
+    "estimate",
+    "low",
+    "high",
+    "n",
+    "method",
+    "unit",
+    "note",
+    "busy",
+    "figures",
+]
 
 
-def _claim_rows(machine: object, backend: str, verdicts: list[Verdict]) -> list[dict[str, object]]:
+def _claim_rows(machine: object, pair: str, backend: str, verdicts: list[Verdict]) -> list[dict[str, object]]:
     return [
-        {"machine": machine, "backend": backend, **{k: v for k, v in x.as_dict().items() if k != "claim"}, "claim": x.claim}
+        {"machine": machine, "pair": pair, "backend": backend, **{k: v for k, v in x.as_dict().items() if k != "claim"}, "claim": x.claim}
         for x in verdicts
     ]
 
@@ -85,9 +101,9 @@ def claims(df: pd.DataFrame) -> pd.DataFrame:
     outcome, estimate, 95 % interval, n, method, unit, note, busy (measured on a machine short of cores) and the figures it came from, as
     :func:`sepbench.results.verdict.claim_verdicts` decided them."""
     evidence, missing, point_decides = study_verdict_inputs()
-    rows = _claim_rows(STUDY_MACHINE, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))
-    for machine, variant, verdicts in V.claim_verdicts(df):
-        rows += _claim_rows(machine, variant, verdicts)
+    rows = _claim_rows(STUDY_MACHINE, V.STUDY, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))
+    for machine, pair, variant, verdicts in V.claim_verdicts(df):
+        rows += _claim_rows(machine, pair, variant, verdicts)
     out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     out["figures"] = [json.dumps(f, default=str, sort_keys=True) for f in out["figures"]]
     return out
@@ -111,12 +127,12 @@ def this_machine(df: pd.DataFrame) -> object:
 
 def _verdict_table(records: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for (machine, backend), sub in records.groupby(["machine", "backend"], sort=False, dropna=False):
-        row = {"machine": machine, "backend": backend}
+    for (machine, pair, backend), sub in records.groupby(["machine", "pair", "backend"], sort=False, dropna=False):
+        row = {"machine": machine, "pair": pair, "backend": backend}
         for r in sub.itertuples():
             row[VERDICT_COLUMNS[r.claim]] = Verdict.from_dict({**r._asdict(), "figures": json.loads(r.figures)}).cell()
         rows.append(row)
-    return pd.DataFrame(rows, columns=["machine", "backend", *VERDICT_COLUMNS.values()])
+    return pd.DataFrame(rows, columns=["machine", "pair", "backend", *VERDICT_COLUMNS.values()])
 
 
 def verdict(df: pd.DataFrame) -> pd.DataFrame:
@@ -215,7 +231,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     For times (lower is faster) the MAC ratio (0.129) is what a speed-up proportional to the
     arithmetic would give; the study's time ratio is that of its 10k ``evaluate`` (0.78).
     """
-    cols = ["machine", "backend", "figure", "regular", "separable", "ratio", "study_ratio", "mac_ratio"]
+    base, cand = MODEL_ORDER  # the study's ratios stand beside these: its pair's
+    cols = ["machine", "backend", "figure", base, cand, "ratio", "study_ratio", "mac_ratio"]
     rows = []
     for (machine, variant), figs in V.figure_dicts(figures(df)).items():
         for m in RATIO_METRICS:
@@ -227,8 +244,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
                     "machine": machine,
                     "backend": variant,
                     "figure": m,
-                    "regular": pair[0],
-                    "separable": pair[1],
+                    base: pair[0],
+                    cand: pair[1],
                     "ratio": pair[2],
                     "study_ratio": study_ratio(m if m in STUDY else "eval_seconds") if m in STUDY or m in TIME_METRICS else None,
                     "mac_ratio": MAC_RATIO if m in TIME_METRICS else None,
@@ -238,9 +255,9 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     if not lat.empty:
         for (machine, backend, batch), sub in lat.groupby(["machine", "backend", "batch_size"], sort=True, dropna=False):
             by = sub.set_index("model")
-            if {"regular", "separable"} <= set(by.index):
+            if {base, cand} <= set(by.index):
                 for what, col in (("latency_s", "median_s"), ("images_per_s", "images_per_s")):
-                    reg, sep = float(by.at["regular", col]), float(by.at["separable", col])
+                    reg, sep = float(by.at[base, col]), float(by.at[cand, col])
                     if pd.isna(reg) or pd.isna(sep):
                         continue
                     rows.append(
@@ -248,8 +265,8 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
                             "machine": machine,
                             "backend": backend,
                             "figure": f"{what} batch={batch}",
-                            "regular": reg,
-                            "separable": sep,
+                            base: reg,
+                            cand: sep,
                             "ratio": sep / reg if reg else float("nan"),
                             "study_ratio": study_ratio("eval_seconds") if what == "latency_s" else 1 / study_ratio("eval_seconds"),
                             "mac_ratio": MAC_RATIO if what == "latency_s" else 1 / MAC_RATIO,
@@ -561,7 +578,7 @@ def _why(table: pd.DataFrame, i: int) -> str:
         "(both parts include TensorFlow's per-call dispatch, so the rest can come out near or below 0)",
     ]
     other = table[(table["machine"] == r["machine"]) & (table["backend"] == r["backend"]) & (table["model"] != r["model"])]
-    if r["model"] == "separable" and len(other) and pd.notna(other["graph_b32_s"].iloc[0]):
+    if r["model"] == MODEL_ORDER[1] and len(other) and pd.notna(other["graph_b32_s"].iloc[0]):
         reg = float(other["graph_b32_s"].iloc[0])
         parts.append(
             f"the separable graph takes {r['graph_b32_s'] / reg:.2f}x the regular one's time for {MAC_RATIO:.3f}x the MACs "
@@ -606,16 +623,26 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def paired(df: pd.DataFrame) -> pd.DataFrame:
-    """Separable / regular per machine and backend variant, measured in alternating pairs
-    (:func:`sepbench.results.verdict.paired`), with the study's and the MAC ratio beside them."""
-    cols = ["machine", "backend", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs", "study_ratio", "mac_ratio", "source"]
+    """Candidate / baseline per machine, pair and backend variant, measured in alternating pairs
+    (:func:`sepbench.results.verdict.paired`), with the MAC ratio beside them (and the study's own
+    evaluate ratio for the study's pair)."""
+    cols = ["machine", "pair", "backend", "baseline", "candidate", "baseline_s", "candidate_s", "ratio", "q1", "q3", "pairs"]
+    cols += ["study_ratio", "mac_ratio", "source"]
     table = V.paired(df)
     if table.empty:
         return pd.DataFrame(columns=cols)
     table = table.drop(columns=["backend"]).rename(columns={"variant": "backend"})
     table["source"] = [Path(str(s)).name for s in table["source_file"]]
-    table["study_ratio"], table["mac_ratio"] = study_ratio("eval_seconds"), MAC_RATIO
+    table["study_ratio"] = [study_ratio("eval_seconds") if p == V.STUDY else None for p in table["pair"]]
+    table["mac_ratio"] = [_mac_ratio(b, c) for b, c in zip(table["baseline"], table["candidate"])]
     return table.reindex(columns=cols)
+
+
+def _mac_ratio(baseline: object, candidate: object) -> float | None:
+    """Candidate / baseline MACs per image of two known models (``None`` for a model this process does not know)."""
+    if baseline in MODELS and candidate in MODELS:
+        return MODELS[str(candidate)].macs / MODELS[str(baseline)].macs
+    return None
 
 
 def accuracy_over_seeds(df: pd.DataFrame) -> pd.DataFrame:

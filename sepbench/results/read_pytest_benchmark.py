@@ -18,8 +18,16 @@ from typing import Any
 
 import pandas as pd
 
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.formats import check
-from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS, ResultsError, read_json
+from sepbench.results.schema import (
+    WORKLOAD_PAIRED,
+    WORKLOAD_PAIRED_EVALUATE,
+    WORKLOAD_PAIRED_TRAIN,
+    WORKLOAD_SEEDS,
+    ResultsError,
+    read_json,
+)
 from sepbench.results.tidy import UNITS, frame, to_float
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
@@ -39,7 +47,13 @@ def describe_config(config: Any) -> str | None:
     return "; ".join(part for part in (", ".join(head), tail) if part) or None
 
 
-PAIRED_SECONDS = {WORKLOAD_PAIRED: "paired_10k_seconds", WORKLOAD_PAIRED_EVALUATE: "paired_eval_seconds"}
+PAIRED_SECONDS = {
+    WORKLOAD_PAIRED: "paired_10k_seconds",
+    WORKLOAD_PAIRED_EVALUATE: "paired_eval_seconds",
+    WORKLOAD_PAIRED_TRAIN: "paired_epoch_seconds",
+}
+ROLES = ("baseline", "candidate")  # a paired case's two models, in ``params`` as ``role=<role>``
+STUDY_ROLES = dict(zip(ROLES, STUDY_PAIR.model_names))  # a run from before pairs were data named neither: the study's
 # extra_info key -> stat of the ``paired_ratio`` rows: the per-round ratio's median and quartiles, and the
 # estimate with its 95 % interval that the "faster" claim is decided on (sepbench.core.intervals.paired_ratio)
 PAIRED_RATIO_STATS = {
@@ -59,6 +73,7 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
     the number of rounds.  Its pytest-benchmark stats time the whole adaptive loop: not read."""
     workload = extra.get("workload")
     sources = extra.get("weights_source") if isinstance(extra.get("weights_source"), dict) else {}
+    models = {role: extra.get(role) if isinstance(extra.get(role), str) else STUDY_ROLES[role] for role in ROLES}
     base = {
         **labels,
         "source_kind": "pytest-benchmark",
@@ -70,15 +85,17 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
         "n_images": extra.get("n_images"),
         "benchmark": bench.get("fullname") or bench.get("name"),
         "params": None,
+        "pair": extra.get("pair") if isinstance(extra.get("pair"), str) else None,
     }
     out = []
-    for model in ("regular", "separable"):
+    for role, model in models.items():
         v = to_float(extra.get(f"{model}_median_s"))
         if v is not None:
             out.append(
                 {
                     **base,
                     "model": model,
+                    "params": f"role={role}",
                     "weights_source": sources.get(model),
                     "metric": PAIRED_SECONDS[workload],
                     "stat": "value",

@@ -31,6 +31,7 @@ from sepbench.util.atomic import atomic_write_json
 WORKLOAD_GRAPH_FORWARD = "graph-forward"
 WORKLOAD_PAIRED = "paired-predict"
 WORKLOAD_PAIRED_EVALUATE = "paired-evaluate"  # the study-style evaluate of both models in paired rounds
+WORKLOAD_PAIRED_TRAIN = "paired-train"  # both models' training steps on one trainer in paired rounds ("trains faster")
 WORKLOAD_SEEDS = "seeds"  # reproduce --seeds: accuracy of the fastest trainer's weights per seed (no inference path)
 
 SCHEMA = "sepbench-results"

@@ -32,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "env",
     "backend",
     "model",
+    "pair",  # the pair a paired case compared (None: the study's, as every result before pairs were data)
     "path",
     "config",  # what a measured-per-machine path chose (pytest-benchmark extra_info["fast_config"])
     "batch_free",  # True: the path ran in its own chunks, whatever batch_size says (pytest-benchmark extra_info)

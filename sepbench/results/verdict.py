@@ -18,16 +18,25 @@ import pandas as pd
 from sepbench.core.claims import Verdict, decide_claims
 from sepbench.core.evidence import claim_evidence
 from sepbench.core.intervals import Estimate
+from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS, ResultsError
+from sepbench.results.schema import (
+    WORKLOAD_GRAPH_FORWARD,
+    WORKLOAD_PAIRED,
+    WORKLOAD_PAIRED_EVALUATE,
+    WORKLOAD_PAIRED_TRAIN,
+    WORKLOAD_SEEDS,
+    ResultsError,
+)
 from sepbench.results.tidy import SOURCE_PRIORITY
 
 TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
 SINGLE_STATS = ("value", "median")  # the stats that are one figure of a benchmark
 # workloads that are no model's way to predict: the TensorFlow graph-forward case takes Keras's
 # evaluate apart, and a paired case times both models in one case
-NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_SEEDS)
+NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS)
+STUDY = STUDY_PAIR.name  # the pair of a result that names none (every result from before pairs were data)
 
 Figures = dict[str, dict[str, float]]  # metric -> model -> value, as sepbench.core.claims.decide_claims reads them
 
@@ -40,6 +49,29 @@ def variant(df: pd.DataFrame) -> pd.Series:
     path = df["path"].astype(object).where(df["path"].notna(), "default").astype(str)
     backend = df["backend"].astype(object).where(df["backend"].notna(), "?").astype(str)
     return backend.where(path == "default", backend + " (" + path + ")")
+
+
+def pair_of(df: pd.DataFrame) -> pd.Series:
+    """The pair each row belongs to: its ``pair`` column, the study's where it names none."""
+    if "pair" not in df:
+        return pd.Series(STUDY, index=df.index, dtype=object)
+    return df["pair"].astype(object).where(df["pair"].notna(), STUDY)
+
+
+def pair_models(df: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Pair name -> (baseline, candidate): the built-in pairs, and each other pair the results name with
+    the models its paired rows gave each role (``params`` ``role=baseline`` / ``role=candidate``)."""
+    out = {name: p.model_names for name, p in PAIRS.items()}
+    if df.empty or "params" not in df:
+        return out
+    roles = df[df["params"].isin(["role=baseline", "role=candidate"]) & df["model"].notna()]
+    for name, g in roles.assign(_pair=pair_of(roles)).groupby("_pair", sort=True):
+        if name in out:
+            continue
+        by_role = dict(zip(g["params"], g["model"]))
+        if "role=baseline" in by_role and "role=candidate" in by_role:
+            out[str(name)] = (str(by_role["role=baseline"]), str(by_role["role=candidate"]))
+    return out
 
 
 def is_inference(df: pd.DataFrame) -> pd.Series:
@@ -125,7 +157,7 @@ def figures(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df.assign(variant=pd.Series(dtype=object))
     d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
-    d = d[is_inference(d)]
+    d = d[is_inference(d) & (pair_of(d).eq(STUDY) | ~d["workload"].isin(NOT_A_PATH))]  # another pair's paired seconds: its own tables
     d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & d["weights_source"].isin(NOT_COMPARABLE_WEIGHTS))]
     partial = pd.to_numeric(d["n_images"], errors="coerce").lt(TEST_IMAGES) & d["workload"].eq("evaluate")
     d = d[~(partial & d["metric"].isin(["eval_seconds", "test_accuracy", "test_loss"]))]
@@ -192,12 +224,18 @@ def figure_dicts(fig: pd.DataFrame) -> dict[tuple[object, str], Figures]:
     return out
 
 
-def separable_over_regular(figs: Mapping[str, Mapping[str, float]], metric: str) -> tuple[float, float, float] | None:
-    """(regular, separable, separable / regular) of ``metric``, or ``None`` if either is missing."""
-    reg, sep = figs.get(metric, {}).get("regular"), figs.get(metric, {}).get("separable")
-    if reg is None or sep is None:
+def candidate_over_baseline(
+    figs: Mapping[str, Mapping[str, float]], metric: str, models: tuple[str, str] = STUDY_PAIR.model_names
+) -> tuple[float, float, float] | None:
+    """(baseline, candidate, candidate / baseline) of ``metric`` for a pair's ``models`` (default the
+    study's: regular, separable), or ``None`` if either is missing."""
+    base, cand = figs.get(metric, {}).get(models[0]), figs.get(metric, {}).get(models[1])
+    if base is None or cand is None:
         return None
-    return reg, sep, sep / reg if reg else float("nan")
+    return base, cand, cand / base if base else float("nan")
+
+
+separable_over_regular = candidate_over_baseline  # the study pair's name for it
 
 
 # ---------------------------------------------------------------- the machine's limit
@@ -265,15 +303,16 @@ def study_vs_fastest(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def separable_ratios(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per backend of :func:`study_vs_fastest`: separable / regular time, study-style against
-    study-style (``study_style_ratio``, ``None`` without both evaluates) and fastest against fastest."""
+def separable_ratios(summary: pd.DataFrame, models: tuple[str, str] = STUDY_PAIR.model_names) -> pd.DataFrame:
+    """Per backend of :func:`study_vs_fastest`: candidate / baseline time of a pair's ``models`` (default
+    the study's), study-style against study-style (``study_style_ratio``, ``None`` without both
+    evaluates) and fastest against fastest."""
     rows = []
     for backend, g in summary.groupby("backend", sort=True):
         by_model = g.set_index("model")
-        if not {"regular", "separable"} <= set(by_model.index):
+        if not set(models) <= set(by_model.index):
             continue
-        reg, sep = by_model.loc["regular"], by_model.loc["separable"]
+        reg, sep = by_model.loc[models[0]], by_model.loc[models[1]]
         both = pd.notna(sep["study_style_s"]) and pd.notna(reg["study_style_s"])
         rows.append(
             {
@@ -288,122 +327,125 @@ def separable_ratios(summary: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- paired separable / regular
 
 
-PAIRED_COLUMNS = ["machine", "backend", "path", "variant", "regular_s", "separable_s", "ratio", "q1", "q3", "pairs", "source_file"]
+PAIRED_COLUMNS = ["machine", "pair", "backend", "path", "variant", "baseline", "candidate", "baseline_s", "candidate_s"]
+PAIRED_COLUMNS += ["ratio", "q1", "q3", "pairs", "source_file"]
 
 
 def paired(df: pd.DataFrame) -> pd.DataFrame:
-    """Separable / regular per machine and backend path, measured in alternating pairs (the newest
-    run's paired case): each model's median seconds (``regular_s``, ``separable_s``), the per-pair
-    ratio's median (``ratio``) and quartiles (``q1``, ``q3``), and the number of ``pairs``."""
+    """Candidate / baseline per machine, pair and backend path, measured in alternating pairs (the newest
+    run's paired predict case): each model's median seconds (``baseline_s``, ``candidate_s``; the models
+    in ``baseline``, ``candidate``), the per-pair ratio's median (``ratio``) and quartiles (``q1``,
+    ``q3``), and the number of ``pairs``."""
     if df.empty or not df["metric"].eq("paired_ratio").any():
         return pd.DataFrame(columns=PAIRED_COLUMNS)
     d = df[df["workload"].eq(WORKLOAD_PAIRED)].copy()
-    d["variant"] = variant(d)
-    newest = best(d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")], ["machine", "variant"])[["machine", "variant", "source_file"]]
-    d = d.merge(newest, on=["machine", "variant", "source_file"])
-    d["column"] = d["model"].fillna(d["metric"] + "_" + d["stat"])  # a model's seconds, or e.g. paired_ratio_q1
-    keys = ["machine", "backend", "path", "variant", "source_file"]
-    names = {
-        "regular": "regular_s",
-        "separable": "separable_s",
-        "paired_ratio_median": "ratio",
-        "paired_ratio_q1": "q1",
-        "paired_ratio_q3": "q3",
-        "pairs_value": "pairs",
-    }
+    d["variant"], d["pair"] = variant(d), pair_of(d)
+    newest = best(d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")], ["machine", "pair", "variant"])
+    d = d.merge(newest[["machine", "pair", "variant", "source_file"]], on=["machine", "pair", "variant", "source_file"])
+    models = pair_models(df)
+    keys = ["machine", "pair", "backend", "path", "variant", "source_file"]
+    ratio_names = {"paired_ratio_median": "ratio", "paired_ratio_q1": "q1", "paired_ratio_q3": "q3", "pairs_value": "pairs"}
     rows = []
     for key, g in d.groupby(keys, dropna=False, sort=False):  # dropna=False: a run that names no machine still counts
-        values = dict(zip(g["column"], g["value"]))
-        rows.append({**dict(zip(keys, key)), **{out: values.get(column) for column, out in names.items()}})
-    return pd.DataFrame(rows, columns=PAIRED_COLUMNS).sort_values(["machine", "backend", "path"]).reset_index(drop=True)
+        row = dict(zip(keys, key))
+        base, cand = models.get(str(row["pair"]), (None, None))
+        seconds = dict(zip(g.loc[g["model"].notna(), "model"], g.loc[g["model"].notna(), "value"]))
+        stats = dict(zip((g["metric"] + "_" + g["stat"])[g["model"].isna()], g.loc[g["model"].isna(), "value"]))
+        row.update(baseline=base, candidate=cand, baseline_s=seconds.get(base), candidate_s=seconds.get(cand))
+        row.update({out: stats.get(column) for column, out in ratio_names.items()})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS).sort_values(["machine", "pair", "backend", "path"]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- the claims: evidence and verdicts
 
 
 PAIRED_WORKLOADS = (WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED)  # in order of preference for "faster"
-PAIRED_HOW = {WORKLOAD_PAIRED_EVALUATE: "study-style evaluate b32", WORKLOAD_PAIRED: "predict"}
+PAIRED_HOW = {WORKLOAD_PAIRED_EVALUATE: "study-style evaluate b32", WORKLOAD_PAIRED: "predict", WORKLOAD_PAIRED_TRAIN: "training steps"}
+RATIO_COLUMNS = ["machine", "pair", "variant", "backend", "workload", "estimate", "low", "high", "rounds", "baseline_s", "candidate_s"]
+RATIO_COLUMNS += ["note", "source_file", "others_cores", "busy"]
 
 
 def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
-    """Per machine, backend variant and paired workload, the newest run's separable / regular ratio:
-    ``estimate`` within [``low``, ``high``] (95 %), ``rounds``, each model's median seconds, the
-    interval's method (``note``), the file, the cores other processes used during the rounds
-    (``others_cores``) and why that made the machine too busy to decide (``busy``, else ``""``).
-    ``low``/``high`` are NaN for a run that recorded no interval."""
-    cols = ["machine", "variant", "workload", "estimate", "low", "high", "rounds", "regular_s", "separable_s", "note", "source_file"]
-    cols += ["others_cores", "busy"]
+    """Per machine, pair, backend variant and paired workload, the newest run's candidate / baseline
+    ratio: ``estimate`` within [``low``, ``high``] (95 %), ``rounds``, each model's median seconds
+    (``baseline_s``, ``candidate_s``), the interval's method (``note``), the file, the cores other
+    processes used during the rounds (``others_cores``) and why that made the machine too busy to decide
+    (``busy``, else ``""``).  ``low``/``high`` are NaN for a run that recorded no interval."""
     if df.empty or not df["metric"].eq("paired_ratio").any():
-        return pd.DataFrame(columns=cols)
-    d = df[df["workload"].isin(PAIRED_WORKLOADS)].copy()
-    d["variant"] = variant(d)
+        return pd.DataFrame(columns=RATIO_COLUMNS)
+    d = df[df["workload"].isin([*PAIRED_WORKLOADS, WORKLOAD_PAIRED_TRAIN])].copy()
+    d["variant"], d["pair"] = variant(d), pair_of(d)
+    keys = ["machine", "pair", "variant", "workload"]
     ratio = d[d["metric"].eq("paired_ratio") & d["stat"].eq("median")]
-    newest = best(ratio, ["machine", "variant", "workload"])[["machine", "variant", "workload", "source_file"]]
-    d = d.merge(newest, on=["machine", "variant", "workload", "source_file"])
+    newest = best(ratio, keys)[[*keys, "source_file"]]
+    d = d.merge(newest, on=[*keys, "source_file"])
+    models = pair_models(df)
     rows = []
-    for key, g in d.groupby(["machine", "variant", "workload", "source_file"], dropna=False, sort=True):
-        stats = {s: v for s, v in zip(g.loc[g["metric"].eq("paired_ratio"), "stat"], g.loc[g["metric"].eq("paired_ratio"), "value"])}
-        seconds = {m: v for m, v in zip(g.loc[g["model"].notna(), "model"], g.loc[g["model"].notna(), "value"])}
-        notes = g.loc[g["metric"].eq("paired_ratio"), "note"].dropna()
+    for key, g in d.groupby([*keys, "source_file"], dropna=False, sort=True):
+        is_ratio = g["metric"].eq("paired_ratio")
+        stats = dict(zip(g.loc[is_ratio, "stat"], g.loc[is_ratio, "value"]))
+        seconds = dict(zip(g.loc[g["model"].notna(), "model"], g.loc[g["model"].notna(), "value"]))
+        base, cand = models.get(str(key[1]), (None, None))
+        notes = g.loc[is_ratio, "note"].dropna()
         rounds = g.loc[g["metric"].eq("pairs"), "value"]
         others = g[g["metric"].eq("others_cores")]
         busy = others["note"].dropna() if "note" in others else others["value"].iloc[0:0]
         rows.append(
             {
-                "machine": key[0],
-                "variant": key[1],
-                "workload": key[2],
+                **dict(zip(keys, key)),
+                "backend": g["backend"].iloc[0],
                 "estimate": stats.get("estimate", stats.get("median")),
                 "low": stats.get("low", float("nan")),
                 "high": stats.get("high", float("nan")),
                 "rounds": int(rounds.iloc[0]) if len(rounds) else None,
-                "regular_s": seconds.get("regular"),
-                "separable_s": seconds.get("separable"),
+                "baseline_s": seconds.get(base),
+                "candidate_s": seconds.get(cand),
                 "note": notes.iloc[0] if len(notes) else None,
-                "source_file": key[3],
+                "source_file": key[4],
                 "others_cores": float(others["value"].iloc[0]) if len(others) else None,
                 "busy": str(busy.iloc[0]) if len(busy) else "",
             }
         )
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=RATIO_COLUMNS)
 
 
-def speed_evidence(df: pd.DataFrame) -> dict[tuple[object, str], tuple[Estimate, dict[str, Any]]]:
-    """``(machine, variant)`` -> the estimate that decides "faster" and its figures: the paired study-style
-    evaluate where the path ran one (the default paths), else the path's paired predict; an ASV
-    separable/regular ratio (a point, no interval) where nothing else measured the path."""
-    out: dict[tuple[object, str], tuple[Estimate, dict[str, Any]]] = {}
+def _paired_estimate(r: Any, models: tuple[str, str]) -> tuple[Estimate, dict[str, Any]]:
+    """One row of :func:`paired_ratios` as the estimate a speed claim is decided on, and its figures."""
+    has = pd.notna(r.low) and pd.notna(r.high) and (r.rounds or 0) >= 2
+    how = PAIRED_HOW[r.workload]
+    method = f"{how}: {r.note}" if isinstance(r.note, str) and r.note else f"{how}: median of {r.rounds} paired rounds"
+    note = r.note.split("; ", 1)[1] if isinstance(r.note, str) and "; " in r.note else ""  # the warnings after the method
+    if has:
+        est = Estimate(float(r.estimate), float(r.low), float(r.high), int(r.rounds), method.split("; ")[0], note=note, unusable=r.busy)
+    else:
+        est = Estimate(float(r.estimate), float("nan"), float("nan"), 1, f"{how}: recorded without an interval (an older run)")
+    figs = {"measured": how, f"{models[0]}_s": r.baseline_s, f"{models[1]}_s": r.candidate_s, "rounds": r.rounds}
+    figs["source"] = Path(str(r.source_file)).name
+    if r.others_cores is not None and pd.notna(r.others_cores):
+        figs["others_cores"] = round(float(r.others_cores), 2)  # cores other processes used during the rounds
+    return est, figs
+
+
+Key = tuple[object, str, str]  # (machine, pair, variant)
+
+
+def speed_evidence(df: pd.DataFrame) -> dict[Key, tuple[Estimate, dict[str, Any]]]:
+    """``(machine, pair, variant)`` -> the estimate that decides "faster" and its figures: the paired
+    study-style evaluate where the path ran one (the default paths), else the path's paired predict; an
+    ASV separable/regular ratio (a point, no interval) where nothing else measured the study's path."""
+    out: dict[Key, tuple[Estimate, dict[str, Any]]] = {}
     table = paired_ratios(df)
+    models = pair_models(df)
     for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
         for r in table[table["workload"].eq(workload)].itertuples():
-            key = (r.machine if pd.notna(r.machine) else None, r.variant)
-            has = pd.notna(r.low) and pd.notna(r.high) and (r.rounds or 0) >= 2
-            how = PAIRED_HOW[workload]
-            method = f"{how}: {r.note}" if isinstance(r.note, str) and r.note else f"{how}: median of {r.rounds} paired rounds"
-            note = ""
-            if isinstance(r.note, str) and "; " in r.note:
-                note = r.note.split("; ", 1)[1]  # the warnings after the method
-            if has:
-                how_made = method.split("; ")[0]
-                est = Estimate(float(r.estimate), float(r.low), float(r.high), int(r.rounds), how_made, note=note, unusable=r.busy)
-            else:
-                est = Estimate(float(r.estimate), float("nan"), float("nan"), 1, f"{how}: recorded without an interval (an older run)")
-            figs = {
-                "measured": how,
-                "regular_s": r.regular_s,
-                "separable_s": r.separable_s,
-                "rounds": r.rounds,
-                "source": Path(str(r.source_file)).name,
-            }
-            if r.others_cores is not None and pd.notna(r.others_cores):
-                figs["others_cores"] = round(float(r.others_cores), 2)  # cores other processes used during the rounds
-            out[key] = (est, figs)
+            out[(r.machine if pd.notna(r.machine) else None, str(r.pair), r.variant)] = _paired_estimate(r, models[str(r.pair)])
     if "benchmark" in df and df["source_kind"].eq("asv").any():
         asv = df[df["source_kind"].eq("asv") & df["benchmark"].eq(ASV_RATIO_BENCHMARK) & df["stat"].isin(SINGLE_STATS)]
         if not asv.empty:
             asv = asv.assign(variant=variant(asv)).sort_values("created", kind="stable")
             for (machine, var), g in asv.groupby(["machine", "variant"], dropna=False, sort=True):
-                key = (machine if pd.notna(machine) else None, var)
+                key = (machine if pd.notna(machine) else None, STUDY, var)
                 if key in out:
                     continue
                 r = g.iloc[-1]
@@ -413,6 +455,18 @@ def speed_evidence(df: pd.DataFrame) -> dict[tuple[object, str], tuple[Estimate,
                     {"measured": "ASV track_separable_ratio", "commit": r.get("commit"), "source": Path(str(r["source_file"])).name},
                 )
     return out
+
+
+def train_evidence(df: pd.DataFrame) -> dict[tuple[object, str, str], tuple[Estimate, dict[str, Any]]]:
+    """``(machine, pair, trainer)`` -> the estimate that decides "trains faster" and its figures: the
+    newest paired training case of that trainer (a backend that trains)."""
+    table = paired_ratios(df)
+    models = pair_models(df)
+    rows = table[table["workload"].eq(WORKLOAD_PAIRED_TRAIN)]
+    return {
+        (r.machine if pd.notna(r.machine) else None, str(r.pair), str(r.backend)): _paired_estimate(r, models[str(r.pair)])
+        for r in rows.itertuples()
+    }
 
 
 ASV_RATIO_BENCHMARK = "predict.SeparableRatio.track_separable_ratio"
@@ -429,26 +483,60 @@ def seed_costs(df: pd.DataFrame) -> dict[object, list[float]]:
         if sub["weights_source"].eq("trained-subset").any() or pd.to_numeric(sub["n_images"], errors="coerce").lt(TEST_IMAGES).any():
             continue
         by_seed = sub.pivot_table(index="params", columns="model", values="value", aggfunc="first")
-        if not {"regular", "separable"} <= set(by_seed.columns):
+        base, cand = STUDY_PAIR.model_names  # the seeds are the study pair's (reproduce --seeds, the cached-seeds case)
+        if not {base, cand} <= set(by_seed.columns):
             continue
-        costs = (100 * (by_seed["regular"] - by_seed["separable"])).dropna()
+        costs = (100 * (by_seed[base] - by_seed[cand])).dropna()
         if len(costs) >= 2:
             out[machine if pd.notna(machine) else None] = [float(c) for c in costs]
     return out
 
 
-def claim_verdicts(df: pd.DataFrame) -> list[tuple[object, str, list[Verdict]]]:
-    """Every machine and backend path with a figure: ``(machine, variant, verdicts)`` in sorted order,
-    each claim decided by :func:`sepbench.core.claims.decide_claims` on the evidence of
-    :func:`sepbench.core.evidence.claim_evidence` (sizes, the paired speed estimate, accuracy over seeds
-    where several exist)."""
+def claim_verdicts(df: pd.DataFrame) -> list[tuple[object, str, str, list[Verdict]]]:
+    """Every machine, pair and backend path with a figure: ``(machine, pair, variant, verdicts)`` in sorted
+    order, each claim decided by :func:`sepbench.core.claims.decide_claims` on the evidence of
+    :func:`sepbench.core.evidence.claim_evidence` (sizes, the paired speed and training estimates,
+    accuracy over seeds where several exist).  A pair is shown for a path where its paired rounds ran or
+    both its models have a figure there."""
     figs = figure_dicts(figures(df))
     speeds = speed_evidence(df)
+    trains = train_evidence(df)
     seeds = seed_costs(df)
     subset = subset_variants(df)
-    keys = sorted(set(figs) | set(speeds), key=lambda k: (str(k[0]), k[1]))
+    models = pair_models(df)
+    keys: set[Key] = set(speeds)
+    for (machine, var), f in figs.items():
+        have = {m for values in f.values() for m in values}
+        keys |= {(machine, name, var) for name, pair_models_ in models.items() if set(pair_models_) <= have}
+    keys |= {
+        (machine, pair, var) for (machine, pair, trainer) in trains for (m2, var) in figs if m2 == machine and _backend(var) == trainer
+    }
     out = []
-    for key in keys:
-        evidence, missing, point_decides = claim_evidence(figs.get(key, {}), speeds.get(key), seeds.get(key[0]))
-        out.append((key[0], key[1], decide_claims(evidence, missing=missing, subset=subset.get(key, {}), point_decides=point_decides)))
+    for key in sorted(keys, key=lambda k: (str(k[0]), k[1] != STUDY, k[1], k[2])):
+        machine, pair, var = key
+        pair_models_ = models.get(pair)
+        if pair_models_ is None:
+            continue
+        evidence, missing, point_decides = claim_evidence(
+            figs.get((machine, var), {}),
+            speeds.get(key),
+            seeds.get(machine) if pair == STUDY else None,
+            models=pair_models_,
+            train=trains.get((machine, pair, _backend(var))),
+            train_missing=_train_missing(_backend(var)),
+        )
+        verdicts = decide_claims(evidence, missing=missing, subset=subset.get((machine, var), {}), point_decides=point_decides)
+        out.append((machine, pair, var, verdicts))
     return out
+
+
+def _backend(variant_label: str) -> str:
+    return variant_label.split(" (", 1)[0]
+
+
+def _train_missing(backend: str) -> str:
+    from sepbench.core.recipe import TRAINERS
+
+    if backend not in TRAINERS:
+        return f"{backend} has no trainer (an inference runtime): the trainers are {', '.join(TRAINERS)}"
+    return f"no paired training rounds of both models on the {backend} trainer"

@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from sepbench.core.claims import Verdict
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.core.recipe import VARIANTS, Recipe
 from sepbench.core.spec import get_model_spec
 from sepbench.util.timer import time_calls
 
-MODEL_ORDER = ("regular", "separable")
+MODEL_ORDER = STUDY_PAIR.model_names  # the study published figures for its two models
 TABLE_METRICS = ("params", "hdf5_bytes", "float32_bytes", "test_loss", "test_accuracy", "eval_seconds")
 
 
@@ -343,7 +344,7 @@ def _fmt(metric: str, value: float | None) -> str:
 
 
 def _ratio(values: dict[str, float | None]) -> str:
-    reg, sep = values.get("regular"), values.get("separable")
+    reg, sep = (values.get(m) for m in STUDY_PAIR.model_names)
     if reg is None or sep is None or reg == 0:
         return "-"
     return f"{sep / reg:.3f}"

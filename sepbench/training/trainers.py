@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,8 +98,10 @@ def train(
     seed: int = 0,
     epochs: int | None = None,
     progress: bool = False,
+    on_step: Callable[[float], None] | None = None,
 ) -> TrainResult:
-    """Train ``model`` in ``backend`` on ``(x, y)`` with ``recipe`` (``epochs`` overrides the recipe's)."""
+    """Train ``model`` in ``backend`` on ``(x, y)`` with ``recipe`` (``epochs`` overrides the recipe's);
+    ``on_step(loss)`` is called after every optimizer step (what times a step)."""
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a sepbench.core.recipe.Recipe, got {type(recipe).__name__}")
     if epochs is not None:
@@ -113,16 +116,19 @@ def train(
     steps = sum(-(-len(o) // recipe.batch_size) for o in orders)
 
     bar = None
-    on_step = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc=f"train {backend}/{spec.name}", unit="step", mininterval=0.5, leave=True)
 
+        caller = on_step
+
         def on_step(loss: float) -> None:
             bar.update(1)
             if bar.n % 200 == 0:
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            if caller is not None:
+                caller(loss)
 
     kwargs: dict[str, Any] = {}
     if "seed" in inspect.signature(module.train_model).parameters:

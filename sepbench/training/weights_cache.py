@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, WeightsError
@@ -49,6 +50,11 @@ def training_code_hash(backend: str) -> str:
     return h.hexdigest()
 
 
+# the study's models were cached before the key held the layers (their layers are fixed in the code,
+# whose hash is in the key): their keys stay as they were, so caches on users' machines stay valid
+LEGACY_KEYED_MODELS = STUDY_PAIR.model_names
+
+
 def cache_key(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> str:
     """16 hex digits naming a trained-weights entry."""
     recipe = recipe or DEFAULT_RECIPE
@@ -59,6 +65,8 @@ def cache_key(model: str, backend: str, seed: int = 0, recipe: Recipe | None = N
         "model": get_model_spec(model).name,
         "code": training_code_hash(backend),
     }
+    if model not in LEGACY_KEYED_MODELS:  # a pair file's model may change under its name: its layers key it too
+        doc["layers"] = get_model_spec(model).fingerprint()
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -47,13 +47,18 @@ def test_keras_graph_forward(measure, graph_forward_case) -> None:
 
 
 def _check_paired(info: dict) -> None:
+    from sepbench.core.spec import get_model_spec
+
+    base, cand = info["baseline"], info["candidate"]
     assert info["pairs"] == info["rounds"] >= 1 and info["stop_reason"]
-    assert 0 < info["regular_median_s"] and 0 < info["separable_median_s"]
+    assert 0 < info[f"{base}_median_s"] and 0 < info[f"{cand}_median_s"]
     assert 0 < info["ratio_q1"] <= info["ratio_median"] <= info["ratio_q3"]
-    assert len(info["samples_s"]["regular"]) == len(info["samples_s"]["separable"]) == info["rounds"]
+    assert len(info["samples_s"][base]) == len(info["samples_s"][cand]) == info["rounds"]
     if info["rounds"] >= 2:
         assert info["ratio_low"] <= info["ratio_estimate"] <= info["ratio_high"]
-    assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
+    assert info["macs_per_image"] == {m: get_model_spec(m).macs for m in (base, cand)}
+    if info["pair"] == "study":  # the study's two models, counted by hand
+        assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
 
 
 def test_separable_vs_regular_paired(measure, paired_case) -> None:
@@ -71,7 +76,16 @@ def test_separable_vs_regular_paired_evaluate(measure, paired_evaluate_case) -> 
     info = measure(paired_evaluate_case)
     assert info["workload"] == "paired-evaluate" and info["batch_size"] == 32 and info["n_images"] == 10_000
     _check_paired(info)
-    assert set(info["accuracy"]) == {"regular", "separable"}
+    assert set(info["accuracy"]) == {info["baseline"], info["candidate"]}
+
+
+def test_trains_faster_paired(measure, paired_train_case) -> None:
+    """ "Trains faster": both models' training steps (the recipe, batch 32, from seeded initial weights) on
+    one trainer in paired rounds; each model's epoch time is its median step time x 1,875 steps."""
+    info = measure(paired_train_case)
+    assert info["workload"] == "paired-train" and info["trainer"] == paired_train_case.backend
+    assert info["steps_per_epoch"] == 1875 and info["steps_timed"] >= 16
+    _check_paired(info)
 
 
 def test_accuracy_over_cached_seeds(measure, seeds_case) -> None:
