@@ -84,6 +84,17 @@ def report(session: nox.Session) -> None:
 
 
 # ---- bench: the project's main job ---------------------------------------------------------------
+def _pairs_option(pytest_args: list[str]) -> list[str]:
+    """``--pairs X`` for ``sepbench train`` when the benchmark's arguments name pairs (``--pairs``/``--pair``)."""
+    for i, arg in enumerate(pytest_args):
+        for name in ("--pairs", "--pair"):
+            if arg == name and i + 1 < len(pytest_args):
+                return ["--pairs", pytest_args[i + 1]]
+            if arg.startswith(name + "="):
+                return ["--pairs", arg.split("=", 1)[1]]
+    return []
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Main job: benchmark every backend x model x batch size, save the run, print the comparison and the report.
@@ -93,7 +104,8 @@ def bench(session: nox.Session) -> None:
     usable cores), ``--backends numpy,torch``, ``--compare [NAME]`` (against the last saved run, or the
     run saved with ``--save-as NAME``: ``sepbench gate`` fails on a confirmed slowdown beyond the case's
     spread or ``--min-effect``, default 0.10; a compared run is not saved unless ``--save-as`` is given),
-    ``--save-as NAME``; anything else goes to pytest.
+    ``--save-as NAME``, ``--pairs study,spatial,FILE.toml`` (the pairs decided; default study,spatial);
+    anything else goes to pytest.
     """
     storage = str(bench_storage())
     try:
@@ -108,8 +120,8 @@ def bench(session: nox.Session) -> None:
     env = _env()
     if "--offline" in session.posargs:  # `sepbench train` runs before pytest: it must not download either
         env["SEPBENCH_OFFLINE"] = "1"
-    if parsed.train:  # trained once, then cached: the accuracy claim needs trained weights
-        session.run("sepbench", "train", env=env)
+    if parsed.train:  # trained once, then cached: the accuracy claim needs trained weights (of the pairs measured)
+        session.run("sepbench", "train", *_pairs_option(pytest_args), env=env)
     else:
         session.log("--no-train: weights that are not cached are seeded-init (untrained): latency only, no accuracy claim")
     session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)

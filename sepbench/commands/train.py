@@ -15,7 +15,10 @@ from sepbench.util.console import print_table
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train and cache the weights the benchmarks share (once; cached weights are reused)")
-    p.add_argument("--models", default="regular,separable", help="comma-separated models (default: regular,separable)")
+    p.add_argument("--models", default=None, help="comma-separated models (default: the models of --pairs)")
+    p.add_argument(
+        "--pairs", default=None, help="comma-separated pairs (names or .toml files) whose models to train (default: what the bench decides)"
+    )
     p.add_argument("--seed", type=int, default=0, help="initial-weights and batch-order seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="compute threads (default: all usable cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -23,14 +26,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sepbench.core.pairs import select_pairs
     from sepbench.core.spec import get_model_spec
     from sepbench.machine.threads import configure_threads
     from sepbench.training.trainers import shared_trainer
     from sepbench.training.weights_cache import cache_path, load_trained_weights, train_and_cache
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    pairs = select_pairs(args.pairs)  # also makes a pair file's models known by name
+    if args.models is None:  # a synthetic pair has nothing to train on
+        models = list(dict.fromkeys(m for p in pairs if not p.synthetic for m in p.model_names))
+    else:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models:
-        raise ValueError("--models names no model (give e.g. regular,separable)")
+        raise ValueError("no model to train (give --models, e.g. regular,separable, or a pair with labelled data)")
     models = [get_model_spec(m).name for m in models]  # unknown names: a clear error listing the known ones
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
