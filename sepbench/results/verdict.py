@@ -157,7 +157,9 @@ def figures(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df.assign(variant=pd.Series(dtype=object))
     d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
-    d = d[is_inference(d) & (pair_of(d).eq(STUDY) | ~d["workload"].isin(NOT_A_PATH))]  # another pair's paired seconds: its own tables
+    # paired seconds stay the study pair's figures (the report's ratio tables); another pair's, and training
+    # steps (no inference path), are their own tables' (a shared baseline's seconds would collide)
+    d = d[is_inference(d) & ~d["workload"].eq(WORKLOAD_PAIRED_TRAIN) & (pair_of(d).eq(STUDY) | ~d["workload"].isin(NOT_A_PATH))]
     d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & d["weights_source"].isin(NOT_COMPARABLE_WEIGHTS))]
     partial = pd.to_numeric(d["n_images"], errors="coerce").lt(TEST_IMAGES) & d["workload"].eq("evaluate")
     d = d[~(partial & d["metric"].isin(["eval_seconds", "test_accuracy", "test_loss"]))]
