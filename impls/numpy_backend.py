@@ -67,6 +67,8 @@ class NumpyModel(InferenceModel):
                 x = ops.spatial_separable_conv2d(x, w["column_kernel"], w["row_kernel"], w["bias"], layer.stride)
             elif layer.kind == "global_avg_pool":
                 x = ops.global_avg_pool(x)
+            elif layer.kind == "relu":
+                x = ops.relu(x)
             elif layer.kind == "dense":
                 x = ops.dense(x, w["kernel"], w["bias"])
             else:  # pragma: no cover - the spec validates kinds

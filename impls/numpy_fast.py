@@ -201,6 +201,8 @@ def layer_groups(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, d
             i += 1
         elif layer.kind == "global_avg_pool":
             groups.append((layer.name, {"mean": ops.global_avg_pool}))
+        elif layer.kind == "relu":
+            groups.append((layer.name, {"max": ops.relu}))
         elif layer.kind == "dense":
             groups.append((layer.name, {"gemm": lambda x, w=w: ops.dense(x, w["kernel"], w["bias"])}))
         else:  # pragma: no cover - the spec validates kinds

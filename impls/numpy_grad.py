@@ -162,6 +162,9 @@ def forward(spec: ModelSpec, params: Params, x: np.ndarray) -> tuple[np.ndarray,
             c = (c1, c2)
         elif layer.kind == "global_avg_pool":
             x, c = gap_forward(x)
+        elif layer.kind == "relu":
+            c = x > 0
+            x = x * c
         elif layer.kind == "dense":
             x, c = dense_forward(x, params[p + "kernel"], params[p + "bias"])
         else:  # pragma: no cover - spec validates kinds
@@ -188,6 +191,8 @@ def backward(spec: ModelSpec, params: Params, caches: list[Any], dlogits: np.nda
             d, grads[p + "column_kernel"] = depthwise_backward(d, params[p + "column_kernel"], cache[0], need_dx)
         elif layer.kind == "global_avg_pool":
             d = gap_backward(d, cache)
+        elif layer.kind == "relu":
+            d = d * cache
         elif layer.kind == "dense":
             d, grads[p + "kernel"], grads[p + "bias"] = dense_backward(d, params[p + "kernel"], cache, need_dx)
     return grads

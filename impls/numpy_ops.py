@@ -82,6 +82,11 @@ def spatial_row_pass(tall: np.ndarray, row: np.ndarray, bias: np.ndarray, stride
     return (cols @ row[0].reshape(k * c, -1) + bias).reshape(n, oh, ow, -1)
 
 
+def relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0), a new array of ``x``'s dtype."""
+    return np.maximum(x, x.dtype.type(0))
+
+
 def global_avg_pool(x: np.ndarray) -> np.ndarray:
     """Mean over the spatial axes: ``(N, H, W, C) -> (N, C)``."""
     return x.mean(axis=(1, 2), dtype=np.float32)

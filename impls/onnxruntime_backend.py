@@ -87,6 +87,8 @@ def _layer_nodes(layer: LayerSpec, w: dict[str, np.ndarray], x: str) -> tuple[li
             helper.make_node("Conv", [f"{n}/column", f"{n}/row_kernel", f"{n}/bias"], [n], strides=[1, layer.stride], name=f"{n}/row"),
         ]
         return nodes, inits, n
+    if layer.kind == "relu":
+        return [helper.make_node("Relu", [x], [n], name=n)], [], n
     if layer.kind == "global_avg_pool":
         return (
             [

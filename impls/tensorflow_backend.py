@@ -75,6 +75,8 @@ def _keras_layer(layer: LayerSpec) -> keras.layers.Layer:
         return SpatialSeparableConv2D(layer.filters, layer.kernel, layer.stride, name=layer.name)
     if layer.kind == "global_avg_pool":
         return keras.layers.GlobalAveragePooling2D(name=layer.name)
+    if layer.kind == "relu":
+        return keras.layers.ReLU(name=layer.name)
     if layer.kind == "dense":
         return keras.layers.Dense(layer.filters, activation=layer.activation, name=layer.name)
     raise NotImplementedError(layer.kind)
@@ -114,6 +116,8 @@ def layer_op(layer: LayerSpec, w: dict[str, np.ndarray], fold: bool = False) -> 
         return lambda t: tf.nn.bias_add(tf.nn.separable_conv2d(t, dw, pw, strides, "VALID"), b)
     if layer.kind == "global_avg_pool":
         return lambda t: tf.reduce_mean(t, axis=[1, 2])
+    if layer.kind == "relu":
+        return tf.nn.relu
     if layer.kind == "dense":
         k, b = tf.constant(w["kernel"]), tf.constant(w["bias"])
         if layer.activation == "softmax":

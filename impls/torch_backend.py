@@ -63,6 +63,8 @@ def _layer_module(layer: LayerSpec, cin: int) -> nn.Module:
         )
     if layer.kind == "global_avg_pool":
         return _GlobalAvgPool()
+    if layer.kind == "relu":
+        return nn.ReLU()
     if layer.kind == "dense":
         return nn.Linear(cin, layer.filters)
     raise NotImplementedError(layer.kind)

@@ -260,3 +260,44 @@ def test_litert_without_tensorflow_says_why_it_is_unavailable():
     reason, available = proc.stdout.strip().splitlines()[-2:]
     assert "builds its .tflite files with TensorFlow's converter" in reason and "sepbench[tf]" in reason
     assert "'numpy'" in available and "'onnxruntime'" in available and "'litert'" not in available and "'tensorflow'" not in available
+
+
+@pytest.fixture(scope="module")
+def mobilenet_pair():
+    """The MobileNet-style example pair file, its models made known to the backends (ReLU layers included)."""
+    from pathlib import Path
+
+    from sepbench.core.pairs import select_pairs
+
+    return select_pairs([str(Path(__file__).resolve().parent.parent / "examples" / "pairs" / "mobilenet-block.toml")])[0]
+
+
+@pytest.mark.parametrize("role", ["baseline", "candidate"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_pair_files_models_are_built_by_every_backend_at_parity(backend, role, mobilenet_pair, test_subset):
+    """A model no module names (a pair file's, with ReLU after its convolutions): every float path of every
+    backend gives NumPy's probabilities to 1e-5 on 500 real images, and counts the spec's parameters."""
+    spec = getattr(mobilenet_pair, role)
+    weights = random_weights(spec.name, SEED)
+    x = test_subset[0][:500]
+    ref = get_backend("numpy").build(weights).predict(x, batch_size=128)
+    m = backend_or_skip(backend).build(weights)
+    assert m.count_params() == spec.params
+    for path in set(type(m).paths) - set(type(m).approximate_paths):
+        got = m.predict(x, batch_size=128, path=path)
+        assert got.shape == (500, 10) and np.abs(got - ref).max() <= 1e-5, (backend, path)
+
+
+def test_relu_is_max_of_zero_and_its_gradient_is_the_mask():
+    from impls.numpy_grad import backward, forward
+    from sepbench.core.spec import LayerSpec, ModelSpec
+
+    spec = ModelSpec("r", (LayerSpec("relu", "relu"), LayerSpec("gap", "global_avg_pool")), (2, 2, 1))
+    x = np.array([[[[-1.0], [2.0]], [[0.5], [-3.0]]]])
+    out, caches = forward(spec, {}, x)
+    assert out.tolist() == [[(0 + 2 + 0.5 + 0) / 4]]
+    from impls.numpy_grad import gap_backward
+
+    d = gap_backward(np.ones((1, 1)), caches[1]) * caches[0]  # what backward passes to the layer below
+    assert d[0, :, :, 0].tolist() == [[0.0, 0.25], [0.25, 0.0]]
+    assert backward(spec, {}, caches, np.ones((1, 1))) == {}

@@ -215,3 +215,32 @@ def test_what_the_schema_cannot_say_is_checked_by_name(old, new, expected, tmp_p
     path.write_text(GOOD.replace(old, new, 1))
     with pytest.raises(PairError, match=re.escape(expected)):
         load_pair_file(path)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+def test_every_example_pair_runs_its_paired_cases_on_a_subset(example, mnist_dir):
+    """Each example pair, end to end on a small subset: both models built from the file, two paired rounds
+    of NumPy predict (200 images; synthetic input for a synthetic pair) and, with labelled data, two paired
+    rounds of NumPy training steps: every figure the verdict needs is there."""
+    from sepbench.core.pairs import select_pairs
+    from sepbench.measure.workloads import PairedPredictWorkload, PairedTrainWorkload
+
+    pair = select_pairs([str(EXAMPLES / example)])[0]
+    predict = PairedPredictWorkload("numpy", path="fast", n_images=200, pair=pair).setup(data_dir=str(mnist_dir), warmup=1)
+    predict.run()
+    predict.run()
+    info = predict.extra_info()
+    base, cand = pair.model_names
+    assert (info["pair"], info["baseline"], info["candidate"]) == (pair.name, base, cand)
+    assert info[f"{base}_median_s"] > 0 and info[f"{cand}_median_s"] > 0 and info["pairs"] == 2
+    assert ("accuracy" in info) == (not pair.synthetic)  # synthetic input has no labels
+    if pair.synthetic:
+        with pytest.raises(ValueError, match="synthetic"):
+            PairedTrainWorkload("numpy", pair=pair).setup(data_dir=str(mnist_dir))
+        return
+    train = PairedTrainWorkload("numpy", pair=pair).setup(data_dir=str(mnist_dir), warmup=0)
+    train.run()
+    train.run()
+    tinfo = train.extra_info()
+    assert tinfo["workload"] == "paired-train" and tinfo["steps_per_epoch"] == 1875 and tinfo["pairs"] == 2
+    assert 0 < tinfo["ratio_estimate"] and tinfo[f"{base}_median_s"] > 0

@@ -14,6 +14,7 @@ out again.  Tensor layouts follow Keras (channels last):
   the outer product of its channel's column and its row: rank 1, as the Prewitt example is.
 * ``dense``           kernel ``(in, units)``, bias ``(units,)``
 * ``global_avg_pool`` no tensors
+* ``relu``            no tensors: max(x, 0), shape kept (a pair file's blocks put one after a conv)
 
 All convolutions use 'valid' padding and no activation, as in the study; the last dense layer
 applies softmax.
@@ -25,8 +26,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-LayerKind = Literal["conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense"]
-LAYER_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense")
+LayerKind = Literal["conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense", "relu"]
+LAYER_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense", "relu")
 CONV_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv")
 SEPARABLE_KINDS: tuple[str, ...] = ("separable_conv", "spatial_separable_conv")  # two parts that fold into one conv
 Shape = tuple[int, ...]
@@ -71,7 +72,11 @@ class LayerSpec:
                 raise ValueError(f"layer {self.name!r}: input {in_shape} is too small for a {self.kernel}x{self.kernel} kernel")
             return (oh, ow, self.filters)
         if self.kind == "global_avg_pool":
+            if len(in_shape) != 3:
+                raise ValueError(f"layer {self.name!r}: global average pooling needs an image (height, width, channels), got {in_shape}")
             return (in_shape[-1],)
+        if self.kind == "relu":
+            return tuple(in_shape)
         if self.kind == "dense":
             return (self.filters,)
         raise AssertionError(self.kind)

@@ -89,6 +89,8 @@ def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, s
             stages.append((layer.name, "row GEMM (1 x k across channels)", oh * ow * c * f * k, across))
         elif layer.kind == "global_avg_pool":
             stages.append((layer.name, "global average pool", 0, ops.global_avg_pool))
+        elif layer.kind == "relu":
+            stages.append((layer.name, "relu", 0, ops.relu))
         elif layer.kind == "dense":
             stages.append((layer.name, "dense GEMM", c * layer.filters, lambda x, w=w: ops.dense(x, w["kernel"], w["bias"])))
             if layer.activation == "softmax":
@@ -153,6 +155,8 @@ def profile_torch(
             stages.append((layer.name, "conv", row.macs, module))
         elif layer.kind == "global_avg_pool":
             stages.append((layer.name, "global average pool", 0, module))
+        elif layer.kind == "relu":
+            stages.append((layer.name, "relu", 0, module))
         else:
             stages.append((layer.name, "dense (Linear)", row.macs, module))
             if layer.activation == "softmax":
