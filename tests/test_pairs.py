@@ -244,3 +244,18 @@ def test_every_example_pair_runs_its_paired_cases_on_a_subset(example, mnist_dir
     tinfo = train.extra_info()
     assert tinfo["workload"] == "paired-train" and tinfo["steps_per_epoch"] == 1875 and tinfo["pairs"] == 2
     assert 0 < tinfo["ratio_estimate"] and tinfo[f"{base}_median_s"] > 0
+
+
+def test_a_pair_file_may_not_take_a_built_in_pairs_or_models_name(tmp_path):
+    from sepbench.core.pairs import select_pairs
+
+    text = (EXAMPLES / "mobilenet-block.toml").read_text()
+    (tmp_path / "study.toml").write_text(text.replace('name = "mobilenet-block"', 'name = "study"'))
+    with pytest.raises(PairError, match="a built-in pair has that name"):
+        select_pairs([str(tmp_path / "study.toml")])
+    (tmp_path / "reg.toml").write_text(text.replace('name = "block-regular"', 'name = "regular"'))
+    with pytest.raises(PairError, match="'regular' is a built-in model's"):
+        select_pairs([str(tmp_path / "reg.toml")])
+    assert select_pairs([str(EXAMPLES / "study.toml")])[0] is PAIRS["study"]  # the example file of a built-in pair is that pair
+    with pytest.raises(PairError, match="named twice"):
+        select_pairs("study,study")

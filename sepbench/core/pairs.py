@@ -92,10 +92,14 @@ def use_pair(pair: Pair) -> Pair:
     from sepbench.core.spec import MODELS, register_model
 
     builtin = PAIRS.get(pair.name)
-    if builtin is not None and builtin != pair:
-        raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
+    if builtin is not None:  # a file of a built-in pair (examples/pairs/) is that pair; another under its name is refused
+        same = [(m.name, m.fingerprint()) for m in builtin.models] == [(m.name, m.fingerprint()) for m in pair.models]
+        if not same or builtin.data != pair.data:
+            raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
+        return builtin
     for spec in pair.models:
-        if MODELS.get(spec.name) == spec:
+        known = MODELS.get(spec.name)
+        if known is not None and known.fingerprint() == spec.fingerprint():
             continue
         try:
             register_model(spec)
