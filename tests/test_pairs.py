@@ -259,3 +259,14 @@ def test_a_pair_file_may_not_take_a_built_in_pairs_or_models_name(tmp_path):
     assert select_pairs([str(EXAMPLES / "study.toml")])[0] is PAIRS["study"]  # the example file of a built-in pair is that pair
     with pytest.raises(PairError, match="named twice"):
         select_pairs("study,study")
+
+
+def test_a_pair_files_epochs_are_its_models_recipe_and_key_their_cache():
+    from sepbench.core.pairs import recipe_for, select_pairs
+    from sepbench.core.recipe import DEFAULT_RECIPE
+    from sepbench.training.weights_cache import cache_key
+
+    pair = select_pairs([str(EXAMPLES / "mobilenet-block.toml")])[0]
+    assert pair.epochs == 2 and recipe_for("block-regular").epochs == 2 and recipe_for("block-separable").epochs == 2
+    assert recipe_for("regular") == DEFAULT_RECIPE  # the study's models keep the default recipe (20 epochs)
+    assert cache_key("block-regular", "numpy") != cache_key("block-regular", "numpy", recipe=DEFAULT_RECIPE)

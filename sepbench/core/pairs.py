@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import LayerSpec, ModelSpec, described_model_spec
 
 MAX_PAIR_FILE_BYTES = 1 << 20  # a pair file is a few hundred bytes
@@ -105,7 +106,19 @@ def use_pair(pair: Pair) -> Pair:
             register_model(spec)
         except ValueError as exc:
             raise PairError(f"pair {pair.name!r}: {exc}") from None
+        if pair.epochs is not None:
+            _EPOCHS.setdefault(spec.name, pair.epochs)
     return pair
+
+
+_EPOCHS: dict[str, int] = {}  # model -> the epochs of the pair file that brought it (use_pair)
+
+
+def recipe_for(model: str) -> Recipe:
+    """The recipe a model trains with: the default one, with the epochs of its pair file where it set some
+    (a model first registered by :func:`use_pair` keeps its first pair's)."""
+    epochs = _EPOCHS.get(model)
+    return DEFAULT_RECIPE if epochs is None else DEFAULT_RECIPE.with_(epochs=epochs)
 
 
 def select_pairs(requested: str | list[str] | None) -> list[Pair]:

@@ -16,8 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sepbench.core.pairs import STUDY_PAIR
-from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
+from sepbench.core.pairs import STUDY_PAIR, recipe_for
+from sepbench.core.recipe import Recipe
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, WeightsError
 from sepbench.util.paths import cache_dir
@@ -56,8 +56,8 @@ LEGACY_KEYED_MODELS = STUDY_PAIR.model_names
 
 
 def cache_key(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> str:
-    """16 hex digits naming a trained-weights entry."""
-    recipe = recipe or DEFAULT_RECIPE
+    """16 hex digits naming a trained-weights entry (``recipe`` None: the model's, :func:`recipe_for`)."""
+    recipe = recipe or recipe_for(model)
     doc = {
         "recipe": recipe.as_dict(),
         "seed": int(seed),
@@ -144,6 +144,6 @@ def train_and_cache(model: str, backend: str, seed: int = 0, recipe: Recipe | No
 
     check_storable(model, backend, seed, recipe)
     x, y = load_mnist("train")
-    result = train(backend, model, x, y, recipe or DEFAULT_RECIPE, seed=seed, progress=progress)
+    result = train(backend, model, x, y, recipe or recipe_for(model), seed=seed, progress=progress)
     store(result)
     return PortableWeights.load(cache_path(model, backend, seed, recipe))
