@@ -85,14 +85,16 @@ def report(session: nox.Session) -> None:
 
 # ---- bench: the project's main job ---------------------------------------------------------------
 def _pairs_option(pytest_args: list[str]) -> list[str]:
-    """``--pairs X`` for ``sepbench train`` when the benchmark's arguments name pairs (``--pairs``/``--pair``)."""
+    """``--pairs X`` for ``sepbench train`` when the benchmark's arguments name pairs (``--pairs``/``--pair``;
+    the last one, as pytest takes it)."""
+    found: list[str] = []
     for i, arg in enumerate(pytest_args):
         for name in ("--pairs", "--pair"):
             if arg == name and i + 1 < len(pytest_args):
-                return ["--pairs", pytest_args[i + 1]]
-            if arg.startswith(name + "="):
-                return ["--pairs", arg.split("=", 1)[1]]
-    return []
+                found = ["--pairs", pytest_args[i + 1]]
+            elif arg.startswith(name + "="):
+                found = ["--pairs", arg.split("=", 1)[1]]
+    return found
 
 
 @nox.session(python=PYTHON)

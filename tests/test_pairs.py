@@ -270,3 +270,40 @@ def test_a_pair_files_epochs_are_its_models_recipe_and_key_their_cache():
     assert pair.epochs == 2 and recipe_for("block-regular").epochs == 2 and recipe_for("block-separable").epochs == 2
     assert recipe_for("regular") == DEFAULT_RECIPE  # the study's models keep the default recipe (20 epochs)
     assert cache_key("block-regular", "numpy") != cache_key("block-regular", "numpy", recipe=DEFAULT_RECIPE)
+
+
+def test_a_pair_on_mnist_must_fit_mnist_and_epochs_may_not_retrain_a_built_in_model(tmp_path):
+    from sepbench.core.pairs import select_pairs
+
+    text = (EXAMPLES / "mobilenet-block.toml").read_text()
+    (tmp_path / "rgb.toml").write_text(text.replace("input_shape = [28, 28, 1]", "input_shape = [32, 32, 3]"))
+    with pytest.raises(PairError, match=r"rgb\.toml:\d+: pair\.data: MNIST is 28x28x1 images of 10 classes.*synthetic"):
+        load_pair_file(tmp_path / "rgb.toml")
+    synthetic = text.replace("input_shape = [28, 28, 1]", "input_shape = [32, 32, 3]").replace('data = "mnist"', 'data = "synthetic"')
+    (tmp_path / "rgb-synthetic.toml").write_text(synthetic.replace('name = "mobilenet-block"', 'name = "rgb"'))
+    assert load_pair_file(tmp_path / "rgb-synthetic.toml").synthetic
+    # the study's regular model against a block of one's own, for 2 epochs: regular trains 20, so refused
+    own = text.replace('name = "block-regular"\nlayers = [', 'name = "regular"\nlayers = [')
+    (tmp_path / "mixed.toml").write_text(own.replace('name = "mobilenet-block"', 'name = "mixed"'))
+    with pytest.raises(PairError, match="another recipe|built-in model"):
+        select_pairs([str(tmp_path / "mixed.toml")])
+
+
+def test_a_model_is_synthetic_only_where_every_pair_with_it_is(tmp_path):
+    """A synthetic pair that reuses the study's regular model leaves the study's cases of it labelled."""
+    from sepbench.bench.cases import PathCatalog, cases
+    from sepbench.core.pairs import PAIRS, Pair
+    from sepbench.core.spec import MODELS
+
+    synth = Pair("synth", MODELS["regular"], MODELS["spatial"], "synthetic")
+    evaluated = {c.model for c in cases("evaluate-10k", ["numpy"], False, PathCatalog({}), [PAIRS["study"], synth])}
+    assert evaluated == {"regular", "separable"}  # spatial is only in the synthetic pair: no evaluate case
+    assert not cases("paired-train", ["numpy"], False, PathCatalog({}), [synth])
+
+
+def test_accuracy_of_synthetic_input_is_none():
+    import numpy as np
+
+    from sepbench.measure.extra_info import accuracy_of
+
+    assert accuracy_of(np.full((4, 10), 0.1, np.float32), None) is None

@@ -142,7 +142,7 @@ def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog, pai
     out: list[Case] = []
     models = list(dict.fromkeys(m for p in pairs for m in p.model_names))
     for model in models:
-        synthetic = any(p.synthetic and model in p.model_names for p in pairs)
+        synthetic = all(p.synthetic for p in pairs if model in p.model_names)  # a labelled pair's model keeps its labelled cases
         for backend in backends:
             if kind == "evaluate-10k":
                 if not synthetic:

@@ -27,6 +27,7 @@ from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import LayerSpec, ModelSpec, described_model_spec
 
 MAX_PAIR_FILE_BYTES = 1 << 20  # a pair file is a few hundred bytes
+MNIST_SHAPE, MNIST_CLASSES = (28, 28, 1), 10
 
 
 class PairError(ValueError):
@@ -90,14 +91,21 @@ def case_model(pair: Pair) -> str:
 def use_pair(pair: Pair) -> Pair:
     """Make a pair's models buildable by every backend in this process (a pair file's models are not
     built in); :class:`PairError` for a name that a built-in pair or model already has."""
-    from sepbench.core.spec import MODELS, register_model
+    from sepbench.core.spec import MODELS, USER_MODELS, register_model
 
     builtin = PAIRS.get(pair.name)
     if builtin is not None:  # a file of a built-in pair (examples/pairs/) is that pair; another under its name is refused
         same = [(m.name, m.fingerprint()) for m in builtin.models] == [(m.name, m.fingerprint()) for m in pair.models]
-        if not same or builtin.data != pair.data:
+        if not same or builtin.data != pair.data or pair.epochs not in (None, builtin.epochs):
             raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
         return builtin
+    if pair.epochs is not None:  # both models train with the pair's recipe, or the accuracy cost compares two recipes
+        shared = [s.name for s in pair.models if s.name in MODELS or (s.name in USER_MODELS and _EPOCHS.get(s.name) != pair.epochs)]
+        if shared:
+            raise PairError(
+                f"pair {pair.name!r}: epochs = {pair.epochs}, but {shared[0]!r} trains with another recipe (a built-in model, or another "
+                "pair's): drop epochs or give the model its own name"
+            )
     for spec in pair.models:
         known = MODELS.get(spec.name)
         if known is not None and known.fingerprint() == spec.fingerprint():
@@ -197,7 +205,13 @@ def load_pair_file(path: str | Path) -> Pair:
         raise PairError(f"{path}: baseline and candidate are both named {baseline.name!r}: give them two names")
     if baseline.output_shape != candidate.output_shape:
         raise PairError(f"{path}: baseline outputs {baseline.output_shape}, candidate {candidate.output_shape}: they cannot be compared")
-    return Pair(meta["name"], baseline, candidate, meta.get("data", "mnist"), meta.get("epochs"), meta.get("description", ""))
+    data = meta.get("data", "mnist")
+    if data == "mnist" and (tuple(meta["input_shape"]) != MNIST_SHAPE or baseline.output_shape != (MNIST_CLASSES,)):
+        raise PairError(
+            f"{path}{_line_of(text, ['pair', 'input_shape'])}: pair.data: MNIST is 28x28x1 images of 10 classes, but this pair takes "
+            f'{tuple(meta["input_shape"])} and outputs {baseline.output_shape}: set data = "synthetic" (speed and size only) or fit MNIST'
+        )
+    return Pair(meta["name"], baseline, candidate, data, meta.get("epochs"), meta.get("description", ""))
 
 
 def _dotted(keys: list[Any]) -> str:

@@ -259,7 +259,7 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     if spec.name in MODELS or spec.name in SPEC_ONLY_MODELS:
         raise ValueError(f"model name {spec.name!r} is a built-in model's: give yours another name")
     known = USER_MODELS.get(spec.name)
-    if known is not None and known != spec:
+    if known is not None and known.fingerprint() != spec.fingerprint():
         raise ValueError(f"two different models are named {spec.name!r}: give them two names")
     USER_MODELS[spec.name] = spec
     return spec

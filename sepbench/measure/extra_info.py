@@ -182,10 +182,12 @@ def native_file_size(backend: str, weights: PortableWeights, path: str = "defaul
     return _NATIVE_SIZES[key]
 
 
-def accuracy_of(output: Any, labels: np.ndarray) -> float | None:
+def accuracy_of(output: Any, labels: np.ndarray | None) -> float | None:
     """Fraction of ``labels`` the output gets right: an ``Evaluation`` or a probability array; ``None`` if neither."""
     if hasattr(output, "accuracy"):
         return float(output.accuracy)
+    if labels is None:  # synthetic input: nothing to be right about
+        return None
     probs = np.asarray(output)
     if probs.ndim != 2 or len(probs) != len(labels):
         return None

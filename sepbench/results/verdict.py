@@ -65,9 +65,11 @@ def pair_models(df: pd.DataFrame) -> dict[str, tuple[str, str]]:
     if df.empty or "params" not in df:
         return out
     roles = df[df["params"].isin(["role=baseline", "role=candidate"]) & df["model"].notna()]
-    for name, g in roles.assign(_pair=pair_of(roles)).groupby("_pair", sort=True):
+    roles = roles.assign(_pair=pair_of(roles), _created=roles["created"].fillna("")).sort_values("_created", kind="stable")
+    for name, g in roles.groupby("_pair", sort=True):
         if name in out:
             continue
+        g = g[g["source_file"].eq(g["source_file"].iloc[-1])]  # the newest run's: a pair file's models may have been renamed
         by_role = dict(zip(g["params"], g["model"]))
         if "role=baseline" in by_role and "role=candidate" in by_role:
             out[str(name)] = (str(by_role["role=baseline"]), str(by_role["role=candidate"]))
@@ -441,7 +443,8 @@ def speed_evidence(df: pd.DataFrame) -> dict[Key, tuple[Estimate, dict[str, Any]
     models = pair_models(df)
     for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
         for r in table[table["workload"].eq(workload)].itertuples():
-            out[(r.machine if pd.notna(r.machine) else None, str(r.pair), r.variant)] = _paired_estimate(r, models[str(r.pair)])
+            if str(r.pair) in models:  # a pair whose rows name no models (a damaged file) decides nothing
+                out[(r.machine if pd.notna(r.machine) else None, str(r.pair), r.variant)] = _paired_estimate(r, models[str(r.pair)])
     if "benchmark" in df and df["source_kind"].eq("asv").any():
         asv = df[df["source_kind"].eq("asv") & df["benchmark"].eq(ASV_RATIO_BENCHMARK) & df["stat"].isin(SINGLE_STATS)]
         if not asv.empty:
@@ -464,7 +467,7 @@ def train_evidence(df: pd.DataFrame) -> dict[tuple[object, str, str], tuple[Esti
     newest paired training case of that trainer (a backend that trains)."""
     table = paired_ratios(df)
     models = pair_models(df)
-    rows = table[table["workload"].eq(WORKLOAD_PAIRED_TRAIN)]
+    rows = table[table["workload"].eq(WORKLOAD_PAIRED_TRAIN) & table["pair"].astype(str).isin(list(models))]
     return {
         (r.machine if pd.notna(r.machine) else None, str(r.pair), str(r.backend)): _paired_estimate(r, models[str(r.pair)])
         for r in rows.itertuples()
@@ -525,7 +528,7 @@ def claim_verdicts(df: pd.DataFrame) -> list[tuple[object, str, str, list[Verdic
             seeds.get(machine) if pair == STUDY else None,
             models=pair_models_,
             train=trains.get((machine, pair, _backend(var))),
-            train_missing=_train_missing(_backend(var)),
+            train_missing=_train_missing(_backend(var), PAIRS[pair].synthetic if pair in PAIRS else False),
         )
         verdicts = decide_claims(evidence, missing=missing, subset=subset.get((machine, var), {}), point_decides=point_decides)
         out.append((machine, pair, var, verdicts))
@@ -536,9 +539,11 @@ def _backend(variant_label: str) -> str:
     return variant_label.split(" (", 1)[0]
 
 
-def _train_missing(backend: str) -> str:
+def _train_missing(backend: str, synthetic: bool = False) -> str:
     from sepbench.core.recipe import TRAINERS
 
+    if synthetic:
+        return "synthetic input: no labels to train on (speed and size only)"
     if backend not in TRAINERS:
         return f"{backend} has no trainer (an inference runtime): the trainers are {', '.join(TRAINERS)}"
     return f"no paired training rounds of both models on the {backend} trainer"

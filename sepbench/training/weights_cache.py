@@ -27,8 +27,8 @@ from sepbench.util.paths import cache_dir
 _COMMON_CODE = ("sepbench.core.recipe", "sepbench.training.trainers", "sepbench.core.weights", "sepbench.core.spec", "impls.train_common")
 _BACKEND_CODE = {
     "numpy": ("impls.train_numpy", "impls.numpy_grad"),
-    "torch": ("impls.train_torch",),
-    "tensorflow": ("impls.train_tensorflow",),
+    "torch": ("impls.train_torch", "impls.torch_backend"),  # the modules it trains are built there
+    "tensorflow": ("impls.train_tensorflow", "impls.tensorflow_backend"),  # the Keras layers (SpatialSeparableConv2D) too
 }
 
 
