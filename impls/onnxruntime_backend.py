@@ -49,6 +49,27 @@ TUNE_IMAGES = 4096  # images timed per candidate when the fast path chooses
 _FAST_CHOICES: dict[tuple[str, int | None], dict[str, Any]] = {}
 
 
+Part = tuple[str, np.ndarray, list[int]]  # (name, ONNX kernel, strides) of one convolution of a layer
+
+
+def _grouped_then_dense(
+    n: str, x: str, first: Part, second: Part, bias: np.ndarray
+) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], str]:
+    """A two-part layer: a per-channel ``Conv`` (``group`` = input channels, no bias) then a dense ``Conv``
+    with the layer's one bias (separable: depthwise then pointwise; spatial: k x 1 then 1 x k)."""
+    (a, ka, sa), (b, kb, sb) = first, second
+    inits = [
+        numpy_helper.from_array(ka, f"{n}/{a}_kernel"),
+        numpy_helper.from_array(kb, f"{n}/{b}_kernel"),
+        numpy_helper.from_array(bias, f"{n}/bias"),
+    ]
+    nodes = [
+        helper.make_node("Conv", [x, f"{n}/{a}_kernel"], [f"{n}/{a}"], strides=sa, group=ka.shape[0], name=f"{n}/{a}"),
+        helper.make_node("Conv", [f"{n}/{a}", f"{n}/{b}_kernel", f"{n}/bias"], [n], strides=sb, name=f"{n}/{b}"),
+    ]
+    return nodes, inits, n
+
+
 def _layer_nodes(layer: LayerSpec, w: dict[str, np.ndarray], x: str) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], str]:
     """ONNX nodes and initializers computing ``layer`` on the NCHW tensor named ``x``; returns its output name."""
     n = layer.name
@@ -60,33 +81,11 @@ def _layer_nodes(layer: LayerSpec, w: dict[str, np.ndarray], x: str) -> tuple[li
     if layer.kind == "separable_conv":
         dw = np.ascontiguousarray(w["depthwise_kernel"].transpose(2, 3, 0, 1))  # (kh, kw, cin, 1) -> (cin, 1, kh, kw)
         pw = np.ascontiguousarray(w["pointwise_kernel"].transpose(3, 2, 0, 1))  # (1, 1, cin, cout) -> (cout, cin, 1, 1)
-        inits = [
-            numpy_helper.from_array(dw, f"{n}/depthwise_kernel"),
-            numpy_helper.from_array(pw, f"{n}/pointwise_kernel"),
-            numpy_helper.from_array(w["bias"], f"{n}/bias"),
-        ]
-        nodes = [
-            helper.make_node(
-                "Conv", [x, f"{n}/depthwise_kernel"], [f"{n}/depthwise"], strides=strides, group=dw.shape[0], name=f"{n}/depthwise"
-            ),
-            helper.make_node("Conv", [f"{n}/depthwise", f"{n}/pointwise_kernel", f"{n}/bias"], [n], name=f"{n}/pointwise"),
-        ]
-        return nodes, inits, n
+        return _grouped_then_dense(n, x, ("depthwise", dw, strides), ("pointwise", pw, [1, 1]), w["bias"])
     if layer.kind == "spatial_separable_conv":
         col = np.ascontiguousarray(w["column_kernel"].transpose(2, 3, 0, 1))  # (k, 1, cin, 1) -> (cin, 1, k, 1)
         row = np.ascontiguousarray(w["row_kernel"].transpose(3, 2, 0, 1))  # (1, k, cin, cout) -> (cout, cin, 1, k)
-        inits = [
-            numpy_helper.from_array(col, f"{n}/column_kernel"),
-            numpy_helper.from_array(row, f"{n}/row_kernel"),
-            numpy_helper.from_array(w["bias"], f"{n}/bias"),
-        ]
-        nodes = [
-            helper.make_node(
-                "Conv", [x, f"{n}/column_kernel"], [f"{n}/column"], strides=[layer.stride, 1], group=col.shape[0], name=f"{n}/column"
-            ),
-            helper.make_node("Conv", [f"{n}/column", f"{n}/row_kernel", f"{n}/bias"], [n], strides=[1, layer.stride], name=f"{n}/row"),
-        ]
-        return nodes, inits, n
+        return _grouped_then_dense(n, x, ("column", col, [layer.stride, 1]), ("row", row, [1, layer.stride]), w["bias"])
     if layer.kind == "relu":
         return [helper.make_node("Relu", [x], [n], name=n)], [], n
     if layer.kind == "global_avg_pool":

@@ -283,22 +283,7 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
     assert acc["difference"] == pytest.approx(0.9203 - STUDY["test_accuracy"]["regular"])
     # the claims as records: outcome, estimate, interval, n, method, unit, note and the figures (JSON)
     claims = report.sections["claims"].raw
-    columns = [
-        "machine",
-        "pair",
-        "backend",
-        "claim",
-        "outcome",
-        "estimate",
-        "low",
-        "high",
-        "n",
-        "method",
-        "unit",
-        "note",
-        "busy",
-        "figures",
-    ]
+    columns = ["machine", "pair", "backend", "claim", "outcome", "estimate", "low", "high", "n", "method", "unit", "note", "busy", "figures"]  # noqa: E501  # fmt: skip
     assert list(claims.columns) == columns
     tf_rows = claims[claims.backend == "tensorflow"].set_index("claim")
     assert list(tf_rows.index) == ["smaller", "faster", "small_accuracy_cost", "trains_faster"]
