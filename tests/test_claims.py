@@ -282,3 +282,45 @@ def test_not_comparable_names_the_subset_it_knows_and_never_invents_one():
     both = not_comparable(64, 2_000)
     assert both["faster"] == "measured on 2,000 of the 10,000 test images"
     assert both["small_accuracy_cost"] == "measured on 2,000 of the 10,000 test images; trained on 64 of the 60,000 training images"
+
+
+def test_cells_render_each_unit_and_count_exactly():
+    """Verdict.figure / cell / _count, independently of any table: the words a reader sees."""
+    smaller = Verdict("smaller", YES, 0.258, 0.258, 0.258, 1, "exact counts", "x", {"params_ratio": 0.1662, "native_bytes_ratio": 0.258})
+    assert smaller.cell() == "yes: params 0.166x, native_bytes 0.258x"  # both ratios, no count for exact sizes
+    assert Verdict("smaller", YES, 0.99, unit="x").cell() == "yes: 0.990x"  # below 0.995: three decimals
+    assert Verdict("smaller", NO, 0.996, unit="x").cell() == "NO: 1.00x"
+    faster = Verdict("faster", YES, 0.83, 0.80, 0.86, 24, "predict: median of 24 paired rounds", "x")
+    assert faster.cell() == "yes: 0.83x [0.80, 0.86], 24 rounds"
+    assert Verdict("faster", TIE, 1.0, 1.0, 1.0, 8, "median of 8 paired rounds", "x").cell() == "tie: 1.00x, 8 rounds"  # no [a, a]
+    assert Verdict("faster", INCONCLUSIVE, 0.9, None, None, 1, "published", "x").cell() == "inconclusive: 0.90x"
+    cost = Verdict("small_accuracy_cost", YES, 1.32, 0.70, 1.94, 5, "mean over 5 seeds, 95 % t interval", "points")
+    assert cost.cell() == "yes: +1.32 points [+0.70, +1.94], 5 seeds"
+    one = Verdict("small_accuracy_cost", YES, 1.18, None, None, 1, "1 seed (point figure, no interval)", "points")
+    assert one.cell() == "yes: +1.18 points, 1 seed"
+    assert Verdict("faster", NOT_MEASURED, note="no paired rounds").cell() == "not measured: no paired rounds"
+    assert Verdict("faster", NOT_MEASURED).cell() == "not measured"
+    busy = Verdict("faster", INCONCLUSIVE, 0.9, 0.8, 1.0, 6, "median of 6 paired rounds", "x", busy=True)
+    assert busy.cell() == "inconclusive (busy machine): 0.90x [0.80, 1.00], 6 rounds"
+    for raw in (True, "True", "true"):  # a record, or a CSV cell
+        assert Verdict.from_dict({"claim": "faster", "outcome": INCONCLUSIVE, "busy": raw}).busy
+    assert not Verdict.from_dict({"claim": "faster", "outcome": INCONCLUSIVE, "busy": "False"}).busy
+
+
+@pytest.mark.parametrize(
+    "low, high, outcome",
+    [
+        (0.5, 5.0, YES),  # the band is (0, 5]: 5 points is still "a little"
+        (0.0, 1.0, INCONCLUSIVE),  # reaches 0: the interval does not exclude "no cost"
+        (-1.0, 0.0, NO),  # at most 0: no cost at all
+        (5.0, 6.0, INCONCLUSIVE),  # 5 itself is inside the band
+        (5.01, 6.0, NO),
+    ],
+)
+def test_a_little_accuracy_band_is_open_at_zero_and_closed_at_five(low, high, outcome):
+    assert decide("small_accuracy_cost", Estimate((low + high) / 2, low, high, 5, "t")).outcome == outcome
+
+
+def test_sizes_are_below_the_band_only_when_every_ratio_is_below_one():
+    assert decide("smaller", exact(0.999, "exact")).outcome == YES
+    assert decide("smaller", exact(1.0, "exact")).outcome == NO

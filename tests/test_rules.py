@@ -217,3 +217,55 @@ def test_bench_summary_and_the_report_give_the_same_verdicts(tmp_path: Path) -> 
     assert printed["torch (fast)"][1] == "yes: 0.70x [0.65, 0.80], 10 rounds"  # wholly below 0.95
     assert printed["numpy (fast)"][1] == "inconclusive: 0.90x [0.85, 0.95], 10 rounds"  # the band's edge 0.95 is inside it
     assert printed["torch"][1].startswith("not measured: ")  # its evaluate times were never paired
+
+
+def _reproduce_rows(source: str, created: str, n_images: object, weights: str, train_images: float | None = None) -> list[dict]:
+    """Tidy rows of one reproduce file: numpy, both study models, test accuracy (and the training images it saw)."""
+    rows = []
+    for model in ("regular", "separable"):
+        base = {"source_kind": "reproduce", "source_file": source, "created": created, "machine": "m1", "backend": "numpy"}
+        base |= {"model": model, "path": "default", "workload": "evaluate", "n_images": n_images, "weights_source": weights}
+        rows.append({**base, "metric": "test_accuracy", "stat": "value", "value": 0.9})
+        if train_images is not None:
+            rows.append({**base, "metric": "train_images", "stat": "value", "value": train_images})
+    return rows
+
+
+def test_a_variant_whose_every_reproduce_run_used_a_subset_is_not_comparable():
+    """subset_variants: by machine and variant, the claims a subset run cannot decide and why (the newest
+    subset file's reasons); one full-data run anywhere clears the variant; other sources are never read."""
+    from sepbench.results.tidy import frame
+
+    old = _reproduce_rows("a.json", "2026-01-01", 500, "trained-subset", 640)
+    new = _reproduce_rows("b.json", "2026-02-01", 10_000, "trained-subset", 3200)
+    got = verdict.subset_variants(frame([*old, *new]))
+    assert set(got) == {("m1", "numpy")}
+    reasons = got[("m1", "numpy")]
+    assert set(reasons) == {"small_accuracy_cost"}  # the newest file tested on all 10,000: only training was a subset
+    assert reasons["small_accuracy_cost"].startswith("its runs used a subset of MNIST (trained on 3,200 of the 60,000")
+    only_old = verdict.subset_variants(frame(old))[("m1", "numpy")]
+    assert set(only_old) == {"faster", "small_accuracy_cost"} and "500 of the 10,000 test images" in only_old["faster"]
+    full = _reproduce_rows("c.json", "2026-03-01", 10_000, "trained")
+    assert verdict.subset_variants(frame([*old, *full])) == {}  # one full-data run: decided as any other
+    bench = [{**r, "source_kind": "pytest-benchmark"} for r in old]
+    assert verdict.subset_variants(frame(bench)) == {} and verdict.subset_variants(frame([])) == {}
+    unknown = [r for r in _reproduce_rows("d.json", "2026-04-01", 10_000, "trained-subset") if r["metric"] != "train_images"]
+    why = verdict.subset_variants(frame(unknown))[("m1", "numpy")]["small_accuracy_cost"]
+    assert why.endswith("(trained on a subset of the 60,000 training images)")
+
+
+def test_study_vs_fastest_names_the_run_it_cannot_read_and_leaves_an_unprobed_limit_empty(tmp_path):
+    from sepbench.results.schema import ResultsError
+    from sepbench.results.tidy import frame
+
+    with pytest.raises(ResultsError, match=r"x\.json, y\.json: no sepbench benchmark of one model over all 10,000 test images"):
+        verdict.study_vs_fastest(frame([{"source_file": "y.json", "metric": "params"}, {"source_file": "x.json", "metric": "params"}]))
+    with pytest.raises(ResultsError, match="^run: no sepbench benchmark"):
+        verdict.study_vs_fastest(frame([{"metric": "params"}]))
+    df = _tidy(tmp_path, RUN)
+    probed = verdict.study_vs_fastest(df)
+    assert list(probed.columns) == verdict.SUMMARY_COLUMNS and probed["limit_fraction"].notna().all()
+    unprobed = verdict.study_vs_fastest(df[~df["metric"].str.startswith("roofline")])
+    assert unprobed["limit_fraction"].isna().all() and unprobed["fastest_s"].tolist() == probed["fastest_s"].tolist()
+    ev = unprobed.set_index("model")["study_style_s"]
+    assert ev["regular"] == 0.5 and ev["separable"] == 0.4  # the evaluate at batch 32, not the other batches
