@@ -66,7 +66,7 @@ GOOD = """\
 [pair]
 name = "mine"
 input_shape = [28, 28, 1]
-
+data = "synthetic"
 [baseline]
 name = "a"
 layers = [
@@ -120,7 +120,7 @@ def test_the_good_pair_file_reads(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text(GOOD)
     pair = load_pair_file(path)
-    assert pair.name == "mine" and pair.data == "mnist" and pair.baseline.output_shape == (4,)
+    assert pair.name == "mine" and pair.data == "synthetic" and pair.baseline.output_shape == (4,)  # 4 classes: not MNIST
 
 
 def test_outputs_that_differ_cannot_be_compared(tmp_path):

@@ -99,6 +99,9 @@ def use_pair(pair: Pair) -> Pair:
         if not same or builtin.data != pair.data or pair.epochs not in (None, builtin.epochs):
             raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
         return builtin
+    for spec in pair.models:  # a built-in model's name for other layers: refused first, whatever else is wrong
+        if spec.name in MODELS and MODELS[spec.name].fingerprint() != spec.fingerprint():
+            raise PairError(f"pair {pair.name!r}: model name {spec.name!r} is a built-in model's: give yours another name")
     if pair.epochs is not None:  # both models train with the pair's recipe, or the accuracy cost compares two recipes
         shared = [s.name for s in pair.models if s.name in MODELS or (s.name in USER_MODELS and _EPOCHS.get(s.name) != pair.epochs)]
         if shared:
