@@ -324,3 +324,30 @@ def test_a_little_accuracy_band_is_open_at_zero_and_closed_at_five(low, high, ou
 def test_sizes_are_below_the_band_only_when_every_ratio_is_below_one():
     assert decide("smaller", exact(0.999, "exact")).outcome == YES
     assert decide("smaller", exact(1.0, "exact")).outcome == NO
+
+
+def test_a_pairs_evidence_reads_its_own_models_and_says_what_is_missing():
+    """Evidence for the spatial pair: the HDF5 size where its two models have one (not the study's), each
+    figure under its own model's name, and a reason for every claim it cannot decide."""
+    figs = {
+        "params": {"regular": 8586, "spatial": 2713},
+        "hdf5_bytes": {"regular": 100.0, "spatial": 60.0},  # the study's separable has no HDF5 figure here
+        "native_bytes": {"regular": 40.0, "spatial": 16.0},
+        "test_accuracy": {"regular": 0.91, "spatial": 0.90},
+    }
+    evidence, missing, points = claim_evidence(figs, models=("regular", "spatial"))
+    est, size = evidence["size_ratio"]
+    assert size == {
+        "params_regular": 8586, "params_spatial": 2713, "hdf5_bytes_regular": 100.0, "hdf5_bytes_spatial": 60.0,
+        "params_ratio": 2713 / 8586, "hdf5_bytes_ratio": 0.6,
+    }  # fmt: skip
+    assert est.value == 0.6 and est.method == "exact counts: params 0.316x, hdf5_bytes 0.600x"
+    est, acc = evidence["accuracy_cost_points"]
+    assert acc == {"accuracy_regular": 0.91, "accuracy_spatial": 0.90} and est.value == pytest.approx(1.0)
+    assert missing["faster"] == "no paired rounds of both models on this path"
+    assert missing == {"faster": missing["faster"], "trains_faster": "no paired training rounds of both models"}
+    assert points == {"small_accuracy_cost"}
+    empty, why, _ = claim_evidence({}, models=("regular", "spatial"))
+    assert why["smaller"] == "parameters or file size missing"
+    assert why["small_accuracy_cost"] == "test accuracy missing (trained weights on all 10,000 test images)"
+    assert empty["size_ratio"] == (None, {}) and empty["accuracy_cost_points"] == (None, {})
