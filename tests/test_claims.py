@@ -351,3 +351,22 @@ def test_a_pairs_evidence_reads_its_own_models_and_says_what_is_missing():
     assert why["smaller"] == "parameters or file size missing"
     assert why["small_accuracy_cost"] == "test accuracy missing (trained weights on all 10,000 test images)"
     assert empty["size_ratio"] == (None, {}) and empty["accuracy_cost_points"] == (None, {})
+
+
+def test_undecided_verdicts_keep_their_unit_figures_and_reason():
+    figs = {"regular_s": 1.0}
+    nc = decide("faster", Estimate(0.8, 0.7, 0.9, 6, "m"), figs, not_comparable="measured on 500 of the 10,000 test images")
+    assert (nc.outcome, nc.unit, nc.figures) == (NOT_COMPARABLE, "x", figs)
+    assert nc.note == "not comparable with the study: measured on 500 of the 10,000 test images" and nc.estimate is None
+    nm = decide("small_accuracy_cost", None, figs)
+    assert (nm.outcome, nm.unit, nm.figures, nm.note) == (NOT_MEASURED, "points", figs, "a figure it needs is missing")
+    assert decide("faster", None, missing="no paired rounds").note == "no paired rounds"
+    busy = decide("faster", Estimate(0.8, 0.7, 0.9, 6, "m", note="wide", unusable="the machine was busy"))
+    assert busy.outcome == INCONCLUSIVE and busy.busy and busy.note == "the machine was busy; wide"
+    lone = decide("faster", Estimate(0.8, float("nan"), float("nan"), 1, "m", note="older run"))
+    assert lone.outcome == INCONCLUSIVE and lone.note == "older run; a point figure without an interval decides nothing"
+    assert lone.low is None and lone.high is None
+    verdicts = decide_claims({}, missing={"faster": "why not"}, subset={"small_accuracy_cost": "a subset"})
+    by = {v.claim: v for v in verdicts}
+    assert by["faster"].note == "why not" and by["smaller"].note == "a figure it needs is missing"
+    assert by["small_accuracy_cost"].outcome == NOT_COMPARABLE and by["small_accuracy_cost"].note.endswith(": a subset")
