@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         models = list(dict.fromkeys(m for p in pairs if not p.synthetic for m in p.model_names))
     else:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models and args.models is not None:
+        raise ValueError("--models names no model (give e.g. regular,separable)")
     if not models:
-        raise ValueError("no model to train (give --models, e.g. regular,separable, or a pair with labelled data)")
+        raise ValueError("the pairs have no model to train (synthetic input only): give --models or a pair with labelled data")
     models = [get_model_spec(m).name for m in models]  # unknown names: a clear error listing the known ones
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
