@@ -370,3 +370,13 @@ def test_undecided_verdicts_keep_their_unit_figures_and_reason():
     by = {v.claim: v for v in verdicts}
     assert by["faster"].note == "why not" and by["smaller"].note == "a figure it needs is missing"
     assert by["small_accuracy_cost"].outcome == NOT_COMPARABLE and by["small_accuracy_cost"].note.endswith(": a subset")
+
+
+def test_two_seeds_decide_on_their_interval_an_edge_is_the_bands_and_one_missing_model_is_no_figure():
+    figs = {"test_accuracy": {"regular": 0.91, "separable": 0.90}}
+    evidence, _, points = claim_evidence(figs, seed_costs=[1.0, 2.0])  # two seeds are enough for a t interval
+    est, f = evidence["accuracy_cost_points"]
+    assert est.n == 2 and "2 seeds" in est.method and f["seeds"] == 2 and "small_accuracy_cost" not in points
+    assert decide("faster", Estimate(1.07, 1.05, 1.10, 6, "m")).outcome == INCONCLUSIVE  # 1.05 is inside the band
+    evidence, missing, _ = claim_evidence({"params": {"regular": 8586}, "native_bytes": {"regular": 1.0, "separable": 0.5}})
+    assert evidence["size_ratio"] == (None, {}) and missing["smaller"] == "parameters or file size missing"
