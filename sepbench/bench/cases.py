@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sepbench.core.pairs import STUDY_PAIR, Pair, case_model
+from sepbench.core.pairs import STUDY_PAIR, Pair, case_model, synthetic_model
 
 MODELS: tuple[str, ...] = STUDY_PAIR.model_names  # the models the ASV suite times (its history is keyed by them)
 LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
@@ -142,7 +142,7 @@ def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog, pai
     out: list[Case] = []
     models = list(dict.fromkeys(m for p in pairs for m in p.model_names))
     for model in models:
-        synthetic = all(p.synthetic for p in pairs if model in p.model_names)  # a labelled pair's model keeps its labelled cases
+        synthetic = synthetic_model(model, pairs)
         for backend in backends:
             if kind == "evaluate-10k":
                 if not synthetic:

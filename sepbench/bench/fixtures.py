@@ -81,7 +81,9 @@ def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: s
         elif case.kind == "graph-forward-10k":
             workload = KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images)
         else:
-            synthetic = all(p.synthetic for p in opts.pairs if case.model in p.model_names)
+            from sepbench.core.pairs import synthetic_model
+
+            synthetic = synthetic_model(case.model, opts.pairs)
             workload = PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path, synthetic=synthetic)
         workload.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
         fn = _delayed(workload.run, opts.inject_delay) if opts.inject_delay else workload.run

@@ -88,6 +88,12 @@ def case_model(pair: Pair) -> str:
     return "pair" if pair.name == STUDY_PAIR.name else f"pair-{pair.name}"
 
 
+def synthetic_model(model: str, pairs: list[Pair]) -> bool:
+    """Whether ``model`` runs on synthetic input: only when every pair of ``pairs`` that has it is synthetic
+    (a labelled pair's model keeps its labelled cases)."""
+    return all(p.synthetic for p in pairs if model in p.model_names)
+
+
 def use_pair(pair: Pair) -> Pair:
     """Make a pair's models buildable by every backend in this process (a pair file's models are not
     built in); :class:`PairError` for a name that a built-in pair or model already has."""

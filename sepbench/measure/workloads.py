@@ -240,6 +240,11 @@ class PairedPredictWorkload:
             m: self._part(m).setup(data_dir=data_dir, weights=weights.get(m), warmup=warmup, allow_train=allow_train) for m in self.models
         }
         self.warmup_seconds = sum(p.warmup_seconds or 0.0 for p in self.parts.values()) or None
+        self._start_rounds()
+        return self
+
+    def _start_rounds(self) -> None:
+        """No rounds yet (after set-up)."""
         self.pairs: list[tuple[float, float]] = []  # (baseline s, candidate s) per round
         self.orders: list[str] = []  # which model ran first in each round
         self.stop_reason = ""
@@ -249,7 +254,11 @@ class PairedPredictWorkload:
         # ticks (10 ms), too coarse for one round, fine over all of them
         self._cpu_first: Any = None
         self._cpu_last: Any = None
-        return self
+
+    def _time(self, model: str) -> tuple[float, Any]:
+        """One model's share of a round: its seconds and what it returned."""
+        timing = time_calls(self.parts[model].run)
+        return timing.samples[0], timing.result
 
     @property
     def cores(self) -> int:
@@ -281,8 +290,7 @@ class PairedPredictWorkload:
         if self._cpu_first is None:
             self._cpu_first = sample()
         for m in order:
-            timing = time_calls(self.parts[m].run)
-            seconds[m], self.outputs[m] = timing.samples[0], timing.result
+            seconds[m], self.outputs[m] = self._time(m)
         self._cpu_last = sample()
         self.orders.append(order[0])
         self.pairs.append((seconds[self.models[0]], seconds[self.models[1]]))
@@ -451,6 +459,7 @@ class PairedTrainWorkload(PairedPredictWorkload):
     def setup(
         self, data_dir: str | None = None, warmup: int = 1, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
     ) -> PairedTrainWorkload:
+        from sepbench.core.claims import FULL_TRAIN_IMAGES
         from sepbench.core.data import load_mnist
         from sepbench.core.recipe import DEFAULT_RECIPE
 
@@ -462,24 +471,14 @@ class PairedTrainWorkload(PairedPredictWorkload):
             part.info = {"macs_per_image": get_model_spec(part.model).macs}
             for _ in range(warmup):
                 part.run()
-        self.steps_per_epoch = -(-60_000 // DEFAULT_RECIPE.batch_size)
+        self.steps_per_epoch = -(-FULL_TRAIN_IMAGES // DEFAULT_RECIPE.batch_size)
         self.warmup_seconds = None
-        self.pairs, self.orders, self.stop_reason, self.outputs = [], [], "", {}
-        self._rng = np.random.default_rng(self.seed)
-        self._cpu_first = self._cpu_last = None
+        self._start_rounds()
         return self
 
-    def run(self) -> None:
-        from sepbench.machine.cpu_share import sample
-
-        order = list(self.models)
-        self._rng.shuffle(order)
-        if self._cpu_first is None:
-            self._cpu_first = sample()
-        seconds = {m: self.parts[m].run() * self.steps_per_epoch for m in order}
-        self._cpu_last = sample()
-        self.orders.append(order[0])
-        self.pairs.append((seconds[self.models[0]], seconds[self.models[1]]))
+    def _time(self, model: str) -> tuple[float, Any]:
+        """A model's epoch seconds (its median step time x the recipe's steps per epoch); no output."""
+        return self.parts[model].run() * self.steps_per_epoch, None
 
     def extra_info(self) -> dict[str, Any]:
         info = super().extra_info()
