@@ -47,12 +47,17 @@ class FileRuntimeModel(InferenceModel):
     def model_file(self, model: str = FLOAT32) -> bytes:
         """The bytes of the float32 or int8 file; the int8 one is made on first use, calibrated on
         :func:`sepbench.core.data.calibration_images` (MNIST training images, never test images) for
-        a model of MNIST's shape, on seeded uniform images in [0, 1) for any other (a synthetic pair)."""
+        a model of MNIST's shape (its pair's own training images where it has data files),
+        on seeded uniform images in [0, 1) for any other (a synthetic pair)."""
         if model not in self._files:
             from sepbench.core.data import CALIBRATION_IMAGES, calibration_images
+            from sepbench.core.pairs import data_for
 
-            shape = self.spec.input_shape
-            if shape == (28, 28, 1):
+            shape, files = self.spec.input_shape, data_for(self.spec.name)
+            if files is not None:  # a pair's own data: its training images, as MNIST's below
+                x, _ = files.load("train")
+                calibration = x[np.random.default_rng(0).choice(len(x), size=min(CALIBRATION_IMAGES, len(x)), replace=False)]
+            elif shape == (28, 28, 1):
                 calibration = calibration_images()
             else:
                 calibration = np.random.default_rng(0).random((CALIBRATION_IMAGES, *shape), dtype=np.float32)

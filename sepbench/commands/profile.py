@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
         images = synthetic_images(args.images, pair.baseline.input_shape)
     else:
-        images, _ = test_images(args.images)
+        images, _ = test_images(args.images, model=pair.baseline.name)
     n = len(images)
     per = f"ms per {n:,} images"
     for backend in backends:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     verdict = report.sections["verdict"].shown
-    print_table("The verdict: the study's three claims per machine and backend path", list(verdict.columns), verdict.values.tolist())
+    print_table("The verdict: the claims per machine, pair and backend path", list(verdict.columns), verdict.values.tolist())
     svm = report.sections["study_vs_measured"].shown
     print_table("The study vs our measurements", list(svm.columns), svm.values.tolist(), right_from=5)
     for note in report.missing:

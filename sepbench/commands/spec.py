@@ -48,5 +48,7 @@ def print_ratios(pair: Pair) -> None:
         (what, fmt_int(getattr(base, attr)), fmt_int(getattr(cand, attr)), f"{pair.ratio(attr):.3f}")
         for what, attr in (("parameters", "params"), ("MACs / image", "macs"), ("float32 bytes", "float32_bytes"))
     ]
-    data = "MNIST" if pair.data == "mnist" else "synthetic input (speed and size only)"
+    data = {"mnist": "MNIST", "synthetic": "synthetic input (speed and size only)"}.get(pair.data) or (
+        f"the pair's files, sha256 verified: {pair.files.describe()}" if pair.files is not None else pair.data
+    )
     print_table(f'pair "{pair.name}": {cand.name} / {base.name}; data: {data}', ["", base.name, cand.name, "ratio"], rows)

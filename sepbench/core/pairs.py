@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sepbench.core.pair_data import FileData, PairDataError, file_data
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import LayerSpec, ModelSpec, described_model_spec
 
@@ -37,7 +38,7 @@ class PairError(ValueError):
 @dataclass(frozen=True)
 class Pair:
     """Two models to compare: ``candidate`` against ``baseline``, on ``data`` (``mnist``: every claim;
-    ``synthetic``: speed and size only, no accuracy)."""
+    ``synthetic``: speed and size only, no accuracy; ``files``: the user's labelled ``files``, every claim)."""
 
     name: str
     baseline: ModelSpec
@@ -45,6 +46,7 @@ class Pair:
     data: str = "mnist"
     epochs: int | None = None  # None: the default recipe's
     description: str = ""
+    files: FileData | None = None  # data == "files": the pair's own IDX or .npz files, each with its sha256
 
     @property
     def models(self) -> tuple[ModelSpec, ModelSpec]:
@@ -115,6 +117,15 @@ def use_pair(pair: Pair) -> Pair:
                 f"pair {pair.name!r}: epochs = {pair.epochs}, but {shared[0]!r} trains with another recipe (a built-in model, or another "
                 "pair's): drop epochs or give the model its own name"
             )
+    if pair.files is not None or any(s.name in _DATA for s in pair.models):  # one name, one data set: the cache and the loaders key on it
+        key = pair.files.key() if pair.files is not None else None
+        other = [
+            s.name for s in pair.models if (s.name in MODELS and key is not None) or (s.name in USER_MODELS and _data_key(s.name) != key)
+        ]
+        if other:
+            raise PairError(
+                f"pair {pair.name!r}: {other[0]!r} runs on other data (a built-in model, or another pair's): give the model its own name"
+            )
     for spec in pair.models:
         known = MODELS.get(spec.name)
         if known is not None and known.fingerprint() == spec.fingerprint():
@@ -125,10 +136,35 @@ def use_pair(pair: Pair) -> Pair:
             raise PairError(f"pair {pair.name!r}: {exc}") from None
         if pair.epochs is not None:
             _EPOCHS.setdefault(spec.name, pair.epochs)
+        if pair.files is not None:
+            _DATA.setdefault(spec.name, pair.files)
     return pair
 
 
 _EPOCHS: dict[str, int] = {}  # model -> the epochs of the pair file that brought it (use_pair)
+_DATA: dict[str, FileData] = {}  # model -> the data files of the pair file that brought it (use_pair)
+
+
+def _data_key(model: str) -> str | None:
+    files = _DATA.get(model)
+    return None if files is None else files.key()
+
+
+def data_for(model: str) -> FileData | None:
+    """The files a model trains and is evaluated on; ``None``: MNIST."""
+    return _DATA.get(model)
+
+
+def load_split(model: str, split: str, data_dir: str | Path | None = None, limit: int | None = None) -> tuple[Any, Any]:
+    """A model's images (float32 NHWC in [0, 1]) and int64 labels of ``split``: its pair file's data
+    files where it has some (verified again before they are parsed), else MNIST (``data_dir`` as
+    :func:`sepbench.core.data.load_mnist` takes it)."""
+    files = data_for(model)
+    if files is not None:
+        return files.load(split, limit)
+    from sepbench.core.data import load_mnist
+
+    return load_mnist(split, data_dir, limit=limit)  # type: ignore[arg-type]
 
 
 def recipe_for(model: str) -> Recipe:
@@ -214,13 +250,29 @@ def load_pair_file(path: str | Path) -> Pair:
         raise PairError(f"{path}: baseline and candidate are both named {baseline.name!r}: give them two names")
     if baseline.output_shape != candidate.output_shape:
         raise PairError(f"{path}: baseline outputs {baseline.output_shape}, candidate {candidate.output_shape}: they cannot be compared")
-    data = meta.get("data", "mnist")
+    data, files = meta.get("data", "mnist"), None
+    if isinstance(data, dict):
+        data, files = "files", _files_of(path, text, data, baseline)
     if data == "mnist" and (tuple(meta["input_shape"]) != MNIST_SHAPE or baseline.output_shape != (MNIST_CLASSES,)):
         raise PairError(
             f"{path}{_line_of(text, ['pair', 'input_shape'])}: pair.data: MNIST is 28x28x1 images of 10 classes, but this pair takes "
             f'{tuple(meta["input_shape"])} and outputs {baseline.output_shape}: set data = "synthetic" (speed and size only) or fit MNIST'
         )
-    return Pair(meta["name"], baseline, candidate, data, meta.get("epochs"), meta.get("description", ""))
+    return Pair(meta["name"], baseline, candidate, data, meta.get("epochs"), meta.get("description", ""), files)
+
+
+def _files_of(path: Path, text: str, table: dict[str, Any], model: ModelSpec) -> FileData:
+    """The pair's data files, each checked against its sha256 and against the models' shapes now (a
+    mistake is told when the pair file is read, not after an hour of training)."""
+    try:
+        files = file_data(table, path.parent)
+        files.verify()
+        files.check_fits(model.input_shape, model.output_shape[-1])
+    except PairDataError as exc:
+        field = re.match(r"pair\.data\.(\w+)", str(exc))
+        keys = ["pair", "data", field.group(1)] if field else ["pair", "data"]
+        raise PairError(f"{path}{_line_of(text, keys)}: {exc}") from None
+    return files
 
 
 def _dotted(keys: list[Any]) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from sepbench.core.pairs import STUDY_PAIR, Pair
+from sepbench.core.pair_data import FileData
+from sepbench.core.pairs import STUDY_PAIR, Pair, data_for, load_split
 from sepbench.core.recipe import TIMED_TRAIN_STEPS, WARM_STEPS
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
@@ -45,9 +46,10 @@ def weights_for(backend: str, model: str, seed: int = 0, allow_train: bool = Fal
     return weights, "trained"
 
 
-def test_images(n: int, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` MNIST test images (repeated when ``n`` > 10,000) and their labels."""
-    x, y = _test_set(data_dir)
+def test_images(n: int, data_dir: str | None = None, model: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` test images (repeated when ``n`` exceeds the test set) and their labels: MNIST's, or
+    those of ``model``'s pair file where it has its own data files."""
+    x, y = _test_set(data_dir, data_for(model) if model is not None else None)
     if n <= len(x):
         return x[:n], y[:n]
     reps = -(-n // len(x))
@@ -61,8 +63,10 @@ def synthetic_images(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarra
 
 
 @functools.cache
-def _test_set(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """The whole MNIST test set, loaded once per process and data directory (do not modify it)."""
+def _test_set(data_dir: str | None, files: FileData | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The whole test set (MNIST's, or ``files``'), loaded once per process and data (do not modify it)."""
+    if files is not None:
+        return files.load("test")
     from sepbench.core.data import load_mnist
 
     x, y = load_mnist("test", data_dir)
@@ -102,7 +106,7 @@ class PredictWorkload:
         if self.synthetic:
             self.images, self.labels = synthetic_images(self.n_images, get_model_spec(self.model).input_shape, self.seed), None
         else:
-            self.images, self.labels = test_images(self.n_images, data_dir)
+            self.images, self.labels = test_images(self.n_images, data_dir, self.model)
         self._prepare()
         self.warmup_seconds: float | None = self._warm_up(warmup)
         spec = get_model_spec(self.model)
@@ -460,12 +464,11 @@ class PairedTrainWorkload(PairedPredictWorkload):
         self, data_dir: str | None = None, warmup: int = 1, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
     ) -> PairedTrainWorkload:
         from sepbench.core.claims import FULL_TRAIN_IMAGES
-        from sepbench.core.data import load_mnist
         from sepbench.core.recipe import DEFAULT_RECIPE
 
         if self.pair.synthetic:
             raise ValueError(f"pair {self.pair.name!r} runs on synthetic input: there are no labels to train on")
-        x, y = load_mnist("train", data_dir, limit=self.n_images)
+        x, y = load_split(self.pair.baseline.name, "train", data_dir, limit=self.n_images)
         self.parts = {m: TrainStepsPart(self.backend, m, x, y, self.seed) for m in self.models}
         for part in self.parts.values():
             part.info = {"macs_per_image": get_model_spec(part.model).macs}

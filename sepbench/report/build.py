@@ -133,7 +133,7 @@ def _study_section(studies: pd.DataFrame) -> Section | None:
 MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame], Callable[[pd.DataFrame], pd.DataFrame]], ...] = (
     (
         "verdict",
-        "The verdict: the study's three claims on this machine, per backend path",
+        "The verdict: the claims on this machine, per pair and backend path",
         "Each cell: the outcome, the estimate and its 95 % interval [low, high], and how many rounds or seeds. "
         + "; ".join(f"{k} = {m}" for k, m in OUTCOME_MEANING.items())
         + ". Size: separable / regular parameters and native file bytes (exact counts, both below 1). Speed: separable / regular "
@@ -165,7 +165,7 @@ MAIN_SECTIONS: tuple[tuple[str, str, str, Callable[[pd.DataFrame], pd.DataFrame]
     ),
     (
         "claims",
-        "1b. The study's three claims, per backend and machine",
+        "1b. The claims, per pair, backend and machine",
         "Every verdict record, as sepbench.core.claims decided it (the same engine `sepbench reproduce` and `bench-summary` use): "
         "outcome, estimate, 95 % interval (low, high), n (rounds, seeds, or 1 for a count or a point), method, unit, note and "
         "the figures it came from (JSON).",

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sepbench.core.pairs import STUDY_PAIR, recipe_for
+from sepbench.core.pairs import STUDY_PAIR, data_for, recipe_for
 from sepbench.core.recipe import Recipe
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, WeightsError
@@ -67,6 +67,9 @@ def cache_key(model: str, backend: str, seed: int = 0, recipe: Recipe | None = N
     }
     if model not in LEGACY_KEYED_MODELS:  # a pair file's model may change under its name: its layers key it too
         doc["layers"] = get_model_spec(model).fingerprint()
+    files = data_for(model)
+    if files is not None:  # a pair file's own data: what the weights were trained on
+        doc["data"] = files.key()
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -139,11 +142,11 @@ def train_and_cache(model: str, backend: str, seed: int = 0, recipe: Recipe | No
     cached = load_trained_weights(model, backend, seed, recipe)
     if cached is not None:
         return cached
-    from sepbench.core.data import load_mnist
+    from sepbench.core.pairs import load_split
     from sepbench.training.trainers import train
 
     check_storable(model, backend, seed, recipe)
-    x, y = load_mnist("train")
+    x, y = load_split(model, "train")
     result = train(backend, model, x, y, recipe or recipe_for(model), seed=seed, progress=progress)
     store(result)
     return PortableWeights.load(cache_path(model, backend, seed, recipe))
