@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from impls.tensorflow_backend import KerasModel
+from impls.tensorflow_backend import KerasModel, variable_name
 from impls.train_tensorflow import compile_like_study
 from sepbench.core.recipe import Recipe
 from sepbench.core.weights import PortableWeights
@@ -38,7 +38,7 @@ def save_h5_with_optimizer(
     if velocities is not None:
         for layer in model.layers:
             for var in layer.trainable_weights:
-                key = f"{layer.name}/{var.name.split('/')[-1].split(':')[0]}"
+                key = f"{layer.name}/{variable_name(layer, var)}"
                 opt._velocities[opt._get_variable_index(var)].assign(np.asarray(velocities[key], np.float32))
     opt.iterations.assign(int(iterations))
     absl = logging.getLogger("absl")

@@ -45,7 +45,9 @@ def build_flatbuffer(weights: PortableWeights, calibration: np.ndarray | None = 
     images full-integer int8 (TensorFlow's post-training quantization: int8 weights, per output channel
     for convolutions, int8 activations with ranges from ``calibration``; float32 in and out)."""
     spec = weights.spec
-    ops = [layer_op(layer, weights.layer(layer.name)) for layer in spec.layers]
+    from impls.fold import inference_layers
+
+    ops = [layer_op(layer, w) for layer, w, _ in inference_layers(spec, weights)]
 
     @tf.function(input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="images")])
     def forward(x: tf.Tensor) -> tf.Tensor:

@@ -65,6 +65,12 @@ class NumpyModel(InferenceModel):
                 x = ops.separable_conv2d(x, w["depthwise_kernel"], w["pointwise_kernel"], w["bias"], layer.stride)
             elif layer.kind == "spatial_separable_conv":
                 x = ops.spatial_separable_conv2d(x, w["column_kernel"], w["row_kernel"], w["bias"], layer.stride)
+            elif layer.kind == "depthwise_conv":
+                x = ops.depthwise_conv2d(x, w["depthwise_kernel"], layer.stride) + w["bias"]
+            elif layer.kind == "batch_norm":  # as written, not folded: the reference the folded paths are checked against
+                x = ops.batch_norm(x, w["gamma"], w["beta"], w["moving_mean"], w["moving_variance"])
+            elif layer.kind == "avg_pool":
+                x = ops.avg_pool(x, layer.kernel, layer.stride)
             elif layer.kind == "global_avg_pool":
                 x = ops.global_avg_pool(x)
             elif layer.kind == "relu":

@@ -139,6 +139,18 @@ def _depthwise_candidates(dw: np.ndarray, stride: int, in_shape: tuple[int, int,
     return cands
 
 
+def _with_bias(cands: dict[str, Fn], bias: np.ndarray) -> dict[str, Fn]:
+    def add(fn: Fn) -> Fn:
+        def run(x: np.ndarray) -> np.ndarray:
+            out = fn(x)
+            out += bias
+            return out
+
+        return run
+
+    return {m: add(fn) for m, fn in cands.items()}
+
+
 def _separable_candidates(w: dict[str, np.ndarray], stride: int, in_shape: tuple[int, int, int]) -> dict[str, Fn]:
     folded = ops.fold_separable(w["depthwise_kernel"], w["pointwise_kernel"])
     cands = {f"fold+{m}": fn for m, fn in _conv_candidates(folded, w["bias"], stride, in_shape).items()}
@@ -169,22 +181,27 @@ def _spatial_candidates(w: dict[str, np.ndarray], stride: int, in_shape: tuple[i
 
 def layer_groups(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, dict[str, Fn]]]:
     """The model as groups of layers, each with its candidate lowerings (name -> function)."""
+    from impls.fold import inference_layers
+
     groups: list[tuple[str, dict[str, Fn]]] = []
-    rows = spec.summary()
-    layers = list(spec.layers)
+    folded = inference_layers(spec, weights)  # batch norms folded into their convolutions
+    layers = [layer for layer, _, _ in folded]
     i = 0
     while i < len(layers):
         layer: LayerSpec = layers[i]
-        in_shape = tuple(rows[i].input_shape)
-        w = weights.layer(layer.name)
+        _, w, in_shape = folded[i]
         if layer.kind == "conv":
             groups.append((layer.name, _conv_candidates(w["kernel"], w["bias"], layer.stride, in_shape)))
         elif layer.kind == "separable_conv":
             groups.append((layer.name, _separable_candidates(w, layer.stride, in_shape)))
         elif layer.kind == "spatial_separable_conv":
             groups.append((layer.name, _spatial_candidates(w, layer.stride, in_shape)))
+        elif layer.kind == "depthwise_conv":
+            groups.append((layer.name, _with_bias(_depthwise_candidates(w["depthwise_kernel"], layer.stride, in_shape), w["bias"])))
+        elif layer.kind == "avg_pool":
+            groups.append((layer.name, {"mean": lambda x, k=layer.kernel, s=layer.stride: ops.avg_pool(x, k, s)}))
         elif layer.kind == "global_avg_pool" and i + 1 < len(layers) and layers[i + 1].kind == "dense":
-            dense = weights.layer(layers[i + 1].name)
+            dense = folded[i + 1][1]
             h, wd, c = in_shape
             kernel, bias = dense["kernel"], dense["bias"]
             tiled = np.ascontiguousarray(np.tile(kernel, (h * wd, 1)) / np.float32(h * wd), dtype=np.float32)

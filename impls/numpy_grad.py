@@ -110,6 +110,53 @@ def pointwise_backward(
     return dx, dkernel, dbias
 
 
+def avg_pool_forward(x: np.ndarray, kernel: int, stride: int) -> tuple[np.ndarray, Any]:
+    """Mean of each ``kernel x kernel`` window, ``stride`` apart ('valid')."""
+    windows = sliding_window_view(x, (kernel, kernel), axis=(1, 2))[:, ::stride, ::stride]  # (N, oh, ow, C, k, k)
+    return windows.mean(axis=(4, 5)), (x.shape, kernel, stride)
+
+
+def avg_pool_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
+    x_shape, k, s = cache
+    h, w = x_shape[1], x_shape[2]
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    share = dout / dout.dtype.type(k * k)
+    for i in range(k):
+        for j in range(k):
+            dx[:, _window(h, k, s, i), _window(w, k, s, j), :] += share
+    return dx
+
+
+def batch_norm_forward(x: np.ndarray, p: Params, prefix: str, updates: Params | None) -> tuple[np.ndarray, Any]:
+    """Training (``updates`` given): the batch's mean and (biased) variance per channel, as Keras's
+    ``BatchNormalization`` in ``fit``; the new moving statistics go into ``updates``.  Inference: the
+    moving statistics."""
+    from sepbench.core.spec import BN_EPSILON, BN_MOMENTUM
+
+    gamma, beta = p[prefix + "gamma"], p[prefix + "beta"]
+    eps = x.dtype.type(BN_EPSILON)
+    if updates is None:
+        xhat = (x - p[prefix + "moving_mean"]) / np.sqrt(p[prefix + "moving_variance"] + eps)
+        return gamma * xhat + beta, None
+    mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+    m = x.dtype.type(BN_MOMENTUM)
+    updates[prefix + "moving_mean"] = (p[prefix + "moving_mean"] * m + mean * (1 - m)).astype(np.float32)
+    updates[prefix + "moving_variance"] = (p[prefix + "moving_variance"] * m + var * (1 - m)).astype(np.float32)
+    inv = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv
+    return gamma * xhat + beta, (xhat, inv)
+
+
+def batch_norm_backward(dout: np.ndarray, gamma: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dx, dgamma, dbeta)`` of a training-mode batch norm (the batch statistics depend on ``x`` too)."""
+    xhat, inv = cache
+    m = dout.dtype.type(dout.shape[0] * dout.shape[1] * dout.shape[2])
+    dbeta = dout.sum(axis=(0, 1, 2))
+    dgamma = (dout * xhat).sum(axis=(0, 1, 2))
+    dx = (gamma * inv / m) * (m * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
 def gap_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     return x.mean(axis=(1, 2)), x.shape
 
@@ -145,8 +192,9 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
 
 
 # ---- whole model ---------------------------------------------------------------------------
-def forward(spec: ModelSpec, params: Params, x: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-    """Logits (pre-softmax output of the last layer) and the caches for :func:`backward`."""
+def forward(spec: ModelSpec, params: Params, x: np.ndarray, updates: Params | None = None) -> tuple[np.ndarray, list[Any]]:
+    """Logits (pre-softmax output of the last layer) and the caches for :func:`backward`.  ``updates``
+    given: training mode (a batch norm uses the batch's statistics and puts its new moving ones there)."""
     caches: list[Any] = []
     for layer in spec.layers:
         p = f"{layer.name}/"
@@ -160,6 +208,13 @@ def forward(spec: ModelSpec, params: Params, x: np.ndarray) -> tuple[np.ndarray,
             x, c1 = depthwise_forward(x, params[p + "column_kernel"], (layer.stride, 1))
             x, c2 = conv_forward(x, params[p + "row_kernel"], params[p + "bias"], (1, layer.stride))
             c = (c1, c2)
+        elif layer.kind == "depthwise_conv":
+            x, c = depthwise_forward(x, params[p + "depthwise_kernel"], layer.stride)
+            x = x + params[p + "bias"]
+        elif layer.kind == "batch_norm":
+            x, c = batch_norm_forward(x, params, p, updates)
+        elif layer.kind == "avg_pool":
+            x, c = avg_pool_forward(x, layer.kernel, layer.stride)
         elif layer.kind == "global_avg_pool":
             x, c = gap_forward(x)
         elif layer.kind == "relu":
@@ -189,6 +244,13 @@ def backward(spec: ModelSpec, params: Params, caches: list[Any], dlogits: np.nda
         elif layer.kind == "spatial_separable_conv":
             d, grads[p + "row_kernel"], grads[p + "bias"] = conv_backward(d, params[p + "row_kernel"], cache[1], True)
             d, grads[p + "column_kernel"] = depthwise_backward(d, params[p + "column_kernel"], cache[0], need_dx)
+        elif layer.kind == "depthwise_conv":
+            grads[p + "bias"] = d.sum(axis=(0, 1, 2))
+            d, grads[p + "depthwise_kernel"] = depthwise_backward(d, params[p + "depthwise_kernel"], cache, need_dx)
+        elif layer.kind == "batch_norm":
+            d, grads[p + "gamma"], grads[p + "beta"] = batch_norm_backward(d, params[p + "gamma"], cache)
+        elif layer.kind == "avg_pool":
+            d = avg_pool_backward(d, cache)
         elif layer.kind == "global_avg_pool":
             d = gap_backward(d, cache)
         elif layer.kind == "relu":
@@ -198,8 +260,11 @@ def backward(spec: ModelSpec, params: Params, caches: list[Any], dlogits: np.nda
     return grads
 
 
-def loss_and_grads(spec: ModelSpec, params: Params, x: np.ndarray, labels: np.ndarray) -> tuple[float, Params]:
-    """Mean softmax cross-entropy of a batch and the gradient of every parameter."""
-    logits, caches = forward(spec, params, x)
+def loss_and_grads(
+    spec: ModelSpec, params: Params, x: np.ndarray, labels: np.ndarray, updates: Params | None = None
+) -> tuple[float, Params]:
+    """Mean softmax cross-entropy of a batch and the gradient of every trainable parameter (training
+    mode: a batch norm's new moving statistics go into ``updates``, a fresh dict when not given)."""
+    logits, caches = forward(spec, params, x, {} if updates is None else updates)
     loss, dlogits = softmax_cross_entropy(logits, labels)
     return loss, backward(spec, params, caches, dlogits)

@@ -82,6 +82,19 @@ def spatial_row_pass(tall: np.ndarray, row: np.ndarray, bias: np.ndarray, stride
     return (cols @ row[0].reshape(k * c, -1) + bias).reshape(n, oh, ow, -1)
 
 
+def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """A batch norm at inference, as written: ``gamma * (x - mean) / sqrt(variance + eps) + beta`` per channel."""
+    from sepbench.core.spec import BN_EPSILON
+
+    return (gamma * (x - mean) / np.sqrt(variance + np.float32(BN_EPSILON)) + beta).astype(x.dtype, copy=False)
+
+
+def avg_pool(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
+    """Mean of each ``kernel x kernel`` window, ``stride`` apart ('valid'): ``(N, H, W, C) -> (N, oh, ow, C)``."""
+    windows = sliding_window_view(x, (kernel, kernel), axis=(1, 2))[:, ::stride, ::stride]  # (N, oh, ow, C, k, k)
+    return windows.mean(axis=(4, 5), dtype=np.float32)
+
+
 def relu(x: np.ndarray) -> np.ndarray:
     """max(x, 0), a new array of ``x``'s dtype."""
     return np.maximum(x, x.dtype.type(0))

@@ -86,6 +86,13 @@ def _layer_nodes(layer: LayerSpec, w: dict[str, np.ndarray], x: str) -> tuple[li
         col = np.ascontiguousarray(w["column_kernel"].transpose(2, 3, 0, 1))  # (k, 1, cin, 1) -> (cin, 1, k, 1)
         row = np.ascontiguousarray(w["row_kernel"].transpose(3, 2, 0, 1))  # (1, k, cin, cout) -> (cout, cin, 1, k)
         return _grouped_then_dense(n, x, ("column", col, [layer.stride, 1]), ("row", row, [1, layer.stride]), w["bias"])
+    if layer.kind == "depthwise_conv":
+        dw = np.ascontiguousarray(w["depthwise_kernel"].transpose(2, 3, 0, 1))  # (kh, kw, cin, 1) -> (cin, 1, kh, kw)
+        inits = [numpy_helper.from_array(dw, f"{n}/depthwise_kernel"), numpy_helper.from_array(w["bias"], f"{n}/bias")]
+        node = helper.make_node("Conv", [x, f"{n}/depthwise_kernel", f"{n}/bias"], [n], strides=strides, group=dw.shape[0], name=n)
+        return [node], inits, n
+    if layer.kind == "avg_pool":
+        return [helper.make_node("AveragePool", [x], [n], kernel_shape=[layer.kernel] * 2, strides=strides, name=n)], [], n
     if layer.kind == "relu":
         return [helper.make_node("Relu", [x], [n], name=n)], [], n
     if layer.kind == "global_avg_pool":
@@ -109,8 +116,10 @@ def build_graph(spec: ModelSpec, weights: PortableWeights) -> onnx.ModelProto:
     nodes = [helper.make_node("Transpose", [INPUT], ["nchw"], perm=[0, 3, 1, 2], name="to_nchw")]
     inits: list[onnx.TensorProto] = []
     x = "nchw"
-    for layer in spec.layers:
-        layer_nodes, layer_inits, x = _layer_nodes(layer, weights.layer(layer.name), x)
+    from impls.fold import inference_layers
+
+    for layer, tensors, _ in inference_layers(spec, weights):  # each batch norm folded into its convolution
+        layer_nodes, layer_inits, x = _layer_nodes(layer, tensors, x)
         nodes += layer_nodes
         inits += layer_inits
     if spec.layers[-1].activation == "softmax":

@@ -22,7 +22,8 @@ import tensorflow as tf  # noqa: E402
 
 from impls.autotune import choose_fold_or_split  # noqa: E402
 from impls.base import Backend, Evaluation, InferenceModel, validate_batch_size, validate_images, validate_labels  # noqa: E402
-from sepbench.core.spec import SEPARABLE_KINDS, LayerSpec, ModelSpec  # noqa: E402
+from impls.fold import inference_layers  # noqa: E402
+from sepbench.core.spec import BN_EPSILON, BN_MOMENTUM, SEPARABLE_KINDS, LayerSpec, ModelSpec  # noqa: E402
 from sepbench.core.weights import PortableWeights  # noqa: E402
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment problem
@@ -73,6 +74,12 @@ def _keras_layer(layer: LayerSpec) -> keras.layers.Layer:
         )
     if layer.kind == "spatial_separable_conv":
         return SpatialSeparableConv2D(layer.filters, layer.kernel, layer.stride, name=layer.name)
+    if layer.kind == "depthwise_conv":
+        return keras.layers.DepthwiseConv2D(layer.kernel, strides=layer.stride, padding="valid", depth_multiplier=1, name=layer.name)
+    if layer.kind == "batch_norm":
+        return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=layer.name)
+    if layer.kind == "avg_pool":
+        return keras.layers.AveragePooling2D(layer.kernel, strides=layer.stride, padding="valid", name=layer.name)
     if layer.kind == "global_avg_pool":
         return keras.layers.GlobalAveragePooling2D(name=layer.name)
     if layer.kind == "relu":
@@ -93,7 +100,8 @@ FAST_XLA = False  # jit_compile for the fast path's tf.function (measured slower
 
 
 def layer_op(layer: LayerSpec, w: dict[str, np.ndarray], fold: bool = False) -> Any:
-    """The layer as raw ``tf.nn`` ops on constant weights (for the fast path's graph).
+    """The layer as raw ``tf.nn`` ops on constant weights (for the fast path's graph and LiteRT), a batch
+    norm after it already folded into ``w`` (:func:`impls.fold.inference_layers`).
 
     ``fold``: a separable layer of either kind as one dense conv with the folded kernel.
     """
@@ -114,6 +122,11 @@ def layer_op(layer: LayerSpec, w: dict[str, np.ndarray], fold: bool = False) -> 
     if layer.kind == "separable_conv":
         dw, pw, b = tf.constant(w["depthwise_kernel"]), tf.constant(w["pointwise_kernel"]), tf.constant(w["bias"])
         return lambda t: tf.nn.bias_add(tf.nn.separable_conv2d(t, dw, pw, strides, "VALID"), b)
+    if layer.kind == "depthwise_conv":
+        dw, b = tf.constant(w["depthwise_kernel"]), tf.constant(w["bias"])
+        return lambda t: tf.nn.bias_add(tf.nn.depthwise_conv2d(t, dw, strides, "VALID"), b)
+    if layer.kind == "avg_pool":
+        return lambda t: tf.nn.avg_pool2d(t, layer.kernel, layer.stride, "VALID")
     if layer.kind == "global_avg_pool":
         return lambda t: tf.reduce_mean(t, axis=[1, 2])
     if layer.kind == "relu":
@@ -132,8 +145,11 @@ def _as_graph(op: Any) -> Any:
     return lambda t: graph(t).numpy()
 
 
-def _variable_name(variable: keras.Variable) -> str:
-    return variable.name.split("/")[-1].split(":")[0]
+def variable_name(layer: keras.layers.Layer, variable: keras.Variable) -> str:
+    """The portable tensor name of a Keras layer's variable (Keras 3 calls a ``DepthwiseConv2D``'s
+    kernel ``kernel``; the spec, as ``SeparableConv2D`` does, ``depthwise_kernel``)."""
+    name = variable.name.split("/")[-1].split(":")[0]
+    return "depthwise_kernel" if isinstance(layer, keras.layers.DepthwiseConv2D) and name == "kernel" else name
 
 
 class KerasModel(InferenceModel):
@@ -154,10 +170,8 @@ class KerasModel(InferenceModel):
         """The layers as ``tf.nn`` ops; each separable layer as it is (depthwise + pointwise) or folded
         into one dense conv, whichever takes less CPU time on its real input here (``fast_choices``;
         :func:`impls.autotune.choose_fold_or_split`, timing each way as a traced graph)."""
-        weights = self.get_weights()
         ways = []
-        for layer in self.spec.layers:
-            w = weights.layer(layer.name)
+        for layer, w, _ in inference_layers(self.spec, self.get_weights()):
             ways.append((layer.name, layer_op(layer, w), layer_op(layer, w, fold=True) if layer.kind in SEPARABLE_KINDS else None))
         key = {"model": self.spec.name, "layers": repr(self.spec.layers), "tensorflow": tf.__version__}
         key["threads"] = tf.config.threading.get_intra_op_parallelism_threads()
@@ -235,14 +249,15 @@ class KerasModel(InferenceModel):
         for layer in self.spec.layers:
             keras_layer = self.model.get_layer(layer.name)
             values = weights.layer(layer.name)
-            keras_layer.set_weights([values[_variable_name(v)] for v in keras_layer.weights])
+            keras_layer.set_weights([values[variable_name(keras_layer, v)] for v in keras_layer.weights])
         self._graph = None  # the fast graph holds the weights as constants: rebuild it
 
     def get_weights(self) -> PortableWeights:
         tensors: dict[str, np.ndarray] = {}
         for layer in self.spec.layers:
-            for v in self.model.get_layer(layer.name).weights:
-                tensors[f"{layer.name}/{_variable_name(v)}"] = np.asarray(v.numpy(), dtype=np.float32)
+            keras_layer = self.model.get_layer(layer.name)
+            for v in keras_layer.weights:
+                tensors[f"{layer.name}/{variable_name(keras_layer, v)}"] = np.asarray(v.numpy(), dtype=np.float32)
         return PortableWeights(self.spec.name, tensors, dict(self.weights_meta))
 
     def count_params(self) -> int:

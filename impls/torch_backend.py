@@ -28,7 +28,7 @@ from torch import nn
 
 from impls.autotune import choose_fold_or_split
 from impls.base import Backend, InferenceModel
-from sepbench.core.spec import SEPARABLE_KINDS, LayerSpec, ModelSpec
+from sepbench.core.spec import BN_EPSILON, BN_MOMENTUM, SEPARABLE_KINDS, LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
 from sepbench.util import tuning
 from sepbench.util.timer import fastest
@@ -61,6 +61,12 @@ def _layer_module(layer: LayerSpec, cin: int) -> nn.Module:
             nn.Conv2d(cin, cin, (layer.kernel, 1), stride=(layer.stride, 1), groups=cin, bias=False),  # k x 1 per channel
             nn.Conv2d(cin, layer.filters, (1, layer.kernel), stride=(1, layer.stride), bias=True),  # 1 x k + the one bias
         )
+    if layer.kind == "depthwise_conv":
+        return nn.Conv2d(cin, cin, layer.kernel, stride=layer.stride, groups=cin, bias=True)
+    if layer.kind == "batch_norm":  # Keras's momentum 0.99 is PyTorch's 0.01 (the weight of the new batch)
+        return nn.BatchNorm2d(cin, eps=BN_EPSILON, momentum=1.0 - BN_MOMENTUM)
+    if layer.kind == "avg_pool":
+        return nn.AvgPool2d(layer.kernel, stride=layer.stride)
     if layer.kind == "global_avg_pool":
         return _GlobalAvgPool()
     if layer.kind == "relu":
@@ -78,6 +84,15 @@ def _tensor_map(layer: LayerSpec) -> dict[str, tuple[str, tuple[int, ...] | None
         return {"depthwise_kernel": ("0.weight", _DEPTHWISE), "pointwise_kernel": ("1.weight", _CONV), "bias": ("1.bias", None)}
     if layer.kind == "spatial_separable_conv":
         return {"column_kernel": ("0.weight", _DEPTHWISE), "row_kernel": ("1.weight", _CONV), "bias": ("1.bias", None)}
+    if layer.kind == "depthwise_conv":
+        return {"depthwise_kernel": ("weight", _DEPTHWISE), "bias": ("bias", None)}
+    if layer.kind == "batch_norm":
+        return {
+            "gamma": ("weight", None),
+            "beta": ("bias", None),
+            "moving_mean": ("running_mean", None),
+            "moving_variance": ("running_var", None),
+        }
     if layer.kind == "dense":
         return {"kernel": ("weight", (1, 0)), "bias": ("bias", None)}
     return {}
@@ -286,8 +301,9 @@ class TorchModel(InferenceModel):
                 logits = torch.softmax(logits, dim=1)
             return logits.numpy()
 
-    def _params(self) -> dict[str, nn.Parameter]:
-        return dict(self.module.named_parameters())
+    def _params(self) -> dict[str, torch.Tensor]:
+        """Parameters and buffers (a batch norm's running statistics) by path."""
+        return dict(self.module.named_parameters()) | dict(self.module.named_buffers())
 
     def set_weights(self, weights: PortableWeights) -> None:
         self._check_model(weights)
@@ -311,7 +327,9 @@ class TorchModel(InferenceModel):
         return PortableWeights(self.spec.name, tensors, dict(self.weights_meta))
 
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.module.parameters() if p.requires_grad)
+        """The elements of every tensor the spec names: trainable parameters and a batch norm's running statistics."""
+        params = self._params()
+        return sum(params[f"layers.{layer.name}.{path}"].numel() for layer in self.spec.layers for path, _ in _tensor_map(layer).values())
 
     def _save_native(self, path: Path) -> None:
         torch.save(self.module.state_dict(), path)

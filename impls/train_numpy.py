@@ -22,9 +22,11 @@ def train_model(
     losses: list[float] = []
     for order in orders:
         for idx in batches(order, recipe.batch_size):
-            loss, grads = loss_and_grads(spec, params, x[idx], y[idx])
+            moving: dict[str, np.ndarray] = {}  # a batch norm's statistics: updated, not trained
+            loss, grads = loss_and_grads(spec, params, x[idx], y[idx], moving)
             for name, g in grads.items():
                 rmsprop_step(params[name], velocity[name], g.astype(np.float32, copy=False), recipe)
+            params.update(moving)
             losses.append(loss)
             if on_step is not None:
                 on_step(loss)

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-from impls.tensorflow_backend import KerasModel  # noqa: E402
+from impls.tensorflow_backend import KerasModel, variable_name  # noqa: E402
 from impls.train_common import StepCallback, TrainerOutput  # noqa: E402
 from sepbench.core.recipe import Recipe  # noqa: E402
 from sepbench.core.weights import PortableWeights  # noqa: E402
@@ -70,7 +70,11 @@ def velocities_of(model: keras.Model, spec_name: str) -> PortableWeights:
     for layer in model.layers:
         for var in layer.trainable_weights:
             vel = opt._velocities[opt._get_variable_index(var)]
-            tensors[f"{layer.name}/{var.name.split('/')[-1].split(':')[0]}"] = np.asarray(vel.numpy(), np.float32)
+            tensors[f"{layer.name}/{variable_name(layer, var)}"] = np.asarray(vel.numpy(), np.float32)
+    from sepbench.core.spec import get_model_spec
+
+    for name, shape in get_model_spec(spec_name).tensor_shapes().items():  # a batch norm's moving statistics: not trained
+        tensors.setdefault(name, np.zeros(shape, np.float32))
     return PortableWeights(spec_name, tensors, {"kind": "rmsprop-velocity"})
 
 

@@ -66,5 +66,8 @@ def train_model(
         for p, v in zip(twin.module.parameters(), velocities):
             p.copy_(v)
     vel = twin.get_weights()
+    for name in vel.tensors:
+        if name.endswith(("/moving_mean", "/moving_variance")):  # running statistics: updated, not trained
+            vel.tensors[name] = np.zeros_like(vel.tensors[name])
     vel.meta = {"kind": "rmsprop-velocity"}
     return TrainerOutput(weights, np.asarray(losses, np.float64), vel, len(losses))

@@ -68,8 +68,33 @@ def backend_or_skip(name: str):
 
 BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime", "litert"]
 MODELS = ["regular", "separable"]
+
+
+def _every_kind_model():
+    """A small model with each layer kind the built-in models lack (depthwise conv, batch norm after a
+    conv, a depthwise and a pointwise conv, average pooling), so every parity, gradient and training
+    test takes each kind through every backend (registered as a pair file's model would be)."""
+    from sepbench.core.spec import LayerSpec, ModelSpec, register_model
+
+    layers = (
+        LayerSpec("stem", "conv", 8, 3, 2),
+        LayerSpec("stem_bn", "batch_norm"),
+        LayerSpec("stem_relu", "relu"),
+        LayerSpec("depthwise", "depthwise_conv", kernel=3),
+        LayerSpec("depthwise_bn", "batch_norm"),
+        LayerSpec("depthwise_relu", "relu"),
+        LayerSpec("pointwise", "conv", 16, 1),
+        LayerSpec("pointwise_bn", "batch_norm"),
+        LayerSpec("pool", "avg_pool", kernel=2, stride=2),
+        LayerSpec("gap", "global_avg_pool"),
+        LayerSpec("dense", "dense", 10, activation="softmax"),
+    )
+    return register_model(ModelSpec("every-kind", layers, (28, 28, 1), "tests: every layer kind"))
+
+
+EVERY_KIND_MODEL = _every_kind_model().name
 # every model a backend builds that classifies MNIST images (the parity tests use real images and argmax)
-MNIST_MODELS = ["regular", "separable", "spatial"]
+MNIST_MODELS = ["regular", "separable", "spatial", EVERY_KIND_MODEL]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from impls.registry import BACKEND_MODULES, BackendUnavailableError, UnknownBackendError, _load, get_backend
-from sepbench.core.spec import MODELS as SPECS
+from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, random_weights
 from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip
 
@@ -42,8 +42,9 @@ def test_parity_with_numpy_on_2000_real_images(probabilities, backend, model):
     assert np.abs(got - ref).max() <= 1e-5
     np.testing.assert_array_equal(got.argmax(1), ref.argmax(1))
     np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
-    # the weights are random, so the prediction must at least not be constant
-    assert len(np.unique(ref.argmax(1))) > 1
+    # random weights: the prediction must at least not be constant (its argmax varies, or for a small model whose
+    # random biases win every argmax, its probabilities vary by 10x the tolerance)
+    assert len(np.unique(ref.argmax(1))) > 1 or ref.std(axis=0).max() > 1e-4
 
 
 @pytest.mark.parametrize("model", MNIST_MODELS)
@@ -61,7 +62,9 @@ def test_weight_round_trip_is_bit_exact(backend, model):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_param_count_matches_spec(backend, model):
     m = backend_or_skip(backend).build_model(model, seed=0)
-    assert m.count_params() == SPECS[model].params
+    spec = get_model_spec(model)
+    folded = sum(r.params for r in spec.summary() if r.kind == "batch_norm")  # ONNX counts its graph: batch norms folded away
+    assert m.count_params() == spec.params - (folded if backend == "onnxruntime" else 0)
 
 
 @pytest.mark.parametrize("model", MNIST_MODELS)
@@ -69,9 +72,11 @@ def test_keras_counts_the_study_params(model):
     backend_or_skip("tensorflow")
     from impls.tensorflow_backend import build_keras_model
 
-    keras_model = build_keras_model(SPECS[model])
-    assert keras_model.count_params() == {"regular": 8586, "separable": 1427, "spatial": 2713}[model]
-    assert [layer.count_params() for layer in keras_model.layers] == [r.params for r in SPECS[model].summary()]
+    spec = get_model_spec(model)
+    keras_model = build_keras_model(spec)
+    # counted by hand: the every-kind model's layers 80 + 32, 80 + 32, 144 + 64, 170 (a batch norm: 4 x channels)
+    assert keras_model.count_params() == {"regular": 8586, "separable": 1427, "spatial": 2713, "every-kind": 602}[model]
+    assert [layer.count_params() for layer in keras_model.layers] == [r.params for r in spec.summary()]
 
 
 EXAMPLE_MODELS = ["example-regular", "example-separable"]  # the worked example: one layer, 7x7x3 input, no classes
@@ -282,7 +287,8 @@ def test_a_pair_files_models_are_built_by_every_backend_at_parity(backend, role,
     x = test_subset[0][:500]
     ref = get_backend("numpy").build(weights).predict(x, batch_size=128)
     m = backend_or_skip(backend).build(weights)
-    assert m.count_params() == spec.params
+    folded = sum(r.params for r in spec.summary() if r.kind == "batch_norm")  # ONNX counts its graph: batch norms folded away
+    assert m.count_params() == spec.params - (folded if backend == "onnxruntime" else 0)
     for path in set(type(m).paths) - set(type(m).approximate_paths):
         got = m.predict(x, batch_size=128, path=path)
         assert got.shape == (500, 10) and np.abs(got - ref).max() <= 1e-5, (backend, path)

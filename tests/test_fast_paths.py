@@ -41,7 +41,8 @@ def test_every_path_matches_numpy_default(backend, model, test_subset, reference
     x, _ = test_subset
     m = _model(backend, model)
     assert "fast" in type(m).paths
-    assert len(np.unique(reference[model].argmax(1))) > 1  # not a constant prediction
+    ref = reference[model]  # not a constant prediction: its argmax varies, or its probabilities by 10x the tolerance
+    assert len(np.unique(ref.argmax(1))) > 1 or ref.std(axis=0).max() > 1e-4
     for path in set(type(m).paths) - set(type(m).approximate_paths):
         for batch_size in (256, 333):  # 333 does not divide 2,000: a short last batch
             _assert_parity(m.predict(x, batch_size=batch_size, path=path), reference[model])
@@ -122,7 +123,7 @@ def test_every_numpy_lowering_is_exact(model, test_subset, reference):
             m.set_fast_plan(Plan(chunk=300, methods={**baseline, name: method}))
             _assert_parity(m.predict(x, path="fast"), reference[model])
             tried += 1
-    assert tried >= {"regular": 10, "separable": 20, "spatial": 18}[model]
+    assert tried >= {"regular": 10, "separable": 20, "spatial": 18, "every-kind": 19}[model]
     if model == "spatial":
         assert {"fold+im2col", "column+row"} <= set(dict(groups)["conv1"])
     if model == "separable":

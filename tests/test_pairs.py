@@ -57,9 +57,19 @@ def test_each_builtin_pair_has_its_example_file(name):
 
 def test_the_mobilenet_style_block_pair_reads_and_counts():
     pair = get_pair(str(EXAMPLES / "mobilenet-block.toml"))
-    block = {r.name: r for r in pair.candidate.summary()}["block"]  # depthwise 3x3 on 13x13x32, then 1x1 to 64
-    assert block.output_shape == (11, 11, 64) and block.macs == 11 * 11 * 32 * 9 + 11 * 11 * 32 * 64
-    assert pair.epochs == 2 and 0.1 < pair.ratio("macs") < 0.2
+    rows = {r.name: r for r in pair.candidate.summary()}  # depthwise 3x3 on 13x13x32, then 1x1 to 64, each + BN + ReLU
+    assert (rows["depthwise"].kind, rows["depthwise"].output_shape, rows["depthwise"].macs) == (
+        "depthwise_conv",
+        (11, 11, 32),
+        11 * 11 * 32 * 9,
+    )
+    assert rows["depthwise"].params == 3 * 3 * 32 + 32 and rows["depthwise_bn"].params == 4 * 32
+    assert (rows["pointwise"].kind, rows["pointwise"].output_shape, rows["pointwise"].macs) == ("conv", (11, 11, 64), 11 * 11 * 32 * 64)
+    assert rows["pointwise_bn"].params == 4 * 64 and rows["pointwise_bn"].macs == 0
+    assert [r.kind for r in pair.candidate.summary()].count("batch_norm") == 3 and pair.candidate.layers[-1].activation == "softmax"
+    base = {r.name: r for r in pair.baseline.summary()}
+    assert base["block"].macs == 11 * 11 * 64 * 9 * 32 and pair.baseline.params == 19_850 and pair.candidate.params == 3_914
+    assert pair.epochs == 2 and pair.ratio("macs") == pytest.approx(331_968 / 2_279_584)
 
 
 GOOD = """\
@@ -104,6 +114,36 @@ layers = [
         ("not toml", 'name = "mine"', "name = mine", "not valid TOML: Invalid value (at line 2, column 8)"),
         ("a name that is markup", 'name = "b"', 'name = "b | x"', ":13: candidate.name: 'b | x' does not match"),
         ("two models of one name", 'name = "b"', 'name = "a"', "baseline and candidate are both named 'a'"),
+        (
+            "a batch norm after no convolution",
+            '{ name = "gap", kind = "global_avg_pool" },\n]\n\n[candidate]',
+            '{ name = "gap", kind = "global_avg_pool" },\n  { name = "bn", kind = "batch_norm" },\n]\n\n[candidate]',
+            "batch_norm 'bn' must come right after a convolution",
+        ),
+        (
+            "softmax not at the end",
+            '{ name = "c", kind = "conv", filters = 4, kernel = 3 },',
+            '{ name = "c", kind = "conv", filters = 4, kernel = 3 },\n  { name = "s", kind = "softmax" },',
+            "layer 's': softmax ends the model, right after a dense layer",
+        ),
+        (
+            "a depthwise conv with filters",
+            'kind = "separable_conv", filters = 4, kernel = 3',
+            'kind = "depthwise_conv", filters = 4, kernel = 3',
+            "a depthwise_conv keeps its input's channels: drop filters",
+        ),
+        (
+            "a pointwise conv of kernel 3",
+            'kind = "separable_conv", filters = 4, kernel = 3',
+            'kind = "pointwise_conv", filters = 4, kernel = 3',
+            "a pointwise_conv has kernel 1",
+        ),
+        (
+            "a pool without a window",
+            'kind = "separable_conv", filters = 4, kernel = 3',
+            'kind = "avg_pool"',
+            "'kernel' is a required property",
+        ),
     ],
 )
 def test_a_pair_file_with_a_mistake_gets_one_clear_error_naming_file_line_and_field(mistake, old, new, expected, tmp_path):

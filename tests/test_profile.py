@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sepbench.core.spec import MODELS
+from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import random_weights
 from tests.conftest import MNIST_MODELS, backend_or_skip
 
@@ -17,12 +17,12 @@ def test_numpy_stages_compose_to_the_model(model, test_subset):
 
     x = test_subset[0][:200]
     w = random_weights(model, 1234)
-    stages = numpy_stages(MODELS[model], w)
+    stages = numpy_stages(get_model_spec(model), w)
     out = x
     for _, _, _, fn in stages:
         out = fn(out)
     np.testing.assert_allclose(out, get_backend("numpy").build(w).predict(x), atol=1e-5)
-    assert sum(macs for _, _, macs, _ in stages) == MODELS[model].macs
+    assert sum(macs for _, _, macs, _ in stages) == get_model_spec(model).macs
     if model == "separable":
         assert {"depthwise (tap sum)", "pointwise GEMM", "patch extraction (im2col copy)"} <= {s for _, s, _, _ in stages}
 
@@ -33,9 +33,9 @@ def test_torch_stages_cover_every_layer(model, test_subset):
     from sepbench.measure.layer_profile import profile_torch
 
     times = profile_torch(model, test_subset[0][:64], chunk=32, reps=1)
-    assert {t.layer for t in times} >= {layer.name for layer in MODELS[model].layers}
+    assert {t.layer for t in times} >= {layer.name for layer in get_model_spec(model).layers}
     assert all(t.seconds > 0 for t in times)
-    assert sum(t.macs_per_image for t in times) == MODELS[model].macs
+    assert sum(t.macs_per_image for t in times) == get_model_spec(model).macs
 
 
 def test_torch_model_lists_the_modules_of_a_layer():

@@ -239,7 +239,7 @@ def load_pair_file(path: str | Path) -> Pair:
     for role in ("baseline", "candidate"):
         m = doc[role]
         try:
-            layers = tuple(LayerSpec(**layer) for layer in m["layers"])
+            layers = _layer_specs(m["layers"])
             spec = ModelSpec(m["name"], layers, tuple(meta["input_shape"]), m.get("description", ""))
             spec.summary()  # shapes: a kernel larger than its input fails here
         except ValueError as exc:
@@ -273,6 +273,33 @@ def _files_of(path: Path, text: str, table: dict[str, Any], model: ModelSpec) ->
         keys = ["pair", "data", field.group(1)] if field else ["pair", "data"]
         raise PairError(f"{path}{_line_of(text, keys)}: {exc}") from None
     return files
+
+
+def _layer_specs(layers: list[dict[str, Any]]) -> tuple[LayerSpec, ...]:
+    """A file's layers as the spec's (schema-checked already): ``pointwise_conv`` is a ``conv`` of kernel 1;
+    a closing ``softmax`` is the activation of the dense layer before it; an ``avg_pool`` without a
+    stride strides by its window (Keras's default)."""
+    out: list[LayerSpec] = []
+    for i, layer in enumerate(layers):
+        layer = dict(layer)
+        kind = layer["kind"]
+        if kind == "softmax":
+            if i != len(layers) - 1 or not out or out[-1].kind != "dense":
+                raise ValueError(
+                    f"layer {layer['name']!r}: softmax ends the model, right after a dense layer (it is that layer's activation)"
+                )
+            out[-1] = LayerSpec(out[-1].name, "dense", out[-1].filters, activation="softmax")
+            continue
+        if kind in ("depthwise_conv", "avg_pool") and "filters" in layer:
+            raise ValueError(f"layer {layer['name']!r}: a {kind} keeps its input's channels: drop filters")
+        if kind == "pointwise_conv":
+            layer.update(kind="conv", kernel=layer.get("kernel", 1))
+            if layer["kernel"] != 1:
+                raise ValueError(f"layer {layer['name']!r}: a pointwise_conv has kernel 1 (use conv for another)")
+        if kind == "avg_pool":
+            layer.setdefault("stride", layer["kernel"])
+        out.append(LayerSpec(**layer))
+    return tuple(out)
 
 
 def _dotted(keys: list[Any]) -> str:

@@ -12,8 +12,17 @@ out again.  Tensor layouts follow Keras (channels last):
   then row_kernel ``(1, kw, c_in, filters)``: a 1 x k convolution across channels, stride along
   columns, with the ONE bias ``(filters,)``.  Each input/output channel pair's k x k kernel is then
   the outer product of its channel's column and its row: rank 1, as the Prewitt example is.
-* ``dense``           kernel ``(in, units)``, bias ``(units,)``
+* ``depthwise_conv``  depthwise_kernel ``(kh, kw, c_in, 1)`` and bias ``(c_in,)`` (Keras's ``DepthwiseConv2D``,
+  multiplier 1): channels kept.  (A pointwise convolution is a ``conv`` with kernel 1.)
+* ``batch_norm``      gamma, beta, moving_mean, moving_variance, each ``(channels,)`` (Keras's
+  ``BatchNormalization``: epsilon :data:`BN_EPSILON`, momentum :data:`BN_MOMENTUM`), directly after a
+  convolution of any kind: at inference it is the per-channel affine ``gamma * (x - mean) / sqrt(var +
+  eps) + beta``, which the deployment paths fold into that convolution's kernel and bias
+  (:func:`impls.fold.inference_layers`); training uses the batch's statistics.  Its four tensors count as
+  parameters (Keras's "Total params": the file holds them), its MACs as 0 (folded away).
+* ``avg_pool``        no tensors: the mean of each ``kernel x kernel`` window, ``stride`` apart, 'valid'
 * ``global_avg_pool`` no tensors
+* ``dense``           kernel ``(in, units)``, bias ``(units,)``
 * ``relu``            no tensors: max(x, 0), shape kept (a pair file's blocks put one after a conv)
 
 All convolutions use 'valid' padding and no activation, as in the study; the last dense layer
@@ -26,9 +35,24 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-LayerKind = Literal["conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense", "relu"]
-LAYER_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv", "global_avg_pool", "dense", "relu")
-CONV_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv")
+LayerKind = Literal[
+    "conv", "separable_conv", "spatial_separable_conv", "depthwise_conv", "batch_norm", "avg_pool", "global_avg_pool", "dense", "relu"
+]
+LAYER_KINDS: tuple[str, ...] = (
+    "conv",
+    "separable_conv",
+    "spatial_separable_conv",
+    "depthwise_conv",
+    "batch_norm",
+    "avg_pool",
+    "global_avg_pool",
+    "dense",
+    "relu",
+)
+CONV_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv")  # the kinds with filters
+WINDOW_KINDS: tuple[str, ...] = (*CONV_KINDS, "depthwise_conv", "avg_pool")  # a kernel x kernel window, stride apart
+FOLDS_BATCH_NORM: tuple[str, ...] = (*CONV_KINDS, "depthwise_conv")  # a batch_norm folds into these (after one)
+BN_EPSILON, BN_MOMENTUM = 1e-3, 0.99  # Keras's BatchNormalization defaults
 SEPARABLE_KINDS: tuple[str, ...] = ("separable_conv", "spatial_separable_conv")  # two parts that fold into one conv
 Shape = tuple[int, ...]
 
@@ -56,21 +80,28 @@ class LayerSpec:
             raise ValueError(f"layer {self.name!r}: unknown kind {self.kind!r}; expected one of {LAYER_KINDS}")
         if self.kind in CONV_KINDS and (self.filters < 1 or self.kernel < 1 or self.stride < 1):
             raise ValueError(f"layer {self.name!r}: a convolution needs filters, kernel and stride >= 1")
+        if self.kind in ("depthwise_conv", "avg_pool") and (self.kernel < 1 or self.stride < 1):
+            raise ValueError(f"layer {self.name!r}: a {self.kind} needs kernel and stride >= 1")
         if self.kind == "dense" and self.filters < 1:
             raise ValueError(f"layer {self.name!r}: a dense layer needs filters (units) >= 1")
 
     # ---- shapes -----------------------------------------------------------------------------
     def output_shape(self, in_shape: Shape) -> Shape:
         """Output shape for one image (no batch axis), 'valid' padding."""
-        if self.kind in CONV_KINDS:
+        if self.kind in WINDOW_KINDS:
             if len(in_shape) != 3:
-                raise ValueError(f"layer {self.name!r}: a convolution needs an image (height, width, channels), got {in_shape}")
-            h, w, _ = in_shape
+                what = "average pooling" if self.kind == "avg_pool" else "a convolution"
+                raise ValueError(f"layer {self.name!r}: {what} needs an image (height, width, channels), got {in_shape}")
+            h, w, c = in_shape
             oh = conv_output_size(h, self.kernel, self.stride)
             ow = conv_output_size(w, self.kernel, self.stride)
             if oh < 1 or ow < 1:
                 raise ValueError(f"layer {self.name!r}: input {in_shape} is too small for a {self.kernel}x{self.kernel} kernel")
-            return (oh, ow, self.filters)
+            return (oh, ow, self.filters if self.kind in CONV_KINDS else c)
+        if self.kind == "batch_norm":
+            if len(in_shape) != 3:
+                raise ValueError(f"layer {self.name!r}: batch_norm needs an image (height, width, channels), got {in_shape}")
+            return tuple(in_shape)
         if self.kind == "global_avg_pool":
             if len(in_shape) != 3:
                 raise ValueError(f"layer {self.name!r}: global average pooling needs an image (height, width, channels), got {in_shape}")
@@ -98,6 +129,10 @@ class LayerSpec:
                 "row_kernel": (1, self.kernel, cin, self.filters),
                 "bias": (self.filters,),
             }
+        if self.kind == "depthwise_conv":
+            return {"depthwise_kernel": (self.kernel, self.kernel, cin, 1), "bias": (cin,)}
+        if self.kind == "batch_norm":
+            return {t: (cin,) for t in ("gamma", "beta", "moving_mean", "moving_variance")}
         if self.kind == "dense":
             if len(in_shape) != 1:
                 raise ValueError(f"layer {self.name!r}: dense input must be flat, got {in_shape}")
@@ -105,7 +140,8 @@ class LayerSpec:
         return {}
 
     def params(self, in_shape: Shape) -> int:
-        """Number of trainable parameters (scalars)."""
+        """Number of parameters (scalars): every tensor the layer holds (a batch norm's moving statistics
+        too, as Keras's "Total params" counts them)."""
         return sum(math.prod(s) for s in self.param_shapes(in_shape).values())
 
     def macs(self, in_shape: Shape) -> int:
@@ -118,9 +154,11 @@ class LayerSpec:
             return separable_conv_macs(out[0], out[1], cin, self.filters, self.kernel)
         if self.kind == "spatial_separable_conv":
             return spatial_separable_conv_macs(out[0], in_shape[1], out[1], cin, self.filters, self.kernel)
+        if self.kind == "depthwise_conv":
+            return out[0] * out[1] * cin * self.kernel * self.kernel
         if self.kind == "dense":
             return cin * self.filters
-        return 0
+        return 0  # relu, pooling (sums, not multiplies), batch norm (folded into its convolution)
 
 
 def conv_output_size(size: int, kernel: int, stride: int) -> int:
@@ -175,6 +213,12 @@ class ModelSpec:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:  # tensors are named "layer/tensor": two layers of one name would share them
             raise ValueError(f"model {self.name!r}: two layers named {twice[0]!r}: layer names must differ")
+        for before, layer in zip((None, *self.layers), self.layers):
+            if layer.kind == "batch_norm" and (before is None or before.kind not in FOLDS_BATCH_NORM):
+                raise ValueError(
+                    f"model {self.name!r}: batch_norm {layer.name!r} must come right after a convolution (it folds into it at "
+                    f"inference), not after {'the input' if before is None else before.kind + ' ' + repr(before.name)}"
+                )
 
     def summary(self) -> list[LayerSummary]:
         """Per-layer shapes, parameters and MACs, computed from the layer data."""

@@ -230,8 +230,14 @@ def init_weights(model: str | ModelSpec, seed: int) -> PortableWeights:
     tensors: dict[str, np.ndarray] = {}
     for name, shape in spec.tensor_shapes().items():
         tensor = name.rsplit("/", 1)[1]
-        tensors[name] = np.zeros(shape, np.float32) if tensor == "bias" else glorot_uniform(shape, rng)
+        if tensor in KERAS_CONSTANT_INIT:  # a batch norm's: Keras starts it as the identity
+            tensors[name] = np.full(shape, KERAS_CONSTANT_INIT[tensor], np.float32)
+        else:
+            tensors[name] = np.zeros(shape, np.float32) if tensor == "bias" else glorot_uniform(shape, rng)
     return PortableWeights(spec.name, tensors, {"init": "keras-glorot-uniform/zeros", "seed": seed})
+
+
+KERAS_CONSTANT_INIT: dict[str, float] = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_variance": 1.0}
 
 
 def random_weights(model: str | ModelSpec, seed: int, bias_scale: float = 0.1) -> PortableWeights:
@@ -239,7 +245,9 @@ def random_weights(model: str | ModelSpec, seed: int, bias_scale: float = 0.1) -
     weights = init_weights(model, seed)
     rng = np.random.Generator(np.random.PCG64(seed + 1))
     for name, value in weights.tensors.items():
-        if name.endswith("/bias"):
+        if name.endswith(("/bias", "/beta", "/moving_mean")):
             weights.tensors[name] = rng.uniform(-bias_scale, bias_scale, size=value.shape).astype(np.float32)
+        elif name.endswith(("/gamma", "/moving_variance")):  # positive, away from 1: a batch norm that does something
+            weights.tensors[name] = rng.uniform(0.5, 1.5, size=value.shape).astype(np.float32)
     weights.meta["init"] = "keras-glorot-uniform/random-bias"
     return weights

@@ -17,6 +17,8 @@ from sepbench.core.spec import ModelSpec, get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
 from sepbench.util.timer import time_calls
 
+BN_TENSORS = ("gamma", "beta", "moving_mean", "moving_variance")  # ops.batch_norm's arguments, in order
+
 
 @dataclass(frozen=True)
 class StageTime:
@@ -87,6 +89,18 @@ def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, s
 
             stages.append((layer.name, "column pass (k x 1 per channel)", oh * wd * c * k, column))
             stages.append((layer.name, "row GEMM (1 x k across channels)", oh * ow * c * f * k, across))
+        elif layer.kind == "depthwise_conv":
+
+            def depthwise_only(
+                x: np.ndarray, dw: np.ndarray = w["depthwise_kernel"], b: np.ndarray = w["bias"], s: int = layer.stride
+            ) -> np.ndarray:
+                return ops.depthwise_conv2d(x, dw, s) + b
+
+            stages.append((layer.name, "depthwise (tap sum)", row.macs, depthwise_only))
+        elif layer.kind == "batch_norm":
+            stages.append((layer.name, "batch norm (not folded)", 0, lambda x, w=w: ops.batch_norm(x, *(w[t] for t in BN_TENSORS))))
+        elif layer.kind == "avg_pool":
+            stages.append((layer.name, "average pool", 0, lambda x, k=layer.kernel, s=layer.stride: ops.avg_pool(x, k, s)))
         elif layer.kind == "global_avg_pool":
             stages.append((layer.name, "global average pool", 0, ops.global_avg_pool))
         elif layer.kind == "relu":
@@ -151,12 +165,10 @@ def profile_torch(
             column, across = parts
             stages.append((layer.name, "column conv (k x 1, groups=C)", oh * w_in * c * k, column))
             stages.append((layer.name, "row conv (1 x k)", oh * ow * c * f * k, across))
-        elif layer.kind == "conv":
-            stages.append((layer.name, "conv", row.macs, module))
-        elif layer.kind == "global_avg_pool":
-            stages.append((layer.name, "global average pool", 0, module))
-        elif layer.kind == "relu":
-            stages.append((layer.name, "relu", 0, module))
+        elif layer.kind in ("conv", "depthwise_conv"):
+            stages.append((layer.name, "conv" if layer.kind == "conv" else "depthwise conv (groups=C)", row.macs, module))
+        elif layer.kind in ("global_avg_pool", "relu", "batch_norm", "avg_pool"):
+            stages.append((layer.name, layer.kind.replace("_", " "), 0, module))
         else:
             stages.append((layer.name, "dense (Linear)", row.macs, module))
             if layer.activation == "softmax":
