@@ -18,6 +18,9 @@ Environment variables (all optional):
                            are for smoke tests only (a history should keep one list).
 ``SEPBENCH_ASV_TEST_IMAGES`` test images of the 10,000-image benchmarks (default 10,000, the test
                            set); fewer are for smoke tests only (every code path runs, on less data).
+``SEPBENCH_ASV_PAIRS``     the pairs of ``PairRatio`` (comma-separated built-in pair names or pair
+                           files; default ``spatial``: every built-in pair on MNIST but the study's,
+                           whose ratio ``SeparableRatio`` keeps under its old name).
 ``SEPBENCH_ASV_TRAIN_EPOCHS`` / ``SEPBENCH_ASV_TRAIN_IMAGES``  the training budget behind the
                            tracked error rate (default 1 epoch of all 60,000 training images;
                            20 epochs is the full recipe of ``sepbench reproduce``).
@@ -130,6 +133,22 @@ def use_threads(backend: str) -> None:
     from sepbench.machine.threads import configure_threads
 
     configure_threads(threads(), [backend])
+
+
+DEFAULT_PAIRS = "spatial"
+
+
+def pairs() -> list[str]:
+    """The pairs ``PairRatio`` measures (``SEPBENCH_ASV_PAIRS``), each checked (a pair file is read now:
+    a mistake stops the suite's discovery with its one-line error, not each benchmark)."""
+    from sepbench.core.pairs import select_pairs
+
+    names = [n.strip() for n in (os.environ.get("SEPBENCH_ASV_PAIRS") or DEFAULT_PAIRS).split(",") if n.strip()]
+    try:
+        select_pairs(names)
+    except ValueError as exc:
+        raise ValueError(f"SEPBENCH_ASV_PAIRS: {exc}") from None
+    return names
 
 
 def seeded_weights() -> dict[str, PortableWeights]:

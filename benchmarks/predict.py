@@ -108,3 +108,33 @@ class SeparableRatio(_SeededPredict):
         return self.paired.summary()["ratio_median"]
 
     track_separable_ratio.unit = "ratio"  # type: ignore[attr-defined]
+
+
+class PairRatio(_SeededPredict):
+    """Candidate / baseline time of predicting the 10,000 test images for the pairs beyond the study's
+    (``SEPBENCH_ASV_PAIRS``; the spatially separable pair by default), measured as ``SeparableRatio``
+    measures the study's: alternating pairs of calls, the median of the per-pair ratios.  Bigger is
+    worse for the pair's "faster" claim."""
+
+    param_names = ["pair", "backend", "path"]
+    params = [common.pairs(), common.all_backends(), ["default", "fast"]]
+    PAIRS = 6
+
+    def setup(self, cache: dict, pair: str, backend: str, path: str) -> None:
+        common.skip_unless_available(backend)
+        common.use_threads(backend)
+        from sepbench.core.pairs import select_pairs
+        from sepbench.core.weights import init_weights
+        from sepbench.measure.workloads import PairedPredictWorkload
+
+        chosen = select_pairs([pair])[0]
+        self.paired = PairedPredictWorkload(backend, path, batch_size=1024, n_images=common.TEST_IMAGES, pair=chosen)
+        self.paired.setup(weights={m: init_weights(m, common.SEED) for m in chosen.model_names}, warmup=1)
+
+    def track_pair_ratio(self, cache: dict, pair: str, backend: str, path: str) -> float:
+        self.paired.pairs.clear()
+        for _ in range(self.PAIRS):
+            self.paired.run()
+        return self.paired.summary()["ratio_median"]
+
+    track_pair_ratio.unit = "ratio"  # type: ignore[attr-defined]

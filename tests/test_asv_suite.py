@@ -50,12 +50,13 @@ def test_discovery_imports_no_framework() -> None:
 # benchmark runs, and every backend runs in every benchmark whose code differs by backend; each process
 # imports its framework (TensorFlow: 4 s), so a combination that would only repeat code another one ran is
 # left out: PredictLatency predicts (regular, default path) and PredictFast (separable, fast path) on every
-# backend, so SeparableRatio (the same predicts, paired) and PredictMemory (the same predict under a memory
+# backend, so SeparableRatio and PairRatio (the same predicts, paired; the latter on the fast path) and PredictMemory (the same predict under a memory
 # probe) run on NumPy only; ModelSize's and ErrorRate's setup_cache builds, saves and trains every backend x
 # model (their track_* functions only return what it found, one model each but track_params, whose table is
 # checked below); TrainEpoch runs every backend's trainer.
 QUICK_SELECTION = (
     r"predict\.SeparableRatio\.\w+\('numpy'",
+    r"predict\.PairRatio\.\w+\('spatial', 'numpy', 'fast'",
     r"predict\.PredictLatency\.time_predict\(.*'regular'",
     r"predict\.PredictFast\.time_predict_10k\(.*'separable'",
     r"predict\.PredictMemory\.peakmem_predict\('numpy', 'regular'",
@@ -83,6 +84,7 @@ def test_quick_run_of_the_whole_suite(tmp_path: Path) -> None:
         "time_predict_10k",
         "peakmem_predict",
         "track_separable_ratio",
+        "track_pair_ratio",
         "track_params",
         "track_native_bytes",
         "track_macs_per_image",
