@@ -50,10 +50,10 @@ def test_discovery_imports_no_framework() -> None:
 # benchmark runs, and every backend runs in every benchmark whose code differs by backend; each process
 # imports its framework (TensorFlow: 4 s), so a combination that would only repeat code another one ran is
 # left out: PredictLatency predicts (regular, default path) and PredictFast (separable, fast path) on every
-# backend, so SeparableRatio and PairRatio (the same predicts, paired; the latter on the fast path) and PredictMemory (the same predict under a memory
-# probe) run on NumPy only; ModelSize's and ErrorRate's setup_cache builds, saves and trains every backend x
-# model (their track_* functions only return what it found, one model each but track_params, whose table is
-# checked below); TrainEpoch runs every backend's trainer.
+# backend, so SeparableRatio and PairRatio (the same predicts, paired; the latter on the fast path) and
+# PredictMemory (the same predict under a memory probe) run on NumPy only; ModelSize's and ErrorRate's
+# setup_cache builds, saves and trains every backend x model (their track_* functions only return what it
+# found, one model each but track_params, whose table is checked below); TrainEpoch runs every backend's trainer.
 QUICK_SELECTION = (
     r"predict\.SeparableRatio\.\w+\('numpy'",
     r"predict\.PairRatio\.\w+\('spatial', 'numpy', 'fast'",
