@@ -177,7 +177,7 @@ CASES: list[tuple[str, list[str], dict[str, str], list[Callable[[Path], None]], 
     ("regress zero factor", ["regress", "--factor", "0"], {}, [], ERR, "factor"),
     ("regress bad bench regex", ["regress", "--bench", "("], {}, [], ERR, "is not a regular expression"),
     ("profile zero images", ["profile", "--images", "0"], {}, [], ERR, "must be positive"),
-    ("profile unknown backend", ["profile", "--backends", "tensorflow"], {}, [], ERR, "invalid choice"),
+    ("profile unknown backend", ["profile", "--backends", "tensorflow"], {}, [], ERR, "tensorflow: profile times numpy and torch only"),
 ]
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sepbench.ab.run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
-from sepbench.commands.arg_types import at_least, fraction, output_file
+from sepbench.commands.arg_types import NameList, at_least, fraction, output_file
 from sepbench.util.console import print_table
 
 
@@ -27,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="ID",
         help="a case BACKEND-MODEL-PATH-bBATCH-nIMAGES (repeatable; default: every backend x model at b1-n1 and b100-n1000)",
     )
-    p.add_argument("--backends", default=None, help="only these backends of the default cases (comma-separated)")
+    p.add_argument(
+        "--backends", nargs="+", action=NameList, default=None, help="only these backends of the default cases (comma- or space-separated)"
+    )
     add_alert_options(p)
     p.add_argument("--log", type=output_file, default=None, help="file for the workers' (frameworks') output (default: in the temp folder)")
     return p
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     cases = list(args.case or DEFAULT_CASES)
     if args.backends:
-        wanted = {b.strip() for b in args.backends.split(",") if b.strip()}
+        wanted = set(args.backends)
         cases = [c for c in cases if c.backend in wanted]
         for b in wanted:
             check_backend_name(b)

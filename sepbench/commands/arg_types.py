@@ -74,3 +74,17 @@ def machine(text: str) -> str:
         return check_machine_name(text, "--machine")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class NameList(argparse.Action):
+    """One spelling for every list of names a command takes (backends, models, pairs): comma-separated,
+    space-separated or both (``numpy,torch``, ``numpy torch``, ``numpy, torch``), in order, each once.
+    Use with ``nargs="+"``; an option given twice adds to its list.  Which names exist, and what an empty
+    list (``--models ""``) means, is the command's to say: it knows the registry."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option: str | None = None) -> None:
+        tokens = [values] if isinstance(values, str) else list(values or [])  # type: ignore[call-overload]
+        names = [n.strip() for token in tokens for n in str(token).split(",") if n.strip()]
+        before = getattr(namespace, self.dest, None)
+        seen = list(before) if isinstance(before, list) and before is not self.default else []
+        setattr(namespace, self.dest, seen + [n for n in dict.fromkeys(names) if n not in seen])

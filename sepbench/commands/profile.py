@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from sepbench.commands.arg_types import NameList
 from sepbench.util.console import print_table
 
 PROFILED = ("numpy", "torch")
@@ -13,7 +14,13 @@ PROFILED = ("numpy", "torch")
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="per-layer time breakdown, separable vs regular (NumPy, PyTorch)")
-    p.add_argument("--backends", nargs="+", choices=PROFILED, default=list(PROFILED), help="backends to profile (default: both)")
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        action=NameList,
+        default=list(PROFILED),
+        help=f"backends to profile, comma- or space-separated: {', '.join(PROFILED)} (default: both)",
+    )
     p.add_argument("--images", type=int, default=10_000, help="test images to push through (default 10,000)")
     p.add_argument("--chunk", type=int, default=1024, help="images per call (default 1024)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per stage; the best counts (default 3)")
@@ -32,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--images, --chunk and --reps must be positive")
     from impls.registry import available_backends, unavailable_reason
 
+    unknown = [b for b in args.backends if b not in PROFILED]
+    if unknown or not args.backends:
+        raise ValueError(f"--backends: {', '.join(unknown) or 'none given'}: profile times {' and '.join(PROFILED)} only")
     backends = [b for b in args.backends if b in available_backends()]
     for b in args.backends:
         if b not in backends:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.commands.arg_types import output_file
+from sepbench.commands.arg_types import NameList, output_file
 from sepbench.core.pairs import STUDY_PAIR
-
-
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="train both models in each backend and compare with the study's figures")
     p.add_argument(
-        "--backends", type=_csv, default=None, help="comma-separated backends (default: all; unavailable ones are skipped with a reason)"
+        "--backends",
+        nargs="+",
+        action=NameList,
+        default=None,
+        help="backends, comma- or space-separated (default: all; unavailable ones are skipped with a reason)",
     )
     p.add_argument(
         "--models",
-        type=_csv,
+        nargs="+",
+        action=NameList,
         default=list(STUDY_PAIR.model_names),
-        help="comma-separated models (default: the study's two)",
+        help="models, comma- or space-separated (default: the study's two)",
     )
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed of initial weights and batch order (default 0)")

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import argparse
 
+from sepbench.commands.arg_types import NameList
 from sepbench.util.console import print_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train and cache the weights the benchmarks share (once; cached weights are reused)")
-    p.add_argument("--models", default=None, help="comma-separated models (default: the models of --pairs)")
     p.add_argument(
-        "--pairs", default=None, help="comma-separated pairs (names or .toml files) whose models to train (default: what the bench decides)"
+        "--models", nargs="+", action=NameList, default=None, help="models, comma- or space-separated (default: the models of --pairs)"
+    )
+    p.add_argument(
+        "--pairs",
+        nargs="+",
+        action=NameList,
+        default=None,
+        help="pairs (names or .toml files), comma- or space-separated, whose models to train (default: what the bench decides)",
     )
     p.add_argument("--seed", type=int, default=0, help="initial-weights and batch-order seed (default 0)")
     p.add_argument("--threads", type=int, default=None, help="compute threads (default: all usable cores)")
@@ -32,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from sepbench.training.trainers import shared_trainer
     from sepbench.training.weights_cache import cache_path, load_trained_weights, train_and_cache
 
-    pairs = select_pairs(args.pairs)  # also makes a pair file's models known by name
+    pairs = select_pairs(args.pairs or None)  # also makes a pair file's models known by name (none named: the bench's)
     if args.models is None:  # a synthetic pair has nothing to train on
         models = list(dict.fromkeys(m for p in pairs if not p.synthetic for m in p.model_names))
     else:
-        models = [m.strip() for m in args.models.split(",") if m.strip()]
+        models = list(args.models)
     if not models and args.models is not None:
         raise ValueError("--models names no model (give e.g. regular,separable)")
     if not models:

@@ -1,0 +1,78 @@
+"""Every command that takes a list of backends, models or pairs reads it the same way: comma-separated,
+space-separated or both, in order, each once (``sepbench.commands.arg_types.NameList``); the main job's
+pytest options and the ASV suite's environment take the comma spelling, which every command shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from sepbench.cli import build_parser
+
+# (command, option, the other arguments it needs to parse): every list option of every command
+LIST_OPTIONS = [
+    ("reproduce", "--backends", []),
+    ("reproduce", "--models", []),
+    ("train", "--models", []),
+    ("train", "--pairs", []),
+    ("alert", "--backends", []),
+    ("profile", "--backends", []),
+]
+SPELLINGS = [["a,b"], ["a", "b"], ["a,", "b"], [" a , b "], ["a,b,a"], ["a", "b", "a"]]
+
+
+def test_every_list_option_of_every_command_is_a_name_list():
+    """No list option is left with its own parser: each one a command defines is in LIST_OPTIONS."""
+    from sepbench.commands.arg_types import NameList
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    found = {
+        (name, opt)
+        for name, command in sub.choices.items()
+        for action in command._actions
+        for opt in action.option_strings
+        if opt in ("--backends", "--models", "--pairs")
+    }
+    assert found == {(c, o) for c, o, _ in LIST_OPTIONS}
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            if set(action.option_strings) & {"--backends", "--models", "--pairs"}:
+                assert isinstance(action, NameList) and action.nargs == "+", (name, action.option_strings)
+
+
+@pytest.mark.parametrize("command, option, extra", LIST_OPTIONS)
+@pytest.mark.parametrize("spelling", SPELLINGS, ids=lambda s: " ".join(s))
+def test_every_command_reads_a_list_the_same_way(command, option, extra, spelling):
+    args = build_parser().parse_args([command, *extra, option, *spelling])
+    assert getattr(args, option.lstrip("-")) == ["a", "b"]
+
+
+@pytest.mark.parametrize("command, option, extra", LIST_OPTIONS)
+def test_an_option_given_twice_adds_to_its_list_and_an_empty_one_is_empty(command, option, extra):
+    parser = build_parser()
+    assert getattr(parser.parse_args([command, *extra, option, "a", option, "b,a"]), option.lstrip("-")) == ["a", "b"]
+    assert getattr(parser.parse_args([command, *extra, option, ","]), option.lstrip("-")) == []  # the command names the problem
+
+
+def test_the_main_jobs_backends_option_takes_the_shared_comma_spelling():
+    from impls.registry import backend_names
+    from sepbench.bench.cases import select_backends
+
+    first, second = list(backend_names())[:2]
+    assert select_backends(f"{first},{second}") == select_backends(f" {first} , {second} ") == [first, second]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--models", ","], "--models names no model"),
+        (["profile", "--backends", "tensorflow"], "tensorflow: profile times numpy and torch only"),
+        (["reproduce", "--backends", "jax"], "unknown backend(s) 'jax'"),
+    ],
+)
+def test_a_bad_list_is_one_line_naming_it(argv, message, capsys):
+    from sepbench.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err, err
