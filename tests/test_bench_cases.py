@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from impls.registry import UnknownBackendError
 from sepbench.bench.cases import (
     LATENCY_BATCHES,
     MODELS,
@@ -12,7 +13,6 @@ from sepbench.bench.cases import (
     TEN_K,
     Case,
     PathCatalog,
-    UnknownBackendsError,
     cases,
     select_backends,
 )
@@ -80,7 +80,7 @@ def test_select_backends() -> None:
     every = select_backends(None)
     assert "numpy" in every and select_backends("") == every and select_backends("  ") == every
     assert select_backends(" torch, numpy ,") == ["torch", "numpy"]
-    with pytest.raises(UnknownBackendsError, match=r"^unknown backend\(s\) jax, mxnet; known: .*numpy"):
+    with pytest.raises(UnknownBackendError, match=r"^unknown backend\(s\) jax, mxnet; known: .*numpy"):
         select_backends("numpy,jax,mxnet")
 
 

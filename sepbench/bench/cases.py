@@ -68,20 +68,12 @@ class Case:
         return f"{self.backend}-{self.model}-{self.path}-b{self.batch_size}-n{self.n_images}"
 
 
-class UnknownBackendsError(ValueError):
-    """A backend selection names backends the registry does not know."""
-
-    def __init__(self, unknown: list[str], known: list[str]) -> None:
-        super().__init__(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(known)}")
-        self.unknown, self.known = unknown, known
-
-
 def select_backends(requested: str | None) -> list[str]:
     """Backends named in a comma-separated list (blank or ``None``: every registered one), in that order.
 
-    Raises :class:`UnknownBackendsError` for a name the registry does not know.
+    Raises :class:`impls.registry.UnknownBackendError` for a name the registry does not know.
     """
-    from impls.registry import backend_names
+    from impls.registry import UnknownBackendError, backend_names
 
     known = list(backend_names())
     if not requested or not requested.strip():
@@ -89,7 +81,7 @@ def select_backends(requested: str | None) -> list[str]:
     names = [b.strip() for b in requested.split(",") if b.strip()]
     unknown = [b for b in names if b not in known]
     if unknown:
-        raise UnknownBackendsError(unknown, known)
+        raise UnknownBackendError(f"unknown backend(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return names
 
 

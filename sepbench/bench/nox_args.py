@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from sepbench.bench.storage import NoSavedRunError, find_run, last_run_path
 
-BENCH_OWN_OPTIONS = "--compare [NAME] | --min-effect FRACTION | --save-as NAME"
 DEFAULT_MIN_EFFECT = 0.10  # the gate (sepbench gate) fails on a confirmed slowdown beyond 10 %, or the case's own spread
 
 

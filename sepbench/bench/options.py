@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from sepbench.bench.cases import PathCatalog, UnknownBackendsError, select_backends
+from impls.registry import UnknownBackendError
+from sepbench.bench.cases import PathCatalog, select_backends
 from sepbench.core.pairs import Pair, PairError, select_pairs
 
 
@@ -119,7 +120,7 @@ def read_options(config: pytest.Config) -> BenchOptions:
         raise pytest.UsageError(f"--threads must be >= 1, got {threads}")
     try:
         names = select_backends(option(config, "backends"))
-    except UnknownBackendsError as exc:
+    except UnknownBackendError as exc:
         raise pytest.UsageError(f"--backends: {exc}") from None
     delay = float(option(config, "inject_delay", 0.0) or 0.0)
     if delay < 0:
