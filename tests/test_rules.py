@@ -269,3 +269,47 @@ def test_study_vs_fastest_names_the_run_it_cannot_read_and_leaves_an_unprobed_li
     assert unprobed["limit_fraction"].isna().all() and unprobed["fastest_s"].tolist() == probed["fastest_s"].tolist()
     ev = unprobed.set_index("model")["study_style_s"]
     assert ev["regular"] == 0.5 and ev["separable"] == 0.4  # the evaluate at batch 32, not the other batches
+
+
+# ---- one paired row -> the estimate "faster" is decided on (values written out, not from the code) ----
+def _ratio_row(**over):
+    from types import SimpleNamespace
+
+    row = dict(
+        workload="paired-predict",
+        estimate=0.8,
+        low=0.75,
+        high=0.85,
+        rounds=12,
+        note="median of 12 paired rounds; spread 30 %",
+        baseline_s=0.010,
+        candidate_s=0.008,
+        source_file="/x/y/run.json",
+        others_cores=0.1234,
+        busy="",
+    )
+    row.update(over)
+    return SimpleNamespace(**row)
+
+
+def test_a_paired_row_becomes_its_interval_its_method_its_warnings_and_its_figures():
+    from sepbench.results.verdict import _paired_estimate
+
+    est, figs = _paired_estimate(_ratio_row(), ("base", "cand"))
+    assert (est.value, est.low, est.high, est.n) == (0.8, 0.75, 0.85, 12) and est.has_interval
+    assert est.method == "predict: median of 12 paired rounds" and est.note == "spread 30 %" and est.unusable == ""
+    assert figs == {"measured": "predict", "base_s": 0.010, "cand_s": 0.008, "rounds": 12, "source": "run.json", "others_cores": 0.12}
+
+
+def test_a_paired_row_without_interval_or_busy_or_note_says_so():
+    from sepbench.results.verdict import _paired_estimate
+
+    old, figs = _paired_estimate(_ratio_row(low=float("nan"), rounds=None, others_cores=None, note=None), ("b", "c"))
+    assert old.n == 1 and not old.has_interval and old.method == "predict: recorded without an interval (an older run)"
+    assert "others_cores" not in figs and figs["rounds"] is None
+    one, _ = _paired_estimate(_ratio_row(rounds=1), ("b", "c"))
+    assert one.n == 1 and not one.has_interval  # one round has no interval, whatever low and high say
+    busy, _ = _paired_estimate(_ratio_row(busy="other processes kept 1.9 of 2 cores busy", note=""), ("b", "c"))
+    assert busy.unusable.startswith("other processes") and busy.method == "predict: median of 12 paired rounds" and busy.note == ""
+    evaluate, figs = _paired_estimate(_ratio_row(workload="paired-evaluate", note="a; b; c"), ("b", "c"))
+    assert evaluate.method == "study-style evaluate b32: a" and evaluate.note == "b; c" and figs["measured"] == "study-style evaluate b32"
