@@ -63,8 +63,7 @@ def test_weight_round_trip_is_bit_exact(backend, model):
 def test_param_count_matches_spec(backend, model):
     m = backend_or_skip(backend).build_model(model, seed=0)
     spec = get_model_spec(model)
-    folded = sum(r.params for r in spec.summary() if r.kind == "batch_norm")  # ONNX counts its graph: batch norms folded away
-    assert m.count_params() == spec.params - (folded if backend == "onnxruntime" else 0)
+    assert m.count_params() == spec.params
 
 
 @pytest.mark.parametrize("model", MNIST_MODELS)
@@ -287,8 +286,7 @@ def test_a_pair_files_models_are_built_by_every_backend_at_parity(backend, role,
     x = test_subset[0][:500]
     ref = get_backend("numpy").build(weights).predict(x, batch_size=128)
     m = backend_or_skip(backend).build(weights)
-    folded = sum(r.params for r in spec.summary() if r.kind == "batch_norm")  # ONNX counts its graph: batch norms folded away
-    assert m.count_params() == spec.params - (folded if backend == "onnxruntime" else 0)
+    assert m.count_params() == spec.params
     for path in set(type(m).paths) - set(type(m).approximate_paths):
         got = m.predict(x, batch_size=128, path=path)
         assert got.shape == (500, 10) and np.abs(got - ref).max() <= 1e-5, (backend, path)

@@ -66,6 +66,8 @@ def test_the_main_jobs_backends_option_takes_the_shared_comma_spelling():
     "argv, message",
     [
         (["train", "--models", ","], "--models names no model"),
+        (["train", "--pairs", ","], "--pairs names no pair"),  # not the bench's pairs, silently
+        (["alert", "--backends", ","], "--backends names no backend"),  # not every backend, silently
         (["profile", "--backends", "tensorflow"], "tensorflow: profile times numpy and torch only"),
         (["reproduce", "--backends", "jax"], "unknown backend(s) 'jax'"),
     ],

@@ -210,6 +210,7 @@ def test_a_pair_with_data_files_trains_on_them_keys_its_cache_on_them_and_is_eva
     train = PairedTrainWorkload("numpy", pair=pair).setup(warmup=0)
     train.run()
     assert train.extra_info()[f"{cand}_median_s"] > 0
+    assert train.steps_per_epoch == 94  # 3,000 images of the pair's own, in batches of 32 (MNIST's would be 1,875)
 
 
 def _cache_doc_keys(cache_key, model: str) -> set[str]:
@@ -235,3 +236,21 @@ def test_the_same_model_name_on_other_data_is_refused(tmp_path, subsets):
     toml.write_text(toml.read_text().replace('name = "idx-twice2-conv"', 'name = "idx-twice-conv"'))
     with pytest.raises(PairError, match="'idx-twice-conv' runs on other data"):
         select_pairs([str(toml)])
+
+
+@pytest.mark.parametrize("damage", ["corrupt gzip", "truncated npz"])
+def test_a_broken_archive_is_one_error_naming_it_not_a_traceback(damage, tmp_path, subsets):
+    if damage == "corrupt gzip":
+        toml = _idx_pair(tmp_path, subsets)
+        victim = tmp_path / "test_labels.idx.gz"
+        raw = bytearray(victim.read_bytes())
+        raw[20:40] = bytes(20)  # inside the deflate stream
+    else:
+        toml = _npz_pair(tmp_path, subsets)
+        victim = tmp_path / "small.npz"
+        raw = bytearray(victim.read_bytes()[:-200])
+    victim.write_bytes(bytes(raw))
+    toml.write_text(re.sub(r'(path = "' + re.escape(victim.name) + r'", sha256 = ")[0-9a-f]+', rf"\g<1>{_sha(victim)}", toml.read_text()))
+    with pytest.raises(PairError, match="broken gzip file|not a readable .npz") as info:
+        load_pair_file(toml)
+    assert str(info.value).startswith(str(toml)), damage

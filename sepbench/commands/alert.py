@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from sepbench.core.spec import get_model_spec
 
     cases = list(args.case or DEFAULT_CASES)
-    if args.backends:
+    if args.backends is not None:
+        if not args.backends:
+            raise ValueError("--backends names no backend (give e.g. numpy,torch)")
         wanted = set(args.backends)
         cases = [c for c in cases if c.backend in wanted]
         for b in wanted:

@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from sepbench.training.trainers import shared_trainer
     from sepbench.training.weights_cache import cache_path, load_trained_weights, train_and_cache
 
-    pairs = select_pairs(args.pairs or None)  # also makes a pair file's models known by name (none named: the bench's)
+    if args.pairs == []:
+        raise ValueError("--pairs names no pair (give e.g. study,spatial)")
+    pairs = select_pairs(args.pairs)  # also makes a pair file's models known by name (None: the bench's)
     if args.models is None:  # a synthetic pair has nothing to train on
         models = list(dict.fromkeys(m for p in pairs if not p.synthetic for m in p.model_names))
     else:

@@ -22,6 +22,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -141,7 +144,7 @@ def read_idx(f: DataFile) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise PairDataError(f"pair.data.{f.role}: {f.path}: a broken gzip file ({exc})") from None
     if len(raw) < 4 or raw[:2] != b"\x00\x00":
         raise PairDataError(f"pair.data.{f.role}: {f.path}: not an IDX file (no IDX magic number)")
@@ -152,7 +155,7 @@ def read_idx(f: DataFile) -> np.ndarray:
     ndim = raw[3]
     header = 4 + 4 * ndim
     dims = tuple(int(d) for d in np.frombuffer(raw[4:header], ">u4")) if len(raw) >= header else ()
-    if len(dims) != ndim or len(raw) - header != int(np.prod(dims)):
+    if len(dims) != ndim or len(raw) - header != math.prod(dims):  # Python ints: a crafted header cannot overflow
         raise PairDataError(f"pair.data.{f.role}: {f.path}: the IDX header says {dims}, the body holds {max(len(raw) - header, 0)} bytes")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
 
@@ -166,7 +169,7 @@ def _npz_arrays(f: DataFile) -> dict[str, np.ndarray]:
             return {a: npz[a] for a in NPZ_ARRAYS.values()}
     except PairDataError:
         raise
-    except (ValueError, OSError, EOFError) as exc:  # not a zip, or an object array (pickles are refused)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # not a zip, a broken one, or pickles
         raise PairDataError(f"pair.data.npz: {f.path}: not a readable .npz of plain arrays ({exc})") from None
 
 

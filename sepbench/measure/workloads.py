@@ -474,7 +474,9 @@ class PairedTrainWorkload(PairedPredictWorkload):
             part.info = {"macs_per_image": get_model_spec(part.model).macs}
             for _ in range(warmup):
                 part.run()
-        self.steps_per_epoch = -(-FULL_TRAIN_IMAGES // DEFAULT_RECIPE.batch_size)
+        files = data_for(self.pair.baseline.name)  # a pair's own data: its training set's size, not MNIST's
+        train_images = FULL_TRAIN_IMAGES if files is None else len(files.load("train")[1])
+        self.steps_per_epoch = -(-train_images // DEFAULT_RECIPE.batch_size)
         self.warmup_seconds = None
         self._start_rounds()
         return self

@@ -40,7 +40,7 @@ VERSION = 1
 REPRODUCE_ROW_FIELDS: dict[str, str] = {
     "backend": "backend name (numpy, tensorflow, torch, onnxruntime, litert)",
     "model": "model name (a model of the spec or of a pair file)",
-    "params": "trainable parameters, as the backend counts them",
+    "params": "parameters, as the backend counts them (the spec's: a batch norm's moving statistics too)",
     "float32_bytes": "raw float32 parameter size, bytes",
     "hdf5_bytes": "Keras model.save('.h5') size with optimizer state, bytes (the study's figure; any backend's weights loaded into Keras)",
     "native_bytes": "size of the backend's own native file, bytes",
