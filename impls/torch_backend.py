@@ -63,7 +63,8 @@ def _layer_module(layer: LayerSpec, cin: int) -> nn.Module:
         )
     if layer.kind == "depthwise_conv":
         return nn.Conv2d(cin, cin, layer.kernel, stride=layer.stride, groups=cin, bias=True)
-    if layer.kind == "batch_norm":  # Keras's momentum 0.99 is PyTorch's 0.01 (the weight of the new batch)
+    if layer.kind == "batch_norm":  # Keras's momentum 0.99 is PyTorch's 0.01 (the weight of the new batch); its
+        # running variance takes the unbiased batch variance (Keras: biased), n / (n - 1) apart: docs/pairs.md
         return nn.BatchNorm2d(cin, eps=BN_EPSILON, momentum=1.0 - BN_MOMENTUM)
     if layer.kind == "avg_pool":
         return nn.AvgPool2d(layer.kernel, stride=layer.stride)
