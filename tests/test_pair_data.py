@@ -254,3 +254,11 @@ def test_a_broken_archive_is_one_error_naming_it_not_a_traceback(damage, tmp_pat
     with pytest.raises(PairError, match="broken gzip file|not a readable .npz") as info:
         load_pair_file(toml)
     assert str(info.value).startswith(str(toml)), damage
+
+
+@pytest.mark.parametrize("where", ["../elsewhere.npz", "/etc/passwd"])
+def test_a_data_path_outside_the_pair_files_folder_is_refused(where, tmp_path, subsets):
+    toml = _npz_pair(tmp_path, subsets)
+    toml.write_text(toml.read_text().replace('path = "small.npz"', f'path = "{where}"'))
+    with pytest.raises(PairError, match="is outside the pair file's folder"):
+        load_pair_file(toml)

@@ -33,6 +33,7 @@ import numpy as np
 
 IDX_ROLES: tuple[str, ...] = ("train_images", "train_labels", "test_images", "test_labels")
 NPZ_ARRAYS: dict[str, str] = {"train_images": "x_train", "train_labels": "y_train", "test_images": "x_test", "test_labels": "y_test"}
+MAX_DATA_FILE_BYTES = 4 << 30  # 4 GiB a file: MNIST's largest is 47 MB raw; more is not a data set this harness trains on
 IDX_UINT8 = 0x08  # the IDX type code of unsigned bytes, MNIST's (the only one read)
 MAX_IDX_DIMS = 4
 
@@ -63,11 +64,6 @@ class FileData:
 
     def describe(self) -> str:
         return ", ".join(f"{f.path.name} (sha256 {f.sha256[:12]}...)" for f in self.files)
-
-    def verify(self) -> None:
-        """Each file exists and has its sha256; :class:`PairDataError` naming the first that does not."""
-        for f in self.files:
-            _verified_bytes(f)
 
     def load(self, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Images float32 ``(N, H, W, C)`` in [0, 1] and labels int64 ``(N,)`` of ``split`` (train/test);
@@ -110,7 +106,13 @@ def file_data(table: dict[str, Any], base: Path) -> FileData:
         raise PairDataError(f"pair.data: npz alone, not with {', '.join(sorted(roles - {'npz'}))}")
     else:
         raise PairDataError(f"pair.data: missing {', '.join(r for r in IDX_ROLES if r not in roles)} (four IDX files, or one npz)")
-    return FileData(fmt, tuple(DataFile(role, (base / table[role]["path"]), table[role]["sha256"].lower()) for role in order))
+    files = []
+    for role in order:
+        path = (base / table[role]["path"]).resolve()
+        if not path.is_relative_to(base.resolve()):  # input from a file: it names files beside it, nothing else
+            raise PairDataError(f"pair.data.{role}: {table[role]['path']!r} is outside the pair file's folder {base}")
+        files.append(DataFile(role, path, table[role]["sha256"].lower()))
+    return FileData(fmt, tuple(files))
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -124,6 +126,9 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 def _verified_bytes(f: DataFile) -> bytes:
     """The file's bytes, read once and checked against its sha256 (what is parsed is what was checked)."""
     try:
+        size = f.path.stat().st_size
+        if size > MAX_DATA_FILE_BYTES:
+            raise PairDataError(f"pair.data.{f.role}: {f.path}: {size:,} bytes, more than the {MAX_DATA_FILE_BYTES:,} a data file may hold")
         data = f.path.read_bytes()
     except FileNotFoundError:
         raise PairDataError(f"pair.data.{f.role}: {f.path}: no such file") from None

@@ -262,15 +262,14 @@ def load_pair_file(path: str | Path) -> Pair:
 
 
 def _files_of(path: Path, text: str, table: dict[str, Any], model: ModelSpec) -> FileData:
-    """The pair's data files, each checked against its sha256 and against the models' shapes now (a
-    mistake is told when the pair file is read, not after an hour of training)."""
+    """The pair's data files, each checked against its sha256 and against the models' shapes now (loading
+    every split hashes every file: a mistake is told when the pair file is read, not after an hour of training)."""
     if len(model.output_shape) != 1:
         raise PairError(
             f"{path}{_line_of(text, ['pair', 'data'])}: pair.data: labelled data needs models that output classes, not {model.output_shape}"
         )
     try:
         files = file_data(table, path.parent)
-        files.verify()
         files.check_fits(model.input_shape, model.output_shape[-1])
     except PairDataError as exc:
         field = re.match(r"pair\.data\.(\w+)", str(exc))
