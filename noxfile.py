@@ -104,7 +104,7 @@ def bench(session: nox.Session) -> None:
     Trains the weights that are not cached first (``sepbench train``; ``--no-train`` skips it: latency
     only).  Options after ``--``: ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default: all
     usable cores), ``--backends numpy,torch``, ``--compare [NAME]`` (against the last saved run, or the
-    run saved with ``--save-as NAME``: ``sepbench gate`` fails on a confirmed slowdown beyond the case's
+    run saved with ``--save-as NAME``: ``sepbench check gate`` fails on a confirmed slowdown beyond the case's
     spread or ``--min-effect``, default 0.10; a compared run is not saved unless ``--save-as`` is given),
     ``--save-as NAME``, ``--pairs study,spatial,FILE.toml`` (the pairs decided; default study,spatial);
     anything else goes to pytest.
@@ -130,7 +130,7 @@ def bench(session: nox.Session) -> None:
     session.run("sepbench", "bench-summary", str(last_run_path(storage)), env=env)
     session.run("sepbench", "report", env=env)
     if compare:  # the gate, last: its exit status is the session's
-        gate = ["sepbench", "gate", compare, str(last_run_path(storage)), "--min-effect", str(parsed.min_effect)]
+        gate = ["sepbench", "check", "gate", compare, str(last_run_path(storage)), "--min-effect", str(parsed.min_effect)]
         session.run(*gate, "--", *parsed.user_args, env=env)
 
 
@@ -219,29 +219,51 @@ def history(session: nox.Session) -> None:
     session.log(f"appended {len(written)} files to {HISTORY_DIR}/{machine}/ for {commit[:8]}: commit them (git add {HISTORY_DIR})")
 
 
-@nox.session(python=PYTHON)
-def regress(session: nox.Session) -> None:
-    """ASV regression check: ``asv continuous`` between ``--base REF`` (default main) and HEAD (the CI alert is ``nox -s alert``).
+@nox.session(name="check-asv", python=PYTHON)
+def check_asv(session: nox.Session) -> None:
+    """The ASV check: ``sepbench check asv`` runs ``asv continuous`` between ``--base REF`` (default main) and HEAD.
 
     Exits non-zero when a benchmark is worse by more than ``--factor`` (default 1.10) or fails, or
     when the parameter or MAC count changed (``--allow-model-change`` to accept). Prints the table.
     """
     _install(session)
-    session.run("sepbench", "regress", *session.posargs, env=_env())
+    session.run("sepbench", "check", "asv", *session.posargs, env=_env())
+
+
+@nox.session(name="check-ab", python=PYTHON)
+def check_ab(session: nox.Session) -> None:
+    """The A/B check CI runs: ``sepbench check ab`` times ``--base REF`` (default main) and ``--head REF``
+    (default HEAD) side by side in one job and exits 1 on a slowdown beyond 5 % (95 % confidence,
+    confirmed) or a changed parameter count.  Its measured hit and false-alarm rates: docs/alerts.md."""
+    _install(session)
+    session.run("sepbench", "check", "ab", *session.posargs, env=_env())
+
+
+@nox.session(name="check-ab-rates", python=PYTHON)
+def check_ab_rates(session: nox.Session) -> None:
+    """Measure the A/B check's hit and false-alarm rates on commits slowed 1.00-2.0x (``sepbench check
+    ab-rates``; 20 trials per factor: about 10 minutes on 2 cores)."""
+    _install(session)
+    session.run("sepbench", "check", "ab-rates", *session.posargs, env=_env())
+
+
+# the sessions' names before the checks were one family: each runs its new session
+@nox.session(python=PYTHON)
+def regress(session: nox.Session) -> None:
+    """Old name of ``check-asv``."""
+    session.log("`nox -s regress` is now `nox -s check-asv`")
+    check_asv(session)
 
 
 @nox.session(python=PYTHON)
 def alert(session: nox.Session) -> None:
-    """The CI regression alert: ``sepbench alert`` times ``--base REF`` (default main) and ``--head REF``
-    (default HEAD) side by side in one job and exits 1 on a slowdown beyond 5 % (95 % confidence,
-    confirmed) or a changed parameter count.  Its measured hit and false-alarm rates: docs/alerts.md."""
-    _install(session)
-    session.run("sepbench", "alert", *session.posargs, env=_env())
+    """Old name of ``check-ab``."""
+    session.log("`nox -s alert` is now `nox -s check-ab`")
+    check_ab(session)
 
 
 @nox.session(name="alert-study", python=PYTHON)
 def alert_study(session: nox.Session) -> None:
-    """Measure the alert's hit and false-alarm rates on commits slowed 1.00-2.0x (``sepbench alert-study``;
-    20 trials per factor: about 10 minutes on 2 cores)."""
-    _install(session)
-    session.run("sepbench", "alert-study", *session.posargs, env=_env())
+    """Old name of ``check-ab-rates``."""
+    session.log("`nox -s alert-study` is now `nox -s check-ab-rates`")
+    check_ab_rates(session)

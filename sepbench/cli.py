@@ -25,11 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "bench_summary",
     "profile",
     "report",
-    "regress",
-    "alert",
-    "alert_study",
-    "gate",
-    "gate_study",
+    "check",
 )
 
 
@@ -55,6 +51,7 @@ def split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sepbench.commands.check import rewrite_old_name
     from sepbench.core.data import MnistError
     from sepbench.core.spec import UnknownModelError
     from sepbench.core.weights import WeightsError
@@ -62,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     own, after = split_passthrough(list(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(own)
+    args = parser.parse_args(rewrite_old_name(own))
     if after and not args._passthrough:
         parser.error(f"{args.command} takes no options after '--' (got {' '.join(after)!r})")
     args.passthrough = after
+    args.command = getattr(args, "_name", args.command)  # "check ab": the name in every message
     previous = _terminate_as_interrupt()
     try:
         return int(args._run(args) or 0)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.ab.run import AbError, Case, compare
-from sepbench.ab.study import SLOWED, make_commits, run_study
+from sepbench.checks.ab_rates import SLOWED, make_commits, run_ab_rates
+from sepbench.checks.ab_run import AbError, Case, compare
 from tests.conftest import REPO
 from tests.test_asv import _commit_patch, _git, copy_working_tree
 
@@ -47,7 +47,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def _alert(repo: dict, base: str, head: str, *extra: str) -> subprocess.CompletedProcess:
     c = repo["commits"]
-    args = [sys.executable, "-m", "sepbench", "alert", "--base", c.get(base, base), "--head", c.get(head, head), *extra]
+    args = [sys.executable, "-m", "sepbench", "check", "ab", "--base", c.get(base, base), "--head", c.get(head, head), *extra]
     return subprocess.run(
         args, cwd=repo["root"], capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     )
@@ -89,7 +89,8 @@ def test_alert_reports_a_changed_model(repo: dict) -> None:
     ],
 )
 def test_alert_refuses_bad_input_with_one_line(repo: dict, args: list[str], message: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "sepbench", "alert", *args], cwd=repo["root"], capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, "-m", "sepbench", "check", "ab", *args]
+    proc = subprocess.run(cmd, cwd=repo["root"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
@@ -115,13 +116,13 @@ def test_the_study_injects_exact_work_and_counts_hits_and_false_alarms(tmp_path:
     assert all(sum(extra[i : i + 100]) == 10 for i in range(0, 901))
 
     # the alert's own rounds (20): with 5, a loaded CI runner false-alarmed on the no-op commit
-    study = run_study(REPO, trials=1, factors=(1.0, 2.0), cases=(SLOWED,))
+    study = run_ab_rates(REPO, trials=1, factors=(1.0, 2.0), cases=(SLOWED,))
     rows = {r["factor"]: r for r in study["rows"]}
     assert rows[1.0]["alerts"] == 0 and rows[2.0]["alerts"] == 1, rows
     assert 1.6 < rows[2.0]["measured_slowdown"] < 2.3 and rows[2.0]["rate_low"] > 0
 
 
-@pytest.mark.parametrize("command", ["alert-study", "gate-study"])
+@pytest.mark.parametrize("command", ["ab-rates", "gate-rates"])
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -131,9 +132,9 @@ def test_the_study_injects_exact_work_and_counts_hits_and_false_alarms(tmp_path:
         (["--trials", "0"], "argument --trials: must be >= 1"),
     ],
 )
-def test_the_studies_refuse_bad_input_before_any_work(command: str, args: list[str], message: str, tmp_path: Path) -> None:
+def test_the_rate_checks_refuse_bad_input_before_any_work(command: str, args: list[str], message: str, tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "sepbench", command, *args, "--output", str(tmp_path / "s.json")], capture_output=True, text=True
+        [sys.executable, "-m", "sepbench", "check", command, *args, "--output", str(tmp_path / "s.json")], capture_output=True, text=True
     )
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "s.json").exists()
@@ -150,7 +151,7 @@ def test_a_case_one_commit_cannot_build_is_skipped_and_the_rest_compared(repo: d
 
 
 def test_a_trial_with_several_alerts_is_one_false_alarm() -> None:
-    from sepbench.ab.study import FactorResult
+    from sepbench.checks.ab_rates import FactorResult
 
     r = FactorResult(1.0, "slowed")
     r.record(1, 1.01, True, {"slowed": 1.06, "other": 1.07}, 5.0)  # both alerted in one no-op trial
@@ -168,7 +169,7 @@ def test_export_is_whole_when_git_writes_a_record_after_the_end_of_archive(tmp_p
     stream from a pipe and closing it early killed git now and then (``git archive ... failed`` in a
     fresh-clone CI run; that pipe read failed 71 of 300 exports of this tree on a loaded 2-core machine):
     the export must succeed every time and hold the file."""
-    from sepbench.ab.run import export
+    from sepbench.checks.ab_run import export
 
     src = tmp_path / "src"
     src.mkdir()

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.asv.history import ExactChange, RegressOutcome, read_asv_conf
+from sepbench.asv.continuous import ExactChange, RegressOutcome
+from sepbench.asv.history import read_asv_conf
 from tests.browser import dump_dom, require_chromium, screenshot
 from tests.conftest import REPO
 
@@ -245,7 +246,7 @@ def test_allow_model_change_turns_a_changed_model_into_a_report() -> None:
     assert RegressOutcome(1, change, allow_model_change=True).failed and not RegressOutcome(0).failed
     from sepbench.cli import build_parser
 
-    assert build_parser().parse_args(["regress", "--allow-model-change"]).allow_model_change
+    assert build_parser().parse_args(["check", "asv", "--allow-model-change"]).allow_model_change
 
 
 # On these shared 2-core machines the median of a predict moves by up to 1.34x between two runs of the
@@ -267,7 +268,8 @@ def _regress(asv_repo: dict, base: str, head: str, *extra: str) -> subprocess.Co
         PY,
         "-m",
         "sepbench",
-        "regress",
+        "check",
+        "asv",
         "--base",
         asv_repo["commits"][base],
         "--head",
@@ -307,7 +309,7 @@ def test_regress_fires_on_a_3x_slower_predict_and_reports_a_changed_model(asv_re
 
 
 def test_regress_rejects_bad_refs(asv_repo: dict) -> None:
-    proc = _run([PY, "-m", "sepbench", "regress", "--base", "no-such-ref"], asv_repo["repo"], asv_repo["env"])
+    proc = _run([PY, "-m", "sepbench", "check", "asv", "--base", "no-such-ref"], asv_repo["repo"], asv_repo["env"])
     assert proc.returncode == 2 and "unknown git ref 'no-such-ref'" in proc.stderr
-    proc = _run([PY, "-m", "sepbench", "regress", "--base", "HEAD", "--factor", "0.9"], asv_repo["repo"], asv_repo["env"])
+    proc = _run([PY, "-m", "sepbench", "check", "asv", "--base", "HEAD", "--factor", "0.9"], asv_repo["repo"], asv_repo["env"])
     assert proc.returncode == 2 and "argument --factor: must be a factor in (1, 100]" in proc.stderr

@@ -6,7 +6,7 @@ import os
 import re
 import socket
 
-from sepbench.asv.history import exact_name_regex, worse_benchmarks
+from sepbench.asv.continuous import exact_name_regex, worse_benchmarks
 
 # rows as `asv compare` printed them in a CI run (a noise alarm on identical code)
 TABLE = """
@@ -38,7 +38,7 @@ def test_exact_name_regex_selects_one_parameter_combination() -> None:
 
 
 def test_the_asv_machine_is_known_by_its_hardware(monkeypatch):
-    from sepbench.asv.history import default_machine, machine_args
+    from sepbench.asv.history import default_machine, machine_facts
     from sepbench.machine.fingerprint import fingerprint, machine_name
 
     monkeypatch.delenv("SEPBENCH_ASV_MACHINE", raising=False)
@@ -51,9 +51,9 @@ def test_the_asv_machine_is_known_by_its_hardware(monkeypatch):
     assert socket.gethostname() not in name.split("-"), name
     monkeypatch.setenv("SEPBENCH_ASV_MACHINE", "ci-box")
     assert default_machine() == "ci-box"
-    args = machine_args("ci-box")
-    assert args[:4] == ["machine", "--yes", "--machine", "ci-box"]
-    assert args[args.index("--num_cpu") + 1] == str(fingerprint().physical_cores) and fingerprint().isa in args[args.index("--cpu") + 1]
+    facts = machine_facts("ci-box")
+    assert facts["machine"] == "ci-box"
+    assert facts["num_cpu"] == str(fingerprint().physical_cores) and fingerprint().isa in facts["cpu"]
 
 
 def test_the_machine_file_keeps_every_fact_asv_machine_would_drop(tmp_path):

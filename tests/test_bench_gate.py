@@ -35,7 +35,7 @@ def run_bench(storage: Path, mnist_dir: Path, json_out: Path, *extra: str) -> su
 
 def gate(mnist_dir: Path, base: Path, run: Path, *rerun_options: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "sepbench", "gate", str(base), str(run), "--", *OPTIONS, *rerun_options]
+    cmd = [sys.executable, "-m", "sepbench", "check", "gate", str(base), str(run), "--", *OPTIONS, *rerun_options]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 

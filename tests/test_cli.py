@@ -67,3 +67,18 @@ def test_train_command_reuses_cached_weights_and_rejects_bad_models(tmp_path, mo
     assert "resnet" in capsys.readouterr().err
     assert main(["train", "--models", ","]) == 2
     assert "names no model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("old", ["alert", "gate", "regress", "alert-study", "gate-study"])
+def test_an_old_check_name_runs_the_new_check_and_says_where_it_moved(old, capsys):
+    """The checks before ``sepbench check``: each still runs the same parser, under its new name."""
+    from sepbench.cli import main
+    from sepbench.commands.check import OLD_NAMES
+
+    new = {"alert": "ab", "gate": "gate", "regress": "asv", "alert-study": "ab-rates", "gate-study": "gate-rates"}[old]
+    assert OLD_NAMES[old] == new
+    with pytest.raises(SystemExit) as stop:
+        main([old, "--help"])
+    out = capsys.readouterr()
+    assert stop.value.code == 0
+    assert f"sepbench {old}: now `sepbench check {new}`" in out.err and out.out.startswith(f"usage: sepbench check {new} "), out

@@ -14,27 +14,37 @@ LIST_OPTIONS = [
     ("reproduce", "--models", []),
     ("train", "--models", []),
     ("train", "--pairs", []),
-    ("alert", "--backends", []),
+    ("check ab", "--backends", []),
     ("profile", "--backends", []),
 ]
 SPELLINGS = [["a,b"], ["a", "b"], ["a,", "b"], [" a , b "], ["a,b,a"], ["a", "b", "a"]]
+
+
+def _commands(parser, prefix=""):
+    """(``"check ab"``, its parser) for every command that runs, however deep (``check`` has commands of its own)."""
+    sub = next((a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"), None)
+    if sub is None:
+        yield prefix.strip(), parser
+        return
+    for name, command in sub.choices.items():
+        yield from _commands(command, f"{prefix} {name}")
 
 
 def test_every_list_option_of_every_command_is_a_name_list():
     """No list option is left with its own parser: each one a command defines is in LIST_OPTIONS."""
     from sepbench.commands.arg_types import NameList
 
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    commands = dict(_commands(build_parser()))
+    assert "check ab" in commands and "check" not in commands  # the walk reaches a command's own commands
     found = {
         (name, opt)
-        for name, command in sub.choices.items()
+        for name, command in commands.items()
         for action in command._actions
         for opt in action.option_strings
         if opt in ("--backends", "--models", "--pairs")
     }
     assert found == {(c, o) for c, o, _ in LIST_OPTIONS}
-    for name, command in sub.choices.items():
+    for name, command in commands.items():
         for action in command._actions:
             if set(action.option_strings) & {"--backends", "--models", "--pairs"}:
                 assert isinstance(action, NameList) and action.nargs == "+", (name, action.option_strings)
@@ -43,15 +53,15 @@ def test_every_list_option_of_every_command_is_a_name_list():
 @pytest.mark.parametrize("command, option, extra", LIST_OPTIONS)
 @pytest.mark.parametrize("spelling", SPELLINGS, ids=lambda s: " ".join(s))
 def test_every_command_reads_a_list_the_same_way(command, option, extra, spelling):
-    args = build_parser().parse_args([command, *extra, option, *spelling])
+    args = build_parser().parse_args([*command.split(), *extra, option, *spelling])
     assert getattr(args, option.lstrip("-")) == ["a", "b"]
 
 
 @pytest.mark.parametrize("command, option, extra", LIST_OPTIONS)
 def test_an_option_given_twice_adds_to_its_list_and_an_empty_one_is_empty(command, option, extra):
     parser = build_parser()
-    assert getattr(parser.parse_args([command, *extra, option, "a", option, "b,a"]), option.lstrip("-")) == ["a", "b"]
-    assert getattr(parser.parse_args([command, *extra, option, ","]), option.lstrip("-")) == []  # the command names the problem
+    assert getattr(parser.parse_args([*command.split(), *extra, option, "a", option, "b,a"]), option.lstrip("-")) == ["a", "b"]
+    assert getattr(parser.parse_args([*command.split(), *extra, option, ","]), option.lstrip("-")) == []  # the command names the problem
 
 
 def test_the_main_jobs_backends_option_takes_the_shared_comma_spelling():
@@ -67,7 +77,7 @@ def test_the_main_jobs_backends_option_takes_the_shared_comma_spelling():
     [
         (["train", "--models", ","], "--models names no model"),
         (["train", "--pairs", ","], "--pairs names no pair"),  # not the bench's pairs, silently
-        (["alert", "--backends", ","], "--backends names no backend"),  # not every backend, silently
+        (["check", "ab", "--backends", ","], "--backends names no backend"),  # not every backend, silently
         (["profile", "--backends", "tensorflow"], "tensorflow: profile times numpy and torch only"),
         (["reproduce", "--backends", "jax"], "unknown backend(s) 'jax'"),
     ],

@@ -29,51 +29,51 @@ def _fifo(rel: str):
     return make
 
 
-GATE = ["gate", "{root}/base.json", "{root}/run.json"]
+GATE = ["check", "gate", "{root}/base.json", "{root}/run.json"]
 NUMBERS: list[Case] = [
     # options after the file names are the gate's own (they once went to pytest: a 1 % gate passed 5 %)
     ("gate options after files", [*GATE, "--no-rerun", "--min-effect", "nan"], {}, [], ERR, "argument --min-effect"),
     ("gate negative min effect", [*GATE, "--min-effect", "-1"], {}, [], ERR, "argument --min-effect"),
     ("gate min effect not a number", [*GATE, "--min-effect", "x"], {}, [], ERR, "not a number"),
-    ("regress factor nan", ["regress", "--factor", "nan"], {}, [], ERR, "argument --factor: must be a finite number"),
-    ("regress factor inf", ["regress", "--factor", "inf"], {}, [], ERR, "argument --factor: must be a finite number"),
-    ("regress factor one", ["regress", "--factor", "1"], {}, [], ERR, "must be a factor in (1, 100]"),
-    ("regress factor past 100", ["regress", "--factor", "150"], {}, [], ERR, "must be a factor in (1, 100]"),
-    ("regress confirm negative", ["regress", "--confirm", "-1"], {}, [], ERR, "must be >= 0"),
-    ("gate-study min effect negative", ["gate-study", "--min-effect", "-1"], {}, [], ERR, "argument --min-effect"),
-    ("gate-study min effect nan", ["gate-study", "--min-effect", "nan"], {}, [], ERR, "argument --min-effect"),
-    ("alert min effect inf", ["alert", "--min-effect", "inf"], {}, [], ERR, "argument --min-effect"),
-    ("alert four rounds", ["alert", "--rounds", "4"], {}, [], ERR, "must be >= 5"),
-    ("alert confirm negative", ["alert", "--confirm", "-2"], {}, [], ERR, "must be >= 0"),
-    ("alert-study zero trials", ["alert-study", "--trials", "0"], {}, [], ERR, "must be >= 1"),
+    ("regress factor nan", ["check", "asv", "--factor", "nan"], {}, [], ERR, "argument --factor: must be a finite number"),
+    ("regress factor inf", ["check", "asv", "--factor", "inf"], {}, [], ERR, "argument --factor: must be a finite number"),
+    ("regress factor one", ["check", "asv", "--factor", "1"], {}, [], ERR, "must be a factor in (1, 100]"),
+    ("regress factor past 100", ["check", "asv", "--factor", "150"], {}, [], ERR, "must be a factor in (1, 100]"),
+    ("regress confirm negative", ["check", "asv", "--confirm", "-1"], {}, [], ERR, "must be >= 0"),
+    ("gate-study min effect negative", ["check", "gate-rates", "--min-effect", "-1"], {}, [], ERR, "argument --min-effect"),
+    ("gate-study min effect nan", ["check", "gate-rates", "--min-effect", "nan"], {}, [], ERR, "argument --min-effect"),
+    ("alert min effect inf", ["check", "ab", "--min-effect", "inf"], {}, [], ERR, "argument --min-effect"),
+    ("alert four rounds", ["check", "ab", "--rounds", "4"], {}, [], ERR, "must be >= 5"),
+    ("alert confirm negative", ["check", "ab", "--confirm", "-2"], {}, [], ERR, "must be >= 0"),
+    ("alert-study zero trials", ["check", "ab-rates", "--trials", "0"], {}, [], ERR, "must be >= 1"),
 ]
 PASSTHROUGH: list[Case] = [
     # only the gate hands options on (after `--`); elsewhere they would be dropped without a word
     ("reproduce options after --", ["reproduce", "--", "--epochs", "1"], {}, [], ERR, "takes no options after '--'"),
     ("report options after --", ["report", "--", "--output", "x"], {}, [], ERR, "takes no options after '--'"),
-    ("alert options after --", ["alert", "--", "-k", "x"], {}, [], ERR, "takes no options after '--'"),
+    ("alert options after --", ["check", "ab", "--", "-k", "x"], {}, [], ERR, "takes no options after '--'"),
 ]
 REFS: list[Case] = [
     # a ref is never an option of git's, and two refs of one commit compare nothing
-    ("alert base is an option", ["alert", "--base=--output=/tmp/sepbench-x"], {}, [], ERR, "unknown git ref '--output=/tmp/sepbench-x'"),
-    ("regress base is an option", ["regress", "--base=--output=/tmp/sepbench-x"], {}, [], ERR, "unknown git ref"),
-    ("alert ref with a newline", ["alert", "--base", "main\nHEAD"], {}, [], ERR, "not a git ref"),
-    ("alert empty ref", ["alert", "--base", ""], {}, [], ERR, "not a git ref"),
-    ("alert base and head one commit", ["alert", "--base", "HEAD", "--head", "HEAD"], {}, [], ERR, "are the same commit"),
+    ("alert base is an option", ["check", "ab", "--base=--output=/tmp/sepbench-x"], {}, [], ERR, "unknown git ref '--output=/tmp/sepb"),
+    ("regress base is an option", ["check", "asv", "--base=--output=/tmp/sepbench-x"], {}, [], ERR, "unknown git ref"),
+    ("alert ref with a newline", ["check", "ab", "--base", "main\nHEAD"], {}, [], ERR, "not a git ref"),
+    ("alert empty ref", ["check", "ab", "--base", ""], {}, [], ERR, "not a git ref"),
+    ("alert base and head one commit", ["check", "ab", "--base", "HEAD", "--head", "HEAD"], {}, [], ERR, "are the same commit"),
 ]
 TARGETS: list[Case] = [
     # a file is written only where a regular file may be (an atomic write renames over the target)
     ("reproduce output names a folder", ["reproduce", "--output", "{root}/newdir/"], {}, [], ERR, "names a folder"),
     ("reproduce output is a fifo", ["reproduce", "--output", "{root}/pipe"], {}, [_fifo("pipe")], ERR, "not a regular file"),
     ("reproduce output is a device", ["reproduce", "--output", "/dev/null"], {}, [], ERR, "not a regular file"),
-    ("alert log names a folder", ["alert", "--log", "{root}/logs/"], {}, [], ERR, "names a folder"),
-    ("alert log is a fifo", ["alert", "--log", "{root}/pipe"], {}, [_fifo("pipe")], ERR, "not a regular file"),
-    ("alert-study output names a folder", ["alert-study", "--output", "{root}/d/"], {}, [], ERR, "names a folder"),
+    ("alert log names a folder", ["check", "ab", "--log", "{root}/logs/"], {}, [], ERR, "names a folder"),
+    ("alert log is a fifo", ["check", "ab", "--log", "{root}/pipe"], {}, [_fifo("pipe")], ERR, "not a regular file"),
+    ("alert-study output names a folder", ["check", "ab-rates", "--output", "{root}/d/"], {}, [], ERR, "names a folder"),
 ]
 ENVIRONMENT: list[Case] = [
     # a bad setting is one line naming it, in the command that uses it, never a traceback at start-up
     ("machine env with a slash", ["report", "--results", "{root}/none"], {"SEPBENCH_MACHINE": "../evil"}, [], ERR, "SEPBENCH_MACHINE"),
-    ("machine env does not break help", ["regress", "--help"], {"SEPBENCH_MACHINE": "a/b"}, [], OK, "ASV machine name"),
+    ("machine env does not break help", ["check", "asv", "--help"], {"SEPBENCH_MACHINE": "a/b"}, [], OK, "ASV machine name"),
     ("machine env does not break spec", ["spec"], {"SEPBENCH_MACHINE": "a b"}, [], OK, "8,586"),
     ("asv machine env bad", ["regress"], {"SEPBENCH_ASV_MACHINE": "a/b"}, [], ERR, "SEPBENCH_ASV_MACHINE"),
     ("offline env not a yes or no", ["data"], {"SEPBENCH_OFFLINE": "maybe", "SEPBENCH_MNIST_DIR": ""}, [], ERR, "SEPBENCH_OFFLINE='maybe'"),
@@ -85,7 +85,7 @@ ENVIRONMENT: list[Case] = [
         OK,
         "8,586",
     ),
-    ("regress machine option bad", ["regress", "--machine", "../x"], {}, [], ERR, "--machine"),
+    ("regress machine option bad", ["check", "asv", "--machine", "../x"], {}, [], ERR, "--machine"),
     (
         "train into a cache it cannot write",
         ["train", "--models", "regular"],
@@ -99,14 +99,14 @@ RESULT_FILES: list[Case] = [
     # a fifo would block a read for ever: every file read as a result is a regular file first
     (
         "gate baseline is a fifo",
-        ["gate", "{root}/pipe", "{root}/pipe"],
+        ["check", "gate", "{root}/pipe", "{root}/pipe"],
         {},
         [_fifo("pipe")],
         ERR,
         "baseline {root}/pipe: not a regular file",
     ),
     ("bench-summary of a fifo", ["bench-summary", "{root}/pipe"], {}, [_fifo("pipe")], ERR, "pipe"),
-    ("gate baseline is a folder", ["gate", "{root}", "{root}"], {}, [], ERR, "not a regular file (a folder)"),
+    ("gate baseline is a folder", ["check", "gate", "{root}", "{root}"], {}, [], ERR, "not a regular file (a folder)"),
     (
         "report of a 0-byte result",
         ["report", "--results", "{root}/r", "--asv-results", "{root}/none"],
@@ -153,7 +153,7 @@ def test_alert_on_a_dirty_tree_says_the_changes_are_not_timed(tmp_path):
             (repo / "f").write_text("one")
         subprocess.run(["git", *cmd], cwd=repo, env=env, check=True)
     (repo / "f").write_text("two")
-    proc = subprocess.run([sys.executable, "-m", "sepbench", "alert"], cwd=repo, capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "sepbench", "check", "ab"], cwd=repo, capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "same commit" in proc.stderr and "uncommitted changes (f)" in proc.stderr, proc.stderr
 
 
@@ -317,7 +317,7 @@ def test_a_baseline_whose_case_is_named_like_an_option_cannot_empty_a_folder(tmp
     for name, seconds in (("base.json", 0.001), ("run.json", 0.002)):  # the run 2x slower: the re-run is wanted
         doc = {"machine_info": info, "benchmarks": [{"fullname": evil, "name": evil, "stats": {"data": [seconds] * 9}}]}
         (tmp_path / name).write_text(json.dumps(doc))
-    rc = main(["gate", str(tmp_path / "base.json"), str(tmp_path / "run.json")])
+    rc = main(["check", "gate", str(tmp_path / "base.json"), str(tmp_path / "run.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "not a benchmark case" in err and "Traceback" not in err, err
     assert (keep / "thesis.tex").read_text() == "years of work"
@@ -343,7 +343,7 @@ def test_a_shared_baseline_is_checked_against_the_format_naming_file_and_field(b
     info = {"machine_name": "xeon-2c", "versions": {"numpy": "2.4.6"}, "threads": {"requested": 1}}
     (tmp_path / "base.json").write_text(json.dumps({"machine_info": info, "benchmarks": [bench]}))
     (tmp_path / "run.json").write_text(json.dumps({"machine_info": info, "benchmarks": []}))
-    assert main(["gate", str(tmp_path / "base.json"), str(tmp_path / "run.json")]) == 2
+    assert main(["check", "gate", str(tmp_path / "base.json"), str(tmp_path / "run.json")]) == 2
     err = capsys.readouterr().err
     assert f"baseline {tmp_path / 'base.json'}: not a well-formed pytest-benchmark file: {expected}" in err and "Traceback" not in err, err
 

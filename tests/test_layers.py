@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 UTIL, CORE, IMPLS, MACHINE = "sepbench.util", "sepbench.core", "impls", "sepbench.machine"
 TRAINING, MEASURE, RESULTS = "sepbench.training", "sepbench.measure", "sepbench.results"
 BENCH, ASV, REPORT, CLI = "sepbench.bench", "sepbench.asv", "sepbench.report", "sepbench.cli"
-AB = "sepbench.ab"  # the A/B alert: its worker runs a commit's own measure layer
+CHECKS = "sepbench.checks"  # the A/B check and the checks' rates: its worker runs a commit's own measure layer
 SUITE = "benchmarks"  # the ASV suite
 
 # layer -> the layers it may import (besides itself); anything outside sepbench/impls is free
@@ -30,10 +30,10 @@ ALLOWED: dict[str, set[str]] = {
     MEASURE: {TRAINING, MACHINE, RESULTS, IMPLS, CORE, UTIL},
     BENCH: {MEASURE, TRAINING, MACHINE, RESULTS, IMPLS, CORE, UTIL},
     ASV: {MACHINE, RESULTS, CORE, UTIL},
-    AB: {BENCH, MEASURE, MACHINE, RESULTS, IMPLS, CORE, UTIL},
+    CHECKS: {BENCH, MEASURE, MACHINE, RESULTS, IMPLS, CORE, UTIL},
     REPORT: {RESULTS, CORE, UTIL},
     SUITE: {BENCH, MEASURE, TRAINING, MACHINE, IMPLS, CORE, UTIL},
-    CLI: {BENCH, ASV, AB, REPORT, MEASURE, TRAINING, MACHINE, RESULTS, IMPLS, CORE, UTIL},
+    CLI: {BENCH, ASV, CHECKS, REPORT, MEASURE, TRAINING, MACHINE, RESULTS, IMPLS, CORE, UTIL},
 }
 FRAMEWORKS = ("tensorflow", "keras", "torch", "onnxruntime", "ai_edge_litert", "tflite_runtime")
 

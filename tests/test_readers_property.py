@@ -127,7 +127,7 @@ def test_a_valid_file_with_any_one_value_replaced_gives_rows_or_a_results_error(
 
 
 STUDY = {
-    "kind": "alert-study",
+    "kind": "ab-rates",
     "base": "abc",
     "slowed_case": "numpy-regular-default-b1-n1",
     "cases": ["numpy-regular-default-b1-n1"],
@@ -157,12 +157,12 @@ STUDY = {
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), value=JSON)
 def test_a_study_file_with_any_one_value_replaced_gives_rows_or_a_results_error(data, value):
-    from sepbench.results.read_studies import load_study
+    from sepbench.results.read_rates import load_rates
 
-    assert load_study(STUDY, SOURCE)
+    assert load_rates(STUDY, SOURCE)
     path = data.draw(st.sampled_from(list(_paths(STUDY))))
     try:
-        load_study(_replace(STUDY, path, value), SOURCE)
+        load_rates(_replace(STUDY, path, value), SOURCE)
     except ResultsError:
         pass
 

@@ -1,1 +1,1 @@
-"""ASV: history runs, the regression alert (``sepbench regress``) and offline vendoring of ``asv publish``."""
+"""ASV: history runs, the ASV check (``sepbench check asv``, :mod:`sepbench.asv.continuous`) and offline vendoring of ``asv publish``."""

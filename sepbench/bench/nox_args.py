@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sepbench.bench.storage import NoSavedRunError, find_run, last_run_path
 
-DEFAULT_MIN_EFFECT = 0.10  # the gate (sepbench gate) fails on a confirmed slowdown beyond 10 %, or the case's own spread
+DEFAULT_MIN_EFFECT = 0.10  # the gate (sepbench check gate) fails on a confirmed slowdown beyond 10 %, or the case's own spread
 
 
 class NoxArgsError(ValueError):
@@ -80,7 +80,7 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     storage_args = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", "--benchmark-save-data"]
     out = [*storage_args, *train_args, *save, *out]
     if compare:
-        out.append(f"--benchmark-compare={compare}")  # pytest-benchmark's side-by-side table; `sepbench gate` decides
+        out.append(f"--benchmark-compare={compare}")  # pytest-benchmark's side-by-side table; `sepbench check gate` decides
     return BenchArgs(out, compare, train, user, min_effect)
 
 

@@ -180,13 +180,13 @@ def _fixed(value: Any, spec: str) -> str:
     return "" if value is None or pd.isna(value) else format(float(value), spec)
 
 
-def study_date(value: Any) -> str:
+def utc_minute(value: Any) -> str:
     """An ISO time as ``YYYY-MM-DD HH:MM`` (UTC); anything else as it is."""
     when = pd.to_datetime(value, utc=True, errors="coerce", format="ISO8601") if isinstance(value, str) else pd.NaT
     return "" if value is None else (str(value) if pd.isna(when) else when.strftime("%Y-%m-%d %H:%M"))
 
 
-def studies(df: pd.DataFrame) -> pd.DataFrame:
+def rates(df: pd.DataFrame) -> pd.DataFrame:
     """Section 4: rates as per cent with the 95 % interval, alerts named for what they are (false alarms
     at factor 1.00, hits above it), the commit shortened, wall time as median / max seconds."""
     rows = []
@@ -194,9 +194,9 @@ def studies(df: pd.DataFrame) -> pd.DataFrame:
         what = "false alarm" if r.factor == 1.0 else "hit"
         rows.append(
             {
-                "study": r.study,
+                "check": r.check,
                 "machine": r.machine,
-                "date (UTC)": study_date(r.date),
+                "date (UTC)": utc_minute(r.date),
                 "commit": str(r.commit)[:10],
                 "factor": f"{r.factor:.2f}",
                 "trials": f"{r.trials:.0f}",
@@ -208,19 +208,19 @@ def studies(df: pd.DataFrame) -> pd.DataFrame:
                 "wall s (median / max)": f"{_fixed(r.wall_s_median, '.1f')} / {_fixed(r.wall_s_max, '.1f')}",
             }
         )
-    columns = ["study", "machine", "date (UTC)", "commit", "factor", "trials", "alerts", "rate", "95 % interval"]
+    columns = ["check", "machine", "date (UTC)", "commit", "factor", "trials", "alerts", "rate", "95 % interval"]
     return pd.DataFrame(rows, columns=[*columns, "measured slowdown", "other false alarms", "wall s (median / max)"])
 
 
-def study_configs(df: pd.DataFrame) -> str:
-    """One clause per study shown: its machine, slowed case, trials and configuration (the alert's rounds,
+def rate_configs(df: pd.DataFrame) -> str:
+    """One clause per rates file shown: its machine, slowed case, trials and configuration (the alert's rounds,
     min_effect and confirm; the gate's min_effect)."""
     clauses = []
-    for (study, machine), g in df.groupby(["study", "machine"], sort=False):
+    for (check, machine), g in df.groupby(["check", "machine"], sort=False):
         r = g.iloc[0]
-        if study == "alert-study":
+        if check == "ab-rates":
             config = f"rounds {r['rounds']:.0f}, min_effect {r['min_effect']:g}, confirm {r['confirm']:.0f}"
         else:
             config = f"min_effect {r['min_effect']:g}"
-        clauses.append(f"{study} on {machine}: {config}; {r['trials_per_factor']:.0f} trials per factor, slowed case `{r['slowed_case']}`")
+        clauses.append(f"{check} on {machine}: {config}; {r['trials_per_factor']:.0f} trials per factor, slowed case `{r['slowed_case']}`")
     return "; ".join(clauses)

@@ -1,5 +1,5 @@
 """Find result files, sort them by kind, and load them into one tidy DataFrame (the alert and gate
-studies, which measure the alerts rather than the models, into a table of their own).
+rates files of the slowdown checks, which measure the checks rather than the models, into a table of their own).
 
 A file that is not valid JSON, or is JSON of no known kind, becomes a warning naming it; it never
 stops the report.
@@ -18,9 +18,9 @@ from sepbench.results import machines as machine_files
 from sepbench.results import tidy
 from sepbench.results.read_asv import asv_root_of, is_asv_file, load_asv_dir
 from sepbench.results.read_pytest_benchmark import is_pytest_benchmark, load_pytest_benchmark
+from sepbench.results.read_rates import OLD_KINDS, RATE_KINDS, is_rates, load_rates, looks_like_untagged_rates
+from sepbench.results.read_rates import frame as rates_frame
 from sepbench.results.read_reproduce import load_reproduce
-from sepbench.results.read_studies import STUDY_KINDS, is_study, load_study, looks_like_untagged_study
-from sepbench.results.read_studies import frame as study_frame
 from sepbench.results.schema import SCHEMA, ResultsError, read_json
 
 
@@ -34,8 +34,8 @@ class Loaded:
     looked_in: list[Path] = field(default_factory=list)
     # one description per file read of the machine that measured it (columns: sepbench.results.machines.FIELDS)
     machines: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(machine_files.FIELDS)))
-    # alert-study / gate-study files: one row per file and slowdown factor (columns: sepbench.results.read_studies.STUDY_FIELDS)
-    studies: pd.DataFrame = field(default_factory=lambda: study_frame([]))
+    # ab-rates / gate-rates files: one row per file and slowdown factor (columns: sepbench.results.read_rates.RATE_FIELDS)
+    rates: pd.DataFrame = field(default_factory=lambda: rates_frame([]))
 
     def kinds(self) -> set[str]:
         return {k for k, v in self.files.items() if v}
@@ -62,9 +62,9 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     e.g. in ``.asv/results`` and in ``history/``) is read once, from the first root that has it.
     """
     rows: list[dict[str, Any]] = []
-    files: dict[str, list[Path]] = {"reproduce": [], "pytest-benchmark": [], "asv": [], **{k: [] for k in STUDY_KINDS}}
+    files: dict[str, list[Path]] = {"reproduce": [], "pytest-benchmark": [], "asv": [], **{k: [] for k in RATE_KINDS}}
     warnings: list[str] = []
-    studies: list[dict[str, Any]] = []
+    rates: list[dict[str, Any]] = []
     described: list[dict[str, Any]] = []
     asv_roots: list[Path] = []
     seen: set[Path] = set()  # a folder given twice, or one inside another, is read once
@@ -86,22 +86,22 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
                     rows.extend(load_pytest_benchmark(doc, path))
                     files["pytest-benchmark"].append(path)
                     described.append(machine_files.from_pytest_benchmark(doc, path))
-                elif is_study(doc):
-                    studies.extend(load_study(doc, path))
-                    files[doc["kind"]].append(path)
+                elif is_rates(doc):
+                    rates.extend(load_rates(doc, path))
+                    files[OLD_KINDS.get(doc["kind"], doc["kind"])].append(path)
                 elif is_asv_file(doc, path):
                     root = asv_root_of(path)
                     if root not in asv_roots:
                         asv_roots.append(root)
-                elif looks_like_untagged_study(doc):
+                elif looks_like_untagged_rates(doc):
                     warnings.append(
-                        f'skipped {path}: an alert or gate study without "kind" (written before study files carried it); '
-                        'add "kind": "alert-study" or "gate-study" to read it'
+                        f'skipped {path}: an ab-rates or gate-rates file without "kind" (written before rates files carried it); '
+                        'add "kind": "ab-rates" or "gate-rates" to read it'
                     )
                 else:
                     warnings.append(
                         f"skipped {path}: not a result file the report knows "
-                        "(sepbench reproduce, alert-study or gate-study, pytest-benchmark or ASV)"
+                        "(sepbench reproduce, check ab-rates or gate-rates, pytest-benchmark or ASV)"
                     )
             except ResultsError as exc:  # a file that breaks its format's schema (the readers' own bugs are not caught)
                 warnings.append(f"skipped {exc}")
@@ -117,7 +117,7 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     rows, rejected = tidy.drop_implausible(rows)
     warnings.extend(rejected)
     described_frame = pd.DataFrame(described, columns=list(machine_files.FIELDS))
-    return Loaded(tidy.frame(rows), files, warnings, looked, described_frame, study_frame(studies))
+    return Loaded(tidy.frame(rows), files, warnings, looked, described_frame, rates_frame(rates))
 
 
 def _seen(asv_files: list[Path]) -> list[Path]:

@@ -1,4 +1,4 @@
-"""``sepbench alert-study`` / ``sepbench gate-study``: the CI alert's and the benchmark gate's hit and
+"""``sepbench check ab-rates`` / ``check gate-rates``: the A/B check's and the benchmark gate's hit and
 false-alarm rates on commits of known slowdown (in a scratch clone of HEAD)."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sepbench.commands.alert import add_alert_options
 from sepbench.commands.arg_types import at_least, output_file
+from sepbench.commands.check_ab import add_alert_options
 from sepbench.util.console import print_table
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "alert-study",
+        name,
         help="measure the A/B alert's hit and false-alarm rates (commits slowed 1.00-2.0x, in a scratch clone)",
     )
-    add_study_options(p, trials=20, factors="1.00,1.05,1.10,1.25,2.0")
+    add_rate_options(p, trials=20, factors="1.00,1.05,1.10,1.25,2.0")
     p.add_argument(
         "--ci-cases",
         action="store_true",
@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def add_study_options(p: argparse.ArgumentParser, trials: int, factors: str) -> None:
+def add_rate_options(p: argparse.ArgumentParser, trials: int, factors: str) -> None:
     p.add_argument("--trials", type=at_least(1), default=trials, help=f"runs per factor (default {trials})")
     p.add_argument("--factors", default=factors, help="slowdown factors, 1.00 = a no-op commit (default %(default)s)")
     p.add_argument("--output", type=output_file, default=None, help="the study's JSON (default: results/<study>-<machine>-<UTC time>.json)")
@@ -49,16 +49,16 @@ def factors_of(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sepbench.ab.run import DEFAULT_CASES
-    from sepbench.ab.study import CI_SLOWED, SLOWED, STUDY_CASES, run_study
+    from sepbench.checks.ab_rates import CI_SLOWED, RATE_CASES, SLOWED, run_ab_rates
+    from sepbench.checks.ab_run import DEFAULT_CASES
 
-    cases, slowed = (DEFAULT_CASES, CI_SLOWED) if args.ci_cases else (STUDY_CASES, SLOWED)
+    cases, slowed = (DEFAULT_CASES, CI_SLOWED) if args.ci_cases else (RATE_CASES, SLOWED)
 
     def study(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
         options = {"rounds": args.rounds, "min_effect": args.min_effect, "confirm": args.confirm}
-        return run_study(source, args.trials, factors, cases, slowed, progress=progress, **options)
+        return run_ab_rates(source, args.trials, factors, cases, slowed, progress=progress, **options)
 
-    return run_and_save(args, "alert-study", study, "Alert study")
+    return run_and_save(args, "ab-rates", study, "A/B check rates")
 
 
 def run_and_save(args: argparse.Namespace, kind: str, study: Callable[..., dict[str, Any]], title: str) -> int:
@@ -80,17 +80,17 @@ def run_and_save(args: argparse.Namespace, kind: str, study: Callable[..., dict[
         atomic_write_json(out, result)
     except (RuntimeError, subprocess.CalledProcessError) as exc:  # a failed run or git step: one line, the log named
         detail = (exc.stderr or "").strip() if isinstance(exc, subprocess.CalledProcessError) else ""
-        print(f"sepbench {kind}: error: {exc}{': ' + detail if detail else ''}", file=sys.stderr)
+        print(f"sepbench check {kind}: error: {exc}{': ' + detail if detail else ''}", file=sys.stderr)
         return 2
     finally:
         if not args.output and out.is_file() and out.stat().st_size == 0:
             out.unlink()  # the reserved name, never filled
-    print_study(result, title)
+    print_rates(result, title)
     print(f"written: {out}")
     return 0
 
 
-def print_study(study: dict[str, Any], title: str) -> None:
+def print_rates(study: dict[str, Any], title: str) -> None:
     rows = []
     for r in study["rows"]:
         what = "false alarms" if r["factor"] == 1.0 else "hits"

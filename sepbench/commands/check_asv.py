@@ -1,15 +1,16 @@
-"""``sepbench regress``: the CI regression alert (``asv continuous`` base..head + exact figures)."""
+"""``sepbench check asv``: the ASV check (``asv continuous`` base..head + exact figures; exit 1 on a confirmed regression)."""
 
 from __future__ import annotations
 
 import argparse
 
-from sepbench.asv.history import DEFAULT_FACTOR, AsvError, regress
+from sepbench.asv.continuous import DEFAULT_FACTOR, regress
+from sepbench.asv.history import AsvError
 from sepbench.commands.arg_types import at_least, factor, machine
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("regress", help="ASV regression check between a base ref and HEAD (exit 1 on a regression)")
+def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help="ASV regression check between a base ref and HEAD (exit 1 on a regression)")
     p.add_argument("--base", default="main", help="git ref to compare against (default: main)")
     p.add_argument("--head", default="HEAD", help="git ref under test (default: HEAD; must be committed)")
     p.add_argument(
@@ -48,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
             args.base, args.head, args.factor, args.machine, args.bench, args.attribute, args.allow_model_change, confirm=args.confirm
         )
     except AsvError as exc:
-        print(f"sepbench regress: error: {exc}", file=sys.stderr)
+        print(f"sepbench check asv: error: {exc}", file=sys.stderr)
         return 2
     return 1 if outcome.failed else 0

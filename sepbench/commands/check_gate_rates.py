@@ -1,4 +1,4 @@
-"""``sepbench gate-study``: the benchmark gate's hit and false-alarm rates on commits of known slowdown."""
+"""``sepbench check gate-rates``: the benchmark gate's hit and false-alarm rates on commits of known slowdown."""
 
 from __future__ import annotations
 
@@ -8,27 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.bench.gate import MIN_EFFECT
-from sepbench.commands.alert_study import add_study_options, run_and_save
 from sepbench.commands.arg_types import fraction
+from sepbench.commands.check_ab_rates import add_rate_options, run_and_save
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "gate-study",
+        name,
         help="measure the benchmark gate's hit and false-alarm rates (tests/bench runs of commits slowed 1.00-2.0x)",
     )
-    add_study_options(p, trials=10, factors="1.00,1.10,1.25,2.0")
+    add_rate_options(p, trials=10, factors="1.00,1.10,1.25,2.0")
     p.add_argument("--min-effect", type=fraction, default=MIN_EFFECT, help=f"the gate's minimum effect (default {MIN_EFFECT})")
     p.add_argument("--quick", action="store_true", help="time the cases with --quick's round budget (default: the full one)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from sepbench.ab.gate_study import OPTIONS, run_gate_study
+    from sepbench.checks.gate_rates import OPTIONS, run_gate_rates
 
     options = [*OPTIONS, *(["--quick"] if args.quick else [])]
 
     def study(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
-        return run_gate_study(source, args.trials, factors, options=options, min_effect=args.min_effect, progress=progress)
+        return run_gate_rates(source, args.trials, factors, options=options, min_effect=args.min_effect, progress=progress)
 
-    return run_and_save(args, "gate-study", study, "Gate study")
+    return run_and_save(args, "gate-rates", study, "Gate rates")

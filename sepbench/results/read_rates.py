@@ -1,14 +1,14 @@
-"""``sepbench alert-study`` / ``sepbench gate-study`` files -> one row per slowdown factor.
+"""``sepbench check ab-rates`` / ``sepbench check gate-rates`` files -> one row per slowdown factor.
 
-A study file (``results/<kind>-<machine>-<UTC stamp>.json``, written by
-``sepbench.commands.alert_study.run_and_save``) is JSON::
+A rates file (``results/<kind>-<machine>-<UTC stamp>.json``, written by
+``sepbench.commands.check_ab_rates.run_and_save``) is JSON::
 
     {
-      "kind": "alert-study" | "gate-study",
+      "kind": "ab-rates" | "gate-rates",   # or, written before the checks were one family, "alert-study" | "gate-study"
       "base": "<commit>",                  # the commit the slowed commits were made on
       "cases": [...], "slowed_case": "...",
-      "alert": {"rounds", "min_effect", "confirm", "sample_s"}   # alert-study
-      "gate": {"min_effect", "confirm", ...},                    # gate-study
+      "alert": {"rounds", "min_effect", "confirm", "sample_s"}   # ab-rates
+      "gate": {"min_effect", "confirm", ...},                    # gate-rates
       "trials_per_factor": 20,
       "rows": [{"factor", "trials", "alerts", "rate", "rate_low", "rate_high", "measured_slowdown",
                 "other_false_alarms", "slowdowns", "wall_s", "wall_s_median", "wall_s_max"}, ...],
@@ -17,7 +17,7 @@ A study file (``results/<kind>-<machine>-<UTC stamp>.json``, written by
     }
 
 These are not figures of a model, so they stay out of the tidy measurements: the report shows them
-in a table of their own.  The format is sepbench/results/formats/study.schema.json; a file that fails
+in a table of their own.  The format is sepbench/results/formats/rates.schema.json; a file that fails
 it, or the checks across fields here, is a :class:`~sepbench.results.schema.ResultsError` naming it and
 the field (a warning in the report).
 """
@@ -36,13 +36,15 @@ from sepbench.results.formats import check
 from sepbench.results.read_reproduce import provenance_labels
 from sepbench.results.schema import ResultsError
 
-STUDY_KINDS = ("alert-study", "gate-study")
-CONFIG_KEY = {"alert-study": "alert", "gate-study": "gate"}  # the field holding each kind's configuration
+RATE_KINDS = ("ab-rates", "gate-rates")
+# the kinds files carried before the slowdown checks were one family: read as the kind each became
+OLD_KINDS = {"alert-study": "ab-rates", "gate-study": "gate-rates"}
+CONFIG_KEY = {"ab-rates": "alert", "gate-rates": "gate"}  # the field holding each kind's configuration
 # command that writes each kind (what the report's "missing" notes point to)
-PRODUCER = {"alert-study": "nox -s alert-study", "gate-study": "sepbench gate-study"}
+PRODUCER = {"ab-rates": "nox -s check-ab-rates", "gate-rates": "sepbench check gate-rates"}
 
 # one row per factor of one study file (the report's section 4 and its CSV)
-STUDY_FIELDS = (
+RATE_FIELDS = (
     "kind",
     "machine",
     "created",
@@ -64,16 +66,16 @@ STUDY_FIELDS = (
     "confirm",
     "source_file",
 )
-_NAME = re.compile(r"(?:alert|gate)-study-(?P<machine>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?")
+_NAME = re.compile(r"(?:ab-rates|gate-rates|alert-study|gate-study)-(?P<machine>.+)-(?P<stamp>\d{8}T\d{6}Z)(?:-\d+)?")
 _TOLERANCE = 1e-6  # rounding allowed between a rate, its interval and alerts / trials
 
 
-def is_study(doc: Any) -> bool:
-    """A study file: an object whose ``kind`` is one of :data:`STUDY_KINDS`."""
-    return isinstance(doc, dict) and doc.get("kind") in STUDY_KINDS
+def is_rates(doc: Any) -> bool:
+    """A rates file: an object whose ``kind`` is one of :data:`RATE_KINDS` (or an old name of one)."""
+    return isinstance(doc, dict) and (doc.get("kind") in RATE_KINDS or doc.get("kind") in OLD_KINDS)
 
 
-def looks_like_untagged_study(doc: Any) -> bool:
+def looks_like_untagged_rates(doc: Any) -> bool:
     """A study written before study files carried ``kind`` (rows per factor and a slowed case, no ``kind``)."""
     return isinstance(doc, dict) and "kind" not in doc and "slowed_case" in doc and ("alert" in doc or "gate" in doc)
 
@@ -123,21 +125,21 @@ def _machine_and_date(prov: dict[str, Any], source: Path) -> tuple[str, str | No
     return machine or (named["machine"] if named else "(unknown machine)"), created
 
 
-def load_study(doc: Any, source: Path) -> list[dict[str, Any]]:
-    """The rows (one per factor, :data:`STUDY_FIELDS`) of one study document; raises ResultsError naming
-    ``source`` and the field (sepbench/results/formats/study.schema.json, then the checks across fields)."""
+def load_rates(doc: Any, source: Path) -> list[dict[str, Any]]:
+    """The rows (one per factor, :data:`RATE_FIELDS`) of one study document; raises ResultsError naming
+    ``source`` and the field (sepbench/results/formats/rates.schema.json, then the checks across fields)."""
 
     def bad(message: str) -> ResultsError:
-        return ResultsError(f"{source}: not a well-formed study file: {message}")
+        return ResultsError(f"{source}: not a well-formed rates file: {message}")
 
-    check(doc, "study", source, "study")
-    kind = doc["kind"]
+    check(doc, "rates", source, "rates")
+    kind = OLD_KINDS.get(doc["kind"], doc["kind"])
     config = doc[CONFIG_KEY[kind]]
     prov = doc["provenance"]
     settings = {
         "min_effect": float(config["min_effect"]),
         "confirm": int(config["confirm"]) if config.get("confirm") is not None else None,
-        "rounds": int(config["rounds"]) if kind == "alert-study" else None,
+        "rounds": int(config["rounds"]) if kind == "ab-rates" else None,
     }
     try:
         factors = [_factor_row(r, i) for i, r in enumerate(doc["rows"])]
@@ -158,9 +160,9 @@ def load_study(doc: Any, source: Path) -> list[dict[str, Any]]:
         **settings,
         "source_file": str(source),
     }
-    return [{k: {**label, **r}[k] for k in STUDY_FIELDS} for r in factors]
+    return [{k: {**label, **r}[k] for k in RATE_FIELDS} for r in factors]
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Study rows as a DataFrame with every column of :data:`STUDY_FIELDS` (empty when there are none)."""
-    return pd.DataFrame(rows, columns=list(STUDY_FIELDS))
+    """Study rows as a DataFrame with every column of :data:`RATE_FIELDS` (empty when there are none)."""
+    return pd.DataFrame(rows, columns=list(RATE_FIELDS))

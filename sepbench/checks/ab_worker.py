@@ -1,6 +1,6 @@
 """One side of an A/B comparison: a process that times one checkout's workloads on request.
 
-Started by :mod:`sepbench.ab.run` as ``python worker.py TREE`` (this file, not the package: the
+Started by :mod:`sepbench.checks.ab_run` as ``python worker.py TREE`` (this file, not the package: the
 package under test is TREE's).  TREE goes first on ``sys.path``, so every workload is built from that
 commit's code.  It reads one JSON request per line on stdin and answers one JSON line on stdout:
 

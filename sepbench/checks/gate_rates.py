@@ -1,7 +1,7 @@
-"""The gate study: how often ``nox -s bench -- --compare`` (the benchmark gate) fails, on commits of
+"""The gate-rates run: how often ``nox -s bench -- --compare`` (the benchmark gate) fails, on commits of
 known slowdown.
 
-The same commits as the alert study (:func:`sepbench.ab.study.make_commits`: NumPy's forward does
+The same commits as the ab-rates run (:func:`sepbench.checks.ab_rates.make_commits`: NumPy's forward does
 ``factor`` times the work; 1.00 is a no-op). Each trial saves a baseline run of a small selection of
 tests/bench from the base commit (a fresh one per trial: a baseline's own luck is part of what a
 user of the gate meets); then, per factor, the selection is run again from that commit's tree and
@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sepbench.ab.run import export
-from sepbench.ab.study import FactorResult, make_commits
 from sepbench.bench.gate import MIN_EFFECT, confirm, judge_runs, rerun_command
+from sepbench.checks.ab_rates import FactorResult, make_commits
+from sepbench.checks.ab_run import export
 from sepbench.util.atomic import new_log
 
 SLOWED = "tests/bench/test_bench.py::test_predict_10k[numpy-regular-default-b1024-n10000]"
@@ -54,7 +54,7 @@ def _bench(tree: Path, out: Path, cases: Sequence[str], options: Sequence[str], 
     return json.loads(out.read_text())
 
 
-def run_gate_study(
+def run_gate_rates(
     source: Path,
     trials: int = 10,
     factors: Sequence[float] = FACTORS,
@@ -66,8 +66,8 @@ def run_gate_study(
     """``trials`` gate runs per factor, each trial against a fresh baseline (see the module docstring); the study as a dict."""
     start = time.perf_counter()
     results = {f: FactorResult(f, SLOWED.split("::")[-1]) for f in factors}
-    scratch = Path(tempfile.mkdtemp(prefix="sepbench-gate-study-"))
-    log = new_log("sepbench-gate-study-pytest-")  # kept: what failed, if anything did
+    scratch = Path(tempfile.mkdtemp(prefix="sepbench-gate-rates-"))
+    log = new_log("sepbench-gate-rates-pytest-")  # kept: what failed, if anything did
     try:
         base, commits = make_commits(source, scratch / "repo", factors)
         trees = {f: export(scratch / "repo", commits[f], scratch / f"tree-{f:.2f}") for f in factors}

@@ -1,4 +1,4 @@
-"""``sepbench gate``: fail on a case slower than a saved baseline (both runs' samples; flagged cases re-run)."""
+"""``sepbench check gate``: fail on a case slower than a saved baseline (both runs' samples; flagged cases re-run)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from sepbench.util.console import print_table
 PASSTHROUGH = True  # the options after -- are the run's pytest options, for the re-run (sepbench.cli)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "gate",
+        name,
         help="compare a pytest-benchmark run with a saved baseline, case by case (exit 1 on a confirmed slowdown)",
         description="Each case: ratio of medians with a 95 % bootstrap interval, against the larger of --min-effect and the "
         "case's own spread; a flagged case is re-run (pytest, the options after --) and fails only if flagged again. "
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcome = judge_runs(base, current, args.min_effect)
     except NotComparable as exc:
-        print(f"sepbench gate: NOT COMPARED: {exc}", file=sys.stderr)
+        print(f"sepbench check gate: NOT COMPARED: {exc}", file=sys.stderr)
         return 2
     if outcome.flagged and not args.no_rerun:
         extra = list(args.passthrough)

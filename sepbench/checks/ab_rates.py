@@ -1,11 +1,11 @@
-"""The alert study: how often the A/B alert fires on commits of known slowdown.
+"""The ab-rates run: how often the A/B alert fires on commits of known slowdown.
 
 In a scratch clone of the repository, one commit per factor slows one workload by real extra work:
 NumPy's per-batch forward predicts the batch once more on ``(factor - 1) x 100`` of every 100
 batches (so ``numpy-regular-default-b10-n1000``, 100 batches a call, does exactly 1.10x the work in
 every call at factor 1.10; the other NumPy workloads are slowed about as much). Factor 1.00 is a
 no-op commit (a README line). Each commit is compared with the base by the alert
-(:func:`sepbench.ab.run.compare`) ``trials`` times, each a full alert run (fresh exports, fresh
+(:func:`sepbench.checks.ab_run.compare`) ``trials`` times, each a full alert run (fresh exports, fresh
 workers). A trial is a **hit** when the slowed case alerts; an alert on any other case (or on the
 no-op commit) is a **false alarm**. Rates come with 95 % Wilson intervals.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sepbench.ab.run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
+from sepbench.checks.ab_run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
 from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.slowdown import wilson_interval
 from sepbench.util.atomic import new_log
@@ -30,7 +30,7 @@ from sepbench.util.git import git, resolve
 
 SLOWED = Case("numpy", STUDY_PAIR.baseline.name, 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
 NOISY = Case("torch", STUDY_PAIR.baseline.name, 1, 1)  # noisy: one image, not slowed (false alarms)
-STUDY_CASES = (SLOWED, NOISY)
+RATE_CASES = (SLOWED, NOISY)
 # CI's own selection (every backend x model at b1-n1 and b100-n1000): its b100-n1000 NumPy case does 10
 # batches a call, so the factor's extra batches exactly at 1.10x
 CI_SLOWED = Case("numpy", STUDY_PAIR.baseline.name, 100, 1000)
@@ -40,7 +40,7 @@ _FORWARD = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = se
 # the batch is predicted once more on {percent} of every 100 batches (integer steps: exact over any 100 batches)
 _INJECTED = (
     "    def _forward(self, x: np.ndarray) -> np.ndarray:\n"
-    "        self._batches = getattr(self, '_batches', 0) + 1  # injected by the alert study: real extra work\n"
+    "        self._batches = getattr(self, '_batches', 0) + 1  # injected by the ab-rates run: real extra work\n"
     "        n = self._batches\n"
     "        for _ in range(n * {percent} // 100 - (n - 1) * {percent} // 100):\n"
     "            self.forward_logits(x)\n"
@@ -116,32 +116,32 @@ def make_commits(source: Path, scratch: Path, factors: Sequence[float] = FACTORS
     backend = scratch / "impls" / "numpy_backend.py"
     original = backend.read_text()
     if _FORWARD not in original:
-        raise RuntimeError("impls/numpy_backend.py's _forward changed: update sepbench/ab/study.py's injection")
+        raise RuntimeError("impls/numpy_backend.py's _forward changed: update sepbench/checks/ab_rates.py's injection")
     for factor in factors:
         _git(scratch, "checkout", "-q", "--detach", head)
         if factor == 1.0:
             readme = scratch / "README.md"
-            readme.write_text(readme.read_text() + "\n<!-- a no-op change (alert study) -->\n")
-            message = "alert study: no-op commit"
+            readme.write_text(readme.read_text() + "\n<!-- a no-op change (ab-rates run) -->\n")
+            message = "ab-rates run: no-op commit"
         else:
             backend.write_text(original.replace(_FORWARD, _INJECTED.format(percent=round((factor - 1) * 100))))
-            message = f"alert study: NumPy forward does {factor:.2f}x the work"
+            message = f"ab-rates run: NumPy forward does {factor:.2f}x the work"
         _git(scratch, "commit", "-qam", message)
         commits[factor] = resolve("HEAD", scratch)
     return head, commits
 
 
-def run_study(
+def run_ab_rates(
     source: Path,
     trials: int = 20,
     factors: Sequence[float] = FACTORS,
-    cases: Sequence[Case] = STUDY_CASES,
+    cases: Sequence[Case] = RATE_CASES,
     slowed_case: Case = SLOWED,
     progress: Callable[[str], None] = lambda msg: None,
     **alert: Any,
 ) -> dict[str, Any]:
     """``trials`` alert runs per factor (interleaved across factors, so a slow spell of the machine
-    hits every factor alike); ``alert`` are :func:`~sepbench.ab.run.compare`'s options (rounds,
+    hits every factor alike); ``alert`` are :func:`~sepbench.checks.ab_run.compare`'s options (rounds,
     min_effect, confirm).  Returns the study as a dict (its ``rows`` one per factor)."""
     if trials < 1:
         raise ValueError("trials must be >= 1")
@@ -149,8 +149,8 @@ def run_study(
     if slowed_case not in cases:
         raise ValueError(f"the slowed case {slowed_case.id} is not among the cases")
     results = {f: FactorResult(f, slowed_case.id) for f in factors}
-    scratch = Path(tempfile.mkdtemp(prefix="sepbench-alert-study-"))
-    log = new_log("sepbench-alert-study-workers-")  # kept: what failed, if anything did
+    scratch = Path(tempfile.mkdtemp(prefix="sepbench-ab-rates-"))
+    log = new_log("sepbench-ab-rates-workers-")  # kept: what failed, if anything did
     try:
         base, commits = make_commits(source, scratch / "repo", factors)
         for trial in range(trials):

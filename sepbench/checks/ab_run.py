@@ -1,7 +1,7 @@
 """The A/B alert: time two commits' workloads in one job, in interleaved rounds, and judge each case.
 
 Both commits are exported (``git archive``, nothing checked out, nothing installed) and each is run by
-its own :mod:`worker <sepbench.ab.worker>` process in this environment (the same frameworks, so a
+its own :mod:`worker <sepbench.checks.ab_worker>` process in this environment (the same frameworks, so a
 difference is a difference in the repository's code).  Both workers are pinned to one core and one
 thread.  Each round times every case once on each side, back to back, in a random order; a sample is
 ``calls`` calls (about ``sample_s`` seconds), so a round's two samples see the same machine.  Each case
@@ -33,9 +33,9 @@ from sepbench.util.git import GitError
 from sepbench.util.git import dirty_files as git_dirty_files
 from sepbench.util.git import resolve as git_resolve
 
-WORKER = Path(__file__).with_name("worker.py")
+WORKER = Path(__file__).with_name("ab_worker.py")
 CHANNEL = "wall time, paired A/B rounds"
-# the CI configuration (chosen by the alert study: docs/alerts.md)
+# the CI configuration (chosen by the ab-rates run: docs/alerts.md)
 ROUNDS, MIN_EFFECT, CONFIRM, SAMPLE_S = 20, 0.05, 1, 0.02
 
 

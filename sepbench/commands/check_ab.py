@@ -1,18 +1,18 @@
-"""``sepbench alert``: the CI regression alert (two commits timed A/B in one job; exit 1 on a slowdown)."""
+"""``sepbench check ab``: the A/B check CI runs (two commits timed A/B in one job; exit 1 on a slowdown)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from sepbench.ab.run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
+from sepbench.checks.ab_run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
 from sepbench.commands.arg_types import NameList, at_least, fraction, output_file
 from sepbench.util.console import print_table
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "alert",
+        name,
         help="A/B regression alert between two commits, timed in one job (exit 1 on a slowdown)",
         description="Time the predict workloads of two commits side by side (interleaved rounds, one core, one thread) "
         "and alert on a case whose paired slowdown exceeds --min-effect with 95 % confidence.",
@@ -43,7 +43,7 @@ def _case(text: str) -> Case:
 
 
 def add_alert_options(p: argparse.ArgumentParser) -> None:
-    """--rounds, --min-effect, --confirm (shared with ``sepbench alert-study``)."""
+    """--rounds, --min-effect, --confirm (shared with ``sepbench check ab-rates``)."""
     p.add_argument("--rounds", type=at_least(5), default=ROUNDS, help=f"interleaved rounds per set (default {ROUNDS})")
     p.add_argument(
         "--min-effect", type=fraction, default=MIN_EFFECT, help=f"smallest slowdown that alerts, as a fraction (default {MIN_EFFECT})"
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda msg: print(f"== {msg}", file=sys.stderr, flush=True),
         )
     except AbError as exc:
-        print(f"sepbench alert: error: {exc}", file=sys.stderr)
+        print(f"sepbench check ab: error: {exc}", file=sys.stderr)
         return 2
     print_outcome(outcome)
     return 1 if outcome.failed or outcome.model_changes else 0
