@@ -489,7 +489,7 @@ def test_fast_path_claims_use_the_10k_predict_and_full_test_accuracy() -> None:
     10,000 images; two lone predicts timed apart (no paired rounds) decide no "faster"."""
     import pandas as pd
 
-    from sepbench.report.tables import claims
+    from sepbench.report.sections.verdict import claims
     from sepbench.results.verdict import figures
 
     base = {
@@ -542,7 +542,7 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
     """Study-style evaluation beside the study's; for TensorFlow the measured floor, graph and rest, and a 'why'."""
     import pandas as pd
 
-    from sepbench.report.tables import evaluate_vs_study
+    from sepbench.report.sections.study import evaluate_vs_study
 
     base = {
         "machine": "m",
@@ -610,7 +610,8 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
     assert torch_sep["why"].startswith("beats the study's 1.11 s") and pd.isna(torch_sep["keras_floor_s"])
     assert tf_sep["source"] == "pytest-benchmark run2.json"
     # the graph-forward case is not an inference path of its own in the other tables
-    from sepbench.report.tables import claims, latency
+    from sepbench.report.sections.speed import latency
+    from sepbench.report.sections.verdict import claims
 
     assert "tensorflow (graph)" not in set(claims(df)["backend"]) and "tensorflow (graph)" not in set(latency(df)["backend"])
 
@@ -618,7 +619,7 @@ def test_evaluate_vs_study_takes_keras_evaluate_apart() -> None:
 def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_path: Path) -> None:
     import pandas as pd
 
-    from sepbench.report.tables import roofline
+    from sepbench.report.sections.speed import roofline
     from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
 
     doc = {
@@ -676,7 +677,8 @@ def test_paired_cases_give_their_own_table_and_decide_faster_for_a_fast_path(tmp
     evaluate: below the band 0.95-1.05 yes, inside it a tie, straddling it or without an interval inconclusive."""
     import pandas as pd
 
-    from sepbench.report.tables import claims, latency, paired, ratios, verdict
+    from sepbench.report.sections.speed import latency, paired, ratios
+    from sepbench.report.sections.verdict import claims, verdict
     from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
 
     def case(path: str, reg: float, sep: float, ratio: float, q1: float, q3: float, interval: tuple | None = None) -> dict:
@@ -933,7 +935,7 @@ def test_history_wide_has_no_rows_of_combinations_that_hold_no_figure() -> None:
     """Two benchmarks with their own units: two rows, not four (a pivot keeps every level combination)."""
     import pandas as pd
 
-    from sepbench.report.tables import history_wide
+    from sepbench.report.sections.machines import history_wide
 
     hist = pd.DataFrame(
         [

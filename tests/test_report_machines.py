@@ -5,7 +5,7 @@ by default, a result also present in ``.asv/results`` once.
 
 Inputs are files in the tools' own formats, written here: pytest-benchmark runs whose
 ``machine_info`` carries a real :class:`~sepbench.machine.fingerprint.Fingerprint`, and ASV result
-folders (results API version 2) whose ``machine.json`` is made from ``sepbench.asv.history.machine_args``.
+folders (results API version 2) whose ``machine.json`` is made from ``sepbench.asv.history.machine_facts``.
 """
 
 from __future__ import annotations
@@ -162,15 +162,13 @@ ENV = "existing-py_usr_bin_python3.11"
 
 
 def _machine_json(fp: Fingerprint, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """``machine.json`` as ``asv machine`` writes it from ``sepbench.asv.history.machine_args`` on a
-    machine with fingerprint ``fp``."""
+    """``machine.json`` as ``sepbench.asv.machine_file`` writes it from ``sepbench.asv.history.machine_facts``
+    on a machine with fingerprint ``fp``."""
     import sepbench.machine.fingerprint as fingerprint_module
-    from sepbench.asv.history import machine_args
+    from sepbench.asv.history import machine_facts
 
     monkeypatch.setattr(fingerprint_module, "fingerprint", lambda: fp)
-    args = machine_args(fp.name())
-    options = dict(zip(args[2::2], args[3::2]))  # after "machine --yes": --name value pairs
-    return {key.removeprefix("--"): value for key, value in options.items()} | {"version": 1}
+    return machine_facts(fp.name()) | {"version": 1}
 
 
 def _asv_row(values: tuple[float, ...], params: list[list[str]]) -> list:
@@ -321,7 +319,7 @@ def test_same_machine_name_from_benchmarks_and_asv_is_one_machine(tmp_path: Path
     _asv_result(asv, _machine_json(XEON, monkeypatch), "c" * 40, (0.004, 0.003), day=1)
     report = _build(tmp_path, results, [asv])
     assert "machines" not in report.sections and any("one machine only" in m for m in report.missing)
-    from sepbench.report.tables import machine_fingerprints
+    from sepbench.report.sections.machines import machine_fingerprints
 
     fp = machine_fingerprints(report.loaded.machines).set_index("machine")
     assert list(fp.index) == [A]

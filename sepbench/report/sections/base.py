@@ -1,0 +1,40 @@
+"""What a report section is: a declaration (:class:`SectionSpec`) the report builds from its inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the sections are computed from (the loaded results)."""
+
+    df: pd.DataFrame  # the tidy measurements (sepbench.results.tidy columns)
+    hist: pd.DataFrame  # ASV figures per commit (sepbench.report.sections.machines.history)
+    described: pd.DataFrame  # each result file's machine description (sepbench.results.machines)
+    rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # the slowdown checks' rate files (sepbench.results.read_rates)
+
+
+def keep_all(table: pd.DataFrame) -> pd.DataFrame:
+    """A table shown as computed, empty cells blank."""
+    return table.fillna("")
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One section of the report, declared once: ``key`` (its CSV's stem), ``title``, ``note`` (a
+    sentence, or a function of the raw table for a note that quotes it), ``table`` (the raw frame, from the
+    inputs), ``shown`` (its display form; ``None``: CSV only), ``optional`` (left out when it has no rows),
+    ``when`` (left out unless it holds for the inputs) and ``lead`` (shown before the plots)."""
+
+    key: str
+    title: str
+    note: str | Callable[[pd.DataFrame], str]
+    table: Callable[[Inputs], pd.DataFrame]
+    shown: Callable[[pd.DataFrame], pd.DataFrame] | None = keep_all
+    optional: bool = False
+    when: Callable[[Inputs], bool] | None = None
+    lead: bool = False
