@@ -47,8 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from impls.registry import UnknownBackendError
+    from sepbench.commands.reproduce_table import print_report
     from sepbench.results.schema import write_results
-    from sepbench.training.reproduce import ReproduceOptions, default_output_path, print_report, run_reproduce
+    from sepbench.training.reproduce import ReproduceOptions, default_output_path, run_reproduce
     from sepbench.util.atomic import check_writable
 
     opts = ReproduceOptions(
