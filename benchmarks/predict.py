@@ -84,7 +84,7 @@ class PredictMemory(_SeededPredict):
 
 class SeparableRatio(_SeededPredict):
     """Separable / regular time of predicting the 10,000 test images on each backend path, measured
-    in alternating pairs (:class:`sepbench.measure.workloads.PairedPredictWorkload`; the median of the
+    in alternating pairs (:class:`sepbench.measure.paired_workloads.PairedPredictWorkload`; the median of the
     per-pair ratios): the study's "faster" claim as one number per commit and machine.  Below 1 the
     separable model is faster; bigger is worse for the claim, so a rise is flagged like a slowdown.
     """
@@ -96,7 +96,7 @@ class SeparableRatio(_SeededPredict):
     def setup(self, cache: dict, backend: str, path: str) -> None:
         common.skip_unless_available(backend)
         common.use_threads(backend)
-        from sepbench.measure.workloads import PairedPredictWorkload
+        from sepbench.measure.paired_workloads import PairedPredictWorkload
 
         self.paired = PairedPredictWorkload(backend, path, batch_size=1024, n_images=common.TEST_IMAGES)
         self.paired.setup(weights=cache["weights"], warmup=1)
@@ -125,7 +125,7 @@ class PairRatio(_SeededPredict):
         common.use_threads(backend)
         from sepbench.core.pairs import select_pairs
         from sepbench.core.weights import init_weights
-        from sepbench.measure.workloads import PairedPredictWorkload
+        from sepbench.measure.paired_workloads import PairedPredictWorkload
 
         chosen = select_pairs([pair])[0]
         self.paired = PairedPredictWorkload(backend, path, batch_size=1024, n_images=common.TEST_IMAGES, pair=chosen)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sepbench.bench.storage import NoSavedRunError, resolve_run
+from sepbench.results import paired as paired_rules
 from sepbench.results import verdict
 from sepbench.results.read_pytest_benchmark import read_run
 from sepbench.results.schema import ResultsError
@@ -121,7 +122,7 @@ def test_paired_cases_give_the_paired_ratio_and_stay_out_of_the_fastest_way(tmp_
     pairs = [paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80), paired_case("numpy", "fast", 0.08, 0.07, 0.9, 0.85, 0.95)]
     write_run(tmp_path, 1, [*RUN, *pairs])
     df, _ = read_run(resolve_run(tmp_path))
-    p = verdict.paired(df).set_index("backend")
+    p = paired_rules.paired(df).set_index("backend")
     assert list(p.index) == ["numpy", "torch"] and p.loc["torch", "ratio"] == 0.70 and p.loc["torch", "q3"] == 0.80
     assert p.loc["torch", "baseline_s"] == 0.06 and p.loc["torch", "pairs"] == 10 and p.loc["torch", "path"] == "fast"
     # a run from before pairs were data names no pair: it is the study's, regular vs separable
@@ -132,7 +133,7 @@ def test_paired_cases_give_the_paired_ratio_and_stay_out_of_the_fastest_way(tmp_
     assert out.returncode == 0, out.stderr
     assert "alternating pairs" in out.stdout
     assert re.search(r"study\s+│\s+torch\s+│\s+fast\s+│\s+0\.060\s+│\s+0\.040\s+│\s+0\.70\s+│\s+0\.65-0\.80", out.stdout)
-    assert verdict.paired(df[~df["workload"].eq("paired-predict")]).empty  # no paired cases: an empty table, not an error
+    assert paired_rules.paired(df[~df["workload"].eq("paired-predict")]).empty  # no paired cases: an empty table, not an error
 
 
 def test_a_run_of_paired_cases_only_prints_the_paired_table(tmp_path):

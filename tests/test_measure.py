@@ -88,7 +88,7 @@ def test_a_fast_path_workload_records_what_the_fast_path_chose(mnist_dir):
 
 
 def test_paired_workload_runs_both_models_in_a_seeded_random_order_and_summarizes_per_round_ratios(mnist_dir):
-    from sepbench.measure.workloads import PairedPredictWorkload
+    from sepbench.measure.paired_workloads import PairedPredictWorkload
 
     w = PairedPredictWorkload("numpy", path="fast", n_images=200).setup(data_dir=str(mnist_dir), warmup=1)
     with pytest.raises(ValueError, match="call run"):

@@ -193,7 +193,7 @@ def test_a_pair_with_data_files_trains_on_them_keys_its_cache_on_them_and_is_eva
     """End to end on the user's files: training (the NumPy trainer, 3 epochs of the 3,000 images), the
     trained-weights cache keyed on the files' checksums, and a paired evaluation on the 200 test images."""
     from sepbench.core.pairs import data_for, load_split, select_pairs
-    from sepbench.measure.workloads import PairedPredictWorkload, PairedTrainWorkload
+    from sepbench.measure.paired_workloads import PairedPredictWorkload, PairedTrainWorkload
     from sepbench.training.weights_cache import cache_key
 
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))

@@ -263,7 +263,7 @@ def test_every_example_pair_runs_its_paired_cases_on_a_subset(example, mnist_dir
     of NumPy predict (200 images; synthetic input for a synthetic pair) and, with labelled data, two paired
     rounds of NumPy training steps: every figure the verdict needs is there."""
     from sepbench.core.pairs import select_pairs
-    from sepbench.measure.workloads import PairedPredictWorkload, PairedTrainWorkload
+    from sepbench.measure.paired_workloads import PairedPredictWorkload, PairedTrainWorkload
 
     pair = select_pairs([str(EXAMPLES / example)])[0]
     predict = PairedPredictWorkload("numpy", path="fast", n_images=200, pair=pair).setup(data_dir=str(mnist_dir), warmup=1)

@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sepbench.results import paired as paired_rules
 from sepbench.results import verdict
+from sepbench.results.claim_verdicts import claim_verdicts
 from sepbench.results.read_pytest_benchmark import read_run
 from tests.test_bench_results import RUN, bench_case, bench_summary, paired_case, write_run
 
@@ -126,16 +128,16 @@ def test_faster_is_decided_only_on_paired_rounds_with_an_interval(tmp_path: Path
         paired_case("torch", "default", 0.10, 0.05, 0.50, 0.45, 0.55),  # an older run: no interval
     ]
     df = _tidy(tmp_path, [*RUN, *runs])
-    speeds = verdict.speed_evidence(df)
+    speeds = paired_rules.speed_evidence(df)
     assert speeds[(None, "study", "torch (fast)")][0].low == 0.66 and speeds[(None, "study", "torch (fast)")][0].n == 10
     assert not speeds[(None, "study", "torch")][0].has_interval
-    outcomes = {(v, x.claim): x for _, pair, v, verdicts in verdict.claim_verdicts(df) for x in verdicts if pair == "study"}
+    outcomes = {(v, x.claim): x for _, pair, v, verdicts in claim_verdicts(df) for x in verdicts if pair == "study"}
     expected = {"torch (fast)": "yes", "numpy (fast)": "tie", "numpy (int8)": "NO", "torch (int8)": "inconclusive", "torch": "inconclusive"}
     assert {v: outcomes[(v, "faster")].outcome for v in expected} == expected
     assert (outcomes[("numpy (int8)", "faster")].low, outcomes[("numpy (int8)", "faster")].high) == (1.15, 1.35)
     assert outcomes[("torch", "faster")].estimate == 0.50 and outcomes[("torch", "faster")].low is None
     # RUN alone: evaluate times 0.50 s vs 0.40 s, measured apart, never paired: not measured
-    alone = {(v, x.claim): x.outcome for _, _, v, verdicts in verdict.claim_verdicts(_tidy(tmp_path, RUN, 2)) for x in verdicts}
+    alone = {(v, x.claim): x.outcome for _, _, v, verdicts in claim_verdicts(_tidy(tmp_path, RUN, 2)) for x in verdicts}
     assert alone[("torch", "faster")] == "not measured"
 
 
@@ -293,23 +295,23 @@ def _ratio_row(**over):
 
 
 def test_a_paired_row_becomes_its_interval_its_method_its_warnings_and_its_figures():
-    from sepbench.results.verdict import _paired_estimate
+    from sepbench.results.paired import paired_estimate
 
-    est, figs = _paired_estimate(_ratio_row(), ("base", "cand"))
+    est, figs = paired_estimate(_ratio_row(), ("base", "cand"))
     assert (est.value, est.low, est.high, est.n) == (0.8, 0.75, 0.85, 12) and est.has_interval
     assert est.method == "predict: median of 12 paired rounds" and est.note == "spread 30 %" and est.unusable == ""
     assert figs == {"measured": "predict", "base_s": 0.010, "cand_s": 0.008, "rounds": 12, "source": "run.json", "others_cores": 0.12}
 
 
 def test_a_paired_row_without_interval_or_busy_or_note_says_so():
-    from sepbench.results.verdict import _paired_estimate
+    from sepbench.results.paired import paired_estimate
 
-    old, figs = _paired_estimate(_ratio_row(low=float("nan"), rounds=None, others_cores=None, note=None), ("b", "c"))
+    old, figs = paired_estimate(_ratio_row(low=float("nan"), rounds=None, others_cores=None, note=None), ("b", "c"))
     assert old.n == 1 and not old.has_interval and old.method == "predict: recorded without an interval (an older run)"
     assert "others_cores" not in figs and figs["rounds"] is None
-    one, _ = _paired_estimate(_ratio_row(rounds=1), ("b", "c"))
+    one, _ = paired_estimate(_ratio_row(rounds=1), ("b", "c"))
     assert one.n == 1 and not one.has_interval  # one round has no interval, whatever low and high say
-    busy, _ = _paired_estimate(_ratio_row(busy="other processes kept 1.9 of 2 cores busy", note=""), ("b", "c"))
+    busy, _ = paired_estimate(_ratio_row(busy="other processes kept 1.9 of 2 cores busy", note=""), ("b", "c"))
     assert busy.unusable.startswith("other processes") and busy.method == "predict: median of 12 paired rounds" and busy.note == ""
-    evaluate, figs = _paired_estimate(_ratio_row(workload="paired-evaluate", note="a; b; c"), ("b", "c"))
+    evaluate, figs = paired_estimate(_ratio_row(workload="paired-evaluate", note="a; b; c"), ("b", "c"))
     assert evaluate.method == "study-style evaluate b32: a" and evaluate.note == "b; c" and figs["measured"] == "study-style evaluate b32"

@@ -238,12 +238,12 @@ def test_workloads_use_the_cache(tmp_path, monkeypatch, runs):
 
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path))
     r = runs[("numpy", "separable")]
-    assert weights_for("numpy", "separable")[1] == "seeded-init"
+    assert weights_for("separable")[1] == "seeded-init"
     # an entry for the default recipe (as train_and_cache writes it)
     from dataclasses import replace
 
     trained.store(replace(r, recipe=DEFAULT_RECIPE))
-    w, source = weights_for("numpy", "separable")
+    w, source = weights_for("separable")
     assert source == "trained" and w.equal(r.weights)
 
 

@@ -61,14 +61,8 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
     from sepbench.measure.extra_info import REFERENCE_KIND, reference_seconds, workload_extra_info
-    from sepbench.measure.workloads import (
-        EvaluateWorkload,
-        KerasGraphForwardWorkload,
-        PairedEvaluateWorkload,
-        PairedPredictWorkload,
-        PairedTrainWorkload,
-        PredictWorkload,
-    )
+    from sepbench.measure.paired_workloads import PairedEvaluateWorkload, PairedPredictWorkload, PairedTrainWorkload
+    from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PredictWorkload
     from sepbench.util.timer import choose_rounds, time_once
 
     def run(case: Case) -> dict[str, Any]:

@@ -13,7 +13,9 @@ import pandas as pd
 
 from sepbench.bench.storage import NoSavedRunError, resolve_run
 from sepbench.core.study import MAC_RATIO, study_ratio
+from sepbench.results import paired as paired_rules
 from sepbench.results import verdict
+from sepbench.results.claim_verdicts import claim_verdicts
 from sepbench.results.read_pytest_benchmark import read_run
 from sepbench.results.schema import ResultsError
 from sepbench.util.console import print_table
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except NoSavedRunError as exc:
         raise ResultsError(str(exc)) from None  # the CLI prints it as one line, exit status 2
     df, machine = read_run(path)
-    paired = verdict.paired(df)
+    paired = paired_rules.paired(df)
     try:
         summary = verdict.study_vs_fastest(df)
     except ResultsError:
@@ -62,7 +64,7 @@ def print_verdicts(df: pd.DataFrame) -> None:
     (decided by :mod:`sepbench.core.claims`, as the report decides them)."""
     from sepbench.core.claims import CLAIMS, OUTCOME_MEANING
 
-    rows = [(pair, str(v), *(x.cell() for x in verdicts)) for _, pair, v, verdicts in verdict.claim_verdicts(df)]
+    rows = [(pair, str(v), *(x.cell() for x in verdicts)) for _, pair, v, verdicts in claim_verdicts(df)]
     if rows:
         print_table(
             "The verdict of this run: the study's claims per pair and backend path",

@@ -11,6 +11,7 @@ from sepbench.core.spec import MODELS
 from sepbench.core.study import MAC_RATIO, STUDY, study_ratio
 from sepbench.report import fmt
 from sepbench.report.sections.base import SectionSpec
+from sepbench.results import paired as paired_rules
 from sepbench.results import verdict as V
 from sepbench.results.verdict import best, figures
 
@@ -179,11 +180,11 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
 
 def paired(df: pd.DataFrame) -> pd.DataFrame:
     """Candidate / baseline per machine, pair and backend variant, measured in alternating pairs
-    (:func:`sepbench.results.verdict.paired`), with the MAC ratio beside them (and the study's own
+    (:func:`sepbench.results.paired.paired`), with the MAC ratio beside them (and the study's own
     evaluate ratio for the study's pair)."""
     cols = ["machine", "pair", "backend", "baseline", "candidate", "baseline_s", "candidate_s", "ratio", "q1", "q3", "pairs"]
     cols += ["study_ratio", "mac_ratio", "source"]
-    table = V.paired(df)
+    table = paired_rules.paired(df)
     if table.empty:
         return pd.DataFrame(columns=cols)
     table = table.drop(columns=["backend"]).rename(columns={"variant": "backend"})

@@ -14,6 +14,7 @@ from sepbench.core.evidence import study_verdict_inputs
 from sepbench.report import fmt
 from sepbench.report.sections.base import SectionSpec, keep_all
 from sepbench.results import verdict as V
+from sepbench.results.claim_verdicts import claim_verdicts
 
 STUDY_MACHINE, STUDY_BACKEND = "(the study)", "keras (published)"
 
@@ -46,10 +47,10 @@ def _claim_rows(machine: object, pair: str, backend: str, verdicts: list[Verdict
 def claims(df: pd.DataFrame) -> pd.DataFrame:
     """Every verdict record, one row per machine, backend path and claim (the study's own first):
     outcome, estimate, 95 % interval, n, method, unit, note, busy (measured on a machine short of cores) and the figures it came from, as
-    :func:`sepbench.results.verdict.claim_verdicts` decided them."""
+    :func:`sepbench.results.claim_verdicts.claim_verdicts` decided them."""
     evidence, missing, point_decides = study_verdict_inputs()
     rows = _claim_rows(STUDY_MACHINE, V.STUDY, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))
-    for machine, pair, variant, verdicts in V.claim_verdicts(df):
+    for machine, pair, variant, verdicts in claim_verdicts(df):
         rows += _claim_rows(machine, pair, variant, verdicts)
     out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     out["figures"] = [json.dumps(f, default=str, sort_keys=True) for f in out["figures"]]
