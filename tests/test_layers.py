@@ -123,3 +123,19 @@ def test_no_private_names_cross_a_module():
 def test_the_check_catches_a_violation(tmp_path, bad_import, layer):
     """The rule table itself rejects the imports the design forbids."""
     assert layer_of(bad_import) not in ALLOWED[layer]
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60  # a module or function past these has more than one job: split it
+
+
+def test_no_module_is_over_400_lines_and_no_function_over_60() -> None:
+    long = []
+    for path in [*source_files(), REPO / "noxfile.py"]:
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(REPO)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            long.append(f"{rel}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                long.append(f"{rel}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert not long, long

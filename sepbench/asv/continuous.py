@@ -139,6 +139,21 @@ def regress(
     status = asv(
         "continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *select, base_hash, head_hash, cwd=cwd, check=False
     ).returncode
+    status = _confirm(status, factor, machine, attrs, base_hash, head_hash, confirm, cwd)
+    print("== asv compare (all benchmarks)", flush=True)
+    asv("compare", "--factor", str(factor), "--machine", machine, "--split", base_hash, head_hash, cwd=cwd, check=False)
+    results_dir = Path(cwd) / _results_dir(Path(cwd))
+    changes = compare_exact(exact_figures(results_dir, machine, base_hash), exact_figures(results_dir, machine, head_hash))
+    outcome = RegressOutcome(status, changes, allow_model_change)
+    _print_verdict(outcome, factor, confirm)
+    return outcome
+
+
+def _confirm(
+    status: int, factor: float, machine: str, attrs: list[str], base_hash: str, head_hash: str, confirm: int, cwd: str | os.PathLike[str]
+) -> int:
+    """``asv continuous`` again, up to ``confirm`` times, for exactly the benchmarks the last run flagged;
+    the status of the last run (0: not confirmed, noise in the first)."""
     for attempt in range(1, confirm + 1):
         if status == 0:
             break
@@ -178,11 +193,12 @@ def regress(
             print(
                 f"== not confirmed: {'; '.join(flagged)} within a factor {factor} in re-run {attempt} (noise in the first run)", flush=True
             )
-    print("== asv compare (all benchmarks)", flush=True)
-    asv("compare", "--factor", str(factor), "--machine", machine, "--split", base_hash, head_hash, cwd=cwd, check=False)
-    results_dir = Path(cwd) / _results_dir(Path(cwd))
-    changes = compare_exact(exact_figures(results_dir, machine, base_hash), exact_figures(results_dir, machine, head_hash))
-    outcome = RegressOutcome(status, changes, allow_model_change)
+    return status
+
+
+def _print_verdict(outcome: RegressOutcome, factor: float, confirm: int) -> None:
+    """The exact figures' changes and the outcome, one line each."""
+    changes, status, allow_model_change = outcome.exact_changes, outcome.asv_status, outcome.allow_model_change
     print("== exact figures (parameters, MACs per image): " + ("unchanged" if not changes else "CHANGED"))
     for c in changes:
         print(f"   {c}")
@@ -199,7 +215,6 @@ def regress(
         )
     if not outcome.failed:
         print(f"OK: no regression beyond a factor {factor}")
-    return outcome
 
 
 def _results_dir(root: Path) -> str:

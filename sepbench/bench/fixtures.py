@@ -60,98 +60,102 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 @pytest.fixture
 def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
-    from sepbench.measure.extra_info import REFERENCE_KIND, reference_seconds, workload_extra_info
-    from sepbench.measure.paired_workloads import PairedEvaluateWorkload, PairedPredictWorkload, PairedTrainWorkload
-    from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PredictWorkload
-    from sepbench.util.timer import choose_rounds, time_once
 
     def run(case: Case) -> dict[str, Any]:
         if case.kind in PAIRED_KINDS:
-            return run_paired(case)
+            return _run_paired(benchmark, opts, bench_data_dir, case)
         if case.kind == "seeds-accuracy":
-            return run_seeds(case)
-        if case.kind == "evaluate-10k":
-            workload: PredictWorkload = EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
-        elif case.kind == "graph-forward-10k":
-            workload = KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images)
-        else:
-            from sepbench.core.pairs import synthetic_model
-
-            synthetic = synthetic_model(case.model, opts.pairs)
-            workload = PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path, synthetic=synthetic)
-        workload.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
-        fn = _delayed(workload.run, opts.inject_delay) if opts.inject_delay else workload.run
-        t = opts.timing
-        one_run = workload.warmup_seconds if workload.warmup_seconds is not None and not opts.inject_delay else time_once(fn)
-        rounds = choose_rounds(one_run, t.target_s, t.min_rounds, t.max_rounds)
-        benchmark.group = case.group
-        load_before = _loadavg()
-        reference: list[float] = []  # the machine's speed before each round (untimed): the gate divides by it
-        output = benchmark.pedantic(fn, setup=lambda: reference.append(reference_seconds()), rounds=rounds, iterations=1, warmup_rounds=0)
-        median = benchmark.stats.stats.median if benchmark.stats is not None else None
-        info = workload_extra_info(workload, median, output, roofline.gemm_flops)
-        info["rounds"] = rounds
-        info["reference_s"] = reference
-        info["reference_kind"] = REFERENCE_KIND
-        # other processes competing for the cores (1-minute load average around the timing): judge noise by it
-        info["loadavg_1m"] = [load_before, _loadavg()]
-        info["threads"] = opts.threads
-        if opts.inject_delay:
-            info["injected_delay_s"] = opts.inject_delay
-        benchmark.extra_info.update(info)
-        opts.weights_sources.setdefault((case.backend, case.model), info["weights_source"])
-        return info
-
-    def run_paired(case: Case) -> dict[str, Any]:
-        # rounds adapt: stop once the interval decides "faster" or the case's budget is spent, all in one
-        # pytest-benchmark round (its stats time the whole loop, which is no model's latency: not read)
-        cls = {"paired-evaluate-10k": PairedEvaluateWorkload, "paired-train": PairedTrainWorkload}.get(case.kind, PairedPredictWorkload)
-        paired = cls(case.backend, case.path, case.batch_size, case.n_images, threads=opts.threads, pair=case.pair)
-        paired.setup(data_dir=bench_data_dir, allow_train=opts.train_missing)
-        v = opts.verdict_timing
-        benchmark.group = case.group
-        load_before = _loadavg()
-        reference: list[float] = []
-        benchmark.pedantic(
-            paired.run_adaptive,
-            args=(v.budget_s, v.min_rounds, v.max_rounds),
-            setup=lambda: reference.append(reference_seconds()),
-            rounds=1,
-            iterations=1,
-            warmup_rounds=0,
-        )
-        info = paired.extra_info()
-        info.update(
-            rounds=len(paired.pairs),
-            loadavg_1m=[load_before, _loadavg()],
-            threads=opts.threads,
-            reference_s=reference,
-            reference_kind=REFERENCE_KIND,
-            budget_s=v.budget_s,
-            min_rounds=v.min_rounds,
-            max_rounds=v.max_rounds,
-        )
-        benchmark.extra_info.update(info)
-        return info
-
-    def run_seeds(case: Case) -> dict[str, Any]:
-        from sepbench.measure.seeds import MIN_SEEDS, cached_seed_accuracies, cached_seeds
-
-        trainer, seeds = cached_seeds()
-        if len(seeds) < MIN_SEEDS:
-            pytest.skip(
-                f"{len(seeds)} trained seed(s) cached for both models ({trainer} trainer): accuracy is decided on 1 seed; "
-                "`nox -s reproduce` trains 5 seeds, and the next run decides on their interval"
-            )
-        found: dict[str, Any] = {}
-
-        def evaluate() -> None:
-            found.update(cached_seed_accuracies(bench_data_dir, case.batch_size))
-
-        benchmark.group = case.group
-        benchmark.pedantic(evaluate, rounds=1, iterations=1, warmup_rounds=0)
-        info = {"workload": "seeds", "backend": case.backend, "n_images": case.n_images, "threads": opts.threads, **found}
-        benchmark.extra_info.update(info)
-        return info
+            return _run_seeds(benchmark, opts, bench_data_dir, case)
+        return _run_single(benchmark, opts, roofline, bench_data_dir, case)
 
     return run
+
+
+def _single_workload(case: Case, opts: BenchOptions) -> Any:
+    """The workload of a case that times one model (a predict, the study-style evaluate, TensorFlow's graph forward)."""
+    from sepbench.core.pairs import synthetic_model
+    from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PredictWorkload
+
+    if case.kind == "evaluate-10k":
+        return EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
+    if case.kind == "graph-forward-10k":
+        return KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images)
+    synthetic = synthetic_model(case.model, opts.pairs)
+    return PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path, synthetic=synthetic)
+
+
+def _run_single(benchmark: Any, opts: BenchOptions, roofline: Any, data_dir: str, case: Case) -> dict[str, Any]:
+    """One model's case: rounds chosen from one call's time, each round after a reference matmul (the gate divides by it)."""
+    from sepbench.measure.extra_info import REFERENCE_KIND, reference_seconds, workload_extra_info
+    from sepbench.util.timer import choose_rounds, time_once
+
+    workload = _single_workload(case, opts)
+    workload.setup(data_dir=data_dir, allow_train=opts.train_missing)
+    fn = _delayed(workload.run, opts.inject_delay) if opts.inject_delay else workload.run
+    t = opts.timing
+    one_run = workload.warmup_seconds if workload.warmup_seconds is not None and not opts.inject_delay else time_once(fn)
+    rounds = choose_rounds(one_run, t.target_s, t.min_rounds, t.max_rounds)
+    benchmark.group = case.group
+    load_before = _loadavg()
+    reference: list[float] = []  # the machine's speed before each round (untimed): the gate divides by it
+    output = benchmark.pedantic(fn, setup=lambda: reference.append(reference_seconds()), rounds=rounds, iterations=1, warmup_rounds=0)
+    median = benchmark.stats.stats.median if benchmark.stats is not None else None
+    info = workload_extra_info(workload, median, output, roofline.gemm_flops)
+    # other processes competing for the cores (1-minute load average around the timing): judge noise by it
+    info.update(rounds=rounds, reference_s=reference, reference_kind=REFERENCE_KIND, loadavg_1m=[load_before, _loadavg()])
+    info["threads"] = opts.threads
+    if opts.inject_delay:
+        info["injected_delay_s"] = opts.inject_delay
+    benchmark.extra_info.update(info)
+    opts.weights_sources.setdefault((case.backend, case.model), info["weights_source"])
+    return info
+
+
+def _run_paired(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case) -> dict[str, Any]:
+    """A paired case: rounds adapt, stopping once the interval decides the claim or the case's budget is spent,
+    all in one pytest-benchmark round (its stats time the whole loop, which is no model's latency: not read)."""
+    from sepbench.measure.extra_info import REFERENCE_KIND, reference_seconds
+    from sepbench.measure.paired_workloads import PairedEvaluateWorkload, PairedPredictWorkload, PairedTrainWorkload
+
+    cls = {"paired-evaluate-10k": PairedEvaluateWorkload, "paired-train": PairedTrainWorkload}.get(case.kind, PairedPredictWorkload)
+    paired = cls(case.backend, case.path, case.batch_size, case.n_images, threads=opts.threads, pair=case.pair)
+    paired.setup(data_dir=data_dir, allow_train=opts.train_missing)
+    v = opts.verdict_timing
+    benchmark.group = case.group
+    load_before = _loadavg()
+    reference: list[float] = []
+    benchmark.pedantic(
+        paired.run_adaptive,
+        args=(v.budget_s, v.min_rounds, v.max_rounds),
+        setup=lambda: reference.append(reference_seconds()),
+        rounds=1,
+        iterations=1,
+        warmup_rounds=0,
+    )
+    info = paired.extra_info()
+    info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads)
+    info.update(reference_s=reference, reference_kind=REFERENCE_KIND, budget_s=v.budget_s, min_rounds=v.min_rounds, max_rounds=v.max_rounds)
+    benchmark.extra_info.update(info)
+    return info
+
+
+def _run_seeds(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case) -> dict[str, Any]:
+    """The cached seeds' accuracies (skipped, saying why, with fewer seeds than an interval needs)."""
+    from sepbench.measure.seeds import MIN_SEEDS, cached_seed_accuracies, cached_seeds
+
+    trainer, seeds = cached_seeds()
+    if len(seeds) < MIN_SEEDS:
+        pytest.skip(
+            f"{len(seeds)} trained seed(s) cached for both models ({trainer} trainer): accuracy is decided on 1 seed; "
+            "`nox -s reproduce` trains 5 seeds, and the next run decides on their interval"
+        )
+    found: dict[str, Any] = {}
+
+    def evaluate() -> None:
+        found.update(cached_seed_accuracies(data_dir, case.batch_size))
+
+    benchmark.group = case.group
+    benchmark.pedantic(evaluate, rounds=1, iterations=1, warmup_rounds=0)
+    info = {"workload": "seeds", "backend": case.backend, "n_images": case.n_images, "threads": opts.threads, **found}
+    benchmark.extra_info.update(info)
+    return info

@@ -235,14 +235,7 @@ def compare(
     per sample are set from the base's first call); ``log_path``: the workers' output (default: a file in
     the temporary folder, kept).  Raises :class:`AbError` for a bad ref or a worker that fails.
     """
-    if rounds < 5:
-        raise ValueError(f"rounds must be >= 5 (a paired interval needs samples), got {rounds}")
-    if confirm < 0:
-        raise ValueError(f"confirm must be >= 0 (further sets of rounds), got {confirm}")
-    if not 0 <= min_effect < 10:
-        raise ValueError(f"min_effect must be a fraction in [0, 10), got {min_effect}")
-    if not cases:
-        raise ValueError("no cases to compare")
+    _check_options(rounds, confirm, min_effect, cases)
     repo = Path(repo).resolve()
     base, head = resolve(repo, base_ref), resolve(repo, head_ref)
     _check_not_one_commit(repo, base_ref, head_ref, base, head)
@@ -260,12 +253,7 @@ def compare(
             )
             with _workers(trees, [r.case for r in todo], log) as (sides, infos):
                 if attempt == 0:  # the cases both commits could build; the others listed with the reason
-                    skipped = {f"{k} ({side})": why for side in ("base", "head") for k, why in infos[side]["skipped"].items()}
-                    todo = [r for r in todo if r.case.id in infos["base"]["cases"] and r.case.id in infos["head"]["cases"]]
-                    changes = _model_changes(infos)
-                    for r in todo:  # calls per sample from one call of the base
-                        one = sides["base"].ask({"time": r.case.id, "calls": 1})["seconds"]
-                        r.calls = max(1, round(sample_s / one))
+                    todo, changes, skipped = _first_set(sides, infos, todo, sample_s)
                 samples = _rounds(sides, todo, rounds, rng)
             for r in todo:
                 b, h = samples[r.case.id]
@@ -282,6 +270,30 @@ def compare(
         why = "; ".join(f"{k}: {v.splitlines()[0]}" for k, v in skipped.items()) or "none skipped"
         raise AbError(f"no case could be timed on both sides ({why}); see the log {log_path}")
     return AbOutcome(base, head, results, changes, time.perf_counter() - start, rounds, min_effect, str(log_path), skipped)
+
+
+def _check_options(rounds: int, confirm: int, min_effect: float, cases: Sequence[Case]) -> None:
+    if rounds < 5:
+        raise ValueError(f"rounds must be >= 5 (a paired interval needs samples), got {rounds}")
+    if confirm < 0:
+        raise ValueError(f"confirm must be >= 0 (further sets of rounds), got {confirm}")
+    if not 0 <= min_effect < 10:
+        raise ValueError(f"min_effect must be a fraction in [0, 10), got {min_effect}")
+    if not cases:
+        raise ValueError("no cases to compare")
+
+
+def _first_set(
+    sides: dict[str, Any], infos: dict[str, Any], todo: list[CaseResult], sample_s: float
+) -> tuple[list[CaseResult], list[str], dict[str, str]]:
+    """At the first set's start: the cases both commits could build, the model changes between them, the
+    cases either side skipped (with the reason), and each case's calls per sample from one call of the base."""
+    skipped = {f"{k} ({side})": why for side in ("base", "head") for k, why in infos[side]["skipped"].items()}
+    todo = [r for r in todo if r.case.id in infos["base"]["cases"] and r.case.id in infos["head"]["cases"]]
+    for r in todo:
+        one = sides["base"].ask({"time": r.case.id, "calls": 1})["seconds"]
+        r.calls = max(1, round(sample_s / one))
+    return todo, _model_changes(infos), skipped
 
 
 def _check_not_one_commit(repo: Path, base_ref: str, head_ref: str, base: str, head: str) -> None:

@@ -5,6 +5,7 @@ NumPy fast path's per-layer lowering choices with every alternative's time."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from sepbench.commands.arg_types import NameList
 from sepbench.util.console import print_table
@@ -31,82 +32,99 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sepbench.core.pairs import select_pairs
     from sepbench.machine.threads import configure_threads
-    from sepbench.measure import layer_profile as lp
-    from sepbench.measure.workloads import test_images
 
     if args.images < 1 or args.chunk < 1 or args.reps < 1:
         raise ValueError("--images, --chunk and --reps must be positive")
+    backends = _backends(args.backends)
+    configure_threads(args.threads, backends)
+    pair = select_pairs([args.pair])[0]
+    images = _images(pair, args.images)
+    for backend in backends:
+        _print_stages(backend, pair.model_names, images, args.chunk, args.reps)
+    if "numpy" in backends:
+        _print_gemm_rates(pair.model_names, args.chunk, args.reps)
+    if "numpy" in backends and not args.no_fast:
+        _print_fast_choices(pair.model_names, len(images))
+    return 0
+
+
+def _backends(asked: list[str]) -> list[str]:
+    """The profiled backends asked for that are installed (each one that is not: a line saying why)."""
     from impls.registry import available_backends, unavailable_reason
 
-    unknown = [b for b in args.backends if b not in PROFILED]
-    if unknown or not args.backends:
+    unknown = [b for b in asked if b not in PROFILED]
+    if unknown or not asked:
         raise ValueError(f"--backends: {', '.join(unknown) or 'none given'}: profile times {' and '.join(PROFILED)} only")
-    backends = [b for b in args.backends if b in available_backends()]
-    for b in args.backends:
+    backends = [b for b in asked if b in available_backends()]
+    for b in asked:
         if b not in backends:
             print(f"skipping {b}: {unavailable_reason(b)}")
-    configure_threads(args.threads, backends)
-    from sepbench.core.pairs import select_pairs
+    return backends
 
-    pair = select_pairs([args.pair])[0]
-    models = pair.model_names
+
+def _images(pair: Any, n: int) -> Any:
+    """``n`` images of the pair's input: MNIST test images, or seeded random ones for a synthetic pair."""
+    from sepbench.measure.workloads import synthetic_images, test_images
+
     if pair.synthetic:
-        from sepbench.measure.workloads import synthetic_images
+        return synthetic_images(n, pair.baseline.input_shape)
+    return test_images(n, model=pair.baseline.name)[0]
 
-        images = synthetic_images(args.images, pair.baseline.input_shape)
-    else:
-        images, _ = test_images(args.images, model=pair.baseline.name)
-    n = len(images)
-    per = f"ms per {n:,} images"
-    for backend in backends:
-        profile = {"numpy": lp.profile_numpy, "torch": lp.profile_torch}[backend]
-        times = {m: profile(m, images, chunk=args.chunk, reps=args.reps) for m in models}
-        rows = []
-        for model, stages in times.items():
-            total = sum(s.seconds for s in stages)
-            for s in stages:
-                rows.append((model, s.layer, s.stage, f"{s.macs_per_image:,}", f"{1e3 * s.seconds:.2f}", f"{100 * s.seconds / total:.0f}%"))
-            rows.append((model, "total", "", f"{sum(s.macs_per_image for s in stages):,}", f"{1e3 * total:.2f}", "100%"))
-        reg, sep = (sum(s.seconds for s in times[m]) for m in models)
-        print_table(
-            f"{backend}: per-stage time, chunk {args.chunk}, best of {args.reps}; {models[1]}/{models[0]} = {sep / reg:.2f}",
-            ["model", "layer", "stage", "MACs / image", per, "share"],
-            rows,
-            right_from=3,
-        )
-    if "numpy" in backends:
-        from sepbench.measure.extra_info import roofline
 
-        peak = roofline().gemm_flops
-        rows = []
-        for model in models:
-            for g in lp.layer_gemm_rates(model, chunk=args.chunk, reps=args.reps):
-                rows.append(
-                    (
-                        model,
-                        g.layer,
-                        f"({g.rows:,} x {g.depth}) @ ({g.depth} x {g.cols})",
-                        f"{g.flops / 1e9:.1f}",
-                        f"{100 * g.flops / peak:.0f}%",
-                    )
-                )
-        print_table(
-            f"float32 GEMM at the layers' shapes ({args.chunk} images, operands ready) vs the roofline probe's {peak / 1e9:.1f} GFLOP/s",
-            ["model", "layer", "GEMM", "GFLOP/s", "of peak"],
-            rows,
-            right_from=3,
-        )
-    if "numpy" in backends and not args.no_fast:
-        rows = []
-        for model in models:
-            for r in lp.profile_numpy_fast(model, n):
-                alternatives = ", ".join(f"{m} {1e3 * t:.1f}" for m, t in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
-                rows.append((model, r["group"], r["chosen"], f"{1e3 * r['seconds'][r['chosen']]:.2f}", alternatives))
-        print_table(
-            f"numpy fast path: autotuned lowering per layer (1-thread CPU {per}, at the chosen chunk)",
-            ["model", "layer", "chosen", "ms", "alternatives (ms)"],
-            rows,
-            right_from=3,
-        )
-    return 0
+def _print_stages(backend: str, models: tuple[str, str], images: Any, chunk: int, reps: int) -> None:
+    """Each model's per-layer, per-stage time on ``backend`` (milliseconds per all images) and its share."""
+    from sepbench.measure import layer_profile as lp
+
+    profile = {"numpy": lp.profile_numpy, "torch": lp.profile_torch}[backend]
+    times = {m: profile(m, images, chunk=chunk, reps=reps) for m in models}
+    rows = []
+    for model, stages in times.items():
+        total = sum(s.seconds for s in stages)
+        for s in stages:
+            rows.append((model, s.layer, s.stage, f"{s.macs_per_image:,}", f"{1e3 * s.seconds:.2f}", f"{100 * s.seconds / total:.0f}%"))
+        rows.append((model, "total", "", f"{sum(s.macs_per_image for s in stages):,}", f"{1e3 * total:.2f}", "100%"))
+    reg, sep = (sum(s.seconds for s in times[m]) for m in models)
+    print_table(
+        f"{backend}: per-stage time, chunk {chunk}, best of {reps}; {models[1]}/{models[0]} = {sep / reg:.2f}",
+        ["model", "layer", "stage", "MACs / image", f"ms per {len(images):,} images", "share"],
+        rows,
+        right_from=3,
+    )
+
+
+def _print_gemm_rates(models: tuple[str, str], chunk: int, reps: int) -> None:
+    """The float32 GEMM rate (FLOP/s) at each layer's own shape, against the roofline probe's."""
+    from sepbench.measure import layer_profile as lp
+    from sepbench.measure.extra_info import roofline
+
+    peak = roofline().gemm_flops
+    rows = []
+    for model in models:
+        for g in lp.layer_gemm_rates(model, chunk=chunk, reps=reps):
+            shape = f"({g.rows:,} x {g.depth}) @ ({g.depth} x {g.cols})"
+            rows.append((model, g.layer, shape, f"{g.flops / 1e9:.1f}", f"{100 * g.flops / peak:.0f}%"))
+    print_table(
+        f"float32 GEMM at the layers' shapes ({chunk} images, operands ready) vs the roofline probe's {peak / 1e9:.1f} GFLOP/s",
+        ["model", "layer", "GEMM", "GFLOP/s", "of peak"],
+        rows,
+        right_from=3,
+    )
+
+
+def _print_fast_choices(models: tuple[str, str], n: int) -> None:
+    """What the NumPy fast path's autotuner chose per layer (milliseconds per ``n`` images), beside the alternatives."""
+    from sepbench.measure import layer_profile as lp
+
+    rows = []
+    for model in models:
+        for r in lp.profile_numpy_fast(model, n):
+            alternatives = ", ".join(f"{m} {1e3 * t:.1f}" for m, t in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
+            rows.append((model, r["group"], r["chosen"], f"{1e3 * r['seconds'][r['chosen']]:.2f}", alternatives))
+    print_table(
+        f"numpy fast path: autotuned lowering per layer (1-thread CPU ms per {n:,} images, at the chosen chunk)",
+        ["model", "layer", "chosen", "ms", "alternatives (ms)"],
+        rows,
+        right_from=3,
+    )

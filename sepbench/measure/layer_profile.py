@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,61 @@ def _run_stages(chunks: list, stages: list[tuple[str, str, int, Callable]], reps
     return [StageTime(backend, model, layer, stage, t, macs) for (layer, stage, macs, _), t in zip(stages, totals)]
 
 
+def _conv_stages(layer: Any, row: Any, w: dict[str, np.ndarray], c: int) -> list[tuple[str, str, int, Callable[[np.ndarray], np.ndarray]]]:
+    """A regular or depthwise-separable convolution: im2col, then one GEMM (or the tap sum and the pointwise GEMM)."""
+    from impls import numpy_ops as ops
+
+    stages: list[tuple[str, str, int, Callable[[np.ndarray], np.ndarray]]] = []
+    k, s = layer.kernel, layer.stride
+    oh, ow, f = row.output_shape
+
+    def patches(x: np.ndarray, k: int = k, s: int = s, c: int = c) -> np.ndarray:
+        return ops.patches_im2col(x, k, s).reshape(len(x), -1, k * k, c)
+
+    stages.append((layer.name, "patch extraction (im2col copy)", 0, patches))
+    if layer.kind == "conv":
+        kmat = w["kernel"].reshape(k * k * c, f)
+
+        def conv(p: np.ndarray, kmat: np.ndarray = kmat, b: np.ndarray = w["bias"], shape: tuple = (oh, ow, f)) -> np.ndarray:
+            return (p.reshape(-1, kmat.shape[0]) @ kmat + b).reshape(len(p), *shape)
+
+        stages.append((layer.name, "conv GEMM", oh * ow * k * k * c * f, conv))
+    else:
+        dw = w["depthwise_kernel"].reshape(k * k, c)
+        pw = w["pointwise_kernel"][0, 0]
+
+        def depthwise(p: np.ndarray, dw: np.ndarray = dw, shape: tuple = (oh, ow, c)) -> np.ndarray:
+            return np.einsum("nptc,tc->npc", p, dw).reshape(len(p), *shape)
+
+        def pointwise(y: np.ndarray, pw: np.ndarray = pw, b: np.ndarray = w["bias"]) -> np.ndarray:
+            return (y.reshape(-1, pw.shape[0]) @ pw + b).reshape(*y.shape[:3], pw.shape[1])
+
+        stages.append((layer.name, "depthwise (tap sum)", oh * ow * k * k * c, depthwise))
+        stages.append((layer.name, "pointwise GEMM", oh * ow * c * f, pointwise))
+    return stages
+
+
+def _spatial_stages(
+    layer: Any, row: Any, w: dict[str, np.ndarray], c: int, wd: int
+) -> list[tuple[str, str, int, Callable[[np.ndarray], np.ndarray]]]:
+    """A spatially separable convolution: the k x 1 column pass per channel, then the 1 x k row GEMM."""
+    from impls import numpy_ops as ops
+
+    stages: list[tuple[str, str, int, Callable[[np.ndarray], np.ndarray]]] = []
+    k, s = layer.kernel, layer.stride
+    oh, ow, f = row.output_shape
+
+    def column(x: np.ndarray, col: np.ndarray = w["column_kernel"], s: int = s) -> np.ndarray:
+        return ops.spatial_column_pass(x, col, s)
+
+    def across(t: np.ndarray, r: np.ndarray = w["row_kernel"], b: np.ndarray = w["bias"], s: int = s) -> np.ndarray:
+        return ops.spatial_row_pass(t, r, b, s)
+
+    stages.append((layer.name, "column pass (k x 1 per channel)", oh * wd * c * k, column))
+    stages.append((layer.name, "row GEMM (1 x k across channels)", oh * ow * c * f * k, across))
+    return stages
+
+
 def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, str, int, Callable[[np.ndarray], np.ndarray]]]:
     """The model as explicit NumPy stages (im2col lowering): ``(layer, stage, MACs per image, fn)``."""
     from impls import numpy_ops as ops
@@ -51,44 +107,9 @@ def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, s
         w = weights.layer(layer.name)
         h, wd, c = row.input_shape if len(row.input_shape) == 3 else (0, 0, row.input_shape[0])
         if layer.kind in ("conv", "separable_conv"):
-            k, s = layer.kernel, layer.stride
-            oh, ow, f = row.output_shape
-
-            def patches(x: np.ndarray, k: int = k, s: int = s, c: int = c) -> np.ndarray:
-                return ops.patches_im2col(x, k, s).reshape(len(x), -1, k * k, c)
-
-            stages.append((layer.name, "patch extraction (im2col copy)", 0, patches))
-            if layer.kind == "conv":
-                kmat = w["kernel"].reshape(k * k * c, f)
-
-                def conv(p: np.ndarray, kmat: np.ndarray = kmat, b: np.ndarray = w["bias"], shape: tuple = (oh, ow, f)) -> np.ndarray:
-                    return (p.reshape(-1, kmat.shape[0]) @ kmat + b).reshape(len(p), *shape)
-
-                stages.append((layer.name, "conv GEMM", oh * ow * k * k * c * f, conv))
-            else:
-                dw = w["depthwise_kernel"].reshape(k * k, c)
-                pw = w["pointwise_kernel"][0, 0]
-
-                def depthwise(p: np.ndarray, dw: np.ndarray = dw, shape: tuple = (oh, ow, c)) -> np.ndarray:
-                    return np.einsum("nptc,tc->npc", p, dw).reshape(len(p), *shape)
-
-                def pointwise(y: np.ndarray, pw: np.ndarray = pw, b: np.ndarray = w["bias"]) -> np.ndarray:
-                    return (y.reshape(-1, pw.shape[0]) @ pw + b).reshape(*y.shape[:3], pw.shape[1])
-
-                stages.append((layer.name, "depthwise (tap sum)", oh * ow * k * k * c, depthwise))
-                stages.append((layer.name, "pointwise GEMM", oh * ow * c * f, pointwise))
+            stages += _conv_stages(layer, row, w, c)
         elif layer.kind == "spatial_separable_conv":
-            k, s = layer.kernel, layer.stride
-            oh, ow, f = row.output_shape
-
-            def column(x: np.ndarray, col: np.ndarray = w["column_kernel"], s: int = s) -> np.ndarray:
-                return ops.spatial_column_pass(x, col, s)
-
-            def across(t: np.ndarray, r: np.ndarray = w["row_kernel"], b: np.ndarray = w["bias"], s: int = s) -> np.ndarray:
-                return ops.spatial_row_pass(t, r, b, s)
-
-            stages.append((layer.name, "column pass (k x 1 per channel)", oh * wd * c * k, column))
-            stages.append((layer.name, "row GEMM (1 x k across channels)", oh * ow * c * f * k, across))
+            stages += _spatial_stages(layer, row, w, c, wd)
         elif layer.kind == "depthwise_conv":
 
             def depthwise_only(

@@ -158,6 +158,25 @@ def write_outputs(
         expanded=lead,  # the answer is never behind a click
     )
     written["index.html"] = atomic_write_text(out_dir / "index.html", html)
+    md = _markdown(title, built, study_source, n_files, sections, plot_items, missing, warnings, lead)
+    written["report.md"] = atomic_write_text(out_dir / "report.md", md)
+    for _, p in plots:
+        written[p.name] = p
+    return written
+
+
+def _markdown(
+    title: str,
+    built: str,
+    study_source: str,
+    n_files: int,
+    sections: list[Section],
+    plot_items: list[dict[str, str]],
+    missing: list[str],
+    warnings: list[str],
+    lead: tuple[str, ...],
+) -> str:
+    """report.md: the lead sections, the plots (links to the PNGs beside it), the rest, what is missing and what was skipped."""
     md = [f"# {title}", "", f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]
     ordered = [s for s in sections if s.key in lead] + [None] + [s for s in sections if s.key not in lead]  # None: the plots
     for s in ordered:
@@ -170,7 +189,4 @@ def write_outputs(
         md += ["## What is missing", "", *[f"- {_md_line(m)}" for m in missing], ""]
     if warnings:
         md += ["## Skipped files", "", *[f"- {_md_line(w)}" for w in warnings], ""]
-    written["report.md"] = atomic_write_text(out_dir / "report.md", "\n".join(md))
-    for _, p in plots:
-        written[p.name] = p
-    return written
+    return "\n".join(md)

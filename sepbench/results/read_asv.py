@@ -67,6 +67,49 @@ def _asv_date(ms: Any) -> str | None:
     return dt.datetime.fromtimestamp(v / 1000, dt.UTC).isoformat(timespec="seconds") if v is not None else None
 
 
+def _combo_rows(
+    base: dict[str, Any], name: str, meta: dict[str, Any], names: list[str], combos: list[tuple], result: list[Any], col: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One benchmark's rows: per parameter combination its figure (the median of a time benchmark) and the
+    quartiles and IQR ASV recorded; a failed (null) or skipped (NaN) combination gives none."""
+    out: list[dict[str, Any]] = []
+    q1s, q3s = col.get("stats_q_25") or [], col.get("stats_q_75") or []
+    kind = meta.get("type") or name.rsplit(".", 1)[-1].split("_", 1)[0]
+    unit = meta.get("unit") or _UNITS.get(kind, "")
+    for i, combo in enumerate(combos):
+        value = to_float(result[i]) if i < len(result) else None
+        if value is None or math.isnan(value):  # failed (null) or skipped (NaN) benchmark
+            continue
+        labels = {_PARAM_ALIASES[n]: _literal(v) for n, v in zip(names, combo) if n in _PARAM_ALIASES}
+        row = {
+            **base,
+            **labels,
+            "benchmark": name,
+            "params": ", ".join(f"{n}={_literal(v)}" for n, v in zip(names, combo)) or None,
+        }
+        short = name.rsplit(".", 1)[-1]
+        if kind == "time" and {"backend", "model", "batch_size"} <= labels.keys():
+            metric = "latency_s"
+            row.setdefault("workload", "predict")
+        elif short.startswith("track_") and short[6:] in UNITS:  # e.g. track_params, track_native_bytes
+            metric = short[6:]
+        elif "accuracy" in short:
+            metric = "accuracy"
+        else:
+            metric = name
+        out.append({**row, "metric": metric, "stat": "median" if kind == "time" else "value", "value": value, "unit": unit})
+        for stat, seq in (("q1", q1s), ("q3", q3s)):
+            q = to_float(seq[i]) if i < len(seq) else None
+            if q is not None:
+                out.append({**row, "metric": metric, "stat": stat, "value": q, "unit": unit})
+        if kind == "time":
+            q1 = to_float(q1s[i]) if i < len(q1s) else None
+            q3 = to_float(q3s[i]) if i < len(q3s) else None
+            if q1 is not None and q3 is not None:
+                out.append({**row, "metric": metric, "stat": "iqr", "value": q3 - q1, "unit": unit})
+    return out
+
+
 def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks: dict[str, Any]) -> list[dict[str, Any]]:
     """Tidy rows of one ``<commit>-<env>.json``; raises ResultsError naming ``source`` and the field if
     malformed.  ``benchmarks``: benchmarks.json's entries, each well-formed (:func:`load_asv_dir` checks them)."""
@@ -98,40 +141,7 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
         if n_combos > len(result):
             raise ResultsError(f"{source}: {name!r} has {n_combos:,} parameter combinations but {len(result):,} results")
         combos = list(itertools.product(*params)) if params else [()]
-        q1s, q3s = col.get("stats_q_25") or [], col.get("stats_q_75") or []
-        kind = meta.get("type") or name.rsplit(".", 1)[-1].split("_", 1)[0]
-        unit = meta.get("unit") or _UNITS.get(kind, "")
-        for i, combo in enumerate(combos):
-            value = to_float(result[i]) if i < len(result) else None
-            if value is None or math.isnan(value):  # failed (null) or skipped (NaN) benchmark
-                continue
-            labels = {_PARAM_ALIASES[n]: _literal(v) for n, v in zip(names, combo) if n in _PARAM_ALIASES}
-            row = {
-                **base,
-                **labels,
-                "benchmark": name,
-                "params": ", ".join(f"{n}={_literal(v)}" for n, v in zip(names, combo)) or None,
-            }
-            short = name.rsplit(".", 1)[-1]
-            if kind == "time" and {"backend", "model", "batch_size"} <= labels.keys():
-                metric = "latency_s"
-                row.setdefault("workload", "predict")
-            elif short.startswith("track_") and short[6:] in UNITS:  # e.g. track_params, track_native_bytes
-                metric = short[6:]
-            elif "accuracy" in short:
-                metric = "accuracy"
-            else:
-                metric = name
-            out.append({**row, "metric": metric, "stat": "median" if kind == "time" else "value", "value": value, "unit": unit})
-            for stat, seq in (("q1", q1s), ("q3", q3s)):
-                q = to_float(seq[i]) if i < len(seq) else None
-                if q is not None:
-                    out.append({**row, "metric": metric, "stat": stat, "value": q, "unit": unit})
-            if kind == "time":
-                q1 = to_float(q1s[i]) if i < len(q1s) else None
-                q3 = to_float(q3s[i]) if i < len(q3s) else None
-                if q1 is not None and q3 is not None:
-                    out.append({**row, "metric": metric, "stat": "iqr", "value": q3 - q1, "unit": unit})
+        out += _combo_rows(base, name, meta, names, combos, result, col)
     return out
 
 

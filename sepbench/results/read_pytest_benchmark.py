@@ -103,6 +103,13 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
                     "unit": "seconds",
                 }
             )
+    out += _paired_ratio_rows(extra, base)
+    return out
+
+
+def _paired_ratio_rows(extra: dict[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
+    """A paired case's rows that belong to no model: the ratio's statistics, the rounds, the cores others used."""
+    out = []
     note = "; ".join(str(extra[k]) for k in ("ratio_method", "ratio_note") if isinstance(extra.get(k), str) and extra[k]) or None
     for key, stat in PAIRED_RATIO_STATS.items():
         v = to_float(extra.get(key))

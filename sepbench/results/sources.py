@@ -55,6 +55,21 @@ def _json_files(directory: Path, warnings: list[str]) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
+def _load_asv_roots(
+    roots: list[Path], rows: list[dict[str, Any]], read: list[Path], warnings: list[str], described: list[dict[str, Any]]
+) -> None:
+    """Each ASV results root once (a root found inside another is read by it), each result file once
+    across roots: its rows, warnings, the files read and their machines appended to the lists given."""
+    for root in dict.fromkeys(Path(r).resolve() for r in roots):
+        if not root.is_dir() or any(root.resolve() == r.resolve() for r in _seen(read)):
+            continue
+        a_rows, a_warn, a_read = load_asv_dir(root, skip=_asv_keys(read))
+        rows.extend(a_rows)
+        warnings.extend(a_warn)
+        read.extend(a_read)
+        described.extend(machine_files.from_asv_results(a_read))
+
+
 def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     """Load every result under ``results_dirs`` (recursively) and the ASV results roots ``asv_dirs``.
 
@@ -105,14 +120,7 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
                     )
             except ResultsError as exc:  # a file that breaks its format's schema (the readers' own bugs are not caught)
                 warnings.append(f"skipped {exc}")
-    for root in dict.fromkeys(Path(r).resolve() for r in [*asv_dirs, *asv_roots]):
-        if not root.is_dir() or any(root.resolve() == r.resolve() for r in _seen(files["asv"])):
-            continue
-        a_rows, a_warn, a_read = load_asv_dir(root, skip=_asv_keys(files["asv"]))
-        rows.extend(a_rows)
-        warnings.extend(a_warn)
-        files["asv"].extend(a_read)
-        described.extend(machine_files.from_asv_results(a_read))
+    _load_asv_roots([*asv_dirs, *asv_roots], rows, files["asv"], warnings, described)
     looked = [Path(d) for d in [*results_dirs, *asv_dirs]]
     rows, rejected = tidy.drop_implausible(rows)
     warnings.extend(rejected)
