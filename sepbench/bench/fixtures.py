@@ -1,5 +1,5 @@
 """The suite's fixtures: the session's options, the roofline probe, the MNIST location and
-``measure(case)``, which sets a case's workload up (untimed), times it with pytest-benchmark and
+``time_case(case)``, which sets a case's workload up (untimed), times it with pytest-benchmark and
 fills ``extra_info``.  The measured work itself is :mod:`sepbench.measure.workloads`, shared with ASV.
 """
 
@@ -58,8 +58,8 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 
 
 @pytest.fixture
-def measure(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
-    """``measure(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
+def time_case(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
+    """``time_case(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
 
     def run(case: Case) -> dict[str, Any]:
         if case.kind in PAIRED_KINDS:

@@ -16,8 +16,8 @@ def bench_machine_info(opts: BenchOptions | None) -> dict[str, Any]:
     settings, versions, GPUs, the roofline probe and git state (``opts``: the session's options, or
     ``None`` outside a configured bench session)."""
     from impls.registry import get_backend
-    from sepbench.machine.fingerprint import fingerprint, machine_name
-    from sepbench.machine.provenance import cpu_model, git_info, gpu_info, package_versions
+    from sepbench.machine.fingerprint import fingerprint, gpus, machine_name
+    from sepbench.machine.provenance import cpu_model, git_info, package_versions
     from sepbench.machine.threads import thread_settings, usable_cores
     from sepbench.measure.extra_info import roofline
 
@@ -32,7 +32,7 @@ def bench_machine_info(opts: BenchOptions | None) -> dict[str, Any]:
         usable_cores=usable_cores(),
         threads=thread_settings(),
         versions=versions,
-        gpus=gpu_info(),
+        gpus=gpus(),
         roofline=roofline().as_machine_info(),
         git=git_info(),
         sepbench=own,

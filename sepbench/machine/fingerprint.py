@@ -137,21 +137,38 @@ def _os_name() -> str:
         return f"{system}-{platform.release()}"
 
 
-def _accelerator() -> str:
-    """``"<count>x <name>"`` of the NVIDIA GPUs ``nvidia-smi`` lists; empty when there are none."""
+@functools.cache
+def gpus() -> list[dict[str, str]]:
+    """The NVIDIA GPUs ``nvidia-smi`` lists (name, memory, driver); empty when there is none.  The one
+    place sepbench asks for them: the fingerprint's accelerator and the provenance's GPU list read this."""
     if shutil.which("nvidia-smi") is None:
-        return ""
+        return []
     try:
         out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=20, check=True
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return ""
-    names = [n.strip() for n in out.splitlines() if n.strip()]
-    return f"{len(names)}x {names[0]}" if names else ""
+        return []
+    found = []
+    for line in out.strip().splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) == 3 and parts[0]:
+            found.append({"name": parts[0], "memory": parts[1], "driver": parts[2]})
+    return found
 
 
-def _memory_bytes() -> int | None:
+def _accelerator() -> str:
+    """``"<count>x <name>"`` of the NVIDIA GPUs; empty when there are none."""
+    found = gpus()
+    return f"{len(found)}x {found[0]['name']}" if found else ""
+
+
+def memory_bytes() -> int | None:
+    """Physical memory in bytes (``None`` where the platform does not say)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -182,7 +199,7 @@ def fingerprint() -> Fingerprint:
         physical_cores=int(info["physical_cores"] or logical),  # type: ignore[arg-type]
         logical_cpus=logical,
         isa=isa_level(arch, info["flags"]),  # type: ignore[arg-type]
-        memory_bytes=_memory_bytes(),
+        memory_bytes=memory_bytes(),
         os=_os_name(),
         accelerator=_accelerator(),
     )

@@ -6,18 +6,15 @@ Nothing here imports a framework; versions come from package metadata.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import importlib.metadata as md
 import os
 import platform
-import shutil
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from sepbench.machine.fingerprint import fingerprint, machine_name
+from sepbench.machine.fingerprint import fingerprint, gpus, machine_name
 from sepbench.machine.threads import thread_settings, usable_cores
 
 PACKAGES = (
@@ -54,63 +51,25 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
 
 
 def git_info(repo: Path = REPO_ROOT) -> dict[str, Any]:
-    """Commit, branch and whether the work tree has uncommitted changes (``None`` outside git)."""
+    """Commit, branch and whether the work tree has uncommitted changes (``None`` each outside git)."""
+    from sepbench.util.git import GitError, dirty_files, git
 
-    def run(*args: str) -> str | None:
+    def ask(*args: str) -> str | None:
         try:
-            return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
+            return git(*args, cwd=repo, timeout=10)
+        except GitError:
             return None
 
-    commit = run("rev-parse", "HEAD")
-    status = run("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "branch": run("rev-parse", "--abbrev-ref", "HEAD"), "dirty": bool(status) if status is not None else None}
+    try:
+        dirty: bool | None = bool(dirty_files(repo))
+    except GitError:
+        dirty = None
+    return {"commit": ask("rev-parse", "HEAD"), "branch": ask("rev-parse", "--abbrev-ref", "HEAD"), "dirty": dirty}
 
 
-@functools.cache
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    try:
-        import cpuinfo
-
-        return str(cpuinfo.get_cpu_info().get("brand_raw") or platform.processor() or "unknown")
-    except Exception:  # noqa: BLE001 - cpuinfo is best effort
-        return platform.processor() or "unknown"
-
-
-@functools.cache
-def gpu_info() -> list[dict[str, str]]:
-    """GPUs seen by ``nvidia-smi`` (empty when there is none)."""
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    gpus = []
-    for line in out.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 3:
-            gpus.append({"name": parts[0], "memory": parts[1], "driver": parts[2]})
-    return gpus
-
-
-def memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
+    """The CPU's brand string, as the fingerprint read it."""
+    return fingerprint().brand
 
 
 def machine_info() -> dict[str, Any]:
@@ -122,8 +81,8 @@ def machine_info() -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "cpu_count_logical": os.cpu_count(),
         "usable_cores": usable_cores(),
-        "memory_bytes": memory_bytes(),
-        "gpus": gpu_info(),
+        "memory_bytes": fingerprint().memory_bytes,
+        "gpus": gpus(),
         "platform": platform.platform(),
         "arch": platform.machine(),
         "python": sys.version.split()[0],

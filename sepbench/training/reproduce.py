@@ -33,11 +33,11 @@ from sepbench.training.seed_spread import seed_spread
 from sepbench.training.train_or_load import hdf5_bytes, train_or_load
 from sepbench.util.timer import time_calls
 
-__all__ = ["MODEL_ORDER", "ReproduceOptions", "check_options", "default_output_path", "measure", "run_reproduce"]
+__all__ = ["MODEL_ORDER", "ReproduceOptions", "check_options", "default_output_path", "measure_model", "run_reproduce"]
 TABLE_METRICS = ("params", "hdf5_bytes", "float32_bytes", "test_loss", "test_accuracy", "eval_seconds")
 
 
-def measure(
+def measure_model(
     backend: str,
     model: str,
     x: np.ndarray,
@@ -120,7 +120,7 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sepbench-reproduce-") as tmp:
         for backend in backends:
             for model in opts.models:
-                rows.append(measure(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp), trained))
+                rows.append(measure_model(backend, get_model_spec(model).name, x, y, xt, yt, opts, recipe, Path(tmp), trained))
     seeds = seed_spread(x, y, xt, yt, opts, recipe) if opts.seeds > 1 else None
     # "faster" needs paired rounds, which the measure layer (nox -s bench) makes; reproduce's medians of
     # separate evaluate calls do not decide it: no speed estimate here

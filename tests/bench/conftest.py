@@ -1,5 +1,5 @@
 """The pytest-benchmark suite's hooks and fixtures, defined in :mod:`sepbench.bench` (options, case
-matrix, machine info, closing note, ``measure``); this file only makes pytest load them.
+matrix, machine info, closing note, ``time_case``); this file only makes pytest load them.
 
 Run by ``nox -s bench`` (``pytest tests/bench ...``); the unit tests (``nox -s tests``) ignore it.
 """

@@ -20,27 +20,27 @@ def _check(info: dict) -> None:
         assert 0.0 <= info["accuracy"] <= 1.0
 
 
-def test_predict(measure, predict_case) -> None:
+def test_predict(time_case, predict_case) -> None:
     """Latency of ``predict`` on one batch: 1, 32 or 10,000 images (group ``<model> batch=<b>``)."""
-    _check(measure(predict_case))
+    _check(time_case(predict_case))
 
 
-def test_predict_10k(measure, predict_10k_case) -> None:
+def test_predict_10k(time_case, predict_10k_case) -> None:
     """``predict`` of the 10,000 test images in batches (group ``<model> predict-10k``)."""
-    _check(measure(predict_10k_case))
+    _check(time_case(predict_10k_case))
 
 
-def test_evaluate(measure, evaluate_case) -> None:
+def test_evaluate(time_case, evaluate_case) -> None:
     """The study's measurement: Keras-style evaluate (loss and accuracy) of 10,000 images at batch 32."""
-    info = measure(evaluate_case)
+    info = time_case(evaluate_case)
     _check(info)
     assert info["n_images"] == 10_000 and info["batch_size"] == 32
 
 
-def test_keras_graph_forward(measure, graph_forward_case) -> None:
+def test_keras_graph_forward(time_case, graph_forward_case) -> None:
     """TensorFlow: the model's graph called once per batch of 32 (the compute inside Keras's evaluate),
     with Keras's evaluate floor (a softmax regression's evaluate) in ``extra_info``."""
-    info = measure(graph_forward_case)
+    info = time_case(graph_forward_case)
     _check(info)
     assert info["workload"] == "graph-forward" and info["steps"] == 313
     assert info["keras_evaluate_floor_s"] > 0
@@ -61,37 +61,37 @@ def _check_paired(info: dict) -> None:
         assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
 
 
-def test_separable_vs_regular_paired(measure, paired_case) -> None:
+def test_separable_vs_regular_paired(time_case, paired_case) -> None:
     """Both models' predict of 10,000 images on one backend path, in paired rounds (random order per
     round) until the ratio's interval decides "faster" or the budget is spent: each model's median,
     the per-round ratio's median, quartiles and 95 % interval, and every round's seconds in ``extra_info``."""
-    info = measure(paired_case)
+    info = time_case(paired_case)
     assert info["workload"] == "paired-predict"
     _check_paired(info)
 
 
-def test_separable_vs_regular_paired_evaluate(measure, paired_evaluate_case) -> None:
+def test_separable_vs_regular_paired_evaluate(time_case, paired_evaluate_case) -> None:
     """The study's measurement in paired rounds: both models' Keras-style evaluate of the 10,000 test
     images at batch 32, random order per round, rounds adapting as in the paired predict case."""
-    info = measure(paired_evaluate_case)
+    info = time_case(paired_evaluate_case)
     assert info["workload"] == "paired-evaluate" and info["batch_size"] == 32 and info["n_images"] == 10_000
     _check_paired(info)
     assert set(info["accuracy"]) == {info["baseline"], info["candidate"]}
 
 
-def test_trains_faster_paired(measure, paired_train_case) -> None:
+def test_trains_faster_paired(time_case, paired_train_case) -> None:
     """ "Trains faster": both models' training steps (the recipe, batch 32, from seeded initial weights) on
     one trainer in paired rounds; each model's epoch time is its median step time x 1,875 steps."""
-    info = measure(paired_train_case)
+    info = time_case(paired_train_case)
     assert info["workload"] == "paired-train" and info["trainer"] == paired_train_case.backend
     assert info["steps_per_epoch"] == 1875 and info["steps_timed"] >= 16
     _check_paired(info)
 
 
-def test_accuracy_over_cached_seeds(measure, seeds_case) -> None:
+def test_accuracy_over_cached_seeds(time_case, seeds_case) -> None:
     """Both models' test accuracy for every training seed cached (``nox -s reproduce`` trains 5): the
     "a little accuracy" claim is then decided on the seeds' interval.  Skips, saying why, with one seed."""
-    info = measure(seeds_case)
+    info = time_case(seeds_case)
     seeds = {r["seed"] for r in info["per_seed"]}
     assert len(seeds) >= 2 and len(info["per_seed"]) == 2 * len(seeds)
     assert all(0.5 < r["test_accuracy"] <= 1.0 for r in info["per_seed"])
