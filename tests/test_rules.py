@@ -315,3 +315,40 @@ def test_a_paired_row_without_interval_or_busy_or_note_says_so():
     assert busy.unusable.startswith("other processes") and busy.method == "predict: median of 12 paired rounds" and busy.note == ""
     evaluate, figs = paired_estimate(_ratio_row(workload="paired-evaluate", note="a; b; c"), ("b", "c"))
     assert evaluate.method == "study-style evaluate b32: a" and evaluate.note == "b; c" and figs["measured"] == "study-style evaluate b32"
+
+
+def _asv_ratio_row(machine: object, backend: str, path: str, value: float, created: str, commit: str) -> dict:
+    """One figure of ASV's SeparableRatio as the tidy table holds it."""
+    from sepbench.results.paired import ASV_RATIO_BENCHMARK
+
+    return {"source_kind": "asv", "benchmark": ASV_RATIO_BENCHMARK, "stat": "value", "metric": ASV_RATIO_BENCHMARK, "value": value,
+            "backend": backend, "path": path, "machine": machine, "created": created, "commit": commit,
+            "source_file": f"/asv/{commit}.json", "unit": "ratio"}  # fmt: skip
+
+
+def test_faster_is_decided_on_the_paired_evaluate_then_the_paired_predict_then_asv(tmp_path: Path) -> None:
+    """Written out, not derived: which estimate speed_evidence hands the "faster" claim of each path."""
+    predict = paired_case("torch", "default", 0.06, 0.04, 0.70, 0.65, 0.80, interval=(0.70, 0.66, 0.75))
+    evaluate = paired_case("torch", "default", 0.50, 0.45, 0.90, 0.85, 0.95, interval=(0.90, 0.86, 0.94))
+    evaluate["name"] = evaluate["name"].replace("_paired[", "_paired_evaluate[")
+    evaluate["extra_info"]["workload"] = "paired-evaluate"
+    only_predict = paired_case("numpy", "fast", 0.08, 0.06, 0.80, 0.75, 0.85, interval=(0.80, 0.76, 0.84))
+    df = _tidy(tmp_path, [predict, evaluate, only_predict])
+    asv = [
+        _asv_ratio_row("asv-box", "numpy", "fast", 0.95, "2026-01-01T00:00:00+00:00", "c1"),
+        _asv_ratio_row("asv-box", "numpy", "fast", 0.85, "2026-02-01T00:00:00+00:00", "c2"),  # the newest commit's
+        _asv_ratio_row("asv-box", "numpy", "fast", 0.99, "2025-12-01T00:00:00+00:00", "c0"),
+        _asv_ratio_row(None, "torch", "default", 0.10, "2026-03-01T00:00:00+00:00", "c3"),  # a path the pairs measured: not used
+    ]
+    speeds = paired_rules.speed_evidence(pd.concat([df, pd.DataFrame(asv)], ignore_index=True))
+    assert set(speeds) == {(None, "study", "torch"), (None, "study", "numpy (fast)"), ("asv-box", "study", "numpy (fast)")}
+    torch, figs = speeds[(None, "study", "torch")]
+    assert (torch.value, torch.low, torch.high, torch.n) == (0.90, 0.86, 0.94, 10)  # the evaluate, not the predict's 0.70
+    assert figs["measured"] == "study-style evaluate b32" and (figs["regular_s"], figs["separable_s"]) == (0.50, 0.45)
+    numpy, figs = speeds[(None, "study", "numpy (fast)")]
+    assert (numpy.value, numpy.low, numpy.high) == (0.80, 0.76, 0.84) and figs["measured"] == "predict"
+    point, figs = speeds[("asv-box", "study", "numpy (fast)")]
+    assert point.value == 0.85 and point.n == 1 and not point.has_interval
+    assert figs == {"measured": "ASV track_separable_ratio", "commit": "c2", "source": "c2.json"}
+    # no paired row and no ASV figure: nothing decides
+    assert paired_rules.speed_evidence(df[~df["workload"].astype(str).str.startswith("paired")]) == {}

@@ -20,6 +20,7 @@ import pandas as pd
 
 from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.formats import check
+from sepbench.results.read_reproduce import seed_rows
 from sepbench.results.schema import (
     WORKLOAD_PAIRED,
     WORKLOAD_PAIRED_EVALUATE,
@@ -142,29 +143,10 @@ def _paired_ratio_rows(extra: dict[str, Any], base: dict[str, Any]) -> list[dict
 def _seed_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, bench: dict[str, Any]) -> list[dict[str, Any]]:
     """The cached-seeds case: each seed's test accuracy and loss per model, as ``reproduce --seeds`` rows are
     (workload ``seeds``, the seed in ``params``), so the accuracy claim is decided on their interval."""
-    out = []
-    for r in extra.get("per_seed") if isinstance(extra.get("per_seed"), list) else []:
-        if not isinstance(r, dict) or not r.get("model"):
-            continue
-        base = {
-            **labels,
-            "source_kind": "pytest-benchmark",
-            "source_file": str(source),
-            "backend": extra.get("trainer"),
-            "model": r["model"],
-            "path": "default",
-            "workload": WORKLOAD_SEEDS,
-            "batch_size": None,
-            "n_images": extra.get("n_images"),
-            "weights_source": "trained",
-            "benchmark": bench.get("fullname") or bench.get("name"),
-            "params": f"seed={r.get('seed')}",
-        }
-        for metric in ("test_accuracy", "test_loss"):
-            value = to_float(r.get(metric))
-            if value is not None:
-                out.append({**base, "metric": metric, "stat": "value", "value": value, "unit": UNITS.get(metric, "")})
-    return out
+    benchmark = bench.get("fullname") or bench.get("name")
+    common = {**labels, "source_kind": "pytest-benchmark", "source_file": str(source), "n_images": extra.get("n_images")}
+    common |= {"backend": extra.get("trainer"), "weights_source": "trained", "benchmark": benchmark}
+    return seed_rows(extra.get("per_seed"), common, lambda r: {})
 
 
 def is_pytest_benchmark(doc: Any) -> bool:

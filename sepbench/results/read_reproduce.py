@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,23 +71,25 @@ def _seed_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) -> lis
     per_seed = seeds.get("per_seed") if isinstance(seeds.get("per_seed"), list) else []
     data = doc["provenance"].get("reproduce") if isinstance(doc["provenance"].get("reproduce"), dict) else {}
     n_test, n_train = _count(data.get("test_images"), FULL_TEST_IMAGES), _count(data.get("train_images"), FULL_TRAIN_IMAGES)
+    common = {**labels, "source_kind": "reproduce", "source_file": str(source), "n_images": n_test}
+
+    def per_row(r: dict[str, Any]) -> dict[str, Any]:
+        source_of = "trained-subset" if n_train < FULL_TRAIN_IMAGES else r.get("weights_source", "trained")
+        return {"backend": r.get("trainer"), "weights_source": source_of}
+
+    return seed_rows(per_seed, common, per_row)
+
+
+def seed_rows(per_seed: Any, common: dict[str, Any], per_row: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of accuracies over training seeds (``reproduce --seeds``, the bench's cached-seeds case): one
+    ``test_accuracy`` and one ``test_loss`` per seed and model (workload ``seeds``, the seed in ``params``),
+    with the fields ``common`` to the file and those ``per_row`` gives from each seed's record."""
     out = []
-    for r in per_seed:
+    for r in per_seed if isinstance(per_seed, list) else []:
         if not isinstance(r, dict) or not r.get("model"):
             continue
-        base = {
-            **labels,
-            "source_kind": "reproduce",
-            "source_file": str(source),
-            "backend": r.get("trainer"),
-            "model": r["model"],
-            "path": "default",
-            "workload": WORKLOAD_SEEDS,
-            "batch_size": None,
-            "n_images": n_test,
-            "weights_source": "trained-subset" if n_train < FULL_TRAIN_IMAGES else r.get("weights_source", "trained"),
-            "params": f"seed={r.get('seed')}",
-        }
+        base = {**common, "model": r["model"], "path": "default", "workload": WORKLOAD_SEEDS, "batch_size": None}
+        base |= {"params": f"seed={r.get('seed')}", **per_row(r)}
         for metric in ("test_accuracy", "test_loss"):
             value = to_float(r.get(metric))
             if value is not None:

@@ -4,7 +4,7 @@ matrix, machine info, closing note, ``time_case``); this file only makes pytest 
 Run by ``nox -s bench`` (``pytest tests/bench ...``); the unit tests (``nox -s tests``) ignore it.
 """
 
-from sepbench.bench.fixtures import bench_data_dir, measure, opts, roofline  # noqa: F401
+from sepbench.bench.fixtures import bench_data_dir, opts, roofline, time_case  # noqa: F401
 from sepbench.bench.plugin import (  # noqa: F401
     pytest_addoption,
     pytest_benchmark_compare_machine_info,
