@@ -1,4 +1,4 @@
-"""The A/B alert (``sepbench alert``) and its study, run for real on commits of a throw-away repository.
+"""The A/B check (``sepbench check ab``) and its rates, run for real on commits of a throw-away repository.
 
 Cheap by design: NumPy cases only (no framework import in the workers), six rounds a set where the
 verdict cannot be in doubt; the no-op check runs the alert's default rounds (with six, a loaded CI machine
@@ -104,7 +104,7 @@ def test_a_worker_that_fails_is_reported_with_its_log(repo: dict, tmp_path: Path
     assert (tmp_path / "w.log").is_file()
 
 
-def test_the_study_injects_exact_work_and_counts_hits_and_false_alarms(tmp_path: Path) -> None:
+def test_the_ab_rates_run_injects_exact_work_and_counts_hits_and_false_alarms(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     base, commits = make_commits(REPO, scratch, (1.0, 1.1))
     assert "once more" not in (scratch / "impls" / "numpy_backend.py").read_text()

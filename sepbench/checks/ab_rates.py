@@ -46,7 +46,7 @@ _INJECTED = (
     "            self.forward_logits(x)\n"
     "        z = self.forward_logits(x)\n"
 )
-_ENV = {"GIT_AUTHOR_NAME": "alert-study", "GIT_AUTHOR_EMAIL": "study@sepbench.invalid"}
+_ENV = {"GIT_AUTHOR_NAME": "ab-rates", "GIT_AUTHOR_EMAIL": "ab-rates@sepbench.invalid"}
 _ENV |= {"GIT_COMMITTER_NAME": _ENV["GIT_AUTHOR_NAME"], "GIT_COMMITTER_EMAIL": _ENV["GIT_AUTHOR_EMAIL"]}
 
 
@@ -142,7 +142,7 @@ def run_ab_rates(
 ) -> dict[str, Any]:
     """``trials`` alert runs per factor (interleaved across factors, so a slow spell of the machine
     hits every factor alike); ``alert`` are :func:`~sepbench.checks.ab_run.compare`'s options (rounds,
-    min_effect, confirm).  Returns the study as a dict (its ``rows`` one per factor)."""
+    min_effect, confirm).  Returns the rates as a dict (its ``rows`` one per factor)."""
     if trials < 1:
         raise ValueError("trials must be >= 1")
     start = time.perf_counter()

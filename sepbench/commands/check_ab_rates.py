@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
 def add_rate_options(p: argparse.ArgumentParser, trials: int, factors: str) -> None:
     p.add_argument("--trials", type=at_least(1), default=trials, help=f"runs per factor (default {trials})")
     p.add_argument("--factors", default=factors, help="slowdown factors, 1.00 = a no-op commit (default %(default)s)")
-    p.add_argument("--output", type=output_file, default=None, help="the study's JSON (default: results/<study>-<machine>-<UTC time>.json)")
+    p.add_argument("--output", type=output_file, default=None, help="the rates JSON (default: results/<kind>-<machine>-<UTC time>.json)")
 
 
 def factors_of(text: str) -> list[float]:
@@ -54,15 +54,15 @@ def run(args: argparse.Namespace) -> int:
 
     cases, slowed = (DEFAULT_CASES, CI_SLOWED) if args.ci_cases else (RATE_CASES, SLOWED)
 
-    def study(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
+    def measure_rates(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
         options = {"rounds": args.rounds, "min_effect": args.min_effect, "confirm": args.confirm}
         return run_ab_rates(source, args.trials, factors, cases, slowed, progress=progress, **options)
 
-    return run_and_save(args, "ab-rates", study, "A/B check rates")
+    return run_and_save(args, "ab-rates", measure_rates, "A/B check rates")
 
 
-def run_and_save(args: argparse.Namespace, kind: str, study: Callable[..., dict[str, Any]], title: str) -> int:
-    """Run ``study`` on this checkout, write its JSON (atomically, to a new file) and print its table."""
+def run_and_save(args: argparse.Namespace, kind: str, measure_rates: Callable[..., dict[str, Any]], title: str) -> int:
+    """Run ``measure_rates`` on this checkout, write its JSON (atomically, to a new file) and print its table."""
     from sepbench.machine.fingerprint import machine_name
     from sepbench.machine.provenance import REPO_ROOT, collect_provenance
     from sepbench.util.atomic import atomic_write_json, check_writable, unique_path
@@ -74,7 +74,7 @@ def run_and_save(args: argparse.Namespace, kind: str, study: Callable[..., dict[
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = check_writable(args.output) if args.output else unique_path(results_dir(), f"{kind}-{machine_name()}-{stamp}", ".json")
     try:
-        result = study(REPO_ROOT, factors, lambda msg: print(msg, file=sys.stderr, flush=True))
+        result = measure_rates(REPO_ROOT, factors, lambda msg: print(msg, file=sys.stderr, flush=True))
         result["kind"] = kind
         result["provenance"] = collect_provenance(extra={"threads": 1})
         atomic_write_json(out, result)
@@ -90,9 +90,9 @@ def run_and_save(args: argparse.Namespace, kind: str, study: Callable[..., dict[
     return 0
 
 
-def print_rates(study: dict[str, Any], title: str) -> None:
+def print_rates(rates: dict[str, Any], title: str) -> None:
     rows = []
-    for r in study["rows"]:
+    for r in rates["rows"]:
         what = "false alarms" if r["factor"] == 1.0 else "hits"
         rows.append(
             [
@@ -107,4 +107,4 @@ def print_rates(study: dict[str, Any], title: str) -> None:
             ]
         )
     cols = ["factor", "trials", "alerts", "rate", "95 % Wilson", "measured", "other alerts", "wall s (median / max)"]
-    print_table(f"{title}: slowed case {study['slowed_case']}; cases {', '.join(study['cases'])}", cols, rows)
+    print_table(f"{title}: slowed case {rates['slowed_case']}; cases {', '.join(rates['cases'])}", cols, rows)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = [*OPTIONS, *(["--quick"] if args.quick else [])]
 
-    def study(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
+    def measure_rates(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
         return run_gate_rates(source, args.trials, factors, options=options, min_effect=args.min_effect, progress=progress)
 
-    return run_and_save(args, "gate-rates", study, "Gate rates")
+    return run_and_save(args, "gate-rates", measure_rates, "Gate rates")

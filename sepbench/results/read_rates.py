@@ -43,7 +43,7 @@ CONFIG_KEY = {"ab-rates": "alert", "gate-rates": "gate"}  # the field holding ea
 # command that writes each kind (what the report's "missing" notes point to)
 PRODUCER = {"ab-rates": "nox -s check-ab-rates", "gate-rates": "sepbench check gate-rates"}
 
-# one row per factor of one study file (the report's section 4 and its CSV)
+# one row per factor of one rates file (the report's section 4 and its CSV)
 RATE_FIELDS = (
     "kind",
     "machine",
@@ -76,7 +76,7 @@ def is_rates(doc: Any) -> bool:
 
 
 def looks_like_untagged_rates(doc: Any) -> bool:
-    """A study written before study files carried ``kind`` (rows per factor and a slowed case, no ``kind``)."""
+    """A study written before rates files carried ``kind`` (rows per factor and a slowed case, no ``kind``)."""
     return isinstance(doc, dict) and "kind" not in doc and "slowed_case" in doc and ("alert" in doc or "gate" in doc)
 
 
@@ -126,7 +126,7 @@ def _machine_and_date(prov: dict[str, Any], source: Path) -> tuple[str, str | No
 
 
 def load_rates(doc: Any, source: Path) -> list[dict[str, Any]]:
-    """The rows (one per factor, :data:`RATE_FIELDS`) of one study document; raises ResultsError naming
+    """The rows (one per factor, :data:`RATE_FIELDS`) of one rates document; raises ResultsError naming
     ``source`` and the field (sepbench/results/formats/rates.schema.json, then the checks across fields)."""
 
     def bad(message: str) -> ResultsError:
@@ -164,5 +164,5 @@ def load_rates(doc: Any, source: Path) -> list[dict[str, Any]]:
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Study rows as a DataFrame with every column of :data:`RATE_FIELDS` (empty when there are none)."""
+    """Rates rows as a DataFrame with every column of :data:`RATE_FIELDS` (empty when there are none)."""
     return pd.DataFrame(rows, columns=list(RATE_FIELDS))

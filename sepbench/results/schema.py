@@ -12,7 +12,7 @@ A sepbench result file is JSON::
     }
 
 The format is stated once, as a JSON Schema (sepbench/results/formats/reproduce.schema.json).  Other
-result sources (pytest-benchmark JSON, ASV results, the alert and gate studies) keep their own formats,
+result sources (pytest-benchmark JSON, ASV results, the slowdown checks' rates files) keep their own formats,
 each with its schema beside it.
 """
 

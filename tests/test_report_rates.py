@@ -1,6 +1,6 @@
 """Section 4 of the report: the alert and gate studies (``sepbench ab-rates``, ``sepbench check gate-rates``).
 
-Study files are written here as ``run_and_save`` writes them: rows from the study's own
+Rates files are written here as ``run_and_save`` writes them: rows from the study's own
 :class:`~sepbench.checks.ab_rates.FactorResult`, a configuration as ``run_ab_rates`` / ``run_gate_rates`` record
 it, ``kind`` and ``collect_provenance()``.  Checks: each kind shows with its rate and 95 % interval,
 the newest study per machine and kind wins, malformed study files are warnings naming them (the
