@@ -128,6 +128,13 @@ def roofline(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def two_roofs(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds with 4 significant digits, rates with 1 decimal, fractions of the floor and ratios with 2 decimals."""
+    seconds = {c: "{:.4g}" for c in ("baseline_s", "baseline_floor_s", "candidate_s", "candidate_floor_s")}
+    ratios = {c: "{:.2f}" for c in ("baseline_x_floor", "candidate_x_floor", "predicted_ratio", "measured_ratio")}
+    return _columns(df, {**seconds, **ratios, "gemm_gflops": "{:.1f}", "mem_gbs": "{:.1f}"})
+
+
 def paired(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 4 significant digits, ratios with 2 decimals, pairs as an integer."""
     return _columns(

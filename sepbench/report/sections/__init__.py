@@ -8,7 +8,7 @@ only lay them out, and :mod:`sepbench.report.fmt` formats them for HTML and Mark
 
 from __future__ import annotations
 
-from sepbench.report.sections import machines, rates, seeds, sources, speed, study, verdict
+from sepbench.report.sections import machines, rates, roofs, seeds, sources, speed, study, verdict
 from sepbench.report.sections.base import Inputs, SectionSpec
 
 ORDER: tuple[SectionSpec, ...] = (
@@ -23,6 +23,7 @@ ORDER: tuple[SectionSpec, ...] = (
     speed.RATIOS,
     speed.ROOFLINE,
     speed.PAIRED,
+    roofs.TWO_ROOFS,
     machines.ACROSS_MACHINES,
     machines.FINGERPRINTS,
     machines.HISTORY,
