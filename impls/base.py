@@ -134,6 +134,11 @@ class InferenceModel(abc.ABC):
         Recorded with every fast-path result, since the choice is measured and so machine-dependent."""
         return {}
 
+    def path_config(self, path: str) -> dict[str, Any]:
+        """What inference path ``path`` chose or runs on this machine (``{}``: nothing to record);
+        recorded with its results as ``fast_config``."""
+        return self.fast_config() if path == "fast" else {}
+
     @abc.abstractmethod
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """Probabilities for one validated float32 NHWC batch."""

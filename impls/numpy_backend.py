@@ -11,19 +11,22 @@ import threadpoolctl
 from impls import numpy_ops as ops
 from impls.base import Backend, InferenceModel
 from impls.numpy_fast import FastForward, Plan, cached_plan
+from impls.numpy_fused import FusedForward, default_threads, numba_available
 from sepbench.core.weights import PortableWeights
 
 
 class NumpyModel(InferenceModel):
     backend = "numpy"
     native_suffixes = (".npz",)
-    paths = ("default", "fast")
-    batch_free_paths = ("fast",)
+    # ``fused`` where numba imports (an optional extra): the other paths need NumPy alone
+    paths = ("default", "fast", "fused") if numba_available() else ("default", "fast")
+    batch_free_paths = ("fast", "fused")
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
         self._weights = weights.copy()
         self._fast: FastForward | None = None
+        self._fused: FusedForward | None = None
         self._forced_plan: Plan | None = None
 
     # ---- the fast path -----------------------------------------------------------------------
@@ -46,6 +49,21 @@ class NumpyModel(InferenceModel):
         """The autotuned plan: chunk (images) and the lowering of each layer group."""
         plan = self.fast_plan()
         return {"chunk": plan.chunk, "layers": dict(plan.methods)}
+
+    def _fused_forward(self) -> FusedForward:
+        if self._fused is None:
+            self._fused = FusedForward(self.spec, self._weights)
+        return self._fused
+
+    def path_config(self, path: str) -> dict[str, Any]:
+        """The fast path's plan, or the fused kernel's passes, micro-batch and compile seconds."""
+        return self._fused_forward().config() if path == "fused" else super().path_config(path)
+
+    def _predict_fused(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default`` (float32 summation order aside), all layers per image in cache
+        (:mod:`impls.numpy_fused`); ``batch_size`` is validated, not used.  The first call per process
+        compiles or loads the kernel; warm up before timing."""
+        return self._fused_forward()(x, BACKEND.threads or default_threads())
 
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Same probabilities as ``default``, computed by the autotuned lowering in its own chunks.
@@ -94,6 +112,7 @@ class NumpyModel(InferenceModel):
         self._check_model(weights)
         self._weights = weights.copy()
         self._fast = None
+        self._fused = None
 
     def count_params(self) -> int:
         return self._weights.num_params
@@ -107,7 +126,12 @@ class NumpyBackend(Backend):
         return NumpyModel(weights)
 
     def versions(self) -> dict[str, str]:
-        return {"numpy": np.__version__}
+        out = {"numpy": np.__version__}
+        if numba_available():
+            import numba
+
+            out["numba"] = numba.__version__
+        return out
 
     def set_threads(self, n: int) -> None:
         self.threads = n
@@ -115,11 +139,12 @@ class NumpyBackend(Backend):
 
     def thread_settings(self) -> dict[str, Any]:
         return {
+            "fused": self.threads or default_threads(),  # the fused path's thread pool
             "blas": [
                 {"library": p["internal_api"], "num_threads": p["num_threads"], "version": p.get("version")}
                 for p in threadpoolctl.threadpool_info()
                 if p.get("user_api") == "blas"
-            ]
+            ],
         }
 
 

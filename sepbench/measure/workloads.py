@@ -117,8 +117,9 @@ class PredictWorkload:
             "macs_per_image": spec.macs,
             "weights_source": self.weights_source,
         }
-        if self.path == "fast":  # measured per machine: record what was chosen
-            self.info["fast_config"] = self.instance.fast_config()
+        config = self.instance.path_config(self.path)
+        if config:  # measured or compiled per machine: record what was chosen (key kept from when only "fast" had one)
+            self.info["fast_config"] = config
         if self.path in type(self.instance).batch_free_paths:
             self.info["batch_free"] = True  # the path ignored batch_size: it ran in its own chunks
         return self

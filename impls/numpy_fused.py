@@ -1,0 +1,120 @@
+"""The NumPy backend's ``fused`` path: every layer of an image computed while its activations stay in
+cache, by a numba kernel generated from the spec (:mod:`impls.fused_codegen`).
+
+The layer-by-layer paths move each activation (and, with im2col, a patch matrix many times larger)
+through memory between layers; this one reads an image and writes its class scores, nothing else
+(the ``fused`` way of :mod:`sepbench.core.traffic`).  The images are cut into tasks of at least
+:data:`MICRO_BATCH` images, run on the backend's threads (a thread pool; the kernel releases the GIL):
+numba's ``parallel=True`` ran no faster here and tripled the compile time.
+
+Compilation is apart from running: the kernel's source is written once per spec into
+``<cache>/fused/`` (named by the hash of its text) and numba caches its machine code beside it, so
+:attr:`FusedForward.compile_seconds` is the first call's cost in this process (tens of seconds the
+first time on a machine, under a second from numba's cache), recorded with each result.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from impls.fused_codegen import layer_ops, module_source
+from sepbench.core.spec import ModelSpec
+from sepbench.core.weights import PortableWeights
+from sepbench.util.atomic import atomic_write_text
+from sepbench.util.paths import cache_dir
+
+MICRO_BATCH = 16  # fewest images per task: a task's start costs about a microsecond
+TASKS_PER_THREAD = 4  # a thread slowed by another process's load leaves a quarter of its share to the others
+
+
+def default_threads() -> int:
+    """The fused path's threads when the backend's are not set: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def numba_available() -> bool:
+    """Whether numba imports (the fused path needs it; the other NumPy paths do not)."""
+    try:
+        import numba  # noqa: F401
+    except Exception:  # noqa: BLE001 - a broken llvmlite fails in many ways; the path is then absent
+        return False
+    return True
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="sepbench-fused")
+
+
+def _kernel_module(source: str) -> tuple[ModuleType, Path]:
+    """The generated module, written (atomically, once) under the cache folder and imported."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    folder = cache_dir() / "fused"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"kernel_{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        atomic_write_text(path, source)
+    spec = importlib.util.spec_from_file_location(f"sepbench_fused_{digest}", path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+        raise ImportError(f"cannot load the fused kernel {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+class FusedForward:
+    """``spec`` with ``weights`` as one generated kernel: ``self(x)`` gives the probabilities (or the
+    last layer's outputs) of validated float32 NHWC images."""
+
+    def __init__(self, spec: ModelSpec, weights: PortableWeights) -> None:
+        ops = layer_ops(spec, weights)
+        self.spec = spec
+        self.classes = ops[-1].out_values
+        self.arrays = tuple(a for op in ops for a in op.arrays)
+        self.passes = [op.name for op in ops]
+        source = module_source(spec, ops, softmax=spec.layers[-1].activation == "softmax")
+        self.module, self.source_path = _kernel_module(source)
+        start = time.perf_counter()
+        self(np.zeros((1, *spec.input_shape), np.float32))  # compiles (or loads numba's cache)
+        self.compile_seconds = time.perf_counter() - start
+
+    def __call__(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Outputs of ``x`` (float32 NHWC, validated), on ``threads`` threads."""
+        n = len(x)
+        flat = x.reshape(n, -1)
+        out = np.empty((n, self.classes), np.float32)
+        step = max(MICRO_BATCH, -(-n // (threads * TASKS_PER_THREAD)))
+        tasks = [(i, min(n, i + step)) for i in range(0, n, step)]
+        if threads <= 1 or len(tasks) == 1:
+            self.module.run(flat, out, 0, n, *self.arrays)
+        else:
+            list(_pool(threads).map(lambda t: self.module.run(flat, out, t[0], t[1], *self.arrays), tasks))
+        self.threads = threads
+        return out
+
+    threads = 1
+
+    def config(self) -> dict[str, Any]:
+        """What the path runs, for the results: its passes, micro-batch, compile time (s), kernel file."""
+        import numba
+
+        return {
+            "chunk": MICRO_BATCH,  # images per parallel task
+            "layers": {name: "in cache" for name in self.passes},
+            "kernel": f"numba {numba.__version__}, {self.source_path.name}",
+            "compile_seconds": round(self.compile_seconds, 3),
+            "threads": self.threads,  # of the last call
+        }

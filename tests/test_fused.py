@@ -1,0 +1,98 @@
+"""The NumPy backend's fused path (impls/numpy_fused.py, kernel source from impls/fused_codegen.py): the
+default path's probabilities for any spec, compiled apart from running and cached on disk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from impls.numpy_backend import NumpyModel
+from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
+from sepbench.core.weights import init_weights
+
+numba = pytest.importorskip("numba", reason="the fused path needs numba (the numpy extra's numba pin)")
+
+# every layer kind the spec has, small (9x9x2 in): the kernel generator's branches, batch norms folded
+EVERY_KIND = register_model(
+    ModelSpec(
+        "fused-every-kind",
+        (
+            LayerSpec("conv", "conv", 4, 3),
+            LayerSpec("conv_bn", "batch_norm"),
+            LayerSpec("conv_relu", "relu"),
+            LayerSpec("dw", "depthwise_conv", kernel=2),
+            LayerSpec("dw_bn", "batch_norm"),
+            LayerSpec("sep", "separable_conv", 6, 2),
+            LayerSpec("spatial", "spatial_separable_conv", 5, 2, 2),
+            LayerSpec("pool", "avg_pool", kernel=2, stride=1),
+            LayerSpec("gap", "global_avg_pool"),
+            LayerSpec("dense", "dense", filters=3, activation="softmax"),
+        ),
+        (9, 9, 2),
+        "a test model with one layer of every kind",
+    )
+)
+
+
+def _random_weights(spec: ModelSpec, seed: int):
+    """Keras-style init, with batch norms moved off the identity (so a wrong fold shows)."""
+    weights = init_weights(spec, seed)
+    rng = np.random.default_rng(seed)
+    for name, value in weights.tensors.items():
+        if "_bn/" in name:
+            weights.tensors[name] = (rng.random(value.shape) + 0.5).astype(np.float32)
+        elif name.endswith("/bias"):
+            weights.tensors[name] = rng.normal(0, 0.1, value.shape).astype(np.float32)
+    return weights
+
+
+SPECS = [EVERY_KIND, *(get_model_spec(m) for m in ("regular", "separable", "spatial"))]
+
+
+@pytest.fixture(scope="module")
+def kernel_cache(tmp_path_factory):
+    """One cache folder for this file's tests: each spec's kernel is compiled once (tens of seconds)."""
+    return tmp_path_factory.mktemp("fused-cache")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_fused_matches_the_default_path(spec, kernel_cache, monkeypatch):
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(kernel_cache))
+    model = NumpyModel(_random_weights(spec, 3))
+    x = np.random.default_rng(0).random((37, *spec.input_shape), dtype=np.float32)  # not a multiple of the micro-batch
+    want = model.predict(x, 8)
+    got = model.predict(x, 8, path="fused")
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.abs(got - want).max() <= 1e-5
+    assert np.argmax(got, 1).tolist() == np.argmax(want, 1).tolist()
+    one = model.predict(x[:1], 1, path="fused")  # one image: the batch-1 case
+    assert np.abs(one - want[:1]).max() <= 1e-5
+
+
+def test_the_kernel_is_compiled_once_and_cached_on_disk(kernel_cache, monkeypatch):
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(kernel_cache))
+    tmp_path = kernel_cache
+    model = NumpyModel(_random_weights(EVERY_KIND, 1))
+    config = model.path_config("fused")
+    assert config["compile_seconds"] > 0 and config["chunk"] >= 1
+    assert list(config["layers"]) == ["op0_conv", "op1_relu", "op2_depthwise_conv", "op3_separable_conv_dw",
+                                      "op3_separable_conv_pw", "op4_spatial_separable_conv_col",
+                                      "op4_spatial_separable_conv_row", "op5_avg_pool", "op6_global_avg_pool", "op7_dense"]  # fmt: skip
+    kernels = sorted((tmp_path / "fused").glob("kernel_*.py"))
+    mine = [k for k in kernels if "'fused-every-kind'" in k.read_text()]
+    assert len(mine) == 1 and "do not edit" in mine[0].read_text()
+    cached = list((tmp_path / "fused" / "__pycache__").glob("*.nbc"))
+    assert cached, "numba wrote no machine code beside the kernel"
+    # new weights, same spec: the same kernel file (weights are arguments, not part of the source)
+    NumpyModel(_random_weights(EVERY_KIND, 2)).path_config("fused")
+    assert sorted((tmp_path / "fused").glob("kernel_*.py")) == kernels
+
+
+def test_fused_is_a_path_of_the_numpy_backend_on_its_threads():
+    from impls import get_backend
+
+    backend = get_backend("numpy")
+    assert "fused" in NumpyModel.paths and "fused" in NumpyModel.batch_free_paths
+    backend.set_threads(1)
+    assert backend.thread_settings()["fused"] == 1
+    assert "numba" in backend.versions()
