@@ -178,8 +178,12 @@ def test_the_paired_case_runs_in_the_benchmark_suite(tmp_path: Path, mnist_dir: 
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (bench,) = json.loads((tmp_path / "paired.json").read_text())["benchmarks"]
-    assert bench["name"] == "test_separable_vs_regular_paired[numpy-pair-fast-b1024-n10000]"  # quick: the fast path only
+    benches = {b["name"]: b for b in json.loads((tmp_path / "paired.json").read_text())["benchmarks"]}
+    case = "test_separable_vs_regular_paired[numpy-pair-{}-b1024-n10000]"
+    assert set(benches) == {case.format("fast"), case.format("fused")}  # quick: the batch-free paths only
+    fused = benches[case.format("fused")]["extra_info"]["fast_config"]  # each model's kernel, its compile time recorded apart
+    assert set(fused) == {"regular", "separable"} and all(c["compile_seconds"] > 0 for c in fused.values())
+    bench = benches[case.format("fast")]
     info = bench["extra_info"]
     # the rounds adapt inside one pytest-benchmark round (quick: at least 2, at most 6, a 1 s budget)
     assert bench["stats"]["rounds"] == 1 and (info["min_rounds"], info["max_rounds"], info["budget_s"]) == (2, 6, 1.0)

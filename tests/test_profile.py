@@ -58,7 +58,8 @@ def test_profile_command_prints_the_breakdown(mnist_dir, monkeypatch, capsys):
 
     assert main(["profile", "--backends", "numpy", "--images", "64", "--chunk", "32", "--reps", "1", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    for text in ("patch extraction", "depthwise", "pointwise", "global average pool", "separable/regular", "autotuned lowering"):
+    texts = ("patch extraction", "depthwise", "pointwise", "global average pool", "separable/regular", "autotuned lowering", "fused kernel")
+    for text in texts:
         assert text in out
     assert main(["profile", "--images", "0"]) == 2
     assert "must be positive" in capsys.readouterr().err

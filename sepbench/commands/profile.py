@@ -1,6 +1,7 @@
 """``sepbench profile``: where the separable and the regular model spend inference time, per layer
 and stage (patch extraction, depthwise, pointwise, pooling, dense), on NumPy and PyTorch; and the
-NumPy fast path's per-layer lowering choices with every alternative's time."""
+NumPy fast path's per-layer lowering choices with every alternative's time, and the fused kernel's
+passes with their FLOP/s and bytes/s."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         _print_gemm_rates(pair.model_names, args.chunk, args.reps)
     if "numpy" in backends and not args.no_fast:
         _print_fast_choices(pair.model_names, len(images))
+        _print_fused_passes(pair.model_names, images[0])
     return 0
 
 
@@ -127,4 +129,28 @@ def _print_fast_choices(models: tuple[str, str], n: int) -> None:
         ["model", "layer", "chosen", "ms", "alternatives (ms)"],
         rows,
         right_from=3,
+    )
+
+
+def _print_fused_passes(models: tuple[str, str], image: Any) -> None:
+    """The NumPy fused kernel's passes, each alone on one image in cache: microseconds, GFLOP/s, GB/s."""
+    from impls.numpy_fused import FusedForward, numba_available, profile_passes
+    from sepbench.core.spec import get_model_spec
+    from sepbench.core.weights import init_weights
+
+    if not numba_available():
+        print("skipping the numpy fused kernel's passes: numba is not installed (pip install 'sepbench[fused]')")
+        return
+    rows = []
+    for model in models:
+        spec = get_model_spec(model)
+        fused = FusedForward(spec, init_weights(spec, 0))
+        for r in profile_passes(fused, image):
+            rows.append((model, r.name, f"{r.macs:,}", f"{1e6 * r.seconds_per_image:.2f}", f"{r.gflops:.1f}", f"{r.gbs:.1f}"))
+    print_table(
+        "numpy fused kernel: each pass alone on one image's input in cache, 1 thread, best of 3 x 10,000 runs "
+        "(GB/s = activation bytes read + written: cache traffic)",
+        ["model", "pass", "MACs / image", "us / image", "GFLOP/s", "GB/s"],
+        rows,
+        right_from=2,
     )
