@@ -352,3 +352,32 @@ def test_faster_is_decided_on_the_paired_evaluate_then_the_paired_predict_then_a
     assert figs == {"measured": "ASV track_separable_ratio", "commit": "c2", "source": "c2.json"}
     # no paired row and no ASV figure: nothing decides
     assert paired_rules.speed_evidence(df[~df["workload"].astype(str).str.startswith("paired")]) == {}
+
+
+def test_paired_ratios_take_the_newest_run_of_each_path_field_by_field(tmp_path: Path) -> None:
+    """Written out, not derived: the row paired_ratios makes of the newest of two runs of one path (and of
+    a path only the old run measured), every column, including the busy machine's cores and reason."""
+    old = paired_case("torch", "fast", 0.07, 0.05, 0.75, 0.70, 0.85, pairs=8, interval=(0.74, 0.69, 0.80))
+    new = paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80, pairs=12, interval=(0.71, 0.66, 0.77))
+    new["extra_info"].update(others_cores=1.25, busy="other processes kept 1.2 of 2 cores busy")
+    only_old = paired_case("numpy", "fast", 0.08, 0.07, 0.90, 0.85, 0.95)  # no interval recorded
+    frames = []
+    for number, (benchmarks, when) in enumerate([([old, only_old], "2026-01-01T00:00:00"), ([new], "2026-02-01T00:00:00")], 1):
+        path = write_run(tmp_path, number, benchmarks)
+        doc = json.loads(path.read_text())
+        path.write_text(json.dumps({**doc, "datetime": when}))
+        frames.append(read_run(path)[0])
+    rows = paired_rules.paired_ratios(pd.concat(frames, ignore_index=True))
+    assert list(rows.columns) == list(paired_rules.RATIO_COLUMNS) and len(rows) == 2
+    torch = rows[rows["backend"].eq("torch")].iloc[0]
+    assert (torch["pair"], torch["variant"], torch["workload"]) == ("study", "torch (fast)", "paired-predict")
+    assert (torch["estimate"], torch["low"], torch["high"], torch["rounds"]) == (0.71, 0.66, 0.77, 12)  # the February run's
+    assert (torch["baseline_s"], torch["candidate_s"]) == (0.06, 0.04)
+    assert torch["note"] == "median of 12 paired rounds, 95 % percentile bootstrap"
+    assert Path(torch["source_file"]).name == "0002_run.json" and torch["others_cores"] == 1.25
+    assert torch["busy"] == "other processes kept 1.2 of 2 cores busy"
+    numpy = rows[rows["backend"].eq("numpy")].iloc[0]
+    assert numpy["estimate"] == 0.90 and pd.isna(numpy["low"]) and pd.isna(numpy["high"])  # the median stands in; no interval
+    assert (numpy["rounds"], Path(numpy["source_file"]).name, numpy["busy"]) == (10, "0001_run.json", "")
+    assert pd.isna(numpy["note"]) and pd.isna(numpy["others_cores"])  # neither recorded
+    assert paired_rules.paired_ratios(frames[0].iloc[0:0]).columns.tolist() == list(paired_rules.RATIO_COLUMNS)
