@@ -46,7 +46,9 @@ def _random_weights(spec: ModelSpec, seed: int):
     return weights
 
 
-SPECS = [EVERY_KIND, *(get_model_spec(m) for m in ("regular", "separable", "spatial"))]
+# the built-in models' fused path is checked with every other path of theirs in tests/test_fast_paths.py
+# (on 2,000 real images): a kernel compiles in tens of seconds, so each test file compiles its own models only
+SPECS = [EVERY_KIND]
 
 
 @pytest.fixture(scope="module")
