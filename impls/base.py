@@ -99,6 +99,7 @@ class InferenceModel(abc.ABC):
 
     backend: ClassVar[str]
     native_suffixes: ClassVar[tuple[str, ...]]
+    native_companion_suffixes: ClassVar[tuple[str, ...]] = ()  # files a save writes beside the named one
     paths: ClassVar[tuple[str, ...]] = ("default",)
     # paths whose work does not depend on ``batch_size`` (they run in their own chunks): benchmarked
     # once per image count, since timing them at several batch sizes only repeats one measurement
@@ -178,14 +179,26 @@ class InferenceModel(abc.ABC):
         """
         from sepbench.util.atomic import atomic_path
 
+        path = self._checked_native_path(path, of_path)
+        with atomic_path(path) as tmp:
+            self._save_native_of(tmp, of_path)
+        return path
+
+    def _checked_native_path(self, path: str | os.PathLike[str], of_path: str) -> Path:
+        """``path`` as a Path if this backend saves such a file for inference path ``of_path``, else ``ValueError``."""
         path = Path(path)
         if path.suffix not in self.native_suffixes:
             raise ValueError(f"backend {self.backend!r} saves {', '.join(self.native_suffixes)} files; got {path.name!r}")
         if of_path not in self.paths:
             raise ValueError(f"backend {self.backend!r} has no inference path {of_path!r}; known: {', '.join(self.paths)}")
-        with atomic_path(path) as tmp:
-            self._save_native_of(tmp, of_path)
         return path
+
+    def native_files(self, path: str | os.PathLike[str]) -> list[Path]:
+        """Every file that saving to ``path`` writes: ``path`` and its companions (same stem, each of
+        ``native_companion_suffixes``: OpenVINO's weights beside its graph).  A model's native size in
+        bytes is theirs together."""
+        path = Path(path)
+        return [path, *(path.with_suffix(s) for s in self.native_companion_suffixes)]
 
     def _check_model(self, weights: PortableWeights) -> None:
         if weights.model != self.spec.name:

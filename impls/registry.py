@@ -21,6 +21,7 @@ BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "torch": ("impls.torch_backend", "torch"),
     "onnxruntime": ("impls.onnxruntime_backend", "onnxruntime"),
     "litert": ("impls.litert_backend", "ai_edge_litert"),
+    "openvino": ("impls.openvino_backend", "openvino"),
 }
 
 

@@ -66,7 +66,7 @@ def backend_or_skip(name: str):
         pytest.skip(str(exc))
 
 
-BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime", "litert"]
+BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime", "litert", "openvino"]
 MODELS = ["regular", "separable"]
 
 

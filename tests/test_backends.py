@@ -142,6 +142,13 @@ def test_native_files_reload_to_same_outputs(backend, model, tmp_path, test_subs
             import onnxruntime as ort
 
             again = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
+        elif backend == "openvino":  # the graph file, which finds its weights beside it, in a fresh runtime
+            import openvino as ov
+
+            assert [f.name for f in m.native_files(path)] == [path.name, path.with_suffix(".bin").name]
+            unfolded = sum(r.params for r in w.spec.summary() if r.kind != "batch_norm")  # batch norms fold away
+            assert path.with_suffix(".bin").stat().st_size >= 4 * unfolded  # float32 weights, not fp16
+            again = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
         elif backend == "litert":  # the file alone, in a fresh interpreter
             from ai_edge_litert.interpreter import Interpreter
 

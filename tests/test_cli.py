@@ -42,7 +42,7 @@ def test_data_command_verifies_real_files(mnist_dir):
 def test_backends_command_lists_all():
     out = run_cli("backends")
     assert out.returncode == 0, out.stderr
-    for name in ["numpy", "tensorflow", "torch", "onnxruntime", "litert"]:
+    for name in ["numpy", "tensorflow", "torch", "onnxruntime", "litert", "openvino"]:
         assert name in out.stdout
 
 

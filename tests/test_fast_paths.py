@@ -48,7 +48,7 @@ def test_every_path_matches_numpy_default(backend, model, test_subset, reference
             _assert_parity(m.predict(x, batch_size=batch_size, path=path), reference[model])
 
 
-INT8_BACKENDS = [b for b in BACKENDS if b in ("onnxruntime", "litert")]
+INT8_BACKENDS = [b for b in BACKENDS if b in ("onnxruntime", "litert", "openvino")]
 
 
 @pytest.mark.parametrize("model", MNIST_MODELS)
@@ -69,8 +69,11 @@ def test_int8_path_approximates_the_float_model_and_has_its_own_smaller_file(bac
     suffix = type(m).native_suffixes[0]
     float_file, int8_file = m.save_native(tmp_path / f"f{suffix}"), m.save_native(tmp_path / f"q{suffix}", of_path="int8")
     assert float_file.read_bytes() != int8_file.read_bytes()
-    if model == "regular":  # weights dominate the file: int8 holds them in a quarter of the bytes
-        assert int8_file.stat().st_size < 0.6 * float_file.stat().st_size
+    float_bytes, int8_bytes = (sum(f.stat().st_size for f in m.native_files(p)) for p in (float_file, int8_file))
+    if model == "regular":  # weights dominate the files: int8 holds them in a quarter of the bytes
+        weights = m.native_files(float_file)[-1], m.native_files(int8_file)[-1]  # OpenVINO: the .bin beside the graph
+        assert weights[1].stat().st_size < 0.6 * weights[0].stat().st_size
+        assert int8_bytes < (0.6 if backend != "openvino" else 0.85) * float_bytes  # OpenVINO's graph grows by its quantize ops
     with pytest.raises(ValueError, match="no inference path 'int4'"):
         m.save_native(tmp_path / f"x{suffix}", of_path="int4")
 
@@ -234,6 +237,11 @@ def test_fast_config_says_what_the_fast_path_chose(backend):
         return
     if backend == "litert":  # XNNPACK plans the layers itself: the chunk is the choice
         assert config["delegate"].startswith("xnnpack")
+        return
+    if backend == "openvino":  # oneDNN plans the layers: the hint (and what the plugin made of it) is the choice
+        assert config["hint"] in ("latency", "throughput") and config["precision"] == "f32"
+        assert config["streams"] >= 1 and config["threads"] >= 1 and config["requests"] >= 1
+        assert config["streams"] == 1 if config["hint"] == "latency" else config["requests"] >= config["streams"]
         return
     assert set(config["layers"]) >= {"conv1", "conv2", "conv3"}
     if backend == "numpy":

@@ -194,7 +194,7 @@ def test_counts_that_no_int64_holds_are_no_counts():
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=24)
 SECONDS = st.floats(min_value=1e-7, max_value=1e4, allow_nan=False, allow_infinity=False)
 MODEL = st.sampled_from(["regular", "separable"])
-BACKEND = st.sampled_from(["numpy", "tensorflow", "torch", "onnxruntime", "litert"])
+BACKEND = st.sampled_from(["numpy", "tensorflow", "torch", "onnxruntime", "litert", "openvino"])
 
 
 @st.composite

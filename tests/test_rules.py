@@ -381,3 +381,71 @@ def test_paired_ratios_take_the_newest_run_of_each_path_field_by_field(tmp_path:
     assert (numpy["rounds"], Path(numpy["source_file"]).name, numpy["busy"]) == (10, "0001_run.json", "")
     assert pd.isna(numpy["note"]) and pd.isna(numpy["others_cores"])  # neither recorded
     assert paired_rules.paired_ratios(frames[0].iloc[0:0]).columns.tolist() == list(paired_rules.RATIO_COLUMNS)
+
+
+def _train_case(backend: str, reg: float, sep: float, interval: tuple[float, float, float] | None, pair: str | None = None) -> dict:
+    """A paired training case (both models' epoch seconds on one trainer) as the suite saves it."""
+    case = paired_case(backend, "default", reg, sep, interval[0] if interval else 1.0, 0.9, 1.1, pairs=6, interval=interval)
+    case["name"] = f"test_train_paired[{backend}]"
+    case["extra_info"]["workload"] = "paired-train"
+    if pair is not None:  # a pair the run does not define: its models are unknown, so it decides nothing
+        case["extra_info"].update(pair=pair, baseline="mystery-a", candidate="mystery-b")
+    return case
+
+
+def test_train_evidence_is_each_trainers_newest_paired_training_written_out(tmp_path: Path) -> None:
+    """Written out, not derived: the estimate and figures "trains faster" is decided on, per trainer; a
+    paired predict case and a case of an undefined pair are no training evidence."""
+    cases = [
+        _train_case("torch", 14.0, 19.6, (1.40, 1.31, 1.52)),
+        _train_case("numpy", 5.0, 8.0, None),  # recorded without an interval
+        _train_case("tensorflow", 40.0, 30.0, (0.75, 0.70, 0.81), pair="damaged"),
+        paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80, interval=(0.71, 0.66, 0.77)),
+    ]
+    df, _ = read_run(write_run(tmp_path, 1, cases))
+    machine = df["machine"].iloc[0]
+    got = paired_rules.train_evidence(df)
+    assert set(got) == {(machine, "study", "torch"), (machine, "study", "numpy")}
+    est, figs = got[(machine, "study", "torch")]
+    assert (est.value, est.low, est.high, est.n) == (1.40, 1.31, 1.52, 6)
+    assert est.method == "training steps: median of 6 paired rounds, 95 % percentile bootstrap" and est.unusable == ""
+    assert figs == {"measured": "training steps", "regular_s": 14.0, "separable_s": 19.6, "rounds": 6, "source": "0001_run.json"}
+    est, figs = got[(machine, "study", "numpy")]
+    assert est.value == 1.0 and est.n == 1 and est.method == "training steps: recorded without an interval (an older run)"
+    assert (figs["regular_s"], figs["separable_s"]) == (5.0, 8.0)
+    assert paired_rules.train_evidence(df[df["workload"].ne("paired-train")]) == {}
+
+
+def _seed_rows(machine: object, source: str, created: str, accuracies: dict[str, list[float]], **over: object) -> list[dict]:
+    """Tidy rows of one ``reproduce --seeds`` file: each model's test accuracy per seed (1, 2, ...)."""
+    rows = []
+    for model, values in accuracies.items():
+        for seed, value in enumerate(values, 1):
+            row = {"source_kind": "reproduce", "source_file": source, "created": created, "machine": machine, "backend": "numpy"}
+            row |= {"model": model, "path": "default", "workload": "seeds", "params": f"seed={seed}", "n_images": 10_000}
+            row |= {"weights_source": "trained", "metric": "test_accuracy", "stat": "value", "value": value, **over}
+            rows.append(row)
+    return rows
+
+
+def test_seed_costs_are_the_newest_full_data_seeds_of_each_machine_in_points() -> None:
+    """Written out: each seed's regular - separable accuracy in points, from the newest file of a machine
+    only; a subset's seeds, a short test set, one seed, one model or another workload give no costs."""
+    from sepbench.results.claim_verdicts import seed_costs
+    from sepbench.results.tidy import frame
+
+    rows = _seed_rows("m1", "old.json", "2026-01-01", {"regular": [0.99, 0.99], "separable": [0.90, 0.90]})
+    rows += _seed_rows("m1", "new.json", "2026-02-01", {"regular": [0.990, 0.985, 0.988], "separable": [0.975, 0.980, 0.970]})
+    rows += _seed_rows("m2", "s.json", "2026-02-01", {"regular": [0.9, 0.9], "separable": [0.8, 0.8]}, weights_source="trained-subset")
+    rows += _seed_rows("m3", "t.json", "2026-02-01", {"regular": [0.9, 0.9], "separable": [0.8, 0.8]}, n_images=500)
+    rows += _seed_rows("m4", "o.json", "2026-02-01", {"regular": [0.9], "separable": [0.8]})
+    rows += _seed_rows("m5", "r.json", "2026-02-01", {"regular": [0.9, 0.9]})
+    rows += _seed_rows(None, "n.json", "2026-02-01", {"regular": [0.98, 0.97], "separable": [0.96, 0.965]})
+    rows += _seed_rows("m6", "e.json", "2026-02-01", {"regular": [0.9, 0.9], "separable": [0.8, 0.8]}, workload="evaluate")
+    rows += _seed_rows("m7", "l.json", "2026-02-01", {"regular": [0.9, 0.9], "separable": [0.8, 0.8]}, metric="test_loss")
+    got = seed_costs(frame(rows))
+    assert set(got) == {"m1", None}
+    assert got["m1"] == pytest.approx([1.5, 0.5, 1.8])  # new.json's three seeds, not old.json's 9-point costs
+    assert got[None] == pytest.approx([2.0, 0.5])  # a file that names no machine still counts
+    assert all(isinstance(c, float) for c in got["m1"])
+    assert seed_costs(frame(rows).drop(columns="workload")) == {}

@@ -86,7 +86,7 @@ class Case:
 # in batches of 100 (throughput, the quiet kind), default path.
 DEFAULT_CASES = tuple(
     Case(backend, model, batch, n)
-    for backend in ("numpy", "tensorflow", "torch", "onnxruntime", "litert")
+    for backend in ("numpy", "tensorflow", "torch", "onnxruntime", "litert", "openvino")
     for model in STUDY_PAIR.model_names  # the history of the alert's cases is the study pair's
     for batch, n in ((1, 1), (100, 1000))
 )

@@ -38,13 +38,13 @@ SCHEMA = "sepbench-results"
 VERSION = 1
 
 REPRODUCE_ROW_FIELDS: dict[str, str] = {
-    "backend": "backend name (numpy, tensorflow, torch, onnxruntime, litert)",
+    "backend": "backend name (numpy, tensorflow, torch, onnxruntime, litert, openvino)",
     "model": "model name (a model of the spec or of a pair file)",
     "params": "parameters, as the backend counts them (the spec's: a batch norm's moving statistics too)",
     "float32_bytes": "raw float32 parameter size, bytes",
     "hdf5_bytes": "Keras model.save('.h5') size with optimizer state, bytes (the study's figure; any backend's weights loaded into Keras)",
     "native_bytes": "size of the backend's own native file, bytes",
-    "native_format": "suffix of that file (.h5, .pt, .npz)",
+    "native_format": "suffix of that file (.h5, .pt, .npz; .xml+.bin: OpenVINO's graph and its weights beside it)",
     "test_loss": "mean categorical cross-entropy on the 10,000 test images",
     "test_accuracy": "fraction correct on the 10,000 test images",
     "eval_seconds": "wall time of a Keras-style evaluation of 10,000 images at batch 32, seconds",
