@@ -136,7 +136,12 @@ def build_model(spec: ModelSpec, weights: PortableWeights) -> ov.Model:
         x = ops.transpose(x, ops.constant(np.array([0, 2, 3, 1], dtype=np.int64)))
     out = ops.result(x)
     out.get_output_tensor(0).set_names({OUTPUT})
-    return ov.Model([out], [images], f"sepbench_{spec.name}")
+    model = ov.Model([out], [images], f"sepbench_{spec.name}")
+    # names from the graph's order, not the process's op counter ("Convolution_123"): the same model
+    # is the same file, byte for byte, whatever was built before it
+    for i, op in enumerate(model.get_ordered_ops()):
+        op.set_friendly_name(INPUT if op.get_type_name() == "Parameter" else f"{i:03d}_{op.get_type_name()}")
+    return model
 
 
 def to_ir(model: ov.Model) -> IRFiles:
@@ -211,7 +216,9 @@ class OpenVINOModel(FileRuntimeModel):
     def _run(self, x: np.ndarray, chunk: int, model: str = FLOAT32, **runtime: Any) -> np.ndarray:
         """Probabilities of ``x`` in chunks of ``chunk`` images; under the throughput hint the chunks are
         requests of one asynchronous queue (the plugin's streams run them at once)."""
-        if runtime.get("hint", "latency") == "latency":
+        if runtime.get("hint", "latency") == "latency" or len(x) <= chunk:
+            # one request: the throughput hint's streams would each hold a share of the threads, and one
+            # request runs on one stream; the latency compile gives it them all
             return super()._run(x, chunk, model)
         queue = self._request("throughput", model)
         out = np.empty((len(x), *self.spec.output_shape), dtype=np.float32)
