@@ -449,3 +449,41 @@ def test_seed_costs_are_the_newest_full_data_seeds_of_each_machine_in_points() -
     assert got[None] == pytest.approx([2.0, 0.5])  # a file that names no machine still counts
     assert all(isinstance(c, float) for c in got["m1"])
     assert seed_costs(frame(rows).drop(columns="workload")) == {}
+
+
+def test_claim_verdicts_cover_each_machine_pair_and_path_in_order_with_their_evidence(tmp_path: Path) -> None:
+    """Written out: which (machine, pair, path) rows the verdicts cover and in what order (machines by
+    name, the study's pair first, then paths); a trainer's paired rounds add the paths of that backend
+    on that machine only, and each row's training and seed evidence reaches its verdict."""
+    from sepbench.results.tidy import frame
+
+    spatial = paired_case("torch", "fast", 0.06, 0.05, 0.83, 0.80, 0.86, interval=(0.83, 0.80, 0.86))
+    spatial["extra_info"].update(pair="spatial", baseline="regular", candidate="spatial")
+    no_fast = [c for c in RUN if "-fast-" not in c["name"]]
+    runs = {  # m-a: no fast figure, torch trained; m-b: a fast figure of one model only, numpy trained
+        "m-a": [*no_fast, spatial, _train_case("torch", 14.0, 19.6, (1.40, 1.31, 1.52))],
+        "m-b": [*RUN, _train_case("numpy", 5.0, 4.0, (0.80, 0.76, 0.85))],
+    }
+    frames = []
+    for number, (machine, cases) in enumerate(sorted(runs.items(), reverse=True), 1):
+        df, _ = read_run(write_run(tmp_path / machine, number, cases))
+        frames.append(df.assign(machine=machine))
+    seeds = _seed_rows("m-a", "seeds.json", "2026-02-01", {"regular": [0.990, 0.985, 0.988], "separable": [0.975, 0.980, 0.970]})
+    got = claim_verdicts(pd.concat([*frames, frame(seeds)], ignore_index=True))
+    # m-b's torch (fast) has no separable figure and m-b trained numpy, not torch: no row for it
+    assert [(machine, pair, var) for machine, pair, var, _ in got] == [
+        ("m-a", "study", "torch"),
+        ("m-a", "spatial", "torch (fast)"),
+        ("m-b", "study", "torch"),
+    ]
+    verdicts = {(machine, pair, var): {v.claim: v for v in vs} for machine, pair, var, vs in got}
+    trains = verdicts[("m-a", "study", "torch")]["trains_faster"]
+    assert (trains.outcome, trains.estimate, trains.low, trains.high, trains.n) == ("NO", 1.40, 1.31, 1.52, 6)
+    assert verdicts[("m-b", "study", "torch")]["trains_faster"].note == "no paired training rounds of both models on the torch trainer"
+    assert verdicts[("m-a", "spatial", "torch (fast)")]["trains_faster"].outcome == "not measured"  # spatial trained nowhere
+    faster = verdicts[("m-a", "spatial", "torch (fast)")]["faster"]
+    assert (faster.outcome, faster.estimate, faster.low, faster.high) == ("yes", 0.83, 0.80, 0.86)
+    seeded = verdicts[("m-a", "study", "torch")]["small_accuracy_cost"]
+    assert seeded.n == 3 and seeded.estimate == pytest.approx((1.5 + 0.5 + 1.8) / 3)  # m-a's three seeds decide
+    unseeded = verdicts[("m-b", "study", "torch")]["small_accuracy_cost"]
+    assert unseeded.outcome == "not measured" and unseeded.note.startswith("test accuracy missing")  # no seeds, no accuracy
