@@ -414,6 +414,8 @@ def test_train_evidence_is_each_trainers_newest_paired_training_written_out(tmp_
     assert est.value == 1.0 and est.n == 1 and est.method == "training steps: recorded without an interval (an older run)"
     assert (figs["regular_s"], figs["separable_s"]) == (5.0, 8.0)
     assert paired_rules.train_evidence(df[df["workload"].ne("paired-train")]) == {}
+    named = paired_rules.train_evidence(df.assign(machine="m1"))
+    assert set(named) == {("m1", "study", "torch"), ("m1", "study", "numpy")}  # the machine is the key's first part
 
 
 def _seed_rows(machine: object, source: str, created: str, accuracies: dict[str, list[float]], **over: object) -> list[dict]:
@@ -443,8 +445,10 @@ def test_seed_costs_are_the_newest_full_data_seeds_of_each_machine_in_points() -
     rows += _seed_rows(None, "n.json", "2026-02-01", {"regular": [0.98, 0.97], "separable": [0.96, 0.965]})
     rows += _seed_rows("m6", "e.json", "2026-02-01", {"regular": [0.9, 0.9], "separable": [0.8, 0.8]}, workload="evaluate")
     rows += _seed_rows("m7", "l.json", "2026-02-01", {"regular": [0.9, 0.9], "separable": [0.8, 0.8]}, metric="test_loss")
+    rows += _seed_rows("m8", "u.json", "2026-02-01", {"regular": [0.9, 0.9], "separable": [0.8, 0.7]}, n_images="unknown")
     got = seed_costs(frame(rows))
-    assert set(got) == {"m1", None}
+    assert set(got) == {"m1", None, "m8"}
+    assert got["m8"] == pytest.approx([10.0, 20.0])  # an unreadable image count is no evidence of a subset
     assert got["m1"] == pytest.approx([1.5, 0.5, 1.8])  # new.json's three seeds, not old.json's 9-point costs
     assert got[None] == pytest.approx([2.0, 0.5])  # a file that names no machine still counts
     assert all(isinstance(c, float) for c in got["m1"])
@@ -487,3 +491,34 @@ def test_claim_verdicts_cover_each_machine_pair_and_path_in_order_with_their_evi
     assert seeded.n == 3 and seeded.estimate == pytest.approx((1.5 + 0.5 + 1.8) / 3)  # m-a's three seeds decide
     unseeded = verdicts[("m-b", "study", "torch")]["small_accuracy_cost"]
     assert unseeded.outcome == "not measured" and unseeded.note.startswith("test accuracy missing")  # no seeds, no accuracy
+
+
+def test_paired_table_is_the_newest_run_of_each_path_written_out(tmp_path: Path) -> None:
+    """paired(): the newest run's row for each machine, pair and path, every column in order; a path only
+    the old run measured keeps its row; a run that names no machine counts; an undefined pair names no models."""
+    old = [paired_case("torch", "fast", 0.07, 0.05, 0.75, 0.70, 0.85, pairs=8), paired_case("numpy", "fast", 0.08, 0.07, 0.90, 0.85, 0.95)]
+    new = [paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80, pairs=12)]
+    damaged = paired_case("onnxruntime", "fast", 0.05, 0.04, 0.80, 0.75, 0.85)
+    damaged["extra_info"].update(pair="lost", baseline="a", candidate="b")
+    frames = []
+    for number, (benchmarks, when) in enumerate([(old, "2026-01-01T00:00:00"), ([*new, damaged], "2026-02-01T00:00:00")], 1):
+        path = write_run(tmp_path, number, benchmarks)
+        path.write_text(json.dumps({**json.loads(path.read_text()), "datetime": when}))
+        frames.append(read_run(path)[0].assign(machine="m1"))
+    nameless = read_run(write_run(tmp_path / "nameless", 3, [paired_case("litert", "fast", 0.04, 0.03, 0.77, 0.72, 0.81)]))[0]
+    nameless = nameless.assign(machine=float("nan"))
+    table = paired_rules.paired(pd.concat([*frames, nameless], ignore_index=True))
+    assert list(table.columns) == paired_rules.PAIRED_COLUMNS
+    assert list(table.index) == [0, 1, 2, 3]
+    got = {(r.backend, r.pair): r for r in table.itertuples()}
+    assert set(got) == {("torch", "study"), ("numpy", "study"), ("onnxruntime", "lost"), ("litert", "study")}
+    torch = got[("torch", "study")]  # the February run's
+    assert (torch.machine, torch.path, torch.variant, torch.baseline, torch.candidate) == ("m1", "fast", "torch (fast)", "regular", "separable")
+    assert (torch.baseline_s, torch.candidate_s, torch.ratio, torch.q1, torch.q3, torch.pairs) == (0.06, 0.04, 0.70, 0.65, 0.80, 12)
+    assert Path(torch.source_file).name == "0002_run.json"
+    numpy = got[("numpy", "study")]  # only the January run measured it
+    assert (numpy.ratio, numpy.pairs, Path(numpy.source_file).name) == (0.90, 10, "0001_run.json")
+    lost = got[("onnxruntime", "lost")]
+    assert pd.isna(lost.baseline) and pd.isna(lost.candidate) and pd.isna(lost.baseline_s) and lost.ratio == 0.80
+    assert pd.isna(got[("litert", "study")].machine) and got[("litert", "study")].ratio == 0.77
+    assert list(paired_rules.paired(frames[0].iloc[0:0]).columns) == paired_rules.PAIRED_COLUMNS
