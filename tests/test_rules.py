@@ -513,7 +513,8 @@ def test_paired_table_is_the_newest_run_of_each_path_written_out(tmp_path: Path)
     got = {(r.backend, r.pair): r for r in table.itertuples()}
     assert set(got) == {("torch", "study"), ("numpy", "study"), ("onnxruntime", "lost"), ("litert", "study")}
     torch = got[("torch", "study")]  # the February run's
-    assert (torch.machine, torch.path, torch.variant, torch.baseline, torch.candidate) == ("m1", "fast", "torch (fast)", "regular", "separable")
+    labels = ("m1", "fast", "torch (fast)", "regular", "separable")
+    assert (torch.machine, torch.path, torch.variant, torch.baseline, torch.candidate) == labels
     assert (torch.baseline_s, torch.candidate_s, torch.ratio, torch.q1, torch.q3, torch.pairs) == (0.06, 0.04, 0.70, 0.65, 0.80, 12)
     assert Path(torch.source_file).name == "0002_run.json"
     numpy = got[("numpy", "study")]  # only the January run measured it
