@@ -457,15 +457,34 @@ def test_seed_costs_are_the_newest_full_data_seeds_of_each_machine_in_points() -
 
 def test_claim_verdicts_cover_each_machine_pair_and_path_in_order_with_their_evidence(tmp_path: Path) -> None:
     """Written out: which (machine, pair, path) rows the verdicts cover and in what order (machines by
-    name, the study's pair first, then paths); a trainer's paired rounds add the paths of that backend
-    on that machine only, and each row's training and seed evidence reaches its verdict."""
+    name, the study's pair first, then the others by name, then paths); a trainer's paired rounds add the
+    paths of that backend on that machine only; each row's training, seed, size and subset evidence
+    reaches its verdict, for its own pair's models; a synthetic pair and a user's pair say why nothing trained."""
     from sepbench.results.tidy import frame
 
-    spatial = paired_case("torch", "fast", 0.06, 0.05, 0.83, 0.80, 0.86, interval=(0.83, 0.80, 0.86))
-    spatial["extra_info"].update(pair="spatial", baseline="regular", candidate="spatial")
+    def pair_case(pair: str, base: str, cand: str, path: str, interval: tuple[float, float, float]) -> dict:
+        case = paired_case("torch", path, 0.06, 0.05, interval[0], interval[1], interval[2], interval=interval)
+        case["name"] = case["name"].replace("-pair-", f"-{pair}-")
+        info = case["extra_info"]
+        seconds = {f"{base}_median_s": info.pop("regular_median_s"), f"{cand}_median_s": info.pop("separable_median_s")}
+        case["extra_info"].update(pair=pair, baseline=base, candidate=cand, **seconds)
+        return case
+
+    sizes = [  # m-a's default torch path has each study and spatial model's size: the spatial pair's row
+        bench_case("torch", "regular", "predict", "default", 32, 32, 0.001, params=8586, native_bytes=40_000),
+        bench_case("torch", "spatial", "predict", "default", 32, 32, 0.001, params=2713, native_bytes=16_000),
+    ]
     no_fast = [c for c in RUN if "-fast-" not in c["name"]]
-    runs = {  # m-a: no fast figure, torch trained; m-b: a fast figure of one model only, numpy trained
-        "m-a": [*no_fast, spatial, _train_case("torch", 14.0, 19.6, (1.40, 1.31, 1.52))],
+    runs = {  # m-a: no fast figure, torch trained; m-b: a fast figure of one model only, numpy trained, a subset run
+        "m-a": [
+            *no_fast,
+            *sizes,
+            paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80, interval=(0.70, 0.65, 0.80)),
+            pair_case("spatial", "regular", "spatial", "fast", (0.83, 0.80, 0.86)),
+            pair_case("example", "example-regular", "example-separable", "fast", (0.20, 0.18, 0.22)),
+            pair_case("zed", "zed-a", "zed-b", "default", (0.90, 0.85, 0.93)),  # a user's pair file, not built in
+            _train_case("torch", 14.0, 19.6, (1.40, 1.31, 1.52)),
+        ],
         "m-b": [*RUN, _train_case("numpy", 5.0, 4.0, (0.80, 0.76, 0.85))],
     }
     frames = []
@@ -473,24 +492,38 @@ def test_claim_verdicts_cover_each_machine_pair_and_path_in_order_with_their_evi
         df, _ = read_run(write_run(tmp_path / machine, number, cases))
         frames.append(df.assign(machine=machine))
     seeds = _seed_rows("m-a", "seeds.json", "2026-02-01", {"regular": [0.990, 0.985, 0.988], "separable": [0.975, 0.980, 0.970]})
-    got = claim_verdicts(pd.concat([*frames, frame(seeds)], ignore_index=True))
+    subset = [{**r, "machine": "m-b", "backend": "torch"} for r in _reproduce_rows("sub.json", "2026-02-01", 500, "trained-subset", 640)]
+    got = claim_verdicts(pd.concat([*frames, frame(seeds), frame(subset)], ignore_index=True))
     # m-b's torch (fast) has no separable figure and m-b trained numpy, not torch: no row for it
     assert [(machine, pair, var) for machine, pair, var, _ in got] == [
         ("m-a", "study", "torch"),
+        ("m-a", "study", "torch (fast)"),
+        ("m-a", "example", "torch (fast)"),
+        ("m-a", "spatial", "torch"),
         ("m-a", "spatial", "torch (fast)"),
+        ("m-a", "zed", "torch"),
         ("m-b", "study", "torch"),
     ]
     verdicts = {(machine, pair, var): {v.claim: v for v in vs} for machine, pair, var, vs in got}
-    trains = verdicts[("m-a", "study", "torch")]["trains_faster"]
-    assert (trains.outcome, trains.estimate, trains.low, trains.high, trains.n) == ("NO", 1.40, 1.31, 1.52, 6)
-    assert verdicts[("m-b", "study", "torch")]["trains_faster"].note == "no paired training rounds of both models on the torch trainer"
+    for path in ("torch", "torch (fast)"):  # the torch trainer's rounds decide every torch path's row
+        trains = verdicts[("m-a", "study", path)]["trains_faster"]
+        assert (trains.outcome, trains.estimate, trains.low, trains.high, trains.n) == ("NO", 1.40, 1.31, 1.52, 6)
+    no_rounds = "no paired training rounds of both models on the torch trainer"
+    assert verdicts[("m-b", "study", "torch")]["trains_faster"].note == no_rounds
+    assert verdicts[("m-a", "zed", "torch")]["trains_faster"].note == no_rounds  # a user's pair trains like the study's
+    synthetic = verdicts[("m-a", "example", "torch (fast)")]["trains_faster"]
+    assert synthetic.outcome == "not measured" and synthetic.note == "synthetic input: no labels to train on (speed and size only)"
     assert verdicts[("m-a", "spatial", "torch (fast)")]["trains_faster"].outcome == "not measured"  # spatial trained nowhere
     faster = verdicts[("m-a", "spatial", "torch (fast)")]["faster"]
     assert (faster.outcome, faster.estimate, faster.low, faster.high) == ("yes", 0.83, 0.80, 0.86)
+    smaller = verdicts[("m-a", "spatial", "torch")]["smaller"]
+    assert smaller.outcome == "yes" and smaller.estimate == pytest.approx(16_000 / 40_000)  # its own models' files
     seeded = verdicts[("m-a", "study", "torch")]["small_accuracy_cost"]
     assert seeded.n == 3 and seeded.estimate == pytest.approx((1.5 + 0.5 + 1.8) / 3)  # m-a's three seeds decide
-    unseeded = verdicts[("m-b", "study", "torch")]["small_accuracy_cost"]
-    assert unseeded.outcome == "not measured" and unseeded.note.startswith("test accuracy missing")  # no seeds, no accuracy
+    assert verdicts[("m-a", "spatial", "torch")]["small_accuracy_cost"].outcome == "not measured"  # the seeds are the study's
+    for claim in ("faster", "small_accuracy_cost"):  # m-b's subset run: not the study's data
+        assert verdicts[("m-b", "study", "torch")][claim].outcome == "not comparable"
+    assert verdicts[("m-a", "study", "torch")]["faster"].outcome != "not comparable"  # the subset was m-b's
 
 
 def test_paired_table_is_the_newest_run_of_each_path_written_out(tmp_path: Path) -> None:
