@@ -255,11 +255,12 @@ class OpenVINOModel(FileRuntimeModel):
         return {**choice, **self.plugin_config(choice["hint"])}
 
     def plugin_config(self, hint: str = "latency") -> dict[str, Any]:
-        """What the CPU plugin compiled under ``hint``: streams, threads, optimal requests, precision."""
+        """What the CPU plugin compiled under ``hint``: streams, threads, optimal requests, precision, pinning."""
         c = self.compiled(hint)
         names = {"streams": "NUM_STREAMS", "threads": "INFERENCE_NUM_THREADS", "requests": "OPTIMAL_NUMBER_OF_INFER_REQUESTS"}
         config: dict[str, Any] = {k: int(c.get_property(v)) for k, v in names.items()}
         config["precision"] = c.get_property("INFERENCE_PRECISION_HINT").to_string()
+        config["pinning"] = bool(c.get_property("ENABLE_CPU_PINNING"))  # threads held to cores: on a shared machine, worth knowing
         return config
 
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
