@@ -27,7 +27,9 @@ from sepbench.core.spec import ModelSpec, Shape
 from sepbench.core.weights import PortableWeights
 
 KERNEL_FORMAT = 2  # part of the source, so of its file name: a change to how kernels load leaves old caches unread
-BLOCK_VALUES = 32  # accumulators per block (output pixels x channels): 4 AVX2 / 2 AVX-512 registers, room left for operands
+# accumulators per block (output pixels x channels): 8 of AVX2's 16 vector registers (LLVM packs them
+# 8 wide there and on AVX-512), room left for operands; measured 32 / 64 / 128 in docs/fast-paths.md
+BLOCK_VALUES = 64
 
 
 @dataclass(frozen=True)
