@@ -556,3 +556,59 @@ def test_paired_table_is_the_newest_run_of_each_path_written_out(tmp_path: Path)
     assert pd.isna(lost.baseline) and pd.isna(lost.candidate) and pd.isna(lost.baseline_s) and lost.ratio == 0.80
     assert pd.isna(got[("litert", "study")].machine) and got[("litert", "study")].ratio == 0.77
     assert list(paired_rules.paired(frames[0].iloc[0:0]).columns) == paired_rules.PAIRED_COLUMNS
+
+
+def _figure_row(backend: str, model: str, metric: str, value: float, **over: object) -> dict:
+    row = {"source_kind": "pytest-benchmark", "source_file": "run.json", "created": "2026-02-01", "machine": "m1"}
+    row |= {"backend": backend, "model": model, "path": "default", "workload": "evaluate", "batch_size": 32, "n_images": 10_000}
+    row |= {"weights_source": "trained", "metric": metric, "stat": "value", "value": value, **over}
+    return row
+
+
+def test_figures_keep_only_the_studys_kind_of_figure_written_out() -> None:
+    """figures(): each rule on written-out rows: untrained or subset weights' accuracy and loss out,
+    evaluate over fewer than 10,000 images out, evaluate seconds at batch 32 only, a full-test-set
+    accuracy renamed test_accuracy, per-batch latencies out (their 10,000-image median becomes
+    predict_10k_seconds), a paired row of another pair and training rounds out, the preferred source kept."""
+    from sepbench.results.tidy import frame
+
+    rows = [
+        _figure_row("numpy", "regular", "test_accuracy", 0.91),
+        _figure_row("numpy", "regular", "test_accuracy", 0.99, source_kind="asv", created="2026-03-01"),  # reproduce/pytest first
+        _figure_row("numpy", "regular", "test_loss", 0.30),
+        _figure_row("numpy", "regular", "eval_seconds", 0.50),
+        _figure_row("numpy", "regular", "eval_seconds", 0.20, batch_size=64),  # not the study's batch
+        _figure_row("numpy", "regular", "params", 8586.0, batch_size=None),
+        _figure_row("numpy", "regular", "native_bytes", 40_000.0, stat="q1"),  # not a single figure
+        _figure_row(None, "regular", "native_bytes", 40_000.0),  # no backend
+        _figure_row("numpy", None, "native_bytes", 40_000.0),  # no model
+        _figure_row("numpy", "separable", "eval_seconds", 0.05, n_images=500),  # a subset of the test images
+        _figure_row("numpy", "separable", "test_accuracy", 0.50, n_images=500),
+        _figure_row("numpy", "separable", "test_loss", 1.50, n_images=500),
+        _figure_row("numpy", "separable", "test_accuracy", 0.10, weights_source="seeded-init", path="fast"),
+        _figure_row("numpy", "separable", "test_loss", 2.30, weights_source="trained-subset", path="fast"),
+        _figure_row("numpy", "separable", "accuracy", 0.12, weights_source="seeded-init", path="fast"),
+        _figure_row("torch", "regular", "accuracy", 0.90, workload="predict", path="fast", batch_size=1024),  # all 10,000
+        _figure_row("torch", "regular", "accuracy", 0.80, workload="predict", path="fast", batch_size=32, n_images=32),
+        _figure_row("torch", "regular", "latency_s", 0.06, workload="predict", path="fast", batch_size=1024, stat="median"),
+        _figure_row("torch", "regular", "images_per_s", 1.6e5, workload="predict", path="fast", batch_size=1024),
+        _figure_row("torch", "regular", "rounds", 5.0, workload="predict", path="fast", batch_size=1024),
+        _figure_row("torch", "regular", "paired_10k_seconds", 0.07, workload="paired-predict", path="fast"),
+        _figure_row("torch", "spatial", "paired_10k_seconds", 0.05, workload="paired-predict", path="fast", pair="spatial"),
+        _figure_row("torch", "regular", "paired_epoch_seconds", 9.0, workload="paired-train", path="fast"),
+    ]
+    got = verdict.figures(frame(rows))
+    table = {(r.variant, r.model, r.metric): r.value for r in got.itertuples()}
+    assert table == {
+        ("numpy", "regular", "test_accuracy"): 0.91,
+        ("numpy", "regular", "test_loss"): 0.30,
+        ("numpy", "regular", "eval_seconds"): 0.50,
+        ("numpy", "regular", "params"): 8586.0,
+        ("torch (fast)", "regular", "test_accuracy"): 0.90,
+        ("torch (fast)", "regular", "predict_10k_seconds"): 0.06,
+        ("torch (fast)", "regular", "paired_10k_seconds"): 0.07,
+    }
+    assert got.index.is_unique  # one label per figure (the predicted-10k rows come from the same frame)
+    assert set(got["machine"]) == {"m1"}
+    empty = verdict.figures(frame([]))
+    assert empty.empty and "variant" in empty.columns
