@@ -142,9 +142,38 @@ def test_faster_is_decided_only_on_paired_rounds_with_an_interval(tmp_path: Path
 
 
 def test_compute_limit_seconds() -> None:
-    assert verdict.compute_limit_s("regular", 50.0) == pytest.approx(2 * 117_384 * 10_000 / 50e9)
-    assert verdict.compute_limit_s("separable", 100.0, n_images=1) == pytest.approx(2 * 15_089 / 100e9)
+    assert verdict.compute_limit_s("regular", 50.0) == pytest.approx(2 * 117_384 * 10_000 / 50e9, rel=1e-12)
+    assert verdict.compute_limit_s("separable", 100.0, n_images=1) == pytest.approx(2 * 15_089 / 100e9, rel=1e-12)
     assert pd.isna(verdict.compute_limit_s("unknown", 50.0)) and pd.isna(verdict.compute_limit_s("regular", float("nan")))
+    assert pd.isna(verdict.compute_limit_s("regular", 0.0))  # a probe that measured nothing: no limit, not a division by 0
+
+
+def test_the_empty_tables_keep_their_columns() -> None:
+    """What an empty or old input gives: the tables' columns, no rows (the report's sections read them)."""
+    from sepbench.results.tidy import frame
+
+    old = frame([]).drop(columns=["n_images"])
+    for df in (frame([]), old):
+        ways = verdict.ten_k_ways(df)
+        assert ways.empty and {"variant", "way"} <= set(ways.columns)
+    assert list(verdict.roofline_probes(frame([])).columns) == ["gemm_gflops", "mem_gbs"]
+    probes = [_figure_row(None, None, "roofline_gemm_gflops", 390.5), _figure_row(None, None, "roofline_mem_gbs", 18.1)]
+    probes += [_figure_row(None, None, "roofline_mem_gbs", 9.0, source_file="no-gemm.json")]
+    got = verdict.roofline_probes(frame(probes))
+    assert got.to_dict("index") == {"run.json": {"gemm_gflops": 390.5, "mem_gbs": 18.1}}  # a run without GEMM is absent
+
+
+def test_predict_10k_is_one_figure_in_seconds_per_model_and_run() -> None:
+    from sepbench.results.tidy import frame
+
+    rows = [
+        _figure_row("torch", "regular", "latency_s", s, workload="predict", batch_size=b, stat="median")
+        for b, s in ((256, 0.09), (1024, 0.06), (4096, 0.07))
+    ]
+    rows += [_figure_row("torch", "regular", "latency_s", 0.01, workload="predict", batch_size=32, stat="median", n_images="oops")]
+    got = verdict.predict_10k(frame(rows))
+    assert len(got) == 1 and got.iloc[0]["value"] == 0.06 and got.iloc[0]["batch_size"] == 1024  # the fastest batch
+    assert (got.iloc[0]["metric"], got.iloc[0]["stat"], got.iloc[0]["unit"]) == ("predict_10k_seconds", "value", "seconds")
 
 
 # ---------------------------------------------------------------- both consumers agree
@@ -612,3 +641,66 @@ def test_figures_keep_only_the_studys_kind_of_figure_written_out() -> None:
     assert set(got["machine"]) == {"m1"}
     empty = verdict.figures(frame([]))
     assert empty.empty and "variant" in empty.columns
+
+
+def test_row_labels_where_a_column_is_missing_or_empty_written_out() -> None:
+    """variant, pair_of, is_inference and way on rows that lack a path, a backend, a batch size, or the
+    column itself (older files), with an index that is not 0..n-1."""
+    df = pd.DataFrame(
+        {
+            "backend": ["torch", None, "numpy", "onnxruntime"],
+            "path": [None, "fast", "fast", "default"],
+            "workload": ["predict", "predict", "evaluate", "predict"],
+            "batch_size": [1024, None, 32, 64],
+        },
+        index=[5, 7, 9, 11],
+    )
+    assert verdict.variant(df).tolist() == ["torch", "? (fast)", "numpy (fast)", "onnxruntime"]
+    assert verdict.way(df).tolist() == ["default b1024", "fast", "evaluate b32", "default b64"]  # no batch_free column
+    free = df.assign(batch_free=[False, False, True, True])
+    assert verdict.way(free).tolist() == ["default b1024", "fast", "evaluate b32", "default"]  # an evaluate keeps its batch
+    pairs = verdict.pair_of(df)
+    assert pairs.tolist() == ["study"] * 4 and pairs.index.tolist() == [5, 7, 9, 11] and pairs.dtype == object
+    named = verdict.pair_of(df.assign(pair=["spatial", None, None, "mine"]))
+    assert named.tolist() == ["spatial", "study", "study", "mine"]
+    assert verdict.is_inference(df.drop(columns="workload")).tolist() == [True] * 4
+    assert verdict.is_inference(df.drop(columns="workload")).index.tolist() == [5, 7, 9, 11]
+    seeds = df.assign(workload=["seeds", "graph-forward", "paired-predict", "predict"])
+    assert verdict.is_inference(seeds).tolist() == [False, False, True, True]
+
+
+def test_best_prefers_reproduce_then_pytest_benchmark_then_asv_then_the_newest() -> None:
+    rows = pd.DataFrame(
+        {
+            "key": ["a"] * 4 + ["b"] * 3,
+            "source_kind": ["asv", "pytest-benchmark", "reproduce", "pytest-benchmark", "asv", "asv", "asv"],
+            "created": ["2026-09-01", "2026-08-01", "2026-01-01", "2026-12-01", "2026-01-01", None, "2026-02-01"],
+            "value": [1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    got = verdict.best(rows, ["key"]).set_index("key")["value"].to_dict()
+    assert got == {"a": 3, "b": 7}  # reproduce over newer runs of the others; an undated row is the oldest
+    assert list(verdict.best(rows, ["key"]).columns) == ["key", "source_kind", "created", "value"]
+    unknown = rows.assign(source_kind=["mystery", "asv", "mystery", "mystery", "asv", "asv", "asv"])
+    assert verdict.best(unknown, ["key"]).set_index("key")["value"].to_dict() == {"a": 2, "b": 7}  # a known kind first
+
+
+def test_pair_models_are_the_built_in_pairs_and_each_newest_runs_roles() -> None:
+    """A user's pair takes the models its newest run gave the two roles (a pair file's models may be
+    renamed); an undated run is the oldest; a pair whose rows name one role only is no pair."""
+    from sepbench.core.pairs import PAIRS
+
+    def role_rows(pair: str, source: str, created: object, **models: str) -> list[dict]:
+        base = {"pair": pair, "source_file": source, "created": created}
+        return [{**base, "params": f"role={role}", "model": m} for role, m in models.items()]
+
+    rows = role_rows("mine", "old.json", "2026-01-01", baseline="a", candidate="x")
+    rows += role_rows("mine", "new.json", "2026-02-01", baseline="a", candidate="y")
+    rows += role_rows("mine", "undated.json", None, baseline="a", candidate="z")
+    rows += role_rows("half", "h.json", "2026-02-01", baseline="b")
+    rows += [{"pair": "other", "params": None, "model": "c", "source_file": "o.json", "created": "2026-03-01"}]
+    got = verdict.pair_models(pd.DataFrame(rows))
+    built_in = {name: p.model_names for name, p in PAIRS.items()}
+    assert got == {**built_in, "mine": ("a", "y")}
+    assert verdict.pair_models(pd.DataFrame({"model": ["a"]})) == built_in  # an older file: no params column
+    assert verdict.pair_models(pd.DataFrame()) == built_in
