@@ -5,6 +5,7 @@ and paired ratio for the same saved run."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -338,8 +339,13 @@ def test_a_paired_row_without_interval_or_busy_or_note_says_so():
     old, figs = paired_estimate(_ratio_row(low=float("nan"), rounds=None, others_cores=None, note=None), ("b", "c"))
     assert old.n == 1 and not old.has_interval and old.method == "predict: recorded without an interval (an older run)"
     assert "others_cores" not in figs and figs["rounds"] is None
+    assert math.isnan(old.low) and math.isnan(old.high)  # NaN, as every undecided estimate's bounds
     one, _ = paired_estimate(_ratio_row(rounds=1), ("b", "c"))
     assert one.n == 1 and not one.has_interval  # one round has no interval, whatever low and high say
+    two, _ = paired_estimate(_ratio_row(rounds=2), ("b", "c"))
+    assert two.n == 2 and (two.low, two.high) == (0.75, 0.85)  # two rounds are the fewest with an interval
+    half, _ = paired_estimate(_ratio_row(high=float("nan")), ("b", "c"))
+    assert half.n == 1 and not half.has_interval  # one bound is no interval
     busy, _ = paired_estimate(_ratio_row(busy="other processes kept 1.9 of 2 cores busy", note=""), ("b", "c"))
     assert busy.unusable.startswith("other processes") and busy.method == "predict: median of 12 paired rounds" and busy.note == ""
     evaluate, figs = paired_estimate(_ratio_row(workload="paired-evaluate", note="a; b; c"), ("b", "c"))
@@ -368,16 +374,27 @@ def test_faster_is_decided_on_the_paired_evaluate_then_the_paired_predict_then_a
         _asv_ratio_row("asv-box", "numpy", "fast", 0.85, "2026-02-01T00:00:00+00:00", "c2"),  # the newest commit's
         _asv_ratio_row("asv-box", "numpy", "fast", 0.99, "2025-12-01T00:00:00+00:00", "c0"),
         _asv_ratio_row(None, "torch", "default", 0.10, "2026-03-01T00:00:00+00:00", "c3"),  # a path the pairs measured: not used
+        _asv_ratio_row(None, "numpy", "fast", 0.20, "2026-03-01T00:00:00+00:00", "c3"),  # the same
+        _asv_ratio_row(None, "litert", "default", 0.88, "2026-03-01T00:00:00+00:00", "c3"),  # ASV alone measured these two
+        _asv_ratio_row(None, "onnxruntime", "default", 0.92, "2026-03-01T00:00:00+00:00", "c3"),
     ]
     speeds = paired_rules.speed_evidence(pd.concat([df, pd.DataFrame(asv)], ignore_index=True))
-    assert set(speeds) == {(None, "study", "torch"), (None, "study", "numpy (fast)"), ("asv-box", "study", "numpy (fast)")}
+    assert set(speeds) == {
+        (None, "study", "torch"),
+        (None, "study", "numpy (fast)"),
+        ("asv-box", "study", "numpy (fast)"),
+        (None, "study", "litert"),  # a file that names no machine still counts
+        (None, "study", "onnxruntime"),
+    }
+    assert speeds[(None, "study", "numpy (fast)")][0].value == 0.80 and speeds[(None, "study", "onnxruntime")][0].value == 0.92
     torch, figs = speeds[(None, "study", "torch")]
     assert (torch.value, torch.low, torch.high, torch.n) == (0.90, 0.86, 0.94, 10)  # the evaluate, not the predict's 0.70
     assert figs["measured"] == "study-style evaluate b32" and (figs["regular_s"], figs["separable_s"]) == (0.50, 0.45)
     numpy, figs = speeds[(None, "study", "numpy (fast)")]
     assert (numpy.value, numpy.low, numpy.high) == (0.80, 0.76, 0.84) and figs["measured"] == "predict"
     point, figs = speeds[("asv-box", "study", "numpy (fast)")]
-    assert point.value == 0.85 and point.n == 1 and not point.has_interval
+    assert point.value == 0.85 and point.n == 1 and not point.has_interval and math.isnan(point.low) and math.isnan(point.high)
+    assert point.method == "ASV SeparableRatio: one figure per commit, no interval"
     assert figs == {"measured": "ASV track_separable_ratio", "commit": "c2", "source": "c2.json"}
     # no paired row and no ASV figure: nothing decides
     assert paired_rules.speed_evidence(df[~df["workload"].astype(str).str.startswith("paired")]) == {}
