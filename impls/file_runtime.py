@@ -34,8 +34,9 @@ class FileRuntimeModel(InferenceModel):
         self.set_weights(weights)
 
     @abc.abstractmethod
-    def _build_file(self, weights: PortableWeights, calibration: np.ndarray | None) -> bytes:
-        """The model file holding ``weights``: float32, or int8 with ranges calibrated on ``calibration``."""
+    def _build_file(self, weights: PortableWeights, calibration: np.ndarray | None) -> Any:
+        """The model file holding ``weights`` (bytes, or the runtime's own files): float32, or int8 with
+        ranges calibrated on ``calibration``."""
 
     @abc.abstractmethod
     def _run_chunk(self, x: np.ndarray, model: str) -> np.ndarray:
@@ -44,8 +45,9 @@ class FileRuntimeModel(InferenceModel):
     def _forget_runtime(self) -> None:
         """Drop sessions / interpreters made from the old files (after new weights)."""
 
-    def model_file(self, model: str = FLOAT32) -> bytes:
-        """The bytes of the float32 or int8 file; the int8 one is made on first use, calibrated on
+    def model_file(self, model: str = FLOAT32) -> Any:
+        """The float32 or int8 file (its bytes; OpenVINO's: its two files, ``IRFiles``); the int8 one is
+        made on first use, calibrated on
         :func:`sepbench.core.data.calibration_images` (MNIST training images, never test images) for
         a model of MNIST's shape (its pair's own training images where it has data files),
         on seeded uniform images in [0, 1) for any other (a synthetic pair)."""

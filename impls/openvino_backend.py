@@ -49,8 +49,10 @@ from sepbench.util.timer import fastest
 OPSET = "opset16"
 INPUT, OUTPUT = "images", "probabilities"
 HINTS = ("latency", "throughput")  # the fast path's candidates: the plugin's performance hints x chunks
-FAST_CHUNKS = (256, 1024, 4096)  # images per request; at most TUNE_IMAGES, so each is timed as it runs
-TUNE_IMAGES = 4096
+FAST_CHUNKS = (256, 1024, 4096)  # images per request
+# images timed per candidate: more than the largest chunk, so that every candidate runs as it will on
+# 10,000 images (a throughput candidate of one request would run on the latency compile)
+TUNE_IMAGES = 8192
 PRECISION = "f32"  # asked of every compiled model: the plugin's default is bf16 where the CPU has it
 # (model, threads) -> the fast path's choice: shapes and threads decide it, not weight values
 _FAST_CHOICES: dict[tuple[str, int | None], dict[str, Any]] = {}
@@ -222,21 +224,30 @@ class OpenVINOModel(FileRuntimeModel):
             return super()._run(x, chunk, model)
         queue = self._request("throughput", model)
         out = np.empty((len(x), *self.spec.output_shape), dtype=np.float32)
+        written: list[int] = []  # rows each finished request wrote (list.append is atomic: callbacks run on the runtime's threads)
 
         def done(request: Any, start: int) -> None:
             result = request.get_output_tensor(0).data
             out[start : start + len(result)] = result
+            written.append(len(result))
 
         queue.set_callback(done)
         for i in range(0, len(x), chunk):
             queue.start_async({0: x[i : i + chunk]}, userdata=i, share_inputs=False)
         queue.wait_all()
+        if sum(written) != len(x):  # a request that failed without raising: its rows would be leftover memory
+            raise RuntimeError(f"OpenVINO's request queue returned {sum(written)} of {len(x)} images' outputs")
         return out
 
     # ---- the fast path and int8 ----------------------------------------------------------------
     def fast_config(self) -> dict[str, Any]:
         """The performance hint and chunk (images per request) chosen by timing on this machine, and what
-        the plugin made of the hint (streams, threads, requests, precision)."""
+        the plugin made of the hint (streams, threads, requests, precision, pinning)."""
+        choice = self._fast_choice()
+        return {**choice, **self.plugin_config(choice["hint"])}
+
+    def _fast_choice(self) -> dict[str, Any]:
+        """The hint and chunk alone (chosen on the first call): what a predict reads, without asking the plugin."""
         key = (self.spec.name, self._threads)
         if key not in _FAST_CHOICES:
 
@@ -251,8 +262,7 @@ class OpenVINOModel(FileRuntimeModel):
             _FAST_CHOICES[key] = tuning.remembered(
                 "openvino-fast", tuning_key, choose, valid=lambda c: c["hint"] in HINTS and c["chunk"] in FAST_CHUNKS
             )
-        choice = dict(_FAST_CHOICES[key])
-        return {**choice, **self.plugin_config(choice["hint"])}
+        return dict(_FAST_CHOICES[key])
 
     def plugin_config(self, hint: str = "latency") -> dict[str, Any]:
         """What the CPU plugin compiled under ``hint``: streams, threads, optimal requests, precision, pinning."""
@@ -266,24 +276,32 @@ class OpenVINOModel(FileRuntimeModel):
     def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Same probabilities as ``default``, under the hint and in the chunks chosen by timing (``batch_size``
         is validated but not used).  The first call chooses (a few seconds)."""
-        config = self.fast_config()
+        config = self._fast_choice()
         return self._run(x, config["chunk"], hint=config["hint"])
 
     def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """The NNCF-quantized model (:func:`quantize_int8`, calibrated on MNIST training images) with the fast
         path's hint and chunk.  The first call quantizes (needs the MNIST training set)."""
-        config = self.fast_config()
+        config = self._fast_choice()
         return self._run(x, config["chunk"], INT8, hint=config["hint"])
 
     # ---- files and counts ------------------------------------------------------------------------
     def save_native(self, path: Any, of_path: str = "default") -> Path:
-        """The IR of ``of_path``'s model: ``path`` (``.xml``) and its weights beside it (same stem, ``.bin``),
-        each written atomically, the weights first, so the graph never names weights that are not there."""
+        """The IR of ``of_path``'s model: ``path`` (``.xml``) and its weights beside it (same stem, ``.bin``,
+        replaced if there is one: the pair is one model), each written atomically, the weights first, so a
+        first save's graph never names weights that are not there (a reader of an older pair may see the
+        new weights a moment before the new graph)."""
         path = self._checked_native_path(path, of_path)
         files = self.model_file(INT8 if of_path in self.approximate_paths else FLOAT32)
         atomic_write_bytes(path.with_suffix(".bin"), files.weights)
         atomic_write_bytes(path, files.xml)
         return path
+
+    def _save_native(self, path: Path) -> None:  # pragma: no cover - save_native writes both files itself
+        raise NotImplementedError("an OpenVINO model is two files: use save_native")
+
+    def _save_native_of(self, path: Path, of_path: str) -> None:  # pragma: no cover - as above
+        raise NotImplementedError("an OpenVINO model is two files: use save_native")
 
     def count_params(self) -> int:
         """The parameters of the spec (a batch norm's four tensors too, as every backend counts them),

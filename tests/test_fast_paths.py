@@ -9,7 +9,7 @@ import pytest
 
 from sepbench.core.spec import MODELS as SPECS
 from sepbench.core.weights import random_weights
-from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip
+from tests.conftest import BACKENDS, EVERY_KIND_MODEL, MNIST_MODELS, backend_or_skip
 from tests.test_backends import BAD_INPUTS
 
 SEED = 1234  # as tests/test_backends.py: predictions vary over the images for both models
@@ -76,6 +76,21 @@ def test_int8_path_approximates_the_float_model_and_has_its_own_smaller_file(bac
         assert int8_bytes < (0.6 if backend != "openvino" else 0.85) * float_bytes  # OpenVINO's graph grows by its quantize ops
     with pytest.raises(ValueError, match="no inference path 'int4'"):
         m.save_native(tmp_path / f"x{suffix}", of_path="int4")
+
+
+@pytest.mark.parametrize("model", ["regular", EVERY_KIND_MODEL])
+def test_openvino_throughput_queue_returns_every_row_in_order(model, test_subset, reference):
+    """Whatever the fast path chose here, OpenVINO's asynchronous queue (the throughput hint) on chunks of
+    333 images (a short last one): every row, in order, at parity; its int8 model's rows as its latency
+    requests give them."""
+    from impls.file_runtime import INT8
+
+    x, _ = test_subset
+    m = _model("openvino", model)
+    _assert_parity(m._run(x, 333, hint="throughput"), reference[model])
+    assert ("throughput", "float32") in m._requests  # the queue ran, not the one-request fallback
+    np.testing.assert_allclose(m._run(x, 333, INT8, hint="throughput"), m._run(x, 333, INT8, hint="latency"), atol=1e-6)
+    _assert_parity(m._run(x[:333], 333, hint="throughput"), reference[model][:333])  # one request: the latency compile
 
 
 @pytest.mark.parametrize("model", MNIST_MODELS)
