@@ -80,6 +80,15 @@ class FileRuntimeModel(InferenceModel):
     def _save_native_of(self, path: Path, of_path: str) -> None:
         path.write_bytes(self.model_file(INT8 if of_path in self.approximate_paths else FLOAT32))
 
+    def _checked_params(self, in_file: int, what: str) -> int:
+        """The spec's parameter count, checked against the ``in_file`` values the float file's weight tensors
+        hold: those less the batch norms folded into their convolutions (every backend counts a batch
+        norm's four tensors, as Keras does)."""
+        folded = sum(r.params for r in self.spec.summary() if r.kind == "batch_norm")
+        if in_file != self.spec.params - folded:  # pragma: no cover - a graph builder that lost or added a tensor
+            raise AssertionError(f"{what} of {self.spec.name!r} holds {in_file} parameters, the spec {self.spec.params - folded}")
+        return in_file + folded
+
     def get_weights(self) -> PortableWeights:
         return self._weights.copy()
 
