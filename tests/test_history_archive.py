@@ -140,3 +140,28 @@ def test_a_fresh_clone_publishes_the_history_and_chromium_shows_it(tmp_path: Pat
         assert _not_blank(tmp_path / "ratio.png") > 0.05
     finally:
         server.shutdown()
+
+
+def test_every_benchmark_with_a_history_is_at_a_version_the_history_holds() -> None:
+    """ASV publishes a result only while its benchmark's version (the hash of its source unless pinned) is
+    the suite's: a refactor that changes a benchmark's source without changing what it measures would
+    silently drop that benchmark's whole history from the graphs. Each benchmark the history has
+    results for must be at a version at least one of those results was recorded under."""
+    from asv_runner.discovery import disc_benchmarks
+
+    current = {b.name: b.version for b in disc_benchmarks(str(REPO / "benchmarks"))}
+    recorded: dict[str, set[str]] = {}
+    for path in (REPO / HISTORY_DIR).glob("*/*.json"):
+        if path.name == "machine.json":
+            continue
+        doc = json.loads(path.read_text())
+        at = doc["result_columns"].index("version")
+        for name, row in doc["results"].items():
+            recorded.setdefault(name, set()).add(row[at])
+    assert {"predict.SeparableRatio.track_separable_ratio", "size.ModelSize.track_params"} <= set(recorded)
+    cut = {
+        name: (current[name][:12], sorted(v[:12] for v in versions))
+        for name, versions in recorded.items()
+        if name in current and current[name] not in versions
+    }
+    assert not cut, f"benchmarks whose history no longer publishes (pin `version` to keep it): {cut}"
