@@ -200,6 +200,10 @@ class InferenceModel(abc.ABC):
         path = Path(path)
         return [path, *(path.with_suffix(s) for s in self.native_companion_suffixes)]
 
+    def native_bytes(self, path: str | os.PathLike[str]) -> int:
+        """Bytes of the model saved at ``path``: its files together (:meth:`native_files`)."""
+        return sum(f.stat().st_size for f in self.native_files(path))
+
     def _check_model(self, weights: PortableWeights) -> None:
         if weights.model != self.spec.name:
             raise ValueError(f"weights are for model {weights.model!r}, this is a {self.spec.name!r} model")

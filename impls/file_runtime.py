@@ -71,6 +71,23 @@ class FileRuntimeModel(InferenceModel):
         outs = [self._run_chunk(x[i : i + chunk], model, **runtime) for i in range(0, len(x), chunk)]
         return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
 
+    @abc.abstractmethod
+    def _fast_options(self) -> tuple[int, dict[str, Any]]:
+        """The fast path's chunk (images per runtime call) and the options :meth:`_run_chunk` takes, as
+        chosen by timing on the first call (:meth:`fast_config` says what was chosen and why)."""
+
+    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default``, in the chunks and with the options chosen by timing
+        (``batch_size`` is validated but not used).  The first call chooses (a few seconds)."""
+        chunk, options = self._fast_options()
+        return self._run(x, chunk, **options)
+
+    def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """The int8-quantized file (calibrated on training images, see :meth:`model_file`) with the fast
+        path's choices.  The first call quantizes (needs the training images)."""
+        chunk, options = self._fast_options()
+        return self._run(x, chunk, INT8, **options)
+
     def _forward(self, x: np.ndarray) -> np.ndarray:
         return self._run_chunk(x, FLOAT32)
 

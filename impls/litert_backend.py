@@ -21,7 +21,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from impls.base import Backend
-from impls.file_runtime import INT8, FileRuntimeModel
+from impls.file_runtime import FileRuntimeModel
 from sepbench.core.weights import PortableWeights
 from sepbench.util import tuning
 from sepbench.util.timer import fastest
@@ -116,14 +116,9 @@ class LiteRTModel(FileRuntimeModel):
             _FAST_CHOICES[key] = tuning.remembered("litert-fast", tuning_key, choose, valid=lambda c: c["chunk"] in FAST_CHUNKS)
         return dict(_FAST_CHOICES[key])
 
-    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """Same probabilities as ``default``, in the chunk size chosen by timing (``batch_size`` validated, not used)."""
-        return self._run(x, self.fast_config()["chunk"])
-
-    def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """The full-integer int8 model (:func:`build_flatbuffer` calibrated on MNIST training images) in the
-        fast path's chunks.  The first call quantizes (needs the MNIST training set)."""
-        return self._run(x, self.fast_config()["chunk"], INT8)
+    def _fast_options(self) -> tuple[int, dict[str, Any]]:
+        """The chunk alone (XNNPACK plans the rest); ``int8`` runs :func:`build_flatbuffer`'s quantized file in it."""
+        return self.fast_config()["chunk"], {}
 
     def count_params(self) -> int:
         """Parameters of the portable weights the flatbuffer was built from (its buffers also hold

@@ -27,7 +27,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from impls.base import Backend
-from impls.file_runtime import FLOAT32, INT8, FileRuntimeModel
+from impls.file_runtime import FLOAT32, FileRuntimeModel
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
 from sepbench.util import tuning
@@ -228,17 +228,10 @@ class OnnxModel(FileRuntimeModel):
             )
         return dict(_FAST_CHOICES[key])
 
-    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """Same probabilities as ``default``, in the chunks and at the optimisation level chosen by timing
-        (``batch_size`` is validated but not used).  The first call chooses (a few seconds)."""
+    def _fast_options(self) -> tuple[int, dict[str, Any]]:
+        """The chunk and the graph optimisation level; ``int8`` runs :func:`quantize_int8`'s file with them."""
         config = self.fast_config()
-        return self._run(x, config["chunk"], level=config["optimization"])
-
-    def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """The int8-quantized model (:func:`quantize_int8`, calibrated on MNIST training images) with the fast
-        path's level and chunk.  The first call quantizes (needs the MNIST training set)."""
-        config = self.fast_config()
-        return self._run(x, config["chunk"], INT8, level=config["optimization"])
+        return config["chunk"], {"level": config["optimization"]}
 
     def count_params(self) -> int:
         """The parameters of the spec (a batch norm's four tensors too, as every backend counts them), checked

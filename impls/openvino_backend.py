@@ -273,17 +273,10 @@ class OpenVINOModel(FileRuntimeModel):
         config["pinning"] = bool(c.get_property("ENABLE_CPU_PINNING"))  # threads held to cores: on a shared machine, worth knowing
         return config
 
-    def _predict_fast(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """Same probabilities as ``default``, under the hint and in the chunks chosen by timing (``batch_size``
-        is validated but not used).  The first call chooses (a few seconds)."""
+    def _fast_options(self) -> tuple[int, dict[str, Any]]:
+        """The chunk and the hint, read without asking the plugin; ``int8`` runs :func:`quantize_int8`'s model with them."""
         config = self._fast_choice()
-        return self._run(x, config["chunk"], hint=config["hint"])
-
-    def _predict_int8(self, x: np.ndarray, batch_size: int) -> np.ndarray:
-        """The NNCF-quantized model (:func:`quantize_int8`, calibrated on MNIST training images) with the fast
-        path's hint and chunk.  The first call quantizes (needs the MNIST training set)."""
-        config = self._fast_choice()
-        return self._run(x, config["chunk"], INT8, hint=config["hint"])
+        return config["chunk"], {"hint": config["hint"]}
 
     # ---- files and counts ------------------------------------------------------------------------
     def save_native(self, path: Any, of_path: str = "default") -> Path:

@@ -178,8 +178,8 @@ def native_file_size(backend: str, weights: PortableWeights, path: str = "defaul
         of_path = path if path in type(instance).approximate_paths else "default"
         with tempfile.TemporaryDirectory(prefix="sepbench-native-") as tmp:
             saved = instance.save_native(Path(tmp) / f"{weights.model}{suffix}", of_path=of_path)
-            files = instance.native_files(saved)  # OpenVINO's graph and its weights: the model is both
-            _NATIVE_SIZES[key] = (sum(f.stat().st_size for f in files), "+".join(f.suffix.lstrip(".") for f in files))
+            formats = "+".join(f.suffix.lstrip(".") for f in instance.native_files(saved))  # OpenVINO: xml+bin
+            _NATIVE_SIZES[key] = (instance.native_bytes(saved), formats)
     return _NATIVE_SIZES[key]
 
 

@@ -72,7 +72,7 @@ def measure_model(
         "params": params,
         "float32_bytes": 4 * t["weights"].num_params,
         "hdf5_bytes": hdf5_bytes(t, recipe, workdir),
-        "native_bytes": sum(f.stat().st_size for f in m.native_files(native)),
+        "native_bytes": m.native_bytes(native),
         "native_format": "+".join(f.suffix for f in m.native_files(native)),
         "test_loss": ev.loss,
         "test_accuracy": ev.accuracy,
