@@ -11,11 +11,15 @@ A trainer module defines ``train_model(init, x, y, recipe, orders, on_step=None)
 It returns the trained weights, the per-step training losses (mean cross-entropy of each batch,
 nats, computed before that step's update) and the RMSprop velocities in portable layout (so the
 Keras HDF5 file can carry real optimizer state whatever backend trained).
+
+A module whose per-step losses are not each batch's own mean says how it reads them in
+``STEP_LOSS_READOUT`` (one of :data:`STEP_LOSS_READOUTS`; ``"per_batch"`` when absent), so that a
+comparison of trainers can allow for the readout's own rounding (:func:`step_loss_readout_error`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +35,41 @@ class TrainerOutput:
     step_losses: np.ndarray  # float64, one per step, nats
     velocities: PortableWeights  # RMSprop second-moment accumulators, Keras layout
     iterations: int  # optimizer steps taken
+
+
+# "per_batch": the loss of each batch as the trainer computed it (NumPy, PyTorch); "running_mean": recovered
+# from the epoch's running mean the framework reports after each batch (Keras's ``logs["loss"]``)
+STEP_LOSS_READOUTS = ("per_batch", "running_mean")
+
+
+def step_loss_readout_error(step_losses: np.ndarray, epoch_images: Sequence[int], batch_size: int, readout: str) -> np.ndarray:
+    """A bound on the relative error of each reported step loss that comes from how it is read out, not
+    from training (dimensionless, one per step; float32 arithmetic).
+
+    ``"per_batch"``: 0 (the float32 rounding of the batch's own mean is the comparison's floor).
+    ``"running_mean"``: Keras keeps an epoch's running mean as a float32 total over a count, and the
+    loss of step k is recovered as ``(T_k - T_{k-1}) / b_k`` from the reported means (``T`` = count x
+    mean).  Rounding the total's last addition and each of the two divisions costs at most half an ulp
+    of ``T_k``, ``T_k`` and ``T_{k-1}``: ``|error| <= eps (T_k + T_{k-1}) / b_k``, which grows with the
+    step's place in its epoch (about 1e-5 relative after 100 steps) however exactly the model trained.
+    """
+    losses = np.asarray(step_losses, np.float64)
+    if readout not in STEP_LOSS_READOUTS:
+        raise ValueError(f"unknown step-loss readout {readout!r}; known: {', '.join(STEP_LOSS_READOUTS)}")
+    if readout == "per_batch":
+        return np.zeros_like(losses)
+    bounds = []
+    for n in epoch_images:  # Keras starts each epoch's running mean afresh
+        sizes = np.diff(np.minimum(np.arange(0, n + batch_size, batch_size), n)).astype(np.float64)
+        epoch = losses[sum(len(b) for b in bounds) :][: len(sizes)]
+        if len(epoch) != len(sizes):
+            raise ValueError(f"{len(losses)} step losses for epochs of {list(epoch_images)} images in batches of {batch_size}")
+        totals = np.cumsum(epoch * sizes)
+        bounds.append(np.finfo(np.float32).eps * (totals + np.concatenate([[0.0], totals[:-1]])) / sizes)
+    bound = np.concatenate(bounds) if bounds else np.zeros(0)
+    if len(bound) != len(losses):
+        raise ValueError(f"{len(losses)} step losses for epochs of {list(epoch_images)} images in batches of {batch_size}")
+    return bound / np.abs(losses)
 
 
 def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:

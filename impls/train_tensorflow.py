@@ -15,7 +15,7 @@ cross-entropy and accuracy, then ``fit``.
 * Per-step losses: Keras reports the running mean of the epoch in ``on_train_batch_end``, weighted
   by batch size; the per-step loss is recovered as ``(S_k*mean_k - S_{k-1}*mean_{k-1}) / b_k``
   (``S_k`` images seen, ``b_k`` this batch's size; float64 arithmetic on float32 means: relative
-  error about 1e-7 * k).
+  error about 1e-7 * k, bounded by :func:`impls.train_common.step_loss_readout_error`).
 """
 
 from __future__ import annotations
@@ -76,6 +76,9 @@ def velocities_of(model: keras.Model, spec_name: str) -> PortableWeights:
     for name, shape in get_model_spec(spec_name).tensor_shapes().items():  # a batch norm's moving statistics: not trained
         tensors.setdefault(name, np.zeros(shape, np.float32))
     return PortableWeights(spec_name, tensors, {"kind": "rmsprop-velocity"})
+
+
+STEP_LOSS_READOUT = "running_mean"  # see the module docstring
 
 
 class _StepLosses(keras.callbacks.Callback):

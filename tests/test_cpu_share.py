@@ -18,6 +18,7 @@ def _spin(seconds: float) -> None:
         pass
 
 
+@pytest.mark.alone  # a second test worker beside it would always hold one of two cores
 @pytest.mark.skipif(sample() is None, reason="/proc/stat is not readable here (not Linux): nothing to measure")
 def test_a_cpu_hog_beside_us_counts_and_our_own_work_does_not():
     """Three kinds of 0.4 s spell, interleaved three times (whatever else the machine runs, a second

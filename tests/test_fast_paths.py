@@ -54,17 +54,24 @@ INT8_BACKENDS = [b for b in BACKENDS if b in ("onnxruntime", "litert", "openvino
 @pytest.mark.parametrize("model", MNIST_MODELS)
 @pytest.mark.parametrize("backend", INT8_BACKENDS)
 def test_int8_path_approximates_the_float_model_and_has_its_own_smaller_file(backend, model, test_subset, reference, tmp_path):
-    """Quantized, so not exact: probabilities within 0.02 of the float model's (measured: <= 0.005 on
-    these weights), the same class for at least 85 % of 2,000 real images (random weights give
-    near-ties a float-vs-int8 rounding can flip; measured 88.6-99.5 %, the spatial model's flattest;
-    a broken quantizer agrees on about 10 %), and a native file of its own."""
+    """Quantized, so not exact: probabilities within 0.02 of the float model's (measured: <= 0.014 on
+    these weights), the same class for at least 95 % of the images whose float top two differ by more
+    than one step of an int8 probability (1/256), and a native file of its own.
+
+    Random weights give flat outputs, and a near-tie flips with the CPU's int8 kernel: over all 2,000
+    images the spatial model's OpenVINO int8 agreed on 88.6-99.5 % on AVX-512 Xeons but 73.9 % on an
+    AVX2 EPYC (no VNNI: saturating 16-bit sums); over the images that are no tie at int8's resolution it
+    agreed on 99.7 % there (measured 98.1-100 % for every backend and model on that EPYC)."""
     x, _ = test_subset
     m = _model(backend, model)
     assert "int8" in type(m).approximate_paths and "int8" in type(m).batch_free_paths
     got = m.predict(x, batch_size=500, path="int8")
     assert got.shape == reference[model].shape and got.dtype == np.float32
     assert np.abs(got - reference[model]).max() <= 0.02
-    assert np.mean(got.argmax(1) == reference[model].argmax(1)) >= 0.85
+    top_two = np.sort(reference[model], axis=1)[:, -2:]
+    clear = top_two[:, 1] - top_two[:, 0] > 1 / 256
+    assert clear.sum() >= 100  # enough images that are no tie for the agreement to mean something
+    assert np.mean(got.argmax(1)[clear] == reference[model].argmax(1)[clear]) >= 0.95
     np.testing.assert_allclose(got.sum(1), 1.0, atol=10 / 256)  # each of 10 int8 probabilities rounds to 1/256
     suffix = type(m).native_suffixes[0]
     float_file, int8_file = m.save_native(tmp_path / f"f{suffix}"), m.save_native(tmp_path / f"q{suffix}", of_path="int8")

@@ -9,7 +9,7 @@ import pytest
 
 from sepbench.core.recipe import DEFAULT_RECIPE, KERAS2_RECIPE, Recipe, batch_order, rmsprop_step
 from sepbench.training.trainers import TRAINER_MODULES
-from tests.conftest import MNIST_MODELS, backend_or_skip
+from tests.conftest import EVERY_KIND_MODEL, MNIST_MODELS, backend_or_skip
 from tests.conftest import MODELS as STUDY_MODELS
 
 BACKENDS = list(TRAINER_MODULES)  # the backends that train (the inference-only runtimes have no trainer)
@@ -126,30 +126,158 @@ def test_torch_and_keras_rmsprop_steps_match_hand_computation(recipe):
     np.testing.assert_allclose(np.asarray(var.numpy()), ew, rtol=2e-6)
 
 
-# ---- the three backends train alike ---------------------------------------------------------
-@pytest.mark.parametrize("model", MNIST_MODELS)
-def test_first_100_step_losses_agree_across_backends(runs, model):
-    have = [b for b in BACKENDS if (b, model) in runs]
-    if len(have) < 2:
-        pytest.skip(f"needs two backends, have {have}")
-    ref = runs[(have[0], model)].step_losses
-    assert len(ref) == N_TRAIN // 32 == 100
-    for b in have[1:]:
-        got = runs[(b, model)].step_losses
-        np.testing.assert_allclose(got[:100], ref[:100], rtol=1e-3, err_msg=f"{b} vs {have[0]}, {model}")
-    assert ref[-20:].mean() < ref[:20].mean()  # it learns
+# ---- the three backends train alike: tolerances measured on this machine, not tuned ----------
+# Two correct float32 trainers of one recipe differ only in rounding (the order of their sums, their exp
+# and log).  How far a rounding difference carries after t steps is a property of the recipe, the model
+# and the data (a ReLU or a batch statistic near a rounding boundary amplifies it, 100 steps of training
+# more so), not of the trainer: so it is measured here, on the machine the test runs on, by training
+# NumPy again with the samples of every batch in another order (the same sums in exact arithmetic,
+# other roundings at every step).  One reordering's spread varies 100x by chance (measured: 2e-6 to
+# 1.1e-4 relative at step 100 for the every-kind model); the largest of three was within 1.3x of what
+# PyTorch vs NumPy reached in 8 runs (4 seeds, AVX2 kernels and each library forced to its SSE ones).
+ROUNDING_SLACK = 10  # a trainer may carry up to 10x the largest of three reorderings' spread
+F32_FLOOR = 4 * float(np.finfo(np.float32).eps)  # a batch mean's own float32 rounding (exp, log, 32 terms)
+REORDERINGS = ("reverse", "rotate", "shuffle")
+
+
+def _reordered_within_batches(x: np.ndarray, y: np.ndarray, how: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` such that epoch 0's batches for ``seed`` hold the same samples in another order."""
+    order = batch_order(seed, 0, len(x))
+    xs, ys = x.copy(), y.copy()
+    rng = np.random.default_rng(seed)
+    for start in range(0, len(order), DEFAULT_RECIPE.batch_size):
+        idx = order[start : start + DEFAULT_RECIPE.batch_size]
+        src = {"reverse": idx[::-1], "rotate": np.roll(idx, 1), "shuffle": rng.permutation(idx)}[how]
+        xs[idx], ys[idx] = x[src], y[src]
+    return xs, ys
+
+
+@pytest.fixture(scope="module")
+def rounding_spread(train_subset, runs):
+    """Per model: the running maximum over steps of the relative step-loss spread, and each weight
+    tensor's largest absolute spread, across three reorderings of NumPy's batches (one epoch, seed 0)."""
+    from sepbench.training.trainers import train
+
+    out = {}
+    for model in MNIST_MODELS:
+        ref = runs[("numpy", model)]
+        reordered = [train("numpy", model, *_reordered_within_batches(*train_subset, how), seed=0, epochs=1) for how in REORDERINGS]
+        loss = np.max([np.abs(r.step_losses - ref.step_losses) / np.abs(ref.step_losses) for r in reordered], axis=0)
+        weights = {n: max(float(np.abs(r.weights[n] - ref.weights[n]).max()) for r in reordered) for n in ref.weights.tensors}
+        out[model] = (np.maximum.accumulate(loss), weights)
+    return out
+
+
+def _readout_error(result) -> np.ndarray:
+    from impls.train_common import step_loss_readout_error
+    from sepbench.training.trainers import trainer_module
+
+    readout = getattr(trainer_module(result.backend), "STEP_LOSS_READOUT", "per_batch")
+    return step_loss_readout_error(result.step_losses, [len(result.step_losses) * 32], 32, readout)
+
+
+def _loss_excess(got, ref, spread) -> np.ndarray:
+    """Each step's relative loss difference over its allowance (> 1: outside): the rounding spread measured
+    up to that step, times the slack, plus what each trainer's readout alone may add."""
+    allowed = ROUNDING_SLACK * np.maximum(spread[0], F32_FLOOR) + _readout_error(got) + _readout_error(ref)
+    return np.abs(got.step_losses - ref.step_losses) / np.abs(ref.step_losses) / allowed
+
+
+def _weight_excess(got, ref, spread) -> dict[str, float]:
+    """Each final weight tensor's largest difference over its allowance (> 1: outside)."""
+    return {
+        n: float(np.abs(got.weights[n] - ref.weights[n]).max())
+        / (ROUNDING_SLACK * max(spread[1][n], F32_FLOOR * float(np.abs(ref.weights[n]).max(initial=1e-30))))
+        for n in ref.weights.tensors
+    }
 
 
 @pytest.mark.parametrize("model", MNIST_MODELS)
-def test_backends_end_with_close_weights(runs, model):
+def test_first_100_step_losses_agree_across_backends(runs, rounding_spread, model):
     have = [b for b in BACKENDS if (b, model) in runs]
     if len(have) < 2:
         pytest.skip(f"needs two backends, have {have}")
-    ref = runs[(have[0], model)].weights
+    ref = runs[("numpy", model)]  # the reorderings are NumPy's
+    assert len(ref.step_losses) == N_TRAIN // 32 == 100
     for b in have[1:]:
-        w = runs[(b, model)].weights
-        for name in ref:
-            np.testing.assert_allclose(w[name], ref[name], atol=2e-3, err_msg=f"{b} vs {have[0]}: {name}")
+        excess = _loss_excess(runs[(b, model)], ref, rounding_spread[model])
+        step = int(excess.argmax())
+        assert excess[step] <= 1, f"{b} vs numpy, {model}: step {step} is {excess[step]:.1f}x its allowance"
+    assert ref.step_losses[-20:].mean() < ref.step_losses[:20].mean()  # it learns
+
+
+@pytest.mark.parametrize("model", MNIST_MODELS)
+def test_backends_end_with_close_weights(runs, rounding_spread, model):
+    have = [b for b in BACKENDS if (b, model) in runs]
+    if len(have) < 2:
+        pytest.skip(f"needs two backends, have {have}")
+    for b in have[1:]:
+        excess = _weight_excess(runs[(b, model)], runs[("numpy", model)], rounding_spread[model])
+        worst = max(excess, key=excess.get)
+        assert excess[worst] <= 1, f"{b} vs numpy, {model}: {worst} is {excess[worst]:.1f}x its allowance"
+
+
+def test_running_mean_readout_error_bounds_a_float32_running_mean():
+    """The readout bound holds for Keras's readout done in float32 (a total over a count, the loss of a
+    step recovered from two reported means), over three epochs with a short last batch, and is 0 for a
+    trainer that reports each batch's own loss."""
+    from impls.train_common import step_loss_readout_error
+
+    rng = np.random.default_rng(0)
+    epochs, batch = [1000, 1000, 1000], 32
+    losses = rng.uniform(0.05, 2.5, size=3 * 32).astype(np.float32)
+    read = []
+    for e in range(3):
+        total, seen, before = np.float32(0), 0, 0.0
+        for loss, size in zip(losses[32 * e : 32 * (e + 1)], [32] * 31 + [8]):
+            total = np.float32(total + np.float32(loss * np.float32(size)))
+            seen += size
+            mean = float(np.float32(total / np.float32(seen)))
+            read.append((mean * seen - before) / size)
+            before = mean * seen
+    error = np.abs(np.array(read) - losses) / losses
+    bound = step_loss_readout_error(losses, epochs, batch, "running_mean")
+    assert (error <= bound).all() and error.max() > 0.05 * bound.max()  # a bound, and not a vacuous one
+    assert bound[31] > 20 * bound[0] and bound[32] < bound[31]  # grows through an epoch, starts afresh
+    np.testing.assert_array_equal(step_loss_readout_error(losses, epochs, batch, "per_batch"), 0)
+    with pytest.raises(ValueError, match="step losses"):
+        step_loss_readout_error(losses[:-1], epochs, batch, "running_mean")
+    with pytest.raises(ValueError, match="unknown step-loss readout"):
+        step_loss_readout_error(losses, epochs, batch, "median")
+
+
+def _wrong_batch_norm_backward(dout, gamma, cache):
+    """A plausible bug: the batch variance's dependence on x left out of dx."""
+    xhat, inv = cache
+    m = dout.dtype.type(dout.shape[0] * dout.shape[1] * dout.shape[2])
+    dbeta = dout.sum(axis=(0, 1, 2))
+    dgamma = (dout * xhat).sum(axis=(0, 1, 2))
+    return (gamma * inv / m) * (m * dout - dbeta), dgamma, dbeta
+
+
+@pytest.mark.parametrize(
+    "bug, model",
+    [("learning rate 10 % high", "regular"), ("learning rate 10 % high", EVERY_KIND_MODEL), ("batch norm gradient", EVERY_KIND_MODEL)],
+)
+def test_the_allowances_catch_a_real_bug(train_subset, runs, rounding_spread, monkeypatch, bug, model):
+    """The measured allowances are loose enough for every CPU's rounding, and still too tight for a trainer
+    that is wrong: a trainer with a planted bug fails both parity checks.  Measured on a 2-core AVX2 EPYC:
+    PyTorch and TensorFlow used 4-44 % of their allowances; the planted bugs' step losses were 142x to
+    18,600x theirs, the final weights 5x to 46,000x (the least for the every-kind model's learning rate,
+    whose 100 steps spread rounding the most)."""
+    from sepbench.training.trainers import train
+
+    recipe = DEFAULT_RECIPE
+    if bug.startswith("learning rate"):
+        recipe = DEFAULT_RECIPE.with_(learning_rate=DEFAULT_RECIPE.learning_rate * 1.1)
+    else:
+        import impls.numpy_grad
+
+        monkeypatch.setattr(impls.numpy_grad, "batch_norm_backward", _wrong_batch_norm_backward)
+    buggy = train("numpy", model, *train_subset, recipe=recipe, seed=0, epochs=1)
+    ref = runs[("numpy", model)]
+    assert _loss_excess(buggy, ref, rounding_spread[model]).max() > 10
+    assert max(_weight_excess(buggy, ref, rounding_spread[model]).values()) > 1
 
 
 def test_train_result_fields(runs):
