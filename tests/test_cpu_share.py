@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from sepbench.machine.cpu_share import others_cores, sample
+from sepbench.machine.cpu_share import free_cores_of, others_cores, probe_free_cores, sample
+from sepbench.machine.threads import usable_cores
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _spin(seconds: float) -> None:
@@ -56,3 +63,79 @@ def test_no_readings_no_figure():
     assert others_cores(None, s) is None and others_cores(s, None) is None
     if s is not None:
         assert others_cores(s, s) is None  # no time passed
+
+
+@pytest.mark.parametrize(
+    "others, cores, free",
+    [(None, 2, 2), (0.0, 2, 2), (0.4, 2, 2), (0.6, 2, 1), (1.0, 2, 1), (1.5, 2, 1), (1.6, 2, 0), (2.0, 2, 0), (0.0, 1, 1), (2.7, 8, 5)],
+)
+def test_free_cores_and_the_busy_rule_agree(others, cores, free):
+    """A core counts as taken past the busy rule's allowance; a run at the free cores is never judged busy,
+    one thread more always is."""
+    from sepbench.core.evidence import busy_reason
+
+    assert free_cores_of(others, cores) == free
+    if free >= 1:
+        assert busy_reason(others, cores, free) == ""
+    if others is not None and free < cores:
+        assert busy_reason(others, cores, free + 1) != ""
+
+
+@contextlib.contextmanager
+def _one_core_hog() -> Iterator[None]:
+    hog = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+    try:
+        time.sleep(0.3)  # running
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+@pytest.mark.alone  # a second test worker would be a second hog
+def test_beside_a_one_core_hog_the_benchmark_runs_at_the_free_cores(tmp_path, mnist_dir):
+    """With one core taken, a benchmark session given no --threads measures the free cores and times its
+    work at that many threads (one on a 2-core machine), and records why."""
+    cores = usable_cores()
+    if cores < 2:
+        pytest.skip("one usable core: a hog leaves none free, nothing to choose")
+    quiet = probe_free_cores()
+    if quiet.others_cores is None:
+        pytest.skip("/proc/stat is not readable here (not Linux): nothing to measure")
+    if quiet.free < cores:
+        pytest.skip(f"other processes already keep {quiet.others_cores:.1f} of {cores} cores busy: no quiet machine to compare")
+    out = tmp_path / "run.json"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["SEPBENCH_MNIST_DIR"] = str(mnist_dir)
+    case = "tests/bench/test_bench.py::test_predict[numpy-regular-default-b32-n32]"
+    with _one_core_hog():
+        probe = probe_free_cores()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                case,
+                "--backends",
+                "numpy",
+                "--quick",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--benchmark-json={out}",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert probe.free == cores - 1 and probe.threads == cores - 1, probe
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"threads: {cores - 1} for every backend: other processes kept" in proc.stdout
+    doc = json.loads(out.read_text())
+    own = doc["machine_info"]["sepbench"]
+    assert own["threads"] == cores - 1 and own["free_cores"]["free"] == cores - 1 and own["free_cores"]["others_cores"] >= 0.6
+    assert doc["machine_info"]["threads"]["requested"] == cores - 1
+    assert all(p["num_threads"] == cores - 1 for p in doc["machine_info"]["threads"]["blas"])
+    assert [b["extra_info"]["threads"] for b in doc["benchmarks"]] == [cores - 1]

@@ -24,7 +24,17 @@ def bench_machine_info(opts: BenchOptions | None) -> dict[str, Any]:
     versions: dict[str, Any] = {k: v for k, v in package_versions().items() if v is not None}
     for name in opts.available if opts else []:
         versions.update(get_backend(name).versions())
-    own = {"quick": opts.quick, "threads": opts.threads, "backends": opts.backends, "unavailable": opts.unavailable} if opts else None
+    own = (
+        {
+            "quick": opts.quick,
+            "threads": opts.threads,
+            "free_cores": opts.free_cores.as_dict() if opts.free_cores is not None else None,  # None: --threads chose
+            "backends": opts.backends,
+            "unavailable": opts.unavailable,
+        }
+        if opts
+        else None
+    )
     return dict(
         machine_name=machine_name(),  # the report groups by it; pytest-benchmark's "node" is the host name
         fingerprint=fingerprint().as_dict(),

@@ -1,7 +1,8 @@
 """The pytest-benchmark suite's own command-line options, read once per session into :class:`BenchOptions`.
 
-Options: ``--threads N`` (default: all usable cores, applied identically to every backend before
-TensorFlow runs an op), ``--quick`` (CI smoke: fewer cases and rounds), ``--backends a,b``,
+Options: ``--threads N`` (default: one per core that other processes leave free, measured when the
+session starts; applied identically to every backend before TensorFlow runs an op), ``--quick`` (CI
+smoke: fewer cases and rounds), ``--backends a,b``,
 ``--pairs study,spatial,FILE.toml`` (the pairs whose claims are decided; default
 :data:`sepbench.core.pairs.DEFAULT_BENCH_PAIRS`),
 ``--train-missing`` (train weights that are not cached instead of timing seeded-init ones) and the
@@ -64,6 +65,7 @@ class BenchOptions:
     pairs: list[Pair] = field(default_factory=lambda: select_pairs(None))
     roofline: Any = None  # sepbench.measure.extra_info.Roofline, once probed
     weights_sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (backend, model) -> "trained" / "seeded-init"
+    free_cores: Any = None  # sepbench.machine.cpu_share.FreeCores: the probe that chose ``threads`` (None: --threads chose)
 
     @property
     def available(self) -> list[str]:
@@ -76,7 +78,13 @@ OPTIONS_KEY = pytest.StashKey[BenchOptions]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sepbench", "sepbench benchmark suite (tests/bench)")
-    group.addoption("--threads", type=int, default=None, metavar="N", help="compute threads for every backend (default: all usable cores)")
+    group.addoption(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="compute threads for every backend (default: one per core other processes leave free, measured)",
+    )
     group.addoption("--quick", action="store_true", default=False, help="CI smoke run: fewer cases and rounds (< 3 min on 2 cores)")
     group.addoption("--backends", default=None, metavar="A,B", help="comma-separated backends to benchmark (default: all registered)")
     group.addoption(
@@ -111,12 +119,17 @@ def option(config: pytest.Config, name: str, default: Any = None) -> Any:
 def read_options(config: pytest.Config) -> BenchOptions:
     """The options of this session, checked (:class:`pytest.UsageError` says what is wrong); sets nothing up."""
     from impls.registry import unavailable_reason
+    from sepbench.machine.cpu_share import probe_free_cores
     from sepbench.machine.threads import usable_cores
 
-    threads = option(config, "threads")
-    threads = usable_cores() if threads is None else threads
-    if threads < 1:
+    threads, free = option(config, "threads"), None
+    if threads is None:  # as many threads as there are free cores, never more: measured, not assumed
+        free = probe_free_cores()
+        threads = free.threads
+    elif threads < 1:
         raise pytest.UsageError(f"--threads must be >= 1, got {threads}")
+    elif threads > usable_cores():
+        raise pytest.UsageError(f"--threads {threads}: this process may use {usable_cores()} cores; more threads only wait on each other")
     try:
         names = select_backends(option(config, "backends"))
     except ValueError as exc:  # impls.registry.UnknownBackendError (impls is imported lazily: the report needs none of it)
@@ -132,6 +145,7 @@ def read_options(config: pytest.Config) -> BenchOptions:
     quick = bool(option(config, "quick", False))
     return BenchOptions(
         threads=threads,
+        free_cores=free,
         quick=quick,
         backends=names,
         unavailable=unavailable,

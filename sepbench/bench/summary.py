@@ -9,6 +9,12 @@ from sepbench.bench.options import BenchOptions
 def summary_lines(opts: BenchOptions) -> list[str]:
     """The lines of the closing note, in order."""
     lines = [f"threads: {opts.threads} for every backend" + (" (quick run)" if opts.quick else "")]
+    free = opts.free_cores
+    if free is not None and free.others_cores is not None:
+        lines[0] += (
+            f": other processes kept {free.others_cores:.1f} of {free.cores} cores busy when the session started, {free.free} free"
+            + (" (no core free: the speed verdicts will say 'busy')" if free.free == 0 else "")
+        )
     if opts.roofline is not None:
         r = opts.roofline
         lines.append(

@@ -105,7 +105,9 @@ def print_outcome(outcome: AbOutcome) -> None:
         f"A/B alert {outcome.base[:8]} (base) -> {outcome.head[:8]} (head): {outcome.rounds} rounds per set, "
         f"alert beyond {1 + outcome.min_effect:.2f}x with 95 % confidence; channel: {CHANNEL}"
     )
-    print_table(title, ["case", "base ms", "head ms", "head/base", "95 % interval", "sets", "verdict"], rows)
+    # a line of its own: as the table's title, rich wraps it to the table's width, which the verdicts' words set
+    print(title)
+    print_table("", ["case", "base ms", "head ms", "head/base", "95 % interval", "sets", "verdict"], rows)
     for backend, why in outcome.skipped.items():
         print(f"skipped {backend}: {why}")
     for change in outcome.model_changes:

@@ -11,6 +11,7 @@ process's own CPU time), and the claims engine does not decide on a machine that
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -56,3 +57,48 @@ def others_cores(start: CpuSample | None, end: CpuSample | None) -> float | None
         return None
     others = (end.all_busy_s - start.all_busy_s) - (end.own_s - start.own_s)
     return max(0.0, others / (end.wall_s - start.wall_s))
+
+
+@dataclass(frozen=True)
+class FreeCores:
+    """What a short probe found: the cores this process may use, the cores other processes kept busy
+    meanwhile (``None``: not readable here), and the cores left free (0: none)."""
+
+    cores: int
+    others_cores: float | None
+    free: int
+    probe_s: float  # seconds the probe watched
+
+    @property
+    def threads(self) -> int:
+        """The compute threads that fit: one per free core, at least one."""
+        return max(1, self.free)
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {"cores": self.cores, "others_cores": self.others_cores, "free": self.free, "probe_s": self.probe_s}
+
+
+def free_cores_of(others: float | None, cores: int) -> int:
+    """The cores that ``others`` busy cores (on average) leave free: a core counts as taken once other
+    processes use more of it than the claims engine lets pass as a quiet machine
+    (:data:`sepbench.core.evidence.BUSY_CORES`), so a run at the free cores is never judged busy."""
+    from sepbench.core.evidence import BUSY_CORES
+
+    if others is None:
+        return cores
+    return max(0, min(cores, cores - math.ceil(others - BUSY_CORES)))
+
+
+def probe_free_cores(probe_s: float = 0.5) -> FreeCores:
+    """Watch the machine for ``probe_s`` seconds while this process sleeps: the cores others keep busy,
+    and so the compute threads that fit.  A thread pool larger than the free cores waits a scheduler
+    slice at every barrier (measured: a 2-thread PyTorch evaluate beside a one-core hog took 200x its
+    quiet time)."""
+    from sepbench.machine.threads import usable_cores
+
+    cores = usable_cores()
+    before = sample()
+    time.sleep(probe_s)
+    others = others_cores(before, sample())
+    others = None if others is None else min(others, float(cores))
+    return FreeCores(cores, others, free_cores_of(others, cores), probe_s)

@@ -12,8 +12,8 @@ from rich.table import Table
 def print_table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], console: Console | None = None, right_from: int = 1
 ) -> None:
-    """Print a table; columns from index ``right_from`` on are right-aligned (numbers)."""
-    table = Table(title=title, title_justify="left")
+    """Print a table (under ``title``, if any); columns from index ``right_from`` on are right-aligned (numbers)."""
+    table = Table(title=title or None, title_justify="left")
     for i, col in enumerate(columns):
         table.add_column(col, justify="right" if i >= right_from else "left")
     for row in rows:
