@@ -132,10 +132,26 @@ def test_beside_a_one_core_hog_the_benchmark_runs_at_the_free_cores(tmp_path, mn
         )
     assert probe.free == cores - 1 and probe.threads == cores - 1, probe
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"threads: {cores - 1} for every backend: other processes kept" in proc.stdout
     doc = json.loads(out.read_text())
     own = doc["machine_info"]["sepbench"]
     assert own["threads"] == cores - 1 and own["free_cores"]["free"] == cores - 1 and own["free_cores"]["others_cores"] >= 0.6
     assert doc["machine_info"]["threads"]["requested"] == cores - 1
     assert all(p["num_threads"] == cores - 1 for p in doc["machine_info"]["threads"]["blas"])
     assert [b["extra_info"]["threads"] for b in doc["benchmarks"]] == [cores - 1]
+
+
+def test_the_closing_section_says_why_the_threads_are_what_they_are():
+    from sepbench.bench.options import BenchOptions, Timing
+    from sepbench.bench.summary import summary_lines
+    from sepbench.machine.cpu_share import FreeCores
+
+    opts = BenchOptions(
+        threads=1, quick=False, backends=["numpy"], unavailable={}, train_missing=False, inject_delay=0.0, timing=Timing(1, 1, 1)
+    )
+    assert summary_lines(opts)[0] == "threads: 1 for every backend"  # --threads chose
+    opts.free_cores = FreeCores(cores=2, others_cores=1.04, free=1, probe_s=0.5)
+    assert (
+        summary_lines(opts)[0] == "threads: 1 for every backend: other processes kept 1.0 of 2 cores busy when the session started, 1 free"
+    )
+    opts.free_cores = FreeCores(cores=2, others_cores=1.9, free=0, probe_s=0.5)
+    assert "no core free: the speed verdicts will say 'busy'" in summary_lines(opts)[0]
