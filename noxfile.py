@@ -50,13 +50,22 @@ def tests(session: nox.Session) -> None:
     # reorders files by their number of tests, which started the slowest file (6 tests) near the end.
     # The ten slowest tests are listed at the end: the test time is a target (at most 5 minutes on 2 cores).
     dist = ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"]
+    try:  # the user's own -m joins the session's (pytest keeps only the last -m)
+        marks, user = pop_option(session.posargs, "-m")
+        serial = user
+        for option in ("-n", "--numprocesses", "--dist", "--maxprocesses"):  # the second run has no workers
+            serial = pop_option(serial, option)[1]
+    except NoxArgsError as exc:
+        session.error(str(exc))
+    serial = [a for a in serial if a != "--no-loadscope-reorder"]
+    selected = f"({marks}) and " if marks else ""
     # a selection of the user's may leave either run empty (pytest's exit 5); the whole suite leaves neither
     empty_ok = [0, 5] if session.posargs else [0]
     tests = ["pytest", "tests", "--ignore=tests/bench"]
-    session.run(*tests, "-m", "not alone", *dist, "--durations=10", *session.posargs, env=_env(), success_codes=empty_ok)
+    session.run(*tests, "-m", f"{selected}not alone", *dist, "--durations=10", *user, env=_env(), success_codes=empty_ok)
     # tests that measure the other processes on the machine, after the parallel run: beside a second worker
     # they would always find a core busy and skip
-    session.run(*tests, "-m", "alone", "-p", "no:xdist", *session.posargs, env=_env(), success_codes=empty_ok)
+    session.run(*tests, "-m", f"{selected}alone", "-p", "no:xdist", *serial, env=_env(), success_codes=empty_ok)
 
 
 RUFF = "ruff==0.17.6"  # pinned: a new ruff release may add findings to unchanged code
@@ -108,11 +117,13 @@ def bench(session: nox.Session) -> None:
     """Main job: benchmark every backend x model x batch size, save the run, print the comparison and the report.
 
     Trains the weights that are not cached first (``sepbench train``; ``--no-train`` skips it: latency
-    only).  Options after ``--``: ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default: all
-    usable cores), ``--backends numpy,torch``, ``--compare [NAME]`` (against the last saved run, or the
-    run saved with ``--save-as NAME``: ``sepbench check gate`` fails on a confirmed slowdown beyond the case's
-    spread or ``--min-effect``, default 0.10; a compared run is not saved unless ``--save-as`` is given),
-    ``--save-as NAME``, ``--pairs study,spatial,FILE.toml`` (the pairs decided; default study,spatial);
+    only).  Options after ``--``: ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default:
+    one per core other processes leave free, measured at the start; a compared run takes its baseline's;
+    more than the usable cores is refused), ``--backends numpy,torch``, ``--compare [NAME]`` (against the
+    last saved run, or the run saved with ``--save-as NAME``: ``sepbench check gate`` fails on a confirmed
+    slowdown beyond the case's spread or ``--min-effect``, default 0.10; a compared run is not saved unless
+    ``--save-as`` is given), ``--save-as NAME``, ``--pairs study,spatial,FILE.toml`` (the pairs decided;
+    default study,spatial);
     anything else goes to pytest.
     """
     storage = str(bench_storage())

@@ -49,9 +49,10 @@ def step_loss_readout_error(step_losses: np.ndarray, epoch_images: Sequence[int]
     ``"per_batch"``: 0 (the float32 rounding of the batch's own mean is the comparison's floor).
     ``"running_mean"``: Keras keeps an epoch's running mean as a float32 total over a count, and the
     loss of step k is recovered as ``(T_k - T_{k-1}) / b_k`` from the reported means (``T`` = count x
-    mean).  Rounding the total's last addition and each of the two divisions costs at most half an ulp
-    of ``T_k``, ``T_k`` and ``T_{k-1}``: ``|error| <= eps (T_k + T_{k-1}) / b_k``, which grows with the
-    step's place in its epoch (about 1e-5 relative after 100 steps) however exactly the model trained.
+    mean).  Rounding the batch's weighted loss ``L_k b_k`` (exact for a power-of-two batch), the total's
+    last addition and each of the two divisions costs at most half an ulp of ``L_k b_k``, ``T_k``, ``T_k``
+    and ``T_{k-1}``: ``|error| <= eps (T_k + T_{k-1} + L_k b_k / 2) / b_k``, which grows with the step's
+    place in its epoch (about 1e-5 relative after 100 steps) however exactly the model trained.
     """
     losses = np.asarray(step_losses, np.float64)
     if readout not in STEP_LOSS_READOUTS:
@@ -65,7 +66,7 @@ def step_loss_readout_error(step_losses: np.ndarray, epoch_images: Sequence[int]
         if len(epoch) != len(sizes):
             raise ValueError(f"{len(losses)} step losses for epochs of {list(epoch_images)} images in batches of {batch_size}")
         totals = np.cumsum(epoch * sizes)
-        bounds.append(np.finfo(np.float32).eps * (totals + np.concatenate([[0.0], totals[:-1]])) / sizes)
+        bounds.append(np.finfo(np.float32).eps * (totals + np.concatenate([[0.0], totals[:-1]]) + epoch * sizes / 2) / sizes)
     bound = np.concatenate(bounds) if bounds else np.zeros(0)
     if len(bound) != len(losses):
         raise ValueError(f"{len(losses)} step losses for epochs of {list(epoch_images)} images in batches of {batch_size}")

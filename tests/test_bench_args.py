@@ -181,3 +181,21 @@ def test_a_bench_run_is_saved_under_the_machines_hardware_name(tmp_path: Path, m
     )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert [p.parent.name for p in tmp_path.glob("*/0001_*.json")] == [machine_name()]
+
+
+def test_a_compared_run_takes_its_baselines_threads_unless_told(storage: Path) -> None:
+    """The default thread count follows the cores free at the start, which moves with the machine's load: a
+    run compared with a baseline made at 2 threads runs at 2 (and so does the gate's re-run, which repeats
+    the user's arguments), an explicit --threads wins, and a baseline that does not say changes nothing."""
+    import json
+
+    saved = storage / "Linux-CPython-3.11-64bit" / "0002_baseline.json"
+    saved.write_text(json.dumps({"machine_info": {"threads": {"requested": 2}}}))
+    parsed = bench_args(["--compare", "baseline", "--quick"], storage)
+    assert parsed.pytest_args[-3:-1] == ["--threads", "2"] and parsed.user_args == ("--quick", "--threads", "2")
+    assert bench_args(["--compare", "baseline", "--threads", "1"], storage).user_args == ("--threads", "1")
+    assert bench_args(["--compare", "baseline", "--threads=1"], storage).user_args == ("--threads=1",)
+    assert "--threads" not in bench_args(["--compare", "1"], storage).user_args  # "{}": says nothing
+    for bad in ('{"machine_info": {"threads": {"requested": true}}}', '{"machine_info": {"threads": {"requested": 0}}}', "not json"):
+        saved.write_text(bad)
+        assert "--threads" not in bench_args(["--compare", "baseline"], storage).user_args

@@ -92,3 +92,5 @@ def test_the_interval_covers_the_process_mean_where_a_one_level_interval_does_no
 def test_bad_records_are_refused(runs, match):
     with pytest.raises(ValueError, match=match):
         ratio_over_processes(runs)
+    with pytest.raises(ValueError, match="n_resamples"):
+        ratio_over_processes([_process(0.9, 5, 0.01, 1)] * 2, n_resamples=1)

@@ -199,7 +199,7 @@ def test_first_100_step_losses_agree_across_backends(runs, rounding_spread, mode
         pytest.skip(f"needs two backends, have {have}")
     ref = runs[("numpy", model)]  # the reorderings are NumPy's
     assert len(ref.step_losses) == N_TRAIN // 32 == 100
-    for b in have[1:]:
+    for b in [b for b in have if b != "numpy"]:
         excess = _loss_excess(runs[(b, model)], ref, rounding_spread[model])
         step = int(excess.argmax())
         assert excess[step] <= 1, f"{b} vs numpy, {model}: step {step} is {excess[step]:.1f}x its allowance"
@@ -211,34 +211,43 @@ def test_backends_end_with_close_weights(runs, rounding_spread, model):
     have = [b for b in BACKENDS if (b, model) in runs]
     if len(have) < 2:
         pytest.skip(f"needs two backends, have {have}")
-    for b in have[1:]:
+    for b in [b for b in have if b != "numpy"]:
         excess = _weight_excess(runs[(b, model)], runs[("numpy", model)], rounding_spread[model])
         worst = max(excess, key=excess.get)
         assert excess[worst] <= 1, f"{b} vs numpy, {model}: {worst} is {excess[worst]:.1f}x its allowance"
 
 
-def test_running_mean_readout_error_bounds_a_float32_running_mean():
+@pytest.mark.parametrize("batch", [32, 10, 33])
+def test_running_mean_readout_error_bounds_a_float32_running_mean(batch):
     """The readout bound holds for Keras's readout done in float32 (a total over a count, the loss of a
-    step recovered from two reported means), over three epochs with a short last batch, and is 0 for a
-    trainer that reports each batch's own loss."""
+    step recovered from two reported means), over three epochs with a short last batch, for a batch size
+    that is a power of two and two that are not (their weighted losses round too), and is 0 for a trainer
+    that reports each batch's own loss."""
     from impls.train_common import step_loss_readout_error
 
-    rng = np.random.default_rng(0)
-    epochs, batch = [1000, 1000, 1000], 32
-    losses = rng.uniform(0.05, 2.5, size=3 * 32).astype(np.float32)
-    read = []
-    for e in range(3):
-        total, seen, before = np.float32(0), 0, 0.0
-        for loss, size in zip(losses[32 * e : 32 * (e + 1)], [32] * 31 + [8]):
-            total = np.float32(total + np.float32(loss * np.float32(size)))
-            seen += size
-            mean = float(np.float32(total / np.float32(seen)))
-            read.append((mean * seen - before) / size)
-            before = mean * seen
-    error = np.abs(np.array(read) - losses) / losses
-    bound = step_loss_readout_error(losses, epochs, batch, "running_mean")
-    assert (error <= bound).all() and error.max() > 0.05 * bound.max()  # a bound, and not a vacuous one
-    assert bound[31] > 20 * bound[0] and bound[32] < bound[31]  # grows through an epoch, starts afresh
+    epochs = [30 * batch + 7] * 3
+    steps = -(-epochs[0] // batch)
+    sizes = [batch] * (steps - 1) + [7]
+    worst = 0.0
+    for trial in range(20):
+        rng = np.random.default_rng(trial)
+        losses = rng.uniform(0.05, 2.5, size=3 * steps).astype(np.float32)
+        losses[0] = 1e-3  # a small first loss, then larger ones: the total's roundings count most
+        read = []
+        for e in range(3):
+            total, seen, before = np.float32(0), 0, 0.0
+            for loss, size in zip(losses[steps * e : steps * (e + 1)], sizes):
+                total = np.float32(total + np.float32(loss * np.float32(size)))
+                seen += size
+                mean = float(np.float32(total / np.float32(seen)))
+                read.append((mean * seen - before) / size)
+                before = mean * seen
+        error = np.abs(np.array(read) - losses) / losses
+        bound = step_loss_readout_error(losses, epochs, batch, "running_mean")
+        assert (error <= bound).all(), (trial, int(np.argmax(error / bound)), float((error / bound).max()))
+        worst = max(worst, float((error / bound).max()))
+    assert worst > 0.05  # not a vacuous bound
+    assert bound[steps - 2] > 10 * bound[1] and bound[steps] < bound[steps - 2]  # grows through an epoch, starts afresh
     np.testing.assert_array_equal(step_loss_readout_error(losses, epochs, batch, "per_batch"), 0)
     with pytest.raises(ValueError, match="step losses"):
         step_loss_readout_error(losses[:-1], epochs, batch, "running_mean")

@@ -75,6 +75,10 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
         save = [] if compare else ["--benchmark-autosave"]
     # this run, saved or not, also goes to <storage>/last-run.json for the summary
     train_args = ["--train-missing"] if train and "--train-missing" not in out else []
+    if compare and not any(a == "--threads" or a.startswith("--threads=") for a in out):
+        threads = saved_threads(compare)  # the default follows the free cores: a compared run follows its baseline
+        if threads is not None:
+            out += ["--threads", str(threads)]
     user = tuple(out)
     # every sample is saved: the gate judges a case on both runs' samples, not on one median
     storage_args = [f"--benchmark-storage=file://{storage}", f"--benchmark-json={last_run_path(storage)}", "--benchmark-save-data"]
@@ -111,3 +115,21 @@ def pop_option(args: Sequence[str], name: str) -> tuple[str | None, list[str]]:
         else:
             out.append(arg)
     return value, out
+
+
+MAX_SAVED_RUN_BYTES = 256 * 2**20  # a saved run of the whole suite with every sample is a few MB
+
+
+def saved_threads(path: str | os.PathLike[str]) -> int | None:
+    """The compute threads a saved pytest-benchmark run was made with (``machine_info.threads.requested``),
+    or ``None`` where the file does not say (or is not a readable run of a sane size)."""
+    import json
+
+    try:
+        if os.path.getsize(path) > MAX_SAVED_RUN_BYTES:
+            return None
+        with open(path, encoding="utf-8") as f:
+            requested = json.load(f)["machine_info"]["threads"]["requested"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return requested if isinstance(requested, int) and not isinstance(requested, bool) and requested >= 1 else None

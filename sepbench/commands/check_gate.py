@@ -9,7 +9,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sepbench.bench.gate import MIN_EFFECT, CaseSamples, GateError, GateOutcome, NotComparable, confirm, judge_runs, rerun_command, samples
+from sepbench.bench.gate import (
+    MIN_EFFECT,
+    CaseSamples,
+    GateError,
+    GateOutcome,
+    NotComparable,
+    check_comparable,
+    confirm,
+    judge_runs,
+    rerun_command,
+    samples,
+)
+from sepbench.bench.nox_args import saved_threads
 from sepbench.commands.arg_types import fraction
 from sepbench.util.console import print_table
 
@@ -56,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if outcome.flagged and not args.no_rerun:
         extra = list(args.passthrough)
+        if not any(a == "--threads" or a.startswith("--threads=") for a in extra):
+            threads = saved_threads(args.run)  # else the re-run would choose by the load of its own moment
+            extra += ["--threads", str(threads)] if threads is not None else []
         with tempfile.TemporaryDirectory(prefix="sepbench-gate-") as tmp:
             out = Path(tmp) / "rerun.json"
             names = [v.name for v in outcome.flagged]
@@ -63,7 +78,13 @@ def run(args: argparse.Namespace) -> int:
             proc = subprocess.run(rerun_command(sys.executable, names, str(out), extra))
             if proc.returncode != 0 or not out.is_file():
                 raise GateError(f"the confirmation re-run failed (pytest exit status {proc.returncode})")
-            confirm(outcome, base, _load(out, "rerun"), args.min_effect)
+            rerun = _load(out, "rerun")
+            try:
+                check_comparable(base, rerun)  # a re-run on another set-up (threads) confirms nothing
+            except NotComparable as exc:
+                print(f"sepbench check gate: NOT CONFIRMED: the re-run: {exc}", file=sys.stderr)
+                return 2
+            confirm(outcome, base, rerun, args.min_effect)
     print_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
     return 1 if outcome.regressions else 0
 

@@ -6,7 +6,7 @@ path's autotuned choice and the CPU's frequency state; a second process redraws 
 rounds scatter around a median of their own.  An interval from one process's rounds covers only the
 first kind of noise (measured: a spatial-pair LiteRT ratio of 1.10x [1.09, 1.11] in one run, 1.21x
 [1.18, 1.28] in the next).  So the estimate here is the mean over processes of each process's median
-log ratio, and its interval is the wider of two:
+log ratio, and its interval spans both of these (the lower of their lows to the higher of their highs):
 
 - the two-level percentile bootstrap of Kalibera and Jones ("Rigorous benchmarking in reasonable time",
   2013; libkalibera's ``bootstrap_quotient``): resample processes with replacement, then the rounds of
@@ -55,6 +55,8 @@ def ratio_over_processes(processes: Sequence[RoundsOfProcess], *, seed: int = 0,
     """
     if len(processes) == 0:
         raise ValueError("no process measured this case")
+    if n_resamples < 2:
+        raise ValueError(f"n_resamples must be >= 2, got {n_resamples}")
     logs = [_log_ratios(p, i) for i, p in enumerate(processes)]
     k = len(logs)
     rounds = [len(x) for x in logs]
@@ -85,7 +87,7 @@ def ratio_over_processes(processes: Sequence[RoundsOfProcess], *, seed: int = 0,
     value = math.exp(centre)
     total = between + within
     method = (
-        f"mean of {k} processes' median paired ratios ({sum(rounds)} rounds), 95 % interval: the wider of a two-level "
+        f"mean of {k} processes' median paired ratios ({sum(rounds)} rounds), 95 % interval spanning a two-level "
         "bootstrap (processes, then rounds) and a random-effects t interval"
     )
     notes = []

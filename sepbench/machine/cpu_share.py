@@ -81,7 +81,8 @@ class FreeCores:
 def free_cores_of(others: float | None, cores: int) -> int:
     """The cores that ``others`` busy cores (on average) leave free: a core counts as taken once other
     processes use more of it than the claims engine lets pass as a quiet machine
-    (:data:`sepbench.core.evidence.BUSY_CORES`), so a run at the free cores is never judged busy."""
+    (:data:`sepbench.core.evidence.BUSY_CORES`), so a run at the free cores is not judged busy while the
+    load stays as the probe found it."""
     from sepbench.core.evidence import BUSY_CORES
 
     if others is None:
