@@ -126,6 +126,10 @@ def test_a_verdict_round_trips_and_renders_its_interval():
     v = decide("faster", Estimate(0.83, 0.80, 0.86, 24, "median of 24 paired rounds"))
     assert Verdict.from_dict(json.loads(json.dumps(v.as_dict()))) == v
     assert v.cell() == "yes: 0.83x [0.80, 0.86], 24 rounds"
+    est = Estimate(0.83, 0.80, 0.86, 24, "median of 24 paired rounds")
+    assert decide("faster", est, {"threads": 1}).cell() == "yes: 0.83x [0.80, 0.86], 24 rounds at 1 thread"
+    assert decide("faster", est, {"threads": 2}).cell() == "yes: 0.83x [0.80, 0.86], 24 rounds at 2 threads"
+    assert decide("faster", est, {"threads": True}).cell() == "yes: 0.83x [0.80, 0.86], 24 rounds"  # not a count
 
 
 # ---------------------------------------------------------------- the bootstrap on samples

@@ -331,6 +331,8 @@ def test_a_paired_row_becomes_its_interval_its_method_its_warnings_and_its_figur
     assert (est.value, est.low, est.high, est.n) == (0.8, 0.75, 0.85, 12) and est.has_interval
     assert est.method == "predict: median of 12 paired rounds" and est.note == "spread 30 %" and est.unusable == ""
     assert figs == {"measured": "predict", "base_s": 0.010, "cand_s": 0.008, "rounds": 12, "source": "run.json", "others_cores": 0.12}
+    _, figs = paired_estimate(_ratio_row(threads=1), ("base", "cand"))
+    assert figs["threads"] == 1  # the threads the rounds ran, which the verdict's cell shows
 
 
 def test_a_paired_row_without_interval_or_busy_or_note_says_so():
@@ -405,7 +407,7 @@ def test_paired_ratios_take_the_newest_run_of_each_path_field_by_field(tmp_path:
     a path only the old run measured), every column, including the busy machine's cores and reason."""
     old = paired_case("torch", "fast", 0.07, 0.05, 0.75, 0.70, 0.85, pairs=8, interval=(0.74, 0.69, 0.80))
     new = paired_case("torch", "fast", 0.06, 0.04, 0.70, 0.65, 0.80, pairs=12, interval=(0.71, 0.66, 0.77))
-    new["extra_info"].update(others_cores=1.25, busy="other processes kept 1.2 of 2 cores busy")
+    new["extra_info"].update(others_cores=1.25, busy="other processes kept 1.2 of 2 cores busy", threads=1)
     only_old = paired_case("numpy", "fast", 0.08, 0.07, 0.90, 0.85, 0.95)  # no interval recorded
     frames = []
     for number, (benchmarks, when) in enumerate([([old, only_old], "2026-01-01T00:00:00"), ([new], "2026-02-01T00:00:00")], 1):
@@ -421,11 +423,11 @@ def test_paired_ratios_take_the_newest_run_of_each_path_field_by_field(tmp_path:
     assert (torch["baseline_s"], torch["candidate_s"]) == (0.06, 0.04)
     assert torch["note"] == "median of 12 paired rounds, 95 % percentile bootstrap"
     assert Path(torch["source_file"]).name == "0002_run.json" and torch["others_cores"] == 1.25
-    assert torch["busy"] == "other processes kept 1.2 of 2 cores busy"
+    assert torch["busy"] == "other processes kept 1.2 of 2 cores busy" and torch["threads"] == 1
     numpy = rows[rows["backend"].eq("numpy")].iloc[0]
     assert numpy["estimate"] == 0.90 and pd.isna(numpy["low"]) and pd.isna(numpy["high"])  # the median stands in; no interval
     assert (numpy["rounds"], Path(numpy["source_file"]).name, numpy["busy"]) == (10, "0001_run.json", "")
-    assert pd.isna(numpy["note"]) and pd.isna(numpy["others_cores"])  # neither recorded
+    assert pd.isna(numpy["note"]) and pd.isna(numpy["others_cores"]) and pd.isna(numpy["threads"])  # none recorded
     assert paired_rules.paired_ratios(frames[0].iloc[0:0]).columns.tolist() == list(paired_rules.RATIO_COLUMNS)
 
 

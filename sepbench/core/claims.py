@@ -173,7 +173,7 @@ class Verdict:
         return text
 
     def cell(self) -> str:
-        """One table cell: ``yes: 0.83x [0.80, 0.86], 24 rounds``, ``not measured: ...``."""
+        """One table cell: ``yes: 0.83x [0.80, 0.86], 24 rounds at 2 threads``, ``not measured: ...``."""
         fig = self.figure()
         if not fig:
             return f"{self.outcome}: {self.note}" if self.note else self.outcome
@@ -193,7 +193,9 @@ def _count(v: Verdict) -> str:
     if "seed" in v.method:
         return f"{v.n} seed" + ("s" if v.n != 1 else "")
     if "round" in v.method:
-        return f"{v.n} rounds"
+        threads = v.figures.get("threads")
+        at = f" at {threads} thread{'s' if threads != 1 else ''}" if isinstance(threads, int) and not isinstance(threads, bool) else ""
+        return f"{v.n} rounds{at}"
     return ""
 
 

@@ -56,7 +56,7 @@ PAIRED_HOW = {WORKLOAD_PAIRED_EVALUATE: "study-style evaluate b32", WORKLOAD_PAI
 
 
 RATIO_COLUMNS = ["machine", "pair", "variant", "backend", "workload", "estimate", "low", "high", "rounds", "baseline_s", "candidate_s"]
-RATIO_COLUMNS += ["note", "source_file", "others_cores", "busy"]
+RATIO_COLUMNS += ["note", "source_file", "others_cores", "busy", "threads"]
 
 
 def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
@@ -64,7 +64,8 @@ def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
     ratio: ``estimate`` within [``low``, ``high``] (95 %), ``rounds``, each model's median seconds
     (``baseline_s``, ``candidate_s``), the interval's method (``note``), the file, the cores other
     processes used during the rounds (``others_cores``) and why that made the machine too busy to decide
-    (``busy``, else ``""``).  ``low``/``high`` are NaN for a run that recorded no interval."""
+    (``busy``, else ``""``) and the compute threads the rounds ran (``threads``, ``None`` where not recorded).
+    ``low``/``high`` are NaN for a run that recorded no interval."""
     if df.empty or not df["metric"].eq("paired_ratio").any():
         return pd.DataFrame(columns=RATIO_COLUMNS)
     d = df[df["workload"].isin([*PAIRED_WORKLOADS, WORKLOAD_PAIRED_TRAIN])].copy()
@@ -83,6 +84,7 @@ def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
         notes = g.loc[is_ratio, "note"].dropna()
         rounds = g.loc[g["metric"].eq("pairs"), "value"]
         others = g[g["metric"].eq("others_cores")]
+        threads = g.loc[g["metric"].eq("threads"), "value"]
         busy = others["note"].dropna() if "note" in others else others["value"].iloc[0:0]
         rows.append(
             {
@@ -98,6 +100,7 @@ def paired_ratios(df: pd.DataFrame) -> pd.DataFrame:
                 "source_file": key[4],
                 "others_cores": float(others["value"].iloc[0]) if len(others) else None,
                 "busy": str(busy.iloc[0]) if len(busy) else "",
+                "threads": int(threads.iloc[0]) if len(threads) else None,
             }
         )
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)
@@ -115,6 +118,9 @@ def paired_estimate(r: Any, models: tuple[str, str]) -> tuple[Estimate, dict[str
         est = Estimate(float(r.estimate), float("nan"), float("nan"), 1, f"{how}: recorded without an interval (an older run)")
     figs = {"measured": how, f"{models[0]}_s": r.baseline_s, f"{models[1]}_s": r.candidate_s, "rounds": r.rounds}
     figs["source"] = Path(str(r.source_file)).name
+    threads = getattr(r, "threads", None)
+    if threads is not None and pd.notna(threads):
+        figs["threads"] = int(threads)  # a speed verdict holds at the threads it was measured with
     if r.others_cores is not None and pd.notna(r.others_cores):
         figs["others_cores"] = round(float(r.others_cores), 2)  # cores other processes used during the rounds
     return est, figs

@@ -109,7 +109,8 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
 
 
 def _paired_ratio_rows(extra: dict[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
-    """A paired case's rows that belong to no model: the ratio's statistics, the rounds, the cores others used."""
+    """A paired case's rows that belong to no model: the ratio's statistics, the rounds, the compute threads,
+    the cores others used."""
     out = []
     note = "; ".join(str(extra[k]) for k in ("ratio_method", "ratio_note") if isinstance(extra.get(k), str) and extra[k]) or None
     for key, stat in PAIRED_RATIO_STATS.items():
@@ -130,6 +131,19 @@ def _paired_ratio_rows(extra: dict[str, Any], base: dict[str, Any]) -> list[dict
     pairs = to_float(extra.get("pairs"))
     if pairs is not None:
         out.append({**base, "model": None, "weights_source": None, "metric": "pairs", "stat": "value", "value": pairs, "unit": "pairs"})
+    threads = extra.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1:  # the compute threads the rounds ran
+        out.append(
+            {
+                **base,
+                "model": None,
+                "weights_source": None,
+                "metric": "threads",
+                "stat": "value",
+                "value": float(threads),
+                "unit": "threads",
+            }
+        )
     others = to_float(extra.get("others_cores"))
     if others is not None:  # the cores other processes used during the rounds; ``note``: why that was too many
         busy = extra.get("busy") if isinstance(extra.get("busy"), str) and extra.get("busy") else None
