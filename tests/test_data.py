@@ -419,3 +419,20 @@ def test_the_deadline_covers_a_response_whose_headers_never_end(tmp_path):
     finally:
         server.shutdown()
     assert time.monotonic() - start < 8
+
+
+def test_a_mirrors_credentials_never_reach_a_message(monkeypatch, tmp_path):
+    """A mirror given with a user and password (or a token) is named in errors without them: the messages
+    reach terminals and CI logs."""
+    from sepbench.util.download import without_credentials
+
+    assert without_credentials("https://u:s3cret@host:8/a and http://tok3n@h/b, https://plain/c") == (
+        "https://***@host:8/a and http://***@h/b, https://plain/c"
+    )
+    monkeypatch.setenv("SEPBENCH_MNIST_MIRRORS", "ftp://user:s3cret@example.org/mnist")
+    with pytest.raises(data.MnistError, match=r"not a URL: ftp://\*\*\*@example.org/mnist/") as bad:
+        data.mirror_urls()
+    assert "s3cret" not in str(bad.value)
+    with pytest.raises(MnistNotFoundError) as refused:
+        download_mnist(tmp_path / "dl", mirrors=("http://user:s3cret@127.0.0.1:9/",), timeout=1.0)
+    assert "s3cret" not in str(refused.value) and "http://***@127.0.0.1:9/" in str(refused.value)

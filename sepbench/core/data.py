@@ -30,6 +30,7 @@ from typing import Literal
 import numpy as np
 
 from sepbench.util.atomic import atomic_path
+from sepbench.util.download import without_credentials
 from sepbench.util.paths import cache_dir
 
 ENV_VAR = "SEPBENCH_MNIST_DIR"
@@ -89,7 +90,10 @@ MIRRORS: tuple[str, ...] = (
 
 
 class MnistError(RuntimeError):
-    """Base class for MNIST data problems; the message says what to do."""
+    """Base class for MNIST data problems; the message says what to do (a URL in it without its credentials)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(without_credentials(a) if isinstance(a, str) else a for a in args))
 
 
 class MnistNotFoundError(MnistError, FileNotFoundError):

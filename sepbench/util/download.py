@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -24,8 +25,21 @@ CHUNK = 1 << 16  # bytes per read
 MAX_REDIRECTS = 5
 
 
+# the user-info part of a URL (``user:password@`` or a token ``key@``), wherever a message quotes one
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s?#@]+@")
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the user name and password of every URL in it replaced by ``***``: a mirror given as
+    ``https://user:secret@host/`` is named in errors (and so in CI logs) without its secret."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
 class DownloadError(OSError):
-    """The download broke a limit or failed; the message names the URL and the limit."""
+    """The download broke a limit or failed; the message names the URL (without its credentials) and the limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(without_credentials(str(message)))
 
 
 def fetch(
