@@ -59,17 +59,17 @@ def step_loss_readout_error(step_losses: np.ndarray, epoch_images: Sequence[int]
         raise ValueError(f"unknown step-loss readout {readout!r}; known: {', '.join(STEP_LOSS_READOUTS)}")
     if readout == "per_batch":
         return np.zeros_like(losses)
-    bounds = []
+    bounds, start = [], 0
     for n in epoch_images:  # Keras starts each epoch's running mean afresh
         sizes = np.diff(np.minimum(np.arange(0, n + batch_size, batch_size), n)).astype(np.float64)
-        epoch = losses[sum(len(b) for b in bounds) :][: len(sizes)]
-        if len(epoch) != len(sizes):
-            raise ValueError(f"{len(losses)} step losses for epochs of {list(epoch_images)} images in batches of {batch_size}")
-        totals = np.cumsum(epoch * sizes)
-        bounds.append(np.finfo(np.float32).eps * (totals + np.concatenate([[0.0], totals[:-1]]) + epoch * sizes / 2) / sizes)
-    bound = np.concatenate(bounds) if bounds else np.zeros(0)
-    if len(bound) != len(losses):
+        epoch = losses[start : start + len(sizes)]
+        start += len(sizes)
+        totals = np.cumsum(epoch * sizes[: len(epoch)])
+        before = np.concatenate([[0.0], totals[:-1]])
+        bounds.append(np.finfo(np.float32).eps * (totals + before + epoch * sizes[: len(epoch)] / 2) / sizes[: len(epoch)])
+    if start != len(losses):
         raise ValueError(f"{len(losses)} step losses for epochs of {list(epoch_images)} images in batches of {batch_size}")
+    bound = np.concatenate(bounds) if bounds else np.zeros(0)
     return bound / np.abs(losses)
 
 

@@ -75,7 +75,7 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
         save = [] if compare else ["--benchmark-autosave"]
     # this run, saved or not, also goes to <storage>/last-run.json for the summary
     train_args = ["--train-missing"] if train and "--train-missing" not in out else []
-    if compare and not any(a == "--threads" or a.startswith("--threads=") for a in out):
+    if compare and not has_option(out, "--threads"):
         threads = saved_threads(compare)  # the default follows the free cores: a compared run follows its baseline
         if threads is not None:
             out += ["--threads", str(threads)]
@@ -98,6 +98,11 @@ def _min_effect(option: str, value: str | None) -> float:
     if not 0 <= effect < 10:
         raise NoxArgsError(f"{option} needs the smallest slowdown that fails, e.g. 0.10 or 10% (median:10%); got {value!r}")
     return effect
+
+
+def has_option(args: Sequence[str], name: str) -> bool:
+    """Whether ``args`` give ``NAME VALUE`` or ``NAME=VALUE``."""
+    return any(a == name or a.startswith(name + "=") for a in args)
 
 
 def pop_option(args: Sequence[str], name: str) -> tuple[str | None, list[str]]:

@@ -21,7 +21,7 @@ from sepbench.bench.gate import (
     rerun_command,
     samples,
 )
-from sepbench.bench.nox_args import saved_threads
+from sepbench.bench.nox_args import has_option, saved_threads
 from sepbench.commands.arg_types import fraction
 from sepbench.util.console import print_table
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if outcome.flagged and not args.no_rerun:
         extra = list(args.passthrough)
-        if not any(a == "--threads" or a.startswith("--threads=") for a in extra):
+        if not has_option(extra, "--threads"):
             threads = saved_threads(args.run)  # else the re-run would choose by the load of its own moment
             extra += ["--threads", str(threads)] if threads is not None else []
         with tempfile.TemporaryDirectory(prefix="sepbench-gate-") as tmp:
