@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -17,8 +18,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-onl
 from sepbench.asv.archive import HISTORY_DIR, ArchiveError, append, dirty_files, merge, publish_config  # noqa: E402  (stdlib only, as these)
 from sepbench.asv.history import default_machine, read_asv_conf  # noqa: E402
 from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
+from sepbench.bench.processes import FULL_SCHEDULE, QUICK_SCHEDULE  # noqa: E402
+from sepbench.bench.record_writer import new_run_id, utc_now  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
 from sepbench.machine.fingerprint import machine_name  # noqa: E402
+from sepbench.results.paired_records import records_dir  # noqa: E402
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
@@ -114,10 +118,16 @@ def _pairs_option(pytest_args: list[str]) -> list[str]:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Main job: benchmark every backend x model x batch size, save the run, print the comparison and the report.
+    """Main job: decide the study's claims for every backend path and pair, save the run, print the verdict and the report.
 
     Trains the weights that are not cached first (``sepbench train``; ``--no-train`` skips it: latency
-    only).  Options after ``--``: ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default:
+    only).  The paired cases that decide "faster" and "trains faster" then run again in fresh processes
+    (3 per case, 6 and 10 for a case still undecided) within the job's budget: 10 minutes for a first
+    run, 4 for a rerun, 6 for a rerun at fewer threads than cores.  A rerun's records pool with the
+    earlier runs' of the same commit and machine.  Options after ``--``: ``--full`` (the latency matrix
+    too: every batch size, Keras's graph forward), ``--fresh`` (pool nothing from earlier runs),
+    ``--processes 3,6,10`` (the schedule; ``1``: the main run only), ``--budget SECONDS`` (for the extra
+    processes), ``--quick`` (CI smoke, < 3 min on 2 cores), ``--threads N`` (default:
     one per core other processes leave free, measured at the start; a compared run takes its baseline's;
     more than the usable cores is refused), ``--backends numpy,torch``, ``--compare [NAME]`` (against the
     last saved run, or the run saved with ``--save-as NAME``: ``sepbench check gate`` fails on a confirmed
@@ -126,6 +136,7 @@ def bench(session: nox.Session) -> None:
     default study,spatial);
     anything else goes to pytest.
     """
+    started = time.monotonic()  # the job's budget counts from here: install and training included
     storage = str(bench_storage())
     try:
         parsed = bench_args(session.posargs, storage, machine_name())  # bad options fail before the install
@@ -143,7 +154,20 @@ def bench(session: nox.Session) -> None:
         session.run("sepbench", "train", *_pairs_option(pytest_args), env=env)
     else:
         session.log("--no-train: weights that are not cached are seeded-init (untrained): latency only, no accuracy claim")
-    session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, env=env)
+    run_id = new_run_id()
+    pool_since = utc_now() if parsed.fresh else ""
+    job = ["--run-id", run_id, *(["--pool-since", pool_since] if pool_since else [])]
+    setup_s = time.monotonic() - started
+    session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, *job, env=env)
+    # the paired cases again in fresh processes (the unit a verdict's interval must cover), on the fixed schedule
+    schedule = parsed.schedule or (QUICK_SCHEDULE if "--quick" in parsed.user_args else FULL_SCHEDULE)
+    if schedule != (1,):
+        records = records_dir(storage, machine_name())
+        more = ["--records", str(records), "--run-id", run_id, "--schedule", ",".join(map(str, schedule))]
+        more += ["--elapsed", f"{time.monotonic() - started:.1f}", "--setup", f"{setup_s:.1f}"]
+        more += ["--budget", str(parsed.budget_s)] if parsed.budget_s is not None else []
+        more += ["--pool-since", pool_since] if pool_since else []
+        session.run("python", "-m", "sepbench.bench.processes", *more, "--", *parsed.user_args, env=env)
     session.run("sepbench", "bench-summary", str(last_run_path(storage)), env=env)
     session.run("sepbench", "report", env=env)
     if compare:  # the gate, last: its exit status is the session's

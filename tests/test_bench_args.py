@@ -125,10 +125,45 @@ def test_pop_option_needs_a_value(args: list[str]) -> None:
         pop_option(args, "--machine")
 
 
-def test_the_parser_imports_only_the_standard_library() -> None:
-    """The noxfile imports it before any virtualenv exists."""
+@pytest.mark.parametrize(
+    "posargs, fresh, schedule, budget",
+    [
+        ([], False, (), None),
+        (["--fresh"], True, (), None),
+        (["--processes", "3,6,10"], False, (3, 6, 10), None),
+        (["--processes=1", "--budget=0"], False, (1,), 0.0),
+        (["--budget", "90.5", "-k", "numpy"], False, (), 90.5),
+    ],
+)
+def test_process_options_are_the_noxfiles_not_pytests(storage: Path, posargs, fresh, schedule, budget) -> None:
+    parsed = bench_args(posargs, storage)
+    assert (parsed.fresh, parsed.schedule, parsed.budget_s) == (fresh, schedule, budget)
+    assert not any(a.startswith(("--fresh", "--processes", "--budget")) for a in parsed.pytest_args)
+
+
+@pytest.mark.parametrize(
+    "posargs, problem",
+    [
+        (["--processes", "6,3"], "increasing"),
+        (["--processes", "0"], "increasing"),
+        (["--processes"], "increasing"),
+        (["--processes", "3,x"], "increasing"),
+        (["--budget", "-1"], "--budget"),
+        (["--budget", "soon"], "--budget"),
+    ],
+)
+def test_process_options_are_checked(storage: Path, posargs, problem) -> None:
+    with pytest.raises(NoxArgsError, match=problem):
+        bench_args(posargs, storage)
+
+
+@pytest.mark.parametrize(
+    "module", ["sepbench.bench.nox_args", "sepbench.bench.processes", "sepbench.bench.record_writer", "sepbench.results.paired_records"]
+)
+def test_the_parser_imports_only_the_standard_library(module: str) -> None:
+    """The noxfile imports these before any virtualenv exists."""
     code = (
-        "import sys; before = set(sys.modules); import sepbench.bench.nox_args; "
+        f"import sys; before = set(sys.modules); import {module}; "
         "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
         "print(sorted(new - set(sys.stdlib_module_names) - {'sepbench'}))"
     )

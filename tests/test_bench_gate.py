@@ -154,7 +154,7 @@ def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> Non
     would make "the fastest way" the minimum of several samples, biased low); the default path
     keeps every batch size."""
     env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir)}
-    cmd = [sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy"]
+    cmd = [sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy", "--full"]
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     ids = [
@@ -173,6 +173,12 @@ def test_a_batch_free_path_is_timed_once_per_image_count(mnist_dir: Path) -> Non
         ]
     )  # predict-10k at 32 and 1024, one batch of 10,000, and the study-style evaluate
     assert {"numpy-regular-fast-b1-n1", "numpy-regular-fast-b32-n32"} <= set(ids)  # small-batch latency stays
+    # the default job: what the verdict and the summary read, one batch size per path, no latency matrix
+    out = subprocess.run(cmd[:-1], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    default = {line.split("[", 1)[1].rstrip("]") for line in out.stdout.splitlines() if "[numpy-regular-" in line}
+    assert {i for i in default if "-default-" in i} == {"numpy-regular-default-b1024-n10000", "numpy-regular-default-b32-n10000"}
+    assert not any("test_predict[" in line or "graph_forward" in line for line in out.stdout.splitlines())
 
 
 def test_the_paired_case_runs_in_the_benchmark_suite(tmp_path: Path, mnist_dir: Path) -> None:
@@ -205,9 +211,10 @@ def test_the_paired_case_runs_in_the_benchmark_suite(tmp_path: Path, mnist_dir: 
     assert set(fused) == {"regular", "separable"} and all(c["compile_seconds"] > 0 for c in fused.values())
     bench = benches[case.format("fast")]
     info = bench["extra_info"]
-    # the rounds adapt inside one pytest-benchmark round (quick: at least 2, at most 6, a 1 s budget)
-    assert bench["stats"]["rounds"] == 1 and (info["min_rounds"], info["max_rounds"], info["budget_s"]) == (2, 6, 1.0)
-    assert info["pairs"] == info["rounds"] and 2 <= info["rounds"] <= 6 and info["stop_reason"]
+    # this process's rounds inside one pytest-benchmark round (quick: at least 3, at most 6, a 0.4 s budget)
+    assert bench["stats"]["rounds"] == 1 and (info["min_rounds"], info["max_rounds"], info["budget_s"]) == (3, 6, 0.4)
+    assert info["pairs"] == info["rounds"] and 3 <= info["rounds"] <= 6 and info["stop_reason"]
+    assert info["run_id"] and info["commit"]  # the process's record names its job and code
     assert info["ratio_q1"] <= info["ratio_median"] <= info["ratio_q3"]
     assert info["ratio_low"] <= info["ratio_estimate"] <= info["ratio_high"]  # the interval "faster" is decided on
     assert len(info["samples_s"]["regular"]) == len(info["samples_s"]["separable"]) == info["rounds"]

@@ -49,14 +49,14 @@ _COLLECT_BOTH = """
 import sys, pytest
 for quick in (False, True):
     print("#collect quick" if quick else "#collect full", flush=True)
-    code = pytest.main([*sys.argv[1:], *(["--quick"] if quick else [])])
+    code = pytest.main([*sys.argv[1:], "--quick" if quick else "--full"])
     if code:
         sys.exit(int(code))
 """
 
 
 def bench_case_ids() -> dict[str, list[str]]:
-    """pytest-benchmark case ids of ``nox -s bench`` ("full") and of the CI smoke run ``--quick`` ("quick")."""
+    """pytest-benchmark case ids of ``nox -s bench -- --full`` ("full": every case) and of the CI smoke run ``--quick`` ("quick")."""
     args = ["tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy,tensorflow,torch"]
     proc = subprocess.run(
         [sys.executable, "-c", _COLLECT_BOTH, *args],

@@ -24,6 +24,7 @@ EVALUATE_BATCH = 32  # the study's Keras evaluate batch size
 PAIRED_BATCH = 1024  # the default path's batch size in the paired cases (batch-free paths ignore it)
 SEEDS_BATCH = 1000  # the seeds case evaluates each seed's weights at this batch (accuracy does not depend on it)
 
+MATRIX_KINDS = ("predict", "graph-forward-10k")  # the latency matrix: only with --full (or --quick's smoke set)
 PAIR = case_model(STUDY_PAIR)  # the ``model`` of the study pair's paired cases: both models, in rounds
 PAIRED_KINDS = ("paired-10k", "paired-evaluate-10k", "paired-train")  # both models in paired rounds: they decide the speed claims
 # kinds of case, and the test fixture each one parametrizes
@@ -114,11 +115,17 @@ class PathCatalog:
         return (backend, model, path) in self._batch_free
 
 
-def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog, pairs: list[Pair] | None = None) -> list[Case]:
+def cases(
+    kind: str, backends: list[str], quick: bool, catalog: PathCatalog, pairs: list[Pair] | None = None, *, full: bool = True
+) -> list[Case]:
     """Every case of ``kind`` (a key of :data:`KIND_FIXTURES`) for ``backends`` and ``pairs`` (default:
-    the study's); ``quick``: the CI smoke set.  A synthetic pair has no evaluate, training or seeds cases
-    (no labels) and no Keras graph-forward case."""
+    the study's); ``quick``: the CI smoke set; ``full=False`` (the default job, ``nox -s bench`` without
+    ``--full``): what the verdict and the summary read, without the latency matrix (one batch size per
+    path for 10,000 images, no per-batch predict, no graph forward).  A synthetic pair has no evaluate,
+    training or seeds cases (no labels) and no Keras graph-forward case."""
     pairs = pairs or [STUDY_PAIR]
+    if not full and not quick and kind in MATRIX_KINDS:
+        return []
     labelled = [p for p in pairs if not p.synthetic]
     if kind == "paired-10k":
         return [c for p in pairs for c in _paired_cases(backends, quick, catalog, p)]
@@ -144,27 +151,28 @@ def cases(kind: str, backends: list[str], quick: bool, catalog: PathCatalog, pai
                     out.append(Case(kind, backend, model, "graph", EVALUATE_BATCH, TEN_K))
             else:
                 for path in catalog.paths(backend, model):
-                    out += _predict_cases(kind, backend, model, path, quick, catalog.batch_free(backend, model, path))
+                    out += _predict_cases(kind, backend, model, path, quick, catalog.batch_free(backend, model, path), full)
     return out
 
 
 def _paired_cases(backends: list[str], quick: bool, catalog: PathCatalog, pair: Pair) -> list[Case]:
-    # quick: the fast (batch-free) paths only
+    # quick: the fast (batch-free) paths only.  A labelled pair's default path is decided by its paired
+    # study-style evaluate (sepbench.results.paired.PAIRED_WORKLOADS): its paired predict would decide nothing
     baseline = pair.baseline.name
     return [
         Case("paired-10k", backend, case_model(pair), path, PAIRED_BATCH, TEN_K, pair)
         for backend in backends
         for path in catalog.paths(backend, baseline)
-        if not quick or catalog.batch_free(backend, baseline, path)
+        if (not quick or catalog.batch_free(backend, baseline, path)) and (pair.synthetic or path != "default")
     ]
 
 
-def _predict_cases(kind: str, backend: str, model: str, path: str, quick: bool, batch_free: bool) -> list[Case]:
+def _predict_cases(kind: str, backend: str, model: str, path: str, quick: bool, batch_free: bool, full: bool = True) -> list[Case]:
     if kind == "predict":
         batches = QUICK_LATENCY_BATCHES if quick else LATENCY_BATCHES
         # a batch-free path's one batch of 10,000 is its predict-10k case: not twice
         return [Case(kind, backend, model, path, b, b) for b in batches if not (batch_free and b == TEN_K)]
     # a batch-free path ignores the batch size: one case, not the same timing repeated
     # (the fastest of repeats of one measurement would be biased low)
-    batches = QUICK_TEN_K_BATCHES if quick or batch_free else TEN_K_BATCHES
+    batches = QUICK_TEN_K_BATCHES if quick or batch_free or not full else TEN_K_BATCHES
     return [Case(kind, backend, model, path, b, TEN_K) for b in batches]

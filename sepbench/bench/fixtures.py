@@ -58,15 +58,16 @@ def _delayed(fn: Callable[[], Any], seconds: float) -> Callable[[], Any]:
 
 
 @pytest.fixture
-def time_case(benchmark: Any, opts: BenchOptions, roofline: Any, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
+def time_case(request: pytest.FixtureRequest, benchmark: Any, opts: BenchOptions, bench_data_dir: str) -> Callable[[Case], dict[str, Any]]:
     """``time_case(case)``: set the workload up (untimed, with warm-up), time it, fill ``extra_info``."""
 
     def run(case: Case) -> dict[str, Any]:
         if case.kind in PAIRED_KINDS:
-            return _run_paired(benchmark, opts, bench_data_dir, case)
+            return _run_paired(benchmark, opts, bench_data_dir, case, request.node.nodeid)
         if case.kind == "seeds-accuracy":
             return _run_seeds(benchmark, opts, bench_data_dir, case)
-        return _run_single(benchmark, opts, roofline, bench_data_dir, case)
+        # the roofline probe only where a case uses it: a process of paired cases alone spends no time on it
+        return _run_single(benchmark, opts, request.getfixturevalue("roofline"), bench_data_dir, case)
 
     return run
 
@@ -111,12 +112,14 @@ def _run_single(benchmark: Any, opts: BenchOptions, roofline: Any, data_dir: str
     return info
 
 
-def _run_paired(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case) -> dict[str, Any]:
-    """A paired case: rounds adapt, stopping once the interval decides the claim or the case's budget is spent,
-    all in one pytest-benchmark round (its stats time the whole loop, which is no model's latency: not read)."""
+def _run_paired(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case, node: str) -> dict[str, Any]:
+    """A paired case: this process's rounds (:meth:`~sepbench.measure.paired_workloads.PairedPredictWorkload.run_rounds`),
+    all in one pytest-benchmark round (its stats time the whole loop, which is no model's latency: not read),
+    and its record (the verdict is computed over every process's records)."""
     from sepbench.measure.extra_info import REFERENCE_KIND, reference_seconds
     from sepbench.measure.paired_workloads import PairedEvaluateWorkload, PairedPredictWorkload, PairedTrainWorkload
 
+    start = time.perf_counter()
     cls = {"paired-evaluate-10k": PairedEvaluateWorkload, "paired-train": PairedTrainWorkload}.get(case.kind, PairedPredictWorkload)
     paired = cls(case.backend, case.path, case.batch_size, case.n_images, threads=opts.threads, pair=case.pair)
     paired.setup(data_dir=data_dir, allow_train=opts.train_missing)
@@ -125,7 +128,7 @@ def _run_paired(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case) -
     load_before = _loadavg()
     reference: list[float] = []
     benchmark.pedantic(
-        paired.run_adaptive,
+        paired.run_rounds,
         args=(v.budget_s, v.min_rounds, v.max_rounds),
         setup=lambda: reference.append(reference_seconds()),
         rounds=1,
@@ -135,8 +138,27 @@ def _run_paired(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case) -
     info = paired.extra_info()
     info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads)
     info.update(reference_s=reference, reference_kind=REFERENCE_KIND, budget_s=v.budget_s, min_rounds=v.min_rounds, max_rounds=v.max_rounds)
+    # wall_s (set-up included): what the case costs a process, which the process schedule budgets with
+    extra = {"node": node, "accuracy": info.get("accuracy"), "wall_s": time.perf_counter() - start}
+    record = _records(opts).add(paired, extra=extra)
+    info.update(run_id=record.process.run_id, commit=record.identity.commit)
     benchmark.extra_info.update(info)
     return info
+
+
+def _records(opts: BenchOptions) -> Any:
+    """This process's :class:`~sepbench.bench.record_writer.RecordWriter` (made at the first paired case), writing
+    beside pytest-benchmark's own storage (``--benchmark-storage``; else ``results/bench``)."""
+    from sepbench.bench.record_writer import RecordWriter
+    from sepbench.bench.storage import bench_storage
+    from sepbench.machine.fingerprint import machine_name
+    from sepbench.machine.provenance import REPO_ROOT
+    from sepbench.util.git import code_identity
+
+    if opts.records is None:
+        storage = opts.storage or bench_storage()
+        opts.records = RecordWriter(storage, machine_name(), opts.run_id, code_identity(REPO_ROOT), opts.pool_since)
+    return opts.records
 
 
 def _run_seeds(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case) -> dict[str, Any]:

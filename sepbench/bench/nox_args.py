@@ -1,6 +1,6 @@
 """The options ``noxfile.py`` takes itself after ``--``: ``nox -s bench``'s ``--compare [NAME]``,
-``--min-effect FRACTION`` and ``--save-as NAME`` (the rest goes to pytest), and ``nox -s asv``'s
-``--machine NAME``.
+``--min-effect FRACTION``, ``--save-as NAME``, ``--fresh``, ``--processes 3,6,10`` and ``--budget SECONDS``
+(the rest goes to pytest), and ``nox -s asv``'s ``--machine NAME``.
 
 Standard library only (and :mod:`sepbench.bench.storage`): the noxfile imports it before any
 virtualenv exists, so a bad option fails before the install.  Errors are :class:`NoxArgsError`,
@@ -32,6 +32,9 @@ class BenchArgs:
     train: bool = True  # run `sepbench train` first (the weights that are not cached)
     user_args: tuple[str, ...] = ()  # the user's own pytest options (the gate's confirmation re-run uses them)
     min_effect: float = DEFAULT_MIN_EFFECT
+    fresh: bool = False  # --fresh: this run's paired records do not pool with earlier runs'
+    schedule: tuple[int, ...] = ()  # --processes 3,6,10: processes per paired case, stage by stage (empty: the default)
+    budget_s: float | None = None  # --budget SECONDS: what the extra processes may take in all (None: the default)
 
 
 def _is_value(args: list[str]) -> bool:
@@ -53,10 +56,19 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     min_effect = DEFAULT_MIN_EFFECT
     save: list[str] | None = None  # None: the default (see the docstring)
     train = True
+    fresh = False
+    schedule: tuple[int, ...] = ()
+    budget_s: float | None = None
     while args:
         arg = args.pop(0)
         if arg == "--no-train":
             train = False
+        elif arg == "--fresh":
+            fresh = True
+        elif arg == "--processes" or arg.startswith("--processes="):
+            schedule = _schedule(arg.split("=", 1)[1] if "=" in arg else (args.pop(0) if _is_value(args) else None))
+        elif arg == "--budget" or arg.startswith("--budget="):
+            budget_s = _seconds(arg.split("=", 1)[1] if "=" in arg else (args.pop(0) if _is_value(args) else None))
         elif arg == "--compare":
             name = args.pop(0) if _is_value(args) else None
             try:
@@ -85,7 +97,30 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     out = [*storage_args, *train_args, *save, *out]
     if compare:
         out.append(f"--benchmark-compare={compare}")  # pytest-benchmark's side-by-side table; `sepbench check gate` decides
-    return BenchArgs(out, compare, train, user, min_effect)
+    return BenchArgs(out, compare, train, user, min_effect, fresh, schedule, budget_s)
+
+
+def _schedule(value: str | None) -> tuple[int, ...]:
+    """``--processes 3,6,10``: increasing whole numbers >= 1 (at most 100)."""
+    try:
+        stages = tuple(int(v) for v in (value or "").split(","))
+    except ValueError:
+        stages = ()
+    if not stages or any(not 1 <= s <= 100 for s in stages) or list(stages) != sorted(set(stages)):
+        raise NoxArgsError(
+            f"--processes needs increasing process counts from 1 to 100, e.g. 3,6,10 (or 1: the main run only); got {value!r}"
+        )
+    return stages
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        seconds = float(value or "")
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86_400:
+        raise NoxArgsError(f"--budget needs the seconds the extra processes may take, 0 to 86400; got {value!r}")
+    return seconds
 
 
 def _min_effect(option: str, value: str | None) -> float:

@@ -11,7 +11,9 @@ test-only ``--inject-delay SECONDS`` that the regression-gate test uses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,21 +34,25 @@ class Timing:
 # 3 rounds at least: the table's medians and spreads; the verdicts come from the paired cases
 FULL_TIMING = Timing(target_s=1.0, min_rounds=3, max_rounds=200)
 QUICK_TIMING = Timing(target_s=0.3, min_rounds=3, max_rounds=30)
+# the default job's single cases: sizes, accuracy and the study-style vs fastest table, no verdict (paired cases decide)
+DEFAULT_TIMING = Timing(target_s=0.5, min_rounds=3, max_rounds=60)
 
 
 @dataclass(frozen=True)
 class VerdictTiming:
-    """Rounds of a paired case (the cases that decide "faster"): at least ``min_rounds``, then until the
-    ratio's interval decides the claim, ``budget_s`` wall seconds are spent or ``max_rounds`` ran."""
+    """One process's rounds of a paired case (the cases that decide "faster"): at least ``min_rounds``, then
+    more until ``budget_s`` wall seconds are spent or ``max_rounds`` ran.  Processes, not rounds, are
+    what the verdict's interval is made of (:mod:`sepbench.bench.processes` runs more of them)."""
 
     budget_s: float
     min_rounds: int
     max_rounds: int
 
 
-# 6 rounds at least: a bootstrap of the median over fewer is a handful of order statistics
-FULL_VERDICT = VerdictTiming(budget_s=12.0, min_rounds=6, max_rounds=60)
-QUICK_VERDICT = VerdictTiming(budget_s=1.0, min_rounds=2, max_rounds=6)
+# 3 rounds at least (the median of 3 outvotes one disturbed round); more rounds in one process narrow only
+# that process's share of the variance, so the seconds go to more processes instead
+FULL_VERDICT = VerdictTiming(budget_s=1.0, min_rounds=3, max_rounds=10)
+QUICK_VERDICT = VerdictTiming(budget_s=0.4, min_rounds=3, max_rounds=6)
 
 
 @dataclass
@@ -61,11 +67,16 @@ class BenchOptions:
     inject_delay: float  # seconds, test-only
     timing: Timing
     verdict_timing: VerdictTiming = FULL_VERDICT
+    full: bool = False  # --full: the latency matrix too (the default job times what the verdict and the summary read)
     catalog: PathCatalog = field(default_factory=lambda: PathCatalog({}))
     pairs: list[Pair] = field(default_factory=lambda: select_pairs(None))
     roofline: Any = None  # sepbench.measure.extra_info.Roofline, once probed
     weights_sources: dict[tuple[str, str], str] = field(default_factory=dict)  # (backend, model) -> "trained" / "seeded-init"
     free_cores: Any = None  # sepbench.machine.cpu_share.FreeCores: the probe that chose ``threads`` (None: --threads chose)
+    run_id: str = ""  # the job this process belongs to
+    pool_since: str = ""  # UTC ISO: this run's records do not pool with records of a case started before it
+    records: Any = None  # sepbench.bench.record_writer.RecordWriter, once the first paired case is measured
+    storage: Path | None = None  # pytest-benchmark's storage folder (--benchmark-storage file://...): the records go beside its runs
 
     @property
     def available(self) -> list[str]:
@@ -86,6 +97,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="compute threads for every backend (default: one per core other processes leave free, measured)",
     )
     group.addoption("--quick", action="store_true", default=False, help="CI smoke run: fewer cases and rounds (< 3 min on 2 cores)")
+    group.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="every case: the latency matrix (predict at batch 1, 32 and 10,000; 10,000 images at each batch size; "
+        "Keras's graph forward) beside what the verdict needs",
+    )
     group.addoption("--backends", default=None, metavar="A,B", help="comma-separated backends to benchmark (default: all registered)")
     group.addoption(
         "--pairs",
@@ -98,6 +116,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--train-missing", action="store_true", default=False, help="train and cache weights that are not cached yet")
     group.addoption(
         "--offline", action="store_true", default=False, help="never download MNIST (as SEPBENCH_OFFLINE=1): fail, saying where it looked"
+    )
+    group.addoption(
+        "--run-id",
+        default=None,
+        metavar="ID",
+        help="the job this process belongs to (names its records file; default: a new one); nox -s bench passes its own",
+    )
+    group.addoption(
+        "--pool-since",
+        default="",
+        metavar="UTC",
+        help="records of a paired case started before this UTC time (ISO 8601) are not pooled with this run's (nox -s bench -- --fresh)",
     )
     group.addoption(
         "--inject-delay",
@@ -143,7 +173,21 @@ def read_options(config: pytest.Config) -> BenchOptions:
         raise pytest.UsageError(f"--pairs: {exc}") from None
     unavailable = {b: r for b in names if (r := unavailable_reason(b)) is not None}
     quick = bool(option(config, "quick", False))
+    full = bool(option(config, "full", False))
+    if quick and full:
+        raise pytest.UsageError("--quick and --full: choose one (the CI smoke set, or every case)")
+    from sepbench.bench.record_writer import new_run_id
+
+    run_id = option(config, "run_id") or new_run_id()
+    if not RUN_ID.fullmatch(run_id):
+        raise pytest.UsageError(f"--run-id {run_id!r}: letters, digits, '.', '_' and '-' only, at most 64")
+    pool_since = option(config, "pool_since", "") or ""
+    if pool_since and not ISO_UTC.fullmatch(pool_since):
+        raise pytest.UsageError(f"--pool-since {pool_since!r}: a UTC time such as 2026-12-07T06:00:00+00:00")
     return BenchOptions(
+        storage=_benchmark_storage(option(config, "benchmark_storage")),
+        run_id=run_id,
+        pool_since=pool_since,
         threads=threads,
         free_cores=free,
         quick=quick,
@@ -151,11 +195,25 @@ def read_options(config: pytest.Config) -> BenchOptions:
         unavailable=unavailable,
         train_missing=bool(option(config, "train_missing", False)),
         inject_delay=delay,
-        timing=QUICK_TIMING if quick else FULL_TIMING,
+        full=full,
+        timing=QUICK_TIMING if quick else (FULL_TIMING if full else DEFAULT_TIMING),
         verdict_timing=QUICK_VERDICT if quick else FULL_VERDICT,
         catalog=PathCatalog(unavailable),
         pairs=pairs,
     )
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(\+00:00|Z)?")
+
+
+def _benchmark_storage(uri: Any) -> Path | None:
+    """pytest-benchmark's ``--benchmark-storage`` as a folder (``file://PATH`` or a plain path; ``None``: another kind)."""
+    if not isinstance(uri, str) or not uri:
+        return None
+    if uri.startswith("file://"):
+        return Path(uri.removeprefix("file://"))
+    return None if "://" in uri else Path(uri)
 
 
 def bench_options(config: pytest.Config) -> BenchOptions:

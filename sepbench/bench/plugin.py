@@ -57,16 +57,40 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if fixture in metafunc.fixturenames:
             opts = bench_options(metafunc.config)
             params = []
-            for case in cases(kind, opts.backends, opts.quick, opts.catalog, opts.pairs):
+            for case in cases(kind, opts.backends, opts.quick, opts.catalog, opts.pairs, full=opts.full):
                 marks = [pytest.mark.skip(reason=opts.unavailable[case.backend])] if case.backend in opts.unavailable else []
                 params.append(pytest.param(case, id=case.id, marks=marks))
             metafunc.parametrize(fixture, params)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the suite's items ``bench``, deselect the tests left without a case; the paired cases take their places among themselves in a random
+    order of this process's own (a process is the unit of replication: no case always runs first, or
+    always after the same one)."""
+    import secrets
+
     for item in items:
         if "tests/bench" in item.nodeid.replace("\\", "/"):
             item.add_marker(pytest.mark.bench)
+    # a kind with no case in this job (the latency matrix without --full) is deselected, not a skipped "NOTSET"
+    empty = [item for item in items if item.nodeid.endswith("[NOTSET]")]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+        items[:] = [item for item in items if not item.nodeid.endswith("[NOTSET]")]
+    if config.getoption("collectonly", False):  # a listing of the cases keeps their order
+        return
+    slots = [i for i, item in enumerate(items) if _is_paired(item)]
+    shuffled = [items[i] for i in slots]
+    secrets.SystemRandom().shuffle(shuffled)
+    for i, item in zip(slots, shuffled):
+        items[i] = item
+
+
+def _is_paired(item: pytest.Item) -> bool:
+    from sepbench.bench.cases import PAIRED_KINDS
+
+    fixtures = getattr(item, "fixturenames", ())
+    return any(KIND_FIXTURES[kind] in fixtures for kind in PAIRED_KINDS)
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@ The run is read with the report's pytest-benchmark reader and judged by the repo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,6 +18,7 @@ from sepbench.core.study import MAC_RATIO, study_ratio
 from sepbench.results import paired as paired_rules
 from sepbench.results import verdict
 from sepbench.results.claim_verdicts import claim_verdicts
+from sepbench.results.paired_records import PairedRecord, read_records_dir, records_dir
 from sepbench.results.read_pytest_benchmark import read_run
 from sepbench.results.schema import ResultsError
 from sepbench.util.console import print_table
@@ -29,6 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "run", nargs="?", default=None, help="a saved run (.json) or a storage directory, newest run used (default: <results>/bench)"
+    )
+    p.add_argument(
+        "--records",
+        default=None,
+        metavar="DIR",
+        help="the paired records the speed claims are estimated from (default: <results>/bench/records/<the run's machine>)",
     )
     return p
 
@@ -55,16 +64,33 @@ def run(args: argparse.Namespace) -> int:
     if summary is not None:
         print_summary(summary)
     print_paired(paired)
-    print_verdicts(df)
+    records = _records(args.records, df)
+    print_verdicts(df, records)
     return 0
 
 
-def print_verdicts(df: pd.DataFrame) -> None:
+def _records(directory: str | None, df: pd.DataFrame) -> list[PairedRecord]:
+    """The paired records of the run's machine (every process of every run that pools), a line saying how many."""
+    machines = df["machine"].dropna().unique() if "machine" in df else []
+    if directory is None and len(machines) != 1:
+        return []
+    folder = Path(directory) if directory else records_dir(results_dir() / "bench", str(machines[0]))
+    records, warnings = read_records_dir(folder)
+    for w in warnings:
+        print(w)
+    if records:
+        runs = len({r.process.run_id for r in records})
+        processes = len({(r.process.run_id, r.process.pid, r.process.started) for r in records})
+        print(f"paired records: {len(records)} from {processes} processes of {runs} run(s) in {folder}")
+    return records
+
+
+def print_verdicts(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> None:
     """The study's claims on this run, each cell the outcome with its estimate and 95 % interval
     (decided by :mod:`sepbench.core.claims`, as the report decides them)."""
     from sepbench.core.claims import CLAIMS, OUTCOME_MEANING
 
-    rows = [(pair, str(v), *(x.cell() for x in verdicts)) for _, pair, v, verdicts in claim_verdicts(df)]
+    rows = [(pair, str(v), *(x.cell() for x in verdicts)) for _, pair, v, verdicts in claim_verdicts(df, records)]
     if rows:
         print_table(
             "The verdict of this run: the study's claims per pair and backend path",

@@ -61,18 +61,57 @@ def run(args: argparse.Namespace) -> int:
     configure_threads(args.threads, [trainer])
     probe = ", ".join(f"{k} {v * 1000:.1f} ms/step" for k, v in choice.seconds_per_step.items())
     print(f"trainer: {trainer} ({choice.reason}{'; ' + probe if probe else ''})")
+    missing = [m for m in models if load_trained_weights(m, trainer, args.seed) is None]
+    workers = _workers(args.threads, len(missing))
+    if workers > 1:  # one model per free core, one thread each: these small models train no faster on two threads
+        print(f"training {len(missing)} models in {workers} processes at 1 thread each")
+        _train_in_parallel(missing, trainer, args.seed, workers)
     rows = []
     for model in models:
-        cached = load_trained_weights(model, trainer, args.seed) is not None
         weights = train_and_cache(model, trainer, seed=args.seed, progress=not args.no_progress)
         seconds = weights.meta.get("train_seconds")
         rows.append(
             (
                 model,
                 trainer,
-                "cached" if cached else f"trained in {seconds:.0f} s" if seconds else "trained",
+                "cached" if model not in missing else f"trained in {seconds:.0f} s" if seconds else "trained",
                 str(cache_path(model, trainer, args.seed)),
             )
         )
     print_table(f"trained weights (seed {args.seed}), shared by every backend", ["model", "trainer", "how", "file"], rows)
     return 0
+
+
+def _workers(threads: int | None, missing: int) -> int:
+    """Processes to train ``missing`` models in: one per core other processes leave free (measured), at
+    most one per model; 1 when ``--threads`` fixes the threads."""
+    if threads is not None or missing < 2:
+        return 1
+    from sepbench.machine.cpu_share import probe_free_cores
+
+    return max(1, min(missing, probe_free_cores().threads))
+
+
+def _train_one(model: str, trainer: str, seed: int) -> tuple[str, float | None]:
+    from sepbench.machine.threads import configure_threads
+    from sepbench.training.weights_cache import train_and_cache
+
+    configure_threads(1, [trainer])
+    weights = train_and_cache(model, trainer, seed=seed, progress=False)
+    return model, weights.meta.get("train_seconds")
+
+
+def _train_in_parallel(models: list[str], trainer: str, seed: int, workers: int) -> None:
+    """Train ``models`` in ``workers`` fresh processes (spawned: no framework state is inherited), the
+    longest-training first; each writes its own cache file atomically."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from sepbench.core.spec import get_model_spec
+
+    order = sorted(models, key=lambda m: -get_model_spec(m).macs)  # more MACs, longer training: start it first
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_train_one, m, trainer, seed) for m in order]
+        for done in as_completed(futures):
+            model, seconds = done.result()
+            print(f"  trained {model}" + (f" in {seconds:.0f} s" if seconds else ""), flush=True)

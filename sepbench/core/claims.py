@@ -192,9 +192,12 @@ def _count(v: Verdict) -> str:
         return ""
     if "seed" in v.method:
         return f"{v.n} seed" + ("s" if v.n != 1 else "")
+    threads = v.figures.get("threads")
+    at = f" at {threads} thread{'s' if threads != 1 else ''}" if isinstance(threads, int) and not isinstance(threads, bool) else ""
+    processes, rounds = v.figures.get("processes"), v.figures.get("rounds")
+    if isinstance(processes, int) and isinstance(rounds, int):  # estimated over processes (paired records)
+        return f"{processes} process{'es' if processes != 1 else ''}, {rounds} rounds{at}"
     if "round" in v.method:
-        threads = v.figures.get("threads")
-        at = f" at {threads} thread{'s' if threads != 1 else ''}" if isinstance(threads, int) and not isinstance(threads, bool) else ""
         return f"{v.n} rounds{at}"
     return ""
 

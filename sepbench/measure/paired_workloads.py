@@ -29,8 +29,7 @@ class PairedPredictWorkload:
     rounds: each ``run()`` is one round, which times both models on the same ``n_images`` images back
     to back, in a random order (seeded).  A shared machine's load drifts over seconds to minutes; two cases
     timed minutes apart can differ several-fold for the same work, while the two halves of one round
-    see the same machine.  :meth:`run_adaptive` runs rounds until the "faster" claim is decided on
-    the ratio's interval or the time budget is spent; :meth:`summary` gives each model's median, the
+    see the same machine.  :meth:`run_rounds` runs this process's rounds; :meth:`summary` gives each model's median, the
     per-round ratio's median and quartiles, and its 95 % interval (:func:`sepbench.core.intervals.paired_ratio`).
     """
 
@@ -43,7 +42,7 @@ class PairedPredictWorkload:
     pair: Pair = STUDY_PAIR
     kind = WORKLOAD_PAIRED  # the ``workload`` of its results
     part = PredictWorkload  # the workload each model runs in a round
-    claim = "faster"  # the claim whose interval stops the rounds
+    claim = "faster"  # the claim the ratio decides
 
     @property
     def models(self) -> tuple[str, str]:
@@ -70,6 +69,7 @@ class PairedPredictWorkload:
         """No rounds yet (after set-up)."""
         self.pairs: list[tuple[float, float]] = []  # (baseline s, candidate s) per round
         self.orders: list[str] = []  # which model ran first in each round
+        self.others_per_round: list[float | None] = []  # cores other processes kept busy during each round
         self.stop_reason = ""
         self.outputs: dict[str, Any] = {}  # what each model's last run returned
         self._rng = np.random.default_rng(self.seed)
@@ -105,47 +105,40 @@ class PairedPredictWorkload:
 
     def run(self) -> None:
         """One round: both models on the images in a random order, wall seconds of each recorded in ``pairs``."""
-        from sepbench.machine.cpu_share import sample
+        from sepbench.machine.cpu_share import others_cores, sample
 
         order = list(self.models)
         self._rng.shuffle(order)
         seconds = {}
+        before = sample()
         if self._cpu_first is None:
-            self._cpu_first = sample()
+            self._cpu_first = before
         for m in order:
             seconds[m], self.outputs[m] = self._time(m)
         self._cpu_last = sample()
+        share = others_cores(before, self._cpu_last)
+        self.others_per_round.append(None if share is None else min(share, float(self.cores)))
         self.orders.append(order[0])
         self.pairs.append((seconds[self.models[0]], seconds[self.models[1]]))
 
-    def run_adaptive(self, budget_s: float, min_rounds: int, max_rounds: int) -> str:
-        """Rounds until the ratio's interval decides the "faster" claim (yes, NO or tie), ``budget_s``
-        wall seconds are spent, or ``max_rounds`` ran; at least ``min_rounds``.  Checked at rounds
-        spaced about 25 % apart, not after each one (fewer looks, fewer early stops on a lucky
-        interval).  Returns and records why it stopped."""
-        from sepbench.core.claims import decide
-        from sepbench.core.intervals import paired_ratio
-
+    def run_rounds(self, budget_s: float, min_rounds: int, max_rounds: int) -> str:
+        """This process's share of the case: at least ``min_rounds`` rounds, then more until ``budget_s``
+        wall seconds are spent or ``max_rounds`` ran; fewer (``min_rounds``) once the machine was short of
+        the cores the threads need.  No verdict is taken here: one process's rounds cannot say what
+        another process would measure, so the rounds stop on time, not on their own interval (the
+        verdict is computed over the processes' records).  Returns and records why it stopped."""
         start = time.perf_counter()
-        check = max(2, min_rounds)
         while True:
             self.run()
             n = len(self.pairs)
-            spent = time.perf_counter() - start
             if n >= max_rounds:
                 self.stop_reason = f"{n} rounds, the most allowed"
                 break
-            if n >= check:
-                check = max(n + 1, int(math.ceil(n * 1.25)))
-                if n >= min_rounds and self.busy():  # more rounds would not make a short machine's answer the models'
-                    self.stop_reason = f"the machine was busy: stopped after {n} rounds"
-                    break
-                base, cand = zip(*self.pairs)
-                if decide(self.claim, paired_ratio(base, cand, seed=self.seed)).decided:
-                    self.stop_reason = f"decided after {n} rounds"
-                    break
-            if n >= min_rounds and spent >= budget_s:
-                self.stop_reason = f"time budget of {budget_s:g} s spent after {n} rounds"
+            if n >= min_rounds and self.busy():  # more rounds would not make a short machine's answer the models'
+                self.stop_reason = f"the machine was busy: stopped after {n} rounds"
+                break
+            if n >= min_rounds and time.perf_counter() - start >= budget_s:
+                self.stop_reason = f"{n} rounds in the budget of {budget_s:g} s"
                 break
         return self.stop_reason
 
@@ -229,6 +222,7 @@ class PairedEvaluateWorkload(PairedPredictWorkload):
     def setup(self, *args: Any, **kwargs: Any) -> PairedEvaluateWorkload:
         if self.pair.synthetic:  # refuse before any model is built
             raise ValueError(f"pair {self.pair.name!r} runs on synthetic input: there is no labelled test set to evaluate")
+        kwargs.setdefault("warmup", 1)  # an evaluate is 313 calls: one warms every one of them
         super().setup(*args, **kwargs)
         return self
 

@@ -142,7 +142,7 @@ def build_report(
             + "\nor point the report elsewhere with --results DIR / --asv-results DIR."
         )
     hist = history(df)
-    sections = _sections(Inputs(df, hist, loaded.machines, loaded.rates))
+    sections = _sections(Inputs(df, hist, loaded.machines, loaded.rates, tuple(loaded.records)))
     missing = missing_notes(loaded, hist)
     output = Path(output)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

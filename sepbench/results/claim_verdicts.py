@@ -6,12 +6,15 @@ call :func:`claim_verdicts`, so a verdict means the same in both.  Pure pandas.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 from sepbench.core.claims import Verdict, decide_claims
 from sepbench.core.evidence import claim_evidence
 from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.results.paired import Key, speed_evidence, train_evidence
+from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_SEEDS
 from sepbench.results.verdict import STUDY, TEST_IMAGES, figure_dicts, figures, pair_models, subset_variants
 
@@ -36,15 +39,17 @@ def seed_costs(df: pd.DataFrame) -> dict[object, list[float]]:
     return out
 
 
-def claim_verdicts(df: pd.DataFrame) -> list[tuple[object, str, str, list[Verdict]]]:
+def claim_verdicts(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> list[tuple[object, str, str, list[Verdict]]]:
     """Every machine, pair and backend path with a figure: ``(machine, pair, variant, verdicts)`` in sorted
     order, each claim decided by :func:`sepbench.core.claims.decide_claims` on the evidence of
     :func:`sepbench.core.evidence.claim_evidence` (sizes, the paired speed and training estimates,
-    accuracy over seeds where several exist).  A pair is shown for a path where its paired rounds ran or
+    accuracy over seeds where several exist; the paired ``records``, estimated over their processes, win
+    over a run's paired rows).  A pair is shown for a path where its paired rounds ran or
     both its models have a figure there."""
     figs = figure_dicts(figures(df))
-    speeds = speed_evidence(df)
-    trains = train_evidence(df)
+    records = list(records)
+    speeds = speed_evidence(df, records)
+    trains = train_evidence(df, records)
     seeds = seed_costs(df)
     subset = subset_variants(df)
     models = pair_models(df)

@@ -7,12 +7,15 @@ rule (``best``), so ``bench-summary`` and the report read the same pairs.  Pure 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sepbench.core.intervals import Estimate
+from sepbench.results.paired_evidence import ProcessEvidence, evidence_by_identity
+from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN
 from sepbench.results.verdict import SINGLE_STATS, STUDY, best, pair_models, pair_of, variant
 
@@ -129,17 +132,45 @@ def paired_estimate(r: Any, models: tuple[str, str]) -> tuple[Estimate, dict[str
 Key = tuple[object, str, str]  # (machine, pair, variant)
 
 
-def speed_evidence(df: pd.DataFrame) -> dict[Key, tuple[Estimate, dict[str, Any]]]:
+def record_evidence(records: Iterable[PairedRecord]) -> dict[tuple[object, str, str, str], tuple[Estimate, dict[str, Any]]]:
+    """``(machine, pair, variant, workload)`` -> the estimate over processes of the paired records and its
+    figures, computed now (:mod:`sepbench.results.paired_evidence`).  Of several identities of one key
+    (other threads, another commit), the one measured last decides: a verdict holds at its threads."""
+    newest: dict[tuple[object, str, str, str], ProcessEvidence] = {}
+    for ev in evidence_by_identity(records):
+        i = ev.identity
+        key = (i.machine, i.pair, i.variant(), i.workload)
+        if key not in newest or _last_started(ev) > _last_started(newest[key]):
+            newest[key] = ev
+    out = {}
+    for key, ev in newest.items():
+        figs = {"measured": PAIRED_HOW[key[3]], **ev.figures(), "source": "records"}
+        out[key] = (ev.estimate(), figs)
+    return out
+
+
+def _last_started(ev: ProcessEvidence) -> str:
+    return max(r.process.started for r in ev.records)
+
+
+def speed_evidence(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> dict[Key, tuple[Estimate, dict[str, Any]]]:
     """``(machine, pair, variant)`` -> the estimate that decides "faster" and its figures: the paired
     study-style evaluate where the path ran one (the default paths), else the path's paired predict; an
-    ASV separable/regular ratio (a point, no interval) where nothing else measured the study's path."""
+    ASV separable/regular ratio (a point, no interval) where nothing else measured the study's path.
+    Paired ``records`` (processes as the unit) win over a pytest-benchmark run's rows of the same case."""
     out: dict[Key, tuple[Estimate, dict[str, Any]]] = {}
+    by_records = record_evidence(records)
+    for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
+        for (machine, pair, var, w), found in by_records.items():
+            if w == workload:
+                out[(machine, pair, var)] = found
     table = paired_ratios(df)
     models = pair_models(df)
     for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
         for r in table[table["workload"].eq(workload)].itertuples():
-            if str(r.pair) in models:  # a pair whose rows name no models (a damaged file) decides nothing
-                out[(r.machine if pd.notna(r.machine) else None, str(r.pair), r.variant)] = paired_estimate(r, models[str(r.pair)])
+            key = (r.machine if pd.notna(r.machine) else None, str(r.pair), r.variant)
+            if str(r.pair) in models and key not in out:  # a pair whose rows name no models (a damaged file) decides nothing
+                out[key] = paired_estimate(r, models[str(r.pair)])
     if "benchmark" in df and df["source_kind"].eq("asv").any():
         asv = df[df["source_kind"].eq("asv") & df["benchmark"].eq(ASV_RATIO_BENCHMARK) & df["stat"].isin(SINGLE_STATS)]
         if not asv.empty:
@@ -157,13 +188,19 @@ def speed_evidence(df: pd.DataFrame) -> dict[Key, tuple[Estimate, dict[str, Any]
     return out
 
 
-def train_evidence(df: pd.DataFrame) -> dict[tuple[object, str, str], tuple[Estimate, dict[str, Any]]]:
+def train_evidence(
+    df: pd.DataFrame, records: Iterable[PairedRecord] = ()
+) -> dict[tuple[object, str, str], tuple[Estimate, dict[str, Any]]]:
     """``(machine, pair, trainer)`` -> the estimate that decides "trains faster" and its figures: the
-    newest paired training case of that trainer (a backend that trains)."""
+    paired training records of that trainer (a backend that trains), else the newest run's paired case."""
     table = paired_ratios(df)
     models = pair_models(df)
     rows = table[table["workload"].eq(WORKLOAD_PAIRED_TRAIN) & table["pair"].astype(str).isin(list(models))]
-    return {
+    out = {
         (r.machine if pd.notna(r.machine) else None, str(r.pair), str(r.backend)): paired_estimate(r, models[str(r.pair)])
         for r in rows.itertuples()
     }
+    for (machine, pair, var, w), found in record_evidence(records).items():
+        if w == WORKLOAD_PAIRED_TRAIN:
+            out[(machine, pair, var.split(" (", 1)[0])] = found
+    return out

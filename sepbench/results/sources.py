@@ -16,6 +16,7 @@ import pandas as pd
 
 from sepbench.results import machines as machine_files
 from sepbench.results import tidy
+from sepbench.results.paired_records import PairedRecord, is_records, validate_records
 from sepbench.results.read_asv import asv_root_of, is_asv_file, load_asv_dir
 from sepbench.results.read_pytest_benchmark import is_pytest_benchmark, load_pytest_benchmark
 from sepbench.results.read_rates import OLD_KINDS, RATE_KINDS, is_rates, load_rates, looks_like_untagged_rates
@@ -36,6 +37,8 @@ class Loaded:
     machines: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(machine_files.FIELDS)))
     # ab-rates / gate-rates files: one row per file and slowdown factor (columns: sepbench.results.read_rates.RATE_FIELDS)
     rates: pd.DataFrame = field(default_factory=lambda: rates_frame([]))
+    # paired-case records (one file per benchmark process): the speed claims are estimated over their processes
+    records: list[PairedRecord] = field(default_factory=list)
 
     def kinds(self) -> set[str]:
         return {k for k, v in self.files.items() if v}
@@ -77,7 +80,8 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     e.g. in ``.asv/results`` and in ``history/``) is read once, from the first root that has it.
     """
     rows: list[dict[str, Any]] = []
-    files: dict[str, list[Path]] = {"reproduce": [], "pytest-benchmark": [], "asv": [], **{k: [] for k in RATE_KINDS}}
+    files: dict[str, list[Path]] = {"reproduce": [], "pytest-benchmark": [], "asv": [], "paired-records": [], **{k: [] for k in RATE_KINDS}}
+    records: list[PairedRecord] = []
     warnings: list[str] = []
     rates: list[dict[str, Any]] = []
     described: list[dict[str, Any]] = []
@@ -97,6 +101,9 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
                     rows.extend(load_reproduce(doc, path))
                     files["reproduce"].append(path)
                     described.append(machine_files.from_reproduce(doc, path))
+                elif is_records(doc):
+                    records.extend(validate_records(doc, str(path)))
+                    files["paired-records"].append(path)
                 elif is_pytest_benchmark(doc):
                     rows.extend(load_pytest_benchmark(doc, path))
                     files["pytest-benchmark"].append(path)
@@ -125,7 +132,7 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     rows, rejected = tidy.drop_implausible(rows)
     warnings.extend(rejected)
     described_frame = pd.DataFrame(described, columns=list(machine_files.FIELDS))
-    return Loaded(tidy.frame(rows), files, warnings, looked, described_frame, rates_frame(rates))
+    return Loaded(tidy.frame(rows), files, warnings, looked, described_frame, rates_frame(rates), records)
 
 
 def _seen(asv_files: list[Path]) -> list[Path]:

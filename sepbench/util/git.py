@@ -57,3 +57,19 @@ def dirty_files(cwd: str | os.PathLike[str] = ".") -> list[str]:
     if out.returncode != 0:
         raise GitError(f"{Path(cwd).resolve()} is not a git checkout: {out.stderr.strip()[-300:]}")
     return [line[3:] for line in out.stdout.splitlines()]
+
+
+def code_identity(cwd: str | os.PathLike[str] = ".") -> str:
+    """The code a measurement ran: HEAD's hash, and for a tree with uncommitted changes to tracked files
+    ``+dirty-<12 hex digits of the diff's SHA-256>`` (two different edits never pass for the same code);
+    ``"unknown"`` outside a git checkout."""
+    import hashlib
+
+    try:
+        head = git("rev-parse", "HEAD", cwd=cwd, timeout=10)
+        if not dirty_files(cwd):
+            return head
+        diff = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=cwd, capture_output=True, timeout=TIMEOUT_S).stdout
+    except (GitError, subprocess.TimeoutExpired, OSError):
+        return "unknown"
+    return f"{head}+dirty-{hashlib.sha256(diff).hexdigest()[:12]}"

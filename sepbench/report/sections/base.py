@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -16,6 +17,7 @@ class Inputs:
     hist: pd.DataFrame  # ASV figures per commit (sepbench.report.sections.machines.history)
     described: pd.DataFrame  # each result file's machine description (sepbench.results.machines)
     rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # the slowdown checks' rate files (sepbench.results.read_rates)
+    records: tuple[Any, ...] = ()  # paired records (sepbench.results.paired_records.PairedRecord): speed estimated over processes
 
 
 def keep_all(table: pd.DataFrame) -> pd.DataFrame:

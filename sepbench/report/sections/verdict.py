@@ -6,6 +6,7 @@ Which figures count and how a claim is decided are :mod:`sepbench.results.verdic
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -15,6 +16,7 @@ from sepbench.report import fmt
 from sepbench.report.sections.base import SectionSpec, keep_all
 from sepbench.results import verdict as V
 from sepbench.results.claim_verdicts import claim_verdicts
+from sepbench.results.paired_records import PairedRecord
 
 STUDY_MACHINE, STUDY_BACKEND = "(the study)", "keras (published)"
 
@@ -44,13 +46,13 @@ def _claim_rows(machine: object, pair: str, backend: str, verdicts: list[Verdict
     ]
 
 
-def claims(df: pd.DataFrame) -> pd.DataFrame:
+def claims(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> pd.DataFrame:
     """Every verdict record, one row per machine, backend path and claim (the study's own first):
     outcome, estimate, 95 % interval, n, method, unit, note, busy (measured on a machine short of cores) and the figures it came from, as
     :func:`sepbench.results.claim_verdicts.claim_verdicts` decided them."""
     evidence, missing, point_decides = study_verdict_inputs()
     rows = _claim_rows(STUDY_MACHINE, V.STUDY, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))
-    for machine, pair, variant, verdicts in claim_verdicts(df):
+    for machine, pair, variant, verdicts in claim_verdicts(df, records):
         rows += _claim_rows(machine, pair, variant, verdicts)
     out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     out["figures"] = [json.dumps(f, default=str, sort_keys=True) for f in out["figures"]]
@@ -83,19 +85,19 @@ def _verdict_table(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["machine", "pair", "backend", *VERDICT_COLUMNS.values()])
 
 
-def verdict(df: pd.DataFrame) -> pd.DataFrame:
+def verdict(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> pd.DataFrame:
     """The answer first: the study's row, then one row per backend path of :func:`this_machine`, one
     column per claim, each cell the outcome with its estimate and 95 % interval (:meth:`Verdict.cell`)."""
-    records = claims(df)
+    records = claims(df, records)
     here = this_machine(df)
     keep = records["machine"].eq(STUDY_MACHINE) | (records["machine"].eq(here) if here is not None else records["machine"].isna())
     return _verdict_table(records[keep])
 
 
-def verdict_other_machines(df: pd.DataFrame) -> pd.DataFrame:
+def verdict_other_machines(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> pd.DataFrame:
     """The same verdicts for every other machine the results name (other result files, ``history/``),
     with whatever each measured: an ASV-only machine shows its sizes and its point ratios."""
-    records = claims(df)
+    records = claims(df, records)
     here = this_machine(df)
     other = ~records["machine"].eq(STUDY_MACHINE) & ~(records["machine"].eq(here) if here is not None else records["machine"].isna())
     return _verdict_table(records[other])
@@ -109,12 +111,14 @@ VERDICT = SectionSpec(
         + "; ".join(f"{k} = {m}" for k, m in OUTCOME_MEANING.items())
         + ". Size: separable / regular parameters and native file bytes (exact counts, both below 1). Speed: separable / regular "
         "time from paired rounds of both models in a random order (the study-style evaluate, 10,000 images at batch 32, on each "
-        "backend's default path; each fast/int8 path's predict), the median ratio with a percentile bootstrap interval, against "
-        "the band 0.95-1.05. Accuracy: regular - separable test accuracy in points (trained weights, all 10,000 test images) "
-        "against (0, 5]: on the t interval over seeds where several were trained, else one seed's point, labelled '1 seed'. "
+        "backend's default path; each fast/int8 path's predict), taken in several fresh processes: the mean of the processes' "
+        "median ratios, its interval spanning a two-level bootstrap (processes, then rounds) and a random-effects t interval, "
+        "against the band 0.95-1.05 (one process decides nothing: a rerun's process would differ). Accuracy: regular - separable test "
+        "accuracy in points (trained weights, all 10,000 test images) against (0, 5]: on the t interval over seeds where several "
+        "were trained, else one seed's point, labelled '1 seed'. "
         "The study's row is its published figures (one run each, no interval). Other machines: the next table."
     ),
-    table=lambda i: verdict(i.df),
+    table=lambda i: verdict(i.df, i.records),
     shown=keep_all,
     lead=True,
 )
@@ -128,7 +132,7 @@ OTHER_MACHINES = SectionSpec(
         "what each measured: a machine that only ASV measured has its sizes and a point ratio per commit (no interval, so "
         "'inconclusive')."
     ),
-    table=lambda i: verdict_other_machines(i.df),
+    table=lambda i: verdict_other_machines(i.df, i.records),
     shown=keep_all,
     optional=True,
     lead=True,
@@ -143,6 +147,6 @@ CLAIMS_SECTION = SectionSpec(
         "outcome, estimate, 95 % interval (low, high), n (rounds, seeds, or 1 for a count or a point), method, unit, note and "
         "the figures it came from (JSON)."
     ),
-    table=lambda i: claims(i.df),
+    table=lambda i: claims(i.df, i.records),
     shown=fmt.claims,
 )

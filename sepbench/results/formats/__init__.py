@@ -18,7 +18,7 @@ import math
 from importlib import resources
 from typing import Any
 
-FORMATS = ("reproduce", "pytest_benchmark", "asv_result", "rates")
+FORMATS = ("reproduce", "pytest_benchmark", "asv_result", "rates", "paired_records")
 _BASE = "https://sepbench.invalid/formats/"
 _SHOWN = 120  # characters of a bad value shown in the message
 

@@ -1,0 +1,85 @@
+"""The process schedule of the paired cases (sepbench/bench/processes.py): which cases the next fresh
+process measures, and, end to end, a main run plus the schedule's processes writing records that the
+verdict reads as processes (real pytest processes on the NumPy fast path)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sepbench.bench.processes import plan_of, wanted
+from sepbench.results.paired_records import read_records_dir
+from tests.test_paired_records import IDENTITY, record
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _ours(r, run_id="run-a", node="n1", wall=2.0, identity=IDENTITY):
+    return dataclasses.replace(
+        r,
+        identity=identity,
+        process=dataclasses.replace(r.process, run_id=run_id),
+        extra={"node": node, "wall_s": wall},
+    )
+
+
+OTHER = dataclasses.replace(IDENTITY, backend="torch")
+
+
+def test_every_case_reaches_the_first_stage_then_only_the_undecided_go_on():
+    decided = [_ours(record(0.5, seed=s)) for s in (1, 2)]  # a clear yes after two processes
+    straddling = [_ours(record(0.95 + 0.02 * s, seed=s, noise=0.05), node="n2", identity=OTHER) for s in (1, 2)]
+    plan = plan_of([*decided, *straddling], "run-a")
+    assert plan.processes == {IDENTITY: 2, OTHER: 2} and plan.case_seconds[IDENTITY] == 2.0
+    assert wanted(plan, (3, 6, 10)) == [IDENTITY, OTHER]  # both below the first stage
+    third = [_ours(record(0.5, seed=3)), _ours(record(0.97, seed=3, noise=0.05), node="n2", identity=OTHER)]
+    plan = plan_of([*decided, *straddling, *third], "run-a")
+    assert plan.decided[IDENTITY] and not plan.decided[OTHER]
+    assert wanted(plan, (3, 6, 10)) == [OTHER]  # only the undecided one goes on to 6
+    assert wanted(plan, (3,)) == []  # a schedule that ends at 3 is done
+
+
+def test_only_this_runs_cases_are_planned_but_earlier_runs_records_count():
+    earlier = [_ours(record(0.5, seed=s), run_id="run-0") for s in (1, 2, 3)]
+    plan = plan_of([*earlier, _ours(record(0.5, seed=4))], "run-a")
+    assert plan.processes == {IDENTITY: 4} and wanted(plan, (3, 6)) == []  # a rerun adds evidence: nothing more to do
+    assert plan_of(earlier, "run-a").nodes == {}  # a case this run did not measure is not this run's to extend
+
+
+NODE = "tests/bench/test_bench.py::test_separable_vs_regular_paired[numpy-pair-fast-b1024-n10000]"
+
+
+def test_a_main_run_and_its_processes_write_records_the_verdict_reads_as_processes(tmp_path: Path, mnist_dir: Path) -> None:
+    """Real processes: the main pytest run measures one paired case, the schedule adds two processes
+    (each a new pid, with its own environment padding), and the records pool into one identity of 3 processes."""
+    env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "SEPBENCH_RESULTS_DIR": str(tmp_path)}
+    common = ["--backends", "numpy", "--threads", "1", "--quick"]
+    main = [sys.executable, "-m", "pytest", NODE, "-q", "-p", "no:cacheprovider", "--benchmark-disable", "--run-id", "job-1"]
+    proc = subprocess.run([*main, *common], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (folder,) = (tmp_path / "bench" / "records").iterdir()
+    cmd = [sys.executable, "-m", "sepbench.bench.processes", "--records", str(folder), "--run-id", "job-1", "--budget", "200"]
+    proc = subprocess.run([*cmd, "--schedule", "3", "--", *common], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "processes: 2 launched" in proc.stdout
+    records, warnings = read_records_dir(folder)
+    assert not warnings and len(records) == 3 and len({r.process.pid for r in records}) == 3
+    assert {r.identity for r in records} == {records[0].identity} and records[0].identity.threads == 1
+    assert all(r.rounds >= 3 and r.extra["node"] == NODE for r in records)
+    from sepbench.results.paired_evidence import evidence_by_identity
+
+    (ev,) = evidence_by_identity(records)
+    est = ev.estimate()
+    assert ev.processes + len(ev.busy) == 3 and (est.extra.get("processes") or 1) == ev.processes
+
+
+def test_a_spent_budget_launches_nothing_and_says_why(tmp_path: Path) -> None:
+    from sepbench.results.paired_records import write_records
+
+    write_records(tmp_path / "a.json", [_ours(record(0.5, seed=1), run_id="job-2")])
+    cmd = [sys.executable, "-m", "sepbench.bench.processes", "--records", str(tmp_path), "--run-id", "job-2", "--budget", "0"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "processes: 0 launched" in proc.stdout and "the budget has" in proc.stdout
