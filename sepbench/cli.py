@@ -16,6 +16,8 @@ import importlib
 import signal
 import sys
 
+from sepbench.util.neutralise import terminal
+
 COMMANDS: tuple[str, ...] = (
     "spec",
     "backends",
@@ -68,14 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except (CliError, MnistError, ResultsError, WeightsError, UnknownModelError, ValueError) as exc:
-        print(f"sepbench {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sepbench {args.command}: error: {terminal(exc)}", file=sys.stderr)  # messages quote names from files
         return 2
     except ImportError as exc:  # an unavailable backend asked for by name
-        print(f"sepbench {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sepbench {args.command}: error: {terminal(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # the disk, not the program: a full disk, a folder where a file was to be replaced
         where = f" ({exc.filename})" if exc.filename and str(exc.filename) not in str(exc) else ""
-        print(f"sepbench {args.command}: error: {exc}{where}", file=sys.stderr)
+        print(f"sepbench {args.command}: error: {terminal(exc)}{terminal(where)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sepbench {args.command}: interrupted", file=sys.stderr)

@@ -359,3 +359,65 @@ def test_a_tuning_file_that_is_not_a_record_is_left_as_it_is(tmp_path, monkeypat
     monkeypatch.setenv("SEPBENCH_TUNING_FILE", str(tmp_path / "new.json"))  # a missing file is made
     tuning.record("test", {"k": 1}, {"chunk": 4})
     assert tuning.remembered("test", {"k": 1}, lambda: {"chunk": 8}) == {"chunk": 4}
+
+
+# -- round 3, class 1: what the user opens (spreadsheet, GitHub, terminal, plots) ---------------------------
+HOSTILE_LABELS = {
+    "machine_name": "=cmd|' /C calc'!A0 $x^2$",
+    "cpu_model": "<img src=x onerror=alert(1)>[x](javascript:alert(1))\x1b[31mRED\x1b]0;title\x07",
+    "commit": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+
+
+def _hostile_run(real_run: Path, results: Path) -> None:
+    """The real run of tests/test_report.py's fixture, its labels replaced by what an attacker would hand a user."""
+    (src,) = real_run.rglob("0001_*.json")
+    doc = json.loads(src.read_text())
+    doc["machine_info"].update(machine_name=HOSTILE_LABELS["machine_name"], node=HOSTILE_LABELS["machine_name"])
+    doc["machine_info"]["cpu_model"] = HOSTILE_LABELS["cpu_model"]
+    doc["commit_info"] = {"id": HOSTILE_LABELS["commit"], "dirty": False}
+    results.mkdir(parents=True)
+    (results / "hostile.json").write_text(json.dumps(doc))
+
+
+from tests.test_report import bench_dir  # noqa: E402, F401  (the real pytest-benchmark run those tests share)
+
+
+def test_labels_from_a_result_file_land_inert_in_csv_markdown_terminal_and_plots(bench_dir, tmp_path):  # noqa: F811
+    """A spreadsheet evaluates no cell, GitHub renders no HTML or link, the terminal gets no escape sequence,
+    and a ``$`` does not kill the plots (matplotlib's mathtext), whatever the result file's labels hold."""
+    import csv
+
+    from tests.test_report import _report_cli
+
+    results = tmp_path / "results"
+    _hostile_run(bench_dir, results)
+    out = tmp_path / "out"
+    proc = _report_cli(results, tmp_path / "no-asv", out)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout + proc.stderr
+    cells = [c for f in out.glob("*.csv") for row in csv.reader(f.open(newline="")) for c in row]
+    assert any("cmd|" in c for c in cells)  # the label is there, as text
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r")) and not _is_number(c)]  # -1.29: a number
+    md = (out / "report.md").read_text()
+    assert "cmd|" in md.replace("\\|", "|")
+    assert "<img" not in md and not re.search(r"(?<!\\)\]\(javascript:", md) and "\x1b" not in md  # \](: shown, not a link
+    html = (out / "index.html").read_text()
+    assert "<img src=x" not in html and "\x1b" not in html
+    assert list(out.glob("*.png"))  # the plots were drawn, the $ shown as written
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_neutralise_rules():
+    from sepbench.util.neutralise import csv_cell, markdown_text, terminal
+
+    assert csv_cell("=1+1") == "'=1+1" and csv_cell("-2") == "'-2" and csv_cell(-2.0) == -2.0 and csv_cell("a=b") == "a=b"
+    assert markdown_text("<b>x</b> [a](b) a|b") == "&lt;b&gt;x&lt;/b&gt; \\[a\\](b) a\\|b"
+    assert terminal("a\x1b[31mb\x9bc\rd\te") == "a\\x1b[31mb\\x9bc\\x0dd\te"

@@ -64,9 +64,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the suite's items ``bench``, deselect the tests left without a case; the paired cases take their places among themselves in a random
-    order of this process's own (a process is the unit of replication: no case always runs first, or
-    always after the same one)."""
+    """Mark the suite's items ``bench``, deselect the tests left without a case; the paired cases take
+    their places among themselves in a random order of this process's own (a process is the unit of
+    replication: no case always runs first, or always after the same one)."""
     import secrets
 
     for item in items:

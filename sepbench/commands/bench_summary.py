@@ -22,6 +22,7 @@ from sepbench.results.paired_records import PairedRecord, read_records_dir, reco
 from sepbench.results.read_pytest_benchmark import read_run
 from sepbench.results.schema import ResultsError
 from sepbench.util.console import print_table
+from sepbench.util.neutralise import terminal
 from sepbench.util.paths import results_dir
 
 
@@ -77,7 +78,7 @@ def _records(directory: str | None, df: pd.DataFrame) -> list[PairedRecord]:
     folder = Path(directory) if directory else records_dir(results_dir() / "bench", str(machines[0]))
     records, warnings = read_records_dir(folder)
     for w in warnings:
-        print(w)
+        print(terminal(w))
     if records:
         runs = len({r.process.run_id for r in records})
         processes = len({(r.process.run_id, r.process.pid, r.process.started) for r in records})

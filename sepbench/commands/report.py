@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sepbench.util.neutralise import terminal
 from sepbench.util.paths import asv_results_dirs, results_dir
 
 
@@ -49,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"sepbench report: {exc}", file=sys.stderr)
         return 1
     for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {terminal(w)}", file=sys.stderr)
     verdict = report.sections["verdict"].shown
     print_table("The verdict: the claims per machine, pair and backend path", list(verdict.columns), verdict.values.tolist())
     svm = report.sections["study_vs_measured"].shown
     print_table("The study vs our measurements", list(svm.columns), svm.values.tolist(), right_from=5)
     for note in report.missing:
-        print(f"missing: {note}")
+        print(f"missing: {terminal(note)}")
     print(f"report written to {args.output / 'index.html'} ({len(report.files)} files in {args.output})")
     return 0

@@ -53,7 +53,7 @@ class PairedPredictWorkload:
         return self.part(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed, synthetic=self.pair.synthetic)
 
     def setup(
-        self, data_dir: str | None = None, warmup: int = 2, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
+        self, data_dir: str | None = None, warmup: int = 1, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
     ) -> PairedPredictWorkload:
         """Untimed: both models' workloads set up and warmed up (see :meth:`PredictWorkload.setup`;
         ``weights`` maps a model name to the weights to use instead of :func:`sepbench.measure.workloads.weights_for`'s)."""
@@ -222,7 +222,6 @@ class PairedEvaluateWorkload(PairedPredictWorkload):
     def setup(self, *args: Any, **kwargs: Any) -> PairedEvaluateWorkload:
         if self.pair.synthetic:  # refuse before any model is built
             raise ValueError(f"pair {self.pair.name!r} runs on synthetic input: there is no labelled test set to evaluate")
-        kwargs.setdefault("warmup", 1)  # an evaluate is 313 calls: one warms every one of them
         super().setup(*args, **kwargs)
         return self
 

@@ -148,7 +148,7 @@ def build_report(
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
     # built in a fresh folder, then moved in: only files this report owns (its manifest) are replaced
-    with build_into(output, adopt=("index.html", 'data-report="sepbench"')) as staging:
+    with build_into(output, adopt=("index.html", 'data-report="sepbench"')) as staging, plots.literal_text():
         pngs: list[tuple[str, Path]] = []
         for title_, path in (
             (

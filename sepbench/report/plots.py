@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -18,6 +19,12 @@ from sepbench.core.study import MAC_RATIO, STUDY, study_ratio  # noqa: E402
 from sepbench.util.atomic import atomic_path  # noqa: E402
 
 COLORS = dict(zip(STUDY_PAIR.model_names, ("#4c72b0", "#dd8452")))  # the study's two models, as in its plots
+
+
+def literal_text() -> Any:
+    """A context in which every label is drawn as written: a ``$`` in a machine or benchmark name from a
+    result file is not mathtext (which a stray ``$`` makes raise, and so kill the whole report)."""
+    return plt.rc_context({"text.parse_math": False})
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

@@ -13,6 +13,7 @@ import markupsafe
 import pandas as pd
 
 from sepbench.util.atomic import atomic_write_text
+from sepbench.util.neutralise import csv_frame, markdown_text, terminal
 
 
 @dataclass
@@ -83,7 +84,8 @@ _NUMBER_CELL = re.compile(r"<td>([+-]?[\d.,]+(e[+-]?\d+)?( ms)?)</td>")
 
 def _html_table(df: pd.DataFrame) -> str:
     """The table as HTML; number cells get class "num" (right-aligned), text stays left-aligned."""
-    html = df.to_html(index=False, classes="report", border=0, na_rep="", escape=True)
+    shown = df.map(lambda v: terminal(v) if isinstance(v, str) else v)  # escaped for HTML below; no control characters either
+    html = shown.to_html(index=False, classes="report", border=0, na_rep="", escape=True)
     return _NUMBER_CELL.sub(r'<td class="num">\1</td>', html)
 
 
@@ -94,15 +96,11 @@ def _code(text: str) -> str:
 
 def _md_cell(value: object) -> object:
     """A value as one Markdown table cell: a ``|`` or a line break from a result file (a backend's name)
-    would end the cell or the row and write rows of its own."""
+    would end the cell or the row and write rows of its own, and HTML or a link in it would be rendered
+    (:func:`sepbench.util.neutralise.markdown_text` shows it as text)."""
     if not isinstance(value, str):
         return value
-    return _md_line(value).replace("|", "\\|")
-
-
-def _md_line(text: str) -> str:
-    """Text on one line (a Markdown list item or cell ends at a line break)."""
-    return " ".join(str(text).split())
+    return markdown_text(value)
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -133,7 +131,8 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for s in sections:
-        written[f"{s.key}.csv"] = atomic_write_text(out_dir / f"{s.key}.csv", s.raw.to_csv(index=False))
+        # a cell from a result file that a spreadsheet would evaluate (=, +, -, @) is written as text
+        written[f"{s.key}.csv"] = atomic_write_text(out_dir / f"{s.key}.csv", csv_frame(s.raw).to_csv(index=False))
     plot_items = [{"title": t, "b64": base64.b64encode(p.read_bytes()).decode("ascii"), "file": p.name} for t, p in plots]
     shown = [
         {
@@ -186,7 +185,7 @@ def _markdown(
         md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else [])
         md += ([_md_table(s.shown), ""] if s.shown is not None else []) + [f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
     if missing:
-        md += ["## What is missing", "", *[f"- {_md_line(m)}" for m in missing], ""]
-    if warnings:
-        md += ["## Skipped files", "", *[f"- {_md_line(w)}" for w in warnings], ""]
+        md += ["## What is missing", "", *[f"- {markdown_text(m)}" for m in missing], ""]
+    if warnings:  # they quote file names and values from the files
+        md += ["## Skipped files", "", *[f"- {markdown_text(w)}" for w in warnings], ""]
     return "\n".join(md)
