@@ -31,16 +31,6 @@ if "SEPBENCH_TUNING_FILE" not in os.environ:
     _tuning_dir = tempfile.mkdtemp(prefix="sepbench-tests-tuning-")
     atexit.register(shutil.rmtree, _tuning_dir, ignore_errors=True)  # made here, so removed here (workers inherit it)
     os.environ["SEPBENCH_TUNING_FILE"] = str(Path(_tuning_dir) / "tuning.json")
-# results a test's benchmark run writes without naming a folder (the paired records of a case run through
-# pytest) go to this session's own folder, never into the checkout's results/
-if "SEPBENCH_RESULTS_DIR" not in os.environ:
-    import atexit
-    import shutil
-    import tempfile
-
-    _results_dir = tempfile.mkdtemp(prefix="sepbench-tests-results-")
-    atexit.register(shutil.rmtree, _results_dir, ignore_errors=True)
-    os.environ["SEPBENCH_RESULTS_DIR"] = _results_dir
 
 
 def _mnist_dir() -> Path | None:

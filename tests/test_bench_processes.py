@@ -55,16 +55,18 @@ NODE = "tests/bench/test_bench.py::test_separable_vs_regular_paired[numpy-pair-f
 def test_a_main_run_and_its_processes_write_records_the_verdict_reads_as_processes(tmp_path: Path, mnist_dir: Path) -> None:
     """Real processes: the main pytest run measures one paired case, the schedule adds two processes
     (each a new pid, with its own environment padding), and the records pool into one identity of 3 processes."""
-    env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "SEPBENCH_RESULTS_DIR": str(tmp_path)}
+    # the storage is named only on the main run's command line, as nox -s bench names it: the processes find it
+    env = {**os.environ, "SEPBENCH_MNIST_DIR": str(mnist_dir), "SEPBENCH_RESULTS_DIR": str(tmp_path / "elsewhere")}
     common = ["--backends", "numpy", "--threads", "1", "--quick"]
-    main = [sys.executable, "-m", "pytest", NODE, "-q", "-p", "no:cacheprovider", "--benchmark-disable", "--run-id", "job-1"]
+    main = [sys.executable, "-m", "pytest", NODE, "-q", "-p", "no:cacheprovider", "--run-id", "job-1"]
+    main += ["--benchmark-disable", f"--benchmark-storage=file://{tmp_path / 'bench'}"]
     proc = subprocess.run([*main, *common], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     (folder,) = (tmp_path / "bench" / "records").iterdir()
     cmd = [sys.executable, "-m", "sepbench.bench.processes", "--records", str(folder), "--run-id", "job-1", "--budget", "200"]
     proc = subprocess.run([*cmd, "--schedule", "3", "--", *common], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "processes: 2 launched" in proc.stdout
+    assert "processes: 2 launched" in proc.stdout and not (tmp_path / "elsewhere").exists()
     records, warnings = read_records_dir(folder)
     assert not warnings and len(records) == 3 and len({r.process.pid for r in records}) == 3
     assert {r.identity for r in records} == {records[0].identity} and records[0].identity.threads == 1

@@ -80,10 +80,17 @@ def wanted(plan: Plan, schedule: Sequence[int]) -> list[PairedIdentity]:
 
 
 def pytest_command(
-    nodes: Sequence[str], backends: Sequence[str], pytest_args: Sequence[str], run_id: str, threads: int, pool_since: str
+    nodes: Sequence[str],
+    backends: Sequence[str],
+    pytest_args: Sequence[str],
+    run_id: str,
+    threads: int,
+    pool_since: str,
+    storage: Path,
 ) -> list[str]:
     """One process's command line: the nodes, the user's pytest options, only the ``backends`` the nodes
-    run (collection builds a model on every selected backend), nothing saved but the records."""
+    run (collection builds a model on every selected backend), nothing saved but the records, which go
+    beside the main run's (``storage``: the pytest-benchmark storage the records folder belongs to)."""
     from sepbench.bench.nox_args import pop_option
 
     keep = list(pytest_args)
@@ -98,6 +105,7 @@ def pytest_command(
         "no:cacheprovider",
         "-q",
         "--benchmark-disable",
+        f"--benchmark-storage=file://{storage}",
         *keep,
         "--backends",
         ",".join(dict.fromkeys(backends)),
@@ -148,7 +156,8 @@ def run_schedule(
         log(f"process {launched + 2}: {len(nodes)} paired cases towards {target} processes each, {threads} thread(s)")
         env = {**os.environ, "SEPBENCH_ENV_PAD": "x" * secrets.randbelow(ENV_PAD_MAX + 1)}
         start = time.monotonic()
-        command = pytest_command(nodes, [i.backend for i in need], pytest_args, run_id, threads, pool_since)
+        storage = records_folder.parent.parent  # <storage>/records/<machine>
+        command = pytest_command(nodes, [i.backend for i in need], pytest_args, run_id, threads, pool_since, storage)
         done = subprocess.run(command, env=env)
         wall = time.monotonic() - start
         launched += 1
