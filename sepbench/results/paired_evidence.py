@@ -58,6 +58,12 @@ class ProcessEvidence:
         """Processes whose rounds count."""
         return len(self.usable)
 
+    def process_medians(self) -> list[float]:
+        """Each usable process's median candidate / baseline ratio over its rounds."""
+        import numpy as np
+
+        return [float(np.exp(np.median(np.log(np.divide(r.candidate_s, r.baseline_s))))) for r in self.usable]
+
     def estimate(self, seed: int = 0) -> Estimate:
         """Candidate / baseline time, 95 % interval over the usable processes; an estimate with no
         interval (one process) or marked unusable (every process short of cores)."""
