@@ -723,3 +723,23 @@ def test_pair_models_are_the_built_in_pairs_and_each_newest_runs_roles() -> None
     assert got == {**built_in, "mine": ("a", "y")}
     assert verdict.pair_models(pd.DataFrame({"model": ["a"]})) == built_in  # an older file: no params column
     assert verdict.pair_models(pd.DataFrame()) == built_in
+
+
+def test_paired_records_win_over_a_runs_rows_and_their_evaluate_over_their_predict(tmp_path: Path) -> None:
+    """Records of several processes decide a path, whatever a pytest-benchmark run's rows say of it; of
+    the records, the study-style evaluate decides the default path, as it does among rows."""
+    import dataclasses
+
+    from tests.test_paired_records import IDENTITY, record
+
+    row = paired_case("numpy", "default", 0.06, 0.04, 0.70, 0.65, 0.80, interval=(0.70, 0.66, 0.75))
+    df = _tidy(tmp_path, [row]).assign(machine="m")  # the run's rows and the records name one machine
+    assert paired_rules.speed_evidence(df)[("m", "study", "numpy")][0].value == 0.70  # the rows alone
+    evaluate = dataclasses.replace(IDENTITY, path="default", workload="paired-evaluate", machine="m")
+    predict = dataclasses.replace(evaluate, workload="paired-predict")
+    recs = [dataclasses.replace(record(1.3, seed=s), identity=evaluate) for s in (1, 2, 3)]
+    recs += [dataclasses.replace(record(0.5, seed=s), identity=predict) for s in (4, 5, 6)]
+    speeds = paired_rules.speed_evidence(df, recs)
+    est, figs = speeds[("m", "study", "numpy")]
+    assert 1.2 < est.value < 1.4 and figs["processes"] == 3 and figs["measured"] == "study-style evaluate b32"
+    assert set(speeds) == {("m", "study", "numpy")}

@@ -164,12 +164,14 @@ def speed_evidence(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> di
         for (machine, pair, var, w), found in by_records.items():
             if w == workload:
                 out[(machine, pair, var)] = found
+    from_records = set(out)
     table = paired_ratios(df)
     models = pair_models(df)
     for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
         for r in table[table["workload"].eq(workload)].itertuples():
             key = (r.machine if pd.notna(r.machine) else None, str(r.pair), r.variant)
-            if str(r.pair) in models and key not in out:  # a pair whose rows name no models (a damaged file) decides nothing
+            # a pair whose rows name no models (a damaged file) decides nothing; records win over a run's rows
+            if str(r.pair) in models and key not in from_records:
                 out[key] = paired_estimate(r, models[str(r.pair)])
     if "benchmark" in df and df["source_kind"].eq("asv").any():
         asv = df[df["source_kind"].eq("asv") & df["benchmark"].eq(ASV_RATIO_BENCHMARK) & df["stat"].isin(SINGLE_STATS)]
