@@ -150,6 +150,7 @@ def test_process_options_are_the_noxfiles_not_pytests(storage: Path, posargs, fr
         (["--processes", "3,x"], "increasing"),
         (["--budget", "-1"], "--budget"),
         (["--budget", "soon"], "--budget"),
+        (["--benchmark-storage=file:///elsewhere"], "SEPBENCH_RESULTS_DIR"),
     ],
 )
 def test_process_options_are_checked(storage: Path, posargs, problem) -> None:

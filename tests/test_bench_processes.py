@@ -85,3 +85,21 @@ def test_a_spent_budget_launches_nothing_and_says_why(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "sepbench.bench.processes", "--records", str(tmp_path), "--run-id", "job-2", "--budget", "0"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "processes: 0 launched" in proc.stdout and "the budget has" in proc.stdout
+
+
+def test_a_process_drops_pytest_benchmarks_options_and_their_values_but_keeps_the_rest():
+    from sepbench.bench.processes import _without_benchmark_options
+
+    args = ["--benchmark-sort", "mean", "--benchmark-min-rounds=5", "--quick", "--benchmark-disable-gc", "tests/bench", "-k", "numpy"]
+    assert _without_benchmark_options(args) == ["--quick", "tests/bench", "-k", "numpy"]
+
+
+def test_a_process_that_adds_no_usable_record_stops_the_schedule(tmp_path):
+    """A node that writes nothing (here: no node at all) would otherwise be relaunched until the budget ran out."""
+    from sepbench.bench.processes import run_schedule
+    from sepbench.results.paired_records import write_records
+
+    write_records(tmp_path / "a.json", [_ours(record(0.5, seed=1), run_id="job-3", node="tests/bench/test_bench.py::nothing")])
+    lines: list[str] = []
+    launched = run_schedule(tmp_path, "job-3", ["--no-such-option-ever"], schedule=(3,), budget_s=600, log=lines.append)
+    assert launched == 1 and any("failed" in line or "no usable record" in line for line in lines)

@@ -123,3 +123,9 @@ def test_a_process_short_of_cores_is_set_aside_and_all_short_is_busy():
     assert ev.processes == 2 and outcome == YES and "set aside" in ev.estimate().note
     outcome, ev = _decide([record(3.0, seed=s, others=1.2) for s in (1, 2, 3)])
     assert outcome == INCONCLUSIVE and ev.estimate().unusable.startswith("the machine was busy")
+
+
+def test_a_long_machine_name_with_a_gpu_is_a_valid_identity(tmp_path):
+    name = "core13800h-14c-avx2-32g-1x-nvidia-rtx-2000-ada-generation-laptop-gpu"  # 68 characters
+    rec = dataclasses.replace(record(0.5), identity=dataclasses.replace(IDENTITY, machine=name))
+    assert read_records(write_records(tmp_path / "p.json", [rec])) == [rec]

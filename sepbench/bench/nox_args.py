@@ -77,6 +77,11 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
                 raise NoxArgsError(f"--compare: {exc}") from None
         elif arg in ("--min-effect", "--fail-threshold"):
             min_effect = _min_effect(arg, args.pop(0) if _is_value(args) else None)
+        elif arg.startswith("--benchmark-storage"):
+            raise NoxArgsError(
+                "--benchmark-storage: nox -s bench keeps its runs and paired records in one place; "
+                "set SEPBENCH_RESULTS_DIR to move both (runs go to $SEPBENCH_RESULTS_DIR/bench)"
+            )
         elif arg == "--save-as":
             if not _is_value(args):
                 raise NoxArgsError("--save-as needs a name, e.g. --save-as baseline")

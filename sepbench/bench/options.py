@@ -183,7 +183,7 @@ def read_options(config: pytest.Config) -> BenchOptions:
         raise pytest.UsageError(f"--run-id {run_id!r}: letters, digits, '.', '_' and '-' only, at most 64")
     pool_since = option(config, "pool_since", "") or ""
     if pool_since and not ISO_UTC.fullmatch(pool_since):
-        raise pytest.UsageError(f"--pool-since {pool_since!r}: a UTC time such as 2026-12-07T06:00:00+00:00")
+        raise pytest.UsageError(f"--pool-since {pool_since!r}: a UTC time such as 2026-12-07T06:00:00.000000+00:00")
     return BenchOptions(
         storage=_benchmark_storage(option(config, "benchmark_storage")),
         run_id=run_id,
@@ -204,7 +204,8 @@ def read_options(config: pytest.Config) -> BenchOptions:
 
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(\+00:00|Z)?")
+# the form utc_now() writes (records compare start times as text: one form only)
+ISO_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00")
 
 
 PYTEST_BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"

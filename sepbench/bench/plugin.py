@@ -77,7 +77,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if empty:
         config.hook.pytest_deselected(items=empty)
         items[:] = [item for item in items if not item.nodeid.endswith("[NOTSET]")]
-    if config.getoption("collectonly", False):  # a listing of the cases keeps their order
+    # a listing keeps the cases' order; so do xdist's workers, which must all collect one order
+    if config.getoption("collectonly", False) or hasattr(config, "workerinput") or config.getoption("numprocesses", None):
         return
     slots = [i for i, item in enumerate(items) if _is_paired(item)]
     shuffled = [items[i] for i in slots]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sepbench.results.paired_records import PairedIdentity, PairedRecord, read_records_dir
+from sepbench.results.schema import ResultsError
 
 FULL_SCHEDULE = (3, 6, 10)  # processes per case: every case reaches the first, an undecided one the next
 QUICK_SCHEDULE = (2,)
@@ -96,7 +97,7 @@ def pytest_command(
     keep = list(pytest_args)
     for name in ("--threads", "--run-id", "--pool-since", "--backends"):
         keep = pop_option(keep, name)[1]
-    keep = [a for a in keep if not a.startswith("--benchmark-")]
+    keep = _without_benchmark_options(keep)
     return [
         sys.executable,
         "-m",
@@ -118,6 +119,22 @@ def pytest_command(
     ]
 
 
+def _without_benchmark_options(args: list[str]) -> list[str]:
+    """``args`` less pytest-benchmark's options (a process saves nothing), their values too where given as the
+    next word (``--benchmark-sort mean``): a word that names no file or test is taken for a value."""
+    out: list[str] = []
+    it = iter(range(len(args)))
+    for i in it:
+        arg = args[i]
+        if not arg.startswith("--benchmark-"):
+            out.append(arg)
+            continue
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        if "=" not in arg and nxt is not None and not nxt.startswith("-") and not os.path.exists(nxt.split("::")[0]):
+            next(it, None)  # its value
+    return out
+
+
 def run_schedule(
     records_folder: Path,
     run_id: str,
@@ -133,9 +150,19 @@ def run_schedule(
     deadline = time.monotonic() + budget_s
     startup = STARTUP_GUESS_S
     launched = 0
+    before: dict[PairedIdentity, int] | None = None
     while True:
-        records, _ = read_records_dir(records_folder)
+        try:
+            records, warnings = read_records_dir(records_folder)
+        except ResultsError as exc:  # too many files to read: the main run's records still decide
+            log(f"processes: {exc}; no more processes")
+            return launched
+        for w in warnings:
+            log(f"processes: {w}")
         plan = plan_of(records, run_id)
+        if before is not None and all(plan.processes.get(i, 0) <= n for i, n in before.items()):
+            log("processes: the last process added no usable record (its cores were taken, or it wrote none); stopping")
+            return launched
         need = wanted(plan, schedule)
         if not need:
             return launched
@@ -161,6 +188,7 @@ def run_schedule(
         done = subprocess.run(command, env=env)
         wall = time.monotonic() - start
         launched += 1
+        before = {i: plan.processes[i] for i in need}
         if done.returncode not in (0, 5):
             log(f"processes: a process failed (exit {done.returncode}); stopping")
             return launched
@@ -210,7 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if budget is None:
         from sepbench.machine.threads import usable_cores
 
-        records, _ = read_records_dir(Path(args.records))
+        try:
+            records, _ = read_records_dir(Path(args.records))
+        except ResultsError:
+            records = []
         threads = min((r.identity.threads for r in records if r.process.run_id == args.run_id), default=usable_cores())
         budget = job_budget(args.elapsed, args.setup, threads, usable_cores(), "--quick" in extra)
         print(f"processes: {budget:.0f} s of the job's budget left for them ({args.elapsed:.0f} s spent, {args.setup:.0f} s of it set-up)")

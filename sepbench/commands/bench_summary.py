@@ -76,7 +76,11 @@ def _records(directory: str | None, df: pd.DataFrame) -> list[PairedRecord]:
     if directory is None and len(machines) != 1:
         return []
     folder = Path(directory) if directory else records_dir(results_dir() / "bench", str(machines[0]))
-    records, warnings = read_records_dir(folder)
+    try:
+        records, warnings = read_records_dir(folder)
+    except ResultsError as exc:  # the run's own rows still give a verdict
+        print(terminal(f"paired records not read: {exc}"))
+        return []
     for w in warnings:
         print(terminal(w))
     if records:

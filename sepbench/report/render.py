@@ -182,7 +182,7 @@ def _markdown(
         if s is None:
             md += ["## Plots", ""] + [f"![{p['title']}]({p['file']})" for p in plot_items] + [""]
             continue
-        md += [f"## {s.title}", ""] + ([s.note, ""] if s.note else [])
+        md += [f"## {s.title}", ""] + ([markdown_text(s.note), ""] if s.note else [])  # a note may quote a rates file
         md += ([_md_table(s.shown), ""] if s.shown is not None else []) + [f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
     if missing:
         md += ["## What is missing", "", *[f"- {markdown_text(m)}" for m in missing], ""]
