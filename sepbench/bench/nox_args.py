@@ -66,9 +66,9 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
         elif arg == "--fresh":
             fresh = True
         elif arg == "--processes" or arg.startswith("--processes="):
-            schedule = _schedule(arg.split("=", 1)[1] if "=" in arg else (args.pop(0) if _is_value(args) else None))
+            schedule = _schedule(_value(arg, args))
         elif arg == "--budget" or arg.startswith("--budget="):
-            budget_s = _seconds(arg.split("=", 1)[1] if "=" in arg else (args.pop(0) if _is_value(args) else None))
+            budget_s = _seconds(_value(arg, args))
         elif arg == "--compare":
             name = args.pop(0) if _is_value(args) else None
             try:
@@ -78,10 +78,7 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
         elif arg in ("--min-effect", "--fail-threshold"):
             min_effect = _min_effect(arg, args.pop(0) if _is_value(args) else None)
         elif arg.startswith("--benchmark-storage"):
-            raise NoxArgsError(
-                "--benchmark-storage: nox -s bench keeps its runs and paired records in one place; "
-                "set SEPBENCH_RESULTS_DIR to move both (runs go to $SEPBENCH_RESULTS_DIR/bench)"
-            )
+            raise NoxArgsError(STORAGE_REFUSED)
         elif arg == "--save-as":
             if not _is_value(args):
                 raise NoxArgsError("--save-as needs a name, e.g. --save-as baseline")
@@ -103,6 +100,19 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     if compare:
         out.append(f"--benchmark-compare={compare}")  # pytest-benchmark's side-by-side table; `sepbench check gate` decides
     return BenchArgs(out, compare, train, user, min_effect, fresh, schedule, budget_s)
+
+
+STORAGE_REFUSED = (
+    "--benchmark-storage: nox -s bench keeps its runs and paired records in one place; "
+    "set SEPBENCH_RESULTS_DIR to move both (runs go to $SEPBENCH_RESULTS_DIR/bench)"
+)
+
+
+def _value(arg: str, args: list[str]) -> str | None:
+    """The value of ``--name=VALUE`` or of ``--name VALUE`` (taken off ``args``); ``None`` if there is none."""
+    if "=" in arg:
+        return arg.split("=", 1)[1]
+    return args.pop(0) if _is_value(args) else None
 
 
 def _schedule(value: str | None) -> tuple[int, ...]:
