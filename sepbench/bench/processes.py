@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sepbench.bench.record_writer import ENV_PAD
 from sepbench.results.paired_records import PairedIdentity, PairedRecord, read_records_dir
 from sepbench.results.schema import ResultsError
 
@@ -51,7 +52,7 @@ class Plan:
 
 def plan_of(records: Sequence[PairedRecord], run_id: str) -> Plan:
     """The identities this run measured (its records' ``run_id``), with every record that pools counted."""
-    from sepbench.core.claims import decide
+    from sepbench.core.claims import INCONCLUSIVE, decide
     from sepbench.results.paired_evidence import evidence_by_identity
     from sepbench.results.schema import WORKLOAD_PAIRED_TRAIN
 
@@ -62,7 +63,7 @@ def plan_of(records: Sequence[PairedRecord], run_id: str) -> Plan:
         claim = "trains_faster" if i.workload == WORKLOAD_PAIRED_TRAIN else "faster"
         plan.nodes[i] = ours[i].extra["node"]
         plan.processes[i] = ev.processes
-        plan.decided[i] = decide(claim, ev.estimate()).outcome not in ("inconclusive",)
+        plan.decided[i] = decide(claim, ev.estimate()).outcome != INCONCLUSIVE
         walls = [r.extra["wall_s"] for r in ev.records if isinstance(r.extra.get("wall_s"), (int, float))]
         plan.case_seconds[i] = float(sorted(walls)[len(walls) // 2]) if walls else 0.0
     return plan
@@ -181,7 +182,7 @@ def run_schedule(
         nodes = [plan.nodes[i] for i in need]
         target = next((t for t in schedule if min(plan.processes[i] for i in need) < t), schedule[-1])
         log(f"process {launched + 2}: {len(nodes)} paired cases towards {target} processes each, {threads} thread(s)")
-        env = {**os.environ, "SEPBENCH_ENV_PAD": "x" * secrets.randbelow(ENV_PAD_MAX + 1)}
+        env = {**os.environ, ENV_PAD: "x" * secrets.randbelow(ENV_PAD_MAX + 1)}
         start = time.monotonic()
         storage = records_folder.parent.parent  # <storage>/records/<machine>
         command = pytest_command(nodes, [i.backend for i in need], pytest_args, run_id, threads, pool_since, storage)

@@ -16,6 +16,8 @@ from typing import Any
 
 from sepbench.results.paired_records import PairedIdentity, PairedRecord, ProcessFacts, records_dir, write_records
 
+ENV_PAD = "SEPBENCH_ENV_PAD"  # a variable of random length per process: another stack alignment each time (pyperf does the same)
+
 
 def utc_now() -> str:
     """Now, UTC, ISO 8601 (what records sort and pool by)."""
@@ -89,6 +91,3 @@ class RecordWriter:
             self.path = unique_path(directory, f"{self.run_id}-{os.getpid()}", ".json")
         write_records(self.path, self.records)
         return record
-
-
-ENV_PAD = "SEPBENCH_ENV_PAD"  # a variable of random length per process: another stack alignment each time (pyperf does the same)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sepbench.core.intervals import Estimate
@@ -45,11 +46,11 @@ class ProcessEvidence:
     identity: PairedIdentity
     records: tuple[PairedRecord, ...]
 
-    @property
+    @cached_property
     def usable(self) -> tuple[PairedRecord, ...]:
         return tuple(r for r in self.records if not busy_reason_of(r))
 
-    @property
+    @cached_property
     def busy(self) -> tuple[PairedRecord, ...]:
         return tuple(r for r in self.records if busy_reason_of(r))
 
