@@ -172,6 +172,7 @@ def bench(session: nox.Session) -> None:
     session.run("sepbench", "report", env=env)
     if compare:  # the gate, last: its exit status is the session's
         gate = ["sepbench", "check", "gate", compare, str(last_run_path(storage)), "--min-effect", str(parsed.min_effect)]
+        gate += ["--records", str(records_dir(storage, machine_name()))]  # judged over both runs' processes
         session.run(*gate, "--", *parsed.user_args, env=env)
 
 

@@ -135,12 +135,13 @@ def _run_paired(benchmark: Any, opts: BenchOptions, data_dir: str, case: Case, n
         iterations=1,
         warmup_rounds=0,
     )
+    reference.append(reference_seconds())  # and after the rounds: the gate divides each model's time by the pair's mean
     info = paired.extra_info()
     info.update(rounds=len(paired.pairs), loadavg_1m=[load_before, _loadavg()], threads=opts.threads)
     info.update(reference_s=reference, reference_kind=REFERENCE_KIND, budget_s=v.budget_s, min_rounds=v.min_rounds, max_rounds=v.max_rounds)
     # wall_s (set-up included): what the case costs a process, which the process schedule budgets with
     extra = {"node": node, "accuracy": info.get("accuracy"), "wall_s": time.perf_counter() - start}
-    record = _records(opts).add(paired, extra=extra)
+    record = _records(opts).add(paired, extra=extra, reference_s=reference)
     info.update(run_id=record.process.run_id, commit=record.identity.commit)
     benchmark.extra_info.update(info)
     return info

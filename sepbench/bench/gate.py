@@ -16,8 +16,12 @@ medians with a 95 % bootstrap interval must exceed ``1 + threshold`` and the int
   A case whose spread exceeds :data:`MAX_THRESHOLD` (quartiles a whole median apart: one call took
   seconds once) is **too noisy to judge finely**: it fails only beyond ``1 + MAX_THRESHOLD`` (twice as
   slow) and the gate names it, instead of deriving a threshold nobody could meet.
-* **Confirmed.**  A flagged case is timed again (:func:`rerun_command`) and fails only if the rerun
-  is flagged too.
+* **Across processes.**  Where both runs wrote paired records (``nox -s bench`` runs the paired cases in
+  several fresh processes), each model's time in each paired case is judged over the processes of both
+  runs, and every single-process case's interval is widened by what a fresh process moves its backend's
+  times by (:mod:`sepbench.bench.records_gate`): two runs are two process draws.
+* **Confirmed.**  A flagged case is timed again (:func:`rerun_command`; a flagged paired case in fresh
+  processes) and fails only if the rerun is flagged too.
 
 A baseline from another machine fingerprint, other package versions or other thread settings is not
 compared: the gate says so (:class:`NotComparable`).
@@ -26,11 +30,14 @@ compared: the gate says so (:class:`NotComparable`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sepbench.bench.machine_info import machine_differences
 from sepbench.bench.nox_args import DEFAULT_MIN_EFFECT as MIN_EFFECT  # the smallest slowdown that fails (a fraction)
+from sepbench.bench.records_gate import ProcessSpread, RecordVerdict, judge_records, widened
+from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS
 from sepbench.results.slowdown import Slowdown, judge, spread
 
@@ -55,6 +62,7 @@ class CaseVerdict:
     threshold: float  # the fraction applied: max(min_effect, the case's spread), at most MAX_THRESHOLD
     normalized: bool = False  # judged on times divided by the reference matmul of their round
     spread: float = 0.0  # the baseline's own spread (a fraction of its median)
+    allowance: float = 0.0  # the between-process half-width (log) added to the interval (0: no records)
 
     @property
     def too_noisy(self) -> bool:
@@ -71,10 +79,17 @@ class GateOutcome:
     verdicts: list[CaseVerdict]
     missing: list[str] = field(default_factory=list)  # cases of the baseline not in the run
     confirmed: list[CaseVerdict] = field(default_factory=list)  # the reruns' verdicts of the flagged cases
+    record_verdicts: list[RecordVerdict] = field(default_factory=list)  # each model of each paired case, over processes
+    confirmed_records: list[RecordVerdict] | None = None  # the re-run processes' verdicts of the flagged ones
+    spread: ProcessSpread | None = None  # what a fresh process moves a time by (None: no records)
 
     @property
     def flagged(self) -> list[CaseVerdict]:
         return [v for v in self.verdicts if v.regressed]
+
+    @property
+    def flagged_records(self) -> list[RecordVerdict]:
+        return [v for v in self.record_verdicts if v.regressed]
 
     @property
     def regressions(self) -> list[CaseVerdict]:
@@ -83,6 +98,23 @@ class GateOutcome:
             return self.flagged
         again = {v.name for v in self.confirmed if v.regressed}
         return [v for v in self.flagged if v.name in again]
+
+    @property
+    def record_regressions(self) -> list[RecordVerdict]:
+        """Flagged paired-case models whose re-run processes were flagged too (all flagged ones until then)."""
+        if self.confirmed_records is None:
+            return self.flagged_records
+        again = {v.key for v in self.confirmed_records if v.regressed}
+        return [v for v in self.flagged_records if v.key in again]
+
+    @property
+    def failed(self) -> int:
+        """Confirmed regressions of either kind."""
+        return len(self.regressions) + len(self.record_regressions)
+
+    @property
+    def judged(self) -> int:
+        return len(self.verdicts) + len(self.record_verdicts)
 
 
 @dataclass(frozen=True)
@@ -150,13 +182,38 @@ def _setup(doc: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-def judge_runs(base: dict[str, Any], run: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:
-    """Judge every case the two runs share (see the module docstring); refuses another set-up's baseline."""
+def judge_runs(
+    base: dict[str, Any],
+    run: dict[str, Any],
+    min_effect: float = MIN_EFFECT,
+    records: tuple[Sequence[PairedRecord], Sequence[PairedRecord]] | None = None,
+) -> GateOutcome:
+    """Judge every case the two runs share (see the module docstring); refuses another set-up's baseline.
+    ``records``: the paired records each run wrote (baseline's, run's), judged across processes and
+    lending their between-process spread to the single-process cases."""
     check_comparable(base, run)
     a, b = samples(base, "baseline"), samples(run, "run")
     noisy = noisy_cases(base)
-    verdicts = [judge_case(name, a[name], b[name], min_effect, name in noisy) for name in a if name in b]
-    return GateOutcome(verdicts, missing=sorted(set(a) - set(b)))
+    record_verdicts: list[RecordVerdict] = []
+    between = None
+    if records and records[0] and records[1]:
+        record_verdicts, between = judge_records(records[0], records[1], min_effect)
+    variants = variants_of(base)
+    verdicts = [
+        judge_case(name, a[name], b[name], min_effect, name in noisy, between.allowance(variants[name]) if between else 0.0)
+        for name in a
+        if name in b
+    ]
+    return GateOutcome(verdicts, missing=sorted(set(a) - set(b)), record_verdicts=record_verdicts, spread=between)
+
+
+def variants_of(doc: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each case's (backend, path), by node id (``("", "")`` where the run did not say)."""
+    out = {}
+    for bench in doc.get("benchmarks") or []:
+        info = (bench.get("extra_info") or {}) if isinstance(bench, dict) else {}
+        out[bench.get("fullname") if isinstance(bench, dict) else ""] = (str(info.get("backend", "")), str(info.get("path", "")))
+    return out
 
 
 def noisy_cases(doc: dict[str, Any]) -> set[str]:
@@ -170,16 +227,20 @@ def noisy_cases(doc: dict[str, Any]) -> set[str]:
     return out
 
 
-def judge_case(name: str, base: CaseSamples, run: CaseSamples, min_effect: float = MIN_EFFECT, noisy: bool = False) -> CaseVerdict:
+def judge_case(
+    name: str, base: CaseSamples, run: CaseSamples, min_effect: float = MIN_EFFECT, noisy: bool = False, allowance: float = 0.0
+) -> CaseVerdict:
     """One case: unpaired, each sample divided by its round's reference where both runs recorded one of one kind,
     with the threshold widened to the case's own spread as the baseline measured it (``noisy``: the
     10th-90th percentile spread, else the interquartile one).  Not the run's: a slower run may well
-    scatter more, which must not hide its slowdown."""
+    scatter more, which must not hide its slowdown.  ``allowance``: a log half-width added (in
+    quadrature) to the interval for what a fresh process moves the case by (each run timed it in one)."""
     a, b = base.judged(run), run.judged(base)
     own = spread(a, noisy)
     threshold = max(min_effect, min(own, MAX_THRESHOLD))
     normalized = b is not run.times
-    return CaseVerdict(name, judge(a, b, min_effect=threshold, paired=False), threshold, normalized, own)
+    verdict = widened(judge(a, b, min_effect=threshold, paired=False), allowance)
+    return CaseVerdict(name, verdict, threshold, normalized, own, allowance)
 
 
 def confirm(outcome: GateOutcome, base: dict[str, Any], rerun: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:
@@ -189,8 +250,21 @@ def confirm(outcome: GateOutcome, base: dict[str, Any], rerun: dict[str, Any], m
     a, b = samples(base, "baseline"), samples(rerun, "rerun")
     noisy = noisy_cases(base)
     outcome.confirmed = [
-        judge_case(v.name, a[v.name], b[v.name], min_effect, v.name in noisy) if v.name in b else v for v in outcome.flagged
+        judge_case(v.name, a[v.name], b[v.name], min_effect, v.name in noisy, v.allowance) if v.name in b else v for v in outcome.flagged
     ]
+    return outcome
+
+
+def confirm_records(
+    outcome: GateOutcome, base: Sequence[PairedRecord], rerun: Sequence[PairedRecord], min_effect: float = MIN_EFFECT
+) -> GateOutcome:
+    """Judge the flagged paired-case models again on the records of re-run processes (the first judgement's
+    between-process spread floors the variances); a flagged model the re-run did not measure in enough
+    processes stays a regression (it was not cleared).  Returns ``outcome`` with
+    :attr:`GateOutcome.confirmed_records` set."""
+    again, _ = judge_records(base, rerun, min_effect, outcome.spread)
+    by_key = {v.key: v for v in again}
+    outcome.confirmed_records = [by_key.get(v.key, v) for v in outcome.flagged_records]
     return outcome
 
 

@@ -9,6 +9,7 @@ The file is ``<storage>/records/<machine>/<run id>-<pid>[-n].json``: a name this
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,9 +45,10 @@ class RecordWriter:
     records: list[PairedRecord] = field(default_factory=list)
     path: Path | None = None
 
-    def add(self, paired: Any, extra: dict[str, Any] | None = None) -> PairedRecord:
+    def add(self, paired: Any, extra: dict[str, Any] | None = None, reference_s: Sequence[float] = ()) -> PairedRecord:
         """The record of a measured paired workload (:class:`sepbench.measure.paired_workloads.PairedPredictWorkload`
-        or a subclass), written out with the ones before it."""
+        or a subclass), written out with the ones before it; ``reference_s``: the reference matmul's seconds
+        around its rounds (:attr:`~sepbench.results.paired_records.PairedRecord.reference_s`)."""
         from sepbench.util.atomic import unique_path
 
         base, cand = paired.models
@@ -83,6 +85,7 @@ class RecordWriter:
             process,
             stop_reason=paired.stop_reason,
             extra=dict(extra or {}),
+            reference_s=tuple(reference_s),
         )
         self.records.append(record)
         if self.path is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import subprocess
 import sys
@@ -17,14 +18,18 @@ from sepbench.bench.gate import (
     NotComparable,
     check_comparable,
     confirm,
+    confirm_records,
     judge_runs,
     rerun_command,
     samples,
 )
 from sepbench.bench.nox_args import has_option, saved_threads
+from sepbench.bench.records_gate import of_runs, run_ids
 from sepbench.commands.arg_types import fraction
+from sepbench.results.paired_records import PairedRecord
 from sepbench.util.console import print_table
 
+CONFIRM_PROCESSES = 2  # fresh processes that time a flagged paired case again (a between-process judgement needs 2)
 PASSTHROUGH = True  # the options after -- are the run's pytest options, for the re-run (sepbench.cli)
 
 
@@ -42,6 +47,13 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
         "--min-effect", type=fraction, default=MIN_EFFECT, help=f"smallest slowdown that fails, a fraction (default {MIN_EFFECT})"
     )
     p.add_argument("--no-rerun", action="store_true", help="judge the first run only (no confirmation re-run of flagged cases)")
+    p.add_argument(
+        "--records",
+        type=Path,
+        default=None,
+        help="the folder of this machine's paired records (default: results/bench/records/<machine>): each run's paired "
+        "cases are judged over its processes, and their between-process spread widens every single-process case's interval",
+    )
     p.epilog = "Options after -- are the run's pytest options, for the re-run (e.g. -- --quick); every option before it is the gate's."
     return p
 
@@ -59,23 +71,60 @@ def _load(path: Path, what: str) -> dict:
         raise GateError(f"{what} {exc}") from None
 
 
+def _records_of(args: argparse.Namespace) -> tuple[list[PairedRecord], list[str]]:
+    """This machine's paired records (``--records`` or the default folder) and the reading's warnings."""
+    from sepbench.bench.storage import bench_storage
+    from sepbench.machine.fingerprint import machine_name
+    from sepbench.results.paired_records import read_records_dir, records_dir
+    from sepbench.results.schema import ResultsError
+
+    folder = args.records if args.records is not None else records_dir(bench_storage(), machine_name())
+    try:
+        return read_records_dir(folder)
+    except ResultsError as exc:
+        raise GateError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     base, current = _load(args.baseline, "baseline"), _load(args.run, "run")
+    records, warnings = _records_of(args)
+    for line in warnings:
+        print(f"sepbench check gate: {line}", file=sys.stderr)
+    pair = (of_runs(records, run_ids(base)), of_runs(records, run_ids(current)))
     try:
-        outcome = judge_runs(base, current, args.min_effect)
+        outcome = judge_runs(base, current, args.min_effect, pair)
     except NotComparable as exc:
         print(f"sepbench check gate: NOT COMPARED: {exc}", file=sys.stderr)
         return 2
-    if outcome.flagged and not args.no_rerun:
+    if (outcome.flagged or outcome.flagged_records) and not args.no_rerun:
         extra = list(args.passthrough)
         if not has_option(extra, "--threads"):
             threads = saved_threads(args.run)  # else the re-run would choose by the load of its own moment
             extra += ["--threads", str(threads)] if threads is not None else []
-        with tempfile.TemporaryDirectory(prefix="sepbench-gate-") as tmp:
-            out = Path(tmp) / "rerun.json"
-            names = [v.name for v in outcome.flagged]
-            print(f"== re-running {len(names)} flagged case(s) to confirm", file=sys.stderr, flush=True)
-            proc = subprocess.run(rerun_command(sys.executable, names, str(out), extra))
+        status = _confirm(outcome, base, pair[0], extra, args)
+        if status:
+            return status
+    print_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
+    return 1 if outcome.failed else 0
+
+
+def _confirm(outcome: GateOutcome, base: dict, base_records: list[PairedRecord], extra: list[str], args: argparse.Namespace) -> int:
+    """Time the flagged cases again: each flagged single-process case in one fresh process, each flagged
+    paired case in :data:`CONFIRM_PROCESSES` (its records judged against the baseline's).  0, or the exit
+    status of a re-run that cannot confirm (another set-up)."""
+    from sepbench.bench.record_writer import new_run_id
+
+    rerun_id = new_run_id()
+    names = [v.name for v in outcome.flagged]
+    paired = sorted({v.node for v in outcome.flagged_records if v.node})
+    print(f"== re-running {len(names) + len(paired)} flagged case(s) to confirm", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="sepbench-gate-") as tmp:
+        for process in range(CONFIRM_PROCESSES if paired else 1):
+            nodes = (names if process == 0 else []) + paired
+            if not nodes:
+                continue
+            out = Path(tmp) / f"rerun-{process}.json"
+            proc = subprocess.run(rerun_command(sys.executable, nodes, str(out), [*extra, "--run-id", rerun_id]))
             if proc.returncode != 0 or not out.is_file():
                 raise GateError(f"the confirmation re-run failed (pytest exit status {proc.returncode})")
             rerun = _load(out, "rerun")
@@ -84,9 +133,12 @@ def run(args: argparse.Namespace) -> int:
             except NotComparable as exc:
                 print(f"sepbench check gate: NOT CONFIRMED: the re-run: {exc}", file=sys.stderr)
                 return 2
-            confirm(outcome, base, rerun, args.min_effect)
-    print_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
-    return 1 if outcome.regressions else 0
+            if process == 0 and names:
+                confirm(outcome, base, rerun, args.min_effect)
+    if paired:
+        records, _ = _records_of(args)
+        confirm_records(outcome, base_records, of_runs(records, {rerun_id}), args.min_effect)
+    return 0
 
 
 def print_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[str, CaseSamples]) -> None:
@@ -105,18 +157,55 @@ def print_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[
         ms = (statistics.median(base[v.name].times) * 1e3, statistics.median(run[v.name].times) * 1e3)
         speed = "yes" if v.normalized else "no"
         rows.append(
-            [name, f"{ms[0]:.3f}", f"{ms[1]:.3f}", speed, f"{s.ratio:.3f}", f"{s.low:.3f}-{s.high:.3f}", f"{1 + v.threshold:.2f}x", status]
+            [
+                name,
+                f"{ms[0]:.3f}",
+                f"{ms[1]:.3f}",
+                speed,
+                f"{s.ratio:.3f}",
+                f"{s.low:.3f}-{s.high:.3f}",
+                f"x{math.exp(v.allowance):.2f}" if v.allowance else "-",
+                f"{1 + v.threshold:.2f}x",
+                status,
+            ]
         )
-    cols = ["case", "base ms", "run ms", "per speed", "run/base", "95 % interval", "fails beyond", "verdict"]
+    cols = ["case", "base ms", "run ms", "per speed", "run/base", "95 % interval", "between processes", "fails beyond", "verdict"]
     title = (
         "Benchmark gate: each case against the baseline (medians of both runs' samples; 'per speed': each sample divided by "
-        "the reference matmul of its round, and run/base is of those)"
+        "the reference matmul of its round, and run/base is of those; 'between processes': the interval widened by what "
+        "a fresh process moves the backend's times by, measured on the paired records)"
     )
     print_table(title, cols, rows)
+    if outcome.record_verdicts:
+        print_record_outcome(outcome)
     noisy = [v.name.split("::")[-1] for v in outcome.verdicts if v.too_noisy]
     if noisy:
         print(f"too noisy in the baseline to judge finely (rerun the baseline on a quieter machine): {', '.join(noisy)}")
     for name in outcome.missing:
         print(f"not in this run: {name}")
-    n = len(outcome.regressions)
-    print(f"{'FAIL' if n else 'PASS'}: {n} confirmed regression(s) of {len(outcome.verdicts)} cases ({len(outcome.flagged)} flagged)")
+    n, flagged = outcome.failed, len(outcome.flagged) + len(outcome.flagged_records)
+    print(f"{'FAIL' if n else 'PASS'}: {n} confirmed regression(s) of {outcome.judged} cases ({flagged} flagged)")
+
+
+def print_record_outcome(outcome: GateOutcome) -> None:
+    """Each model of each paired case, over both runs' processes."""
+    again = {v.key: v for v in outcome.confirmed_records or []}
+    rows = []
+    for v in outcome.record_verdicts:
+        s = v.slowdown
+        status = s.verdict
+        if v.regressed:
+            status = "REGRESSION" if v in outcome.record_regressions else "flagged, not confirmed"
+            if v.key in again:
+                status += f" (re-run {again[v.key].slowdown.ratio:.3f}x)"
+        speed = "yes" if v.normalized else "no"
+        rows.append([v.key.label(), f"{s.n_base}/{s.n_head}", speed, f"{s.ratio:.3f}", f"{s.low:.3f}-{s.high:.3f}", status])
+    cols = ["paired case, model", "processes (base/run)", "per speed", "run/base", "95 % interval", "verdict"]
+    title = (
+        "Benchmark gate, paired cases: each model's time over the processes of both runs (per process the median of its rounds, "
+        "divided by the reference matmul timed around them where both runs did; the interval's variance pooled over the "
+        "backend and path's cases)"
+    )
+    print_table(title, cols, rows)
+    if outcome.spread is not None:
+        print(f"between fresh processes a time moves by {math.expm1(math.sqrt(outcome.spread.variance)):.1%} (sd, {outcome.spread.df} df)")

@@ -27,6 +27,7 @@ RECORDS_VERSION = 1
 RECORDS_DIR = "records"  # under the pytest-benchmark storage (results/bench)
 MAX_RECORD_FILES = 5_000  # files read from one machine's folder: a budget, checked before reading any
 MAX_ROUNDS = 10_000  # rounds in one record (the schema says so too)
+MAX_REFERENCES = 16  # reference matmul times in one record (the schema says so too)
 
 
 @dataclass(frozen=True, order=True)
@@ -87,6 +88,9 @@ class PairedRecord:
     process: ProcessFacts
     stop_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # the case's other facts (accuracy, MACs), not read by the statistics
+    # the machine's speed around the rounds: a one-thread reference matmul's seconds before and after them
+    # (:func:`sepbench.measure.extra_info.reference_seconds`); the gate divides by it (``()``: not measured)
+    reference_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.baseline_s)
@@ -94,9 +98,11 @@ class PairedRecord:
             raise ValueError(f"a record holds 1 to {MAX_ROUNDS} rounds, got {n}")
         if not (len(self.candidate_s) == len(self.first) == len(self.others_cores) == n):
             raise ValueError("a record needs one baseline time, candidate time, first model and load reading per round")
-        for s in (*self.baseline_s, *self.candidate_s):
+        for s in (*self.baseline_s, *self.candidate_s, *self.reference_s):
             if not (isinstance(s, (int, float)) and math.isfinite(s) and s > 0):
                 raise ValueError(f"a round's seconds must be finite and > 0, got {s!r}")
+        if len(self.reference_s) > MAX_REFERENCES:
+            raise ValueError(f"a record holds at most {MAX_REFERENCES} reference times, got {len(self.reference_s)}")
 
     @property
     def rounds(self) -> int:
@@ -111,7 +117,7 @@ class PairedRecord:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("baseline_s", "candidate_s", "first", "others_cores"):
+        for key in ("baseline_s", "candidate_s", "first", "others_cores", "reference_s"):
             d[key] = list(d[key])
         return d
 
@@ -127,6 +133,7 @@ class PairedRecord:
             process=ProcessFacts(**d["process"]),
             stop_reason=d.get("stop_reason", ""),
             extra=dict(d.get("extra") or {}),
+            reference_s=tuple(float(x) for x in d.get("reference_s") or ()),
         )
 
 
