@@ -57,13 +57,14 @@ class ModelKey:
         return f"{i.pair} {i.variant()} {i.workload} {self.model}"
 
 
-def process_times(records: Iterable[PairedRecord], normalized: bool) -> dict[ModelKey, list[float]]:
-    """Per model key, one log time per process that had its cores free: the log of the median of the
-    process's rounds (seconds), less the log of its reference matmul's mean where ``normalized``."""
+def process_times(records: Iterable[PairedRecord], normalized: bool, busy: bool = False) -> dict[ModelKey, list[float]]:
+    """Per model key, one log time per process: the log of the median of the process's rounds (seconds),
+    less the log of its reference matmul's mean where ``normalized``.  Processes that ran short of cores
+    only where ``busy``: their times are the load's, not the code's, but their spread is what the runs met."""
     out: dict[ModelKey, list[float]] = {}
     for r in records:
-        if busy_reason_of(r):
-            continue  # other processes held the cores its threads needed: its times are the load's
+        if not busy and busy_reason_of(r):
+            continue
         identity = replace(r.identity, commit="")
         ref = math.log(sum(r.reference_s) / len(r.reference_s)) if normalized else 0.0
         for model, times in ((identity.baseline, r.baseline_s), (identity.candidate, r.candidate_s)):
@@ -140,7 +141,8 @@ def judge_records(
     module docstring); ``spread`` (default: pooled from these records) floors each side's variance."""
     normalized = can_normalize(base, run)
     a, b = process_times(base, normalized), process_times(run, normalized)
-    spread = spread or ProcessSpread.of(a, b)
+    # the spread from every process, those short of cores included: the single-process cases met that load too
+    spread = spread or ProcessSpread.of(process_times(base, normalized, busy=True), process_times(run, normalized, busy=True))
     nodes = {replace(r.identity, commit=""): r.extra.get("node") for r in (*base, *run) if isinstance(r.extra.get("node"), str)}
     verdicts = []
     for key in sorted(set(a) & set(b)):
