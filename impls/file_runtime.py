@@ -63,8 +63,35 @@ class FileRuntimeModel(InferenceModel):
                 calibration = calibration_images()
             else:
                 calibration = np.random.default_rng(0).random((CALIBRATION_IMAGES, *shape), dtype=np.float32)
-            self._files[model] = self._build_file(self._weights, calibration)
+            self._files[model] = self._built(calibration)
         return self._files[model]
+
+    def _built(self, calibration: np.ndarray | None) -> Any:
+        """:meth:`_build_file`'s file, kept between processes (:mod:`sepbench.util.built_files`): every fresh
+        process of a job would otherwise convert and quantize the same weights again (seconds each)."""
+        import hashlib
+        import inspect
+
+        from impls.registry import get_backend
+        from sepbench.util.built_files import cached_parts, source_hash
+
+        parts = {
+            "backend": self.backend,
+            "input_shape": list(self.spec.input_shape),
+            "layers": repr(self.spec.layers),
+            "weights": self._weights.fingerprint(),
+            "calibration": None if calibration is None else hashlib.sha256(np.ascontiguousarray(calibration).tobytes()).hexdigest(),
+            "versions": get_backend(self.backend).versions(),
+            "builder": source_hash(inspect.getfile(type(self)), __file__),
+        }
+        return self._from_parts(cached_parts(parts, lambda: self._parts(self._build_file(self._weights, calibration))))
+
+    def _parts(self, file: Any) -> dict[str, bytes]:
+        """The file as named byte strings (a runtime whose model is several files overrides this and :meth:`_from_parts`)."""
+        return {"model": file}
+
+    def _from_parts(self, parts: dict[str, bytes]) -> Any:
+        return parts["model"]
 
     def _run(self, x: np.ndarray, chunk: int, model: str = FLOAT32, **runtime: Any) -> np.ndarray:
         """Probabilities of ``x`` in chunks of ``chunk`` images; ``runtime`` options go to :meth:`_run_chunk`."""
@@ -112,5 +139,5 @@ class FileRuntimeModel(InferenceModel):
     def set_weights(self, weights: PortableWeights) -> None:
         self._check_model(weights)
         self._weights = weights.copy()
-        self._files: dict[str, bytes] = {FLOAT32: self._build_file(self._weights, None)}
+        self._files: dict[str, bytes] = {FLOAT32: self._built(None)}
         self._forget_runtime()

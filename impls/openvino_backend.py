@@ -188,6 +188,12 @@ class OpenVINOModel(FileRuntimeModel):
         model = build_model(self.spec, weights)
         return to_ir(model if calibration is None else quantize_int8(model, calibration))
 
+    def _parts(self, file: IRFiles) -> dict[str, bytes]:
+        return {"xml": file.xml, "bin": file.weights}
+
+    def _from_parts(self, parts: dict[str, bytes]) -> IRFiles:
+        return IRFiles(parts["xml"], parts["bin"])
+
     def _forget_runtime(self) -> None:
         self._compiled: dict[tuple[str, str], ov.CompiledModel] = {}
         self._requests: dict[tuple[str, str], Any] = {}
