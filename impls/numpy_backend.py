@@ -12,21 +12,23 @@ from impls import numpy_ops as ops
 from impls.base import Backend, InferenceModel
 from impls.numpy_fast import FastForward, Plan, cached_plan
 from impls.numpy_fused import FusedForward, default_threads, numba_available
+from impls.numpy_halide import HalideForward, halide_unavailable_reason
 from sepbench.core.weights import PortableWeights
 
 
 class NumpyModel(InferenceModel):
     backend = "numpy"
     native_suffixes = (".npz",)
-    # ``fused`` where numba imports (an optional extra): the other paths need NumPy alone
-    paths = ("default", "fast", "fused") if numba_available() else ("default", "fast")
-    batch_free_paths = ("fast", "fused")
+    # ``fused`` where numba imports, ``halide`` where Halide does (optional extras): the others need NumPy alone
+    paths = ("default", "fast", *(("fused",) if numba_available() else ()), *(("halide",) if halide_unavailable_reason() is None else ()))
+    batch_free_paths = ("fast", "fused", "halide")
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
         self._weights = weights.copy()
         self._fast: FastForward | None = None
         self._fused: FusedForward | None = None
+        self._halide: HalideForward | None = None
         self._forced_plan: Plan | None = None
 
     # ---- the fast path -----------------------------------------------------------------------
@@ -55,9 +57,25 @@ class NumpyModel(InferenceModel):
             self._fused = FusedForward(self.spec, self._weights)
         return self._fused
 
+    def _halide_forward(self) -> HalideForward:
+        if self._halide is None:
+            self._halide = HalideForward(self.spec, self._weights)
+        return self._halide
+
     def path_config(self, path: str) -> dict[str, Any]:
-        """The fast path's plan, or the fused kernel's passes, micro-batch and compile seconds."""
-        return self._fused_forward().config() if path == "fused" else super().path_config(path)
+        """The fast path's plan, the fused kernel's passes, or the Halide pipeline's schedules; each compiled
+        path with its compile seconds."""
+        if path == "fused":
+            return self._fused_forward().config()
+        if path == "halide":
+            return self._halide_forward().config()
+        return super().path_config(path)
+
+    def _predict_halide(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """Same probabilities as ``default`` (float32 summation order aside), one Halide pipeline with an
+        image per SIMD lane (:mod:`impls.numpy_halide`); ``batch_size`` is validated, not used.  The first
+        call per process and model shape compiles (about a second per schedule); warm up before timing."""
+        return self._halide_forward()(x, BACKEND.threads or default_threads())
 
     def _predict_fused(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Same probabilities as ``default`` (float32 summation order aside), all layers per image in cache
@@ -113,6 +131,7 @@ class NumpyModel(InferenceModel):
         self._weights = weights.copy()
         self._fast = None
         self._fused = None
+        self._halide = None
 
     def count_params(self) -> int:
         return self._weights.num_params
@@ -131,6 +150,10 @@ class NumpyBackend(Backend):
             import numba
 
             out["numba"] = numba.__version__
+        if halide_unavailable_reason() is None:
+            from importlib.metadata import version
+
+            out["halide"] = version("halide")
         return out
 
     def set_threads(self, n: int) -> None:
@@ -140,6 +163,7 @@ class NumpyBackend(Backend):
     def thread_settings(self) -> dict[str, Any]:
         return {
             "fused": self.threads or default_threads(),  # the fused path's thread pool
+            "halide": self.threads or default_threads(),  # the halide path's (ranges of blocks; Halide's own pool unused)
             "blas": [
                 {"library": p["internal_api"], "num_threads": p["num_threads"], "version": p.get("version")}
                 for p in threadpoolctl.threadpool_info()

@@ -24,7 +24,7 @@ def test_asv_conf_pins_every_backends_framework_as_pyproject_does() -> None:
     req = read_asv_conf(REPO / "asv.conf.json")["matrix"]["req"]
     assert read_asv_conf(REPO / "asv.conf.json")["environment_type"] == "virtualenv"
     pyproject = (REPO / "pyproject.toml").read_text()
-    for package in ("tensorflow-cpu", "torch", "onnxruntime", "onnx", "ai-edge-litert", "openvino", "nncf", "numba"):
+    for package in ("tensorflow-cpu", "torch", "onnxruntime", "onnx", "ai-edge-litert", "openvino", "nncf", "numba", "halide"):
         (version,) = req[package]
         assert f'"{package}=={version}"' in pyproject, f"asv.conf.json and pyproject.toml pin different {package} versions"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sepbench.core.linearity import affine_collapse
 from sepbench.core.pairs import PAIRS, STUDY_PAIR, Pair, get_pair
 from sepbench.core.spec import ModelSpec, described_model_spec
 from sepbench.util.console import fmt_int, fmt_shape, print_table
@@ -39,6 +40,20 @@ def print_model(spec: ModelSpec) -> None:
         f'Model "{spec.name}"' + (f": {spec.description}" if spec.description else "") + f"; input {fmt_shape(spec.input_shape)}",
         ["Layer (type)", "Output shape", "Param #", "MACs / image"],
         rows,
+    )
+    print(linearity_note(spec))
+
+
+def linearity_note(spec: ModelSpec) -> str:
+    """One sentence: whether the model has a nonlinearity between its layers, else the affine map it is."""
+    flat = affine_collapse(spec)
+    if flat is None:
+        return f'Model "{spec.name}" has a nonlinearity (relu) between its layers: it is no single affine map.'
+    return (
+        f'Model "{spec.name}" has no nonlinearity between its layers: it is one affine map {fmt_int(flat.inputs)} -> '
+        f"{fmt_int(flat.outputs)}{' before its softmax' if spec.layers[-1].activation == 'softmax' else ''} "
+        f"({fmt_int(flat.params)} parameters, {fmt_int(flat.macs)} MACs / image; the layers hold {fmt_int(spec.params)} "
+        f"and do {fmt_int(spec.macs)}): as accurate as a linear classifier, at best."
     )
 
 

@@ -30,6 +30,7 @@ PACKAGES = (
     "openvino",
     "nncf",
     "numba",
+    "halide",
     "scipy",
     "jsonschema",
     "h5py",

@@ -1,0 +1,325 @@
+"""A model of the spec as one Halide pipeline (the algorithm once, two schedules), JIT-compiled by the
+``halide`` wheel: no C compiler needed.
+
+The algorithm is written per layer kind from the spec's layers after batch-norm folding
+(:func:`impls.fold.inference_layers`), on activations ``a(n, x, y, c)`` (an image) or ``a(n, i)``
+(flat), ``n`` the image.  Weights are inputs of the pipeline (Halide buffers of the Keras tensors, whose
+axes Halide reads reversed: a conv kernel ``(kh, kw, c_in, f)`` is ``K[f, c, kx, ky]``), so the machine
+code depends on the model's shapes only: :func:`compiled` caches it per shape, and new weights need no
+compile.
+
+Two schedules (docs/fast-paths.md gives the layout argument and the measurements):
+
+* ``lanes`` (batches): **one image per SIMD lane**.  A block of :data:`LANES` images runs through every
+  layer before the next block; every value of every layer is a vector of 16 images, so even the first
+  layer's one input channel fills the register, and a weight is one broadcast shared by the 16.  Each
+  weighted layer keeps a tile of ``x`` output pixels x ``f`` channels in vector registers (at most
+  :data:`ACCUMULATORS`), loops over the taps and input channels, and writes the tile once.  The input
+  block is transposed (``n`` innermost) on its way in.
+* ``single`` (one image, or the few left over from the blocks): **channels in the lanes**, the layout
+  of the NumPy fused kernel, one image after another.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import halide as hl
+
+from sepbench.core.spec import LayerSpec, Shape
+
+LANES = 16  # images per vector in the ``lanes`` schedule: 16 float32 lanes of an AVX-512 register
+ACCUMULATORS = 24  # vector accumulators per tile: 24 of AVX-512's 32 registers, room left for operands
+SCHEDULES = ("lanes", "single")
+
+LayerShapes = tuple[tuple[LayerSpec, Shape], ...]  # (layer, its input shape) of the layers a path runs
+
+
+@dataclass
+class _Stage:
+    """One weighted or reducing layer: ``out`` (pure) reads the accumulator ``acc`` (its update over ``r``)."""
+
+    out: hl.Func
+    acc: hl.Func
+    r: hl.RDom
+    shape: Shape  # output shape (no batch axis)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A JIT-compiled pipeline: call it with the input, the weights (:func:`weight_names` order) and the output."""
+
+    run: Any  # halide.Callable: (images, *weights, out) -> None, releases the GIL while it runs
+    weight_names: tuple[str, ...]  # "layer/tensor" of each weight input, in argument order
+    schedule: str
+    compile_seconds: float  # wall seconds of Halide's JIT compile
+
+
+def weight_names(layers: LayerShapes) -> tuple[str, ...]:
+    """The tensors the pipeline takes, ``"layer/tensor"``, in argument order."""
+    names = []
+    for layer, _ in layers:
+        tensors = {
+            "conv": ("kernel", "bias"),
+            "depthwise_conv": ("depthwise_kernel", "bias"),
+            "separable_conv": ("depthwise_kernel", "pointwise_kernel", "bias"),
+            "spatial_separable_conv": ("column_kernel", "row_kernel", "bias"),
+            "dense": ("kernel", "bias"),
+        }.get(layer.kind, ())
+        names += [f"{layer.name}/{t}" for t in tensors]
+    return tuple(names)
+
+
+class _Builder:
+    """The algorithm of one model: Funcs per layer, the weight inputs, the stages a schedule tiles."""
+
+    def __init__(self, input_shape: Shape, lanes: bool) -> None:
+        self.n, self.x, self.y, self.c = hl.Var("n"), hl.Var("x"), hl.Var("y"), hl.Var("c")
+        self.params: list[hl.ImageParam] = []
+        self.stages: list[_Stage] = []
+        self.pointwise: list[hl.Func] = []  # cheap per-value Funcs (relu, softmax parts)
+        h, w, c = input_shape
+        self.images = self._input(hl.ImageParam(hl.Float(32), 4, "images"), (c, w, h))
+        n, x, y, ch = self.n, self.x, self.y, self.c
+        self.transposed = hl.Func("images_by_lane")  # n innermost: the lanes schedule stores a block this way
+        self.transposed[n, x, y, ch] = self.images[ch, x, y, n]
+        self.source = self.transposed if lanes else None
+
+    def _input(self, p: hl.ImageParam, extents: tuple[int, ...]) -> hl.ImageParam:
+        """Tell Halide the fixed extents and dense strides, so that indexing folds to constants."""
+        stride = 1
+        for d, e in enumerate(extents):
+            p.dim(d).set_bounds(0, e).set_stride(stride)
+            stride *= e
+        return p
+
+    def weight(self, name: str, keras_shape: Shape) -> hl.ImageParam:
+        p = hl.ImageParam(hl.Float(32), len(keras_shape), name.replace("/", "_"))
+        self.params.append(self._input(p, tuple(reversed(keras_shape))))
+        return p
+
+    def reduce(self, name: str, shape: Shape, init: hl.Expr, r: hl.RDom, term: Callable[..., hl.Expr]) -> hl.Func:
+        """``out = init + sum over r of term``, as a tiled stage; ``term(*vars, r)``."""
+        acc, out = hl.Func(name + "_acc"), hl.Func(name)
+        args = [self.n, self.x, self.y, self.c] if len(shape) == 3 else [self.n, self.c]
+        acc[args] = init
+        acc[args] += term(*args, r)
+        out[args] = acc[args]
+        self.stages.append(_Stage(out, acc, r, shape))
+        return out
+
+
+def _read(b: _Builder, a: hl.Func | None) -> Callable[..., hl.Expr]:
+    """The activation ``a`` (or, before the first layer, the images as they lie) as ``get(n, x, y, c)``."""
+    if a is not None:
+        return lambda *idx: a[list(idx)]
+    return lambda n, x, y, c: b.images[c, x, y, n]
+
+
+def _conv(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+    k, s, f, name = layer.kernel, layer.stride, layer.filters, layer.name
+    kern, bias = b.weight(f"{name}/kernel", (k, k, shape[-1], f)), b.weight(f"{name}/bias", (f,))
+    r = hl.RDom([(0, shape[-1]), (0, k), (0, k)], name + "_r")
+
+    def term(n, x, y, o, r):
+        return get(n, x * s + r[1], y * s + r[2], r[0]) * kern[o, r[0], r[1], r[2]]
+
+    return b.reduce(name, out_shape, bias[b.c], r, term)
+
+
+def _depthwise(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+    """A depthwise conv, or a separable one: its depthwise pass (no bias), then the pointwise pass."""
+    k, s, f, name, c_in = layer.kernel, layer.stride, layer.filters, layer.name, shape[-1]
+    dk = b.weight(f"{name}/depthwise_kernel", (k, k, c_in, 1))
+    pk = b.weight(f"{name}/pointwise_kernel", (1, 1, c_in, f)) if layer.kind == "separable_conv" else None
+    bias = b.weight(f"{name}/bias", (f if pk is not None else c_in,))
+    r = hl.RDom([(0, k), (0, k)], name + "_dr")
+
+    def taps(n, x, y, ch, r):
+        return get(n, x * s + r[0], y * s + r[1], ch) * dk[0, ch, r[0], r[1]]
+
+    if pk is None:
+        return b.reduce(name, out_shape, bias[b.c], r, taps)
+    dw = b.reduce(name + "_dw", (out_shape[0], out_shape[1], c_in), hl.f32(0.0), r, taps)
+    rc = hl.RDom([(0, c_in)], name + "_pr")
+    return b.reduce(name + "_pw", out_shape, bias[b.c], rc, lambda n, x, y, o, r: dw[n, x, y, r[0]] * pk[o, r[0], 0, 0])
+
+
+def _spatial(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+    """A k x 1 pass per channel (rows strided, every column kept), then a 1 x k pass across channels."""
+    k, s, f, name, c_in = layer.kernel, layer.stride, layer.filters, layer.name, shape[-1]
+    ck = b.weight(f"{name}/column_kernel", (k, 1, c_in, 1))
+    rk = b.weight(f"{name}/row_kernel", (1, k, c_in, f))
+    bias = b.weight(f"{name}/bias", (f,))
+    ry = hl.RDom([(0, k)], name + "_cr")
+    col = b.reduce(
+        name + "_col",
+        (out_shape[0], shape[1], c_in),
+        hl.f32(0.0),
+        ry,
+        lambda n, x, y, ch, r: get(n, x, y * s + r[0], ch) * ck[0, ch, 0, r[0]],
+    )
+    rx = hl.RDom([(0, c_in), (0, k)], name + "_rr")
+    return b.reduce(name + "_row", out_shape, bias[b.c], rx, lambda n, x, y, o, r: col[n, x * s + r[1], y, r[0]] * rk[o, r[0], r[1], 0])
+
+
+def _pool(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+    """The mean of each window (``avg_pool``) or of the whole image (``global_avg_pool``)."""
+    whole = layer.kind == "global_avg_pool"
+    kh, kw = shape[:2] if whole else (layer.kernel, layer.kernel)
+    s, scale = layer.stride, hl.f32(1.0 / (kh * kw))
+    r = hl.RDom([(0, kw), (0, kh)], layer.name + "_r")
+    if whole:
+        return b.reduce(layer.name, out_shape, hl.f32(0.0), r, lambda n, ch, r: get(n, r[0], r[1], ch) * scale)
+    return b.reduce(layer.name, out_shape, hl.f32(0.0), r, lambda n, x, y, ch, r: get(n, x * s + r[0], y * s + r[1], ch) * scale)
+
+
+def _dense(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+    kern, bias = b.weight(f"{layer.name}/kernel", (shape[0], layer.filters)), b.weight(f"{layer.name}/bias", (layer.filters,))
+    r = hl.RDom([(0, shape[0])], layer.name + "_r")
+    return b.reduce(layer.name, out_shape, bias[b.c], r, lambda n, j, r: get(n, r[0]) * kern[j, r[0]])
+
+
+def _relu(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+    out = hl.Func(layer.name)
+    args = [b.n, b.x, b.y, b.c] if len(shape) == 3 else [b.n, b.c]
+    out[args] = hl.max(get(*args), hl.f32(0.0))
+    b.pointwise.append(out)
+    return out
+
+
+_KINDS: dict[str, Callable[[_Builder, LayerSpec, Shape, Callable[..., hl.Expr], Shape], hl.Func]] = {
+    "conv": _conv,
+    "depthwise_conv": _depthwise,
+    "separable_conv": _depthwise,
+    "spatial_separable_conv": _spatial,
+    "avg_pool": _pool,
+    "global_avg_pool": _pool,
+    "dense": _dense,
+    "relu": _relu,
+}  # every kind a path runs (batch norms are folded into the convolution before them)
+
+
+def _layer(b: _Builder, layer: LayerSpec, shape: Shape, a: hl.Func | None) -> tuple[hl.Func, Shape]:
+    """The Funcs of one layer on activation ``a`` of ``shape``; returns its output and output shape."""
+    out_shape = layer.output_shape(shape)
+    return _KINDS[layer.kind](b, layer, shape, _read(b, a), out_shape), out_shape
+
+
+def _softmax(b: _Builder, z: hl.Func, classes: int) -> hl.Func:
+    r = hl.RDom([(0, classes)], "classes")
+    top, e, total, p = hl.Func("top"), hl.Func("exp"), hl.Func("total"), hl.Func("probs")
+    top[b.n] = hl.maximum(z[b.n, r[0]])
+    e[b.n, b.c] = hl.exp(z[b.n, b.c] - top[b.n])
+    total[b.n] = hl.sum(e[b.n, r[0]])
+    p[b.n, b.c] = e[b.n, b.c] / total[b.n]
+    b.pointwise += [top, e, total, p]
+    return p
+
+
+def _tile(extent: int, at_most: int) -> int:
+    """The largest divisor of ``extent`` up to ``at_most`` (so a tile never needs a guard)."""
+    return max(d for d in range(1, min(extent, at_most) + 1) if extent % d == 0)
+
+
+def _pixels(extent: int, at_most: int) -> int:
+    """Output pixels per tile, up to ``at_most``: the fewest computed in all (a last tile shifted inwards
+    recomputes some), then the most per tile."""
+    return min(range(1, min(extent, at_most) + 1), key=lambda p: (-(-extent // p) * p, -p))
+
+
+def _schedule_lanes(b: _Builder, final: hl.Func, block: hl.Var) -> None:
+    """Images in lanes: every Func of a block of LANES images at ``block``, vectorised over ``n``."""
+    n = b.n
+    if b.source is not None:
+        b.transposed.compute_at(final, block).vectorize(n).store_in(hl.MemoryType.Stack)
+    for f in b.pointwise:
+        f.compute_at(final, block).vectorize(n)
+    for st in b.stages:
+        chan = _tile(st.shape[-1], 8)
+        xo, xi, co, ci = hl.Var(), hl.Var(), hl.Var(), hl.Var()
+        st.out.compute_at(final, block).store_in(hl.MemoryType.Stack)
+        if len(st.shape) == 3:
+            px = _pixels(st.shape[1], min(max(1, ACCUMULATORS // chan), 8))
+            st.out.split(b.x, xo, xi, px, hl.TailStrategy.ShiftInwards).split(b.c, co, ci, chan)
+            st.out.reorder(n, ci, xi, co, xo, b.y).vectorize(n).unroll(ci).unroll(xi)
+            st.acc.compute_at(st.out, co).store_in(hl.MemoryType.Register).vectorize(n).unroll(b.c).unroll(b.x)
+            st.acc.update().reorder(n, b.c, b.x, *[st.r[i] for i in range(st.r.dimensions())], b.y).vectorize(n).unroll(b.c).unroll(b.x)
+        else:
+            st.out.split(b.c, co, ci, chan).reorder(n, ci, co).vectorize(n).unroll(ci)
+            st.acc.compute_at(st.out, co).store_in(hl.MemoryType.Register).vectorize(n).unroll(b.c)
+            st.acc.update().reorder(n, b.c, *[st.r[i] for i in range(st.r.dimensions())]).vectorize(n).unroll(b.c)
+
+
+def _schedule_single(b: _Builder, final: hl.Func, image: hl.Var) -> None:
+    """Channels in lanes, one image at a time: every Func at ``image``, vectorised over channels."""
+    for f in b.pointwise:
+        f.compute_at(final, image)
+    for st in b.stages:
+        chan = st.shape[-1]
+        vec = _tile(chan, 16)
+        rs = [st.r[i] for i in range(st.r.dimensions())]
+        if len(st.shape) == 3:
+            # channels innermost, in the loops and in memory: a vector of channels is one load
+            st.out.compute_at(final, image).reorder(b.c, b.x, b.y, b.n).vectorize(b.c, vec)
+            st.out.reorder_storage(b.c, b.x, b.y, b.n)
+            st.acc.reorder_storage(b.c, b.x, b.y, b.n)
+            st.acc.compute_at(st.out, b.y).reorder(b.c, b.x, b.y, b.n).vectorize(b.c, vec)
+            st.acc.update().reorder(b.c, b.x, *rs, b.y).vectorize(b.c, vec)
+            if st.shape[1] * chan // vec <= ACCUMULATORS:  # a row of outputs fits the registers: keep it there
+                st.acc.store_in(hl.MemoryType.Register).unroll(b.c).unroll(b.x)
+                st.acc.update().unroll(b.c).unroll(b.x)
+        else:
+            st.out.compute_at(final, image).reorder(b.c, b.n).vectorize(b.c, vec)
+            st.acc.compute_at(st.out, b.n).reorder(b.c, b.n).vectorize(b.c, vec)
+            st.acc.update().reorder(b.c, *rs, b.n).vectorize(b.c, vec)
+
+
+@functools.lru_cache(maxsize=32)
+def compiled(input_shape: Shape, layers: LayerShapes, softmax: bool, schedule: str) -> Compiled:
+    """The pipeline of ``layers`` (batch norms folded away) on images of ``input_shape``, compiled for
+    this CPU with ``schedule`` (one of :data:`SCHEDULES`); cached per shape: weights are its inputs.
+    Takes images as Halide reads a NumPy ``(N, H, W, C)`` float32 array, writes ``(N, classes)``."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
+    b = _Builder(input_shape, lanes=schedule == "lanes")
+    a, shape = b.source, input_shape
+    for layer, in_shape in layers:
+        a, shape = _layer(b, layer, in_shape, a)
+    values = math.prod(shape)
+    z = _softmax(b, a, values) if softmax else a
+    out = hl.Func("out")  # (value, image): the NumPy (N, values) array as Halide reads it
+    j = hl.Var("j")
+    if len(shape) == 3:  # a model that ends on an image: its values in NHWC order
+        h_, w_, c_ = shape
+        out[j, b.n] = z[b.n, (j // c_) % w_, j // (c_ * w_), j % c_]
+    else:
+        out[j, b.n] = z[b.n, j]
+    out.bound(j, 0, values)
+    outer = hl.Var("block")
+    if schedule == "lanes":
+        inner = hl.Var("lane")
+        out.split(b.n, outer, inner, LANES, hl.TailStrategy.RoundUp).reorder(j, inner, outer).vectorize(inner).unroll(j)
+        _schedule_lanes(b, out, outer)
+    else:
+        out.reorder(j, b.n)
+        _schedule_single(b, out, b.n)
+    start = time.perf_counter()
+    target = hl.get_jit_target_from_environment()
+    run = hl.Pipeline(out).compile_to_callable([b.images, *b.params], target)
+    return Compiled(run, weight_names(layers), schedule, time.perf_counter() - start)
+
+
+def describe_target() -> str:
+    """The CPU Halide compiles for (its ISA features), e.g. ``x86-64-linux-avx512...``."""
+    return str(hl.get_jit_target_from_environment())
+
+
+def in_blocks(n: int) -> int:
+    """How many of ``n`` images the ``lanes`` schedule runs (whole blocks of :data:`LANES`); the rest run ``single``."""
+    return n - n % LANES

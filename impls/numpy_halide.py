@@ -1,0 +1,100 @@
+"""The NumPy backend's ``halide`` path: the model as one Halide pipeline (:mod:`impls.halide_pipeline`),
+JIT-compiled from the spec by the ``halide`` wheel (pinned, extra ``halide``).
+
+Whole blocks of 16 images run the ``lanes`` schedule (an image per SIMD lane), cut into ranges on the
+backend's threads (the compiled pipeline releases the GIL: the thread count is the backend's, as for
+the ``fused`` path, not Halide's own pool); the few images left over, and a single image, run the
+``single`` schedule (channels in lanes).  Both pipelines are compiled once per model shape and process
+(:func:`impls.halide_pipeline.compiled`, cached) on the first call, which the workloads' untimed warm-up
+makes; :attr:`HalideForward.compile_seconds` records it apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from sepbench.core.spec import ModelSpec
+from sepbench.core.weights import PortableWeights
+
+TASKS_PER_THREAD = 4  # as the fused path: a thread slowed by another process leaves a quarter of its share
+
+
+def halide_unavailable_reason() -> str | None:
+    """``None`` if Halide imports (the ``halide`` path needs it), else why not, with the install hint."""
+    try:
+        import halide  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - a wheel can fail to import in many ways (a missing .so: OSError)
+        return f"the halide path needs the 'halide' package ({type(exc).__name__}: {exc}; install it with `pip install 'sepbench[halide]'`)"
+    return None
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="sepbench-halide")
+
+
+class HalideForward:
+    """``spec`` with ``weights`` as compiled Halide pipelines: ``self(x, threads)`` gives the probabilities
+    (or the last layer's outputs) of validated float32 NHWC images."""
+
+    def __init__(self, spec: ModelSpec, weights: PortableWeights) -> None:
+        import halide as hl
+
+        from impls import halide_pipeline as hp
+        from impls.fold import inference_layers
+
+        folded = inference_layers(spec, weights)
+        layers = tuple((layer, shape) for layer, _, shape in folded)
+        softmax = spec.layers[-1].activation == "softmax"
+        self.pipelines = {s: hp.compiled(tuple(spec.input_shape), layers, softmax, s) for s in hp.SCHEDULES}
+        tensors = {f"{layer.name}/{t}": a for layer, w, _ in folded for t, a in w.items()}
+        names = self.pipelines["lanes"].weight_names
+        self._arrays = [np.ascontiguousarray(tensors[n], np.float32) for n in names]  # Halide buffers alias these
+        self._weights = [hl.Buffer(a) for a in self._arrays]
+        self._hl = hl
+        self._lanes = hp.LANES
+        self._in_blocks = hp.in_blocks
+        self.spec = spec
+        self.out_values = math.prod(spec.output_shape)
+        # compiled in this call (or taken from the cache, where another model of this shape compiled them)
+        self.compile_seconds = sum(p.compile_seconds for p in self.pipelines.values())
+        self.target = hp.describe_target()
+        self.threads = 1
+
+    def _run(self, schedule: str, x: np.ndarray, out: np.ndarray) -> None:
+        hl = self._hl
+        self.pipelines[schedule].run(hl.Buffer(x), *self._weights, hl.Buffer(out))
+
+    def __call__(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Outputs of ``x`` (float32 NHWC, validated, C-contiguous), on ``threads`` threads."""
+        n = len(x)
+        out = np.empty((n, self.out_values), np.float32)
+        blocks = self._in_blocks(n)
+        if blocks:
+            per_task = self._lanes * max(1, -(-blocks // (self._lanes * threads * TASKS_PER_THREAD)))
+            tasks = [(i, min(blocks, i + per_task)) for i in range(0, blocks, per_task)]
+            if threads <= 1 or len(tasks) == 1:
+                self._run("lanes", x[:blocks], out[:blocks])
+            else:
+                list(_pool(threads).map(lambda t: self._run("lanes", x[t[0] : t[1]], out[t[0] : t[1]]), tasks))
+        if blocks < n:
+            self._run("single", x[blocks:], out[blocks:])
+        self.threads = threads
+        return out.reshape(n, *self.spec.output_shape)
+
+    def config(self) -> dict[str, Any]:
+        """What the path runs, for the results: schedules, block (images), compile time (s), target, threads."""
+        import halide
+
+        return {
+            "chunk": self._lanes,  # images per vector (the lanes schedule's block)
+            "layers": {"all": "one Halide pipeline: images in lanes (blocks of 16), channels in lanes (the rest)"},
+            "kernel": f"halide {getattr(halide, '__version__', '?')}, {self.target}",
+            "compile_seconds": round(self.compile_seconds, 3),
+            "threads": self.threads,  # of the last call
+        }

@@ -1,0 +1,132 @@
+"""The NumPy backend's halide path (impls/numpy_halide.py, pipeline from impls/halide_pipeline.py): the
+default path's probabilities for any spec and any number of images (whole blocks of 16 in the lanes
+schedule, the rest in the single-image one), compiled once per model shape."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from impls.numpy_backend import NumpyBackend, NumpyModel
+from impls.numpy_halide import halide_unavailable_reason
+from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
+from sepbench.core.weights import init_weights
+
+hl = pytest.importorskip("halide", reason="the halide path needs the halide wheel (pip install 'sepbench[halide]')")
+
+TOL = 1e-5  # as tests/test_fast_paths.py
+
+# every layer kind the spec has, small (9x9x2 in), two of them ending on an image (no dense layer)
+EVERY_KIND = register_model(
+    ModelSpec(
+        "halide-every-kind",
+        (
+            LayerSpec("conv", "conv", 4, 3),
+            LayerSpec("conv_bn", "batch_norm"),
+            LayerSpec("conv_relu", "relu"),
+            LayerSpec("dw", "depthwise_conv", kernel=2),
+            LayerSpec("dw_bn", "batch_norm"),
+            LayerSpec("sep", "separable_conv", 6, 2),
+            LayerSpec("spatial", "spatial_separable_conv", 5, 2, 2),
+            LayerSpec("pool", "avg_pool", kernel=2, stride=1),
+            LayerSpec("gap", "global_avg_pool"),
+            LayerSpec("relu", "relu"),
+            LayerSpec("dense", "dense", filters=3, activation="softmax"),
+        ),
+        (9, 9, 2),
+        "a test model with one layer of every kind",
+    )
+)
+IMAGE_OUT = register_model(  # no dense layer: the outputs are an image's values, NHWC
+    ModelSpec(
+        "halide-image-out", (LayerSpec("sep", "separable_conv", 5, 3, 2), LayerSpec("pool", "avg_pool", kernel=2, stride=1)), (11, 9, 3)
+    )
+)
+SPECS = [EVERY_KIND, IMAGE_OUT, get_model_spec("example-regular"), get_model_spec("example-separable")]
+
+
+def _weights(spec: ModelSpec, seed: int):
+    """Keras-style init, with batch norms off the identity and biases non-zero (so a wrong fold or a lost bias shows)."""
+    weights = init_weights(spec, seed)
+    rng = np.random.default_rng(seed)
+    for name, value in weights.tensors.items():
+        if "_bn/" in name:
+            weights.tensors[name] = (rng.random(value.shape) + 0.5).astype(np.float32)
+        elif name.endswith("/bias"):
+            weights.tensors[name] = rng.normal(0, 0.1, value.shape).astype(np.float32)
+    return weights
+
+
+def _images(spec: ModelSpec, n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, *spec.input_shape), dtype=np.float32)
+
+
+def test_halide_is_a_path_of_the_numpy_model_here():
+    assert halide_unavailable_reason() is None
+    assert "halide" in NumpyModel.paths and "halide" in NumpyModel.batch_free_paths
+    assert "halide" in NumpyBackend("numpy", "numpy").versions()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_every_kind_and_any_count_matches_the_default_path(spec):
+    """Counts around the 16-image block: single only (1, 15), lanes only (16, 48), both (17, 35)."""
+    m = NumpyModel(_weights(spec, 3))
+    x = _images(spec, 48)
+    ref = m.predict(x, batch_size=7)
+    assert ref.std() > 1e-3  # the outputs vary over images and values, so a wrong lane or channel shows
+    for n in (1, 15, 16, 17, 35, 48):
+        got = m.predict(x[:n], path="halide")
+        assert got.shape == ref[:n].shape and got.dtype == np.float32
+        assert np.abs(got - ref[:n]).max() <= TOL, n
+
+
+def test_threads_split_the_blocks_without_changing_a_value():
+    spec = EVERY_KIND
+    m = NumpyModel(_weights(spec, 4))
+    x = _images(spec, 16 * 9 + 3, seed=1)
+    one = m._halide_forward()(x, threads=1)
+    three = m._halide_forward()(x, threads=3)  # 9 blocks on 3 threads: ranges of blocks, 3 single images
+    np.testing.assert_array_equal(one, three)
+
+
+def test_compiled_once_per_shape_weights_are_inputs():
+    """A second model of the same shape (other weights) reuses the compiled pipelines and still gives its own outputs."""
+    from impls import halide_pipeline as hp
+
+    spec = EVERY_KIND
+    a, b = NumpyModel(_weights(spec, 5)), NumpyModel(_weights(spec, 6))
+    x = _images(spec, 20, seed=2)
+    pa = a.predict(x, path="halide")
+    hits = hp.compiled.cache_info().hits
+    pb = b.predict(x, path="halide")
+    assert hp.compiled.cache_info().hits == hits + len(hp.SCHEDULES)
+    assert a._halide_forward().pipelines == b._halide_forward().pipelines
+    assert np.abs(pa - pb).max() > 1e-3  # not the first model's weights
+    assert np.abs(pb - b.predict(x)).max() <= TOL
+
+
+def test_set_weights_reaches_the_pipeline():
+    spec = EVERY_KIND
+    m = NumpyModel(_weights(spec, 7))
+    x = _images(spec, 17, seed=3)
+    m.predict(x, path="halide")
+    other = _weights(spec, 8)
+    m.set_weights(other)
+    assert np.abs(m.predict(x, path="halide") - NumpyModel(other).predict(x)).max() <= TOL
+
+
+def test_config_records_the_compile_apart():
+    m = NumpyModel(_weights(EVERY_KIND, 9))
+    m.predict(_images(EVERY_KIND, 33), path="halide")
+    config = m.path_config("halide")
+    assert config["compile_seconds"] > 0 and config["chunk"] == 16
+    assert config["kernel"].startswith("halide ") and config["threads"] >= 1
+
+
+def test_unknown_schedule_is_refused():
+    from impls import halide_pipeline as hp
+
+    spec = EVERY_KIND
+    layers = tuple((layer, tuple(r.input_shape)) for layer, r in zip(spec.layers, spec.summary()) if layer.kind != "batch_norm")
+    with pytest.raises(ValueError, match="unknown schedule 'tiles'"):
+        hp.compiled(spec.input_shape, layers, True, "tiles")
