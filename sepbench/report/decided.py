@@ -46,10 +46,12 @@ class PathVerdicts:
 @dataclass(frozen=True)
 class Decided:
     """All the report's verdicts (``rows``: the study's first, then sorted by machine, pair and path) and
-    the machine they are read for first (``here``, :func:`this_machine`)."""
+    the machine they are read for first (``here``, :func:`this_machine`) and the day its newest result was
+    measured (``when``, ``YYYY-MM-DD`` UTC; ``""`` where no result dates it)."""
 
     rows: tuple[PathVerdicts, ...]
     here: object
+    when: str = ""
 
     def study(self) -> tuple[PathVerdicts, ...]:
         return tuple(r for r in self.rows if r.is_study)
@@ -60,6 +62,11 @@ class Decided:
 
     def other_machines(self) -> tuple[PathVerdicts, ...]:
         return tuple(r for r in self.rows if not r.is_study and r.machine != self.here)
+
+    def threads(self, rows: Iterable[PathVerdicts]) -> list[int]:
+        """The compute threads ``rows``' speed estimates were measured at, ascending."""
+        found = {v.figures.get("threads") for r in rows for v in r.verdicts}
+        return sorted(t for t in found if isinstance(t, int) and not isinstance(t, bool))
 
     def frame(self, rows: Iterable[PathVerdicts] | None = None) -> pd.DataFrame:
         """The verdict records as a table (the claims CSV): one row per machine, path and claim, the
@@ -95,4 +102,13 @@ def decide_all(df: pd.DataFrame, records: Iterable[PairedRecord] = (), fig: pd.D
     study = decide_claims(evidence, missing=missing, point_decides=point_decides)
     rows = [PathVerdicts(STUDY_MACHINE, V.STUDY, STUDY_BACKEND, tuple(study))]
     rows += [PathVerdicts(m, pair, var, tuple(vs)) for m, pair, var, vs in claim_verdicts(df, records, fig)]
-    return Decided(tuple(rows), this_machine(df))
+    here = this_machine(df)
+    return Decided(tuple(rows), here, _newest_day(df, here))
+
+
+def _newest_day(df: pd.DataFrame, machine: object) -> str:
+    """The UTC day of ``machine``'s newest dated result (``""``: none)."""
+    if df.empty or machine is None:
+        return ""
+    when = pd.to_datetime(df.loc[df["machine"].eq(machine), "created"], utc=True, errors="coerce", format="ISO8601").dropna()
+    return when.max().strftime("%Y-%m-%d") if len(when) else ""

@@ -56,7 +56,8 @@ class SectionSpec:
     """One section of the report, declared once: ``key`` (its CSV's stem), ``title``, ``note`` (a
     sentence, or a function of the raw table for a note that quotes it), ``table`` (the raw frame, from the
     inputs), ``shown`` (its display form; ``None``: CSV only), ``optional`` (left out when it has no rows),
-    ``when`` (left out unless it holds for the inputs) and ``lead`` (shown before the plots)."""
+    ``when`` (left out unless it holds for the inputs), ``lead`` (shown before the plots) and ``view`` (its
+    form for reading, with ``html()`` and ``markdown()``, shown instead of ``shown`` with the note after it)."""
 
     key: str
     title: str
@@ -66,3 +67,4 @@ class SectionSpec:
     optional: bool = False
     when: Callable[[Inputs], bool] | None = None
     lead: bool = False
+    view: Callable[[Inputs], Any] | None = None

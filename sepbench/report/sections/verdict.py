@@ -10,9 +10,10 @@ from collections.abc import Iterable
 import pandas as pd
 
 from sepbench.core.claims import CLAIMS, OUTCOME_MEANING
-from sepbench.report import fmt
+from sepbench.report import fmt, reading
 from sepbench.report.decided import CLAIM_COLUMNS, STUDY_BACKEND, STUDY_MACHINE, Decided, PathVerdicts, decide_all, this_machine
-from sepbench.report.sections.base import SectionSpec, keep_all
+from sepbench.report.headline import where
+from sepbench.report.sections.base import Inputs, SectionSpec, keep_all
 from sepbench.results.paired_records import PairedRecord
 
 __all__ = ["CLAIM_COLUMNS", "STUDY_BACKEND", "STUDY_MACHINE", "claims", "this_machine", "verdict", "verdict_other_machines"]
@@ -51,6 +52,24 @@ def verdict_other_machines(df: pd.DataFrame, records: Iterable[PairedRecord] = (
     return verdict_table(d.other_machines())
 
 
+def _one(threads: list[int]) -> int | None:
+    return threads[0] if len(threads) == 1 else None
+
+
+def this_machine_view(i: Inputs) -> reading.VerdictView:
+    """This machine's verdicts for reading: where they were measured in the caption, the study's row first."""
+    d = i.decided
+    here = d.this_machine()
+    place = where(d, here).rstrip(":") or "No machine named"
+    caption = f"{place}: the study's published figures first, then each pair's backend paths"
+    return reading.view(d.study() + here, caption, _one(d.threads(here)))
+
+
+def other_machines_view(i: Inputs) -> reading.VerdictView:
+    """The other machines' verdicts for reading, grouped by machine and pair."""
+    return reading.view(i.decided.other_machines(), "Other machines, per machine and pair", by_machine=True)
+
+
 VERDICT = SectionSpec(
     key="verdict",
     title="The verdict: the claims on this machine, per pair and backend path",
@@ -69,6 +88,7 @@ VERDICT = SectionSpec(
     table=lambda i: verdict_table(i.decided.study() + i.decided.this_machine()),
     shown=keep_all,
     lead=True,
+    view=this_machine_view,
 )
 
 
@@ -84,6 +104,7 @@ OTHER_MACHINES = SectionSpec(
     shown=keep_all,
     optional=True,
     lead=True,
+    view=other_machines_view,
 )
 
 
