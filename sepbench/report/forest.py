@@ -9,6 +9,7 @@ never overlap however many paths there are; the figure is at most :data:`MAX_WID
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ MAX_WIDTH_PX = 1600  # a laptop's screen: the page shows the image at its own si
 DPI = 100
 PANEL_WIDTH_IN, LABEL_WIDTH_IN = 5.6, 1.9  # a panel's plotting area and the path labels beside it (inches)
 ROW_IN = 0.24  # one path's row (inches): labels at 8 pt stay apart
+TOP_IN, GAP_IN, BELOW_IN = 0.55, 0.85, 0.5  # the outcome legend; between lines of panels (title, axis label); under the last
 
 # the claims that are a ratio with an interval against a band: the ones a forest plot shows
 RATIO_CLAIMS: tuple[Claim, ...] = tuple(c for c in CLAIMS if c.rule == RULE_BELOW)
@@ -64,7 +66,7 @@ def panels(rows: Sequence[PathVerdicts], by_machine: bool = False) -> list[Panel
                 if r.is_study or r.pair != pair or (by_machine and r.machine != machine):
                     continue
                 v = r.of(claim.key)
-                if v is None or v.estimate is None:
+                if v is None or v.estimate is None or not math.isfinite(v.estimate):
                     continue
                 label = r.variant.split(" (", 1)[0] if claim.per == "trainer" else r.variant
                 seen.setdefault(label, v)
@@ -122,19 +124,27 @@ def forest_plot(rows: Sequence[PathVerdicts], path: Path, by_machine: bool = Fal
         return None
     cols = min(2, len(shown))
     lines = [shown[i : i + cols] for i in range(0, len(shown), cols)]
-    heights = [max(len(p.rows) for p in line) * ROW_IN + 1.3 for line in lines]  # + title, axis and its label
-    width = cols * (PANEL_WIDTH_IN + LABEL_WIDTH_IN)
+    plot_h = [max(len(p.rows) for p in line) * ROW_IN + 0.2 for line in lines]  # each line's axes (inches)
+    width, height = cols * (PANEL_WIDTH_IN + LABEL_WIDTH_IN), sum(plot_h) + len(lines) * GAP_IN + TOP_IN
     assert width * DPI <= MAX_WIDTH_PX, "two panels must fit the width"
-    fig, axes = plt.subplots(
-        len(lines), cols, figsize=(width, sum(heights) + 0.5), squeeze=False, layout="constrained", gridspec_kw={"height_ratios": heights}
+    fig = plt.figure(figsize=(width, height))
+    # margins in inches, fixed: the labels' column and each axis's title and label have their room without
+    # a layout engine measuring every text (which took most of a report's plotting time)
+    grid = fig.add_gridspec(
+        len(lines),
+        cols,
+        height_ratios=plot_h,
+        left=LABEL_WIDTH_IN / width,
+        right=1 - 0.2 / width,
+        wspace=LABEL_WIDTH_IN / PANEL_WIDTH_IN,
+        top=1 - (TOP_IN + GAP_IN - BELOW_IN) / height,
+        bottom=BELOW_IN / height,
+        hspace=GAP_IN / (sum(plot_h) / len(lines)),
     )
-    for line, ax_line in zip(lines, axes):
-        for k, ax in enumerate(ax_line):
-            if k < len(line):
-                _draw(ax, line[k])
-            else:
-                ax.set_visible(False)
+    for row, line in enumerate(lines):
+        for k, panel in enumerate(line):
+            _draw(fig.add_subplot(grid[row, k]), panel)
     outcomes = list(dict.fromkeys(v.outcome for p in shown for _, v in p.rows))
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=MARKER[o], label=o) for o in outcomes]
-    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), fontsize=8, title="outcome")
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, title="outcome", title_fontsize=8, frameon=False)
     return save(fig, path, dpi=DPI, tight=False), max(len(p.rows) for p in shown)
