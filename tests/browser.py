@@ -35,7 +35,10 @@ def require_chromium(what: str) -> str:
     return path
 
 
-def _base(chromium: str, profile: Path, budget_ms: int) -> list[str]:
+WINDOW = (1280, 900)  # width, height in CSS pixels
+
+
+def _base(chromium: str, profile: Path, budget_ms: int, window: tuple[int, int] = WINDOW) -> list[str]:
     # no network of its own (updates, sync, QUIC), its own profile: a test sees only the page
     return [
         chromium,
@@ -48,22 +51,30 @@ def _base(chromium: str, profile: Path, budget_ms: int) -> list[str]:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={profile}",
-        "--window-size=1280,900",
+        f"--window-size={window[0]},{window[1]}",
+        "--hide-scrollbars",
         f"--virtual-time-budget={budget_ms}",
     ]
 
 
-def dump_dom(chromium: str, url: str, profile: Path, budget_ms: int = 5000, timeout_s: float = 180) -> str:
-    """The page's DOM after its scripts ran (``budget_ms`` of virtual time); asserts the browser exited cleanly."""
-    proc = subprocess.run([*_base(chromium, profile, budget_ms), "--dump-dom", url], capture_output=True, text=True, timeout=timeout_s)
+def dump_dom(
+    chromium: str, url: str, profile: Path, budget_ms: int = 5000, timeout_s: float = 180, window: tuple[int, int] = WINDOW
+) -> str:
+    """The page's DOM after its scripts ran (``budget_ms`` of virtual time) in a ``window`` (width, height);
+    asserts the browser exited cleanly."""
+    proc = subprocess.run(
+        [*_base(chromium, profile, budget_ms, window), "--dump-dom", url], capture_output=True, text=True, timeout=timeout_s
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
-def screenshot(chromium: str, url: str, profile: Path, shot: Path, budget_ms: int = 15000, timeout_s: float = 180) -> Path:
-    """A PNG of the page at 1280 x 900 in ``shot``; asserts it was written."""
+def screenshot(
+    chromium: str, url: str, profile: Path, shot: Path, budget_ms: int = 15000, timeout_s: float = 180, window: tuple[int, int] = WINDOW
+) -> Path:
+    """A PNG of the page's first ``window`` (width, height; default 1280 x 900) in ``shot``; asserts it was written."""
     proc = subprocess.run(
-        [*_base(chromium, profile, budget_ms), f"--screenshot={shot}", url], capture_output=True, text=True, timeout=timeout_s
+        [*_base(chromium, profile, budget_ms, window), f"--screenshot={shot}", url], capture_output=True, text=True, timeout=timeout_s
     )
     assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
     return shot

@@ -323,10 +323,9 @@ def test_only_reproduce(reproduce_dir: Path, tmp_path: Path) -> None:
         "matrix.csv",
         "ratios.csv",
         "accuracy_params.png",
-        "speed_ratio.png",
     ):
         assert (out / name).stat().st_size > 0, name
-    assert not (out / "latency.png").exists()
+    assert not (out / "latency.png").exists() and not (out / "forest.png").exists()  # no paired rounds: no interval to draw
     md = (out / "report.md").read_text()
     assert "No pytest-benchmark run" in md and "| test_accuracy" in md
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "atomic-write temporaries left behind"
@@ -464,7 +463,7 @@ def test_html_renders_in_headless_chromium(reproduce_dir: Path, bench_dir: Path,
     report = _build(tmp_path, [reproduce_dir, bench_dir], [asv_results])
     index = report.files["index.html"]
     n_images = sum(1 for k in report.files if k.endswith(".png"))
-    assert n_images == 4
+    assert n_images == 3 and "forest.png" not in report.files  # no paired rounds in these runs: no interval to draw
     profile = tmp_path / "profile"
     dom = dump_dom(chromium, index.as_uri(), profile)
     n_tables = sum(1 for s in report.sections.values() if s.shown is not None)
@@ -837,16 +836,16 @@ def test_report_output_never_touches_files_it_did_not_write(reproduce_dir: Path,
     assert "index.html" in owned and "history.csv" not in owned
     (out / "stale.png").write_bytes(b"x")  # not the report's: left alone by the next build
     before = (out / "index.html").read_bytes()
-    (out / "speed_ratio.png").unlink()
-    (out / "speed_ratio.png").write_bytes(b"the user's own plot")  # now a user's file where the report writes one
+    (out / "accuracy_params.png").unlink()
+    (out / "accuracy_params.png").write_bytes(b"the user's own plot")  # now a user's file where the report writes one
     from sepbench.util.owned_dir import NotOwnedError
 
     manifest = json.loads((out / "sepbench-manifest.json").read_text())
-    manifest["files"].remove("speed_ratio.png")
+    manifest["files"].remove("accuracy_params.png")
     (out / "sepbench-manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(NotOwnedError, match="speed_ratio.png"):
+    with pytest.raises(NotOwnedError, match="accuracy_params.png"):
         _build(tmp_path, [reproduce_dir])
-    assert (out / "speed_ratio.png").read_bytes() == b"the user's own plot" and (out / "index.html").read_bytes() == before
+    assert (out / "accuracy_params.png").read_bytes() == b"the user's own plot" and (out / "index.html").read_bytes() == before
     assert (out / "stale.png").exists() and not [p for p in out.iterdir() if p.name.startswith(".sepbench-build")]
 
 

@@ -51,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for w in report.warnings:
         print(f"warning: {terminal(w)}", file=sys.stderr)
-    verdict = report.sections["verdict"].shown
-    print_table("The verdict: the claims per machine, pair and backend path", list(verdict.columns), verdict.values.tolist())
+    top = report.headline  # the answer first, as on the page: where, then one sentence per line
+    print("\n".join(terminal(line) for line in (top.where, *top.sentences) if line))
+    view = report.sections["verdict"].view
+    print_table(view.caption, list(view.columns), view.terminal_rows(), right_from=len(view.columns))  # words, not numbers
+    if view.footnotes:
+        print("\n".join(f"[{i}] {terminal(n)}" for i, n in enumerate(view.footnotes, 1)))
     svm = report.sections["study_vs_measured"].shown
     print_table("The study vs our measurements", list(svm.columns), svm.values.tolist(), right_from=5)
     for note in report.missing:

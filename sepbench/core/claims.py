@@ -40,7 +40,8 @@ RULE_INSIDE = "interval inside the band"  # yes inside it, NO wholly outside it,
 @dataclass(frozen=True)
 class Claim:
     """One claim of the study, as data: ``metric`` is the key of its evidence, ``band`` (low, high) in
-    ``unit``, ``rule`` one of the ``RULE_*`` names; ``column`` heads its column in verdict tables."""
+    ``unit``, ``rule`` one of the ``RULE_*`` names; ``column`` heads its column in verdict tables; ``per``
+    what one verdict stands for when they are counted (a backend ``path``, or a ``trainer`` shared by its paths)."""
 
     key: str
     column: str
@@ -50,6 +51,7 @@ class Claim:
     band: tuple[float, float]
     rule: str
     why_band: str
+    per: str = "path"
 
 
 # "faster" needs 5 % less time: two medians of the same work differ by a few per cent on a shared
@@ -98,6 +100,7 @@ CLAIMS: tuple[Claim, ...] = (
         SPEED_BAND,
         RULE_BELOW,
         "separable / regular time per training epoch, same recipe and trainer; within 0.95-1.05 is a tie",
+        per="trainer",
     ),
 )
 CLAIMS_BY_KEY: dict[str, Claim] = {c.key: c for c in CLAIMS}
@@ -172,14 +175,20 @@ class Verdict:
             text += f" [{self.low:.2f}, {self.high:.2f}]"
         return text
 
+    def detail(self) -> str:
+        """The estimate and how many samples stand behind it: ``0.83x [0.80, 0.86], 24 rounds at 2 threads``
+        (``""`` without an estimate)."""
+        fig = self.figure()
+        count = _count(self) if fig else ""
+        return fig + (f", {count}" if count else "")
+
     def cell(self) -> str:
         """One table cell: ``yes: 0.83x [0.80, 0.86], 24 rounds at 2 threads``, ``not measured: ...``."""
-        fig = self.figure()
-        if not fig:
+        detail = self.detail()
+        if not detail:
             return f"{self.outcome}: {self.note}" if self.note else self.outcome
-        count = _count(self)
         outcome = f"{self.outcome} (busy machine)" if self.busy else self.outcome
-        return f"{outcome}: {fig}" + (f", {count}" if count else "")
+        return f"{outcome}: {detail}"
 
 
 def _finite(x: object) -> bool:

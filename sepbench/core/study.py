@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 STUDY_SOURCE: Final = "data-science blog post, Keras 2 / tf.keras on a hosted notebook"
+STUDY_FRAMEWORK: Final = "tensorflow"  # the backend the study ran (tf.keras): its default path's evaluate is the study's own measurement
 
 # metric -> {model: value}
 STUDY: Final[dict[str, dict[str, float]]] = {

@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from sepbench.core.study import STUDY_SOURCE
-from sepbench.report.render import Section, write_outputs
+from sepbench.report.forest import forest_plot
+from sepbench.report.headline import Headline, headline
+from sepbench.report.render import Plot, Section, write_outputs
 from sepbench.report.sections import ORDER, Inputs
 from sepbench.report.sections.machines import history, machine_names
 from sepbench.report.sections.seeds import accuracy_over_seeds
@@ -39,6 +41,7 @@ LEAD_SECTIONS = tuple(spec.key for spec in ORDER if spec.lead)
 class Report:
     loaded: Loaded
     sections: dict[str, Section]
+    headline: Headline
     missing: list[str]
     warnings: list[str]
     files: dict[str, Path] = field(default_factory=dict)
@@ -110,8 +113,35 @@ def _sections(inputs: Inputs) -> dict[str, Section]:
         if spec.optional and raw.empty:  # nothing to show: left out (see missing_notes)
             continue
         note = spec.note(raw) if callable(spec.note) else spec.note
-        secs[spec.key] = Section(spec.key, spec.title, note, raw, spec.shown(raw) if spec.shown is not None else None)
+        shown = spec.shown(raw) if spec.shown is not None else None
+        secs[spec.key] = Section(spec.key, spec.title, note, raw, shown, spec.view(inputs) if spec.view is not None else None)
     return secs
+
+
+def _plots(inputs: Inputs, sections: dict[str, Section], staging: Path) -> list[Plot]:
+    """Draw the report's PNGs into ``staging``, the verdict's forest plots first; those with nothing to draw are left out."""
+    from sepbench.report import plots
+
+    decided = inputs.decided
+    drawn: list[tuple[str, Path | tuple[Path, int] | None]] = [
+        (
+            "The verdict on this machine: each path's ratio and 95 % interval, coloured by outcome (log axis)",
+            forest_plot(decided.this_machine(), staging / "forest.png"),
+        ),
+        (
+            "The verdict on other machines (log axis)",
+            forest_plot(decided.other_machines(), staging / "forest_other_machines.png", by_machine=True),
+        ),
+        (
+            "Predict latency by backend and model (median, error bars q1-q3)",
+            plots.latency_plot(sections["latency"].raw, staging / "latency.png"),
+        ),
+        ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, staging / "accuracy_params.png")),
+        ("Test accuracy over training seeds", plots.accuracy_seeds_plot(accuracy_over_seeds(inputs.df), staging / "accuracy_seeds.png")),
+        ("History over commits (ASV)", plots.history_plot(inputs.hist, staging / "history.png")),
+    ]
+    # a forest plot returns its path and its rows (stated beside the image)
+    return [Plot(t, *d) if isinstance(d, tuple) else Plot(t, d) for t, d in drawn if d is not None]
 
 
 def build_report(
@@ -125,7 +155,7 @@ def build_report(
 
     Raises :class:`NoResultsError` when no result file could be read (rates files of the checks count).
     """
-    from sepbench.report import plots
+    from sepbench.report import plots  # matplotlib: imported when a report is built, not with the package
 
     loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs])
     df = loaded.measurements
@@ -142,31 +172,18 @@ def build_report(
             + "\nor point the report elsewhere with --results DIR / --asv-results DIR."
         )
     hist = history(df)
-    sections = _sections(Inputs(df, hist, loaded.machines, loaded.rates, tuple(loaded.records)))
+    inputs = Inputs(df, hist, loaded.machines, loaded.rates, tuple(loaded.records))
+    sections = _sections(inputs)
+    top = headline(inputs.decided)
     missing = missing_notes(loaded, hist)
     output = Path(output)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
     # built in a fresh folder, then moved in: only files this report owns (its manifest) are replaced
     with build_into(output, adopt=("index.html", 'data-report="sepbench"')) as staging, plots.literal_text():
-        pngs: list[tuple[str, Path]] = []
-        for title_, path in (
-            (
-                "Predict latency by backend and model (median, error bars q1-q3)",
-                plots.latency_plot(sections["latency"].raw, staging / "latency.png"),
-            ),
-            ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, staging / "accuracy_params.png")),
-            ("Test accuracy over training seeds", plots.accuracy_seeds_plot(accuracy_over_seeds(df), staging / "accuracy_seeds.png")),
-            (
-                "Separable / regular time per backend vs the MAC ratio",
-                plots.speed_ratio_plot(sections["ratios"].raw, staging / "speed_ratio.png"),
-            ),
-            ("History over commits (ASV)", plots.history_plot(hist, staging / "history.png")),
-        ):
-            if path is not None:
-                pngs.append((title_, path))
+        pngs = _plots(inputs, sections, staging)
         staged = write_outputs(
-            staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS
+            staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS, top
         )
-    files = {name: output / path.name for name, path in staged.items()} | {p.name: output / p.name for _, p in pngs}
-    return Report(loaded, sections, missing, loaded.warnings, files)
+    files = {name: output / path.name for name, path in staged.items()} | {p.path.name: output / p.path.name for p in pngs}
+    return Report(loaded, sections, top, missing, loaded.warnings, files)

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sepbench.core.pairs import STUDY_PAIR  # noqa: E402
-from sepbench.core.study import MAC_RATIO, STUDY, study_ratio  # noqa: E402
+from sepbench.core.study import STUDY  # noqa: E402
 from sepbench.util.atomic import atomic_path  # noqa: E402
 
 COLORS = dict(zip(STUDY_PAIR.model_names, ("#4c72b0", "#dd8452")))  # the study's two models, as in its plots
@@ -27,9 +27,11 @@ def literal_text() -> Any:
     return plt.rc_context({"text.parse_math": False})
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save(fig: plt.Figure, path: Path, dpi: int = 110, tight: bool = True) -> Path:
+    """Write ``fig`` as a PNG at ``dpi``, atomically, and close it; ``tight``: cropped to what is drawn
+    (else exactly the figure's size, for a figure whose width in pixels is a promise)."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path
 
@@ -65,7 +67,7 @@ def latency_plot(lat: pd.DataFrame, path: Path) -> Path | None:
         ax.set_xlabel("ms per predict call (log)")
     axes[0][0].legend(fontsize=8, loc="lower right")
     fig.suptitle("Predict latency by backend path and model (median; bars q1-q3)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
@@ -105,40 +107,7 @@ def accuracy_params_plot(matrix: pd.DataFrame, path: Path) -> Path | None:
     ax.set_ylabel("test accuracy (fraction)")
     ax.set_title("Accuracy vs parameters" + ("" if plotted else " (no accuracy measured: study only)"))
     ax.legend(fontsize=7)
-    return _save(fig, path)
-
-
-def speed_ratio_plot(ratios: pd.DataFrame, path: Path) -> Path | None:
-    """Separable / regular time per backend (evaluate and predict per batch size) against the MAC ratio."""
-    r = ratios[ratios["figure"].str.startswith(("eval_seconds", "latency_s"))] if not ratios.empty else ratios
-    if r.empty:
-        return None
-    r = r.assign(label=r["backend"].astype(str) + np.where(r["machine"].nunique() > 1, "\n" + r["machine"].astype(str), ""))
-    labels = list(dict.fromkeys(r["label"]))
-    figs = sorted(dict.fromkeys(r["figure"]), key=lambda f: (f != "eval_seconds", int(f.split("=")[-1]) if "=" in f else 0))
-    width = 0.8 / len(figs)
-    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(labels) + 2), 4))
-    x = np.arange(len(labels))
-    for j, f in enumerate(figs):
-        vals = r[r["figure"] == f].set_index("label").reindex(labels)["ratio"].to_numpy(float)
-        ax.bar(
-            x + (j - (len(figs) - 1) / 2) * width,
-            vals,
-            width,
-            label=f.replace("eval_seconds", "evaluate 10k").replace("latency_s ", "predict "),
-        )
-    ax.axhline(MAC_RATIO, color="red", linestyle="--", label=f"MAC ratio {MAC_RATIO:.3f}")
-    ax.axhline(study_ratio("eval_seconds"), color="black", linestyle=":", label=f"study's evaluate ratio {study_ratio('eval_seconds'):.2f}")
-    ax.axhline(1.0, color="grey", linewidth=0.8)
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:.3g}"))
-    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylabel("separable / regular time (log; < 1: separable faster)")
-    ax.set_title("Speed ratio per backend against the MAC ratio")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def history_plot(hist: pd.DataFrame, path: Path, max_lines: int = 12) -> Path | None:
@@ -161,7 +130,7 @@ def history_plot(hist: pd.DataFrame, path: Path, max_lines: int = 12) -> Path | 
     ax.set_ylabel("ms (ASV median)")
     ax.set_title("History over commits (ASV)")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def accuracy_seeds_plot(seeds: pd.DataFrame, path: Path) -> Path | None:
@@ -184,4 +153,4 @@ def accuracy_seeds_plot(seeds: pd.DataFrame, path: Path) -> Path | None:
     ax.set_title("Test accuracy per seed (points), mean and 95 % interval (black), the study (star)", fontsize=9)
     ax.margins(y=0.15)
     ax.legend(fontsize=7, loc="best")
-    return _save(fig, path)
+    return save(fig, path)

@@ -7,11 +7,14 @@ import base64
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import markupsafe
 import pandas as pd
 
+from sepbench.report.headline import Headline
+from sepbench.report.palette import css
 from sepbench.util.atomic import atomic_write_text
 from sepbench.util.neutralise import csv_frame, markdown_text, terminal
 
@@ -25,6 +28,17 @@ class Section:
     note: str
     raw: pd.DataFrame
     shown: pd.DataFrame | None  # None: CSV only (too long to show)
+    view: Any = None  # its form for reading (sepbench.report.reading.VerdictView): shown instead of ``shown``, the note after it
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One PNG of the report: its ``title`` (caption and alt text), ``path`` and, for a forest plot, the most
+    ``rows`` (paths) one of its panels has, stated on the page beside the image."""
+
+    title: str
+    path: Path
+    rows: int | None = None
 
 
 _ENV = jinja2.Environment(autoescape=True)
@@ -43,20 +57,33 @@ table.report td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .warn { color: #8a3b00; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
 code { background: #f4f4f4; padding: 0 0.2em; }
+h1 { font-size: 1.5em; margin: 0.2em 0; }
+#headline { font-size: 1.05em; max-width: 70em; margin: 0.3em 0 0.6em; }
+#headline .where { font-weight: 600; }
+#headline .sentence { display: block; }
+table.verdict caption { text-align: left; font-weight: 600; padding: 0.2em 0; }
+table.verdict tr.group th { background: #f7f7f7; font-weight: 600; padding-top: 0.4em; }
+table.verdict tbody th { font-weight: normal; white-space: nowrap; }
+ol.footnotes { font-size: 0.85em; }
+{{ outcome_css }}
 </style></head>
 <body data-report="sepbench">
 <h1>{{ title }}</h1>
+{% if headline %}<section id="headline"><p>{% if headline.where %}<span class="where">{{ headline.where }}</span> {% endif %}\
+{% for s in headline.sentences %}<span class="sentence">{{ s }}</span> {% endfor %}</p></section>{% endif %}
 <p class="note">Built {{ built }} from {{ n_files }} result file(s). Study: {{ study_source }}.
 CSVs of every table sit beside this page.</p>
 {% macro section(s) %}<section data-section="{{ s.key }}"><h2 id="{{ s.key }}">{{ s.title }}</h2>
-{% if s.note %}<p class="note">{{ s.note | code }}</p>{% endif %}
+{% if s.view %}{{ s.view | safe }}{% if s.note %}<p class="note legend">{{ s.note | code }}</p>{% endif %}
+{% else %}{% if s.note %}<p class="note">{{ s.note | code }}</p>{% endif %}
 {% if s.html and s.rows > 15 and s.key not in expanded %}<details><summary>{{ s.rows }} rows</summary>{{ s.html | safe }}</details>
-{% elif s.html %}{{ s.html | safe }}{% endif %}
+{% elif s.html %}{{ s.html | safe }}{% endif %}{% endif %}
 <p class="note"><a href="{{ s.key }}.csv">{{ s.key }}.csv</a></p></section>
 {% endmacro %}
 {% for s in lead %}{{ section(s) }}{% endfor %}
 <h2 id="plots">Plots</h2>
-{% for p in plots %}<figure><img alt="{{ p.title }}" src="data:image/png;base64,{{ p.b64 }}">
+{% for p in plots %}<figure><img alt="{{ p.title }}" data-plot="{{ p.stem }}"{% if p.rows %} data-rows="{{ p.rows }}"{% endif %}
+ src="data:image/png;base64,{{ p.b64 }}">
 <figcaption class="note">{{ p.title }}</figcaption></figure>
 {% else %}<p class="note">No plots: nothing measured to plot.</p>{% endfor %}
 {% for s in rest %}{{ section(s) }}{% endfor %}
@@ -111,6 +138,24 @@ def _md_table(df: pd.DataFrame) -> str:
     return safe.to_markdown(index=False, disable_numparse=True)
 
 
+def _plot_item(p: Plot) -> dict[str, Any]:
+    """What the page and report.md show of one plot: title, the PNG inline (base64), its file and rows."""
+    b64 = base64.b64encode(p.path.read_bytes()).decode("ascii")
+    return {"title": p.title, "b64": b64, "file": p.path.name, "stem": p.path.stem, "rows": p.rows}
+
+
+def _shown_item(s: Section) -> dict[str, Any]:
+    """What the page shows of one section: its table as HTML, or its view for reading where it has one."""
+    return {
+        "key": s.key,
+        "title": s.title,
+        "note": s.note,
+        "rows": len(s.shown) if s.shown is not None else 0,
+        "html": _html_table(s.shown) if s.shown is not None and s.view is None else "",
+        "view": s.view.html() if s.view is not None else "",
+    }
+
+
 def write_outputs(
     out_dir: Path,
     title: str,
@@ -118,14 +163,15 @@ def write_outputs(
     study_source: str,
     n_files: int,
     sections: list[Section],
-    plots: list[tuple[str, Path]],
+    plots: list[Plot],
     missing: list[str],
     warnings: list[str],
     lead: tuple[str, ...] = (),
+    headline: Headline | None = None,
 ) -> dict[str, Path]:
     """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name.
 
-    The page opens with the ``lead`` sections (the verdict), then the plots, then the other sections
+    The page opens with the ``headline`` and the ``lead`` sections (the verdict), then the plots, then the other sections
     (long tables collapsed, never a lead one), then what is missing and what was skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -133,17 +179,8 @@ def write_outputs(
     for s in sections:
         # a cell from a result file that a spreadsheet would evaluate (=, +, -, @) is written as text
         written[f"{s.key}.csv"] = atomic_write_text(out_dir / f"{s.key}.csv", csv_frame(s.raw).to_csv(index=False))
-    plot_items = [{"title": t, "b64": base64.b64encode(p.read_bytes()).decode("ascii"), "file": p.name} for t, p in plots]
-    shown = [
-        {
-            "key": s.key,
-            "title": s.title,
-            "note": s.note,
-            "rows": len(s.shown) if s.shown is not None else 0,
-            "html": _html_table(s.shown) if s.shown is not None else "",
-        }
-        for s in sections
-    ]
+    plot_items = [_plot_item(p) for p in plots]
+    shown = [_shown_item(s) for s in sections]
     html = HTML.render(
         title=title,
         built=built,
@@ -155,12 +192,14 @@ def write_outputs(
         rest=[s for s in shown if s["key"] not in lead],
         plots=plot_items,
         expanded=lead,  # the answer is never behind a click
+        headline=headline,
+        outcome_css=markupsafe.Markup(css()),  # built from the palette's constants, no input in it
     )
     written["index.html"] = atomic_write_text(out_dir / "index.html", html)
-    md = _markdown(title, built, study_source, n_files, sections, plot_items, missing, warnings, lead)
+    md = _markdown(title, built, study_source, n_files, sections, plot_items, missing, warnings, lead, headline)
     written["report.md"] = atomic_write_text(out_dir / "report.md", md)
-    for _, p in plots:
-        written[p.name] = p
+    for p in plots:
+        written[p.path.name] = p.path
     return written
 
 
@@ -170,19 +209,27 @@ def _markdown(
     study_source: str,
     n_files: int,
     sections: list[Section],
-    plot_items: list[dict[str, str]],
+    plot_items: list[dict[str, Any]],
     missing: list[str],
     warnings: list[str],
     lead: tuple[str, ...],
+    headline: Headline | None = None,
 ) -> str:
     """report.md: the lead sections, the plots (links to the PNGs beside it), the rest, what is missing and what was skipped."""
-    md = [f"# {title}", "", f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]
+    md = [f"# {title}", ""]
+    if headline is not None:  # machine names come from result files: shown as text
+        md += [markdown_text(headline.text()), ""]
+    md += [f"Built {built} from {n_files} result file(s). Study: {study_source}.", ""]
     ordered = [s for s in sections if s.key in lead] + [None] + [s for s in sections if s.key not in lead]  # None: the plots
     for s in ordered:
         if s is None:
             md += ["## Plots", ""] + [f"![{p['title']}]({p['file']})" for p in plot_items] + [""]
             continue
-        md += [f"## {s.title}", ""] + ([markdown_text(s.note), ""] if s.note else [])  # a note may quote a rates file
+        md += [f"## {s.title}", ""]
+        if s.view is not None:  # the table for reading, its legend after it
+            md += [s.view.markdown(), ""] + ([markdown_text(s.note), ""] if s.note else []) + [f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
+            continue
+        md += [markdown_text(s.note), ""] if s.note else []  # a note may quote a rates file
         md += ([_md_table(s.shown), ""] if s.shown is not None else []) + [f"CSV: [{s.key}.csv]({s.key}.csv)", ""]
     if missing:
         md += ["## What is missing", "", *[f"- {markdown_text(m)}" for m in missing], ""]

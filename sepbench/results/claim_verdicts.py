@@ -13,7 +13,7 @@ import pandas as pd
 from sepbench.core.claims import Verdict, decide_claims
 from sepbench.core.evidence import claim_evidence
 from sepbench.core.pairs import PAIRS, STUDY_PAIR
-from sepbench.results.paired import Key, speed_evidence, train_evidence
+from sepbench.results.paired import Key, paired_ratios, record_evidence, speed_evidence, train_evidence
 from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_SEEDS
 from sepbench.results.verdict import STUDY, TEST_IMAGES, figure_dicts, figures, pair_models, subset_variants
@@ -39,17 +39,20 @@ def seed_costs(df: pd.DataFrame) -> dict[object, list[float]]:
     return out
 
 
-def claim_verdicts(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> list[tuple[object, str, str, list[Verdict]]]:
+def claim_verdicts(
+    df: pd.DataFrame, records: Iterable[PairedRecord] = (), fig: pd.DataFrame | None = None
+) -> list[tuple[object, str, str, list[Verdict]]]:
     """Every machine, pair and backend path with a figure: ``(machine, pair, variant, verdicts)`` in sorted
     order, each claim decided by :func:`sepbench.core.claims.decide_claims` on the evidence of
     :func:`sepbench.core.evidence.claim_evidence` (sizes, the paired speed and training estimates,
     accuracy over seeds where several exist; the paired ``records``, estimated over their processes, win
     over a run's paired rows).  A pair is shown for a path where its paired rounds ran or
-    both its models have a figure there."""
-    figs = figure_dicts(figures(df))
-    records = list(records)
-    speeds = speed_evidence(df, records)
-    trains = train_evidence(df, records)
+    both its models have a figure there.  ``fig``: :func:`~sepbench.results.verdict.figures` of ``df``,
+    where the caller has it already.  Each estimate is computed once (the paired table, the bootstraps)."""
+    figs = figure_dicts(figures(df) if fig is None else fig)
+    table, by_records = paired_ratios(df), record_evidence(records)
+    speeds = speed_evidence(df, table=table, by_records=by_records)
+    trains = train_evidence(df, table=table, by_records=by_records)
     seeds = seed_costs(df)
     subset = subset_variants(df)
     models = pair_models(df)

@@ -130,9 +130,10 @@ def paired_estimate(r: Any, models: tuple[str, str]) -> tuple[Estimate, dict[str
 
 
 Key = tuple[object, str, str]  # (machine, pair, variant)
+RecordEvidence = dict[tuple[object, str, str, str], tuple[Estimate, dict[str, Any]]]  # (machine, pair, variant, workload) -> evidence
 
 
-def record_evidence(records: Iterable[PairedRecord]) -> dict[tuple[object, str, str, str], tuple[Estimate, dict[str, Any]]]:
+def record_evidence(records: Iterable[PairedRecord]) -> RecordEvidence:
     """``(machine, pair, variant, workload)`` -> the estimate over processes of the paired records and its
     figures, computed now (:mod:`sepbench.results.paired_evidence`).  Of several identities of one key
     (other threads, another commit), the one measured last decides: a verdict holds at its threads."""
@@ -153,19 +154,27 @@ def _last_started(ev: ProcessEvidence) -> str:
     return max(r.process.started for r in ev.records)
 
 
-def speed_evidence(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> dict[Key, tuple[Estimate, dict[str, Any]]]:
+def speed_evidence(
+    df: pd.DataFrame,
+    records: Iterable[PairedRecord] = (),
+    *,
+    table: pd.DataFrame | None = None,
+    by_records: RecordEvidence | None = None,
+) -> dict[Key, tuple[Estimate, dict[str, Any]]]:
     """``(machine, pair, variant)`` -> the estimate that decides "faster" and its figures: the paired
     study-style evaluate where the path ran one (the default paths), else the path's paired predict; an
     ASV separable/regular ratio (a point, no interval) where nothing else measured the study's path.
-    Paired ``records`` (processes as the unit) win over a pytest-benchmark run's rows of the same case."""
+    Paired ``records`` (processes as the unit) win over a pytest-benchmark run's rows of the same case.
+    ``table`` (:func:`paired_ratios` of ``df``) and ``by_records`` (:func:`record_evidence` of ``records``)
+    may be passed in by a caller that already computed them (each estimate over processes is a bootstrap)."""
     out: dict[Key, tuple[Estimate, dict[str, Any]]] = {}
-    by_records = record_evidence(records)
+    by_records = record_evidence(records) if by_records is None else by_records
     for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
         for (machine, pair, var, w), found in by_records.items():
             if w == workload:
                 out[(machine, pair, var)] = found
     from_records = set(out)
-    table = paired_ratios(df)
+    table = paired_ratios(df) if table is None else table
     models = pair_models(df)
     for workload in PAIRED_WORKLOADS[::-1]:  # the preferred last, so that it wins
         for r in table[table["workload"].eq(workload)].itertuples():
@@ -191,18 +200,23 @@ def speed_evidence(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> di
 
 
 def train_evidence(
-    df: pd.DataFrame, records: Iterable[PairedRecord] = ()
+    df: pd.DataFrame,
+    records: Iterable[PairedRecord] = (),
+    *,
+    table: pd.DataFrame | None = None,
+    by_records: RecordEvidence | None = None,
 ) -> dict[tuple[object, str, str], tuple[Estimate, dict[str, Any]]]:
     """``(machine, pair, trainer)`` -> the estimate that decides "trains faster" and its figures: the
-    paired training records of that trainer (a backend that trains), else the newest run's paired case."""
-    table = paired_ratios(df)
+    paired training records of that trainer (a backend that trains), else the newest run's paired case
+    (``table`` and ``by_records`` as in :func:`speed_evidence`)."""
+    table = paired_ratios(df) if table is None else table
     models = pair_models(df)
     rows = table[table["workload"].eq(WORKLOAD_PAIRED_TRAIN) & table["pair"].astype(str).isin(list(models))]
     out = {
         (r.machine if pd.notna(r.machine) else None, str(r.pair), str(r.backend)): paired_estimate(r, models[str(r.pair)])
         for r in rows.itertuples()
     }
-    for (machine, pair, var, w), found in record_evidence(records).items():
+    for (machine, pair, var, w), found in (record_evidence(records) if by_records is None else by_records).items():
         if w == WORKLOAD_PAIRED_TRAIN:
             out[(machine, pair, var.split(" (", 1)[0])] = found
     return out

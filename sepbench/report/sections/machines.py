@@ -41,9 +41,9 @@ def _long(table: pd.DataFrame, metric: str, value: pd.Series | None, model: obje
     return out[["machine", *MACHINE_KEYS, "value"]]
 
 
-def _path_times(df: pd.DataFrame) -> pd.DataFrame:
+def _path_times(df: pd.DataFrame, fig: pd.DataFrame | None) -> pd.DataFrame:
     """Per machine, backend path and model: the fastest 10,000-image predict and the study-style evaluate (seconds)."""
-    fig = figures(df)
+    fig = figures(df) if fig is None else fig
     if fig.empty:
         return _long(fig, "eval_seconds", None)
     fig = fig.drop(columns=["backend"]).rename(columns={"variant": "backend"})
@@ -94,7 +94,7 @@ def _machine_order(wide: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop(columns=["_rank", "_batch"]).reset_index(drop=True)
 
 
-def per_machine(df: pd.DataFrame) -> pd.DataFrame:
+def per_machine(df: pd.DataFrame, fig: pd.DataFrame | None = None, lat: pd.DataFrame | None = None) -> pd.DataFrame:
     """The same figures with one column per machine, one row per backend path, model and figure
     (``metric``, ``unit``): the fastest 10,000-image predict and the study-style evaluate (seconds, the
     rules of :mod:`sepbench.results.verdict`), the median predict per batch size (seconds per call, ASV
@@ -104,10 +104,12 @@ def per_machine(df: pd.DataFrame) -> pd.DataFrame:
 
     ASV's ``PredictFast`` (seconds) and ``SeparableRatio`` (unitless) fill ``predict_10k_seconds`` of
     ``<backend> (fast)`` and ``paired_ratio`` only in cells no other source filled (a pytest-benchmark
-    figure wins), each from that machine's newest ASV commit measuring it (:func:`_asv_newest`)."""
-    lat, pairs, roof = latency(df), paired(df), roofline(df)
+    figure wins), each from that machine's newest ASV commit measuring it (:func:`_asv_newest`).
+    ``fig`` (:func:`~sepbench.results.verdict.figures`) and ``lat`` (:func:`latency`) of ``df`` where the caller has them."""
+    lat = latency(df) if lat is None else lat
+    pairs, roof = paired(df), roofline(df, fig)
     parts = [
-        _path_times(df),
+        _path_times(df, fig),
         _long(lat, "latency_s", lat["median_s"]).assign(metric="latency_s batch=" + lat["batch_size"].astype(str)),
         _long(pairs, "paired_ratio", pairs["ratio"], PAIR_MODEL),
         _long(roof, "compute_limit_fraction", roof["compute_limit_s"] / roof["seconds"]),
@@ -188,7 +190,7 @@ ACROSS_MACHINES = SectionSpec(
         "their newest ASV commit (by commit date), and where a machine has both, the pytest-benchmark figure is shown. "
         "Times in ms; empty = not measured on that machine."
     ),
-    table=lambda i: per_machine(i.df),
+    table=lambda i: per_machine(i.df, i.figures, i.latency),
     shown=lambda t: fmt.across_machines(t, MACHINE_KEYS),
     when=_several_machines,
 )

@@ -33,9 +33,10 @@ MATRIX_METRICS = (
 )
 
 
-def matrix(df: pd.DataFrame) -> pd.DataFrame:
-    """Backend x model: params, MACs/image, file sizes (bytes), loss, accuracy, 10k-evaluation seconds."""
-    fig = figures(df)
+def matrix(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Backend x model: params, MACs/image, file sizes (bytes), loss, accuracy, 10k-evaluation seconds.
+    ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it."""
+    fig = figures(df) if fig is None else fig
     cols = ["machine", "backend", "model", *MATRIX_METRICS]
     if fig.empty:
         return pd.DataFrame(columns=cols)
@@ -92,16 +93,17 @@ def latency(df: pd.DataFrame) -> pd.DataFrame:
 RATIO_METRICS = ("params", "hdf5_bytes", "native_bytes", "test_accuracy", "eval_seconds", "paired_10k_seconds")
 
 
-def ratios(df: pd.DataFrame) -> pd.DataFrame:
+def ratios(df: pd.DataFrame, fig: pd.DataFrame | None = None, lat: pd.DataFrame | None = None) -> pd.DataFrame:
     """Separable / regular of each figure per machine and backend, beside the study's ratio and the MAC ratio.
 
     For times (lower is faster) the MAC ratio (0.129) is what a speed-up proportional to the
     arithmetic would give; the study's time ratio is that of its 10k ``evaluate`` (0.78).
+    ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it. ``lat``: :func:`latency` of ``df``, likewise.
     """
     base, cand = MODEL_ORDER  # the study's ratios stand beside these: its pair's
     cols = ["machine", "backend", "figure", base, cand, "ratio", "study_ratio", "mac_ratio"]
     rows = []
-    for (machine, variant), figs in V.figure_dicts(figures(df)).items():
+    for (machine, variant), figs in V.figure_dicts(figures(df) if fig is None else fig).items():
         for m in RATIO_METRICS:
             pair = V.separable_over_regular(figs, m)
             if pair is None:
@@ -118,7 +120,7 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
                     "mac_ratio": MAC_RATIO if m in TIME_METRICS else None,
                 }
             )
-    lat = latency(df)
+    lat = latency(df) if lat is None else lat
     if not lat.empty:
         for (machine, backend, batch), sub in lat.groupby(["machine", "backend", "batch_size"], sort=True, dropna=False):
             by = sub.set_index("model")
@@ -143,19 +145,20 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["machine", "backend"], kind="stable").reset_index(drop=True)
 
 
-def roofline(df: pd.DataFrame) -> pd.DataFrame:
+def roofline(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each backend variant's fastest 10,000-image predict against the compute limit of the run that
     measured it.
 
     ``compute_limit_s`` = 2 x MACs/image x 10,000 / the run's probed float32 GEMM FLOP/s (the time the
     arithmetic alone needs); ``x_limit`` = time / limit (1.0 = at the machine's GEMM peak); ``chosen``
     what a fast path picked by measurement in that run.  Only pytest-benchmark runs record a roofline probe.
+    ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it.
     """
     cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "mem_gbs", "compute_limit_s", "x_limit", "chosen", "source"]
     probes = V.roofline_probes(df)
     if probes.empty or "workload" not in df:
         return pd.DataFrame(columns=cols)
-    fig = figures(df)
+    fig = figures(df) if fig is None else fig
     fig = fig[fig["metric"].eq("predict_10k_seconds") & fig["source_file"].isin(probes.index)]
     rows = []
     for r in fig.sort_values(["machine", "variant", "model"]).itertuples():
@@ -208,7 +211,7 @@ MATRIX = SectionSpec(
         "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; "
         "accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s)."
     ),
-    table=lambda i: matrix(i.df),
+    table=lambda i: matrix(i.df, i.figures),
     shown=fmt.by_column,
 )
 
@@ -220,7 +223,7 @@ LATENCY = SectionSpec(
         "Seconds per predict call of n_images images (shown in ms): median, first and third quartile and IQR over the benchmark's "
         "rounds; images/s = n_images / median."
     ),
-    table=lambda i: latency(i.df),
+    table=lambda i: i.latency,
     shown=fmt.by_column,
 )
 
@@ -233,7 +236,7 @@ RATIOS = SectionSpec(
         f"{MAC_RATIO:.3f} "
         "(the time ratio if time were proportional to the arithmetic; for images/s its inverse)."
     ),
-    table=lambda i: ratios(i.df),
+    table=lambda i: ratios(i.df, i.figures, i.latency),
     shown=fmt.ratios,
 )
 
@@ -249,7 +252,7 @@ ROOFLINE = SectionSpec(
         "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
         "`sepbench profile` shows the GEMM rate at each layer's own shape."
     ),
-    table=lambda i: roofline(i.df),
+    table=lambda i: roofline(i.df, i.figures),
     shown=fmt.roofline,
     optional=True,
 )

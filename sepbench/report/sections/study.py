@@ -20,9 +20,10 @@ STUDY_METRICS = tuple(STUDY)  # params, hdf5_bytes, test_loss, test_accuracy, ev
 MODEL_ORDER = STUDY_PAIR.model_names  # the study published its figures for these two
 
 
-def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
-    """Per study metric and model: the study's value, ours per backend and machine, the difference."""
-    fig = figures(df)
+def study_vs_measured(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per study metric and model: the study's value, ours per backend and machine, the difference.
+    ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it."""
+    fig = figures(df) if fig is None else fig
     rows = []
     for metric in STUDY_METRICS:
         for model in MODEL_ORDER:
@@ -94,7 +95,7 @@ def _graph_forward(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
+def evaluate_vs_study(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
     """The study-style evaluation (10,000 images at batch 32) per machine, backend and model beside the
     study's, and, where TensorFlow's anatomy was measured, where Keras's evaluate time goes.
 
@@ -104,6 +105,7 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
     32: its compute), ``rest_s`` (evaluate minus both: loss, metrics, data handling), and ``why``.
     Where the anatomy was measured, ``evaluate_s`` is that same run's evaluate, so the parts add up
     to it (``source`` names the file); elsewhere it is the report's figure (section 1).
+    ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it.
     """
     cols = [
         "machine",
@@ -119,7 +121,7 @@ def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
         "source",
         "why",
     ]
-    fig = figures(df)
+    fig = figures(df) if fig is None else fig
     ev = fig[fig["metric"].eq("eval_seconds")] if not fig.empty else fig
     if ev.empty:
         return pd.DataFrame(columns=cols)
@@ -186,7 +188,7 @@ VS_MEASURED = SectionSpec(
         "Sizes in bytes, loss in nats, accuracy as a fraction, evaluation = wall time of a 10,000-image Keras-style evaluate at batch 32 "
         "in seconds."
     ),
-    table=lambda i: study_vs_measured(i.df),
+    table=lambda i: study_vs_measured(i.df, i.figures),
     shown=fmt.study_vs_measured,
     lead=True,
 )
@@ -204,7 +206,7 @@ EVALUATE = SectionSpec(
         "tf.function per batch of 32) "
         "and the rest (loss, metrics, data handling)."
     ),
-    table=lambda i: evaluate_vs_study(i.df),
+    table=lambda i: evaluate_vs_study(i.df, i.figures),
     shown=fmt.evaluate_vs_study,
     optional=True,
 )

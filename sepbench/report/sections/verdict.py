@@ -5,102 +5,69 @@ Which figures count and how a claim is decided are :mod:`sepbench.results.verdic
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 import pandas as pd
 
-from sepbench.core.claims import CLAIMS, OUTCOME_MEANING, Verdict, decide_claims
-from sepbench.core.evidence import study_verdict_inputs
-from sepbench.report import fmt
-from sepbench.report.sections.base import SectionSpec, keep_all
-from sepbench.results import verdict as V
-from sepbench.results.claim_verdicts import claim_verdicts
+from sepbench.core.claims import CLAIMS, OUTCOME_MEANING
+from sepbench.report import fmt, reading
+from sepbench.report.decided import CLAIM_COLUMNS, STUDY_BACKEND, STUDY_MACHINE, Decided, PathVerdicts, decide_all, this_machine
+from sepbench.report.headline import where
+from sepbench.report.sections.base import Inputs, SectionSpec, keep_all
 from sepbench.results.paired_records import PairedRecord
 
-STUDY_MACHINE, STUDY_BACKEND = "(the study)", "keras (published)"
+__all__ = ["CLAIM_COLUMNS", "STUDY_BACKEND", "STUDY_MACHINE", "claims", "this_machine", "verdict", "verdict_other_machines"]
 
 
-CLAIM_COLUMNS = [
-    "machine",
-    "pair",
-    "backend",
-    "claim",
-    "outcome",
-    "estimate",
-    "low",
-    "high",
-    "n",
-    "method",
-    "unit",
-    "note",
-    "busy",
-    "figures",
-]
-
-
-def _claim_rows(machine: object, pair: str, backend: str, verdicts: list[Verdict]) -> list[dict[str, object]]:
-    return [
-        {"machine": machine, "pair": pair, "backend": backend, **{k: v for k, v in x.as_dict().items() if k != "claim"}, "claim": x.claim}
-        for x in verdicts
-    ]
-
-
-def claims(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> pd.DataFrame:
+def claims(df: pd.DataFrame, records: Iterable[PairedRecord] = (), decided: Decided | None = None) -> pd.DataFrame:
     """Every verdict record, one row per machine, backend path and claim (the study's own first):
     outcome, estimate, 95 % interval, n, method, unit, note, busy (measured on a machine short of cores) and the figures it came from, as
-    :func:`sepbench.results.claim_verdicts.claim_verdicts` decided them."""
-    evidence, missing, point_decides = study_verdict_inputs()
-    rows = _claim_rows(STUDY_MACHINE, V.STUDY, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))
-    for machine, pair, variant, verdicts in claim_verdicts(df, records):
-        rows += _claim_rows(machine, pair, variant, verdicts)
-    out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
-    out["figures"] = [json.dumps(f, default=str, sort_keys=True) for f in out["figures"]]
-    return out
+    :func:`sepbench.results.claim_verdicts.claim_verdicts` decided them (``decided``: already decided, :func:`decide_all`)."""
+    return (decide_all(df, records) if decided is None else decided).frame()
 
 
 VERDICT_COLUMNS = {c.key: c.column for c in CLAIMS}
 
 
-def this_machine(df: pd.DataFrame) -> object:
-    """The machine the verdict is for: this one (by its hardware name) where it has results, else the
-    machine of the newest benchmark or reproduce result; ``None`` when no result names one."""
-    if df.empty:
-        return None
-    here = df.attrs.get("this_machine")  # set by the caller that knows the machine (the CLI): the report imports no probe
-    if here is not None and df["machine"].eq(here).any():
-        return here
-    own = df[df["source_kind"].isin(["pytest-benchmark", "reproduce"]) & df["machine"].notna()]
-    pool = own if not own.empty else df[df["machine"].notna()]
-    return pool.sort_values("created", kind="stable")["machine"].iloc[-1] if not pool.empty else None
+def verdict_table(rows: Iterable[PathVerdicts]) -> pd.DataFrame:
+    """One row per machine, pair and path, one column per claim, each cell :meth:`~sepbench.core.claims.Verdict.cell`."""
+    out = [
+        {"machine": r.machine, "pair": r.pair, "backend": r.variant, **{VERDICT_COLUMNS[v.claim]: v.cell() for v in r.verdicts}}
+        for r in rows
+    ]
+    return pd.DataFrame(out, columns=["machine", "pair", "backend", *VERDICT_COLUMNS.values()])
 
 
-def _verdict_table(records: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for (machine, pair, backend), sub in records.groupby(["machine", "pair", "backend"], sort=False, dropna=False):
-        row = {"machine": machine, "pair": pair, "backend": backend}
-        for r in sub.itertuples():
-            row[VERDICT_COLUMNS[r.claim]] = Verdict.from_dict({**r._asdict(), "figures": json.loads(r.figures)}).cell()
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["machine", "pair", "backend", *VERDICT_COLUMNS.values()])
-
-
-def verdict(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> pd.DataFrame:
+def verdict(df: pd.DataFrame, records: Iterable[PairedRecord] = (), decided: Decided | None = None) -> pd.DataFrame:
     """The answer first: the study's row, then one row per backend path of :func:`this_machine`, one
     column per claim, each cell the outcome with its estimate and 95 % interval (:meth:`Verdict.cell`)."""
-    records = claims(df, records)
-    here = this_machine(df)
-    keep = records["machine"].eq(STUDY_MACHINE) | (records["machine"].eq(here) if here is not None else records["machine"].isna())
-    return _verdict_table(records[keep])
+    d = decide_all(df, records) if decided is None else decided
+    return verdict_table(d.study() + d.this_machine())
 
 
-def verdict_other_machines(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> pd.DataFrame:
+def verdict_other_machines(df: pd.DataFrame, records: Iterable[PairedRecord] = (), decided: Decided | None = None) -> pd.DataFrame:
     """The same verdicts for every other machine the results name (other result files, ``history/``),
     with whatever each measured: an ASV-only machine shows its sizes and its point ratios."""
-    records = claims(df, records)
-    here = this_machine(df)
-    other = ~records["machine"].eq(STUDY_MACHINE) & ~(records["machine"].eq(here) if here is not None else records["machine"].isna())
-    return _verdict_table(records[other])
+    d = decide_all(df, records) if decided is None else decided
+    return verdict_table(d.other_machines())
+
+
+def _one(threads: list[int]) -> int | None:
+    return threads[0] if len(threads) == 1 else None
+
+
+def this_machine_view(i: Inputs) -> reading.VerdictView:
+    """This machine's verdicts for reading: where they were measured in the caption, the study's row first."""
+    d = i.decided
+    here = d.this_machine()
+    place = where(d, here).rstrip(":") or "No machine named"
+    caption = f"{place}: the study's published figures first, then each pair's backend paths"
+    return reading.view(d.study() + here, caption, _one(d.threads(here)))
+
+
+def other_machines_view(i: Inputs) -> reading.VerdictView:
+    """The other machines' verdicts for reading, grouped by machine and pair."""
+    return reading.view(i.decided.other_machines(), "Other machines, per machine and pair", by_machine=True)
 
 
 VERDICT = SectionSpec(
@@ -118,9 +85,10 @@ VERDICT = SectionSpec(
         "were trained, else one seed's point, labelled '1 seed'. "
         "The study's row is its published figures (one run each, no interval). Other machines: the next table."
     ),
-    table=lambda i: verdict(i.df, i.records),
+    table=lambda i: verdict_table(i.decided.study() + i.decided.this_machine()),
     shown=keep_all,
     lead=True,
+    view=this_machine_view,
 )
 
 
@@ -132,10 +100,11 @@ OTHER_MACHINES = SectionSpec(
         "what each measured: a machine that only ASV measured has its sizes and a point ratio per commit (no interval, so "
         "'inconclusive')."
     ),
-    table=lambda i: verdict_other_machines(i.df, i.records),
+    table=lambda i: verdict_table(i.decided.other_machines()),
     shown=keep_all,
     optional=True,
     lead=True,
+    view=other_machines_view,
 )
 
 
@@ -147,6 +116,6 @@ CLAIMS_SECTION = SectionSpec(
         "outcome, estimate, 95 % interval (low, high), n (rounds, seeds, or 1 for a count or a point), method, unit, note and "
         "the figures it came from (JSON)."
     ),
-    table=lambda i: claims(i.df, i.records),
+    table=lambda i: i.decided.frame(),
     shown=fmt.claims,
 )
