@@ -51,9 +51,12 @@ class HalideForward:
         folded = inference_layers(spec, weights)
         layers = tuple((layer, shape) for layer, _, shape in folded)
         softmax = spec.layers[-1].activation == "softmax"
-        self.pipelines = {s: hp.compiled(tuple(spec.input_shape), layers, softmax, s) for s in hp.SCHEDULES}
+        # each schedule compiled on its first use (seconds each, in every fresh process): a batch of whole
+        # blocks never needs the single-image one, a single image never the lanes one
+        self._compile = lambda schedule: hp.compiled(tuple(spec.input_shape), layers, softmax, schedule)
+        self.pipelines: dict[str, Any] = {}
         tensors = {f"{layer.name}/{t}": a for layer, w, _ in folded for t, a in w.items()}
-        names = self.pipelines["lanes"].weight_names
+        names = hp.weight_names(layers)
         self._arrays = [np.ascontiguousarray(tensors[n], np.float32) for n in names]  # Halide buffers alias these
         self._weights = [hl.Buffer(a) for a in self._arrays]
         self._hl = hl
@@ -61,14 +64,22 @@ class HalideForward:
         self._in_blocks = hp.in_blocks
         self.spec = spec
         self.out_values = math.prod(spec.output_shape)
-        # compiled in this call (or taken from the cache, where another model of this shape compiled them)
-        self.compile_seconds = sum(p.compile_seconds for p in self.pipelines.values())
         self.target = hp.describe_target()
         self.threads = 1
 
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds this model's pipelines took to compile (0 for one another model of its shape compiled first)."""
+        return sum(p.compile_seconds for p in self.pipelines.values())
+
+    def _pipeline(self, schedule: str) -> Any:
+        if schedule not in self.pipelines:
+            self.pipelines[schedule] = self._compile(schedule)
+        return self.pipelines[schedule]
+
     def _run(self, schedule: str, x: np.ndarray, out: np.ndarray) -> None:
         hl = self._hl
-        self.pipelines[schedule].run(hl.Buffer(x), *self._weights, hl.Buffer(out))
+        self._pipeline(schedule).run(hl.Buffer(x), *self._weights, hl.Buffer(out))
 
     def __call__(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
         """Outputs of ``x`` (float32 NHWC, validated, C-contiguous), on ``threads`` threads."""
@@ -76,6 +87,7 @@ class HalideForward:
         out = np.empty((n, self.out_values), np.float32)
         blocks = self._in_blocks(n)
         if blocks:
+            self._pipeline("lanes")  # compiled here, once, not by the pool's threads at once
             per_task = self._lanes * max(1, -(-blocks // (self._lanes * threads * TASKS_PER_THREAD)))
             tasks = [(i, min(blocks, i + per_task)) for i in range(0, blocks, per_task)]
             if threads <= 1 or len(tasks) == 1:
