@@ -147,8 +147,9 @@ def build_report(
     output = Path(output)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
-    # built in a fresh folder, then moved in: only files this report owns (its manifest) are replaced
-    with build_into(output, adopt=("index.html", 'data-report="sepbench"')) as staging, plots.literal_text():
+    # built in a fresh folder, then moved in: only files this report proves its own (their hashes) are replaced
+    left_alone: list[str] = []
+    with build_into(output, left_alone) as staging, plots.literal_text():
         pngs: list[tuple[str, Path]] = []
         for title_, path in (
             (
@@ -169,4 +170,4 @@ def build_report(
             staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS
         )
     files = {name: output / path.name for name, path in staged.items()} | {p.name: output / p.name for _, p in pngs}
-    return Report(loaded, sections, missing, loaded.warnings, files)
+    return Report(loaded, sections, missing, loaded.warnings + left_alone, files)
