@@ -16,6 +16,7 @@ from sepbench.report.sections.seeds import accuracy_over_seeds
 from sepbench.results.read_rates import PRODUCER as RATES_PRODUCER
 from sepbench.results.read_rates import RATE_KINDS
 from sepbench.results.sources import Loaded, load_all
+from sepbench.util.oserrors import what_is_at
 from sepbench.util.owned_dir import build_into
 
 PRODUCERS = (
@@ -114,6 +115,12 @@ def _sections(inputs: Inputs) -> dict[str, Section]:
     return secs
 
 
+def _folder_or_not(path: Path) -> str:
+    """What a results path is, as the no-results message says it: a file given for a folder is no "does not exist"."""
+    what = what_is_at(path)
+    return "a folder: no result read from it" if what == "a folder" else what if what == "does not exist" else f"{what}, not a folder"
+
+
 def build_report(
     results_dirs: list[Path],
     asv_dirs: list[Path],
@@ -131,7 +138,7 @@ def build_report(
     df = loaded.measurements
     df.attrs["this_machine"] = this_machine  # whose verdict comes first (else the newest run's machine)
     if df.empty and loaded.rates.empty:
-        looked = "\n".join(f"  - {p} ({'exists' if p.is_dir() else 'does not exist'})" for p in loaded.looked_in)
+        looked = "\n".join(f"  - {p} ({_folder_or_not(p)})" for p in loaded.looked_in)
         skipped = ("\nSkipped:\n" + "\n".join(f"  - {w}" for w in loaded.warnings)) if loaded.warnings else ""
         raise NoResultsError(
             "no results to report. Looked in:\n"

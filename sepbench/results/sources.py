@@ -23,6 +23,7 @@ from sepbench.results.read_rates import OLD_KINDS, RATE_KINDS, is_rates, load_ra
 from sepbench.results.read_rates import frame as rates_frame
 from sepbench.results.read_reproduce import load_reproduce
 from sepbench.results.schema import SCHEMA, ResultsError, read_json
+from sepbench.util.oserrors import what_is_at
 
 
 @dataclass
@@ -89,6 +90,8 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     seen: set[Path] = set()  # a folder given twice, or one inside another, is read once
     for directory in results_dirs:
         if not directory.is_dir():
+            if os.path.lexists(directory):  # a file given for a folder: said, not passed over as if absent
+                warnings.append(f"skipped {directory}: {what_is_at(directory)}, not a folder (--results takes a folder of result files)")
             continue
         for path in _json_files(directory, warnings):
             real = path.resolve()

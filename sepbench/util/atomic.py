@@ -51,7 +51,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.filename is None:  # a write's error (a full disk) names no file: name the one being written
+        if exc.filename is None and exc.errno is not None:  # a write's error (a full disk) names no file: name this one
             exc.filename = str(target)
         raise
     except BaseException:
