@@ -56,6 +56,8 @@ def _json_files(directory: Path, warnings: list[str]) -> list[Path]:
     for root, dirs, names in os.walk(directory, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root) / n for n in names if n.endswith(".json") and not n.startswith("."))
+    odd = sorted(p for p in found if not p.is_file() and p.exists())  # a fifo would block a read: said, not read
+    warnings.extend(f"skipped {p}: {what_is_at(p)}, not a regular file" for p in odd)
     return sorted(p for p in found if p.is_file())
 
 
