@@ -61,6 +61,15 @@ def _json_files(directory: Path, warnings: list[str]) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
+def _not_a_folder(directory: Path, warnings: list[str]) -> bool:
+    """Whether ``directory`` is no folder; a file given for one is said in ``warnings``, not passed over as if absent."""
+    if directory.is_dir():
+        return False
+    if os.path.lexists(directory):
+        warnings.append(f"skipped {directory}: {what_is_at(directory)}, not a folder (--results takes a folder of result files)")
+    return True
+
+
 def _load_asv_roots(
     roots: list[Path], rows: list[dict[str, Any]], read: list[Path], warnings: list[str], described: list[dict[str, Any]]
 ) -> None:
@@ -91,9 +100,7 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     asv_roots: list[Path] = []
     seen: set[Path] = set()  # a folder given twice, or one inside another, is read once
     for directory in results_dirs:
-        if not directory.is_dir():
-            if os.path.lexists(directory):  # a file given for a folder: said, not passed over as if absent
-                warnings.append(f"skipped {directory}: {what_is_at(directory)}, not a folder (--results takes a folder of result files)")
+        if _not_a_folder(directory, warnings):
             continue
         for path in _json_files(directory, warnings):
             real = path.resolve()
