@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sepbench {args.command}: error: {terminal(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # the disk, not the program: a full disk, a folder where a file was to be replaced
-        where = f" ({exc.filename})" if exc.filename and str(exc.filename) not in str(exc) else ""
-        print(f"sepbench {args.command}: error: {terminal(exc)}{terminal(where)}", file=sys.stderr)
+        from sepbench.util.oserrors import describe
+
+        print(f"sepbench {args.command}: error: {terminal(describe(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sepbench {args.command}: interrupted", file=sys.stderr)

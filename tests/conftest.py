@@ -127,6 +127,7 @@ SLOWEST_FIRST = (
     "test_history_archive.py",
     "test_report_machines.py",
     "test_backends.py",
+    "test_hostile_hangs_messages.py",
 )
 
 

@@ -826,23 +826,22 @@ def test_accuracy_over_seeds_is_a_section_and_a_plot_of_points(tmp_path: Path) -
 def test_report_output_never_touches_files_it_did_not_write(reproduce_dir: Path, tmp_path: Path) -> None:
     """A user's files in the output folder survive a build; one that a build would overwrite stops it
     before anything changes; files of the previous build that this one no longer makes are removed."""
+    from sepbench.util.ownership import sha256_of_file, unseal
+
     out = tmp_path / "out"
     out.mkdir()
     (out / "history.csv").write_text("my own notes\n")
     (out / "machines.csv").write_text("mine too\n")
     _build(tmp_path, [reproduce_dir])
     assert (out / "history.csv").read_text() == "my own notes\n" and (out / "machines.csv").read_text() == "mine too\n"
-    owned = set(json.loads((out / "sepbench-manifest.json").read_text())["files"])
-    assert "index.html" in owned and "history.csv" not in owned
+    owned = unseal((out / "sepbench-manifest.json").read_text(), "sepbench-report-files")["files"]
+    assert owned["index.html"] == [sha256_of_file(out / "index.html")] and "history.csv" not in owned
     (out / "stale.png").write_bytes(b"x")  # not the report's: left alone by the next build
     before = (out / "index.html").read_bytes()
     (out / "accuracy_params.png").unlink()
     (out / "accuracy_params.png").write_bytes(b"the user's own plot")  # now a user's file where the report writes one
     from sepbench.util.owned_dir import NotOwnedError
 
-    manifest = json.loads((out / "sepbench-manifest.json").read_text())
-    manifest["files"].remove("accuracy_params.png")
-    (out / "sepbench-manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(NotOwnedError, match="accuracy_params.png"):
         _build(tmp_path, [reproduce_dir])
     assert (out / "accuracy_params.png").read_bytes() == b"the user's own plot" and (out / "index.html").read_bytes() == before
@@ -920,14 +919,19 @@ def test_the_report_decides_accuracy_on_the_seeds_interval_like_reproduce(tmp_pa
         assert r.method == from_reproduce["method"]
 
 
-def test_a_report_folder_of_an_earlier_version_is_adopted(reproduce_dir: Path, tmp_path: Path) -> None:
+def test_a_report_folder_of_an_earlier_version_is_not_taken_for_ours(reproduce_dir: Path, tmp_path: Path) -> None:
+    """An old report's marker proves nothing (a user's saved copy carries it too): the build stops, names
+    the files in the way, and changes nothing (issue 41)."""
+    from sepbench.util.owned_dir import NotOwnedError
+
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.html").write_text('<body data-report="sepbench">OLD-BUILD-MARKER</body>')
-    (out / "claims.csv").write_text("old\n")
-    (out / "mine.txt").write_text("the user's\n")
-    _build(tmp_path, [reproduce_dir])
-    assert "OLD-BUILD-MARKER" not in (out / "index.html").read_text() and (out / "mine.txt").read_text() == "the user's\n"
+    (out / "report.md").write_text("the user's own notes\n")
+    with pytest.raises(NotOwnedError, match="index.html, report.md"):
+        _build(tmp_path, [reproduce_dir])
+    assert "OLD-BUILD-MARKER" in (out / "index.html").read_text() and (out / "report.md").read_text() == "the user's own notes\n"
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "report.md"]
 
 
 def test_history_wide_has_no_rows_of_combinations_that_hold_no_figure() -> None:

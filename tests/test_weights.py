@@ -228,7 +228,7 @@ def test_a_weights_file_of_the_wrong_format_version_or_with_a_scalar_meta_is_nam
         with pytest.raises(WeightsError, match=message):
             PortableWeights.load(tmp_path / "bad.npz")
     (tmp_path / "d.npz").mkdir()
-    with pytest.raises(WeightsError, match=r"does not exist \(it is a directory\)$"):
+    with pytest.raises(WeightsError, match=r"d.npz is a folder, not a file$"):
         PortableWeights.load(tmp_path / "d.npz")
     with pytest.raises(WeightsError, match=r"does not exist$"):
         PortableWeights.load(tmp_path / "none.npz")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sepbench.asv.history import AsvError, asv, default_machine, ensure_machine, read_asv_conf
-from sepbench.util.git import GitError, dirty_files, resolve
+from sepbench.util.git import GitError, dirty_files, resolve, toplevel
 
 DEFAULT_FACTOR = 1.10
 # figures that must not change at all unless the model changes on purpose
@@ -127,6 +127,10 @@ def regress(
     if confirm < 0:
         raise ValueError(f"confirm must be >= 0, got {confirm}")
     machine = machine or default_machine()
+    try:
+        cwd = toplevel(cwd)  # asv reads asv.conf.json at the checkout's root, wherever the command is run
+    except GitError as exc:
+        raise AsvError(str(exc)) from None
     base_hash, head_hash = git_hash(base, cwd), git_hash(head, cwd)
     if base_hash == head_hash:
         raise AsvError(f"base {base!r} and head {head!r} are the same commit {base_hash[:8]}: nothing to compare")
@@ -139,6 +143,12 @@ def regress(
     status = asv(
         "continuous", "--factor", str(factor), "--machine", machine, "--show-stderr", *select, base_hash, head_hash, cwd=cwd, check=False
     ).returncode
+    if status != 0 and not flagged_benchmarks(factor, machine, base_hash, head_hash, cwd):
+        # asv failed before judging anything (it refused an argument, an environment would not build)
+        raise AsvError(
+            f"`asv continuous` exited with status {status} and flagged no benchmark: asv itself failed (its message is "
+            "above), so nothing was measured; not a regression"
+        )
     status = _confirm(status, factor, machine, attrs, base_hash, head_hash, confirm, cwd)
     print("== asv compare (all benchmarks)", flush=True)
     asv("compare", "--factor", str(factor), "--machine", machine, "--split", base_hash, head_hash, cwd=cwd, check=False)
@@ -149,6 +159,14 @@ def regress(
     return outcome
 
 
+def flagged_benchmarks(factor: float, machine: str, base_hash: str, head_hash: str, cwd: str | os.PathLike[str]) -> list[str]:
+    """The benchmarks ``asv compare`` marks worse or failing between the two commits (none: nothing judged)."""
+    table = asv(
+        "compare", "--factor", str(factor), "--machine", machine, "--only-changed", base_hash, head_hash, cwd=cwd, check=False, capture=True
+    ).stdout
+    return worse_benchmarks(table)
+
+
 def _confirm(
     status: int, factor: float, machine: str, attrs: list[str], base_hash: str, head_hash: str, confirm: int, cwd: str | os.PathLike[str]
 ) -> int:
@@ -157,20 +175,7 @@ def _confirm(
     for attempt in range(1, confirm + 1):
         if status == 0:
             break
-        table = asv(
-            "compare",
-            "--factor",
-            str(factor),
-            "--machine",
-            machine,
-            "--only-changed",
-            base_hash,
-            head_hash,
-            cwd=cwd,
-            check=False,
-            capture=True,
-        ).stdout
-        flagged = worse_benchmarks(table)
+        flagged = flagged_benchmarks(factor, machine, base_hash, head_hash, cwd)
         if not flagged:  # asv failed for another reason: nothing to confirm, keep the failure
             break
         print(f"== confirming {len(flagged)} flagged benchmark(s), re-run {attempt} of {confirm}: " + "; ".join(flagged), flush=True)

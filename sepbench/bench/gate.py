@@ -134,30 +134,34 @@ class CaseSamples:
 
 
 def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
-    """Each case's samples in a pytest-benchmark run, by its node id (``fullname``)."""
+    """Each case's samples in a pytest-benchmark run, by its node id (``fullname``); ``what`` names the run
+    (and its file) in a :class:`GateError`, which also names the field (``$.benchmarks[3].fullname``)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise GateError(f"{what}: not a pytest-benchmark run (no 'benchmarks' list)")
     out = {}
-    for bench in doc["benchmarks"]:
+    for i, bench in enumerate(doc["benchmarks"]):
+        at = f"$.benchmarks[{i}]"
         if isinstance(bench, dict) and (bench.get("extra_info") or {}).get("workload") in NOT_GATED:
             continue
         data = (bench.get("stats") or {}).get("data") if isinstance(bench, dict) else None
         if not data or not isinstance(data, list):
             name = bench.get("fullname", "?") if isinstance(bench, dict) else "?"
             raise GateError(
-                f"{what}: {name} has no saved samples (saved without --benchmark-save-data, "
+                f"{what}: {at}.stats.data: {name} has no saved samples (saved without --benchmark-save-data, "
                 "e.g. by an older sepbench): save a new baseline with `nox -s bench -- --save-as NAME`"
             )
         try:
             times = [float(t) for t in data]
         except (TypeError, ValueError):
-            raise GateError(f"{what}: {bench.get('fullname', '?')} has samples that are not numbers") from None
+            raise GateError(f"{what}: {at}.stats.data: {bench.get('fullname', '?')} has samples that are not numbers") from None
         info = bench.get("extra_info") or {}
         ref, kind = info.get("reference_s"), info.get("reference_kind")
         ok = isinstance(ref, list) and len(ref) == len(times) and all(isinstance(r, (int, float)) and r > 0 for r in ref)
-        out[check_node_id(bench.get("fullname"))] = CaseSamples(
-            times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None
-        )
+        try:
+            name = check_node_id(bench.get("fullname"))
+        except GateError as exc:
+            raise GateError(f"{what}: {at}.fullname: {exc}") from None
+        out[name] = CaseSamples(times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None)
     return out
 
 

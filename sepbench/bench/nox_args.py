@@ -181,10 +181,9 @@ def saved_threads(path: str | os.PathLike[str]) -> int | None:
     import json
 
     try:
-        if os.path.getsize(path) > MAX_SAVED_RUN_BYTES:
-            return None
-        with open(path, encoding="utf-8") as f:
-            requested = json.load(f)["machine_info"]["threads"]["requested"]
+        from sepbench.util.inputs import read_regular
+
+        requested = json.loads(read_regular(path, MAX_SAVED_RUN_BYTES))["machine_info"]["threads"]["requested"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return requested if isinstance(requested, int) and not isinstance(requested, bool) and requested >= 1 else None

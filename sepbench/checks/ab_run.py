@@ -32,6 +32,7 @@ from sepbench.util.atomic import new_log
 from sepbench.util.git import GitError
 from sepbench.util.git import dirty_files as git_dirty_files
 from sepbench.util.git import resolve as git_resolve
+from sepbench.util.git import toplevel as git_toplevel
 
 WORKER = Path(__file__).with_name("ab_worker.py")
 CHANNEL = "wall time, paired A/B rounds"
@@ -236,7 +237,10 @@ def compare(
     the temporary folder, kept).  Raises :class:`AbError` for a bad ref or a worker that fails.
     """
     _check_options(rounds, confirm, min_effect, cases)
-    repo = Path(repo).resolve()
+    try:
+        repo = git_toplevel(repo)  # from a sub-folder too: the whole tree is exported, not the sub-folder
+    except GitError as exc:
+        raise AbError(str(exc)) from None
     base, head = resolve(repo, base_ref), resolve(repo, head_ref)
     _check_not_one_commit(repo, base_ref, head_ref, base, head)
     start = time.perf_counter()

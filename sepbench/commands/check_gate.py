@@ -66,6 +66,7 @@ def _load(path: Path, what: str) -> dict:
     try:
         doc = read_json(path)
         check(doc, "pytest_benchmark", path, "pytest-benchmark")
+        samples(doc, f"{what} {path}")  # every value the gate reads, checked now: a refusal names the file and the field
         return doc
     except ResultsError as exc:
         raise GateError(f"{what} {exc}") from None

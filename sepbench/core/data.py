@@ -26,11 +26,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from sepbench.util.atomic import atomic_path
-from sepbench.util.download import without_credentials
+from sepbench.util.download import scheme_of, without_credentials
+from sepbench.util.inputs import open_regular
 from sepbench.util.paths import cache_dir
 
 ENV_VAR = "SEPBENCH_MNIST_DIR"
@@ -111,7 +113,7 @@ class MnistFormatError(MnistError, ValueError):
 def digests_of(path: Path, chunk: int = 1 << 20) -> tuple[str, str]:
     """(md5, sha256) of the file, hex, in one pass."""
     md5, sha = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:  # a fifo named like an MNIST file is refused, never waited on
         while block := fh.read(chunk):
             md5.update(block)
             sha.update(block)
@@ -168,12 +170,12 @@ def mirror_urls() -> tuple[str, ...]:
     if not value:
         return MIRRORS
     urls = tuple(u if u.endswith("/") else u + "/" for u in re.split(r"[\s,]+", value) if u)
-    local = [u for u in urls if u.startswith("file:")]
+    local = [u for u in urls if scheme_of(u) == "file"]
     if local:
         raise MnistError(
             f"{MIRRORS_ENV_VAR}: {', '.join(local)}: a folder, not a mirror: point {ENV_VAR} at a folder holding the four files"
         )
-    bad = [u for u in urls if not u.startswith(("http://", "https://"))]
+    bad = [u for u in urls if scheme_of(u) not in ("http", "https") or not urlsplit(u).netloc]
     if bad:
         raise MnistError(f"{MIRRORS_ENV_VAR}: not a URL: {', '.join(bad)} (give http(s):// base URLs separated by spaces or commas)")
     return urls
@@ -245,8 +247,8 @@ def download_mnist(
             try:
                 verify_file(target, f)
                 continue
-            except MnistChecksumError:
-                target.unlink()
+            except MnistChecksumError as exc:  # every download is verified before it lands: not ours to delete
+                raise MnistNotFoundError(f"{exc} Not replaced: this program did not write it.") from None
         errors: list[str] = []
         for base in bases:
             url = base + f.name
@@ -271,7 +273,7 @@ def download_mnist(
 
 def _read_idx(path: Path, expected: MnistFile, kind: str) -> np.ndarray:
     try:
-        with gzip.open(path, "rb") as fh:
+        with open_regular(path) as plain, gzip.open(plain, "rb") as fh:
             raw = fh.read()
     except (OSError, EOFError) as exc:
         raise MnistFormatError(f"MNIST file {path} could not be decompressed: {exc}") from exc

@@ -31,6 +31,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sepbench.util.inputs import NotRegularFileError, TooLargeError, open_regular, read_regular
+from sepbench.util.oserrors import reason
+
 IDX_ROLES: tuple[str, ...] = ("train_images", "train_labels", "test_images", "test_labels")
 NPZ_ARRAYS: dict[str, str] = {"train_images": "x_train", "train_labels": "y_train", "test_images": "x_test", "test_labels": "y_test"}
 MAX_DATA_FILE_BYTES = 4 << 30  # 4 GiB a file: MNIST's largest is 47 MB raw; more is not a data set this harness trains on
@@ -115,25 +118,24 @@ def file_data(table: dict[str, Any], base: Path) -> FileData:
     return FileData(fmt, tuple(files))
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of the regular file at ``path`` (a fifo or device is refused at once, never read)."""
+    with open_regular(path) as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _verified_bytes(f: DataFile) -> bytes:
     """The file's bytes, read once and checked against its sha256 (what is parsed is what was checked)."""
     try:
-        size = f.path.stat().st_size
-        if size > MAX_DATA_FILE_BYTES:
-            raise PairDataError(f"pair.data.{f.role}: {f.path}: {size:,} bytes, more than the {MAX_DATA_FILE_BYTES:,} a data file may hold")
-        data = f.path.read_bytes()
+        data = read_regular(f.path, MAX_DATA_FILE_BYTES)  # a fifo would block a plain read for ever
+    except TooLargeError as exc:
+        raise PairDataError(f"pair.data.{f.role}: {f.path}: {exc.strerror} (a data file's budget)") from None
+    except NotRegularFileError as exc:
+        raise PairDataError(f"pair.data.{f.role}: {f.path}: {exc.strerror}") from None
     except FileNotFoundError:
         raise PairDataError(f"pair.data.{f.role}: {f.path}: no such file") from None
     except OSError as exc:
-        raise PairDataError(f"pair.data.{f.role}: {f.path}: cannot be read ({exc.strerror or exc})") from None
+        raise PairDataError(f"pair.data.{f.role}: {f.path}: cannot be read ({reason(exc, f.path)})") from None
     got = hashlib.sha256(data).hexdigest()
     if got != f.sha256:
         raise PairDataError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from typing import Any
 from sepbench.core.pair_data import FileData, PairDataError, file_data
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import LayerSpec, ModelSpec, described_model_spec
+from sepbench.util.inputs import NotRegularFileError, TooLargeError, read_regular
+from sepbench.util.oserrors import reason
 
 MAX_PAIR_FILE_BYTES = 1 << 20  # a pair file is a few hundred bytes
 MNIST_SHAPE, MNIST_CLASSES = (28, 28, 1), 10
@@ -196,7 +199,8 @@ def get_pair(name_or_file: str) -> Pair:
     """A built-in pair by name, or a pair file (a path ending in ``.toml``)."""
     if name_or_file in PAIRS:
         return PAIRS[name_or_file]
-    if name_or_file.endswith(".toml"):
+    # a file by its suffix in any case (EXAMPLE.TOML), or by a path that says it is one
+    if name_or_file.lower().endswith(".toml") or os.sep in name_or_file or os.path.lexists(name_or_file):
         return load_pair_file(Path(name_or_file))
     raise PairError(f"unknown pair {name_or_file!r}: built-in pairs are {', '.join(PAIRS)}; or give a pair file (.toml)")
 
@@ -214,13 +218,15 @@ def load_pair_file(path: str | Path) -> Pair:
     """Read and check a pair file; :class:`PairError` naming the file, the line and the field otherwise."""
     path = Path(path)
     try:
-        if not path.is_file():
-            raise PairError(f"{path}: no such pair file" + (" (it is a folder)" if path.is_dir() else ""))
-        if path.stat().st_size > MAX_PAIR_FILE_BYTES:
-            raise PairError(f"{path}: {path.stat().st_size:,} bytes, too large to be a pair file")
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PairError(f"{path}: cannot be read ({exc})") from None
+        text = read_regular(path, MAX_PAIR_FILE_BYTES).decode("utf-8")  # a fifo is refused, never waited on
+    except FileNotFoundError:
+        raise PairError(f"{path}: no such pair file") from None
+    except (NotRegularFileError, TooLargeError) as exc:
+        raise PairError(f"{path}: {exc.strerror}: not a pair file") from None
+    except OSError as exc:
+        raise PairError(f"{path}: cannot be read ({reason(exc, path)})") from None
+    except UnicodeDecodeError as exc:
+        raise PairError(f"{path}: not UTF-8 text ({exc})") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # its message says the line and column

@@ -26,6 +26,7 @@ import numpy as np
 
 from sepbench.core.spec import ModelSpec, Shape, get_model_spec
 from sepbench.util.atomic import atomic_path
+from sepbench.util.oserrors import what_is_at
 
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
@@ -111,8 +112,9 @@ class PortableWeights(Mapping[str, np.ndarray]):
     def load(cls, path: str | os.PathLike[str]) -> PortableWeights:
         """Read a file written by :meth:`save`; any problem raises :class:`WeightsError`."""
         path = Path(path)
-        if not path.is_file():
-            raise WeightsError(f"weights file {path} does not exist" + (" (it is a directory)" if path.is_dir() else ""))
+        if not path.is_file():  # what is there, in words: a folder or a fifo is no "does not exist"
+            what = what_is_at(path)
+            raise WeightsError(f"weights file {path} {what}" if what == "does not exist" else f"weights file {path} is {what}, not a file")
         if not zipfile.is_zipfile(path):  # a .npy, a text file, a pickle: say what it is not, never hint at allow_pickle
             raise WeightsError(f"weights file {path} is not an .npz archive (a zip of .npy arrays written by PortableWeights.save)")
         try:

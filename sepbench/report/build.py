@@ -18,6 +18,7 @@ from sepbench.report.sections.seeds import accuracy_over_seeds
 from sepbench.results.read_rates import PRODUCER as RATES_PRODUCER
 from sepbench.results.read_rates import RATE_KINDS
 from sepbench.results.sources import Loaded, load_all
+from sepbench.util.oserrors import what_is_at
 from sepbench.util.owned_dir import build_into
 
 PRODUCERS = (
@@ -144,6 +145,12 @@ def _plots(inputs: Inputs, sections: dict[str, Section], staging: Path) -> list[
     return [Plot(t, *d) if isinstance(d, tuple) else Plot(t, d) for t, d in drawn if d is not None]
 
 
+def _folder_or_not(path: Path) -> str:
+    """What a results path is, as the no-results message says it: a file given for a folder is no "does not exist"."""
+    what = what_is_at(path)
+    return "a folder: no result read from it" if what == "a folder" else what if what == "does not exist" else f"{what}, not a folder"
+
+
 def build_report(
     results_dirs: list[Path],
     asv_dirs: list[Path],
@@ -161,7 +168,7 @@ def build_report(
     df = loaded.measurements
     df.attrs["this_machine"] = this_machine  # whose verdict comes first (else the newest run's machine)
     if df.empty and loaded.rates.empty:
-        looked = "\n".join(f"  - {p} ({'exists' if p.is_dir() else 'does not exist'})" for p in loaded.looked_in)
+        looked = "\n".join(f"  - {p} ({_folder_or_not(p)})" for p in loaded.looked_in)
         skipped = ("\nSkipped:\n" + "\n".join(f"  - {w}" for w in loaded.warnings)) if loaded.warnings else ""
         raise NoResultsError(
             "no results to report. Looked in:\n"
@@ -179,11 +186,12 @@ def build_report(
     output = Path(output)
     built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     n_files = sum(len(v) for v in loaded.files.values())
-    # built in a fresh folder, then moved in: only files this report owns (its manifest) are replaced
-    with build_into(output, adopt=("index.html", 'data-report="sepbench"')) as staging, plots.literal_text():
+    # built in a fresh folder, then moved in: only files this report proves its own (their hashes) are replaced
+    left_alone: list[str] = []
+    with build_into(output, left_alone) as staging, plots.literal_text():
         pngs = _plots(inputs, sections, staging)
         staged = write_outputs(
             staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS, top
         )
     files = {name: output / path.name for name, path in staged.items()} | {p.path.name: output / p.path.name for p in pngs}
-    return Report(loaded, sections, top, missing, loaded.warnings, files)
+    return Report(loaded, sections, top, missing, loaded.warnings + left_alone, files)

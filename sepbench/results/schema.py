@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.util.atomic import atomic_write_json
+from sepbench.util.inputs import NotRegularFileError, TooLargeError, read_regular
+from sepbench.util.oserrors import reason
 
 # ``workload`` values of benchmark results that are not one model's inference path (the report and
 # bench-summary keep them out of path tables): the TensorFlow evaluate anatomy, and the paired
@@ -87,17 +89,19 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     """Parse a JSON file; any failure raises :class:`ResultsError` naming the file."""
     path = Path(path)
     try:
-        if path.exists() and not path.is_file():  # a fifo would block the read for ever, a folder is no file
-            raise ResultsError(f"{path}: not a regular file" + (" (a folder)" if path.is_dir() else ""))
-        size = path.stat().st_size
-        if size == 0:
+        data = read_regular(path, MAX_RESULT_BYTES)  # opened without blocking: a fifo is refused, never waited on
+        if not data:
             raise ResultsError(f"{path}: empty (0 bytes; a run killed while writing it?): delete it or run again")
-        if size > MAX_RESULT_BYTES:
-            raise ResultsError(f"{path}: {size / 2**20:.0f} MiB, larger than any result file ({MAX_RESULT_BYTES // 2**20} MiB at most)")
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except TooLargeError:
+        raise ResultsError(f"{path}: larger than any result file ({MAX_RESULT_BYTES // 2**20} MiB at most)") from None
+    except NotRegularFileError as exc:
+        raise ResultsError(f"{path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({reason(exc, path)})") from None
+    except UnicodeDecodeError as exc:
         raise ResultsError(f"{path}: cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None

@@ -23,6 +23,7 @@ from sepbench.results.read_rates import OLD_KINDS, RATE_KINDS, is_rates, load_ra
 from sepbench.results.read_rates import frame as rates_frame
 from sepbench.results.read_reproduce import load_reproduce
 from sepbench.results.schema import SCHEMA, ResultsError, read_json
+from sepbench.util.oserrors import what_is_at
 
 
 @dataclass
@@ -55,7 +56,18 @@ def _json_files(directory: Path, warnings: list[str]) -> list[Path]:
     for root, dirs, names in os.walk(directory, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root) / n for n in names if n.endswith(".json") and not n.startswith("."))
+    odd = sorted(p for p in found if not p.is_file() and p.exists())  # a fifo would block a read: said, not read
+    warnings.extend(f"skipped {p}: {what_is_at(p)}, not a regular file" for p in odd)
     return sorted(p for p in found if p.is_file())
+
+
+def _not_a_folder(directory: Path, warnings: list[str]) -> bool:
+    """Whether ``directory`` is no folder; a file given for one is said in ``warnings``, not passed over as if absent."""
+    if directory.is_dir():
+        return False
+    if os.path.lexists(directory):
+        warnings.append(f"skipped {directory}: {what_is_at(directory)}, not a folder (--results takes a folder of result files)")
+    return True
 
 
 def _load_asv_roots(
@@ -88,7 +100,7 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
     asv_roots: list[Path] = []
     seen: set[Path] = set()  # a folder given twice, or one inside another, is read once
     for directory in results_dirs:
-        if not directory.is_dir():
+        if _not_a_folder(directory, warnings):
             continue
         for path in _json_files(directory, warnings):
             real = path.resolve()

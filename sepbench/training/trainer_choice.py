@@ -57,10 +57,10 @@ def choice_path() -> Path:
 
 
 def _read_choices(path: Path) -> dict[str, Any]:
-    if path.exists() and not path.is_file():  # a fifo would block the read
-        return {}
+    from sepbench.util.inputs import read_regular
+
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(read_regular(path, 1 << 20))  # a fifo is refused, never waited on
     except FileNotFoundError:
         return {}
     except (OSError, ValueError):

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sepbench.util.oserrors import reason
+
 
 def _umask() -> int:
     """The process umask, read without changing it where Linux tells it (``/proc/self/status``); else
@@ -47,6 +49,11 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
         if tmp.exists():
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:  # a write's error (a full disk) names no file: name this one
+            exc.filename = str(target)
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -73,9 +80,13 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UnwritableError(f"cannot create the folder for {target}: {exc.strerror or exc}") from None
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        raise UnwritableError(f"cannot write in {target.parent}: permission denied")
+        raise UnwritableError(f"cannot create the folder for {target}: {reason(exc, target.parent)}") from None
+    try:  # a real file, not os.access: that cannot tell a read-only file system from a mode, and lets root pass
+        fd, probe = tempfile.mkstemp(prefix=".sepbench-probe-", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UnwritableError(f"cannot write in {target.parent}: {reason(exc, target.parent)}") from None
     return target
 
 

@@ -12,14 +12,15 @@ and shows a tqdm progress bar on a terminal.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import re
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 CHUNK = 1 << 16  # bytes per read
 MAX_REDIRECTS = 5
@@ -33,6 +34,14 @@ def without_credentials(text: str) -> str:
     """``text`` with the user name and password of every URL in it replaced by ``***``: a mirror given as
     ``https://user:secret@host/`` is named in errors (and so in CI logs) without its secret."""
     return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
+def scheme_of(url: str) -> str:
+    """The scheme of ``url``, lower-case (schemes are case-insensitive, RFC 3986: ``HTTP://`` is http)."""
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
 
 
 class DownloadError(OSError):
@@ -88,6 +97,31 @@ def fetch(
     return written
 
 
+def _within(seconds: float, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``'s result if it returns within ``seconds``, else ``TimeoutError``.
+
+    It runs in a daemon thread: Python waits at exit for every other thread (a thread pool's too), so a
+    server trickling its headers kept the process alive after Ctrl-C had printed "interrupted".  Waiting
+    on the event is interrupted by Ctrl-C in the main thread, and the thread dies with the process."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = call(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="sepbench-download-headers", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"no answer in {seconds:.0f} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def _open(url: str, start: float, deadline_s: float, timeout: tuple[float, float]) -> Any:
     """The response of ``url`` once its headers are in, following at most :data:`MAX_REDIRECTS` redirects
     by hand: each hop's body is never read, an https URL never leads to plain http, and the headers of
@@ -98,13 +132,10 @@ def _open(url: str, start: float, deadline_s: float, timeout: tuple[float, float
     http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]), retries=False)
     for _ in range(MAX_REDIRECTS + 1):
         left = deadline_s - (time.monotonic() - start)
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        # the bytes as sent (no decoding): their checksum is what is checked
-        future = pool.submit(http.request, "GET", url, preload_content=False, decode_content=False, redirect=False)
-        pool.shutdown(wait=False)
         try:
-            resp = future.result(timeout=max(left, 0.0))
-        except concurrent.futures.TimeoutError:
+            # the bytes as sent (no decoding): their checksum is what is checked
+            resp = _within(max(left, 0.0), http.request, "GET", url, preload_content=False, decode_content=False, redirect=False)
+        except TimeoutError:
             raise DownloadError(f"{url}: no response in {deadline_s:.0f} s; stopped") from None
         except Exception as exc:  # noqa: BLE001 - any fault of the mirror (a bad URL, a refused connection) is named
             raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
@@ -117,9 +148,9 @@ def _open(url: str, start: float, deadline_s: float, timeout: tuple[float, float
             urllib3.util.parse_url(nxt)
         except ValueError as exc:
             raise DownloadError(f"{url}: redirect to a bad URL {target!r} ({exc})") from None
-        if url.startswith("https://") and not nxt.startswith("https://"):
+        if scheme_of(url) == "https" and scheme_of(nxt) != "https":
             raise DownloadError(f"{url}: redirects to {nxt!r}, not https: refused")
-        if not nxt.startswith(("http://", "https://")):
+        if scheme_of(nxt) not in ("http", "https"):
             raise DownloadError(f"{url}: redirects to {nxt!r}, not an http(s) URL: refused")
         url = nxt
     raise DownloadError(f"{url}: more than {MAX_REDIRECTS} redirects; stopped")

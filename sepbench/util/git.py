@@ -46,6 +46,17 @@ def resolve(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
         raise GitError(f"unknown git ref {ref!r} (in {Path(cwd).resolve()})") from None
 
 
+def toplevel(cwd: str | os.PathLike[str] = ".") -> Path:
+    """The root folder of ``cwd``'s git checkout: a command run from a sub-folder works on the whole tree
+    (``git archive`` there would export only that sub-folder)."""
+    try:
+        return Path(git("rev-parse", "--show-toplevel", cwd=cwd))
+    except GitError as exc:
+        if "not a git repository" in str(exc):
+            raise GitError(f"{Path(cwd).resolve()} is not a git checkout (needed to compare commits)") from None
+        raise
+
+
 def dirty_files(cwd: str | os.PathLike[str] = ".") -> list[str]:
     """Tracked files with uncommitted changes in ``cwd``'s working tree (untracked files do not count)."""
     try:

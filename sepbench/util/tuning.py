@@ -10,8 +10,10 @@ process on the same CPU, thread count and library versions reuses it: a rerun me
 
 The record is ``<cache>/tuning.json`` (``$SEPBENCH_TUNING_FILE`` overrides the path), keyed by the
 caller's key plus this CPU's identity; ``SEPBENCH_RETUNE=1`` measures again and records the new choice.
-An unreadable record is measured anew and rewritten; a cache that cannot be written keeps the choice
-for this process only.
+The record is sealed (:mod:`sepbench.util.ownership`): only a sealed record, or no file at all, is
+ever replaced.  Any other file at the path (a user's file the setting names, one named ``tuning.json``,
+an edited or older unsealed record, a fifo) is left as it is, with one line saying so, and the choices
+hold for that process only; so does a cache that cannot be written.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import Any
 TUNING_FILE = "tuning.json"
 TUNING_FILE_ENV_VAR = "SEPBENCH_TUNING_FILE"
 RETUNE_ENV_VAR = "SEPBENCH_RETUNE"
-MAX_RECORD_BYTES = 1 << 20  # a record larger than this is no record of ours: measured anew, rewritten
+MAX_RECORD_BYTES = 1 << 20  # a record larger than this is no record of ours: left alone, choices not remembered
+RECORD_KIND = "sepbench-tuning"  # the seal's kind (sepbench.util.ownership): proves a record is ours
 _CPUINFO_KEYS = ("vendor_id", "cpu family", "model", "model name", "flags")
 
 
@@ -66,29 +69,43 @@ def _read(path: Path) -> dict[str, Any]:
     return _read_record(path)[0]
 
 
-def _read_record(path: Path) -> tuple[dict[str, Any], bool]:
-    """The record at ``path`` and whether it may be rewritten: a missing file, a record of ours, or any
-    regular file named ``tuning.json`` (sepbench's name: an unreadable one is measured anew and
-    rewritten) may be; anything else there (a user's file the setting points at, a fifo) is neither
-    read nor replaced."""
-    if not path.exists():
-        return {}, True
-    if not path.is_file():  # a fifo would block the read
-        return {}, False
-    named_ours = path.name == TUNING_FILE
+def _entries(doc: object) -> bool:
+    return isinstance(doc, dict) and all(isinstance(e, dict) and {"kind", "key", "choice"} <= e.keys() for e in doc.values())
+
+
+def _read_record(path: Path) -> tuple[dict[str, Any], str | None]:
+    """The choices recorded at ``path``, and why the file may not be replaced (``None``: it may).
+
+    It may be replaced only when missing or when it is a record this program wrote, proved by its seal
+    (:mod:`sepbench.util.ownership`): a file's name proves nothing (a user's own ``tuning.json``, or any
+    file the setting points at).  An unsealed record of an older version is read, never rewritten; a
+    fifo or device is neither (opened without blocking)."""
+    from sepbench.util.inputs import read_regular
+    from sepbench.util.ownership import unseal
+
+    if not os.path.lexists(path):
+        return {}, None
     try:
-        if path.stat().st_size > MAX_RECORD_BYTES:
-            return {}, named_ours
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError):
-        return {}, named_ours
-    ours = isinstance(doc, dict) and all(isinstance(e, dict) and {"kind", "key", "choice"} <= e.keys() for e in doc.values())
-    return (doc, True) if ours else ({}, named_ours)
+        data = read_regular(path, MAX_RECORD_BYTES)
+    except OSError as exc:
+        from sepbench.util.oserrors import reason
+
+        return {}, f"cannot be used as the record of tuned choices ({reason(exc, path)})"
+    body = unseal(data, RECORD_KIND)
+    if body is not None and _entries(body.get("entries")):
+        return dict(body["entries"]), None
+    try:
+        old = json.loads(data)
+    except (ValueError, RecursionError):
+        old = None
+    if _entries(old) and old:  # an older sepbench's record (unsealed): its choices still hold
+        return old, "is a record of tuned choices without a seal (an older sepbench's, or edited by hand)"
+    return {}, "is not a record of tuned choices this program wrote (nor one it can prove its own)"
 
 
 @functools.cache
-def _not_ours(path: Path) -> None:
-    print(f"sepbench: {path} is not a record of tuned choices: left as it is, and choices are not remembered", file=sys.stderr)
+def _not_ours(path: Path, why: str) -> None:
+    print(f"sepbench: {path} {why}: left as it is, and new choices are not remembered", file=sys.stderr)
 
 
 def retune() -> bool:
@@ -108,13 +125,14 @@ def recall(kind: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def record(kind: str, key: Mapping[str, Any], choice: Mapping[str, Any]) -> None:
     """Record ``choice`` (JSON-able) for ``kind`` and ``key`` on this CPU; an unwritable cache is ignored."""
-    from sepbench.util.atomic import atomic_write_json
+    from sepbench.util.atomic import atomic_write_text
+    from sepbench.util.ownership import seal
 
     path = tuning_path()
     full = _entry_key(kind, key)
-    doc, ours = _read_record(path)
-    if not ours:
-        _not_ours(path)
+    doc, why = _read_record(path)
+    if why is not None:
+        _not_ours(path, why)
         return  # the choice holds for this process
     doc[hashlib.sha256(full.encode()).hexdigest()[:20]] = {
         "kind": kind,
@@ -123,7 +141,7 @@ def record(kind: str, key: Mapping[str, Any], choice: Mapping[str, Any]) -> None
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     try:
-        atomic_write_json(path, doc)
+        atomic_write_text(path, seal(RECORD_KIND, {"entries": doc}))
     except OSError:
         pass  # a read-only cache: the choice holds for this process
 
