@@ -78,6 +78,14 @@ def output_file(text: str) -> Path:
     return Path(text)
 
 
+def output_dir(text: str) -> Path:
+    """A folder to write into: an empty name refused at parse time (``Path('')`` is the current folder, which
+    ``report --output ''`` once filled)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} names no folder; give one (e.g. reports)")
+    return Path(text)
+
+
 def machine(text: str) -> str:
     """A machine name (it names a folder of results): see :func:`sepbench.machine.fingerprint.check_machine_name`."""
     from sepbench.machine.fingerprint import check_machine_name
