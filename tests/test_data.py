@@ -331,7 +331,7 @@ def test_offline_reads_every_yes_and_no(value, off, monkeypatch):
 
 def test_offline_refuses_a_value_that_is_neither(monkeypatch):
     monkeypatch.setenv("SEPBENCH_OFFLINE", "maybe")
-    with pytest.raises(data.MnistError, match=r"^SEPBENCH_OFFLINE='maybe': give 1 \(no downloads\) or 0$"):
+    with pytest.raises(data.MnistError, match=r"^SEPBENCH_OFFLINE='maybe': give 1 \(yes\) or 0 \(no\)"):
         data.offline()
 
 

@@ -82,29 +82,29 @@ def test_a_slow_spell_of_the_machine_is_divided_out_case_by_case() -> None:
 
 
 def test_cases_only_in_the_baseline_are_listed_not_judged() -> None:
-    outcome = judge_runs(_run({"a": [1.0, 1.1], "gone": [1.0]}), _run({"a": [1.0, 1.1]}))
+    outcome = judge_runs(_run({"a": [1.0, 1.1] * 3, "gone": [1.0] * 5}), _run({"a": [1.0, 1.1] * 3}))
     assert [_short(v.name) for v in outcome.verdicts] == ["a"] and outcome.missing == [_id("gone")]
 
 
 def test_another_set_up_is_not_compared_and_says_which() -> None:
     with pytest.raises(NotComparable, match="differs in: versions"):
-        judge_runs(_run({"a": [1.0]}), _run({"a": [1.0]}, versions={"numpy": "1.26.0"}))
+        judge_runs(_run({"a": [1.0] * 5}), _run({"a": [1.0] * 5}, versions={"numpy": "1.26.0"}))
     # what changes every run (git state, clock readings) does not block a comparison
-    assert judge_runs(_run({"a": [1.0]}, git={"commit": "x"}), _run({"a": [1.0]}, git={"commit": "y"})).verdicts
+    assert judge_runs(_run({"a": [1.0] * 5}, git={"commit": "x"}), _run({"a": [1.0] * 5}, git={"commit": "y"})).verdicts
 
 
 @pytest.mark.parametrize("doc", [{}, {"benchmarks": "x"}, {"benchmarks": [{"fullname": _id("a"), "stats": {}}]}])
 def test_a_run_without_samples_is_refused(doc: dict) -> None:
     with pytest.raises(GateError):
-        judge_runs(_run({"a": [1.0]}), {"machine_info": _run({})["machine_info"], **doc})
+        judge_runs(_run({"a": [1.0] * 5}), {"machine_info": _run({})["machine_info"], **doc})
 
 
 def test_which_blas_pools_are_loaded_does_not_block_a_comparison() -> None:
-    a = _run({"a": [1.0]}, threads={"requested": 1, "blas": [{"library": "openblas"}]})
-    b = _run({"a": [1.0]}, threads={"requested": 1, "blas": [{"library": "openmp"}, {"library": "openblas"}]})
+    a = _run({"a": [1.0] * 5}, threads={"requested": 1, "blas": [{"library": "openblas"}]})
+    b = _run({"a": [1.0] * 5}, threads={"requested": 1, "blas": [{"library": "openmp"}, {"library": "openblas"}]})
     assert judge_runs(a, b).verdicts
     with pytest.raises(NotComparable, match="threads"):
-        judge_runs(a, _run({"a": [1.0]}, threads={"requested": 2, "blas": [{"library": "openblas"}]}))
+        judge_runs(a, _run({"a": [1.0] * 5}, threads={"requested": 2, "blas": [{"library": "openblas"}]}))
 
 
 def test_a_case_too_noisy_for_a_fine_threshold_is_judged_and_named_not_an_error() -> None:

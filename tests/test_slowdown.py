@@ -47,10 +47,10 @@ def test_the_same_samples_give_the_same_verdict() -> None:
     ("base", "head", "kw", "message"),
     [
         ([], [1.0], {}, "no times"),
-        ([1.0, 0.0], [1.0], {}, "finite and > 0"),
-        ([1.0, float("nan")], [1.0], {}, "finite and > 0"),
-        ([1.0, 2.0], [1.0], {"paired": True}, "differ in length"),
-        ([1.0], [1.0], {"min_effect": -0.1}, "min_effect"),
+        ([1.0] * 4 + [0.0], [1.0] * 5, {}, "finite and > 0"),
+        ([1.0] * 4 + [float("nan")], [1.0] * 5, {}, "finite and > 0"),
+        ([1.0] * 6, [1.0] * 5, {"paired": True}, "differ in length"),
+        ([1.0] * 5, [1.0] * 5, {"min_effect": -0.1}, "min_effect"),
     ],
 )
 def test_samples_that_cannot_be_compared_are_refused(base: list, head: list, kw: dict, message: str) -> None:
@@ -106,10 +106,11 @@ def test_the_paired_interval_is_the_percentile_bootstrap_of_the_median_ratio_ove
 
 
 def test_judge_defaults_unpaired_seed_0_and_accepts_a_zero_threshold():
-    s = judge([1.0, 1.1, 1.2], [1.3, 1.4])  # unequal lengths: only unpaired samples can be
-    assert (s.paired, s.n_base, s.n_head) == (False, 3, 2) and s == judge([1.0, 1.1, 1.2], [1.3, 1.4], seed=0)
+    base, head = [1.0, 1.1, 1.2, 1.05, 1.15, 1.12], [1.3, 1.4, 1.35, 1.45, 1.38]
+    s = judge(base, head)  # unequal lengths: only unpaired samples can be
+    assert (s.paired, s.n_base, s.n_head) == (False, 6, 5) and s == judge(base, head, seed=0)
     assert judge([1.0] * 5, [1.1] * 5, paired=True, min_effect=0).regressed
-    for base, head, name in (([], [1.0], "base"), ([1.0], [-1.0], "head")):
+    for base, head, name in (([], [1.0] * 5, "base"), ([1.0] * 5, [-1.0] * 5, "head")):
         with pytest.raises(SlowdownError, match=f"^{name}: "):
             judge(base, head)
 

@@ -39,7 +39,7 @@ from sepbench.bench.nox_args import DEFAULT_MIN_EFFECT as MIN_EFFECT  # the smal
 from sepbench.bench.records_gate import ProcessSpread, RecordVerdict, judge_records, widened
 from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS
-from sepbench.results.slowdown import Slowdown, judge, spread
+from sepbench.results.slowdown import MAX_SAMPLES, MIN_SAMPLES, Slowdown, judge, spread
 
 MAX_THRESHOLD = 1.0  # a spread beyond this (a fraction of the median) marks the case too noisy to judge finely
 
@@ -151,16 +151,20 @@ def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
                 "e.g. by an older sepbench): save a new baseline with `nox -s bench -- --save-as NAME`"
             )
         try:
-            times = [float(t) for t in data]
-        except (TypeError, ValueError):
-            raise GateError(f"{what}: {at}.stats.data: {bench.get('fullname', '?')} has samples that are not numbers") from None
-        info = bench.get("extra_info") or {}
-        ref, kind = info.get("reference_s"), info.get("reference_kind")
-        ok = isinstance(ref, list) and len(ref) == len(times) and all(isinstance(r, (int, float)) and r > 0 for r in ref)
-        try:
             name = check_node_id(bench.get("fullname"))
         except GateError as exc:
             raise GateError(f"{what}: {at}.fullname: {exc}") from None
+        if name in out:  # the later would silently replace the earlier: which one was measured?
+            raise GateError(f"{what}: {at}: case {name} appears twice; a run holds each case once")
+        if not MIN_SAMPLES <= len(data) <= MAX_SAMPLES:
+            raise GateError(f"{what}: {at}.stats.data: {name} holds {len(data):,} samples; the gate judges {MIN_SAMPLES} to {MAX_SAMPLES:,}")
+        try:
+            times = [float(t) for t in data]
+        except (TypeError, ValueError):
+            raise GateError(f"{what}: {at}.stats.data: {name} has samples that are not numbers") from None
+        info = bench.get("extra_info") or {}
+        ref, kind = info.get("reference_s"), info.get("reference_kind")
+        ok = isinstance(ref, list) and len(ref) == len(times) and all(isinstance(r, (int, float)) and r > 0 for r in ref)
         out[name] = CaseSamples(times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None)
     return out
 
@@ -208,6 +212,11 @@ def judge_runs(
         for name in a
         if name in b
     ]
+    if not verdicts and not record_verdicts:  # "0 regressions of 0 cases" would read as a pass
+        raise GateError(
+            f"the run holds none of the baseline's {len(a):,} cases (it has {len(b):,}): nothing was judged; "
+            "compare runs of the same cases (the same --quick, --backends, --pairs)"
+        )
     return GateOutcome(verdicts, missing=sorted(set(a) - set(b)), record_verdicts=record_verdicts, spread=between)
 
 

@@ -42,8 +42,9 @@ def factor(text: str) -> float:
     return value
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An int ``>= minimum``."""
+def int_in(minimum: int, maximum: int) -> Callable[[str], int]:
+    """A whole number in ``[minimum, maximum]``: every integer option goes through one, so each has an upper
+    budget (``--chunk 1000000000`` once allocated 21.6 TiB before anything said no)."""
 
     def parse(text: str) -> int:
         try:
@@ -52,10 +53,21 @@ def at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{value:,} asked; the budget is {maximum:,} at most")
         return value
 
-    parse.__name__ = f"int>={minimum}"
+    parse.__name__ = f"int in [{minimum}, {maximum}]"
     return parse
+
+
+# the upper budgets of the integer options (docs/threat-model.md, Budgets)
+MAX_THREADS = 1024  # more than any machine's cores
+MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit words
+MAX_EPOCHS = 1000  # a pair file's epochs allow as many (pair.schema.json)
+MAX_IMAGES = 1_000_000  # images pushed through a model in one command: 17x MNIST's 60,000
+MAX_CHUNK = 10_000  # images per call: the benchmarks' largest batch
+MAX_REPEATS = 1000  # repetitions, rounds, trials, seeds
 
 
 def output_file(text: str) -> Path:
@@ -63,6 +75,14 @@ def output_file(text: str) -> Path:
     silently drop the slash and write a file named ``out``."""
     if not text or text.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"{text!r} names a folder; give a file name (e.g. {text or '.'}/results.json)")
+    return Path(text)
+
+
+def output_dir(text: str) -> Path:
+    """A folder to write into: an empty name refused at parse time (``Path('')`` is the current folder, which
+    ``report --output ''`` once filled)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} names no folder; give one (e.g. reports)")
     return Path(text)
 
 

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from sepbench.checks.ab_run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
-from sepbench.commands.arg_types import NameList, at_least, fraction, output_file
+from sepbench.commands.arg_types import MAX_REPEATS, NameList, fraction, int_in, output_file
+from sepbench.results.slowdown import MAX_SAMPLES
 from sepbench.util.console import print_table
 
 
@@ -44,13 +45,13 @@ def _case(text: str) -> Case:
 
 def add_alert_options(p: argparse.ArgumentParser) -> None:
     """--rounds, --min-effect, --confirm (shared with ``sepbench check ab-rates``)."""
-    p.add_argument("--rounds", type=at_least(5), default=ROUNDS, help=f"interleaved rounds per set (default {ROUNDS})")
+    p.add_argument("--rounds", type=int_in(5, MAX_SAMPLES), default=ROUNDS, help=f"interleaved rounds per set (default {ROUNDS})")
     p.add_argument(
         "--min-effect", type=fraction, default=MIN_EFFECT, help=f"smallest slowdown that alerts, as a fraction (default {MIN_EFFECT})"
     )
     p.add_argument(
         "--confirm",
-        type=at_least(0),
+        type=int_in(0, MAX_REPEATS),
         default=CONFIRM,
         help=f"further sets of rounds for a flagged case, in fresh processes; it alerts if its sets pooled are flagged (default {CONFIRM})",
     )

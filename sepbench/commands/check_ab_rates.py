@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sepbench.commands.arg_types import at_least, output_file
+from sepbench.commands.arg_types import MAX_REPEATS, int_in, output_file
 from sepbench.commands.check_ab import add_alert_options
 from sepbench.util.console import print_table
 
@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
 
 
 def add_rate_options(p: argparse.ArgumentParser, trials: int, factors: str) -> None:
-    p.add_argument("--trials", type=at_least(1), default=trials, help=f"runs per factor (default {trials})")
+    p.add_argument("--trials", type=int_in(1, MAX_REPEATS), default=trials, help=f"runs per factor (default {trials})")
     p.add_argument("--factors", default=factors, help="slowdown factors, 1.00 = a no-op commit (default %(default)s)")
     p.add_argument("--output", type=output_file, default=None, help="the rates JSON (default: results/<kind>-<machine>-<UTC time>.json)")
 

@@ -6,7 +6,7 @@ import argparse
 
 from sepbench.asv.continuous import DEFAULT_FACTOR, regress
 from sepbench.asv.history import AsvError
-from sepbench.commands.arg_types import at_least, factor, machine
+from sepbench.commands.arg_types import MAX_REPEATS, factor, int_in, machine
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     p.add_argument("--attribute", "-a", action="append", default=[], help="override a benchmark attribute, e.g. repeat=5 (repeatable)")
     p.add_argument(
         "--confirm",
-        type=at_least(0),
+        type=int_in(0, MAX_REPEATS),
         default=1,
         metavar="N",
         help="re-run flagged benchmarks N times; alert only if worse every time (default 1; 0: trust the first run)",

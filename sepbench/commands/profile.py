@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sepbench.commands.arg_types import NameList
+from sepbench.commands.arg_types import MAX_CHUNK, MAX_IMAGES, MAX_REPEATS, MAX_THREADS, NameList, int_in
 from sepbench.util.console import print_table
 
 PROFILED = ("numpy", "torch")
@@ -23,10 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=list(PROFILED),
         help=f"backends to profile, comma- or space-separated: {', '.join(PROFILED)} (default: both)",
     )
-    p.add_argument("--images", type=int, default=10_000, help="test images to push through (default 10,000)")
-    p.add_argument("--chunk", type=int, default=1024, help="images per call (default 1024)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions per stage; the best counts (default 3)")
-    p.add_argument("--threads", type=int, default=None, help="compute threads for every backend (default: all usable cores)")
+    p.add_argument("--images", type=int_in(1, MAX_IMAGES), default=10_000, help="test images to push through (default 10,000)")
+    p.add_argument("--chunk", type=int_in(1, MAX_CHUNK), default=1024, help="images per call (default 1024)")
+    p.add_argument("--reps", type=int_in(1, MAX_REPEATS), default=3, help="repetitions per stage; the best counts (default 3)")
+    p.add_argument(
+        "--threads", type=int_in(1, MAX_THREADS), default=None, help="compute threads for every backend (default: all usable cores)"
+    )
     p.add_argument("--no-fast", action="store_true", help="skip the NumPy fast-path lowering table")
     p.add_argument("--pair", default="study", help="the pair whose two models are profiled: a built-in name or a pair file (default study)")
     return p
@@ -36,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
     from sepbench.core.pairs import select_pairs
     from sepbench.machine.threads import configure_threads
 
-    if args.images < 1 or args.chunk < 1 or args.reps < 1:
-        raise ValueError("--images, --chunk and --reps must be positive")
     backends = _backends(args.backends)
     configure_threads(args.threads, backends)
     pair = select_pairs([args.pair])[0]

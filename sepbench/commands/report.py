@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sepbench.commands.arg_types import output_dir
 from sepbench.util.neutralise import terminal
 from sepbench.util.paths import asv_results_dirs, results_dir
 
@@ -32,7 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="an ASV results directory (repeatable; default: .asv/results and, when present, history/; "
         "a result in both is read once, from .asv/results)",
     )
-    p.add_argument("--output", type=Path, default=Path("reports"), metavar="DIR", help="where to write the report (default: reports/)")
+    p.add_argument(
+        "--output", type=output_dir, default=Path("reports"), metavar="DIR", help="where to write the report (default: reports/)"
+    )
     return p
 
 

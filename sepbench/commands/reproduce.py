@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.commands.arg_types import NameList, output_file
+from sepbench.commands.arg_types import MAX_EPOCHS, MAX_IMAGES, MAX_REPEATS, MAX_SEED, MAX_THREADS, NameList, int_in, output_file
 from sepbench.core.pairs import STUDY_PAIR
 
 
@@ -24,20 +24,24 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=list(STUDY_PAIR.model_names),
         help="models, comma- or space-separated (default: the study's two)",
     )
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initial weights and batch order (default 0)")
+    p.add_argument("--epochs", type=int_in(1, MAX_EPOCHS), default=None, help="training epochs (default: the recipe's)")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="seed of initial weights and batch order (default 0)")
     p.add_argument(
         "--seeds",
-        type=int,
+        type=int_in(1, MAX_REPEATS),
         default=1,
         help="also train each model with this many seeds (from --seed on) in the fastest trainer: accuracy and loss with "
         "95 %% intervals and the accuracy claim decided on the interval (default 1: off)",
     )
-    p.add_argument("--threads", type=int, default=None, help="compute threads for every backend (default: all usable cores)")
-    p.add_argument("--limit", type=int, default=None, help="train on the first N training images only (no caching)")
-    p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
+    p.add_argument(
+        "--threads", type=int_in(1, MAX_THREADS), default=None, help="compute threads for every backend (default: all usable cores)"
+    )
+    p.add_argument("--limit", type=int_in(1, MAX_IMAGES), default=None, help="train on the first N training images only (no caching)")
+    p.add_argument("--test-limit", type=int_in(1, MAX_IMAGES), default=None, help="evaluate on the first N test images only")
     p.add_argument("--variant", default="keras3", help="recipe variant: keras3 (eps inside the root, default) or keras2 (eps outside)")
-    p.add_argument("--eval-repeats", type=int, default=3, help="timed evaluations per model (median reported; default 3)")
+    p.add_argument(
+        "--eval-repeats", type=int_in(1, MAX_REPEATS), default=3, help="timed evaluations per model (median reported; default 3)"
+    )
     p.add_argument("--no-cache", action="store_true", help="train even when cached trained weights exist")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--output", type=output_file, default=None, help="also write the results JSON here")

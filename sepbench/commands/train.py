@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from sepbench.commands.arg_types import NameList
+from sepbench.commands.arg_types import MAX_SEED, MAX_THREADS, NameList, int_in
 from sepbench.util.console import print_table
 
 
@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="pairs (names or .toml files), comma- or space-separated, whose models to train (default: what the bench decides)",
     )
-    p.add_argument("--seed", type=int, default=0, help="initial-weights and batch-order seed (default 0)")
-    p.add_argument("--threads", type=int, default=None, help="compute threads (default: all usable cores)")
+    p.add_argument("--seed", type=int_in(0, MAX_SEED), default=0, help="initial-weights and batch-order seed (default 0)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), default=None, help="compute threads (default: all usable cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

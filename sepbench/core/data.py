@@ -32,6 +32,7 @@ import numpy as np
 
 from sepbench.util.atomic import atomic_path
 from sepbench.util.download import scheme_of, without_credentials
+from sepbench.util.env import EnvError, env_flag
 from sepbench.util.inputs import open_regular
 from sepbench.util.paths import cache_dir
 
@@ -156,12 +157,10 @@ def _has_all_files(directory: Path) -> bool:
 def offline() -> bool:
     """Whether ``$SEPBENCH_OFFLINE`` forbids downloads (``1``, ``true``, ``yes``, ``on``; ``0``, ``false``,
     ``no``, ``off`` or unset allow them); any other value is an error naming it, never a guess."""
-    value = os.environ.get(OFFLINE_ENV_VAR, "").strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    raise MnistError(f"{OFFLINE_ENV_VAR}={value!r}: give 1 (no downloads) or 0")
+    try:
+        return env_flag(OFFLINE_ENV_VAR)
+    except EnvError as exc:
+        raise MnistError(str(exc)) from None
 
 
 def mirror_urls() -> tuple[str, ...]:

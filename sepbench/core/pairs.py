@@ -24,10 +24,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sepbench.core.budget import check_model
 from sepbench.core.pair_data import FileData, PairDataError, file_data
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import LayerSpec, ModelSpec, described_model_spec
 from sepbench.util.inputs import NotRegularFileError, TooLargeError, read_regular
+from sepbench.util.nesting import check_nesting
 from sepbench.util.oserrors import reason
 
 MAX_PAIR_FILE_BYTES = 1 << 20  # a pair file is a few hundred bytes
@@ -207,11 +209,14 @@ def get_pair(name_or_file: str) -> Pair:
 
 @functools.cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
     doc = json.loads(resources.files(__package__).joinpath("pair.schema.json").read_text())
     Draft202012Validator.check_schema(doc)
-    return Draft202012Validator(doc)
+    # JSON Schema's "integer" admits 3.0 (a number whose fraction is zero); a pair file's `kernel = 3.0` is a
+    # float in TOML and would print 26.0x26.0x4 and fail in training: here an integer is an int, never a bool
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool))
+    return validators.extend(Draft202012Validator, type_checker=checker)(doc)
 
 
 def load_pair_file(path: str | Path) -> Pair:
@@ -228,9 +233,12 @@ def load_pair_file(path: str | Path) -> Pair:
     except UnicodeDecodeError as exc:
         raise PairError(f"{path}: not UTF-8 text ({exc})") from None
     try:
+        check_nesting(text, str(path))  # tomllib recurses once a level: 10^5 levels were a RecursionError
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # its message says the line and column
         raise PairError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:
+        raise PairError(str(exc)) from None
     from jsonschema.exceptions import best_match
 
     error = best_match(_validator().iter_errors(doc))
@@ -248,6 +256,7 @@ def load_pair_file(path: str | Path) -> Pair:
             layers = _layer_specs(m["layers"])
             spec = ModelSpec(m["name"], layers, tuple(meta["input_shape"]), m.get("description", ""))
             spec.summary()  # shapes: a kernel larger than its input fails here
+            check_model(spec)  # and tensors too large to allocate, before anything is built
         except ValueError as exc:
             raise PairError(f"{path}: {role}: {exc}") from None
         models.append(spec)

@@ -55,6 +55,7 @@ FOLDS_BATCH_NORM: tuple[str, ...] = (*CONV_KINDS, "depthwise_conv")  # a batch_n
 BN_EPSILON, BN_MOMENTUM = 1e-3, 0.99  # Keras's BatchNormalization defaults
 SEPARABLE_KINDS: tuple[str, ...] = ("separable_conv", "spatial_separable_conv")  # two parts that fold into one conv
 Shape = tuple[int, ...]
+ACTIVATIONS: tuple[str, ...] = ("linear", "softmax")  # softmax only ends a model, on its last dense layer: every backend's place for it
 
 
 class UnknownModelError(KeyError):
@@ -76,6 +77,12 @@ class LayerSpec:
     activation: Literal["linear", "softmax"] = "linear"
 
     def __post_init__(self) -> None:
+        for attr in ("filters", "kernel", "stride"):  # 3.0 would print 26.0x26.0x4 and fail in training
+            value = getattr(self, attr)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"layer {self.name!r}: {attr} must be a whole number, got {value!r} ({type(value).__name__})")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"layer {self.name!r}: unknown activation {self.activation!r}; expected one of {ACTIVATIONS}")
         if self.kind not in LAYER_KINDS:
             raise ValueError(f"layer {self.name!r}: unknown kind {self.kind!r}; expected one of {LAYER_KINDS}")
         if self.kind in CONV_KINDS and (self.filters < 1 or self.kernel < 1 or self.stride < 1):
@@ -213,6 +220,14 @@ class ModelSpec:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:  # tensors are named "layer/tensor": two layers of one name would share them
             raise ValueError(f"model {self.name!r}: two layers named {twice[0]!r}: layer names must differ")
+        for i, layer in enumerate(self.layers):  # NumPy applies softmax only there; Keras would apply it anywhere
+            if layer.activation != "linear" and (layer.kind != "dense" or i != len(self.layers) - 1):
+                raise ValueError(
+                    f"model {self.name!r}: layer {layer.name!r} ({layer.kind}): activation {layer.activation!r} only on the last "
+                    "layer, a dense one (not every backend applies it elsewhere)"
+                )
+        if len(self.input_shape) < 1 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in self.input_shape):
+            raise ValueError(f"model {self.name!r}: input_shape must be whole numbers >= 1, got {self.input_shape!r}")
         for before, layer in zip((None, *self.layers), self.layers):
             if layer.kind == "batch_norm" and (before is None or before.kind not in FOLDS_BATCH_NORM):
                 raise ValueError(

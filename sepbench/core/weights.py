@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from sepbench.core.budget import MAX_TENSOR_BYTES
 from sepbench.core.spec import ModelSpec, Shape, get_model_spec
 from sepbench.util.atomic import atomic_path
 from sepbench.util.oserrors import what_is_at
@@ -142,9 +143,6 @@ class PortableWeights(Mapping[str, np.ndarray]):
             return cls(model, entries, meta)
         except (WeightsError, KeyError) as exc:
             raise WeightsError(f"weights file {path}: {exc}") from None
-
-
-MAX_TENSOR_BYTES = 64 * 2**20  # far above any model here (the regular one holds 34 KB); a header claiming more is corrupt
 
 
 MAX_ARCHIVE_BYTES = 256 * 2**20  # what all members inflate to, at most

@@ -15,16 +15,18 @@ flat list over the Cartesian product of its ``params`` (first parameter varying 
 from __future__ import annotations
 
 import ast
+import contextlib
 import datetime as dt
+import gc
 import itertools
 import json
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from sepbench.results.formats import check, problem
+from sepbench.results.formats import check, figures_problem, problem, schema
 from sepbench.results.schema import ResultsError, read_json
 from sepbench.results.tidy import UNITS, to_float
 
@@ -68,45 +70,51 @@ def _asv_date(ms: Any) -> str | None:
 
 
 def _combo_rows(
-    base: dict[str, Any], name: str, meta: dict[str, Any], names: list[str], combos: list[tuple], result: list[Any], col: dict[str, Any]
+    base: dict[str, Any],
+    name: str,
+    meta: dict[str, Any],
+    names: list[str],
+    params: list[list[str]],
+    result: list[Any],
+    col: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """One benchmark's rows: per parameter combination its figure (the median of a time benchmark) and the
     quartiles and IQR ASV recorded; a failed (null) or skipped (NaN) combination gives none."""
     out: list[dict[str, Any]] = []
     q1s, q3s = col.get("stats_q_25") or [], col.get("stats_q_75") or []
+    # what every combination shares is worked out once: each parameter value's label and text (parsed once,
+    # not once a combination), the metric, the unit; a row is then one dict (linear, ~µs a figure)
+    aliases = [_PARAM_ALIASES.get(names[j]) if j < len(names) else None for j in range(len(params))]
+    texts = names + [None] * (len(params) - len(names))  # a parameter without a name has no text (as zip drops it)
+    choices = [[(alias, lit, n and f"{n}={lit}") for v in p for lit in (_literal(v),)] for alias, n, p in zip(aliases, texts, params)]
     kind = meta.get("type") or name.rsplit(".", 1)[-1].split("_", 1)[0]
     unit = meta.get("unit") or _UNITS.get(kind, "")
-    for i, combo in enumerate(combos):
+    short = name.rsplit(".", 1)[-1]
+    extra: dict[str, Any] = {}
+    if kind == "time" and {"backend", "model", "batch_size"} <= set(aliases):
+        metric, extra = "latency_s", {"workload": "predict"}
+    elif short.startswith("track_") and short[6:] in UNITS:  # e.g. track_params, track_native_bytes
+        metric = short[6:]
+    elif "accuracy" in short:
+        metric = "accuracy"
+    else:
+        metric = name
+    stat = "median" if kind == "time" else "value"
+    for i, combo in enumerate(itertools.product(*choices) if params else [()]):
         value = to_float(result[i]) if i < len(result) else None
         if value is None or math.isnan(value):  # failed (null) or skipped (NaN) benchmark
             continue
-        labels = {_PARAM_ALIASES[n]: _literal(v) for n, v in zip(names, combo) if n in _PARAM_ALIASES}
-        row = {
-            **base,
-            **labels,
-            "benchmark": name,
-            "params": ", ".join(f"{n}={_literal(v)}" for n, v in zip(names, combo)) or None,
-        }
-        short = name.rsplit(".", 1)[-1]
-        if kind == "time" and {"backend", "model", "batch_size"} <= labels.keys():
-            metric = "latency_s"
-            row.setdefault("workload", "predict")
-        elif short.startswith("track_") and short[6:] in UNITS:  # e.g. track_params, track_native_bytes
-            metric = short[6:]
-        elif "accuracy" in short:
-            metric = "accuracy"
-        else:
-            metric = name
-        out.append({**row, "metric": metric, "stat": "median" if kind == "time" else "value", "value": value, "unit": unit})
-        for stat, seq in (("q1", q1s), ("q3", q3s)):
-            q = to_float(seq[i]) if i < len(seq) else None
+        labels = {alias: lit for alias, lit, _ in combo if alias is not None}
+        text = ", ".join([t for _, _, t in combo if t]) or None
+        row = {**base, **labels, "benchmark": name, "params": text, **extra, "metric": metric, "stat": stat, "value": value, "unit": unit}
+        out.append(row)
+        q1 = to_float(q1s[i]) if i < len(q1s) else None
+        q3 = to_float(q3s[i]) if i < len(q3s) else None
+        for name_q, q in (("q1", q1), ("q3", q3)):
             if q is not None:
-                out.append({**row, "metric": metric, "stat": stat, "value": q, "unit": unit})
-        if kind == "time":
-            q1 = to_float(q1s[i]) if i < len(q1s) else None
-            q3 = to_float(q3s[i]) if i < len(q3s) else None
-            if q1 is not None and q3 is not None:
-                out.append({**row, "metric": metric, "stat": "iqr", "value": q3 - q1, "unit": unit})
+                out.append({**row, "stat": name_q, "value": q, "unit": unit})
+        if kind == "time" and q1 is not None and q3 is not None:
+            out.append({**row, "stat": "iqr", "value": q3 - q1, "unit": unit})
     return out
 
 
@@ -125,9 +133,10 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
         "env": doc.get("env_name"),
     }
     out: list[dict[str, Any]] = []
+    passed: set[str] = set()
     for name, values in results.items():
         col = dict(zip(columns, values))
-        check(col, "asv_result", f"{source} (result of {name!r})", "ASV result", part="result")
+        _check_result(col, f"{source} (result of {name!r})", passed)
         meta = benchmarks.get(name) or {}  # checked by load_asv_dir (#/$defs/benchmark)
         params = col.get("params") or meta.get("params") or []
         names = list(meta.get("param_names") or [f"param{i + 1}" for i in range(len(params))])
@@ -140,9 +149,40 @@ def load_asv_result(doc: Any, source: Path, machine: dict[str, Any], benchmarks:
         n_combos = math.prod(len(p) for p in params) if params else 1
         if n_combos > len(result):
             raise ResultsError(f"{source}: {name!r} has {n_combos:,} parameter combinations but {len(result):,} results")
-        combos = list(itertools.product(*params)) if params else [()]
-        out += _combo_rows(base, name, meta, names, combos, result, col)
+        out += _combo_rows(base, name, meta, names, params, result, col)
     return out
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a file's rows are built: rows hold no cycles, and among
+    millions of new dicts its passes (each over every object alive) took half of a 19 MB result's read."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+FIGURE_COLUMNS = ("result", "stats_q_25", "stats_q_75")  # the columns of figures, one per parameter combination
+
+
+def _check_result(col: dict[str, Any], where: str, passed: set[str]) -> None:
+    """One benchmark's columns against ``#/$defs/result``: the lists of figures in one pass
+    (:func:`~sepbench.results.formats.figures_problem`), the rest by the schema, once per distinct rest
+    (``passed``: the rests of this file that passed; a file's benchmarks mostly share their parameters)."""
+    lists = [k for k in FIGURE_COLUMNS if isinstance(col.get(k), list)]
+    for k in lists:
+        why = figures_problem(col[k])
+        if why is not None:
+            raise ResultsError(f"{where}: not a well-formed ASV result file: $.{k}{why}")
+    rest = {**col, **{k: [] for k in lists}}
+    key = json.dumps(rest, sort_keys=True, default=repr)
+    if key not in passed:
+        check(rest, "asv_result", where, "ASV result", part="result")
+        passed.add(key)
 
 
 def _machine_dirs(root: Path, warnings: list[str]) -> list[Path]:
@@ -172,10 +212,16 @@ def load_asv_dir(root: Path, skip: Collection[tuple[str, str]] = ()) -> tuple[li
             doc = read_json(bfile)
             if not isinstance(doc, dict):
                 raise ResultsError(f"{bfile}: not an ASV benchmarks.json (not an object)")
+            fields = schema("asv_result")["$defs"]["benchmark"]["properties"]  # what the schema checks of an entry
+            verdicts: dict[str, str | None] = {}  # each distinct set of those fields checked once (the suite's share them)
             for name, meta in doc.items():
                 if not isinstance(meta, dict):
                     continue  # benchmarks.json's "version" entry
-                why = problem(meta, "asv_result", part="benchmark")
+                checked = {k: v for k, v in meta.items() if k in fields}
+                key = json.dumps(checked, sort_keys=True, default=repr)
+                if key not in verdicts:
+                    verdicts[key] = problem(checked, "asv_result", part="benchmark")
+                why = verdicts[key]
                 if why is None:
                     benchmarks[name] = meta
                 else:
@@ -196,7 +242,8 @@ def load_asv_dir(root: Path, skip: Collection[tuple[str, str]] = ()) -> tuple[li
             if rfile.name == "machine.json" or rfile.name.startswith(".") or (mdir.name, rfile.name) in skip:
                 continue
             try:
-                rows.extend(load_asv_result(read_json(rfile), rfile, machine, benchmarks))
+                with _collector_paused():
+                    rows.extend(load_asv_result(read_json(rfile), rfile, machine, benchmarks))
                 read.append(rfile)
             except ResultsError as exc:
                 warnings.append(f"skipped {exc}")

@@ -26,6 +26,9 @@ import numpy as np
 REGRESSION, IMPROVEMENT, SAME = "slower", "faster", "same"
 N_BOOT = 4000
 LEVEL = 0.95
+MIN_SAMPLES = 3  # the fewest times a side judged: 1 a side gives a zero-width interval; 3 is what `--quick` runs save
+MAX_SAMPLES = 10_000  # times a side judged at most: the bootstrap draws N_BOOT x this many (320 MB of indices)
+MIN_SECONDS = 1e-9  # no timer resolves less than a nanosecond: a smaller time is a corrupt figure (5e-324 made an inf ratio)
 
 
 class SlowdownError(ValueError):
@@ -58,12 +61,17 @@ class Slowdown:
         return asdict(self)
 
 
-def _times(values: Sequence[float], what: str) -> np.ndarray:
+def _times(values: Sequence[float], what: str, fewest: int = 1) -> np.ndarray:
+    """The times as an array: ``fewest`` to :data:`MAX_SAMPLES` of them (counted before converting), each
+    finite and at least :data:`MIN_SECONDS`."""
+    n = len(values)
+    if not fewest <= n <= MAX_SAMPLES:
+        raise SlowdownError(f"{what}: {n:,} times; {fewest:,} to {MAX_SAMPLES:,} are read" if n else f"{what}: no times to compare")
     x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1 or len(x) == 0:
-        raise SlowdownError(f"{what}: no times to compare")
-    if not np.all(np.isfinite(x)) or np.any(x <= 0):
-        raise SlowdownError(f"{what}: times must be finite and > 0 seconds")
+    if x.ndim != 1:
+        raise SlowdownError(f"{what}: times must be a flat list of numbers")
+    if not np.all(np.isfinite(x)) or np.any(x < MIN_SECONDS):
+        raise SlowdownError(f"{what}: times must be finite and > 0 seconds, at least {MIN_SECONDS:g} (a nanosecond), got {x.min():g}")
     return x
 
 
@@ -77,7 +85,7 @@ def judge(
     """
     if not (np.isfinite(min_effect) and min_effect >= 0):
         raise SlowdownError(f"min_effect must be a finite fraction >= 0, got {min_effect}")
-    a, b = _times(base, "base"), _times(head, "head")
+    a, b = _times(base, "base", MIN_SAMPLES), _times(head, "head", MIN_SAMPLES)  # 1 a side: a zero-width interval
     rng = np.random.default_rng(seed)
     if paired:
         if len(a) != len(b):

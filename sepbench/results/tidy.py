@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from sepbench.results.slowdown import MIN_SECONDS
+
 COLUMNS: tuple[str, ...] = (
     "source_kind",
     "source_file",
@@ -89,7 +91,7 @@ def to_float(value: Any) -> float | None:
 
 # the physical range of each unit: a figure outside it is a broken file, not a measurement
 _RANGES: dict[str, tuple[float, float, bool]] = {  # unit -> (low, high, low included)
-    "seconds": (0.0, math.inf, False),  # a time is positive: zero would make ratios infinite
+    "seconds": (MIN_SECONDS, math.inf, True),  # no timer resolves less: 5e-324 s made a ratio infinite
     "fraction": (0.0, 1.0, True),
     "bytes": (0.0, math.inf, False),
     "parameters": (0.0, math.inf, False),
@@ -115,7 +117,8 @@ SPREAD_STATS = ("stddev", "iqr")  # a spread may be zero (one sample, identical 
 def implausible(metric: str, value: float, unit: str, stat: str = "value") -> str | None:
     """Why ``value`` cannot be a measurement of ``metric`` in ``unit`` (``None`` if it can)."""
     low, high, closed = _METRIC_RANGES.get(metric) or _RANGES.get(unit, (-math.inf, math.inf, True))
-    closed = closed or stat in SPREAD_STATS
+    if stat in SPREAD_STATS:  # zero is a spread (identical samples), never a time
+        low, closed = min(low, 0.0), True
     if value > high or value < low or (value == low and not closed):
         bound = f"[{low:g}, {high:g}]" if closed else f"({low:g}, {high:g}]"
         return f"{metric} = {value:g} {unit} is outside {bound}"

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import platformdirs
+
+from sepbench.util.env import env_path
 
 CACHE_ENV_VAR = "SEPBENCH_CACHE_DIR"
 
 
 def cache_dir() -> Path:
     """The user cache directory: ``$SEPBENCH_CACHE_DIR`` or the platform's (``~/.cache/sepbench``)."""
-    value = os.environ.get(CACHE_ENV_VAR)
-    return Path(value).expanduser() if value else Path(platformdirs.user_cache_dir("sepbench"))
+    value = env_path(CACHE_ENV_VAR)
+    return value if value is not None else Path(platformdirs.user_cache_dir("sepbench"))
 
 
 RESULTS_ENV_VAR = "SEPBENCH_RESULTS_DIR"
@@ -25,8 +26,8 @@ def results_dir() -> Path:
     Layout: ``reproduce-*.json`` (sepbench reproduce), ``bench/`` (pytest-benchmark storage),
     and the ASV results stay in ASV's own ``.asv/results``.
     """
-    value = os.environ.get(RESULTS_ENV_VAR)
-    return Path(value).expanduser() if value else Path.cwd() / "results"
+    value = env_path(RESULTS_ENV_VAR)
+    return value if value is not None else Path.cwd() / "results"
 
 
 HISTORY_DIR = "history"  # ASV results from real machines, committed: history/<machine>/<commit>-<env>.json

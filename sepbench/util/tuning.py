@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sepbench.util.env import env_flag, env_path
+
 TUNING_FILE = "tuning.json"
 TUNING_FILE_ENV_VAR = "SEPBENCH_TUNING_FILE"
 RETUNE_ENV_VAR = "SEPBENCH_RETUNE"
@@ -41,8 +43,8 @@ def tuning_path() -> Path:
     """Where the choices are recorded: ``$SEPBENCH_TUNING_FILE`` or ``<cache>/tuning.json``."""
     from sepbench.util.paths import cache_dir
 
-    value = os.environ.get(TUNING_FILE_ENV_VAR, "").strip()
-    return Path(value).expanduser() if value else cache_dir() / TUNING_FILE
+    value = env_path(TUNING_FILE_ENV_VAR)
+    return value if value is not None else cache_dir() / TUNING_FILE
 
 
 @functools.cache
@@ -109,8 +111,9 @@ def _not_ours(path: Path, why: str) -> None:
 
 
 def retune() -> bool:
-    """Whether ``$SEPBENCH_RETUNE`` asks for every choice to be measured again."""
-    return os.environ.get(RETUNE_ENV_VAR, "").strip() not in ("", "0")
+    """Whether ``$SEPBENCH_RETUNE`` asks for every choice to be measured again (:func:`~sepbench.util.env.env_flag`:
+    ``SEPBENCH_RETUNE=false`` means no; an unknown word is an error)."""
+    return env_flag(RETUNE_ENV_VAR)
 
 
 def recall(kind: str, key: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -93,6 +93,19 @@ def _wanted(error: Any) -> str | None:
     return None
 
 
+def figures_problem(values: list[Any]) -> str | None:
+    """Why a list is not a list of figures (``defs.schema.json#/$defs/figure``: finite numbers, or null, NaN
+    counting as null), or ``None``.  The same rule as the schema's, in one pass: jsonschema spends ~100 us
+    a figure resolving the ``$ref`` per item, and an ASV result holds millions of figures."""
+    for i, v in enumerate(values):
+        kind = type(v)
+        if v is None or kind is int or (kind is float and (math.isfinite(v) or v != v)):
+            continue
+        shown = repr(v)
+        return f"[{i}]: {shown[:_SHOWN]} is not of type 'number', 'null'"
+    return None
+
+
 def check(doc: Any, fmt: str, source: object, what: str, part: str | None = None) -> None:
     """Raise :class:`~sepbench.results.schema.ResultsError` ("SOURCE: not a well-formed WHAT file: FIELD: why")
     unless ``doc`` fits format ``fmt`` (or its definition ``part``)."""
