@@ -164,7 +164,7 @@ def test_nesting_depth_counts_brackets_outside_strings_and_comments(text: str, d
 
 def test_a_gate_baseline_of_a_million_samples_is_refused_before_judging(tmp_path: Path) -> None:
     doc = {"machine_info": {}, "benchmarks": [{"fullname": "tests/bench/t.py::t[a]", "stats": {"data": [1e-3] * (MAX_SAMPLES + 1)}}]}
-    with pytest.raises(GateError, match=rf"holds {MAX_SAMPLES + 1:,} samples; the gate judges 3 to {MAX_SAMPLES:,}"):
+    with pytest.raises(GateError, match=rf"holds {MAX_SAMPLES + 1:,} samples; the gate takes 3 to {MAX_SAMPLES:,}"):
         samples(doc, "baseline")
     with pytest.raises(SlowdownError, match="10,001 times"):
         judge([1e-3] * (MAX_SAMPLES + 1), [1e-3] * 5)
@@ -265,7 +265,7 @@ def _run(cases: dict[str, list[float]] | list[tuple[str, list[float]]]) -> dict:
     ("base", "run", "message"),
     [
         ({"a": [1.0] * 5}, {"b": [1.0] * 5}, "the run holds none of the baseline's 1 cases"),  # was "0 regressions of 0 cases"
-        ({"a": [1.0]}, {"a": [1.0]}, "holds 1 samples; the gate judges 3 to"),  # 1 a side: a zero-width interval
+        ({"a": [1.0]}, {"a": [1.0]}, "holds 1 samples; the gate takes 3 to"),  # 1 a side: a zero-width interval
         ([("a", [1.0] * 5), ("a", [9.0] * 5)], {"a": [1.0] * 5}, r"case tests/bench/t.py::t\[a\] appears twice"),
         ({"a": [1.0] * 5}, [("a", [1.0] * 5), ("a", [1.0] * 5)], "appears twice"),
     ],

@@ -157,7 +157,7 @@ def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
         if name in out:  # the later would silently replace the earlier: which one was measured?
             raise GateError(f"{what}: {at}: case {name} appears twice; a run holds each case once")
         if not MIN_SAMPLES <= len(data) <= MAX_SAMPLES:
-            raise GateError(f"{what}: {at}.stats.data: {name} holds {len(data):,} samples; the gate judges {MIN_SAMPLES} to {MAX_SAMPLES:,}")
+            raise GateError(f"{what}: {at}.stats.data: {name} holds {len(data):,} samples; the gate takes {MIN_SAMPLES} to {MAX_SAMPLES:,}")
         try:
             times = [float(t) for t in data]
         except (TypeError, ValueError):
