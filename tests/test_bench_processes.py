@@ -103,3 +103,27 @@ def test_a_process_that_adds_no_usable_record_stops_the_schedule(tmp_path):
     lines: list[str] = []
     launched = run_schedule(tmp_path, "job-3", ["--no-such-option-ever"], schedule=(3,), budget_s=600, log=lines.append)
     assert launched == 1 and any("failed" in line or "no usable record" in line for line in lines)
+
+
+def test_a_gated_run_gets_its_own_processes_though_pooled_records_already_suffice():
+    """A compared run on the baseline's commit pools the baseline's records (3 processes: the schedule is
+    done), but the gate judges each run's own processes: it still wants 2 of this run's."""
+    earlier = [_ours(record(0.5, seed=s), run_id="base") for s in (1, 2, 3)]
+    plan = plan_of([*earlier, _ours(record(0.5, seed=4), run_id="compared")], "compared")
+    assert plan.processes == {IDENTITY: 4} and plan.own == {IDENTITY: 1}
+    assert wanted(plan, (3, 6)) == [] and wanted(plan, (3, 6), own_at_least=2) == [IDENTITY]
+    plan = plan_of([*earlier, *(_ours(record(0.5, seed=s), run_id="compared") for s in (4, 5))], "compared")
+    assert wanted(plan, (3, 6), own_at_least=2) == []
+
+
+def test_the_gates_own_processes_run_whatever_the_budget(tmp_path: Path) -> None:
+    """A spent budget launches nothing, except the processes a gated run needs (here a node that writes
+    nothing: launched once, then stopped for adding nothing)."""
+    from sepbench.bench.processes import run_schedule
+    from sepbench.results.paired_records import write_records
+
+    write_records(tmp_path / "a.json", [_ours(record(0.5, seed=1), run_id="job-4", node="tests/bench/test_bench.py::nothing")])
+    lines: list[str] = []
+    assert run_schedule(tmp_path, "job-4", ["--no-such-option-ever"], schedule=(3,), budget_s=0, log=lines.append) == 0
+    launched = run_schedule(tmp_path, "job-4", ["--no-such-option-ever"], schedule=(3,), budget_s=0, own_at_least=2, log=lines.append)
+    assert launched == 1

@@ -35,6 +35,7 @@ class BenchArgs:
     fresh: bool = False  # --fresh: this run's paired records do not pool with earlier runs'
     schedule: tuple[int, ...] = ()  # --processes 3,6,10: processes per paired case, stage by stage (empty: the default)
     budget_s: float | None = None  # --budget SECONDS: what the extra processes may take in all (None: the default)
+    saved_as: str | None = None  # --save-as NAME: a baseline for the gate
 
 
 def _is_value(args: list[str]) -> bool:
@@ -59,6 +60,7 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     fresh = False
     schedule: tuple[int, ...] = ()
     budget_s: float | None = None
+    saved_as: str | None = None
     while args:
         arg = args.pop(0)
         if arg == "--no-train":
@@ -82,7 +84,8 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
         elif arg == "--save-as":
             if not _is_value(args):
                 raise NoxArgsError("--save-as needs a name, e.g. --save-as baseline")
-            save = [f"--benchmark-save={args.pop(0)}"]
+            saved_as = args.pop(0)
+            save = [f"--benchmark-save={saved_as}"]
         else:
             out.append(arg)
     if save is None:
@@ -99,7 +102,7 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     out = [*storage_args, *train_args, *save, *out]
     if compare:
         out.append(f"--benchmark-compare={compare}")  # pytest-benchmark's side-by-side table; `sepbench check gate` decides
-    return BenchArgs(out, compare, train, user, min_effect, fresh, schedule, budget_s)
+    return BenchArgs(out, compare, train, user, min_effect, fresh, schedule, budget_s, saved_as)
 
 
 STORAGE_REFUSED = (

@@ -48,6 +48,7 @@ class Plan:
     processes: dict[PairedIdentity, int]
     decided: dict[PairedIdentity, bool]
     case_seconds: dict[PairedIdentity, float] = field(default_factory=dict)  # one process's wall seconds for the case, set-up included
+    own: dict[PairedIdentity, int] = field(default_factory=dict)  # processes of this run alone (pooled ones not counted)
 
 
 def plan_of(records: Sequence[PairedRecord], run_id: str) -> Plan:
@@ -64,16 +65,21 @@ def plan_of(records: Sequence[PairedRecord], run_id: str) -> Plan:
         plan.nodes[i] = ours[i].extra["node"]
         plan.processes[i] = ev.processes
         plan.decided[i] = decide(claim, ev.estimate()).outcome != INCONCLUSIVE
+        plan.own[i] = len({(r.process.pid, r.process.started) for r in records if r.identity == i and r.process.run_id == run_id})
         walls = [r.extra["wall_s"] for r in ev.records if isinstance(r.extra.get("wall_s"), (int, float))]
         plan.case_seconds[i] = float(sorted(walls)[len(walls) // 2]) if walls else 0.0
     return plan
 
 
-def wanted(plan: Plan, schedule: Sequence[int]) -> list[PairedIdentity]:
-    """The identities the next process measures: below the first stage's count, or undecided and below a
-    later stage's (the lowest stage not yet reached decides which)."""
+def wanted(plan: Plan, schedule: Sequence[int], own_at_least: int = 0) -> list[PairedIdentity]:
+    """The identities the next process measures: those with fewer than ``own_at_least`` processes of this
+    run (the gate compares runs: each needs its own), else below the first stage's count, or undecided and
+    below a later stage's (the lowest stage not yet reached decides which)."""
     if not plan.nodes:
         return []
+    short = [i for i in plan.nodes if plan.own.get(i, 0) < own_at_least]
+    if short:
+        return sorted(short)
     for stage, target in enumerate(schedule):
         need = [i for i in plan.nodes if plan.processes[i] < target and (stage == 0 or not plan.decided[i])]
         if need:
@@ -144,10 +150,12 @@ def run_schedule(
     schedule: Sequence[int] = FULL_SCHEDULE,
     budget_s: float,
     pool_since: str = "",
+    own_at_least: int = 0,
     log: object = print,
 ) -> int:
     """Launch processes until every case of the run is where the schedule wants it or the budget is spent;
-    the number of processes launched."""
+    the number of processes launched.  ``own_at_least``: processes of this run every case gets whatever the
+    budget (a saved baseline and a compared run: the gate judges each run's own processes)."""
     deadline = time.monotonic() + budget_s
     startup = STARTUP_GUESS_S
     launched = 0
@@ -161,15 +169,19 @@ def run_schedule(
         for w in warnings:
             log(f"processes: {w}")
         plan = plan_of(records, run_id)
-        if before is not None and all(plan.processes.get(i, 0) <= n for i, n in before.items()):
+        # a process that wrote nothing, or (past the gate's own processes) added no usable record: stop
+        if before is not None and all(
+            plan.own.get(i, 0) <= own or (own >= own_at_least and plan.processes.get(i, 0) <= usable) for i, (own, usable) in before.items()
+        ):
             log("processes: the last process added no usable record (its cores were taken, or it wrote none); stopping")
             return launched
-        need = wanted(plan, schedule)
+        need = wanted(plan, schedule, own_at_least)
         if not need:
             return launched
         cost = startup + sum(plan.case_seconds[i] for i in need)
         left = deadline - time.monotonic()
-        if cost > left:  # a process cut short would leave nothing usable for the cases it did not reach
+        required = all(plan.own.get(i, 0) < own_at_least for i in need)
+        if cost > left and not required:  # a process cut short would leave nothing usable for the cases it did not reach
             fits = _fitting(need, plan, left - startup)
             if not fits:
                 log(
@@ -189,7 +201,7 @@ def run_schedule(
         done = subprocess.run(command, env=env)
         wall = time.monotonic() - start
         launched += 1
-        before = {i: plan.processes[i] for i in need}
+        before = {i: (plan.own.get(i, 0), plan.processes[i]) for i in need}
         if done.returncode not in (0, 5):
             log(f"processes: a process failed (exit {done.returncode}); stopping")
             return launched
@@ -231,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--setup", type=float, default=0.0, help="seconds the job spent before the benchmarks (install, training)")
     p.add_argument("--schedule", default=",".join(map(str, FULL_SCHEDULE)), help="processes per case, stage by stage (default 3,6,10)")
     p.add_argument("--pool-since", default="")
+    p.add_argument(
+        "--own-at-least", type=int, default=0, help="processes of this run every case gets, whatever the budget (a gated run: 2)"
+    )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     schedule = tuple(int(x) for x in args.schedule.split(","))
@@ -246,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads = min((r.identity.threads for r in records if r.process.run_id == args.run_id), default=usable_cores())
         budget = job_budget(args.elapsed, args.setup, threads, usable_cores(), "--quick" in extra)
         print(f"processes: {budget:.0f} s of the job's budget left for them ({args.elapsed:.0f} s spent, {args.setup:.0f} s of it set-up)")
-    n = run_schedule(Path(args.records), args.run_id, extra, schedule=schedule, budget_s=budget, pool_since=args.pool_since)
+    since, own = args.pool_since, args.own_at_least
+    n = run_schedule(Path(args.records), args.run_id, extra, schedule=schedule, budget_s=budget, pool_since=since, own_at_least=own)
     print(f"processes: {n} launched after the main run")
     return 0
 
