@@ -27,7 +27,7 @@ def roofline(opts: BenchOptions) -> Any:
     """The machine's float32 GEMM FLOP/s and memory bandwidth, probed once in this session."""
     from sepbench.measure.extra_info import roofline as probe
 
-    opts.roofline = probe()
+    opts.roofline = probe(all_sources=True)  # the floor from the machine, not one BLAS build
     return opts.roofline
 
 

@@ -43,7 +43,8 @@ def bench_machine_info(opts: BenchOptions | None) -> dict[str, Any]:
         threads=thread_settings(),
         versions=versions,
         gpus=gpus(),
-        roofline=roofline().as_machine_info(),
+        # the session's probe where a case took it (every GEMM source), else this process's NumPy alone
+        roofline=(opts.roofline if opts is not None and opts.roofline is not None else roofline()).as_machine_info(),
         git=git_info(),
         sepbench=own,
     )

@@ -46,13 +46,14 @@ class Roofline:
     ``numpy.sum`` of it.  ``mem_bandwidth`` is the larger of the two.
     """
 
-    gemm_flops: float  # FLOP/s
+    gemm_flops: float  # FLOP/s: the best source's (``compute``), else this process's NumPy
     copy_bytes_per_s: float  # bytes/s, read + write
     read_bytes_per_s: float  # bytes/s
     blas_threads: int | None
     gemm_size: int
     stream_bytes: int
     seconds: float  # how long the probe took
+    compute: dict[str, Any] | None = None  # every GEMM source and the theoretical peak (sepbench.measure.compute_probe)
 
     @property
     def mem_bandwidth(self) -> float:
@@ -76,7 +77,7 @@ def _blas_threads() -> int | None:
 
 
 @functools.cache
-def _probe(blas_threads: int | None, gemm_size: int, stream_bytes: int, budget_s: float) -> Roofline:
+def _probe(blas_threads: int | None, gemm_size: int, stream_bytes: int, budget_s: float, all_sources: bool = False) -> Roofline:
     with Timer() as probe:  # the whole probe, set-up included
         rng = np.random.default_rng(0)
         a = rng.standard_normal((gemm_size, gemm_size), dtype=np.float32)
@@ -90,26 +91,37 @@ def _probe(blas_threads: int | None, gemm_size: int, stream_bytes: int, budget_s
         np.copyto(dst, src)  # fault the pages in
         t_copy = time_budgeted(lambda: np.copyto(dst, src), budget_s * 0.25, min_calls=3, max_calls=10).min
         t_read = time_budgeted(lambda: src.sum(), budget_s * 0.25, min_calls=3, max_calls=10).min
+        gemm = 2.0 * gemm_size**3 / t_gemm
+        compute = None
+        if all_sources:  # the floor from the machine, not from one BLAS build (sepbench.measure.compute_probe)
+            from sepbench.machine.threads import usable_cores
+            from sepbench.measure.compute_probe import probe_compute
+
+            found = probe_compute(gemm, gemm_size, blas_threads or 1, usable_cores())
+            gemm, compute = found.best_flops, found.as_machine_info()
     return Roofline(
-        gemm_flops=2.0 * gemm_size**3 / t_gemm,
+        gemm_flops=gemm,
         copy_bytes_per_s=2.0 * src.nbytes / t_copy,
         read_bytes_per_s=src.nbytes / t_read,
         blas_threads=blas_threads,
         gemm_size=gemm_size,
         stream_bytes=int(src.nbytes),
         seconds=probe.seconds,
+        compute=compute,
     )
 
 
-def roofline(gemm_size: int = GEMM_SIZE, stream_bytes: int = STREAM_BYTES, budget_s: float = 1.5) -> Roofline:
+def roofline(gemm_size: int = GEMM_SIZE, stream_bytes: int = STREAM_BYTES, budget_s: float = 1.5, all_sources: bool = False) -> Roofline:
     """Measure (once per process and BLAS thread count) float32 GEMM FLOP/s and memory bandwidth.
 
     Takes about ``budget_s`` seconds (a little more on a slow machine: each probe runs at least
-    3 times).  Call it after the thread settings of the run are in force.
+    3 times).  Call it after the thread settings of the run are in force.  ``all_sources``: the GEMM
+    figure is the best of NumPy here, NumPy in a fresh process without ``OPENBLAS_CORETYPE`` and PyTorch
+    (a few seconds more; :mod:`sepbench.measure.compute_probe`), each recorded in ``compute``.
     """
     if gemm_size < 16 or stream_bytes < 2**20 or budget_s <= 0:
         raise ValueError("roofline: gemm_size >= 16, stream_bytes >= 1 MiB and budget_s > 0 are needed")
-    return _probe(_blas_threads(), int(gemm_size), int(stream_bytes), float(budget_s))
+    return _probe(_blas_threads(), int(gemm_size), int(stream_bytes), float(budget_s), bool(all_sources))
 
 
 REFERENCE_GEMM = 192  # n of the reference matmul timed before every round: ~0.1-0.5 ms on one core
