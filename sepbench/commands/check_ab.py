@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sepbench.checks.ab_run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
+from sepbench.checks.ab_run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbCase, AbError, AbOutcome, compare
 from sepbench.commands.arg_types import NameList, at_least, fraction, output_file
 from sepbench.util.console import print_table
 
@@ -35,9 +35,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     return p
 
 
-def _case(text: str) -> Case:
+def _case(text: str) -> AbCase:
     try:
-        return Case.parse(text)
+        return AbCase.parse(text)
     except ValueError as exc:  # argparse shows its own message for a ValueError, this one for this type
         raise argparse.ArgumentTypeError(str(exc)) from None
 
