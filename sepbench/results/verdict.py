@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from sepbench.core.data import TEST_IMAGES, TRAIN_IMAGES
 from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE
@@ -27,7 +28,6 @@ from sepbench.results.schema import (
 )
 from sepbench.results.tidy import SOURCE_PRIORITY
 
-TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
 SINGLE_STATS = ("value", "median")  # the stats that are one figure of a benchmark
 # workloads that are no model's way to predict: the TensorFlow graph-forward case takes Keras's
 # evaluate apart, and a paired case times both models in one case
@@ -178,7 +178,7 @@ def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]
     MNIST (so :func:`figures` dropped their speed or accuracy figures): those claims read "not comparable",
     not "unknown".  A variant with one full-data run is left alone; the rule per claim is
     :func:`sepbench.core.claims.not_comparable` (a training subset blocks accuracy only)."""
-    from sepbench.core.claims import FULL_TRAIN_IMAGES, not_comparable
+    from sepbench.core.claims import not_comparable
 
     if df.empty or "source_kind" not in df:
         return {}
@@ -190,7 +190,7 @@ def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]
     for (machine, var), sub in d.groupby(["machine", "variant"], sort=True, dropna=False):
         files = sub.groupby("source_file")
         reasons = {
-            f: not_comparable(_train_images(g, FULL_TRAIN_IMAGES), int(g["n"].min()), g["weights_source"].eq("trained-subset").any())
+            f: not_comparable(_train_images(g, TRAIN_IMAGES), int(g["n"].min()), g["weights_source"].eq("trained-subset").any())
             for f, g in files
         }
         if all(reasons.values()):  # no full-data run: the newest file's reasons
