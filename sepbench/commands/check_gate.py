@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from sepbench.bench.gate import (
+    CONFIRM_PROCESSES,
     MIN_EFFECT,
     CaseSamples,
     GateError,
@@ -29,7 +30,6 @@ from sepbench.commands.arg_types import fraction
 from sepbench.results.paired_records import PairedRecord
 from sepbench.util.console import print_table
 
-CONFIRM_PROCESSES = 2  # fresh processes that time a flagged paired case again (a between-process judgement needs 2)
 PASSTHROUGH = True  # the options after -- are the run's pytest options, for the re-run (sepbench.cli)
 
 

@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sepbench.core.intervals import LEVEL
+
 REGRESSION, IMPROVEMENT, SAME = "slower", "faster", "same"
 N_BOOT = 4000
-LEVEL = 0.95
 
 
 class SlowdownError(ValueError):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from sepbench.core.data import TEST_IMAGES, TRAIN_IMAGES
+from sepbench.core.evidence import Figures
 from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE
@@ -32,9 +33,6 @@ SINGLE_STATS = ("value", "median")  # the stats that are one figure of a benchma
 # workloads that are no model's way to predict: the TensorFlow graph-forward case takes Keras's
 # evaluate apart, and a paired case times both models in one case
 NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS)
-STUDY = STUDY_PAIR.name  # the pair of a result that names none (every result from before pairs were data)
-
-Figures = dict[str, dict[str, float]]  # metric -> model -> value, as sepbench.core.claims.decide_claims reads them
 
 
 # ---------------------------------------------------------------- labels and selection
@@ -50,8 +48,10 @@ def variant(df: pd.DataFrame) -> pd.Series:
 def pair_of(df: pd.DataFrame) -> pd.Series:
     """The pair each row belongs to: its ``pair`` column, the study's where it names none."""
     if "pair" not in df:
-        return pd.Series(STUDY, index=df.index, dtype=object)
-    return df["pair"].astype(object).where(df["pair"].notna(), STUDY)
+        return pd.Series(STUDY_PAIR.name, index=df.index, dtype=object)
+    return (
+        df["pair"].astype(object).where(df["pair"].notna(), STUDY_PAIR.name)
+    )  # a result that names no pair is from before pairs were data
 
 
 def pair_models(df: pd.DataFrame) -> dict[str, tuple[str, str]]:
@@ -116,7 +116,7 @@ def ten_k_ways(df: pd.DataFrame) -> pd.DataFrame:
     return m.assign(variant=variant(m), way=way(m))
 
 
-def fastest(ways: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def quickest_rows(ways: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The quickest row of ``ways`` per ``keys`` (ties: the first in table order)."""
     return ways.sort_values("value", kind="stable").drop_duplicates(keys, keep="first")
 
@@ -132,7 +132,7 @@ def predict_10k(df: pd.DataFrame) -> pd.DataFrame:
     m = m[m["workload"].eq("predict")]
     if m.empty:
         return m
-    m = fastest(m, ["machine", "variant", "model", "source_file"])
+    m = quickest_rows(m, ["machine", "variant", "model", "source_file"])
     m = best(m, ["machine", "variant", "model", "source_kind"])
     return m.assign(metric="predict_10k_seconds", stat="value", unit="seconds")
 
@@ -157,7 +157,7 @@ def figures(df: pd.DataFrame) -> pd.DataFrame:
     d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
     # paired seconds stay the study pair's figures (the report's ratio tables); another pair's, and training
     # steps (no inference path), are their own tables' (a shared baseline's seconds would collide)
-    d = d[is_inference(d) & ~d["workload"].eq(WORKLOAD_PAIRED_TRAIN) & (pair_of(d).eq(STUDY) | ~d["workload"].isin(NOT_A_PATH))]
+    d = d[is_inference(d) & ~d["workload"].eq(WORKLOAD_PAIRED_TRAIN) & (pair_of(d).eq(STUDY_PAIR.name) | ~d["workload"].isin(NOT_A_PATH))]
     d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & d["weights_source"].isin(NOT_COMPARABLE_WEIGHTS))]
     partial = pd.to_numeric(d["n_images"], errors="coerce").lt(TEST_IMAGES) & d["workload"].eq("evaluate")
     d = d[~(partial & d["metric"].isin(["eval_seconds", "test_accuracy", "test_loss"]))]
@@ -217,7 +217,7 @@ def figure_dicts(fig: pd.DataFrame) -> dict[tuple[object, str], Figures]:
     if fig.empty:
         return out
     for (machine, var), sub in fig.groupby(["machine", "variant"], sort=True, dropna=False):
-        figs: Figures = {}
+        figs: dict[str, dict[str, float]] = {}  # built here; read as Figures
         for r in sub.itertuples():
             figs.setdefault(r.metric, {})[r.model] = float(r.value)
         out[(machine if pd.notna(machine) else None, var)] = figs
@@ -281,9 +281,9 @@ def study_vs_fastest(df: pd.DataFrame) -> pd.DataFrame:
     if ways.empty:
         source = ", ".join(sorted({str(s) for s in df.get("source_file", pd.Series(dtype=object)).dropna()})) or "run"
         raise ResultsError(f"{source}: no sepbench benchmark of one model over all {TEST_IMAGES:,} test images in it")
-    quickest = fastest(ways, ["backend", "model"]).set_index(["backend", "model"])
+    quickest = quickest_rows(ways, ["backend", "model"]).set_index(["backend", "model"])
     ev = ways[ways["workload"].eq("evaluate") & pd.to_numeric(ways["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)]
-    study_style = fastest(ev, ["backend", "model"]).set_index(["backend", "model"])["value"]
+    study_style = quickest_rows(ev, ["backend", "model"]).set_index(["backend", "model"])["value"]
     gemm = roofline_probes(df)["gemm_gflops"]
     rows = []
     for (backend, model), r in quickest.sort_index().iterrows():

@@ -189,7 +189,7 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     table = table.drop(columns=["backend"]).rename(columns={"variant": "backend"})
     table["source"] = [Path(str(s)).name for s in table["source_file"]]
-    table["study_ratio"] = [study_ratio("eval_seconds") if p == V.STUDY else None for p in table["pair"]]
+    table["study_ratio"] = [study_ratio("eval_seconds") if p == V.STUDY_PAIR.name else None for p in table["pair"]]
     table["mac_ratio"] = [_mac_ratio(b, c) for b, c in zip(table["baseline"], table["candidate"])]
     return table.reindex(columns=cols)
 

@@ -51,7 +51,9 @@ def claims(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> pd.DataFra
     outcome, estimate, 95 % interval, n, method, unit, note, busy (measured on a machine short of cores) and the figures it came from, as
     :func:`sepbench.results.claim_verdicts.claim_verdicts` decided them."""
     evidence, missing, point_decides = study_verdict_inputs()
-    rows = _claim_rows(STUDY_MACHINE, V.STUDY, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides))
+    rows = _claim_rows(
+        STUDY_MACHINE, V.STUDY_PAIR.name, STUDY_BACKEND, decide_claims(evidence, missing=missing, point_decides=point_decides)
+    )
     for machine, pair, variant, verdicts in claim_verdicts(df, records):
         rows += _claim_rows(machine, pair, variant, verdicts)
     out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
