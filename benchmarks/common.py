@@ -37,7 +37,7 @@ from sepbench.bench import cases
 from sepbench.core.weights import PortableWeights, init_weights
 
 # the models, batch sizes and test-set size of the pytest-benchmark suite's case matrix, defined once there
-MODELS: list[str] = list(cases.MODELS)
+MODELS: list[str] = list(cases.ASV_MODELS)
 SEED = 0
 TEST_IMAGES = int(os.environ.get("SEPBENCH_ASV_TEST_IMAGES") or cases.TEST_IMAGES)
 if not 1 <= TEST_IMAGES <= cases.TEST_IMAGES:

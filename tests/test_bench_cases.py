@@ -7,8 +7,8 @@ import pytest
 
 from impls.registry import UnknownBackendError
 from sepbench.bench.cases import (
+    ASV_MODELS,
     LATENCY_BATCHES,
-    MODELS,
     PAIRED_BATCH,
     TEST_IMAGES,
     Case,
@@ -54,7 +54,7 @@ def test_predict_latency_batches_skip_a_batch_free_paths_10k_batch() -> None:
         "numpy-regular-fast-b1-n1",
         "numpy-regular-fast-b32-n32",
     ]
-    assert len(got) == len(MODELS) * 5
+    assert len(got) == len(ASV_MODELS) * 5
 
 
 def test_predict_10k_times_a_batch_free_path_once() -> None:
@@ -77,8 +77,8 @@ def test_a_labelled_pairs_default_path_is_paired_by_its_evaluate_only() -> None:
 
 
 def test_graph_forward_is_tensorflow_only_and_evaluate_is_batch_32() -> None:
-    assert ids("graph-forward-10k", backends=("numpy", "tensorflow")) == [f"tensorflow-{m}-graph-b32-n10000" for m in MODELS]
-    assert ids("evaluate-10k") == [f"numpy-{m}-default-b32-n10000" for m in MODELS]
+    assert ids("graph-forward-10k", backends=("numpy", "tensorflow")) == [f"tensorflow-{m}-graph-b32-n10000" for m in ASV_MODELS]
+    assert ids("evaluate-10k") == [f"numpy-{m}-default-b32-n10000" for m in ASV_MODELS]
 
 
 def test_select_backends() -> None:
@@ -94,7 +94,7 @@ def test_the_asv_suite_shares_the_matrix(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.delenv("SEPBENCH_ASV_BATCHES", raising=False)
     monkeypatch.setenv("SEPBENCH_ASV_BACKENDS", "numpy,jax")
-    assert common.MODELS == list(MODELS) and common.TEST_IMAGES == TEST_IMAGES
+    assert common.MODELS == list(ASV_MODELS) and common.TEST_IMAGES == TEST_IMAGES
     assert common.batch_sizes() == list(LATENCY_BATCHES) == [1, 32, 10_000]  # ASV's params: never change them
     with pytest.raises(ValueError, match=r"^SEPBENCH_ASV_BACKENDS: unknown backend\(s\) jax"):
         common.selected_backends()

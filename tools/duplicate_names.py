@@ -1,8 +1,9 @@
 """Top-level names defined in more than one module of ``sepbench/`` and ``impls/`` (an AST scan).
 
 A name counts as defined by a module when a top-level ``def``, ``class``, assignment or annotated
-assignment binds it (imports are uses, not definitions; dunders such as ``__all__`` and the
-``BACKEND`` each backend module exports for the registry are protocol, not concepts).
+assignment binds it (imports are uses, not definitions).  Dunders and :data:`PROTOCOL` names are not
+counted: each is one concept that many modules implement, looked up by that name.  ``--public`` leaves
+out ``_private`` names too (they cannot cross: tests/test_layers.py forbids importing them).
 
     python tools/duplicate_names.py          # one line per name: the modules that define it
 """
@@ -16,8 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sepbench", "impls")
-# names every module of a kind defines on purpose: the registries look them up by this name
-PROTOCOL = frozenset({"BACKEND", "main", "add_parser", "run"})
+# one meaning each, defined by every module of a kind on purpose: a registry looks the module's up by this name
+# (BACKEND: impls/registry.py; train_model: TRAINER_MODULES; add_parser, run: sepbench/cli.py; main: a module
+# run as a script, ``python -m``)
+PROTOCOL = frozenset({"BACKEND", "train_model", "add_parser", "run", "main"})
 
 
 def _bound(node: ast.stmt) -> list[str]:

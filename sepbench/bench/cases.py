@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sepbench.core.data import TEST_IMAGES
 from sepbench.core.pairs import STUDY_PAIR, Pair, case_model, synthetic_model
 
-MODELS: tuple[str, ...] = STUDY_PAIR.model_names  # the models the ASV suite times (its history is keyed by them)
+ASV_MODELS: tuple[str, ...] = STUDY_PAIR.model_names  # the models the ASV suite times (its history is keyed by them)
 LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
 TEN_K_BATCHES = (32, 1024)  # predict of 10,000 images in batches of this size ("the fastest way" candidates)
 QUICK_LATENCY_BATCHES = (1, 32)

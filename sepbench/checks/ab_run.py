@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from impls.registry import backend_names
 from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.slowdown import Slowdown, judge
 from sepbench.util.atomic import new_log
@@ -87,14 +86,19 @@ class AbCase:
         }
 
 
-# What the CI alert times: per backend both models at batch 1 (latency, the noisy kind) and 1,000 images
-# in batches of 100 (throughput, the quiet kind), default path.
-DEFAULT_CASES = tuple(
-    AbCase(backend, model, batch, n)
-    for backend in backend_names()  # every registered backend: one unavailable here is skipped with its reason
-    for model in STUDY_PAIR.model_names  # the history of the alert's cases is the study pair's
-    for batch, n in ((1, 1), (100, 1000))
-)
+def default_cases() -> tuple[AbCase, ...]:
+    """What the CI alert times: per registered backend (one unavailable is skipped with its reason) both
+    models at batch 1 (latency, the noisy kind) and 1,000 images in batches of 100 (throughput, the quiet
+    kind), default path.  A function: the registry is imported only when an A/B check runs (the CLI
+    imports this module for every command, the report's included, which must not import impls/)."""
+    from impls.registry import backend_names
+
+    return tuple(
+        AbCase(backend, model, batch, n)
+        for backend in backend_names()
+        for model in STUDY_PAIR.model_names  # the history of the alert's cases is the study pair's
+        for batch, n in ((1, 1), (100, 1000))
+    )
 
 
 @dataclass
@@ -138,7 +142,7 @@ class AbOutcome:
         return bool(self.regressions)
 
 
-def resolve(repo: Path, ref: str) -> str:
+def resolve_commit(repo: Path, ref: str) -> str:
     """The commit hash of ``ref`` in ``repo``; :class:`AbError` if it names no commit."""
     try:
         return git_resolve(ref, repo)
@@ -223,7 +227,7 @@ def _pinned_cpu() -> int | None:
 def compare(
     base_ref: str,
     head_ref: str,
-    cases: Sequence[AbCase] = DEFAULT_CASES,
+    cases: Sequence[AbCase] | None = None,  # None: default_cases()
     *,
     rounds: int = ROUNDS,
     min_effect: float = MIN_EFFECT,
@@ -240,9 +244,10 @@ def compare(
     per sample are set from the base's first call); ``log_path``: the workers' output (default: a file in
     the temporary folder, kept).  Raises :class:`AbError` for a bad ref or a worker that fails.
     """
+    cases = default_cases() if cases is None else cases
     _check_options(rounds, confirm, min_effect, cases)
     repo = Path(repo).resolve()
-    base, head = resolve(repo, base_ref), resolve(repo, head_ref)
+    base, head = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
     _check_not_one_commit(repo, base_ref, head_ref, base, head)
     start = time.perf_counter()
     rng = random.Random(seed)

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         status = _confirm(outcome, base, pair[0], extra, args)
         if status:
             return status
-    print_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
+    print_gate_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
     return 1 if outcome.failed else 0
 
 
@@ -141,7 +141,7 @@ def _confirm(outcome: GateOutcome, base: dict, base_records: list[PairedRecord],
     return 0
 
 
-def print_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[str, CaseSamples]) -> None:
+def print_gate_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[str, CaseSamples]) -> None:
     again = {v.name: v for v in outcome.confirmed}
     rows = []
     for v in outcome.verdicts:

@@ -95,6 +95,6 @@ TWO_ROOFS = SectionSpec(
         "floor: where time follows the floors, the measured ratio is near it; a note names the paths more than 25 % apart."
     ),
     table=lambda i: two_roofs(i.df),
-    shown=fmt.two_roofs,
+    shown=fmt.two_roofs_shown,
     optional=True,
 )

@@ -15,8 +15,6 @@ from sepbench.results import paired as paired_rules
 from sepbench.results import verdict as V
 from sepbench.results.verdict import best, figures
 
-MODEL_ORDER = STUDY_PAIR.model_names  # the study published its figures for these two
-
 TIME_METRICS = ("eval_seconds", "latency_s", "paired_10k_seconds")
 
 
@@ -98,7 +96,7 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     For times (lower is faster) the MAC ratio (0.129) is what a speed-up proportional to the
     arithmetic would give; the study's time ratio is that of its 10k ``evaluate`` (0.78).
     """
-    base, cand = MODEL_ORDER  # the study's ratios stand beside these: its pair's
+    base, cand = STUDY_PAIR.model_names  # the study's ratios stand beside these: its pair's
     cols = ["machine", "backend", "figure", base, cand, "ratio", "study_ratio", "mac_ratio"]
     rows = []
     for (machine, variant), figs in V.figure_dicts(figures(df)).items():
@@ -234,7 +232,7 @@ RATIOS = SectionSpec(
         "(the time ratio if time were proportional to the arithmetic; for images/s its inverse)."
     ),
     table=lambda i: ratios(i.df),
-    shown=fmt.ratios,
+    shown=fmt.ratios_shown,
 )
 
 
@@ -250,7 +248,7 @@ ROOFLINE = SectionSpec(
         "`sepbench profile` shows the GEMM rate at each layer's own shape."
     ),
     table=lambda i: roofline(i.df),
-    shown=fmt.roofline,
+    shown=fmt.roofline_shown,
     optional=True,
 )
 
@@ -266,6 +264,6 @@ PAIRED = SectionSpec(
         "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them."
     ),
     table=lambda i: paired(i.df),
-    shown=fmt.paired,
+    shown=fmt.paired_shown,
     optional=True,
 )

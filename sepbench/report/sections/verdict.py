@@ -150,5 +150,5 @@ CLAIMS_SECTION = SectionSpec(
         "the figures it came from (JSON)."
     ),
     table=lambda i: claims(i.df, i.records),
-    shown=fmt.claims,
+    shown=fmt.claims_shown,
 )
