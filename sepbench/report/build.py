@@ -12,7 +12,7 @@ from sepbench.core.study import STUDY_SOURCE
 from sepbench.report.render import Section, write_outputs
 from sepbench.report.sections import ORDER, Inputs
 from sepbench.report.sections.machines import history, machine_names
-from sepbench.report.sections.seeds import accuracy_over_seeds
+from sepbench.report.sections.seeds import accuracy_by_seed
 from sepbench.results.read_rates import PRODUCER as RATES_PRODUCER
 from sepbench.results.read_rates import RATE_KINDS
 from sepbench.results.sources import Loaded, load_all
@@ -156,7 +156,7 @@ def build_report(
                 plots.latency_plot(sections["latency"].raw, staging / "latency.png"),
             ),
             ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, staging / "accuracy_params.png")),
-            ("Test accuracy over training seeds", plots.accuracy_seeds_plot(accuracy_over_seeds(df), staging / "accuracy_seeds.png")),
+            ("Test accuracy over training seeds", plots.accuracy_seeds_plot(accuracy_by_seed(df), staging / "accuracy_seeds.png")),
             (
                 "Separable / regular time per backend vs the MAC ratio",
                 plots.speed_ratio_plot(sections["ratios"].raw, staging / "speed_ratio.png"),
