@@ -10,6 +10,7 @@ pandas: no framework, no file access.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pandas as pd
@@ -19,6 +20,7 @@ from sepbench.core.evidence import Figures
 from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE
+from sepbench.core.traffic import compute_limit_seconds
 from sepbench.results.schema import (
     WORKLOAD_GRAPH_FORWARD,
     WORKLOAD_PAIRED,
@@ -256,9 +258,9 @@ def roofline_probes(df: pd.DataFrame) -> pd.DataFrame:
 def compute_limit_s(model: str, gemm_gflops: float, n_images: int = TEST_IMAGES) -> float:
     """Seconds the model's arithmetic alone needs for ``n_images`` at ``gemm_gflops`` GFLOP/s:
     2 FLOP per MAC x MACs/image x images / FLOP/s; NaN for an unknown model."""
-    if model not in MODELS or not gemm_gflops or pd.isna(gemm_gflops):
+    if model not in MODELS or not gemm_gflops or pd.isna(gemm_gflops) or not 0 < float(gemm_gflops) < math.inf:
         return float("nan")
-    return 2.0 * MODELS[model].macs * n_images / (float(gemm_gflops) * 1e9)
+    return compute_limit_seconds(MODELS[model].macs, n_images, float(gemm_gflops) * 1e9)
 
 
 # ---------------------------------------------------------------- one run: study-style vs fastest
