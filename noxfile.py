@@ -15,7 +15,7 @@ from pathlib import Path
 import nox
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
-from sepbench.asv.archive import HISTORY_DIR, ArchiveError, append, dirty_files, merge, publish_config  # noqa: E402  (stdlib only, as these)
+from sepbench.asv.archive import ArchiveError, append, merge, publish_config  # noqa: E402  (stdlib only, as these)
 from sepbench.asv.history import default_machine, read_asv_conf  # noqa: E402
 from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
 from sepbench.bench.processes import FULL_SCHEDULE, QUICK_SCHEDULE  # noqa: E402
@@ -23,6 +23,8 @@ from sepbench.bench.record_writer import new_run_id, utc_now  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
 from sepbench.machine.fingerprint import machine_name  # noqa: E402
 from sepbench.results.paired_records import records_dir  # noqa: E402
+from sepbench.util.git import dirty_files  # noqa: E402
+from sepbench.util.paths import HISTORY_DIR  # noqa: E402
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]

@@ -37,11 +37,11 @@ from sepbench.bench import cases
 from sepbench.core.weights import PortableWeights, init_weights
 
 # the models, batch sizes and test-set size of the pytest-benchmark suite's case matrix, defined once there
-MODELS: list[str] = list(cases.MODELS)
+MODELS: list[str] = list(cases.ASV_MODELS)
 SEED = 0
-TEST_IMAGES = int(os.environ.get("SEPBENCH_ASV_TEST_IMAGES") or cases.TEN_K)
-if not 1 <= TEST_IMAGES <= cases.TEN_K:
-    raise ValueError(f"SEPBENCH_ASV_TEST_IMAGES must be 1..{cases.TEN_K}, got {TEST_IMAGES}")
+TEST_IMAGES = int(os.environ.get("SEPBENCH_ASV_TEST_IMAGES") or cases.TEST_IMAGES)
+if not 1 <= TEST_IMAGES <= cases.TEST_IMAGES:
+    raise ValueError(f"SEPBENCH_ASV_TEST_IMAGES must be 1..{cases.TEST_IMAGES}, got {TEST_IMAGES}")
 TRAIN_EPOCH_IMAGES = 2_048  # the fixed subset timed by TrainEpoch: 64 steps of batch 32
 
 

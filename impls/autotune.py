@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from sepbench.util import tuning
 from sepbench.util.timer import Timing, fastest
 
-Op = TypeVar("Op", bound=Callable[..., Any])
+Kernel = TypeVar("Kernel", bound=Callable[..., Any])
 
 FOLD_OR_SPLIT_ROUNDS = 5  # timed calls of each way per layer (interleaved), after one untimed call
 # process CPU seconds: a shared machine's load does not decide it, and an op's intra-op threads all count
@@ -25,25 +25,25 @@ FOLD_OR_SPLIT_CLOCK = "cpu"
 
 
 @dataclass(frozen=True)
-class LayerChoices(Generic[Op]):
+class LayerChoices(Generic[Kernel]):
     """The layers as chosen: one op per layer, "fold" | "split" per separable layer, and the timings."""
 
-    ops: list[Op]
+    ops: list[Kernel]
     choices: dict[str, str]  # separable layer name -> "fold" | "split"
     timings: dict[str, dict[str, Timing]]  # separable layer name -> way -> its timed calls (seconds)
 
 
-def _as_is(op: Op) -> Callable[[Any], Any]:
+def _as_is(op: Kernel) -> Callable[[Any], Any]:
     return op
 
 
 def choose_fold_or_split(
-    layers: Sequence[tuple[str, Op, Op | None]],
+    layers: Sequence[tuple[str, Kernel, Kernel | None]],
     example: Any,
-    timed: Callable[[Op], Callable[[Any], Any]] = _as_is,
+    timed: Callable[[Kernel], Callable[[Any], Any]] = _as_is,
     rounds: int = FOLD_OR_SPLIT_ROUNDS,
     remember: tuple[str, Mapping[str, Any]] | None = None,
-) -> LayerChoices[Op]:
+) -> LayerChoices[Kernel]:
     """Walk ``layers`` (``(name, op, folded op or None)``; ``None``: nothing to choose) from ``example``,
     keeping per separable layer whichever way takes less CPU time on its real input.
 
@@ -57,7 +57,7 @@ def choose_fold_or_split(
     if recalled is not None and (set(recalled) != foldable or not set(recalled.values()) <= {"fold", "split"}):
         recalled = None  # recorded for other layers (another version of the model): measured again
     x = example
-    ops: list[Op] = []
+    ops: list[Kernel] = []
     choices: dict[str, str] = {}
     timings: dict[str, dict[str, Timing]] = {}
     for name, split, fold in layers:

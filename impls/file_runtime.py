@@ -19,6 +19,7 @@ from impls.base import InferenceModel
 from sepbench.core.weights import PortableWeights
 
 FLOAT32, INT8 = "float32", "int8"
+INPUT, OUTPUT = "images", "probabilities"  # the graph's tensor names, in every runtime that builds one from the spec
 
 
 class FileRuntimeModel(InferenceModel):

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from impls.numpy_fused import TASKS_PER_THREAD  # as the fused path: a slowed thread leaves a quarter of its share
 from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import PortableWeights
-
-TASKS_PER_THREAD = 4  # as the fused path: a thread slowed by another process leaves a quarter of its share
 
 
 def halide_unavailable_reason() -> str | None:

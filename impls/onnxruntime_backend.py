@@ -27,7 +27,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from impls.base import Backend
-from impls.file_runtime import FLOAT32, FileRuntimeModel
+from impls.file_runtime import FLOAT32, INPUT, OUTPUT, FileRuntimeModel
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
 from sepbench.util import tuning
@@ -35,7 +35,6 @@ from sepbench.util.timer import fastest
 
 OPSET = 17
 IR_VERSION = 9  # what ONNX Runtime 1.31 reads (up to 13); the onnx package's helper writes its newest otherwise
-INPUT, OUTPUT = "images", "probabilities"
 # the fast path's candidates: ONNX Runtime's graph optimisation levels x images per session run
 OPT_LEVELS = {
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,

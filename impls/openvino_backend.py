@@ -39,7 +39,7 @@ import openvino.opset1 as opset1
 import openvino.opset16 as ops
 
 from impls.base import Backend
-from impls.file_runtime import FLOAT32, INT8, FileRuntimeModel
+from impls.file_runtime import FLOAT32, INPUT, INT8, OUTPUT, FileRuntimeModel
 from sepbench.core.spec import LayerSpec, ModelSpec
 from sepbench.core.weights import PortableWeights
 from sepbench.util import tuning
@@ -47,7 +47,6 @@ from sepbench.util.atomic import atomic_write_bytes
 from sepbench.util.timer import fastest
 
 OPSET = "opset16"
-INPUT, OUTPUT = "images", "probabilities"
 HINTS = ("latency", "throughput")  # the fast path's candidates: the plugin's performance hints x chunks
 FAST_CHUNKS = (256, 1024, 4096)  # images per request
 # images timed per candidate: more than the largest chunk, so that every candidate runs as it will on

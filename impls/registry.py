@@ -45,6 +45,16 @@ def backend_names() -> list[str]:
     return list(BACKEND_MODULES)
 
 
+def framework_packages() -> list[str]:
+    """The import package of each registered backend's framework, once each, in registry order."""
+    return list(dict.fromkeys(framework for _, framework in BACKEND_MODULES.values()))
+
+
+def distribution_name(package: str) -> str:
+    """The pip distribution of an import package named in :data:`BACKEND_MODULES` (``ai_edge_litert`` -> ``ai-edge-litert``)."""
+    return package.replace("_", "-")
+
+
 def check_backend_name(name: str) -> tuple[str, str]:
     try:
         return BACKEND_MODULES[name]

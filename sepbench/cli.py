@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sepbench {args.command}: error: {terminal(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # the disk, not the program: a full disk, a folder where a file was to be replaced
-        from sepbench.util.oserrors import describe
+        from sepbench.util.oserrors import os_error_message
 
-        print(f"sepbench {args.command}: error: {terminal(describe(exc))}", file=sys.stderr)
+        print(f"sepbench {args.command}: error: {terminal(os_error_message(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sepbench {args.command}: interrupted", file=sys.stderr)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from impls.registry import backend_names
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
@@ -66,7 +68,7 @@ def backend_or_skip(name: str):
         pytest.skip(str(exc))
 
 
-BACKENDS = ["numpy", "tensorflow", "torch", "onnxruntime", "litert", "openvino"]
+BACKENDS = backend_names()  # the registry's: a backend added there is in every parity and round-trip test
 MODELS = ["regular", "separable"]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sepbench.checks.ab_rates import SLOWED, make_commits, run_ab_rates
-from sepbench.checks.ab_run import AbError, Case, compare
+from sepbench.checks.ab_run import AbCase, AbError, compare
 from tests.conftest import REPO
 from tests.test_asv import _commit_patch, _git, copy_working_tree
 
@@ -100,7 +100,7 @@ def test_a_worker_that_fails_is_reported_with_its_log(repo: dict, tmp_path: Path
         AbError, match=r"no case could be timed on both sides \(numpy-regular-warp-b1-n1 \(base\): .*no inference path 'warp'"
     ):
         c = repo["commits"]
-        compare(c["base"], c["noop"], [Case("numpy", "regular", 1, 1, "warp")], rounds=5, repo=repo["root"], log_path=tmp_path / "w.log")
+        compare(c["base"], c["noop"], [AbCase("numpy", "regular", 1, 1, "warp")], rounds=5, repo=repo["root"], log_path=tmp_path / "w.log")
     assert (tmp_path / "w.log").is_file()
 
 
@@ -142,7 +142,7 @@ def test_the_rate_checks_refuse_bad_input_before_any_work(command: str, args: li
 
 def test_a_case_one_commit_cannot_build_is_skipped_and_the_rest_compared(repo: dict, tmp_path: Path) -> None:
     c = repo["commits"]
-    cases = [Case("numpy", "regular", 1, 1), Case("numpy", "regular", 1, 1, "warp")]
+    cases = [AbCase("numpy", "regular", 1, 1), AbCase("numpy", "regular", 1, 1, "warp")]
     # about skipping, not about rates: 5 unconfirmed rounds of a one-image predict at the default 5 % alarmed
     # once beside the other test worker, so only a doubling alerts here
     out = compare(c["base"], c["noop"], cases, rounds=5, confirm=0, min_effect=1.0, repo=repo["root"], log_path=tmp_path / "w.log")
@@ -188,3 +188,16 @@ def test_export_is_whole_when_git_writes_a_record_after_the_end_of_archive(tmp_p
     with pytest.raises(AbError, match="git archive nope failed: .*nope"):
         export(src, "nope", tmp_path / "tree-bad")
     assert not list(tmp_path.glob("*.tar")), "a failed export left its archive behind"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [AbCase("numpy", "example-regular", 100, 1000), AbCase("torch", "regular", 1, 1, "fast"), AbCase("numpy", "a-b-c", 2, 3, "fused")],
+)
+def test_a_case_id_parses_back_to_the_case_even_when_the_model_name_has_hyphens(case: AbCase) -> None:
+    assert AbCase.parse(case.id) == case
+
+
+def test_a_case_without_its_path_is_refused() -> None:
+    with pytest.raises(ValueError, match="BACKEND-MODEL-PATH-bBATCH-nIMAGES"):
+        AbCase.parse("numpy-regular-b1-n1")

@@ -7,10 +7,10 @@ import pytest
 
 from impls.registry import UnknownBackendError
 from sepbench.bench.cases import (
+    ASV_MODELS,
     LATENCY_BATCHES,
-    MODELS,
     PAIRED_BATCH,
-    TEN_K,
+    TEST_IMAGES,
     Case,
     PathCatalog,
     cases,
@@ -41,8 +41,8 @@ def ids(kind: str, quick: bool = False, backends: tuple[str, ...] = ("numpy",)) 
 def test_id_and_group_formats() -> None:
     case = Case("predict", "torch", "separable", "fast", 32, 32)
     assert (case.id, case.group) == ("torch-separable-fast-b32-n32", "separable batch=32")
-    assert Case("predict-10k", "numpy", "regular", "default", 1024, TEN_K).group == "regular predict-10k"
-    assert Case("paired-10k", "numpy", "pair", "fast", PAIRED_BATCH, TEN_K).group == "separable/regular paired-10k"
+    assert Case("predict-10k", "numpy", "regular", "default", 1024, TEST_IMAGES).group == "regular predict-10k"
+    assert Case("paired-10k", "numpy", "pair", "fast", PAIRED_BATCH, TEST_IMAGES).group == "separable/regular paired-10k"
 
 
 def test_predict_latency_batches_skip_a_batch_free_paths_10k_batch() -> None:
@@ -54,7 +54,7 @@ def test_predict_latency_batches_skip_a_batch_free_paths_10k_batch() -> None:
         "numpy-regular-fast-b1-n1",
         "numpy-regular-fast-b32-n32",
     ]
-    assert len(got) == len(MODELS) * 5
+    assert len(got) == len(ASV_MODELS) * 5
 
 
 def test_predict_10k_times_a_batch_free_path_once() -> None:
@@ -77,8 +77,8 @@ def test_a_labelled_pairs_default_path_is_paired_by_its_evaluate_only() -> None:
 
 
 def test_graph_forward_is_tensorflow_only_and_evaluate_is_batch_32() -> None:
-    assert ids("graph-forward-10k", backends=("numpy", "tensorflow")) == [f"tensorflow-{m}-graph-b32-n10000" for m in MODELS]
-    assert ids("evaluate-10k") == [f"numpy-{m}-default-b32-n10000" for m in MODELS]
+    assert ids("graph-forward-10k", backends=("numpy", "tensorflow")) == [f"tensorflow-{m}-graph-b32-n10000" for m in ASV_MODELS]
+    assert ids("evaluate-10k") == [f"numpy-{m}-default-b32-n10000" for m in ASV_MODELS]
 
 
 def test_select_backends() -> None:
@@ -94,7 +94,7 @@ def test_the_asv_suite_shares_the_matrix(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.delenv("SEPBENCH_ASV_BATCHES", raising=False)
     monkeypatch.setenv("SEPBENCH_ASV_BACKENDS", "numpy,jax")
-    assert common.MODELS == list(MODELS) and common.TEST_IMAGES == TEN_K
+    assert common.MODELS == list(ASV_MODELS) and common.TEST_IMAGES == TEST_IMAGES
     assert common.batch_sizes() == list(LATENCY_BATCHES) == [1, 32, 10_000]  # ASV's params: never change them
     with pytest.raises(ValueError, match=r"^SEPBENCH_ASV_BACKENDS: unknown backend\(s\) jax"):
         common.selected_backends()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.util.built_files import BUILT_DIR, MANIFEST, MAX_PART_BYTES, cached_parts, key_of
+from sepbench.util.built_files import BUILT_DIR, BUILT_MANIFEST, MAX_PART_BYTES, cached_parts, key_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,7 @@ def test_a_manifest_asking_more_than_the_budget_is_refused_before_reading(tmp_pa
     parts = {"backend": "x"}
     entry = tmp_path / BUILT_DIR / key_of(parts)
     entry.mkdir(parents=True)
-    (entry / MANIFEST).write_text(json.dumps({"format": 1, "parts": {"model": {"bytes": MAX_PART_BYTES + 1, "sha256": "0" * 64}}}))
+    (entry / BUILT_MANIFEST).write_text(json.dumps({"format": 1, "parts": {"model": {"bytes": MAX_PART_BYTES + 1, "sha256": "0" * 64}}}))
     with pytest.warns(RuntimeWarning, match="outside the budget"):
         assert cached_parts(parts, Builder({"model": b"m"}), tmp_path) == {"model": b"m"}
 

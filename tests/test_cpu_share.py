@@ -141,12 +141,12 @@ def test_beside_a_one_core_hog_the_benchmark_runs_at_the_free_cores(tmp_path, mn
 
 
 def test_the_closing_section_says_why_the_threads_are_what_they_are():
-    from sepbench.bench.options import BenchOptions, Timing
+    from sepbench.bench.options import BenchOptions, RoundBudget
     from sepbench.bench.summary import summary_lines
     from sepbench.machine.cpu_share import FreeCores
 
     opts = BenchOptions(
-        threads=1, quick=False, backends=["numpy"], unavailable={}, train_missing=False, inject_delay=0.0, timing=Timing(1, 1, 1)
+        threads=1, quick=False, backends=["numpy"], unavailable={}, train_missing=False, inject_delay=0.0, timing=RoundBudget(1, 1, 1)
     )
     assert summary_lines(opts)[0] == "threads: 1 for every backend"  # --threads chose
     opts.free_cores = FreeCores(cores=2, others_cores=1.04, free=1, probe_s=0.5)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.asv.archive import HISTORY_DIR, ArchiveError, append, dirty_files, merge, publish_config
+from sepbench.asv.archive import ArchiveError, append, merge, publish_config
 from sepbench.asv.history import read_asv_conf
+from sepbench.util.git import GitError, dirty_files
+from sepbench.util.paths import HISTORY_DIR
 from tests.browser import require_chromium
 from tests.conftest import REPO
 from tests.test_asv import PY, _asv_env, _browse, _not_blank, _run, _serve
@@ -89,7 +91,7 @@ def test_a_dirty_tree_is_seen(tmp_path: Path, tmp_path_factory: pytest.TempPathF
     assert dirty_files(tmp_path) == []
     (tmp_path / "f.txt").write_text("2")
     assert dirty_files(tmp_path) == ["f.txt"]
-    with pytest.raises(ArchiveError, match="not a git checkout"):
+    with pytest.raises(GitError, match="not a git checkout"):
         dirty_files(tmp_path_factory.mktemp("plain-folder"))
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from impls.registry import framework_packages
+
 REPO = Path(__file__).resolve().parent.parent
 
 UTIL, CORE, IMPLS, MACHINE = "sepbench.util", "sepbench.core", "impls", "sepbench.machine"
@@ -35,7 +37,8 @@ ALLOWED: dict[str, set[str]] = {
     SUITE: {BENCH, MEASURE, TRAINING, MACHINE, IMPLS, CORE, UTIL},
     CLI: {BENCH, ASV, CHECKS, REPORT, MEASURE, TRAINING, MACHINE, RESULTS, IMPLS, CORE, UTIL},
 }
-FRAMEWORKS = ("tensorflow", "keras", "torch", "onnxruntime", "ai_edge_litert", "tflite_runtime")
+# every registered backend's framework (NumPy is everyone's), what they pull in, and the fast paths' compilers
+FRAMEWORKS = (*(p for p in framework_packages() if p != "numpy"), "keras", "tflite_runtime", "onnx", "nncf", "numba", "halide")
 
 
 def layer_of(module: str) -> str | None:

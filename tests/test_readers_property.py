@@ -14,6 +14,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from impls.registry import backend_names
 from sepbench.results.read_asv import load_asv_result
 from sepbench.results.read_pytest_benchmark import load_pytest_benchmark
 from sepbench.results.read_reproduce import load_reproduce
@@ -194,7 +195,7 @@ def test_counts_that_no_int64_holds_are_no_counts():
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=24)
 SECONDS = st.floats(min_value=1e-7, max_value=1e4, allow_nan=False, allow_infinity=False)
 MODEL = st.sampled_from(["regular", "separable"])
-BACKEND = st.sampled_from(["numpy", "tensorflow", "torch", "onnxruntime", "litert", "openvino"])
+BACKEND = st.sampled_from(backend_names())
 
 
 @st.composite

@@ -15,11 +15,6 @@ import os
 import shutil
 from pathlib import Path
 
-from sepbench.util.git import GitError
-from sepbench.util.git import dirty_files as git_dirty_files
-
-HISTORY_DIR = "history"  # = sepbench.util.paths.HISTORY_DIR; not imported: this module is stdlib-only for the noxfile
-
 
 class ArchiveError(RuntimeError):
     """The results cannot be appended (none for that commit, a dirty tree, a file already there); says why."""
@@ -45,14 +40,6 @@ def result_files(results_root: Path, machine: str, commit: str) -> list[Path]:
         if not isinstance(doc, dict) or doc.get("commit_hash") != commit or not doc.get("results"):
             raise ArchiveError(f"{path}: not ASV results of commit {commit[:8]} (or empty)")
     return files
-
-
-def dirty_files(repo: Path) -> list[str]:
-    """Tracked files changed in ``repo``'s working tree (ASV runs the suite from the working tree)."""
-    try:
-        return git_dirty_files(repo)
-    except GitError as exc:
-        raise ArchiveError(str(exc)) from None
 
 
 def append(results_root: Path, history_root: Path, machine: str, commit: str) -> list[Path]:

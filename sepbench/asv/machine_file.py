@@ -13,7 +13,7 @@ import sys
 from sepbench.asv.history import machine_facts
 
 
-def record(name: str, results_dir: str | None = None) -> dict[str, str]:
+def save_machine(name: str, results_dir: str | None = None) -> dict[str, str]:
     """Save the machine under ``name`` in ASV's machine file (and ``results_dir``); returns its facts."""
     from asv.machine import Machine, MachineCollection
 
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     if not 1 <= len(argv) <= 2:
         print("usage: python -m sepbench.asv.machine_file NAME [RESULTS_DIR]", file=sys.stderr)
         return 2
-    facts = record(*argv)
+    facts = save_machine(*argv)
     print(f"ASV machine {facts['machine']}: {facts['cpu']}, {facts['num_cpu']} cores, {facts.get('ram', '? MB')}")
     return 0
 

@@ -29,7 +29,7 @@ from sepbench.util.atomic import atomic_write_text
 from sepbench.util.paths import cache_dir
 
 # URL prefix on the page -> (npm package@version, path inside the package, exact build?)
-SOURCES: dict[str, tuple[str, str, bool]] = {
+VENDORED: dict[str, tuple[str, str, bool]] = {
     "https://code.jquery.com/jquery-3.3.1.min.js": ("jquery@3.3.1", "dist/jquery.min.js", True),
     "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.min.js": ("flot@0.8.3", "jquery.flot.js", False),
     "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.time.min.js": ("flot@0.8.3", "jquery.flot.time.js", False),
@@ -103,11 +103,11 @@ def vendor(html_dir: str | Path, store: Path | None = None) -> dict[str, dict]:
 
         def replace(match: re.Match, page: Path = page) -> str:  # bound now: called within this iteration only
             tag, url = match.group(0), match.group(2)
-            if url not in SOURCES:
+            if url not in VENDORED:
                 if url.startswith("https://") and match.group(1) == "script":
-                    raise VendorError(f"{page.name}: unknown CDN script {url}; add it to sepbench.asv.vendor.SOURCES")
+                    raise VendorError(f"{page.name}: unknown CDN script {url}; add it to sepbench.asv.vendor.VENDORED")
                 return tag
-            spec, rel, exact = SOURCES[url]
+            spec, rel, exact = VENDORED[url]
             data = (_package_dir(spec, store) / rel).read_bytes()
             integrity = re.search(r'integrity="([^"]+)"', tag)
             if exact and integrity and not _sri_ok(data, integrity.group(1)):

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sepbench.core.data import TEST_IMAGES
 from sepbench.core.pairs import STUDY_PAIR, Pair, case_model, synthetic_model
 
-MODELS: tuple[str, ...] = STUDY_PAIR.model_names  # the models the ASV suite times (its history is keyed by them)
+ASV_MODELS: tuple[str, ...] = STUDY_PAIR.model_names  # the models the ASV suite times (its history is keyed by them)
 LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
 TEN_K_BATCHES = (32, 1024)  # predict of 10,000 images in batches of this size ("the fastest way" candidates)
 QUICK_LATENCY_BATCHES = (1, 32)
 QUICK_TEN_K_BATCHES = (1024,)
-TEN_K = 10_000  # images: the MNIST test set
 EVALUATE_BATCH = 32  # the study's Keras evaluate batch size
 PAIRED_BATCH = 1024  # the default path's batch size in the paired cases (batch-free paths ignore it)
 SEEDS_BATCH = 1000  # the seeds case evaluates each seed's weights at this batch (accuracy does not depend on it)
@@ -42,10 +42,11 @@ KIND_FIXTURES = {
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark: ``kind`` is "predict" (one batch), "predict-10k", "evaluate-10k",
-    "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate), "paired-10k"
-    (both models' predict in paired rounds on one backend path, ``model`` = "pair": their time ratio)
-    or "paired-evaluate-10k" (the study-style evaluate of both models in paired rounds).
+    """One benchmark: ``kind`` is one of :data:`KIND_FIXTURES`: "predict" (one batch), "predict-10k",
+    "evaluate-10k", "graph-forward-10k" (TensorFlow only: the compute inside Keras's evaluate), "paired-10k"
+    (both models' predict in paired rounds on one backend path, ``model`` = "pair": their time ratio),
+    "paired-evaluate-10k" (the study-style evaluate of both models in paired rounds), "paired-train"
+    (both models' training steps in paired rounds) or "seeds-accuracy" (each seed's weights evaluated).
     ``batch_size`` and ``n_images`` count images."""
 
     kind: str
@@ -130,9 +131,9 @@ def cases(
     if kind == "paired-10k":
         return [c for p in pairs for c in _paired_cases(backends, quick, catalog, p)]
     if kind == "seeds-accuracy":  # accuracy over the cached training seeds (one case; NumPy evaluates)
-        return [Case(kind, "numpy", PAIR, "seeds", SEEDS_BATCH, TEN_K)] if "numpy" in backends and STUDY_PAIR in pairs else []
+        return [Case(kind, "numpy", PAIR, "seeds", SEEDS_BATCH, TEST_IMAGES)] if "numpy" in backends and STUDY_PAIR in pairs else []
     if kind == "paired-evaluate-10k":  # the study's measurement, both models in paired rounds: decides "faster" of the default path
-        return [Case(kind, backend, case_model(p), "default", EVALUATE_BATCH, TEN_K, p) for p in labelled for backend in backends]
+        return [Case(kind, backend, case_model(p), "default", EVALUATE_BATCH, TEST_IMAGES, p) for p in labelled for backend in backends]
     if kind == "paired-train":  # "trains faster": both models' training steps on one trainer, in paired rounds
         from sepbench.core.recipe import TIMED_TRAIN_STEPS as steps
         from sepbench.core.recipe import TRAINERS
@@ -145,10 +146,10 @@ def cases(
         for backend in backends:
             if kind == "evaluate-10k":
                 if not synthetic:
-                    out.append(Case(kind, backend, model, "default", EVALUATE_BATCH, TEN_K))
+                    out.append(Case(kind, backend, model, "default", EVALUATE_BATCH, TEST_IMAGES))
             elif kind == "graph-forward-10k":
                 if backend == "tensorflow" and not synthetic:
-                    out.append(Case(kind, backend, model, "graph", EVALUATE_BATCH, TEN_K))
+                    out.append(Case(kind, backend, model, "graph", EVALUATE_BATCH, TEST_IMAGES))
             else:
                 for path in catalog.paths(backend, model):
                     out += _predict_cases(kind, backend, model, path, quick, catalog.batch_free(backend, model, path), full)
@@ -160,7 +161,7 @@ def _paired_cases(backends: list[str], quick: bool, catalog: PathCatalog, pair: 
     # study-style evaluate (sepbench.results.paired.PAIRED_WORKLOADS): its paired predict would decide nothing
     baseline = pair.baseline.name
     return [
-        Case("paired-10k", backend, case_model(pair), path, PAIRED_BATCH, TEN_K, pair)
+        Case("paired-10k", backend, case_model(pair), path, PAIRED_BATCH, TEST_IMAGES, pair)
         for backend in backends
         for path in catalog.paths(backend, baseline)
         if (not quick or catalog.batch_free(backend, baseline, path)) and (pair.synthetic or path != "default")
@@ -171,8 +172,8 @@ def _predict_cases(kind: str, backend: str, model: str, path: str, quick: bool, 
     if kind == "predict":
         batches = QUICK_LATENCY_BATCHES if quick else LATENCY_BATCHES
         # a batch-free path's one batch of 10,000 is its predict-10k case: not twice
-        return [Case(kind, backend, model, path, b, b) for b in batches if not (batch_free and b == TEN_K)]
+        return [Case(kind, backend, model, path, b, b) for b in batches if not (batch_free and b == TEST_IMAGES)]
     # a batch-free path ignores the batch size: one case, not the same timing repeated
     # (the fastest of repeats of one measurement would be biased low)
     batches = QUICK_TEN_K_BATCHES if quick or batch_free or not full else TEN_K_BATCHES
-    return [Case(kind, backend, model, path, b, TEN_K) for b in batches]
+    return [Case(kind, backend, model, path, b, TEST_IMAGES) for b in batches]

@@ -41,6 +41,7 @@ from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS
 from sepbench.results.slowdown import MAX_SAMPLES, MIN_SAMPLES, Slowdown, judge, spread
 
+CONFIRM_PROCESSES = 2  # fresh processes that time a flagged paired case again (a between-process judgement needs 2)
 MAX_THRESHOLD = 1.0  # a spread beyond this (a fraction of the median) marks the case too noisy to judge finely
 
 # cases that decide a claim in one adaptive round (paired rounds, the cached seeds): no latency to gate

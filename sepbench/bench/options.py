@@ -23,7 +23,7 @@ from sepbench.core.pairs import Pair, PairError, select_pairs
 
 
 @dataclass(frozen=True)
-class Timing:
+class RoundBudget:
     """Round budget: timed rounds ~ ``target_s`` (seconds) / one run, clamped to [min_rounds, max_rounds]."""
 
     target_s: float
@@ -32,10 +32,10 @@ class Timing:
 
 
 # 3 rounds at least: the table's medians and spreads; the verdicts come from the paired cases
-FULL_TIMING = Timing(target_s=1.0, min_rounds=3, max_rounds=200)
-QUICK_TIMING = Timing(target_s=0.3, min_rounds=3, max_rounds=30)
+FULL_TIMING = RoundBudget(target_s=1.0, min_rounds=3, max_rounds=200)
+QUICK_TIMING = RoundBudget(target_s=0.3, min_rounds=3, max_rounds=30)
 # the default job's single cases: sizes, accuracy and the study-style vs fastest table, no verdict (paired cases decide)
-DEFAULT_TIMING = Timing(target_s=0.5, min_rounds=3, max_rounds=60)
+DEFAULT_TIMING = RoundBudget(target_s=0.5, min_rounds=3, max_rounds=60)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class BenchOptions:
     unavailable: dict[str, str]  # backend -> why it is skipped
     train_missing: bool
     inject_delay: float  # seconds, test-only
-    timing: Timing
+    timing: RoundBudget
     verdict_timing: VerdictTiming = FULL_VERDICT
     full: bool = False  # --full: the latency matrix too (the default job times what the verdict and the summary read)
     catalog: PathCatalog = field(default_factory=lambda: PathCatalog({}))

@@ -41,7 +41,7 @@ STARTUP_GUESS_S = 15.0  # a process's start-up (imports, collection) before one 
 
 
 @dataclass
-class Plan:
+class ProcessPlan:
     """What the run measured so far: per identity of this run, its node id, processes and verdict."""
 
     nodes: dict[PairedIdentity, str]
@@ -51,14 +51,14 @@ class Plan:
     own: dict[PairedIdentity, int] = field(default_factory=dict)  # processes of this run alone (pooled ones not counted)
 
 
-def plan_of(records: Sequence[PairedRecord], run_id: str) -> Plan:
+def plan_of(records: Sequence[PairedRecord], run_id: str) -> ProcessPlan:
     """The identities this run measured (its records' ``run_id``), with every record that pools counted."""
     from sepbench.core.claims import INCONCLUSIVE, decide
     from sepbench.results.paired_evidence import evidence_by_identity
     from sepbench.results.schema import WORKLOAD_PAIRED_TRAIN
 
     ours = {r.identity: r for r in records if r.process.run_id == run_id and isinstance(r.extra.get("node"), str)}
-    plan = Plan({}, {}, {})
+    plan = ProcessPlan({}, {}, {})
     for ev in evidence_by_identity(r for r in records if r.identity in ours):
         i = ev.identity
         claim = "trains_faster" if i.workload == WORKLOAD_PAIRED_TRAIN else "faster"
@@ -71,7 +71,7 @@ def plan_of(records: Sequence[PairedRecord], run_id: str) -> Plan:
     return plan
 
 
-def wanted(plan: Plan, schedule: Sequence[int], own_at_least: int = 0) -> list[PairedIdentity]:
+def wanted(plan: ProcessPlan, schedule: Sequence[int], own_at_least: int = 0) -> list[PairedIdentity]:
     """The identities the next process measures: those with fewer than ``own_at_least`` processes of this
     run (the gate compares runs: each needs its own), else below the first stage's count, or undecided and
     below a later stage's (the lowest stage not yet reached decides which)."""
@@ -208,7 +208,7 @@ def run_schedule(
         startup = max(1.0, wall - sum(plan.case_seconds[i] for i in need))
 
 
-def _fitting(need: list[PairedIdentity], plan: Plan, seconds: float) -> list[PairedIdentity]:
+def _fitting(need: list[PairedIdentity], plan: ProcessPlan, seconds: float) -> list[PairedIdentity]:
     """The wanted cases (fewest processes first) whose cost fits ``seconds``."""
     out, total = [], 0.0
     for i in sorted(need, key=lambda i: (plan.processes[i], plan.case_seconds[i])):

@@ -32,10 +32,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sepbench.core.intervals import t_quantile
+from sepbench.core.intervals import LEVEL, t_quantile
 from sepbench.results.paired_evidence import busy_reason_of
 from sepbench.results.paired_records import PairedIdentity, PairedRecord
-from sepbench.results.slowdown import IMPROVEMENT, LEVEL, REGRESSION, SAME, Slowdown
+from sepbench.results.slowdown import IMPROVEMENT, REGRESSION, SAME, Slowdown
 
 MIN_GATE_PROCESSES = 2  # processes a side needs before a paired case's model time is judged
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-RESULTS_ENV_VAR = "SEPBENCH_RESULTS_DIR"
+from sepbench.util.paths import RESULTS_ENV_VAR
+
 RUN_PATTERN = "[0-9][0-9][0-9][0-9]_*.json"
 
 

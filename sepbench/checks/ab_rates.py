@@ -22,18 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sepbench.checks.ab_run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, Case, compare
+from sepbench.checks.ab_run import CONFIRM, MIN_EFFECT, ROUNDS, SAMPLE_S, AbCase, compare
 from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.slowdown import wilson_interval
 from sepbench.util.atomic import new_log
 from sepbench.util.git import git, resolve
 
-SLOWED = Case("numpy", STUDY_PAIR.baseline.name, 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
-NOISY = Case("torch", STUDY_PAIR.baseline.name, 1, 1)  # noisy: one image, not slowed (false alarms)
+SLOWED = AbCase("numpy", STUDY_PAIR.baseline.name, 10, 1000)  # quiet: 1,000 images in 100 batches, the slowed one
+NOISY = AbCase("torch", STUDY_PAIR.baseline.name, 1, 1)  # noisy: one image, not slowed (false alarms)
 RATE_CASES = (SLOWED, NOISY)
 # CI's own selection (every backend x model at b1-n1 and b100-n1000): its b100-n1000 NumPy case does 10
 # batches a call, so the factor's extra batches exactly at 1.10x
-CI_SLOWED = Case("numpy", STUDY_PAIR.baseline.name, 100, 1000)
+CI_SLOWED = AbCase("numpy", STUDY_PAIR.baseline.name, 100, 1000)
 FACTORS = (1.00, 1.05, 1.10, 1.25, 2.0)
 
 _FORWARD = "    def _forward(self, x: np.ndarray) -> np.ndarray:\n        z = self.forward_logits(x)\n"
@@ -135,8 +135,8 @@ def run_ab_rates(
     source: Path,
     trials: int = 20,
     factors: Sequence[float] = FACTORS,
-    cases: Sequence[Case] = RATE_CASES,
-    slowed_case: Case = SLOWED,
+    cases: Sequence[AbCase] = RATE_CASES,
+    slowed_case: AbCase = SLOWED,
     progress: Callable[[str], None] = lambda msg: None,
     **alert: Any,
 ) -> dict[str, Any]:

@@ -45,8 +45,8 @@ class AbError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Case:
-    """One predict workload timed on both sides: ``n_images`` images at ``batch_size``, one path."""
+class AbCase:
+    """One A/B case: a predict workload timed on both sides: ``n_images`` images at ``batch_size``, one path."""
 
     backend: str
     model: str
@@ -59,18 +59,22 @@ class Case:
         return f"{self.backend}-{self.model}-{self.path}-b{self.batch_size}-n{self.n_images}"
 
     @classmethod
-    def parse(cls, text: str) -> Case:
-        """``backend-model-path-bBATCH-nIMAGES`` (the :attr:`id`), e.g. ``numpy-regular-default-b1000-n1000``."""
+    def parse(cls, text: str) -> AbCase:
+        """``backend-model-path-bBATCH-nIMAGES`` (the :attr:`id`), e.g. ``numpy-regular-default-b1000-n1000``.
+
+        A model's name may hold hyphens (``example-regular``); a backend's and a path's do not, so the
+        model is everything between the first part and the last three.
+        """
         parts = text.split("-")
-        if len(parts) != 5 or not parts[3].startswith("b") or not parts[4].startswith("n"):
+        if len(parts) < 5 or not parts[-2].startswith("b") or not parts[-1].startswith("n"):
             raise ValueError(f"a case is BACKEND-MODEL-PATH-bBATCH-nIMAGES (e.g. numpy-regular-default-b1000-n1000), not {text!r}")
         try:
-            batch, n = int(parts[3][1:]), int(parts[4][1:])
+            batch, n = int(parts[-2][1:]), int(parts[-1][1:])
         except ValueError:
             raise ValueError(f"{text!r}: batch and image counts must be integers") from None
         if batch < 1 or n < 1:
             raise ValueError(f"{text!r}: batch and image counts must be >= 1")
-        return cls(parts[0], parts[1], batch, n, parts[2])
+        return cls(parts[0], "-".join(parts[1:-3]), batch, n, parts[-3])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,21 +87,26 @@ class Case:
         }
 
 
-# What the CI alert times: per backend both models at batch 1 (latency, the noisy kind) and 1,000 images
-# in batches of 100 (throughput, the quiet kind), default path.
-DEFAULT_CASES = tuple(
-    Case(backend, model, batch, n)
-    for backend in ("numpy", "tensorflow", "torch", "onnxruntime", "litert", "openvino")
-    for model in STUDY_PAIR.model_names  # the history of the alert's cases is the study pair's
-    for batch, n in ((1, 1), (100, 1000))
-)
+def default_cases() -> tuple[AbCase, ...]:
+    """What the CI alert times: per registered backend (one unavailable is skipped with its reason) both
+    models at batch 1 (latency, the noisy kind) and 1,000 images in batches of 100 (throughput, the quiet
+    kind), default path.  A function: the registry is imported only when an A/B check runs (the CLI
+    imports this module for every command, the report's included, which must not import impls/)."""
+    from impls.registry import backend_names
+
+    return tuple(
+        AbCase(backend, model, batch, n)
+        for backend in backend_names()
+        for model in STUDY_PAIR.model_names  # the history of the alert's cases is the study pair's
+        for batch, n in ((1, 1), (100, 1000))
+    )
 
 
 @dataclass
 class CaseResult:
     """One case's verdict: its samples (seconds per call) and the judgement of each set of rounds."""
 
-    case: Case
+    case: AbCase
     base: list[float] = field(default_factory=list)
     head: list[float] = field(default_factory=list)
     calls: int = 1
@@ -134,7 +143,7 @@ class AbOutcome:
         return bool(self.regressions)
 
 
-def resolve(repo: Path, ref: str) -> str:
+def resolve_commit(repo: Path, ref: str) -> str:
     """The commit hash of ``ref`` in ``repo``; :class:`AbError` if it names no commit."""
     try:
         return git_resolve(ref, repo)
@@ -219,7 +228,7 @@ def _pinned_cpu() -> int | None:
 def compare(
     base_ref: str,
     head_ref: str,
-    cases: Sequence[Case] = DEFAULT_CASES,
+    cases: Sequence[AbCase] | None = None,  # None: default_cases()
     *,
     rounds: int = ROUNDS,
     min_effect: float = MIN_EFFECT,
@@ -236,12 +245,13 @@ def compare(
     per sample are set from the base's first call); ``log_path``: the workers' output (default: a file in
     the temporary folder, kept).  Raises :class:`AbError` for a bad ref or a worker that fails.
     """
+    cases = default_cases() if cases is None else cases
     _check_options(rounds, confirm, min_effect, cases)
     try:
         repo = git_toplevel(repo)  # from a sub-folder too: the whole tree is exported, not the sub-folder
     except GitError as exc:
         raise AbError(str(exc)) from None
-    base, head = resolve(repo, base_ref), resolve(repo, head_ref)
+    base, head = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
     _check_not_one_commit(repo, base_ref, head_ref, base, head)
     start = time.perf_counter()
     rng = random.Random(seed)
@@ -276,7 +286,7 @@ def compare(
     return AbOutcome(base, head, results, changes, time.perf_counter() - start, rounds, min_effect, str(log_path), skipped)
 
 
-def _check_options(rounds: int, confirm: int, min_effect: float, cases: Sequence[Case]) -> None:
+def _check_options(rounds: int, confirm: int, min_effect: float, cases: Sequence[AbCase]) -> None:
     if rounds < 5:
         raise ValueError(f"rounds must be >= 5 (a paired interval needs samples), got {rounds}")
     if confirm < 0:
@@ -318,7 +328,7 @@ def _check_not_one_commit(repo: Path, base_ref: str, head_ref: str, base: str, h
 
 
 @contextlib.contextmanager
-def _workers(trees: dict[str, Path], cases: list[Case], log: IO[str]) -> Iterator[tuple[dict[str, Worker], dict[str, dict]]]:
+def _workers(trees: dict[str, Path], cases: list[AbCase], log: IO[str]) -> Iterator[tuple[dict[str, Worker], dict[str, dict]]]:
     """Both sides' workers, set up with ``cases``: (workers, their set-up answers); closed on exit."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)

@@ -60,7 +60,7 @@ def setup(request: dict[str, Any], workloads: dict[str, Any]) -> dict[str, Any]:
     return {"cases": info, "skipped": skipped, "sepbench": os.path.abspath(sepbench.__file__)}
 
 
-def time_case(workload: Any, calls: int) -> dict[str, float]:
+def time_sample(workload: Any, calls: int) -> dict[str, float]:
     start = time.perf_counter()
     for _ in range(calls):
         workload.run()
@@ -80,7 +80,7 @@ def main() -> int:
         if "quit" in request:
             break
         try:
-            answer = setup(request["setup"], workloads) if "setup" in request else time_case(workloads[request["time"]], request["calls"])
+            answer = setup(request["setup"], workloads) if "setup" in request else time_sample(workloads[request["time"]], request["calls"])
         except Exception as exc:  # answered, not raised: the controller reports it with the log
             traceback.print_exc()
             answer = {"error": f"{type(exc).__name__}: {exc}"}

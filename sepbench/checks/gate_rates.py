@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sepbench.bench.gate import MIN_EFFECT, GateOutcome, confirm, confirm_records, judge_runs, rerun_command
+from sepbench.bench.gate import CONFIRM_PROCESSES, MIN_EFFECT, GateOutcome, confirm, confirm_records, judge_runs, rerun_command
 from sepbench.bench.record_writer import new_run_id
 from sepbench.bench.records_gate import of_runs
 from sepbench.checks.ab_rates import FactorResult, make_commits
@@ -38,22 +38,21 @@ from sepbench.checks.ab_run import export
 from sepbench.results.paired_records import PairedRecord, read_records_dir, records_dir
 from sepbench.util.atomic import new_log
 
-SLOWED = "tests/bench/test_bench.py::test_predict_10k[numpy-regular-default-b1024-n10000]"
+GATE_SLOWED = "tests/bench/test_bench.py::test_predict_10k[numpy-regular-default-b1024-n10000]"
 SLOWED_PAIRED = "tests/bench/test_bench.py::test_separable_vs_regular_paired_evaluate[numpy-default-study-b32-n10000]"
 PAIRED_QUIET = "tests/bench/test_bench.py::test_separable_vs_regular_paired[torch-fast-study-b1024-n10000]"
 # the slowed cases (the latency one once moved 1.24x between two runs of the same code), a quiet and a noisy
 # single-process case and a paired case not slowed
 SELECTION = (
-    SLOWED,
+    GATE_SLOWED,
     "tests/bench/test_bench.py::test_predict_10k[torch-regular-default-b1024-n10000]",
     "tests/bench/test_bench.py::test_predict[torch-regular-default-b1-n1]",
     SLOWED_PAIRED,
     PAIRED_QUIET,
 )
-FACTORS = (1.00, 1.10, 1.25, 2.0)
+GATE_FACTORS = (1.00, 1.10, 1.25, 2.0)
 OPTIONS = ("--backends", "numpy,torch", "--threads", "1", "--pairs", "study")
 PROCESSES = 2  # processes of a job's paired cases: --quick's schedule (the full job's is 3 or more)
-CONFIRM_PROCESSES = 2
 
 
 def _bench(tree: Path, out: Path, cases: Sequence[str], options: Sequence[str], log: Path) -> dict[str, Any]:
@@ -123,7 +122,7 @@ def _judged(
 def run_gate_rates(
     source: Path,
     trials: int = 10,
-    factors: Sequence[float] = FACTORS,
+    factors: Sequence[float] = GATE_FACTORS,
     cases: Sequence[str] = SELECTION,
     options: Sequence[str] = OPTIONS,
     min_effect: float = MIN_EFFECT,
@@ -131,7 +130,7 @@ def run_gate_rates(
 ) -> dict[str, Any]:
     """``trials`` gate runs per factor, each trial against a fresh baseline (see the module docstring); the study as a dict."""
     start = time.perf_counter()
-    results = {f: FactorResult(f, SLOWED.split("::")[-1]) for f in factors}
+    results = {f: FactorResult(f, GATE_SLOWED.split("::")[-1]) for f in factors}
     scratch = Path(tempfile.mkdtemp(prefix="sepbench-gate-rates-"))
     log = new_log("sepbench-gate-rates-pytest-")  # kept: what failed, if anything did
     try:
@@ -145,13 +144,13 @@ def run_gate_rates(
             for factor in factors:
                 t0 = time.perf_counter()
                 outcome = _judged(trees[factor], storage, baseline, cases, options, log, min_effect)
-                slowed = next((v for v in outcome.verdicts if v.name == SLOWED), None)
+                slowed = next((v for v in outcome.verdicts if v.name == GATE_SLOWED), None)
                 if slowed is None:
-                    raise RuntimeError(f"the slowed case {SLOWED} did not run (see {log})")
+                    raise RuntimeError(f"the slowed case {GATE_SLOWED} did not run (see {log})")
                 alarms = {v.name.split("::")[-1]: v.slowdown.ratio for v in outcome.regressions}
                 alarms |= {v.name: v.slowdown.ratio for v in outcome.record_regressions}
                 paired_hit = {v.name for v in outcome.record_regressions if v.node == SLOWED_PAIRED}
-                hit = SLOWED in {v.name for v in outcome.regressions} or bool(paired_hit)
+                hit = GATE_SLOWED in {v.name for v in outcome.regressions} or bool(paired_hit)
                 if factor != 1.0:  # a slowed paired model that fails is a hit, not another case's false alarm
                     alarms = {k: r for k, r in alarms.items() if k not in paired_hit}
                 line = results[factor].record(trial + 1, slowed.slowdown.ratio, hit, alarms, time.perf_counter() - t0)
@@ -161,7 +160,7 @@ def run_gate_rates(
     return {
         "base": base,
         "cases": list(cases),
-        "slowed_case": SLOWED,
+        "slowed_case": GATE_SLOWED,
         "options": list(options),
         "gate": {
             "min_effect": min_effect,

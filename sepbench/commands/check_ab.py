@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sepbench.checks.ab_run import CHANNEL, CONFIRM, DEFAULT_CASES, MIN_EFFECT, ROUNDS, AbError, AbOutcome, Case, compare
+from sepbench.checks.ab_run import CHANNEL, CONFIRM, MIN_EFFECT, ROUNDS, AbCase, AbError, AbOutcome, compare, default_cases
 from sepbench.commands.arg_types import MAX_REPEATS, NameList, fraction, int_in, output_file
 from sepbench.results.slowdown import MAX_SAMPLES
 from sepbench.util.console import print_table
@@ -36,9 +36,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentP
     return p
 
 
-def _case(text: str) -> Case:
+def _case(text: str) -> AbCase:
     try:
-        return Case.parse(text)
+        return AbCase.parse(text)
     except ValueError as exc:  # argparse shows its own message for a ValueError, this one for this type
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from impls.registry import check_backend_name
     from sepbench.core.spec import get_model_spec
 
-    cases = list(args.case or DEFAULT_CASES)
+    cases = list(args.case or default_cases())
     if args.backends is not None:
         if not args.backends:
             raise ValueError("--backends names no backend (give e.g. numpy,torch)")
@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
     except AbError as exc:
         print(f"sepbench check ab: error: {exc}", file=sys.stderr)
         return 2
-    print_outcome(outcome)
+    print_ab_outcome(outcome)
     return 1 if outcome.failed or outcome.model_changes else 0
 
 
-def print_outcome(outcome: AbOutcome) -> None:
+def print_ab_outcome(outcome: AbOutcome) -> None:
     rows = []
     for r in outcome.results:
         v = r.verdict

@@ -50,9 +50,9 @@ def factors_of(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     from sepbench.checks.ab_rates import CI_SLOWED, RATE_CASES, SLOWED, run_ab_rates
-    from sepbench.checks.ab_run import DEFAULT_CASES
+    from sepbench.checks.ab_run import default_cases
 
-    cases, slowed = (DEFAULT_CASES, CI_SLOWED) if args.ci_cases else (RATE_CASES, SLOWED)
+    cases, slowed = (default_cases(), CI_SLOWED) if args.ci_cases else (RATE_CASES, SLOWED)
 
     def measure_rates(source: Path, factors: list[float], progress: Callable[[str], None]) -> dict[str, Any]:
         options = {"rounds": args.rounds, "min_effect": args.min_effect, "confirm": args.confirm}

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from sepbench.bench.gate import (
+    CONFIRM_PROCESSES,
     MIN_EFFECT,
     CaseSamples,
     GateError,
@@ -29,7 +30,6 @@ from sepbench.commands.arg_types import fraction
 from sepbench.results.paired_records import PairedRecord
 from sepbench.util.console import print_table
 
-CONFIRM_PROCESSES = 2  # fresh processes that time a flagged paired case again (a between-process judgement needs 2)
 PASSTHROUGH = True  # the options after -- are the run's pytest options, for the re-run (sepbench.cli)
 
 
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         status = _confirm(outcome, base, pair[0], extra, args)
         if status:
             return status
-    print_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
+    print_gate_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
     return 1 if outcome.failed else 0
 
 
@@ -142,7 +142,7 @@ def _confirm(outcome: GateOutcome, base: dict, base_records: list[PairedRecord],
     return 0
 
 
-def print_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[str, CaseSamples]) -> None:
+def print_gate_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: dict[str, CaseSamples]) -> None:
     again = {v.name: v for v in outcome.confirmed}
     rows = []
     for v in outcome.verdicts:

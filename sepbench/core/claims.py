@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sepbench.core.data import TEST_IMAGES, TRAIN_IMAGES
 from sepbench.core.intervals import Estimate
 
 # ---------------------------------------------------------------- the vocabulary of outcomes
@@ -104,10 +105,6 @@ CLAIMS: tuple[Claim, ...] = (
     ),
 )
 CLAIMS_BY_KEY: dict[str, Claim] = {c.key: c for c in CLAIMS}
-
-# the study's data: a figure from fewer images is not set against its figures
-FULL_TRAIN_IMAGES, FULL_TEST_IMAGES = 60_000, 10_000
-
 
 # ---------------------------------------------------------------- the verdict record
 
@@ -317,10 +314,10 @@ def not_comparable(train_images: int | None, test_images: int | None, train_subs
     ``train_subset``: the weights were trained on a subset whose size is not known (``train_images`` None).
     """
     out: dict[str, str] = {}
-    if test_images is not None and test_images < FULL_TEST_IMAGES:
-        out["faster"] = out["small_accuracy_cost"] = f"measured on {test_images:,} of the {FULL_TEST_IMAGES:,} test images"
-    if (train_images is not None and train_images < FULL_TRAIN_IMAGES) or (train_images is None and train_subset):
+    if test_images is not None and test_images < TEST_IMAGES:
+        out["faster"] = out["small_accuracy_cost"] = f"measured on {test_images:,} of the {TEST_IMAGES:,} test images"
+    if (train_images is not None and train_images < TRAIN_IMAGES) or (train_images is None and train_subset):
         seen = f"{train_images:,}" if train_images is not None else "a subset"
-        why = f"trained on {seen} of the {FULL_TRAIN_IMAGES:,} training images"
+        why = f"trained on {seen} of the {TRAIN_IMAGES:,} training images"
         out["small_accuracy_cost"] = f"{out['small_accuracy_cost']}; {why}" if "small_accuracy_cost" in out else why
     return out

@@ -55,34 +55,36 @@ class MnistFile:
     count: int  # images or labels in the file
 
 
+TRAIN_IMAGES, TEST_IMAGES = 60_000, 10_000  # MNIST's two sets; the study trained on all of one and evaluated all of the other
+
 FILES: dict[tuple[str, str], MnistFile] = {
     ("train", "images"): MnistFile(
         "train-images-idx3-ubyte.gz",
         "f68b3c2dcbeaaa9fbdd348bbdeb94873",
         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
         9_912_422,
-        60_000,
+        TRAIN_IMAGES,
     ),
     ("train", "labels"): MnistFile(
         "train-labels-idx1-ubyte.gz",
         "d53e105ee54ea40749a09fcbcd1e9432",
         "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
         28_881,
-        60_000,
+        TRAIN_IMAGES,
     ),
     ("test", "images"): MnistFile(
         "t10k-images-idx3-ubyte.gz",
         "9fb629c4189551a2d022fa330f9573f3",
         "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
         1_648_877,
-        10_000,
+        TEST_IMAGES,
     ),
     ("test", "labels"): MnistFile(
         "t10k-labels-idx1-ubyte.gz",
         "ec29112dd5afa0611ce80d1b7f02629c",
         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
         4_542,
-        10_000,
+        TEST_IMAGES,
     ),
 }
 

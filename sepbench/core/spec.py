@@ -33,22 +33,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 LayerKind = Literal[
     "conv", "separable_conv", "spatial_separable_conv", "depthwise_conv", "batch_norm", "avg_pool", "global_avg_pool", "dense", "relu"
 ]
-LAYER_KINDS: tuple[str, ...] = (
-    "conv",
-    "separable_conv",
-    "spatial_separable_conv",
-    "depthwise_conv",
-    "batch_norm",
-    "avg_pool",
-    "global_avg_pool",
-    "dense",
-    "relu",
-)
+LAYER_KINDS: tuple[str, ...] = get_args(LayerKind)  # the one list: the type checker and the validation read it
 CONV_KINDS: tuple[str, ...] = ("conv", "separable_conv", "spatial_separable_conv")  # the kinds with filters
 WINDOW_KINDS: tuple[str, ...] = (*CONV_KINDS, "depthwise_conv", "avg_pool")  # a kernel x kernel window, stride apart
 FOLDS_BATCH_NORM: tuple[str, ...] = (*CONV_KINDS, "depthwise_conv")  # a batch_norm folds into these (after one)

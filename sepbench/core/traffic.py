@@ -83,3 +83,12 @@ def floor_seconds(spec: ModelSpec, way: str, n_images: int, gemm_gflops: float, 
     compute = 2.0 * spec.macs * n_images / (gemm_gflops * 1e9)
     memory = (bytes_per_image(spec, way) * n_images + BYTES_PER_VALUE * params) / (mem_gbs * 1e9)
     return max(compute, memory), compute, memory
+
+
+def compute_limit_seconds(macs_per_image: int, n_images: int, flops: float) -> float:
+    """Seconds the arithmetic alone needs: 2 FLOP per MAC x ``macs_per_image`` x ``n_images`` / ``flops`` (FLOP/s)."""
+    if flops <= 0 or not math.isfinite(flops):
+        raise ValueError(f"flops must be a positive FLOP/s figure, got {flops!r}")
+    if macs_per_image < 0 or n_images < 0:
+        raise ValueError("macs_per_image and n_images must be >= 0")
+    return 2.0 * macs_per_image * n_images / flops

@@ -14,31 +14,32 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from impls.registry import distribution_name, framework_packages
 from sepbench.machine.fingerprint import fingerprint, gpus, machine_name
 from sepbench.machine.threads import thread_settings, usable_cores
 
-PACKAGES = (
-    "sepbench",
-    "numpy",
-    "tensorflow-cpu",
-    "tensorflow",
-    "keras",
-    "torch",
-    "onnxruntime",
-    "onnx",
-    "ai-edge-litert",
-    "openvino",
-    "nncf",
-    "numba",
-    "halide",
-    "scipy",
-    "jsonschema",
-    "h5py",
-    "pandas",
-    "matplotlib",
-    "pytest-benchmark",
-    "asv",
-    "threadpoolctl",
+# every registered backend's framework, then what the backends and paths pull in beside it
+PACKAGES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            "sepbench",
+            *(distribution_name(p) for p in framework_packages()),
+            "tensorflow-cpu",
+            "keras",
+            "onnx",
+            "nncf",
+            "numba",
+            "halide",
+            "scipy",
+            "jsonschema",
+            "h5py",
+            "pandas",
+            "matplotlib",
+            "pytest-benchmark",
+            "asv",
+            "threadpoolctl",
+        )
+    )
 )
 REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding sepbench/ (for git_info)
 

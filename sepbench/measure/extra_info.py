@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sepbench.core.traffic import compute_limit_seconds
 from sepbench.util.timer import Timer, time_budgeted
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -160,15 +161,6 @@ def reference_seconds(n: int = REFERENCE_GEMM, repeat: int = 3) -> float:
                 a @ b
             best = min(best, t.seconds)
     return best
-
-
-def compute_limit_seconds(macs_per_image: int, n_images: int, flops: float) -> float:
-    """Seconds the arithmetic alone needs: 2 FLOP per MAC x ``macs_per_image`` x ``n_images`` / ``flops`` (FLOP/s)."""
-    if flops <= 0 or not math.isfinite(flops):
-        raise ValueError(f"flops must be a positive FLOP/s figure, got {flops!r}")
-    if macs_per_image < 0 or n_images < 0:
-        raise ValueError("macs_per_image and n_images must be >= 0")
-    return 2.0 * macs_per_image * n_images / flops
 
 
 _NATIVE_SIZES: dict[tuple[str, str, str], tuple[int, str]] = {}

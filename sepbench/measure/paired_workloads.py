@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from sepbench.core.data import TEST_IMAGES
 from sepbench.core.pairs import STUDY_PAIR, Pair, data_for, load_split
 from sepbench.core.recipe import TIMED_TRAIN_STEPS, WARM_STEPS
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights
-from sepbench.measure.workloads import TEST_IMAGES, EvaluateWorkload, PredictWorkload
+from sepbench.measure.workloads import EvaluateWorkload, PredictWorkload
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN
 from sepbench.util.timer import time_calls
 
@@ -275,7 +276,7 @@ class PairedTrainWorkload(PairedPredictWorkload):
     def setup(
         self, data_dir: str | None = None, warmup: int = 1, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
     ) -> PairedTrainWorkload:
-        from sepbench.core.claims import FULL_TRAIN_IMAGES
+        from sepbench.core.data import TRAIN_IMAGES
         from sepbench.core.recipe import DEFAULT_RECIPE
 
         if self.pair.synthetic:
@@ -287,7 +288,7 @@ class PairedTrainWorkload(PairedPredictWorkload):
             for _ in range(warmup):
                 part.run()
         files = data_for(self.pair.baseline.name)  # a pair's own data: its training set's size, not MNIST's
-        train_images = FULL_TRAIN_IMAGES if files is None else len(files.load("train")[1])
+        train_images = TRAIN_IMAGES if files is None else len(files.load("train")[1])
         self.steps_per_epoch = -(-train_images // DEFAULT_RECIPE.batch_size)
         self.warmup_seconds = None
         self._start_rounds()

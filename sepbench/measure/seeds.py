@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-MAX_SEED = 50  # seeds looked for: 0 .. MAX_SEED - 1
+SEEDS_LOOKED_FOR = 50  # seeds looked for: 0 .. SEEDS_LOOKED_FOR - 1
 MIN_SEEDS = 2  # an interval needs two
 
 
@@ -18,7 +18,7 @@ def cached_seeds() -> tuple[str, list[int]]:
     from sepbench.training.weights_cache import cache_path
 
     trainer = shared_trainer()
-    return trainer, [s for s in range(MAX_SEED) if all(cache_path(m, trainer, s).exists() for m in STUDY_PAIR.model_names)]
+    return trainer, [s for s in range(SEEDS_LOOKED_FOR) if all(cache_path(m, trainer, s).exists() for m in STUDY_PAIR.model_names)]
 
 
 def cached_seed_accuracies(data_dir: str | None = None, batch_size: int = 1000) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def cached_seed_accuracies(data_dir: str | None = None, batch_size: int = 1000) 
     models = list(STUDY_PAIR.model_names)
     x, y = load_mnist("test", data_dir)
     per_seed = []
-    for seed in range(MAX_SEED):
+    for seed in range(SEEDS_LOOKED_FOR):
         weights = {m: load_trained_weights(m, trainer, seed=seed) for m in models}
         if any(w is None for w in weights.values()):
             continue

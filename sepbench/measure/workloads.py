@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sepbench.core.data import TEST_IMAGES
 from sepbench.core.pair_data import FileData
 from sepbench.core.pairs import data_for
 from sepbench.core.spec import get_model_spec
@@ -19,7 +20,6 @@ from sepbench.core.weights import PortableWeights, init_weights
 from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD
 from sepbench.util.timer import time_calls
 
-TEST_IMAGES = 10_000
 LONG_CALL_S = 1.0  # seconds: a call this long is warm after one warm-up call
 
 

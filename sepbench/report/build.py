@@ -14,7 +14,7 @@ from sepbench.report.headline import Headline, headline
 from sepbench.report.render import Plot, Section, write_outputs
 from sepbench.report.sections import ORDER, Inputs
 from sepbench.report.sections.machines import history, machine_names
-from sepbench.report.sections.seeds import accuracy_over_seeds
+from sepbench.report.sections.seeds import accuracy_by_seed
 from sepbench.results.read_rates import PRODUCER as RATES_PRODUCER
 from sepbench.results.read_rates import RATE_KINDS
 from sepbench.results.sources import Loaded, load_all
@@ -138,7 +138,7 @@ def _plots(inputs: Inputs, sections: dict[str, Section], staging: Path) -> list[
             plots.latency_plot(sections["latency"].raw, staging / "latency.png"),
         ),
         ("Test accuracy vs parameters", plots.accuracy_params_plot(sections["matrix"].raw, staging / "accuracy_params.png")),
-        ("Test accuracy over training seeds", plots.accuracy_seeds_plot(accuracy_over_seeds(inputs.df), staging / "accuracy_seeds.png")),
+        ("Test accuracy over training seeds", plots.accuracy_seeds_plot(accuracy_by_seed(inputs.df), staging / "accuracy_seeds.png")),
         ("History over commits (ASV)", plots.history_plot(inputs.hist, staging / "history.png")),
     ]
     # a forest plot returns its path and its rows (stated beside the image)

@@ -33,7 +33,7 @@ def number(value: Any, metric: str = "", signed: bool = False) -> str:
     return f"{value:{sign}.4g}"
 
 
-def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
+def study_vs_measured_shown(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy().astype(object)
     for i, r in df.iterrows():
         out.at[i, "study"] = number(r["study"], r["metric"])
@@ -43,7 +43,7 @@ def study_vs_measured(df: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("")
 
 
-def claims(df: pd.DataFrame) -> pd.DataFrame:
+def claims_shown(df: pd.DataFrame) -> pd.DataFrame:
     """The verdict records, numbers to 3 significant places (the CSV keeps them raw)."""
     out = df.copy().astype(object)
     for col in ("estimate", "low", "high"):
@@ -78,7 +78,7 @@ def by_row_metric(df: pd.DataFrame, metric_col: str) -> pd.DataFrame:
     return out.fillna("")
 
 
-def ratios(df: pd.DataFrame) -> pd.DataFrame:
+def ratios_shown(df: pd.DataFrame) -> pd.DataFrame:
     """Separable/regular table: the two figures by their metric (latency in ms), ratios with 3 decimals."""
     out = df.copy().astype(object)
     for i, r in df.iterrows():
@@ -91,7 +91,7 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("")
 
 
-def evaluate_vs_study(df: pd.DataFrame) -> pd.DataFrame:
+def evaluate_vs_study_shown(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 3 decimals, ms/step with 2, 'beats the study' as yes/NO."""
     out = df.copy().astype(object)
     for col in ("study_s", "evaluate_s", "keras_floor_s", "graph_b32_s", "rest_s"):
@@ -121,21 +121,21 @@ def _columns(df: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
     return out.fillna("")
 
 
-def roofline(df: pd.DataFrame) -> pd.DataFrame:
+def roofline_shown(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 4 significant digits, GFLOP/s and GB/s with 1 decimal, x_limit with 2."""
     return _columns(
         df, {"seconds": "{:.4g}", "compute_limit_s": "{:.4g}", "gemm_gflops": "{:.1f}", "mem_gbs": "{:.1f}", "x_limit": "{:.2f}"}
     )
 
 
-def two_roofs(df: pd.DataFrame) -> pd.DataFrame:
+def two_roofs_shown(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 4 significant digits, rates with 1 decimal, fractions of the floor and ratios with 2 decimals."""
     seconds = {c: "{:.4g}" for c in ("baseline_s", "baseline_floor_s", "candidate_s", "candidate_floor_s")}
     ratios = {c: "{:.2f}" for c in ("baseline_x_floor", "candidate_x_floor", "predicted_ratio", "measured_ratio")}
     return _columns(df, {**seconds, **ratios, "gemm_gflops": "{:.1f}", "mem_gbs": "{:.1f}"})
 
 
-def paired(df: pd.DataFrame) -> pd.DataFrame:
+def paired_shown(df: pd.DataFrame) -> pd.DataFrame:
     """Seconds with 4 significant digits, ratios with 2 decimals, pairs as an integer."""
     return _columns(
         df,

@@ -16,7 +16,7 @@ from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.results.paired import Key, paired_ratios, record_evidence, speed_evidence, train_evidence
 from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_SEEDS
-from sepbench.results.verdict import STUDY, TEST_IMAGES, figure_dicts, figures, pair_models, subset_variants
+from sepbench.results.verdict import TEST_IMAGES, figure_dicts, figures, pair_models, subset_variants
 
 
 def seed_costs(df: pd.DataFrame) -> dict[object, list[float]]:
@@ -64,7 +64,7 @@ def claim_verdicts(
         (machine, pair, var) for (machine, pair, trainer) in trains for (m2, var) in figs if m2 == machine and _backend(var) == trainer
     }
     out = []
-    for key in sorted(keys, key=lambda k: (str(k[0]), k[1] != STUDY, k[1], k[2])):
+    for key in sorted(keys, key=lambda k: (str(k[0]), k[1] != STUDY_PAIR.name, k[1], k[2])):
         machine, pair, var = key
         pair_models_ = models.get(pair)
         if pair_models_ is None:
@@ -72,7 +72,7 @@ def claim_verdicts(
         evidence, missing, point_decides = claim_evidence(
             figs.get((machine, var), {}),
             speeds.get(key),
-            seeds.get(machine) if pair == STUDY else None,
+            seeds.get(machine) if pair == STUDY_PAIR.name else None,
             models=pair_models_,
             train=trains.get((machine, pair, _backend(var))),
             train_missing=_train_missing(_backend(var), PAIRS[pair].synthetic if pair in PAIRS else False),

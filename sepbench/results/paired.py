@@ -14,10 +14,11 @@ from typing import Any
 import pandas as pd
 
 from sepbench.core.intervals import Estimate
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.results.paired_evidence import ProcessEvidence, evidence_by_identity
 from sepbench.results.paired_records import PairedRecord
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN
-from sepbench.results.verdict import SINGLE_STATS, STUDY, best, pair_models, pair_of, variant
+from sepbench.results.verdict import SINGLE_STATS, best, pair_models, pair_of, variant
 
 ASV_RATIO_BENCHMARK = "predict.SeparableRatio.track_separable_ratio"
 
@@ -187,7 +188,7 @@ def speed_evidence(
         if not asv.empty:
             asv = asv.assign(variant=variant(asv)).sort_values("created", kind="stable")
             for (machine, var), g in asv.groupby(["machine", "variant"], dropna=False, sort=True):
-                key = (machine if pd.notna(machine) else None, STUDY, var)
+                key = (machine if pd.notna(machine) else None, STUDY_PAIR.name, var)
                 if key in out:
                     continue
                 r = g.iloc[-1]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sepbench.core.claims import FULL_TEST_IMAGES, FULL_TRAIN_IMAGES
+from sepbench.core.data import TEST_IMAGES, TRAIN_IMAGES
 from sepbench.results.schema import WORKLOAD_SEEDS, ResultsError, validate_results
 from sepbench.results.tidy import UNITS, to_float
 
@@ -52,9 +52,9 @@ def load_reproduce(doc: Any, source: Path) -> list[dict[str, Any]]:
             "workload": "evaluate",
             "batch_size": row.get("batch_size", 32),
             # the images the figures were measured on (files before test_images existed: the full set)
-            "n_images": _count(row.get("test_images"), FULL_TEST_IMAGES),
+            "n_images": _count(row.get("test_images"), TEST_IMAGES),
             "weights_source": "trained-subset"
-            if _count(row.get("train_images"), FULL_TRAIN_IMAGES) < FULL_TRAIN_IMAGES
+            if _count(row.get("train_images"), TRAIN_IMAGES) < TRAIN_IMAGES
             else row.get("weights_source", "trained"),
         }
         for key, value in row.items():
@@ -70,11 +70,11 @@ def _seed_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) -> lis
     seeds = doc.get("seeds") if isinstance(doc.get("seeds"), dict) else {}
     per_seed = seeds.get("per_seed") if isinstance(seeds.get("per_seed"), list) else []
     data = doc["provenance"].get("reproduce") if isinstance(doc["provenance"].get("reproduce"), dict) else {}
-    n_test, n_train = _count(data.get("test_images"), FULL_TEST_IMAGES), _count(data.get("train_images"), FULL_TRAIN_IMAGES)
+    n_test, n_train = _count(data.get("test_images"), TEST_IMAGES), _count(data.get("train_images"), TRAIN_IMAGES)
     common = {**labels, "source_kind": "reproduce", "source_file": str(source), "n_images": n_test}
 
     def per_row(r: dict[str, Any]) -> dict[str, Any]:
-        source_of = "trained-subset" if n_train < FULL_TRAIN_IMAGES else r.get("weights_source", "trained")
+        source_of = "trained-subset" if n_train < TRAIN_IMAGES else r.get("weights_source", "trained")
         return {"backend": r.get("trainer"), "weights_source": source_of}
 
     return seed_rows(per_seed, common, per_row)

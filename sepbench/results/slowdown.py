@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sepbench.core.intervals import LEVEL
+
 REGRESSION, IMPROVEMENT, SAME = "slower", "faster", "same"
 N_BOOT = 4000
-LEVEL = 0.95
 MIN_SAMPLES = 3  # the fewest times a side judged: 1 a side gives a zero-width interval; 3 is what `--quick` runs save
 MAX_SAMPLES = 10_000  # times a side judged at most: the bootstrap draws N_BOOT x this many (320 MB of indices)
 MIN_SECONDS = 1e-9  # no timer resolves less than a nanosecond: a smaller time is a corrupt figure (5e-324 made an inf ratio)

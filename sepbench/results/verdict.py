@@ -10,13 +10,17 @@ pandas: no framework, no file access.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pandas as pd
 
+from sepbench.core.data import TEST_IMAGES, TRAIN_IMAGES
+from sepbench.core.evidence import Figures
 from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.core.spec import MODELS
 from sepbench.core.study import EVAL_BATCH_SIZE
+from sepbench.core.traffic import compute_limit_seconds
 from sepbench.results.schema import (
     WORKLOAD_GRAPH_FORWARD,
     WORKLOAD_PAIRED,
@@ -27,14 +31,10 @@ from sepbench.results.schema import (
 )
 from sepbench.results.tidy import SOURCE_PRIORITY
 
-TEST_IMAGES = 10_000  # the MNIST test set: the study evaluated all of it
 SINGLE_STATS = ("value", "median")  # the stats that are one figure of a benchmark
 # workloads that are no model's way to predict: the TensorFlow graph-forward case takes Keras's
 # evaluate apart, and a paired case times both models in one case
 NOT_A_PATH = (WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN, WORKLOAD_SEEDS)
-STUDY = STUDY_PAIR.name  # the pair of a result that names none (every result from before pairs were data)
-
-Figures = dict[str, dict[str, float]]  # metric -> model -> value, as sepbench.core.claims.decide_claims reads them
 
 
 # ---------------------------------------------------------------- labels and selection
@@ -50,8 +50,10 @@ def variant(df: pd.DataFrame) -> pd.Series:
 def pair_of(df: pd.DataFrame) -> pd.Series:
     """The pair each row belongs to: its ``pair`` column, the study's where it names none."""
     if "pair" not in df:
-        return pd.Series(STUDY, index=df.index, dtype=object)
-    return df["pair"].astype(object).where(df["pair"].notna(), STUDY)
+        return pd.Series(STUDY_PAIR.name, index=df.index, dtype=object)
+    return (
+        df["pair"].astype(object).where(df["pair"].notna(), STUDY_PAIR.name)
+    )  # a result that names no pair is from before pairs were data
 
 
 def pair_models(df: pd.DataFrame) -> dict[str, tuple[str, str]]:
@@ -116,7 +118,7 @@ def ten_k_ways(df: pd.DataFrame) -> pd.DataFrame:
     return m.assign(variant=variant(m), way=way(m))
 
 
-def fastest(ways: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def quickest_rows(ways: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The quickest row of ``ways`` per ``keys`` (ties: the first in table order)."""
     return ways.sort_values("value", kind="stable").drop_duplicates(keys, keep="first")
 
@@ -132,7 +134,7 @@ def predict_10k(df: pd.DataFrame) -> pd.DataFrame:
     m = m[m["workload"].eq("predict")]
     if m.empty:
         return m
-    m = fastest(m, ["machine", "variant", "model", "source_file"])
+    m = quickest_rows(m, ["machine", "variant", "model", "source_file"])
     m = best(m, ["machine", "variant", "model", "source_kind"])
     return m.assign(metric="predict_10k_seconds", stat="value", unit="seconds")
 
@@ -157,7 +159,7 @@ def figures(df: pd.DataFrame) -> pd.DataFrame:
     d = df[df["stat"].isin(SINGLE_STATS) & df["backend"].notna() & df["model"].notna()].copy()
     # paired seconds stay the study pair's figures (the report's ratio tables); another pair's, and training
     # steps (no inference path), are their own tables' (a shared baseline's seconds would collide)
-    d = d[is_inference(d) & ~d["workload"].eq(WORKLOAD_PAIRED_TRAIN) & (pair_of(d).eq(STUDY) | ~d["workload"].isin(NOT_A_PATH))]
+    d = d[is_inference(d) & ~d["workload"].eq(WORKLOAD_PAIRED_TRAIN) & (pair_of(d).eq(STUDY_PAIR.name) | ~d["workload"].isin(NOT_A_PATH))]
     d = d[~(d["metric"].isin(["test_accuracy", "test_loss", "accuracy"]) & d["weights_source"].isin(NOT_COMPARABLE_WEIGHTS))]
     partial = pd.to_numeric(d["n_images"], errors="coerce").lt(TEST_IMAGES) & d["workload"].eq("evaluate")
     d = d[~(partial & d["metric"].isin(["eval_seconds", "test_accuracy", "test_loss"]))]
@@ -178,7 +180,7 @@ def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]
     MNIST (so :func:`figures` dropped their speed or accuracy figures): those claims read "not comparable",
     not "unknown".  A variant with one full-data run is left alone; the rule per claim is
     :func:`sepbench.core.claims.not_comparable` (a training subset blocks accuracy only)."""
-    from sepbench.core.claims import FULL_TRAIN_IMAGES, not_comparable
+    from sepbench.core.claims import not_comparable
 
     if df.empty or "source_kind" not in df:
         return {}
@@ -190,7 +192,7 @@ def subset_variants(df: pd.DataFrame) -> dict[tuple[object, str], dict[str, str]
     for (machine, var), sub in d.groupby(["machine", "variant"], sort=True, dropna=False):
         files = sub.groupby("source_file")
         reasons = {
-            f: not_comparable(_train_images(g, FULL_TRAIN_IMAGES), int(g["n"].min()), g["weights_source"].eq("trained-subset").any())
+            f: not_comparable(_train_images(g, TRAIN_IMAGES), int(g["n"].min()), g["weights_source"].eq("trained-subset").any())
             for f, g in files
         }
         if all(reasons.values()):  # no full-data run: the newest file's reasons
@@ -217,7 +219,7 @@ def figure_dicts(fig: pd.DataFrame) -> dict[tuple[object, str], Figures]:
     if fig.empty:
         return out
     for (machine, var), sub in fig.groupby(["machine", "variant"], sort=True, dropna=False):
-        figs: Figures = {}
+        figs: dict[str, dict[str, float]] = {}  # built here; read as Figures
         for r in sub.itertuples():
             figs.setdefault(r.metric, {})[r.model] = float(r.value)
         out[(machine if pd.notna(machine) else None, var)] = figs
@@ -256,9 +258,9 @@ def roofline_probes(df: pd.DataFrame) -> pd.DataFrame:
 def compute_limit_s(model: str, gemm_gflops: float, n_images: int = TEST_IMAGES) -> float:
     """Seconds the model's arithmetic alone needs for ``n_images`` at ``gemm_gflops`` GFLOP/s:
     2 FLOP per MAC x MACs/image x images / FLOP/s; NaN for an unknown model."""
-    if model not in MODELS or not gemm_gflops or pd.isna(gemm_gflops):
+    if model not in MODELS or not gemm_gflops or pd.isna(gemm_gflops) or not 0 < float(gemm_gflops) < math.inf:
         return float("nan")
-    return 2.0 * MODELS[model].macs * n_images / (float(gemm_gflops) * 1e9)
+    return compute_limit_seconds(MODELS[model].macs, n_images, float(gemm_gflops) * 1e9)
 
 
 # ---------------------------------------------------------------- one run: study-style vs fastest
@@ -281,9 +283,9 @@ def study_vs_fastest(df: pd.DataFrame) -> pd.DataFrame:
     if ways.empty:
         source = ", ".join(sorted({str(s) for s in df.get("source_file", pd.Series(dtype=object)).dropna()})) or "run"
         raise ResultsError(f"{source}: no sepbench benchmark of one model over all {TEST_IMAGES:,} test images in it")
-    quickest = fastest(ways, ["backend", "model"]).set_index(["backend", "model"])
+    quickest = quickest_rows(ways, ["backend", "model"]).set_index(["backend", "model"])
     ev = ways[ways["workload"].eq("evaluate") & pd.to_numeric(ways["batch_size"], errors="coerce").eq(EVAL_BATCH_SIZE)]
-    study_style = fastest(ev, ["backend", "model"]).set_index(["backend", "model"])["value"]
+    study_style = quickest_rows(ev, ["backend", "model"]).set_index(["backend", "model"])["value"]
     gemm = roofline_probes(df)["gemm_gflops"]
     rows = []
     for (backend, model), r in quickest.sort_index().iterrows():

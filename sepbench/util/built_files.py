@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 BUILT_DIR = "built"
-MANIFEST = "manifest.json"
+BUILT_MANIFEST = "manifest.json"
 MAX_PART_BYTES = 256 * 1024 * 1024  # one part of a built file: read only below this (a model of the study is < 1 MiB)
 MAX_PARTS = 8
-MAX_MANIFEST_BYTES = 64 * 1024
+MAX_BUILT_MANIFEST_BYTES = 64 * 1024
 PART_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 FORMAT = 1
 
@@ -80,7 +80,7 @@ def _publish(entry: Path, built: Mapping[str, bytes]) -> None:
         for name, data in built.items():
             (tmp / name).write_bytes(data)
         manifest = {"format": FORMAT, "parts": {k: {"bytes": len(v), "sha256": hashlib.sha256(v).hexdigest()} for k, v in built.items()}}
-        (tmp / MANIFEST).write_text(json.dumps(manifest))
+        (tmp / BUILT_MANIFEST).write_text(json.dumps(manifest))
         os.rename(tmp, entry)  # fails where entry exists (a non-empty folder, or a file): left as it is
         tmp = None
     except OSError as exc:  # a full or read-only cache, or a lost race: it costs time, never the result
@@ -94,9 +94,9 @@ def _publish(entry: Path, built: Mapping[str, bytes]) -> None:
 def _read(entry: Path) -> dict[str, bytes] | None:
     """The entry's parts if its manifest is well formed and every part matches it; else ``None`` (with a
     warning when the entry exists but does not match: someone else changed it)."""
-    manifest = entry / MANIFEST
+    manifest = entry / BUILT_MANIFEST
     try:
-        if not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST_BYTES:
+        if not manifest.is_file() or manifest.stat().st_size > MAX_BUILT_MANIFEST_BYTES:
             return None
         doc = json.loads(manifest.read_text())
         listed = doc["parts"]

@@ -49,7 +49,7 @@ def reason(exc: OSError, path: str | os.PathLike[str] | None = None) -> str:
     return exc.strerror or str(exc)
 
 
-def describe(exc: OSError, path: str | os.PathLike[str] | None = None) -> str:
+def os_error_message(exc: OSError, path: str | os.PathLike[str] | None = None) -> str:
     """``<path>: <reason>``: one line for any ``OSError`` (the path from the error, else ``path``)."""
     where = exc.filename if exc.filename is not None else path
     return f"{os.fspath(where)}: {reason(exc, path)}" if where is not None else reason(exc, path)

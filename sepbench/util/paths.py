@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
-
 from sepbench.util.env import env_path
 
 CACHE_ENV_VAR = "SEPBENCH_CACHE_DIR"
@@ -14,7 +12,11 @@ CACHE_ENV_VAR = "SEPBENCH_CACHE_DIR"
 def cache_dir() -> Path:
     """The user cache directory: ``$SEPBENCH_CACHE_DIR`` or the platform's (``~/.cache/sepbench``)."""
     value = env_path(CACHE_ENV_VAR)
-    return value if value is not None else Path(platformdirs.user_cache_dir("sepbench"))
+    if value is not None:
+        return value
+    import platformdirs  # here, not at the top: the noxfile imports this module with the standard library alone
+
+    return Path(platformdirs.user_cache_dir("sepbench"))
 
 
 RESULTS_ENV_VAR = "SEPBENCH_RESULTS_DIR"

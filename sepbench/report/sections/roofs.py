@@ -15,9 +15,17 @@ from sepbench.results import paired as paired_rules
 from sepbench.results import verdict as V
 
 DISAGREE = 0.25  # predicted and measured ratios further apart than this (relative) are named
-COLUMNS = ["machine", "pair", "backend", "way", "gemm_gflops", "mem_gbs", "baseline", "baseline_s", "baseline_floor_s"]
-COLUMNS += ["baseline_bound", "baseline_x_floor", "candidate", "candidate_s", "candidate_floor_s", "candidate_bound", "candidate_x_floor"]
-COLUMNS += ["predicted_ratio", "measured_ratio", "note", "source"]
+ROOF_COLUMNS = ["machine", "pair", "backend", "way", "gemm_gflops", "mem_gbs", "baseline", "baseline_s", "baseline_floor_s"]
+ROOF_COLUMNS += [
+    "baseline_bound",
+    "baseline_x_floor",
+    "candidate",
+    "candidate_s",
+    "candidate_floor_s",
+    "candidate_bound",
+    "candidate_x_floor",
+]
+ROOF_COLUMNS += ["predicted_ratio", "measured_ratio", "note", "source"]
 
 
 def way_of(variant: str) -> str:
@@ -37,7 +45,7 @@ def two_roofs(df: pd.DataFrame) -> pd.DataFrame:
     measured / floor, which roof binds, and the candidate / baseline ratio the floors predict beside the measured one."""
     table, probes = paired_rules.paired(df), V.roofline_probes(df)
     if table.empty or probes.empty:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=ROOF_COLUMNS)
     rows = []
     for r in table.itertuples():
         if r.source_file not in probes.index or r.baseline not in MODELS or r.candidate not in MODELS:
@@ -71,7 +79,7 @@ def two_roofs(df: pd.DataFrame) -> pd.DataFrame:
                 "source": Path(str(r.source_file)).name,
             }  # fmt: skip
         )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=ROOF_COLUMNS)
 
 
 TWO_ROOFS = SectionSpec(
@@ -87,6 +95,6 @@ TWO_ROOFS = SectionSpec(
         "floor: where time follows the floors, the measured ratio is near it; a note names the paths more than 25 % apart."
     ),
     table=lambda i: two_roofs(i.df),
-    shown=fmt.two_roofs,
+    shown=fmt.two_roofs_shown,
     optional=True,
 )

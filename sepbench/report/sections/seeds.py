@@ -11,7 +11,7 @@ from sepbench.report.sections.base import SectionSpec
 from sepbench.results.schema import WORKLOAD_SEEDS
 
 
-def accuracy_over_seeds(df: pd.DataFrame) -> pd.DataFrame:
+def accuracy_by_seed(df: pd.DataFrame) -> pd.DataFrame:
     """``reproduce --seeds``: per machine and model the test accuracy over seeds (mean, 95 % t interval,
     sd, n) beside the study's single figure, and each seed's accuracy (the newest such run)."""
     cols = ["machine", "model", "seeds", "mean", "low", "high", "sd", "study", "per_seed"]
@@ -48,7 +48,7 @@ ACCURACY_SEEDS = SectionSpec(
         "with its 95 % t interval beside the study's single run (no seed published). The accuracy claim stands on the interval of the "
         "paired cost."
     ),
-    table=lambda i: accuracy_over_seeds(i.df),
+    table=lambda i: accuracy_by_seed(i.df),
     shown=fmt.by_column,
     optional=True,
 )

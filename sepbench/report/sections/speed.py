@@ -15,8 +15,6 @@ from sepbench.results import paired as paired_rules
 from sepbench.results import verdict as V
 from sepbench.results.verdict import best, figures
 
-MODEL_ORDER = STUDY_PAIR.model_names  # the study published its figures for these two
-
 TIME_METRICS = ("eval_seconds", "latency_s", "paired_10k_seconds")
 
 
@@ -100,7 +98,7 @@ def ratios(df: pd.DataFrame, fig: pd.DataFrame | None = None, lat: pd.DataFrame 
     arithmetic would give; the study's time ratio is that of its 10k ``evaluate`` (0.78).
     ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it. ``lat``: :func:`latency` of ``df``, likewise.
     """
-    base, cand = MODEL_ORDER  # the study's ratios stand beside these: its pair's
+    base, cand = STUDY_PAIR.model_names  # the study's ratios stand beside these: its pair's
     cols = ["machine", "backend", "figure", base, cand, "ratio", "study_ratio", "mac_ratio"]
     rows = []
     for (machine, variant), figs in V.figure_dicts(figures(df) if fig is None else fig).items():
@@ -192,7 +190,7 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     table = table.drop(columns=["backend"]).rename(columns={"variant": "backend"})
     table["source"] = [Path(str(s)).name for s in table["source_file"]]
-    table["study_ratio"] = [study_ratio("eval_seconds") if p == V.STUDY else None for p in table["pair"]]
+    table["study_ratio"] = [study_ratio("eval_seconds") if p == V.STUDY_PAIR.name else None for p in table["pair"]]
     table["mac_ratio"] = [_mac_ratio(b, c) for b, c in zip(table["baseline"], table["candidate"])]
     return table.reindex(columns=cols)
 
@@ -237,7 +235,7 @@ RATIOS = SectionSpec(
         "(the time ratio if time were proportional to the arithmetic; for images/s its inverse)."
     ),
     table=lambda i: ratios(i.df, i.figures, i.latency),
-    shown=fmt.ratios,
+    shown=fmt.ratios_shown,
 )
 
 
@@ -253,7 +251,7 @@ ROOFLINE = SectionSpec(
         "`sepbench profile` shows the GEMM rate at each layer's own shape."
     ),
     table=lambda i: roofline(i.df, i.figures),
-    shown=fmt.roofline,
+    shown=fmt.roofline_shown,
     optional=True,
 )
 
@@ -269,6 +267,6 @@ PAIRED = SectionSpec(
         "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them."
     ),
     table=lambda i: paired(i.df),
-    shown=fmt.paired,
+    shown=fmt.paired_shown,
     optional=True,
 )

@@ -17,16 +17,13 @@ from sepbench.results.verdict import TEST_IMAGES, best, figures
 STUDY_METRICS = tuple(STUDY)  # params, hdf5_bytes, test_loss, test_accuracy, eval_seconds
 
 
-MODEL_ORDER = STUDY_PAIR.model_names  # the study published its figures for these two
-
-
 def study_vs_measured(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per study metric and model: the study's value, ours per backend and machine, the difference.
     ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it."""
     fig = figures(df) if fig is None else fig
     rows = []
     for metric in STUDY_METRICS:
-        for model in MODEL_ORDER:
+        for model in STUDY_PAIR.model_names:
             study = STUDY[metric][model]
             sub = fig[(fig["metric"] == metric) & (fig["model"] == model)] if not fig.empty else fig
             if sub.empty:
@@ -171,7 +168,7 @@ def _why(table: pd.DataFrame, i: int) -> str:
         "(both parts include TensorFlow's per-call dispatch, so the rest can come out near or below 0)",
     ]
     other = table[(table["machine"] == r["machine"]) & (table["backend"] == r["backend"]) & (table["model"] != r["model"])]
-    if r["model"] == MODEL_ORDER[1] and len(other) and pd.notna(other["graph_b32_s"].iloc[0]):
+    if r["model"] == STUDY_PAIR.model_names[1] and len(other) and pd.notna(other["graph_b32_s"].iloc[0]):
         reg = float(other["graph_b32_s"].iloc[0])
         parts.append(
             f"the separable graph takes {r['graph_b32_s'] / reg:.2f}x the regular one's time for {MAC_RATIO:.3f}x the MACs "
@@ -189,7 +186,7 @@ VS_MEASURED = SectionSpec(
         "in seconds."
     ),
     table=lambda i: study_vs_measured(i.df, i.figures),
-    shown=fmt.study_vs_measured,
+    shown=fmt.study_vs_measured_shown,
     lead=True,
 )
 
@@ -207,6 +204,6 @@ EVALUATE = SectionSpec(
         "and the rest (loss, metrics, data handling)."
     ),
     table=lambda i: evaluate_vs_study(i.df, i.figures),
-    shown=fmt.evaluate_vs_study,
+    shown=fmt.evaluate_vs_study_shown,
     optional=True,
 )

@@ -117,5 +117,5 @@ CLAIMS_SECTION = SectionSpec(
         "the figures it came from (JSON)."
     ),
     table=lambda i: i.decided.frame(),
-    shown=fmt.claims,
+    shown=fmt.claims_shown,
 )
