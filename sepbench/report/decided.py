@@ -100,7 +100,7 @@ def decide_all(df: pd.DataFrame, records: Iterable[PairedRecord] = (), fig: pd.D
     the caller has it)."""
     evidence, missing, point_decides = study_verdict_inputs()
     study = decide_claims(evidence, missing=missing, point_decides=point_decides)
-    rows = [PathVerdicts(STUDY_MACHINE, V.STUDY, STUDY_BACKEND, tuple(study))]
+    rows = [PathVerdicts(STUDY_MACHINE, V.STUDY_PAIR.name, STUDY_BACKEND, tuple(study))]
     rows += [PathVerdicts(m, pair, var, tuple(vs)) for m, pair, var, vs in claim_verdicts(df, records, fig)]
     here = this_machine(df)
     return Decided(tuple(rows), here, _newest_day(df, here))

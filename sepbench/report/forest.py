@@ -18,12 +18,11 @@ import matplotlib.ticker
 import numpy as np
 
 from sepbench.core.claims import CLAIMS, RULE_BELOW, Claim, Verdict
-from sepbench.core.pairs import PAIRS
+from sepbench.core.pairs import PAIRS, STUDY_PAIR
 from sepbench.core.spec import MODELS
 from sepbench.core.study import study_ratio
 from sepbench.report.decided import PathVerdicts
 from sepbench.report.palette import MARKER
-from sepbench.results.verdict import STUDY
 
 MAX_WIDTH_PX = 1600  # a laptop's screen: the page shows the image at its own size, never scaled down to mush
 DPI = 100
@@ -85,7 +84,7 @@ def _draw(ax, panel: Panel) -> None:
     mac = _mac_ratio(panel.pair)
     if mac is not None and panel.claim.key == "faster":
         ax.axvline(mac, color="#0072b2", linestyle="--", linewidth=1, label=f"MAC ratio {mac:.3f}")
-    if panel.pair == STUDY and panel.claim.key == "faster":
+    if panel.pair == STUDY_PAIR.name and panel.claim.key == "faster":
         ax.axvline(study_ratio("eval_seconds"), color="black", linestyle=":", label=f"study {study_ratio('eval_seconds'):.2f}")
     values = []
     for i, (_, v) in enumerate(panel.rows):

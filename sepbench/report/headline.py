@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sepbench.core.claims import CLAIMS, NOT_MEASURED, OUTCOMES, RULE_BELOW, YES, Claim, Verdict
+from sepbench.core.pairs import STUDY_PAIR
 from sepbench.core.recipe import TRAINERS
 from sepbench.core.study import STUDY_FRAMEWORK
 from sepbench.report.decided import Decided, PathVerdicts
-from sepbench.results.verdict import STUDY
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,14 @@ def headline(decided: Decided) -> Headline:
     one per other pair (each claim in a clause), and where they were measured."""
     rows = decided.this_machine()
     sentences = []
-    study = [r for r in rows if r.pair == STUDY]
+    study = [r for r in rows if r.pair == STUDY_PAIR.name]
     for claim in CLAIMS:
         text = claim_sentence(claim, study)
         if text and claim.key == "faster" and (own := _study_own(study)):
             text += f"; {own}"
         if text:
             sentences.append(text + ".")
-    for pair in dict.fromkeys(r.pair for r in rows if r.pair != STUDY):
+    for pair in dict.fromkeys(r.pair for r in rows if r.pair != STUDY_PAIR.name):
         of_pair = [r for r in rows if r.pair == pair]
         clauses = [f"{c.column.rstrip('?')} {t}" for c in CLAIMS if (t := claim_sentence(c, of_pair, label=False))]
         sentences.append(f"The {pair} pair: " + "; ".join(clauses) + ".")
