@@ -17,7 +17,7 @@ import nox
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the stdlib-only helpers, before any install
 from sepbench.asv.archive import ArchiveError, append, merge, publish_config  # noqa: E402  (stdlib only, as these)
 from sepbench.asv.history import default_machine, read_asv_conf  # noqa: E402
-from sepbench.bench.nox_args import NoxArgsError, bench_args, pop_option  # noqa: E402
+from sepbench.bench.nox_args import BenchArgs, NoxArgsError, bench_args, pop_option  # noqa: E402
 from sepbench.bench.processes import FULL_SCHEDULE, QUICK_SCHEDULE  # noqa: E402
 from sepbench.bench.record_writer import new_run_id, utc_now  # noqa: E402
 from sepbench.bench.storage import bench_storage, last_run_path  # noqa: E402
@@ -162,17 +162,8 @@ def bench(session: nox.Session) -> None:
     setup_s = time.monotonic() - started
     session.run("pytest", "tests/bench", "-p", "no:cacheprovider", *pytest_args, *job, env=env)
     # the paired cases again in fresh processes (the unit a verdict's interval must cover), on the fixed schedule
-    schedule = parsed.schedule or (QUICK_SCHEDULE if "--quick" in parsed.user_args else FULL_SCHEDULE)
-    if schedule != (1,):
-        records = records_dir(storage, machine_name())
-        more = ["--records", str(records), "--run-id", run_id, "--schedule", ",".join(map(str, schedule))]
-        more += ["--elapsed", f"{time.monotonic() - started:.1f}", "--setup", f"{setup_s:.1f}"]
-        more += ["--budget", str(parsed.budget_s)] if parsed.budget_s is not None else []
-        more += ["--pool-since", pool_since] if pool_since else []
-        # the gate judges each run's own processes: two, whatever the budget (not --quick: a smoke run of
-        # one process, whose flagged cases the gate re-runs)
-        if (compare or parsed.saved_as) and "--quick" not in parsed.user_args:
-            more += ["--own-at-least", "2"]
+    more = _processes_args(parsed, storage, run_id, pool_since, time.monotonic() - started, setup_s)
+    if more:
         session.run("python", "-m", "sepbench.bench.processes", *more, "--", *parsed.user_args, env=env)
     session.run("sepbench", "bench-summary", str(last_run_path(storage)), env=env)
     session.run("sepbench", "report", env=env)
@@ -180,6 +171,23 @@ def bench(session: nox.Session) -> None:
         gate = ["sepbench", "check", "gate", compare, str(last_run_path(storage)), "--min-effect", str(parsed.min_effect)]
         gate += ["--records", str(records_dir(storage, machine_name()))]  # judged over both runs' processes
         session.run(*gate, "--", *parsed.user_args, env=env)
+
+
+def _processes_args(parsed: BenchArgs, storage: str, run_id: str, pool_since: str, elapsed_s: float, setup_s: float) -> list[str]:
+    """``python -m sepbench.bench.processes``'s options for this job (``[]``: the schedule is the main run alone)."""
+    schedule = parsed.schedule or (QUICK_SCHEDULE if "--quick" in parsed.user_args else FULL_SCHEDULE)
+    if schedule == (1,):
+        return []
+    records = records_dir(storage, machine_name())
+    more = ["--records", str(records), "--run-id", run_id, "--schedule", ",".join(map(str, schedule))]
+    more += ["--elapsed", f"{elapsed_s:.1f}", "--setup", f"{setup_s:.1f}"]
+    more += ["--budget", str(parsed.budget_s)] if parsed.budget_s is not None else []
+    more += ["--pool-since", pool_since] if pool_since else []
+    # the gate judges each run's own processes: two, whatever the budget (not --quick: a smoke run of
+    # one process, whose flagged cases the gate re-runs)
+    if (parsed.compare or parsed.saved_as) and "--quick" not in parsed.user_args:
+        more += ["--own-at-least", "2"]
+    return more
 
 
 @nox.session(python=PYTHON)

@@ -55,7 +55,6 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
     out: list[str] = []
     compare: str | None = None
     min_effect = DEFAULT_MIN_EFFECT
-    save: list[str] | None = None  # None: the default (see the docstring)
     train = True
     fresh = False
     schedule: tuple[int, ...] = ()
@@ -85,11 +84,9 @@ def bench_args(posargs: Sequence[str], storage: str | os.PathLike[str], machine:
             if not _is_value(args):
                 raise NoxArgsError("--save-as needs a name, e.g. --save-as baseline")
             saved_as = args.pop(0)
-            save = [f"--benchmark-save={saved_as}"]
         else:
             out.append(arg)
-    if save is None:
-        save = [] if compare else ["--benchmark-autosave"]
+    save = [f"--benchmark-save={saved_as}"] if saved_as else [] if compare else ["--benchmark-autosave"]
     # this run, saved or not, also goes to <storage>/last-run.json for the summary
     train_args = ["--train-missing"] if train and "--train-missing" not in out else []
     if compare and not has_option(out, "--threads"):

@@ -159,7 +159,7 @@ def run_schedule(
     deadline = time.monotonic() + budget_s
     startup = STARTUP_GUESS_S
     launched = 0
-    before: dict[PairedIdentity, int] | None = None
+    before: dict[PairedIdentity, tuple[int, int]] | None = None
     while True:
         try:
             records, warnings = read_records_dir(records_folder)
@@ -169,10 +169,7 @@ def run_schedule(
         for w in warnings:
             log(f"processes: {w}")
         plan = plan_of(records, run_id)
-        # a process that wrote nothing, or (past the gate's own processes) added no usable record: stop
-        if before is not None and all(
-            plan.own.get(i, 0) <= own or (own >= own_at_least and plan.processes.get(i, 0) <= usable) for i, (own, usable) in before.items()
-        ):
+        if before is not None and not _progressed(plan, before, own_at_least):
             log("processes: the last process added no usable record (its cores were taken, or it wrote none); stopping")
             return launched
         need = wanted(plan, schedule, own_at_least)
@@ -190,22 +187,29 @@ def run_schedule(
                 )
                 return launched
             need = fits
-        threads = need[0].threads
-        nodes = [plan.nodes[i] for i in need]
         target = next((t for t in schedule if min(plan.processes[i] for i in need) < t), schedule[-1])
-        log(f"process {launched + 2}: {len(nodes)} paired cases towards {target} processes each, {threads} thread(s)")
+        log(f"process {launched + 2}: {len(need)} paired cases towards {target} processes each, {need[0].threads} thread(s)")
         env = {**os.environ, ENV_PAD: "x" * secrets.randbelow(ENV_PAD_MAX + 1)}
         start = time.monotonic()
         storage = records_folder.parent.parent  # <storage>/records/<machine>
-        command = pytest_command(nodes, [i.backend for i in need], pytest_args, run_id, threads, pool_since, storage)
+        command = pytest_command(
+            [plan.nodes[i] for i in need], [i.backend for i in need], pytest_args, run_id, need[0].threads, pool_since, storage
+        )
         done = subprocess.run(command, env=env)
-        wall = time.monotonic() - start
         launched += 1
         before = {i: (plan.own.get(i, 0), plan.processes[i]) for i in need}
         if done.returncode not in (0, 5):
             log(f"processes: a process failed (exit {done.returncode}); stopping")
             return launched
-        startup = max(1.0, wall - sum(plan.case_seconds[i] for i in need))
+        startup = max(1.0, time.monotonic() - start - sum(plan.case_seconds[i] for i in need))
+
+
+def _progressed(plan: ProcessPlan, before: dict[PairedIdentity, tuple[int, int]], own_at_least: int) -> bool:
+    """Whether the last process added something for a case it ran: a record of this run, and (past the
+    gate's own processes) a usable one; ``before``: each case's (own, usable) processes before it."""
+    return any(
+        plan.own.get(i, 0) > own and (own < own_at_least or plan.processes.get(i, 0) > usable) for i, (own, usable) in before.items()
+    )
 
 
 def _fitting(need: list[PairedIdentity], plan: ProcessPlan, seconds: float) -> list[PairedIdentity]:
