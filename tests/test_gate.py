@@ -135,3 +135,16 @@ def test_a_case_name_that_is_not_a_benchmark_node_id_is_refused(name: object) ->
 def test_the_rerun_puts_the_case_names_after_the_end_of_options() -> None:
     cmd = rerun_command("python", [_id("a")], "out.json", ["--quick"])
     assert cmd[-2:] == ["--", _id("a")] and cmd.index("--quick") < cmd.index("--")
+
+
+def test_a_run_that_started_with_no_core_free_is_not_compared() -> None:
+    """A baseline saved while other processes held every core is slow by the load: a 1.25x slower NumPy
+    forward measured faster than such a baseline.  Neither it nor such a run is judged."""
+    times = {"a": _times(0.1, 0.01, seed=1)}
+    busy = {"sepbench": {"free_cores": {"cores": 2, "others_cores": 2.0, "free": 0}}}
+    quiet = {"sepbench": {"free_cores": {"cores": 2, "others_cores": 0.1, "free": 2}}}
+    with pytest.raises(NotComparable, match="baseline started while other processes kept 2.0 of its 2 cores busy"):
+        judge_runs(_run(times, **busy), _run(times, **busy))
+    with pytest.raises(NotComparable, match="the run started while"):
+        judge_runs(_run(times, **quiet), _run(times, **{"sepbench": {"free_cores": {"cores": 2, "others_cores": 1.9, "free": 0}}}))
+    assert judge_runs(_run(times, **quiet), _run(times, **quiet)).verdicts  # a core free: judged

@@ -181,6 +181,20 @@ def check_comparable(base: dict[str, Any], run: dict[str, Any]) -> None:
         )
 
 
+def check_cores_free(doc: dict[str, Any], what: str) -> None:
+    """Raise :class:`NotComparable` where the run started with no core free (``machine_info.sepbench.free_cores``):
+    its times are the load's, and a baseline made so hides any slowdown behind them (a 1.25x slower NumPy
+    forward measured faster than such a baseline here)."""
+    free = ((doc.get("machine_info") or {}).get("sepbench") or {}).get("free_cores")
+    if isinstance(free, dict) and free.get("free") == 0 and isinstance(free.get("cores"), int):
+        taken = free.get("others_cores")
+        held = f"{taken:.1f} of its {free['cores']} cores" if isinstance(taken, (int, float)) else f"all {free['cores']} cores"
+        raise NotComparable(
+            f"the {what} started while other processes kept {held} busy (no core free): its times are the load's, not the "
+            f"code's; not compared: {'save the baseline again' if what == 'baseline' else 'run it again'} when a core is free"
+        )
+
+
 def _setup(doc: dict[str, Any]) -> dict[str, Any]:
     """A run's ``machine_info`` without the BLAS pools' listing: which pools are loaded (and in what order)
     depends on what the run imported first, not on the set-up; the thread counts it shows are in
@@ -201,6 +215,8 @@ def judge_runs(
     ``records``: the paired records each run wrote (baseline's, run's), judged across processes and
     lending their between-process spread to the single-process cases."""
     check_comparable(base, run)
+    check_cores_free(base, "baseline")
+    check_cores_free(run, "run")
     a, b = samples(base, "baseline"), samples(run, "run")
     noisy = noisy_cases(base)
     record_verdicts: list[RecordVerdict] = []
