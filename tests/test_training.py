@@ -456,8 +456,9 @@ def test_reproduce_cli_bad_input(capsys):
     assert "unknown backend(s) 'jax'" in capsys.readouterr().err
     assert main(["reproduce", "--models", "resnet", "--limit", "32"]) == 2
     assert "resnet" in capsys.readouterr().err
-    assert main(["reproduce", "--epochs", "0", "--limit", "32"]) == 2
-    assert "--epochs must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it while parsing
+        main(["reproduce", "--epochs", "0", "--limit", "32"])
+    assert refused.value.code == 2 and "argument --epochs: must be >= 1, got 0" in capsys.readouterr().err
     assert main(["reproduce", "--variant", "adam", "--limit", "32"]) == 2
     assert "unknown recipe variant" in capsys.readouterr().err
 
@@ -545,7 +546,9 @@ def test_reproduce_with_seeds_reports_intervals_and_decides_accuracy_on_them(tmp
     assert seeds["summary"]["cost_points_per_seed"] == pytest.approx([100 * (r - s) for r, s in _per_seed_accuracies(seeds)])
     doc = read_results(out)
     assert [c["outcome"] for c in doc["claims"]["numpy"]] == ["yes", "not comparable", "not comparable", "not measured"]
-    assert main(["reproduce", "--seeds", "0", "--limit", "32"]) == 2
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it while parsing
+        main(["reproduce", "--seeds", "0", "--limit", "32"])
+    assert refused.value.code == 2 and "argument --seeds: must be >= 1, got 0" in capsys.readouterr().err
 
 
 def _per_seed_accuracies(seeds: dict) -> list[tuple[float, float]]:
