@@ -125,13 +125,30 @@ def implausible(metric: str, value: float, unit: str, stat: str = "value") -> st
     return None
 
 
+def contradicts_spec(metric: str, model: Any, value: float) -> str | None:
+    """Why a count cannot be ``model``'s where its spec is built in (``None`` if it can, or the model is not):
+    parameters and MACs per image follow from the spec exactly, so a result claiming others (10^300
+    parameters for a model of 1,427) must not decide "smaller"."""
+    if metric not in ("params", "macs_per_image") or not isinstance(model, str):
+        return None
+    from sepbench.core.spec import MODELS
+
+    spec = MODELS.get(model)
+    if spec is None:
+        return None
+    expected = spec.params if metric == "params" else spec.macs
+    return None if value == expected else f"{metric} {value:g} for model {model!r}, whose spec has {expected:,}"
+
+
 def drop_implausible(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The rows whose value is physically possible, and one warning per file naming what was dropped."""
+    """The rows whose value is physically possible (and, for a built-in model's counts, what its spec says),
+    and one warning per file naming what was dropped."""
     kept, dropped = [], {}
     for row in rows:
         value = row.get("value")
         why = (
             implausible(str(row.get("metric")), float(value), str(row.get("unit") or ""), str(row.get("stat")))
+            or contradicts_spec(str(row.get("metric")), row.get("model"), float(value))
             if value is not None
             else None
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,14 @@ def _load_or_none(path: Path) -> PortableWeights | None:
 
 
 def load_trained_weights(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
-    """The cached trained weights, or ``None`` when absent or unreadable (then: train again)."""
-    return _load_or_none(cache_path(model, backend, seed, recipe))
+    """The cached trained weights, or ``None`` when absent, unreadable or another model's (then: train again;
+    a file copied over the entry must not be measured and reported as this model's)."""
+    path = cache_path(model, backend, seed, recipe)
+    weights = _load_or_none(path)
+    if weights is not None and weights.model != get_model_spec(model).name:
+        warnings.warn(f"{path} holds the weights of model {weights.model!r}, not {model!r}: not used", RuntimeWarning, stacklevel=2)
+        return None
+    return weights
 
 
 def load_trained_velocities(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:

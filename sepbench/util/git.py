@@ -7,6 +7,7 @@ A ref comes from the user (``--base``, ``--head``) or a file; git would read one
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def resolve(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
     """The commit hash (40 hex digits) that ``ref`` names in ``cwd``'s repository; :class:`GitError` if none."""
     if not ref or "\n" in ref or "\0" in ref:
         raise GitError(f"not a git ref: {ref!r}")
+    _check_unambiguous(ref, cwd)
     try:
         return git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", cwd=cwd)
     except GitError as exc:
@@ -44,6 +46,24 @@ def resolve(ref: str, cwd: str | os.PathLike[str] = ".") -> str:
         if "no message" not in str(exc):  # --quiet: an unknown ref fails without a word; anything else is git's own
             raise
         raise GitError(f"unknown git ref {ref!r} (in {Path(cwd).resolve()})") from None
+
+
+def _check_unambiguous(ref: str, cwd: str | os.PathLike[str]) -> None:
+    """:class:`GitError` where ``ref`` is the name of a tag and of a branch on other commits: git would take
+    the tag and say so only in a warning, so a comparison could time another commit than the user meant."""
+    if ref.startswith(("refs/", "-")) or not re.fullmatch(r"[A-Za-z0-9._/-]+", ref):
+        return
+    found = {}
+    for kind in ("heads", "tags"):
+        try:
+            found[kind] = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/{kind}/{ref}^{{commit}}", cwd=cwd)
+        except GitError:
+            continue
+    if len(found) == 2 and found["heads"] != found["tags"]:
+        raise GitError(
+            f"git ref {ref!r} is both a branch ({found['heads'][:12]}) and a tag ({found['tags'][:12]}); "
+            f"name one: refs/heads/{ref} or refs/tags/{ref}"
+        )
 
 
 def toplevel(cwd: str | os.PathLike[str] = ".") -> Path:

@@ -1,0 +1,55 @@
+"""Issue 41's remaining silent wrong answers, each refused with a message that names what is wrong: a ref
+that is both a branch and a tag, a weights cache entry holding another model's weights, a result row whose
+counts contradict the model's spec."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sepbench.util.git import GitError, resolve
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t.invalid", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t.invalid"}
+    import os
+
+    return subprocess.run(["git", *args], cwd=repo, env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_a_tag_beside_a_branch_of_the_same_name_is_refused_not_chosen(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "one")
+    first = _git(tmp_path, "rev-parse", "HEAD")
+    _git(tmp_path, "tag", "main")  # a tag named like the branch, on the first commit
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "two")
+    with pytest.raises(GitError, match="both a branch .* and a tag"):
+        resolve("main", tmp_path)
+    assert resolve("refs/tags/main", tmp_path) == first  # named fully, it is one
+    _git(tmp_path, "tag", "-f", "main", "HEAD")  # both on one commit: no ambiguity in what is timed
+    assert resolve("main", tmp_path) == _git(tmp_path, "rev-parse", "HEAD")
+
+
+def test_a_cache_entry_holding_another_models_weights_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sepbench.core.weights import init_weights
+    from sepbench.training.weights_cache import cache_path, load_trained_weights
+
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path))
+    entry = cache_path("regular", "numpy")
+    entry.parent.mkdir(parents=True)
+    init_weights("separable", 0).save(entry)  # the other model's weights copied over the regular model's entry
+    with pytest.warns(RuntimeWarning, match="holds the weights of model 'separable', not 'regular'"):
+        assert load_trained_weights("regular", "numpy") is None  # trained again, not measured as the regular model
+    init_weights("regular", 0).save(entry)
+    assert load_trained_weights("regular", "numpy").model == "regular"
+
+
+def test_a_count_a_models_spec_contradicts_is_dropped_with_a_warning() -> None:
+    from sepbench.results.tidy import drop_implausible
+
+    row = {"metric": "params", "model": "separable", "unit": "count", "stat": "value", "source_file": "x.json"}
+    kept, warned = drop_implausible([{**row, "value": 1e300}, {**row, "value": 1427.0}, {**row, "model": "mine", "value": 5.0}])
+    assert [r["value"] for r in kept] == [1427.0, 5.0]  # a model the spec registry does not hold: not judged here
+    assert warned and "params 1e+300 for model 'separable', whose spec has 1,427" in warned[0]
