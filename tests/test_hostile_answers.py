@@ -53,3 +53,57 @@ def test_a_count_a_models_spec_contradicts_is_dropped_with_a_warning() -> None:
     kept, warned = drop_implausible([{**row, "value": 1e300}, {**row, "value": 1427.0}, {**row, "model": "mine", "value": 5.0}])
     assert [r["value"] for r in kept] == [1427.0, 5.0]  # a model the spec registry does not hold: not judged here
     assert warned and "params 1e+300 for model 'separable', whose spec has 1,427" in warned[0]
+
+
+def _data_file(path: Path, role: str):
+    import hashlib
+
+    from sepbench.core.pair_data import DataFile
+
+    return DataFile(role, path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def test_a_gzip_idx_whose_header_asks_beyond_the_budget_is_refused_before_inflating(tmp_path: Path) -> None:
+    """A few KB of gzip whose IDX header asks for 9 GB: refused from the header, nothing inflated."""
+    import gzip
+    import struct
+
+    from sepbench.core.pair_data import MAX_DATA_FILE_BYTES, PairDataError, read_idx
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(struct.pack(">BBBBIII", 0, 0, 8, 3, 9_000_000, 1000, 1000) + bytes(4096)))
+    with pytest.raises(PairDataError, match=rf"asks for \[9000000, 1000, 1000\] .*the budget is {MAX_DATA_FILE_BYTES:,}"):
+        read_idx(_data_file(path, "train_images"))
+    ok = tmp_path / "ok.gz"
+    ok.write_bytes(gzip.compress(struct.pack(">BBBBII", 0, 0, 8, 2, 2, 3) + bytes(range(6))))
+    assert read_idx(_data_file(ok, "train_images")).tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_an_npz_whose_header_claims_more_than_it_holds_is_refused_before_allocating(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    import numpy as np
+    from numpy.lib import format as npy
+
+    from sepbench.core.pair_data import FileData, PairDataError
+
+    member = io.BytesIO()
+    npy.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 28, 28)})
+    member.write(bytes(784))  # one image's bytes behind a header that claims 10^12
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            zf.writestr(f"{name}.npy", member.getvalue())
+    data = FileData("npz", (_data_file(path, "npz"),))
+    with pytest.raises(PairDataError, match=r"claims an array of shape \(1000000000000, 28, 28\)"):
+        data.load("train")
+    np.savez(
+        tmp_path / "fine.npz",
+        x_train=np.zeros((2, 28, 28), np.uint8),
+        y_train=np.array([1, 2]),
+        x_test=np.zeros((1, 28, 28), np.uint8),
+        y_test=np.array([3]),
+    )
+    x, y = FileData("npz", (_data_file(tmp_path / "fine.npz", "npz"),)).load("train")
+    assert x.shape == (2, 28, 28, 1) and y.tolist() == [1, 2]

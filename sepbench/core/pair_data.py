@@ -19,7 +19,6 @@ divided by 255, as MNIST; float images must already lie in [0, 1]), labels as in
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import math
@@ -149,10 +148,7 @@ def read_idx(f: DataFile) -> np.ndarray:
     """An IDX file of unsigned bytes (gzip-compressed or raw), verified: its array."""
     raw = _verified_bytes(f)
     if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise PairDataError(f"pair.data.{f.role}: {f.path}: a broken gzip file ({exc})") from None
+        raw = _inflate_idx(raw, f)
     if len(raw) < 4 or raw[:2] != b"\x00\x00":
         raise PairDataError(f"pair.data.{f.role}: {f.path}: not an IDX file (no IDX magic number)")
     if raw[2] != IDX_UINT8 or not 1 <= raw[3] <= MAX_IDX_DIMS:
@@ -167,9 +163,52 @@ def read_idx(f: DataFile) -> np.ndarray:
     return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
 
 
+def _inflate_idx(raw: bytes, f: DataFile) -> bytes:
+    """A gzip'd IDX file inflated, its header read first: an array its header sizes beyond
+    :data:`MAX_DATA_FILE_BYTES` is refused before the body is inflated (a 9 GB bomb in a few MB of gzip)."""
+    where = f"pair.data.{f.role}: {f.path}"
+    try:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        head = inflater.decompress(raw, 4 + 4 * MAX_IDX_DIMS)
+        if len(head) >= 4 and head[:2] == b"\x00\x00" and 1 <= head[3] <= MAX_IDX_DIMS and len(head) >= 4 + 4 * head[3]:
+            dims = [int(d) for d in np.frombuffer(head[4 : 4 + 4 * head[3]], ">u4")]
+            size = 4 + 4 * head[3] + math.prod(dims)
+            if size > MAX_DATA_FILE_BYTES:
+                raise PairDataError(f"{where}: its IDX header asks for {dims} ({size:,} bytes); the budget is {MAX_DATA_FILE_BYTES:,}")
+        body = inflater.decompress(inflater.unconsumed_tail, MAX_DATA_FILE_BYTES + 1 - len(head))
+        if len(head) + len(body) > MAX_DATA_FILE_BYTES or inflater.unconsumed_tail:
+            raise PairDataError(f"{where}: inflates beyond the budget of {MAX_DATA_FILE_BYTES:,} bytes")
+        return head + body + inflater.flush()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise PairDataError(f"{where}: a broken gzip file ({exc})") from None
+
+
+def _check_npz_headers(data: bytes, where: str) -> None:
+    """Each member's array header against the bytes the member holds: a header claiming 10^12 images would
+    make NumPy allocate them before it reads a byte of data."""
+    from numpy.lib import format as npy
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if info.file_size > MAX_DATA_FILE_BYTES:
+                size = f"{info.file_size:,} bytes; the budget is {MAX_DATA_FILE_BYTES:,}"
+                raise PairDataError(f"{where}: member {info.filename!r} inflates to {size}")
+            with zf.open(info) as fh:
+                version = npy.read_magic(fh)
+                read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape, _, dtype = read_header(fh, max_header_size=10_000)
+                nbytes = math.prod(shape) * dtype.itemsize
+                if nbytes > info.file_size:
+                    raise PairDataError(
+                        f"{where}: member {info.filename!r} claims an array of shape {shape} ({nbytes:,} bytes) in {info.file_size:,} bytes"
+                    )
+
+
 def _npz_arrays(f: DataFile) -> dict[str, np.ndarray]:
     try:
-        with np.load(io.BytesIO(_verified_bytes(f)), allow_pickle=False) as npz:
+        data = _verified_bytes(f)
+        _check_npz_headers(data, f"pair.data.npz: {f.path}")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             missing = [a for a in NPZ_ARRAYS.values() if a not in npz.files]
             if missing:
                 raise PairDataError(f"pair.data.npz: {f.path}: no array {', '.join(missing)} (it holds {', '.join(npz.files) or 'none'})")
