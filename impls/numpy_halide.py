@@ -104,7 +104,7 @@ class HalideForward:
 
         return {
             "chunk": self._lanes,  # images per vector (the lanes schedule's block)
-            "layers": {"all": "one Halide pipeline: images in lanes (blocks of 16), channels in lanes (the rest)"},
+            "layers": {"all": "one Halide pipeline: 16 images in lanes, else channels"},
             "kernel": f"halide {getattr(halide, '__version__', '?')}, {self.target}",
             "compile_seconds": round(self.compile_seconds, 3),
             "threads": self.threads,  # of the last call

@@ -130,3 +130,18 @@ def test_unknown_schedule_is_refused():
     layers = tuple((layer, tuple(r.input_shape)) for layer, r in zip(spec.layers, spec.summary()) if layer.kind != "batch_norm")
     with pytest.raises(ValueError, match="unknown schedule 'tiles'"):
         hp.compiled(spec.input_shape, layers, True, "tiles")
+
+
+def test_the_paths_config_is_a_well_formed_fast_config_of_a_saved_run() -> None:
+    """What the halide path reports lands in a run file's ``extra_info.fast_config``, which the readers
+    check against the pytest-benchmark schema (a 67-character layer note once failed bench-summary)."""
+    import jsonschema
+
+    from sepbench.results.formats import schema
+
+    halide_forward = pytest.importorskip("impls.numpy_halide")
+    spec = get_model_spec("separable")
+    forward = halide_forward.HalideForward(spec, init_weights(spec, 0))
+    forward(np.zeros((16, 28, 28, 1), np.float32))
+    sub = schema("pytest_benchmark")["$defs"]["benchmark"]["properties"]["extra_info"]["anyOf"][0]["properties"]["fast_config"]
+    jsonschema.validate(forward.config(), sub)
