@@ -107,3 +107,31 @@ def test_an_npz_whose_header_claims_more_than_it_holds_is_refused_before_allocat
     )
     x, y = FileData("npz", (_data_file(tmp_path / "fine.npz", "npz"),)).load("train")
     assert x.shape == (2, 28, 28, 1) and y.tolist() == [1, 2]
+
+
+def test_the_documented_seed_spread_command_runs_with_a_fresh_cache(tmp_path: Path, mnist_dir: Path) -> None:
+    """`reproduce --backends numpy ... --seeds 2` probes every trainer after NumPy ran; TensorFlow's pools
+    were fixed by then and the probe ended in a RuntimeError traceback.  The threads are set up front now."""
+    import os
+    import sys
+
+    env = {**os.environ, "SEPBENCH_CACHE_DIR": str(tmp_path / "cache"), "SEPBENCH_RESULTS_DIR": str(tmp_path / "results")}
+    env |= {"SEPBENCH_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cmd = [sys.executable, "-m", "sepbench", "reproduce", "--backends", "numpy", "--epochs", "1", "--limit", "64"]
+    cmd += ["--test-limit", "64", "--seeds", "2", "--no-progress"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "Test accuracy over 2 seeds" in proc.stdout
+
+
+def test_a_chunk_whose_activations_pass_the_batch_budget_is_refused_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
+    """A pair of a large input (a user's) at the largest chunk the option allows: one call's activations would
+    need more than the batch budget; said at once, with the largest chunk that fits."""
+    from sepbench.core.budget import MAX_BATCH_BYTES, activation_bytes, check_batch
+    from sepbench.core.spec import MODELS
+
+    spec = MODELS["regular"]
+    fits = MAX_BATCH_BYTES // activation_bytes(spec)
+    check_batch(spec, fits, "--chunk")
+    with pytest.raises(ValueError, match=rf"--chunk: {fits + 1:,} images of model 'regular' need .* \(at most {fits:,} images\)"):
+        check_batch(spec, fits + 1, "--chunk")

@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     backends = _backends(args.backends)
     configure_threads(args.threads, backends)
     pair = select_pairs([args.pair])[0]
+    from sepbench.core.budget import check_batch
+
+    for spec in pair.models:  # what one call asks of memory (its largest activation), before any is made
+        check_batch(spec, min(args.chunk, args.images), "--chunk")
     images = _images(pair, args.images)
     for backend in backends:
         _print_stages(backend, pair.model_names, images, args.chunk, args.reps)

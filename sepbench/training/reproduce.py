@@ -31,6 +31,7 @@ from sepbench.core.spec import get_model_spec
 from sepbench.training.reproduce_options import MODEL_ORDER, ReproduceOptions, check_options, configure_run_threads
 from sepbench.training.seed_spread import seed_spread
 from sepbench.training.train_or_load import hdf5_bytes, train_or_load
+from sepbench.training.trainer_choice import available_trainers
 from sepbench.util.timer import time_calls
 
 __all__ = ["MODEL_ORDER", "ReproduceOptions", "check_options", "default_output_path", "measure_model", "run_reproduce"]
@@ -112,7 +113,10 @@ def run_reproduce(opts: ReproduceOptions) -> dict[str, Any]:
     if not backends:
         raise ValueError("no backend to run: " + "; ".join(f"{s['backend']}: {s['reason']}" for s in skipped))
     recipe = opts.recipe()
-    thread_warnings = configure_run_threads(opts.threads, backends)
+    # the seed spread probes every trainer (TensorFlow's among them) after the backends ran: their threads are
+    # set now, before any framework's first op, or TensorFlow's pools would already be fixed at their default
+    trainers = available_trainers() if opts.seeds > 1 else []
+    thread_warnings = configure_run_threads(opts.threads, list(dict.fromkeys([*backends, *trainers])))
     x, y = load_mnist("train", opts.data_dir, limit=opts.limit)
     xt, yt = load_mnist("test", opts.data_dir, limit=opts.test_limit)
     rows: list[dict[str, Any]] = []
