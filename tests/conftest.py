@@ -72,6 +72,24 @@ BACKENDS = backend_names()  # the registry's: a backend added there is in every 
 MODELS = ["regular", "separable"]
 
 
+def small_every_kind_layers() -> tuple:
+    """One layer of every kind but the dense head, small enough for a 9x9x2 input: the compiled paths' tests
+    (fused, halide) add their heads and register them under their own names."""
+    from sepbench.core.spec import LayerSpec
+
+    return (
+        LayerSpec("conv", "conv", 4, 3),
+        LayerSpec("conv_bn", "batch_norm"),
+        LayerSpec("conv_relu", "relu"),
+        LayerSpec("dw", "depthwise_conv", kernel=2),
+        LayerSpec("dw_bn", "batch_norm"),
+        LayerSpec("sep", "separable_conv", 6, 2),
+        LayerSpec("spatial", "spatial_separable_conv", 5, 2, 2),
+        LayerSpec("pool", "avg_pool", kernel=2, stride=1),
+        LayerSpec("gap", "global_avg_pool"),
+    )
+
+
 def _every_kind_model():
     """A small model with each layer kind the built-in models lack (depthwise conv, batch norm after a
     conv, a depthwise and a pointwise conv, average pooling), so every parity, gradient and training

@@ -9,6 +9,7 @@ import pytest
 from impls.numpy_backend import NumpyModel
 from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
 from sepbench.core.weights import init_weights
+from tests.conftest import small_every_kind_layers
 
 numba = pytest.importorskip("numba", reason="the fused path needs numba (the numpy extra's numba pin)")
 
@@ -17,15 +18,7 @@ EVERY_KIND = register_model(
     ModelSpec(
         "fused-every-kind",
         (
-            LayerSpec("conv", "conv", 4, 3),
-            LayerSpec("conv_bn", "batch_norm"),
-            LayerSpec("conv_relu", "relu"),
-            LayerSpec("dw", "depthwise_conv", kernel=2),
-            LayerSpec("dw_bn", "batch_norm"),
-            LayerSpec("sep", "separable_conv", 6, 2),
-            LayerSpec("spatial", "spatial_separable_conv", 5, 2, 2),
-            LayerSpec("pool", "avg_pool", kernel=2, stride=1),
-            LayerSpec("gap", "global_avg_pool"),
+            *small_every_kind_layers(),
             LayerSpec("dense", "dense", filters=3, activation="softmax"),
         ),
         (9, 9, 2),

@@ -11,6 +11,7 @@ from impls.numpy_backend import NumpyBackend, NumpyModel
 from impls.numpy_halide import halide_unavailable_reason
 from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
 from sepbench.core.weights import init_weights
+from tests.conftest import small_every_kind_layers
 
 hl = pytest.importorskip("halide", reason="the halide path needs the halide wheel (pip install 'sepbench[halide]')")
 
@@ -21,15 +22,7 @@ EVERY_KIND = register_model(
     ModelSpec(
         "halide-every-kind",
         (
-            LayerSpec("conv", "conv", 4, 3),
-            LayerSpec("conv_bn", "batch_norm"),
-            LayerSpec("conv_relu", "relu"),
-            LayerSpec("dw", "depthwise_conv", kernel=2),
-            LayerSpec("dw_bn", "batch_norm"),
-            LayerSpec("sep", "separable_conv", 6, 2),
-            LayerSpec("spatial", "spatial_separable_conv", 5, 2, 2),
-            LayerSpec("pool", "avg_pool", kernel=2, stride=1),
-            LayerSpec("gap", "global_avg_pool"),
+            *small_every_kind_layers(),
             LayerSpec("relu", "relu"),
             LayerSpec("dense", "dense", filters=3, activation="softmax"),
         ),
