@@ -148,3 +148,20 @@ def test_a_run_that_started_with_no_core_free_is_not_compared() -> None:
     with pytest.raises(NotComparable, match="the run started while"):
         judge_runs(_run(times, **quiet), _run(times, **{"sepbench": {"free_cores": {"cores": 2, "others_cores": 1.9, "free": 0}}}))
     assert judge_runs(_run(times, **quiet), _run(times, **quiet)).verdicts  # a core free: judged
+
+
+def test_a_case_slower_while_the_machine_was_busier_is_not_a_regression() -> None:
+    """A case 1.3x slower while other processes held a core more than during the baseline's: the load's
+    doing as much as the code's (two runs of identical code failed so beside a test run); said, not failed.
+    Under the same load the same samples fail."""
+
+    def doc(times: list[float], others: float) -> dict:
+        d = _run({"a": times})
+        d["benchmarks"][0]["extra_info"] = {"others_cores": others}
+        return d
+
+    base, slow = _times(0.1, 0.01, seed=1), _times(0.13, 0.01, seed=2)
+    busier = judge_runs(doc(base, 0.1), doc(slow, 1.2)).verdicts[0]
+    assert busier.slowdown.regressed and busier.busier and not busier.regressed and busier.load_shift == pytest.approx(1.1)
+    same = judge_runs(doc(base, 0.1), doc(slow, 0.3)).verdicts[0]
+    assert same.regressed and not same.busier

@@ -42,6 +42,7 @@ from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, W
 from sepbench.results.slowdown import MAX_SAMPLES, MIN_SAMPLES, Slowdown, judge, spread
 
 CONFIRM_PROCESSES = 2  # fresh processes that time a flagged paired case again (a between-process judgement needs 2)
+LOAD_SHIFT = 0.5  # cores: a case run while others held more than this beyond the baseline's is not judged slower
 MAX_THRESHOLD = 1.0  # a spread beyond this (a fraction of the median) marks the case too noisy to judge finely
 
 # cases that decide a claim in one adaptive round (paired rounds, the cached seeds): no latency to gate
@@ -64,6 +65,7 @@ class CaseVerdict:
     normalized: bool = False  # judged on times divided by the reference matmul of their round
     spread: float = 0.0  # the baseline's own spread (a fraction of its median)
     allowance: float = 0.0  # the between-process half-width (log) added to the interval (0: no records)
+    load_shift: float | None = None  # cores other processes held during the run's case less during the baseline's
 
     @property
     def too_noisy(self) -> bool:
@@ -71,8 +73,14 @@ class CaseVerdict:
         return self.spread > MAX_THRESHOLD
 
     @property
+    def busier(self) -> bool:
+        """Slower while other processes held more of the machine than during the baseline's case (by more
+        than :data:`LOAD_SHIFT` cores): the load's doing as much as the code's, so not judged a regression."""
+        return self.slowdown.regressed and self.load_shift is not None and self.load_shift > LOAD_SHIFT
+
+    @property
     def regressed(self) -> bool:
-        return self.slowdown.regressed
+        return self.slowdown.regressed and not self.busier
 
 
 @dataclass
@@ -126,6 +134,7 @@ class CaseSamples:
     times: list[float]
     reference: list[float] | None
     reference_kind: str | None = None  # what the reference timed (``extra_info["reference_kind"]``; None: older runs)
+    others_cores: float | None = None  # cores other processes kept busy while the case ran (None: not recorded)
 
     def judged(self, other: CaseSamples) -> list[float]:
         """The times to judge beside ``other``'s: divided by the reference when both runs timed the same one."""
@@ -166,7 +175,9 @@ def samples(doc: dict[str, Any], what: str) -> dict[str, CaseSamples]:
         info = bench.get("extra_info") or {}
         ref, kind = info.get("reference_s"), info.get("reference_kind")
         ok = isinstance(ref, list) and len(ref) == len(times) and all(isinstance(r, (int, float)) and r > 0 for r in ref)
-        out[name] = CaseSamples(times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None)
+        others = info.get("others_cores")
+        others = float(others) if isinstance(others, (int, float)) and not isinstance(others, bool) and 0 <= others < 1e6 else None
+        out[name] = CaseSamples(times, [float(r) for r in ref] if ok else None, kind if isinstance(kind, str) else None, others)
     return out
 
 
@@ -270,7 +281,8 @@ def judge_case(
     threshold = max(min_effect, min(own, MAX_THRESHOLD))
     normalized = b is not run.times
     verdict = widened(judge(a, b, min_effect=threshold, paired=False), allowance)
-    return CaseVerdict(name, verdict, threshold, normalized, own, allowance)
+    shift = None if base.others_cores is None or run.others_cores is None else run.others_cores - base.others_cores
+    return CaseVerdict(name, verdict, threshold, normalized, own, allowance, shift)
 
 
 def confirm(outcome: GateOutcome, base: dict[str, Any], rerun: dict[str, Any], min_effect: float = MIN_EFFECT) -> GateOutcome:

@@ -150,6 +150,8 @@ def print_gate_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: 
         status = s.verdict
         if v.too_noisy:
             status += f" (too noisy to judge finely: spread {v.spread:.0%}, fails only beyond {1 + v.threshold:.2f}x)"
+        if v.busier:
+            status = f"slower, not judged: other processes held {v.load_shift:.1f} more cores than in the baseline"
         if v.regressed:
             status = "REGRESSION" if v in outcome.regressions else "flagged, not confirmed"
             if v.name in again:
