@@ -238,8 +238,11 @@ def compare(
     log_path: Path | None = None,
     seed: int = 0,
     progress: Callable[[str], None] = lambda msg: None,
+    same_commit: bool = False,
 ) -> AbOutcome:
     """Time ``cases`` of two commits in ``rounds`` interleaved rounds and judge each (see the module docstring).
+    ``same_commit``: time one commit against itself rather than refuse it (the gate confirms a flagged case
+    of a run on its baseline's own commit: whatever differed between the two runs was not the code).
 
     ``min_effect``: the smallest slowdown (fraction) that alerts; ``sample_s``: seconds per sample (calls
     per sample are set from the base's first call); ``log_path``: the workers' output (default: a file in
@@ -252,7 +255,8 @@ def compare(
     except GitError as exc:
         raise AbError(str(exc)) from None
     base, head = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
-    _check_not_one_commit(repo, base_ref, head_ref, base, head)
+    if not same_commit:
+        _check_not_one_commit(repo, base_ref, head_ref, base, head)
     start = time.perf_counter()
     rng = random.Random(seed)
     log_path = Path(log_path) if log_path else new_log(f"sepbench-ab-{base[:8]}-{head[:8]}-")

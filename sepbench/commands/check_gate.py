@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from sepbench.bench.gate import (
     CONFIRM_PROCESSES,
@@ -28,6 +29,7 @@ from sepbench.bench.nox_args import has_option, saved_threads
 from sepbench.bench.records_gate import of_runs, run_ids
 from sepbench.commands.arg_types import fraction
 from sepbench.results.paired_records import PairedRecord
+from sepbench.results.slowdown import SAME
 from sepbench.util.console import print_table
 
 PASSTHROUGH = True  # the options after -- are the run's pytest options, for the re-run (sepbench.cli)
@@ -102,11 +104,67 @@ def run(args: argparse.Namespace) -> int:
         if not has_option(extra, "--threads"):
             threads = saved_threads(args.run)  # else the re-run would choose by the load of its own moment
             extra += ["--threads", str(threads)] if threads is not None else []
-        status = _confirm(outcome, base, pair[0], extra, args)
+        status = _confirm_ab(outcome, base, current, args) if _ab_possible(base) else _confirm(outcome, base, pair[0], extra, args)
         if status:
             return status
     print_gate_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
     return 1 if outcome.failed else 0
+
+
+def _ab_possible(base: dict) -> bool:
+    """Whether the flagged cases can be confirmed by A/B rounds against the baseline's commit: it is known,
+    clean and present, and this tree is committed (the A/B check times commits); says why not otherwise."""
+    from sepbench.bench.gate_ab import base_commit
+    from sepbench.machine.provenance import REPO_ROOT
+    from sepbench.util.git import GitError, dirty_files, resolve
+
+    commit, why = base_commit(base)
+    try:
+        if commit is not None:
+            resolve(commit, REPO_ROOT)
+            if dirty_files(REPO_ROOT):
+                why = "this tree has uncommitted changes (the A/B check times commits)"
+    except GitError as exc:
+        why = f"the baseline's commit is not here ({exc})"
+    if commit is None or why:
+        print(f"== confirming by re-running the flagged cases (no A/B rounds: {why})", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+def _confirm_ab(outcome: GateOutcome, base: dict, current: dict, args: argparse.Namespace) -> int:
+    """Time each flagged case's workload with the baseline's commit and HEAD side by side, in interleaved
+    rounds (:mod:`sepbench.bench.gate_ab`); a flagged case fails only if that paired comparison is flagged
+    too.  A flagged case with no A/B form (training) stays flagged.  Always 0 (the outcome is set)."""
+    from dataclasses import replace
+
+    from sepbench.bench.gate_ab import base_commit, plan
+    from sepbench.checks.ab_run import compare
+    from sepbench.machine.provenance import REPO_ROOT
+
+    infos = {b.get("fullname"): b.get("extra_info") or {} for b in current.get("benchmarks") or [] if isinstance(b, dict)}
+    flagged = [(v.name, infos.get(v.name, {}), None) for v in outcome.flagged]
+    flagged += [(v.name, infos.get(v.node, {}), v.key.model) for v in outcome.flagged_records]
+    todo = plan(flagged)
+    cases = list(dict.fromkeys(todo.cases.values()))
+    commit, _ = base_commit(base)
+    print(
+        f"== confirming {len(cases)} flagged workload(s) by A/B rounds: {str(commit)[:8]} (baseline) vs HEAD", file=sys.stderr, flush=True
+    )
+    results = {}
+    if cases:
+        ab = compare(str(commit), "HEAD", cases, min_effect=args.min_effect, repo=REPO_ROOT, same_commit=True)
+        results = {r.case.id: r for r in ab.results}
+
+    def again(name: str, verdict: Any) -> Any:
+        case = todo.cases.get(name)
+        r = results.get(case.id) if case is not None else None
+        return verdict if r is None else replace(verdict, slowdown=r.verdict if r.regressed else replace(r.verdict, verdict=SAME))
+
+    outcome.confirmed = [again(v.name, v) for v in outcome.flagged]
+    outcome.confirmed_records = [again(v.name, v) for v in outcome.flagged_records]
+    outcome.confirmed_by = "A/B rounds"
+    return 0
 
 
 def _confirm(outcome: GateOutcome, base: dict, base_records: list[PairedRecord], extra: list[str], args: argparse.Namespace) -> int:
@@ -155,7 +213,7 @@ def print_gate_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: 
         if v.regressed:
             status = "REGRESSION" if v in outcome.regressions else "flagged, not confirmed"
             if v.name in again:
-                status += f" (re-run {again[v.name].slowdown.ratio:.3f}x)"
+                status += f" ({outcome.confirmed_by} {again[v.name].slowdown.ratio:.3f}x)"
         name = v.name.split("::")[-1]
         ms = (statistics.median(base[v.name].times) * 1e3, statistics.median(run[v.name].times) * 1e3)
         speed = "yes" if v.normalized else "no"
@@ -200,7 +258,7 @@ def print_record_outcome(outcome: GateOutcome) -> None:
         if v.regressed:
             status = "REGRESSION" if v in outcome.record_regressions else "flagged, not confirmed"
             if v.key in again:
-                status += f" (re-run {again[v.key].slowdown.ratio:.3f}x)"
+                status += f" ({outcome.confirmed_by} {again[v.key].slowdown.ratio:.3f}x)"
         speed = "yes" if v.normalized else "no"
         rows.append([v.key.label(), f"{s.n_base}/{s.n_head}", speed, f"{s.ratio:.3f}", f"{s.low:.3f}-{s.high:.3f}", status])
     cols = ["paired case, model", "processes (base/run)", "per speed", "run/base", "95 % interval", "verdict"]
