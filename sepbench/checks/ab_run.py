@@ -269,7 +269,9 @@ def compare(
             progress(
                 f"{'rounds' if attempt == 0 else 'confirmation'}: {rounds} x {len(todo)} cases, {base[:8]} (base) vs {head[:8]} (head)"
             )
-            with _workers(trees, [r.case for r in todo], log) as (sides, infos):
+            order = list(trees)
+            rng.shuffle(order)
+            with _workers(trees, [r.case for r in todo], log, order) as (sides, infos):
                 if attempt == 0:  # the cases both commits could build; the others listed with the reason
                     todo, changes, skipped = _first_set(sides, infos, todo, sample_s)
                 samples = _rounds(sides, todo, rounds, rng)
@@ -332,14 +334,18 @@ def _check_not_one_commit(repo: Path, base_ref: str, head_ref: str, base: str, h
 
 
 @contextlib.contextmanager
-def _workers(trees: dict[str, Path], cases: list[AbCase], log: IO[str]) -> Iterator[tuple[dict[str, Worker], dict[str, dict]]]:
-    """Both sides' workers, set up with ``cases``: (workers, their set-up answers); closed on exit."""
+def _workers(
+    trees: dict[str, Path], cases: list[AbCase], log: IO[str], order: list[str] | None = None
+) -> Iterator[tuple[dict[str, Worker], dict[str, dict]]]:
+    """Both sides' workers, set up with ``cases``: (workers, their set-up answers); closed on exit.  ``order``:
+    which side starts and sets up first (drawn per set: the first process to allocate its images can get
+    other pages than the second, and a fixed order would make that a difference between the commits)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
     sides: dict[str, Worker] = {}
     try:
-        for name, tree in trees.items():
-            sides[name] = Worker(name, tree, log, env)
+        for name in order or list(trees):
+            sides[name] = Worker(name, trees[name], log, env)
         request = {"setup": {"cases": [c.as_dict() for c in cases], "threads": 1, "cpu": _pinned_cpu(), "data_dir": None}}
         infos = {name: w.ask(request) for name, w in sides.items()}
         for name, tree in trees.items():
