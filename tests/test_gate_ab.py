@@ -15,6 +15,7 @@ def test_a_flagged_case_is_timed_as_the_predict_of_its_images_and_batch() -> Non
     paired = {**info, "workload": "paired-evaluate", "model": None, "batch_size": 32}
     assert ab_case(paired, "separable") == AbCase("numpy", "separable", 32, 10000, "default")  # one model of a paired case
     assert ab_case({**info, "workload": "paired-train"}) is None  # training: no A/B form
+    assert ab_case({**info, "workload": "graph-forward"}) is None  # Keras's graph forward: re-run instead
     assert ab_case({**info, "batch_size": "32"}) is None and ab_case({**info, "backend": None}) is None
 
 

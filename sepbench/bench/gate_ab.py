@@ -17,11 +17,11 @@ from typing import Any
 
 from sepbench.checks.ab_run import AbCase
 from sepbench.measure.workloads import EvaluateWorkload, PredictWorkload
-from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE
+from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE
 
-# what each workload is timed as in the A/B workers (their predict): a Keras-style evaluate is a predict
-# of the same images at its batch plus the loss; a graph forward, Keras's predict without its loop
-AB_WORKLOADS = (PredictWorkload.kind, EvaluateWorkload.kind, WORKLOAD_GRAPH_FORWARD, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE)
+# the workloads the A/B workers time as their predict: a Keras-style evaluate is a predict of the same
+# images at its batch plus the loss; Keras's graph forward and training have no A/B form (re-run instead)
+AB_WORKLOADS = (PredictWorkload.kind, EvaluateWorkload.kind, WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         if not has_option(extra, "--threads"):
             threads = saved_threads(args.run)  # else the re-run would choose by the load of its own moment
             extra += ["--threads", str(threads)] if threads is not None else []
-        status = _confirm_ab(outcome, base, current, args) if _ab_possible(base) else _confirm(outcome, base, pair[0], extra, args)
+        ab = _ab_possible(base)
+        status = _confirm_ab(outcome, base, current, pair[0], extra, args) if ab else _confirm(outcome, base, pair[0], extra, args)
         if status:
             return status
     print_gate_outcome(outcome, samples(base, "baseline"), samples(current, "run"))
@@ -133,10 +134,13 @@ def _ab_possible(base: dict) -> bool:
     return True
 
 
-def _confirm_ab(outcome: GateOutcome, base: dict, current: dict, args: argparse.Namespace) -> int:
+def _confirm_ab(
+    outcome: GateOutcome, base: dict, current: dict, base_records: list[PairedRecord], extra: list[str], args: argparse.Namespace
+) -> int:
     """Time each flagged case's workload with the baseline's commit and HEAD side by side, in interleaved
     rounds (:mod:`sepbench.bench.gate_ab`); a flagged case fails only if that paired comparison is flagged
-    too.  A flagged case with no A/B form (training) stays flagged.  Always 0 (the outcome is set)."""
+    too.  A flagged case the A/B workers cannot time (training, Keras's graph forward, a case one commit
+    cannot build) is re-run instead (:func:`_confirm`).  0, or the re-run's exit status."""
     from dataclasses import replace
 
     from sepbench.bench.gate_ab import base_commit, plan
@@ -164,10 +168,18 @@ def _confirm_ab(outcome: GateOutcome, base: dict, current: dict, args: argparse.
         r = results.get(case.id) if case is not None else None
         return verdict if r is None else replace(verdict, slowdown=r.verdict if r.regressed else replace(r.verdict, verdict=SAME))
 
-    outcome.confirmed = [again(v.name, v) for v in outcome.flagged]
-    outcome.confirmed_records = [again(v.name, v) for v in outcome.flagged_records]
-    outcome.confirmed_by = "A/B rounds"
-    return 0
+    timed = {name for name, case in todo.cases.items() if case.id in results}
+    left = GateOutcome(
+        [v for v in outcome.flagged if v.name not in timed],
+        record_verdicts=[v for v in outcome.flagged_records if v.name not in timed],
+        spread=outcome.spread,
+    )
+    status = _confirm(left, base, base_records, extra, args) if left.flagged or left.flagged_records else 0
+    again_left = {v.name: v for v in left.confirmed} | {v.name: v for v in left.confirmed_records or []}
+    outcome.confirmed = [again(v.name, v) if v.name in timed else again_left.get(v.name, v) for v in outcome.flagged]
+    outcome.confirmed_records = [again(v.name, v) if v.name in timed else again_left.get(v.name, v) for v in outcome.flagged_records]
+    outcome.confirmed_by = "A/B rounds" if not left.flagged and not left.flagged_records else "A/B rounds or re-run"
+    return status
 
 
 def _confirm(outcome: GateOutcome, base: dict, base_records: list[PairedRecord], extra: list[str], args: argparse.Namespace) -> int:
