@@ -72,6 +72,23 @@ BACKENDS = backend_names()  # the registry's: a backend added there is in every 
 MODELS = ["regular", "separable"]
 
 
+def off_identity_weights(spec, seed: int):
+    """Keras-style init with batch norms moved off the identity and biases non-zero (so a wrong fold or a
+    lost bias shows): the compiled paths' parity tests."""
+    import numpy as np
+
+    from sepbench.core.weights import init_weights
+
+    weights = init_weights(spec, seed)
+    rng = np.random.default_rng(seed)
+    for name, value in weights.tensors.items():
+        if "_bn/" in name:
+            weights.tensors[name] = (rng.random(value.shape) + 0.5).astype(np.float32)
+        elif name.endswith("/bias"):
+            weights.tensors[name] = rng.normal(0, 0.1, value.shape).astype(np.float32)
+    return weights
+
+
 def small_every_kind_layers() -> tuple:
     """One layer of every kind but the dense head, small enough for a 9x9x2 input: the compiled paths' tests
     (fused, halide) add their heads and register them under their own names."""

@@ -9,7 +9,7 @@ import pytest
 from impls.numpy_backend import NumpyModel
 from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
 from sepbench.core.weights import init_weights
-from tests.conftest import small_every_kind_layers
+from tests.conftest import off_identity_weights, small_every_kind_layers
 
 numba = pytest.importorskip("numba", reason="the fused path needs numba (the numpy extra's numba pin)")
 
@@ -27,16 +27,7 @@ EVERY_KIND = register_model(
 )
 
 
-def _random_weights(spec: ModelSpec, seed: int):
-    """Keras-style init, with batch norms moved off the identity (so a wrong fold shows)."""
-    weights = init_weights(spec, seed)
-    rng = np.random.default_rng(seed)
-    for name, value in weights.tensors.items():
-        if "_bn/" in name:
-            weights.tensors[name] = (rng.random(value.shape) + 0.5).astype(np.float32)
-        elif name.endswith("/bias"):
-            weights.tensors[name] = rng.normal(0, 0.1, value.shape).astype(np.float32)
-    return weights
+_random_weights = off_identity_weights  # the shared parity weights (tests/conftest.py)
 
 
 # the built-in models' fused path is checked with every other path of theirs in tests/test_fast_paths.py

@@ -11,7 +11,7 @@ from impls.numpy_backend import NumpyBackend, NumpyModel
 from impls.numpy_halide import halide_unavailable_reason
 from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
 from sepbench.core.weights import init_weights
-from tests.conftest import small_every_kind_layers
+from tests.conftest import off_identity_weights, small_every_kind_layers
 
 hl = pytest.importorskip("halide", reason="the halide path needs the halide wheel (pip install 'sepbench[halide]')")
 
@@ -38,16 +38,7 @@ IMAGE_OUT = register_model(  # no dense layer: the outputs are an image's values
 SPECS = [EVERY_KIND, IMAGE_OUT, get_model_spec("example-regular"), get_model_spec("example-separable")]
 
 
-def _weights(spec: ModelSpec, seed: int):
-    """Keras-style init, with batch norms off the identity and biases non-zero (so a wrong fold or a lost bias shows)."""
-    weights = init_weights(spec, seed)
-    rng = np.random.default_rng(seed)
-    for name, value in weights.tensors.items():
-        if "_bn/" in name:
-            weights.tensors[name] = (rng.random(value.shape) + 0.5).astype(np.float32)
-        elif name.endswith("/bias"):
-            weights.tensors[name] = rng.normal(0, 0.1, value.shape).astype(np.float32)
-    return weights
+_weights = off_identity_weights  # the shared parity weights (tests/conftest.py)
 
 
 def _images(spec: ModelSpec, n: int, seed: int = 0) -> np.ndarray:
