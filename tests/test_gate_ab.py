@@ -1,10 +1,10 @@
-"""The gate's A/B confirmation plan (:mod:`sepbench.bench.gate_ab`): which flagged cases the A/B workers
+"""The gate's A/B confirmation plan (:mod:`sepbench.checks.gate_ab`): which flagged cases the A/B workers
 can time again, as what, and when the baseline's commit allows it."""
 
 from __future__ import annotations
 
-from sepbench.bench.gate_ab import ab_case, base_commit, plan
 from sepbench.checks.ab_run import AbCase
+from sepbench.checks.gate_ab import ab_case, base_commit, plan
 
 
 def test_a_flagged_case_is_timed_as_the_predict_of_its_images_and_batch() -> None:

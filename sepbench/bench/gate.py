@@ -91,7 +91,7 @@ class GateOutcome:
     record_verdicts: list[RecordVerdict] = field(default_factory=list)  # each model of each paired case, over processes
     confirmed_records: list[RecordVerdict] | None = None  # the re-run processes' verdicts of the flagged ones
     spread: ProcessSpread | None = None  # what a fresh process moves a time by (None: no records)
-    confirmed_by: str = "re-run"  # how the flagged cases were timed again: "re-run", or "A/B rounds" (sepbench.bench.gate_ab)
+    confirmed_by: str = "re-run"  # how the flagged cases were timed again: "re-run", or "A/B rounds" (sepbench.checks.gate_ab)
 
     @property
     def flagged(self) -> list[CaseVerdict]:

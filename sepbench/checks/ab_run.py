@@ -240,23 +240,20 @@ def compare(
     progress: Callable[[str], None] = lambda msg: None,
     same_commit: bool = False,
 ) -> AbOutcome:
-    """Time ``cases`` of two commits in ``rounds`` interleaved rounds and judge each (see the module docstring).
-    ``same_commit``: time one commit against itself rather than refuse it (the gate confirms a flagged case
-    of a run on its baseline's own commit: whatever differed between the two runs was not the code).
+    """Time ``cases`` of two commits in ``rounds`` interleaved rounds and judge each (see the module docstring);
+    ``same_commit``: time one commit against itself (the gate confirming a run on its baseline's commit).
 
     ``min_effect``: the smallest slowdown (fraction) that alerts; ``sample_s``: seconds per sample (calls
     per sample are set from the base's first call); ``log_path``: the workers' output (default: a file in
     the temporary folder, kept).  Raises :class:`AbError` for a bad ref or a worker that fails.
     """
-    cases = default_cases() if cases is None else cases
-    _check_options(rounds, confirm, min_effect, cases)
+    _check_options(rounds, confirm, min_effect, cases := default_cases() if cases is None else cases)
     try:
         repo = git_toplevel(repo)  # from a sub-folder too: the whole tree is exported, not the sub-folder
     except GitError as exc:
         raise AbError(str(exc)) from None
     base, head = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
-    if not same_commit:
-        _check_not_one_commit(repo, base_ref, head_ref, base, head)
+    _ = same_commit or _check_not_one_commit(repo, base_ref, head_ref, base, head)
     start = time.perf_counter()
     rng = random.Random(seed)
     log_path = Path(log_path) if log_path else new_log(f"sepbench-ab-{base[:8]}-{head[:8]}-")
@@ -269,9 +266,7 @@ def compare(
             progress(
                 f"{'rounds' if attempt == 0 else 'confirmation'}: {rounds} x {len(todo)} cases, {base[:8]} (base) vs {head[:8]} (head)"
             )
-            order = list(trees)
-            rng.shuffle(order)
-            with _workers(trees, [r.case for r in todo], log, order) as (sides, infos):
+            with _workers(trees, [r.case for r in todo], log, rng.sample(list(trees), len(trees))) as (sides, infos):
                 if attempt == 0:  # the cases both commits could build; the others listed with the reason
                     todo, changes, skipped = _first_set(sides, infos, todo, sample_s)
                 samples = _rounds(sides, todo, rounds, rng)

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         if not has_option(extra, "--threads"):
             threads = saved_threads(args.run)  # else the re-run would choose by the load of its own moment
             extra += ["--threads", str(threads)] if threads is not None else []
-        ab = _ab_possible(base)
+        ab = _ab_possible(base, args.passthrough)
         status = _confirm_ab(outcome, base, current, pair[0], extra, args) if ab else _confirm(outcome, base, pair[0], extra, args)
         if status:
             return status
@@ -113,14 +113,17 @@ def run(args: argparse.Namespace) -> int:
     return 1 if outcome.failed else 0
 
 
-def _ab_possible(base: dict) -> bool:
+def _ab_possible(base: dict, run_options: list[str]) -> bool:
     """Whether the flagged cases can be confirmed by A/B rounds against the baseline's commit: it is known,
-    clean and present, and this tree is committed (the A/B check times commits); says why not otherwise."""
-    from sepbench.bench.gate_ab import base_commit
+    clean and present, this tree is committed (the A/B check times commits), and the run's difference can
+    be the code's (a run given ``--inject-delay`` differs by an option A/B rounds do not take); says why not."""
+    from sepbench.checks.gate_ab import base_commit
     from sepbench.machine.provenance import REPO_ROOT
     from sepbench.util.git import GitError, dirty_files, resolve
 
     commit, why = base_commit(base)
+    if any(a.startswith("--inject-delay") for a in run_options):
+        why = "the run injected a delay by an option, which A/B rounds of the code do not"
     try:
         if commit is not None:
             resolve(commit, REPO_ROOT)
@@ -138,13 +141,13 @@ def _confirm_ab(
     outcome: GateOutcome, base: dict, current: dict, base_records: list[PairedRecord], extra: list[str], args: argparse.Namespace
 ) -> int:
     """Time each flagged case's workload with the baseline's commit and HEAD side by side, in interleaved
-    rounds (:mod:`sepbench.bench.gate_ab`); a flagged case fails only if that paired comparison is flagged
+    rounds (:mod:`sepbench.checks.gate_ab`); a flagged case fails only if that paired comparison is flagged
     too.  A flagged case the A/B workers cannot time (training, Keras's graph forward, a case one commit
     cannot build) is re-run instead (:func:`_confirm`).  0, or the re-run's exit status."""
     from dataclasses import replace
 
-    from sepbench.bench.gate_ab import base_commit, plan
     from sepbench.checks.ab_run import compare
+    from sepbench.checks.gate_ab import base_commit, plan
     from sepbench.machine.provenance import REPO_ROOT
 
     infos = {b.get("fullname"): b.get("extra_info") or {} for b in current.get("benchmarks") or [] if isinstance(b, dict)}
