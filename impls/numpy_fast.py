@@ -304,7 +304,8 @@ def cached_plan(spec: ModelSpec, weights: PortableWeights) -> Plan:
         doc = tuning.remembered("numpy-fast-plan", tuning_key, choose, valid=fits)
         # JSON turned the chunk keys of the timings into strings
         timings = {int(c): gs for c, gs in (doc.get("timings") or {}).items()}
-        _PLANS[key] = Plan(int(doc["chunk"]), dict(doc["methods"]), timings)
+        methods = {g: doc["methods"][g] for g in groups}  # in layer order, as the plan describes itself
+        _PLANS[key] = Plan(int(doc["chunk"]), methods, timings)
     return _PLANS[key]
 
 
@@ -317,7 +318,8 @@ class FastForward:
         if unknown or set(plan.methods) != set(groups):
             raise ValueError(f"plan does not fit model {spec.name!r}: {unknown or sorted(plan.methods)}; groups: {sorted(groups)}")
         self.plan = plan
-        self.steps: list[Fn] = [groups[g][m] for g, m in plan.methods.items()]
+        # the model's order, never the plan's: a plan read back from JSON may hold its keys sorted
+        self.steps: list[Fn] = [groups[g][plan.methods[g]] for g in groups]
         self.softmax = spec.layers[-1].activation == "softmax"
 
     def logits(self, x: np.ndarray) -> np.ndarray:

@@ -178,6 +178,20 @@ def test_autotune_returns_a_plan_that_fits(test_subset):
     assert "conv1:" in plan.describe()
 
 
+def test_a_plan_read_back_in_any_key_order_runs_the_layers_in_model_order(test_subset, reference):
+    """A remembered plan comes back from JSON with its keys sorted (the sealed record is canonical): the
+    layers must still run in the model's order, never the plan's (a reordered plan once fed a 1-channel
+    image to the third layer's GEMM)."""
+    from impls.numpy_fast import Plan
+
+    x, _ = test_subset
+    m = _model("numpy", EVERY_KIND_MODEL)
+    methods = m.fast_plan().methods
+    assert len(methods) > 2  # reversed, the first layer's lowering is no longer first
+    m.set_fast_plan(Plan(chunk=64, methods=dict(reversed(list(methods.items())))))
+    _assert_parity(m.predict(x, path="fast"), reference[EVERY_KIND_MODEL])
+
+
 def test_a_plan_for_another_model_is_refused():
     from impls.numpy_fast import Plan
 
