@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,16 +67,20 @@ def test_a_main_run_and_its_processes_write_records_the_verdict_reads_as_process
     cmd = [sys.executable, "-m", "sepbench.bench.processes", "--records", str(folder), "--run-id", "job-1", "--budget", "200"]
     proc = subprocess.run([*cmd, "--schedule", "3", "--", *common], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "processes: 2 launched" in proc.stdout and not (tmp_path / "elsewhere").exists()
+    launched = int(re.search(r"processes: (\d+) launched", proc.stdout).group(1))
+    assert launched >= 2 and not (tmp_path / "elsewhere").exists()
     records, warnings = read_records_dir(folder)
-    assert not warnings and len(records) == 3 and len({r.process.pid for r in records}) == 3
+    assert not warnings and len(records) == launched + 1 and len({r.process.pid for r in records}) == launched + 1
     assert {r.identity for r in records} == {records[0].identity} and records[0].identity.threads == 1
     assert all(r.rounds >= 2 and r.extra["node"] == NODE for r in records)
     from sepbench.results.paired_evidence import evidence_by_identity
 
     (ev,) = evidence_by_identity(records)
     est = ev.estimate()
-    assert ev.processes + len(ev.busy) == 3 and (est.extra.get("processes") or 1) == ev.processes
+    # a process whose cores were taken (a busy CI runner) is recorded but not usable: the main run's is made up
+    # by one more process; a later one stops the schedule (the machine is busy now), saying so
+    assert ev.processes + len(ev.busy) == launched + 1 and (est.extra.get("processes") or 1) == ev.processes
+    assert ev.processes == 3 or "added no usable record" in proc.stdout
 
 
 def test_a_spent_budget_launches_nothing_and_says_why(tmp_path: Path) -> None:

@@ -165,3 +165,24 @@ def test_a_case_slower_while_the_machine_was_busier_is_not_a_regression() -> Non
     assert busier.slowdown.regressed and busier.busier and not busier.regressed and busier.load_shift == pytest.approx(1.1)
     same = judge_runs(doc(base, 0.1), doc(slow, 0.3)).verdicts[0]
     assert same.regressed and not same.busier
+
+
+def test_a_rerun_slower_under_load_does_not_clear_a_flagged_case() -> None:
+    """The re-run confirms or clears a case flagged on a quiet run.  A re-run that is slower again, but while
+    other processes held more cores, shows nothing that clears it: the flag stands (a 594x injected delay
+    once passed the gate because its re-run met the other test worker's load).  A re-run that is not
+    slower clears it, load or not."""
+    from sepbench.bench.gate import confirm
+
+    def doc(times: list[float], others: float) -> dict:
+        d = _run({"a": times})
+        d["benchmarks"][0]["extra_info"] = {"others_cores": others}
+        return d
+
+    base, slow, fine = _times(0.1, 0.01, seed=1), _times(0.13, 0.01, seed=2), _times(0.1, 0.01, seed=3)
+    flagged = judge_runs(doc(base, 0.1), doc(slow, 0.1))
+    assert len(flagged.flagged) == 1
+    again = confirm(flagged, doc(base, 0.1), doc(slow, 1.4))
+    assert again.confirmed[0].busier and again.regressions == flagged.flagged
+    cleared = confirm(judge_runs(doc(base, 0.1), doc(slow, 0.1)), doc(base, 0.1), doc(fine, 1.4))
+    assert cleared.regressions == []

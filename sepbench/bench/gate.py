@@ -103,10 +103,12 @@ class GateOutcome:
 
     @property
     def regressions(self) -> list[CaseVerdict]:
-        """Flagged cases whose rerun was flagged too (all flagged ones until reruns are judged)."""
+        """Flagged cases whose rerun was flagged too (all flagged ones until reruns are judged).  A rerun that
+        was slower again under more load than the baseline's counts as flagged: the load may excuse a first
+        run, but a slower rerun shows nothing that clears one flagged without it."""
         if not self.confirmed:
             return self.flagged
-        again = {v.name for v in self.confirmed if v.regressed}
+        again = {v.name for v in self.confirmed if v.slowdown.regressed}
         return [v for v in self.flagged if v.name in again]
 
     @property

@@ -231,7 +231,8 @@ def print_gate_outcome(outcome: GateOutcome, base: dict[str, CaseSamples], run: 
         if v.regressed:
             status = "REGRESSION" if v in outcome.regressions else "flagged, not confirmed"
             if v.name in again:
-                status += f" ({outcome.confirmed_by} {again[v.name].slowdown.ratio:.3f}x)"
+                under_load = ", under more load: not cleared" if again[v.name].busier else ""
+                status += f" ({outcome.confirmed_by} {again[v.name].slowdown.ratio:.3f}x{under_load})"
         name = v.name.split("::")[-1]
         ms = (statistics.median(base[v.name].times) * 1e3, statistics.median(run[v.name].times) * 1e3)
         speed = "yes" if v.normalized else "no"
