@@ -123,3 +123,39 @@ def test_summary_says_what_was_skipped_and_which_weights_were_untrained() -> Non
     assert "skipped backend torch: torch is not installed" in lines
     assert any(line.startswith("weights: seeded init (untrained) for numpy/regular:") for line in lines)
     assert not any("roofline" in line or "TEST ONLY" in line for line in lines)
+
+
+def test_a_job_short_of_cores_spends_its_time_on_the_verdicts_processes() -> None:
+    """Where other processes hold cores (the probe chose fewer threads than cores), the default job does not
+    time the single-process 10,000-image predicts (the load's times, which decide nothing) and says so: the
+    time goes to more fresh processes of the paired cases.  --full and --quick keep their sets."""
+    from sepbench.machine.cpu_share import FreeCores
+
+    def job(free: int, *, full: bool = False, quick: bool = False) -> BenchOptions:
+        opts = BenchOptions(
+            threads=max(1, free),
+            quick=quick,
+            full=full,
+            backends=["numpy"],
+            unavailable={},
+            train_missing=False,
+            inject_delay=0.0,
+            timing=QUICK_TIMING,
+        )
+        opts.free_cores = FreeCores(cores=2, others_cores=2.0 - free, free=free, probe_s=0.5)
+        return opts
+
+    def kinds(opts: BenchOptions) -> set[str]:
+        from sepbench.bench.cases import KIND_FIXTURES
+
+        return {
+            k for k in KIND_FIXTURES if cases(k, ["numpy"], opts.quick, StubCatalog(), full=opts.full, short_of_cores=opts.short_of_cores)
+        }
+
+    quiet, busy = job(2), job(1)
+    assert not quiet.short_of_cores and busy.short_of_cores
+    assert "predict-10k" in kinds(quiet) and "predict-10k" not in kinds(busy)
+    assert {"paired-10k", "paired-evaluate-10k", "paired-train", "evaluate-10k"} <= kinds(busy)
+    assert "predict-10k" in kinds(job(1, full=True)) and "predict-10k" in kinds(job(1, quick=True))
+    assert any("10,000-image predicts were not timed" in line for line in summary_lines(busy))
+    assert not any("not timed" in line for line in summary_lines(quiet))

@@ -79,6 +79,12 @@ class BenchOptions:
     storage: Path | None = None  # pytest-benchmark's storage folder (--benchmark-storage file://...): the records go beside its runs
 
     @property
+    def short_of_cores(self) -> bool:
+        """The probe found fewer cores free than this process may use (other processes hold some): the
+        default job then times what the verdict needs (:data:`sepbench.bench.cases.BUSY_SKIPPED_KINDS`)."""
+        return self.free_cores is not None and self.free_cores.free < self.free_cores.cores
+
+    @property
     def available(self) -> list[str]:
         """The selected backends that run here."""
         return [b for b in self.backends if b not in self.unavailable]

@@ -57,7 +57,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if fixture in metafunc.fixturenames:
             opts = bench_options(metafunc.config)
             params = []
-            for case in cases(kind, opts.backends, opts.quick, opts.catalog, opts.pairs, full=opts.full):
+            for case in cases(
+                kind, opts.backends, opts.quick, opts.catalog, opts.pairs, full=opts.full, short_of_cores=opts.short_of_cores
+            ):
                 marks = [pytest.mark.skip(reason=opts.unavailable[case.backend])] if case.backend in opts.unavailable else []
                 params.append(pytest.param(case, id=case.id, marks=marks))
             metafunc.parametrize(fixture, params)

@@ -15,6 +15,11 @@ def summary_lines(opts: BenchOptions) -> list[str]:
             f": other processes kept {free.others_cores:.1f} of {free.cores} cores busy when the session started, {free.free} free"
             + (" (no core free: the speed verdicts will say 'busy')" if free.free == 0 else "")
         )
+    if opts.short_of_cores and not (opts.full or opts.quick):
+        lines.append(
+            "short of cores: the single-process 10,000-image predicts were not timed (beside other processes their times "
+            "are the load's); the time went to more fresh processes of the paired cases. --full times them"
+        )
     if opts.roofline is not None:
         r = opts.roofline
         lines.append(
