@@ -979,3 +979,28 @@ def test_history_wide_has_no_rows_of_combinations_that_hold_no_figure() -> None:
     assert wide.loc[wide["benchmark"] == "b.time", "aaaaaaaa"].iloc[0] == 1.0 and pd.isna(
         wide.loc[wide["benchmark"] == "c.track", "aaaaaaaa"].iloc[0]
     )
+
+
+@pytest.mark.parametrize("claim_key", ["faster", "trains_faster"])
+def test_the_forest_plots_legend_hides_no_rows_point(claim_key):
+    """Each path's point and interval stays visible: the legend sits where no row is drawn (it once covered
+    the last row's point, PyTorch's "trains faster" NO 1.29x, in the lower right corner)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sepbench.core.claims import CLAIMS_BY_KEY, NO, YES, Verdict
+    from sepbench.report.forest import Panel, _draw
+
+    rows = [("numpy", Verdict(claim_key, NO, 1.41, 1.29, 1.53)), ("tensorflow", Verdict(claim_key, YES, 0.60, 0.41, 0.90))]
+    rows.append(("torch", Verdict(claim_key, NO, 1.29, 1.20, 1.39)))
+    fig, ax = plt.subplots(figsize=(5.5, 1.2))
+    _draw(ax, Panel(CLAIMS_BY_KEY[claim_key], "t", "study", tuple(rows)))
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    for i, (_, v) in enumerate(rows):
+        for x in (v.low, v.estimate, v.high):
+            px, py = ax.transData.transform((x, i))
+            assert not box.contains(px, py), f"the legend covers row {i} at {x}"
+    plt.close(fig)

@@ -28,6 +28,7 @@ MAX_WIDTH_PX = 1600  # a laptop's screen: the page shows the image at its own si
 DPI = 100
 PANEL_WIDTH_IN, LABEL_WIDTH_IN = 5.6, 1.9  # a panel's plotting area and the path labels beside it (inches)
 ROW_IN = 0.24  # one path's row (inches): labels at 8 pt stay apart
+LEGEND_ROWS = 1  # rows kept empty below the paths for the legend
 TOP_IN, GAP_IN, BELOW_IN = 0.55, 0.85, 0.5  # the outcome legend; between lines of panels (title, axis label); under the last
 
 # the claims that are a ratio with an interval against a band: the ones a forest plot shows
@@ -96,7 +97,7 @@ def _draw(ax, panel: Panel) -> None:
             values += [float(v.low), float(v.high)]
         ax.plot(est, i, "o" if v.has_interval else "D", color=colour, markersize=5, zorder=3)
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_ylim(len(labels) - 0.5, -0.5)  # the first path on top
+    ax.set_ylim(len(labels) + LEGEND_ROWS - 0.5, -0.5)  # the first path on top, the legend's own row below the last
     ax.set_xscale("log")
     low = min([*values, lo_band, mac or lo_band]) / 1.15
     high = max([*values, hi_band]) * 1.15
@@ -107,7 +108,8 @@ def _draw(ax, panel: Panel) -> None:
     ax.grid(axis="x", which="major", alpha=0.3)
     ax.set_title(panel.title, fontsize=9, loc="left")
     ax.set_xlabel("candidate / baseline time (log; < 1: the candidate is faster)", fontsize=8)
-    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    # in one line in the row kept for it: inside the data rows it hid the last path's point
+    ax.legend(fontsize=7, loc="lower right", ncol=3, framealpha=0.9, borderaxespad=0.15, borderpad=0.25, handlelength=1.5)
 
 
 def forest_plot(rows: Sequence[PathVerdicts], path: Path, by_machine: bool = False) -> tuple[Path, int] | None:
@@ -123,7 +125,7 @@ def forest_plot(rows: Sequence[PathVerdicts], path: Path, by_machine: bool = Fal
         return None
     cols = min(2, len(shown))
     lines = [shown[i : i + cols] for i in range(0, len(shown), cols)]
-    plot_h = [max(len(p.rows) for p in line) * ROW_IN + 0.2 for line in lines]  # each line's axes (inches)
+    plot_h = [(max(len(p.rows) for p in line) + LEGEND_ROWS) * ROW_IN + 0.2 for line in lines]  # each line's axes (inches)
     width, height = cols * (PANEL_WIDTH_IN + LABEL_WIDTH_IN), sum(plot_h) + len(lines) * GAP_IN + TOP_IN
     assert width * DPI <= MAX_WIDTH_PX, "two panels must fit the width"
     fig = plt.figure(figsize=(width, height))
