@@ -46,6 +46,9 @@ NUMBERS: list[Case] = [
     ("alert four rounds", ["check", "ab", "--rounds", "4"], {}, [], ERR, "must be >= 5"),
     ("alert confirm negative", ["check", "ab", "--confirm", "-2"], {}, [], ERR, "must be >= 0"),
     ("alert-study zero trials", ["check", "ab-rates", "--trials", "0"], {}, [], ERR, "must be >= 1"),
+    # images held at once: the model's batch budget (sepbench/core/budget.py), before MNIST is read
+    ("reproduce limit past the batch budget", ["reproduce", "--limit", "200000"], {}, [], ERR, "--limit: 200,000 images of model"),
+    ("reproduce test limit past the batch budget", ["reproduce", "--test-limit", "999999"], {}, [], ERR, "--test-limit: 999,999 images"),
 ]
 PASSTHROUGH: list[Case] = [
     # only the gate hands options on (after `--`); elsewhere they would be dropped without a word

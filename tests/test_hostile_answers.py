@@ -135,3 +135,17 @@ def test_a_chunk_whose_activations_pass_the_batch_budget_is_refused_before_any_w
     check_batch(spec, fits, "--chunk")
     with pytest.raises(ValueError, match=rf"--chunk: {fits + 1:,} images of model 'regular' need .* \(at most {fits:,} images\)"):
         check_batch(spec, fits + 1, "--chunk")
+
+
+@pytest.mark.parametrize(("option", "field"), [("--limit", "limit"), ("--test-limit", "test_limit")])
+def test_a_reproduce_limit_past_the_batch_budget_is_refused_before_any_work(option: str, field: str) -> None:
+    """`reproduce --limit N` holds N images at once: held to the batch budget as `profile --chunk` is, in the
+    options' check (before MNIST is read or a model trained), naming the option and the most images that fit."""
+    from sepbench.core.budget import MAX_BATCH_BYTES, activation_bytes
+    from sepbench.core.spec import MODELS
+    from sepbench.training.reproduce_options import ReproduceOptions, check_options
+
+    most = MAX_BATCH_BYTES // activation_bytes(MODELS["regular"])
+    assert check_options(ReproduceOptions(backends=["numpy"], models=["regular"], **{field: most}))[0] == ["numpy"]
+    with pytest.raises(ValueError, match=rf"^{option}: {most + 1:,} images of model 'regular' need .* \(at most {most:,} images\)$"):
+        check_options(ReproduceOptions(backends=["numpy"], models=["regular"], **{field: most + 1}))
