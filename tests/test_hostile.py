@@ -119,6 +119,19 @@ RESULT_FILES: list[Case] = [
         "killed.json: empty (0 bytes",
     ),
 ]
+_RENAMED = (Path(__file__).resolve().parents[1] / "examples/pairs/mobilenet-block.toml").read_text().replace('"block-regular"', '"regular"')
+PAIR_FILES: list[Case] = [
+    # the report checks a user pair's counts against the pair file it is given: a file it cannot use stops it first
+    ("report pair file not there", ["report", "--pairs", "{root}/none.toml"], {}, [], ERR, "none.toml: no such pair file"),
+    (
+        "report pair file renames a built-in model",
+        ["report", "--pairs", "{root}/p.toml", "--results", "{root}/r"],
+        {},
+        [_file("p.toml", _RENAMED)],
+        ERR,
+        "model name 'regular' is a built-in model's",
+    ),
+]
 CLASSES = {
     "numbers": NUMBERS,
     "passthrough": PASSTHROUGH,
@@ -126,6 +139,7 @@ CLASSES = {
     "targets": TARGETS,
     "environment": ENVIRONMENT,
     "result files": RESULT_FILES,
+    "pair files": PAIR_FILES,
 }
 CASES = [c for cases in CLASSES.values() for c in cases]
 

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -112,9 +113,7 @@ def use_pair(pair: Pair) -> Pair:
         if not same or builtin.data != pair.data or pair.epochs not in (None, builtin.epochs):
             raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
         return builtin
-    for spec in pair.models:  # a built-in model's name for other layers: refused first, whatever else is wrong
-        if spec.name in MODELS and MODELS[spec.name].fingerprint() != spec.fingerprint():
-            raise PairError(f"pair {pair.name!r}: model name {spec.name!r} is a built-in model's: give yours another name")
+    _refuse_builtin_names(pair)  # first, whatever else is wrong
     if pair.epochs is not None:  # both models train with the pair's recipe, or the accuracy cost compares two recipes
         shared = [s.name for s in pair.models if s.name in MODELS or (s.name in USER_MODELS and _EPOCHS.get(s.name) != pair.epochs)]
         if shared:
@@ -144,6 +143,30 @@ def use_pair(pair: Pair) -> Pair:
         if pair.files is not None:
             _DATA.setdefault(spec.name, pair.files)
     return pair
+
+
+def _refuse_builtin_names(pair: Pair) -> None:
+    """:class:`PairError` for a model of ``pair`` that has a built-in model's name and other layers."""
+    from sepbench.core.spec import MODELS
+
+    for spec in pair.models:
+        if spec.name in MODELS and MODELS[spec.name].fingerprint() != spec.fingerprint():
+            raise PairError(f"pair {pair.name!r}: model name {spec.name!r} is a built-in model's: give yours another name")
+
+
+def known_specs(pairs: Iterable[Pair] = ()) -> dict[str, ModelSpec]:
+    """The specs a result row's counts are checked against, by model name: the built-in models and those of
+    ``pairs`` (the pair files given to the report; nothing is registered for building).  :class:`PairError` for a
+    model name that a built-in model or an earlier pair gives other layers."""
+    from sepbench.core.spec import MODELS
+
+    out = dict(MODELS)
+    for pair in pairs:
+        _refuse_builtin_names(pair)
+        for spec in pair.models:
+            if out.setdefault(spec.name, spec).fingerprint() != spec.fingerprint():
+                raise PairError(f"pair {pair.name!r}: model {spec.name!r} has other layers in an earlier pair: give one another name")
+    return out
 
 
 _EPOCHS: dict[str, int] = {}  # model -> the epochs of the pair file that brought it (use_pair)
