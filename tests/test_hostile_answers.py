@@ -269,3 +269,22 @@ def test_bench_summary_drops_a_count_a_models_spec_contradicts_and_says_so(tmp_p
     assert main(["bench-summary", str(run)]) == 0
     out = capsys.readouterr().out
     assert "params 1e+300 for model 'separable'" in out and "NO: params" not in out, out
+
+
+def test_profile_images_past_the_batch_budget_are_refused_before_they_are_made(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`profile --images N` holds N images at once (MNIST's tiled past 10,000, a synthetic pair's drawn): 10^6
+    of a large pair's input were terabytes.  Held to the batch budget before any image is made."""
+    from sepbench.cli import main
+    from sepbench.commands import profile
+    from sepbench.core.budget import MAX_BATCH_BYTES, activation_bytes
+    from sepbench.core.spec import MODELS
+
+    def made(*args: object) -> None:
+        raise AssertionError("images made before the budget was checked")
+
+    monkeypatch.setattr(profile, "_images", made)
+    most = MAX_BATCH_BYTES // activation_bytes(MODELS["regular"])
+    assert main(["profile", "--backends", "numpy", "--images", str(most + 1), "--threads", "1"]) == 2
+    assert f"--images: {most + 1:,} images of model 'regular' need" in capsys.readouterr().err
