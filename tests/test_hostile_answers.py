@@ -288,3 +288,34 @@ def test_profile_images_past_the_batch_budget_are_refused_before_they_are_made(
     most = MAX_BATCH_BYTES // activation_bytes(MODELS["regular"])
     assert main(["profile", "--backends", "numpy", "--images", str(most + 1), "--threads", "1"]) == 2
     assert f"--images: {most + 1:,} images of model 'regular' need" in capsys.readouterr().err
+
+
+def test_the_report_reads_a_pair_files_models_without_its_data_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The report checks counts against a pair file's models: on a machine without the pair's data files (a
+    colleague's results) it reads the models and leaves the data table alone; measuring still needs the files."""
+    from sepbench.cli import main
+    from sepbench.core.pairs import PairError, get_pair
+
+    table = f'data = {{ npz = {{ path = "gone.npz", sha256 = "{"0" * 64}" }} }}'
+    text = MOBILENET.read_text().replace('data = "mnist"', table)
+    (tmp_path / "p.toml").write_text(text)
+    with pytest.raises(PairError, match="gone.npz"):
+        get_pair(str(tmp_path / "p.toml"))
+    assert get_pair(str(tmp_path / "p.toml"), data_files=False).baseline.name == "block-regular"
+    assert (
+        main(
+            [
+                "report",
+                "--pairs",
+                str(tmp_path / "p.toml"),
+                "--results",
+                str(tmp_path / "none"),
+                "--asv-results",
+                str(tmp_path / "none"),
+                "--output",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 1
+    )
+    assert "no results to report" in capsys.readouterr().err  # past the pair file: its data files were not asked for

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from sepbench.report.build import NoResultsError, build_report
     from sepbench.util.console import print_table
 
-    specs = known_specs([get_pair(p) for p in args.pairs])  # a bad pair file: one line, exit 2, before any result is read
+    # a bad pair file: one line, exit 2, before any result is read; its models only (its data files may be elsewhere)
+    specs = known_specs([get_pair(p, data_files=False) for p in args.pairs])
     results = args.results or [results_dir()]
     asv = args.asv_results or asv_results_dirs()
     try:

@@ -220,13 +220,13 @@ def select_pairs(requested: str | list[str] | None) -> list[Pair]:
     return out
 
 
-def get_pair(name_or_file: str) -> Pair:
-    """A built-in pair by name, or a pair file (a path ending in ``.toml``)."""
+def get_pair(name_or_file: str, data_files: bool = True) -> Pair:
+    """A built-in pair by name, or a pair file (a path ending in ``.toml``; ``data_files``: see :func:`load_pair_file`)."""
     if name_or_file in PAIRS:
         return PAIRS[name_or_file]
     # a file by its suffix in any case (EXAMPLE.TOML), or by a path that says it is one
     if name_or_file.lower().endswith(".toml") or os.sep in name_or_file or os.path.lexists(name_or_file):
-        return load_pair_file(Path(name_or_file))
+        return load_pair_file(Path(name_or_file), data_files)
     raise PairError(f"unknown pair {name_or_file!r}: built-in pairs are {', '.join(PAIRS)}; or give a pair file (.toml)")
 
 
@@ -242,8 +242,10 @@ def _validator() -> Any:
     return validators.extend(Draft202012Validator, type_checker=checker)(doc)
 
 
-def load_pair_file(path: str | Path) -> Pair:
-    """Read and check a pair file; :class:`PairError` naming the file, the line and the field otherwise."""
+def load_pair_file(path: str | Path, data_files: bool = True) -> Pair:
+    """Read and check a pair file; :class:`PairError` naming the file, the line and the field otherwise.
+    ``data_files=False``: its data files are neither opened nor hashed (``files`` is ``None``): for what needs the
+    models only (the report's count checks), never for training or measuring."""
     path = Path(path)
     try:
         text = read_regular(path, MAX_PAIR_FILE_BYTES).decode("utf-8")  # a fifo is refused, never waited on
@@ -290,7 +292,7 @@ def load_pair_file(path: str | Path) -> Pair:
         raise PairError(f"{path}: baseline outputs {baseline.output_shape}, candidate {candidate.output_shape}: they cannot be compared")
     data, files = meta.get("data", "mnist"), None
     if isinstance(data, dict):
-        data, files = "files", _files_of(path, text, data, baseline)
+        data, files = "files", _files_of(path, text, data, baseline) if data_files else None
     if data == "mnist" and (tuple(meta["input_shape"]) != MNIST_SHAPE or baseline.output_shape != (MNIST_CLASSES,)):
         raise PairError(
             f"{path}{_line_of(text, ['pair', 'input_shape'])}: pair.data: MNIST is 28x28x1 images of 10 classes, but this pair takes "
