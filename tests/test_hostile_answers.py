@@ -221,6 +221,10 @@ def test_a_pair_file_may_not_give_a_built_in_models_name_other_layers_for_the_re
     with pytest.raises(PairError, match="model name 'regular' is a built-in model's: give yours another name"):
         known_specs([load_pair_file(tmp_path / "p.toml")])
     assert known_specs([load_pair_file(MOBILENET)])["block-regular"].params == load_pair_file(MOBILENET).baseline.params
+    other = MOBILENET.read_text().replace('name = "mobilenet-block"', 'name = "other"').replace("filters = 64", "filters = 65")
+    (tmp_path / "other.toml").write_text(other)  # another pair file, its models named as the first's, other layers
+    with pytest.raises(PairError, match="model 'block-regular' has other layers in an earlier pair"):
+        known_specs([load_pair_file(MOBILENET), load_pair_file(tmp_path / "other.toml")])
 
 
 def test_the_report_says_which_models_counts_it_could_not_check_and_checks_those_of_pair_files_given(tmp_path: Path) -> None:
