@@ -201,3 +201,25 @@ def test_a_case_id_parses_back_to_the_case_even_when_the_model_name_has_hyphens(
 def test_a_case_without_its_path_is_refused() -> None:
     with pytest.raises(ValueError, match="BACKEND-MODEL-PATH-bBATCH-nIMAGES"):
         AbCase.parse("numpy-regular-b1-n1")
+
+
+def test_one_commit_against_itself_is_refused_unless_the_gate_asks_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two refs of one commit would be timed against each other and pass: refused; ``same_commit`` (the
+    gate confirming a run on its baseline's commit) goes on to export that commit twice."""
+    from sepbench.checks import ab_run
+
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "one")
+    case = [AbCase("numpy", "regular", 1, 1, "default")]
+    with pytest.raises(AbError, match="are the same commit"):
+        compare("HEAD", "main", case, repo=tmp_path, log_path=tmp_path / "w.log")
+    exported: list[str] = []
+
+    def export(repo: Path, commit: str, dest: Path) -> Path:
+        exported.append(commit)
+        raise AbError("exported")  # far enough: no worker starts
+
+    monkeypatch.setattr(ab_run, "export", export)
+    with pytest.raises(AbError, match="exported"):
+        compare("HEAD", "main", case, repo=tmp_path, log_path=tmp_path / "w.log", same_commit=True)
+    assert exported == [_git(tmp_path, "rev-parse", "HEAD")]

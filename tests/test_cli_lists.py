@@ -16,6 +16,7 @@ LIST_OPTIONS = [
     ("train", "--pairs", []),
     ("check ab", "--backends", []),
     ("profile", "--backends", []),
+    ("report", "--pairs", []),
 ]
 SPELLINGS = [["a,b"], ["a", "b"], ["a,", "b"], [" a , b "], ["a,b,a"], ["a", "b", "a"]]
 

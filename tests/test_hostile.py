@@ -46,6 +46,9 @@ NUMBERS: list[Case] = [
     ("alert four rounds", ["check", "ab", "--rounds", "4"], {}, [], ERR, "must be >= 5"),
     ("alert confirm negative", ["check", "ab", "--confirm", "-2"], {}, [], ERR, "must be >= 0"),
     ("alert-study zero trials", ["check", "ab-rates", "--trials", "0"], {}, [], ERR, "must be >= 1"),
+    # images held at once: the model's batch budget (sepbench/core/budget.py), before MNIST is read
+    ("reproduce limit past the batch budget", ["reproduce", "--limit", "200000"], {}, [], ERR, "--limit: 200,000 images of model"),
+    ("reproduce test limit past the batch budget", ["reproduce", "--test-limit", "999999"], {}, [], ERR, "--test-limit: 999,999 images"),
 ]
 PASSTHROUGH: list[Case] = [
     # only the gate hands options on (after `--`); elsewhere they would be dropped without a word
@@ -116,6 +119,19 @@ RESULT_FILES: list[Case] = [
         "killed.json: empty (0 bytes",
     ),
 ]
+_RENAMED = (Path(__file__).resolve().parents[1] / "examples/pairs/mobilenet-block.toml").read_text().replace('"block-regular"', '"regular"')
+PAIR_FILES: list[Case] = [
+    # the report checks a user pair's counts against the pair file it is given: a file it cannot use stops it first
+    ("report pair file not there", ["report", "--pairs", "{root}/none.toml"], {}, [], ERR, "none.toml: no such pair file"),
+    (
+        "report pair file renames a built-in model",
+        ["report", "--pairs", "{root}/p.toml", "--results", "{root}/r"],
+        {},
+        [_file("p.toml", _RENAMED)],
+        ERR,
+        "model name 'regular' is a built-in model's",
+    ),
+]
 CLASSES = {
     "numbers": NUMBERS,
     "passthrough": PASSTHROUGH,
@@ -123,6 +139,7 @@ CLASSES = {
     "targets": TARGETS,
     "environment": ENVIRONMENT,
     "result files": RESULT_FILES,
+    "pair files": PAIR_FILES,
 }
 CASES = [c for cases in CLASSES.values() for c in cases]
 

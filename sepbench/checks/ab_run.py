@@ -247,13 +247,9 @@ def compare(
     per sample are set from the base's first call); ``log_path``: the workers' output (default: a file in
     the temporary folder, kept).  Raises :class:`AbError` for a bad ref or a worker that fails.
     """
-    _check_options(rounds, confirm, min_effect, cases := default_cases() if cases is None else cases)
-    try:
-        repo = git_toplevel(repo)  # from a sub-folder too: the whole tree is exported, not the sub-folder
-    except GitError as exc:
-        raise AbError(str(exc)) from None
-    base, head = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
-    _ = same_commit or _check_not_one_commit(repo, base_ref, head_ref, base, head)
+    cases = default_cases() if cases is None else cases
+    _check_options(rounds, confirm, min_effect, cases)
+    repo, base, head = _commits(repo, base_ref, head_ref, same_commit)
     start = time.perf_counter()
     rng = random.Random(seed)
     log_path = Path(log_path) if log_path else new_log(f"sepbench-ab-{base[:8]}-{head[:8]}-")
@@ -309,6 +305,19 @@ def _first_set(
         one = sides["base"].ask({"time": r.case.id, "calls": 1})["seconds"]
         r.calls = max(1, round(sample_s / one))
     return todo, _model_changes(infos), skipped
+
+
+def _commits(repo: Path, base_ref: str, head_ref: str, same_commit: bool) -> tuple[Path, str, str]:
+    """The repository's top folder and the commits of the two refs; two refs of one commit are refused
+    (:func:`_check_not_one_commit`) unless ``same_commit`` asks for one commit timed against itself."""
+    try:
+        repo = git_toplevel(repo)  # from a sub-folder too: the whole tree is exported, not the sub-folder
+    except GitError as exc:
+        raise AbError(str(exc)) from None
+    base, head = resolve_commit(repo, base_ref), resolve_commit(repo, head_ref)
+    if not same_commit:
+        _check_not_one_commit(repo, base_ref, head_ref, base, head)
+    return repo, base, head
 
 
 def _check_not_one_commit(repo: Path, base_ref: str, head_ref: str, base: str, head: str) -> None:

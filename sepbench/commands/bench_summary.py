@@ -21,6 +21,7 @@ from sepbench.results.claim_verdicts import claim_verdicts
 from sepbench.results.paired_records import PairedRecord, read_records_dir, records_dir
 from sepbench.results.read_pytest_benchmark import read_run
 from sepbench.results.schema import ResultsError
+from sepbench.results.tidy import unchecked_models, unchecked_note
 from sepbench.util.console import print_table
 from sepbench.util.neutralise import terminal
 from sepbench.util.paths import results_dir
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         path = resolve_run(args.run or results_dir() / "bench")
     except NoSavedRunError as exc:
         raise ResultsError(str(exc)) from None  # the CLI prints it as one line, exit status 2
-    df, machine = read_run(path)
+    dropped: list[str] = []
+    df, machine = read_run(path, dropped)
     paired = paired_rules.paired(df)
     try:
         summary = verdict.study_vs_fastest(df)
@@ -62,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         summary = None  # a run of paired cases only (e.g. `-k paired`)
     print(f"run: {path}")
     print(machine_line(df, machine))
+    unchecked = unchecked_models(df.to_dict("records"))
+    for line in [*dropped, *([unchecked_note(unchecked)] if unchecked else [])]:  # what decides nothing, or unchecked: said
+        print(terminal(line))
     if summary is not None:
         print_summary(summary)
     print_paired(paired)

@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
     pair = select_pairs([args.pair])[0]
     from sepbench.core.budget import check_batch
 
-    for spec in pair.models:  # what one call asks of memory (its largest activation), before any is made
-        check_batch(spec, min(args.chunk, args.images), "--chunk")
+    for spec in pair.models:  # before any image is made: all of them are held at once, and one call (--chunk) holds no more
+        check_batch(spec, args.images, "--images")
     images = _images(pair, args.images)
     for backend in backends:
         _print_stages(backend, pair.model_names, images, args.chunk, args.reps)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sepbench.commands.arg_types import output_dir
+from sepbench.commands.arg_types import NameList, output_dir
 from sepbench.util.neutralise import terminal
 from sepbench.util.paths import asv_results_dirs, results_dir
 
@@ -34,21 +34,33 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "a result in both is read once, from .asv/results)",
     )
     p.add_argument(
+        "--pairs",
+        nargs="+",
+        action=NameList,
+        default=[],
+        metavar="FILE",
+        help="pair files (.toml), comma- or space-separated, whose models' parameter and MAC counts the results are checked "
+        "against (a built-in model's always are; a user pair's are otherwise the result files' own, and the report says so)",
+    )
+    p.add_argument(
         "--output", type=output_dir, default=Path("reports"), metavar="DIR", help="where to write the report (default: reports/)"
     )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from sepbench.core.pairs import get_pair, known_specs
     from sepbench.report.build import NoResultsError, build_report
     from sepbench.util.console import print_table
 
+    # a bad pair file: one line, exit 2, before any result is read; its models only (its data files may be elsewhere)
+    specs = known_specs([get_pair(p, data_files=False) for p in args.pairs])
     results = args.results or [results_dir()]
     asv = args.asv_results or asv_results_dirs()
     try:
         from sepbench.machine.fingerprint import machine_name
 
-        report = build_report(results, asv, args.output, this_machine=machine_name())
+        report = build_report(results, asv, args.output, this_machine=machine_name(), specs=specs)
     except NoResultsError as exc:
         print(f"sepbench report: {exc}", file=sys.stderr)
         return 1

@@ -36,8 +36,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--threads", type=int_in(1, MAX_THREADS), default=None, help="compute threads for every backend (default: all usable cores)"
     )
-    p.add_argument("--limit", type=int_in(1, MAX_IMAGES), default=None, help="train on the first N training images only (no caching)")
-    p.add_argument("--test-limit", type=int_in(1, MAX_IMAGES), default=None, help="evaluate on the first N test images only")
+    p.add_argument(
+        "--limit",
+        type=int_in(1, MAX_IMAGES),
+        default=None,
+        help="train on the first N training images only (no caching; within the batch budget)",
+    )
+    p.add_argument(
+        "--test-limit", type=int_in(1, MAX_IMAGES), default=None, help="evaluate on the first N test images only (within the batch budget)"
+    )
     p.add_argument("--variant", default="keras3", help="recipe variant: keras3 (eps inside the root, default) or keras2 (eps outside)")
     p.add_argument(
         "--eval-repeats", type=int_in(1, MAX_REPEATS), default=3, help="timed evaluations per model (median reported; default 3)"

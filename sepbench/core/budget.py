@@ -16,6 +16,11 @@ MAX_TENSOR_BYTES = 64 * 2**20  # one weight tensor: far above any model here (th
 MAX_WEIGHT_BYTES = 256 * 2**20  # all of a model's weights
 MAX_ACTIVATION_BYTES = 64 * 2**20  # one image's largest activation (a layer's input or output, or a convolution's patches)
 MAX_BATCH_BYTES = 4 * 2**30  # a batch's largest activation: images per call x the per-image figure
+# the counts of a model within these budgets, which a result row's may not pass (sepbench/results/tidy.py): float32
+# parameters; MACs per image, each multiplying one of an image's activation values (a convolution's patches included)
+# by one weight, so at most the largest activation x the parameters, layer by layer
+MAX_PARAMS = MAX_WEIGHT_BYTES // 4
+MAX_MACS = MAX_ACTIVATION_BYTES // 4 * MAX_PARAMS
 
 
 def activation_bytes(spec: ModelSpec) -> int:

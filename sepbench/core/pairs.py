@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -112,9 +113,7 @@ def use_pair(pair: Pair) -> Pair:
         if not same or builtin.data != pair.data or pair.epochs not in (None, builtin.epochs):
             raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
         return builtin
-    for spec in pair.models:  # a built-in model's name for other layers: refused first, whatever else is wrong
-        if spec.name in MODELS and MODELS[spec.name].fingerprint() != spec.fingerprint():
-            raise PairError(f"pair {pair.name!r}: model name {spec.name!r} is a built-in model's: give yours another name")
+    _refuse_builtin_names(pair)  # first, whatever else is wrong
     if pair.epochs is not None:  # both models train with the pair's recipe, or the accuracy cost compares two recipes
         shared = [s.name for s in pair.models if s.name in MODELS or (s.name in USER_MODELS and _EPOCHS.get(s.name) != pair.epochs)]
         if shared:
@@ -144,6 +143,30 @@ def use_pair(pair: Pair) -> Pair:
         if pair.files is not None:
             _DATA.setdefault(spec.name, pair.files)
     return pair
+
+
+def _refuse_builtin_names(pair: Pair) -> None:
+    """:class:`PairError` for a model of ``pair`` that has a built-in model's name and other layers."""
+    from sepbench.core.spec import MODELS
+
+    for spec in pair.models:
+        if spec.name in MODELS and MODELS[spec.name].fingerprint() != spec.fingerprint():
+            raise PairError(f"pair {pair.name!r}: model name {spec.name!r} is a built-in model's: give yours another name")
+
+
+def known_specs(pairs: Iterable[Pair] = ()) -> dict[str, ModelSpec]:
+    """The specs a result row's counts are checked against, by model name: the built-in models and those of
+    ``pairs`` (the pair files given to the report; nothing is registered for building).  :class:`PairError` for a
+    model name that a built-in model or an earlier pair gives other layers."""
+    from sepbench.core.spec import MODELS
+
+    out = dict(MODELS)
+    for pair in pairs:
+        _refuse_builtin_names(pair)
+        for spec in pair.models:
+            if out.setdefault(spec.name, spec).fingerprint() != spec.fingerprint():
+                raise PairError(f"pair {pair.name!r}: model {spec.name!r} has other layers in an earlier pair: give one another name")
+    return out
 
 
 _EPOCHS: dict[str, int] = {}  # model -> the epochs of the pair file that brought it (use_pair)
@@ -197,13 +220,13 @@ def select_pairs(requested: str | list[str] | None) -> list[Pair]:
     return out
 
 
-def get_pair(name_or_file: str) -> Pair:
-    """A built-in pair by name, or a pair file (a path ending in ``.toml``)."""
+def get_pair(name_or_file: str, data_files: bool = True) -> Pair:
+    """A built-in pair by name, or a pair file (a path ending in ``.toml``; ``data_files``: see :func:`load_pair_file`)."""
     if name_or_file in PAIRS:
         return PAIRS[name_or_file]
     # a file by its suffix in any case (EXAMPLE.TOML), or by a path that says it is one
     if name_or_file.lower().endswith(".toml") or os.sep in name_or_file or os.path.lexists(name_or_file):
-        return load_pair_file(Path(name_or_file))
+        return load_pair_file(Path(name_or_file), data_files)
     raise PairError(f"unknown pair {name_or_file!r}: built-in pairs are {', '.join(PAIRS)}; or give a pair file (.toml)")
 
 
@@ -219,8 +242,10 @@ def _validator() -> Any:
     return validators.extend(Draft202012Validator, type_checker=checker)(doc)
 
 
-def load_pair_file(path: str | Path) -> Pair:
-    """Read and check a pair file; :class:`PairError` naming the file, the line and the field otherwise."""
+def load_pair_file(path: str | Path, data_files: bool = True) -> Pair:
+    """Read and check a pair file; :class:`PairError` naming the file, the line and the field otherwise.
+    ``data_files=False``: its data files are neither opened nor hashed (``files`` is ``None``): for what needs the
+    models only (the report's count checks), never for training or measuring."""
     path = Path(path)
     try:
         text = read_regular(path, MAX_PAIR_FILE_BYTES).decode("utf-8")  # a fifo is refused, never waited on
@@ -267,7 +292,7 @@ def load_pair_file(path: str | Path) -> Pair:
         raise PairError(f"{path}: baseline outputs {baseline.output_shape}, candidate {candidate.output_shape}: they cannot be compared")
     data, files = meta.get("data", "mnist"), None
     if isinstance(data, dict):
-        data, files = "files", _files_of(path, text, data, baseline)
+        data, files = "files", _files_of(path, text, data, baseline) if data_files else None
     if data == "mnist" and (tuple(meta["input_shape"]) != MNIST_SHAPE or baseline.output_shape != (MNIST_CLASSES,)):
         raise PairError(
             f"{path}{_line_of(text, ['pair', 'input_shape'])}: pair.data: MNIST is 28x28x1 images of 10 classes, but this pair takes "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -18,8 +20,12 @@ from sepbench.report.sections.seeds import accuracy_by_seed
 from sepbench.results.read_rates import PRODUCER as RATES_PRODUCER
 from sepbench.results.read_rates import RATE_KINDS
 from sepbench.results.sources import Loaded, load_all
+from sepbench.results.tidy import unchecked_note
 from sepbench.util.oserrors import what_is_at
 from sepbench.util.owned_dir import build_into
+
+if TYPE_CHECKING:
+    from sepbench.core.spec import ModelSpec
 
 PRODUCERS = (
     "`sepbench reproduce` (or `nox -s reproduce`): trains/evaluates both models per backend, writes results/reproduce-<stamp>.json",
@@ -67,6 +73,8 @@ def missing_notes(loaded: Loaded, hist: pd.DataFrame) -> list[str]:
             "no comparison with the machine's compute limit."
         )
     notes += _missing_rates(kinds)
+    if loaded.unchecked:  # a user pair's counts, its pair file not given: said, not silently trusted
+        notes.append(unchecked_note(loaded.unchecked))
     if "asv" not in kinds:
         notes.append("No ASV results: no history over commits. Run `nox -s asv`.")
     elif hist["commit"].nunique() < 2:
@@ -157,14 +165,16 @@ def build_report(
     output: Path,
     title: str = "sepbench: separable vs regular convolutions",
     this_machine: str | None = None,
+    specs: Mapping[str, ModelSpec] | None = None,
 ) -> Report:
-    """Load, tabulate, plot and write the report into ``output``.
+    """Load, tabulate, plot and write the report into ``output``; ``specs``: the models whose counts a result's
+    are checked against (default: the built-in ones; :func:`sepbench.core.pairs.known_specs` adds pair files').
 
     Raises :class:`NoResultsError` when no result file could be read (rates files of the checks count).
     """
     from sepbench.report import plots  # matplotlib: imported when a report is built, not with the package
 
-    loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs])
+    loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs], specs)
     df = loaded.measurements
     df.attrs["this_machine"] = this_machine  # whose verdict comes first (else the newest run's machine)
     if df.empty and loaded.rates.empty:

@@ -29,7 +29,7 @@ from sepbench.results.schema import (
     ResultsError,
     read_json,
 )
-from sepbench.results.tidy import UNITS, frame, to_float
+from sepbench.results.tidy import UNITS, drop_implausible, frame, to_float
 
 TIME_STATS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3")
 EXTRA_METRICS = ("params", "macs_per_image", "native_bytes", "compute_limit_fraction", "keras_evaluate_floor_s")
@@ -266,10 +266,14 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
     return out
 
 
-def read_run(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One pytest-benchmark run file: its tidy table (:func:`load_pytest_benchmark`, times in seconds)
-    and its ``machine_info``; raises :class:`ResultsError` naming the file if it cannot be read."""
+def read_run(path: str | os.PathLike[str], warnings: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One pytest-benchmark run file: its tidy table (:func:`load_pytest_benchmark`, times in seconds; a figure
+    that cannot be one, or a count a built-in model's spec contradicts, dropped as the report drops it, with a
+    line appended to ``warnings``) and its ``machine_info``; raises :class:`ResultsError` naming the file if it
+    cannot be read."""
     path = Path(path)
     doc = read_json(path)
-    df = frame(load_pytest_benchmark(doc, path))
-    return df, doc["machine_info"]
+    rows, dropped = drop_implausible(load_pytest_benchmark(doc, path))
+    if warnings is not None:
+        warnings.extend(dropped)
+    return frame(rows), doc["machine_info"]

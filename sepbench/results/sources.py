@@ -8,9 +8,10 @@ stops the report.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -24,6 +25,9 @@ from sepbench.results.read_rates import frame as rates_frame
 from sepbench.results.read_reproduce import load_reproduce
 from sepbench.results.schema import SCHEMA, ResultsError, read_json
 from sepbench.util.oserrors import what_is_at
+
+if TYPE_CHECKING:
+    from sepbench.core.spec import ModelSpec
 
 
 @dataclass
@@ -40,6 +44,8 @@ class Loaded:
     rates: pd.DataFrame = field(default_factory=lambda: rates_frame([]))
     # paired-case records (one file per benchmark process): the speed claims are estimated over their processes
     records: list[PairedRecord] = field(default_factory=list)
+    # models whose parameter and MAC counts no spec checked (a user pair's, its pair file not given to the report)
+    unchecked: list[str] = field(default_factory=list)
 
     def kinds(self) -> set[str]:
         return {k for k, v in self.files.items() if v}
@@ -85,9 +91,9 @@ def _load_asv_roots(
         described.extend(machine_files.from_asv_results(a_read))
 
 
-def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
-    """Load every result under ``results_dirs`` (recursively) and the ASV results roots ``asv_dirs``.
-
+def load_all(results_dirs: list[Path], asv_dirs: list[Path], specs: Mapping[str, ModelSpec] | None = None) -> Loaded:
+    """Load every result under ``results_dirs`` (recursively) and the ASV results roots ``asv_dirs``; a count a
+    model's spec in ``specs`` (default: the built-in ones) contradicts is dropped (:func:`tidy.drop_implausible`).
     An ASV result file found under several roots (the same machine folder and ``<commit>-<env>.json``,
     e.g. in ``.asv/results`` and in ``history/``) is read once, from the first root that has it.
     """
@@ -141,10 +147,10 @@ def load_all(results_dirs: list[Path], asv_dirs: list[Path]) -> Loaded:
                 warnings.append(f"skipped {exc}")
     _load_asv_roots([*asv_dirs, *asv_roots], rows, files["asv"], warnings, described)
     looked = [Path(d) for d in [*results_dirs, *asv_dirs]]
-    rows, rejected = tidy.drop_implausible(rows)
-    warnings.extend(rejected)
+    rows, rejected = tidy.drop_implausible(rows, specs)
     described_frame = pd.DataFrame(described, columns=list(machine_files.FIELDS))
-    return Loaded(tidy.frame(rows), files, warnings, looked, described_frame, rates_frame(rates), records)
+    unchecked = tidy.unchecked_models(rows, specs)
+    return Loaded(tidy.frame(rows), files, warnings + rejected, looked, described_frame, rates_frame(rates), records, unchecked)
 
 
 def _seen(asv_files: list[Path]) -> list[Path]:

@@ -18,11 +18,15 @@ Columns (all loaders fill the same ones, ``None`` where a source has no such thi
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from sepbench.results.slowdown import MIN_SECONDS
+
+if TYPE_CHECKING:
+    from sepbench.core.spec import ModelSpec
 
 COLUMNS: tuple[str, ...] = (
     "source_kind",
@@ -125,30 +129,63 @@ def implausible(metric: str, value: float, unit: str, stat: str = "value") -> st
     return None
 
 
-def contradicts_spec(metric: str, model: Any, value: float) -> str | None:
-    """Why a count cannot be ``model``'s where its spec is built in (``None`` if it can, or the model is not):
-    parameters and MACs per image follow from the spec exactly, so a result claiming others (10^300
-    parameters for a model of 1,427) must not decide "smaller"."""
-    if metric not in ("params", "macs_per_image") or not isinstance(model, str):
+COUNT_METRICS = ("params", "macs_per_image")  # figures a model's spec fixes exactly
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if value.is_integer() and abs(value) < 2**53 else f"{value:g}"
+
+
+def contradicts_spec(metric: str, model: Any, value: float, specs: Mapping[str, ModelSpec] | None = None) -> str | None:
+    """Why a count cannot be ``model``'s (``None`` if it can): parameters and MACs per image follow from a spec
+    exactly, so where ``model``'s is known (``specs``: the built-in models unless given; the report adds the
+    pair files it is given) a result claiming others (10^300 parameters for a model of 1,427) must not
+    decide "smaller"; where it is not, the count must still be a whole number a model within the budget
+    (:data:`~sepbench.core.budget.MAX_PARAMS`, :data:`~sepbench.core.budget.MAX_MACS`) can have."""
+    if metric not in COUNT_METRICS:
         return None
+    from sepbench.core.budget import MAX_MACS, MAX_PARAMS
     from sepbench.core.spec import MODELS
 
-    spec = MODELS.get(model)
-    if spec is None:
+    spec = (MODELS if specs is None else specs).get(model) if isinstance(model, str) else None
+    if spec is not None:
+        expected = spec.params if metric == "params" else spec.macs
+        return None if value == expected else f"{metric} {_count(value)} for model {model!r}, whose spec has {expected:,}"
+    most = MAX_PARAMS if metric == "params" else MAX_MACS
+    if value.is_integer() and 0 <= value <= most:
         return None
-    expected = spec.params if metric == "params" else spec.macs
-    return None if value == expected else f"{metric} {value:g} for model {model!r}, whose spec has {expected:,}"
+    whose = f" for model {model!r}" if isinstance(model, str) else ""
+    return f"{metric} {_count(value)}{whose} is no whole number in [0, {most:,}] (the most a model within the budget has)"
 
 
-def drop_implausible(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The rows whose value is physically possible (and, for a built-in model's counts, what its spec says),
-    and one warning per file naming what was dropped."""
+def unchecked_models(rows: list[dict[str, Any]], specs: Mapping[str, ModelSpec] | None = None) -> list[str]:
+    """The models of ``rows`` whose counts no spec checked (a user pair's, its pair file not given): the report
+    says so rather than trusting them silently."""
+    from sepbench.core.spec import MODELS
+
+    known = MODELS if specs is None else specs
+    return sorted({str(r["model"]) for r in rows if r.get("metric") in COUNT_METRICS and isinstance(r.get("model"), str)} - set(known))
+
+
+def unchecked_note(models: list[str]) -> str:
+    """The sentence that says ``models``' counts were not checked (:func:`unchecked_models`) and how to check them."""
+    return (
+        f"The parameter and MAC counts of model(s) {', '.join(map(repr, models))} are as their result files say, not checked "
+        "against a spec (only a whole number within the model budget is required): give their pair file, "
+        "`sepbench report --pairs FILE.toml`, to check them (and drop a count that contradicts it)."
+    )
+
+
+def drop_implausible(rows: list[dict[str, Any]], specs: Mapping[str, ModelSpec] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows whose value is physically possible (and whose counts a model can have: what its spec says where
+    ``specs`` or the built-in models hold it, see :func:`contradicts_spec`), and one warning per file naming
+    what was dropped."""
     kept, dropped = [], {}
     for row in rows:
         value = row.get("value")
         why = (
             implausible(str(row.get("metric")), float(value), str(row.get("unit") or ""), str(row.get("stat")))
-            or contradicts_spec(str(row.get("metric")), row.get("model"), float(value))
+            or contradicts_spec(str(row.get("metric")), row.get("model"), float(value), specs)
             if value is not None
             else None
         )

@@ -47,8 +47,13 @@ def check_options(opts: ReproduceOptions) -> tuple[list[str], list[dict[str, str
     bad = [b for b in names if b not in known]
     if bad:
         raise ValueError(f"unknown backend(s) {', '.join(map(repr, bad))}; known backends: {', '.join(known)}")
+    from sepbench.core.budget import check_batch
+
     for m in opts.models:
-        get_model_spec(m)  # raises UnknownModelError with the known names
+        spec = get_model_spec(m)  # raises UnknownModelError with the known names
+        for option, images in (("--limit", opts.limit), ("--test-limit", opts.test_limit)):
+            if images is not None:  # held at once (loaded, then batched): the batch budget, as profile's --chunk
+                check_batch(spec, images, option)
     for name, value in (("limit", opts.limit), ("test_limit", opts.test_limit), ("epochs", opts.epochs), ("threads", opts.threads)):
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
