@@ -52,8 +52,8 @@ class HalideForward:
         softmax = spec.layers[-1].activation == "softmax"
         # each schedule compiled on its first use (seconds each, in every fresh process): a batch of whole
         # blocks never needs the single-image one, a single image never the lanes one
-        self._compile = lambda schedule: hp.compiled(tuple(spec.input_shape), layers, softmax, schedule)
-        self.pipelines: dict[str, Any] = {}
+        self._compile = lambda schedule, pixels: hp.compiled(tuple(spec.input_shape), layers, softmax, schedule, pixels)
+        self.pipelines: dict[tuple[str, str], Any] = {}  # (schedule, pixel type): compiled pipeline
         tensors = {f"{layer.name}/{t}": a for layer, w, _ in folded for t, a in w.items()}
         names = hp.weight_names(layers)
         self._arrays = [np.ascontiguousarray(tensors[n], np.float32) for n in names]  # Halide buffers alias these
@@ -61,6 +61,7 @@ class HalideForward:
         self._hl = hl
         self._lanes = hp.LANES
         self._in_blocks = hp.in_blocks
+        self._pixels = hp.PIXELS
         self.spec = spec
         self.out_values = math.prod(spec.output_shape)
         self.target = hp.describe_target()
@@ -71,22 +72,29 @@ class HalideForward:
         """Seconds this model's pipelines took to compile (0 for one another model of its shape compiled first)."""
         return sum(p.compile_seconds for p in self.pipelines.values())
 
-    def _pipeline(self, schedule: str) -> Any:
-        if schedule not in self.pipelines:
-            self.pipelines[schedule] = self._compile(schedule)
-        return self.pipelines[schedule]
+    def _pipeline(self, schedule: str, pixels: str) -> Any:
+        if (schedule, pixels) not in self.pipelines:
+            self.pipelines[schedule, pixels] = self._compile(schedule, pixels)
+        return self.pipelines[schedule, pixels]
 
     def _run(self, schedule: str, x: np.ndarray, out: np.ndarray) -> None:
         hl = self._hl
-        self._pipeline(schedule).run(hl.Buffer(x), *self._weights, hl.Buffer(out))
+        pixels = x.dtype.name
+        if schedule == "lanes":  # an image is one row of values: the same memory, seen as (N, H * W * C)
+            x = x.reshape(len(x), -1)
+        self._pipeline(schedule, pixels).run(hl.Buffer(x), *self._weights, hl.Buffer(out))
 
     def __call__(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
-        """Outputs of ``x`` (float32 NHWC, validated, C-contiguous), on ``threads`` threads."""
+        """Outputs of ``x`` (NHWC, C-contiguous: validated float32, or uint8 pixels 0..255, which the
+        pipeline scales by 1/255 as it reads them, as :func:`impls.base.validate_images` does), on
+        ``threads`` threads."""
+        if x.dtype.name not in self._pixels:
+            raise ValueError(f"the halide path takes {' or '.join(self._pixels)} images, not {x.dtype}")
         n = len(x)
         out = np.empty((n, self.out_values), np.float32)
         blocks = self._in_blocks(n)
         if blocks:
-            self._pipeline("lanes")  # compiled here, once, not by the pool's threads at once
+            self._pipeline("lanes", x.dtype.name)  # compiled here, once, not by the pool's threads at once
             per_task = self._lanes * max(1, -(-blocks // (self._lanes * threads * TASKS_PER_THREAD)))
             tasks = [(i, min(blocks, i + per_task)) for i in range(0, blocks, per_task)]
             if threads <= 1 or len(tasks) == 1:
