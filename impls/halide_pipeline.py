@@ -67,7 +67,7 @@ class _Stage:
 class Compiled:
     """A JIT-compiled pipeline: call it with the input, the weights (:func:`weight_names` order) and the output."""
 
-    run: Any  # halide.Callable: (images, *weights, out) -> None, releases the GIL while it runs
+    run: Any  # halide.Callable: (images, [blocks per task: lanes only], *weights, out) -> None
     weight_names: tuple[str, ...]  # "layer/tensor" of each weight input, in argument order
     schedule: str
     pixels: str  # the input's type (:data:`PIXELS`)
@@ -101,6 +101,7 @@ class _Builder:
         n = self.n
         scaled = _PIXELS[pixels]
         if lanes:  # an image is one row of h*w*c values (a NumPy (N, h*w*c) array): blocks of 16 x 16 transpose
+            self.per_task = hl.Param(hl.Int(32), "blocks_per_task")  # blocks of LANES images a parallel task runs
             self.values = h * w * c
             self.images = self._input(hl.ImageParam(_PIXEL_TYPES[pixels], 2, "images"), (self.values,))
             self.p = hl.Var("p")
@@ -332,7 +333,8 @@ def scheduled(
 ) -> tuple[hl.Pipeline, list[hl.ImageParam]]:
     """The pipeline of ``layers`` (batch norms folded away) on images of ``input_shape`` with ``schedule``
     (one of :data:`SCHEDULES`) for input of type ``pixels`` (one of :data:`PIXELS`), not compiled, and its
-    arguments (the images, then the weights; e.g. for ``print_loop_nest`` or ``compile_to_lowered_stmt``)."""
+    arguments (the images, the blocks per parallel task (``lanes`` only), then the weights; e.g. for
+    ``print_loop_nest`` or ``compile_to_lowered_stmt``)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
     if pixels not in PIXELS:
@@ -353,13 +355,16 @@ def scheduled(
     out.bound(j, 0, values)
     outer = hl.Var("block")
     if schedule == "lanes":
-        inner = hl.Var("lane")
-        out.split(b.n, outer, inner, LANES, hl.TailStrategy.RoundUp).reorder(j, inner, outer).vectorize(inner).unroll(j)
+        inner, blocks, task = hl.Var("lane"), hl.Var("blocks"), hl.Var("task")
+        # blocks in tasks of `blocks_per_task` on Halide's thread pool (the Python binding's call holds the GIL,
+        # so Python threads calling it ran one at a time)
+        out.split(b.n, blocks, inner, LANES, hl.TailStrategy.RoundUp).split(blocks, task, outer, b.per_task, hl.TailStrategy.GuardWithIf)
+        out.reorder(j, inner, outer, task).vectorize(inner).unroll(j).parallel(task)
         _schedule_lanes(b, out, outer)
     else:
         out.reorder(j, b.n)
         _schedule_single(b, out, b.n)
-    return hl.Pipeline(out), [b.images, *b.params]
+    return hl.Pipeline(out), [b.images, *([b.per_task] if schedule == "lanes" else []), *b.params]
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,19 +1,18 @@
 """The NumPy backend's ``halide`` path: the model as one Halide pipeline (:mod:`impls.halide_pipeline`),
 JIT-compiled from the spec by the ``halide`` wheel (pinned, extra ``halide``).
 
-Whole blocks of 16 images run the ``lanes`` schedule (an image per SIMD lane), cut into ranges on the
-backend's threads (the compiled pipeline releases the GIL: the thread count is the backend's, as for
-the ``fused`` path, not Halide's own pool); the few images left over, and a single image, run the
-``single`` schedule (channels in lanes).  Both pipelines are compiled once per model shape and process
+Whole blocks of 16 images run the ``lanes`` schedule (an image per SIMD lane), cut into parallel tasks
+on Halide's own thread pool (the Python binding's call holds the GIL, so ranges handed to Python threads
+ran one after another); the few images left over, and a single image, run the ``single`` schedule
+(channels in lanes).  Both pipelines are compiled once per model shape and process
 (:func:`impls.halide_pipeline.compiled`, cached) on the first call, which the workloads' untimed warm-up
 makes; :attr:`HalideForward.compile_seconds` records it apart.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from concurrent.futures import ThreadPoolExecutor
+import os
 from typing import Any
 
 import numpy as np
@@ -30,11 +29,6 @@ def halide_unavailable_reason() -> str | None:
     except Exception as exc:  # noqa: BLE001 - a wheel can fail to import in many ways (a missing .so: OSError)
         return f"the halide path needs the 'halide' package ({type(exc).__name__}: {exc}; install it with `pip install 'sepbench[halide]'`)"
     return None
-
-
-@functools.cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="sepbench-halide")
 
 
 class HalideForward:
@@ -77,12 +71,19 @@ class HalideForward:
             self.pipelines[schedule, pixels] = self._compile(schedule, pixels)
         return self.pipelines[schedule, pixels]
 
-    def _run(self, schedule: str, x: np.ndarray, out: np.ndarray) -> None:
+    def _run(self, schedule: str, x: np.ndarray, out: np.ndarray, threads: int = 1) -> None:
         hl = self._hl
-        pixels = x.dtype.name
-        if schedule == "lanes":  # an image is one row of values: the same memory, seen as (N, H * W * C)
-            x = x.reshape(len(x), -1)
-        self._pipeline(schedule, pixels).run(hl.Buffer(x), *self._weights, hl.Buffer(out))
+        pipeline = self._pipeline(schedule, x.dtype.name)
+        if schedule == "single":
+            pipeline.run(hl.Buffer(x), *self._weights, hl.Buffer(out))
+            return
+        # an image is one row of values: the same memory, seen as (N, H * W * C); the blocks run as parallel
+        # tasks on Halide's thread pool (one worker a core): one task for one thread, else TASKS_PER_THREAD a
+        # thread where the pool has no more workers than threads (so `threads` bounds the cores used)
+        blocks = len(x) // self._lanes
+        tasks = 1 if threads <= 1 else threads if threads < (os.cpu_count() or 1) else threads * TASKS_PER_THREAD
+        per_task = max(1, -(-blocks // tasks))
+        pipeline.run(hl.Buffer(x.reshape(len(x), -1)), per_task, *self._weights, hl.Buffer(out))
 
     def __call__(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
         """Outputs of ``x`` (NHWC, C-contiguous: validated float32, or uint8 pixels 0..255, which the
@@ -90,17 +91,13 @@ class HalideForward:
         ``threads`` threads."""
         if x.dtype.name not in self._pixels:
             raise ValueError(f"the halide path takes {' or '.join(self._pixels)} images, not {x.dtype}")
+        if not x.flags.writeable:  # a Halide buffer wraps only writable memory (MNIST's bytes are read-only)
+            x = x.copy()
         n = len(x)
         out = np.empty((n, self.out_values), np.float32)
         blocks = self._in_blocks(n)
         if blocks:
-            self._pipeline("lanes", x.dtype.name)  # compiled here, once, not by the pool's threads at once
-            per_task = self._lanes * max(1, -(-blocks // (self._lanes * threads * TASKS_PER_THREAD)))
-            tasks = [(i, min(blocks, i + per_task)) for i in range(0, blocks, per_task)]
-            if threads <= 1 or len(tasks) == 1:
-                self._run("lanes", x[:blocks], out[:blocks])
-            else:
-                list(_pool(threads).map(lambda t: self._run("lanes", x[t[0] : t[1]], out[t[0] : t[1]]), tasks))
+            self._run("lanes", x[:blocks], out[:blocks], threads)
         if blocks < n:
             self._run("single", x[blocks:], out[blocks:])
         self.threads = threads
