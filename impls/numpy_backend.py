@@ -165,7 +165,9 @@ class NumpyBackend(Backend):
     def thread_settings(self) -> dict[str, Any]:
         return {
             "fused": self.threads or default_threads(),  # the fused path's thread pool
-            "halide": self.threads or default_threads(),  # the halide path's (ranges of blocks; Halide's own pool unused)
+            # the halide path's: its blocks' parallel tasks on Halide's pool (one worker a core), one per thread
+            # below the core count, else 4 a thread (impls/numpy_halide.py)
+            "halide": self.threads or default_threads(),
             "blas": [
                 {"library": p["internal_api"], "num_threads": p["num_threads"], "version": p.get("version")}
                 for p in threadpoolctl.threadpool_info()
