@@ -20,12 +20,13 @@ from sepbench.core.spec import ModelSpec, get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
 
 
-def validate_images(images: Any, spec: ModelSpec) -> np.ndarray:
+def validate_images(images: Any, spec: ModelSpec, keep_uint8: bool = False) -> np.ndarray:
     """Check a batch of images and return it as C-contiguous float32 NHWC.
 
     Accepted: a rank-4 array ``(N, H, W, C)`` matching ``spec.input_shape``, ``N >= 1``, of a
     float dtype (cast to float32, values used as they are: the models expect [0, 1]) or uint8
-    (raw pixels 0..255, scaled by 1/255 to [0, 1], as :func:`sepbench.core.data.load_mnist` does).
+    (raw pixels 0..255, scaled by 1/255 to [0, 1], as :func:`sepbench.core.data.load_mnist` does;
+    with ``keep_uint8``, returned as they are, C-contiguous, for a path that scales them itself).
     Anything else raises ``ValueError`` naming what is wrong.
     """
     if not isinstance(images, np.ndarray):
@@ -46,6 +47,8 @@ def validate_images(images: Any, spec: ModelSpec) -> np.ndarray:
     if images.shape[3] != expected[2]:
         raise ValueError(f"images must have {expected[2]} channel(s) (NHWC, channels last); got {images.shape[3]} (shape {images.shape})")
     if images.dtype == np.uint8:
+        if keep_uint8:
+            return np.ascontiguousarray(images)
         return (images.astype(np.float32) / np.float32(255.0)).copy(order="C")
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(f"images must be float (pixels scaled to [0, 1]) or uint8 (0..255); got dtype {images.dtype}")
@@ -107,6 +110,9 @@ class InferenceModel(abc.ABC):
     # paths that run another model made from these weights (int8-quantized): their probabilities
     # approximate the float model's instead of matching it, and their native file is their own
     approximate_paths: ClassVar[tuple[str, ...]] = ()
+    # paths given uint8 images as they are (the others get them as float32 / 255): each scales the pixels
+    # by 1/255 as it reads them, exactly as ``validate_images`` does, and reads a quarter of the bytes
+    uint8_paths: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, weights: PortableWeights) -> None:
         self.spec: ModelSpec = weights.spec
@@ -114,8 +120,9 @@ class InferenceModel(abc.ABC):
 
     # ---- inference ---------------------------------------------------------------------------
     def predict(self, images: Any, batch_size: int = 32, path: str = "default") -> np.ndarray:
-        """Class probabilities, float32 ``(N, num_classes)``, computed ``batch_size`` images at a time."""
-        x = validate_images(images, self.spec)
+        """Class probabilities, float32 ``(N, num_classes)``, computed ``batch_size`` images at a time
+        (uint8 images: the same probabilities as for ``images / 255`` in float32)."""
+        x = validate_images(images, self.spec, keep_uint8=path in self.uint8_paths)
         batch_size = validate_batch_size(batch_size)
         runner = self._path_runner(path)
         return runner(x, batch_size)

@@ -14,8 +14,10 @@ Two schedules (docs/fast-paths.md gives the layout argument and the measurements
   layer before the next block; every value of every layer is a vector of 16 images, so even the first
   layer's one input channel fills the register, and a weight is one broadcast shared by the 16.  Each
   weighted layer keeps a tile of ``x`` output pixels x ``f`` channels in vector registers (at most
-  :data:`ACCUMULATORS`), loops over the taps and input channels, and writes the tile once.  The input
-  block is transposed (``n`` innermost) on its way in.
+  :data:`ACCUMULATORS`, at least :data:`MIN_CHAINS` where the row allows), loops over the taps and input
+  channels, and writes the tile once.  The input block is transposed (``n`` innermost) on its way in,
+  16 values of 16 images at a time in registers (dense loads, shuffles, dense stores), and scaled there
+  if it came as bytes (:data:`PIXELS`).
 * ``single`` (one image, or the few left over from the blocks): **channels in the lanes**, the layout
   of the NumPy fused kernel, one image after another.
 """
@@ -35,7 +37,17 @@ from sepbench.core.spec import LayerSpec, Shape
 
 LANES = 16  # images per vector in the ``lanes`` schedule: 16 float32 lanes of an AVX-512 register
 ACCUMULATORS = 24  # vector accumulators per tile: 24 of AVX-512's 32 registers, room left for operands
+MIN_CHAINS = 8  # accumulators a tile needs where it can: FMA latency (4 cycles) x FMAs a cycle (up to 2)
 SCHEDULES = ("lanes", "single")
+
+PIXELS = ("float32", "uint8")  # the input types a pipeline takes: values in [0, 1], or raw 0..255 scaled by 1/255
+_PIXEL_TYPES = {"float32": hl.Float(32), "uint8": hl.UInt(8)}
+_PIXELS: dict[str, Callable[[hl.Expr], hl.Expr]] = {
+    "float32": lambda v: v,
+    # as sepbench's preprocessing (impls.base.validate_images): float32(v) / 255, a true division (strict:
+    # Halide would otherwise multiply by 1/255, one ulp off for half the byte values)
+    "uint8": lambda v: hl.strict_float(hl.f32(v) / hl.f32(255.0)),
+}
 
 LayerShapes = tuple[tuple[LayerSpec, Shape], ...]  # (layer, its input shape) of the layers a path runs
 
@@ -48,15 +60,17 @@ class _Stage:
     acc: hl.Func
     r: hl.RDom
     shape: Shape  # output shape (no batch axis)
+    shared_taps: bool = False  # r[0] steps along x: neighbouring output pixels read overlapping inputs
 
 
 @dataclass(frozen=True)
 class Compiled:
     """A JIT-compiled pipeline: call it with the input, the weights (:func:`weight_names` order) and the output."""
 
-    run: Any  # halide.Callable: (images, *weights, out) -> None, releases the GIL while it runs
+    run: Any  # halide.Callable: (images, [blocks per task: lanes only], *weights, out) -> None
     weight_names: tuple[str, ...]  # "layer/tensor" of each weight input, in argument order
     schedule: str
+    pixels: str  # the input's type (:data:`PIXELS`)
     compile_seconds: float  # wall seconds of Halide's JIT compile
 
 
@@ -78,24 +92,37 @@ def weight_names(layers: LayerShapes) -> tuple[str, ...]:
 class _Builder:
     """The algorithm of one model: Funcs per layer, the weight inputs, the stages a schedule tiles."""
 
-    def __init__(self, input_shape: Shape, lanes: bool) -> None:
+    def __init__(self, input_shape: Shape, lanes: bool, pixels: str = "float32") -> None:
         self.n, self.x, self.y, self.c = hl.Var("n"), hl.Var("x"), hl.Var("y"), hl.Var("c")
         self.params: list[hl.ImageParam] = []
         self.stages: list[_Stage] = []
         self.pointwise: list[hl.Func] = []  # cheap per-value Funcs (relu, softmax parts)
         h, w, c = input_shape
-        self.images = self._input(hl.ImageParam(hl.Float(32), 4, "images"), (c, w, h))
-        n, x, y, ch = self.n, self.x, self.y, self.c
-        self.transposed = hl.Func("images_by_lane")  # n innermost: the lanes schedule stores a block this way
-        self.transposed[n, x, y, ch] = self.images[ch, x, y, n]
-        self.source = self.transposed if lanes else None
+        n = self.n
+        scaled = _PIXELS[pixels]
+        if lanes:  # an image is one row of h*w*c values (a NumPy (N, h*w*c) array): blocks of 16 x 16 transpose
+            self.per_task = hl.Param(hl.Int(32), "blocks_per_task")  # blocks of LANES images a parallel task runs
+            self.values = h * w * c
+            self.images = self._input(hl.ImageParam(_PIXEL_TYPES[pixels], 2, "images"), (self.values,))
+            self.p = hl.Var("p")
+            self.rows = hl.Func("image_rows")  # a 16 x 16 tile of values x images, in registers
+            self.rows[self.p, n] = self.images[self.p, n]
+            self.transposed = hl.Func("images_by_lane")  # n innermost: a block's input, scaled, on the stack
+            self.transposed[n, self.p] = scaled(self.rows[self.p, n])
+            self.source: Callable[..., hl.Expr] = lambda n, x, y, ch: self.transposed[n, (y * w + x) * c + ch]
+        else:
+            self.images = self._input(hl.ImageParam(_PIXEL_TYPES[pixels], 4, "images"), (c, w, h))
+            self.source = lambda n, x, y, ch: scaled(self.images[ch, x, y, n])
 
     def _input(self, p: hl.ImageParam, extents: tuple[int, ...]) -> hl.ImageParam:
-        """Tell Halide the fixed extents and dense strides, so that indexing folds to constants."""
+        """Tell Halide the fixed extents and dense strides (the last dimension's too, its extent free), so
+        that indexing folds to constants."""
         stride = 1
         for d, e in enumerate(extents):
             p.dim(d).set_bounds(0, e).set_stride(stride)
             stride *= e
+        if p.dimensions() > len(extents):
+            p.dim(len(extents)).set_stride(stride)
         return p
 
     def weight(self, name: str, keras_shape: Shape) -> hl.ImageParam:
@@ -103,22 +130,25 @@ class _Builder:
         self.params.append(self._input(p, tuple(reversed(keras_shape))))
         return p
 
-    def reduce(self, name: str, shape: Shape, init: hl.Expr, r: hl.RDom, term: Callable[..., hl.Expr]) -> hl.Func:
-        """``out = init + sum over r of term``, as a tiled stage; ``term(*vars, r)``."""
+    def reduce(
+        self, name: str, shape: Shape, init: hl.Expr, r: hl.RDom, term: Callable[..., hl.Expr], shared_taps: bool = False
+    ) -> hl.Func:
+        """``out = init + sum over r of term``, as a tiled stage; ``term(*vars, r)``; ``shared_taps``: ``r[0]``
+        is a tap along x (so a tile of pixels shares its inputs once that loop is unrolled)."""
         acc, out = hl.Func(name + "_acc"), hl.Func(name)
         args = [self.n, self.x, self.y, self.c] if len(shape) == 3 else [self.n, self.c]
         acc[args] = init
         acc[args] += term(*args, r)
         out[args] = acc[args]
-        self.stages.append(_Stage(out, acc, r, shape))
+        self.stages.append(_Stage(out, acc, r, shape, shared_taps))
         return out
 
 
 def _read(b: _Builder, a: hl.Func | None) -> Callable[..., hl.Expr]:
-    """The activation ``a`` (or, before the first layer, the images as they lie) as ``get(n, x, y, c)``."""
+    """The activation ``a`` (or, before the first layer, the images, scaled) as ``get(n, x, y, c)``."""
     if a is not None:
         return lambda *idx: a[list(idx)]
-    return lambda n, x, y, c: b.images[c, x, y, n]
+    return b.source
 
 
 def _conv(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
@@ -144,8 +174,8 @@ def _depthwise(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., h
         return get(n, x * s + r[0], y * s + r[1], ch) * dk[0, ch, r[0], r[1]]
 
     if pk is None:
-        return b.reduce(name, out_shape, bias[b.c], r, taps)
-    dw = b.reduce(name + "_dw", (out_shape[0], out_shape[1], c_in), hl.f32(0.0), r, taps)
+        return b.reduce(name, out_shape, bias[b.c], r, taps, shared_taps=True)
+    dw = b.reduce(name + "_dw", (out_shape[0], out_shape[1], c_in), hl.f32(0.0), r, taps, shared_taps=True)
     rc = hl.RDom([(0, c_in)], name + "_pr")
     return b.reduce(name + "_pw", out_shape, bias[b.c], rc, lambda n, x, y, o, r: dw[n, x, y, r[0]] * pk[o, r[0], 0, 0])
 
@@ -164,8 +194,12 @@ def _spatial(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.
         ry,
         lambda n, x, y, ch, r: get(n, x, y * s + r[0], ch) * ck[0, ch, 0, r[0]],
     )
-    rx = hl.RDom([(0, c_in), (0, k)], name + "_rr")
-    return b.reduce(name + "_row", out_shape, bias[b.c], rx, lambda n, x, y, o, r: col[n, x * s + r[1], y, r[0]] * rk[o, r[0], r[1], 0])
+    rx = hl.RDom([(0, k), (0, c_in)], name + "_rr")
+
+    def row(n, x, y, o, r):
+        return col[n, x * s + r[0], y, r[1]] * rk[o, r[1], r[0], 0]
+
+    return b.reduce(name + "_row", out_shape, bias[b.c], rx, row, shared_taps=True)
 
 
 def _pool(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
@@ -176,7 +210,11 @@ def _pool(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Exp
     r = hl.RDom([(0, kw), (0, kh)], layer.name + "_r")
     if whole:
         return b.reduce(layer.name, out_shape, hl.f32(0.0), r, lambda n, ch, r: get(n, r[0], r[1], ch) * scale)
-    return b.reduce(layer.name, out_shape, hl.f32(0.0), r, lambda n, x, y, ch, r: get(n, x * s + r[0], y * s + r[1], ch) * scale)
+
+    def window(n, x, y, ch, r):
+        return get(n, x * s + r[0], y * s + r[1], ch) * scale
+
+    return b.reduce(layer.name, out_shape, hl.f32(0.0), r, window, shared_taps=True)
 
 
 def _dense(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
@@ -227,33 +265,43 @@ def _tile(extent: int, at_most: int) -> int:
     return max(d for d in range(1, min(extent, at_most) + 1) if extent % d == 0)
 
 
-def _pixels(extent: int, at_most: int) -> int:
-    """Output pixels per tile, up to ``at_most``: the fewest computed in all (a last tile shifted inwards
-    recomputes some), then the most per tile."""
-    return min(range(1, min(extent, at_most) + 1), key=lambda p: (-(-extent // p) * p, -p))
+def _pixels(extent: int, chan: int) -> int:
+    """Output pixels of a row per tile of ``chan`` channels: at most :data:`ACCUMULATORS` accumulators and,
+    where the row allows, at least :data:`MIN_CHAINS` (independent FMA chains); among those the fewest
+    pixels computed in all (a last tile shifted inwards recomputes some), then the most per tile."""
+    most = min(extent, max(1, ACCUMULATORS // chan))
+    enough = [p for p in range(1, most + 1) if p * chan >= MIN_CHAINS] or [most]
+    return min(enough, key=lambda p: (-(-extent // p) * p, -p))
 
 
 def _schedule_lanes(b: _Builder, final: hl.Func, block: hl.Var) -> None:
     """Images in lanes: every Func of a block of LANES images at ``block``, vectorised over ``n``."""
     n = b.n
-    if b.source is not None:
-        b.transposed.compute_at(final, block).vectorize(n).store_in(hl.MemoryType.Stack)
+    # the block's input: 16 values of 16 images (one dense load each) transposed in registers, then stored
+    # with the images innermost; a last tile of the values shifted inwards
+    po, pi = hl.Var("po"), hl.Var("pi")
+    b.transposed.compute_at(final, block).store_in(hl.MemoryType.Stack)
+    b.transposed.split(b.p, po, pi, min(LANES, b.values), hl.TailStrategy.ShiftInwards).reorder(n, pi, po).vectorize(n).vectorize(pi)
+    b.rows.compute_at(b.transposed, po).store_in(hl.MemoryType.Register).vectorize(b.p).unroll(n)
     for f in b.pointwise:
         f.compute_at(final, block).vectorize(n)
     for st in b.stages:
         chan = _tile(st.shape[-1], 8)
         xo, xi, co, ci = hl.Var(), hl.Var(), hl.Var(), hl.Var()
+        rs = [st.r[i] for i in range(st.r.dimensions())]
         st.out.compute_at(final, block).store_in(hl.MemoryType.Stack)
         if len(st.shape) == 3:
-            px = _pixels(st.shape[1], min(max(1, ACCUMULATORS // chan), 8))
+            px = _pixels(st.shape[1], chan)
             st.out.split(b.x, xo, xi, px, hl.TailStrategy.ShiftInwards).split(b.c, co, ci, chan)
             st.out.reorder(n, ci, xi, co, xo, b.y).vectorize(n).unroll(ci).unroll(xi)
             st.acc.compute_at(st.out, co).store_in(hl.MemoryType.Register).vectorize(n).unroll(b.c).unroll(b.x)
-            st.acc.update().reorder(n, b.c, b.x, *[st.r[i] for i in range(st.r.dimensions())], b.y).vectorize(n).unroll(b.c).unroll(b.x)
+            update = st.acc.update().reorder(n, b.c, b.x, *rs, b.y).vectorize(n).unroll(b.c).unroll(b.x)
+            if st.shared_taps and px > 1:  # neighbouring pixels read the same inputs: one load serves several
+                update.unroll(rs[0])
         else:
             st.out.split(b.c, co, ci, chan).reorder(n, ci, co).vectorize(n).unroll(ci)
             st.acc.compute_at(st.out, co).store_in(hl.MemoryType.Register).vectorize(n).unroll(b.c)
-            st.acc.update().reorder(n, b.c, *[st.r[i] for i in range(st.r.dimensions())]).vectorize(n).unroll(b.c)
+            st.acc.update().reorder(n, b.c, *rs).vectorize(n).unroll(b.c)
 
 
 def _schedule_single(b: _Builder, final: hl.Func, image: hl.Var) -> None:
@@ -280,15 +328,19 @@ def _schedule_single(b: _Builder, final: hl.Func, image: hl.Var) -> None:
             st.acc.update().reorder(b.c, *rs, b.n).vectorize(b.c, vec)
 
 
-@functools.lru_cache(maxsize=32)
-def compiled(input_shape: Shape, layers: LayerShapes, softmax: bool, schedule: str) -> Compiled:
-    """The pipeline of ``layers`` (batch norms folded away) on images of ``input_shape``, compiled for
-    this CPU with ``schedule`` (one of :data:`SCHEDULES`); cached per shape: weights are its inputs.
-    Takes images as Halide reads a NumPy ``(N, H, W, C)`` float32 array, writes ``(N, classes)``."""
+def scheduled(
+    input_shape: Shape, layers: LayerShapes, softmax: bool, schedule: str, pixels: str = "float32"
+) -> tuple[hl.Pipeline, list[hl.ImageParam]]:
+    """The pipeline of ``layers`` (batch norms folded away) on images of ``input_shape`` with ``schedule``
+    (one of :data:`SCHEDULES`) for input of type ``pixels`` (one of :data:`PIXELS`), not compiled, and its
+    arguments (the images, the blocks per parallel task (``lanes`` only), then the weights; e.g. for
+    ``print_loop_nest`` or ``compile_to_lowered_stmt``)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
-    b = _Builder(input_shape, lanes=schedule == "lanes")
-    a, shape = b.source, input_shape
+    if pixels not in PIXELS:
+        raise ValueError(f"unknown pixel type {pixels!r}; known: {', '.join(PIXELS)}")
+    b = _Builder(input_shape, lanes=schedule == "lanes", pixels=pixels)
+    a, shape = None, input_shape
     for layer, in_shape in layers:
         a, shape = _layer(b, layer, in_shape, a)
     values = math.prod(shape)
@@ -303,16 +355,27 @@ def compiled(input_shape: Shape, layers: LayerShapes, softmax: bool, schedule: s
     out.bound(j, 0, values)
     outer = hl.Var("block")
     if schedule == "lanes":
-        inner = hl.Var("lane")
-        out.split(b.n, outer, inner, LANES, hl.TailStrategy.RoundUp).reorder(j, inner, outer).vectorize(inner).unroll(j)
+        inner, blocks, task = hl.Var("lane"), hl.Var("blocks"), hl.Var("task")
+        # blocks in tasks of `blocks_per_task` on Halide's thread pool (the Python binding's call holds the GIL,
+        # so Python threads calling it ran one at a time)
+        out.split(b.n, blocks, inner, LANES, hl.TailStrategy.RoundUp).split(blocks, task, outer, b.per_task, hl.TailStrategy.GuardWithIf)
+        out.reorder(j, inner, outer, task).vectorize(inner).unroll(j).parallel(task)
         _schedule_lanes(b, out, outer)
     else:
         out.reorder(j, b.n)
         _schedule_single(b, out, b.n)
+    return hl.Pipeline(out), [b.images, *([b.per_task] if schedule == "lanes" else []), *b.params]
+
+
+@functools.lru_cache(maxsize=32)
+def compiled(input_shape: Shape, layers: LayerShapes, softmax: bool, schedule: str, pixels: str = "float32") -> Compiled:
+    """:func:`scheduled`'s pipeline compiled for this CPU; cached per shape: weights are its inputs.  Takes
+    images as Halide reads a NumPy array, ``(N, H, W, C)`` for ``single``, ``(N, H * W * C)`` for
+    ``lanes`` (the same memory), and writes ``(N, values)``."""
+    pipeline, args = scheduled(input_shape, layers, softmax, schedule, pixels)
     start = time.perf_counter()
-    target = hl.get_jit_target_from_environment()
-    run = hl.Pipeline(out).compile_to_callable([b.images, *b.params], target)
-    return Compiled(run, weight_names(layers), schedule, time.perf_counter() - start)
+    run = pipeline.compile_to_callable(args, hl.get_jit_target_from_environment())
+    return Compiled(run, weight_names(layers), schedule, pixels, time.perf_counter() - start)
 
 
 def describe_target() -> str:

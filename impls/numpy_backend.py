@@ -22,6 +22,7 @@ class NumpyModel(InferenceModel):
     # ``fused`` where numba imports, ``halide`` where Halide does (optional extras): the others need NumPy alone
     paths = ("default", "fast", *(("fused",) if numba_available() else ()), *(("halide",) if halide_unavailable_reason() is None else ()))
     batch_free_paths = ("fast", "fused", "halide")
+    uint8_paths = ("halide",)  # the pipeline reads bytes and scales them in registers: a quarter of the input traffic
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
@@ -73,8 +74,9 @@ class NumpyModel(InferenceModel):
 
     def _predict_halide(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """Same probabilities as ``default`` (float32 summation order aside), one Halide pipeline with an
-        image per SIMD lane (:mod:`impls.numpy_halide`); ``batch_size`` is validated, not used.  The first
-        call per process and model shape compiles (about a second per schedule); warm up before timing."""
+        image per SIMD lane (:mod:`impls.numpy_halide`); ``batch_size`` is validated, not used.  uint8 images
+        reach it as they are (a pipeline of its own scales them by 1/255).  The first call per process, model
+        shape and pixel type compiles (about a second per schedule); warm up before timing."""
         return self._halide_forward()(x, BACKEND.threads or default_threads())
 
     def _predict_fused(self, x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -163,7 +165,9 @@ class NumpyBackend(Backend):
     def thread_settings(self) -> dict[str, Any]:
         return {
             "fused": self.threads or default_threads(),  # the fused path's thread pool
-            "halide": self.threads or default_threads(),  # the halide path's (ranges of blocks; Halide's own pool unused)
+            # the halide path's: its blocks' parallel tasks on Halide's pool (one worker a core), one per thread
+            # below the core count, else 4 a thread (impls/numpy_halide.py)
+            "halide": self.threads or default_threads(),
             "blas": [
                 {"library": p["internal_api"], "num_threads": p["num_threads"], "version": p.get("version")}
                 for p in threadpoolctl.threadpool_info()

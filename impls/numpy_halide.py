@@ -1,19 +1,18 @@
 """The NumPy backend's ``halide`` path: the model as one Halide pipeline (:mod:`impls.halide_pipeline`),
 JIT-compiled from the spec by the ``halide`` wheel (pinned, extra ``halide``).
 
-Whole blocks of 16 images run the ``lanes`` schedule (an image per SIMD lane), cut into ranges on the
-backend's threads (the compiled pipeline releases the GIL: the thread count is the backend's, as for
-the ``fused`` path, not Halide's own pool); the few images left over, and a single image, run the
-``single`` schedule (channels in lanes).  Both pipelines are compiled once per model shape and process
+Whole blocks of 16 images run the ``lanes`` schedule (an image per SIMD lane), cut into parallel tasks
+on Halide's own thread pool (the Python binding's call holds the GIL, so ranges handed to Python threads
+ran one after another); the few images left over, and a single image, run the ``single`` schedule
+(channels in lanes).  Both pipelines are compiled once per model shape and process
 (:func:`impls.halide_pipeline.compiled`, cached) on the first call, which the workloads' untimed warm-up
 makes; :attr:`HalideForward.compile_seconds` records it apart.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from concurrent.futures import ThreadPoolExecutor
+import os
 from typing import Any
 
 import numpy as np
@@ -32,11 +31,6 @@ def halide_unavailable_reason() -> str | None:
     return None
 
 
-@functools.cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="sepbench-halide")
-
-
 class HalideForward:
     """``spec`` with ``weights`` as compiled Halide pipelines: ``self(x, threads)`` gives the probabilities
     (or the last layer's outputs) of validated float32 NHWC images."""
@@ -52,8 +46,8 @@ class HalideForward:
         softmax = spec.layers[-1].activation == "softmax"
         # each schedule compiled on its first use (seconds each, in every fresh process): a batch of whole
         # blocks never needs the single-image one, a single image never the lanes one
-        self._compile = lambda schedule: hp.compiled(tuple(spec.input_shape), layers, softmax, schedule)
-        self.pipelines: dict[str, Any] = {}
+        self._compile = lambda schedule, pixels: hp.compiled(tuple(spec.input_shape), layers, softmax, schedule, pixels)
+        self.pipelines: dict[tuple[str, str], Any] = {}  # (schedule, pixel type): compiled pipeline
         tensors = {f"{layer.name}/{t}": a for layer, w, _ in folded for t, a in w.items()}
         names = hp.weight_names(layers)
         self._arrays = [np.ascontiguousarray(tensors[n], np.float32) for n in names]  # Halide buffers alias these
@@ -61,6 +55,7 @@ class HalideForward:
         self._hl = hl
         self._lanes = hp.LANES
         self._in_blocks = hp.in_blocks
+        self._pixels = hp.PIXELS
         self.spec = spec
         self.out_values = math.prod(spec.output_shape)
         self.target = hp.describe_target()
@@ -71,28 +66,38 @@ class HalideForward:
         """Seconds this model's pipelines took to compile (0 for one another model of its shape compiled first)."""
         return sum(p.compile_seconds for p in self.pipelines.values())
 
-    def _pipeline(self, schedule: str) -> Any:
-        if schedule not in self.pipelines:
-            self.pipelines[schedule] = self._compile(schedule)
-        return self.pipelines[schedule]
+    def _pipeline(self, schedule: str, pixels: str) -> Any:
+        if (schedule, pixels) not in self.pipelines:
+            self.pipelines[schedule, pixels] = self._compile(schedule, pixels)
+        return self.pipelines[schedule, pixels]
 
-    def _run(self, schedule: str, x: np.ndarray, out: np.ndarray) -> None:
+    def _run(self, schedule: str, x: np.ndarray, out: np.ndarray, threads: int = 1) -> None:
         hl = self._hl
-        self._pipeline(schedule).run(hl.Buffer(x), *self._weights, hl.Buffer(out))
+        pipeline = self._pipeline(schedule, x.dtype.name)
+        if schedule == "single":
+            pipeline.run(hl.Buffer(x), *self._weights, hl.Buffer(out))
+            return
+        # an image is one row of values: the same memory, seen as (N, H * W * C); the blocks run as parallel
+        # tasks on Halide's thread pool (one worker a core): one task for one thread, else TASKS_PER_THREAD a
+        # thread where the pool has no more workers than threads (so `threads` bounds the cores used)
+        blocks = len(x) // self._lanes
+        tasks = 1 if threads <= 1 else threads if threads < (os.cpu_count() or 1) else threads * TASKS_PER_THREAD
+        per_task = max(1, -(-blocks // tasks))
+        pipeline.run(hl.Buffer(x.reshape(len(x), -1)), per_task, *self._weights, hl.Buffer(out))
 
     def __call__(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
-        """Outputs of ``x`` (float32 NHWC, validated, C-contiguous), on ``threads`` threads."""
+        """Outputs of ``x`` (NHWC, C-contiguous: validated float32, or uint8 pixels 0..255, which the
+        pipeline scales by 1/255 as it reads them, as :func:`impls.base.validate_images` does), on
+        ``threads`` threads."""
+        if x.dtype.name not in self._pixels:
+            raise ValueError(f"the halide path takes {' or '.join(self._pixels)} images, not {x.dtype}")
+        if not x.flags.writeable:  # a Halide buffer wraps only writable memory (MNIST's bytes are read-only)
+            x = x.copy()
         n = len(x)
         out = np.empty((n, self.out_values), np.float32)
         blocks = self._in_blocks(n)
         if blocks:
-            self._pipeline("lanes")  # compiled here, once, not by the pool's threads at once
-            per_task = self._lanes * max(1, -(-blocks // (self._lanes * threads * TASKS_PER_THREAD)))
-            tasks = [(i, min(blocks, i + per_task)) for i in range(0, blocks, per_task)]
-            if threads <= 1 or len(tasks) == 1:
-                self._run("lanes", x[:blocks], out[:blocks])
-            else:
-                list(_pool(threads).map(lambda t: self._run("lanes", x[t[0] : t[1]], out[t[0] : t[1]]), tasks))
+            self._run("lanes", x[:blocks], out[:blocks], threads)
         if blocks < n:
             self._run("single", x[blocks:], out[blocks:])
         self.threads = threads

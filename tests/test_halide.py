@@ -107,6 +107,29 @@ def test_config_records_the_compile_apart():
     assert config["kernel"].startswith("halide ") and config["threads"] >= 1
 
 
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_uint8_images_give_the_float32_probabilities(spec):
+    """Bytes reach the pipeline as they are (a quarter of the input traffic), scaled by 1/255 in registers
+    exactly as the float32 preprocessing does: lanes and single schedules, through ``predict``."""
+    m = NumpyModel(_weights(spec, 10))
+    u8 = np.random.default_rng(4).integers(0, 256, (35, *spec.input_shape), dtype=np.uint8)
+    f32 = u8.astype(np.float32) / np.float32(255.0)
+    got, want = m.predict(u8, path="halide"), m.predict(f32, path="halide")
+    assert {("lanes", "uint8"), ("single", "uint8")} <= set(m._halide_forward().pipelines)
+    assert got.dtype == np.float32 and np.abs(got - want).max() <= 1e-6
+    assert np.abs(got - m.predict(u8)).max() <= TOL  # the default path, given the same bytes
+
+
+def test_other_pixel_types_are_refused():
+    from impls import halide_pipeline as hp
+
+    m = NumpyModel(_weights(EVERY_KIND, 11))
+    with pytest.raises(ValueError, match="takes float32 or uint8 images, not int16"):
+        m._halide_forward()(np.zeros((16, *EVERY_KIND.input_shape), np.int16))
+    with pytest.raises(ValueError, match="unknown pixel type 'float64'"):
+        hp.scheduled(EVERY_KIND.input_shape, (), True, "lanes", "float64")
+
+
 def test_unknown_schedule_is_refused():
     from impls import halide_pipeline as hp
 
