@@ -11,7 +11,7 @@ import pytest
 from impls.registry import BACKEND_MODULES, BackendUnavailableError, UnknownBackendError, _load, get_backend
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, random_weights
-from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip
+from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip, model_name
 
 SEED = 1234
 
@@ -74,7 +74,7 @@ def test_keras_counts_the_study_params(model):
     spec = get_model_spec(model)
     keras_model = build_keras_model(spec)
     # counted by hand: the every-kind model's layers 80 + 32, 80 + 32, 144 + 64, 170 (a batch norm: 4 x channels)
-    assert keras_model.count_params() == {"regular": 8586, "separable": 1427, "spatial": 2713, "every-kind": 602}[model]
+    assert keras_model.count_params() == {"regular": 8586, "separable": 1427, "spatial": 2713, "every-kind": 602}[model_name(model)]
     assert [layer.count_params() for layer in keras_model.layers] == [r.params for r in spec.summary()]
 
 
