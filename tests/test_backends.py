@@ -278,7 +278,7 @@ def test_litert_without_tensorflow_says_why_it_is_unavailable():
 
 @pytest.fixture(scope="module")
 def mobilenet_pair():
-    """The MobileNet-style example pair file, its models made known to the backends (ReLU layers included)."""
+    """The MobileNet-style example pair file, whose models the backends build from their specs (ReLU layers included)."""
     from pathlib import Path
 
     from sepbench.core.pairs import select_pairs
@@ -292,7 +292,7 @@ def test_a_pair_files_models_are_built_by_every_backend_at_parity(backend, role,
     """A model no module names (a pair file's, with ReLU after its convolutions): every float path of every
     backend gives NumPy's probabilities to 1e-5 on 500 real images, and counts the spec's parameters."""
     spec = getattr(mobilenet_pair, role)
-    weights = random_weights(spec.name, SEED)
+    weights = random_weights(spec, SEED)
     x = test_subset[0][:500]
     ref = get_backend("numpy").build(weights).predict(x, batch_size=128)
     m = backend_or_skip(backend).build(weights)
