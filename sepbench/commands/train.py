@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--models names no model (give e.g. regular,separable)")
     if not names:
         raise ValueError("the pairs have no model to train (synthetic input only): give --models or a pair with labelled data")
-    jobs = {j[0]: j for j in (_job(m, pairs) for m in names)}  # name -> (name, its pair or None); unknown names: a clear error
+    jobs = {j[0]: j for j in (_train_job(m, pairs) for m in names)}  # name -> (name, its pair or None); unknown names: a clear error
     models = list(jobs)
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
@@ -93,7 +93,7 @@ def _workers(threads: int | None, missing: int) -> int:
     return max(1, min(missing, probe_free_cores().threads))
 
 
-def _job(model: str, pairs: list[Pair]) -> tuple[str, Pair | None]:
+def _train_job(model: str, pairs: list[Pair]) -> tuple[str, Pair | None]:
     """A model to train by name: the first selected pair's with labelled data that has it, else a built-in model
     (:class:`~sepbench.core.spec.UnknownModelError` listing the known ones for any other name)."""
     from sepbench.core.spec import get_model_spec
