@@ -426,3 +426,18 @@ def test_two_pairs_in_one_run_may_not_give_one_model_name_two_models(tmp_path):
     alpha, beta = _two_user_pairs(tmp_path)
     with pytest.raises(PairError, match="'u-base'"):
         select_pairs([str(alpha), str(beta)])
+
+
+def test_a_pair_models_weights_carry_its_spec_to_a_file_and_back(tmp_path):
+    """Weights carry their model's spec (a backend builds from them alone); a file holds only the model's name,
+    so a pair's model is read back with its spec and is unknown without it (nothing registered it)."""
+    from sepbench.core.weights import PortableWeights, WeightsError, init_weights
+
+    pair = load_pair_file(EXAMPLES / "mobilenet-block.toml")
+    weights = init_weights(pair.candidate, 0)
+    assert weights.spec is pair.candidate and weights.model == "block-separable" and weights.copy().spec is pair.candidate
+    path = weights.save(tmp_path / "w.npz")
+    back = PortableWeights.load(path, pair.candidate)
+    assert back.equal(weights) and back.spec is pair.candidate
+    with pytest.raises(WeightsError, match="unknown model 'block-separable'"):
+        PortableWeights.load(path)
