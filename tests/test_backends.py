@@ -131,7 +131,7 @@ def test_native_files_reload_to_same_outputs(backend, model, tmp_path, test_subs
         assert path.stat().st_size > 0
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # atomic: no temp files left
         if backend == "numpy":
-            again = b.build(PortableWeights.load(path)).predict(x)
+            again = b.build(PortableWeights.load(path, w.spec)).predict(x)  # the file names its model; a spec of ours comes with it
         elif backend == "torch":
             import torch
 
