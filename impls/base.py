@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sepbench.core.pair_data import FileData
 from sepbench.core.spec import ModelSpec, get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
 
@@ -117,6 +118,9 @@ class InferenceModel(abc.ABC):
     def __init__(self, weights: PortableWeights) -> None:
         self.spec: ModelSpec = weights.spec
         self.weights_meta = dict(weights.meta)
+        # the data files of the model's pair where it has its own (a pair file's ``[pair.data]``), set by whoever
+        # builds it for that pair: what a model derives from data (an int8 path's calibration) comes from them
+        self.data_files: FileData | None = None
 
     # ---- inference ---------------------------------------------------------------------------
     def predict(self, images: Any, batch_size: int = 32, path: str = "default") -> np.ndarray:

@@ -50,13 +50,12 @@ class FileRuntimeModel(InferenceModel):
         """The float32 or int8 file (its bytes; OpenVINO's: its two files, ``IRFiles``); the int8 one is
         made on first use, calibrated on
         :func:`sepbench.core.data.calibration_images` (MNIST training images, never test images) for
-        a model of MNIST's shape (its pair's own training images where it has data files),
+        a model of MNIST's shape (its pair's own training images where it has data files: ``data_files``),
         on seeded uniform images in [0, 1) for any other (a synthetic pair)."""
         if model not in self._files:
             from sepbench.core.data import CALIBRATION_IMAGES, calibration_images
-            from sepbench.core.pairs import data_for
 
-            shape, files = self.spec.input_shape, data_for(self.spec.name)
+            shape, files = self.spec.input_shape, self.data_files
             if files is not None:  # a pair's own data: its training images, as MNIST's below
                 x, _ = files.load("train")
                 calibration = x[np.random.default_rng(0).choice(len(x), size=min(CALIBRATION_IMAGES, len(x)), replace=False)]

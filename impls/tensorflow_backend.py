@@ -258,7 +258,7 @@ class KerasModel(InferenceModel):
             keras_layer = self.model.get_layer(layer.name)
             for v in keras_layer.weights:
                 tensors[f"{layer.name}/{variable_name(keras_layer, v)}"] = np.asarray(v.numpy(), dtype=np.float32)
-        return PortableWeights(self.spec.name, tensors, dict(self.weights_meta))
+        return PortableWeights(self.spec, tensors, dict(self.weights_meta))
 
     def count_params(self) -> int:
         return int(self.model.count_params())

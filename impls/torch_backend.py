@@ -325,7 +325,7 @@ class TorchModel(InferenceModel):
             for tensor, (path, perm) in _tensor_map(layer).items():
                 value = params[f"layers.{layer.name}.{path}"].detach().cpu().numpy()
                 tensors[f"{layer.name}/{tensor}"] = np.ascontiguousarray(value.transpose(_inverse(perm)) if perm else value)
-        return PortableWeights(self.spec.name, tensors, dict(self.weights_meta))
+        return PortableWeights(self.spec, tensors, dict(self.weights_meta))
 
     def count_params(self) -> int:
         """The elements of every tensor the spec names: trainable parameters and a batch norm's running statistics."""

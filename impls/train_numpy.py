@@ -32,8 +32,8 @@ def train_model(
                 on_step(loss)
     meta = dict(init.meta)
     return TrainerOutput(
-        PortableWeights(spec.name, params, meta),
+        PortableWeights(spec, params, meta),
         np.asarray(losses, np.float64),
-        PortableWeights(spec.name, velocity, {"kind": "rmsprop-velocity"}),
+        PortableWeights(spec, velocity, {"kind": "rmsprop-velocity"}),
         len(losses),
     )

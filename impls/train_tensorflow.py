@@ -34,6 +34,7 @@ from keras import ops  # noqa: E402
 from impls.tensorflow_backend import KerasModel, variable_name  # noqa: E402
 from impls.train_common import StepCallback, TrainerOutput  # noqa: E402
 from sepbench.core.recipe import Recipe  # noqa: E402
+from sepbench.core.spec import ModelSpec  # noqa: E402
 from sepbench.core.weights import PortableWeights  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def compile_like_study(model: keras.Model, recipe: Recipe) -> None:
     model.compile(optimizer=make_optimizer(recipe), loss="categorical_crossentropy", metrics=["acc"], jit_compile=False)
 
 
-def velocities_of(model: keras.Model, spec_name: str) -> PortableWeights:
+def velocities_of(model: keras.Model, spec: ModelSpec) -> PortableWeights:
     """The optimizer's velocity for every trainable variable, in portable layout."""
     opt = model.optimizer
     tensors: dict[str, np.ndarray] = {}
@@ -71,11 +72,9 @@ def velocities_of(model: keras.Model, spec_name: str) -> PortableWeights:
         for var in layer.trainable_weights:
             vel = opt._velocities[opt._get_variable_index(var)]
             tensors[f"{layer.name}/{variable_name(layer, var)}"] = np.asarray(vel.numpy(), np.float32)
-    from sepbench.core.spec import get_model_spec
-
-    for name, shape in get_model_spec(spec_name).tensor_shapes().items():  # a batch norm's moving statistics: not trained
+    for name, shape in spec.tensor_shapes().items():  # a batch norm's moving statistics: not trained
         tensors.setdefault(name, np.zeros(shape, np.float32))
-    return PortableWeights(spec_name, tensors, {"kind": "rmsprop-velocity"})
+    return PortableWeights(spec, tensors, {"kind": "rmsprop-velocity"})
 
 
 STEP_LOSS_READOUT = "running_mean"  # see the module docstring
@@ -125,5 +124,5 @@ def train_model(
         model.fit(x[order], one_hot[order], batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[cb])
     weights = km.get_weights()
     return TrainerOutput(
-        weights, np.asarray(cb.losses, np.float64), velocities_of(model, init.spec.name), int(model.optimizer.iterations.numpy())
+        weights, np.asarray(cb.losses, np.float64), velocities_of(model, init.spec), int(model.optimizer.iterations.numpy())
     )

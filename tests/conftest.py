@@ -110,8 +110,9 @@ def small_every_kind_layers() -> tuple:
 def _every_kind_model():
     """A small model with each layer kind the built-in models lack (depthwise conv, batch norm after a
     conv, a depthwise and a pointwise conv, average pooling), so every parity, gradient and training
-    test takes each kind through every backend (registered as a pair file's model would be)."""
-    from sepbench.core.spec import LayerSpec, ModelSpec, register_model
+    test takes each kind through every backend.  A value, as a pair file's model is: it goes to the library
+    functions as its :class:`ModelSpec` (they take a built-in model's name or a spec), never registered by name."""
+    from sepbench.core.spec import LayerSpec, ModelSpec
 
     layers = (
         LayerSpec("stem", "conv", 8, 3, 2),
@@ -126,12 +127,25 @@ def _every_kind_model():
         LayerSpec("gap", "global_avg_pool"),
         LayerSpec("dense", "dense", 10, activation="softmax"),
     )
-    return register_model(ModelSpec("every-kind", layers, (28, 28, 1), "tests: every layer kind"))
+    return ModelSpec("every-kind", layers, (28, 28, 1), "tests: every layer kind")
 
 
-EVERY_KIND_MODEL = _every_kind_model().name
-# every model a backend builds that classifies MNIST images (the parity tests use real images and argmax)
+EVERY_KIND_MODEL = _every_kind_model()
+# every model a backend builds that classifies MNIST images (the parity tests use real images and argmax):
+# the built-in ones by name, the every-kind one as its spec
 MNIST_MODELS = ["regular", "separable", "spatial", EVERY_KIND_MODEL]
+
+
+def model_name(model: object) -> str:
+    """A model's name, given as a name or a :class:`ModelSpec`."""
+    return getattr(model, "name", model)
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A model given as its spec is named in test ids by its name (``every-kind``), as a built-in one is."""
+    from sepbench.core.spec import ModelSpec
+
+    return val.name if isinstance(val, ModelSpec) else None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,7 @@ import pytest
 from impls.registry import BACKEND_MODULES, BackendUnavailableError, UnknownBackendError, _load, get_backend
 from sepbench.core.spec import get_model_spec
 from sepbench.core.weights import PortableWeights, random_weights
-from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip
+from tests.conftest import BACKENDS, MNIST_MODELS, backend_or_skip, model_name
 
 SEED = 1234
 
@@ -74,7 +74,7 @@ def test_keras_counts_the_study_params(model):
     spec = get_model_spec(model)
     keras_model = build_keras_model(spec)
     # counted by hand: the every-kind model's layers 80 + 32, 80 + 32, 144 + 64, 170 (a batch norm: 4 x channels)
-    assert keras_model.count_params() == {"regular": 8586, "separable": 1427, "spatial": 2713, "every-kind": 602}[model]
+    assert keras_model.count_params() == {"regular": 8586, "separable": 1427, "spatial": 2713, "every-kind": 602}[model_name(model)]
     assert [layer.count_params() for layer in keras_model.layers] == [r.params for r in spec.summary()]
 
 
@@ -131,7 +131,7 @@ def test_native_files_reload_to_same_outputs(backend, model, tmp_path, test_subs
         assert path.stat().st_size > 0
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # atomic: no temp files left
         if backend == "numpy":
-            again = b.build(PortableWeights.load(path)).predict(x)
+            again = b.build(PortableWeights.load(path, w.spec)).predict(x)  # the file names its model; a spec of ours comes with it
         elif backend == "torch":
             import torch
 
@@ -278,7 +278,7 @@ def test_litert_without_tensorflow_says_why_it_is_unavailable():
 
 @pytest.fixture(scope="module")
 def mobilenet_pair():
-    """The MobileNet-style example pair file, its models made known to the backends (ReLU layers included)."""
+    """The MobileNet-style example pair file, whose models the backends build from their specs (ReLU layers included)."""
     from pathlib import Path
 
     from sepbench.core.pairs import select_pairs
@@ -292,7 +292,7 @@ def test_a_pair_files_models_are_built_by_every_backend_at_parity(backend, role,
     """A model no module names (a pair file's, with ReLU after its convolutions): every float path of every
     backend gives NumPy's probabilities to 1e-5 on 500 real images, and counts the spec's parameters."""
     spec = getattr(mobilenet_pair, role)
-    weights = random_weights(spec.name, SEED)
+    weights = random_weights(spec, SEED)
     x = test_subset[0][:500]
     ref = get_backend("numpy").build(weights).predict(x, batch_size=128)
     m = backend_or_skip(backend).build(weights)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from sepbench.core.spec import MODELS as SPECS
+from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import random_weights
-from tests.conftest import BACKENDS, EVERY_KIND_MODEL, MNIST_MODELS, backend_or_skip
+from tests.conftest import BACKENDS, EVERY_KIND_MODEL, MNIST_MODELS, backend_or_skip, model_name
 from tests.test_backends import BAD_INPUTS
 
 SEED = 1234  # as tests/test_backends.py: predictions vary over the images for both models
@@ -31,7 +32,7 @@ def _assert_parity(got: np.ndarray, ref: np.ndarray) -> None:
     np.testing.assert_array_equal(got.argmax(1), ref.argmax(1))
 
 
-def _model(backend: str, model: str):
+def _model(backend: str, model: str | ModelSpec):
     return backend_or_skip(backend).build(random_weights(model, SEED))
 
 
@@ -148,7 +149,7 @@ def test_every_numpy_lowering_is_exact(model, test_subset, reference):
             m.set_fast_plan(Plan(chunk=300, methods={**baseline, name: method}))
             _assert_parity(m.predict(x, path="fast"), reference[model])
             tried += 1
-    assert tried >= {"regular": 10, "separable": 20, "spatial": 18, "every-kind": 19}[model]
+    assert tried >= {"regular": 10, "separable": 20, "spatial": 18, "every-kind": 19}[model_name(model)]
     if model == "spatial":
         assert {"fold+im2col", "column+row"} <= set(dict(groups)["conv1"])
     if model == "separable":

@@ -7,23 +7,21 @@ import numpy as np
 import pytest
 
 from impls.numpy_backend import NumpyModel
-from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
+from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec
 from sepbench.core.weights import init_weights
 from tests.conftest import off_identity_weights, small_every_kind_layers
 
 numba = pytest.importorskip("numba", reason="the fused path needs numba (the numpy extra's numba pin)")
 
 # every layer kind the spec has, small (9x9x2 in): the kernel generator's branches, batch norms folded
-EVERY_KIND = register_model(
-    ModelSpec(
-        "fused-every-kind",
-        (
-            *small_every_kind_layers(),
-            LayerSpec("dense", "dense", filters=3, activation="softmax"),
-        ),
-        (9, 9, 2),
-        "a test model with one layer of every kind",
-    )
+EVERY_KIND = ModelSpec(  # a value, as a pair file's model is: the backends take it as its spec
+    "fused-every-kind",
+    (
+        *small_every_kind_layers(),
+        LayerSpec("dense", "dense", filters=3, activation="softmax"),
+    ),
+    (9, 9, 2),
+    "a test model with one layer of every kind",
 )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from impls.numpy_backend import NumpyBackend, NumpyModel
 from impls.numpy_halide import halide_unavailable_reason
-from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec, register_model
+from sepbench.core.spec import LayerSpec, ModelSpec, get_model_spec
 from sepbench.core.weights import init_weights
 from tests.conftest import off_identity_weights, small_every_kind_layers
 
@@ -18,22 +18,18 @@ hl = pytest.importorskip("halide", reason="the halide path needs the halide whee
 TOL = 1e-5  # as tests/test_fast_paths.py
 
 # every layer kind the spec has, small (9x9x2 in), two of them ending on an image (no dense layer)
-EVERY_KIND = register_model(
-    ModelSpec(
-        "halide-every-kind",
-        (
-            *small_every_kind_layers(),
-            LayerSpec("relu", "relu"),
-            LayerSpec("dense", "dense", filters=3, activation="softmax"),
-        ),
-        (9, 9, 2),
-        "a test model with one layer of every kind",
-    )
+EVERY_KIND = ModelSpec(  # values, as a pair file's models are: the backends take them as their specs
+    "halide-every-kind",
+    (
+        *small_every_kind_layers(),
+        LayerSpec("relu", "relu"),
+        LayerSpec("dense", "dense", filters=3, activation="softmax"),
+    ),
+    (9, 9, 2),
+    "a test model with one layer of every kind",
 )
-IMAGE_OUT = register_model(  # no dense layer: the outputs are an image's values, NHWC
-    ModelSpec(
-        "halide-image-out", (LayerSpec("sep", "separable_conv", 5, 3, 2), LayerSpec("pool", "avg_pool", kernel=2, stride=1)), (11, 9, 3)
-    )
+IMAGE_OUT = ModelSpec(  # no dense layer: the outputs are an image's values, NHWC
+    "halide-image-out", (LayerSpec("sep", "separable_conv", 5, 3, 2), LayerSpec("pool", "avg_pool", kernel=2, stride=1)), (11, 9, 3)
 )
 SPECS = [EVERY_KIND, IMAGE_OUT, get_model_spec("example-regular"), get_model_spec("example-separable")]
 

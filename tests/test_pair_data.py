@@ -5,6 +5,7 @@ The data is real: subsets of MNIST written as a user would (IDX files gzip-compr
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import re
@@ -192,15 +193,15 @@ def test_a_missing_idx_file_role_is_named(tmp_path, subsets):
 def test_a_pair_with_data_files_trains_on_them_keys_its_cache_on_them_and_is_evaluated_on_them(tmp_path, subsets, monkeypatch):
     """End to end on the user's files: training (the NumPy trainer, 3 epochs of the 3,000 images), the
     trained-weights cache keyed on the files' checksums, and a paired evaluation on the 200 test images."""
-    from sepbench.core.pairs import data_for, load_split, select_pairs
+    from sepbench.core.pairs import select_pairs
     from sepbench.measure.paired_workloads import PairedPredictWorkload, PairedTrainWorkload
     from sepbench.training.weights_cache import cache_key
 
     monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
     pair = select_pairs([str(_idx_pair(tmp_path, subsets, name="idx-e2e", epochs=3))])[0]
     base, cand = pair.model_names
-    assert data_for(base) is pair.files and load_split(cand, "test")[0].shape == (200, 28, 28, 1)
-    assert "data" in _cache_doc_keys(cache_key, base)
+    assert pair.load_split("test")[0].shape == (200, 28, 28, 1)
+    assert cache_key(base, "numpy", pair=pair) != cache_key(base, "numpy", pair=dataclasses.replace(pair, files=None))  # keyed on the files
     predict = PairedPredictWorkload("numpy", n_images=200, pair=pair).setup(warmup=0, allow_train=True)
     predict.run()
     info = predict.extra_info()
@@ -213,29 +214,20 @@ def test_a_pair_with_data_files_trains_on_them_keys_its_cache_on_them_and_is_eva
     assert train.steps_per_epoch == 94  # 3,000 images of the pair's own, in batches of 32 (MNIST's would be 1,875)
 
 
-def _cache_doc_keys(cache_key, model: str) -> set[str]:
-    """The fields the trained-weights key is made of (the key is a hash: compare with and without data)."""
-    from sepbench.core import pairs
-
-    files = pairs._DATA.pop(model)
-    try:
-        without = cache_key(model, "numpy")
-    finally:
-        pairs._DATA[model] = files
-    return {"data"} if cache_key(model, "numpy") != without else set()
-
-
-def test_the_same_model_name_on_other_data_is_refused(tmp_path, subsets):
+def test_the_same_model_name_on_other_data_is_refused_in_one_run(tmp_path, subsets):
+    """One run, one model per name (its cases, results and cache entry are keyed by it): two pairs that train a
+    model of one name on two data sets are refused together; each alone is fine (a pair is a value)."""
     from sepbench.core.pairs import select_pairs
 
-    select_pairs([str(_idx_pair(tmp_path, subsets, name="idx-twice"))])
+    first = _idx_pair(tmp_path, subsets, name="idx-twice")
     other = tmp_path / "other"
     other.mkdir()
     (xtr, ytr), test = subsets
     toml = _idx_pair(other, ((xtr[:300], ytr[:300]), test), name="idx-twice2")
     toml.write_text(toml.read_text().replace('name = "idx-twice2-conv"', 'name = "idx-twice-conv"'))
     with pytest.raises(PairError, match="'idx-twice-conv' runs on other data"):
-        select_pairs([str(toml)])
+        select_pairs([str(first), str(toml)])
+    assert [p.name for p in select_pairs([str(toml)]) + select_pairs([str(first)])] == ["idx-twice2", "idx-twice"]
 
 
 @pytest.mark.parametrize("damage", ["corrupt gzip", "truncated npz"])

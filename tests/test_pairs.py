@@ -302,14 +302,14 @@ def test_a_pair_file_may_not_take_a_built_in_pairs_or_models_name(tmp_path):
 
 
 def test_a_pair_files_epochs_are_its_models_recipe_and_key_their_cache():
-    from sepbench.core.pairs import recipe_for, select_pairs
+    from sepbench.core.pairs import select_pairs
     from sepbench.core.recipe import DEFAULT_RECIPE
     from sepbench.training.weights_cache import cache_key
 
     pair = select_pairs([str(EXAMPLES / "mobilenet-block.toml")])[0]
-    assert pair.epochs == 2 and recipe_for("block-regular").epochs == 2 and recipe_for("block-separable").epochs == 2
-    assert recipe_for("regular") == DEFAULT_RECIPE  # the study's models keep the default recipe (20 epochs)
-    assert cache_key("block-regular", "numpy") != cache_key("block-regular", "numpy", recipe=DEFAULT_RECIPE)
+    assert pair.epochs == 2 and pair.recipe == DEFAULT_RECIPE.with_(epochs=2) and DEFAULT_RECIPE.epochs != 2
+    assert PAIRS["study"].recipe == DEFAULT_RECIPE  # the study's models keep the default recipe (20 epochs)
+    assert cache_key("block-regular", "numpy", pair=pair) != cache_key("block-regular", "numpy", recipe=DEFAULT_RECIPE, pair=pair)
 
 
 def test_a_pair_on_mnist_must_fit_mnist_and_epochs_may_not_retrain_a_built_in_model(tmp_path):
@@ -347,3 +347,97 @@ def test_accuracy_of_synthetic_input_is_none():
     from sepbench.measure.extra_info import accuracy_of
 
     assert accuracy_of(np.full((4, 10), 0.1, np.float32), None) is None
+
+
+def _two_user_pairs(tmp_path: Path) -> tuple[Path, Path]:
+    """Two pair files whose models share their names but not their layers, epochs or data: ``alpha`` on
+    MNIST for 2 epochs, ``beta`` (narrower stem) on a data file of its own for 3 epochs."""
+    import hashlib
+
+    import numpy as np
+
+    text = (EXAMPLES / "mobilenet-block.toml").read_text().replace('"block-regular"', '"u-base"').replace('"block-separable"', '"u-cand"')
+    alpha = tmp_path / "alpha.toml"
+    alpha.write_text(text.replace('name = "mobilenet-block"', 'name = "alpha"'))
+    rng = np.random.default_rng(0)
+    arrays = {f"x_{s}": rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) for s, n in (("train", 64), ("test", 32))}
+    arrays.update({f"y_{s}": rng.integers(0, 10, n) for s, n in (("train", 64), ("test", 32))})
+    np.savez(tmp_path / "beta.npz", **arrays)
+    sha = hashlib.sha256((tmp_path / "beta.npz").read_bytes()).hexdigest()
+    beta = tmp_path / "beta.toml"
+    beta.write_text(
+        text.replace('name = "mobilenet-block"', 'name = "beta"')
+        .replace("epochs = 2", "epochs = 3")
+        .replace('data = "mnist"', f'data = {{ npz = {{ path = "beta.npz", sha256 = "{sha}" }} }}')
+        .replace("filters = 32", "filters = 16")
+    )
+    return alpha, beta
+
+
+def _module_tables() -> dict[str, list[str]]:
+    """The names in every dict, list or set at module level of the modules that describe models and pairs."""
+    import sepbench.core.pairs
+    import sepbench.core.spec
+    import sepbench.core.weights
+
+    mods = (sepbench.core.spec, sepbench.core.pairs, sepbench.core.weights)
+    return {f"{m.__name__}.{k}": sorted(map(str, v)) for m in mods for k, v in vars(m).items() if isinstance(v, (dict, list, set))}
+
+
+def test_two_user_pairs_are_values_that_give_the_same_models_recipes_and_data_in_either_order(tmp_path):
+    """A pair is a value: two user pairs with models of the same names (other layers, epochs and data) are
+    read, built and keyed in one process in both orders, and each gives its own models, recipe and data
+    every time; reading them writes no table at module level."""
+    import numpy as np
+
+    from impls.registry import get_backend
+    from sepbench.core.pairs import select_pairs
+    from sepbench.core.weights import init_weights
+    from sepbench.training.weights_cache import cache_key
+
+    alpha, beta = _two_user_pairs(tmp_path)
+    tables = _module_tables()
+    seen: dict[str, tuple] = {}
+    for order in ((alpha, beta), (beta, alpha), (alpha, beta)):
+        for path in order:
+            pair = select_pairs([str(path)])[0]
+            base = pair.model("u-base")
+            model = get_backend("numpy").build(init_weights(base, 0))
+            x = np.zeros((2, 28, 28, 1), np.float32)
+            got = (
+                [(m.name, m.fingerprint()) for m in pair.models],
+                pair.recipe,
+                None if pair.files is None else pair.files.key(),
+                model.count_params(),
+                model.predict(x).shape,
+                cache_key("u-base", "numpy", pair=pair),
+            )
+            assert seen.setdefault(pair.name, got) == got, pair.name
+    a, b = seen["alpha"], seen["beta"]
+    assert (a[1].epochs, b[1].epochs) == (2, 3) and a[2] is None and b[2] is not None
+    assert a[0] != b[0] and a[3] > b[3] and a[5] != b[5]  # beta's narrower stem: fewer parameters, its own cache entry
+    assert _module_tables() == tables
+
+
+def test_two_pairs_in_one_run_may_not_give_one_model_name_two_models(tmp_path):
+    """Results key a model's cases by its name: in one run (one selection of pairs) a name is one model."""
+    from sepbench.core.pairs import select_pairs
+
+    alpha, beta = _two_user_pairs(tmp_path)
+    with pytest.raises(PairError, match="'u-base'"):
+        select_pairs([str(alpha), str(beta)])
+
+
+def test_a_pair_models_weights_carry_its_spec_to_a_file_and_back(tmp_path):
+    """Weights carry their model's spec (a backend builds from them alone); a file holds only the model's name,
+    so a pair's model is read back with its spec and is unknown without it (nothing registered it)."""
+    from sepbench.core.weights import PortableWeights, WeightsError, init_weights
+
+    pair = load_pair_file(EXAMPLES / "mobilenet-block.toml")
+    weights = init_weights(pair.candidate, 0)
+    assert weights.spec is pair.candidate and weights.model == "block-separable" and weights.copy().spec is pair.candidate
+    path = weights.save(tmp_path / "w.npz")
+    back = PortableWeights.load(path, pair.candidate)
+    assert back.equal(weights) and back.spec is pair.candidate
+    with pytest.raises(WeightsError, match="unknown model 'block-separable'"):
+        PortableWeights.load(path)

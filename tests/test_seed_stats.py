@@ -8,7 +8,8 @@ import pytest
 
 from sepbench.core.claims import INCONCLUSIVE, NO, YES, decide
 from sepbench.core.evidence import accuracy_over_seeds
-from sepbench.core.seed_stats import interval, summarize_seeds, t975
+from sepbench.core.intervals import t_quantile
+from sepbench.core.seed_stats import interval, summarize_seeds
 from sepbench.core.study import STUDY
 
 
@@ -18,7 +19,7 @@ def test_interval_matches_a_hand_computation():
     assert iv.high - iv.mean == pytest.approx(2.7764 * math.sqrt(0.00025) / math.sqrt(5), rel=1e-4)
     # published two-sided 95 % quantiles (any t table): beyond df 30 they still shrink towards 1.96
     for df, t in ((1, 12.706), (4, 2.776), (30, 2.042), (31, 2.040), (60, 2.000), (100, 1.984), (1000, 1.962)):
-        assert t975(df) == pytest.approx(t, abs=5e-4), df
+        assert t_quantile(df) == pytest.approx(t, abs=5e-4), df
     with pytest.raises(ValueError, match="at least two"):
         interval([0.9])
     with pytest.raises(ValueError, match="finite"):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sepbench.core.data import TEST_IMAGES
 from sepbench.core.pairs import STUDY_PAIR, Pair, case_model, synthetic_model
+from sepbench.core.spec import ModelSpec
 
 ASV_MODELS: tuple[str, ...] = STUDY_PAIR.model_names  # the models the ASV suite times (its history is keyed by them)
 LATENCY_BATCHES = (1, 32, 10_000)  # predict of one batch of this many images
@@ -59,7 +60,7 @@ class Case:
     path: str
     batch_size: int
     n_images: int
-    pair: Pair = STUDY_PAIR  # the pair a paired case (or the seeds case) compares
+    pair: Pair = STUDY_PAIR  # the pair a paired case (or the seeds case) compares; a one-model case's: the pair it is of
 
     @property
     def group(self) -> str:
@@ -100,9 +101,10 @@ class PathCatalog:
     _paths: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (backend, model) -> paths
     _batch_free: set[tuple[str, str, str]] = field(default_factory=set)  # (backend, model, path) whose work ignores batch_size
 
-    def paths(self, backend: str, model: str) -> tuple[str, ...]:
-        """The inference paths of ``model`` on ``backend`` (builds the model once to ask its class)."""
-        key = (backend, model)
+    def paths(self, backend: str, model: str | ModelSpec) -> tuple[str, ...]:
+        """The inference paths of ``model`` (a built-in model's name, or a pair's model) on ``backend`` (builds
+        the model once to ask its class)."""
+        key = (backend, model.name if isinstance(model, ModelSpec) else model)
         if key not in self._paths:
             if backend in self.unavailable:
                 self._paths[key] = ("default",)
@@ -111,13 +113,13 @@ class PathCatalog:
 
                 cls = type(build_model(backend, model))
                 self._paths[key] = tuple(cls.paths)
-                self._batch_free.update({(backend, model, p) for p in cls.batch_free_paths})
+                self._batch_free.update({(*key, p) for p in cls.batch_free_paths})
         return self._paths[key]
 
-    def batch_free(self, backend: str, model: str, path: str) -> bool:
+    def batch_free(self, backend: str, model: str | ModelSpec, path: str) -> bool:
         """Whether ``path`` runs in its own chunks whatever the batch size (after :meth:`paths`)."""
         self.paths(backend, model)
-        return (backend, model, path) in self._batch_free
+        return (backend, model.name if isinstance(model, ModelSpec) else model, path) in self._batch_free
 
 
 def cases(
@@ -153,26 +155,27 @@ def cases(
 
         return [Case(kind, b, case_model(p), "train", 32, steps * 32, p) for p in labelled for b in backends if b in TRAINERS]
     out: list[Case] = []
-    models = list(dict.fromkeys(m for p in pairs for m in p.model_names))
-    for model in models:
+    for model in dict.fromkeys(m for p in pairs for m in p.model_names):
         synthetic = synthetic_model(model, pairs)
+        pair = next(p for p in [*labelled, *pairs] if model in p.model_names)  # its labelled pair where it has one
+        spec = pair.model(model)
         for backend in backends:
             if kind == "evaluate-10k":
                 if not synthetic:
-                    out.append(Case(kind, backend, model, "default", EVALUATE_BATCH, TEST_IMAGES))
+                    out.append(Case(kind, backend, model, "default", EVALUATE_BATCH, TEST_IMAGES, pair))
             elif kind == "graph-forward-10k":
                 if backend == "tensorflow" and not synthetic:
-                    out.append(Case(kind, backend, model, "graph", EVALUATE_BATCH, TEST_IMAGES))
+                    out.append(Case(kind, backend, model, "graph", EVALUATE_BATCH, TEST_IMAGES, pair))
             else:
-                for path in catalog.paths(backend, model):
-                    out += _predict_cases(kind, backend, model, path, quick, catalog.batch_free(backend, model, path), full)
+                for path in catalog.paths(backend, spec):
+                    out += _predict_cases(kind, backend, model, path, quick, catalog.batch_free(backend, spec, path), full, pair)
     return out
 
 
 def _paired_cases(backends: list[str], quick: bool, catalog: PathCatalog, pair: Pair) -> list[Case]:
     # quick: the fast (batch-free) paths only.  A labelled pair's default path is decided by its paired
     # study-style evaluate (sepbench.results.paired.PAIRED_WORKLOADS): its paired predict would decide nothing
-    baseline = pair.baseline.name
+    baseline = pair.baseline
     return [
         Case("paired-10k", backend, case_model(pair), path, PAIRED_BATCH, TEST_IMAGES, pair)
         for backend in backends
@@ -181,12 +184,14 @@ def _paired_cases(backends: list[str], quick: bool, catalog: PathCatalog, pair: 
     ]
 
 
-def _predict_cases(kind: str, backend: str, model: str, path: str, quick: bool, batch_free: bool, full: bool = True) -> list[Case]:
+def _predict_cases(
+    kind: str, backend: str, model: str, path: str, quick: bool, batch_free: bool, full: bool = True, pair: Pair = STUDY_PAIR
+) -> list[Case]:
     if kind == "predict":
         batches = QUICK_LATENCY_BATCHES if quick else LATENCY_BATCHES
         # a batch-free path's one batch of 10,000 is its predict-10k case: not twice
-        return [Case(kind, backend, model, path, b, b) for b in batches if not (batch_free and b == TEST_IMAGES)]
+        return [Case(kind, backend, model, path, b, b, pair) for b in batches if not (batch_free and b == TEST_IMAGES)]
     # a batch-free path ignores the batch size: one case, not the same timing repeated
     # (the fastest of repeats of one measurement would be biased low)
     batches = QUICK_TEN_K_BATCHES if quick or batch_free or not full else TEN_K_BATCHES
-    return [Case(kind, backend, model, path, b, TEST_IMAGES) for b in batches]
+    return [Case(kind, backend, model, path, b, TEST_IMAGES, pair) for b in batches]

@@ -78,11 +78,11 @@ def _single_workload(case: Case, opts: BenchOptions) -> Any:
     from sepbench.measure.workloads import EvaluateWorkload, KerasGraphForwardWorkload, PredictWorkload
 
     if case.kind == "evaluate-10k":
-        return EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images)
+        return EvaluateWorkload(case.backend, case.model, case.batch_size, case.n_images, pair=case.pair)
     if case.kind == "graph-forward-10k":
-        return KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images)
+        return KerasGraphForwardWorkload(case.backend, case.model, case.batch_size, case.n_images, pair=case.pair)
     synthetic = synthetic_model(case.model, opts.pairs)
-    return PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path, synthetic=synthetic)
+    return PredictWorkload(case.backend, case.model, case.batch_size, case.n_images, path=case.path, synthetic=synthetic, pair=case.pair)
 
 
 def _run_single(benchmark: Any, opts: BenchOptions, roofline: Any, data_dir: str, case: Case) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from sepbench.commands.arg_types import MAX_CHUNK, MAX_IMAGES, MAX_REPEATS, MAX_THREADS, NameList, int_in
+from sepbench.core.spec import ModelSpec
 from sepbench.util.console import print_table
 
 PROFILED = ("numpy", "torch")
@@ -47,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
         check_batch(spec, args.images, "--images")
     images = _images(pair, args.images)
     for backend in backends:
-        _print_stages(backend, pair.model_names, images, args.chunk, args.reps)
+        _print_stages(backend, pair.models, images, args.chunk, args.reps)
     if "numpy" in backends:
-        _print_gemm_rates(pair.model_names, args.chunk, args.reps)
+        _print_gemm_rates(pair.models, args.chunk, args.reps)
     if "numpy" in backends and not args.no_fast:
-        _print_fast_choices(pair.model_names, len(images))
-        _print_fused_passes(pair.model_names, images[0])
+        _print_fast_choices(pair.models, len(images))
+        _print_fused_passes(pair.models, images[0])
     return 0
 
 
@@ -76,15 +77,16 @@ def _images(pair: Any, n: int) -> Any:
 
     if pair.synthetic:
         return synthetic_images(n, pair.baseline.input_shape)
-    return test_images(n, model=pair.baseline.name)[0]
+    return test_images(n, files=pair.files)[0]
 
 
-def _print_stages(backend: str, models: tuple[str, str], images: Any, chunk: int, reps: int) -> None:
+def _print_stages(backend: str, specs: tuple[ModelSpec, ModelSpec], images: Any, chunk: int, reps: int) -> None:
     """Each model's per-layer, per-stage time on ``backend`` (milliseconds per all images) and its share."""
     from sepbench.measure import layer_profile as lp
 
     profile = {"numpy": lp.profile_numpy, "torch": lp.profile_torch}[backend]
-    times = {m: profile(m, images, chunk=chunk, reps=reps) for m in models}
+    times = {m.name: profile(m, images, chunk=chunk, reps=reps) for m in specs}
+    models = tuple(times)
     rows = []
     for model, stages in times.items():
         total = sum(s.seconds for s in stages)
@@ -100,7 +102,7 @@ def _print_stages(backend: str, models: tuple[str, str], images: Any, chunk: int
     )
 
 
-def _print_gemm_rates(models: tuple[str, str], chunk: int, reps: int) -> None:
+def _print_gemm_rates(models: tuple[ModelSpec, ModelSpec], chunk: int, reps: int) -> None:
     """The float32 GEMM rate (FLOP/s) at each layer's own shape, against the roofline probe's."""
     from sepbench.measure import layer_profile as lp
     from sepbench.measure.extra_info import roofline
@@ -110,7 +112,7 @@ def _print_gemm_rates(models: tuple[str, str], chunk: int, reps: int) -> None:
     for model in models:
         for g in lp.layer_gemm_rates(model, chunk=chunk, reps=reps):
             shape = f"({g.rows:,} x {g.depth}) @ ({g.depth} x {g.cols})"
-            rows.append((model, g.layer, shape, f"{g.flops / 1e9:.1f}", f"{100 * g.flops / peak:.0f}%"))
+            rows.append((model.name, g.layer, shape, f"{g.flops / 1e9:.1f}", f"{100 * g.flops / peak:.0f}%"))
     print_table(
         f"float32 GEMM at the layers' shapes ({chunk} images, operands ready) vs the roofline probe's {peak / 1e9:.1f} GFLOP/s",
         ["model", "layer", "GEMM", "GFLOP/s", "of peak"],
@@ -119,7 +121,7 @@ def _print_gemm_rates(models: tuple[str, str], chunk: int, reps: int) -> None:
     )
 
 
-def _print_fast_choices(models: tuple[str, str], n: int) -> None:
+def _print_fast_choices(models: tuple[ModelSpec, ModelSpec], n: int) -> None:
     """What the NumPy fast path's autotuner chose per layer (milliseconds per ``n`` images), beside the alternatives."""
     from sepbench.measure import layer_profile as lp
 
@@ -127,7 +129,7 @@ def _print_fast_choices(models: tuple[str, str], n: int) -> None:
     for model in models:
         for r in lp.profile_numpy_fast(model, n):
             alternatives = ", ".join(f"{m} {1e3 * t:.1f}" for m, t in sorted(r["seconds"].items(), key=lambda kv: kv[1]))
-            rows.append((model, r["group"], r["chosen"], f"{1e3 * r['seconds'][r['chosen']]:.2f}", alternatives))
+            rows.append((model.name, r["group"], r["chosen"], f"{1e3 * r['seconds'][r['chosen']]:.2f}", alternatives))
     print_table(
         f"numpy fast path: autotuned lowering per layer (1-thread CPU ms per {n:,} images, at the chosen chunk)",
         ["model", "layer", "chosen", "ms", "alternatives (ms)"],
@@ -136,21 +138,19 @@ def _print_fast_choices(models: tuple[str, str], n: int) -> None:
     )
 
 
-def _print_fused_passes(models: tuple[str, str], image: Any) -> None:
+def _print_fused_passes(models: tuple[ModelSpec, ModelSpec], image: Any) -> None:
     """The NumPy fused kernel's passes, each alone on one image in cache: microseconds, GFLOP/s, GB/s."""
     from impls.numpy_fused import FusedForward, numba_available, profile_passes
-    from sepbench.core.spec import get_model_spec
     from sepbench.core.weights import init_weights
 
     if not numba_available():
         print("skipping the numpy fused kernel's passes: numba is not installed (pip install 'sepbench[fused]')")
         return
     rows = []
-    for model in models:
-        spec = get_model_spec(model)
+    for spec in models:
         fused = FusedForward(spec, init_weights(spec, 0))
         for r in profile_passes(fused, image):
-            rows.append((model, r.name, f"{r.macs:,}", f"{1e6 * r.seconds_per_image:.2f}", f"{r.gflops:.1f}", f"{r.gbs:.1f}"))
+            rows.append((spec.name, r.name, f"{r.macs:,}", f"{1e6 * r.seconds_per_image:.2f}", f"{r.gflops:.1f}", f"{r.gbs:.1f}"))
     print_table(
         "numpy fused kernel: each pass alone on one image's input in cache, 1 thread, best of 3 x 10,000 runs "
         "(GB/s = activation bytes read + written: cache traffic)",

@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     pair = get_pair(args.pair) if args.pair else STUDY_PAIR
-    specs = [described_model_spec(m) for m in args.models] if args.models else list(pair.models)
+    # a model by name: the pair's own where it has one of that name, else a built-in one
+    specs = [pair.model(m) if m in pair.model_names else described_model_spec(m) for m in args.models] or list(pair.models)
     for spec in specs:
         print_model(spec)
     if not args.models or {s.name for s in specs} >= {m.name for m in pair.models}:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from sepbench.commands.arg_types import MAX_SEED, MAX_THREADS, NameList, int_in
+from sepbench.core.pairs import Pair
 from sepbench.util.console import print_table
 
 
@@ -34,23 +35,23 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from sepbench.core.pairs import select_pairs
-    from sepbench.core.spec import get_model_spec
     from sepbench.machine.threads import configure_threads
     from sepbench.training.trainers import shared_trainer
     from sepbench.training.weights_cache import cache_path, load_trained_weights, train_and_cache
 
     if args.pairs == []:
         raise ValueError("--pairs names no pair (give e.g. study,spatial)")
-    pairs = select_pairs(args.pairs)  # also makes a pair file's models known by name (None: the bench's)
+    pairs = select_pairs(args.pairs)  # each carries its models, recipe and data (None: the bench's)
     if args.models is None:  # a synthetic pair has nothing to train on
-        models = list(dict.fromkeys(m for p in pairs if not p.synthetic for m in p.model_names))
+        names = list(dict.fromkeys(m for p in pairs if not p.synthetic for m in p.model_names))
     else:
-        models = list(args.models)
-    if not models and args.models is not None:
+        names = list(args.models)
+    if not names and args.models is not None:
         raise ValueError("--models names no model (give e.g. regular,separable)")
-    if not models:
+    if not names:
         raise ValueError("the pairs have no model to train (synthetic input only): give --models or a pair with labelled data")
-    models = [get_model_spec(m).name for m in models]  # unknown names: a clear error listing the known ones
+    jobs = {j[0]: j for j in (_train_job(m, pairs) for m in names)}  # name -> (name, its pair or None); unknown names: a clear error
+    models = list(jobs)
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     from sepbench.training.trainer_choice import choose_trainer
@@ -61,21 +62,21 @@ def run(args: argparse.Namespace) -> int:
     configure_threads(args.threads, [trainer])
     probe = ", ".join(f"{k} {v * 1000:.1f} ms/step" for k, v in choice.seconds_per_step.items())
     print(f"trainer: {trainer} ({choice.reason}{'; ' + probe if probe else ''})")
-    missing = [m for m in models if load_trained_weights(m, trainer, args.seed) is None]
+    missing = [m for m in models if load_trained_weights(m, trainer, args.seed, pair=jobs[m][1]) is None]
     workers = _workers(args.threads, len(missing))
     if workers > 1:  # one model per free core, one thread each: these small models train no faster on two threads
         print(f"training {len(missing)} models in {workers} processes at 1 thread each")
-        _train_in_parallel(missing, trainer, args.seed, workers)
+        _train_in_parallel([jobs[m] for m in missing], trainer, args.seed, workers)
     rows = []
     for model in models:
-        weights = train_and_cache(model, trainer, seed=args.seed, progress=not args.no_progress)
+        weights = train_and_cache(model, trainer, seed=args.seed, progress=not args.no_progress, pair=jobs[model][1])
         seconds = weights.meta.get("train_seconds")
         rows.append(
             (
                 model,
                 trainer,
                 "cached" if model not in missing else f"trained in {seconds:.0f} s" if seconds else "trained",
-                str(cache_path(model, trainer, args.seed)),
+                str(cache_path(model, trainer, args.seed, pair=jobs[model][1])),
             )
         )
     print_table(f"trained weights (seed {args.seed}), shared by every backend", ["model", "trainer", "how", "file"], rows)
@@ -92,26 +93,35 @@ def _workers(threads: int | None, missing: int) -> int:
     return max(1, min(missing, probe_free_cores().threads))
 
 
-def _train_one(model: str, trainer: str, seed: int) -> tuple[str, float | None]:
+def _train_job(model: str, pairs: list[Pair]) -> tuple[str, Pair | None]:
+    """A model to train by name: the first selected pair's with labelled data that has it, else a built-in model
+    (:class:`~sepbench.core.spec.UnknownModelError` listing the known ones for any other name)."""
+    from sepbench.core.spec import get_model_spec
+
+    pair = next((p for p in pairs if not p.synthetic and model in p.model_names), None)
+    return (model, pair) if pair is not None else (get_model_spec(model).name, None)
+
+
+def _train_one(model: str, trainer: str, seed: int, pair: Pair | None) -> tuple[str, float | None]:
     from sepbench.machine.threads import configure_threads
     from sepbench.training.weights_cache import train_and_cache
 
     configure_threads(1, [trainer])
-    weights = train_and_cache(model, trainer, seed=seed, progress=False)
+    weights = train_and_cache(model, trainer, seed=seed, progress=False, pair=pair)
     return model, weights.meta.get("train_seconds")
 
 
-def _train_in_parallel(models: list[str], trainer: str, seed: int, workers: int) -> None:
-    """Train ``models`` in ``workers`` fresh processes (spawned: no framework state is inherited), the
-    longest-training first; each writes its own cache file atomically."""
+def _train_in_parallel(jobs: list[tuple[str, Pair | None]], trainer: str, seed: int, workers: int) -> None:
+    """Train each (model, its pair) of ``jobs`` in ``workers`` fresh processes (spawned: no framework state is
+    inherited; the pair travels with its model), the longest-training first; each writes its own cache file atomically."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from sepbench.core.spec import get_model_spec
+    from sepbench.core.pairs import model_spec
 
-    order = sorted(models, key=lambda m: -get_model_spec(m).macs)  # more MACs, longer training: start it first
+    order = sorted(jobs, key=lambda j: -model_spec(*j).macs)  # more MACs, longer training: start it first
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_train_one, m, trainer, seed) for m in order]
+        futures = [pool.submit(_train_one, m, trainer, seed, p) for m, p in order]
         for done in as_completed(futures):
             model, seconds = done.result()
             print(f"  trained {model}" + (f" in {seconds:.0f} s" if seconds else ""), flush=True)

@@ -28,7 +28,7 @@ from typing import Any
 from sepbench.core.budget import check_model
 from sepbench.core.pair_data import FileData, PairDataError, file_data
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
-from sepbench.core.spec import LayerSpec, ModelSpec, described_model_spec
+from sepbench.core.spec import MODELS, SPEC_ONLY_MODELS, LayerSpec, ModelSpec, UnknownModelError, described_model_spec, get_model_spec
 from sepbench.util.inputs import NotRegularFileError, TooLargeError, read_regular
 from sepbench.util.nesting import check_nesting
 from sepbench.util.oserrors import reason
@@ -67,6 +67,24 @@ class Pair:
         """Synthetic input: no labels, so no training and no accuracy; speed and size only."""
         return self.data == "synthetic"
 
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe both models train with: the default one, with the pair's epochs where it sets some."""
+        return DEFAULT_RECIPE if self.epochs is None else DEFAULT_RECIPE.with_(epochs=self.epochs)
+
+    def model(self, name: str | ModelSpec) -> ModelSpec:
+        """The pair's model of that name (a :class:`ModelSpec` is looked up by its name);
+        :class:`~sepbench.core.spec.UnknownModelError` for a model the pair does not have."""
+        key = name.name if isinstance(name, ModelSpec) else name
+        for spec in self.models:
+            if spec.name == key:
+                return spec
+        raise UnknownModelError(f"pair {self.name!r} has no model {key!r}; its models are {', '.join(self.model_names)}")
+
+    def load_split(self, split: str, data_dir: str | Path | None = None, limit: int | None = None) -> tuple[Any, Any]:
+        """The images and labels of ``split`` the pair's models train (``train``) and are evaluated (``test``) on."""
+        return load_split(self.files, split, data_dir, limit)
+
     def label(self) -> str:
         """``candidate/baseline``: how tables name the ratio this pair is about."""
         return f"{self.candidate.name}/{self.baseline.name}"
@@ -102,11 +120,10 @@ def synthetic_model(model: str, pairs: list[Pair]) -> bool:
     return all(p.synthetic for p in pairs if model in p.model_names)
 
 
-def use_pair(pair: Pair) -> Pair:
-    """Make a pair's models buildable by every backend in this process (a pair file's models are not
-    built in); :class:`PairError` for a name that a built-in pair or model already has."""
-    from sepbench.core.spec import MODELS, USER_MODELS, register_model
-
+def _checked(pair: Pair) -> Pair:
+    """A pair as a run uses it: the built-in pair itself for a file of one (``examples/pairs/``); :class:`PairError`
+    for another pair under a built-in pair's name, or a built-in model's name for other layers, other data
+    or another recipe (a built-in model is one model everywhere: its results and cache are keyed by name)."""
     builtin = PAIRS.get(pair.name)
     if builtin is not None:  # a file of a built-in pair (examples/pairs/) is that pair; another under its name is refused
         same = [(m.name, m.fingerprint()) for m in builtin.models] == [(m.name, m.fingerprint()) for m in pair.models]
@@ -114,43 +131,21 @@ def use_pair(pair: Pair) -> Pair:
             raise PairError(f"pair {pair.name!r}: a built-in pair has that name; give yours another")
         return builtin
     _refuse_builtin_names(pair)  # first, whatever else is wrong
-    if pair.epochs is not None:  # both models train with the pair's recipe, or the accuracy cost compares two recipes
-        shared = [s.name for s in pair.models if s.name in MODELS or (s.name in USER_MODELS and _EPOCHS.get(s.name) != pair.epochs)]
-        if shared:
-            raise PairError(
-                f"pair {pair.name!r}: epochs = {pair.epochs}, but {shared[0]!r} trains with another recipe (a built-in model, or another "
-                "pair's): drop epochs or give the model its own name"
-            )
-    if pair.files is not None or any(s.name in _DATA for s in pair.models):  # one name, one data set: the cache and the loaders key on it
-        key = pair.files.key() if pair.files is not None else None
-        other = [
-            s.name for s in pair.models if (s.name in MODELS and key is not None) or (s.name in USER_MODELS and _data_key(s.name) != key)
-        ]
-        if other:
-            raise PairError(
-                f"pair {pair.name!r}: {other[0]!r} runs on other data (a built-in model, or another pair's): give the model its own name"
-            )
-    for spec in pair.models:
-        known = MODELS.get(spec.name)
-        if known is not None and known.fingerprint() == spec.fingerprint():
-            continue
-        try:
-            register_model(spec)
-        except ValueError as exc:
-            raise PairError(f"pair {pair.name!r}: {exc}") from None
-        if pair.epochs is not None:
-            _EPOCHS.setdefault(spec.name, pair.epochs)
-        if pair.files is not None:
-            _DATA.setdefault(spec.name, pair.files)
+    builtins = [s.name for s in pair.models if s.name in MODELS]
+    if builtins and pair.epochs is not None:  # both models train with the pair's recipe, or the accuracy cost compares two recipes
+        raise PairError(
+            f"pair {pair.name!r}: epochs = {pair.epochs}, but {builtins[0]!r} trains with another recipe (a built-in model): "
+            "drop epochs or give the model its own name"
+        )
+    if builtins and pair.files is not None:  # one name, one data set: the cache and the results key on it
+        raise PairError(f"pair {pair.name!r}: {builtins[0]!r} runs on other data (a built-in model): give the model its own name")
     return pair
 
 
 def _refuse_builtin_names(pair: Pair) -> None:
     """:class:`PairError` for a model of ``pair`` that has a built-in model's name and other layers."""
-    from sepbench.core.spec import MODELS
-
     for spec in pair.models:
-        if spec.name in MODELS and MODELS[spec.name].fingerprint() != spec.fingerprint():
+        if (spec.name in MODELS and MODELS[spec.name].fingerprint() != spec.fingerprint()) or spec.name in SPEC_ONLY_MODELS:
             raise PairError(f"pair {pair.name!r}: model name {spec.name!r} is a built-in model's: give yours another name")
 
 
@@ -158,8 +153,6 @@ def known_specs(pairs: Iterable[Pair] = ()) -> dict[str, ModelSpec]:
     """The specs a result row's counts are checked against, by model name: the built-in models and those of
     ``pairs`` (the pair files given to the report; nothing is registered for building).  :class:`PairError` for a
     model name that a built-in model or an earlier pair gives other layers."""
-    from sepbench.core.spec import MODELS
-
     out = dict(MODELS)
     for pair in pairs:
         _refuse_builtin_names(pair)
@@ -169,25 +162,35 @@ def known_specs(pairs: Iterable[Pair] = ()) -> dict[str, ModelSpec]:
     return out
 
 
-_EPOCHS: dict[str, int] = {}  # model -> the epochs of the pair file that brought it (use_pair)
-_DATA: dict[str, FileData] = {}  # model -> the data files of the pair file that brought it (use_pair)
+def _check_one_model_per_name(pairs: list[Pair]) -> None:
+    """In one run a model's name is one model, trained with one recipe on one data set (its cases, results
+    and trained weights are keyed by its name); :class:`PairError` naming the first that is not."""
+    seen: dict[str, tuple[Pair, ModelSpec]] = {}
+    for pair in pairs:
+        for spec in pair.models:
+            first = seen.setdefault(spec.name, (pair, spec))
+            other, known = first
+            if other is pair:
+                continue
+            if known.fingerprint() != spec.fingerprint():
+                raise PairError(f"pairs {other.name!r} and {pair.name!r} have two models named {spec.name!r}: give them two names")
+            if other.recipe != pair.recipe:
+                raise PairError(
+                    f"pair {pair.name!r}: {spec.name!r} trains with another recipe in pair {other.name!r}: "
+                    "drop epochs or give the model its own name"
+                )
+            if _files_key(other) != _files_key(pair):
+                raise PairError(f"pair {pair.name!r}: {spec.name!r} runs on other data in pair {other.name!r}: give the model its own name")
 
 
-def _data_key(model: str) -> str | None:
-    files = _DATA.get(model)
-    return None if files is None else files.key()
+def _files_key(pair: Pair) -> str | None:
+    return None if pair.files is None else pair.files.key()
 
 
-def data_for(model: str) -> FileData | None:
-    """The files a model trains and is evaluated on; ``None``: MNIST."""
-    return _DATA.get(model)
-
-
-def load_split(model: str, split: str, data_dir: str | Path | None = None, limit: int | None = None) -> tuple[Any, Any]:
-    """A model's images (float32 NHWC in [0, 1]) and int64 labels of ``split``: its pair file's data
-    files where it has some (verified again before they are parsed), else MNIST (``data_dir`` as
+def load_split(files: FileData | None, split: str, data_dir: str | Path | None = None, limit: int | None = None) -> tuple[Any, Any]:
+    """Images (float32 NHWC in [0, 1]) and int64 labels of ``split``: of a pair's data ``files`` where it has
+    some (verified again before they are parsed), else MNIST's (``data_dir`` as
     :func:`sepbench.core.data.load_mnist` takes it)."""
-    files = data_for(model)
     if files is not None:
         return files.load(split, limit)
     from sepbench.core.data import load_mnist
@@ -195,16 +198,16 @@ def load_split(model: str, split: str, data_dir: str | Path | None = None, limit
     return load_mnist(split, data_dir, limit=limit)  # type: ignore[arg-type]
 
 
-def recipe_for(model: str) -> Recipe:
-    """The recipe a model trains with: the default one, with the epochs of its pair file where it set some
-    (a model first registered by :func:`use_pair` keeps its first pair's)."""
-    epochs = _EPOCHS.get(model)
-    return DEFAULT_RECIPE if epochs is None else DEFAULT_RECIPE.with_(epochs=epochs)
+def model_spec(model: str | ModelSpec, pair: Pair | None = None) -> ModelSpec:
+    """A model by name: one of ``pair``'s where a pair is given, else a built-in one."""
+    return get_model_spec(model) if pair is None else pair.model(model)
 
 
 def select_pairs(requested: str | list[str] | None) -> list[Pair]:
-    """Pairs by name or file (comma-separated, or a list), in that order, each made usable
-    (:func:`use_pair`); ``None`` or blank: :data:`DEFAULT_BENCH_PAIRS`.  Raises :class:`PairError`."""
+    """Pairs by name or file (comma-separated, or a list), in that order, each checked against the built-in
+    pairs and models and against each other (one model per name); ``None`` or blank:
+    :data:`DEFAULT_BENCH_PAIRS`.  Registers nothing: each pair carries its models, recipe and data.
+    Raises :class:`PairError`."""
     if requested is None or (isinstance(requested, str) and not requested.strip()):
         names = list(DEFAULT_BENCH_PAIRS)
     elif isinstance(requested, str):
@@ -213,10 +216,11 @@ def select_pairs(requested: str | list[str] | None) -> list[Pair]:
         names = list(requested)
     out: list[Pair] = []
     for name in names:
-        pair = use_pair(get_pair(name))
+        pair = _checked(get_pair(name))
         if any(p.name == pair.name for p in out):
             raise PairError(f"pair {pair.name!r} is named twice")
         out.append(pair)
+    _check_one_model_per_name(out)
     return out
 
 

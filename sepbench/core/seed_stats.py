@@ -1,6 +1,7 @@
 """Accuracy over several training seeds: mean with a 95 % interval, the paired regular - separable
 difference, where the study's single figures fall, and the "a little accuracy" claim decided on the
-interval by the claims engine.  No framework; the t quantile is SciPy's.
+interval by the claims engine.  No framework; the interval is :func:`sepbench.core.intervals.mean_interval`
+(written once: the t quantile is SciPy's).
 
 The study reports one run with no seed; our seed-to-seed spread is about a point for the separable
 model, so one seed cannot tell a 1.2-point cost from a 0.3-point one.  The interval can.
@@ -8,20 +9,13 @@ model, so one seed cannot tell a 1.2-point cost from a 0.3-point one.  The inter
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from sepbench.core.claims import decide
 from sepbench.core.evidence import accuracy_over_seeds
-from sepbench.core.intervals import t_quantile
+from sepbench.core.intervals import mean_interval
 from sepbench.core.pairs import STUDY_PAIR
-
-
-def t975(df: int) -> float:
-    """The 97.5 % quantile of Student's t with ``df`` degrees of freedom (>= 1): SciPy's, exact for every df."""
-    return t_quantile(df)
 
 
 @dataclass(frozen=True)
@@ -39,13 +33,10 @@ class Interval:
 
 
 def interval(values: Sequence[float]) -> Interval:
-    """Mean and 95 % Student t interval of ``values`` (at least two, all finite)."""
-    xs = [float(v) for v in values]
-    if len(xs) < 2 or not all(math.isfinite(v) for v in xs):
-        raise ValueError(f"an interval needs at least two finite values, got {values!r}")
-    mean, sd = statistics.fmean(xs), statistics.stdev(xs)
-    half = t975(len(xs) - 1) * sd / math.sqrt(len(xs))
-    return Interval(mean, mean - half, mean + half, sd, len(xs))
+    """Mean and 95 % Student t interval of ``values`` (at least two, all finite): :func:`mean_interval`'s,
+    with its standard deviation, as the seeds' summary records it."""
+    est = mean_interval([float(v) for v in values])
+    return Interval(est.value, est.low, est.high, est.extra["sd"], est.n)
 
 
 def summarize_seeds(per_seed: Sequence[Mapping[str, object]], study: Mapping[str, Mapping[str, float]]) -> dict[str, object]:

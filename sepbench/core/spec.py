@@ -297,29 +297,11 @@ SPEC_ONLY_MODELS: dict[str, ModelSpec] = {}
 runs them: where a new layer kind waits for its backends."""
 
 
-USER_MODELS: dict[str, ModelSpec] = {}
-"""Models of the pair files read in this process (:func:`register_model`): built and measured like
-:data:`MODELS`, never saved into it."""
-
-
-def register_model(spec: ModelSpec) -> ModelSpec:
-    """Make a pair file's model known by name to the backends in this process.  The same name twice is
-    fine for the same model; a built-in name, or another model under a taken name, is refused."""
-    if spec.name in MODELS or spec.name in SPEC_ONLY_MODELS:
-        raise ValueError(f"model name {spec.name!r} is a built-in model's: give yours another name")
-    known = USER_MODELS.get(spec.name)
-    if known is not None and known.fingerprint() != spec.fingerprint():
-        raise ValueError(f"two different models are named {spec.name!r}: give them two names")
-    USER_MODELS[spec.name] = spec
-    return spec
-
-
 def get_model_spec(model: str | ModelSpec) -> ModelSpec:
-    """Look a model up by name (or pass a :class:`ModelSpec` through)."""
+    """A built-in model by name (or a :class:`ModelSpec` passed through: a pair file's models are found in
+    their :class:`~sepbench.core.pairs.Pair`, never by name here)."""
     if isinstance(model, ModelSpec):
         return model
-    if isinstance(model, str) and model in USER_MODELS:
-        return USER_MODELS[model]
     try:
         return MODELS[model]
     except (KeyError, TypeError):

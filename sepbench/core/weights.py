@@ -1,6 +1,7 @@
 """The portable weight format and the seeded Keras-style initializer.
 
-A :class:`PortableWeights` is the model name plus one float32 array per tensor, named
+A :class:`PortableWeights` is a model (its :class:`~sepbench.core.spec.ModelSpec`, which travels with the
+weights to every backend) plus one float32 array per tensor, named
 ``"<layer>/<tensor>"`` (e.g. ``conv1/kernel``, ``conv2/depthwise_kernel``) in Keras layout
 (see :mod:`sepbench.core.spec`).  On disk it is an uncompressed ``.npz`` with one entry per tensor and
 a ``__meta__`` entry (JSON: format version, model name).  No framework is needed to read it.
@@ -39,15 +40,17 @@ class WeightsError(ValueError):
 
 @dataclass
 class PortableWeights(Mapping[str, np.ndarray]):
-    """Framework-neutral weights: ``"layer/tensor" -> float32 array`` in Keras layout."""
+    """Framework-neutral weights: ``"layer/tensor" -> float32 array`` in Keras layout.  ``model`` is given as
+    a :class:`ModelSpec` (a pair file's model) or a built-in model's name; the weights keep its ``spec``."""
 
     model: str
     tensors: dict[str, np.ndarray]
     meta: dict[str, object] = field(default_factory=dict)
+    spec: ModelSpec = field(default=None, repr=False, compare=False)  # type: ignore[assignment]  # set from model
 
     def __post_init__(self) -> None:
-        spec = get_model_spec(self.model)
-        self.model = spec.name
+        spec = self.spec if self.spec is not None and self.spec.name == self.model else get_model_spec(self.model)
+        self.model, self.spec = spec.name, spec
         self.tensors = {
             k: np.ascontiguousarray(v, dtype=np.float32) if np.asarray(v).dtype != np.float32 else np.ascontiguousarray(v)
             for k, v in self.tensors.items()
@@ -65,10 +68,6 @@ class PortableWeights(Mapping[str, np.ndarray]):
         return len(self.tensors)
 
     @property
-    def spec(self) -> ModelSpec:
-        return get_model_spec(self.model)
-
-    @property
     def num_params(self) -> int:
         return int(sum(v.size for v in self.tensors.values()))
 
@@ -78,7 +77,7 @@ class PortableWeights(Mapping[str, np.ndarray]):
         return {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
 
     def copy(self) -> PortableWeights:
-        return PortableWeights(self.model, {k: v.copy() for k, v in self.tensors.items()}, dict(self.meta))
+        return PortableWeights(self.spec, {k: v.copy() for k, v in self.tensors.items()}, dict(self.meta))
 
     def equal(self, other: PortableWeights) -> bool:
         """Bit-exact equality of model and every tensor."""
@@ -110,8 +109,9 @@ class PortableWeights(Mapping[str, np.ndarray]):
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> PortableWeights:
-        """Read a file written by :meth:`save`; any problem raises :class:`WeightsError`."""
+    def load(cls, path: str | os.PathLike[str], spec: ModelSpec | None = None) -> PortableWeights:
+        """Read a file written by :meth:`save`; any problem raises :class:`WeightsError`.  A file of a model
+        that is not built in is read with its ``spec`` (a pair's model: the file holds only its name)."""
         path = Path(path)
         if not path.is_file():  # what is there, in words: a folder or a fifo is no "does not exist"
             what = what_is_at(path)
@@ -140,7 +140,7 @@ class PortableWeights(Mapping[str, np.ndarray]):
             raise WeightsError(f"weights file {path}: unsupported format version (this sepbench reads {FORMAT_VERSION})")
         meta.pop("format", None)
         try:
-            return cls(model, entries, meta)
+            return cls(model, entries, meta, spec=spec if spec is not None and spec.name == model else None)
         except (WeightsError, KeyError) as exc:
             raise WeightsError(f"weights file {path}: {exc}") from None
 
@@ -234,7 +234,7 @@ def init_weights(model: str | ModelSpec, seed: int) -> PortableWeights:
             tensors[name] = np.full(shape, KERAS_CONSTANT_INIT[tensor], np.float32)
         else:
             tensors[name] = np.zeros(shape, np.float32) if tensor == "bias" else glorot_uniform(shape, rng)
-    return PortableWeights(spec.name, tensors, {"init": "keras-glorot-uniform/zeros", "seed": seed})
+    return PortableWeights(spec, tensors, {"init": "keras-glorot-uniform/zeros", "seed": seed})
 
 
 KERAS_CONSTANT_INIT: dict[str, float] = {"gamma": 1.0, "beta": 0.0, "moving_mean": 0.0, "moving_variance": 1.0}

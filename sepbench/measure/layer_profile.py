@@ -134,7 +134,7 @@ def numpy_stages(spec: ModelSpec, weights: PortableWeights) -> list[tuple[str, s
 
 
 def profile_numpy(
-    model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None
+    model: str | ModelSpec, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None
 ) -> list[StageTime]:
     """Stage times of the NumPy im2col lowering (BLAS threads as configured)."""
     spec = get_model_spec(model)
@@ -143,7 +143,7 @@ def profile_numpy(
     return _run_stages(chunks, numpy_stages(spec, weights), reps, "numpy", spec.name)
 
 
-def profile_numpy_fast(model: str, n_images: int, weights: PortableWeights | None = None) -> list[dict[str, object]]:
+def profile_numpy_fast(model: str | ModelSpec, n_images: int, weights: PortableWeights | None = None) -> list[dict[str, object]]:
     """The NumPy fast path's autotuning record scaled to ``n_images``: per layer group, the chosen
     lowering and every alternative's seconds (single-threaded CPU seconds, at the chosen chunk)."""
     from impls.numpy_fast import autotune
@@ -158,7 +158,7 @@ def profile_numpy_fast(model: str, n_images: int, weights: PortableWeights | Non
 
 
 def profile_torch(
-    model: str, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None
+    model: str | ModelSpec, images: np.ndarray, chunk: int = 1024, reps: int = 3, weights: PortableWeights | None = None
 ) -> list[StageTime]:
     """Stage times of the PyTorch eager modules (threads as configured), under ``inference_mode``.
 
@@ -212,7 +212,7 @@ class GemmRate:
     flops: float  # FLOP/s: 2 x rows x depth x cols / seconds
 
 
-def layer_gemm_rates(model: str, chunk: int = 1024, reps: int = 5) -> list[GemmRate]:
+def layer_gemm_rates(model: str | ModelSpec, chunk: int = 1024, reps: int = 5) -> list[GemmRate]:
     """FLOP/s of one float32 ``matmul`` shaped like each conv layer's GEMM for ``chunk`` images, on
     ready contiguous operands (no patch copy): what a GEMM lowering can reach at the model's shapes,
     beside the roofline probe's square GEMM.  BLAS threads as configured."""

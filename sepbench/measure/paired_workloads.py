@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from sepbench.core.data import TEST_IMAGES
-from sepbench.core.pairs import STUDY_PAIR, Pair, data_for, load_split
+from sepbench.core.pairs import STUDY_PAIR, Pair
 from sepbench.core.recipe import TIMED_TRAIN_STEPS, WARM_STEPS
-from sepbench.core.spec import get_model_spec
+from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import PortableWeights
 from sepbench.measure.workloads import EvaluateWorkload, PredictWorkload
 from sepbench.results.schema import WORKLOAD_PAIRED, WORKLOAD_PAIRED_EVALUATE, WORKLOAD_PAIRED_TRAIN
@@ -51,7 +51,16 @@ class PairedPredictWorkload:
         return self.pair.model_names
 
     def _part(self, model: str) -> PredictWorkload:
-        return self.part(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed, synthetic=self.pair.synthetic)
+        return self.part(
+            self.backend,
+            model,
+            self.batch_size,
+            self.n_images,
+            path=self.path,
+            seed=self.seed,
+            synthetic=self.pair.synthetic,
+            pair=self.pair,
+        )
 
     def setup(
         self, data_dir: str | None = None, warmup: int = 1, allow_train: bool = False, weights: dict[str, PortableWeights] | None = None
@@ -218,7 +227,7 @@ class PairedEvaluateWorkload(PairedPredictWorkload):
     part = EvaluateWorkload
 
     def _part(self, model: str) -> PredictWorkload:
-        return EvaluateWorkload(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed)
+        return EvaluateWorkload(self.backend, model, self.batch_size, self.n_images, path=self.path, seed=self.seed, pair=self.pair)
 
     def setup(self, *args: Any, **kwargs: Any) -> PairedEvaluateWorkload:
         if self.pair.synthetic:  # refuse before any model is built
@@ -234,7 +243,7 @@ class TrainStepsPart:
     seconds of one step are the median over the steps after the first :data:`WARM_STEPS`."""
 
     trainer: str
-    model: str
+    model: ModelSpec
     images: np.ndarray
     labels: np.ndarray
     seed: int = 0
@@ -281,13 +290,13 @@ class PairedTrainWorkload(PairedPredictWorkload):
 
         if self.pair.synthetic:
             raise ValueError(f"pair {self.pair.name!r} runs on synthetic input: there are no labels to train on")
-        x, y = load_split(self.pair.baseline.name, "train", data_dir, limit=self.n_images)
-        self.parts = {m: TrainStepsPart(self.backend, m, x, y, self.seed) for m in self.models}
+        x, y = self.pair.load_split("train", data_dir, limit=self.n_images)
+        self.parts = {m.name: TrainStepsPart(self.backend, m, x, y, self.seed) for m in self.pair.models}
         for part in self.parts.values():
-            part.info = {"macs_per_image": get_model_spec(part.model).macs}
+            part.info = {"macs_per_image": part.model.macs}
             for _ in range(warmup):
                 part.run()
-        files = data_for(self.pair.baseline.name)  # a pair's own data: its training set's size, not MNIST's
+        files = self.pair.files  # a pair's own data: its training set's size, not MNIST's
         train_images = TRAIN_IMAGES if files is None else len(files.load("train")[1])
         self.steps_per_epoch = -(-train_images // DEFAULT_RECIPE.batch_size)
         self.warmup_seconds = None

@@ -14,8 +14,8 @@ import numpy as np
 
 from sepbench.core.data import TEST_IMAGES
 from sepbench.core.pair_data import FileData
-from sepbench.core.pairs import data_for
-from sepbench.core.spec import get_model_spec
+from sepbench.core.pairs import Pair, model_spec
+from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import PortableWeights, init_weights
 from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD
 from sepbench.util.timer import time_calls
@@ -23,10 +23,11 @@ from sepbench.util.timer import time_calls
 LONG_CALL_S = 1.0  # seconds: a call this long is warm after one warm-up call
 
 
-def weights_for(model: str, seed: int = 0, allow_train: bool = False) -> tuple[PortableWeights, str]:
+def weights_for(model: str | ModelSpec, seed: int = 0, allow_train: bool = False, pair: Pair | None = None) -> tuple[PortableWeights, str]:
     """The trained weights every backend shares (made by the fastest trainer,
     :func:`sepbench.training.trainers.shared_trainer`) from the cache when present, else trained now
-    if ``allow_train``, else seeded init (every backend runs the same weights).
+    if ``allow_train``, else seeded init (every backend runs the same weights).  ``model`` is one of
+    ``pair``'s (trained with its recipe on its data) where a pair is given, else a built-in model.
 
     Returns the weights and where they came from: ``"trained"`` or ``"seeded-init"`` (untrained:
     fine for latency, meaningless for accuracy).
@@ -34,19 +35,19 @@ def weights_for(model: str, seed: int = 0, allow_train: bool = False) -> tuple[P
     from sepbench.training.trainers import shared_trainer
     from sepbench.training.weights_cache import load_trained_weights, train_and_cache
 
-    trainer = shared_trainer()
-    weights = load_trained_weights(model, trainer, seed=seed)
+    trainer, spec = shared_trainer(), model_spec(model, pair)
+    weights = load_trained_weights(spec, trainer, seed=seed, pair=pair)
     if weights is None and allow_train:
-        weights = train_and_cache(model, trainer, seed=seed)
+        weights = train_and_cache(spec, trainer, seed=seed, pair=pair)
     if weights is None:
-        return init_weights(model, seed), "seeded-init"
+        return init_weights(spec, seed), "seeded-init"
     return weights, "trained"
 
 
-def test_images(n: int, data_dir: str | None = None, model: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def test_images(n: int, data_dir: str | None = None, files: FileData | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` test images (repeated when ``n`` exceeds the test set) and their labels: MNIST's, or
-    those of ``model``'s pair file where it has its own data files."""
-    x, y = _test_set(data_dir, data_for(model) if model is not None else None)
+    those of a pair's own data ``files``."""
+    x, y = _test_set(data_dir, files)
     if n <= len(x):
         return x[:n], y[:n]
     reps = -(-n // len(x))
@@ -75,12 +76,13 @@ class PredictWorkload:
     """``predict`` of ``n_images`` test images at ``batch_size`` on one backend and model."""
 
     backend: str
-    model: str
+    model: str  # a built-in model's name, or (with ``pair``) one of the pair's models
     batch_size: int
     n_images: int
     path: str = "default"
     seed: int = 0
     synthetic: bool = False  # seeded uniform images of the model's input shape (a synthetic pair): no labels, no accuracy
+    pair: Pair | None = None  # the pair the model is of: its models, recipe and data (None: a built-in model on MNIST)
     weights_source: str = field(default="", init=False)
     info: dict[str, Any] = field(default_factory=dict, init=False)
     kind = "predict"  # the ``workload`` of its results
@@ -91,25 +93,26 @@ class PredictWorkload:
         """Untimed: load weights (see :func:`weights_for`) and images, build the model, run ``warmup`` times."""
         from impls.registry import get_backend
 
-        backend = get_backend(self.backend)
+        backend, spec = get_backend(self.backend), model_spec(self.model, self.pair)
+        files = None if self.pair is None else self.pair.files
         if weights is None and self.synthetic:  # nothing to train on: speed and size only
-            weights, self.weights_source = init_weights(self.model, self.seed), "seeded-init"
+            weights, self.weights_source = init_weights(spec, self.seed), "seeded-init"
         elif weights is None:
-            weights, self.weights_source = weights_for(self.model, self.seed, allow_train=allow_train)
+            weights, self.weights_source = weights_for(spec, self.seed, allow_train=allow_train, pair=self.pair)
         else:
             self.weights_source = str(weights.meta.get("source", "given"))
         self.weights = weights
         self.instance = backend.build(weights)
+        self.instance.data_files = files  # an int8 path calibrates on the pair's own training images
         if self.synthetic:
-            self.images, self.labels = synthetic_images(self.n_images, get_model_spec(self.model).input_shape, self.seed), None
+            self.images, self.labels = synthetic_images(self.n_images, spec.input_shape, self.seed), None
         else:
-            self.images, self.labels = test_images(self.n_images, data_dir, self.model)
+            self.images, self.labels = test_images(self.n_images, data_dir, files)
         self._prepare()
         self.warmup_seconds: float | None = self._warm_up(warmup)
-        spec = get_model_spec(self.model)
         self.info = {
             "backend": self.backend,
-            "model": self.model,
+            "model": spec.name,
             "batch_size": self.batch_size,
             "n_images": self.n_images,
             "path": self.path,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe, batch_order
-from sepbench.core.spec import get_model_spec
+from sepbench.core.spec import ModelSpec, get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
 from sepbench.util.timer import Timer
 
@@ -80,7 +80,7 @@ def trainer_module(backend: str) -> Any:
     return importlib.import_module(TRAINER_MODULES[backend])
 
 
-def check_training_data(model: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+def check_training_data(model: str | ModelSpec, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """Images as float32 NHWC in [0, 1] (uint8 is scaled) and labels as int64; clear errors otherwise."""
     from impls.base import validate_images, validate_labels
 
@@ -91,7 +91,7 @@ def check_training_data(model: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndar
 
 def train(
     backend: str,
-    model: str,
+    model: str | ModelSpec,
     x: Any,
     y: Any,
     recipe: Recipe = DEFAULT_RECIPE,
@@ -110,7 +110,7 @@ def train(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     spec = get_model_spec(model)
     module = trainer_module(backend)
-    xs, ys = check_training_data(spec.name, x, y)
+    xs, ys = check_training_data(spec, x, y)
     init = init_weights(spec, int(seed))
     orders = [batch_order(int(seed), e, len(xs)) for e in range(recipe.epochs)]
     steps = sum(-(-len(o) // recipe.batch_size) for o in orders)

@@ -17,9 +17,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sepbench.core.pairs import STUDY_PAIR, data_for, recipe_for
-from sepbench.core.recipe import Recipe
-from sepbench.core.spec import get_model_spec
+from sepbench.core.pairs import STUDY_PAIR, Pair, model_spec
+from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
+from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import PortableWeights, WeightsError
 from sepbench.util.paths import cache_dir
 
@@ -56,21 +56,29 @@ def training_code_hash(backend: str) -> str:
 LEGACY_KEYED_MODELS = STUDY_PAIR.model_names
 
 
-def cache_key(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> str:
-    """16 hex digits naming a trained-weights entry (``recipe`` None: the model's, :func:`recipe_for`)."""
-    recipe = recipe or recipe_for(model)
+Model = str | ModelSpec  # a built-in model's name, or (with its pair) a pair's model by name or spec
+
+
+def recipe_of(pair: Pair | None, recipe: Recipe | None = None) -> Recipe:
+    """``recipe`` where given, else the pair's (the default one without a pair: a built-in model's)."""
+    return recipe or (DEFAULT_RECIPE if pair is None else pair.recipe)
+
+
+def cache_key(model: Model, backend: str, seed: int = 0, recipe: Recipe | None = None, pair: Pair | None = None) -> str:
+    """16 hex digits naming a trained-weights entry: ``model`` (one of ``pair``'s where a pair is given, else a
+    built-in one) trained by ``backend`` with ``recipe`` (None: the pair's, :attr:`Pair.recipe`) on the pair's data."""
+    spec = model_spec(model, pair)
     doc = {
-        "recipe": recipe.as_dict(),
+        "recipe": recipe_of(pair, recipe).as_dict(),
         "seed": int(seed),
         "backend": backend,
-        "model": get_model_spec(model).name,
+        "model": spec.name,
         "code": training_code_hash(backend),
     }
-    if model not in LEGACY_KEYED_MODELS:  # a pair file's model may change under its name: its layers key it too
-        doc["layers"] = get_model_spec(model).fingerprint()
-    files = data_for(model)
-    if files is not None:  # a pair file's own data: what the weights were trained on
-        doc["data"] = files.key()
+    if spec.name not in LEGACY_KEYED_MODELS:  # a pair file's model may change under its name: its layers key it too
+        doc["layers"] = spec.fingerprint()
+    if pair is not None and pair.files is not None:  # a pair file's own data: what the weights were trained on
+        doc["data"] = pair.files.key()
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -78,53 +86,61 @@ def trained_dir() -> Path:
     return cache_dir() / "trained"
 
 
-def cache_path(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> Path:
-    """Where the trained weights of this (model, backend, seed, recipe, code) live."""
-    name = get_model_spec(model).name
-    return trained_dir() / backend / f"{name}-seed{int(seed)}-{cache_key(name, backend, seed, recipe)}.npz"
+def cache_path(model: Model, backend: str, seed: int = 0, recipe: Recipe | None = None, pair: Pair | None = None) -> Path:
+    """Where the trained weights of this (model, backend, seed, recipe, data, code) live."""
+    name = model_spec(model, pair).name
+    return trained_dir() / backend / f"{name}-seed{int(seed)}-{cache_key(model, backend, seed, recipe, pair)}.npz"
 
 
 def _opt_path(path: Path) -> Path:
     return path.with_name(path.name[: -len(".npz")] + ".opt.npz")
 
 
-def _load_or_none(path: Path) -> PortableWeights | None:
-    """The weights file at ``path``, or ``None`` when absent or unreadable (then: train again)."""
+def _load_or_none(path: Path, spec: ModelSpec) -> PortableWeights | None:
+    """The weights file at ``path`` (of ``spec``'s model, or another built-in one), or ``None`` when absent or
+    unreadable (then: train again)."""
     if not path.exists():
         return None
     try:
-        return PortableWeights.load(path)
+        return PortableWeights.load(path, spec)
     except WeightsError:
         return None
 
 
-def load_trained_weights(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
+def load_trained_weights(
+    model: Model, backend: str, seed: int = 0, recipe: Recipe | None = None, pair: Pair | None = None
+) -> PortableWeights | None:
     """The cached trained weights, or ``None`` when absent, unreadable or another model's (then: train again;
     a file copied over the entry must not be measured and reported as this model's)."""
-    path = cache_path(model, backend, seed, recipe)
-    weights = _load_or_none(path)
-    if weights is not None and weights.model != get_model_spec(model).name:
-        warnings.warn(f"{path} holds the weights of model {weights.model!r}, not {model!r}: not used", RuntimeWarning, stacklevel=2)
+    spec = model_spec(model, pair)
+    path = cache_path(spec, backend, seed, recipe, pair)
+    weights = _load_or_none(path, spec)
+    if weights is not None and weights.model != spec.name:
+        warnings.warn(f"{path} holds the weights of model {weights.model!r}, not {spec.name!r}: not used", RuntimeWarning, stacklevel=2)
         return None
     return weights
 
 
-def load_trained_velocities(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> PortableWeights | None:
+def load_trained_velocities(
+    model: Model, backend: str, seed: int = 0, recipe: Recipe | None = None, pair: Pair | None = None
+) -> PortableWeights | None:
     """The cached RMSprop velocities that go with :func:`load_trained_weights`, or ``None``."""
-    return _load_or_none(_opt_path(cache_path(model, backend, seed, recipe)))
+    spec = model_spec(model, pair)
+    return _load_or_none(_opt_path(cache_path(spec, backend, seed, recipe, pair)), spec)
 
 
-def check_storable(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None) -> Path:
+def check_storable(model: Model, backend: str, seed: int = 0, recipe: Recipe | None = None, pair: Pair | None = None) -> Path:
     """Where :func:`store` will write, checked writable before training (minutes of training must not end
     in a cache that cannot take them); :class:`sepbench.util.atomic.UnwritableError` otherwise."""
     from sepbench.util.atomic import check_writable
 
-    return check_writable(cache_path(model, backend, seed, recipe))
+    return check_writable(cache_path(model, backend, seed, recipe, pair))
 
 
-def store(result: Any) -> Path:
-    """Write a :class:`sepbench.training.trainers.TrainResult` (trained on the full data) to the cache; returns the path."""
-    path = cache_path(result.model, result.backend, result.seed, result.recipe)
+def store(result: Any, pair: Pair | None = None) -> Path:
+    """Write a :class:`sepbench.training.trainers.TrainResult` (trained on the full data: ``pair``'s, MNIST
+    without one) to the cache; returns the path."""
+    path = cache_path(result.weights.spec, result.backend, result.seed, result.recipe, pair)
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = result.weights.copy()
     weights.meta.update(
@@ -144,16 +160,20 @@ def store(result: Any) -> Path:
     return path
 
 
-def train_and_cache(model: str, backend: str, seed: int = 0, recipe: Recipe | None = None, progress: bool = True) -> PortableWeights:
-    """The cached trained weights, training on the full 60,000 MNIST training images first if needed."""
-    cached = load_trained_weights(model, backend, seed, recipe)
+def train_and_cache(
+    model: Model, backend: str, seed: int = 0, recipe: Recipe | None = None, progress: bool = True, pair: Pair | None = None
+) -> PortableWeights:
+    """The cached trained weights, training first if needed on the full training set: the pair's data
+    (MNIST's 60,000 images without a pair, or for a pair on MNIST), with the pair's recipe."""
+    spec = model_spec(model, pair)
+    cached = load_trained_weights(spec, backend, seed, recipe, pair)
     if cached is not None:
         return cached
     from sepbench.core.pairs import load_split
     from sepbench.training.trainers import train
 
-    check_storable(model, backend, seed, recipe)
-    x, y = load_split(model, "train")
-    result = train(backend, model, x, y, recipe or recipe_for(model), seed=seed, progress=progress)
-    store(result)
-    return PortableWeights.load(cache_path(model, backend, seed, recipe))
+    check_storable(spec, backend, seed, recipe, pair)
+    x, y = load_split(None if pair is None else pair.files, "train")
+    result = train(backend, spec, x, y, recipe_of(pair, recipe), seed=seed, progress=progress)
+    store(result, pair)
+    return PortableWeights.load(cache_path(spec, backend, seed, recipe, pair), spec)

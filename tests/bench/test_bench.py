@@ -46,17 +46,16 @@ def test_keras_graph_forward(time_case, graph_forward_case) -> None:
     assert info["keras_evaluate_floor_s"] > 0
 
 
-def _check_paired(info: dict) -> None:
-    from sepbench.core.spec import get_model_spec
-
+def _check_paired(info: dict, case) -> None:
     base, cand = info["baseline"], info["candidate"]
+    assert (info["pair"], base, cand) == (case.pair.name, *case.pair.model_names)
     assert info["pairs"] == info["rounds"] >= 1 and info["stop_reason"]
     assert 0 < info[f"{base}_median_s"] and 0 < info[f"{cand}_median_s"]
     assert 0 < info["ratio_q1"] <= info["ratio_median"] <= info["ratio_q3"]
     assert len(info["samples_s"][base]) == len(info["samples_s"][cand]) == info["rounds"]
     if info["rounds"] >= 2:
         assert info["ratio_low"] <= info["ratio_estimate"] <= info["ratio_high"]
-    assert info["macs_per_image"] == {m: get_model_spec(m).macs for m in (base, cand)}
+    assert info["macs_per_image"] == {m.name: m.macs for m in case.pair.models}  # the pair's own models
     if info["pair"] == "study":  # the study's two models, counted by hand
         assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
 
@@ -67,7 +66,7 @@ def test_separable_vs_regular_paired(time_case, paired_case) -> None:
     the per-round ratio's median, quartiles and 95 % interval, and every round's seconds in ``extra_info``."""
     info = time_case(paired_case)
     assert info["workload"] == "paired-predict"
-    _check_paired(info)
+    _check_paired(info, paired_case)
 
 
 def test_separable_vs_regular_paired_evaluate(time_case, paired_evaluate_case) -> None:
@@ -75,7 +74,7 @@ def test_separable_vs_regular_paired_evaluate(time_case, paired_evaluate_case) -
     images at batch 32, random order per round, rounds adapting as in the paired predict case."""
     info = time_case(paired_evaluate_case)
     assert info["workload"] == "paired-evaluate" and info["batch_size"] == 32 and info["n_images"] == 10_000
-    _check_paired(info)
+    _check_paired(info, paired_evaluate_case)
     assert set(info["accuracy"]) == {info["baseline"], info["candidate"]}
 
 
@@ -85,7 +84,7 @@ def test_trains_faster_paired(time_case, paired_train_case) -> None:
     info = time_case(paired_train_case)
     assert info["workload"] == "paired-train" and info["trainer"] == paired_train_case.backend
     assert info["steps_per_epoch"] == 1875 and info["steps_timed"] >= 16
-    _check_paired(info)
+    _check_paired(info, paired_train_case)
 
 
 def test_accuracy_over_cached_seeds(time_case, seeds_case) -> None:
