@@ -47,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     asv = args.asv_results or asv_results_dirs()
     try:
         from sepbench.machine.fingerprint import machine_name
+        from sepbench.machine.threads import usable_cores
 
-        report = build_report(results, asv, args.output, this_machine=machine_name())
+        # two cores: the plots are drawn in a second process beside the tables (the same files, a third less time)
+        report = build_report(results, asv, args.output, this_machine=machine_name(), workers=min(2, usable_cores()))
     except NoResultsError as exc:
         print(f"sepbench report: {exc}", file=sys.stderr)
         return 1

@@ -179,13 +179,13 @@ def roofline(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def paired(df: pd.DataFrame) -> pd.DataFrame:
+def paired(df: pd.DataFrame, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Candidate / baseline per machine, pair and backend variant, measured in alternating pairs
-    (:func:`sepbench.results.paired.paired`), with the MAC ratio beside them (and the study's own
-    evaluate ratio for the study's pair)."""
+    (:func:`sepbench.results.paired.paired`, or ``table`` where already computed), with the MAC ratio beside
+    them (and the study's own evaluate ratio for the study's pair)."""
     cols = ["machine", "pair", "backend", "baseline", "candidate", "baseline_s", "candidate_s", "ratio", "q1", "q3", "pairs"]
     cols += ["study_ratio", "mac_ratio", "source"]
-    table = paired_rules.paired(df)
+    table = paired_rules.paired(df) if table is None else table
     if table.empty:
         return pd.DataFrame(columns=cols)
     table = table.drop(columns=["backend"]).rename(columns={"variant": "backend"})
@@ -209,7 +209,7 @@ MATRIX = SectionSpec(
         "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; "
         "accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s)."
     ),
-    table=lambda i: matrix(i.df, i.figures),
+    table=lambda i: i.matrix,
     shown=fmt.by_column,
 )
 
@@ -266,7 +266,7 @@ PAIRED = SectionSpec(
         "machine. baseline_s, candidate_s: each model's median; mac_ratio: what the arithmetic alone would give. "
         "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them."
     ),
-    table=lambda i: paired(i.df),
+    table=lambda i: paired(i.df, i.paired),
     shown=fmt.paired_shown,
     optional=True,
 )
