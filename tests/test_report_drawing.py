@@ -1,4 +1,4 @@
-"""The report's plots drawn in a second process (sepbench/report/drawing.py, ``build_report(workers=2)``, what
+"""The report's plots drawn in a second process (sepbench/report/drawing.py, ``build_report(painter=Painter(2))``, what
 ``sepbench report`` does on two cores or more): the same files as drawn in the report's own process, an
 error in a plot raised as itself, and a worker that dies replaced by drawing here."""
 
@@ -40,7 +40,8 @@ def test_a_worker_draws_the_same_files_as_the_report_itself(with_records: Path, 
     here = build_report([with_records], [tmp_path / "no-asv"], tmp_path / "here", this_machine=HERE)
     assert {line.split()[0] for line in log.read_text().split("\n") if line} == {str(os.getpid())}
     log.unlink()
-    beside = build_report([with_records], [tmp_path / "no-asv"], tmp_path / "beside", this_machine=HERE, workers=2)
+    with drawing.Painter(2) as painter:
+        beside = build_report([with_records], [tmp_path / "no-asv"], tmp_path / "beside", this_machine=HERE, painter=painter)
     pids = {line.split()[0] for line in log.read_text().split("\n") if line}
     assert len(pids) == 1 and str(os.getpid()) not in pids  # every plot in the one worker
     assert {"forest.png", "forest_other_machines.png", "accuracy_params.png"} <= set(beside.files)
@@ -55,8 +56,8 @@ def test_an_error_in_a_plot_drawn_by_the_worker_is_raised_as_itself(with_records
         raise ZeroDivisionError("a bug in a plot")
 
     monkeypatch.setattr(plots, "accuracy_params_plot", broken)
-    with pytest.raises(ZeroDivisionError, match="a bug in a plot"):
-        build_report([with_records], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE, workers=2)
+    with pytest.raises(ZeroDivisionError, match="a bug in a plot"), drawing.Painter(2) as painter:
+        build_report([with_records], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE, painter=painter)
     assert not (tmp_path / "out" / "index.html").exists()  # nothing half-built moved in
 
 
@@ -69,5 +70,6 @@ def test_a_worker_that_dies_leaves_the_plots_to_the_report(with_records: Path, t
         return original(function, args)
 
     monkeypatch.setattr(drawing, "draw", dies_in_the_worker)
-    report = build_report([with_records], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE, workers=2)
+    with drawing.Painter(2) as painter:
+        report = build_report([with_records], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE, painter=painter)
     assert {"forest.png", "accuracy_params.png"} <= set(report.files) and (tmp_path / "out" / "forest.png").stat().st_size > 0

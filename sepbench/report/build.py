@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
@@ -171,14 +172,14 @@ def build_report(
     output: Path,
     title: str = "sepbench: separable vs regular convolutions",
     this_machine: str | None = None,
-    workers: int = 1,
+    painter: Painter | None = None,
 ) -> Report:
-    """Load, tabulate, plot and write the report into ``output``.  ``workers``: 2 or more draws the plots in a
-    second process beside the rest of the build (:mod:`sepbench.report.drawing`; the same files).
+    """Load, tabulate, plot and write the report into ``output``.  ``painter``: what draws the plots (default: this
+    process); ``Painter(2)`` draws them in a second process beside the rest of the build (the same files).
 
     Raises :class:`NoResultsError` when no result file could be read (rates files of the checks count).
     """
-    with Painter(workers) as painter:  # first: a worker imports matplotlib while the results load
+    with contextlib.nullcontext(painter) if painter is not None else Painter(1) as painter:
         loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs])
         df = loaded.measurements
         df.attrs["this_machine"] = this_machine  # whose verdict comes first (else the newest run's machine)
