@@ -73,3 +73,15 @@ def test_a_worker_that_dies_leaves_the_plots_to_the_report(with_records: Path, t
     with drawing.Painter(2) as painter:
         report = build_report([with_records], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE, painter=painter)
     assert {"forest.png", "accuracy_params.png"} <= set(report.files) and (tmp_path / "out" / "forest.png").stat().st_size > 0
+
+
+BEFORE = Path(__file__).parent / "data" / "report-247bbdb"  # claims.csv and verdict.csv as commit 247bbdb built them
+
+
+def test_the_verdicts_are_those_the_report_decided_before_it_was_made_faster(with_records: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Issue 39: the report in half the time, never another verdict.  The same inputs, built by commit 247bbdb (before the
+    t table, the single-command parser and the plot worker), gave these two files: every verdict, estimate and interval."""
+    with drawing.Painter(2) as painter:
+        build_report([with_records], [tmp_path / "no-asv"], tmp_path / "out", this_machine=HERE, painter=painter)
+    for name in ("claims.csv", "verdict.csv"):
+        assert (tmp_path / "out" / name).read_bytes() == (BEFORE / name).read_bytes(), name
