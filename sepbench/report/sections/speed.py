@@ -152,7 +152,8 @@ def roofline(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
     what a fast path picked by measurement in that run.  Only pytest-benchmark runs record a roofline probe.
     ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it.
     """
-    cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "mem_gbs", "compute_limit_s", "x_limit", "chosen", "source"]
+    cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "floor_source", "mem_gbs", "compute_limit_s", "x_limit", "chosen"]
+    cols += ["source"]
     probes = V.roofline_probes(df)
     if probes.empty or "workload" not in df:
         return pd.DataFrame(columns=cols)
@@ -169,6 +170,7 @@ def roofline(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
                 "model": r.model,
                 "seconds": r.value,
                 "gemm_gflops": probe["gemm_gflops"],
+                "floor_source": probe["floor_source"],
                 "mem_gbs": probe["mem_gbs"],
                 "compute_limit_s": limit,
                 "x_limit": r.value / limit,
@@ -244,8 +246,8 @@ ROOFLINE = SectionSpec(
     title="2d. Against the machine's roofline",
     note=(
         "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
-        "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed "
-        "memory bandwidth). "
+        "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops, the best of the "
+        "GEMM sources the run timed; floor_source = the one that set it, e.g. numpy or torch; mem_gbs = probed memory bandwidth). "
         "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
         "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
         "`sepbench profile` shows the GEMM rate at each layer's own shape."
