@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from sepbench.core.pairs import STUDY_PAIR
-from sepbench.core.spec import MODELS
+from sepbench.core.linearity import affine_collapse
+from sepbench.core.pairs import PAIRS, STUDY_PAIR
+from sepbench.core.spec import MODELS, get_model_spec
 from sepbench.core.study import MAC_RATIO, STUDY, study_ratio
 from sepbench.report import fmt
 from sepbench.report.sections.base import SectionSpec
@@ -228,13 +230,37 @@ LATENCY = SectionSpec(
 )
 
 
+def affine_note(names: Sequence[str]) -> str:
+    """The affine-map analysis of the models ``names`` (:mod:`sepbench.core.linearity`): what each model without a
+    nonlinearity between its layers collapses to (parameters and MACs per image) beside what its layers hold and do."""
+    parts, fewer = [], []
+    for name in dict.fromkeys(names):
+        spec = get_model_spec(name)
+        flat = affine_collapse(spec)
+        if flat is None:
+            parts.append(f"{name} has a nonlinearity (relu) between its layers: it is no single affine map")
+            continue
+        fewer += [name] if flat.macs < spec.macs else []
+        parts.append(
+            f"{name} ({spec.params:,} parameters, {spec.macs:,} MACs per image in its layers) is one affine map "
+            f"{flat.inputs:,} -> {flat.outputs:,}: {flat.params:,} parameters, {flat.macs:,} MACs ({flat.macs / spec.macs:.3f}x)"
+        )
+    where = f"; computed as that map, {', '.join(fewer)} would do fewer MACs per image than its layers do" if fewer else ""
+    return (
+        "Affine-map analysis (no nonlinearity between the layers: their composition is one affine map, softmax aside): "
+        + "; ".join(parts)
+        + f". Such a model is a linear classifier (its accuracy is at best one's){where}."
+    )
+
+
 RATIOS = SectionSpec(
     key="ratios",
     title="2c. Separable / regular",
     note=(
         "ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio "
         f"{MAC_RATIO:.3f} "
-        "(the time ratio if time were proportional to the arithmetic; for images/s its inverse)."
+        "(the time ratio if time were proportional to the arithmetic; for images/s its inverse). "
+        + affine_note([*PAIRS["study"].model_names, *PAIRS["spatial"].model_names])
     ),
     table=lambda i: ratios(i.df, i.figures, i.latency),
     shown=fmt.ratios_shown,
