@@ -1,8 +1,9 @@
-"""The report's plots, drawn beside the rest of the build: on a machine with two cores or more a second
-process (forked when the build starts) imports matplotlib while this one loads and decides, then draws
-every PNG while this one writes nothing that needs them (about a third of a report's time; measured in
-docs/report.md).  With one core, or where a process cannot be forked, they are drawn here, one after the
-other; the files are the same either way (tests/test_report_drawing.py).
+"""The report's plots, drawn beside the rest of the build.  On a machine with two cores or more, ``sepbench
+report`` forks a second process first thing: it imports matplotlib and pandas while the report imports its
+own and loads the results, draws the tables' plots while the verdicts are decided and the forest plots
+while the tables are written (the report's time about halves: docs/report.md).  With one core, or where no
+process can be had, they are drawn in the report's own process, one after the other; the files are the
+same either way, byte for byte (tests/test_report_drawing.py).
 
 A plot is a job: its title, the function that draws it (``"module:function"`` under ``sepbench.report``,
 so that this process never imports matplotlib for it) and the arguments, which travel pickled.
@@ -51,9 +52,12 @@ class Painter:
     def __init__(self, workers: int = 1) -> None:
         self._pool: ProcessPoolExecutor | None = None
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            # fork: the worker starts with this process's imports (numpy, pandas) and imports only matplotlib
+            # fork: the worker starts at once with this process's imports, and imports what the plots need
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-            self._pool.submit(_warm)
+            try:
+                self._pool.submit(_warm)
+            except OSError:  # no process to be had (a process limit, no memory): drawn here
+                self.close()
 
     @property
     def in_worker(self) -> bool:
