@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,18 +140,13 @@ def _verdict_jobs(inputs: Inputs, staging: Path) -> list[Job]:
     ]
 
 
-def _table_jobs(inputs: Inputs, staging: Path) -> list[Job]:
-    """The plots of the measurements' tables as jobs: drawn while the verdicts are decided, where a worker draws."""
-    return [
-        (
-            "Predict latency by backend and model (median, error bars q1-q3)",
-            "plots:latency_plot",
-            (inputs.latency, staging / "latency.png"),
-        ),
-        ("Test accuracy vs parameters", "plots:accuracy_params_plot", (inputs.matrix, staging / "accuracy_params.png")),
-        ("Test accuracy over training seeds", "plots:accuracy_seeds_plot", (accuracy_by_seed(inputs.df), staging / "accuracy_seeds.png")),
-        ("History over commits (ASV)", "plots:history_plot", (inputs.hist, staging / "history.png")),
-    ]
+def _table_jobs(inputs: Inputs, staging: Path) -> Iterator[Job]:
+    """The plots of the measurements' tables as jobs, each as soon as its table is computed: a worker draws them
+    while the next table and the verdicts are computed."""
+    yield "Predict latency by backend and model (median, error bars q1-q3)", "plots:latency_plot", (inputs.latency, staging / "latency.png")
+    yield "Test accuracy vs parameters", "plots:accuracy_params_plot", (inputs.matrix, staging / "accuracy_params.png")
+    yield "Test accuracy over training seeds", "plots:accuracy_seeds_plot", (accuracy_by_seed(inputs.df), staging / "accuracy_seeds.png")
+    yield "History over commits (ASV)", "plots:history_plot", (inputs.hist, staging / "history.png")
 
 
 def _plots(jobs: list[Job], drawing: list[Any], painter: Painter) -> list[Plot]:
@@ -191,8 +187,10 @@ def build_report(
         # built in a fresh folder, then moved in: only files this report proves its own (their hashes) are replaced
         left_alone: list[str] = []
         with build_into(output, left_alone) as staging:
-            tables = _table_jobs(inputs, staging)
-            drawing = painter.start(tables)  # the worker draws these while the verdicts are decided (drawn now without one)
+            tables: list[Job] = []
+            drawing: list[Any] = []
+            for job in _table_jobs(inputs, staging):  # a worker draws each while the rest is computed (drawn now without one)
+                tables, drawing = tables + [job], drawing + painter.start([job])
             verdicts = _verdict_jobs(inputs, staging)
             drawing = painter.start(verdicts) + drawing  # the verdict's plots first on the page
             jobs = verdicts + tables
