@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from sepbench.report.drawing import Painter
 
     # two cores: the plots are drawn in a second process, started before this one imports pandas (the same files,
-    # about 40 % less time: docs/report.md)
+    # about half the time: docs/report.md)
     with Painter(min(2, usable_cores())) as painter:
         from sepbench.report.build import NoResultsError, build_report
         from sepbench.util.console import print_table
