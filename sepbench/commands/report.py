@@ -40,11 +40,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas  # noqa: F401 (before the worker is forked: it starts with pandas, whose tables it is sent)
+
     from sepbench.machine.threads import usable_cores
     from sepbench.report.drawing import Painter
 
-    # two cores: the plots are drawn in a second process, started before this one imports pandas (the same files,
-    # about half the time: docs/report.md)
+    # two cores: the plots are drawn in a second process, which imports matplotlib while this one imports the rest
+    # and loads the results (the same files, about half the time: docs/report.md)
     with Painter(min(2, usable_cores())) as painter:
         from sepbench.report.build import NoResultsError, build_report
         from sepbench.util.console import print_table

@@ -1,6 +1,6 @@
 """The report's plots, drawn beside the rest of the build.  On a machine with two cores or more, ``sepbench
-report`` forks a second process first thing: it imports matplotlib and pandas while the report imports its
-own and loads the results, draws the tables' plots while the verdicts are decided and the forest plots
+report`` forks a second process once pandas is imported: it imports matplotlib while the report imports the
+rest and loads the results, draws the tables' plots while the verdicts are decided and the forest plots
 while the tables are written (the report's time about halves: docs/report.md).  With one core, or where no
 process can be had, they are drawn in the report's own process, one after the other; the files are the
 same either way, byte for byte (tests/test_report_drawing.py).
