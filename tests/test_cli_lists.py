@@ -51,6 +51,19 @@ def test_every_list_option_of_every_command_is_a_name_list():
                 assert isinstance(action, NameList) and action.nargs == "+", (name, action.option_strings)
 
 
+def test_the_parser_of_one_command_is_that_commands_parser_in_the_full_one():
+    """``sepbench report`` builds the report's parser alone (importing no other command's module): the same
+    options and the same parse; help and an unknown command still see every command."""
+    full = dict(_commands(build_parser()))
+    for name in ("report", "bench-summary", "check"):
+        alone = dict(_commands(build_parser(name)))
+        assert set(alone) == {c for c in full if c.split()[0] == name}
+        for command, parser in alone.items():
+            assert [a.option_strings for a in parser._actions] == [a.option_strings for a in full[command]._actions]
+    assert build_parser("report").parse_args(["report", "--output", "x"]) == build_parser().parse_args(["report", "--output", "x"])
+    assert dict(_commands(build_parser("no-such-command"))).keys() == dict(_commands(build_parser("--help"))).keys() == full.keys()
+
+
 @pytest.mark.parametrize("command, option, extra", LIST_OPTIONS)
 @pytest.mark.parametrize("spelling", SPELLINGS, ids=lambda s: " ".join(s))
 def test_every_command_reads_a_list_the_same_way(command, option, extra, spelling):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sepbench.core.intervals import MIN_ROUNDS, WIDE_SPREAD, exact, mean_interval, paired_ratio, t_quantile
+from sepbench.core.intervals import MIN_ROUNDS, T_975, WIDE_SPREAD, exact, mean_interval, paired_ratio, t_quantile
 
 
 def test_one_round_is_its_ratio_without_an_interval():
@@ -69,6 +69,16 @@ def test_mean_interval_is_the_student_t_interval():
     for bad in ([1.0], [1.0, math.nan], [[1.0, 2.0]]):
         with pytest.raises(ValueError, match="an interval needs at least two finite values, got"):
             mean_interval(bad)
+
+
+def test_the_t_table_is_scipys_inverse_t_to_the_last_bit():
+    # the table spares a report SciPy's import; every entry is what scipy.special.stdtrit gives, and past it
+    # (or at another level) t_quantile asks SciPy
+    from scipy import special
+
+    assert [t_quantile(df) for df in range(1, len(T_975) + 1)] == [float(special.stdtrit(df, 0.975)) for df in range(1, len(T_975) + 1)]
+    assert t_quantile(len(T_975) + 1) == float(special.stdtrit(len(T_975) + 1, 0.975)) < T_975[-1]
+    assert t_quantile(3, level=0.9) == float(special.stdtrit(3, 0.95))
 
 
 def test_t_quantiles_past_thirty_degrees_of_freedom_and_the_exact_figure():

@@ -27,6 +27,23 @@ def test_a_relu_between_layers_keeps_a_model_nonlinear():
     assert "has a nonlinearity (relu)" in linearity_note(spec)
 
 
+def test_the_reports_explanation_of_speed_shows_what_each_model_collapses_to():
+    """Issue 38: section 2c's note (the MAC ratio's sentence) carries the affine-map analysis of the pairs' models."""
+    from sepbench.report.sections.speed import RATIOS, affine_note
+
+    for model, params, macs, fraction in (
+        ("regular", 8586, 117_384, 0.067),
+        ("separable", 1427, 15_089, 0.520),
+        ("spatial", 2713, 27_780, 0.282),
+    ):
+        layers = f"{model} ({params:,} parameters, {macs:,} MACs per image in its layers)"
+        assert f"{layers} is one affine map 784 -> 10: 7,850 parameters, 7,840 MACs ({fraction:.3f}x)" in RATIOS.note
+    assert "computed as that map, regular, separable, spatial would do fewer MACs per image than its layers do" in RATIOS.note
+    nonlinear = affine_note([EVERY_KIND_MODEL])
+    assert f"{EVERY_KIND_MODEL} has a nonlinearity (relu) between its layers: it is no single affine map" in nonlinear
+    assert "would do fewer MACs" not in nonlinear
+
+
 @pytest.mark.parametrize("model", ["regular", "separable"])
 def test_the_collapsed_map_predicts_as_the_model_does(model):
     """b = logits(0); column i of A = logits(e_i) - b; then A x + b is the model's logits for any x."""

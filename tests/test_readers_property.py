@@ -265,9 +265,15 @@ def test_a_bug_in_a_reader_surfaces_as_itself_not_as_a_malformed_file(monkeypatc
 
 
 def test_the_schemas_are_valid_and_name_the_field_that_fails():
-    from sepbench.results.formats import FORMATS, problem, schema
+    from jsonschema import Draft202012Validator
+
+    from sepbench.results.formats import FORMATS, problem, schema, schema_documents
 
     assert all(schema(f)["$schema"].endswith("2020-12/schema") for f in FORMATS)
+    docs = schema_documents()  # every format and the shared definitions, against the draft's metaschema
+    assert {f"{f}.schema.json" for f in FORMATS} | {"defs.schema.json"} == set(docs)
+    for doc in docs.values():
+        Draft202012Validator.check_schema(doc)
     assert problem(PYTEST_BENCHMARK, "pytest_benchmark") is None and problem(REPRODUCE, "reproduce") is None
     bad = copy.deepcopy(REPRODUCE)
     bad["rows"][0]["test_accuracy"] = float("inf")  # infinity is no figure; NaN is "not measured"

@@ -265,12 +265,14 @@ def test_report_imports_no_framework(reproduce_dir: Path, tmp_path: Path) -> Non
         rc = main(["report", "--results", {str(reproduce_dir)!r}, "--asv-results", {str(tmp_path / "none")!r},
                    "--output", {str(tmp_path / "out")!r}])
         bad = sorted(m for m in sys.modules if m.split(".")[0] in ("impls", "tensorflow", "torch", "keras", "jax"))
-        print("RC", rc, "BAD", bad)
+        # nor what would only slow it: the checks' pytest (the CLI builds the report's parser alone), SciPy (t table)
+        slow = sorted(m for m in ("pytest", "scipy") if m in sys.modules)
+        print("RC", rc, "BAD", bad, "SLOW", slow)
         """
     )
     proc = subprocess.run([PY, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "RC 0 BAD []" in proc.stdout, proc.stdout[-3000:]
+    assert "RC 0 BAD [] SLOW []" in proc.stdout, proc.stdout[-3000:]
     assert (tmp_path / "out" / "index.html").is_file()
 
 
@@ -658,6 +660,19 @@ def test_roofline_table_uses_the_probe_of_the_run_that_measured_the_time(tmp_pat
     assert table.at["separable", "chosen"] == "channels_last, chunk 2048; conv1 fold, conv2 split"
     assert table.at["regular", "chosen"] == ""  # a run that recorded no choice
     assert roofline(pd.DataFrame([r for r in rows if r["workload"] != "roofline"])).empty  # no probe: no row
+    assert set(table["floor_source"]) == {""}  # a run from before the probe named its sources
+    # issue 38: the table names the GEMM source that set the compute floor (machine_info.roofline.compute)
+    doc["machine_info"]["roofline"]["compute"] = {"gemm_gflops_by_source": {"numpy": 90.0, "torch": 100.0}, "floor_source": "torch"}
+    named = roofline(pd.DataFrame(load_pytest_benchmark(doc, tmp_path / "run.json"))).set_index("model")
+    assert (
+        list(named["floor_source"]) == ["torch", "torch"]
+        and list(named.columns).index("floor_source") == list(named.columns).index("gemm_gflops") + 1
+    )
+    doc["machine_info"]["roofline"]["compute"]["floor_source"] = "line\nbreak"  # a table cell: one line or the file is refused
+    from sepbench.results.schema import ResultsError
+
+    with pytest.raises(ResultsError, match=r"floor_source"):
+        load_pytest_benchmark(doc, tmp_path / "run.json")
 
 
 def test_describe_config_of_each_backends_fast_path() -> None:

@@ -157,11 +157,16 @@ def test_the_empty_tables_keep_their_columns() -> None:
     for df in (frame([]), old):
         ways = verdict.ten_k_ways(df)
         assert ways.empty and {"variant", "way"} <= set(ways.columns)
-    assert list(verdict.roofline_probes(frame([])).columns) == ["gemm_gflops", "mem_gbs"]
+    assert list(verdict.roofline_probes(frame([])).columns) == ["gemm_gflops", "mem_gbs", "floor_source"]
     probes = [_figure_row(None, None, "roofline_gemm_gflops", 390.5), _figure_row(None, None, "roofline_mem_gbs", 18.1)]
     probes += [_figure_row(None, None, "roofline_mem_gbs", 9.0, source_file="no-gemm.json")]
+    probes += [_figure_row(None, None, "roofline_gemm_gflops", 182.4, source_file="torch.json", note="torch")]
+    probes += [_figure_row(None, None, "roofline_mem_gbs", 20.0, source_file="torch.json")]
     got = verdict.roofline_probes(frame(probes))
-    assert got.to_dict("index") == {"run.json": {"gemm_gflops": 390.5, "mem_gbs": 18.1}}  # a run without GEMM is absent
+    assert got.to_dict("index") == {  # a run without GEMM is absent; one that does not name its floor's source says ""
+        "run.json": {"gemm_gflops": 390.5, "mem_gbs": 18.1, "floor_source": ""},
+        "torch.json": {"gemm_gflops": 182.4, "mem_gbs": 20.0, "floor_source": "torch"},
+    }
 
 
 def test_predict_10k_is_one_figure_in_seconds_per_model_and_run() -> None:

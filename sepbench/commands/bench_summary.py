@@ -112,13 +112,14 @@ def print_verdicts(df: pd.DataFrame, records: Iterable[PairedRecord] = ()) -> No
 
 
 def machine_line(df: pd.DataFrame, machine: dict[str, Any]) -> str:
-    """CPU, cores, threads and the run's roofline probe (GFLOP/s, GB/s), in one line."""
+    """CPU, cores, threads and the run's roofline probe (GFLOP/s and the source that set it, GB/s), in one line."""
     probes = verdict.roofline_probes(df)
-    probe = probes.iloc[0] if len(probes) else pd.Series({"gemm_gflops": "?", "mem_gbs": "?"})
+    probe = probes.iloc[0] if len(probes) else pd.Series({"gemm_gflops": "?", "mem_gbs": "?", "floor_source": ""})
     cpu = df["cpu"].dropna().iloc[0] if df["cpu"].notna().any() else "?"
+    source = f" ({probe['floor_source']})" if probe["floor_source"] else ""  # the GEMM source that set the floor
     return (
         f"machine: {cpu}, {machine.get('usable_cores', '?')} usable cores, "
-        f"threads {((machine.get('threads') or {}).get('requested'))}; roofline: float32 GEMM {probe['gemm_gflops']} GFLOP/s, "
+        f"threads {((machine.get('threads') or {}).get('requested'))}; roofline: float32 GEMM {probe['gemm_gflops']} GFLOP/s{source}, "
         f"memory {probe['mem_gbs']} GB/s"
     )
 

@@ -179,10 +179,12 @@ def _labels(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _roofline_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) -> list[dict[str, Any]]:
-    """The run's roofline probe (``machine_info["roofline"]``): GEMM GFLOP/s and memory GB/s."""
+    """The run's roofline probe (``machine_info["roofline"]``): GEMM GFLOP/s (its ``note``: the probe source that set
+    it, where the run names one) and memory GB/s."""
     roof = (doc.get("machine_info") or {}).get("roofline")
     if not isinstance(roof, dict):
         return []
+    floor_source = (roof.get("compute") or {}).get("floor_source")
     base = {
         **labels,
         "source_kind": "pytest-benchmark",
@@ -201,7 +203,8 @@ def _roofline_rows(doc: dict[str, Any], labels: dict[str, Any], source: Path) ->
     for key, metric, unit in (("gemm_gflops", "roofline_gemm_gflops", "GFLOP/s"), ("mem_bandwidth_gbs", "roofline_mem_gbs", "GB/s")):
         v = to_float(roof.get(key))
         if v is not None:
-            out.append({**base, "metric": metric, "stat": "value", "value": v, "unit": unit})
+            note = floor_source if metric == "roofline_gemm_gflops" and floor_source else None
+            out.append({**base, "metric": metric, "stat": "value", "value": v, "unit": unit, "note": note})
     return out
 
 

@@ -244,14 +244,18 @@ separable_over_regular = candidate_over_baseline  # the study pair's name for it
 
 
 def roofline_probes(df: pd.DataFrame) -> pd.DataFrame:
-    """Per run (``source_file`` as index): its roofline probe, ``gemm_gflops`` (float32 GEMM GFLOP/s)
+    """Per run (``source_file`` as index): its roofline probe, ``gemm_gflops`` (float32 GEMM GFLOP/s), the
+    probe source that set it (``floor_source``: ``numpy``, ``torch``, ...; ``""`` where the run does not say)
     and ``mem_gbs`` (memory GB/s); runs without a probe are absent."""
     if df.empty:
-        return pd.DataFrame(columns=["gemm_gflops", "mem_gbs"])
+        return pd.DataFrame(columns=["gemm_gflops", "mem_gbs", "floor_source"])
     cols = {"roofline_gemm_gflops": "gemm_gflops", "roofline_mem_gbs": "mem_gbs"}
     d = df[df["metric"].isin(list(cols))]
     wide = d.pivot_table(index="source_file", columns="metric", values="value", aggfunc="first").rename(columns=cols)
     wide = wide.reindex(columns=["gemm_gflops", "mem_gbs"]).rename_axis(columns=None)
+    named = d[d["metric"].eq("roofline_gemm_gflops")].drop_duplicates("source_file")
+    source = dict(zip(named["source_file"], named["note"])) if "note" in named else {}  # rows of a reader's own (no note)
+    wide["floor_source"] = [s if isinstance(s := source.get(f), str) else "" for f in wide.index]
     return wide[wide["gemm_gflops"].notna()]
 
 

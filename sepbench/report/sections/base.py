@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Inputs:
-    """Everything the sections are computed from (the loaded results), and what several sections read,
-    computed once per report on first use: :attr:`figures` and :attr:`decided` (every verdict)."""
+    """Everything the sections are computed from (the loaded results), and what several sections (or a section
+    and a plot) read, computed once per report on first use: :attr:`figures`, :attr:`decided` (every verdict),
+    :attr:`matrix`, :attr:`latency` and :attr:`paired`."""
 
     df: pd.DataFrame  # the tidy measurements (sepbench.results.tidy columns)
     hist: pd.DataFrame  # ASV figures per commit (sepbench.report.sections.machines.history)
@@ -37,6 +38,20 @@ class Inputs:
         from sepbench.report.decided import decide_all
 
         return decide_all(self.df, self.records, self.figures)
+
+    @cached_property
+    def matrix(self) -> pd.DataFrame:
+        """:func:`sepbench.report.sections.speed.matrix` of :attr:`df` (its table and the accuracy plot's)."""
+        from sepbench.report.sections.speed import matrix
+
+        return matrix(self.df, self.figures)
+
+    @cached_property
+    def paired(self) -> pd.DataFrame:
+        """:func:`sepbench.results.paired.paired` of :attr:`df` (the paired section's table and the two roofs')."""
+        from sepbench.results.paired import paired
+
+        return paired(self.df)
 
     @cached_property
     def latency(self) -> pd.DataFrame:

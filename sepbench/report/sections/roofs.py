@@ -39,11 +39,12 @@ def _side(model: str, way: str, n: int, probe: pd.Series, seconds: float) -> dic
     return {"floor_s": floor, "bound": bound, "x_floor": seconds / floor if floor and not math.isnan(floor) else math.nan}
 
 
-def two_roofs(df: pd.DataFrame) -> pd.DataFrame:
+def two_roofs(df: pd.DataFrame, paired: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per machine, pair and backend path measured in pairs (10,000 images, the run's roofline probe): each
     model's median seconds beside its floor (the larger of its compute and memory roofs, :mod:`sepbench.core.traffic`),
-    measured / floor, which roof binds, and the candidate / baseline ratio the floors predict beside the measured one."""
-    table, probes = paired_rules.paired(df), V.roofline_probes(df)
+    measured / floor, which roof binds, and the candidate / baseline ratio the floors predict beside the measured one.
+    ``paired``: :func:`sepbench.results.paired.paired` of ``df`` where already computed."""
+    table, probes = paired_rules.paired(df) if paired is None else paired, V.roofline_probes(df)
     if table.empty or probes.empty:
         return pd.DataFrame(columns=ROOF_COLUMNS)
     rows = []
@@ -94,7 +95,7 @@ TWO_ROOFS = SectionSpec(
         "that sets the floor; x_floor = measured / floor (1.0 = at the floor). predicted_ratio = candidate floor / baseline "
         "floor: where time follows the floors, the measured ratio is near it; a note names the paths more than 25 % apart."
     ),
-    table=lambda i: two_roofs(i.df),
+    table=lambda i: two_roofs(i.df, i.paired),
     shown=fmt.two_roofs_shown,
     optional=True,
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from sepbench.core.pairs import STUDY_PAIR
-from sepbench.core.spec import MODELS
+from sepbench.core.linearity import affine_collapse
+from sepbench.core.pairs import PAIRS, STUDY_PAIR
+from sepbench.core.spec import MODELS, get_model_spec
 from sepbench.core.study import MAC_RATIO, STUDY, study_ratio
 from sepbench.report import fmt
 from sepbench.report.sections.base import SectionSpec
@@ -152,7 +154,8 @@ def roofline(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
     what a fast path picked by measurement in that run.  Only pytest-benchmark runs record a roofline probe.
     ``fig``: :func:`~sepbench.results.verdict.figures` of ``df`` where the caller has it.
     """
-    cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "mem_gbs", "compute_limit_s", "x_limit", "chosen", "source"]
+    cols = ["machine", "backend", "model", "seconds", "gemm_gflops", "floor_source", "mem_gbs", "compute_limit_s", "x_limit", "chosen"]
+    cols += ["source"]
     probes = V.roofline_probes(df)
     if probes.empty or "workload" not in df:
         return pd.DataFrame(columns=cols)
@@ -169,6 +172,7 @@ def roofline(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
                 "model": r.model,
                 "seconds": r.value,
                 "gemm_gflops": probe["gemm_gflops"],
+                "floor_source": probe["floor_source"],
                 "mem_gbs": probe["mem_gbs"],
                 "compute_limit_s": limit,
                 "x_limit": r.value / limit,
@@ -179,13 +183,13 @@ def roofline(df: pd.DataFrame, fig: pd.DataFrame | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def paired(df: pd.DataFrame) -> pd.DataFrame:
+def paired(df: pd.DataFrame, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Candidate / baseline per machine, pair and backend variant, measured in alternating pairs
-    (:func:`sepbench.results.paired.paired`), with the MAC ratio beside them (and the study's own
-    evaluate ratio for the study's pair)."""
+    (:func:`sepbench.results.paired.paired`, or ``table`` where already computed), with the MAC ratio beside
+    them (and the study's own evaluate ratio for the study's pair)."""
     cols = ["machine", "pair", "backend", "baseline", "candidate", "baseline_s", "candidate_s", "ratio", "q1", "q3", "pairs"]
     cols += ["study_ratio", "mac_ratio", "source"]
-    table = paired_rules.paired(df)
+    table = paired_rules.paired(df) if table is None else table
     if table.empty:
         return pd.DataFrame(columns=cols)
     table = table.drop(columns=["backend"]).rename(columns={"variant": "backend"})
@@ -209,7 +213,7 @@ MATRIX = SectionSpec(
         "Parameters, MACs per image, file sizes (bytes), loss, accuracy (test_accuracy: trained weights on all 10,000 test images; "
         "accuracy: on the images a benchmark predicted) and the 10k-evaluation time (s)."
     ),
-    table=lambda i: matrix(i.df, i.figures),
+    table=lambda i: i.matrix,
     shown=fmt.by_column,
 )
 
@@ -226,13 +230,37 @@ LATENCY = SectionSpec(
 )
 
 
+def affine_note(names: Sequence[str]) -> str:
+    """The affine-map analysis of the models ``names`` (:mod:`sepbench.core.linearity`): what each model without a
+    nonlinearity between its layers collapses to (parameters and MACs per image) beside what its layers hold and do."""
+    parts, fewer = [], []
+    for name in dict.fromkeys(names):
+        spec = get_model_spec(name)
+        flat = affine_collapse(spec)
+        if flat is None:
+            parts.append(f"{name} has a nonlinearity (relu) between its layers: it is no single affine map")
+            continue
+        fewer += [name] if flat.macs < spec.macs else []
+        parts.append(
+            f"{name} ({spec.params:,} parameters, {spec.macs:,} MACs per image in its layers) is one affine map "
+            f"{flat.inputs:,} -> {flat.outputs:,}: {flat.params:,} parameters, {flat.macs:,} MACs ({flat.macs / spec.macs:.3f}x)"
+        )
+    where = f"; computed as that map, {', '.join(fewer)} would do fewer MACs per image than its layers do" if fewer else ""
+    return (
+        "Affine-map analysis (no nonlinearity between the layers: their composition is one affine map, softmax aside): "
+        + "; ".join(parts)
+        + f". Such a model is a linear classifier (its accuracy is at best one's){where}."
+    )
+
+
 RATIOS = SectionSpec(
     key="ratios",
     title="2c. Separable / regular",
     note=(
         "ratio = separable / regular of each figure, beside the study's ratio (for times: its evaluate ratio 0.78) and the MAC ratio "
         f"{MAC_RATIO:.3f} "
-        "(the time ratio if time were proportional to the arithmetic; for images/s its inverse)."
+        "(the time ratio if time were proportional to the arithmetic; for images/s its inverse). "
+        + affine_note([*PAIRS["study"].model_names, *PAIRS["spatial"].model_names])
     ),
     table=lambda i: ratios(i.df, i.figures, i.latency),
     shown=fmt.ratios_shown,
@@ -244,8 +272,8 @@ ROOFLINE = SectionSpec(
     title="2d. Against the machine's roofline",
     note=(
         "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
-        "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops; mem_gbs = probed "
-        "memory bandwidth). "
+        "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops, the best of the "
+        "GEMM sources the run timed; floor_source = the one that set it, e.g. numpy or torch; mem_gbs = probed memory bandwidth). "
         "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
         "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
         "`sepbench profile` shows the GEMM rate at each layer's own shape."
@@ -266,7 +294,7 @@ PAIRED = SectionSpec(
         "machine. baseline_s, candidate_s: each model's median; mac_ratio: what the arithmetic alone would give. "
         "For a path without a Keras-style evaluate, the 'faster' claim is decided from these medians when a run has them."
     ),
-    table=lambda i: paired(i.df),
+    table=lambda i: paired(i.df, i.paired),
     shown=fmt.paired_shown,
     optional=True,
 )
