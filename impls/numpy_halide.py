@@ -105,12 +105,12 @@ class HalideForward:
 
     def config(self) -> dict[str, Any]:
         """What the path runs, for the results: schedules, block (images), compile time (s), target, threads."""
-        import halide
+        from sepbench.machine.provenance import package_versions
 
         return {
             "chunk": self._lanes,  # images per vector (the lanes schedule's block)
             "layers": {"all": "one Halide pipeline: 16 images in lanes, else channels"},
-            "kernel": f"halide {getattr(halide, '__version__', '?')}, {self.target}",
+            "kernel": f"halide {package_versions(('halide',))['halide']}, {self.target}",  # the module has no __version__
             "compile_seconds": round(self.compile_seconds, 3),
             "threads": self.threads,  # of the last call
         }

@@ -4,6 +4,8 @@ schedule, the rest in the single-image one), compiled once per model shape."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,4 @@ def test_the_paths_config_is_a_well_formed_fast_config_of_a_saved_run() -> None:
     forward(np.zeros((16, 28, 28, 1), np.float32))
     sub = schema("pytest_benchmark")["$defs"]["benchmark"]["properties"]["extra_info"]["anyOf"][0]["properties"]["fast_config"]
     jsonschema.validate(forward.config(), sub)
+    assert re.match(r"halide \d+\.\d+\.\d+, ", forward.config()["kernel"])  # the wheel's version, not "?"
