@@ -105,12 +105,16 @@ class HalideForward:
 
     def config(self) -> dict[str, Any]:
         """What the path runs, for the results: schedules, block (images), compile time (s), target, threads."""
-        from sepbench.machine.provenance import package_versions
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
+            wheel = version("halide")  # the module has no __version__
+        except PackageNotFoundError:  # imported from elsewhere than an installed wheel
+            wheel = "?"
         return {
             "chunk": self._lanes,  # images per vector (the lanes schedule's block)
             "layers": {"all": "one Halide pipeline: 16 images in lanes, else channels"},
-            "kernel": f"halide {package_versions(('halide',))['halide']}, {self.target}",  # the module has no __version__
+            "kernel": f"halide {wheel}, {self.target}",
             "compile_seconds": round(self.compile_seconds, 3),
             "threads": self.threads,  # of the last call
         }
