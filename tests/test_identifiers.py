@@ -57,7 +57,9 @@ for quick in (False, True):
 
 def bench_case_ids() -> dict[str, list[str]]:
     """pytest-benchmark case ids of ``nox -s bench -- --full`` ("full": every case) and of the CI smoke run ``--quick`` ("quick")."""
-    args = ["tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--backends", "numpy,tensorflow,torch"]
+    # --threads: chosen, not probed: two probes in one process beside the other test worker may differ, and
+    # TensorFlow's threads cannot change once set
+    args = ["tests/bench", "--collect-only", "-q", "-p", "no:cacheprovider", "--threads", "1", "--backends", "numpy,tensorflow,torch"]
     proc = subprocess.run(
         [sys.executable, "-c", _COLLECT_BOTH, *args],
         cwd=REPO,
