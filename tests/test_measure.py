@@ -134,3 +134,36 @@ def test_paired_workload_runs_both_models_in_a_seeded_random_order_and_summarize
     assert info["samples_s"] == {"regular": [r for r, _ in w.pairs], "separable": [p for _, p in w.pairs]} and info["first"] == w.orders
     assert info["macs_per_image"] == {"regular": 117_384, "separable": 15_089}
     assert set(info["fast_config"]) == {"regular", "separable"}
+
+
+def test_a_path_that_reads_bytes_is_given_the_images_as_bytes(mnist_dir):
+    pytest.importorskip("halide", reason="the halide path needs the halide wheel (extra 'halide')")
+    from sepbench.core.data import load_mnist_raw
+    from sepbench.measure.paired_workloads import PairedPredictWorkload
+    from sepbench.measure.workloads import PredictWorkload
+
+    w = PredictWorkload("numpy", "separable", batch_size=64, n_images=40, path="halide").setup(data_dir=str(mnist_dir), warmup=1)
+    raw, _ = load_mnist_raw("test", str(mnist_dir))
+    assert w.images.dtype == np.uint8 and np.array_equal(w.images[..., 0], raw[:40]) and w.images.flags.writeable
+    assert w.info["pixels"] == "uint8"
+    plain = PredictWorkload("numpy", "separable", batch_size=64, n_images=40, path="fused").setup(data_dir=str(mnist_dir), warmup=0)
+    assert plain.images.dtype == np.float32 and plain.info["pixels"] == "float32"
+    assert np.allclose(w.run(), plain.instance.predict(plain.images, 64, path="halide"), atol=1e-6)  # the same probabilities
+    paired = PairedPredictWorkload("numpy", path="halide", n_images=40).setup(data_dir=str(mnist_dir), warmup=0)
+    paired.run()
+    assert paired.extra_info()["pixels"] == "uint8"
+
+
+def test_only_images_that_are_bytes_in_disguise_become_bytes():
+    from sepbench.core.data import as_pixel_bytes
+
+    raw = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 1), dtype=np.uint8)
+    x = raw.astype(np.float32) / np.float32(255.0)
+    back = as_pixel_bytes(x)
+    assert back is not None and back.dtype == np.uint8 and np.array_equal(back, raw) and back.flags.writeable
+    assert as_pixel_bytes(x * np.float32(0.5)) is None  # not k / 255: the bytes would not give these images back
+    off = x.copy()
+    off[0, 0, 0, 0] = np.nextafter(off[0, 0, 0, 0], np.float32(2))  # one value one ulp off is not a byte
+    assert as_pixel_bytes(off) is None
+    assert as_pixel_bytes(np.full((1, 2, 2, 1), np.nan, np.float32)) is None
+    assert as_pixel_bytes(x.astype(np.float64)) is None  # only the float32 images the loaders make

@@ -73,3 +73,34 @@ def test_the_report_sets_each_paired_path_against_its_floors(tmp_path: Path) -> 
     doc["machine_info"]["roofline"].pop("mem_bandwidth_gbs")
     path.write_text(json.dumps(doc))
     assert two_roofs(read_run(path)[0]).empty
+
+
+def test_a_path_that_reads_bytes_has_a_quarter_of_the_input_traffic() -> None:
+    # fused, uint8 input: 784 bytes in, 10 float32 scores out
+    assert bytes_per_image(MODELS["separable"], "fused", input_bytes=1) == 784 + 4 * 10
+    # layer by layer, only the first layer's input is bytes
+    assert bytes_per_image(CONV_DENSE, "direct", input_bytes=1) == 156 - 3 * 16
+    floor, compute, memory = floor_seconds(MODELS["separable"], "fused", 10_000, 50.0, 20.0, input_bytes=1)
+    assert memory == pytest.approx(((784 + 40) * 10_000 + 4 * 1_427) / 20e9)
+    with pytest.raises(ValueError, match="input_bytes"):
+        bytes_per_image(CONV_DENSE, "fused", input_bytes=3)
+
+
+def test_the_halide_path_is_set_against_its_fused_floor_with_the_input_it_read(tmp_path: Path) -> None:
+    import json
+
+    from sepbench.report.sections.roofs import two_roofs
+    from sepbench.results.read_pytest_benchmark import read_run
+    from tests.test_bench_results import RUN, paired_case, write_run
+
+    bytes_in = paired_case("numpy", "halide", 0.012, 0.0025, 0.21, 0.20, 0.22)
+    bytes_in["extra_info"]["pixels"] = "uint8"
+    path = write_run(tmp_path, 1, [*RUN, bytes_in, paired_case("numpy", "fused", 0.2, 0.04, 0.2, 0.19, 0.21)])
+    doc = json.loads(path.read_text())
+    doc["machine_info"]["roofline"]["mem_bandwidth_gbs"] = 0.5  # slow memory: the input sets the floor
+    path.write_text(json.dumps(doc))
+    table = two_roofs(read_run(path)[0]).set_index("backend")
+    halide, fused = table.loc["numpy (halide)"], table.loc["numpy (fused)"]
+    assert (halide["way"], halide["pixels"], fused["way"], fused["pixels"]) == ("fused", "uint8", "fused", "float32")
+    assert halide["candidate_floor_s"] == pytest.approx(((784 + 40) * 10_000 + 4 * 1_427) / 0.5e9)
+    assert fused["candidate_floor_s"] == pytest.approx((4 * 794 * 10_000 + 4 * 1_427) / 0.5e9)

@@ -305,6 +305,20 @@ def load_mnist_raw(
     return out[0], out[1]
 
 
+def as_pixel_bytes(images: np.ndarray) -> np.ndarray | None:
+    """The uint8 images whose float32 ``/ 255`` is exactly ``images`` (float32, as :func:`load_mnist` scales
+    MNIST's bytes), C-contiguous and writable, for a path that reads bytes and scales them itself (a quarter
+    of the input traffic, and the same probabilities); ``None`` where any value is not such a byte."""
+    if not isinstance(images, np.ndarray) or images.dtype != np.float32:
+        return None
+    with np.errstate(invalid="ignore"):
+        scaled = np.rint(images * np.float32(255.0))
+        if not np.all((scaled >= 0) & (scaled <= 255)):  # NaN fails both
+            return None
+    out = scaled.astype(np.uint8, order="C")
+    return out if np.array_equal(out.astype(np.float32) / np.float32(255.0), images) else None
+
+
 CALIBRATION_IMAGES = 1000
 
 

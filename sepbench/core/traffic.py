@@ -12,7 +12,9 @@ on the model (float32, 4 bytes a value, per image):
 * ``fused``: all layers of a micro-batch while its activations stay in cache: the input image in and
   the class scores out.
 
-The weights are read once per call (``params x 4`` bytes), whatever the way.  A batch norm is counted as
+The weights are read once per call (``params x 4`` bytes), whatever the way.  A path that reads the images as
+bytes (MNIST's pixels are uint8; the ``halide`` path scales them in registers) moves ``input_bytes`` = 1 a
+value of the first layer's input instead of 4.  A batch norm is counted as
 a layer of its own (on the deployment paths it folds into its convolution: the model is a ceiling there).
 """
 
@@ -24,6 +26,7 @@ from sepbench.core.spec import LayerSpec, LayerSummary, ModelSpec
 
 BYTES_PER_VALUE = 4  # float32
 WAYS = ("im2col", "direct", "fused")
+INPUT_BYTES = {"float32": 4, "uint8": 1}  # bytes a pixel of each input type a path can read
 
 
 def _values(shape: tuple[int, ...]) -> int:
@@ -63,25 +66,32 @@ def layer_bytes(layer: LayerSpec, row: LayerSummary, way: str) -> int:
     return BYTES_PER_VALUE * values
 
 
-def bytes_per_image(spec: ModelSpec, way: str) -> int:
-    """Bytes per image the model moves through memory computed ``way`` (one of :data:`WAYS`), weights not included."""
+def bytes_per_image(spec: ModelSpec, way: str, input_bytes: int = BYTES_PER_VALUE) -> int:
+    """Bytes per image the model moves through memory computed ``way`` (one of :data:`WAYS`), weights not
+    included; the images read at ``input_bytes`` a value (:data:`INPUT_BYTES`: 4 for float32, 1 for bytes)."""
     if way not in WAYS:
         raise ValueError(f"unknown way of computing {way!r}; known: {', '.join(WAYS)}")
+    if input_bytes not in INPUT_BYTES.values():
+        raise ValueError(f"input_bytes must be one of {sorted(set(INPUT_BYTES.values()))} (a pixel type's size), got {input_bytes!r}")
     rows = spec.summary()
+    saved = (BYTES_PER_VALUE - input_bytes) * _values(spec.input_shape)  # the first layer reads the images once
     if way == "fused":
-        return BYTES_PER_VALUE * (_values(spec.input_shape) + _values(rows[-1].output_shape))
-    return sum(layer_bytes(layer, row, way) for layer, row in zip(spec.layers, rows))
+        return BYTES_PER_VALUE * (_values(spec.input_shape) + _values(rows[-1].output_shape)) - saved
+    return sum(layer_bytes(layer, row, way) for layer, row in zip(spec.layers, rows)) - saved
 
 
-def floor_seconds(spec: ModelSpec, way: str, n_images: int, gemm_gflops: float, mem_gbs: float) -> tuple[float, float, float]:
+def floor_seconds(
+    spec: ModelSpec, way: str, n_images: int, gemm_gflops: float, mem_gbs: float, input_bytes: int = BYTES_PER_VALUE
+) -> tuple[float, float, float]:
     """``(floor, compute, memory)`` seconds for ``n_images``: the compute roof (2 x MACs x images at
-    ``gemm_gflops`` GFLOP/s), the memory roof (bytes moved ``way`` plus the weights once, at ``mem_gbs``
-    GB/s) and the floor, the larger of the two.  NaN where a rate is missing or not positive."""
+    ``gemm_gflops`` GFLOP/s), the memory roof (bytes moved ``way``, the images at ``input_bytes`` a value,
+    plus the weights once, at ``mem_gbs`` GB/s) and the floor, the larger of the two.  NaN where a rate is
+    missing or not positive."""
     if not (gemm_gflops and gemm_gflops > 0 and mem_gbs and mem_gbs > 0):
         return math.nan, math.nan, math.nan
     params = sum(row.params for row in spec.summary())
     compute = 2.0 * spec.macs * n_images / (gemm_gflops * 1e9)
-    memory = (bytes_per_image(spec, way) * n_images + BYTES_PER_VALUE * params) / (mem_gbs * 1e9)
+    memory = (bytes_per_image(spec, way, input_bytes) * n_images + BYTES_PER_VALUE * params) / (mem_gbs * 1e9)
     return max(compute, memory), compute, memory
 
 

@@ -196,6 +196,7 @@ class PairedPredictWorkload:
             "batch_size": self.batch_size,
             "n_images": self.n_images,
             "weights_source": {m: p.weights_source for m, p in self.parts.items()},
+            "pixels": self.parts[self.models[0]].pixels,  # both models read the same images
             "macs_per_image": {m: p.info["macs_per_image"] for m, p in self.parts.items()},
             **self.summary(),
             "samples_s": {m: [p[i] for p in self.pairs] for i, m in enumerate(self.models)},
@@ -249,6 +250,7 @@ class TrainStepsPart:
     seed: int = 0
     info: dict[str, Any] = field(default_factory=dict)
     weights_source: str = "seeded-init"  # training starts from the seeded initial weights
+    pixels: str = "float32"  # the trainers read float32 images
     warmup_seconds: float | None = None
 
     def run(self) -> float:

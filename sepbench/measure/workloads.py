@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sepbench.core.data import TEST_IMAGES
+from sepbench.core.data import TEST_IMAGES, as_pixel_bytes
 from sepbench.core.pair_data import FileData
 from sepbench.core.pairs import Pair, model_spec
 from sepbench.core.spec import ModelSpec
@@ -84,6 +84,7 @@ class PredictWorkload:
     synthetic: bool = False  # seeded uniform images of the model's input shape (a synthetic pair): no labels, no accuracy
     pair: Pair | None = None  # the pair the model is of: its models, recipe and data (None: a built-in model on MNIST)
     weights_source: str = field(default="", init=False)
+    pixels: str = field(default="float32", init=False)  # the images' type as given to the path: "float32" or "uint8"
     info: dict[str, Any] = field(default_factory=dict, init=False)
     kind = "predict"  # the ``workload`` of its results
 
@@ -108,6 +109,9 @@ class PredictWorkload:
             self.images, self.labels = synthetic_images(self.n_images, spec.input_shape, self.seed), None
         else:
             self.images, self.labels = test_images(self.n_images, data_dir, files)
+        as_bytes = as_pixel_bytes(self.images) if self.path in type(self.instance).uint8_paths else None
+        if as_bytes is not None:  # the path reads bytes and scales them itself, as MNIST's own: the same probabilities
+            self.images, self.pixels = as_bytes, "uint8"
         self._prepare()
         self.warmup_seconds: float | None = self._warm_up(warmup)
         self.info = {
@@ -119,6 +123,7 @@ class PredictWorkload:
             "params": self.instance.count_params(),
             "macs_per_image": spec.macs,
             "weights_source": self.weights_source,
+            "pixels": self.pixels,  # the input type the path was given (sepbench.core.traffic.INPUT_BYTES)
         }
         config = self.instance.path_config(self.path)
         if config:  # measured or compiled per machine: record what was chosen (key kept from when only "fast" had one)

@@ -24,14 +24,14 @@ ASV_RATIO_BENCHMARK = "predict.SeparableRatio.track_separable_ratio"
 
 
 PAIRED_COLUMNS = ["machine", "pair", "backend", "path", "variant", "baseline", "candidate", "baseline_s", "candidate_s"]
-PAIRED_COLUMNS += ["ratio", "q1", "q3", "pairs", "source_file"]
+PAIRED_COLUMNS += ["ratio", "q1", "q3", "pairs", "source_file", "pixels"]
 
 
 def paired(df: pd.DataFrame) -> pd.DataFrame:
     """Candidate / baseline per machine, pair and backend path, measured in alternating pairs (the newest
     run's paired predict case): each model's median seconds (``baseline_s``, ``candidate_s``; the models
     in ``baseline``, ``candidate``), the per-pair ratio's median (``ratio``) and quartiles (``q1``,
-    ``q3``), and the number of ``pairs``."""
+    ``q3``), the number of ``pairs``, and the input type the path was given (``pixels``)."""
     if df.empty or not df["metric"].eq("paired_ratio").any():
         return pd.DataFrame(columns=PAIRED_COLUMNS)
     d = df[df["workload"].eq(WORKLOAD_PAIRED)].copy()
@@ -49,6 +49,8 @@ def paired(df: pd.DataFrame) -> pd.DataFrame:
         stats = dict(zip((g["metric"] + "_" + g["stat"])[g["model"].isna()], g.loc[g["model"].isna(), "value"]))
         row.update(baseline=base, candidate=cand, baseline_s=seconds.get(base), candidate_s=seconds.get(cand))
         row.update({out: stats.get(column) for column, out in ratio_names.items()})
+        given = g["pixels"].dropna() if "pixels" in g else ()
+        row["pixels"] = given.iloc[0] if len(given) else "float32"
         rows.append(row)
     return pd.DataFrame(rows, columns=PAIRED_COLUMNS).sort_values(["machine", "pair", "backend", "path"]).reset_index(drop=True)
 

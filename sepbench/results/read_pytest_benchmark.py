@@ -4,7 +4,7 @@ Reads the tool's standard format (``machine_info``, ``commit_info``, ``datetime`
 ``benchmarks[*].stats``) and the ``extra_info`` keys agreed in the project (workload, backend,
 model, batch_size, n_images, path, params, macs_per_image, images_per_s, accuracy,
 weights_source, native_bytes, native_format, compute_limit_fraction; fast_config and batch_free of a
-fast path; keras_evaluate_floor_s of the TensorFlow graph-forward case).
+fast path; pixels, the input type a path was given; keras_evaluate_floor_s of the TensorFlow graph-forward case).
 
 - :func:`load_pytest_benchmark`: a parsed run -> tidy rows (what the report reads every run with).
 - :func:`read_run`: one run file -> the tidy table and its ``machine_info`` (what ``bench-summary`` reads).
@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from sepbench.core.pairs import STUDY_PAIR
+from sepbench.core.traffic import INPUT_BYTES
 from sepbench.results.formats import check
 from sepbench.results.read_reproduce import seed_rows
 from sepbench.results.schema import (
@@ -67,6 +68,11 @@ PAIRED_RATIO_STATS = {
 }
 
 
+def _pixels(extra: dict[str, Any]) -> str:
+    """The input type a case's path was given; a run from before it was recorded gave float32."""
+    return extra["pixels"] if extra.get("pixels") in INPUT_BYTES else "float32"
+
+
 def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, bench: dict[str, Any]) -> list[dict[str, Any]]:
     """A paired separable/regular case (predict or the study-style evaluate): each model's median seconds
     over the rounds (``paired_10k_seconds`` / ``paired_eval_seconds``), the per-round ratio's median and
@@ -87,6 +93,7 @@ def _paired_rows(extra: dict[str, Any], labels: dict[str, Any], source: Path, be
         "benchmark": bench.get("fullname") or bench.get("name"),
         "params": None,
         "pair": extra.get("pair") if isinstance(extra.get("pair"), str) else None,
+        "pixels": _pixels(extra),
     }
     out = []
     for role, model in models.items():
@@ -237,6 +244,7 @@ def load_pytest_benchmark(doc: Any, source: Path) -> list[dict[str, Any]]:
             "path": pick("path") or "default",
             "config": describe_config(extra.get("fast_config")),
             "batch_free": extra.get("batch_free") is True,
+            "pixels": _pixels(extra),
             "workload": workload,
             "batch_size": pick("batch_size"),
             "n_images": pick("n_images"),

@@ -6,7 +6,8 @@ Columns (all loaders fill the same ones, ``None`` where a source has no such thi
 - ``created``: when the measurement was made (ISO 8601 UTC string)
 - ``machine``, ``cpu``, ``commit`` (git hash), ``env`` (ASV environment)
 - ``backend``, ``model``, ``path`` (inference path), ``config`` (what a fast path chose),
-  ``batch_free`` (the path ignored ``batch_size``), ``workload``, ``batch_size``, ``n_images``,
+  ``batch_free`` (the path ignored ``batch_size``), ``pixels`` (the input type the path was given),
+  ``workload``, ``batch_size``, ``n_images``,
   ``weights_source`` ("trained" | "trained-subset": on fewer than 60,000 training images | "seeded-init")
 - ``benchmark`` (the tool's benchmark name), ``params`` (its parameters as text)
 - ``metric`` (e.g. params, hdf5_bytes, test_accuracy, eval_seconds, latency_s, images_per_s),
@@ -42,6 +43,7 @@ COLUMNS: tuple[str, ...] = (
     "path",
     "config",  # what a measured-per-machine path chose (pytest-benchmark extra_info["fast_config"])
     "batch_free",  # True: the path ran in its own chunks, whatever batch_size says (pytest-benchmark extra_info)
+    "pixels",  # the input type the path was given: "float32", or "uint8" (MNIST's bytes, for a path that scales them itself)
     "workload",
     "batch_size",
     "n_images",

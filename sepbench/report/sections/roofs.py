@@ -8,14 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from sepbench.core.spec import MODELS
-from sepbench.core.traffic import floor_seconds
+from sepbench.core.traffic import INPUT_BYTES, floor_seconds
 from sepbench.report import fmt
 from sepbench.report.sections.base import SectionSpec
 from sepbench.results import paired as paired_rules
 from sepbench.results import verdict as V
 
 DISAGREE = 0.25  # predicted and measured ratios further apart than this (relative) are named
-ROOF_COLUMNS = ["machine", "pair", "backend", "way", "gemm_gflops", "mem_gbs", "baseline", "baseline_s", "baseline_floor_s"]
+ROOF_COLUMNS = ["machine", "pair", "backend", "way", "pixels", "gemm_gflops", "mem_gbs", "baseline", "baseline_s", "baseline_floor_s"]
 ROOF_COLUMNS += [
     "baseline_bound",
     "baseline_x_floor",
@@ -28,13 +28,17 @@ ROOF_COLUMNS += [
 ROOF_COLUMNS += ["predicted_ratio", "measured_ratio", "note", "source"]
 
 
+FUSED_PATHS = ("fused", "halide")  # NumPy's paths that run every layer of a micro-batch in cache
+
+
 def way_of(variant: str) -> str:
     """The way of computing a backend path is taken to move the fewest bytes of: its fused kernel, else layer by layer."""
-    return "fused" if variant.endswith("(fused)") else "direct"
+    return "fused" if any(variant.endswith(f"({p})") for p in FUSED_PATHS) else "direct"
 
 
-def _side(model: str, way: str, n: int, probe: pd.Series, seconds: float) -> dict[str, object]:
-    floor, compute, memory = floor_seconds(MODELS[model], way, n, float(probe["gemm_gflops"]), float(probe["mem_gbs"]))
+def _side(model: str, way: str, pixels: str, n: int, probe: pd.Series, seconds: float) -> dict[str, object]:
+    gflops, gbs = float(probe["gemm_gflops"]), float(probe["mem_gbs"])
+    floor, compute, memory = floor_seconds(MODELS[model], way, n, gflops, gbs, INPUT_BYTES[pixels])
     bound = "" if math.isnan(floor) else ("compute" if compute >= memory else "memory")
     return {"floor_s": floor, "bound": bound, "x_floor": seconds / floor if floor and not math.isnan(floor) else math.nan}
 
@@ -54,8 +58,9 @@ def two_roofs(df: pd.DataFrame, paired: pd.DataFrame | None = None) -> pd.DataFr
         probe, way = probes.loc[r.source_file], way_of(str(r.variant))
         if pd.isna(probe["mem_gbs"]) or pd.isna(r.baseline_s) or pd.isna(r.candidate_s):
             continue
-        base = _side(str(r.baseline), way, V.TEST_IMAGES, probe, float(r.baseline_s))
-        cand = _side(str(r.candidate), way, V.TEST_IMAGES, probe, float(r.candidate_s))
+        pixels = r.pixels if r.pixels in INPUT_BYTES else "float32"
+        base = _side(str(r.baseline), way, pixels, V.TEST_IMAGES, probe, float(r.baseline_s))
+        cand = _side(str(r.candidate), way, pixels, V.TEST_IMAGES, probe, float(r.candidate_s))
         predicted = float(cand["floor_s"]) / float(base["floor_s"])
         measured = float(r.ratio) if pd.notna(r.ratio) else float(r.candidate_s) / float(r.baseline_s)
         apart = abs(measured / predicted - 1)
@@ -66,6 +71,7 @@ def two_roofs(df: pd.DataFrame, paired: pd.DataFrame | None = None) -> pd.DataFr
                 "pair": r.pair,
                 "backend": r.variant,
                 "way": way,
+                "pixels": pixels,
                 "gemm_gflops": probe["gemm_gflops"],
                 "mem_gbs": probe["mem_gbs"],
                 "baseline": r.baseline,
@@ -91,7 +97,8 @@ TWO_ROOFS = SectionSpec(
         "beside its floor: the larger of the compute roof (2 x MACs x images / the run's probed GEMM FLOP/s) and the memory "
         "roof (the bytes the way of computing must move / the probed memory bandwidth, GB/s). way: `direct` = layer by layer, "
         "each layer reading its input and writing its output (the fewest bytes a layer-by-layer path moves; an im2col path "
-        "moves more), `fused` = all layers per micro-batch in cache (the input image in, the scores out). bound = the roof "
+        "moves more), `fused` = all layers per micro-batch in cache (the input image in, the scores out). pixels = the input "
+        "type the path read (uint8: MNIST's bytes, a quarter of float32's input traffic). bound = the roof "
         "that sets the floor; x_floor = measured / floor (1.0 = at the floor). predicted_ratio = candidate floor / baseline "
         "floor: where time follows the floors, the measured ratio is near it; a note names the paths more than 25 % apart."
     ),
