@@ -3,6 +3,7 @@ sources, one of them a fresh interpreter without ``OPENBLAS_CORETYPE``; each sou
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -13,9 +14,11 @@ from sepbench.measure.extra_info import roofline
 
 def test_the_fresh_process_probe_runs_without_the_core_type(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CORETYPE_VAR, "Haswell")
-    found, notes = other_sources(128, 1, repeats=2)
+    found, clock, notes = other_sources(128, 1, repeats=2)
     assert not notes and found["numpy (no core type)"] > 1e8  # a 128-cubed product: well over 0.1 GFLOP/s anywhere
     assert ("torch" in found) == (pytest.importorskip("torch") is not None)
+    halide = importlib.util.find_spec("halide") is not None
+    assert ("fma kernel (halide)" in found) == halide and (clock is not None) == halide
 
 
 def test_the_floor_is_the_best_source_and_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,12 +37,25 @@ def test_the_theoretical_peak_counts_lanes_of_the_widest_isa() -> None:
     assert peak == 2 * 2 * 16 * 2 * 3.0e9 and "16 float32 lanes" in basis and "upper bound" in basis
     assert theoretical_peak(2, {"avx2"}, 3000.0)[0] == 2 * 2 * 8 * 2 * 3.0e9
     assert theoretical_peak(0, {"avx2"}, 3000.0) == (None, "clock or cores unknown")
+    assert "measured by a dependent FMA chain" in theoretical_peak(2, {"avx2"}, 3000.0, measured=True)[1]
+
+
+def test_the_fma_kernel_reads_the_machine_rate_and_its_clock() -> None:
+    pytest.importorskip("halide", reason="the FMA kernel is JIT-compiled by Halide (extra 'halide')")
+    from sepbench.measure.fma_kernel import fma_rates
+
+    r = fma_rates(1, repeats=2)
+    assert r is not None and r.lanes in (4, 8, 16) and r.threads == 1
+    # one core at 0.5-8 GHz does 1-2 vector FMAs a cycle: a rate outside that band is a kernel that measured
+    # something else (an optimised-away loop, a scalar build)
+    cycles = r.flops / (2 * r.lanes) / r.clock_hz
+    assert 0.5e9 < r.clock_hz < 8e9 and 0.4 <= cycles <= 2.2, (r, cycles)
 
 
 def test_a_failed_probe_is_left_out_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sepbench.measure.compute_probe.sys.executable", os.devnull)  # not an interpreter
-    found, notes = other_sources(64, 1)
-    assert found == {} and notes and "failed" in notes[0]
+    found, clock, notes = other_sources(64, 1)
+    assert found == {} and clock is None and notes and "failed" in notes[0]
     assert ComputeProbe({"numpy": 5.0}, None, "x", tuple(notes)).best_source == "numpy"
 
 

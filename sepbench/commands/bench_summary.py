@@ -116,7 +116,7 @@ def machine_line(df: pd.DataFrame, machine: dict[str, Any]) -> str:
     probes = verdict.roofline_probes(df)
     probe = probes.iloc[0] if len(probes) else pd.Series({"gemm_gflops": "?", "mem_gbs": "?", "floor_source": ""})
     cpu = df["cpu"].dropna().iloc[0] if df["cpu"].notna().any() else "?"
-    source = f" ({probe['floor_source']})" if probe["floor_source"] else ""  # the GEMM source that set the floor
+    source = f" ({probe['floor_source']})" if probe["floor_source"] else ""  # the compute source that set the floor
     return (
         f"machine: {cpu}, {machine.get('usable_cores', '?')} usable cores, "
         f"threads {((machine.get('threads') or {}).get('requested'))}; roofline: float32 GEMM {probe['gemm_gflops']} GFLOP/s{source}, "

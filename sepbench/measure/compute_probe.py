@@ -10,10 +10,15 @@ against it.  So the compute floor is the best of:
 - ``numpy (no core type)``: the same in a fresh interpreter without ``OPENBLAS_CORETYPE`` (its kernels
   are chosen at load time, so only a new process can tell);
 - ``torch``: PyTorch's matmul (its own oneDNN / MKL kernels) where PyTorch is installed, in that process;
+- ``fma kernel (halide)``: an FMA microkernel JIT-compiled by Halide where it imports
+  (:mod:`sepbench.measure.fma_kernel`): independent chains of full-width vector FMAs in registers, the
+  rate no GEMM can beat;
 
-each the fastest of a few ``n x n x n`` products at the same threads.  The theoretical peak (cores x
-FLOP per cycle of the widest vector ISA x the clock ``/proc/cpuinfo`` reports) is shown beside them,
-not used: FMA units per core and the boost clock are not knowable portably.
+the GEMMs each the fastest of a few ``n x n x n`` products, all at the same threads.  The theoretical peak
+(cores x FLOP per cycle of the widest vector ISA, counting 2 FMA units, x the clock) is shown beside them,
+not used: FMA units per core are not knowable portably (AVX-512 on Zen 4's 256-bit units does half).  Its
+clock is the measured one where the FMA kernel ran (a dependent FMA chain's rate x its latency), else
+the one ``/proc/cpuinfo`` reports.
 """
 
 from __future__ import annotations
@@ -53,7 +58,15 @@ else:
     torch.set_num_threads(threads)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     out["torch"] = best(lambda: torch.mm(ta, tb))
-print(json.dumps(out))
+clock, notes = None, []
+try:
+    from sepbench.measure.fma_kernel import fma_rates
+    fma = fma_rates(threads, reps)
+except Exception as exc:  # a kernel that fails to build or run is left out, and said
+    fma, notes = None, [f"the FMA kernel failed ({type(exc).__name__})"]
+if fma is not None:
+    out["fma kernel (halide)"], clock = fma.flops, fma.clock_hz
+print(json.dumps({"sources": out, "clock_hz": clock, "notes": notes}))
 """
 
 
@@ -86,24 +99,31 @@ class ComputeProbe:
         }
 
 
-def other_sources(n: int, threads: int, repeats: int = 5) -> tuple[dict[str, float], list[str]]:
-    """GEMM FLOP/s of the sources timed in a fresh interpreter (NumPy without the core type, PyTorch), and
-    a note per failure (a probe that failed is left out, never guessed)."""
+def other_sources(n: int, threads: int, repeats: int = 5) -> tuple[dict[str, float], float | None, list[str]]:
+    """FLOP/s of the sources timed in a fresh interpreter (NumPy without the core type, PyTorch, the FMA
+    kernel), the clock the FMA kernel measured (Hz; ``None`` where it did not run), and a note per failure
+    (a probe that failed is left out, never guessed)."""
     env = {k: v for k, v in os.environ.items() if k != CORETYPE_VAR}
     cmd = [sys.executable, "-c", _PROBE, str(n), str(threads), str(repeats)]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S)
         if proc.returncode != 0:
-            return {}, [f"the fresh-process GEMM probe failed (exit {proc.returncode})"]
+            return {}, None, [f"the fresh-process GEMM probe failed (exit {proc.returncode})"]
         found = json.loads(proc.stdout.strip().splitlines()[-1])
-        return {str(k): float(v) for k, v in found.items() if isinstance(v, (int, float)) and v > 0}, []
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
-        return {}, [f"the fresh-process GEMM probe failed ({type(exc).__name__})"]
+        sources = {str(k): float(v) for k, v in found["sources"].items() if isinstance(v, (int, float)) and v > 0}
+        clock = found.get("clock_hz")
+        notes = [str(n)[:200] for n in found.get("notes", [])]
+        return sources, float(clock) if isinstance(clock, (int, float)) and clock > 0 else None, notes
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError, KeyError, AttributeError) as exc:
+        return {}, None, [f"the fresh-process GEMM probe failed ({type(exc).__name__})"]
 
 
-def theoretical_peak(cores: int, isa: Collection[str] | None = None, mhz: float | None = None) -> tuple[float | None, str]:
-    """Cores x float32 FLOP per cycle (2 FMA units x lanes of the widest vector ISA x 2) x the clock:
-    an upper bound (a core with one FMA unit, or AVX-512 on 256-bit units, does half)."""
+def theoretical_peak(
+    cores: int, isa: Collection[str] | None = None, mhz: float | None = None, measured: bool = False
+) -> tuple[float | None, str]:
+    """Cores x float32 FLOP per cycle (2 FMA units x lanes of the widest vector ISA x 2) x the clock (MHz;
+    ``measured``: by the FMA kernel, else the one ``/proc/cpuinfo`` reports): an upper bound (a core with
+    one FMA unit, or AVX-512 on 256-bit units, does half)."""
     if isa is None or mhz is None:
         flags, clock = _cpuinfo()
         isa = isa if isa is not None else sorted(flags)
@@ -112,7 +132,8 @@ def theoretical_peak(cores: int, isa: Collection[str] | None = None, mhz: float 
     if not mhz or cores < 1:
         return None, "clock or cores unknown"
     per_cycle = 2 * lanes * 2
-    basis = f"{cores} cores x 2 FMA units x {lanes} float32 lanes x 2 FLOP x {mhz / 1000:.2f} GHz (reported clock): an upper bound"
+    source = "measured by a dependent FMA chain" if measured else "reported clock"
+    basis = f"{cores} cores x 2 FMA units x {lanes} float32 lanes x 2 FLOP x {mhz / 1000:.2f} GHz ({source}): an upper bound"
     return cores * per_cycle * mhz * 1e6, basis
 
 
@@ -135,11 +156,15 @@ def _cpuinfo() -> tuple[set[str], float | None]:
 
 
 def probe_compute(in_process_flops: float, n: int, threads: int, cores: int) -> ComputeProbe:
-    """Every source (``in_process_flops``: this process's NumPy GEMM, already timed) and the peak."""
+    """Every source (``in_process_flops``: this process's NumPy GEMM, already timed) and the peak, at the
+    clock the FMA kernel measured where it ran."""
     coretype = os.environ.get(CORETYPE_VAR)
     label = f"numpy ({CORETYPE_VAR}={coretype})" if coretype else "numpy"
     sources = {label: in_process_flops}
-    found, notes = other_sources(n, threads)
+    found, clock_hz, notes = other_sources(n, threads)
     sources.update(found)
-    peak, basis = theoretical_peak(cores)
+    if clock_hz is None:
+        peak, basis = theoretical_peak(cores)
+    else:
+        peak, basis = theoretical_peak(cores, mhz=clock_hz / 1e6, measured=True)
     return ComputeProbe(sources, peak, basis, tuple(notes))

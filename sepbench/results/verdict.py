@@ -245,7 +245,7 @@ separable_over_regular = candidate_over_baseline  # the study pair's name for it
 
 def roofline_probes(df: pd.DataFrame) -> pd.DataFrame:
     """Per run (``source_file`` as index): its roofline probe, ``gemm_gflops`` (float32 GEMM GFLOP/s), the
-    probe source that set it (``floor_source``: ``numpy``, ``torch``, ...; ``""`` where the run does not say)
+    probe source that set it (``floor_source``: ``numpy``, ``torch``, ``fma kernel (halide)``, ...; ``""`` where the run does not say)
     and ``mem_gbs`` (memory GB/s); runs without a probe are absent."""
     if df.empty:
         return pd.DataFrame(columns=["gemm_gflops", "mem_gbs", "floor_source"])

@@ -273,8 +273,9 @@ ROOFLINE = SectionSpec(
     note=(
         "Each path's fastest predict of the 10,000 test images (seconds) beside the compute limit "
         "of the run that measured it: 2 x MACs/image x 10,000 / that run's probed float32 GEMM FLOP/s (gemm_gflops, the best of the "
-        "GEMM sources the run timed; floor_source = the one that set it, e.g. numpy or torch; mem_gbs = probed memory bandwidth). "
-        "x_limit = seconds / limit: 1.0 would be the machine's GEMM peak. chosen = what a fast path picked by timing in that run "
+        "compute sources the run timed (GEMMs and an FMA kernel); floor_source = the one that set it, e.g. numpy, torch or "
+        "fma kernel (halide); mem_gbs = probed memory bandwidth). x_limit = seconds / limit: 1.0 would be the machine's peak. "
+        "chosen = what a fast path picked by timing in that run "
         "(memory format, chunk of images, each layer's lowering or fold/split), so it can differ between machines. "
         "`sepbench profile` shows the GEMM rate at each layer's own shape."
     ),
