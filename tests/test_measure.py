@@ -148,10 +148,14 @@ def test_a_path_that_reads_bytes_is_given_the_images_as_bytes(mnist_dir):
     assert w.info["pixels"] == "uint8"
     plain = PredictWorkload("numpy", "separable", batch_size=64, n_images=40, path="fused").setup(data_dir=str(mnist_dir), warmup=0)
     assert plain.images.dtype == np.float32 and plain.info["pixels"] == "float32"
-    assert np.allclose(w.run(), plain.instance.predict(plain.images, 64, path="halide"), atol=1e-6)  # the same probabilities
+    assert np.array_equal(w.run(), plain.instance.predict(plain.images, 64, path="halide"))  # the same probabilities, bit for bit
     paired = PairedPredictWorkload("numpy", path="halide", n_images=40).setup(data_dir=str(mnist_dir), warmup=0)
     paired.run()
     assert paired.extra_info()["pixels"] == "uint8"
+    # both models of a paired round read the same memory, as paths given float32 images do
+    assert np.shares_memory(paired.parts["regular"].images, paired.parts["separable"].images)
+    fused = PairedPredictWorkload("numpy", path="fused", n_images=40).setup(data_dir=str(mnist_dir), warmup=0)
+    assert np.shares_memory(fused.parts["regular"].images, fused.parts["separable"].images)
 
 
 def test_only_images_that_are_bytes_in_disguise_become_bytes():

@@ -48,10 +48,23 @@ def test_images(n: int, data_dir: str | None = None, files: FileData | None = No
     """The first ``n`` test images (repeated when ``n`` exceeds the test set) and their labels: MNIST's, or
     those of a pair's own data ``files``."""
     x, y = _test_set(data_dir, files)
-    if n <= len(x):
-        return x[:n], y[:n]
-    reps = -(-n // len(x))
-    return np.tile(x, (reps, 1, 1, 1))[:n], np.tile(y, reps)[:n]
+    return _first(x, n), _first(y, n)
+
+
+def test_image_bytes(n: int, data_dir: str | None = None, files: FileData | None = None) -> np.ndarray | None:
+    """:func:`test_images`' images as bytes (:func:`sepbench.core.data.as_pixel_bytes`), for a path that
+    reads bytes; ``None`` where they are not bytes.  Made once per process and data, so that every workload
+    reads the same array, as the float32 images are shared (the two models of a paired round then read the
+    same memory, whatever their type)."""
+    whole = _test_set_bytes(data_dir, files)
+    return None if whole is None else _first(whole, n)
+
+
+def _first(a: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` rows of ``a``, repeated from the start where ``n`` exceeds it."""
+    if n <= len(a):
+        return a[:n]
+    return np.tile(a, (-(-n // len(a)),) + (1,) * (a.ndim - 1))[:n]
 
 
 def synthetic_images(n: int, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -69,6 +82,12 @@ def _test_set(data_dir: str | None, files: FileData | None = None) -> tuple[np.n
 
     x, y = load_mnist("test", data_dir)
     return x, y
+
+
+@functools.cache
+def _test_set_bytes(data_dir: str | None, files: FileData | None = None) -> np.ndarray | None:
+    """The whole test set as bytes, or ``None`` (once per process and data; do not modify it)."""
+    return as_pixel_bytes(_test_set(data_dir, files)[0])
 
 
 @dataclass
@@ -109,7 +128,8 @@ class PredictWorkload:
             self.images, self.labels = synthetic_images(self.n_images, spec.input_shape, self.seed), None
         else:
             self.images, self.labels = test_images(self.n_images, data_dir, files)
-        as_bytes = as_pixel_bytes(self.images) if self.path in type(self.instance).uint8_paths else None
+        reads_bytes = not self.synthetic and self.path in type(self.instance).uint8_paths
+        as_bytes = test_image_bytes(self.n_images, data_dir, files) if reads_bytes else None
         if as_bytes is not None:  # the path reads bytes and scales them itself, as MNIST's own: the same probabilities
             self.images, self.pixels = as_bytes, "uint8"
         self._prepare()

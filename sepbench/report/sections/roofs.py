@@ -58,7 +58,7 @@ def two_roofs(df: pd.DataFrame, paired: pd.DataFrame | None = None) -> pd.DataFr
         probe, way = probes.loc[r.source_file], way_of(str(r.variant))
         if pd.isna(probe["mem_gbs"]) or pd.isna(r.baseline_s) or pd.isna(r.candidate_s):
             continue
-        pixels = r.pixels if r.pixels in INPUT_BYTES else "float32"
+        pixels = str(r.pixels)  # "float32" or "uint8": checked where the run was read (paired() fills the default)
         base = _side(str(r.baseline), way, pixels, V.TEST_IMAGES, probe, float(r.baseline_s))
         cand = _side(str(r.candidate), way, pixels, V.TEST_IMAGES, probe, float(r.candidate_s))
         predicted = float(cand["floor_s"]) / float(base["floor_s"])
