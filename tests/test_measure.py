@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -171,3 +172,23 @@ def test_only_images_that_are_bytes_in_disguise_become_bytes():
     assert as_pixel_bytes(off) is None
     assert as_pixel_bytes(np.full((1, 2, 2, 1), np.nan, np.float32)) is None
     assert as_pixel_bytes(x.astype(np.float64)) is None  # only the float32 images the loaders make
+
+
+def test_the_rounds_are_chosen_from_a_call_without_the_one_time_set_up(mnist_dir, monkeypatch):
+    from sepbench.measure import workloads
+    from sepbench.measure.workloads import PredictWorkload
+
+    w = PredictWorkload("numpy", "separable", batch_size=1, n_images=1)
+    calls = []
+
+    def run():  # a first call that compiles for 0.3 s, then calls of microseconds
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)
+
+    monkeypatch.setattr(workloads, "LONG_CALL_S", 0.2)
+    monkeypatch.setattr(w, "run", run)
+    assert w._warm_up(2) < 0.1 and len(calls) == 2  # the second call's time, not the compile's
+    calls.clear()
+    monkeypatch.setattr(w, "run", lambda: (calls.append(1), time.sleep(0.25)))
+    assert w._warm_up(3) >= 0.25 and len(calls) == 2  # a call long every time stops after the second

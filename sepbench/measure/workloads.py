@@ -153,14 +153,17 @@ class PredictWorkload:
         return self
 
     def _warm_up(self, runs: int) -> float | None:
-        """Up to ``runs`` untimed calls (tracing, first-call allocation, caches); wall seconds of the last.
+        """Up to ``runs`` untimed calls (tracing, first-call allocation, caches); wall seconds of the last,
+        which sets the case's rounds.
 
-        Stops after a call of :data:`LONG_CALL_S` or more: such a call reuses its own caches and
-        buffers many times over, so a second warm-up call would only cost the case its time budget."""
+        Stops after a call of :data:`LONG_CALL_S` or more, except the first: such a call reuses its own
+        caches and buffers many times over, so another warm-up call would only cost the case its time
+        budget; but a first call also holds the one-time set-up (a compile, an autotune, a trace), and
+        rounds chosen from it would be too few for a call of microseconds."""
         last = None
-        for _ in range(runs):
+        for i in range(runs):
             last = time_calls(self.run).last
-            if last >= LONG_CALL_S:
+            if last >= LONG_CALL_S and i > 0:
                 break
         return last
 
