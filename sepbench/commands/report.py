@@ -54,26 +54,17 @@ def run(args: argparse.Namespace) -> int:
     # a bad pair file: one line, exit 2, before any result is read; its models only (its data files may be elsewhere)
     specs = known_specs([get_pair(p, data_files=False) for p in args.pairs])
 
-    import pandas  # noqa: F401 (before the worker is forked: it starts with pandas, whose tables it is sent)
+    from sepbench.machine.fingerprint import machine_name
+    from sepbench.report.build import NoResultsError, build_report
+    from sepbench.util.console import print_table
 
-    from sepbench.machine.threads import usable_cores
-    from sepbench.report.drawing import Painter
-
-    # two cores: the plots are drawn in a second process, which imports matplotlib while this one imports the rest
-    # and loads the results (the same files, about half the time: docs/report.md)
-    with Painter(min(2, usable_cores())) as painter:
-        from sepbench.report.build import NoResultsError, build_report
-        from sepbench.util.console import print_table
-
-        results = args.results or [results_dir()]
-        asv = args.asv_results or asv_results_dirs()
-        try:
-            from sepbench.machine.fingerprint import machine_name
-
-            report = build_report(results, asv, args.output, this_machine=machine_name(), specs=specs, painter=painter)
-        except NoResultsError as exc:
-            print(f"sepbench report: {exc}", file=sys.stderr)
-            return 1
+    results = args.results or [results_dir()]
+    asv = args.asv_results or asv_results_dirs()
+    try:
+        report = build_report(results, asv, args.output, this_machine=machine_name(), specs=specs)
+    except NoResultsError as exc:
+        print(f"sepbench report: {exc}", file=sys.stderr)
+        return 1
     for w in report.warnings:
         print(f"warning: {terminal(w)}", file=sys.stderr)
     top = report.headline  # the answer first, as on the page: where, then one sentence per line

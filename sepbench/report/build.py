@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sepbench.core.study import STUDY_SOURCE
-from sepbench.report.drawing import Job, Painter
 from sepbench.report.headline import Headline, headline
 from sepbench.report.render import Plot, Section, write_outputs
 from sepbench.report.sections import ORDER, Inputs
@@ -129,37 +126,33 @@ def _sections(inputs: Inputs) -> dict[str, Section]:
     return secs
 
 
-def _verdict_jobs(inputs: Inputs, staging: Path) -> list[Job]:
-    """The verdict's forest plots (this machine's, other machines') as jobs drawing into ``staging`` (:mod:`sepbench.report.drawing`)."""
+def _plots(inputs: Inputs, staging: Path) -> list[Plot]:
+    """Draw the report's PNGs into ``staging``, the verdict's forest plots first; those with nothing to draw are left out.
+    Every label is drawn as written (:func:`~sepbench.report.plots.literal_text`)."""
+    from sepbench.report import plots  # matplotlib: imported when a report is built, not with the package
+    from sepbench.report.forest import forest_plot
+
     decided = inputs.decided
-    return [
-        (
-            "The verdict on this machine: each path's ratio and 95 % interval, coloured by outcome (log axis)",
-            "forest:forest_plot",
-            (decided.this_machine(), staging / "forest.png"),
-        ),
-        (
-            "The verdict on other machines (log axis)",
-            "forest:forest_plot",
-            (decided.other_machines(), staging / "forest_other_machines.png", True),
-        ),
-    ]
-
-
-def _table_jobs(inputs: Inputs, staging: Path) -> Iterator[Job]:
-    """The plots of the measurements' tables as jobs, each as soon as its table is computed: a worker draws them
-    while the next table and the verdicts are computed."""
-    yield "Predict latency by backend and model (median, error bars q1-q3)", "plots:latency_plot", (inputs.latency, staging / "latency.png")
-    yield "Test accuracy vs parameters", "plots:accuracy_params_plot", (inputs.matrix, staging / "accuracy_params.png")
-    yield "Test accuracy over training seeds", "plots:accuracy_seeds_plot", (accuracy_by_seed(inputs.df), staging / "accuracy_seeds.png")
-    yield "History over commits (ASV)", "plots:history_plot", (inputs.hist, staging / "history.png")
-
-
-def _plots(jobs: list[Job], drawing: list[Any], painter: Painter) -> list[Plot]:
-    """The plots ``painter`` drew for ``jobs``, for the page; those with nothing to draw are left out.  A forest
-    plot returns its path and its rows (stated beside the image)."""
-    drawn = painter.results(drawing, jobs)
-    return [Plot(title, *d) if isinstance(d, tuple) else Plot(title, d) for (title, _, _), d in zip(jobs, drawn) if d is not None]
+    with plots.literal_text():
+        drawn: list[tuple[str, Path | tuple[Path, int] | None]] = [
+            (
+                "The verdict on this machine: each path's ratio and 95 % interval, coloured by outcome (log axis)",
+                forest_plot(decided.this_machine(), staging / "forest.png"),
+            ),
+            (
+                "The verdict on other machines (log axis)",
+                forest_plot(decided.other_machines(), staging / "forest_other_machines.png", by_machine=True),
+            ),
+            (
+                "Predict latency by backend and model (median, error bars q1-q3)",
+                plots.latency_plot(inputs.latency, staging / "latency.png"),
+            ),
+            ("Test accuracy vs parameters", plots.accuracy_params_plot(inputs.matrix, staging / "accuracy_params.png")),
+            ("Test accuracy over training seeds", plots.accuracy_seeds_plot(accuracy_by_seed(inputs.df), staging / "accuracy_seeds.png")),
+            ("History over commits (ASV)", plots.history_plot(inputs.hist, staging / "history.png")),
+        ]
+    # a forest plot returns its path and its rows (stated beside the image)
+    return [Plot(title, *d) if isinstance(d, tuple) else Plot(title, d) for title, d in drawn if d is not None]
 
 
 def _folder_or_not(path: Path) -> str:
@@ -175,41 +168,30 @@ def build_report(
     title: str = "sepbench: separable vs regular convolutions",
     this_machine: str | None = None,
     specs: Mapping[str, ModelSpec] | None = None,
-    painter: Painter | None = None,
 ) -> Report:
     """Load, tabulate, plot and write the report into ``output``.  ``specs``: the models whose counts a result's
     are checked against (default: the built-in ones; :func:`sepbench.core.pairs.known_specs` adds pair files').
-    ``painter``: what draws the plots (default: this process); ``Painter(2)`` draws them in a second process
-    beside the rest of the build (the same files).
 
     Raises :class:`NoResultsError` when no result file could be read (rates files of the checks count).
     """
-    with contextlib.nullcontext(painter) if painter is not None else Painter(1) as painter:
-        loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs], specs)
-        df = loaded.measurements
-        df.attrs["this_machine"] = this_machine  # whose verdict comes first (else the newest run's machine)
-        if df.empty and loaded.rates.empty:
-            raise NoResultsError(_no_results(loaded))
-        hist = history(df)
-        inputs = Inputs(df, hist, loaded.machines, loaded.rates, tuple(loaded.records))
-        output, n_files = Path(output), sum(len(v) for v in loaded.files.values())
-        # built in a fresh folder, then moved in: only files this report proves its own (their hashes) are replaced
-        left_alone: list[str] = []
-        with build_into(output, left_alone) as staging:
-            tables: list[Job] = []
-            drawing: list[Any] = []
-            for job in _table_jobs(inputs, staging):  # a worker draws each while the rest is computed (drawn now without one)
-                tables, drawing = tables + [job], drawing + painter.start([job])
-            verdicts = _verdict_jobs(inputs, staging)
-            drawing = painter.start(verdicts) + drawing  # the verdict's plots first on the page
-            jobs = verdicts + tables
-            sections = _sections(inputs)
-            top, missing = headline(inputs.decided), missing_notes(loaded, hist)
-            built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            drawn = functools.partial(_plots, jobs, drawing, painter)  # waited for once the tables are written
-            staged = write_outputs(
-                staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), drawn, missing, loaded.warnings, LEAD_SECTIONS, top
-            )
+    loaded = load_all([Path(d) for d in results_dirs], [Path(d) for d in asv_dirs], specs)
+    df = loaded.measurements
+    df.attrs["this_machine"] = this_machine  # whose verdict comes first (else the newest run's machine)
+    if df.empty and loaded.rates.empty:
+        raise NoResultsError(_no_results(loaded))
+    hist = history(df)
+    inputs = Inputs(df, hist, loaded.machines, loaded.rates, tuple(loaded.records))
+    sections = _sections(inputs)
+    top, missing = headline(inputs.decided), missing_notes(loaded, hist)
+    output, n_files = Path(output), sum(len(v) for v in loaded.files.values())
+    built = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    # built in a fresh folder, then moved in: only files this report proves its own (their hashes) are replaced
+    left_alone: list[str] = []
+    with build_into(output, left_alone) as staging:
+        pngs = _plots(inputs, staging)
+        staged = write_outputs(
+            staging, title, built, STUDY_SOURCE, n_files, list(sections.values()), pngs, missing, loaded.warnings, LEAD_SECTIONS, top
+        )
     files = {name: output / path.name for name, path in staged.items()}  # the PNGs among them
     return Report(loaded, sections, top, missing, loaded.warnings + left_alone, files)
 

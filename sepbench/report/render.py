@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,14 +163,13 @@ def write_outputs(
     study_source: str,
     n_files: int,
     sections: list[Section],
-    plots: Callable[[], list[Plot]],
+    plots: list[Plot],
     missing: list[str],
     warnings: list[str],
     lead: tuple[str, ...] = (),
     headline: Headline | None = None,
 ) -> dict[str, Path]:
     """Write CSVs, index.html and report.md into ``out_dir``; return the paths by name, the plots' among them.
-    ``plots`` is called once the tables are written and set for the page: they may be drawing meanwhile.
 
     The page opens with the ``headline`` and the ``lead`` sections (the verdict), then the plots, then the other sections
     (long tables collapsed, never a lead one), then what is missing and what was skipped.
@@ -182,8 +180,7 @@ def write_outputs(
         # a cell from a result file that a spreadsheet would evaluate (=, +, -, @) is written as text
         written[f"{s.key}.csv"] = atomic_write_text(out_dir / f"{s.key}.csv", csv_frame(s.raw).to_csv(index=False))
     shown = [_shown_item(s) for s in sections]
-    plotted = plots()
-    plot_items = [_plot_item(p) for p in plotted]
+    plot_items = [_plot_item(p) for p in plots]
     html = HTML.render(
         title=title,
         built=built,
@@ -201,7 +198,7 @@ def write_outputs(
     written["index.html"] = atomic_write_text(out_dir / "index.html", html)
     md = _markdown(title, built, study_source, n_files, sections, plot_items, missing, warnings, lead, headline)
     written["report.md"] = atomic_write_text(out_dir / "report.md", md)
-    for p in plotted:
+    for p in plots:
         written[p.path.name] = p.path
     return written
 
