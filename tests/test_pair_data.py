@@ -201,7 +201,8 @@ def test_a_pair_with_data_files_trains_on_them_keys_its_cache_on_them_and_is_eva
     pair = select_pairs([str(_idx_pair(tmp_path, subsets, name="idx-e2e", epochs=3))])[0]
     base, cand = pair.model_names
     assert pair.load_split("test")[0].shape == (200, 28, 28, 1)
-    assert cache_key(base, "numpy", pair=pair) != cache_key(base, "numpy", pair=dataclasses.replace(pair, files=None))  # keyed on the files
+    on_mnist = dataclasses.replace(pair, data="mnist", files=None)
+    assert cache_key(base, "numpy", pair=pair) != cache_key(base, "numpy", pair=on_mnist)  # keyed on the files
     predict = PairedPredictWorkload("numpy", n_images=200, pair=pair).setup(warmup=0, allow_train=True)
     predict.run()
     info = predict.extra_info()

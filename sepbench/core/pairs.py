@@ -81,9 +81,21 @@ class Pair:
                 return spec
         raise UnknownModelError(f"pair {self.name!r} has no model {key!r}; its models are {', '.join(self.model_names)}")
 
+    def check_data_read(self) -> Pair:
+        """The pair itself, when what its models train on is known: :class:`PairError` for a pair file read for
+        its models only (``data_files=False``), whose own data files were not read (neither MNIST nor its
+        data may stand in for them)."""
+        if self.data == "files" and self.files is None:
+            raise PairError(
+                f"pair {self.name!r}: its data files were not read (the pair file was read for its models only): "
+                "read it with its data to train, measure or cache its models"
+            )
+        return self
+
     def load_split(self, split: str, data_dir: str | Path | None = None, limit: int | None = None) -> tuple[Any, Any]:
-        """The images and labels of ``split`` the pair's models train (``train``) and are evaluated (``test``) on."""
-        return load_split(self.files, split, data_dir, limit)
+        """The images and labels of ``split`` the pair's models train (``train``) and are evaluated (``test``) on
+        (:meth:`check_data_read` first)."""
+        return load_split(self.check_data_read().files, split, data_dir, limit)
 
     def label(self) -> str:
         """``candidate/baseline``: how tables name the ratio this pair is about."""

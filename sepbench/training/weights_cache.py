@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sepbench.core.pairs import STUDY_PAIR, Pair, model_spec
-from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
+from sepbench.core.recipe import Recipe
 from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import PortableWeights, WeightsError
 from sepbench.util.paths import cache_dir
@@ -99,9 +99,17 @@ LEGACY_KEYED_MODELS = STUDY_PAIR.model_names
 Model = str | ModelSpec  # a built-in model's name, or (with its pair) a pair's model by name or spec
 
 
+def training_pair(pair: Pair | None) -> Pair:
+    """The pair whose recipe and data train a model: ``pair``, or the study's for a built-in model without one
+    (the default recipe, MNIST); :class:`~sepbench.core.pairs.PairError` for a pair whose data files were not
+    read (:meth:`Pair.check_data_read`: it must not train, or be keyed, as if on MNIST)."""
+    return STUDY_PAIR if pair is None else pair.check_data_read()
+
+
 def recipe_of(pair: Pair | None, recipe: Recipe | None = None) -> Recipe:
-    """``recipe`` where given, else the pair's (the default one without a pair: a built-in model's)."""
-    return recipe or (DEFAULT_RECIPE if pair is None else pair.recipe)
+    """``recipe`` where given, else the pair's (:func:`training_pair`: the default one for a built-in model)."""
+    pair = training_pair(pair)
+    return recipe or pair.recipe
 
 
 def cache_key(model: Model, backend: str, seed: int = 0, recipe: Recipe | None = None, pair: Pair | None = None) -> str:
@@ -109,7 +117,7 @@ def cache_key(model: Model, backend: str, seed: int = 0, recipe: Recipe | None =
     built-in one) trained by ``backend`` with ``recipe`` (None: the pair's, :attr:`Pair.recipe`) on the pair's data."""
     spec = model_spec(model, pair)
     doc = {
-        "recipe": recipe_of(pair, recipe).as_dict(),
+        "recipe": recipe_of(pair, recipe).as_dict(),  # refuses a pair whose data files were not read
         "seed": int(seed),
         "backend": backend,
         "model": spec.name,
@@ -209,11 +217,10 @@ def train_and_cache(
     cached = load_trained_weights(spec, backend, seed, recipe, pair)
     if cached is not None:
         return cached
-    from sepbench.core.pairs import load_split
     from sepbench.training.trainers import train
 
     check_storable(spec, backend, seed, recipe, pair)
-    x, y = load_split(None if pair is None else pair.files, "train")
+    x, y = training_pair(pair).load_split("train")
     result = train(backend, spec, x, y, recipe_of(pair, recipe), seed=seed, progress=progress)
     store(result, pair)
     return PortableWeights.load(cache_path(spec, backend, seed, recipe, pair), spec)
