@@ -201,7 +201,8 @@ def test_a_pair_with_data_files_trains_on_them_keys_its_cache_on_them_and_is_eva
     pair = select_pairs([str(_idx_pair(tmp_path, subsets, name="idx-e2e", epochs=3))])[0]
     base, cand = pair.model_names
     assert pair.load_split("test")[0].shape == (200, 28, 28, 1)
-    assert cache_key(base, "numpy", pair=pair) != cache_key(base, "numpy", pair=dataclasses.replace(pair, files=None))  # keyed on the files
+    on_mnist = dataclasses.replace(pair, data="mnist", files=None)
+    assert cache_key(base, "numpy", pair=pair) != cache_key(base, "numpy", pair=on_mnist)  # keyed on the files
     predict = PairedPredictWorkload("numpy", n_images=200, pair=pair).setup(warmup=0, allow_train=True)
     predict.run()
     info = predict.extra_info()
@@ -254,3 +255,52 @@ def test_a_data_path_outside_the_pair_files_folder_is_refused(where, tmp_path, s
     toml.write_text(toml.read_text().replace('path = "small.npz"', f'path = "{where}"'))
     with pytest.raises(PairError, match="is outside the pair file's folder"):
         load_pair_file(toml)
+
+
+def _noise_pair(tmp_path: Path, name: str) -> Path:
+    """A pair of MNIST's shape (28x28x1, 10 classes) on an .npz of its own: seeded noise, no MNIST needed."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / f"{name}.npz"
+    np.savez(
+        data,
+        x_train=rng.integers(0, 256, (64, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 64),
+        x_test=rng.integers(0, 256, (16, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 16),
+    )
+    toml = tmp_path / f"{name}.toml"
+    toml.write_text(
+        f'[pair]\nname = "{name}"\ninput_shape = [28, 28, 1]\n\n'
+        f'[pair.data]\nnpz = {{ path = "{data.name}", sha256 = "{_sha(data)}" }}\n\n' + LAYERS.format(prefix=name)
+    )
+    return toml
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino", "litert"])  # the backends with an int8 path
+def test_an_int8_native_file_size_is_calibrated_on_the_pairs_own_data_not_mnist(backend, tmp_path, monkeypatch):
+    """A user pair of MNIST's shape with its own data: its int8 file, and so the native size its results record,
+    is calibrated on its own training images (MNIST is neither on disk nor downloadable here, and never asked for)."""
+    from sepbench.core import data
+    from sepbench.core.weights import init_weights
+    from sepbench.measure.extra_info import workload_extra_info
+    from sepbench.measure.workloads import PredictWorkload
+    from tests.conftest import backend_or_skip
+
+    backend_or_skip(backend)
+    (tmp_path / "no-mnist").mkdir()
+    monkeypatch.setenv("SEPBENCH_MNIST_DIR", str(tmp_path / "no-mnist"))
+    monkeypatch.setenv("SEPBENCH_OFFLINE", "1")
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+
+    def mnist_calibration(*args, **kwargs):
+        raise AssertionError("int8 calibrated on MNIST's images, not the pair's")
+
+    monkeypatch.setattr(data, "calibration_images", mnist_calibration)
+    pair = load_pair_file(_noise_pair(tmp_path, f"noise-{backend}"))
+    spec = pair.candidate
+    workload = PredictWorkload(backend, spec.name, batch_size=8, n_images=16, path="int8", pair=pair)
+    workload.setup(weights=init_weights(spec, 0), warmup=0)
+    assert "int8" in type(workload.instance).approximate_paths
+    info = workload_extra_info(workload, None, workload.run(), None)
+    saved = workload.instance.save_native(tmp_path / f"int8{type(workload.instance).native_suffixes[0]}", of_path="int8")
+    assert info["native_bytes"] == workload.instance.native_bytes(saved) > 0  # the file the int8 path runs

@@ -419,6 +419,29 @@ def test_two_user_pairs_are_values_that_give_the_same_models_recipes_and_data_in
     assert _module_tables() == tables
 
 
+def test_a_pair_read_without_its_data_files_is_refused_for_training_and_the_cache(tmp_path, monkeypatch):
+    """A pair file read for its models only (``data_files=False``, as the report reads it) has data of its own
+    that was not read: training it, or keying its cache, must not quietly use MNIST (and MNIST's key) instead."""
+    from sepbench.training.weights_cache import cache_key, cache_path, train_and_cache
+
+    monkeypatch.setenv("SEPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    _, beta = _two_user_pairs(tmp_path)
+    pair = get_pair(str(beta), data_files=False)
+    assert pair.data == "files" and pair.files is None
+    base = pair.baseline.name
+    expected = "pair 'beta': its data files were not read"
+    with pytest.raises(PairError, match=expected):
+        pair.load_split("train")
+    with pytest.raises(PairError, match=expected):
+        cache_key(base, "numpy", pair=pair)
+    with pytest.raises(PairError, match=expected):
+        cache_path(base, "numpy", pair=pair)
+    with pytest.raises(PairError, match=expected):
+        train_and_cache(base, "numpy", pair=pair, progress=False)
+    assert not (tmp_path / "cache").exists()  # nothing trained, nothing written
+    assert get_pair(str(beta)).load_split("test")[0].shape == (32, 28, 28, 1)  # read with its data: fine
+
+
 def test_two_pairs_in_one_run_may_not_give_one_model_name_two_models(tmp_path):
     """Results key a model's cases by its name: in one run (one selection of pairs) a name is one model."""
     from sepbench.core.pairs import select_pairs

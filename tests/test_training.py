@@ -369,6 +369,36 @@ def test_cache_round_trip_and_keys(tmp_path, monkeypatch, runs):
     assert not list(path.parent.glob(".*"))  # no temporary files left behind
 
 
+def test_the_training_code_key_ignores_docstrings_and_comments_but_not_code():
+    """A docstring or comment edit to a hashed module keeps every cached entry (the key is the code, not
+    its text); a change to the code retrains.  Edits are made to a copy of the module's text."""
+    import importlib.util
+    from pathlib import Path
+
+    from sepbench.training import weights_cache as trained
+
+    assert {"sepbench.core.data", "sepbench.core.pair_data"} <= set(trained.training_modules("numpy"))  # what loads and scales the data
+    origin = importlib.util.find_spec("sepbench.core.spec").origin
+    assert origin is not None
+    text = Path(origin).read_text()
+    key = trained.code_key(text)
+    assert text.startswith('"""') and "\n    def fingerprint(self)" in text
+    reworded = text.replace('"""', '"""Reworded: ', 1)  # the module's docstring
+    reworded = reworded.replace(
+        "\n    def fingerprint(self) -> str:\n", "\n    def fingerprint(self) -> str:\n        # a new comment\n", 1
+    )
+    reworded = reworded.replace("\nclass ", "\n# a comment between definitions\n\n\nclass ", 1) + "\n# trailing comment\n"
+    assert reworded != text and trained.code_key(reworded) == key
+    one_line = [line for line in text.splitlines() if line.startswith('        """') and line.endswith('"""') and line.count('"""') == 2]
+    assert one_line, "spec.py has one-line method docstrings"
+    assert trained.code_key(text.replace(one_line[0], '        """Another docstring, longer than the one it replaces."""', 1)) == key
+    assert trained.code_key(text + "\nEXTRA = 1\n") != key  # code
+    assert (
+        trained.code_key(text.replace("\n    def fingerprint(self) -> str:\n", "\n    def fingerprint(self) -> str:\n        pass\n", 1))
+        != key
+    )
+
+
 def test_workloads_use_the_cache(tmp_path, monkeypatch, runs):
     from sepbench.measure.workloads import weights_for
     from sepbench.training import weights_cache as trained

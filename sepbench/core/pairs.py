@@ -81,9 +81,21 @@ class Pair:
                 return spec
         raise UnknownModelError(f"pair {self.name!r} has no model {key!r}; its models are {', '.join(self.model_names)}")
 
+    def check_data_read(self) -> Pair:
+        """The pair itself, when what its models train on is known: :class:`PairError` for a pair file read for
+        its models only (``data_files=False``), whose own data files were not read (neither MNIST nor its
+        data may stand in for them)."""
+        if self.data == "files" and self.files is None:
+            raise PairError(
+                f"pair {self.name!r}: its data files were not read (the pair file was read for its models only): "
+                "read it with its data to train, measure or cache its models"
+            )
+        return self
+
     def load_split(self, split: str, data_dir: str | Path | None = None, limit: int | None = None) -> tuple[Any, Any]:
-        """The images and labels of ``split`` the pair's models train (``train``) and are evaluated (``test``) on."""
-        return load_split(self.files, split, data_dir, limit)
+        """The images and labels of ``split`` the pair's models train (``train``) and are evaluated (``test``) on
+        (:meth:`check_data_read` first)."""
+        return load_split(self.check_data_read().files, split, data_dir, limit)
 
     def label(self) -> str:
         """``candidate/baseline``: how tables name the ratio this pair is about."""
@@ -152,28 +164,35 @@ def _refuse_builtin_names(pair: Pair) -> None:
 def known_specs(pairs: Iterable[Pair] = ()) -> dict[str, ModelSpec]:
     """The specs a result row's counts are checked against, by model name: the built-in models and those of
     ``pairs`` (the pair files given to the report; nothing is registered for building).  :class:`PairError` for a
-    model name that a built-in model or an earlier pair gives other layers."""
+    model name that a built-in model or an earlier pair gives other layers (:func:`_check_one_model_per_name`;
+    recipes and data are not compared: the report reads the models only)."""
+    pairs = list(pairs)
+    _check_one_model_per_name(pairs, trained=False)
     out = dict(MODELS)
     for pair in pairs:
-        _refuse_builtin_names(pair)
         for spec in pair.models:
-            if out.setdefault(spec.name, spec).fingerprint() != spec.fingerprint():
-                raise PairError(f"pair {pair.name!r}: model {spec.name!r} has other layers in an earlier pair: give one another name")
+            out.setdefault(spec.name, spec)  # the first of a name (the others have its layers)
     return out
 
 
-def _check_one_model_per_name(pairs: list[Pair]) -> None:
-    """In one run a model's name is one model, trained with one recipe on one data set (its cases, results
-    and trained weights are keyed by its name); :class:`PairError` naming the first that is not."""
+def _check_one_model_per_name(pairs: list[Pair], trained: bool = True) -> None:
+    """In one run a model's name is one model (a built-in model's name is that model's), trained with one recipe
+    on one data set (its cases, results and trained weights are keyed by its name); :class:`PairError` naming
+    the first that is not.  ``trained=False``: the layers only (for what reads the models, not their training)."""
     seen: dict[str, tuple[Pair, ModelSpec]] = {}
     for pair in pairs:
+        _refuse_builtin_names(pair)
         for spec in pair.models:
             first = seen.setdefault(spec.name, (pair, spec))
             other, known = first
             if other is pair:
                 continue
             if known.fingerprint() != spec.fingerprint():
-                raise PairError(f"pairs {other.name!r} and {pair.name!r} have two models named {spec.name!r}: give them two names")
+                raise PairError(
+                    f"pair {pair.name!r}: model {spec.name!r} has other layers in an earlier pair ({other.name!r}): give one another name"
+                )
+            if not trained:
+                continue
             if other.recipe != pair.recipe:
                 raise PairError(
                     f"pair {pair.name!r}: {spec.name!r} trains with another recipe in pair {other.name!r}: "

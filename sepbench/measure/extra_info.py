@@ -24,6 +24,7 @@ from sepbench.core.traffic import compute_limit_seconds
 from sepbench.util.timer import Timer, time_budgeted
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sepbench.core.pair_data import FileData
     from sepbench.core.weights import PortableWeights
     from sepbench.measure.workloads import PredictWorkload
 
@@ -163,21 +164,24 @@ def reference_seconds(n: int = REFERENCE_GEMM, repeat: int = 3) -> float:
     return best
 
 
-_NATIVE_SIZES: dict[tuple[str, str, str], tuple[int, str]] = {}
+_NATIVE_SIZES: dict[tuple[str, str, str, str | None], tuple[int, str]] = {}
 
 
-def native_file_size(backend: str, weights: PortableWeights, path: str = "default") -> tuple[int, str]:
+def native_file_size(backend: str, weights: PortableWeights, path: str = "default", data_files: FileData | None = None) -> tuple[int, str]:
     """Bytes of the native file that ``path`` of the backend runs for ``weights``, and its format (e.g. ``"h5"``).
 
     Saved from a fresh model (so compiling for ``evaluate`` does not change the figure) in the
-    backend's first native format, into a temporary directory.  Cached per backend, weights and
-    path (an int8 path runs a file of its own; the others run the float model's).
+    backend's first native format, into a temporary directory.  ``data_files``: the model's pair's own
+    data where it has some (an int8 file is calibrated on its training images, as the path that runs it is).
+    Cached per backend, weights, path and data (an int8 path runs a file of its own; the others run the
+    float model's).
     """
-    key = (backend, weights.fingerprint(), path)
+    key = (backend, weights.fingerprint(), path, None if data_files is None else data_files.key())
     if key not in _NATIVE_SIZES:
         from impls.registry import get_backend
 
         instance = get_backend(backend).build(weights)
+        instance.data_files = data_files
         suffix = type(instance).native_suffixes[0]
         of_path = path if path in type(instance).approximate_paths else "default"
         with tempfile.TemporaryDirectory(prefix="sepbench-native-") as tmp:
@@ -211,7 +215,9 @@ def workload_extra_info(workload: PredictWorkload, median_s: float | None, outpu
     info["accuracy"] = accuracy_of(output, workload.labels)
     if hasattr(output, "loss"):
         info["loss"] = float(output.loss)
-    info["native_bytes"], info["native_format"] = native_file_size(workload.backend, workload.weights, workload.path)
+    info["native_bytes"], info["native_format"] = native_file_size(
+        workload.backend, workload.weights, workload.path, None if workload.pair is None else workload.pair.files
+    )
     if flops:
         limit = compute_limit_seconds(int(info["macs_per_image"]), n, flops)
         info["compute_limit_seconds"] = limit
