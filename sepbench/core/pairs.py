@@ -29,6 +29,7 @@ from sepbench.core.budget import check_model
 from sepbench.core.pair_data import FileData, PairDataError, file_data
 from sepbench.core.recipe import DEFAULT_RECIPE, Recipe
 from sepbench.core.spec import MODELS, SPEC_ONLY_MODELS, LayerSpec, ModelSpec, UnknownModelError, described_model_spec, get_model_spec
+from sepbench.core.toml_lines import dotted, line_of
 from sepbench.util.inputs import NotRegularFileError, TooLargeError, read_regular
 from sepbench.util.nesting import check_nesting
 from sepbench.util.oserrors import reason
@@ -295,7 +296,7 @@ def load_pair_file(path: str | Path, data_files: bool = True) -> Pair:
         if error.validator == "required":  # the field that is missing, under the table that lacks it
             missing = re.search(r"'([^']+)' is a required property", error.message)
             keys = keys + [missing.group(1)] if missing else keys
-        raise PairError(f"{path}{_line_of(text, error.absolute_path)}: {_dotted(keys) or 'the file'}: {error.message}")
+        raise PairError(f"{path}{line_of(text, error.absolute_path)}: {dotted(keys) or 'the file'}: {error.message}")
     meta = doc["pair"]
     models = []
     for role in ("baseline", "candidate"):
@@ -318,7 +319,7 @@ def load_pair_file(path: str | Path, data_files: bool = True) -> Pair:
         data, files = "files", _files_of(path, text, data, baseline) if data_files else None
     if data == "mnist" and (tuple(meta["input_shape"]) != MNIST_SHAPE or baseline.output_shape != (MNIST_CLASSES,)):
         raise PairError(
-            f"{path}{_line_of(text, ['pair', 'input_shape'])}: pair.data: MNIST is 28x28x1 images of 10 classes, but this pair takes "
+            f"{path}{line_of(text, ['pair', 'input_shape'])}: pair.data: MNIST is 28x28x1 images of 10 classes, but this pair takes "
             f'{tuple(meta["input_shape"])} and outputs {baseline.output_shape}: set data = "synthetic" (speed and size only) or fit MNIST'
         )
     return Pair(meta["name"], baseline, candidate, data, meta.get("epochs"), meta.get("description", ""), files)
@@ -329,7 +330,7 @@ def _files_of(path: Path, text: str, table: dict[str, Any], model: ModelSpec) ->
     every split hashes every file: a mistake is told when the pair file is read, not after an hour of training)."""
     if len(model.output_shape) != 1:
         raise PairError(
-            f"{path}{_line_of(text, ['pair', 'data'])}: pair.data: labelled data needs models that output classes, not {model.output_shape}"
+            f"{path}{line_of(text, ['pair', 'data'])}: pair.data: labelled data needs models that output classes, not {model.output_shape}"
         )
     try:
         files = file_data(table, path.parent)
@@ -337,7 +338,7 @@ def _files_of(path: Path, text: str, table: dict[str, Any], model: ModelSpec) ->
     except PairDataError as exc:
         field = re.match(r"pair\.data\.(\w+)", str(exc))
         keys = ["pair", "data", field.group(1)] if field else ["pair", "data"]
-        raise PairError(f"{path}{_line_of(text, keys)}: {exc}") from None
+        raise PairError(f"{path}{line_of(text, keys)}: {exc}") from None
     return files
 
 
@@ -366,44 +367,3 @@ def _layer_specs(layers: list[dict[str, Any]]) -> tuple[LayerSpec, ...]:
             layer.setdefault("stride", layer["kernel"])
         out.append(LayerSpec(**layer))
     return tuple(out)
-
-
-def _dotted(keys: list[Any]) -> str:
-    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
-
-
-def _line_of(text: str, keys: Any) -> str:
-    """``":LINE"`` of the field at ``keys`` in a TOML text, found the way a reader would find it: the
-    table's header, then the n-th layer below it, then the key; ``""`` where it cannot be told."""
-    keys = list(keys)
-    lines = [_code(line) for line in text.splitlines()]
-    at = 0
-    if keys and isinstance(keys[0], str):
-        header = next((i for i, line in enumerate(lines) if re.match(rf"\s*\[\s*{re.escape(keys[0])}\s*\]", line)), None)
-        if header is None:
-            return ""
-        at = header
-    if len(keys) >= 3 and keys[1] == "layers" and isinstance(keys[2], int):
-        # a layer is an inline table `{ ... }` (one or more a line) or an array-of-tables entry
-        # `[[baseline.layers]]`; a `{` in a comment or a quoted string is neither (see _code)
-        entry = re.compile(rf"\s*\[\[\s*{re.escape(keys[0])}\.layers\s*\]\]")
-        starts: list[int] = []
-        for i in range(at + 1, len(lines)):
-            if re.match(r"\s*\[", lines[i]) and not entry.match(lines[i]):
-                break  # the next table: this one's layers are all behind
-            starts += [i] * (lines[i].count("{") + bool(entry.match(lines[i])))
-        if keys[2] >= len(starts):
-            return f":{at + 1}"
-        at = starts[keys[2]]
-    # the field itself when the path ends in one (an item of a list, like input_shape[1], is on its line)
-    field = keys[-1] if keys and isinstance(keys[-1], str) else (keys[-2] if len(keys) >= 2 and keys[-2] != "layers" else None)
-    if field and len(keys) > 1:
-        hit = next((i for i in range(at, len(lines)) if re.search(rf"(^|[\s{{,]){re.escape(field)}\s*=", lines[i])), None)
-        if hit is not None:
-            return f":{hit + 1}"
-    return f":{at + 1}"
-
-
-def _code(line: str) -> str:
-    """A TOML line without its comment, its quoted strings emptied: what is left is keys and brackets."""
-    return re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', '""', line).split("#", 1)[0]
