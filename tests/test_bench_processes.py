@@ -68,7 +68,8 @@ def test_a_main_run_and_its_processes_write_records_the_verdict_reads_as_process
     proc = subprocess.run([*cmd, "--schedule", "3", "--", *common], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     launched = int(re.search(r"processes: (\d+) launched", proc.stdout).group(1))
-    assert launched >= 2 and not (tmp_path / "elsewhere").exists()
+    # a busy CI runner can leave the first added process without a usable record too: the schedule then stops, saying so
+    assert (launched >= 2 or "added no usable record" in proc.stdout) and not (tmp_path / "elsewhere").exists()
     records, warnings = read_records_dir(folder)
     assert not warnings and len(records) == launched + 1 and len({r.process.pid for r in records}) == launched + 1
     assert {r.identity for r in records} == {records[0].identity} and records[0].identity.threads == 1
