@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sepbench.core.pair_data import FileData
+from sepbench.core.pixels import scale_pixels
 from sepbench.core.spec import ModelSpec, get_model_spec
 from sepbench.core.weights import PortableWeights, init_weights
 
@@ -50,7 +51,7 @@ def validate_images(images: Any, spec: ModelSpec, keep_uint8: bool = False) -> n
     if images.dtype == np.uint8:
         if keep_uint8:
             return np.ascontiguousarray(images)
-        return (images.astype(np.float32) / np.float32(255.0)).copy(order="C")
+        return np.ascontiguousarray(scale_pixels(images))
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(f"images must be float (pixels scaled to [0, 1]) or uint8 (0..255); got dtype {images.dtype}")
     out = np.ascontiguousarray(images, dtype=np.float32)

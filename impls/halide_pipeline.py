@@ -44,7 +44,7 @@ PIXELS = ("float32", "uint8")  # the input types a pipeline takes: values in [0,
 _PIXEL_TYPES = {"float32": hl.Float(32), "uint8": hl.UInt(8)}
 _PIXELS: dict[str, Callable[[hl.Expr], hl.Expr]] = {
     "float32": lambda v: v,
-    # as sepbench's preprocessing (impls.base.validate_images): float32(v) / 255, a true division (strict:
+    # as sepbench.core.pixels.scale_pixels: float32(v) / 255, a true division (strict:
     # Halide would otherwise multiply by 1/255, one ulp off for half the byte values)
     "uint8": lambda v: hl.strict_float(hl.f32(v) / hl.f32(255.0)),
 }

@@ -160,7 +160,7 @@ def test_a_path_that_reads_bytes_is_given_the_images_as_bytes(mnist_dir):
 
 
 def test_only_images_that_are_bytes_in_disguise_become_bytes():
-    from sepbench.core.data import as_pixel_bytes
+    from sepbench.core.pixels import as_pixel_bytes
 
     raw = np.random.default_rng(0).integers(0, 256, (5, 4, 4, 1), dtype=np.uint8)
     x = raw.astype(np.float32) / np.float32(255.0)

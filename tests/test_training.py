@@ -377,7 +377,8 @@ def test_the_training_code_key_ignores_docstrings_and_comments_but_not_code():
 
     from sepbench.training import weights_cache as trained
 
-    assert {"sepbench.core.data", "sepbench.core.pair_data"} <= set(trained.training_modules("numpy"))  # what loads and scales the data
+    loaders = {"sepbench.core.data", "sepbench.core.pair_data", "sepbench.core.pixels"}  # what loads and scales the data
+    assert loaders <= set(trained.training_modules("numpy"))
     origin = importlib.util.find_spec("sepbench.core.spec").origin
     assert origin is not None
     text = Path(origin).read_text()

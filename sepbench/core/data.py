@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from sepbench.core.pixels import scale_pixels
 from sepbench.util.atomic import atomic_path
 from sepbench.util.download import scheme_of, without_credentials
 from sepbench.util.env import EnvError, env_flag
@@ -305,20 +306,6 @@ def load_mnist_raw(
     return out[0], out[1]
 
 
-def as_pixel_bytes(images: np.ndarray) -> np.ndarray | None:
-    """The uint8 images whose float32 ``/ 255`` is exactly ``images`` (float32, as :func:`load_mnist` scales
-    MNIST's bytes), C-contiguous and writable, for a path that reads bytes and scales them itself (a quarter
-    of the input traffic, and the same probabilities); ``None`` where any value is not such a byte."""
-    if not isinstance(images, np.ndarray) or images.dtype != np.float32:
-        return None
-    with np.errstate(invalid="ignore"):
-        scaled = np.rint(images * np.float32(255.0))
-        if not np.all((scaled >= 0) & (scaled <= 255)):  # NaN fails both
-            return None
-    out = scaled.astype(np.uint8, order="C")
-    return out if np.array_equal(out.astype(np.float32) / np.float32(255.0), images) else None
-
-
 CALIBRATION_IMAGES = 1000
 
 
@@ -346,5 +333,5 @@ def load_mnist(
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
         images, labels = images[:limit], labels[:limit]
-    x = (images.astype(np.float32) / np.float32(255.0))[..., None]
+    x = scale_pixels(images)[..., None]
     return x, labels.astype(np.int64)

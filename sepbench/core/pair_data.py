@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from sepbench.core.pixels import scale_pixels
 from sepbench.util.inputs import NotRegularFileError, TooLargeError, open_regular, read_regular
 from sepbench.util.oserrors import reason
 
@@ -225,7 +226,7 @@ def _as_images(images: np.ndarray, where: str) -> np.ndarray:
     if images.ndim != 4 or len(images) == 0:
         raise PairDataError(f"{where}: images must be (N, height, width[, channels]) with N >= 1, got {images.shape}")
     if images.dtype == np.uint8:
-        return images.astype(np.float32) / np.float32(255.0)
+        return scale_pixels(images)
     if images.dtype.kind != "f":
         raise PairDataError(f"{where}: images must be uint8 (0-255) or float in [0, 1], got {images.dtype}")
     out = images.astype(np.float32)

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from sepbench.core.data import TEST_IMAGES, as_pixel_bytes
+from sepbench.core.data import TEST_IMAGES
 from sepbench.core.pair_data import FileData
 from sepbench.core.pairs import Pair, model_spec
+from sepbench.core.pixels import as_pixel_bytes
 from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import PortableWeights, init_weights
 from sepbench.results.schema import WORKLOAD_GRAPH_FORWARD
@@ -52,7 +53,7 @@ def test_images(n: int, data_dir: str | None = None, files: FileData | None = No
 
 
 def test_image_bytes(n: int, data_dir: str | None = None, files: FileData | None = None) -> np.ndarray | None:
-    """:func:`test_images`' images as bytes (:func:`sepbench.core.data.as_pixel_bytes`), for a path that
+    """:func:`test_images`' images as bytes (:func:`sepbench.core.pixels.as_pixel_bytes`), for a path that
     reads bytes; ``None`` where they are not bytes.  Made once per process and data, so that every workload
     reads the same array, as the float32 images are shared (the two models of a paired round then read the
     same memory, whatever their type)."""

@@ -36,6 +36,7 @@ _COMMON_CODE = (
     "impls.train_common",
     "sepbench.core.data",
     "sepbench.core.pair_data",
+    "sepbench.core.pixels",
 )
 _BACKEND_CODE = {
     "numpy": ("impls.train_numpy", "impls.numpy_grad"),
