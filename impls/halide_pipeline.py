@@ -33,11 +33,11 @@ from typing import Any
 
 import halide as hl
 
+from impls.halide_schedules import ACCUMULATORS, LANES, MIN_CHAINS, Stage, schedule_lanes, schedule_single
 from sepbench.core.spec import LayerSpec, Shape
 
-LANES = 16  # images per vector in the ``lanes`` schedule: 16 float32 lanes of an AVX-512 register
-ACCUMULATORS = 24  # vector accumulators per tile: 24 of AVX-512's 32 registers, room left for operands
-MIN_CHAINS = 8  # accumulators a tile needs where it can: FMA latency (4 cycles) x FMAs a cycle (up to 2)
+__all__ = ["ACCUMULATORS", "LANES", "MIN_CHAINS", "PIXELS", "SCHEDULES", "Compiled", "compiled", "scheduled", "weight_names"]
+
 SCHEDULES = ("lanes", "single")
 
 PIXELS = ("float32", "uint8")  # the input types a pipeline takes: values in [0, 1], or raw 0..255 scaled by 1/255
@@ -50,17 +50,6 @@ _PIXELS: dict[str, Callable[[hl.Expr], hl.Expr]] = {
 }
 
 LayerShapes = tuple[tuple[LayerSpec, Shape], ...]  # (layer, its input shape) of the layers a path runs
-
-
-@dataclass
-class _Stage:
-    """One weighted or reducing layer: ``out`` (pure) reads the accumulator ``acc`` (its update over ``r``)."""
-
-    out: hl.Func
-    acc: hl.Func
-    r: hl.RDom
-    shape: Shape  # output shape (no batch axis)
-    shared_taps: bool = False  # r[0] steps along x: neighbouring output pixels read overlapping inputs
 
 
 @dataclass(frozen=True)
@@ -89,14 +78,15 @@ def weight_names(layers: LayerShapes) -> tuple[str, ...]:
     return tuple(names)
 
 
-class _Builder:
+class Builder:
     """The algorithm of one model: Funcs per layer, the weight inputs, the stages a schedule tiles."""
 
     def __init__(self, input_shape: Shape, lanes: bool, pixels: str = "float32") -> None:
         self.n, self.x, self.y, self.c = hl.Var("n"), hl.Var("x"), hl.Var("y"), hl.Var("c")
         self.params: list[hl.ImageParam] = []
-        self.stages: list[_Stage] = []
+        self.stages: list[Stage] = []
         self.pointwise: list[hl.Func] = []  # cheap per-value Funcs (relu, softmax parts)
+        self.rank_one: list[hl.Func] = []  # pointwise passes of one input channel: one FMA a value (see _depthwise)
         h, w, c = input_shape
         n = self.n
         scaled = _PIXELS[pixels]
@@ -131,27 +121,35 @@ class _Builder:
         return p
 
     def reduce(
-        self, name: str, shape: Shape, init: hl.Expr, r: hl.RDom, term: Callable[..., hl.Expr], shared_taps: bool = False
+        self,
+        name: str,
+        shape: Shape,
+        init: hl.Expr,
+        r: hl.RDom,
+        term: Callable[..., hl.Expr],
+        shared_taps: bool = False,
+        per_channel: bool = False,
     ) -> hl.Func:
         """``out = init + sum over r of term``, as a tiled stage; ``term(*vars, r)``; ``shared_taps``: ``r[0]``
-        is a tap along x (so a tile of pixels shares its inputs once that loop is unrolled)."""
+        is a tap along x (so a tile of pixels shares its inputs once that loop is unrolled); ``per_channel``:
+        output channel ``c`` reads input channel ``c`` only."""
         acc, out = hl.Func(name + "_acc"), hl.Func(name)
         args = [self.n, self.x, self.y, self.c] if len(shape) == 3 else [self.n, self.c]
         acc[args] = init
         acc[args] += term(*args, r)
         out[args] = acc[args]
-        self.stages.append(_Stage(out, acc, r, shape, shared_taps))
+        self.stages.append(Stage(out, acc, r, shape, shared_taps, per_channel))
         return out
 
 
-def _read(b: _Builder, a: hl.Func | None) -> Callable[..., hl.Expr]:
+def _read(b: Builder, a: hl.Func | None) -> Callable[..., hl.Expr]:
     """The activation ``a`` (or, before the first layer, the images, scaled) as ``get(n, x, y, c)``."""
     if a is not None:
         return lambda *idx: a[list(idx)]
     return b.source
 
 
-def _conv(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _conv(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
     k, s, f, name = layer.kernel, layer.stride, layer.filters, layer.name
     kern, bias = b.weight(f"{name}/kernel", (k, k, shape[-1], f)), b.weight(f"{name}/bias", (f,))
     r = hl.RDom([(0, shape[-1]), (0, k), (0, k)], name + "_r")
@@ -162,7 +160,7 @@ def _conv(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Exp
     return b.reduce(name, out_shape, bias[b.c], r, term)
 
 
-def _depthwise(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _depthwise(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
     """A depthwise conv, or a separable one: its depthwise pass (no bias), then the pointwise pass."""
     k, s, f, name, c_in = layer.kernel, layer.stride, layer.filters, layer.name, shape[-1]
     dk = b.weight(f"{name}/depthwise_kernel", (k, k, c_in, 1))
@@ -174,13 +172,18 @@ def _depthwise(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., h
         return get(n, x * s + r[0], y * s + r[1], ch) * dk[0, ch, r[0], r[1]]
 
     if pk is None:
-        return b.reduce(name, out_shape, bias[b.c], r, taps, shared_taps=True)
-    dw = b.reduce(name + "_dw", (out_shape[0], out_shape[1], c_in), hl.f32(0.0), r, taps, shared_taps=True)
+        return b.reduce(name, out_shape, bias[b.c], r, taps, shared_taps=True, per_channel=True)
+    dw = b.reduce(name + "_dw", (out_shape[0], out_shape[1], c_in), hl.f32(0.0), r, taps, shared_taps=True, per_channel=True)
+    if c_in == 1:  # an outer product, one FMA a value: as cheap to recompute where it is read as to store and load
+        pw = hl.Func(name + "_pw")  # (scheduled() inlines it, or stores it where its reader would recompute it)
+        pw[b.n, b.x, b.y, b.c] = bias[b.c] + dw[b.n, b.x, b.y, 0] * pk[b.c, 0, 0, 0]
+        b.rank_one.append(pw)
+        return pw
     rc = hl.RDom([(0, c_in)], name + "_pr")
     return b.reduce(name + "_pw", out_shape, bias[b.c], rc, lambda n, x, y, o, r: dw[n, x, y, r[0]] * pk[o, r[0], 0, 0])
 
 
-def _spatial(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _spatial(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
     """A k x 1 pass per channel (rows strided, every column kept), then a 1 x k pass across channels."""
     k, s, f, name, c_in = layer.kernel, layer.stride, layer.filters, layer.name, shape[-1]
     ck = b.weight(f"{name}/column_kernel", (k, 1, c_in, 1))
@@ -202,7 +205,7 @@ def _spatial(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.
     return b.reduce(name + "_row", out_shape, bias[b.c], rx, row, shared_taps=True)
 
 
-def _pool(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _pool(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
     """The mean of each window (``avg_pool``) or of the whole image (``global_avg_pool``)."""
     whole = layer.kind == "global_avg_pool"
     kh, kw = shape[:2] if whole else (layer.kernel, layer.kernel)
@@ -214,16 +217,16 @@ def _pool(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Exp
     def window(n, x, y, ch, r):
         return get(n, x * s + r[0], y * s + r[1], ch) * scale
 
-    return b.reduce(layer.name, out_shape, hl.f32(0.0), r, window, shared_taps=True)
+    return b.reduce(layer.name, out_shape, hl.f32(0.0), r, window, shared_taps=True, per_channel=True)
 
 
-def _dense(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _dense(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
     kern, bias = b.weight(f"{layer.name}/kernel", (shape[0], layer.filters)), b.weight(f"{layer.name}/bias", (layer.filters,))
     r = hl.RDom([(0, shape[0])], layer.name + "_r")
     return b.reduce(layer.name, out_shape, bias[b.c], r, lambda n, j, r: get(n, r[0]) * kern[j, r[0]])
 
 
-def _relu(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _relu(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
     out = hl.Func(layer.name)
     args = [b.n, b.x, b.y, b.c] if len(shape) == 3 else [b.n, b.c]
     out[args] = hl.max(get(*args), hl.f32(0.0))
@@ -231,7 +234,7 @@ def _relu(b: _Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Exp
     return out
 
 
-_KINDS: dict[str, Callable[[_Builder, LayerSpec, Shape, Callable[..., hl.Expr], Shape], hl.Func]] = {
+_KINDS: dict[str, Callable[[Builder, LayerSpec, Shape, Callable[..., hl.Expr], Shape], hl.Func]] = {
     "conv": _conv,
     "depthwise_conv": _depthwise,
     "separable_conv": _depthwise,
@@ -243,13 +246,18 @@ _KINDS: dict[str, Callable[[_Builder, LayerSpec, Shape, Callable[..., hl.Expr], 
 }  # every kind a path runs (batch norms are folded into the convolution before them)
 
 
-def _layer(b: _Builder, layer: LayerSpec, shape: Shape, a: hl.Func | None) -> tuple[hl.Func, Shape]:
+# the kinds that read each value of a channel once per output, or from that channel only: a rank-one pointwise
+# pass before them stays inlined (measured: 4-8 % of the separable study model's time, docs/fast-paths.md)
+_READ_ONCE = ("depthwise_conv", "separable_conv", "relu")
+
+
+def _layer(b: Builder, layer: LayerSpec, shape: Shape, a: hl.Func | None) -> tuple[hl.Func, Shape]:
     """The Funcs of one layer on activation ``a`` of ``shape``; returns its output and output shape."""
     out_shape = layer.output_shape(shape)
     return _KINDS[layer.kind](b, layer, shape, _read(b, a), out_shape), out_shape
 
 
-def _softmax(b: _Builder, z: hl.Func, classes: int) -> hl.Func:
+def _softmax(b: Builder, z: hl.Func, classes: int) -> hl.Func:
     r = hl.RDom([(0, classes)], "classes")
     top, e, total, p = hl.Func("top"), hl.Func("exp"), hl.Func("total"), hl.Func("probs")
     top[b.n] = hl.maximum(z[b.n, r[0]])
@@ -258,74 +266,6 @@ def _softmax(b: _Builder, z: hl.Func, classes: int) -> hl.Func:
     p[b.n, b.c] = e[b.n, b.c] / total[b.n]
     b.pointwise += [top, e, total, p]
     return p
-
-
-def _tile(extent: int, at_most: int) -> int:
-    """The largest divisor of ``extent`` up to ``at_most`` (so a tile never needs a guard)."""
-    return max(d for d in range(1, min(extent, at_most) + 1) if extent % d == 0)
-
-
-def _pixels(extent: int, chan: int) -> int:
-    """Output pixels of a row per tile of ``chan`` channels: at most :data:`ACCUMULATORS` accumulators and,
-    where the row allows, at least :data:`MIN_CHAINS` (independent FMA chains); among those the fewest
-    pixels computed in all (a last tile shifted inwards recomputes some), then the most per tile."""
-    most = min(extent, max(1, ACCUMULATORS // chan))
-    enough = [p for p in range(1, most + 1) if p * chan >= MIN_CHAINS] or [most]
-    return min(enough, key=lambda p: (-(-extent // p) * p, -p))
-
-
-def _schedule_lanes(b: _Builder, final: hl.Func, block: hl.Var) -> None:
-    """Images in lanes: every Func of a block of LANES images at ``block``, vectorised over ``n``."""
-    n = b.n
-    # the block's input: 16 values of 16 images (one dense load each) transposed in registers, then stored
-    # with the images innermost; a last tile of the values shifted inwards
-    po, pi = hl.Var("po"), hl.Var("pi")
-    b.transposed.compute_at(final, block).store_in(hl.MemoryType.Stack)
-    b.transposed.split(b.p, po, pi, min(LANES, b.values), hl.TailStrategy.ShiftInwards).reorder(n, pi, po).vectorize(n).vectorize(pi)
-    b.rows.compute_at(b.transposed, po).store_in(hl.MemoryType.Register).vectorize(b.p).unroll(n)
-    for f in b.pointwise:
-        f.compute_at(final, block).vectorize(n)
-    for st in b.stages:
-        chan = _tile(st.shape[-1], 8)
-        xo, xi, co, ci = hl.Var(), hl.Var(), hl.Var(), hl.Var()
-        rs = [st.r[i] for i in range(st.r.dimensions())]
-        st.out.compute_at(final, block).store_in(hl.MemoryType.Stack)
-        if len(st.shape) == 3:
-            px = _pixels(st.shape[1], chan)
-            st.out.split(b.x, xo, xi, px, hl.TailStrategy.ShiftInwards).split(b.c, co, ci, chan)
-            st.out.reorder(n, ci, xi, co, xo, b.y).vectorize(n).unroll(ci).unroll(xi)
-            st.acc.compute_at(st.out, co).store_in(hl.MemoryType.Register).vectorize(n).unroll(b.c).unroll(b.x)
-            update = st.acc.update().reorder(n, b.c, b.x, *rs, b.y).vectorize(n).unroll(b.c).unroll(b.x)
-            if st.shared_taps and px > 1:  # neighbouring pixels read the same inputs: one load serves several
-                update.unroll(rs[0])
-        else:
-            st.out.split(b.c, co, ci, chan).reorder(n, ci, co).vectorize(n).unroll(ci)
-            st.acc.compute_at(st.out, co).store_in(hl.MemoryType.Register).vectorize(n).unroll(b.c)
-            st.acc.update().reorder(n, b.c, *rs).vectorize(n).unroll(b.c)
-
-
-def _schedule_single(b: _Builder, final: hl.Func, image: hl.Var) -> None:
-    """Channels in lanes, one image at a time: every Func at ``image``, vectorised over channels."""
-    for f in b.pointwise:
-        f.compute_at(final, image)
-    for st in b.stages:
-        chan = st.shape[-1]
-        vec = _tile(chan, 16)
-        rs = [st.r[i] for i in range(st.r.dimensions())]
-        if len(st.shape) == 3:
-            # channels innermost, in the loops and in memory: a vector of channels is one load
-            st.out.compute_at(final, image).reorder(b.c, b.x, b.y, b.n).vectorize(b.c, vec)
-            st.out.reorder_storage(b.c, b.x, b.y, b.n)
-            st.acc.reorder_storage(b.c, b.x, b.y, b.n)
-            st.acc.compute_at(st.out, b.y).reorder(b.c, b.x, b.y, b.n).vectorize(b.c, vec)
-            st.acc.update().reorder(b.c, b.x, *rs, b.y).vectorize(b.c, vec)
-            if st.shape[1] * chan // vec <= ACCUMULATORS:  # a row of outputs fits the registers: keep it there
-                st.acc.store_in(hl.MemoryType.Register).unroll(b.c).unroll(b.x)
-                st.acc.update().unroll(b.c).unroll(b.x)
-        else:
-            st.out.compute_at(final, image).reorder(b.c, b.n).vectorize(b.c, vec)
-            st.acc.compute_at(st.out, b.n).reorder(b.c, b.n).vectorize(b.c, vec)
-            st.acc.update().reorder(b.c, *rs, b.n).vectorize(b.c, vec)
 
 
 def scheduled(
@@ -339,10 +279,13 @@ def scheduled(
         raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
     if pixels not in PIXELS:
         raise ValueError(f"unknown pixel type {pixels!r}; known: {', '.join(PIXELS)}")
-    b = _Builder(input_shape, lanes=schedule == "lanes", pixels=pixels)
+    b = Builder(input_shape, lanes=schedule == "lanes", pixels=pixels)
     a, shape = None, input_shape
-    for layer, in_shape in layers:
+    for i, (layer, in_shape) in enumerate(layers):
         a, shape = _layer(b, layer, in_shape, a)
+        reader = layers[i + 1][0].kind if i + 1 < len(layers) else None
+        if any(a is f for f in b.rank_one) and reader not in _READ_ONCE:  # its reader would recompute it each read: store it
+            b.pointwise.append(a)
     values = math.prod(shape)
     z = _softmax(b, a, values) if softmax else a
     out = hl.Func("out")  # (value, image): the NumPy (N, values) array as Halide reads it
@@ -360,10 +303,10 @@ def scheduled(
         # so Python threads calling it ran one at a time)
         out.split(b.n, blocks, inner, LANES, hl.TailStrategy.RoundUp).split(blocks, task, outer, b.per_task, hl.TailStrategy.GuardWithIf)
         out.reorder(j, inner, outer, task).vectorize(inner).unroll(j).parallel(task)
-        _schedule_lanes(b, out, outer)
+        schedule_lanes(b, out, outer)
     else:
         out.reorder(j, b.n)
-        _schedule_single(b, out, b.n)
+        schedule_single(b, out, b.n)
     return hl.Pipeline(out), [b.images, *([b.per_task] if schedule == "lanes" else []), *b.params]
 
 

@@ -62,6 +62,83 @@ def test_every_kind_and_any_count_matches_the_default_path(spec):
         assert np.abs(got - ref[:n]).max() <= TOL, n
 
 
+def _one_channel_separable_then(reader: LayerSpec) -> ModelSpec:
+    """A separable layer on one input channel (its pointwise pass an outer product) read by ``reader``."""
+    return ModelSpec(
+        f"halide-one-channel-then-{reader.kind}",
+        (
+            LayerSpec("sep1", "separable_conv", 4, 3),
+            reader,
+            LayerSpec("gap", "global_avg_pool"),
+            LayerSpec("dense", "dense", filters=3, activation="softmax"),
+        ),
+        (13, 13, 1),
+    )
+
+
+READERS = [
+    LayerSpec("next", "separable_conv", 5, 3, 2),  # inlined: read once per tap, channel by channel
+    LayerSpec("next", "depthwise_conv", kernel=3),
+    LayerSpec("next", "relu"),
+    LayerSpec("next", "conv", 5, 3),  # stored: every output channel reads every input channel
+    LayerSpec("next", "avg_pool", kernel=2, stride=1),
+    LayerSpec("next", "spatial_separable_conv", 5, 3),
+]
+
+
+@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.kind)
+def test_a_one_channel_pointwise_pass_inlined_or_stored_matches_the_default_path(reader):
+    spec = _one_channel_separable_then(reader)
+    m = NumpyModel(_weights(spec, 12))
+    x = _images(spec, 35, seed=5)
+    ref = m.predict(x, batch_size=7)
+    assert ref.std() > 1e-3
+    assert np.abs(m.predict(x, path="halide") - ref).max() <= TOL
+
+
+def _realized(spec: ModelSpec, schedule: str, tmp_path) -> str:
+    """The lowered statement of ``spec``'s pipeline: ``produce f`` for every Func stored, none for one inlined."""
+    from impls import halide_pipeline as hp
+    from impls.fold import inference_layers
+
+    layers = tuple((layer, shape) for layer, _, shape in inference_layers(spec, init_weights(spec, 0)))
+    pipeline, args = hp.scheduled(spec.input_shape, layers, spec.layers[-1].activation == "softmax", schedule)
+    out = tmp_path / f"{schedule}.stmt"
+    pipeline.compile_to_lowered_stmt(str(out), args, hl.StmtOutputFormat.Text, hl.get_jit_target_from_environment())
+    return out.read_text()
+
+
+@pytest.mark.parametrize("schedule", ["lanes", "single"])
+def test_the_one_channel_pointwise_pass_is_recomputed_where_read_once_and_stored_elsewhere(schedule, tmp_path):
+    """The separable study model's conv1 pointwise pass (1 -> 8 channels: one FMA a value) is not stored:
+    conv2's depthwise pass computes it as it reads it; before a conv, which would recompute it for every
+    output channel, it is stored once."""
+    study = _realized(get_model_spec("separable"), schedule, tmp_path)
+    assert "produce conv1_dw" in study and "produce conv2_dw" in study
+    assert "produce conv1_pw" not in study and "produce conv2_pw" in study
+    before_conv = _realized(_one_channel_separable_then(READERS[3]), schedule, tmp_path)
+    assert "produce sep1_pw" in before_conv
+
+
+def test_a_per_channel_stage_tiles_pixels_first():
+    """A depthwise or pooling tile spends its accumulators on pixels (they share taps along x), then takes the
+    fewest channels that make enough independent FMA chains; a channel-mixing one takes up to 8 channels first."""
+    from impls import halide_schedules as hs
+
+    def tile(shape, per_channel):
+        return hs.tile_shape(hs.Stage(None, None, None, shape, shared_taps=True, per_channel=per_channel))
+
+    assert tile((4, 4, 8), per_channel=True) == (4, 2)  # the study separable's conv2 depthwise: 8 chains
+    assert tile((2, 2, 16), per_channel=True) == (2, 4)
+    assert tile((11, 11, 1), per_channel=True) == (11, 1)
+    assert tile((28, 28, 1), per_channel=True) == (14, 1)  # no tile shifted inwards: 2 x 14
+    assert tile((3, 3, 5), per_channel=True) == (3, 5)  # 5 channels do not divide: all of them, 15 chains
+    assert tile((4, 4, 16), per_channel=False) == (2, 8)
+    for shape in [(4, 4, 8), (2, 2, 16), (7, 7, 3), (1, 1, 64)]:
+        px, chan = tile(shape, per_channel=True)
+        assert px * chan <= hs.ACCUMULATORS and shape[-1] % chan == 0
+
+
 def test_threads_split_the_blocks_without_changing_a_value():
     spec = EVERY_KIND
     m = NumpyModel(_weights(spec, 4))
