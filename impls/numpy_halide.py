@@ -55,9 +55,10 @@ class HalideForward:
         self._hl = hl
         self._lanes = hp.LANES
         self._in_blocks = hp.in_blocks
-        self._pixels = hp.PIXELS
+        self._pixels = {np.dtype(p): p for p in hp.PIXELS}  # by dtype: a dtype's name costs microseconds a call
         self.spec = spec
-        self.out_values = math.prod(spec.output_shape)
+        self.out_shape = tuple(spec.output_shape)  # once: the spec computes it by walking its layers
+        self.out_values = math.prod(self.out_shape)
         self.target = hp.describe_target()
         self.threads = 1
 
@@ -71,9 +72,9 @@ class HalideForward:
             self.pipelines[schedule, pixels] = self._compile(schedule, pixels)
         return self.pipelines[schedule, pixels]
 
-    def _run(self, schedule: str, x: np.ndarray, out: np.ndarray, threads: int = 1) -> None:
+    def _run(self, schedule: str, pixels: str, x: np.ndarray, out: np.ndarray, threads: int = 1) -> None:
         hl = self._hl
-        pipeline = self._pipeline(schedule, x.dtype.name)
+        pipeline = self._pipeline(schedule, pixels)
         if schedule == "single":
             pipeline.run(hl.Buffer(x), *self._weights, hl.Buffer(out))
             return
@@ -89,19 +90,20 @@ class HalideForward:
         """Outputs of ``x`` (NHWC, C-contiguous: validated float32, or uint8 pixels 0..255, which the
         pipeline scales by 1/255 as it reads them, as :func:`impls.base.validate_images` does), on
         ``threads`` threads."""
-        if x.dtype.name not in self._pixels:
-            raise ValueError(f"the halide path takes {' or '.join(self._pixels)} images, not {x.dtype}")
+        pixels = self._pixels.get(x.dtype)
+        if pixels is None:
+            raise ValueError(f"the halide path takes {' or '.join(self._pixels.values())} images, not {x.dtype}")
         if not x.flags.writeable:  # a Halide buffer wraps only writable memory (MNIST's bytes are read-only)
             x = x.copy()
         n = len(x)
         out = np.empty((n, self.out_values), np.float32)
         blocks = self._in_blocks(n)
         if blocks:
-            self._run("lanes", x[:blocks], out[:blocks], threads)
+            self._run("lanes", pixels, x[:blocks], out[:blocks], threads)
         if blocks < n:
-            self._run("single", x[blocks:], out[blocks:])
+            self._run("single", pixels, x[blocks:], out[blocks:])
         self.threads = threads
-        return out.reshape(n, *self.spec.output_shape)
+        return out.reshape(n, *self.out_shape)
 
     def config(self) -> dict[str, Any]:
         """What the path runs, for the results: schedules, block (images), compile time (s), target, threads."""

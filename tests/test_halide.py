@@ -139,6 +139,23 @@ def test_a_per_channel_stage_tiles_pixels_first():
         assert px * chan <= hs.ACCUMULATORS and shape[-1] % chan == 0
 
 
+def test_a_call_does_not_walk_the_spec(monkeypatch):
+    """A batch of one is microseconds of pipeline: the call must not redo per-model work, such as the spec's
+    layer walk for the output shape (it was 20 us of a 29 us batch-1 call)."""
+    from sepbench.core.spec import ModelSpec as Spec
+
+    m = NumpyModel(_weights(EVERY_KIND, 13))
+    x = _images(EVERY_KIND, 17, seed=6)
+    want = m.predict(x, path="halide")
+    forward = m._halide_forward()
+
+    def walked(self):
+        raise AssertionError("the spec's layers were walked during a call")
+
+    monkeypatch.setattr(Spec, "summary", walked)
+    np.testing.assert_array_equal(forward(x), want)
+
+
 def test_threads_split_the_blocks_without_changing_a_value():
     spec = EVERY_KIND
     m = NumpyModel(_weights(spec, 4))
