@@ -8,7 +8,8 @@ axes Halide reads reversed: a conv kernel ``(kh, kw, c_in, f)`` is ``K[f, c, kx,
 code depends on the model's shapes only: :func:`compiled` caches it per shape, and new weights need no
 compile.
 
-Two schedules (docs/fast-paths.md gives the layout argument and the measurements):
+Two schedules (:mod:`impls.halide_schedules`; docs/fast-paths.md gives the layout argument and the
+measurements):
 
 * ``lanes`` (batches): **one image per SIMD lane**.  A block of :data:`LANES` images runs through every
   layer before the next block; every value of every layer is a vector of 16 images, so even the first
