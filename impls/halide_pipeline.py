@@ -18,7 +18,8 @@ measurements):
   :data:`ACCUMULATORS`, at least :data:`MIN_CHAINS` where the row allows), loops over the taps and input
   channels, and writes the tile once.  The input block is transposed (``n`` innermost) on its way in,
   16 values of 16 images at a time in registers (dense loads, shuffles, dense stores), and scaled there
-  if it came as bytes (:data:`PIXELS`).
+  if it came as bytes (:data:`PIXELS`).  The pointwise pass of a separable layer on one input channel (an
+  outer product) is computed where a depthwise, separable or relu layer reads it, not stored.
 * ``single`` (one image, or the few left over from the blocks): **channels in the lanes**, the layout
   of the NumPy fused kernel, one image after another.
 """
@@ -37,7 +38,20 @@ import halide as hl
 from impls.halide_schedules import ACCUMULATORS, LANES, MIN_CHAINS, Stage, schedule_lanes, schedule_single
 from sepbench.core.spec import LayerSpec, Shape
 
-__all__ = ["ACCUMULATORS", "LANES", "MIN_CHAINS", "PIXELS", "SCHEDULES", "Compiled", "compiled", "scheduled", "weight_names"]
+__all__ = [
+    "ACCUMULATORS",
+    "LANES",
+    "MIN_CHAINS",
+    "PIXELS",
+    "SCHEDULES",
+    "Builder",
+    "Compiled",
+    "compiled",
+    "describe_target",
+    "in_blocks",
+    "scheduled",
+    "weight_names",
+]
 
 SCHEDULES = ("lanes", "single")
 
@@ -88,6 +102,7 @@ class Builder:
         self.stages: list[Stage] = []
         self.pointwise: list[hl.Func] = []  # cheap per-value Funcs (relu, softmax parts)
         self.rank_one: list[hl.Func] = []  # pointwise passes of one input channel: one FMA a value (see _depthwise)
+        self.stored: list[tuple[hl.Func, int]] = []  # those of them stored (see scheduled), with their channels
         h, w, c = input_shape
         n = self.n
         scaled = _PIXELS[pixels]
@@ -247,8 +262,10 @@ _KINDS: dict[str, Callable[[Builder, LayerSpec, Shape, Callable[..., hl.Expr], S
 }  # every kind a path runs (batch norms are folded into the convolution before them)
 
 
-# the kinds that read each value of a channel once per output, or from that channel only: a rank-one pointwise
-# pass before them stays inlined (measured: 4-8 % of the separable study model's time, docs/fast-paths.md)
+# the readers a rank-one pointwise pass stays inlined in: each reads a value once per output it feeds, channel by
+# channel, and keeps one FMA where a store and a load were (with pixel-first tiles, 10 % of the separable study
+# model's time: docs/fast-paths.md); every other reader (a conv mixes all channels, the pooling and spatially
+# separable passes were not measured), and a model ending on it, gets it stored once
 _READ_ONCE = ("depthwise_conv", "separable_conv", "relu")
 
 
@@ -285,8 +302,8 @@ def scheduled(
     for i, (layer, in_shape) in enumerate(layers):
         a, shape = _layer(b, layer, in_shape, a)
         reader = layers[i + 1][0].kind if i + 1 < len(layers) else None
-        if any(a is f for f in b.rank_one) and reader not in _READ_ONCE:  # its reader would recompute it each read: store it
-            b.pointwise.append(a)
+        if any(a is f for f in b.rank_one) and reader not in _READ_ONCE:
+            b.stored.append((a, shape[-1]))
     values = math.prod(shape)
     z = _softmax(b, a, values) if softmax else a
     out = hl.Func("out")  # (value, image): the NumPy (N, values) array as Halide reads it

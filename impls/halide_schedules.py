@@ -68,7 +68,7 @@ def schedule_lanes(b: Builder, final: hl.Func, block: hl.Var) -> None:
     b.transposed.compute_at(final, block).store_in(hl.MemoryType.Stack)
     b.transposed.split(b.p, po, pi, min(LANES, b.values), hl.TailStrategy.ShiftInwards).reorder(n, pi, po).vectorize(n).vectorize(pi)
     b.rows.compute_at(b.transposed, po).store_in(hl.MemoryType.Register).vectorize(b.p).unroll(n)
-    for f in b.pointwise:
+    for f in [*b.pointwise, *(f for f, _ in b.stored)]:
         f.compute_at(final, block).vectorize(n)
     for st in b.stages:
         xo, xi, co, ci = hl.Var(), hl.Var(), hl.Var(), hl.Var()
@@ -93,6 +93,9 @@ def schedule_single(b: Builder, final: hl.Func, image: hl.Var) -> None:
     """Channels in lanes, one image at a time: every Func at ``image``, vectorised over channels."""
     for f in b.pointwise:
         f.compute_at(final, image)
+    for f, chan in b.stored:  # as a stage's output: channels innermost, in the loops and in memory
+        f.compute_at(final, image).reorder(b.c, b.x, b.y, b.n).vectorize(b.c, _tile(chan, 16))
+        f.reorder_storage(b.c, b.x, b.y, b.n)
     for st in b.stages:
         chan = st.shape[-1]
         vec = _tile(chan, 16)

@@ -86,9 +86,34 @@ READERS = [
 ]
 
 
-@pytest.mark.parametrize("reader", READERS, ids=lambda r: r.kind)
-def test_a_one_channel_pointwise_pass_inlined_or_stored_matches_the_default_path(reader):
-    spec = _one_channel_separable_then(reader)
+ONE_CHANNEL_SPECS = [
+    *(_one_channel_separable_then(r) for r in READERS),
+    ModelSpec(  # read by the global pooling: stored
+        "halide-one-channel-then-gap",
+        (
+            LayerSpec("sep1", "separable_conv", 4, 3),
+            LayerSpec("gap", "global_avg_pool"),
+            LayerSpec("dense", "dense", filters=3, activation="softmax"),
+        ),
+        (13, 13, 1),
+    ),
+    ModelSpec("halide-one-channel-last", (LayerSpec("sep1", "separable_conv", 4, 3),), (13, 13, 1)),  # the outputs: stored
+    ModelSpec(  # a batch norm folded into it, then a separable layer: inlined
+        "halide-one-channel-folded-norm",
+        (
+            LayerSpec("sep1", "separable_conv", 4, 3),
+            LayerSpec("sep1_bn", "batch_norm"),
+            LayerSpec("next", "separable_conv", 5, 3, 2),
+            LayerSpec("gap", "global_avg_pool"),
+            LayerSpec("dense", "dense", filters=3, activation="softmax"),
+        ),
+        (13, 13, 1),
+    ),
+]
+
+
+@pytest.mark.parametrize("spec", ONE_CHANNEL_SPECS, ids=lambda s: s.name.removeprefix("halide-one-channel-"))
+def test_a_one_channel_pointwise_pass_inlined_or_stored_matches_the_default_path(spec):
     m = NumpyModel(_weights(spec, 12))
     x = _images(spec, 35, seed=5)
     ref = m.predict(x, batch_size=7)
@@ -118,6 +143,8 @@ def test_the_one_channel_pointwise_pass_is_recomputed_where_read_once_and_stored
     assert "produce conv1_pw" not in study and "produce conv2_pw" in study
     before_conv = _realized(_one_channel_separable_then(READERS[3]), schedule, tmp_path)
     assert "produce sep1_pw" in before_conv
+    # stored as a stage's output is: vectors of 16 images (lanes) or of the 4 channels (single)
+    assert re.search(r"sep1_pw(\$\d+)?\[ramp\([^\n]*?, 1, (16|4)\) aligned\(\d+, 0\)\] =", before_conv), "stored one value at a time"
 
 
 def test_a_per_channel_stage_tiles_pixels_first():

@@ -191,7 +191,16 @@ def test_ctrl_c_during_a_trickling_download_ends_the_process(trickling_mirror, t
         "SEPBENCH_OFFLINE": "0",
         "SEPBENCH_CACHE_DIR": str(tmp_path / "cache"),
     }
-    proc = subprocess.Popen([sys.executable, "-m", "sepbench", "data"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    # a shell's background job (`cmd &`, nohup) starts with Ctrl-C ignored, and a child inherits that: this
+    # test runs the program as a terminal would, Ctrl-C at its default (Python then makes it KeyboardInterrupt)
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "sepbench", "data"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         assert server.connected.wait(HANG_S), "the download never reached the mirror"
         time.sleep(0.5)  # inside the trickle
