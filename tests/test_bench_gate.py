@@ -119,6 +119,8 @@ def test_saved_run_carries_extra_info_and_machine_info(baseline: tuple[Path, Pat
     assert info["weights_source"] in ("trained", "seeded-init")
     assert info["native_format"] == "npz" and info["native_bytes"] > 8586 * 4
     assert len(info["loadavg_1m"]) == 2  # load around the timing, to judge noise
+    # this process's cores while the rounds ran: the case and its reference matmuls kept at least some busy
+    assert info["own_cores"] is None or 0.05 < info["own_cores"] <= len(os.sched_getaffinity(0)) + 0.1, info["own_cores"]
     from sepbench.machine.fingerprint import fingerprint
 
     # the run is filed and reported under the machine's hardware name, with its fingerprint

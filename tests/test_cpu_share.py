@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sepbench.machine.cpu_share import free_cores_of, others_cores, probe_free_cores, sample
+from sepbench.machine.cpu_share import free_cores_of, others_cores, own_cores, probe_free_cores, sample
 from sepbench.machine.threads import usable_cores
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,8 +61,23 @@ def test_a_cpu_hog_beside_us_counts_and_our_own_work_does_not():
 def test_no_readings_no_figure():
     s = sample()
     assert others_cores(None, s) is None and others_cores(s, None) is None
+    assert own_cores(None, s) is None and own_cores(s, None) is None
     if s is not None:
-        assert others_cores(s, s) is None  # no time passed
+        assert others_cores(s, s) is None and own_cores(s, s) is None  # no time passed
+
+
+@pytest.mark.skipif(sample() is None, reason="/proc/stat is not readable here (not Linux): nothing to measure")
+def test_our_own_cores_count_our_spin_and_not_our_sleep():
+    """The figure that tells a case that ran on fewer cores than its threads: one spinning thread is about
+    one core (at most one, however busy the machine: a shared core only lowers it), a sleep about none."""
+    before = sample()
+    time.sleep(0.3)
+    slept = own_cores(before, sample())
+    before = sample()
+    _spin(0.4)
+    spun = own_cores(before, sample())
+    assert slept is not None and spun is not None
+    assert slept < 0.2 and 0.3 < spun <= 1.1, (slept, spun)
 
 
 @pytest.mark.parametrize(

@@ -99,16 +99,20 @@ def _run_single(benchmark: Any, opts: BenchOptions, roofline: Any, data_dir: str
     benchmark.group = case.group
     load_before = _loadavg()
     reference: list[float] = []  # the machine's speed before each round (untimed): the gate divides by it
-    from sepbench.machine.cpu_share import others_cores, sample
+    from sepbench.machine.cpu_share import others_cores, own_cores, sample
 
     cpu_before = sample()  # the cores other processes kept busy while the rounds ran: the gate compares it
     output = benchmark.pedantic(fn, setup=lambda: reference.append(reference_seconds()), rounds=rounds, iterations=1, warmup_rounds=0)
-    others = others_cores(cpu_before, sample())
+    cpu_after = sample()
+    others, own = others_cores(cpu_before, cpu_after), own_cores(cpu_before, cpu_after)
     median = benchmark.stats.stats.median if benchmark.stats is not None else None
     info = workload_extra_info(workload, median, output, roofline.gemm_flops)
     # other processes competing for the cores (1-minute load average around the timing): judge noise by it
     info.update(rounds=rounds, reference_s=reference, reference_kind=REFERENCE_KIND, loadavg_1m=[load_before, _loadavg()])
     info["others_cores"] = None if others is None else round(others, 3)
+    # this process's cores over the same span, the reference matmuls (one thread) included: a case at 2
+    # threads that used about 1 ran on one core, however quiet the others were
+    info["own_cores"] = None if own is None else round(own, 3)
     info["threads"] = opts.threads
     if opts.inject_delay:
         info["injected_delay_s"] = opts.inject_delay

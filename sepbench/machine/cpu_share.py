@@ -59,6 +59,15 @@ def others_cores(start: CpuSample | None, end: CpuSample | None) -> float | None
     return max(0.0, others / (end.wall_s - start.wall_s))
 
 
+def own_cores(start: CpuSample | None, end: CpuSample | None) -> float | None:
+    """Cores this process's threads kept busy on average between two readings (``None`` without readings):
+    beside the threads a case asked for, it tells a path that used fewer cores (one thread of two idle,
+    or only one core given) from a machine that ran it slower, which timing alone cannot."""
+    if start is None or end is None or end.wall_s <= start.wall_s:
+        return None
+    return max(0.0, (end.own_s - start.own_s) / (end.wall_s - start.wall_s))
+
+
 @dataclass(frozen=True)
 class FreeCores:
     """What a short probe found: the cores this process may use, the cores other processes kept busy
