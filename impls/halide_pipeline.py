@@ -19,7 +19,9 @@ measurements):
   channels, and writes the tile once.  The input block is transposed (``n`` innermost) on its way in,
   16 values of 16 images at a time in registers (dense loads, shuffles, dense stores), and scaled there
   if it came as bytes (:data:`PIXELS`).  The pointwise pass of a separable layer on one input channel (an
-  outer product) is computed where a depthwise, separable or relu layer reads it, not stored.
+  outer product, :class:`RankOne`) is not stored where a depthwise, separable or relu layer reads it: a
+  depthwise pass sums its taps over the one map and applies the factors once a value
+  (:func:`_depthwise_of_rank_one`), a relu computes it as it reads it.
 * ``single`` (one image, or the few left over from the blocks): **channels in the lanes**, the layout
   of the NumPy fused kernel, one image after another.
 """
@@ -101,7 +103,8 @@ class Builder:
         self.params: list[hl.ImageParam] = []
         self.stages: list[Stage] = []
         self.pointwise: list[hl.Func] = []  # cheap per-value Funcs (relu, softmax parts)
-        self.rank_one: list[hl.Func] = []  # pointwise passes of one input channel: one FMA a value (see _depthwise)
+        self.rank_one: list[RankOne] = []  # pointwise passes of one input channel: one FMA a value (see _depthwise)
+        self.per_call: list[hl.Func] = []  # functions of the weights alone: computed once a call
         self.stored: list[tuple[hl.Func, int]] = []  # those of them stored (see scheduled), with their channels
         h, w, c = input_shape
         n = self.n
@@ -145,27 +148,51 @@ class Builder:
         term: Callable[..., hl.Expr],
         shared_taps: bool = False,
         per_channel: bool = False,
+        finish: Callable[[hl.Expr], hl.Expr] = lambda total: total,
     ) -> hl.Func:
-        """``out = init + sum over r of term``, as a tiled stage; ``term(*vars, r)``; ``shared_taps``: ``r[0]``
-        is a tap along x (so a tile of pixels shares its inputs once that loop is unrolled); ``per_channel``:
-        output channel ``c`` reads input channel ``c`` only."""
+        """``out = finish(init + sum over r of term)``, as a tiled stage; ``term(*vars, r)``; ``shared_taps``:
+        ``r[0]`` is a tap along x (so a tile of pixels shares its inputs once that loop is unrolled);
+        ``per_channel``: output channel ``c`` reads input channel ``c`` only; ``finish`` runs once a value,
+        as the tile leaves its registers."""
         acc, out = hl.Func(name + "_acc"), hl.Func(name)
         args = [self.n, self.x, self.y, self.c] if len(shape) == 3 else [self.n, self.c]
         acc[args] = init
         acc[args] += term(*args, r)
-        out[args] = acc[args]
+        out[args] = finish(acc[args])
         self.stages.append(Stage(out, acc, r, shape, shared_taps, per_channel))
         return out
 
 
-def _read(b: Builder, a: hl.Func | None) -> Callable[..., hl.Expr]:
-    """The activation ``a`` (or, before the first layer, the images, scaled) as ``get(n, x, y, c)``."""
-    if a is not None:
-        return lambda *idx: a[list(idx)]
-    return b.source
+@dataclass(frozen=True)
+class RankOne:
+    """An activation ``func[n, x, y, c] = offset(c) + scale(c) * single[n, x, y, 0]``: the pointwise pass of a
+    separable layer on one input channel (an outer product), with its factors."""
+
+    func: hl.Func
+    single: hl.Func  # the one-channel map (the layer's depthwise pass)
+    scale: Callable[[hl.Expr], hl.Expr]  # of output channel c: its pointwise weight
+    offset: Callable[[hl.Expr], hl.Expr]  # of output channel c: its bias
 
 
-def _conv(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+@dataclass(frozen=True)
+class Source:
+    """A layer's input as ``get(n, x, y, c)`` (or ``get(n, i)``), and its factors where it is :class:`RankOne`."""
+
+    get: Callable[..., hl.Expr]
+    rank_one: RankOne | None = None
+
+    def __call__(self, *idx: hl.Expr) -> hl.Expr:
+        return self.get(*idx)
+
+
+def _read(b: Builder, a: hl.Func | None) -> Source:
+    """The activation ``a`` (or, before the first layer, the images, scaled)."""
+    if a is None:
+        return Source(b.source)
+    return Source(lambda *idx: a[list(idx)], next((ro for ro in b.rank_one if ro.func is a), None))
+
+
+def _conv(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shape: Shape) -> hl.Func:
     k, s, f, name = layer.kernel, layer.stride, layer.filters, layer.name
     kern, bias = b.weight(f"{name}/kernel", (k, k, shape[-1], f)), b.weight(f"{name}/bias", (f,))
     r = hl.RDom([(0, shape[-1]), (0, k), (0, k)], name + "_r")
@@ -176,30 +203,51 @@ def _conv(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr
     return b.reduce(name, out_shape, bias[b.c], r, term)
 
 
-def _depthwise(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _depthwise(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shape: Shape) -> hl.Func:
     """A depthwise conv, or a separable one: its depthwise pass (no bias), then the pointwise pass."""
     k, s, f, name, c_in = layer.kernel, layer.stride, layer.filters, layer.name, shape[-1]
     dk = b.weight(f"{name}/depthwise_kernel", (k, k, c_in, 1))
     pk = b.weight(f"{name}/pointwise_kernel", (1, 1, c_in, f)) if layer.kind == "separable_conv" else None
     bias = b.weight(f"{name}/bias", (f if pk is not None else c_in,))
     r = hl.RDom([(0, k), (0, k)], name + "_dr")
+    dw_name, dw_shape = (name, out_shape) if pk is None else (name + "_dw", (out_shape[0], out_shape[1], c_in))
+    init = bias[b.c] if pk is None else hl.f32(0.0)  # a separable layer's bias follows its pointwise pass
+    if get.rank_one is None:
 
-    def taps(n, x, y, ch, r):
-        return get(n, x * s + r[0], y * s + r[1], ch) * dk[0, ch, r[0], r[1]]
+        def taps(n, x, y, ch, r):
+            return get(n, x * s + r[0], y * s + r[1], ch) * dk[0, ch, r[0], r[1]]
 
+        dw = b.reduce(dw_name, dw_shape, init, r, taps, shared_taps=True, per_channel=True)
+    else:
+        dw = _depthwise_of_rank_one(b, dw_name, dw_shape, get.rank_one, dk, s, k, init)
     if pk is None:
-        return b.reduce(name, out_shape, bias[b.c], r, taps, shared_taps=True, per_channel=True)
-    dw = b.reduce(name + "_dw", (out_shape[0], out_shape[1], c_in), hl.f32(0.0), r, taps, shared_taps=True, per_channel=True)
+        return dw
     if c_in == 1:  # an outer product, one FMA a value: as cheap to recompute where it is read as to store and load
         pw = hl.Func(name + "_pw")  # (scheduled() inlines it, or stores it where its reader would recompute it)
         pw[b.n, b.x, b.y, b.c] = bias[b.c] + dw[b.n, b.x, b.y, 0] * pk[b.c, 0, 0, 0]
-        b.rank_one.append(pw)
+        b.rank_one.append(RankOne(pw, dw, lambda ch: pk[ch, 0, 0, 0], lambda ch: bias[ch]))
         return pw
     rc = hl.RDom([(0, c_in)], name + "_pr")
     return b.reduce(name + "_pw", out_shape, bias[b.c], rc, lambda n, x, y, o, r: dw[n, x, y, r[0]] * pk[o, r[0], 0, 0])
 
 
-def _spatial(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _depthwise_of_rank_one(b: Builder, name: str, shape: Shape, a: RankOne, dk: hl.ImageParam, s: int, k: int, init: hl.Expr) -> hl.Func:
+    """A depthwise pass on a rank-one input: channel c's taps over ``offset(c) + scale(c) * single`` are
+    ``offset(c) * (their sum) + scale(c) * (their sum over single)``: a tile's channels share each load of
+    the one map, and the factors apply once a value, not once a tap."""
+    r, rs = hl.RDom([(0, k), (0, k)], name + "_r"), hl.RDom([(0, k), (0, k)], name + "_sum_r")
+    tap_sums = hl.Func(name + "_tap_sums")
+    tap_sums[b.c] = hl.sum(dk[0, b.c, rs[0], rs[1]])
+    b.per_call.append(tap_sums)
+
+    def taps(n, x, y, ch, r):
+        return a.single[n, x * s + r[0], y * s + r[1], 0] * dk[0, ch, r[0], r[1]]
+
+    finish = lambda total: init + a.offset(b.c) * tap_sums[b.c] + a.scale(b.c) * total  # noqa: E731
+    return b.reduce(name, shape, hl.f32(0.0), r, taps, shared_taps=True, finish=finish)
+
+
+def _spatial(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shape: Shape) -> hl.Func:
     """A k x 1 pass per channel (rows strided, every column kept), then a 1 x k pass across channels."""
     k, s, f, name, c_in = layer.kernel, layer.stride, layer.filters, layer.name, shape[-1]
     ck = b.weight(f"{name}/column_kernel", (k, 1, c_in, 1))
@@ -221,7 +269,7 @@ def _spatial(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.E
     return b.reduce(name + "_row", out_shape, bias[b.c], rx, row, shared_taps=True)
 
 
-def _pool(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _pool(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shape: Shape) -> hl.Func:
     """The mean of each window (``avg_pool``) or of the whole image (``global_avg_pool``)."""
     whole = layer.kind == "global_avg_pool"
     kh, kw = shape[:2] if whole else (layer.kernel, layer.kernel)
@@ -236,13 +284,13 @@ def _pool(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr
     return b.reduce(layer.name, out_shape, hl.f32(0.0), r, window, shared_taps=True, per_channel=True)
 
 
-def _dense(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _dense(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shape: Shape) -> hl.Func:
     kern, bias = b.weight(f"{layer.name}/kernel", (shape[0], layer.filters)), b.weight(f"{layer.name}/bias", (layer.filters,))
     r = hl.RDom([(0, shape[0])], layer.name + "_r")
     return b.reduce(layer.name, out_shape, bias[b.c], r, lambda n, j, r: get(n, r[0]) * kern[j, r[0]])
 
 
-def _relu(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr], out_shape: Shape) -> hl.Func:
+def _relu(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shape: Shape) -> hl.Func:
     out = hl.Func(layer.name)
     args = [b.n, b.x, b.y, b.c] if len(shape) == 3 else [b.n, b.c]
     out[args] = hl.max(get(*args), hl.f32(0.0))
@@ -250,7 +298,7 @@ def _relu(b: Builder, layer: LayerSpec, shape: Shape, get: Callable[..., hl.Expr
     return out
 
 
-_KINDS: dict[str, Callable[[Builder, LayerSpec, Shape, Callable[..., hl.Expr], Shape], hl.Func]] = {
+_KINDS: dict[str, Callable[[Builder, LayerSpec, Shape, Source, Shape], hl.Func]] = {
     "conv": _conv,
     "depthwise_conv": _depthwise,
     "separable_conv": _depthwise,
@@ -262,10 +310,11 @@ _KINDS: dict[str, Callable[[Builder, LayerSpec, Shape, Callable[..., hl.Expr], S
 }  # every kind a path runs (batch norms are folded into the convolution before them)
 
 
-# the readers a rank-one pointwise pass stays inlined in: each reads a value once per output it feeds, channel by
-# channel, and keeps one FMA where a store and a load were (with pixel-first tiles, 10 % of the separable study
-# model's time: docs/fast-paths.md); every other reader (a conv mixes all channels, the pooling and spatially
-# separable passes were not measured), and a model ending on it, gets it stored once
+# the readers that never need a rank-one pointwise pass stored: a depthwise or separable layer reads its one map
+# and factors (4-5 % of the separable study model's time against computing the pass at every tap, itself 10 %
+# against storing it: docs/fast-paths.md), a relu computes it as it reads it, one FMA a value; every other
+# reader (a conv mixes all channels, the pooling and spatially separable passes were not measured), and a
+# model ending on it, gets it stored once
 _READ_ONCE = ("depthwise_conv", "separable_conv", "relu")
 
 
@@ -302,7 +351,7 @@ def scheduled(
     for i, (layer, in_shape) in enumerate(layers):
         a, shape = _layer(b, layer, in_shape, a)
         reader = layers[i + 1][0].kind if i + 1 < len(layers) else None
-        if any(a is f for f in b.rank_one) and reader not in _READ_ONCE:
+        if any(a is ro.func for ro in b.rank_one) and reader not in _READ_ONCE:
             b.stored.append((a, shape[-1]))
     values = math.prod(shape)
     z = _softmax(b, a, values) if softmax else a

@@ -62,6 +62,8 @@ def tile_shape(st: Stage) -> tuple[int, int]:
 def schedule_lanes(b: Builder, final: hl.Func, block: hl.Var) -> None:
     """Images in lanes: every Func of a block of LANES images at ``block``, vectorised over ``n``."""
     n = b.n
+    for f in b.per_call:
+        f.compute_root()
     # the block's input: 16 values of 16 images (one dense load each) transposed in registers, then stored
     # with the images innermost; a last tile of the values shifted inwards
     po, pi = hl.Var("po"), hl.Var("pi")
@@ -91,6 +93,8 @@ def schedule_lanes(b: Builder, final: hl.Func, block: hl.Var) -> None:
 
 def schedule_single(b: Builder, final: hl.Func, image: hl.Var) -> None:
     """Channels in lanes, one image at a time: every Func at ``image``, vectorised over channels."""
+    for f in b.per_call:
+        f.compute_root()
     for f in b.pointwise:
         f.compute_at(final, image)
     for f, chan in b.stored:  # as a stage's output: channels innermost, in the loops and in memory

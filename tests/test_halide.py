@@ -147,6 +147,20 @@ def test_the_one_channel_pointwise_pass_is_recomputed_where_read_once_and_stored
     assert re.search(r"sep1_pw(\$\d+)?\[ramp\([^\n]*?, 1, (16|4)\) aligned\(\d+, 0\)\] =", before_conv), "stored one value at a time"
 
 
+@pytest.mark.parametrize("schedule", ["lanes", "single"])
+def test_a_depthwise_pass_on_a_one_channel_pointwise_pass_sums_its_taps_over_the_one_map(schedule, tmp_path):
+    """conv2's depthwise pass reads conv1's outer product ``bias[c] + w[c] * m``: it sums its taps over ``m``
+    (every channel reading the same map) and applies ``w[c]`` and ``bias[c]`` once a value, as its tile
+    leaves the registers, where it had computed the product again at every tap."""
+    study = _realized(get_model_spec("separable"), schedule, tmp_path)
+    taps = study[study.index("produce conv2_dw_acc") : study.index("consume conv2_dw_acc")]
+    assert "conv1_dw" in taps and "conv2_depthwise_kernel" in taps  # the taps read the one map
+    assert "conv1_pointwise_kernel" not in taps and "conv1_bias" not in taps
+    finish = study[study.index("consume conv2_dw_acc") : study.index("produce conv2_pw")]
+    assert "conv1_pointwise_kernel" in finish and "conv1_bias" in finish and "conv2_dw_tap_sums" in finish
+    assert study.count("produce conv2_dw_tap_sums") == 1  # once a call, not once a block or image
+
+
 def test_a_per_channel_stage_tiles_pixels_first():
     """A depthwise or pooling tile spends its accumulators on pixels (they share taps along x), then takes the
     fewest channels that make enough independent FMA chains; a channel-mixing one takes up to 8 channels first."""
