@@ -12,7 +12,7 @@ import halide as hl
 from sepbench.core.spec import Shape
 
 if TYPE_CHECKING:
-    from impls.halide_pipeline import Builder
+    from impls.halide_algorithm import Builder
 
 LANES = 16  # images per vector in the ``lanes`` schedule: 16 float32 lanes of an AVX-512 register
 ACCUMULATORS = 24  # vector accumulators per tile: 24 of AVX-512's 32 registers, room left for operands

@@ -121,14 +121,14 @@ def test_a_one_channel_pointwise_pass_inlined_or_stored_matches_the_default_path
     assert np.abs(m.predict(x, path="halide") - ref).max() <= TOL
 
 
-def _realized(spec: ModelSpec, schedule: str, tmp_path) -> str:
+def _realized(spec: ModelSpec, schedule: str, tmp_path, pixels: str = "float32") -> str:
     """The lowered statement of ``spec``'s pipeline: ``produce f`` for every Func stored, none for one inlined."""
     from impls import halide_pipeline as hp
     from impls.fold import inference_layers
 
     layers = tuple((layer, shape) for layer, _, shape in inference_layers(spec, init_weights(spec, 0)))
-    pipeline, args = hp.scheduled(spec.input_shape, layers, spec.layers[-1].activation == "softmax", schedule)
-    out = tmp_path / f"{schedule}.stmt"
+    pipeline, args = hp.scheduled(spec.input_shape, layers, spec.layers[-1].activation == "softmax", schedule, pixels)
+    out = tmp_path / f"{schedule}-{pixels}.stmt"
     pipeline.compile_to_lowered_stmt(str(out), args, hl.StmtOutputFormat.Text, hl.get_jit_target_from_environment())
     return out.read_text()
 
@@ -251,6 +251,38 @@ def test_uint8_images_give_the_float32_probabilities(spec):
     assert {("lanes", "uint8"), ("single", "uint8")} <= set(m._halide_forward().pipelines)
     assert got.dtype == np.float32 and np.abs(got - want).max() <= 1e-6
     assert np.abs(got - m.predict(u8)).max() <= TOL  # the default path, given the same bytes
+
+
+FIRST_LAYERS = [  # a weighted first layer takes the 1/255 into its input weights; relu and pooling cannot
+    (LayerSpec("first", "conv", 4, 3), "first_kernel_scaled"),
+    (LayerSpec("first", "depthwise_conv", kernel=3), "first_depthwise_kernel_scaled"),
+    (LayerSpec("first", "separable_conv", 4, 3), "first_depthwise_kernel_scaled"),
+    (LayerSpec("first", "spatial_separable_conv", 4, 3), "first_column_kernel_scaled"),
+    (LayerSpec("first", "relu"), None),
+    (LayerSpec("first", "avg_pool", kernel=2, stride=1), None),
+]
+
+
+@pytest.mark.parametrize(("first", "scaled"), FIRST_LAYERS, ids=lambda v: getattr(v, "kind", ""))
+def test_bytes_stay_bytes_in_the_block_where_the_first_layer_can_take_the_scaling(first, scaled, tmp_path):
+    """In the lanes schedule a block's transposed input stays bytes (a quarter of the stack, converted where
+    read) and the first layer's input weights are divided by 255 once a call, where that layer is linear in
+    its input; before a relu or a pooling the block's input is scaled as it is stored.  The outputs stay
+    within 1e-6 of the float32 images' either way."""
+    spec = ModelSpec(
+        f"halide-first-{first.kind}",
+        (first, LayerSpec("gap", "global_avg_pool"), LayerSpec("dense", "dense", filters=3, activation="softmax")),
+        (9, 9, 2),
+    )
+    stmt = _realized(spec, "lanes", tmp_path, "uint8")
+    stored = re.search(r"allocate images_by_lane(?:\$\d+)?\[(\w+) \*", stmt).group(1)  # ($n: a name used before)
+    assert stored == ("uint8" if scaled else "float32")
+    assert len(re.findall(rf"produce {scaled}(?:\$\d+)? ", stmt)) == 1 if scaled else "_scaled" not in stmt
+    m = NumpyModel(_weights(spec, 13))
+    u8 = np.random.default_rng(6).integers(0, 256, (35, *spec.input_shape), dtype=np.uint8)
+    got = m.predict(u8, path="halide")
+    assert np.abs(got - m.predict(u8.astype(np.float32) / np.float32(255.0), path="halide")).max() <= 1e-6
+    assert np.abs(got - m.predict(u8)).max() <= TOL
 
 
 def test_other_pixel_types_are_refused():
