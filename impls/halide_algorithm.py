@@ -47,6 +47,7 @@ class Builder:
         self.rank_one: list[RankOne] = []  # pointwise passes of one input channel: one FMA a value (see _depthwise)
         self.per_call: list[hl.Func] = []  # functions of the weights alone: computed once a call
         self.input_scale: Callable[[hl.Expr], hl.Expr] | None = None  # the source's scaling, where left to the weights
+        self.scaled_weights: list[hl.Func] = []  # the weights that took it
         self.stored: list[tuple[hl.Func, int]] = []  # those of them stored (see scheduled), with their channels
         h, w, c = input_shape
         n = self.n
@@ -90,6 +91,7 @@ class Builder:
         scaled, idx = hl.Func(p.name() + "_scaled"), [hl.Var() for _ in keras_shape]
         scaled[idx] = get.input_scale(p[idx])
         self.per_call.append(scaled)
+        self.scaled_weights.append(scaled)
         return scaled
 
     def reduce(
@@ -177,7 +179,7 @@ def _depthwise(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shap
     if pk is None:
         return dw
     if c_in == 1:  # an outer product, one FMA a value: as cheap to recompute where it is read as to store and load
-        pw = hl.Func(name + "_pw")  # (scheduled() inlines it, or stores it where its reader would recompute it)
+        pw = hl.Func(name + "_pw")  # (algorithm() stores it where its reader would recompute it)
         pw[b.n, b.x, b.y, b.c] = bias[b.c] + dw[b.n, b.x, b.y, 0] * pk[b.c, 0, 0, 0]
         b.rank_one.append(RankOne(pw, dw, lambda ch: pk[ch, 0, 0, 0], lambda ch: bias[ch]))
         return pw
@@ -185,7 +187,9 @@ def _depthwise(b: Builder, layer: LayerSpec, shape: Shape, get: Source, out_shap
     return b.reduce(name + "_pw", out_shape, bias[b.c], rc, lambda n, x, y, o, r: dw[n, x, y, r[0]] * pk[o, r[0], 0, 0])
 
 
-def _depthwise_of_rank_one(b: Builder, name: str, shape: Shape, a: RankOne, dk: hl.ImageParam, s: int, k: int, init: hl.Expr) -> hl.Func:
+def _depthwise_of_rank_one(
+    b: Builder, name: str, shape: Shape, a: RankOne, dk: hl.ImageParam | hl.Func, s: int, k: int, init: hl.Expr
+) -> hl.Func:
     """A depthwise pass on a rank-one input: channel c's taps over ``offset(c) + scale(c) * single`` are
     ``offset(c) * (their sum) + scale(c) * (their sum over single)``: a tile's channels share each load of
     the one map, and the factors apply once a value, not once a tap."""
@@ -299,6 +303,8 @@ def algorithm(input_shape: Shape, layers: LayerShapes, softmax: bool, lanes: boo
     a, shape = None, input_shape
     for i, (layer, in_shape) in enumerate(layers):
         a, shape = _layer(b, layer, in_shape, a)
+        if i == 0 and b.input_scale is not None and not b.scaled_weights:  # raw bytes would reach the model unscaled
+            raise RuntimeError(f"{layer.kind} is in _SCALES_WEIGHTS but gave Builder.weight no tensor of its input")
         reader = layers[i + 1][0].kind if i + 1 < len(layers) else None
         if any(a is ro.func for ro in b.rank_one) and reader not in _READ_ONCE:
             b.stored.append((a, shape[-1]))

@@ -1,4 +1,4 @@
-"""The two schedules of :mod:`impls.halide_pipeline`'s algorithm: where each Func is computed and stored, how its
+"""The two schedules of :mod:`impls.halide_algorithm`'s Funcs: where each Func is computed and stored, how its
 loops are split, vectorised and unrolled.  ``lanes`` puts one image in each SIMD lane (batches), ``single``
 the channels (one image); docs/fast-paths.md gives the layout argument and the measurements."""
 

@@ -22,7 +22,7 @@ class NumpyModel(InferenceModel):
     # ``fused`` where numba imports, ``halide`` where Halide does (optional extras): the others need NumPy alone
     paths = ("default", "fast", *(("fused",) if numba_available() else ()), *(("halide",) if halide_unavailable_reason() is None else ()))
     batch_free_paths = ("fast", "fused", "halide")
-    uint8_paths = ("halide",)  # the pipeline reads bytes and scales them in registers: a quarter of the input traffic
+    uint8_paths = ("halide",)  # the pipeline reads bytes and scales them itself: a quarter of the input traffic
 
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)

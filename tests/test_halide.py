@@ -1,4 +1,5 @@
-"""The NumPy backend's halide path (impls/numpy_halide.py, pipeline from impls/halide_pipeline.py): the
+"""The NumPy backend's halide path (impls/numpy_halide.py; the pipeline from impls/halide_pipeline.py, its Funcs
+from impls/halide_algorithm.py, its schedules from impls/halide_schedules.py): the
 default path's probabilities for any spec and any number of images (whole blocks of 16 in the lanes
 schedule, the rest in the single-image one), compiled once per model shape."""
 
@@ -134,10 +135,10 @@ def _realized(spec: ModelSpec, schedule: str, tmp_path, pixels: str = "float32")
 
 
 @pytest.mark.parametrize("schedule", ["lanes", "single"])
-def test_the_one_channel_pointwise_pass_is_recomputed_where_read_once_and_stored_elsewhere(schedule, tmp_path):
+def test_the_one_channel_pointwise_pass_is_not_stored_where_read_once_and_stored_elsewhere(schedule, tmp_path):
     """The separable study model's conv1 pointwise pass (1 -> 8 channels: one FMA a value) is not stored:
-    conv2's depthwise pass computes it as it reads it; before a conv, which would recompute it for every
-    output channel, it is stored once."""
+    conv2's depthwise pass reads conv1's one-channel map and applies the pass's factors itself (the test
+    below); before a conv, which would recompute it for every output channel, it is stored once."""
     study = _realized(get_model_spec("separable"), schedule, tmp_path)
     assert "produce conv1_dw" in study and "produce conv2_dw" in study
     assert "produce conv1_pw" not in study and "produce conv2_pw" in study
@@ -240,10 +241,18 @@ def test_config_records_the_compile_apart():
     assert config["kernel"].startswith("halide ") and config["threads"] >= 1
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+UINT8_SPECS = [  # and both rewrites at once: a one-channel separable first layer, its 1/255 in the depthwise
+    *SPECS,  # kernel, read by a depthwise pass through its factors
+    get_model_spec("separable"),
+    _one_channel_separable_then(READERS[1]),
+]
+
+
+@pytest.mark.parametrize("spec", UINT8_SPECS, ids=lambda s: s.name)
 def test_uint8_images_give_the_float32_probabilities(spec):
-    """Bytes reach the pipeline as they are (a quarter of the input traffic), scaled by 1/255 in registers
-    exactly as the float32 preprocessing does: lanes and single schedules, through ``predict``."""
+    """Bytes reach the pipeline as they are (a quarter of the input traffic) and give the float32 images'
+    probabilities to 1e-6: scaled by 1/255 in registers as the float32 preprocessing does (single), or by the
+    first layer's weights (lanes), through ``predict``."""
     m = NumpyModel(_weights(spec, 10))
     u8 = np.random.default_rng(4).integers(0, 256, (35, *spec.input_shape), dtype=np.uint8)
     f32 = u8.astype(np.float32) / np.float32(255.0)
@@ -283,6 +292,18 @@ def test_bytes_stay_bytes_in_the_block_where_the_first_layer_can_take_the_scalin
     got = m.predict(u8, path="halide")
     assert np.abs(got - m.predict(u8.astype(np.float32) / np.float32(255.0), path="halide")).max() <= 1e-6
     assert np.abs(got - m.predict(u8)).max() <= TOL
+
+
+def test_a_kind_listed_as_taking_the_scaling_but_passing_no_weight_is_refused(monkeypatch):
+    """A first layer listed as linear in its input that hands Builder.weight none of its input's tensors would
+    read raw 0..255 values unscaled: building its pipeline fails instead."""
+    from impls import halide_pipeline as hp
+
+    monkeypatch.setattr("impls.halide_algorithm._SCALES_WEIGHTS", ("relu",))
+    relu_first = ((LayerSpec("first", "relu"), (9, 9, 2)), (LayerSpec("gap", "global_avg_pool"), (9, 9, 2)))
+    with pytest.raises(RuntimeError, match="relu is in _SCALES_WEIGHTS but gave Builder.weight no tensor"):
+        hp.scheduled((9, 9, 2), relu_first, False, "lanes", "uint8")
+    hp.scheduled((9, 9, 2), relu_first, False, "lanes", "float32")  # no scaling left to the weights: nothing to check
 
 
 def test_other_pixel_types_are_refused():

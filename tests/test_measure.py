@@ -149,7 +149,8 @@ def test_a_path_that_reads_bytes_is_given_the_images_as_bytes(mnist_dir):
     assert w.info["pixels"] == "uint8"
     plain = PredictWorkload("numpy", "separable", batch_size=64, n_images=40, path="fused").setup(data_dir=str(mnist_dir), warmup=0)
     assert plain.images.dtype == np.float32 and plain.info["pixels"] == "float32"
-    assert np.array_equal(w.run(), plain.instance.predict(plain.images, 64, path="halide"))  # the same probabilities, bit for bit
+    # the same probabilities: to 1e-6 (in blocks of 16 the 1/255 goes into the first layer's weights instead)
+    assert np.abs(w.run() - plain.instance.predict(plain.images, 64, path="halide")).max() <= 1e-6
     paired = PairedPredictWorkload("numpy", path="halide", n_images=40).setup(data_dir=str(mnist_dir), warmup=0)
     paired.run()
     assert paired.extra_info()["pixels"] == "uint8"

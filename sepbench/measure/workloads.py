@@ -131,7 +131,7 @@ class PredictWorkload:
             self.images, self.labels = test_images(self.n_images, data_dir, files)
         reads_bytes = not self.synthetic and self.path in type(self.instance).uint8_paths
         as_bytes = test_image_bytes(self.n_images, data_dir, files) if reads_bytes else None
-        if as_bytes is not None:  # the path reads bytes and scales them itself, as MNIST's own: the same probabilities
+        if as_bytes is not None:  # the path reads bytes and scales them itself, as MNIST's own: the same probabilities (1e-6)
             self.images, self.pixels = as_bytes, "uint8"
         self._prepare()
         self.warmup_seconds: float | None = self._warm_up(warmup)
