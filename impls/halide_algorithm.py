@@ -53,7 +53,7 @@ class Builder:
         n = self.n
         scaled = _PIXELS[pixels]
         if lanes:  # an image is one row of h*w*c values (a NumPy (N, h*w*c) array): blocks of 16 x 16 transpose
-            self.per_task = hl.Param(hl.Int(32), "blocks_per_task")  # blocks of LANES images a parallel task runs
+            self.per_task = hl.Param(hl.Int(32), "blocks_per_task")  # blocks of images a parallel task runs
             self.values = h * w * c
             self.images = self._input(hl.ImageParam(_PIXEL_TYPES[pixels], 2, "images"), (self.values,))
             self.p = hl.Var("p")

@@ -1,9 +1,10 @@
 """The NumPy backend's ``halide`` path: the model as one Halide pipeline (:mod:`impls.halide_pipeline`),
 JIT-compiled from the spec by the ``halide`` wheel (pinned, extra ``halide``).
 
-Whole blocks of 16 images run the ``lanes`` schedule (an image per SIMD lane), cut into parallel tasks
-on Halide's own thread pool (the Python binding's call holds the GIL, so ranges handed to Python threads
-ran one after another); the few images left over, and a single image, run the ``single`` schedule
+Whole blocks of images (16 on AVX-512, 8 on AVX2: a vector's float32 lanes) run the ``lanes`` schedule (an
+image per SIMD lane), cut into parallel tasks on Halide's own thread pool (the Python binding's call holds
+the GIL, so ranges handed to Python threads ran one after another); the few images left over, and a single
+image, run the ``single`` schedule
 (channels in lanes).  Both pipelines are compiled once per model shape and process
 (:func:`impls.halide_pipeline.compiled`, cached) on the first call, which the workloads' untimed warm-up
 makes; :attr:`HalideForward.compile_seconds` records it apart.
@@ -11,6 +12,7 @@ makes; :attr:`HalideForward.compile_seconds` records it apart.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from typing import Any
@@ -53,8 +55,8 @@ class HalideForward:
         self._arrays = [np.ascontiguousarray(tensors[n], np.float32) for n in names]  # Halide buffers alias these
         self._weights = [hl.Buffer(a) for a in self._arrays]
         self._hl = hl
-        self._lanes = hp.LANES
-        self._in_blocks = hp.in_blocks
+        self._lanes = hp.registers().lanes  # images a block: float32 lanes of this CPU's vectors
+        self._in_blocks = functools.partial(hp.in_blocks, lanes=self._lanes)
         self._pixels = {np.dtype(p): p for p in hp.PIXELS}  # by dtype: a dtype's name costs microseconds a call
         self.spec = spec
         self.out_shape = tuple(spec.output_shape)  # once: the spec computes it by walking its layers
@@ -115,7 +117,7 @@ class HalideForward:
             wheel = "?"
         return {
             "chunk": self._lanes,  # images per vector (the lanes schedule's block)
-            "layers": {"all": "one Halide pipeline: 16 images in lanes, else channels"},
+            "layers": {"all": f"one Halide pipeline: {self._lanes} images in lanes, else channels"},
             "kernel": f"halide {wheel}, {self.target}",
             "compile_seconds": round(self.compile_seconds, 3),
             "threads": self.threads,  # of the last call

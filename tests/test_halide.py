@@ -167,8 +167,10 @@ def test_a_per_channel_stage_tiles_pixels_first():
     fewest channels that make enough independent FMA chains; a channel-mixing one takes up to 8 channels first."""
     from impls import halide_schedules as hs
 
-    def tile(shape, per_channel):
-        return hs.tile_shape(hs.Stage(None, None, None, shape, shared_taps=True, per_channel=per_channel))
+    avx512 = hs.Registers(lanes=16, accumulators=24)
+
+    def tile(shape, per_channel, regs=avx512):
+        return hs.tile_shape(hs.Stage(None, None, None, shape, shared_taps=True, per_channel=per_channel), regs)
 
     assert tile((4, 4, 8), per_channel=True) == (4, 2)  # the study separable's conv2 depthwise: 8 chains
     assert tile((2, 2, 16), per_channel=True) == (2, 4)
@@ -178,7 +180,59 @@ def test_a_per_channel_stage_tiles_pixels_first():
     assert tile((4, 4, 16), per_channel=False) == (2, 8)
     for shape in [(4, 4, 8), (2, 2, 16), (7, 7, 3), (1, 1, 64)]:
         px, chan = tile(shape, per_channel=True)
-        assert px * chan <= hs.ACCUMULATORS and shape[-1] % chan == 0
+        assert px * chan <= 24 and shape[-1] % chan == 0
+    avx2 = hs.Registers(lanes=8, accumulators=12)
+    assert tile((11, 11, 1), True, avx2) == (11, 1) and tile((4, 4, 8), True, avx2) == (4, 2)
+    assert tile((4, 4, 16), False, avx2) == (1, 8)  # 12 accumulators: one pixel of 8 channels
+    assert tile((2, 2, 16), True, avx2) == (2, 4) and tile((7, 7, 3), True, avx2)[0] * tile((7, 7, 3), True, avx2)[1] <= 12
+
+
+@pytest.mark.parametrize(
+    ("target", "lanes", "accumulators"),
+    [
+        ("x86-64-linux-avx-avx2-avx512-avx512_skylake-fma-f16c-sse41", 16, 24),
+        ("x86-64-linux-avx-avx2-fma-f16c-sse41", 8, 12),
+        ("x86-64-linux-sse41", 4, 12),
+        ("arm-64-linux", 4, 24),
+    ],
+)
+def test_the_registers_follow_the_target(target, lanes, accumulators):
+    """A block holds a vector's float32 lanes of images and a tile at most 3/4 of the registers: AVX-512 has
+    32 of 16 lanes, AVX2 16 of 8, SSE 16 of 4, 64-bit ARM 32 of 4."""
+    from impls import halide_schedules as hs
+
+    assert hs.registers(hl.Target(target)) == hs.Registers(lanes, accumulators)
+
+
+def test_an_avx2_machine_gets_blocks_of_8_images_and_the_default_paths_probabilities():
+    """Compiled for AVX2 (``HL_JIT_TARGET``; this CPU runs that code too), in a fresh process (the pipelines are
+    cached per process): blocks of 8 images, the rest one by one, the default path's probabilities."""
+    import os
+    import subprocess
+    import sys
+
+    if not hl.get_host_target().has_feature(hl.TargetFeature.AVX2):
+        pytest.skip("this CPU cannot run AVX2 code")
+    script = """
+import numpy as np
+from impls.numpy_backend import NumpyModel
+from sepbench.core.spec import get_model_spec
+from tests.conftest import off_identity_weights
+spec = get_model_spec("example-separable")
+m = NumpyModel(off_identity_weights(spec, 3))
+x = np.random.default_rng(0).random((25, *spec.input_shape), dtype=np.float32)
+ref = m.predict(x, batch_size=7)
+for n in (1, 7, 8, 9, 17, 25):
+    assert np.abs(m.predict(x[:n], path="halide") - ref[:n]).max() <= 1e-5, n
+u8 = (x * 255).astype(np.uint8)
+assert np.abs(m.predict(u8, path="halide") - m.predict(u8)).max() <= 1e-5
+config = m.path_config("halide")
+assert config["chunk"] == 8 and "avx2" in config["kernel"] and "avx512" not in config["kernel"], config
+print("ok")
+"""
+    env = {**os.environ, "HL_JIT_TARGET": "x86-64-linux-avx-avx2-fma-f16c-sse41"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
 def test_a_call_does_not_walk_the_spec(monkeypatch):
@@ -234,10 +288,12 @@ def test_set_weights_reaches_the_pipeline():
 
 
 def test_config_records_the_compile_apart():
+    from impls import halide_pipeline as hp
+
     m = NumpyModel(_weights(EVERY_KIND, 9))
     m.predict(_images(EVERY_KIND, 33), path="halide")
     config = m.path_config("halide")
-    assert config["compile_seconds"] > 0 and config["chunk"] == 16
+    assert config["compile_seconds"] > 0 and config["chunk"] == hp.registers().lanes
     assert config["kernel"].startswith("halide ") and config["threads"] >= 1
 
 
