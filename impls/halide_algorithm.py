@@ -48,16 +48,16 @@ class Builder:
         self.per_call: list[hl.Func] = []  # functions of the weights alone: computed once a call
         self.input_scale: Callable[[hl.Expr], hl.Expr] | None = None  # the source's scaling, where left to the weights
         self.scaled_weights: list[hl.Func] = []  # the weights that took it
-        self.stored: list[tuple[hl.Func, int]] = []  # those of them stored (see scheduled), with their channels
+        self.stored: list[tuple[hl.Func, int]] = []  # those of them stored (see algorithm), with their channels
         h, w, c = input_shape
         n = self.n
         scaled = _PIXELS[pixels]
-        if lanes:  # an image is one row of h*w*c values (a NumPy (N, h*w*c) array): blocks of 16 x 16 transpose
+        if lanes:  # an image is one row of h*w*c values (a NumPy (N, h*w*c) array): transposed a square at a time
             self.per_task = hl.Param(hl.Int(32), "blocks_per_task")  # blocks of images a parallel task runs
             self.values = h * w * c
             self.images = self._input(hl.ImageParam(_PIXEL_TYPES[pixels], 2, "images"), (self.values,))
             self.p = hl.Var("p")
-            self.rows = hl.Func("image_rows")  # a 16 x 16 tile of values x images, in registers
+            self.rows = hl.Func("image_rows")  # a square tile of values x images, in registers
             self.rows[self.p, n] = self.images[self.p, n]
             self.transposed = hl.Func("images_by_lane")  # n innermost: a block's input, on the stack
             self.source: Callable[..., hl.Expr] = lambda n, x, y, ch: self.transposed[n, (y * w + x) * c + ch]
@@ -142,7 +142,8 @@ class Source:
 
 
 def _read(b: Builder, a: hl.Func | None) -> Source:
-    """The activation ``a`` (or, before the first layer, the images, scaled)."""
+    """The activation ``a`` (or, before the first layer, the images: scaled, or raw with the scaling left to the
+    weights that multiply them, ``input_scale``)."""
     if a is None:
         return Source(b.source, input_scale=b.input_scale)
     return Source(lambda *idx: a[list(idx)], next((ro for ro in b.rank_one if ro.func is a), None))

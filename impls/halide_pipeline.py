@@ -13,7 +13,7 @@ measurements):
   value of every layer is a vector of a block's images, so even the first layer's one input channel fills
   the register, and a weight is one broadcast shared by them.  Each weighted layer keeps a tile of ``x``
   output pixels x ``f`` channels in vector registers (at most 3/4 of the registers, at least
-  :data:`MIN_CHAINS` where the row allows), loops over the taps and input channels, and writes the tile
+  8 independent FMA chains where the row allows), loops over the taps and input channels, and writes the tile
   once.  The input block is transposed (``n`` innermost) on its way in, a square of values x images at a
   time in registers (dense loads, shuffles, dense stores); bytes
   (:data:`PIXELS`) stay bytes where the first layer's weights can take the 1/255, else are scaled there.
@@ -32,11 +32,10 @@ from typing import Any
 import halide as hl
 
 from impls.halide_algorithm import PIXELS, Builder, LayerShapes, algorithm
-from impls.halide_schedules import MIN_CHAINS, Registers, registers, schedule_lanes, schedule_single
+from impls.halide_schedules import Registers, registers, schedule_lanes, schedule_single
 from sepbench.core.spec import Shape
 
 __all__ = [
-    "MIN_CHAINS",
     "PIXELS",
     "SCHEDULES",
     "Builder",
@@ -93,6 +92,8 @@ def scheduled(
     if pixels not in PIXELS:
         raise ValueError(f"unknown pixel type {pixels!r}; known: {', '.join(PIXELS)}")
     b, z, shape = algorithm(input_shape, layers, softmax, schedule == "lanes", pixels)
+    for f in b.per_call:  # functions of the weights alone (scaled weights, tap sums): once a call, before any block
+        f.compute_root()
     values = math.prod(shape)
     out = hl.Func("out")  # (value, image): the NumPy (N, values) array as Halide reads it
     j = hl.Var("j")

@@ -78,8 +78,6 @@ def tile_shape(st: Stage, regs: Registers) -> tuple[int, int]:
 def schedule_lanes(b: Builder, final: hl.Func, block: hl.Var, regs: Registers) -> None:
     """Images in lanes: every Func of a block of ``regs.lanes`` images at ``block``, vectorised over ``n``."""
     n = b.n
-    for f in b.per_call:
-        f.compute_root()
     # the block's input: `lanes` values of `lanes` images (one dense load each) transposed in registers, then stored
     # with the images innermost; a last tile of the values shifted inwards
     po, pi = hl.Var("po"), hl.Var("pi")
@@ -109,8 +107,6 @@ def schedule_lanes(b: Builder, final: hl.Func, block: hl.Var, regs: Registers) -
 
 def schedule_single(b: Builder, final: hl.Func, image: hl.Var, regs: Registers) -> None:
     """Channels in lanes, one image at a time: every Func at ``image``, vectorised over channels."""
-    for f in b.per_call:
-        f.compute_root()
     for f in b.pointwise:
         f.compute_at(final, image)
     for f, chan in b.stored:  # as a stage's output: channels innermost, in the loops and in memory
