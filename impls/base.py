@@ -134,8 +134,16 @@ class InferenceModel(abc.ABC):
 
     def _path_runner(self, path: str) -> Callable[[np.ndarray, int], np.ndarray]:
         if path not in self.paths:
-            raise ValueError(f"backend {self.backend!r} has no inference path {path!r}; known: {', '.join(self.paths)}")
+            why = self.path_unavailable_reason(path)
+            known = f"known: {', '.join(self.paths)}" + (f" ({why})" if why else "")
+            raise ValueError(f"backend {self.backend!r} has no inference path {path!r}; {known}")
         return getattr(self, f"_predict_{path}")
+
+    @classmethod
+    def path_unavailable_reason(cls, path: str) -> str | None:
+        """Why ``path``, a path of this backend's where its optional parts are installed, is not one here
+        (``None``: no such path at all, or it is available)."""
+        return None
 
     def _predict_default(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         outs = [self._forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]

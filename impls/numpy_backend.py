@@ -24,6 +24,14 @@ class NumpyModel(InferenceModel):
     batch_free_paths = ("fast", "fused", "halide")
     uint8_paths = ("halide",)  # the pipeline reads bytes and scales them itself: a quarter of the input traffic
 
+    @classmethod
+    def path_unavailable_reason(cls, path: str) -> str | None:
+        if path == "halide":
+            return halide_unavailable_reason()
+        if path == "fused" and not numba_available():
+            return "the fused path needs the 'numba' package: install it with `pip install 'sepbench[fused]'`"
+        return None
+
     def __init__(self, weights: PortableWeights) -> None:
         super().__init__(weights)
         self._weights = weights.copy()

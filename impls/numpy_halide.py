@@ -23,13 +23,30 @@ from impls.numpy_fused import TASKS_PER_THREAD  # as the fused path: a slowed th
 from sepbench.core.spec import ModelSpec
 from sepbench.core.weights import PortableWeights
 
+# the instruction sets a JIT target may ask for; one the CPU lacks would end the process on an illegal instruction
+_ISA_FEATURES = (
+    *("SSE41", "AVX", "AVX2", "AVXVNNI", "FMA", "FMA4", "F16C", "AVX10_1"),
+    *("AVX512", "AVX512_KNL", "AVX512_Skylake", "AVX512_Cannonlake", "AVX512_SapphireRapids", "AVX512_Zen4", "AVX512_Zen5"),
+    *("SVE", "SVE2", "ARMDotProd", "ARMFp16"),
+)
+
 
 def halide_unavailable_reason() -> str | None:
-    """``None`` if Halide imports (the ``halide`` path needs it), else why not, with the install hint."""
+    """``None`` if Halide imports and can compile for this CPU (the ``halide`` path needs both), else why not:
+    the install hint, or what is wrong with ``HL_JIT_TARGET`` (Halide's JIT target, read from the environment)."""
     try:
-        import halide  # noqa: F401
+        import halide as hl
     except Exception as exc:  # noqa: BLE001 - a wheel can fail to import in many ways (a missing .so: OSError)
         return f"the halide path needs the 'halide' package ({type(exc).__name__}: {exc}; install it with `pip install 'sepbench[halide]'`)"
+    asked = f"HL_JIT_TARGET={os.environ.get('HL_JIT_TARGET', '')!r}"  # repr: no control character reaches a terminal
+    try:
+        jit, host = hl.get_jit_target_from_environment(), hl.get_host_target()
+    except Exception as exc:  # noqa: BLE001 - Halide raises its own HalideError for a target it cannot parse
+        return f"the halide path cannot compile: Halide refuses {asked} ({str(exc).splitlines()[0][:200]!r})"
+    features = [getattr(hl.TargetFeature, f) for f in _ISA_FEATURES]  # (Halide itself refuses another arch or OS)
+    lacking = [f.name for f in features if jit.has_feature(f) and not host.has_feature(f)]
+    if lacking:
+        return f"the halide path cannot run here: {asked} asks for {', '.join(lacking)}, which this CPU ({host}) lacks"
     return None
 
 

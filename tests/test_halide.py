@@ -235,6 +235,41 @@ print("ok")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("garbage\x1b[2J", r"Halide refuses HL_JIT_TARGET='garbage\\x1b\[2J'"),  # repr: the escape is not sent to a terminal
+        ("x86-64-linux-avx-avx2-fma-f16c-sse41-avx512-avx512_sapphirerapids", "asks for AVX512_SapphireRapids"),
+    ],
+)
+def test_a_jit_target_halide_refuses_or_this_cpu_lacks_takes_the_path_away_and_says_why(target, said):
+    """``HL_JIT_TARGET`` is input: one Halide cannot parse, or one naming instructions this CPU lacks (its code
+    would die on an illegal instruction), leaves the NumPy backend without the halide path, and asking for
+    it says why."""
+    import os
+    import subprocess
+    import sys
+
+    host = hl.get_host_target()
+    if host.arch != hl.TargetArch.X86 or host.has_feature(hl.TargetFeature.AVX512_SapphireRapids):
+        pytest.skip("the second target must name an instruction set this CPU lacks: an x86 one without AMX-era AVX-512")
+    script = """
+import numpy as np
+from impls.numpy_backend import NumpyModel
+from impls.registry import build_model
+assert "halide" not in NumpyModel.paths
+try:
+    build_model("numpy", "separable").predict(np.zeros((2, 28, 28, 1), np.float32), path="halide")
+except ValueError as exc:
+    print(exc)
+"""
+    env = {**os.environ, "HL_JIT_TARGET": target}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "has no inference path 'halide'" in done.stdout and re.search(said, done.stdout), done.stdout
+    assert "\x1b" not in done.stdout
+
+
 def test_a_call_does_not_walk_the_spec(monkeypatch):
     """A batch of one is microseconds of pipeline: the call must not redo per-model work, such as the spec's
     layer walk for the output shape (it was 20 us of a 29 us batch-1 call)."""
